@@ -1,0 +1,15 @@
+package io.nodemesh.proxy.telemetry;
+
+/**
+ * Receives one {@link ClosedConnection} per finished connection. Called on an event loop:
+ * implementations must not block and must not throw.
+ */
+@FunctionalInterface
+public interface ConnectionSink {
+
+    /** A sink that discards everything, for when telemetry is off. */
+    ConnectionSink NONE = connection -> { };
+
+    /** Records a finished connection. Never blocks. */
+    void closed(ClosedConnection connection);
+}

@@ -1,0 +1,167 @@
+package io.nodemesh.testing;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * JUnit 5 extension that owns throw-away network namespaces, veth pairs and bridges for a test.
+ * Everything made during a test method is removed after it, everything made in {@code @BeforeAll}
+ * after the class, and anything left by a crashed earlier run is swept on start. Register it with
+ * {@code @RegisterExtension static final NetnsExtension net = new NetnsExtension();}.
+ *
+ * <p>Without root, Linux, {@code ip} or {@code nsenter} the tests are skipped with the reason,
+ * unless the environment sets {@code NODEMESH_REQUIRE_NETNS=1} (CI does): then they fail.
+ */
+public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback {
+
+    /** Every namespace this JVM creates starts with this: {@code nmt<pid>-<random>-}. */
+    public static final String PREFIX = "nmt" + ProcessHandle.current().pid() + "-"
+            + Integer.toHexString(new SecureRandom().nextInt(0x1000, 0x10000)) + "-";
+    private static final String FAMILY = "nmt";
+    private static final Object SWEEP_LOCK = new Object();
+    private static boolean swept;
+
+    private final Deque<Topology> scopes = new ArrayDeque<>();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(NetnsExtension::removeOwnLeftovers, "netns-cleanup"));
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+        requireCapabilities();
+        sweepDeadRuns();
+        push();
+    }
+
+    @Override
+    public void beforeEach(ExtensionContext context) {
+        push();
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        pop();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        pop();
+    }
+
+    /** Creates a namespace named {@code PREFIX<n>-<label>} with its loopback up. */
+    public TestNamespace namespace(String label) {
+        return current().namespace(label);
+    }
+
+    /** Creates a "node": a namespace holding an up bridge {@code br0} that pods attach to. */
+    public Lan lan(String label) {
+        return current().lan(label);
+    }
+
+    private synchronized Topology current() {
+        Topology s = scopes.peek();
+        if (s == null) {
+            throw new IllegalStateException("NetnsExtension is not active: register it with @RegisterExtension on a static field");
+        }
+        return s;
+    }
+
+    private synchronized void push() {
+        scopes.push(new Topology(PREFIX));
+    }
+
+    private void pop() {
+        Topology s;
+        synchronized (this) {
+            s = scopes.poll();
+        }
+        if (s != null) {
+            s.close();
+        }
+    }
+
+    private static void requireCapabilities() {
+        String missing = missingCapability();
+        if (missing == null) {
+            return;
+        }
+        if ("1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
+            throw new AssertionError("network-namespace tests must run here (NODEMESH_REQUIRE_NETNS=1) but " + missing);
+        }
+        Assumptions.abort("skipped: needs root on Linux with ip and nsenter, but " + missing);
+    }
+
+    private static String missingCapability() {
+        if (!System.getProperty("os.name", "").toLowerCase().contains("linux")) {
+            return "this is " + System.getProperty("os.name");
+        }
+        try {
+            String status = Files.readString(Path.of("/proc/self/status"));
+            boolean root = status.lines().anyMatch(l -> l.startsWith("Uid:") && l.split("\\s+")[2].equals("0"));
+            if (!root) {
+                return "the tests do not run as root";
+            }
+        } catch (IOException e) {
+            return "cannot read /proc/self/status";
+        }
+        for (String tool : List.of("ip", "nsenter")) {
+            if (!Commands.run("sh", "-c", "command -v " + tool).ok()) {
+                return tool + " is not installed";
+            }
+        }
+        return null;
+    }
+
+    /** Removes namespaces left by earlier test JVMs that died before cleaning up. */
+    private static void sweepDeadRuns() {
+        synchronized (SWEEP_LOCK) {
+            if (swept) {
+                return;
+            }
+            swept = true;
+            for (String name : listNamespaces()) {
+                if (!name.startsWith(FAMILY) || name.startsWith(PREFIX)) {
+                    continue;
+                }
+                String pid = name.substring(FAMILY.length(), Math.max(FAMILY.length(), name.indexOf('-')));
+                if (pid.chars().allMatch(Character::isDigit) && !pid.isEmpty()
+                        && ProcessHandle.of(Long.parseLong(pid)).isEmpty()) {
+                    Commands.run("ip", "netns", "del", name);
+                }
+            }
+        }
+    }
+
+    private static void removeOwnLeftovers() {
+        for (String name : listNamespaces()) {
+            if (name.startsWith(PREFIX)) {
+                Commands.run("ip", "netns", "del", name);
+            }
+        }
+    }
+
+    private static List<String> listNamespaces() {
+        List<String> names = new ArrayList<>();
+        for (String line : Commands.run("ip", "netns", "list").stdout().split("\n")) {
+            String name = line.trim().split("\\s+")[0];
+            if (!name.isEmpty()) {
+                names.add(name);
+            }
+        }
+        return names;
+    }
+
+}
