@@ -16,7 +16,7 @@ final class IptablesEngine implements RuleEngine {
 
     @Override
     public void apply(RedirectPlan plan, Path netns) {
-        RuleEngine.refuseIfPresent(netns);
+        ApplyGuard.refuseIfPresent(netns);
         List<IpFamily> done = new ArrayList<>();
         for (IpFamily family : plan.families()) {
             NetnsRunner.Result result = NetnsRunner.run(netns, family.iptablesTool() + "-restore",

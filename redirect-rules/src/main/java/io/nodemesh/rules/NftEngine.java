@@ -16,7 +16,7 @@ final class NftEngine implements RuleEngine {
 
     @Override
     public void apply(RedirectPlan plan, Path netns) {
-        RuleEngine.refuseIfPresent(netns);
+        ApplyGuard.refuseIfPresent(netns);
         // One nft -f run is one netlink transaction: the whole table lands or nothing does.
         NetnsRunner.runOk(netns, "nft", NftRenderer.render(plan), "-f", "-");
     }

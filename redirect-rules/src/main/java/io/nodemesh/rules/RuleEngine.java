@@ -48,17 +48,4 @@ public sealed interface RuleEngine permits IptablesEngine, NftEngine {
      * @return false if there was nothing of nodemesh's to remove
      */
     boolean remove(Path netns);
-
-    /** Refuses an apply when either backend's nodemesh rules are already in the namespace. */
-    static void refuseIfPresent(Path netns) {
-        NetnsRunner.requireNamespace(netns);
-        String found = IptablesEngine.describePresence(netns);
-        if (found.isEmpty()) {
-            found = NftEngine.describePresence(netns);
-        }
-        if (!found.isEmpty()) {
-            throw new RulesException("network namespace " + netns + " already has nodemesh rules (" + found
-                    + "); run `nodemesh rules check` or `rules remove` first");
-        }
-    }
 }
