@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
         versionProvider = NodemeshCommand.Version.class,
         description = "A node-local service-mesh data plane for Kubernetes.",
         subcommands = {
+                RulesCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class NodemeshCommand implements Runnable {
