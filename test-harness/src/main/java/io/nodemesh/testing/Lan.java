@@ -9,11 +9,11 @@ import java.net.UnknownHostException;
  */
 public final class Lan {
 
-    private final NetnsExtension.Scope owner;
+    private final Topology owner;
     private final TestNamespace node;
     private int links;
 
-    Lan(NetnsExtension.Scope owner, TestNamespace node) {
+    Lan(Topology owner, TestNamespace node) {
         this.owner = owner;
         this.node = node;
     }
@@ -30,16 +30,16 @@ public final class Lan {
     public synchronized TestNamespace attach(String label, String ipv4Cidr, String... ipv6Cidr) {
         TestNamespace pod = owner.namespace(label);
         String peer = "veth" + (links++);
-        NetnsExtension.ip("-n", node.name(), "link", "add", peer, "type", "veth",
+        Topology.ip("-n", node.name(), "link", "add", peer, "type", "veth",
                 "peer", "name", "eth0", "netns", pod.name());
-        NetnsExtension.ip("-n", node.name(), "link", "set", peer, "master", "br0", "up");
+        Topology.ip("-n", node.name(), "link", "set", peer, "master", "br0", "up");
         if (ipv4Cidr != null) {
-            NetnsExtension.ip("-n", pod.name(), "addr", "add", ipv4Cidr, "dev", "eth0");
+            Topology.ip("-n", pod.name(), "addr", "add", ipv4Cidr, "dev", "eth0");
         }
         for (String v6 : ipv6Cidr) {
-            NetnsExtension.ip("-n", pod.name(), "addr", "add", v6, "dev", "eth0", "nodad");
+            Topology.ip("-n", pod.name(), "addr", "add", v6, "dev", "eth0", "nodad");
         }
-        NetnsExtension.ip("-n", pod.name(), "link", "set", "eth0", "up");
+        Topology.ip("-n", pod.name(), "link", "set", "eth0", "up");
         pod.addresses(host(ipv4Cidr), ipv6Cidr.length > 0 ? host(ipv6Cidr[0]) : null);
         return pod;
     }

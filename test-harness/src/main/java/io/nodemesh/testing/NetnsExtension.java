@@ -1,6 +1,5 @@
 package io.nodemesh.testing;
 
-import io.nodemesh.linux.NetworkNamespace;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,9 +8,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterEachCallback;
@@ -34,11 +30,10 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
     public static final String PREFIX = "nmt" + ProcessHandle.current().pid() + "-"
             + Integer.toHexString(new SecureRandom().nextInt(0x1000, 0x10000)) + "-";
     private static final String FAMILY = "nmt";
-    private static final AtomicInteger COUNTER = new AtomicInteger();
     private static final Object SWEEP_LOCK = new Object();
     private static boolean swept;
 
-    private final Deque<Scope> scopes = new ArrayDeque<>();
+    private final Deque<Topology> scopes = new ArrayDeque<>();
 
     static {
         Runtime.getRuntime().addShutdownHook(new Thread(NetnsExtension::removeOwnLeftovers, "netns-cleanup"));
@@ -73,15 +68,11 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
 
     /** Creates a "node": a namespace holding an up bridge {@code br0} that pods attach to. */
     public Lan lan(String label) {
-        Scope scope = current();
-        TestNamespace node = scope.namespace(label);
-        ip("-n", node.name(), "link", "add", "br0", "type", "bridge");
-        ip("-n", node.name(), "link", "set", "br0", "up");
-        return new Lan(scope, node);
+        return current().lan(label);
     }
 
-    private synchronized Scope current() {
-        Scope s = scopes.peek();
+    private synchronized Topology current() {
+        Topology s = scopes.peek();
         if (s == null) {
             throw new IllegalStateException("NetnsExtension is not active: register it with @RegisterExtension on a static field");
         }
@@ -89,24 +80,17 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
     }
 
     private synchronized void push() {
-        scopes.push(new Scope());
+        scopes.push(new Topology(PREFIX));
     }
 
     private void pop() {
-        Scope s;
+        Topology s;
         synchronized (this) {
             s = scopes.poll();
         }
         if (s != null) {
             s.close();
         }
-    }
-
-    static void ip(String... args) {
-        String[] argv = new String[args.length + 1];
-        argv[0] = "ip";
-        System.arraycopy(args, 0, argv, 1, args.length);
-        Commands.run(argv).requireOk();
     }
 
     private static void requireCapabilities() {
@@ -180,56 +164,4 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
         return names;
     }
 
-    /** What one test method (or one class) made, removed in reverse order. */
-    static final class Scope implements AutoCloseable {
-        private final List<TestNamespace> namespaces = new ArrayList<>();
-        private final List<Process> processes = new ArrayList<>();
-        private final List<ExecutorService> executors = new ArrayList<>();
-
-        synchronized TestNamespace namespace(String label) {
-            String name = PREFIX + COUNTER.incrementAndGet() + "-" + label;
-            ip("netns", "add", name);
-            try {
-                ip("-n", name, "link", "set", "lo", "up");
-                TestNamespace ns = new TestNamespace(this, name, NetworkNamespace.open(Path.of("/var/run/netns", name)));
-                namespaces.add(ns);
-                return ns;
-            } catch (IOException | RuntimeException | Error e) {
-                Commands.run("ip", "netns", "del", name);
-                throw new IllegalStateException("cannot set up namespace " + name + ": " + e.getMessage(), e);
-            }
-        }
-
-        synchronized void track(Process p) {
-            processes.add(p);
-        }
-
-        synchronized void track(ExecutorService ex) {
-            executors.add(ex);
-        }
-
-        @Override
-        public synchronized void close() {
-            for (Process p : processes) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-                try {
-                    p.waitFor(10, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            for (ExecutorService ex : executors) {
-                ex.shutdownNow();
-            }
-            for (int i = namespaces.size() - 1; i >= 0; i--) {
-                TestNamespace ns = namespaces.get(i);
-                ns.handle().close();
-                Commands.run("ip", "netns", "del", ns.name());
-            }
-            processes.clear();
-            executors.clear();
-            namespaces.clear();
-        }
-    }
 }

@@ -16,13 +16,13 @@ import java.util.concurrent.Executors;
 /** A network namespace a test made; the {@link NetnsExtension} that made it removes it. */
 public final class TestNamespace {
 
-    private final NetnsExtension.Scope owner;
+    private final Topology owner;
     private final String name;
     private final NetworkNamespace handle;
     private volatile InetAddress ipv4;
     private volatile InetAddress ipv6;
 
-    TestNamespace(NetnsExtension.Scope owner, String name, NetworkNamespace handle) {
+    TestNamespace(Topology owner, String name, NetworkNamespace handle) {
         this.owner = owner;
         this.name = name;
         this.handle = handle;
