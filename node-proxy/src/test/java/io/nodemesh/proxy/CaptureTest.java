@@ -40,10 +40,9 @@ class CaptureTest {
         Lan lan = net.lan("node");
         TestNamespace a = lan.attach("pa", "10.77.0.2/24");
         TestNamespace b = lan.attach("pb", "10.77.0.3/24");
-        TemporaryRules.redirect(a);
         int connections = 200;
         long perConnection = 512 * 1024;
-        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("none") + "pods:\n" + TestMesh.pod("a", a), null);
+        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), null);
              SeededServer server = SeededServer.start(b, 8080, perConnection, perConnection, false)) {
             List<String> verdicts = SeededClients.run(a, b.ipv4(), 8080, connections, perConnection, perConnection);
 
@@ -74,8 +73,7 @@ class CaptureTest {
         Lan lan = net.lan("node");
         TestNamespace a = lan.attach("pa", "10.77.0.2/24");
         TestNamespace b = lan.attach("pb", "10.77.0.3/24");
-        TemporaryRules.redirect(a);
-        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("none") + "pods:\n" + TestMesh.pod("a", a), null);
+        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), null);
              SeededServer server = SeededServer.start(b, 8080, 1000, 3 * 1024 * 1024, true)) {
             // The server answers only after it has seen the client's FIN: a lost FIN hangs, a full close loses the reply.
             List<String> verdicts = SeededClients.run(a, b.ipv4(), 8080, 3, 1000, 3 * 1024 * 1024);
@@ -91,8 +89,7 @@ class CaptureTest {
         Lan lan = net.lan("node");
         TestNamespace a = lan.attach("pa", "10.77.0.2/24");
         TestNamespace b = lan.attach("pb", "10.77.0.3/24");
-        TemporaryRules.redirect(a);
-        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("none") + "pods:\n" + TestMesh.pod("a", a), null)) {
+        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), null)) {
             // Nothing listens on b:9. Without the proxy connect() fails; with it, the accept succeeded,
             // so the refusal must come back as a reset on the first read instead of a hang.
             assertThatThrownBy(() -> a.call(() -> {
