@@ -118,6 +118,37 @@ class CaptureTest {
     }
 
     @Test
+    void aResetFromTheServerReachesTheClientAsAReset() throws Exception {
+        Lan lan = net.lan("node");
+        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
+        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        java.nio.channels.ServerSocketChannel listener = b.call(() ->
+                java.nio.channels.ServerSocketChannel.open().bind(new InetSocketAddress(8080)));
+        try (listener;
+             TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport())) {
+            Thread server = Thread.ofVirtual().start(() -> {
+                try (java.nio.channels.SocketChannel ch = listener.accept()) {
+                    ch.read(java.nio.ByteBuffer.allocate(1));
+                    ch.socket().setSoLinger(true, 0); // close with RST
+                } catch (IOException ignored) {
+                    // the test fails on the client side if this goes wrong
+                }
+            });
+            assertThatThrownBy(() -> a.call(() -> {
+                try (Socket s = new Socket()) {
+                    s.setSoTimeout(10_000);
+                    s.connect(new InetSocketAddress(b.ipv4(), 8080), 10_000);
+                    s.getOutputStream().write(1);
+                    return s.getInputStream().read();
+                }
+            })).isInstanceOf(java.net.SocketException.class).hasMessageContaining("reset");
+            server.join();
+            TestMesh.await("reset recorded", () -> mesh.closed.size() == 1);
+            assertThat(mesh.closed.peek().outcome()).isEqualTo(Outcome.RESET);
+        }
+    }
+
+    @Test
     void halfCloseKeepsTheReplyDirectionOpen() throws Exception {
         Lan lan = net.lan("node");
         TestNamespace a = lan.attach("pa", "10.77.0.2/24");
