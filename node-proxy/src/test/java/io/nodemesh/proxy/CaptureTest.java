@@ -57,9 +57,10 @@ class CaptureTest {
             List<String> verdicts = SeededClients.run(a, b.ipv4(), 8080, connections, perConnection, perConnection);
 
             assertThat(verdicts).as("client verdicts").containsOnly("ok").hasSize(connections);
-            assertThat(server.verdicts().values()).as("server verdicts").containsOnly("ok").hasSize(connections);
+            assertThat(server.verdicts(connections).values()).as("server verdicts").containsOnly("ok").hasSize(connections);
             PodCapture pod = mesh.proxy.pod("demo/a").orElseThrow();
-            TestMesh.await("200 closed connections", () -> pod.stats(Direction.OUTBOUND).snapshot().closed() == connections);
+            TestMesh.await("200 closed connections", () -> pod.stats(Direction.OUTBOUND).snapshot().closed() == connections
+                    && mesh.closed.size() == connections);
             DirectionStats.Snapshot out = pod.stats(Direction.OUTBOUND).snapshot();
             assertThat(out.opened()).isEqualTo(connections);
             assertThat(out.closedByOutcome()).containsExactly(java.util.Map.entry(Outcome.OK, (long) connections));
@@ -158,7 +159,7 @@ class CaptureTest {
             // The server answers only after it has seen the client's FIN: a lost FIN hangs, a full close loses the reply.
             List<String> verdicts = SeededClients.run(a, b.ipv4(), 8080, 3, 1000, 3 * 1024 * 1024);
             assertThat(verdicts).containsOnly("ok");
-            assertThat(server.verdicts().values()).containsOnly("ok");
+            assertThat(server.verdicts(3).values()).containsOnly("ok");
             TestMesh.await("3 closed", () -> mesh.closed.size() == 3);
             assertThat(mesh.closed).extracting(ClosedConnection::outcome).containsOnly(Outcome.OK);
         }
