@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.bench.load;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -24,6 +25,7 @@ public record LatencySummary(long count, long minUs, long p50Us, long p90Us, lon
     }
 
     /** True when min ≤ p50 ≤ p90 ≤ p99 ≤ p999 ≤ max, which every real summary satisfies. */
+    @JsonIgnore // a check, not a field of the JSON form
     public boolean isOrdered() {
         return minUs <= p50Us && p50Us <= p90Us && p90Us <= p99Us && p99Us <= p999Us && p999Us <= maxUs;
     }
