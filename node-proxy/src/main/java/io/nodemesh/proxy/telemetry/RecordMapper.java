@@ -1,11 +1,11 @@
 package io.nodemesh.proxy.telemetry;
 
 import com.google.protobuf.ByteString;
-import io.nodemesh.telemetry.report.ResponseFlags;
 import io.nodemesh.telemetry.v1.Address;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.Outcome;
+import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.SecurityPolicy;
 import io.nodemesh.telemetry.v1.Workload;
 import java.net.InetSocketAddress;
@@ -24,13 +24,20 @@ final class RecordMapper {
     private final WorkloadLookup lookup;
     private final String trustDomain;
     private final Map<WorkloadRef, Workload> encoded = new HashMap<>();
+    private final Map<WorkloadRef, Integer> batchRefs = new HashMap<>();
 
     RecordMapper(WorkloadLookup lookup, String trustDomain) {
         this.lookup = lookup;
         this.trustDomain = trustDomain;
     }
 
-    ConnectionRecord map(ClosedConnection c) {
+    /** Forgets the previous batch's workload table. */
+    void startBatch() {
+        batchRefs.clear();
+    }
+
+    /** Maps {@code c}, adding the workloads it names to {@code batch}'s table if not there yet. */
+    ConnectionRecord map(ClosedConnection c, ReportBatch.Builder batch) {
         boolean outbound = c.direction() == ClosedConnection.Direction.OUTBOUND;
         // The captured pod is the source of an outbound connection and the destination of an inbound one.
         InetSocketAddress podSide = outbound ? c.source() : c.destination();
@@ -40,13 +47,13 @@ final class RecordMapper {
             pod = new WorkloadRef(c.podName(), c.podNamespace(), c.podServiceAccount());
         }
         WorkloadRef peer = lookup.workloadAt(peerSide.getAddress());
-        Workload podWorkload = encode(pod);
-        Workload peerWorkload = peer == null ? Workload.getDefaultInstance() : encode(peer);
+        int podRef = ref(pod, batch);
+        int peerRef = peer == null ? 0 : ref(peer, batch); // 0 and no inline workload: "unknown"
         String service = lookup.serviceAt(c.destination());
         return ConnectionRecord.newBuilder()
                 .setDirection(outbound ? Direction.DIRECTION_OUTBOUND : Direction.DIRECTION_INBOUND)
-                .setSource(outbound ? podWorkload : peerWorkload)
-                .setDestination(outbound ? peerWorkload : podWorkload)
+                .setSourceRef(outbound ? podRef : peerRef)
+                .setDestinationRef(outbound ? peerRef : podRef)
                 .setDestinationService(service == null ? "" : service)
                 .setDestinationPort(c.destination().getPort())
                 .setSourceAddress(address(c.source()))
@@ -56,10 +63,19 @@ final class RecordMapper {
                 .setOpenedAtEpochMillis(c.openedAtEpochMillis())
                 .setDurationNanos(c.durationNanos())
                 .setOutcome(outcome(c.outcome()))
-                .setResponseFlags(ResponseFlags.of(outcome(c.outcome())))
                 // Capture listeners see plaintext today; the tunnel will report MUTUAL_TLS.
                 .setSecurityPolicy(SecurityPolicy.SECURITY_POLICY_NONE)
                 .build();
+    }
+
+    private int ref(WorkloadRef workload, ReportBatch.Builder batch) {
+        Integer index = batchRefs.get(workload);
+        if (index == null) {
+            batch.addWorkloads(encode(workload));
+            index = batch.getWorkloadsCount(); // 1-based
+            batchRefs.put(workload, index);
+        }
+        return index;
     }
 
     private Workload encode(WorkloadRef ref) {

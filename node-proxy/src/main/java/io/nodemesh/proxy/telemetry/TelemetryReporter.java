@@ -128,7 +128,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
                 if (batch.getConnectionsCount() == 0) {
                     flushDeadline = System.nanoTime() + config.flushInterval().toNanos();
                 }
-                batch.addConnections(safeMap(c));
+                batch.addConnections(safeMap(c, batch));
             }
             int pending = batch.getConnectionsCount();
             long now = System.nanoTime();
@@ -152,17 +152,18 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         }
     }
 
-    private io.nodemesh.telemetry.v1.ConnectionRecord safeMap(ClosedConnection c) {
+    private io.nodemesh.telemetry.v1.ConnectionRecord safeMap(ClosedConnection c, ReportBatch.Builder batch) {
         try {
-            return mapper.map(c);
+            return mapper.map(c, batch);
         } catch (RuntimeException e) {
             // A lookup bug must not stop reporting: send what we know without the lookup.
             LOG.warn("workload lookup failed for {} -> {}", c.source(), c.destination(), e);
-            return new RecordMapper(WorkloadLookup.NONE, config.trustDomain()).map(c);
+            return new RecordMapper(WorkloadLookup.NONE, config.trustDomain()).map(c, batch);
         }
     }
 
     private ReportBatch.Builder newBatch() {
+        mapper.startBatch();
         return ReportBatch.newBuilder()
                 .setProtocolVersion(BatchValidator.PROTOCOL_VERSION)
                 .setReporterId(config.reporterId())

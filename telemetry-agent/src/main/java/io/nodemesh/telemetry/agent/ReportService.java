@@ -7,10 +7,8 @@ import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
 import io.nodemesh.telemetry.metrics.AgentSelfMetrics.RejectReason;
 import io.nodemesh.telemetry.metrics.IstioMetrics;
 import io.nodemesh.telemetry.report.BatchValidator;
-import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.ReportAck;
 import io.nodemesh.telemetry.v1.ReportBatch;
-import io.nodemesh.telemetry.v1.RequestRecord;
 import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -75,12 +73,7 @@ final class ReportService extends TelemetryReportGrpc.TelemetryReportImplBase {
                     fail(Status.INVALID_ARGUMENT.withDescription(problem));
                     return;
                 }
-                for (ConnectionRecord r : batch.getConnectionsList()) {
-                    metrics.record(r);
-                }
-                for (RequestRecord r : batch.getRequestsList()) {
-                    metrics.record(r);
-                }
+                metrics.record(batch);
                 if (accessLog != null) {
                     accessLog.log(batch);
                 }

@@ -3,8 +3,10 @@ package io.nodemesh.telemetry.metrics;
 import io.nodemesh.telemetry.report.ResponseFlags;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
+import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.RequestRecord;
 import io.nodemesh.telemetry.v1.SecurityPolicy;
+import io.nodemesh.telemetry.v1.Workload;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
@@ -35,6 +37,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class IstioMetrics {
 
     private static final String UNKNOWN = "unknown";
+    private static final int MAX_INTERNED = 65_536;
     /** Istio's default buckets for istio_request_duration_milliseconds. */
     private static final double[] DURATION_BUCKETS_MS = {0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
         10000, 30000, 60000, 300000, 600000, 1800000, 3600000};
@@ -49,6 +52,7 @@ public final class IstioMetrics {
     private final Counter overflowFolded;
     private final ConcurrentHashMap<SeriesKey, Series> series = new ConcurrentHashMap<>();
     private final AtomicInteger admitted = new AtomicInteger();
+    private final ConcurrentHashMap<Workload, WorkloadLabels> interned = new ConcurrentHashMap<>();
 
     /** Registers the Istio families and the overflow counter in {@code registry}. */
     public IstioMetrics(PrometheusRegistry registry, int maxSeries) {
@@ -83,13 +87,29 @@ public final class IstioMetrics {
         return Counter.builder().name(name).help(help).labelNames(labels).withoutExemplars().register(registry);
     }
 
-    /** Adds one finished connection. The record must have passed validation. */
-    public void record(ConnectionRecord r) {
+    /** Adds every record of a batch that passed validation. */
+    public void record(ReportBatch batch) {
+        // Resolve the batch's workload table once; records then share the same label strings,
+        // whose hashes are cached, so series look-ups stay cheap.
+        WorkloadLabels[] table = new WorkloadLabels[batch.getWorkloadsCount()];
+        for (int i = 0; i < table.length; i++) {
+            table[i] = labels(batch.getWorkloads(i));
+        }
+        for (ConnectionRecord r : batch.getConnectionsList()) {
+            WorkloadLabels source = r.getSourceRef() == 0 ? labels(r.getSource()) : table[r.getSourceRef() - 1];
+            WorkloadLabels destination = r.getDestinationRef() == 0
+                    ? labels(r.getDestination()) : table[r.getDestinationRef() - 1];
+            record(r, source, destination);
+        }
+        for (RequestRecord r : batch.getRequestsList()) {
+            record(r);
+        }
+    }
+
+    private void record(ConnectionRecord r, WorkloadLabels source, WorkloadLabels destination) {
         SeriesKey key = new SeriesKey(reporter(r.getDirection()),
-                orUnknown(r.getSource().getName()), orUnknown(r.getSource().getNamespace()),
-                orUnknown(r.getSource().getPrincipal()),
-                orUnknown(r.getDestination().getName()), orUnknown(r.getDestination().getNamespace()),
-                orUnknown(r.getDestination().getPrincipal()),
+                source.name(), source.namespace(), source.principal(),
+                destination.name(), destination.namespace(), destination.principal(),
                 orUnknown(r.getDestinationService()), "tcp", "",
                 r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome()) : r.getResponseFlags(),
                 securityPolicy(r.getSecurityPolicy()));
@@ -104,8 +124,26 @@ public final class IstioMetrics {
         }
     }
 
-    /** Adds one finished request. The record must have passed validation. */
-    public void record(RequestRecord r) {
+    private WorkloadLabels labels(Workload w) {
+        WorkloadLabels labels = interned.get(w);
+        if (labels == null) {
+            labels = new WorkloadLabels(orUnknown(w.getName()), orUnknown(w.getNamespace()),
+                    orUnknown(w.getPrincipal()));
+            // Bounded like the series: past the cap, labels are just not shared.
+            if (interned.size() < MAX_INTERNED) {
+                WorkloadLabels previous = interned.putIfAbsent(w, labels);
+                if (previous != null) {
+                    labels = previous;
+                }
+            }
+        }
+        return labels;
+    }
+
+    private record WorkloadLabels(String name, String namespace, String principal) {
+    }
+
+    private void record(RequestRecord r) {
         SeriesKey key = new SeriesKey(reporter(r.getDirection()),
                 orUnknown(r.getSource().getName()), orUnknown(r.getSource().getNamespace()),
                 orUnknown(r.getSource().getPrincipal()),

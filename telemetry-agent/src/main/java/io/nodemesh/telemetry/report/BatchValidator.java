@@ -45,66 +45,87 @@ public final class BatchValidator {
         if (problem == null) {
             problem = label("node", batch.getNode());
         }
+        for (int i = 0; problem == null && i < batch.getWorkloadsCount(); i++) {
+            problem = workload(true, batch.getWorkloads(i));
+            if (problem != null) {
+                problem = "workloads[" + i + "]." + problem.substring("source.".length());
+            }
+        }
         long now = clockMillis.getAsLong();
+        int workloads = batch.getWorkloadsCount();
         for (int i = 0; problem == null && i < batch.getConnectionsCount(); i++) {
-            problem = connection("connections[" + i + "].", batch.getConnections(i), now);
+            problem = connection(batch.getConnections(i), now, workloads);
+            if (problem != null) {
+                problem = "connections[" + i + "]." + problem;
+            }
         }
         for (int i = 0; problem == null && i < batch.getRequestsCount(); i++) {
-            problem = request("requests[" + i + "].", batch.getRequests(i), now);
+            problem = request(batch.getRequests(i), now);
+            if (problem != null) {
+                problem = "requests[" + i + "]." + problem;
+            }
         }
         return problem;
     }
 
-    private String connection(String at, ConnectionRecord r, long now) {
-        String problem = direction(at, r.getDirection());
-        if (problem == null) problem = workload(at + "source.", r.getSource());
-        if (problem == null) problem = workload(at + "destination.", r.getDestination());
-        if (problem == null) problem = label(at + "destination_service", r.getDestinationService());
-        if (problem == null) problem = port(at + "destination_port", r.getDestinationPort());
-        if (problem == null) problem = address(at + "source_address", r.getSourceAddress());
-        if (problem == null) problem = address(at + "destination_address", r.getDestinationAddress());
-        if (problem == null) problem = byteCount(at + "bytes_sent", r.getBytesSent());
-        if (problem == null) problem = byteCount(at + "bytes_received", r.getBytesReceived());
-        if (problem == null) problem = openedAt(at + "opened_at_epoch_millis", r.getOpenedAtEpochMillis(), now);
-        if (problem == null) problem = duration(at + "duration_nanos", r.getDurationNanos());
+    private String connection(ConnectionRecord r, long now, int workloads) {
+        String problem = direction(r.getDirection());
+        if (problem == null) problem = reference("source_ref", r.getSourceRef(), workloads);
+        if (problem == null) problem = reference("destination_ref", r.getDestinationRef(), workloads);
+        if (problem == null) problem = workload(true, r.getSource());
+        if (problem == null) problem = workload(false, r.getDestination());
+        if (problem == null) problem = label("destination_service", r.getDestinationService());
+        if (problem == null) problem = port("destination_port", r.getDestinationPort());
+        if (problem == null) problem = address("source_address", r.getSourceAddress());
+        if (problem == null) problem = address("destination_address", r.getDestinationAddress());
+        if (problem == null) problem = byteCount("bytes_sent", r.getBytesSent());
+        if (problem == null) problem = byteCount("bytes_received", r.getBytesReceived());
+        if (problem == null) problem = openedAt("opened_at_epoch_millis", r.getOpenedAtEpochMillis(), now);
+        if (problem == null) problem = duration("duration_nanos", r.getDurationNanos());
         if (problem == null && r.getOutcome() == Outcome.OUTCOME_UNSPECIFIED) {
-            problem = at + "outcome: must be set";
+            problem = "outcome: must be set";
         }
-        if (problem == null) problem = flags(at + "response_flags", r.getResponseFlags());
+        if (problem == null) problem = flags("response_flags", r.getResponseFlags());
         return problem;
     }
 
-    private String request(String at, RequestRecord r, long now) {
-        String problem = direction(at, r.getDirection());
-        if (problem == null) problem = workload(at + "source.", r.getSource());
-        if (problem == null) problem = workload(at + "destination.", r.getDestination());
-        if (problem == null) problem = label(at + "destination_service", r.getDestinationService());
+    private String request(RequestRecord r, long now) {
+        String problem = direction(r.getDirection());
+        if (problem == null) problem = workload(true, r.getSource());
+        if (problem == null) problem = workload(false, r.getDestination());
+        if (problem == null) problem = label("destination_service", r.getDestinationService());
         if (problem == null && !PROTOCOL.matcher(r.getProtocol()).matches()) {
-            problem = at + "protocol: '" + clip(r.getProtocol()) + "' is not a lower-case protocol name like http";
+            problem = "protocol: '" + clip(r.getProtocol()) + "' is not a lower-case protocol name like http";
         }
-        if (problem == null) problem = label(at + "method", r.getMethod());
+        if (problem == null) problem = label("method", r.getMethod());
         if (problem == null && Integer.toUnsignedLong(r.getResponseCode()) > 999) {
-            problem = at + "response_code: " + Integer.toUnsignedString(r.getResponseCode()) + " is not an HTTP status";
+            problem = "response_code: " + Integer.toUnsignedString(r.getResponseCode()) + " is not an HTTP status";
         }
-        if (problem == null) problem = byteCount(at + "request_bytes", r.getRequestBytes());
-        if (problem == null) problem = byteCount(at + "response_bytes", r.getResponseBytes());
-        if (problem == null) problem = openedAt(at + "started_at_epoch_millis", r.getStartedAtEpochMillis(), now);
-        if (problem == null) problem = duration(at + "duration_nanos", r.getDurationNanos());
-        if (problem == null) problem = flags(at + "response_flags", r.getResponseFlags());
+        if (problem == null) problem = byteCount("request_bytes", r.getRequestBytes());
+        if (problem == null) problem = byteCount("response_bytes", r.getResponseBytes());
+        if (problem == null) problem = openedAt("started_at_epoch_millis", r.getStartedAtEpochMillis(), now);
+        if (problem == null) problem = duration("duration_nanos", r.getDurationNanos());
+        if (problem == null) problem = flags("response_flags", r.getResponseFlags());
         return problem;
     }
 
-    private static String direction(String at, Direction direction) {
+    private static String direction(Direction direction) {
         return direction == Direction.DIRECTION_INBOUND || direction == Direction.DIRECTION_OUTBOUND
                 ? null
-                : at + "direction: must be DIRECTION_INBOUND or DIRECTION_OUTBOUND";
+                : "direction: must be DIRECTION_INBOUND or DIRECTION_OUTBOUND";
     }
 
-    private String workload(String at, Workload w) {
-        String problem = label(at + "name", w.getName());
-        if (problem == null) problem = label(at + "namespace", w.getNamespace());
-        if (problem == null) problem = label(at + "principal", w.getPrincipal());
+    private String workload(boolean source, Workload w) {
+        String problem = label(source ? "source.name" : "destination.name", w.getName());
+        if (problem == null) problem = label(source ? "source.namespace" : "destination.namespace", w.getNamespace());
+        if (problem == null) problem = label(source ? "source.principal" : "destination.principal", w.getPrincipal());
         return problem;
+    }
+
+    private static String reference(String field, int ref, int workloads) {
+        return Integer.toUnsignedLong(ref) <= workloads
+                ? null
+                : field + ": " + Integer.toUnsignedString(ref) + " points past the " + workloads + " workloads of the batch";
     }
 
     private String label(String field, String value) {
@@ -149,7 +170,8 @@ public final class BatchValidator {
     }
 
     private static String flags(String field, String flags) {
-        return flags.isEmpty() || FLAGS.matcher(flags).matches()
+        // "-" and empty are by far the most common: skip the regex for them.
+        return flags.isEmpty() || ResponseFlags.NONE.equals(flags) || FLAGS.matcher(flags).matches()
                 ? null
                 : field + ": '" + clip(flags) + "' is not '-' or comma-separated Envoy flags like UF,URX";
     }

@@ -124,18 +124,22 @@ final class BadInputTest {
                 ReportClient.batch().addConnections(ReportClient.connection("port", 1, 1, Outcome.OUTCOME_OK)
                         .setDestinationPort(70_000)).build(),
                 ReportClient.batch().addConnections(ReportClient.connection("x".repeat(100_000), 1, 1,
-                        Outcome.OUTCOME_OK)).build());
+                        Outcome.OUTCOME_OK)).build(),
+                ReportClient.batch().addWorkloads(Workload.newBuilder().setName("w"))
+                        .addConnections(ReportClient.connection("ref", 1, 1, Outcome.OUTCOME_OK).setSourceRef(5))
+                        .build());
         List<String> expected = List.of("connections[0].bytes_sent: 18446744073709551611 exceeds",
                 "connections[0].duration_nanos: -1 is negative",
                 "connections[0].destination_port: 70000 is not a port",
-                "connections[0].source.name: 100000 chars exceed the limit of 256");
+                "connections[0].source.name: 100000 chars exceed the limit of 256",
+                "connections[0].source_ref: 5 points past the 1 workloads of the batch");
         for (int i = 0; i < bad.size(); i++) {
             ReportClient.Result result = client.send(bad.get(i));
             assertThat(result.status().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
             assertThat(result.status().getDescription()).contains(expected.get(i));
         }
         assertThat(agent.selfMetrics().batchesRejected(
-                io.nodemesh.telemetry.metrics.AgentSelfMetrics.RejectReason.INVALID)).isEqualTo(4);
+                io.nodemesh.telemetry.metrics.AgentSelfMetrics.RejectReason.INVALID)).isEqualTo(5);
         // Nothing of a rejected batch was aggregated.
         assertThat(agent.metrics().seriesCount()).isZero();
         assertStillServing();
