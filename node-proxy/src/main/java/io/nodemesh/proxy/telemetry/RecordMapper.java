@@ -25,6 +25,7 @@ final class RecordMapper {
     private final String trustDomain;
     private final Map<WorkloadRef, Workload> encoded = new HashMap<>();
     private final Map<WorkloadRef, Integer> batchRefs = new HashMap<>();
+    private final Map<String, Integer> serviceRefs = new HashMap<>();
 
     RecordMapper(WorkloadLookup lookup, String trustDomain) {
         this.lookup = lookup;
@@ -34,6 +35,7 @@ final class RecordMapper {
     /** Forgets the previous batch's workload table. */
     void startBatch() {
         batchRefs.clear();
+        serviceRefs.clear();
     }
 
     /** Maps {@code c}, adding the workloads it names to {@code batch}'s table if not there yet. */
@@ -54,7 +56,7 @@ final class RecordMapper {
                 .setDirection(outbound ? Direction.DIRECTION_OUTBOUND : Direction.DIRECTION_INBOUND)
                 .setSourceRef(outbound ? podRef : peerRef)
                 .setDestinationRef(outbound ? peerRef : podRef)
-                .setDestinationService(service == null ? "" : service)
+                .setDestinationServiceRef(service == null ? 0 : serviceRef(service, batch))
                 .setDestinationPort(c.destination().getPort())
                 .setSourceAddress(address(c.source()))
                 .setDestinationAddress(address(c.destination()))
@@ -74,6 +76,16 @@ final class RecordMapper {
             batch.addWorkloads(encode(workload));
             index = batch.getWorkloadsCount(); // 1-based
             batchRefs.put(workload, index);
+        }
+        return index;
+    }
+
+    private int serviceRef(String service, ReportBatch.Builder batch) {
+        Integer index = serviceRefs.get(service);
+        if (index == null) {
+            batch.addServices(service);
+            index = batch.getServicesCount(); // 1-based
+            serviceRefs.put(service, index);
         }
         return index;
     }

@@ -101,7 +101,7 @@ public final class AccessLog implements Closeable {
         json.writeStringField("destination_workload", destination.getName());
         json.writeStringField("destination_namespace", destination.getNamespace());
         json.writeStringField("destination_principal", destination.getPrincipal());
-        json.writeStringField("destination_service", r.getDestinationService());
+        json.writeStringField("destination_service", Workloads.service(batch, r));
         json.writeStringField("destination_address", address(r.getDestinationAddress()));
         json.writeNumberField("bytes_sent", r.getBytesSent());
         json.writeNumberField("bytes_received", r.getBytesReceived());

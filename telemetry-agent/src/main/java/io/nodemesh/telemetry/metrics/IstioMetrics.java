@@ -53,6 +53,7 @@ public final class IstioMetrics {
     private final ConcurrentHashMap<SeriesKey, Series> series = new ConcurrentHashMap<>();
     private final AtomicInteger admitted = new AtomicInteger();
     private final ConcurrentHashMap<Workload, WorkloadLabels> interned = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, String> internedStrings = new ConcurrentHashMap<>();
 
     /** Registers the Istio families and the overflow counter in {@code registry}. */
     public IstioMetrics(PrometheusRegistry registry, int maxSeries) {
@@ -95,22 +96,28 @@ public final class IstioMetrics {
         for (int i = 0; i < table.length; i++) {
             table[i] = labels(batch.getWorkloads(i));
         }
+        String[] services = new String[batch.getServicesCount()];
+        for (int i = 0; i < services.length; i++) {
+            services[i] = intern(orUnknown(batch.getServices(i)));
+        }
         for (ConnectionRecord r : batch.getConnectionsList()) {
+            String service = r.getDestinationServiceRef() == 0
+                    ? orUnknown(r.getDestinationService()) : services[r.getDestinationServiceRef() - 1];
             WorkloadLabels source = r.getSourceRef() == 0 ? labels(r.getSource()) : table[r.getSourceRef() - 1];
             WorkloadLabels destination = r.getDestinationRef() == 0
                     ? labels(r.getDestination()) : table[r.getDestinationRef() - 1];
-            record(r, source, destination);
+            record(r, source, destination, service);
         }
         for (RequestRecord r : batch.getRequestsList()) {
             record(r);
         }
     }
 
-    private void record(ConnectionRecord r, WorkloadLabels source, WorkloadLabels destination) {
+    private void record(ConnectionRecord r, WorkloadLabels source, WorkloadLabels destination, String service) {
         SeriesKey key = new SeriesKey(reporter(r.getDirection()),
                 source.name(), source.namespace(), source.principal(),
                 destination.name(), destination.namespace(), destination.principal(),
-                orUnknown(r.getDestinationService()), "tcp", "",
+                service, "tcp", "",
                 r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome()) : r.getResponseFlags(),
                 securityPolicy(r.getSecurityPolicy()));
         TcpPoints points = seriesFor(key).tcp();
@@ -138,6 +145,20 @@ public final class IstioMetrics {
             }
         }
         return labels;
+    }
+
+    private String intern(String value) {
+        String shared = internedStrings.get(value);
+        if (shared == null) {
+            shared = value;
+            if (internedStrings.size() < MAX_INTERNED) {
+                String previous = internedStrings.putIfAbsent(value, value);
+                if (previous != null) {
+                    shared = previous;
+                }
+            }
+        }
+        return shared;
     }
 
     private record WorkloadLabels(String name, String namespace, String principal) {

@@ -51,10 +51,14 @@ public final class BatchValidator {
                 problem = "workloads[" + i + "]." + problem.substring("source.".length());
             }
         }
+        for (int i = 0; problem == null && i < batch.getServicesCount(); i++) {
+            problem = label("services[" + i + "]", batch.getServices(i));
+        }
         long now = clockMillis.getAsLong();
         int workloads = batch.getWorkloadsCount();
+        int services = batch.getServicesCount();
         for (int i = 0; problem == null && i < batch.getConnectionsCount(); i++) {
-            problem = connection(batch.getConnections(i), now, workloads);
+            problem = connection(batch.getConnections(i), now, workloads, services);
             if (problem != null) {
                 problem = "connections[" + i + "]." + problem;
             }
@@ -68,10 +72,14 @@ public final class BatchValidator {
         return problem;
     }
 
-    private String connection(ConnectionRecord r, long now, int workloads) {
+    private String connection(ConnectionRecord r, long now, int workloads, int services) {
         String problem = direction(r.getDirection());
         if (problem == null) problem = reference("source_ref", r.getSourceRef(), workloads);
         if (problem == null) problem = reference("destination_ref", r.getDestinationRef(), workloads);
+        if (problem == null && Integer.toUnsignedLong(r.getDestinationServiceRef()) > services) {
+            problem = "destination_service_ref: " + Integer.toUnsignedString(r.getDestinationServiceRef())
+                    + " points past the " + services + " services of the batch";
+        }
         if (problem == null) problem = workload(true, r.getSource());
         if (problem == null) problem = workload(false, r.getDestination());
         if (problem == null) problem = label("destination_service", r.getDestinationService());

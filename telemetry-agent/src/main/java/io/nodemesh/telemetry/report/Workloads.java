@@ -4,7 +4,7 @@ import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.Workload;
 
-/** Resolves a record's source and destination, inline or by reference into the batch's workload table. */
+/** Resolves a record's source, destination and service, inline or by reference into the batch's tables. */
 public final class Workloads {
 
     private Workloads() {
@@ -18,5 +18,11 @@ public final class Workloads {
     /** The destination workload of {@code r}; the batch must have passed validation. */
     public static Workload destination(ReportBatch batch, ConnectionRecord r) {
         return r.getDestinationRef() == 0 ? r.getDestination() : batch.getWorkloads(r.getDestinationRef() - 1);
+    }
+
+    /** The destination service of {@code r}; the batch must have passed validation. */
+    public static String service(ReportBatch batch, ConnectionRecord r) {
+        return r.getDestinationServiceRef() == 0
+                ? r.getDestinationService() : batch.getServices(r.getDestinationServiceRef() - 1);
     }
 }

@@ -54,4 +54,32 @@ final class AccessLogTest {
             assertThat(second.get("bytes_received").asLong()).isEqualTo(2);
         }
     }
+
+    @Test
+    void resolvesWorkloadsAndServicesReferencedThroughTheBatchTables() throws Exception {
+        Path log = dir.resolve("refs.log");
+        try (TelemetryAgent agent = TelemetryAgent.start(AgentConfig.builder()
+                        .socketPath(dir.resolve("r.sock"))
+                        .metricsAddress(new InetSocketAddress("127.0.0.1", 0))
+                        .accessLog(log.toString())
+                        .build());
+                ReportClient client = new ReportClient(agent.socketPath())) {
+            ReportBatch batch = ReportClient.batch()
+                    .addWorkloads(io.nodemesh.telemetry.v1.Workload.newBuilder().setName("web").setNamespace("shop"))
+                    .addWorkloads(io.nodemesh.telemetry.v1.Workload.newBuilder().setName("db").setNamespace("data"))
+                    .addServices("db.data.svc.cluster.local")
+                    .addConnections(ReportClient.connection("ignored", 3, 4, Outcome.OUTCOME_OK)
+                            .clearSource().clearDestination().clearDestinationService()
+                            .setSourceRef(1).setDestinationRef(2).setDestinationServiceRef(1))
+                    .build();
+            assertThat(client.send(batch).ack().getAcceptedRecords()).isEqualTo(1);
+            JsonNode line = new ObjectMapper().readTree(Files.readAllLines(log).get(0));
+            assertThat(line.get("source_workload").asText()).isEqualTo("web");
+            assertThat(line.get("destination_namespace").asText()).isEqualTo("data");
+            assertThat(line.get("destination_service").asText()).isEqualTo("db.data.svc.cluster.local");
+            assertThat(Scrape.value(Scrape.metrics(agent.metricsAddress()), "istio_tcp_sent_bytes_total",
+                    "source_workload=\"web\"", "destination_workload=\"db\"",
+                    "destination_service=\"db.data.svc.cluster.local\"")).isEqualTo(3);
+        }
+    }
 }
