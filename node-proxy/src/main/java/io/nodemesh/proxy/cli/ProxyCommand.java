@@ -4,12 +4,18 @@ import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.StandaloneConfig;
 import io.nodemesh.proxy.config.TransportKind;
+import io.nodemesh.proxy.config.MeshConfig;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
+import io.nodemesh.proxy.telemetry.PodWorkloads;
+import io.nodemesh.proxy.telemetry.ReporterConfig;
+import io.nodemesh.proxy.telemetry.TelemetryReporter;
+import io.nodemesh.telemetry.agent.AgentConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -49,23 +55,52 @@ public final class ProxyCommand implements Callable<Integer> {
             description = "Remove the pods' redirect rules after draining on exit (default: keep them, fail closed).")
     private boolean removeRulesOnExit;
 
+    @Option(names = "--telemetry-socket", paramLabel = "PATH",
+            description = "The telemetry agent's Unix socket; the proxy reports every finished connection there "
+                    + "and keeps retrying while the agent is away (default: ${DEFAULT-VALUE}).")
+    private Path telemetrySocket = AgentConfig.DEFAULT_SOCKET;
+
+    @Option(names = "--no-telemetry", description = "Report nothing to a telemetry agent.")
+    private boolean noTelemetry;
+
     private final ConnectionSink sink;
     private final CountDownLatch stop = new CountDownLatch(1);
     private volatile NodeProxy proxy;
 
-    /** A command whose proxy reports finished connections nowhere. */
+    /** A command whose proxy reports to the telemetry agent on {@code --telemetry-socket}. */
     public ProxyCommand() {
-        this(ConnectionSink.NONE);
+        this.sink = null;
     }
 
-    /** A command whose proxy reports every finished connection to {@code sink} (telemetry). */
+    /** A command whose proxy reports every finished connection to {@code sink} instead (tests, embedding). */
     public ProxyCommand(ConnectionSink sink) {
-        this.sink = sink;
+        this.sink = java.util.Objects.requireNonNull(sink, "sink");
     }
 
     @Override
     public Integer call() throws InterruptedException {
-        NodeProxy.Builder builder = NodeProxy.builder().configFile(config).sink(sink)
+        AtomicReference<NodeProxy> running = new AtomicReference<>();
+        TelemetryReporter reporter = null;
+        ConnectionSink reportTo = sink;
+        if (reportTo == null && !noTelemetry) {
+            reporter = TelemetryReporter.start(ReporterConfig.builder().socketPath(telemetrySocket).build(),
+                    new PodWorkloads(() -> {
+                        NodeProxy p = running.get();
+                        return p == null ? MeshConfig.empty() : p.config();
+                    }));
+            reportTo = reporter;
+        }
+        try {
+            return run(reportTo == null ? ConnectionSink.NONE : reportTo, running);
+        } finally {
+            if (reporter != null) {
+                reporter.close();
+            }
+        }
+    }
+
+    private int run(ConnectionSink reportTo, AtomicReference<NodeProxy> running) throws InterruptedException {
+        NodeProxy.Builder builder = NodeProxy.builder().configFile(config).sink(reportTo)
                 .removeRulesOnStop(removeRulesOnExit);
         if (transport != null) {
             TransportKind kind = TransportKind.parse(transport);
@@ -102,6 +137,7 @@ public final class ProxyCommand implements Callable<Integer> {
             return 1;
         }
         proxy = started;
+        running.set(started);
         Thread hook = new Thread(() -> {
             started.close(); // SIGTERM/SIGINT: stop accepting, drain, stop
             stop.countDown();
