@@ -87,7 +87,7 @@ public final class TopCommand implements Callable<Integer> {
             return;
         }
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"SOURCE", "DESTINATION", "SERVICE", "BYTES_SENT", "BYTES_RECEIVED", "CONNECTIONS",
+        rows.add(new String[] {"SOURCE", "DESTINATION", "SERVICE", "BYTES_TO_DST", "BYTES_FROM_DST", "CONNECTIONS",
             "ERRORS"});
         for (PairTotals p : pairs) {
             rows.add(new String[] {p.sourceWorkload() + "." + p.sourceNamespace(),

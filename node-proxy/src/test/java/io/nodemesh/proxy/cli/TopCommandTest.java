@@ -55,7 +55,7 @@ final class TopCommandTest {
             assertThat(exit).isZero();
             List<String> lines = out.toString().lines().toList();
             assertThat(lines).hasSize(3);
-            assertThat(lines.get(0)).startsWith("SOURCE").contains("BYTES_SENT", "CONNECTIONS", "ERRORS");
+            assertThat(lines.get(0)).startsWith("SOURCE").contains("BYTES_TO_DST", "BYTES_FROM_DST", "CONNECTIONS", "ERRORS");
             assertThat(lines.get(1).split("\\s+")).containsExactly("busy.b", "unknown.unknown", "unknown",
                     "1000000", "500000", "2", "1");
             assertThat(lines.get(2).split("\\s+")).containsExactly("quiet.a", "unknown.unknown", "unknown",

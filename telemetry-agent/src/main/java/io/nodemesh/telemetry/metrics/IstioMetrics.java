@@ -215,8 +215,8 @@ public final class IstioMetrics {
             long[] sums = ("destination".equals(k.reporter()) ? byDestination : bySource)
                     .computeIfAbsent(pair, p -> new long[4]);
             long connections = points.closed.getLongValue();
-            sums[0] += points.sent.getLongValue();
-            sums[1] += points.received.getLongValue();
+            sums[0] += points.received.getLongValue(); // request bytes: source -> destination
+            sums[1] += points.sent.getLongValue();     // response bytes: destination -> source
             sums[2] += connections;
             if (!ResponseFlags.NONE.equals(k.responseFlags())) {
                 sums[3] += connections;
