@@ -3,14 +3,12 @@ package io.nodemesh.proxy.inbound;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.nodemesh.proxy.capture.OriginalDestinationReader;
 import io.nodemesh.proxy.capture.PodCapture;
 import io.nodemesh.proxy.relay.Connection;
-import io.nodemesh.proxy.relay.IdleCloser;
+import io.nodemesh.proxy.relay.IdleTimeout;
 import io.nodemesh.proxy.relay.UpstreamConnector;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The pipeline of a plaintext connection to the pod (captured on the inbound port): read the pod
@@ -31,8 +29,7 @@ public final class InboundInitializer extends ChannelInitializer<Channel> {
         Connection connection = pod.track(ch, Direction.INBOUND);
         long idleMillis = pod.currentSettings().idleTimeout().toMillis();
         ch.pipeline()
-                .addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS))
-                .addLast("idle-closer", new IdleCloser(connection))
+                .addLast("idle", new IdleTimeout(connection, idleMillis))
                 .addLast("original-destination", new OriginalDestinationReader(connection, pod.transport()))
                 .addLast("upstream", new UpstreamConnector(connection, pod::upstreamBootstrap));
     }
