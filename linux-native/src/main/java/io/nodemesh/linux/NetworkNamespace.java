@@ -1,6 +1,7 @@
 package io.nodemesh.linux;
 
 import java.io.IOException;
+import java.lang.ref.Cleaner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -11,6 +12,10 @@ import java.util.concurrent.Callable;
  * how the proxy opens listeners and upstream connections inside a pod.
  */
 public final class NetworkNamespace implements AutoCloseable {
+
+    private static final String SELF = "/proc/thread-self/ns/net";
+    private static final Cleaner CLEANER = Cleaner.create();
+    private static final ThreadLocal<ThreadHome> HOME = ThreadLocal.withInitial(ThreadHome::open);
 
     private final Path path;
     private final int fd;
@@ -48,7 +53,7 @@ public final class NetworkNamespace implements AutoCloseable {
 
     /** The namespace the calling thread is in right now. */
     public static NetworkNamespace current() throws IOException {
-        Path self = Path.of("/proc/thread-self/ns/net");
+        Path self = Path.of(SELF);
         return new NetworkNamespace(self, Libc.open(self.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC));
     }
 
@@ -61,9 +66,20 @@ public final class NetworkNamespace implements AutoCloseable {
      * Runs {@code body} on the calling thread inside this namespace, then moves the thread back to
      * the namespace it was in. If the thread cannot be moved back it must not run anything else, so
      * that failure is an {@link Error}.
+     *
+     * <p>The way back is a handle on the thread's own namespace, opened on the thread's first call
+     * and kept for its lifetime (closed by a {@link Cleaner} once the thread is gone), so that an
+     * event loop creating a socket per connection pays two {@code setns} calls and no file opens.
+     * A nested call (inside another namespace's {@code call}) opens a handle on the current one.
      */
     public <T> T call(Callable<T> body) throws Exception {
-        int original = Libc.open("/proc/thread-self/ns/net", Libc.O_RDONLY | Libc.O_CLOEXEC);
+        if (Thread.currentThread().isVirtual()) {
+            // setns moves the carrier, and a virtual thread may change carriers mid-body.
+            throw new IllegalStateException("entering " + path + " needs a platform thread, not a virtual one");
+        }
+        ThreadHome home = HOME.get();
+        boolean nested = home.depth > 0;
+        int original = nested ? Libc.open(SELF, Libc.O_RDONLY | Libc.O_CLOEXEC) : home.fd;
         try {
             synchronized (this) {
                 if (closed) {
@@ -71,9 +87,11 @@ public final class NetworkNamespace implements AutoCloseable {
                 }
                 Libc.setns(fd, Libc.CLONE_NEWNET, path.toString());
             }
+            home.depth++;
             try {
                 return body.call();
             } finally {
+                home.depth--;
                 try {
                     Libc.setns(original, Libc.CLONE_NEWNET, "the thread's original namespace");
                 } catch (IOException e) {
@@ -82,7 +100,9 @@ public final class NetworkNamespace implements AutoCloseable {
                 }
             }
         } finally {
-            Libc.close(original);
+            if (nested) {
+                Libc.close(original);
+            }
         }
     }
 
@@ -97,5 +117,26 @@ public final class NetworkNamespace implements AutoCloseable {
     @Override
     public String toString() {
         return "netns " + path;
+    }
+
+    /** A thread's handle on the namespace it lives in, and how deep in {@code call}s it is. */
+    private static final class ThreadHome {
+        final int fd;
+        int depth;
+
+        private ThreadHome(int fd) {
+            this.fd = fd;
+        }
+
+        static ThreadHome open() {
+            int fd;
+            try {
+                fd = Libc.open(SELF, Libc.O_RDONLY | Libc.O_CLOEXEC);
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot open " + SELF, e);
+            }
+            CLEANER.register(Thread.currentThread(), () -> Libc.close(fd));
+            return new ThreadHome(fd);
+        }
     }
 }

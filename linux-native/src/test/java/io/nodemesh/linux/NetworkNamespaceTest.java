@@ -1,0 +1,102 @@
+package io.nodemesh.linux;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What needs no root: the thread's own namespace can be entered and left (a no-op move), the
+ * thread ends where it began, nesting works, and bad paths and virtual threads are refused.
+ * Entering other namespaces is tested with real ones in the test-harness and node-proxy modules.
+ */
+class NetworkNamespaceTest {
+
+    /** setns needs CAP_SYS_ADMIN even into the thread's own namespace. */
+    private static void requireRoot() throws IOException {
+        boolean root = Files.readString(Path.of("/proc/self/status")).lines()
+                .anyMatch(l -> l.startsWith("Uid:") && l.split("\\s+")[2].equals("0"));
+        if (!root && "1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
+            throw new AssertionError("setns tests must run here (NODEMESH_REQUIRE_NETNS=1) but the tests do not run as root");
+        }
+        Assumptions.assumeTrue(root, "skipped: setns needs root (CAP_SYS_ADMIN)");
+    }
+
+    private static String currentNetns() throws IOException {
+        return Files.readSymbolicLink(Path.of("/proc/thread-self/ns/net")).toString();
+    }
+
+    @Test
+    void callReturnsTheBodysValueAndLeavesTheThreadWhereItWas() throws Exception {
+        requireRoot();
+        String before = currentNetns();
+        try (NetworkNamespace self = NetworkNamespace.current()) {
+            for (int i = 0; i < 1000; i++) {
+                assertThat(self.call(() -> 42)).isEqualTo(42);
+            }
+            // Nested: the inner call returns to the outer namespace, the outer one home.
+            assertThat(self.call(() -> self.call(NetworkNamespaceTest::currentNetns))).isEqualTo(before);
+        }
+        assertThat(currentNetns()).isEqualTo(before);
+    }
+
+    @Test
+    void theBodysExceptionComesThroughAndTheThreadStillGoesHome() throws Exception {
+        requireRoot();
+        String before = currentNetns();
+        try (NetworkNamespace self = NetworkNamespace.current()) {
+            assertThatThrownBy(() -> self.call(() -> {
+                throw new IOException("boom");
+            })).isInstanceOf(IOException.class).hasMessage("boom");
+        }
+        assertThat(currentNetns()).isEqualTo(before);
+    }
+
+    @Test
+    void aPathThatDoesNotExistIsNamedInTheError() {
+        assertThatThrownBy(() -> NetworkNamespace.open(Path.of("/var/run/netns/no-such-pod")))
+                .isInstanceOf(NativeException.class)
+                .hasMessageContaining("/var/run/netns/no-such-pod does not exist");
+    }
+
+    @Test
+    void aFileThatIsNotANamespaceIsRefused() throws Exception {
+        Path plain = Files.createTempFile("not-a-netns", "");
+        try {
+            assertThatThrownBy(() -> NetworkNamespace.open(plain))
+                    .isInstanceOf(NativeException.class)
+                    .hasMessageContaining("is not a usable network namespace");
+        } finally {
+            Files.delete(plain);
+        }
+    }
+
+    @Test
+    void virtualThreadsAreRefused() throws Exception {
+        try (NetworkNamespace self = NetworkNamespace.current()) {
+            CompletableFuture<Throwable> failure = new CompletableFuture<>();
+            Thread.ofVirtual().start(() -> {
+                try {
+                    self.call(() -> null);
+                    failure.complete(null);
+                } catch (Throwable t) {
+                    failure.complete(t);
+                }
+            }).join();
+            assertThat(failure.get()).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("needs a platform thread");
+        }
+    }
+
+    @Test
+    void closedNamespacesCannotBeEntered() throws Exception {
+        NetworkNamespace self = NetworkNamespace.current();
+        self.close();
+        assertThatThrownBy(() -> self.call(() -> null)).hasMessageContaining("is closed");
+    }
+}
