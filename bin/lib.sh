@@ -1,0 +1,77 @@
+# Shared set-up for bin/nodemesh, bin/test and .ci/run: find JDK 25, make sure the Debian
+# packages nodemesh needs are there (installing them when run as root), build the jar.
+# shellcheck shell=bash
+
+NODEMESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NODEMESH_JAR="$NODEMESH_ROOT/node-proxy/target/nodemesh.jar"
+NODEMESH_JVM_FLAGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseCompactObjectHeaders)
+
+# Debian package -> a command it provides, for what the demo and the tests run.
+NODEMESH_PACKAGES=(
+  "iproute2:ip"
+  "iptables:iptables-restore"
+  "nftables:nft"
+  "util-linux:nsenter"
+  "containernetworking-plugins:/usr/lib/cni/bridge"
+  "procps:ps"
+)
+NODEMESH_BUILD_PACKAGES=("maven:mvn")
+NODEMESH_BENCH_PACKAGES=("wrk:wrk" "haproxy:haproxy")
+
+die() { echo "nodemesh: $*" >&2; exit 2; }
+
+java_major() { # prints the major version of the java binary $1
+  "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p' | head -1
+}
+
+# Sets JAVA_HOME to a JDK 25 (or newer): $JAVA_HOME, then /usr/lib/jvm/*, then java on PATH.
+find_jdk25() {
+  local candidates=() c major
+  [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME")
+  for c in /usr/lib/jvm/temurin-25* /usr/lib/jvm/*-25-* /usr/lib/jvm/*25* /usr/lib/jvm/*; do
+    [ -d "$c" ] && candidates+=("$c")
+  done
+  if command -v java >/dev/null 2>&1; then
+    candidates+=("$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")")
+  fi
+  for c in "${candidates[@]}"; do
+    [ -x "$c/bin/java" ] && [ -x "$c/bin/javac" ] || continue
+    major=$(java_major "$c/bin/java")
+    if [ -n "$major" ] && [ "${major%%.*}" -ge 25 ] 2>/dev/null; then
+      export JAVA_HOME="$c"
+      return 0
+    fi
+  done
+  die "needs a JDK 25 (java and javac), found none in \$JAVA_HOME, /usr/lib/jvm or PATH. Install one, e.g. Temurin 25 (apt package temurin-25-jdk from Adoptium's repository), or set JAVA_HOME."
+}
+
+# ensure_packages "pkg:command" ...: installs what is missing when root, else names it and fails.
+ensure_packages() {
+  local missing=() spec pkg cmd
+  for spec in "$@"; do
+    pkg=${spec%%:*}; cmd=${spec#*:}
+    if [[ "$cmd" == /* ]]; then [ -e "$cmd" ] && continue
+    else command -v "$cmd" >/dev/null 2>&1 && continue
+    fi
+    missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "nodemesh: installing missing Debian packages: ${missing[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+      || die "apt-get install ${missing[*]} failed"
+    return 0
+  fi
+  die "missing Debian packages: ${missing[*]} (run as root to have them installed, or: sudo apt-get install ${missing[*]})"
+}
+
+# Builds node-proxy/target/nodemesh.jar when it is missing.
+ensure_jar() {
+  [ -f "$NODEMESH_JAR" ] && return 0
+  ensure_packages "${NODEMESH_BUILD_PACKAGES[@]}"
+  echo "nodemesh: building $NODEMESH_JAR (first run; takes a minute or two)..." >&2
+  (cd "$NODEMESH_ROOT" && mvn -B -q -DskipTests package -pl node-proxy -am) >&2 \
+    || die "the build failed; run 'mvn -B -DskipTests package' in $NODEMESH_ROOT to see why"
+  [ -f "$NODEMESH_JAR" ] || die "the build finished but $NODEMESH_JAR is not there"
+}

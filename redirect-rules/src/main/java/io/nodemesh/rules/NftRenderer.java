@@ -1,0 +1,75 @@
+package io.nodemesh.rules;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Renders a plan as {@code nft -f} input: one {@code table inet nodemesh} (both families in one
+ * table, so one transaction applies or deletes everything) with a nat {@code output} and
+ * {@code prerouting} base chain at priority -100 (dstnat). A family the plan does not capture is
+ * skipped by a leading {@code meta nfproto … return}. The text is exactly what
+ * {@code nft list table inet nodemesh} prints back, so it doubles as the expected listing.
+ */
+public final class NftRenderer {
+
+    /** The nft table family and name nodemesh owns. */
+    public static final String TABLE = "inet nodemesh";
+
+    private NftRenderer() {
+    }
+
+    /** The full table definition, in nft's listing form (tab indented). */
+    public static String render(RedirectPlan plan) {
+        String comment = " comment \"" + plan.comment() + "\"";
+        List<String> out = new ArrayList<>();
+        out.add("table " + TABLE + " {");
+        out.add("\tcomment \"" + plan.comment() + "\"");
+        out.add("\tchain output {");
+        out.add("\t\ttype nat hook output priority -100; policy accept;");
+        skipUncapturedFamily(plan, out);
+        out.add("\t\t" + markMatch(plan) + " return");
+        out.add("\t\toifname \"lo\" return");
+        for (IpFamily family : plan.families()) {
+            out.add("\t\t" + daddr(family) + " " + family.loopback().nftForm() + " return");
+        }
+        for (Cidr cidr : plan.exemptCidrs()) {
+            out.add("\t\t" + daddr(cidr.family()) + " " + cidr.nftForm() + " return");
+        }
+        for (int port : plan.exemptOutboundPorts()) {
+            out.add("\t\ttcp dport " + port + " return");
+        }
+        out.add("\t\tmeta l4proto tcp redirect to :" + plan.outboundPort() + comment);
+        out.add("\t}");
+        out.add("");
+        out.add("\tchain prerouting {");
+        out.add("\t\ttype nat hook prerouting priority dstnat; policy accept;");
+        skipUncapturedFamily(plan, out);
+        out.add("\t\tiifname \"lo\" return");
+        for (int port : plan.exemptInboundPorts()) {
+            out.add("\t\ttcp dport " + port + " return");
+        }
+        out.add("\t\tmeta l4proto tcp redirect to :" + plan.inboundPort() + comment);
+        out.add("\t}");
+        out.add("}");
+        return String.join("\n", out) + "\n";
+    }
+
+    private static void skipUncapturedFamily(RedirectPlan plan, List<String> out) {
+        for (IpFamily family : IpFamily.values()) {
+            if (!plan.covers(family)) {
+                out.add("\t\tmeta nfproto " + (family == IpFamily.IPV4 ? "ipv4" : "ipv6") + " return");
+            }
+        }
+    }
+
+    private static String daddr(IpFamily family) {
+        return family == IpFamily.IPV4 ? "ip daddr" : "ip6 daddr";
+    }
+
+    private static String markMatch(RedirectPlan plan) {
+        String value = String.format("0x%08x", plan.mark());
+        return plan.markMask() == -1
+                ? "meta mark " + value
+                : "meta mark & " + String.format("0x%08x", plan.markMask()) + " == " + value;
+    }
+}

@@ -1,0 +1,112 @@
+package io.nodemesh.rules;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.nodemesh.testing.Lan;
+import io.nodemesh.testing.NetnsExtension;
+import io.nodemesh.testing.TestNamespace;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Real TCP through applied rules: pod a (the captured pod) and pod b on one bridge. Every
+ * listener answers with its own name and closes, so the reply says where a connection landed.
+ */
+class RedirectTrafficTest {
+
+    @RegisterExtension
+    static final NetnsExtension net = new NetnsExtension();
+
+    private final List<ServerSocket> listeners = new ArrayList<>();
+
+    @AfterEach
+    void closeListeners() throws IOException {
+        for (ServerSocket s : listeners) {
+            s.close();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"iptables", "nft"})
+    void capturesUnmarkedTcpAndLetsExemptionsThrough(String backend) throws Throwable {
+        Lan lan = net.lan("node");
+        TestNamespace a = lan.attach("a", "10.77.0.2/24", "fd77::2/64");
+        TestNamespace b = lan.attach("b", "10.77.0.3/24", "fd77::3/64");
+        for (int port : List.of(8080, 9090)) {
+            listen(b, port, "b:" + port);
+        }
+        listen(a, 15001, "outbound-capture");
+        listen(a, 15006, "inbound-capture");
+        listen(a, 15008, "tunnel");
+        listen(a, 8080, "a:8080");
+        InetAddress bV4 = b.ipv4();
+        InetAddress bV6 = b.ipv6();
+        InetAddress aV4 = a.ipv4();
+
+        assertThat(greeting(a, bV4, 8080)).as("before apply").isEqualTo("b:8080");
+
+        RedirectPlan plan = RedirectPlan.builder().podLabel("test/a").exemptPort(9090).build();
+        RuleEngine engine = RuleEngine.named(backend);
+        engine.apply(plan, a.path());
+
+        assertThat(greeting(a, bV4, 8080)).isEqualTo("outbound-capture");
+        assertThat(greeting(a, bV6, 8080)).isEqualTo("outbound-capture");
+        assertThat(greeting(a, bV4, 9090)).as("exempt port").isEqualTo("b:9090");
+        assertThat(greeting(a, InetAddress.getByName("127.0.0.1"), 8080)).as("loopback").isEqualTo("a:8080");
+        assertThat(a.call(() -> MarkedConnection.readGreeting((Inet4Address) bV4, 8080, 0x539)))
+                .as("socket carrying the proxy mark").isEqualTo("b:8080");
+        assertThat(a.call(() -> MarkedConnection.readGreeting((Inet4Address) bV4, 8080, 0x1539)))
+                .as("mark bits outside the mask are ignored").isEqualTo("b:8080");
+        assertThat(a.call(() -> MarkedConnection.readGreeting((Inet4Address) bV4, 8080, 0x538)))
+                .as("a different mark is captured").isEqualTo("outbound-capture");
+
+        assertThat(greeting(b, aV4, 8080)).as("inbound plaintext").isEqualTo("inbound-capture");
+        assertThat(greeting(b, aV4, 15008)).as("tunnel port is never redirected").isEqualTo("tunnel");
+
+        assertThat(engine.remove(a.path())).isTrue();
+        assertThat(greeting(a, bV4, 8080)).as("after remove").isEqualTo("b:8080");
+        assertThat(greeting(b, aV4, 8080)).as("after remove").isEqualTo("a:8080");
+    }
+
+    /** A listener in {@code ns} on every address that sends {@code name} to each connection and closes it. */
+    private void listen(TestNamespace ns, int port, String name) throws Exception {
+        ServerSocket server = ns.call(() -> {
+            ServerSocket s = new ServerSocket();
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(port));
+            return s;
+        });
+        listeners.add(server);
+        Thread.ofVirtual().start(() -> {
+            while (!server.isClosed()) {
+                try (Socket accepted = server.accept(); OutputStream out = accepted.getOutputStream()) {
+                    out.write(name.getBytes(StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    // closed at the end of the test
+                }
+            }
+        });
+    }
+
+    private static String greeting(TestNamespace from, InetAddress address, int port) throws Exception {
+        return from.call(() -> {
+            try (Socket socket = new Socket()) {
+                socket.connect(new InetSocketAddress(address, port), 5000);
+                socket.setSoTimeout(5000);
+                return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            }
+        });
+    }
+}
