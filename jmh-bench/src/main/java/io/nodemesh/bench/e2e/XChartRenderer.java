@@ -30,12 +30,17 @@ public final class XChartRenderer implements ChartRenderer {
         String load = "wrk -c" + report.options().connections() + ", " + report.options().bodyBytes() + " B body, "
                 + report.options().rounds() + " × " + report.options().roundDuration().toSeconds() + " s";
 
-        CategoryChart throughput = chart("Throughput (" + load + ")", "requests/s");
-        throughput.addSeries("requests/s (median of rounds)", names, ran.stream().map(SubjectSummary::requestsPerSecond).toList());
+        CategoryChart throughput = chart("Throughput (" + load + ")", "requests/s, median of rounds");
+        throughput.getStyler().setLegendVisible(false);
+        throughput.getStyler().setYAxisMin(0.0);
+        throughput.addSeries("requests/s", names, ran.stream().map(s -> (double) Math.round(s.requestsPerSecond())).toList());
 
-        CategoryChart latency = chart("Latency (" + load + ")", "microseconds");
-        latency.addSeries("p50", names, ran.stream().map(SubjectSummary::p50Micros).toList());
-        latency.addSeries("p99", names, ran.stream().map(SubjectSummary::p99Micros).toList());
+        // p99 under saturation can be 100× p50: a log axis keeps both readable.
+        CategoryChart latency = chart("Latency (" + load + ")", "microseconds (log scale), median of rounds");
+        latency.getStyler().setYAxisLogarithmic(true);
+        latency.getStyler().setYAxisMin(10.0);
+        latency.addSeries("p50", names, ran.stream().map(s -> (double) Math.round(s.p50Micros())).toList());
+        latency.addSeries("p99", names, ran.stream().map(s -> (double) Math.round(s.p99Micros())).toList());
 
         Files.createDirectories(directory);
         Path file = directory.resolve(FILE);
@@ -47,9 +52,13 @@ public final class XChartRenderer implements ChartRenderer {
 
     private static CategoryChart chart(String title, String yAxis) {
         CategoryChart c = new CategoryChartBuilder().width(640).height(420).title(title).xAxisTitle("subject").yAxisTitle(yAxis).build();
-        c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
+        c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
+        c.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
         c.getStyler().setLabelsVisible(true);
-        c.getStyler().setYAxisMin(0.0);
+        c.getStyler().setLabelsFontColorAutomaticEnabled(false);
+        c.getStyler().setLabelsFontColor(java.awt.Color.BLACK);
+        c.getStyler().setLabelsPosition(0.9);
+        c.getStyler().setDecimalPattern("#,###");
         c.getStyler().setChartTitleFont(c.getStyler().getChartTitleFont().deriveFont(13f));
         return c;
     }

@@ -21,7 +21,7 @@ class XChartRendererTest {
 
     private static BenchReport report(Path out) {
         BenchOptions options = new BenchOptions(Duration.ofSeconds(5), Duration.ofSeconds(2), 2, 16, 1024,
-                BenchOptions.ALL_SUBJECTS, out, Path.of("nodemesh.jar"), "epoll", 1, 0, false, "nodemesh bench --quick");
+                BenchOptions.ALL_SUBJECTS, out, Path.of("nodemesh.jar"), "epoll", 1, 0, 0, false, "nodemesh bench --quick");
         return new BenchReport(new Machine(2, "6.18", "AMD EPYC", "Temurin 25", "HAProxy 2.6", "wrk 4.1"), options,
                 Instant.parse("2026-11-23T06:00:00Z"), Duration.ofSeconds(50),
                 List.of(new SubjectSummary("direct", "d", 2, 40_000, 320, 410, 900, 400_000, 10, Double.NaN, -1, -1, 0, null),

@@ -18,12 +18,14 @@ import java.util.List;
  * @param transport the proxy's {@code --transport}
  * @param proxyCpu the core the proxy and HAProxy are pinned to
  * @param loadCpu the core wrk and the HTTP server are pinned to
+ * @param nice scheduling niceness (-20..19) for every process the benchmark starts (server, proxies, wrk);
+ *        below 0 they win the cores back from unrelated work on a shared machine, all subjects alike
  * @param keepLogs keep the work directory (configs, logs, raw wrk output) even after a clean run
  * @param commandLine the command line as the user typed it, for the report
  */
 public record BenchOptions(Duration roundDuration, Duration warmup, int rounds, int connections, int bodyBytes,
                            List<String> subjects, Path out, Path proxyJar, String transport, int proxyCpu,
-                           int loadCpu, boolean keepLogs, String commandLine) {
+                           int loadCpu, int nice, boolean keepLogs, String commandLine) {
 
     /** The subjects this harness knows, in report order. */
     public static final List<String> ALL_SUBJECTS = List.of("direct", "nodemesh", "haproxy");
@@ -51,6 +53,9 @@ public record BenchOptions(Duration roundDuration, Duration warmup, int rounds, 
         }
         if (!List.of("epoll", "io_uring", "nio").contains(transport)) {
             throw new IllegalArgumentException("--transport must be epoll, io_uring or nio, got " + transport);
+        }
+        if (nice < -20 || nice > 19) {
+            throw new IllegalArgumentException("--nice must be between -20 and 19, got " + nice);
         }
         if (proxyCpu < 0 || loadCpu < 0) {
             throw new IllegalArgumentException("--proxy-cpu and --load-cpu must be core numbers (>= 0)");

@@ -35,6 +35,7 @@ public final class EndToEndBenchmark {
     private final PrintStream out;
     private final List<String> notes = new ArrayList<>();
     private int loadCpu;
+    private int proxyCpu;
     private long clockTicks;
 
     private EndToEndBenchmark(BenchOptions options, PrintStream out) {
@@ -62,7 +63,7 @@ public final class EndToEndBenchmark {
         requireTool("wrk", "-v", "apt-get install wrk");
         requireTool("taskset", "-V", "apt-get install util-linux");
         int cpus = Runtime.getRuntime().availableProcessors();
-        int proxyCpu = options.proxyCpu();
+        proxyCpu = options.proxyCpu();
         loadCpu = options.loadCpu();
         ExecResult tck = Commands.run("getconf", "CLK_TCK");
         clockTicks = tck.ok() ? Long.parseLong(tck.stdout().strip()) : 100;
@@ -75,10 +76,17 @@ public final class EndToEndBenchmark {
                     + " must be two different cores below " + cpus);
         }
         Machine machine = Machine.current();
+        String loadBefore = loadAverage();
         Path workDir = Files.createTempDirectory("nodemesh-bench-");
         out.printf("nodemesh bench: %s, about %d s of load; work dir %s%n", options.subjects(),
                 options.loadTime().toSeconds(), workDir);
 
+        SessionPriority priority = options.nice() == 0 ? null : SessionPriority.set(options.nice());
+        if (options.nice() != 0) {
+            notes.add("niceness " + options.nice() + " for every benchmark process"
+                    + (priority != null ? " and for the harness's scheduling autogroup (kernel autogroups are on, so a process's "
+                    + "own nice would rank it only within its session); restored after the run" : ""));
+        }
         Topology topology = new Topology("nmb" + ProcessHandle.current().pid() + "-");
         Thread cleanup = Thread.ofPlatform().unstarted(topology::close);
         Runtime.getRuntime().addShutdownHook(cleanup);
@@ -101,9 +109,9 @@ public final class EndToEndBenchmark {
                 try {
                     subjects.put(name, switch (name) {
                         case "direct" -> new DirectSubject(plain, "http://" + SERVER_IP + ":" + SERVER_PORT + "/");
-                        case "haproxy" -> HaproxySubject.start(plain, upstream, proxyCpu, workDir);
+                        case "haproxy" -> HaproxySubject.start(plain, upstream, proxyCpu, options.nice(), workDir);
                         case "nodemesh" -> NodemeshSubject.start(lan.node(), captured, upstream, options.proxyJar(),
-                                options.transport(), proxyCpu, workDir);
+                                options.transport(), proxyCpu, options.nice(), workDir);
                         default -> throw new IllegalArgumentException("unknown subject " + name);
                     });
                     out.println("  " + name + ": ready");
@@ -150,6 +158,10 @@ public final class EndToEndBenchmark {
                 notes.add("nodemesh: every measured round was checked to be captured (the client pod's REDIRECT rule to :"
                         + NodemeshSubject.OUTBOUND_PORT + " counted at least " + options.connections() + " new connections)");
             }
+            notes.add("host load average (1/5/15 min) before: " + loadBefore + ", after: " + loadAverage()
+                    + " — anything else running on the machine disturbs these figures; interleaved rounds spread it over all subjects");
+            notes.add("others on proxy core (per round) = share of the pinned proxy core's time used by processes other than the "
+                    + "subject's during the round (/proc/stat minus /proc/<pid>/stat): anything above a few % means the subject competed for its core");
             notes.add("process CPU s = utime + stime of the proxy's (HAProxy's) process during the measured rounds, from /proc/<pid>/stat; "
                     + "RSS / peak = VmRSS / VmHWM after the last round");
             clean = true;
@@ -157,6 +169,9 @@ public final class EndToEndBenchmark {
                     summaries, rounds, notes);
         } finally {
             topology.close();
+            if (priority != null) {
+                priority.close();
+            }
             try {
                 Runtime.getRuntime().removeShutdownHook(cleanup);
             } catch (IllegalStateException alreadyShuttingDown) {
@@ -177,7 +192,7 @@ public final class EndToEndBenchmark {
         argv.addAll(Processes.JVM_FLAGS);
         argv.addAll(List.of("-Xmx256m", "-cp", System.getProperty("java.class.path"), BenchHttpServer.class.getName(),
                 SERVER_IP, Integer.toString(SERVER_PORT), Integer.toString(options.bodyBytes())));
-        Process p = Processes.spawn(server, cpu, log, argv);
+        Process p = Processes.spawn(server, cpu, options.nice(), log, argv);
         Processes.awaitReady("the HTTP server", p, log, Duration.ofSeconds(30), () -> Processes.canConnect(probeFrom, upstream));
         out.println("  server: ready on " + SERVER_IP + ":" + SERVER_PORT);
     }
@@ -186,17 +201,15 @@ public final class EndToEndBenchmark {
     private RoundResult measure(Subject s, int round, Duration duration, Path workDir, Map<String, String> unavailable)
             throws IOException {
         String label = round < 0 ? "warm-up" : "round " + (round + 1);
-        List<String> argv = new ArrayList<>();
-        if (loadCpu >= 0) {
-            argv.addAll(List.of("taskset", "-c", Integer.toString(loadCpu)));
-        }
-        argv.addAll(List.of("wrk", "-t1", "-c" + options.connections(), "-d" + duration.toSeconds() + "s",
-                "--timeout", "2s", "--latency", s.url()));
+        List<String> argv = Processes.pinned(loadCpu, options.nice(), List.of("wrk", "-t1", "-c" + options.connections(),
+                "-d" + duration.toSeconds() + "s", "--timeout", "2s", "--latency", s.url()));
         try {
             s.beforeRun();
+            CoreTimes coreBefore = proxyCpu < 0 ? null : CoreTimes.of(proxyCpu);
             ProcessSample before = s.process() == null ? null : ProcessSample.of(s.process().pid());
             ExecResult wrk = s.client().exec(argv.toArray(String[]::new));
             ProcessSample after = s.process() == null ? null : ProcessSample.of(s.process().pid());
+            CoreTimes coreAfter = proxyCpu < 0 ? null : CoreTimes.of(proxyCpu);
             Files.writeString(workDir.resolve("wrk-" + (round < 0 ? "warmup" : "round" + (round + 1)) + "-" + s.name() + ".txt"),
                     wrk.stdout() + wrk.stderr());
             if (!wrk.ok()) {
@@ -204,11 +217,14 @@ public final class EndToEndBenchmark {
             }
             WrkResult w = WrkOutputParser.parse(wrk.stdout());
             s.afterRun(options.connections());
-            double cpu = before == null ? Double.NaN : (after.cpuTicks() - before.cpuTicks()) / (double) clockTicks;
-            out.printf("  %-8s %-9s %,10.0f req/s  p50 %s  p99 %s%s%n", label, s.name(), w.requestsPerSecond(),
-                    MarkdownReport.latency(w.p50Micros()), MarkdownReport.latency(w.p99Micros()),
+            long ownTicks = before == null ? 0 : after.cpuTicks() - before.cpuTicks();
+            double cpu = before == null ? Double.NaN : ownTicks / (double) clockTicks;
+            double others = coreBefore == null ? Double.NaN : coreAfter.othersShare(coreBefore, ownTicks);
+            out.printf("  %-8s %-9s %,10.0f req/s  p50 %s  p99 %s  others on proxy core %.0f%%%s%n", label, s.name(),
+                    w.requestsPerSecond(), MarkdownReport.latency(w.p50Micros()), MarkdownReport.latency(w.p99Micros()),
+                    100 * others,
                     w.clean() ? "" : "  (" + (w.socketErrors() + w.non2xx()) + " errors)");
-            return round < 0 ? null : new RoundResult(s.name(), round, w, cpu);
+            return round < 0 ? null : new RoundResult(s.name(), round, w, cpu, others);
         } catch (IllegalStateException | IllegalArgumentException | IOException e) {
             String why = "failed in the " + label + ": " + e.getMessage();
             if (s.process() != null && !s.process().isAlive()) {
@@ -217,6 +233,15 @@ public final class EndToEndBenchmark {
             unavailable.put(s.name(), why);
             out.println("  " + s.name() + ": " + why);
             return null;
+        }
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split("\\s+");
+            return f[0] + " / " + f[1] + " / " + f[2];
+        } catch (IOException e) {
+            return "unknown";
         }
     }
 

@@ -22,7 +22,7 @@ final class HaproxySubject implements Subject {
     }
 
     /** Writes the config, starts HAProxy pinned to {@code cpu}, and waits until it accepts. */
-    static HaproxySubject start(TestNamespace client, InetSocketAddress server, int cpu, Path workDir)
+    static HaproxySubject start(TestNamespace client, InetSocketAddress server, int cpu, int nice, Path workDir)
             throws IOException, Unavailable {
         if (!io.nodemesh.testing.Commands.run("haproxy", "-v").ok()) {
             throw new Unavailable("haproxy is not installed (apt-get install haproxy)");
@@ -30,7 +30,7 @@ final class HaproxySubject implements Subject {
         Path cfg = workDir.resolve("haproxy.cfg");
         Files.writeString(cfg, config(server));
         Path log = workDir.resolve("haproxy.log");
-        Process p = Processes.spawn(client, cpu, log, List.of("haproxy", "-db", "-f", cfg.toString()));
+        Process p = Processes.spawn(client, cpu, nice, log, List.of("haproxy", "-db", "-f", cfg.toString()));
         InetSocketAddress listen = new InetSocketAddress("127.0.0.1", PORT);
         Processes.awaitReady("haproxy", p, log, Duration.ofSeconds(15), () -> Processes.canConnect(client, listen));
         return new HaproxySubject(client, p);

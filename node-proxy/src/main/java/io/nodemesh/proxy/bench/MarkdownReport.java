@@ -36,7 +36,7 @@ public final class MarkdownReport {
         md.append("- Cores: proxy and HAProxy pinned to CPU ").append(o.proxyCpu())
                 .append(" (`taskset`; proxy `--workers 1 --transport ").append(o.transport())
                 .append("`, HAProxy `nbthread 1`, `mode tcp`); wrk and the HTTP server (Netty, its own JVM) pinned to CPU ")
-                .append(o.loadCpu()).append(".\n\n");
+                .append(o.loadCpu()).append(o.nice() == 0 ? "" : "; all of them at niceness " + o.nice()).append(".\n\n");
 
         Optional<SubjectSummary> direct = report.ran("direct");
         md.append("| subject | path | req/s | p50 | p90 | p99 | added p50 | process CPU s | its core busy | vCPU per 1000 req/s | RSS / peak RSS | errors |\n");
@@ -86,7 +86,8 @@ public final class MarkdownReport {
         }
 
         md.append("<details><summary>Every measured round, in the order they ran</summary>\n\n");
-        md.append("| round | subject | req/s | p50 | p90 | p99 | max | process CPU s | errors |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.append("| round | subject | req/s | p50 | p90 | p99 | max | process CPU s | others on proxy core | errors |\n"
+                + "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (RoundResult r : report.rounds()) {
             WrkResult w = r.wrk();
             md.append("| ").append(r.round() + 1).append(" | ").append(r.subject())
@@ -96,6 +97,7 @@ public final class MarkdownReport {
                     .append(" | ").append(latency(w.p99Micros()))
                     .append(" | ").append(latency(w.maxMicros()))
                     .append(" | ").append(Double.isNaN(r.cpuSeconds()) ? "—" : fmt("%.2f", r.cpuSeconds()))
+                    .append(" | ").append(Double.isNaN(r.othersOnProxyCore()) ? "—" : fmt("%.0f %%", 100 * r.othersOnProxyCore()))
                     .append(" | ").append(w.socketErrors() + w.non2xx()).append(" |\n");
         }
         md.append("\n</details>\n");

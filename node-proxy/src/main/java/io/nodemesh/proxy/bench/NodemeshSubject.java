@@ -39,7 +39,7 @@ final class NodemeshSubject implements Subject {
      * until its capture listener and rules are in the pod and a connection to the server works.
      */
     static NodemeshSubject start(TestNamespace node, TestNamespace client, InetSocketAddress server, Path jar,
-                                 String transport, int cpu, Path workDir) throws IOException, Unavailable {
+                                 String transport, int cpu, int nice, Path workDir) throws IOException, Unavailable {
         checkJar(jar);
         Path cfg = workDir.resolve("proxy.yaml");
         Files.writeString(cfg, config(client, transport));
@@ -49,7 +49,7 @@ final class NodemeshSubject implements Subject {
         argv.addAll(Processes.JVM_FLAGS);
         argv.addAll(List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString(),
                 "--transport", transport, "--workers", "1", "--admin", "127.0.0.1:0"));
-        Process p = Processes.spawn(node, cpu, log, argv);
+        Process p = Processes.spawn(node, cpu, nice, log, argv);
         Processes.awaitReady("the nodemesh proxy", p, log, Duration.ofSeconds(30), () ->
                 client.exec("ss", "-Hltn", "sport = :" + OUTBOUND_PORT).stdout().contains(":" + OUTBOUND_PORT)
                         && redirectedPackets(client.exec("iptables-save", "-c", "-t", "nat").stdout()) >= 0
@@ -75,10 +75,13 @@ final class NodemeshSubject implements Subject {
         argv.addAll(Processes.JVM_FLAGS);
         argv.addAll(List.of("-jar", jar.toString(), "proxy", "--help"));
         ExecResult help = Commands.run(argv);
+        // Without a `proxy` subcommand the top-level --help still answers with status 0: look for its usage line.
+        if (help.ok() && !help.stdout().contains("nodemesh proxy")) {
+            throw new Unavailable(jar + " has no `proxy` command yet (`nodemesh proxy --help` shows only the top-level usage)");
+        }
         if (!help.ok()) {
-            String why = (help.stderr() + "\n" + help.stdout()).strip().lines().limit(3).reduce((a, b) -> a + " " + b).orElse("");
-            throw new Unavailable(jar.getFileName() + " has no working `proxy` command (`proxy --help` exited "
-                    + help.exitCode() + ": " + why + ")");
+            String why = (help.stderr() + "\n" + help.stdout()).strip().lines().limit(2).reduce((a, b) -> a + " " + b).orElse("");
+            throw new Unavailable(jar + ": `nodemesh proxy --help` exited " + help.exitCode() + ": " + why);
         }
     }
 

@@ -27,17 +27,27 @@ final class Processes {
     }
 
     /**
-     * Starts {@code argv} in {@code ns}, pinned to {@code cpu} (unless negative), with stdout and
+     * Starts {@code argv} in {@code ns}, pinned to {@code cpu} (unless negative) at niceness {@code nice}, with stdout and
      * stderr going to {@code log}. The returned process is the command itself (nsenter, sh and
      * taskset all exec), so its pid is the one to account; the topology destroys it at close.
      */
-    static Process spawn(TestNamespace ns, int cpu, Path log, List<String> argv) {
+    static Process spawn(TestNamespace ns, int cpu, int nice, Path log, List<String> argv) {
         List<String> cmd = new ArrayList<>(List.of("sh", "-c", "exec \"$@\" >\"$0\" 2>&1", log.toString()));
+        cmd.addAll(pinned(cpu, nice, argv));
+        return ns.spawn(cmd.toArray(String[]::new));
+    }
+
+    /** {@code argv} prefixed with {@code nice} and {@code taskset} as needed; both exec, keeping the pid. */
+    static List<String> pinned(int cpu, int nice, List<String> argv) {
+        List<String> cmd = new ArrayList<>();
+        if (nice != 0) {
+            cmd.addAll(List.of("nice", "-n", Integer.toString(nice)));
+        }
         if (cpu >= 0) {
             cmd.addAll(List.of("taskset", "-c", Integer.toString(cpu)));
         }
         cmd.addAll(argv);
-        return ns.spawn(cmd.toArray(String[]::new));
+        return cmd;
     }
 
     /** Waits until {@code ready} holds; fails with the log's tail if the process dies or time runs out. */

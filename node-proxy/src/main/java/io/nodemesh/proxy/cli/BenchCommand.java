@@ -66,6 +66,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--load-cpu", defaultValue = "0", description = "Core for wrk and the HTTP server (default ${DEFAULT-VALUE}).")
     private int loadCpu;
 
+    @Option(names = "--nice", defaultValue = "0", paramLabel = "N",
+            description = "Niceness for every process the benchmark starts, e.g. -10 on a busy shared machine (default ${DEFAULT-VALUE}).")
+    private int nice;
+
     @Option(names = "--keep-logs", description = "Keep the work directory (configs, process logs, raw wrk output).")
     private boolean keepLogs;
 
@@ -90,7 +94,7 @@ public final class BenchCommand implements Callable<Integer> {
                     warmup != null ? warmup : Duration.ofSeconds(quick ? 2 : 3),
                     rounds != null ? rounds : quick ? 2 : 3,
                     connections, body, subjects, out, proxyJar != null ? proxyJar : defaultProxyJar(), transport,
-                    proxyCpu, loadCpu, keepLogs,
+                    proxyCpu, loadCpu, nice, keepLogs,
                     (invokedAs + " " + String.join(" ", spec.commandLine().getParseResult().originalArgs())).strip());
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);

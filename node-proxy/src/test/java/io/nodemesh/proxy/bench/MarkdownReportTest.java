@@ -13,7 +13,7 @@ class MarkdownReportTest {
 
     private static final Machine MACHINE = new Machine(2, "6.18.44", "AMD EPYC", "Temurin 25", "HAProxy version 2.6.12", "wrk 4.1.0");
     private static final BenchOptions OPTIONS = new BenchOptions(Duration.ofSeconds(5), Duration.ofSeconds(2), 1, 16, 1024,
-            BenchOptions.ALL_SUBJECTS, Path.of("RESULTS.md"), Path.of("nodemesh.jar"), "epoll", 1, 0, false, "nodemesh bench --quick");
+            BenchOptions.ALL_SUBJECTS, Path.of("RESULTS.md"), Path.of("nodemesh.jar"), "epoll", 1, 0, 0, false, "nodemesh bench --quick");
 
     // Real wrk outputs: direct (p50 510 µs, 16,398.56 req/s), HAProxy (p50 322 µs, 40,441.06 req/s),
     // and one standing in for nodemesh (p50 77 µs, 24,818.97 req/s).
@@ -22,7 +22,7 @@ class MarkdownReportTest {
     private static final WrkResult NODEMESH = WrkOutputParser.parse(Captured.read("wrk-resets.txt"));
 
     private static SubjectSummary summary(String name, WrkResult w, double cpu, ProcessSample memory) {
-        return SubjectSummary.of(name, name + " path", List.of(new RoundResult(name, 0, w, cpu)), memory);
+        return SubjectSummary.of(name, name + " path", List.of(new RoundResult(name, 0, w, cpu, 0.02)), memory);
     }
 
     @Test
@@ -57,7 +57,7 @@ class MarkdownReportTest {
                 List.of(summary("direct", DIRECT, Double.NaN, null),
                         SubjectSummary.unavailable("nodemesh", "nodemesh path", "proxy exited with status 1\nlog line | one\nlog line two"),
                         summary("haproxy", HAPROXY, 4.18, new ProcessSample(0, 14_745, 14_745))),
-                List.of(new RoundResult("direct", 0, DIRECT, Double.NaN), new RoundResult("haproxy", 0, HAPROXY, 4.18)),
+                List.of(new RoundResult("direct", 0, DIRECT, Double.NaN, Double.NaN), new RoundResult("haproxy", 0, HAPROXY, 4.18, 0.034)),
                 List.of("a note"));
 
         String md = MarkdownReport.render(report, List.of());
@@ -68,14 +68,14 @@ class MarkdownReportTest {
         assertThat(md).contains("| haproxy / direct | 2.47 | 0.63 | 0.35 |");
         assertThat(md).contains("0.8 × HAProxy's on the same core: not measured in this run");
         assertThat(md).contains("- nodemesh not run: proxy exited with status 1\n  ```\n  log line | one\n  log line two\n  ```\n");
-        assertThat(md).contains("| 1 | haproxy | 40,441 | 322 µs | 568 µs | 1.98 ms | 8.94 ms | 4.18 | 0 |");
+        assertThat(md).contains("| 1 | haproxy | 40,441 | 322 µs | 568 µs | 1.98 ms | 8.94 ms | 4.18 | 3 % | 0 |");
         assertThat(md).contains("- a note").doesNotContain("![");
     }
 
     @Test
     void summarisesRoundsByTheirMedian() {
-        List<RoundResult> rounds = List.of(new RoundResult("x", 0, DIRECT, 1.0), new RoundResult("x", 1, HAPROXY, 2.0),
-                new RoundResult("x", 2, NODEMESH, 3.0));
+        List<RoundResult> rounds = List.of(new RoundResult("x", 0, DIRECT, 1.0, 0), new RoundResult("x", 1, HAPROXY, 2.0, 0),
+                new RoundResult("x", 2, NODEMESH, 3.0, 0));
 
         SubjectSummary s = SubjectSummary.of("x", "x", rounds, null);
 

@@ -23,6 +23,7 @@ class BenchCommandTest {
         assertThat(errorsOf("--duration", "1500ms")).contains("--duration must be a whole number of seconds");
         assertThat(errorsOf("--duration", "ten")).contains("'ten' is not a duration like 10s, 500ms or 2m");
         assertThat(errorsOf("--subjects", "direct,envoy")).contains("--subjects must be a non-empty list from [direct, nodemesh, haproxy]");
+        assertThat(errorsOf("--nice", "-40")).contains("--nice must be between -20 and 19, got -40");
         assertThat(errorsOf("--transport", "dpdk")).contains("--transport must be epoll, io_uring or nio, got dpdk");
     }
 
