@@ -1,0 +1,130 @@
+package io.nodemesh.proxy.telemetry;
+
+import com.google.protobuf.ByteString;
+import io.nodemesh.telemetry.v1.Address;
+import io.nodemesh.telemetry.v1.ConnectionRecord;
+import io.nodemesh.telemetry.v1.Direction;
+import io.nodemesh.telemetry.v1.Outcome;
+import io.nodemesh.telemetry.v1.ReportBatch;
+import io.nodemesh.telemetry.v1.SecurityPolicy;
+import io.nodemesh.telemetry.v1.Workload;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Turns a {@link ClosedConnection} into a report record, resolving both ends through the
+ * {@link WorkloadLookup}. Runs on the reporter thread only (not thread-safe).
+ */
+final class RecordMapper {
+
+    /** Bounds the cache of encoded workloads; cleared when full (workloads change rarely). */
+    private static final int MAX_CACHED_WORKLOADS = 4096;
+
+    private final WorkloadLookup lookup;
+    private final String trustDomain;
+    private final Map<WorkloadRef, Workload> encoded = new HashMap<>();
+    private final Map<WorkloadRef, Integer> batchRefs = new HashMap<>();
+    private final Map<String, Integer> serviceRefs = new HashMap<>();
+
+    RecordMapper(WorkloadLookup lookup, String trustDomain) {
+        this.lookup = lookup;
+        this.trustDomain = trustDomain;
+    }
+
+    /** Forgets the previous batch's workload table. */
+    void startBatch() {
+        batchRefs.clear();
+        serviceRefs.clear();
+    }
+
+    /** Maps {@code c}, adding the workloads it names to {@code batch}'s table if not there yet. */
+    ConnectionRecord map(ClosedConnection c, ReportBatch.Builder batch) {
+        boolean outbound = c.direction() == ClosedConnection.Direction.OUTBOUND;
+        // The captured pod is the source of an outbound connection and the destination of an inbound one.
+        InetSocketAddress podSide = outbound ? c.source() : c.destination();
+        InetSocketAddress peerSide = outbound ? c.destination() : c.source();
+        WorkloadRef pod = lookup.workloadAt(podSide.getAddress());
+        if (pod == null) {
+            pod = new WorkloadRef(c.podName(), c.podNamespace(), c.podServiceAccount());
+        }
+        WorkloadRef peer = lookup.workloadAt(peerSide.getAddress());
+        int podRef = ref(pod, batch);
+        int peerRef = peer == null ? 0 : ref(peer, batch); // 0 and no inline workload: "unknown"
+        String service = lookup.serviceAt(c.destination());
+        return ConnectionRecord.newBuilder()
+                .setDirection(outbound ? Direction.DIRECTION_OUTBOUND : Direction.DIRECTION_INBOUND)
+                .setSourceRef(outbound ? podRef : peerRef)
+                .setDestinationRef(outbound ? peerRef : podRef)
+                .setDestinationServiceRef(service == null ? 0 : serviceRef(service, batch))
+                .setDestinationPort(c.destination().getPort())
+                .setSourceAddress(address(c.source()))
+                .setDestinationAddress(address(c.destination()))
+                .setBytesSent(c.bytesFromSource())
+                .setBytesReceived(c.bytesToSource())
+                .setOpenedAtEpochMillis(c.openedAtEpochMillis())
+                .setDurationNanos(c.durationNanos())
+                .setOutcome(outcome(c.outcome()))
+                // Capture listeners see plaintext today; the tunnel will report MUTUAL_TLS.
+                .setSecurityPolicy(SecurityPolicy.SECURITY_POLICY_NONE)
+                .build();
+    }
+
+    private int ref(WorkloadRef workload, ReportBatch.Builder batch) {
+        Integer index = batchRefs.get(workload);
+        if (index == null) {
+            batch.addWorkloads(encode(workload));
+            index = batch.getWorkloadsCount(); // 1-based
+            batchRefs.put(workload, index);
+        }
+        return index;
+    }
+
+    private int serviceRef(String service, ReportBatch.Builder batch) {
+        Integer index = serviceRefs.get(service);
+        if (index == null) {
+            batch.addServices(service);
+            index = batch.getServicesCount(); // 1-based
+            serviceRefs.put(service, index);
+        }
+        return index;
+    }
+
+    private Workload encode(WorkloadRef ref) {
+        Workload w = encoded.get(ref);
+        if (w == null) {
+            if (encoded.size() >= MAX_CACHED_WORKLOADS) {
+                encoded.clear();
+            }
+            // ByteString fields are written as they are: no UTF-8 encoding per record.
+            w = Workload.newBuilder()
+                    .setNameBytes(ByteString.copyFromUtf8(ref.name()))
+                    .setNamespaceBytes(ByteString.copyFromUtf8(ref.namespace()))
+                    .setPrincipalBytes(ByteString.copyFromUtf8(ref.serviceAccount().isEmpty() ? ""
+                            : "spiffe://" + trustDomain + "/ns/" + ref.namespace() + "/sa/" + ref.serviceAccount()))
+                    .build();
+            encoded.put(ref, w);
+        }
+        return w;
+    }
+
+    private static Address address(InetSocketAddress a) {
+        return Address.newBuilder()
+                .setIp(a.getAddress() == null ? ByteString.EMPTY : ByteString.copyFrom(a.getAddress().getAddress()))
+                .setPort(a.getPort())
+                .build();
+    }
+
+    static Outcome outcome(ClosedConnection.Outcome outcome) {
+        return switch (outcome) {
+            case OK -> Outcome.OUTCOME_OK;
+            case REFUSED -> Outcome.OUTCOME_REFUSED;
+            case RESET -> Outcome.OUTCOME_RESET;
+            case CONNECT_TIMEOUT -> Outcome.OUTCOME_CONNECT_TIMEOUT;
+            case IDLE_TIMEOUT -> Outcome.OUTCOME_IDLE_TIMEOUT;
+            case DENIED -> Outcome.OUTCOME_DENIED;
+            case DRAINED -> Outcome.OUTCOME_DRAINED;
+            case ERROR -> Outcome.OUTCOME_ERROR;
+        };
+    }
+}

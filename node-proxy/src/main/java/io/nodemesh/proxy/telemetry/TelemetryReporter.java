@@ -1,0 +1,228 @@
+package io.nodemesh.proxy.telemetry;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.internal.PlatformDependent;
+import io.nodemesh.telemetry.report.BatchValidator;
+import io.nodemesh.telemetry.v1.ReportBatch;
+import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
+import java.util.Queue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The proxy's side of telemetry: {@link #closed} puts each finished connection into a bounded
+ * lock-free queue (never blocking, dropping and counting when full); one reporter thread maps
+ * them to records and streams batches to the node's agent over its Unix socket, reconnecting
+ * with capped exponential back-off while the agent is away and dropping (and counting) what it
+ * cannot send. The data path never notices the agent.
+ *
+ * <p>"Sent" means handed to the gRPC stream; records in flight when a stream breaks are lost
+ * without being counted as dropped.
+ */
+public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TelemetryReporter.class);
+    private static final long DROP_LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    private final ReporterConfig config;
+    private final Queue<ClosedConnection> queue;
+    private final RecordMapper mapper;
+    private final EventLoopGroup group;
+    private final ManagedChannel channel;
+    private final Thread thread;
+    private final LongAdder dropped = new LongAdder();
+    private final AtomicLong lastDropLog = new AtomicLong(System.nanoTime() - DROP_LOG_INTERVAL_NANOS);
+    private final AtomicLong sent = new AtomicLong();
+    private final AtomicLong reconnects = new AtomicLong();
+    private volatile boolean parked;
+    private volatile boolean running = true;
+
+    // Reporter-thread state.
+    private ReportStream stream;
+    private boolean everConnected;
+    private long backoffNanos;
+    private long nextAttemptNanos;
+    private long droppedReported;
+
+    private TelemetryReporter(ReporterConfig config, WorkloadLookup lookup) {
+        this.config = config;
+        this.queue = PlatformDependent.newFixedMpscQueue(config.bufferCapacity());
+        this.mapper = new RecordMapper(lookup, config.trustDomain());
+        this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("telemetry-client", true),
+                EpollIoHandler.newFactory());
+        this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(config.socketPath().toString()))
+                .channelType(EpollDomainSocketChannel.class)
+                .eventLoopGroup(group)
+                .directExecutor() // callbacks only set flags and unpark the reporter thread
+                .usePlaintext()
+                .build();
+        this.backoffNanos = config.initialBackoff().toNanos();
+        this.thread = new Thread(this::run, "telemetry-reporter");
+        this.thread.setDaemon(true);
+    }
+
+    /** Starts the reporter thread; the agent need not be up yet. */
+    public static TelemetryReporter start(ReporterConfig config, WorkloadLookup lookup) {
+        TelemetryReporter reporter = new TelemetryReporter(config, lookup);
+        reporter.thread.start();
+        return reporter;
+    }
+
+    /** Queues a finished connection; drops and counts it when the queue is full. Never blocks. */
+    @Override
+    public void closed(ClosedConnection connection) {
+        if (connection == null || !running) {
+            return;
+        }
+        if (!queue.offer(connection)) {
+            dropped.increment();
+            logDropsNowAndThen();
+            return;
+        }
+        if (parked && queue.size() >= config.batchSize()) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    private void logDropsNowAndThen() {
+        long last = lastDropLog.get();
+        long now = System.nanoTime();
+        if (now - last >= DROP_LOG_INTERVAL_NANOS && lastDropLog.compareAndSet(last, now)) {
+            LOG.warn("telemetry buffer full ({} records): {} records dropped so far", config.bufferCapacity(),
+                    dropped.sum());
+        }
+    }
+
+    /** Records handed to the agent's stream. */
+    public long sentRecords() {
+        return sent.get();
+    }
+
+    /** Records dropped: buffer full, or not sendable because the agent was away. */
+    public long droppedRecords() {
+        return dropped.sum();
+    }
+
+    /** Streams opened after the first one, i.e. how often reporting had to resume. */
+    public long reconnects() {
+        return reconnects.get();
+    }
+
+    private void run() {
+        ReportBatch.Builder batch = newBatch();
+        long flushDeadline = 0;
+        while (running || !queue.isEmpty() || batch.getConnectionsCount() > 0) {
+            ClosedConnection c;
+            while (batch.getConnectionsCount() < config.batchSize() && (c = queue.poll()) != null) {
+                if (batch.getConnectionsCount() == 0) {
+                    flushDeadline = System.nanoTime() + config.flushInterval().toNanos();
+                }
+                batch.addConnections(safeMap(c, batch));
+            }
+            int pending = batch.getConnectionsCount();
+            long now = System.nanoTime();
+            if (pending >= config.batchSize() || (pending > 0 && (now >= flushDeadline || !running))) {
+                send(batch);
+                batch = newBatch();
+                continue;
+            }
+            if (!running) {
+                break; // queue drained, nothing pending
+            }
+            parked = true;
+            if (queue.size() < config.batchSize()) {
+                LockSupport.parkNanos(this, pending > 0 ? Math.max(flushDeadline - now, 1) : config.flushInterval()
+                        .toNanos());
+            }
+            parked = false;
+        }
+        if (stream != null) {
+            stream.finish(TimeUnit.SECONDS.toNanos(2));
+        }
+    }
+
+    private io.nodemesh.telemetry.v1.ConnectionRecord safeMap(ClosedConnection c, ReportBatch.Builder batch) {
+        try {
+            return mapper.map(c, batch);
+        } catch (RuntimeException e) {
+            // A lookup bug must not stop reporting: send what we know without the lookup.
+            LOG.warn("workload lookup failed for {} -> {}", c.source(), c.destination(), e);
+            return new RecordMapper(WorkloadLookup.NONE, config.trustDomain()).map(c, batch);
+        }
+    }
+
+    private ReportBatch.Builder newBatch() {
+        mapper.startBatch();
+        return ReportBatch.newBuilder()
+                .setProtocolVersion(BatchValidator.PROTOCOL_VERSION)
+                .setReporterId(config.reporterId())
+                .setNode(config.node());
+    }
+
+    private void send(ReportBatch.Builder batch) {
+        int records = batch.getConnectionsCount();
+        if (stream != null && stream.broken()) {
+            LOG.info("telemetry stream to {} ended: {}", config.socketPath(), stream.failure());
+            stream = null;
+            scheduleReconnect();
+        }
+        if (stream == null && System.nanoTime() >= nextAttemptNanos) {
+            channel.resetConnectBackoff();
+            stream = ReportStream.open(TelemetryReportGrpc.newStub(channel), thread);
+            if (everConnected) {
+                reconnects.incrementAndGet();
+            }
+            everConnected = true;
+        }
+        if (stream == null || !stream.awaitReady(config.stallTimeout().toNanos())) {
+            if (stream != null) {
+                stream.cancel(stream.broken() ? "agent unreachable" : "agent stalled");
+                stream = null;
+                scheduleReconnect();
+            }
+            dropped.add(records);
+            return;
+        }
+        long droppedNow = dropped.sum();
+        batch.setDroppedSinceLastBatch(droppedNow - droppedReported);
+        stream.send(batch.build());
+        droppedReported = droppedNow;
+        sent.addAndGet(records);
+        backoffNanos = config.initialBackoff().toNanos();
+    }
+
+    private void scheduleReconnect() {
+        nextAttemptNanos = System.nanoTime() + backoffNanos;
+        backoffNanos = Math.min(backoffNanos * 2, config.maxBackoff().toNanos());
+    }
+
+    /** Sends what is queued (up to a couple of seconds), ends the stream and releases the socket. */
+    @Override
+    public void close() {
+        running = false;
+        LockSupport.unpark(thread);
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(5) + config.stallTimeout().toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        channel.shutdownNow();
+        try {
+            channel.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

@@ -1,0 +1,190 @@
+package io.nodemesh.telemetry.report;
+
+import io.nodemesh.telemetry.v1.Address;
+import io.nodemesh.telemetry.v1.ConnectionRecord;
+import io.nodemesh.telemetry.v1.Direction;
+import io.nodemesh.telemetry.v1.Outcome;
+import io.nodemesh.telemetry.v1.ReportBatch;
+import io.nodemesh.telemetry.v1.RequestRecord;
+import io.nodemesh.telemetry.v1.Workload;
+import java.util.function.LongSupplier;
+import java.util.regex.Pattern;
+
+/**
+ * Checks a whole batch before any of it is aggregated, so a batch is taken entirely or not at all.
+ * Returns the first problem as a message naming the field, e.g.
+ * {@code connections[3].bytes_sent: 9223372036854775808 exceeds 1125899906842624}.
+ */
+public final class BatchValidator {
+
+    /** The major protocol version this agent speaks. */
+    public static final int PROTOCOL_VERSION = 1;
+
+    private static final Pattern FLAGS = Pattern.compile("-|[A-Z]{1,5}(,[A-Z]{1,5}){0,7}");
+    private static final Pattern PROTOCOL = Pattern.compile("[a-z0-9]{1,16}");
+
+    private final ReportLimits limits;
+    private final LongSupplier clockMillis;
+
+    public BatchValidator(ReportLimits limits, LongSupplier clockMillis) {
+        this.limits = limits;
+        this.clockMillis = clockMillis;
+    }
+
+    /** Returns null when the batch is acceptable, otherwise what is wrong with it. */
+    public String problemWith(ReportBatch batch) {
+        if (batch.getProtocolVersion() != PROTOCOL_VERSION) {
+            return "protocol_version: " + batch.getProtocolVersion() + " is not supported (this agent speaks "
+                    + PROTOCOL_VERSION + ")";
+        }
+        int records = batch.getConnectionsCount() + batch.getRequestsCount();
+        if (records > limits.maxRecordsPerBatch()) {
+            return "batch holds " + records + " records, more than the limit of " + limits.maxRecordsPerBatch();
+        }
+        String problem = label("reporter_id", batch.getReporterId());
+        if (problem == null) {
+            problem = label("node", batch.getNode());
+        }
+        for (int i = 0; problem == null && i < batch.getWorkloadsCount(); i++) {
+            problem = workload(true, batch.getWorkloads(i));
+            if (problem != null) {
+                problem = "workloads[" + i + "]." + problem.substring("source.".length());
+            }
+        }
+        for (int i = 0; problem == null && i < batch.getServicesCount(); i++) {
+            problem = label("services[" + i + "]", batch.getServices(i));
+        }
+        long now = clockMillis.getAsLong();
+        int workloads = batch.getWorkloadsCount();
+        int services = batch.getServicesCount();
+        for (int i = 0; problem == null && i < batch.getConnectionsCount(); i++) {
+            problem = connection(batch.getConnections(i), now, workloads, services);
+            if (problem != null) {
+                problem = "connections[" + i + "]." + problem;
+            }
+        }
+        for (int i = 0; problem == null && i < batch.getRequestsCount(); i++) {
+            problem = request(batch.getRequests(i), now);
+            if (problem != null) {
+                problem = "requests[" + i + "]." + problem;
+            }
+        }
+        return problem;
+    }
+
+    private String connection(ConnectionRecord r, long now, int workloads, int services) {
+        String problem = direction(r.getDirection());
+        if (problem == null) problem = reference("source_ref", r.getSourceRef(), workloads);
+        if (problem == null) problem = reference("destination_ref", r.getDestinationRef(), workloads);
+        if (problem == null && Integer.toUnsignedLong(r.getDestinationServiceRef()) > services) {
+            problem = "destination_service_ref: " + Integer.toUnsignedString(r.getDestinationServiceRef())
+                    + " points past the " + services + " services of the batch";
+        }
+        if (problem == null) problem = workload(true, r.getSource());
+        if (problem == null) problem = workload(false, r.getDestination());
+        if (problem == null) problem = label("destination_service", r.getDestinationService());
+        if (problem == null) problem = port("destination_port", r.getDestinationPort());
+        if (problem == null) problem = address("source_address", r.getSourceAddress());
+        if (problem == null) problem = address("destination_address", r.getDestinationAddress());
+        if (problem == null) problem = byteCount("bytes_sent", r.getBytesSent());
+        if (problem == null) problem = byteCount("bytes_received", r.getBytesReceived());
+        if (problem == null) problem = openedAt("opened_at_epoch_millis", r.getOpenedAtEpochMillis(), now);
+        if (problem == null) problem = duration("duration_nanos", r.getDurationNanos());
+        if (problem == null && r.getOutcome() == Outcome.OUTCOME_UNSPECIFIED) {
+            problem = "outcome: must be set";
+        }
+        if (problem == null) problem = flags("response_flags", r.getResponseFlags());
+        return problem;
+    }
+
+    private String request(RequestRecord r, long now) {
+        String problem = direction(r.getDirection());
+        if (problem == null) problem = workload(true, r.getSource());
+        if (problem == null) problem = workload(false, r.getDestination());
+        if (problem == null) problem = label("destination_service", r.getDestinationService());
+        if (problem == null && !PROTOCOL.matcher(r.getProtocol()).matches()) {
+            problem = "protocol: '" + clip(r.getProtocol()) + "' is not a lower-case protocol name like http";
+        }
+        if (problem == null) problem = label("method", r.getMethod());
+        if (problem == null && Integer.toUnsignedLong(r.getResponseCode()) > 999) {
+            problem = "response_code: " + Integer.toUnsignedString(r.getResponseCode()) + " is not an HTTP status";
+        }
+        if (problem == null) problem = byteCount("request_bytes", r.getRequestBytes());
+        if (problem == null) problem = byteCount("response_bytes", r.getResponseBytes());
+        if (problem == null) problem = openedAt("started_at_epoch_millis", r.getStartedAtEpochMillis(), now);
+        if (problem == null) problem = duration("duration_nanos", r.getDurationNanos());
+        if (problem == null) problem = flags("response_flags", r.getResponseFlags());
+        return problem;
+    }
+
+    private static String direction(Direction direction) {
+        return direction == Direction.DIRECTION_INBOUND || direction == Direction.DIRECTION_OUTBOUND
+                ? null
+                : "direction: must be DIRECTION_INBOUND or DIRECTION_OUTBOUND";
+    }
+
+    private String workload(boolean source, Workload w) {
+        String problem = label(source ? "source.name" : "destination.name", w.getName());
+        if (problem == null) problem = label(source ? "source.namespace" : "destination.namespace", w.getNamespace());
+        if (problem == null) problem = label(source ? "source.principal" : "destination.principal", w.getPrincipal());
+        return problem;
+    }
+
+    private static String reference(String field, int ref, int workloads) {
+        return Integer.toUnsignedLong(ref) <= workloads
+                ? null
+                : field + ": " + Integer.toUnsignedString(ref) + " points past the " + workloads + " workloads of the batch";
+    }
+
+    private String label(String field, String value) {
+        return value.length() <= limits.maxLabelLength()
+                ? null
+                : field + ": " + value.length() + " chars exceed the limit of " + limits.maxLabelLength();
+    }
+
+    private static String port(String field, int port) {
+        return port >= 0 && port <= 65_535 ? null : field + ": " + Integer.toUnsignedString(port) + " is not a port";
+    }
+
+    private static String address(String field, Address address) {
+        int length = address.getIp().size();
+        if (length != 0 && length != 4 && length != 16) {
+            return field + ".ip: " + length + " bytes is neither IPv4 (4) nor IPv6 (16)";
+        }
+        return port(field + ".port", address.getPort());
+    }
+
+    private String byteCount(String field, long bytes) {
+        // uint64 arrives as a signed long: a "negative" value is a huge unsigned one, both absurd.
+        return bytes >= 0 && bytes <= limits.maxBytesPerConnection()
+                ? null
+                : field + ": " + Long.toUnsignedString(bytes) + " exceeds " + limits.maxBytesPerConnection();
+    }
+
+    private String openedAt(String field, long epochMillis, long now) {
+        if (epochMillis < 0) {
+            return field + ": " + epochMillis + " is before 1970";
+        }
+        return epochMillis <= now + limits.maxClockSkew().toMillis()
+                ? null
+                : field + ": " + epochMillis + " lies more than " + limits.maxClockSkew() + " in the future";
+    }
+
+    private String duration(String field, long nanos) {
+        if (nanos < 0) {
+            return field + ": " + nanos + " is negative";
+        }
+        return nanos <= limits.maxDuration().toNanos() ? null : field + ": " + nanos + " exceeds " + limits.maxDuration();
+    }
+
+    private static String flags(String field, String flags) {
+        // "-" and empty are by far the most common: skip the regex for them.
+        return flags.isEmpty() || ResponseFlags.NONE.equals(flags) || FLAGS.matcher(flags).matches()
+                ? null
+                : field + ": '" + clip(flags) + "' is not '-' or comma-separated Envoy flags like UF,URX";
+    }
+
+    private static String clip(String value) {
+        return value.length() <= 40 ? value : value.substring(0, 40) + "...";
+    }
+}

@@ -1,0 +1,44 @@
+package io.nodemesh.telemetry.report;
+
+import io.nodemesh.telemetry.v1.Outcome;
+
+/**
+ * Maps how a connection ended to Envoy-style response flags, so Istio dashboards that filter on
+ * {@code response_flags} keep working.
+ *
+ * <p>The mapping (Envoy has no flag for some of our outcomes; the closest one is used):
+ * <pre>
+ *   OK              -       nothing went wrong
+ *   REFUSED         UF      upstream connection failure (RST on SYN)
+ *   CONNECT_TIMEOUT UF,URX  upstream connection failure, connect attempts exhausted (what Envoy's
+ *                           tcp_proxy reports when the connect times out)
+ *   RESET           UR      a reset after the connection was established (the data path does not
+ *                           say which side reset; reported as Envoy's "upstream remote reset")
+ *   IDLE_TIMEOUT    SI      idle timeout
+ *   DENIED          UAEX    refused by authorization policy
+ *   DRAINED         LR      the proxy closed it itself (drain deadline at shutdown / pod removal)
+ *   ERROR           UC      any other I/O failure ("upstream connection termination")
+ * </pre>
+ */
+public final class ResponseFlags {
+
+    /** The flag value for a connection that ended normally. */
+    public static final String NONE = "-";
+
+    private ResponseFlags() {
+    }
+
+    /** Envoy-style flags for an outcome; unknown (newer) outcomes count as errors. */
+    public static String of(Outcome outcome) {
+        return switch (outcome) {
+            case OUTCOME_OK -> NONE;
+            case OUTCOME_REFUSED -> "UF";
+            case OUTCOME_CONNECT_TIMEOUT -> "UF,URX";
+            case OUTCOME_RESET -> "UR";
+            case OUTCOME_IDLE_TIMEOUT -> "SI";
+            case OUTCOME_DENIED -> "UAEX";
+            case OUTCOME_DRAINED -> "LR";
+            case OUTCOME_ERROR, OUTCOME_UNSPECIFIED, UNRECOGNIZED -> "UC";
+        };
+    }
+}

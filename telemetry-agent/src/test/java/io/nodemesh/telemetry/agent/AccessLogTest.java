@@ -1,0 +1,85 @@
+package io.nodemesh.telemetry.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.nodemesh.telemetry.v1.Outcome;
+import io.nodemesh.telemetry.v1.ReportBatch;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** One JSON line per connection, no more than the rate limit allows. */
+final class AccessLogTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void writesJsonLinesUpToTheRateLimitAndCountsTheRest() throws Exception {
+        Path log = dir.resolve("access.log");
+        try (TelemetryAgent agent = TelemetryAgent.start(AgentConfig.builder()
+                        .socketPath(dir.resolve("t.sock"))
+                        .metricsAddress(new InetSocketAddress("127.0.0.1", 0))
+                        .accessLog(log.toString())
+                        .accessLogLinesPerSecond(10)
+                        .build());
+                ReportClient client = new ReportClient(agent.socketPath())) {
+            ReportBatch.Builder batch = ReportClient.batch();
+            for (int i = 0; i < 200; i++) {
+                batch.addConnections(ReportClient.connection("w" + i, i, 2L * i,
+                        i == 0 ? Outcome.OUTCOME_REFUSED : Outcome.OUTCOME_OK));
+            }
+            client.send(batch.build());
+
+            List<String> lines = Files.readAllLines(log);
+            // The bucket starts with one second of burst (10); refill during the test adds a few at most.
+            assertThat(lines.size()).isBetween(10, 50);
+            assertThat(lines.size() + agent.selfMetrics().accessLogSuppressed()).isEqualTo(200);
+
+            JsonNode first = new ObjectMapper().readTree(lines.get(0));
+            assertThat(first.get("source_workload").asText()).isEqualTo("w0");
+            assertThat(first.get("destination_service").asText()).isEqualTo("reviews.b.svc.cluster.local");
+            assertThat(first.get("source_address").asText()).isEqualTo("10.77.0.2:40000");
+            assertThat(first.get("destination_address").asText()).isEqualTo("10.77.0.3:9080");
+            assertThat(first.get("response_flags").asText()).isEqualTo("UF");
+            assertThat(first.get("outcome").asText()).isEqualTo("REFUSED");
+            assertThat(first.get("reporter").asText()).isEqualTo("source");
+            JsonNode second = new ObjectMapper().readTree(lines.get(1));
+            assertThat(second.get("bytes_sent").asLong()).isEqualTo(1);
+            assertThat(second.get("bytes_received").asLong()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void resolvesWorkloadsAndServicesReferencedThroughTheBatchTables() throws Exception {
+        Path log = dir.resolve("refs.log");
+        try (TelemetryAgent agent = TelemetryAgent.start(AgentConfig.builder()
+                        .socketPath(dir.resolve("r.sock"))
+                        .metricsAddress(new InetSocketAddress("127.0.0.1", 0))
+                        .accessLog(log.toString())
+                        .build());
+                ReportClient client = new ReportClient(agent.socketPath())) {
+            ReportBatch batch = ReportClient.batch()
+                    .addWorkloads(io.nodemesh.telemetry.v1.Workload.newBuilder().setName("web").setNamespace("shop"))
+                    .addWorkloads(io.nodemesh.telemetry.v1.Workload.newBuilder().setName("db").setNamespace("data"))
+                    .addServices("db.data.svc.cluster.local")
+                    .addConnections(ReportClient.connection("ignored", 3, 4, Outcome.OUTCOME_OK)
+                            .clearSource().clearDestination().clearDestinationService()
+                            .setSourceRef(1).setDestinationRef(2).setDestinationServiceRef(1))
+                    .build();
+            assertThat(client.send(batch).ack().getAcceptedRecords()).isEqualTo(1);
+            JsonNode line = new ObjectMapper().readTree(Files.readAllLines(log).get(0));
+            assertThat(line.get("source_workload").asText()).isEqualTo("web");
+            assertThat(line.get("destination_namespace").asText()).isEqualTo("data");
+            assertThat(line.get("destination_service").asText()).isEqualTo("db.data.svc.cluster.local");
+            assertThat(Scrape.value(Scrape.metrics(agent.metricsAddress()), "istio_tcp_sent_bytes_total",
+                    "source_workload=\"web\"", "destination_workload=\"db\"",
+                    "destination_service=\"db.data.svc.cluster.local\"")).isEqualTo(3);
+        }
+    }
+}

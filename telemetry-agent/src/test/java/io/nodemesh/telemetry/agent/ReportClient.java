@@ -1,0 +1,120 @@
+package io.nodemesh.telemetry.agent;
+
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.nodemesh.telemetry.v1.Address;
+import io.nodemesh.telemetry.v1.ConnectionRecord;
+import io.nodemesh.telemetry.v1.Direction;
+import io.nodemesh.telemetry.v1.Outcome;
+import io.nodemesh.telemetry.v1.ReportAck;
+import io.nodemesh.telemetry.v1.ReportBatch;
+import io.nodemesh.telemetry.v1.SecurityPolicy;
+import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
+import io.nodemesh.telemetry.v1.Workload;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/** A plain gRPC client of the agent's socket, for tests that speak the protocol directly. */
+final class ReportClient implements AutoCloseable {
+
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+    private final ManagedChannel channel;
+
+    ReportClient(Path socket) {
+        channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+                .channelType(EpollDomainSocketChannel.class)
+                .eventLoopGroup(group)
+                .usePlaintext()
+                .maxInboundMessageSize(64 << 20)
+                .build();
+    }
+
+    TelemetryReportGrpc.TelemetryReportStub stub() {
+        return TelemetryReportGrpc.newStub(channel);
+    }
+
+    /** Sends the batches on one stream, half-closes, and returns the ack or the failure status. */
+    Result send(List<ReportBatch> batches) throws InterruptedException {
+        CompletableFuture<ReportAck> done = new CompletableFuture<>();
+        StreamObserver<ReportBatch> requests = stub().withDeadlineAfter(20, TimeUnit.SECONDS)
+                .report(new StreamObserver<>() {
+                    @Override
+                    public void onNext(ReportAck value) {
+                        done.complete(value);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        done.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        done.complete(null);
+                    }
+                });
+        for (ReportBatch batch : batches) {
+            requests.onNext(batch);
+        }
+        requests.onCompleted();
+        try {
+            return new Result(done.get(30, TimeUnit.SECONDS), Status.OK);
+        } catch (ExecutionException e) {
+            return new Result(null, Status.fromThrowable(e.getCause()));
+        } catch (TimeoutException e) {
+            throw new AssertionError("no answer from the agent within 30 s", e);
+        }
+    }
+
+    Result send(ReportBatch batch) throws InterruptedException {
+        return send(List.of(batch));
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    /** The ack (null on failure) and the final status. */
+    record Result(ReportAck ack, Status status) {
+    }
+
+    static ReportBatch.Builder batch() {
+        return ReportBatch.newBuilder().setProtocolVersion(1).setReporterId("test").setNode("node-1");
+    }
+
+    /** An outbound connection record from workload {@code source} in ns "a" to "reviews" in ns "b". */
+    static ConnectionRecord.Builder connection(String source, long sent, long received, Outcome outcome) {
+        return ConnectionRecord.newBuilder()
+                .setDirection(Direction.DIRECTION_OUTBOUND)
+                .setSource(Workload.newBuilder().setName(source).setNamespace("a")
+                        .setPrincipal("spiffe://cluster.local/ns/a/sa/" + source))
+                .setDestination(Workload.newBuilder().setName("reviews").setNamespace("b")
+                        .setPrincipal("spiffe://cluster.local/ns/b/sa/reviews"))
+                .setDestinationService("reviews.b.svc.cluster.local")
+                .setDestinationPort(9080)
+                .setSourceAddress(Address.newBuilder().setIp(ByteString.copyFrom(new byte[] {10, 77, 0, 2}))
+                        .setPort(40_000))
+                .setDestinationAddress(Address.newBuilder().setIp(ByteString.copyFrom(new byte[] {10, 77, 0, 3}))
+                        .setPort(9080))
+                .setBytesSent(sent)
+                .setBytesReceived(received)
+                .setOpenedAtEpochMillis(System.currentTimeMillis() - 5)
+                .setDurationNanos(5_000_000)
+                .setOutcome(outcome)
+                .setSecurityPolicy(SecurityPolicy.SECURITY_POLICY_NONE);
+    }
+}
