@@ -16,6 +16,8 @@ NODEMESH_PACKAGES=(
   "procps:ps"
 )
 NODEMESH_BUILD_PACKAGES=("maven:mvn")
+# What only the tests use: promtool checks /metrics with Prometheus's own parsers.
+NODEMESH_TEST_PACKAGES=("prometheus:promtool")
 NODEMESH_BENCH_PACKAGES=("wrk:wrk" "haproxy:haproxy")
 
 die() { echo "nodemesh: $*" >&2; exit 2; }

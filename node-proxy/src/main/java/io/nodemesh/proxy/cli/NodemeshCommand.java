@@ -9,6 +9,8 @@ import picocli.CommandLine.Command;
         versionProvider = NodemeshCommand.Version.class,
         description = "A node-local service-mesh data plane for Kubernetes.",
         subcommands = {
+                AgentCommand.class,
+                TopCommand.class,
                 RulesCommand.class,
                 CommandLine.HelpCommand.class,
         })

@@ -1,0 +1,115 @@
+package io.nodemesh.proxy.admin;
+
+import io.nodemesh.proxy.capture.DirectionStats;
+import io.nodemesh.proxy.capture.PodCapture;
+import io.nodemesh.proxy.relay.Connection;
+import io.nodemesh.proxy.telemetry.ClosedConnection;
+import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** Turns the proxy's state into the JSON-ready trees of {@code /stats} and {@code /connections}. */
+final class StatsReport {
+
+    private StatsReport() {
+    }
+
+    static Map<String, Object> stats(ProxyView view) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("transport", view.transport().toString());
+        ProxyView.ConfigStatus cfg = view.config();
+        Map<String, Object> config = new LinkedHashMap<>();
+        config.put("file", cfg.file());
+        config.put("loadedAt", Instant.ofEpochMilli(cfg.loadedAtMillis()).toString());
+        config.put("lastError", cfg.lastError());
+        out.put("config", config);
+        Map<String, Object> totals = new LinkedHashMap<>();
+        totals.put("outbound", direction(view.nodeStats().direction(Direction.OUTBOUND).snapshot()));
+        totals.put("inbound", direction(view.nodeStats().direction(Direction.INBOUND).snapshot()));
+        totals.put("notRedirected", view.nodeStats().notRedirectedCount());
+        out.put("totals", totals);
+        List<Map<String, Object>> pods = new ArrayList<>();
+        for (PodCapture pod : view.pods()) {
+            Map<String, Object> p = new LinkedHashMap<>();
+            p.put("pod", pod.spec().key());
+            p.put("serviceAccount", pod.spec().serviceAccount());
+            p.put("ips", pod.spec().ips().stream().map(InetAddress::getHostAddress).toList());
+            p.put("netns", pod.spec().netns().toString());
+            p.put("state", pod.state().name().toLowerCase(Locale.ROOT));
+            p.put("listening", pod.listening());
+            p.put("outbound", direction(pod.stats(Direction.OUTBOUND).snapshot()));
+            p.put("inbound", direction(pod.stats(Direction.INBOUND).snapshot()));
+            p.put("notRedirected", pod.notRedirectedCount());
+            p.put("lastError", pod.lastError());
+            pods.add(p);
+        }
+        out.put("pods", pods);
+        return out;
+    }
+
+    static Map<String, Object> connections(ProxyView view) {
+        List<Map<String, Object>> open = new ArrayList<>();
+        for (PodCapture pod : view.pods()) {
+            for (Connection c : pod.connections()) {
+                if (c.destination() == null) {
+                    continue;
+                }
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("pod", pod.spec().key());
+                m.put("direction", c.direction().name().toLowerCase(Locale.ROOT));
+                m.put("source", address(c.source()));
+                m.put("destination", address(c.destination()));
+                m.put("bytesFromSource", c.bytesFromSource());
+                m.put("bytesToSource", c.bytesToSource());
+                m.put("openedAt", Instant.ofEpochMilli(c.openedAtMillis()).toString());
+                open.add(m);
+            }
+        }
+        List<Map<String, Object>> recent = new ArrayList<>();
+        for (ClosedConnection c : view.nodeStats().recent()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("pod", c.podNamespace() + "/" + c.podName());
+            m.put("direction", c.direction().name().toLowerCase(Locale.ROOT));
+            m.put("source", address(c.source()));
+            m.put("destination", address(c.destination()));
+            m.put("bytesFromSource", c.bytesFromSource());
+            m.put("bytesToSource", c.bytesToSource());
+            m.put("openedAt", Instant.ofEpochMilli(c.openedAtEpochMillis()).toString());
+            m.put("durationMillis", c.durationNanos() / 1_000_000);
+            m.put("outcome", c.outcome().name());
+            recent.add(m);
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("open", open);
+        out.put("recent", recent);
+        return out;
+    }
+
+    private static Map<String, Object> direction(DirectionStats.Snapshot s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("opened", s.opened());
+        m.put("active", s.active());
+        m.put("closed", s.closed());
+        Map<String, Long> byOutcome = new LinkedHashMap<>();
+        s.closedByOutcome().entrySet().stream().sorted(Map.Entry.comparingByKey())
+                .forEach(e -> byOutcome.put(e.getKey().name(), e.getValue()));
+        m.put("closedByOutcome", byOutcome);
+        m.put("bytesFromSource", s.bytesFromSource());
+        m.put("bytesToSource", s.bytesToSource());
+        return m;
+    }
+
+    private static String address(InetSocketAddress a) {
+        if (a == null) {
+            return null;
+        }
+        String host = a.getAddress() == null ? a.getHostString() : a.getAddress().getHostAddress();
+        return host.contains(":") ? "[" + host + "]:" + a.getPort() : host + ":" + a.getPort();
+    }
+}

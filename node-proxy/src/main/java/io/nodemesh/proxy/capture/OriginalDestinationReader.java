@@ -1,0 +1,42 @@
+package io.nodemesh.proxy.capture;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.nodemesh.linux.NativeException;
+import io.nodemesh.proxy.relay.Connection;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+
+/**
+ * First handler on an accepted capture connection: asks the kernel where the connection was headed
+ * before it was redirected (SO_ORIGINAL_DST), records it on the {@link Connection} and gets out of
+ * the way. A connection that was not redirected (someone dialled the capture port itself) is closed.
+ */
+public final class OriginalDestinationReader extends ChannelInboundHandlerAdapter {
+
+    private final Connection connection;
+    private final Transport transport;
+
+    public OriginalDestinationReader(Connection connection, Transport transport) {
+        this.connection = connection;
+        this.transport = transport;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        InetSocketAddress destination;
+        try {
+            destination = transport.originalDestination(ctx.channel());
+        } catch (NativeException e) {
+            connection.notRedirected(e.errno() == NativeException.ENOENT
+                    ? "not redirected (no original destination)" : e.getMessage());
+            return;
+        } catch (IOException e) {
+            connection.notRedirected(e.getMessage());
+            return;
+        }
+        connection.opened(destination);
+        ctx.pipeline().remove(this);
+        ctx.fireChannelActive();
+    }
+}

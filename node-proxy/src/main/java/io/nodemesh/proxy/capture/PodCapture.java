@@ -1,0 +1,286 @@
+package io.nodemesh.proxy.capture;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.nodemesh.linux.NetworkNamespace;
+import io.nodemesh.proxy.config.PodSpec;
+import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.relay.Connection;
+import io.nodemesh.proxy.relay.ConnectionListener;
+import io.nodemesh.proxy.telemetry.ClosedConnection;
+import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
+import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import io.nodemesh.proxy.telemetry.ConnectionSink;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Capture of one pod: its listeners (opened inside the pod's network namespace), the connections
+ * they accepted, and their counters. Opened and closed by the reconciler thread; the connections
+ * live on the event loops.
+ */
+public final class PodCapture implements ConnectionListener {
+
+    private static final Logger log = LoggerFactory.getLogger(PodCapture.class);
+    private static final Logger connectionLog = LoggerFactory.getLogger("io.nodemesh.proxy.connections");
+
+    /** Where a pod's capture is in its life. */
+    public enum State { STARTING, LISTENING, FAILED, DRAINING, STOPPED }
+
+    /** What the node provides to every pod's capture. */
+    public record Shared(Transport transport, EventLoopGroup group, Supplier<ProxySettings> settings,
+                         ConnectionSink sink, NodeStats node,
+                         Function<PodCapture, ChannelHandler> outboundInitializer,
+                         Function<PodCapture, ChannelHandler> inboundInitializer) {
+    }
+
+    private final PodSpec spec;
+    private final ProxySettings settings;
+    private final Shared shared;
+    private final DirectionStats outbound = new DirectionStats();
+    private final DirectionStats inbound = new DirectionStats();
+    private final java.util.concurrent.atomic.LongAdder notRedirected = new java.util.concurrent.atomic.LongAdder();
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private final List<Channel> listeners = new ArrayList<>();
+    private final CompletableFuture<Void> drained = new CompletableFuture<>();
+    private volatile State state = State.STARTING;
+    private volatile String lastError;
+    private volatile NetworkNamespace namespace;
+    private volatile Bootstrap upstreamTemplate;
+    private volatile boolean draining;
+
+    public PodCapture(PodSpec spec, ProxySettings settings, Shared shared) {
+        this.spec = spec;
+        this.settings = settings;
+        this.shared = shared;
+    }
+
+    public PodSpec spec() {
+        return spec;
+    }
+
+    public State state() {
+        return state;
+    }
+
+    public String lastError() {
+        return lastError;
+    }
+
+    public Transport transport() {
+        return shared.transport();
+    }
+
+    /** The settings in force now (timeouts may change without reopening the pod). */
+    public ProxySettings currentSettings() {
+        return shared.settings().get();
+    }
+
+    /**
+     * Enters the pod's namespace and opens the outbound and inbound listeners there.
+     *
+     * @throws IOException naming the pod and what failed; the pod is then {@link State#FAILED}
+     */
+    public void open() throws IOException {
+        try {
+            namespace = NetworkNamespace.open(spec.netns());
+            upstreamTemplate = upstreamTemplate(namespace);
+            listeners.add(listen(settings.outboundPort(), shared.outboundInitializer().apply(this), "outbound"));
+            listeners.add(listen(settings.inboundPort(), shared.inboundInitializer().apply(this), "inbound"));
+            state = State.LISTENING;
+            log.info("pod {}: listening on :{} (outbound) and :{} (inbound) in {}", spec.key(),
+                    settings.outboundPort(), settings.inboundPort(), spec.netns());
+        } catch (IOException | RuntimeException e) {
+            failed("cannot capture pod " + spec.key() + ": " + e.getMessage());
+            throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
+        }
+    }
+
+    /** Marks the pod failed with {@code message} and releases whatever it had opened. */
+    public void failed(String message) {
+        lastError = message;
+        state = State.FAILED;
+        closeListeners();
+        closeNamespace();
+        drained.complete(null);
+    }
+
+    private Bootstrap upstreamTemplate(NetworkNamespace ns) {
+        Bootstrap b = new Bootstrap()
+                .channelFactory(shared.transport().socketChannels(ns))
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT);
+        shared.transport().mark(b, settings.mark());
+        return b;
+    }
+
+    /** A bootstrap for one upstream connection from this pod (group and handler still to be set). */
+    public Bootstrap upstreamBootstrap() {
+        return upstreamTemplate.clone()
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) currentSettings().connectTimeout().toMillis());
+    }
+
+    private Channel listen(int port, ChannelHandler childInitializer, String what) throws IOException {
+        ServerBootstrap sb = new ServerBootstrap()
+                .group(shared.group())
+                .channelFactory(shared.transport().serverChannels(namespace))
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.AUTO_READ, false) // until the upstream is connected
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+                .childHandler(childInitializer);
+        // One dual-stack socket takes IPv4 (as mapped addresses) and IPv6; IPv4-only kernels get 0.0.0.0.
+        ChannelFuture bound = sb.bind(new InetSocketAddress(InetAddress.ofLiteral("::"), port)).awaitUninterruptibly();
+        if (!bound.isSuccess()) {
+            bound = sb.bind(new InetSocketAddress(InetAddress.ofLiteral("0.0.0.0"), port)).awaitUninterruptibly();
+        }
+        if (!bound.isSuccess()) {
+            throw new IOException("cannot listen on port " + port + " (" + what + ") in " + spec.netns() + ": "
+                    + bound.cause().getMessage(), bound.cause());
+        }
+        return bound.channel();
+    }
+
+    /** Starts tracking a connection just accepted by one of this pod's listeners; call from its initializer. */
+    public Connection track(Channel accepted, Direction direction) {
+        Connection c = new Connection(direction, accepted, this);
+        connections.add(c);
+        accepted.closeFuture().addListener(f -> {
+            connections.remove(c);
+            if (draining && connections.isEmpty()) {
+                finishDrain();
+            }
+        });
+        return c;
+    }
+
+    /** Connections accepted and not yet closed. */
+    public Set<Connection> connections() {
+        return java.util.Collections.unmodifiableSet(connections);
+    }
+
+    @Override
+    public void opened(Connection c) {
+        stats(c.direction()).opened();
+        shared.node().direction(c.direction()).opened();
+    }
+
+    @Override
+    public void closed(Connection c, Outcome outcome, long durationNanos) {
+        stats(c.direction()).closed(outcome, c.bytesFromSource(), c.bytesToSource());
+        shared.node().direction(c.direction()).closed(outcome, c.bytesFromSource(), c.bytesToSource());
+        ClosedConnection record = new ClosedConnection(c.direction(), spec.namespace(), spec.name(),
+                spec.serviceAccount(), c.source(), c.destination(), c.bytesFromSource(), c.bytesToSource(),
+                c.openedAtMillis(), durationNanos, outcome);
+        shared.node().remember(record);
+        connectionLog.info("{} {} {} -> {} {} sent={} received={} {}ms", spec.key(),
+                c.direction().name().toLowerCase(java.util.Locale.ROOT), c.source(), c.destination(), outcome,
+                c.bytesFromSource(), c.bytesToSource(), TimeUnit.NANOSECONDS.toMillis(durationNanos));
+        try {
+            shared.sink().closed(record);
+        } catch (RuntimeException e) {
+            log.warn("connection sink failed on {}: {}", record, e.toString());
+        }
+    }
+
+    @Override
+    public void notRedirected(Connection c, String reason) {
+        notRedirected.increment();
+        shared.node().notRedirected();
+        log.debug("pod {}: closed a connection from {} on {}: {}", spec.key(), c.source(),
+                c.downstream().localAddress(), reason);
+    }
+
+    public DirectionStats stats(Direction d) {
+        return d == Direction.OUTBOUND ? outbound : inbound;
+    }
+
+    public long notRedirectedCount() {
+        return notRedirected.sum();
+    }
+
+    /** Whether the listeners are open. */
+    public boolean listening() {
+        return state == State.LISTENING;
+    }
+
+    /**
+     * Stops accepting, lets open connections finish until {@code timeout}, then closes what is left
+     * ({@link Outcome#DRAINED}). The future completes when every connection is gone.
+     */
+    public CompletableFuture<Void> drain(java.time.Duration timeout, ScheduledExecutorService timer) {
+        if (state == State.FAILED || state == State.STOPPED || draining) {
+            return drained;
+        }
+        state = State.DRAINING;
+        draining = true;
+        closeListeners();
+        if (connections.isEmpty()) {
+            finishDrain();
+        } else {
+            log.info("pod {}: draining {} connection(s) for up to {}", spec.key(), connections.size(), timeout);
+            timer.schedule(() -> {
+                if (!connections.isEmpty()) {
+                    log.info("pod {}: drain deadline passed, closing {} connection(s)", spec.key(), connections.size());
+                    connections.forEach(c -> c.closeFromAnyThread(Outcome.DRAINED));
+                }
+            }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        return drained;
+    }
+
+    private synchronized void finishDrain() {
+        if (state == State.STOPPED) {
+            return;
+        }
+        state = State.STOPPED;
+        closeNamespace();
+        drained.complete(null);
+        log.info("pod {}: released", spec.key());
+    }
+
+    private void closeListeners() {
+        List<Channel> copy;
+        synchronized (listeners) {
+            copy = new ArrayList<>(listeners);
+            listeners.clear();
+        }
+        for (Channel ch : copy) {
+            ch.close().awaitUninterruptibly();
+        }
+    }
+
+    private void closeNamespace() {
+        NetworkNamespace ns = namespace;
+        if (ns != null) {
+            ns.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "pod " + spec.key() + " (" + state + ")";
+    }
+}

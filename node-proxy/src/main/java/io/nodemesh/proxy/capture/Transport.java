@@ -1,0 +1,148 @@
+package io.nodemesh.proxy.capture;
+
+import io.netty.bootstrap.AbstractBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.unix.IntegerUnixChannelOption;
+import io.netty.channel.unix.UnixChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.nodemesh.linux.NetworkNamespace;
+import io.nodemesh.linux.OriginalDestination;
+import io.nodemesh.proxy.config.TransportKind;
+import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetSocketAddress;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The Netty transport the proxy runs on (epoll, io_uring or NIO), chosen once at start-up from what
+ * was asked for and what the kernel offers, with everything that differs between them: the event
+ * loop's I/O handler, how channels are constructed, the socket mark and the original destination.
+ */
+public final class Transport {
+
+    /** {@code setsockopt(SOL_SOCKET, SO_MARK)}: Netty has no named option for it, both native transports take raw ones. */
+    static final ChannelOption<Integer> SO_MARK = new IntegerUnixChannelOption("SO_MARK", 1, 36);
+
+    private final TransportKind kind;
+
+    private Transport(TransportKind kind) {
+        this.kind = kind;
+    }
+
+    /**
+     * The transport to use for {@code requested}, falling back (io_uring → epoll → NIO) when the kernel or
+     * platform lacks it; every fallback and every limitation is told to {@code notice} with its cause.
+     */
+    public static Transport select(TransportKind requested, Consumer<String> notice) {
+        TransportKind kind = requested;
+        if (kind == TransportKind.IO_URING && !IoUring.isAvailable()) {
+            notice.accept("io_uring transport is not available (" + cause(IoUring.unavailabilityCause())
+                    + "); falling back to epoll");
+            kind = TransportKind.EPOLL;
+        }
+        if (kind == TransportKind.EPOLL && !Epoll.isAvailable()) {
+            notice.accept("epoll transport is not available (" + cause(Epoll.unavailabilityCause())
+                    + "); falling back to NIO");
+            kind = TransportKind.NIO;
+        }
+        if (kind == TransportKind.NIO) {
+            notice.accept("NIO transport: the original destination (SO_ORIGINAL_DST) and the socket mark (SO_MARK)"
+                    + " are not available, so captured connections cannot be forwarded and are closed");
+        }
+        return new Transport(kind);
+    }
+
+    private static String cause(Throwable t) {
+        if (t == null) {
+            return "no cause given";
+        }
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root == t ? t.toString() : t + ", caused by " + root;
+    }
+
+    public TransportKind kind() {
+        return kind;
+    }
+
+    /** Whether captured connections can learn their original destination on this transport. */
+    public boolean readsOriginalDestination() {
+        return kind != TransportKind.NIO;
+    }
+
+    /** A new event-loop group of {@code threads} threads named {@code name-N}. */
+    public EventLoopGroup newEventLoopGroup(int threads, String name) {
+        IoHandlerFactory io = switch (kind) {
+            case EPOLL -> EpollEmptyInterestWorkaround.newFactory();
+            case IO_URING -> IoUringIoHandler.newFactory();
+            case NIO -> NioIoHandler.newFactory();
+        };
+        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), io);
+    }
+
+    /** Listening channels whose sockets are created inside {@code ns}. */
+    public NamespacedChannelFactory<ServerChannel> serverChannels(NetworkNamespace ns) {
+        Supplier<ServerChannel> ctor = switch (kind) {
+            case EPOLL -> EpollServerSocketChannel::new;
+            case IO_URING -> IoUringServerSocketChannel::new;
+            case NIO -> NioServerSocketChannel::new;
+        };
+        return new NamespacedChannelFactory<>(ns, ctor);
+    }
+
+    /** Connecting channels whose sockets are created inside {@code ns}. */
+    public NamespacedChannelFactory<Channel> socketChannels(NetworkNamespace ns) {
+        Supplier<Channel> ctor = switch (kind) {
+            case EPOLL -> EpollSocketChannel::new;
+            case IO_URING -> IoUringSocketChannel::new;
+            case NIO -> NioSocketChannel::new;
+        };
+        return new NamespacedChannelFactory<>(ns, ctor);
+    }
+
+    /** Sets the packet mark on every channel {@code bootstrap} creates (not possible on NIO). */
+    public void mark(AbstractBootstrap<?, ?> bootstrap, int mark) {
+        if (kind != TransportKind.NIO) {
+            bootstrap.option(SO_MARK, mark);
+        }
+    }
+
+    /**
+     * Where the accepted connection {@code ch} was headed before netfilter redirected it.
+     *
+     * @throws io.nodemesh.linux.NativeException with ENOENT when it was not redirected
+     * @throws IOException when the transport cannot tell (NIO)
+     */
+    public InetSocketAddress originalDestination(Channel ch) throws IOException {
+        if (!(ch instanceof UnixChannel unix)) {
+            throw new IOException("the " + kind.configName() + " transport cannot read the original destination");
+        }
+        // A dual-stack listener's IPv4 connections are IPv4-mapped; Java shows them as Inet4Address
+        // and conntrack answers for them under SOL_IP.
+        boolean ipv6 = ch.localAddress() instanceof InetSocketAddress local && local.getAddress() instanceof Inet6Address;
+        return OriginalDestination.of(unix.fd().intValue(), ipv6);
+    }
+
+    @Override
+    public String toString() {
+        return kind.configName();
+    }
+}

@@ -1,0 +1,79 @@
+package io.nodemesh.proxy.config;
+
+import java.net.InetAddress;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * One immutable snapshot of what the proxy should do: its settings and the pods it knows about.
+ * A new snapshot replaces the old one atomically; nothing ever mutates one.
+ */
+public final class MeshConfig {
+
+    private final ProxySettings proxy;
+    private final Map<String, PodSpec> pods;
+    private final Map<InetAddress, PodSpec> podsByIp;
+
+    public MeshConfig(ProxySettings proxy, List<PodSpec> pods) {
+        this.proxy = Objects.requireNonNull(proxy, "proxy");
+        Map<String, PodSpec> byKey = new LinkedHashMap<>();
+        Map<InetAddress, PodSpec> byIp = new HashMap<>();
+        for (PodSpec pod : pods) {
+            if (byKey.putIfAbsent(pod.key(), pod) != null) {
+                throw new IllegalArgumentException("pod " + pod.key() + " is listed twice");
+            }
+            for (InetAddress ip : pod.ips()) {
+                PodSpec other = byIp.putIfAbsent(ip, pod);
+                if (other != null) {
+                    throw new IllegalArgumentException("pods " + other.key() + " and " + pod.key()
+                            + " both have address " + ip.getHostAddress());
+                }
+            }
+        }
+        this.pods = java.util.Collections.unmodifiableMap(byKey);
+        this.podsByIp = Map.copyOf(byIp);
+    }
+
+    /** A config with default settings and no pods. */
+    public static MeshConfig empty() {
+        return new MeshConfig(ProxySettings.defaults(), List.of());
+    }
+
+    public ProxySettings proxy() {
+        return proxy;
+    }
+
+    /** Pods by {@link PodSpec#key()}, in file order. */
+    public Map<String, PodSpec> pods() {
+        return pods;
+    }
+
+    /** The pod that has {@code ip}, captured or not. */
+    public Optional<PodSpec> podByIp(InetAddress ip) {
+        return Optional.ofNullable(podsByIp.get(ip));
+    }
+
+    /** The same pods under other settings. */
+    public MeshConfig withProxy(ProxySettings settings) {
+        return new MeshConfig(settings, List.copyOf(pods.values()));
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof MeshConfig other && proxy.equals(other.proxy) && pods.equals(other.pods);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(proxy, pods);
+    }
+
+    @Override
+    public String toString() {
+        return "MeshConfig[" + proxy + ", pods=" + pods.keySet() + "]";
+    }
+}

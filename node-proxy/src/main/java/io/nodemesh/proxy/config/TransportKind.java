@@ -1,0 +1,28 @@
+package io.nodemesh.proxy.config;
+
+import java.util.Locale;
+
+/** Which Netty transport the proxy asks for; what it gets depends on the kernel (see capture.Transport). */
+public enum TransportKind {
+    /** Linux epoll: the default. */
+    EPOLL,
+    /** Linux io_uring, when the kernel allows it. */
+    IO_URING,
+    /** Java NIO: no original destination, so nothing can be captured; only where neither native transport exists. */
+    NIO;
+
+    /** The name used in config files and on the command line. */
+    public String configName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Parses {@code epoll}, {@code io_uring} or {@code nio}; null if it is none of them. */
+    public static TransportKind parse(String text) {
+        for (TransportKind k : values()) {
+            if (k.configName().equals(text)) {
+                return k;
+            }
+        }
+        return null;
+    }
+}

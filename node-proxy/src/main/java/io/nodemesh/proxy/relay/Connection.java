@@ -1,0 +1,221 @@
+package io.nodemesh.proxy.relay;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.DuplexChannel;
+import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
+import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+
+/**
+ * One captured connection: the accepted (downstream) channel, the upstream channel the proxy opened
+ * for it, what was moved each way and how it ended. Mutated only on the downstream channel's event
+ * loop (the upstream channel is registered on the same loop); other threads only read the volatile
+ * fields for the admin API or ask for a close through {@link #closeFromAnyThread}.
+ */
+public final class Connection {
+
+    private final Direction direction;
+    private final Channel downstream;
+    private final ConnectionListener listener;
+    private final long openedAtMillis = System.currentTimeMillis();
+    private final long openedAtNanos = System.nanoTime();
+
+    private volatile InetSocketAddress source;
+    private volatile InetSocketAddress destination;
+    private volatile long bytesFromSource;
+    private volatile long bytesToSource;
+    private volatile Channel upstream;
+    private Outcome outcome;
+    private int openChannels = 1;
+    private boolean downstreamOutputShut;
+    private boolean upstreamOutputShut;
+    private boolean reported;
+
+    /** Tracks {@code downstream}, which was just accepted by a capture listener. */
+    public Connection(Direction direction, Channel downstream, ConnectionListener listener) {
+        this.direction = direction;
+        this.downstream = downstream;
+        this.listener = listener;
+        downstream.closeFuture().addListener(f -> channelClosed());
+    }
+
+    public Direction direction() {
+        return direction;
+    }
+
+    public Channel downstream() {
+        return downstream;
+    }
+
+    /** The peer that opened the connection, once known. */
+    public InetSocketAddress source() {
+        return source;
+    }
+
+    /** The original destination, or null before it is known (or if the connection was not redirected). */
+    public InetSocketAddress destination() {
+        return destination;
+    }
+
+    public long bytesFromSource() {
+        return bytesFromSource;
+    }
+
+    public long bytesToSource() {
+        return bytesToSource;
+    }
+
+    public long openedAtMillis() {
+        return openedAtMillis;
+    }
+
+    /** Records the original destination; from now on the connection counts as opened. */
+    public void opened(InetSocketAddress originalDestination) {
+        this.source = inet(downstream.remoteAddress());
+        this.destination = originalDestination;
+        listener.opened(this);
+    }
+
+    /** The connection had no original destination: it is closed and counted apart, never reported. */
+    public void notRedirected(String reason) {
+        this.source = inet(downstream.remoteAddress());
+        listener.notRedirected(this, reason);
+        downstream.close();
+    }
+
+    /** The channel being connected upstream, so that a close reaches it even before it connects. */
+    void upstreamConnecting(Channel channel) {
+        this.upstream = channel;
+    }
+
+    /** The upstream channel connected; the connection is finished only when it has closed too. */
+    void upstreamConnected(Channel channel) {
+        this.upstream = channel;
+        openChannels++;
+        channel.closeFuture().addListener(f -> channelClosed());
+    }
+
+    void countFromSource(int bytes) {
+        bytesFromSource += bytes; // single writer: the event loop
+    }
+
+    void countToSource(int bytes) {
+        bytesToSource += bytes;
+    }
+
+    /** Records why the connection ends; the first reason wins, later ones are consequences. */
+    void fail(Outcome why) {
+        if (outcome == null) {
+            outcome = why;
+        }
+    }
+
+    /** One side's output was shut down after a half-close; closes both once both directions are done. */
+    void outputShut(boolean downstreamSide) {
+        if (downstreamSide) {
+            downstreamOutputShut = true;
+        } else {
+            upstreamOutputShut = true;
+        }
+        if (downstreamOutputShut && upstreamOutputShut) {
+            downstream.close();
+            Channel up = upstream;
+            if (up != null) {
+                up.close();
+            }
+        }
+    }
+
+    /** Closes both sides with RST (SO_LINGER 0) so that neither peer waits on a connection that is gone. */
+    void reset(Outcome why) {
+        fail(why);
+        abort(downstream);
+        Channel up = upstream;
+        if (up != null) {
+            abort(up);
+        }
+    }
+
+    /** Closes both sides now (idle timeout, drain deadline); call on the event loop. */
+    void close(Outcome why) {
+        fail(why);
+        downstream.close();
+        Channel up = upstream;
+        if (up != null) {
+            up.close();
+        }
+    }
+
+    /** Asks the event loop to close both sides with {@code why} (from the drain timer, for instance). */
+    public void closeFromAnyThread(Outcome why) {
+        downstream.eventLoop().execute(() -> close(why));
+    }
+
+    /** Turns reading on for {@code ch} unless its input is already shut down (nothing left to read). */
+    static void resumeReading(Channel ch) {
+        if (ch instanceof DuplexChannel d && d.isInputShutdown()) {
+            return;
+        }
+        ch.config().setAutoRead(true);
+    }
+
+    /** Closes {@code ch} once everything already written to it has been flushed. */
+    static void closeOnFlush(Channel ch) {
+        if (ch.isActive()) {
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ch.close();
+        }
+    }
+
+    /** Sends FIN on {@code ch} once everything already written to it has been flushed. */
+    void shutdownOutputOnFlush(Channel ch, boolean downstreamSide) {
+        if (!ch.isActive()) {
+            return;
+        }
+        ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
+            if (!written.isSuccess()) {
+                close(Outcome.ERROR);
+            } else if (ch instanceof DuplexChannel duplex) {
+                duplex.shutdownOutput().addListener(shut -> outputShut(downstreamSide));
+            } else {
+                ch.close();
+            }
+        });
+    }
+
+    private static void abort(Channel ch) {
+        if (ch.isOpen()) {
+            try {
+                ch.config().setOption(ChannelOption.SO_LINGER, 0);
+            } catch (RuntimeException ignored) {
+                // The socket may already be half gone; a plain close is the best left to do.
+            }
+            ch.close();
+        }
+    }
+
+    private void channelClosed() {
+        if (--openChannels > 0 || reported) {
+            return;
+        }
+        reported = true;
+        if (destination == null) {
+            return; // never redirected or never got that far: counted as such, not a connection
+        }
+        listener.closed(this, outcome == null ? Outcome.OK : outcome, System.nanoTime() - openedAtNanos);
+    }
+
+    private static InetSocketAddress inet(SocketAddress a) {
+        return a instanceof InetSocketAddress i ? i : new InetSocketAddress(0);
+    }
+
+    @Override
+    public String toString() {
+        return direction + " " + source + " -> " + destination;
+    }
+}

@@ -1,0 +1,16 @@
+package io.nodemesh.proxy.relay;
+
+import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+
+/** Who keeps count of a pod's connections: told once when one opens and once when it is finished. */
+public interface ConnectionListener {
+
+    /** The connection's original destination is known; it is now counted as open. Event loop: never blocks. */
+    void opened(Connection connection);
+
+    /** Both sides are closed (exactly once per opened connection). Event loop: never blocks. */
+    void closed(Connection connection, Outcome outcome, long durationNanos);
+
+    /** A connection reached a capture port without having been redirected (no original destination). */
+    void notRedirected(Connection connection, String reason);
+}

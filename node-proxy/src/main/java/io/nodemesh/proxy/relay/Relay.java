@@ -1,0 +1,105 @@
+package io.nodemesh.proxy.relay;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.unix.Errors;
+import io.netty.util.ReferenceCountUtil;
+import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import java.io.IOException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves bytes from one side of a {@link Connection} to the other. One instance sits at the end of
+ * each side's pipeline. Back-pressure by writability: when the peer's outbound buffer is above its
+ * high-water mark this side stops reading until the peer drains, so nothing queues without bound
+ * and no read allocates anything but its buffer (writes use the void promise). A FIN is passed on
+ * as a half-close once everything before it has been flushed; a reset is passed on as a reset.
+ */
+public final class Relay extends ChannelInboundHandlerAdapter {
+
+    private static final Logger log = LoggerFactory.getLogger(Relay.class);
+
+    private final Connection connection;
+    private final boolean fromSource;
+    private final Channel peer;
+
+    /**
+     * @param connection the connection both sides belong to
+     * @param fromSource whether this handler's channel is the downstream (the side that opened the connection)
+     * @param peer the other side's channel
+     */
+    public Relay(Connection connection, boolean fromSource, Channel peer) {
+        this.connection = connection;
+        this.fromSource = fromSource;
+        this.peer = peer;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf buf)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        int n = buf.readableBytes();
+        if (fromSource) {
+            connection.countFromSource(n);
+        } else {
+            connection.countToSource(n);
+        }
+        // Ownership passes to the peer's pipeline; a failed write releases it and fires exceptionCaught there.
+        peer.writeAndFlush(buf, peer.voidPromise());
+        if (!peer.isWritable()) {
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable()) {
+            Connection.resumeReading(peer);
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            // This side sent FIN: pass it on, after whatever this side sent before it.
+            connection.shutdownOutputOnFlush(peer, !fromSource);
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        Connection.closeOnFlush(peer);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (isReset(cause)) {
+            connection.reset(Outcome.RESET);
+            return;
+        }
+        log.debug("{}: {} side failed", connection, fromSource ? "downstream" : "upstream", cause);
+        connection.fail(Outcome.ERROR);
+        ctx.close();
+        Connection.closeOnFlush(peer);
+    }
+
+    /** Whether {@code cause} is the peer resetting the connection (ECONNRESET or EPIPE). */
+    static boolean isReset(Throwable cause) {
+        if (cause instanceof Errors.NativeIoException nio) {
+            int err = nio.expectedErr();
+            return err == Errors.ERRNO_ECONNRESET_NEGATIVE || err == Errors.ERRNO_EPIPE_NEGATIVE;
+        }
+        String msg = cause.getMessage();
+        return cause instanceof IOException && msg != null
+                && (msg.contains("Connection reset") || msg.contains("Broken pipe"));
+    }
+}
