@@ -68,11 +68,17 @@ ensure_packages() {
   die "missing Debian packages: ${missing[*]} (run as root to have them installed, or: sudo apt-get install ${missing[*]})"
 }
 
-# Builds node-proxy/target/nodemesh.jar when it is missing.
+# Builds node-proxy/target/nodemesh.jar when it is missing or older than a source or pom.
 ensure_jar() {
-  [ -f "$NODEMESH_JAR" ] && return 0
+  local newer
+  if [ -f "$NODEMESH_JAR" ]; then
+    newer=$(cd "$NODEMESH_ROOT" && find pom.xml ./*/pom.xml ./*/src/main -newer "$NODEMESH_JAR" -type f -print -quit 2>/dev/null)
+    [ -z "$newer" ] && return 0
+    echo "nodemesh: $newer changed since the jar was built; rebuilding..." >&2
+  else
+    echo "nodemesh: building $NODEMESH_JAR (first run; takes a minute or two)..." >&2
+  fi
   ensure_packages "${NODEMESH_BUILD_PACKAGES[@]}"
-  echo "nodemesh: building $NODEMESH_JAR (first run; takes a minute or two)..." >&2
   (cd "$NODEMESH_ROOT" && mvn -B -q -DskipTests package -pl node-proxy -am) >&2 \
     || die "the build failed; run 'mvn -B -DskipTests package' in $NODEMESH_ROOT to see why"
   [ -f "$NODEMESH_JAR" ] || die "the build finished but $NODEMESH_JAR is not there"

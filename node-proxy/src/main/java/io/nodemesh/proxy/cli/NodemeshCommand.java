@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.cli;
 
+import io.nodemesh.proxy.demo.DemoCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,6 +10,7 @@ import picocli.CommandLine.Command;
         versionProvider = NodemeshCommand.Version.class,
         description = "A node-local service-mesh data plane for Kubernetes.",
         subcommands = {
+                DemoCommand.class,
                 AgentCommand.class,
                 TopCommand.class,
                 RulesCommand.class,

@@ -105,7 +105,8 @@ public final class TelemetryAgent implements AutoCloseable {
             UnixSocketFile.restrict(config.socketPath());
             MetricsHttpServer http = MetricsHttpServer.start(config.metricsAddress(), registry, metrics);
             LOG.info("telemetry agent: reports on {}, metrics on http://{}/metrics, max {} series",
-                    config.socketPath(), http.address(), config.maxSeries());
+                    config.socketPath(), http.address().getHostString() + ":" + http.address().getPort(),
+                    config.maxSeries());
             return new TelemetryAgent(config, metrics, self, boss, workers, executor, server, accessLog, http);
         } catch (IOException | RuntimeException e) {
             if (server != null) {
