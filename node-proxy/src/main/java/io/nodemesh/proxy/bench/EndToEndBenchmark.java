@@ -115,6 +115,10 @@ public final class EndToEndBenchmark {
                         default -> throw new IllegalArgumentException("unknown subject " + name);
                     });
                     out.println("  " + name + ": ready");
+                    if (subjects.get(name) instanceof NodemeshSubject nm) {
+                        notes.add(nm.launchNote());
+                        out.println("  " + nm.launchNote());
+                    }
                 } catch (Subject.Unavailable | IllegalStateException e) {
                     unavailable.put(name, e.getMessage());
                     out.println("  " + name + ": NOT RUN: " + e.getMessage());

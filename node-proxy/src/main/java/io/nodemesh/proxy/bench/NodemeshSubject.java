@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.jar.JarFile;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -26,12 +27,23 @@ final class NodemeshSubject implements Subject {
     private final TestNamespace client;
     private final String url;
     private final Process process;
+    private final String launchedAs;
+    private final boolean viaCli;
     private long redirectedBefore;
 
-    private NodemeshSubject(TestNamespace client, String url, Process process) {
+    private NodemeshSubject(TestNamespace client, String url, Process process, String launchedAs, boolean viaCli) {
         this.client = client;
         this.url = url;
         this.process = process;
+        this.launchedAs = launchedAs;
+        this.viaCli = viaCli;
+    }
+
+    /** How the proxy was started, for the report. */
+    String launchNote() {
+        return "nodemesh proxy started as `java <flags> " + launchedAs + "`"
+                + (viaCli ? "" : " — the jar has no `nodemesh proxy` command yet, so the benchmark's launcher runs the same "
+                + "NodeProxy (no telemetry sink); it switches to `nodemesh proxy` once the CLI has it");
     }
 
     /**
@@ -40,21 +52,26 @@ final class NodemeshSubject implements Subject {
      */
     static NodemeshSubject start(TestNamespace node, TestNamespace client, InetSocketAddress server, Path jar,
                                  String transport, int cpu, int nice, Path workDir) throws IOException, Unavailable {
-        checkJar(jar);
+        boolean cli = hasProxyCommand(jar);
         Path cfg = workDir.resolve("proxy.yaml");
         Files.writeString(cfg, config(client, transport));
         Path log = workDir.resolve("proxy.log");
         List<String> argv = new ArrayList<>();
         argv.add(Processes.java());
         argv.addAll(Processes.JVM_FLAGS);
-        argv.addAll(List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString(),
-                "--transport", transport, "--workers", "1", "--admin", "127.0.0.1:0"));
+        if (cli) {
+            argv.addAll(List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString(),
+                    "--transport", transport, "--workers", "1", "--admin", "127.0.0.1:0"));
+        } else {
+            argv.addAll(List.of("-cp", jar.toString(), ProxyProcess.class.getName(), cfg.toString(), transport, "1", "127.0.0.1:0"));
+        }
         Process p = Processes.spawn(node, cpu, nice, log, argv);
         Processes.awaitReady("the nodemesh proxy", p, log, Duration.ofSeconds(30), () ->
                 client.exec("ss", "-Hltn", "sport = :" + OUTBOUND_PORT).stdout().contains(":" + OUTBOUND_PORT)
                         && redirectedPackets(client.exec("iptables-save", "-c", "-t", "nat").stdout()) >= 0
                         && Processes.canConnect(client, server));
-        return new NodemeshSubject(client, "http://" + server.getAddress().getHostAddress() + ":" + server.getPort() + "/", p);
+        return new NodemeshSubject(client, "http://" + server.getAddress().getHostAddress() + ":" + server.getPort() + "/", p,
+                String.join(" ", argv.subList(argv.indexOf(cli ? "-jar" : "-cp"), argv.size())).replace(workDir + "/", ""), cli);
     }
 
     /** The standalone config: one captured pod, rules installed by the proxy itself. */
@@ -66,7 +83,11 @@ final class NodemeshSubject implements Subject {
                 """.formatted(OUTBOUND_PORT, transport, client.ipv4().getHostAddress(), client.path());
     }
 
-    private static void checkJar(Path jar) throws Unavailable {
+    /**
+     * Whether the jar has the {@code nodemesh proxy} command; without it the proxy runs through
+     * {@link ProxyProcess} from the same jar. Unavailable if the jar is missing or carries neither.
+     */
+    private static boolean hasProxyCommand(Path jar) throws Unavailable {
         if (!Files.isRegularFile(jar)) {
             throw new Unavailable(jar + " does not exist (build it: mvn -B -q -pl node-proxy -am package -DskipTests)");
         }
@@ -76,13 +97,19 @@ final class NodemeshSubject implements Subject {
         argv.addAll(List.of("-jar", jar.toString(), "proxy", "--help"));
         ExecResult help = Commands.run(argv);
         // Without a `proxy` subcommand the top-level --help still answers with status 0: look for its usage line.
-        if (help.ok() && !help.stdout().contains("nodemesh proxy")) {
-            throw new Unavailable(jar + " has no `proxy` command yet (`nodemesh proxy --help` shows only the top-level usage)");
+        if (help.ok() && help.stdout().contains("nodemesh proxy")) {
+            return true;
         }
-        if (!help.ok()) {
-            String why = (help.stderr() + "\n" + help.stdout()).strip().lines().limit(2).reduce((a, b) -> a + " " + b).orElse("");
-            throw new Unavailable(jar + ": `nodemesh proxy --help` exited " + help.exitCode() + ": " + why);
+        try (JarFile contents = new JarFile(jar.toFile())) {
+            if (contents.getEntry(ProxyProcess.class.getName().replace('.', '/') + ".class") != null) {
+                return false;
+            }
+        } catch (IOException e) {
+            throw new Unavailable(jar + " cannot be read as a jar: " + e.getMessage());
         }
+        String why = (help.stderr() + "\n" + help.stdout()).strip().lines().limit(2).reduce((a, b) -> a + " " + b).orElse("");
+        throw new Unavailable(jar + " has neither a `proxy` command (`nodemesh proxy --help` exited " + help.exitCode()
+                + ": " + why + ") nor " + ProxyProcess.class.getName());
     }
 
     /**
