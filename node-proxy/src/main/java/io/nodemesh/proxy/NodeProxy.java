@@ -117,6 +117,7 @@ public final class NodeProxy implements AutoCloseable {
             admin = AdminServer.start(settings.admin(), new View());
         } catch (IOException e) {
             shutdownThreads();
+            reconciler = null;
             throw e;
         }
         config.set(new MeshConfig(settings, List.of()));
@@ -234,12 +235,12 @@ public final class NodeProxy implements AutoCloseable {
     /**
      * Stops accepting on every pod, lets open connections finish until the drain timeout, closes
      * what is left, then stops. Redirect rules stay in place (traffic fails closed while the proxy
-     * is away) unless the builder asked to remove them.
+     * is away) unless the builder asked to remove them; then they go after the drain.
      */
     @Override
     public synchronized void close() {
-        if (!started || closed) {
-            return;
+        if (reconciler == null || closed) {
+            return; // never started, or start() failed before anything ran
         }
         closed = true;
         ProxySettings settings = config.get().proxy();

@@ -55,9 +55,11 @@ public final class LeakGuard implements AfterAllCallback {
                 b.release();
             }
         }
-        if (!LEAKS.isEmpty()) {
-            throw new AssertionError(LEAKS.size() + " buffer leak(s) in " + context.getDisplayName() + ":\n"
-                    + String.join("\n", LEAKS));
+        List<String> found = List.copyOf(LEAKS);
+        LEAKS.clear(); // reported once, against the class that ran when they were found
+        if (!found.isEmpty()) {
+            throw new AssertionError(found.size() + " buffer leak(s) in " + context.getDisplayName() + ":\n"
+                    + String.join("\n", found));
         }
     }
 }

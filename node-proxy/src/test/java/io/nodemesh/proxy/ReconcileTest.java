@@ -59,6 +59,22 @@ class ReconcileTest {
     }
 
     @Test
+    void theNftBackendCapturesToo() throws Exception {
+        Lan lan = net.lan("node");
+        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
+        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        String yaml = TestMesh.proxySection("nft") + "pods:\n" + TestMesh.pod("a", a);
+        try (TestMesh mesh = TestMesh.start(dir, yaml, null);
+             SeededServer server = SeededServer.start(b, 8080, 50_000, 50_000, false)) {
+            var plan = RedirectRules.plan(mesh.proxy.config().pods().get("demo/a"), mesh.proxy.config().proxy());
+            assertThat(RuleEngine.nft().check(plan, a.path()).inSync()).isTrue();
+            assertThat(RuleEngine.iptables().check(plan, a.path()).present()).isFalse();
+            assertThat(SeededClients.run(a, b.ipv4(), 8080, 3, 50_000, 50_000)).containsOnly("ok");
+            TestMesh.await("3 captured", () -> mesh.closed.size() == 3);
+        }
+    }
+
+    @Test
     void removingAPodReleasesItAndLeavesTheOthersConnectionsAlone() throws Exception {
         Lan lan = net.lan("node");
         TestNamespace a = lan.attach("pa", "10.77.0.2/24");

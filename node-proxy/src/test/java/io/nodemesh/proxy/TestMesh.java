@@ -49,14 +49,19 @@ final class TestMesh implements AutoCloseable {
 
     /** The proxy section most tests use: test ports, short timeouts, ephemeral admin, rules by the proxy. */
     static String proxySection(String rules) {
+        return proxySection(rules, "1m", "2s");
+    }
+
+    /** The same with the given idle and drain timeouts. */
+    static String proxySection(String rules, String idleTimeout, String drainTimeout) {
         return """
                 proxy:
                   rules: %s
                   workers: 2
                   connectTimeout: 2s
-                  idleTimeout: 1m
-                  drainTimeout: 2s
-                """.formatted(rules);
+                  idleTimeout: %s
+                  drainTimeout: %s
+                """.formatted(rules, idleTimeout, drainTimeout);
     }
 
     /** A pod entry for {@code ns} named {@code name} in namespace {@code demo}. */

@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -20,9 +19,14 @@ import org.slf4j.LoggerFactory;
 /**
  * Brings the captured pods in line with a new config snapshot by diffing it with the previous one:
  * an added pod gets listeners, then rules (so nothing is redirected to a closed port); a removed or
- * no-longer-captured pod loses its rules, then its listeners, and its connections drain; a changed
- * pod is removed and added; an unchanged pod is not touched. Runs on one thread: the timer's, which
- * is single-threaded.
+ * no-longer-captured pod stops accepting, its connections drain, then its rules go; a changed pod
+ * is released and captured again (the new capture replaces the rules); an unchanged pod is not
+ * touched. Runs on one thread: the timer's, which is single-threaded.
+ *
+ * <p>Why rules go last: when the last NAT rule of a namespace is deleted, the kernel drops the NAT
+ * bindings of the connections it redirected (measured on 6.18 with iptables-nft: they are reset),
+ * so removing the rules first would cut the very connections the drain is meant to let finish. The
+ * price is that new connections from a pod being released are refused until its drain ends.
  */
 public final class CaptureReconciler {
 
@@ -32,7 +36,7 @@ public final class CaptureReconciler {
     private final Function<RulesBackend, PodRules> rules;
     private final ScheduledExecutorService timer;
     private final Map<String, PodCapture> running = new LinkedHashMap<>();
-    private final Set<PodCapture> draining = ConcurrentHashMap.newKeySet();
+    private final Map<PodCapture, CompletableFuture<Void>> draining = new ConcurrentHashMap<>();
     private volatile List<PodCapture> view = List.of();
 
     /**
@@ -54,11 +58,17 @@ public final class CaptureReconciler {
         boolean everyPod = before.podsAffectedBy(after);
         for (PodCapture pod : new ArrayList<>(running.values())) {
             PodSpec wanted = next.pods().get(pod.spec().key());
-            boolean keep = !everyPod && wanted != null && wanted.capture() && wanted.equals(pod.spec())
+            boolean stillCaptured = wanted != null && wanted.capture();
+            boolean keep = !everyPod && stillCaptured && wanted.equals(pod.spec())
                     && pod.state() != PodCapture.State.FAILED;
-            if (!keep) {
-                release(pod, before);
+            if (keep) {
+                continue;
             }
+            if (stillCaptured && after.rules() == RulesBackend.NONE && before.rules() != RulesBackend.NONE) {
+                removeRules(pod.spec(), before); // nobody would replace them
+            }
+            // A pod that stays captured gets its rules replaced by the new capture; only a released one loses them.
+            release(pod, before, !stillCaptured);
         }
         for (PodSpec spec : next.pods().values()) {
             if (spec.capture() && !running.containsKey(spec.key())) {
@@ -86,41 +96,39 @@ public final class CaptureReconciler {
         }
     }
 
-    private void release(PodCapture pod, ProxySettings settings) {
-        running.remove(pod.spec().key());
+    /** Stops accepting, drains, then (if {@code dropRules} and the pod was not captured again meanwhile) removes its rules. */
+    private CompletableFuture<Void> release(PodCapture pod, ProxySettings settings, boolean dropRules) {
+        String key = pod.spec().key();
+        running.remove(key);
         if (pod.state() == PodCapture.State.FAILED) {
-            return;
+            return CompletableFuture.completedFuture(null);
         }
-        try {
-            rules.apply(settings.rules()).remove(pod.spec(), settings);
-        } catch (RuntimeException e) {
-            log.error("pod {}: cannot remove redirect rules in {}: {}", pod.spec().key(), pod.spec().netns(),
-                    e.getMessage());
-        }
-        draining.add(pod);
-        pod.drain(settings.drainTimeout(), timer).whenCompleteAsync((v, t) -> {
+        CompletableFuture<Void> released = pod.drain(settings.drainTimeout(), timer).handleAsync((v, t) -> {
+            if (dropRules && !running.containsKey(key)) {
+                removeRules(pod.spec(), settings);
+            }
             draining.remove(pod);
             publish();
+            return null;
         }, timer);
+        draining.put(pod, released); // the continuation runs later on this same thread
+        return released;
+    }
+
+    private void removeRules(PodSpec pod, ProxySettings settings) {
+        try {
+            rules.apply(settings.rules()).remove(pod, settings);
+        } catch (RuntimeException e) {
+            log.error("pod {}: cannot remove redirect rules in {}: {}", pod.key(), pod.netns(), e.getMessage());
+        }
     }
 
     /** Releases every pod (rules only if {@code removeRules}) and drains; completes when all connections are gone. */
     public CompletableFuture<Void> releaseAll(ProxySettings settings, boolean removeRules) {
         List<CompletableFuture<Void>> done = new ArrayList<>();
-        for (PodCapture pod : List.copyOf(draining)) {
-            done.add(pod.drain(settings.drainTimeout(), timer));
-        }
+        done.addAll(draining.values());
         for (PodCapture pod : new ArrayList<>(running.values())) {
-            running.remove(pod.spec().key());
-            if (removeRules && pod.state() != PodCapture.State.FAILED) {
-                try {
-                    rules.apply(settings.rules()).remove(pod.spec(), settings);
-                } catch (RuntimeException e) {
-                    log.error("pod {}: cannot remove redirect rules: {}", pod.spec().key(), e.getMessage());
-                }
-            }
-            draining.add(pod);
-            done.add(pod.drain(settings.drainTimeout(), timer).whenComplete((v, t) -> draining.remove(pod)));
+            done.add(release(pod, settings, removeRules));
         }
         publish();
         return CompletableFuture.allOf(done.toArray(CompletableFuture[]::new));
@@ -128,7 +136,7 @@ public final class CaptureReconciler {
 
     private void publish() {
         List<PodCapture> all = new ArrayList<>(running.values());
-        for (PodCapture p : draining) {
+        for (PodCapture p : draining.keySet()) {
             if (!all.contains(p)) {
                 all.add(p);
             }

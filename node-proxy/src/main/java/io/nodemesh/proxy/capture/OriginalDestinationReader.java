@@ -10,7 +10,8 @@ import java.net.InetSocketAddress;
 /**
  * First handler on an accepted capture connection: asks the kernel where the connection was headed
  * before it was redirected (SO_ORIGINAL_DST), records it on the {@link Connection} and gets out of
- * the way. A connection that was not redirected (someone dialled the capture port itself) is closed.
+ * the way. A connection that was not redirected (someone dialled the capture port itself: no conntrack
+ * entry, or one without translation) is closed and counted.
  */
 public final class OriginalDestinationReader extends ChannelInboundHandlerAdapter {
 
@@ -33,6 +34,12 @@ public final class OriginalDestinationReader extends ChannelInboundHandlerAdapte
             return;
         } catch (IOException e) {
             connection.notRedirected(e.getMessage());
+            return;
+        }
+        if (destination.equals(ctx.channel().localAddress())) {
+            // conntrack answers for untranslated connections too, with the address they were sent to:
+            // relaying that would connect the proxy to itself, over and over.
+            connection.notRedirected("not redirected (addressed to the capture port itself)");
             return;
         }
         connection.opened(destination);

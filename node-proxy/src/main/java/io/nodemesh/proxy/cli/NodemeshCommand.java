@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         versionProvider = NodemeshCommand.Version.class,
         description = "A node-local service-mesh data plane for Kubernetes.",
         subcommands = {
+                ProxyCommand.class,
                 DemoCommand.class,
                 AgentCommand.class,
                 TopCommand.class,

@@ -130,13 +130,14 @@ final class TelemetryReporterTest {
                 "destination_principal=\"spiffe://cluster.local/ns/books/sa/reviews-sa\"",
                 "destination_service=\"reviews.books.svc.cluster.local\"", "response_flags=\"-\""};
             assertThat(sum(text, "istio_tcp_connections_closed_total", source)).isEqualTo(1000);
-            assertThat(sum(text, "istio_tcp_sent_bytes_total", source)).isEqualTo(100_000);
-            assertThat(sum(text, "istio_tcp_received_bytes_total", source)).isEqualTo(1_000_000);
+            // Istio's view: received = request bytes (from the source), sent = response bytes.
+            assertThat(sum(text, "istio_tcp_received_bytes_total", source)).isEqualTo(100_000);
+            assertThat(sum(text, "istio_tcp_sent_bytes_total", source)).isEqualTo(1_000_000);
             assertThat(sum(text, "istio_tcp_connections_closed_total", "response_flags=\"UF\"")).isEqualTo(1);
             // Inbound from a source nobody knows: reported by the destination, source unknown.
             String[] destination = {"reporter=\"destination\"", "source_workload=\"unknown\"",
                 "destination_workload=\"reviews\""};
-            assertThat(sum(text, "istio_tcp_sent_bytes_total", destination)).isEqualTo(7);
+            assertThat(sum(text, "istio_tcp_sent_bytes_total", destination)).isEqualTo(9);
             assertThat(reporter.sentRecords()).isEqualTo(1002);
             assertThat(reporter.droppedRecords()).isZero();
         }
@@ -151,8 +152,10 @@ final class TelemetryReporterTest {
             for (int i = 0; i < calls; i++) {
                 reporter.closed(c);
             }
-            // Everything the queue did not take is dropped at once; the rest when sending fails.
-            assertThat(reporter.droppedRecords()).isGreaterThanOrEqualTo(calls - 1024);
+            // Everything the queue did not take is dropped at once; the rest when sending fails. The
+            // reporter thread may hold one batch it has taken but not yet given up on.
+            int batch = reporterConfig().build().batchSize();
+            assertThat(reporter.droppedRecords()).isGreaterThanOrEqualTo(calls - 1024 - batch);
             eventually(Duration.ofSeconds(10), () -> reporter.droppedRecords() == calls, "all records dropped");
             assertThat(reporter.sentRecords()).isZero();
         }

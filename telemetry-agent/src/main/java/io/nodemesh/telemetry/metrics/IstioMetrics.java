@@ -64,9 +64,9 @@ public final class IstioMetrics {
         opened = counter(registry, "istio_tcp_connections_opened", "Connections opened (counted when they close).",
                 SeriesKey.TCP_LABELS);
         closed = counter(registry, "istio_tcp_connections_closed", "Connections closed.", SeriesKey.TCP_LABELS);
-        sent = counter(registry, "istio_tcp_sent_bytes", "Bytes sent from source to destination.",
+        sent = counter(registry, "istio_tcp_sent_bytes", "Bytes of the response: sent back to the source (Istio semantics).",
                 SeriesKey.TCP_LABELS);
-        received = counter(registry, "istio_tcp_received_bytes", "Bytes sent from destination back to source.",
+        received = counter(registry, "istio_tcp_received_bytes", "Bytes of the request: received from the source and forwarded (Istio semantics).",
                 SeriesKey.TCP_LABELS);
         requests = counter(registry, "istio_requests", "Requests.", SeriesKey.REQUEST_LABELS);
         requestDuration = Histogram.builder()
@@ -123,11 +123,14 @@ public final class IstioMetrics {
         TcpPoints points = seriesFor(key).tcp();
         points.opened.inc();
         points.closed.inc();
-        if (r.getBytesSent() != 0) {
-            points.sent.inc(r.getBytesSent());
-        }
+        // Istio's names are the workload's view: istio_tcp_received_bytes_total counts the request
+        // bytes (what the proxy forwarded from the source, bytes_sent here), istio_tcp_sent_bytes_total
+        // the response bytes (what came back to the source, bytes_received).
         if (r.getBytesReceived() != 0) {
-            points.received.inc(r.getBytesReceived());
+            points.sent.inc(r.getBytesReceived());
+        }
+        if (r.getBytesSent() != 0) {
+            points.received.inc(r.getBytesSent());
         }
     }
 

@@ -79,7 +79,7 @@ final class AccessLogTest {
             assertThat(line.get("destination_service").asText()).isEqualTo("db.data.svc.cluster.local");
             assertThat(Scrape.value(Scrape.metrics(agent.metricsAddress()), "istio_tcp_sent_bytes_total",
                     "source_workload=\"web\"", "destination_workload=\"db\"",
-                    "destination_service=\"db.data.svc.cluster.local\"")).isEqualTo(3);
+                    "destination_service=\"db.data.svc.cluster.local\"")).isEqualTo(4);
         }
     }
 }

@@ -103,7 +103,7 @@ final class BadInputTest {
         assertThat(result.status().getCode()).isEqualTo(Status.Code.OK);
         assertThat(result.ack().getAcceptedRecords()).isEqualTo(1);
         assertThat(Scrape.value(Scrape.metrics(agent.metricsAddress()), "istio_tcp_received_bytes_total",
-                "source_workload=\"newer\"")).isEqualTo(20);
+                "source_workload=\"newer\"")).isEqualTo(10);
     }
 
     @Test

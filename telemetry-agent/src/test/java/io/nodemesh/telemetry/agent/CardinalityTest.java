@@ -54,7 +54,7 @@ final class CardinalityTest {
             double total = closed.stream().mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
                     .sum();
             assertThat(total).isEqualTo(workloads);
-            assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", "source_workload=\"overflow\""))
+            assertThat(Scrape.value(text, "istio_tcp_received_bytes_total", "source_workload=\"overflow\""))
                     .isEqualTo(10.0 * folded);
         }
     }

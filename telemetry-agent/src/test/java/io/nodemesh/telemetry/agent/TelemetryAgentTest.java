@@ -61,12 +61,12 @@ final class TelemetryAgentTest {
                 "response_flags=\"-\"", "connection_security_policy=\"none\""};
             assertThat(Scrape.value(text, "istio_tcp_connections_opened_total", ok)).isEqualTo(2);
             assertThat(Scrape.value(text, "istio_tcp_connections_closed_total", ok)).isEqualTo(2);
-            assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", ok)).isEqualTo(300);
-            assertThat(Scrape.value(text, "istio_tcp_received_bytes_total", ok)).isEqualTo(3000);
+            assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", ok)).isEqualTo(3000);
+            assertThat(Scrape.value(text, "istio_tcp_received_bytes_total", ok)).isEqualTo(300);
             assertThat(Scrape.value(text, "istio_tcp_connections_closed_total", "reporter=\"source\"",
                     "response_flags=\"UF\"")).isEqualTo(1);
             assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", "response_flags=\"UF\"")).isZero();
-            assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", "reporter=\"destination\"")).isEqualTo(5);
+            assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", "reporter=\"destination\"")).isEqualTo(7);
             assertThat(Scrape.value(text, "nodemesh_agent_records_received_total", "kind=\"connection\""))
                     .isEqualTo(4);
             assertThat(Scrape.value(text, "nodemesh_agent_batches_received_total")).isEqualTo(2);

@@ -1,0 +1,173 @@
+package io.nodemesh.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.nodemesh.proxy.capture.DirectionStats;
+import io.nodemesh.proxy.config.MeshConfig;
+import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
+import io.nodemesh.proxy.telemetry.PodWorkloads;
+import io.nodemesh.proxy.telemetry.ReporterConfig;
+import io.nodemesh.proxy.telemetry.TelemetryReporter;
+import io.nodemesh.telemetry.agent.AgentConfig;
+import io.nodemesh.telemetry.agent.TelemetryAgent;
+import io.nodemesh.testing.Lan;
+import io.nodemesh.testing.NetnsExtension;
+import io.nodemesh.testing.TestNamespace;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole telemetry path with real parts: captured traffic between two pods in namespaces, the
+ * proxy's reporter, the agent on its Unix socket, and {@code /metrics} scraped over HTTP.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class TelemetryEndToEndTest {
+
+    @RegisterExtension
+    static final LeakGuard leaks = new LeakGuard();
+    @RegisterExtension
+    static final NetnsExtension net = new NetnsExtension();
+
+    private static final Pattern SAMPLE = Pattern.compile("^([a-z_]+)\\{([^}]*)} (\\S+)$");
+
+    @TempDir
+    Path dir;
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    @Test
+    void capturedTrafficShowsUpInTheAgentsMetricsAndSurvivesTheAgentGoingAway() throws Exception {
+        Lan lan = net.lan("node");
+        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
+        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Path socket = dir.resolve("telemetry.sock");
+        Path config = dir.resolve("mesh.yaml");
+        Files.writeString(config, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a) + TestMesh.pod("b", b));
+
+        AtomicReference<NodeProxy> proxyRef = new AtomicReference<>();
+        TelemetryAgent agent = startAgent(socket);
+        try (TelemetryReporter reporter = TelemetryReporter.start(ReporterConfig.builder()
+                        .socketPath(socket).node("test-node").reporterId("test-proxy")
+                        .flushInterval(Duration.ofMillis(100))
+                        .initialBackoff(Duration.ofMillis(50)).maxBackoff(Duration.ofMillis(500))
+                        .build(),
+                new PodWorkloads(() -> proxyRef.get() == null ? MeshConfig.empty() : proxyRef.get().config()));
+             NodeProxy proxy = NodeProxy.builder().configFile(config).sink(reporter)
+                     .admin(new InetSocketAddress("127.0.0.1", 0)).removeRulesOnStop(true).build();
+             SeededServer server = SeededServer.start(b, 8080, 30_000, 70_000, false)) {
+            proxyRef.set(proxy);
+            proxy.start();
+
+            // 1. Exact counts in /metrics within 2 s of the connections closing.
+            assertThat(SeededClients.run(a, b.ipv4(), 8080, 5, 30_000, 70_000)).containsOnly("ok");
+            TestMesh.await("proxy closed 5 each way", () -> closed(proxy, Direction.OUTBOUND) == 5
+                    && closed(proxy, Direction.INBOUND) == 5);
+            long closedAt = System.nanoTime();
+            String source = "reporter=\"source\",source_principal=\"spiffe://cluster.local/ns/demo/sa/a\",source_workload=\"a\"";
+            awaitMetric(agent, "istio_tcp_connections_closed_total", source, 5, Duration.ofSeconds(2));
+            assertThat(System.nanoTime() - closedAt).isLessThan(Duration.ofSeconds(2).toNanos());
+            DirectionStats.Snapshot out = proxy.nodeStats().direction(Direction.OUTBOUND).snapshot();
+            DirectionStats.Snapshot in = proxy.nodeStats().direction(Direction.INBOUND).snapshot();
+            String metrics = scrape(agent);
+            // Istio: received = bytes of the request (from the source), sent = bytes of the response.
+            assertThat(value(metrics, "istio_tcp_received_bytes_total", "reporter=\"source\"")).isEqualTo(out.bytesFromSource());
+            assertThat(value(metrics, "istio_tcp_sent_bytes_total", "reporter=\"source\"")).isEqualTo(out.bytesToSource());
+            assertThat(value(metrics, "istio_tcp_received_bytes_total", "reporter=\"destination\"")).isEqualTo(in.bytesFromSource());
+            assertThat(value(metrics, "istio_tcp_connections_closed_total", "reporter=\"destination\"")).isEqualTo(5);
+            assertThat(out.bytesFromSource()).isGreaterThanOrEqualTo(5 * 30_000L);
+            assertThat(out.bytesToSource()).isGreaterThanOrEqualTo(5 * 70_000L);
+            assertThat(metrics).contains("destination_workload=\"b\"", "destination_principal=\"spiffe://cluster.local/ns/demo/sa/b\"",
+                    "source_workload_namespace=\"demo\"");
+
+            // 2. The agent goes away while traffic flows: no connection fails, drops are counted.
+            agent.close();
+            long droppedBefore = reporter.droppedRecords();
+            assertThat(SeededClients.run(a, b.ipv4(), 8080, 20, 30_000, 70_000)).containsOnly("ok");
+            TestMesh.await("reporter counts the records it could not send", () -> reporter.droppedRecords() > droppedBefore);
+
+            // 3. The agent comes back on the same socket: reporting resumes by itself.
+            agent = startAgent(socket);
+            TelemetryAgent restarted = agent;
+            TestMesh.await("reporter reconnected", () -> {
+                try {
+                    assertThat(SeededClients.run(a, b.ipv4(), 8080, 1, 30_000, 70_000)).containsOnly("ok");
+                    return sum(scrape(restarted), "istio_tcp_connections_closed_total", source) > 0;
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            });
+        } finally {
+            agent.close();
+        }
+    }
+
+    private static long closed(NodeProxy proxy, Direction d) {
+        return proxy.nodeStats().direction(d).snapshot().closed();
+    }
+
+    private static TelemetryAgent startAgent(Path socket) throws Exception {
+        return TelemetryAgent.start(AgentConfig.builder().socketPath(socket)
+                .metricsAddress(new InetSocketAddress("127.0.0.1", 0)).build());
+    }
+
+    private void awaitMetric(TelemetryAgent agent, String name, String labels, long expected, Duration limit)
+            throws Exception {
+        long deadline = System.nanoTime() + limit.toNanos();
+        long seen;
+        do {
+            seen = sum(scrape(agent), name, labels);
+            if (seen == expected) {
+                return;
+            }
+            Thread.sleep(20);
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError(name + "{" + labels + "} is " + seen + ", expected " + expected + " within " + limit);
+    }
+
+    private String scrape(TelemetryAgent agent) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + agent.metricsAddress().getPort() + "/metrics")).timeout(Duration.ofSeconds(5)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        return r.body();
+    }
+
+    /** Sum of the samples of {@code name} whose label text contains every comma-separated label of {@code labels}. */
+    private static long sum(String metrics, String name, String labels) {
+        double total = 0;
+        for (String line : metrics.split("\n")) {
+            Matcher m = SAMPLE.matcher(line);
+            if (m.matches() && m.group(1).equals(name) && containsAll(m.group(2), labels)) {
+                total += Double.parseDouble(m.group(3));
+            }
+        }
+        return (long) total;
+    }
+
+    private static long value(String metrics, String name, String labels) {
+        return sum(metrics, name, labels);
+    }
+
+    private static boolean containsAll(String labelText, String wanted) {
+        for (String label : wanted.split(",")) {
+            if (!labelText.contains(label)) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,115 @@
+package io.nodemesh.proxy.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class StandaloneConfigTest {
+
+    private static final String POD = """
+            pods:
+              - name: client
+                netns: /var/run/netns/c
+            """;
+
+    @Test
+    void theSampleFileParsesWithEveryField() throws Exception {
+        String text;
+        try (InputStream in = StandaloneConfig.class.getResourceAsStream("/standalone-example.yaml")) {
+            text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        MeshConfig c = StandaloneConfig.parse("standalone-example.yaml", text);
+        ProxySettings p = c.proxy();
+        assertThat(p.mark()).isEqualTo(0x539);
+        assertThat(p.outboundPort()).isEqualTo(15001);
+        assertThat(p.inboundPort()).isEqualTo(15006);
+        assertThat(p.transport()).isEqualTo(TransportKind.EPOLL);
+        assertThat(p.workers()).isEqualTo(2);
+        assertThat(p.connectTimeout()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(p.idleTimeout()).isEqualTo(Duration.ofHours(1));
+        assertThat(p.drainTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(p.rules()).isEqualTo(RulesBackend.IPTABLES);
+        assertThat(p.admin()).isEqualTo(new InetSocketAddress("127.0.0.1", 15000));
+        PodSpec client = c.pods().get("demo/client");
+        assertThat(client.serviceAccount()).isEqualTo("client");
+        assertThat(client.ips()).containsExactly(InetAddress.ofLiteral("10.77.0.2"), InetAddress.ofLiteral("fd77::2"));
+        assertThat(client.netns()).isEqualTo(Path.of("/var/run/netns/demo-client"));
+        assertThat(client.capture()).isTrue();
+        assertThat(client.exemptPorts()).containsExactly(22);
+        assertThat(client.exemptInboundPorts()).isEmpty();
+        assertThat(client.exemptCidrs()).containsExactly("10.96.0.0/12");
+        assertThat(c.pods()).containsOnlyKeys("demo/client", "demo/server");
+        assertThat(c.podByIp(InetAddress.ofLiteral("fd77::3"))).map(PodSpec::name).contains("server");
+        assertThat(c.podByIp(InetAddress.ofLiteral("10.77.0.9"))).isEmpty();
+    }
+
+    @Test
+    void everythingIsOptionalButNameAndNetns() throws Exception {
+        MeshConfig c = StandaloneConfig.parse("f", POD);
+        assertThat(c.proxy()).isEqualTo(ProxySettings.defaults());
+        PodSpec pod = c.pods().get("default/client");
+        assertThat(pod.serviceAccount()).isEqualTo("default");
+        assertThat(pod.capture()).isTrue();
+        assertThat(StandaloneConfig.parse("f", "").pods()).isEmpty();
+        assertThat(StandaloneConfig.parse("f", "proxy:\npods:\n").pods()).isEmpty();
+        assertThat(StandaloneConfig.parse("f", "proxy:\n  mark: 1337\n  admin: '[::1]:0'\n").proxy())
+                .satisfies(p -> {
+                    assertThat(p.mark()).isEqualTo(1337);
+                    assertThat(p.admin()).isEqualTo(new InetSocketAddress(InetAddress.ofLiteral("::1"), 0));
+                });
+    }
+
+    @Test
+    void mistakesNameFileLineColumnAndField() {
+        List<String[]> cases = List.of(
+                new String[] {"proxy:\n  mark: 0x539\n  idle: 5s\n", "f:3:3: proxy.idle: unknown key"},
+                new String[] {"proxy:\n  workers: many\n", "f:2:12: proxy.workers: 'many' is not a whole number"},
+                new String[] {"proxy:\n  connectTimeout: 5\n", "f:2:19: proxy.connectTimeout: '5' is not a duration"},
+                new String[] {"proxy:\n  idleTimeout: 1 hour\n", "f:2:16: proxy.idleTimeout: '1 hour' is not a duration"},
+                new String[] {"proxy:\n  transport: dpdk\n", "f:2:14: proxy.transport: 'dpdk' is not one of epoll, io_uring, nio"},
+                new String[] {"proxy:\n  rules: ebpf\n", "f:2:10: proxy.rules: 'ebpf' is not one of iptables, nft, none"},
+                new String[] {"proxy:\n  outboundPort: 70000\n", "f:2:17: proxy.outboundPort: 70000 is not a TCP port"},
+                new String[] {"proxy:\n  mark: 0\n", "f:2:9: proxy.mark: '0' is not a packet mark"},
+                new String[] {"proxy:\n  admin: localhost:15000\n", "f:2:10: proxy.admin: 'localhost:15000': 'localhost' is not an IP address"},
+                new String[] {POD + "    ips: [10.0.0.300]\n", "f:4:11: pods[0].ips[0]: '10.0.0.300' is not an IP address"},
+                new String[] {POD + "    ips: [10.1]\n", "f:4:11: pods[0].ips[0]: '10.1' is not an IP address"},
+                new String[] {POD + "    exemptCidrs: [10.96.0.0/40]\n", "f:4:19: pods[0].exemptCidrs[0]: '10.96.0.0/40' is not a network"},
+                new String[] {POD + "    exemptPorts: [ssh]\n", "f:4:19: pods[0].exemptPorts[0]: 'ssh' is not a whole number"},
+                new String[] {POD + "    capture: maybe\n", "f:4:14: pods[0].capture: 'maybe' is not true or false"},
+                new String[] {POD + "    ips: 10.0.0.1\n", "f:4:10: pods[0].ips: expected a list"},
+                new String[] {POD + "    labels: {}\n", "f:4:5: pods[0].labels: unknown key"},
+                new String[] {"pods:\n  - name: client\n    namespace: demo\n", "f:2:5: pods[0]: missing required field 'netns'"},
+                new String[] {"pods:\n  - netns: /x\n", "f:2:5: pods[0]: missing required field 'name'"},
+                new String[] {"pods:\n  - name: Client_1\n    netns: /x\n", "f:2:11: pods[0].name: 'Client_1' is not a Kubernetes name"},
+                new String[] {"pods:\n  - name: c\n    netns: relative/x\n", "f:3:12: pods[0].netns: 'relative/x' is not an absolute path"},
+                new String[] {POD + "  - name: client\n    netns: /y\n", "f:4:5: pods[1]: pod default/client is listed twice"},
+                new String[] {POD + "    ips: [10.0.0.1]\n  - name: other\n    ips: [10.0.0.1]\n    netns: /y\n",
+                        "f:5:5: pods[1].ips: 10.0.0.1 is also the address of pod default/client"},
+                new String[] {"proxy:\n  mark: 1\n  mark: 2\n", "f:3:3: proxy.mark: duplicate key"},
+                new String[] {"pods: {name: x}\n", "f:1:7: pods: expected a list, found a mapping"},
+                new String[] {"proxy: [1]\n", "f:1:8: proxy: expected a mapping"},
+                new String[] {"proxy:\n  mark: [1\n", "f:3:1: not valid YAML"},
+                new String[] {"proxy:\n\tmark: 1\n", "f:2:1: not valid YAML"});
+        for (String[] c : cases) {
+            assertThatThrownBy(() -> StandaloneConfig.parse("f", c[0]))
+                    .as("%s", c[0])
+                    .isInstanceOf(ConfigException.class)
+                    .hasMessageStartingWith(c[1]);
+        }
+    }
+
+    @Test
+    void aMissingFileIsNamed() {
+        assertThatThrownBy(() -> StandaloneConfig.load(Path.of("/nonexistent/mesh.yaml")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("/nonexistent/mesh.yaml: no such file");
+    }
+}
