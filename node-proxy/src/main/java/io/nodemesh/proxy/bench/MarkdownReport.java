@@ -62,7 +62,8 @@ public final class MarkdownReport {
         }
         md.append('\n');
 
-        md.append("| ratio | req/s | p50 | p99 |\n|---|---:|---:|---:|\n");
+        md.append("| ratio | req/s (of medians) | req/s, same-round pairs: median [min – max] | p50 | p99 | CPU per request |\n"
+                + "|---|---:|---:|---:|---:|---:|\n");
         ratioRow(md, report, "nodemesh", "direct");
         ratioRow(md, report, "nodemesh", "haproxy");
         ratioRow(md, report, "haproxy", "direct");
@@ -71,12 +72,13 @@ public final class MarkdownReport {
         md.append("Targets (what we aim at; these figures say where we stand):\n\n");
         Optional<SubjectSummary> nm = report.ran("nodemesh");
         Optional<SubjectSummary> ha = report.ran("haproxy");
-        md.append("- issue 2, nodemesh req/s ≥ 0.8 × HAProxy's on the same core: ")
-                .append(verdict(nm, ha, (n, h) -> n.requestsPerSecond() >= 0.8 * h.requestsPerSecond(),
-                        (n, h) -> fmt("%.2f ×", n.requestsPerSecond() / h.requestsPerSecond()))).append('\n');
-        md.append("- issue 7, nodemesh req/s ≥ HAProxy's: ")
-                .append(verdict(nm, ha, (n, h) -> n.requestsPerSecond() >= h.requestsPerSecond(),
-                        (n, h) -> fmt("%.2f ×", n.requestsPerSecond() / h.requestsPerSecond()))).append('\n');
+        double[] pairs = pairedRatios(report, "nodemesh", "haproxy");
+        double paired = pairs.length == 0 ? Double.NaN : median(pairs);
+        String spread = pairs.length == 0 ? "" : fmt("%.2f ×; single rounds %.2f – %.2f", paired, pairs[0], pairs[pairs.length - 1]);
+        md.append("- issue 2, nodemesh req/s ≥ 0.8 × HAProxy's on the same core (median of same-round pairs): ")
+                .append(verdict(nm, ha, (n, h) -> paired >= 0.8, (n, h) -> spread)).append('\n');
+        md.append("- issue 7, nodemesh req/s ≥ HAProxy's (median of same-round pairs): ")
+                .append(verdict(nm, ha, (n, h) -> paired >= 1.0, (n, h) -> spread)).append('\n');
         md.append("- issue 7, added p50 ≤ 50 µs (at this load, which saturates; issue 7 asks for it at a fixed 1000 req/s): ")
                 .append(verdict(nm, direct, (n, d) -> n.p50Micros() - d.p50Micros() <= 50,
                         (n, d) -> signedLatency(n.p50Micros() - d.p50Micros()))).append("\n\n");
@@ -157,12 +159,36 @@ public final class MarkdownReport {
         Optional<SubjectSummary> y = report.ran(b);
         md.append("| ").append(a).append(" / ").append(b).append(" | ");
         if (x.isEmpty() || y.isEmpty()) {
-            md.append("— | — | — |\n");
+            md.append("— | — | — | — | — |\n");
             return;
         }
+        double[] pairs = pairedRatios(report, a, b);
+        double cpuX = x.get().cpuSeconds() / x.get().requests();
+        double cpuY = y.get().cpuSeconds() / y.get().requests();
         md.append(fmt("%.2f", x.get().requestsPerSecond() / y.get().requestsPerSecond())).append(" | ")
-                .append(fmt("%.2f", x.get().p50Micros() / y.get().p50Micros())).append(" | ")
-                .append(fmt("%.2f", x.get().p99Micros() / y.get().p99Micros())).append(" |\n");
+                .append(pairs.length == 0 ? "—" : fmt("%.2f [%.2f – %.2f]", median(pairs), pairs[0], pairs[pairs.length - 1]))
+                .append(" | ").append(fmt("%.2f", x.get().p50Micros() / y.get().p50Micros())).append(" | ")
+                .append(fmt("%.2f", x.get().p99Micros() / y.get().p99Micros())).append(" | ")
+                .append(Double.isNaN(cpuX) || Double.isNaN(cpuY) ? "—" : fmt("%.2f", cpuX / cpuY)).append(" |\n");
+    }
+
+    /**
+     * req/s of {@code a} over {@code b} within each round both ran, sorted: runs of the same round
+     * are next to each other in time, so these ratios suffer least from drift in what else the
+     * machine is doing.
+     */
+    static double[] pairedRatios(BenchReport report, String a, String b) {
+        return report.rounds().stream()
+                .filter(r -> r.subject().equals(a))
+                .flatMap(ra -> report.rounds().stream()
+                        .filter(rb -> rb.subject().equals(b) && rb.round() == ra.round())
+                        .map(rb -> ra.wrk().requestsPerSecond() / rb.wrk().requestsPerSecond()))
+                .mapToDouble(Double::doubleValue).sorted().toArray();
+    }
+
+    private static double median(double[] sorted) {
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     private interface Check {

@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.jar.JarFile;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -28,22 +27,19 @@ final class NodemeshSubject implements Subject {
     private final String url;
     private final Process process;
     private final String launchedAs;
-    private final boolean viaCli;
     private long redirectedBefore;
 
-    private NodemeshSubject(TestNamespace client, String url, Process process, String launchedAs, boolean viaCli) {
+    private NodemeshSubject(TestNamespace client, String url, Process process, String launchedAs) {
         this.client = client;
         this.url = url;
         this.process = process;
         this.launchedAs = launchedAs;
-        this.viaCli = viaCli;
     }
 
     /** How the proxy was started, for the report. */
     String launchNote() {
-        return "nodemesh proxy started as `java <flags> " + launchedAs + "`"
-                + (viaCli ? "" : " — the jar has no `nodemesh proxy` command yet, so the benchmark's launcher runs the same "
-                + "NodeProxy (no telemetry sink); it switches to `nodemesh proxy` once the CLI has it");
+        return "the proxy ran as `java " + String.join(" ", Processes.JVM_FLAGS) + " " + launchedAs + "` in the node namespace, "
+                + "without telemetry reporting (HAProxy logs nothing either; with the agent is issue 7's measurement)";
     }
 
     /**
@@ -52,26 +48,24 @@ final class NodemeshSubject implements Subject {
      */
     static NodemeshSubject start(TestNamespace node, TestNamespace client, InetSocketAddress server, Path jar,
                                  String transport, int cpu, int nice, Path workDir) throws IOException, Unavailable {
-        boolean cli = hasProxyCommand(jar);
+        checkJar(jar);
         Path cfg = workDir.resolve("proxy.yaml");
         Files.writeString(cfg, config(client, transport));
         Path log = workDir.resolve("proxy.log");
         List<String> argv = new ArrayList<>();
         argv.add(Processes.java());
         argv.addAll(Processes.JVM_FLAGS);
-        if (cli) {
-            argv.addAll(List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString(),
-                    "--transport", transport, "--workers", "1", "--admin", "127.0.0.1:0"));
-        } else {
-            argv.addAll(List.of("-cp", jar.toString(), ProxyProcess.class.getName(), cfg.toString(), transport, "1", "127.0.0.1:0"));
-        }
+        // No telemetry: HAProxy logs nothing either, and the default agent socket is a host path that
+        // must not receive the benchmark's connections; measuring with the agent is issue 7's business.
+        argv.addAll(List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString(),
+                "--transport", transport, "--workers", "1", "--admin", "127.0.0.1:0", "--no-telemetry"));
         Process p = Processes.spawn(node, cpu, nice, log, argv);
         Processes.awaitReady("the nodemesh proxy", p, log, Duration.ofSeconds(30), () ->
                 client.exec("ss", "-Hltn", "sport = :" + OUTBOUND_PORT).stdout().contains(":" + OUTBOUND_PORT)
                         && redirectedPackets(client.exec("iptables-save", "-c", "-t", "nat").stdout()) >= 0
                         && Processes.canConnect(client, server));
         return new NodemeshSubject(client, "http://" + server.getAddress().getHostAddress() + ":" + server.getPort() + "/", p,
-                String.join(" ", argv.subList(argv.indexOf(cli ? "-jar" : "-cp"), argv.size())).replace(workDir + "/", ""), cli);
+                String.join(" ", argv.subList(argv.indexOf("-jar"), argv.size())).replace(workDir + "/", ""));
     }
 
     /** The standalone config: one captured pod, rules installed by the proxy itself. */
@@ -83,11 +77,8 @@ final class NodemeshSubject implements Subject {
                 """.formatted(OUTBOUND_PORT, transport, client.ipv4().getHostAddress(), client.path());
     }
 
-    /**
-     * Whether the jar has the {@code nodemesh proxy} command; without it the proxy runs through
-     * {@link ProxyProcess} from the same jar. Unavailable if the jar is missing or carries neither.
-     */
-    private static boolean hasProxyCommand(Path jar) throws Unavailable {
+    /** Fails with the reason unless {@code jar} exists and has the {@code nodemesh proxy} command. */
+    private static void checkJar(Path jar) throws Unavailable {
         if (!Files.isRegularFile(jar)) {
             throw new Unavailable(jar + " does not exist (build it: mvn -B -q -pl node-proxy -am package -DskipTests)");
         }
@@ -97,19 +88,11 @@ final class NodemeshSubject implements Subject {
         argv.addAll(List.of("-jar", jar.toString(), "proxy", "--help"));
         ExecResult help = Commands.run(argv);
         // Without a `proxy` subcommand the top-level --help still answers with status 0: look for its usage line.
-        if (help.ok() && help.stdout().contains("nodemesh proxy")) {
-            return true;
+        if (!help.ok() || !help.stdout().contains("nodemesh proxy")) {
+            String why = (help.stderr() + "\n" + help.stdout()).strip().lines().limit(2).reduce((a, b) -> a + " " + b).orElse("");
+            throw new Unavailable(jar + " has no working `nodemesh proxy` command (`proxy --help` exited "
+                    + help.exitCode() + ": " + why + ")");
         }
-        try (JarFile contents = new JarFile(jar.toFile())) {
-            if (contents.getEntry(ProxyProcess.class.getName().replace('.', '/') + ".class") != null) {
-                return false;
-            }
-        } catch (IOException e) {
-            throw new Unavailable(jar + " cannot be read as a jar: " + e.getMessage());
-        }
-        String why = (help.stderr() + "\n" + help.stdout()).strip().lines().limit(2).reduce((a, b) -> a + " " + b).orElse("");
-        throw new Unavailable(jar + " has neither a `proxy` command (`nodemesh proxy --help` exited " + help.exitCode()
-                + ": " + why + ") nor " + ProxyProcess.class.getName());
     }
 
     /**

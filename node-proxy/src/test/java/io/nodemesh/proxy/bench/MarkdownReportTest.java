@@ -31,7 +31,9 @@ class MarkdownReportTest {
                 List.of(summary("direct", DIRECT, Double.NaN, null),
                         summary("nodemesh", NODEMESH, 1.5, new ProcessSample(0, 40_960, 51_200)),
                         summary("haproxy", HAPROXY, 4.18, new ProcessSample(0, 14_745, 14_745))),
-                List.of(), List.of());
+                List.of(new RoundResult("direct", 0, DIRECT, Double.NaN, 0.9), new RoundResult("nodemesh", 0, NODEMESH, 1.5, 0.02),
+                        new RoundResult("haproxy", 0, HAPROXY, 4.18, 0.02)),
+                List.of());
 
         String md = MarkdownReport.render(report, List.of("results/e2e.png"));
 
@@ -42,11 +44,12 @@ class MarkdownReportTest {
         assertThat(md).contains("| haproxy | haproxy path | 40,441 | 322 µs | 568 µs | 1.98 ms | −188 µs | 4.18 | 84 % | 0.021 | 14.4 MiB / 14.4 MiB | 0 |");
         // 1.5 CPU s over 2.03 s = 74 %; 1.5 / 50,473 requests × 1000 = 0.030 vCPU per 1000 req/s.
         assertThat(md).contains("| nodemesh | nodemesh path | 24,819 | 77 µs | 5.08 ms | 54.9 ms | −433 µs | 1.50 | 74 % | 0.030 | 40.0 MiB / 50.0 MiB | 1030 |");
-        assertThat(md).contains("| nodemesh / direct | 1.51 | 0.15 | 9.63 |");
-        assertThat(md).contains("| nodemesh / haproxy | 0.61 | 0.24 | 27.72 |");
-        assertThat(md).contains("| haproxy / direct | 2.47 | 0.63 | 0.35 |");
-        assertThat(md).contains("nodemesh req/s ≥ 0.8 × HAProxy's on the same core: **not met** (0.61 ×)");
-        assertThat(md).contains("issue 7, nodemesh req/s ≥ HAProxy's: **not met** (0.61 ×)");
+        assertThat(md).contains("| nodemesh / direct | 1.51 | 1.51 [1.51 – 1.51] | 0.15 | 9.63 | — |");
+        // CPU per request: (1.5 s / 50,473) / (4.18 s / 202,276) = 1.44.
+        assertThat(md).contains("| nodemesh / haproxy | 0.61 | 0.61 [0.61 – 0.61] | 0.24 | 27.72 | 1.44 |");
+        assertThat(md).contains("| haproxy / direct | 2.47 | 2.47 [2.47 – 2.47] | 0.63 | 0.35 | — |");
+        assertThat(md).contains("nodemesh req/s ≥ 0.8 × HAProxy's on the same core (median of same-round pairs): **not met** (0.61 ×; single rounds 0.61 – 0.61)");
+        assertThat(md).contains("issue 7, nodemesh req/s ≥ HAProxy's (median of same-round pairs): **not met** (0.61 ×; single rounds 0.61 – 0.61)");
         assertThat(md).contains("added p50 ≤ 50 µs").contains("**met** (−433 µs)");
         assertThat(md).contains("![req/s and p50/p99 latency per subject](results/e2e.png)");
     }
@@ -64,12 +67,29 @@ class MarkdownReportTest {
 
         // 1.5 CPU s over 2.03 s = 74 %; 1.5 / 50,473 requests × 1000 = 0.030 vCPU per 1000 req/s.
         assertThat(md).contains("| nodemesh | nodemesh path | not run: proxy exited with status 1 (see notes) |");
-        assertThat(md).contains("| nodemesh / direct | — | — | — |").contains("| nodemesh / haproxy | — | — | — |");
-        assertThat(md).contains("| haproxy / direct | 2.47 | 0.63 | 0.35 |");
-        assertThat(md).contains("0.8 × HAProxy's on the same core: not measured in this run");
+        assertThat(md).contains("| nodemesh / direct | — | — | — | — | — |").contains("| nodemesh / haproxy | — | — | — | — | — |");
+        assertThat(md).contains("| haproxy / direct | 2.47 | 2.47 [2.47 – 2.47] | 0.63 | 0.35 | — |");
+        assertThat(md).contains("0.8 × HAProxy's on the same core (median of same-round pairs): not measured in this run");
         assertThat(md).contains("- nodemesh not run: proxy exited with status 1\n  ```\n  log line | one\n  log line two\n  ```\n");
         assertThat(md).contains("| 1 | haproxy | 40,441 | 322 µs | 568 µs | 1.98 ms | 8.94 ms | 4.18 | 3 % | 0 |");
         assertThat(md).contains("- a note").doesNotContain("![");
+    }
+
+    @Test
+    void pairsRatiosWithinRoundsAndSkipsRoundsWhereOneSideDidNotRun() {
+        List<RoundResult> rounds = List.of(
+                new RoundResult("nodemesh", 0, NODEMESH, 1, 0), new RoundResult("haproxy", 0, HAPROXY, 1, 0), // 0.614
+                new RoundResult("haproxy", 1, DIRECT, 1, 0), new RoundResult("nodemesh", 1, HAPROXY, 1, 0),   // 2.466
+                new RoundResult("nodemesh", 2, DIRECT, 1, 0), new RoundResult("haproxy", 2, NODEMESH, 1, 0),  // 0.661
+                new RoundResult("nodemesh", 3, DIRECT, 1, 0));                                                   // no pair
+        BenchReport report = new BenchReport(MACHINE, OPTIONS, Instant.EPOCH, Duration.ZERO, List.of(), rounds, List.of());
+
+        double[] pairs = MarkdownReport.pairedRatios(report, "nodemesh", "haproxy");
+
+        assertThat(pairs).hasSize(3);
+        assertThat(pairs[0]).isEqualTo(NODEMESH.requestsPerSecond() / HAPROXY.requestsPerSecond());
+        assertThat(pairs[1]).isEqualTo(DIRECT.requestsPerSecond() / NODEMESH.requestsPerSecond());
+        assertThat(pairs[2]).isEqualTo(HAPROXY.requestsPerSecond() / DIRECT.requestsPerSecond());
     }
 
     @Test
