@@ -1,0 +1,56 @@
+package io.nodemesh.proxy.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * CPU time and memory of one process at one moment, read from {@code /proc/<pid>/stat} and
+ * {@code /proc/<pid>/status}.
+ *
+ * @param cpuTicks user + system time in clock ticks ({@code utime + stime})
+ * @param rssKb resident set size now ({@code VmRSS}) in KiB
+ * @param hwmKb peak resident set size so far ({@code VmHWM}) in KiB
+ */
+public record ProcessSample(long cpuTicks, long rssKb, long hwmKb) {
+
+    /** Reads the process {@code pid} now. */
+    public static ProcessSample of(long pid) throws IOException {
+        Path dir = Path.of("/proc", Long.toString(pid));
+        return new ProcessSample(cpuTicks(Files.readString(dir.resolve("stat"))),
+                kb(Files.readString(dir.resolve("status")), "VmRSS"),
+                kb(Files.readString(dir.resolve("status")), "VmHWM"));
+    }
+
+    /**
+     * {@code utime + stime} (fields 14 and 15) of a {@code /proc/<pid>/stat} line. The command name
+     * (field 2) is in parentheses and may itself hold spaces and parentheses, so fields are
+     * counted from the last {@code ')'}.
+     */
+    static long cpuTicks(String stat) {
+        int close = stat.lastIndexOf(')');
+        if (close < 0) {
+            throw new IllegalArgumentException("not a /proc/<pid>/stat line: " + stat);
+        }
+        String[] f = stat.substring(close + 1).trim().split("\\s+");
+        // f[0] is field 3 (state), so field n is f[n - 3].
+        if (f.length < 13) {
+            throw new IllegalArgumentException("/proc/<pid>/stat line too short: " + stat);
+        }
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    /** The value in KiB of a {@code Key:   1234 kB} line of {@code /proc/<pid>/status}. */
+    static long kb(String status, String key) {
+        for (String line : status.split("\n")) {
+            if (line.startsWith(key + ":")) {
+                String[] parts = line.substring(key.length() + 1).trim().split("\\s+");
+                if (parts.length != 2 || !parts[1].equals("kB")) {
+                    throw new IllegalArgumentException("unexpected " + key + " line: " + line);
+                }
+                return Long.parseLong(parts[0]);
+            }
+        }
+        throw new IllegalArgumentException("/proc/<pid>/status has no " + key + " line");
+    }
+}
