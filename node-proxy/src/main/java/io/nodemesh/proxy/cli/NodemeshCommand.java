@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
                 AgentCommand.class,
                 TopCommand.class,
                 RulesCommand.class,
+                BenchCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class NodemeshCommand implements Runnable {
