@@ -12,6 +12,8 @@ import picocli.CommandLine.Command;
         subcommands = {
                 ProxyCommand.class,
                 DemoCommand.class,
+                StatusCommand.class,
+                ConnectionsCommand.class,
                 AgentCommand.class,
                 TopCommand.class,
                 RulesCommand.class,
