@@ -43,7 +43,7 @@ public final class MatrixXChartRenderer implements MatrixChartRenderer {
         String[] names = {"p50", "p90", "p99", "p999"};
         List<ToDoubleFunction<Measurement>> fs = List.of(m -> m.p50Us(), m -> m.p90Us(), m -> m.p99Us(), m -> m.p999Us());
         for (int i = 0; i < names.length; i++) {
-            XYChart c = new XYChartBuilder().width(560).height(400)
+            XYChart c = new XYChartBuilder().width(640).height(420)
                     .title(names[i] + " at " + Math.round(r.options().rate()) + " req/s (CO-corrected)")
                     .xAxisTitle("connections").yAxisTitle("µs (log)").build();
             c.getStyler().setXAxisLogarithmic(true);
@@ -139,7 +139,7 @@ public final class MatrixXChartRenderer implements MatrixChartRenderer {
     }
 
     private static CategoryChart category(String title, String x, String y) {
-        CategoryChart c = new CategoryChartBuilder().width(560).height(420).title(title).xAxisTitle(x).yAxisTitle(y).build();
+        CategoryChart c = new CategoryChartBuilder().width(640).height(420).title(title).xAxisTitle(x).yAxisTitle(y).build();
         c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
         c.getStyler().setLegendLayout(Styler.LegendLayout.Horizontal);
         c.getStyler().setYAxisMin(0.0);
