@@ -90,6 +90,12 @@ final class Processes {
         }
     }
 
+    /** The last {@code n} lines of {@code text}, joined by " / ". */
+    static String lastLines(String text, int n) {
+        List<String> lines = text.lines().toList();
+        return String.join(" / ", lines.subList(Math.max(0, lines.size() - n), lines.size()));
+    }
+
     /** The last 20 lines of a log file, or why it cannot be read. */
     static String tail(Path log) {
         try {

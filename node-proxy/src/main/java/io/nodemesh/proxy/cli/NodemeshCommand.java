@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
                 TopCommand.class,
                 RulesCommand.class,
                 BenchCommand.class,
+                MatrixCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class NodemeshCommand implements Runnable {

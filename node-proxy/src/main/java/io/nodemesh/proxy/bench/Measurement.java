@@ -1,0 +1,38 @@
+package io.nodemesh.proxy.bench;
+
+/**
+ * One load run against one subject in the matrix.
+ *
+ * @param scenario {@link #LATENCY}, {@link #THROUGHPUT}, {@link #BULK} or {@link #CHURN}
+ * @param param connections (latency, throughput), streams (bulk) or threads (churn)
+ * @param subject the subject's name
+ * @param round 0-based measured round
+ * @param value the scenario's headline: achieved requests/s (latency, throughput), Gbit/s (bulk), new connections/s (churn)
+ * @param p50Us latency percentiles in µs (CO-corrected for latency; wrk's for throughput; per connection for churn), -1 if none
+ * @param errors failed exchanges / connections / socket errors the tool reported
+ * @param cpuSeconds the subject's processes' CPU seconds (utime+stime) over the whole tool run, NaN for direct
+ * @param cpuPer1000 CPU seconds per 1000 requests (= vCPU per 1000 requests/s) or per 1000 connections (churn); NaN if not applicable
+ * @param vcpu cpuSeconds divided by the tool run's wall time
+ * @param others share of the pinned proxy core used by other processes during the run (0..1), NaN if unpinned
+ * @param failure why the run failed, or null
+ */
+public record Measurement(String scenario, int param, String subject, int round, double value,
+                          long p50Us, long p90Us, long p99Us, long p999Us, long errors,
+                          double cpuSeconds, double cpuPer1000, double vcpu, double others, String failure) {
+
+    public static final String LATENCY = "latency";
+    public static final String THROUGHPUT = "throughput";
+    public static final String BULK = "bulk";
+    public static final String CHURN = "churn";
+
+    /** A run that produced no figures. */
+    public static Measurement failed(String scenario, int param, String subject, int round, String why) {
+        return new Measurement(scenario, param, subject, round, Double.NaN, -1, -1, -1, -1, 0,
+                Double.NaN, Double.NaN, Double.NaN, Double.NaN, why);
+    }
+
+    /** Whether it produced figures. */
+    public boolean ok() {
+        return failure == null;
+    }
+}
