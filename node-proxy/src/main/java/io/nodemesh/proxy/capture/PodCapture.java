@@ -195,9 +195,14 @@ public final class PodCapture implements ConnectionListener {
                 spec.serviceAccount(), c.source(), c.destination(), c.bytesFromSource(), c.bytesToSource(),
                 c.openedAtMillis(), durationNanos, outcome);
         shared.node().remember(record);
-        connectionLog.info("{} {} {} -> {} {} sent={} received={} {}ms", spec.key(),
-                c.direction().name().toLowerCase(java.util.Locale.ROOT), c.source(), c.destination(), outcome,
-                c.bytesFromSource(), c.bytesToSource(), TimeUnit.NANOSECONDS.toMillis(durationNanos));
+        // One line per connection is an access log written synchronously on the event loop: off by
+        // default (the agent keeps the access log, /connections the recent ones); on with
+        // -Dorg.slf4j.simpleLogger.log.io.nodemesh.proxy.connections=debug.
+        if (connectionLog.isDebugEnabled()) {
+            connectionLog.debug("{} {} {} -> {} {} sent={} received={} {}ms", spec.key(),
+                    c.direction().name().toLowerCase(java.util.Locale.ROOT), c.source(), c.destination(), outcome,
+                    c.bytesFromSource(), c.bytesToSource(), TimeUnit.NANOSECONDS.toMillis(durationNanos));
+        }
         try {
             shared.sink().closed(record);
         } catch (RuntimeException e) {

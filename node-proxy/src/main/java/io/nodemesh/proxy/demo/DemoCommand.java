@@ -42,7 +42,6 @@ public final class DemoCommand implements Callable<Integer> {
 
     static final String CONFIG_TEMPLATE = "/demo-standalone.yaml";
     static final int BACKEND_PORT = 8080;
-    private static final String CONNECTION_LOG = "io.nodemesh.proxy.connections";
 
     @Spec
     private CommandLine.Model.CommandSpec spec;
@@ -58,9 +57,6 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        // The demo prints its own table of connections; the proxy's one log line per connection
-        // would drown it. Must be set before the first proxy class creates that logger.
-        System.setProperty("org.slf4j.simpleLogger.log." + CONNECTION_LOG, "warn");
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         if (connections < 1 || connections > 1000 || bytes < 1 || bytes > 64 * 1024 * 1024) {
