@@ -301,7 +301,7 @@ public final class GrowthBenchmark {
         ExecResult r = client.exec("taskset", "-c", Integer.toString(loadCpu), java, "--enable-native-access=ALL-UNNAMED",
                 "-cp", jar, "io.nodemesh.proxy.bench.load.FixedRateClient", "--target", "10.77.200.3:" + SERVER_PORT,
                 "--rate", Integer.toString(rate), "--connections", Integer.toString(connections),
-                "--duration", options.load().toMillis() + "ms", "--warmup", "2s");
+                "--duration", options.load().toMillis() + "ms", "--warmup", loadWarmup(options.load()).toMillis() + "ms");
         double seconds = (System.nanoTime() - t0) / 1e9;
         ProcessSample after = ProcessSample.of(proxy.pid());
         long anon = ProcFds.rssAnonKb(proxy.pid());
@@ -317,6 +317,11 @@ public final class GrowthBenchmark {
         }
         return new LoadPoint(v.name(), phase, result.achievedRate(), after.rssKb(), anon, after.hwmKb(),
                 (after.cpuTicks() - before.cpuTicks()) / (double) ticksPerSecond, seconds, result.errors());
+    }
+
+    /** Unmeasured start of each loaded phase: 2 s, or 1 s for short (developer) phases. */
+    static Duration loadWarmup(Duration load) {
+        return load.compareTo(Duration.ofSeconds(5)) < 0 ? Duration.ofSeconds(1) : Duration.ofSeconds(2);
     }
 
     private static long redirected(TestNamespace pod) {

@@ -35,7 +35,7 @@ public final class GrowthCommand implements Callable<Integer> {
     @Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--quick", description = "A developer run under 2 minutes: pods 0,25,50, 5s idle and load windows (explicit options win).")
+    @Option(names = "--quick", description = "A developer run under 2 minutes: pods 0,25,50, 5 s idle and 3 s load windows (explicit options win).")
     private boolean quick;
 
     @Option(names = "--pods", split = ",", paramLabel = "N", description = "Captured pod counts, ascending (default 0,50,100,250,500).")
@@ -44,7 +44,7 @@ public final class GrowthCommand implements Callable<Integer> {
     @Option(names = "--idle", paramLabel = "SECONDS", description = "Idle CPU window per measurement (default 10; 5 with --quick).")
     private Integer idle;
 
-    @Option(names = "--load", paramLabel = "SECONDS", description = "Length of each loaded phase, 0 for none (default 10; 5 with --quick).")
+    @Option(names = "--load", paramLabel = "SECONDS", description = "Length of each loaded phase, 0 for none (default 10; 3 with --quick).")
     private Integer load;
 
     @Option(names = "--rate", defaultValue = "1000", paramLabel = "REQ/S", description = "Fixed rate of the first loaded phase (default ${DEFAULT-VALUE}).")
@@ -106,7 +106,7 @@ public final class GrowthCommand implements Callable<Integer> {
                 chosen.add(parseVariant(spec));
             }
             options = new GrowthOptions(pods != null ? pods : quick ? List.of(0, 25, 50) : List.of(0, 50, 100, 250, 500),
-                    Duration.ofSeconds(idle != null ? idle : quick ? 5 : 10), Duration.ofSeconds(load != null ? load : quick ? 5 : 10),
+                    Duration.ofSeconds(idle != null ? idle : quick ? 5 : 10), Duration.ofSeconds(load != null ? load : quick ? 3 : 10),
                     rate, highRate, chosen, out, proxyJar, proxyCpu, keepLogs,
                     (invokedAs + " " + String.join(" ", spec.commandLine().getParseResult().originalArgs())).strip());
         } catch (IllegalArgumentException e) {

@@ -148,7 +148,8 @@ public record GrowthReport(Machine machine, GrowthOptions options, Instant start
         if (!loads.isEmpty()) {
             md.append("RSS under load: one captured client pod, `FixedRateClient` (1 KiB request, 1 KiB response, keep-alive; ")
                     .append(options.rate()).append(" req/s on 4 connections, then ").append(options.highRate()).append(" req/s on 16) → proxy → `LoadServer`, ")
-                    .append(fmtSeconds(options.load().toMillis() / 1000.0)).append(" after a 2 s warm-up, load tools on the other core:\n\n");
+                    .append(fmtSeconds(options.load().toMillis() / 1000.0)).append(" after a ")
+                    .append(fmtSeconds(GrowthBenchmark.loadWarmup(options.load()).toSeconds())).append(" warm-up, load tools on the other core:\n\n");
             md.append("| variant | load | achieved req/s | RSS after | of it anonymous | peak RSS (VmHWM) | proxy CPU s | errors | target ≤ 64 MB at 1000 req/s |\n");
             md.append("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
             for (LoadPoint l : loads) {
