@@ -5,6 +5,15 @@
 NODEMESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NODEMESH_JAR="$NODEMESH_ROOT/node-proxy/target/nodemesh.jar"
 NODEMESH_JVM_FLAGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseCompactObjectHeaders)
+# Added for `nodemesh proxy` only (the long-running node proxy): a small serial-GC heap, one Netty pool
+# arena, caps that are limits for thousands of busy connections (not what is used), smaller stacks and code cache, glibc's freed memory returned.
+# Why each, and the RSS before/after: jmh-bench/RESULTS.md (growth section) and ProxyJvmFlags.java, whose
+# TUNED_ONLY list a unit test keeps equal to this one. Override with NODEMESH_PROXY_JVM_FLAGS="..." (words).
+NODEMESH_PROXY_JVM_FLAGS_DEFAULT=(-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxDirectMemorySize=256m
+  -Dio.netty.allocator.numDirectArenas=1 -Dio.netty.allocator.numHeapArenas=0 -Xss512k -XX:ReservedCodeCacheSize=48m -XX:MaxMetaspaceSize=96m
+  -XX:-UsePerfData -XX:TrimNativeHeapInterval=5000)
+# glibc malloc arenas for the proxy (default 8 per core); ProxyJvmFlags.TUNED_ENV.
+NODEMESH_PROXY_MALLOC_ARENA_MAX=2
 
 # Debian package -> a command it provides, for what the demo and the tests run.
 NODEMESH_PACKAGES=(

@@ -38,8 +38,14 @@ final class NodemeshSubject implements Subject {
 
     /** How the proxy was started, for the report. */
     String launchNote() {
-        return "the proxy ran as `java " + String.join(" ", Processes.JVM_FLAGS) + " " + launchedAs + "` in the node namespace, "
+        return "the proxy ran as `" + envPrefix() + "java " + String.join(" ", ProxyJvmFlags.TUNED) + " " + launchedAs + "` in the node namespace, "
                 + "without telemetry reporting (HAProxy logs nothing either; with the agent is issue 7's measurement)";
+    }
+
+    private static String envPrefix() {
+        StringBuilder sb = new StringBuilder();
+        ProxyJvmFlags.TUNED_ENV.forEach((k, v) -> sb.append(k).append('=').append(v).append(' '));
+        return sb.toString();
     }
 
     /**
@@ -53,8 +59,11 @@ final class NodemeshSubject implements Subject {
         Files.writeString(cfg, config(client, transport));
         Path log = workDir.resolve("proxy.log");
         List<String> argv = new ArrayList<>();
+        // The proxy's footprint flags (bin/nodemesh proxy runs it the same way); env execs, keeping the pid.
+        argv.add("env");
+        ProxyJvmFlags.TUNED_ENV.forEach((k, v) -> argv.add(k + "=" + v));
         argv.add(Processes.java());
-        argv.addAll(Processes.JVM_FLAGS);
+        argv.addAll(ProxyJvmFlags.TUNED);
         // No telemetry: HAProxy logs nothing either, and the default agent socket is a host path that
         // must not receive the benchmark's connections; measuring with the agent is issue 7's business.
         argv.addAll(List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString(),

@@ -16,10 +16,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code nodemesh bench}: the end-to-end benchmark (direct vs nodemesh vs HAProxy) into RESULTS.md. */
-@Command(name = "bench", mixinStandardHelpOptions = true,
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = io.nodemesh.proxy.bench.growth.GrowthCommand.class,
         description = {"Runs the same wrk load directly, through the nodemesh proxy and through HAProxy (tcp mode), "
                 + "interleaved, in network namespaces it creates and removes; rewrites the e2e section of the results file.",
-                "Needs root, wrk, haproxy, taskset; the proxy subject needs the built node-proxy/target/nodemesh.jar."})
+                "Needs root, wrk, haproxy, taskset; the proxy subject needs the built node-proxy/target/nodemesh.jar.",
+                "`nodemesh bench growth` measures the proxy against captured pods per node instead."})
 public final class BenchCommand implements Callable<Integer> {
 
     @Spec

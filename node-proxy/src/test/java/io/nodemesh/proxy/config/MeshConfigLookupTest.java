@@ -1,0 +1,24 @@
+package io.nodemesh.proxy.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class MeshConfigLookupTest {
+
+    @Test
+    void lookupsReturnPrebuiltResultsWithoutWrappingAgain() throws Exception {
+        PodSpec pod = new PodSpec("a", "ns", "sa", List.of(InetAddress.getByName("10.77.0.2")), Path.of("/var/run/netns/a"),
+                true, List.of(), List.of(), List.of());
+        MeshConfig cfg = new MeshConfig(ProxySettings.defaults(), List.of(pod));
+        // An equal but distinct address, as a connection's would be.
+        InetAddress ip = InetAddress.getByAddress(new byte[] {10, 77, 0, 2});
+        assertThat(cfg.podByIp(ip)).containsSame(pod);
+        // The same Optional each time: nothing is allocated per lookup (PodLookupBenchmark measures it).
+        assertThat(cfg.podByIp(ip)).isSameAs(cfg.podByIp(InetAddress.getByName("10.77.0.2")));
+        assertThat(cfg.podByIp(InetAddress.getByName("10.78.0.1"))).isEmpty();
+    }
+}
