@@ -38,6 +38,8 @@ public final class MatrixBenchmark {
     static final int RR_PORT = 9000;
     static final int SINK_PORT = 9001;
     private static final String LOAD = "io.nodemesh.proxy.bench.load.";
+    /** The nodemesh-telemetry subject's agent serves /metrics here, inside the node namespace. */
+    private static final int AGENT_METRICS_PORT = 15020;
 
     static final Map<String, String> DESCRIPTIONS = descriptions();
 
@@ -53,6 +55,7 @@ public final class MatrixBenchmark {
     private final List<Measurement> measurements = new ArrayList<>();
     private final Map<String, long[]> steadyRss = new LinkedHashMap<>();
     private Path workDir;
+    private TestNamespace agentNode;
     private int proxyCpu;
     private int loadCpu;
     private long clockTicks;
@@ -75,6 +78,8 @@ public final class MatrixBenchmark {
         Map<String, String> d = new LinkedHashMap<>();
         d.put("direct", "client pod → server pod, no proxy");
         d.put("nodemesh", "client pod → (iptables REDIRECT) → nodemesh proxy, epoll → server pod");
+        d.put("nodemesh-telemetry", "the same (epoll) with telemetry on: every connection reported to a `nodemesh agent` "
+                + "on the same node, the agent pinned to the proxy's core; CPU and memory are the two processes' sum");
         d.put("nodemesh-io_uring", "the same with the proxy on `--transport io_uring` (its own captured client pod)");
         d.put("haproxy", "client pod → HAProxy (tcp mode, in the client pod) → server pod");
         d.put("haproxy-mtls", "client pod → HAProxy (plain in, mTLS out, in the client pod) → HAProxy (mTLS in, "
@@ -163,6 +168,10 @@ public final class MatrixBenchmark {
                     memory.put(e.getKey(), new MatrixReport.Memory(steady[0], peak[1]));
                 }
             }
+            if (agentNode != null) {
+                notes.add("nodemesh-telemetry: what the agent counted by the end of the run (`nodemesh top`, run in the node "
+                        + "namespace): " + agentTop());
+            }
             notes.add("host load average (1/5/15 min) before: " + loadBefore + ", after: " + loadAverage()
                     + " — the machine is shared; `others` = share of the pinned proxy core used by processes other than "
                     + "the subject's during that run (/proc/stat minus /proc/<pid>/stat): above a few % the subject competed for its core");
@@ -224,6 +233,15 @@ public final class MatrixBenchmark {
         return p;
     }
 
+    /** The agent's busiest pairs, one line each, as proof that telemetry really flowed. */
+    private String agentTop() {
+        List<String> argv = javaArgv("-jar", options.proxyJar().toString(), "top", "--metrics-address",
+                "127.0.0.1:" + AGENT_METRICS_PORT, "-n", "3");
+        ExecResult top = agentNode.exec(argv.toArray(String[]::new));
+        return top.ok() ? String.join(" / ", top.stdout().strip().lines().map(String::strip).toList())
+                : "nodemesh top failed: " + top.stderr().strip();
+    }
+
     private static List<String> javaArgv(String... rest) {
         List<String> argv = new ArrayList<>();
         argv.add(Processes.java());
@@ -249,6 +267,20 @@ public final class MatrixBenchmark {
                     notes.add(nm.launchNote());
                 }
                 yield new Path3(pod, http, rr, sink, List.of(nm.process()), nm);
+            }
+            case "nodemesh-telemetry" -> {
+                TestNamespace pod = lan.attach("telem", "10.77.0.6/24");
+                Path dir = Files.createDirectories(workDir.resolve(name));
+                Path socket = dir.resolve("telemetry.sock");
+                List<String> argv = javaArgv("-jar", options.proxyJar().toString(), "agent", "--socket", socket.toString(),
+                        "--metrics-address", "127.0.0.1:" + AGENT_METRICS_PORT);
+                Process agent = Processes.spawn(lan.node(), proxyCpu, options.nice(), dir.resolve("agent.log"), argv);
+                Processes.awaitReady("the telemetry agent", agent, dir.resolve("agent.log"), Duration.ofSeconds(30),
+                        () -> Files.exists(socket));
+                NodemeshSubject nm = NodemeshSubject.start(lan.node(), pod, http, options.proxyJar(), "epoll",
+                        proxyCpu, options.nice(), dir, socket);
+                agentNode = lan.node();
+                yield new Path3(pod, http, rr, sink, List.of(nm.process(), agent), nm);
             }
             case "haproxy" -> {
                 requireHaproxy();

@@ -35,7 +35,8 @@ public record MatrixOptions(List<Integer> latencyConnections, double rate, int p
                             int nice, boolean keepLogs, String commandLine) {
 
     /** Every subject the matrix knows, in report order. */
-    public static final List<String> ALL_SUBJECTS = List.of("direct", "nodemesh", "nodemesh-io_uring", "haproxy", "haproxy-mtls");
+    public static final List<String> ALL_SUBJECTS = List.of("direct", "nodemesh", "nodemesh-telemetry", "nodemesh-io_uring",
+            "haproxy", "haproxy-mtls");
 
     /** Checks the fields and names the offending option. */
     public MatrixOptions {

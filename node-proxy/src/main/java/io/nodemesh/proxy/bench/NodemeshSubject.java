@@ -54,6 +54,16 @@ final class NodemeshSubject implements Subject {
      */
     static NodemeshSubject start(TestNamespace node, TestNamespace client, InetSocketAddress server, Path jar,
                                  String transport, int cpu, int nice, Path workDir) throws IOException, Unavailable {
+        return start(node, client, server, jar, transport, cpu, nice, workDir, null);
+    }
+
+    /**
+     * The same, reporting every connection to the telemetry agent on {@code telemetrySocket}
+     * (null: {@code --no-telemetry}).
+     */
+    static NodemeshSubject start(TestNamespace node, TestNamespace client, InetSocketAddress server, Path jar,
+                                 String transport, int cpu, int nice, Path workDir, Path telemetrySocket)
+            throws IOException, Unavailable {
         checkJar(jar);
         Path cfg = workDir.resolve("proxy.yaml");
         Files.writeString(cfg, config(client, transport));
@@ -67,7 +77,12 @@ final class NodemeshSubject implements Subject {
         // No telemetry: HAProxy logs nothing either, and the default agent socket is a host path that
         // must not receive the benchmark's connections; measuring with the agent is issue 7's business.
         argv.addAll(List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString(),
-                "--transport", transport, "--workers", "1", "--admin", "127.0.0.1:0", "--no-telemetry"));
+                "--transport", transport, "--workers", "1", "--admin", "127.0.0.1:0"));
+        if (telemetrySocket == null) {
+            argv.add("--no-telemetry");
+        } else {
+            argv.addAll(List.of("--telemetry-socket", telemetrySocket.toString()));
+        }
         Process p = Processes.spawn(node, cpu, nice, log, argv);
         Processes.awaitReady("the nodemesh proxy", p, log, Duration.ofSeconds(30), () ->
                 client.exec("ss", "-Hltn", "sport = :" + OUTBOUND_PORT).stdout().contains(":" + OUTBOUND_PORT)

@@ -68,7 +68,7 @@ public final class MatrixCommand implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "1", description = "Measured rounds of the whole matrix (default ${DEFAULT-VALUE}).")
     private int rounds;
 
-    @Option(names = "--subjects", split = ",", description = "Subjects, from direct,nodemesh,nodemesh-io_uring,haproxy,haproxy-mtls (default all).")
+    @Option(names = "--subjects", split = ",", description = "Subjects, from direct,nodemesh,nodemesh-telemetry,nodemesh-io_uring,haproxy,haproxy-mtls (default all).")
     private List<String> subjects = MatrixOptions.ALL_SUBJECTS;
 
     @Option(names = "--out", defaultValue = "jmh-bench/RESULTS.md", description = "Results file (default ${DEFAULT-VALUE}); charts go to results/ beside it.")
