@@ -28,7 +28,7 @@ NODEMESH_BUILD_PACKAGES=("maven:mvn")
 # What only the tests use: promtool checks /metrics with Prometheus's own parsers; haproxy -c and
 # openssl check the benchmark's generated HAProxy/mTLS configs.
 NODEMESH_TEST_PACKAGES=("prometheus:promtool" "haproxy:haproxy" "openssl:openssl")
-NODEMESH_BENCH_PACKAGES=("wrk:wrk" "haproxy:haproxy")
+NODEMESH_BENCH_PACKAGES=("wrk:wrk" "haproxy:haproxy" "openssl:openssl" "util-linux:taskset")
 
 die() { echo "nodemesh: $*" >&2; exit 2; }
 
