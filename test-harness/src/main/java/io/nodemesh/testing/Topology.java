@@ -22,10 +22,24 @@ public final class Topology implements AutoCloseable {
     private final List<TestNamespace> namespaces = new ArrayList<>();
     private final List<Process> processes = new ArrayList<>();
     private final List<ExecutorService> executors = new ArrayList<>();
+    private Thread exitHook;
 
     /** A topology whose namespaces are all named {@code <prefix><n>-<label>}. */
     public Topology(String prefix) {
         this.prefix = prefix;
+    }
+
+    /**
+     * Also closes this topology when the JVM exits (Ctrl-C, SIGTERM) before {@link #close()} was
+     * called; {@code close()} withdraws that again. For the demo and the benchmarks, which run
+     * outside JUnit.
+     */
+    public synchronized Topology closeOnExit() {
+        if (exitHook == null) {
+            exitHook = Thread.ofPlatform().name("topology-cleanup").unstarted(this::close);
+            Runtime.getRuntime().addShutdownHook(exitHook);
+        }
+        return this;
     }
 
     /** Creates a namespace named {@code <prefix><n>-<label>} with its loopback up. */
@@ -89,5 +103,13 @@ public final class Topology implements AutoCloseable {
         processes.clear();
         executors.clear();
         namespaces.clear();
+        if (exitHook != null && Thread.currentThread() != exitHook) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(exitHook);
+            } catch (IllegalStateException shuttingDown) {
+                // the JVM is exiting; the hook finds nothing left to do
+            }
+        }
+        exitHook = null;
     }
 }

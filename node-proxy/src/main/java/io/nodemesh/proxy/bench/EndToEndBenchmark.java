@@ -88,8 +88,7 @@ public final class EndToEndBenchmark {
                     + "own nice would rank it only within its session); restored after the run" : ""));
         }
         Topology topology = new Topology("nmb" + ProcessHandle.current().pid() + "-");
-        Thread cleanup = Thread.ofPlatform().unstarted(topology::close);
-        Runtime.getRuntime().addShutdownHook(cleanup);
+        topology.closeOnExit();
         boolean clean = false;
         try {
             Lan lan = topology.lan("node");
@@ -175,11 +174,6 @@ public final class EndToEndBenchmark {
             topology.close();
             if (priority != null) {
                 priority.close();
-            }
-            try {
-                Runtime.getRuntime().removeShutdownHook(cleanup);
-            } catch (IllegalStateException alreadyShuttingDown) {
-                // The hook is running or has run; the topology is closed either way.
             }
             if (clean && !options.keepLogs()) {
                 deleteTree(workDir);

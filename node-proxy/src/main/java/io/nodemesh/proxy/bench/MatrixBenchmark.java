@@ -116,8 +116,7 @@ public final class MatrixBenchmark {
                 options.loadTime().toSeconds(), workDir);
         SessionPriority priority = options.nice() == 0 ? null : SessionPriority.set(options.nice());
         Topology topology = new Topology("nmm" + ProcessHandle.current().pid() + "-");
-        Thread cleanup = Thread.ofPlatform().unstarted(topology::close);
-        Runtime.getRuntime().addShutdownHook(cleanup);
+        topology.closeOnExit();
         boolean clean = false;
         Map<String, Path3> paths = new LinkedHashMap<>();
         Map<String, MatrixReport.Memory> memory = new LinkedHashMap<>();
@@ -182,11 +181,6 @@ public final class MatrixBenchmark {
             topology.close();
             if (priority != null) {
                 priority.close();
-            }
-            try {
-                Runtime.getRuntime().removeShutdownHook(cleanup);
-            } catch (IllegalStateException alreadyShuttingDown) {
-                // The hook is running or has run; the topology is closed either way.
             }
             if (clean && !options.keepLogs()) {
                 deleteTree(workDir);

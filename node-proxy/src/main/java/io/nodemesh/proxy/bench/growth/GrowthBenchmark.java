@@ -81,9 +81,7 @@ public final class GrowthBenchmark {
     private GrowthReport run() throws Exception {
         Instant started = Instant.now();
         long t0 = System.nanoTime();
-        Topology topo = new Topology("nmgrow" + ProcessHandle.current().pid() + "-");
-        Thread hook = new Thread(topo::close, "growth-cleanup");
-        Runtime.getRuntime().addShutdownHook(hook);
+        Topology topo = new Topology("nmgrow" + ProcessHandle.current().pid() + "-").closeOnExit();
         try {
             TestNamespace node = topo.namespace("node");
             List<Pod> pods = new ArrayList<>();
@@ -117,11 +115,6 @@ public final class GrowthBenchmark {
                     pods.size(), createdTotal, points, loads, List.of());
         } finally {
             topo.close();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException e) {
-                // Already shutting down: the hook is running or has run.
-            }
         }
     }
 
