@@ -176,7 +176,7 @@ public final class EndToEndBenchmark {
                 priority.close();
             }
             if (clean && !options.keepLogs()) {
-                deleteTree(workDir);
+                Processes.deleteTree(workDir);
             } else {
                 out.println("logs, configs and raw wrk output kept in " + workDir);
             }
@@ -247,14 +247,6 @@ public final class EndToEndBenchmark {
         ExecResult r = Commands.run(tool, versionFlag);
         if (r.exitCode() == 127) {
             throw new IllegalStateException(tool + " is not installed (" + install + ")");
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
         }
     }
 }

@@ -183,7 +183,7 @@ public final class MatrixBenchmark {
                 priority.close();
             }
             if (clean && !options.keepLogs()) {
-                deleteTree(workDir);
+                Processes.deleteTree(workDir);
             } else {
                 out.println("logs, configs, certificates and raw tool output kept in " + workDir);
             }
@@ -524,14 +524,6 @@ public final class MatrixBenchmark {
             return f[0] + " / " + f[1] + " / " + f[2];
         } catch (IOException e) {
             return "unknown";
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var paths = Files.walk(dir)) {
-            for (Path x : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(x);
-            }
         }
     }
 }

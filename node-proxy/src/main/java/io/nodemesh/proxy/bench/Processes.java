@@ -105,4 +105,13 @@ final class Processes {
             return "(cannot read " + log + ": " + e.getMessage() + ")";
         }
     }
+
+    /** Removes a run's work directory and everything in it. */
+    static void deleteTree(Path dir) throws IOException {
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
 }

@@ -84,7 +84,7 @@ public final class DemoCommand implements Callable<Integer> {
             Runtime.getRuntime().removeShutdownHook(cleanup);
             out.println();
             out.println("cleanup   proxy, agent, rules and namespaces removed ("
-                    + (leftovers(topology) ? "SOME LEFT: see `ip netns list`" : "`ip netns list` shows none of the demo's") + ")");
+                    + (leftovers() ? "SOME LEFT: see `ip netns list`" : "`ip netns list` shows none of the demo's") + ")");
             out.flush();
         }
     }
@@ -182,7 +182,7 @@ public final class DemoCommand implements Callable<Integer> {
         return null;
     }
 
-    private static boolean leftovers(Topology topology) {
+    private static boolean leftovers() {
         String list = Commands.run("ip", "netns", "list").stdout();
         return list.contains("nmdemo" + ProcessHandle.current().pid() + "-");
     }
