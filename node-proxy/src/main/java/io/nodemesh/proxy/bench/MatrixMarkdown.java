@@ -62,6 +62,7 @@ public final class MatrixMarkdown {
         churnTable(md, r);
         resourceTable(md, r);
         transportTable(md, r);
+        TelemetryOnOff.table(md, r);
         if (!charts.isEmpty()) {
             md.append("### Charts\n\n");
             for (String c : charts) {

@@ -1,0 +1,135 @@
+package io.nodemesh.proxy.bench;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.DoubleFunction;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Issue 3's comparison in the matrix report: the proxy with telemetry on ({@code nodemesh-telemetry})
+ * against the same proxy with it off ({@code nodemesh}), figure by figure. Each round gives one
+ * on/off ratio from runs made side by side in the same step; the table shows their median and
+ * range, and the off subject's own round-to-round spread as the yardstick for noise: a difference
+ * smaller than that spread cannot be told from the machine's drift.
+ */
+final class TelemetryOnOff {
+
+    static final String OFF = "nodemesh";
+    static final String ON = "nodemesh-telemetry";
+
+    private TelemetryOnOff() {
+    }
+
+    /** Appends the section when both subjects produced figures; says why not otherwise. */
+    static void table(StringBuilder md, MatrixReport r) {
+        if (!r.ran().contains(ON) || !r.ran().contains(OFF)) {
+            return;
+        }
+        MatrixOptions o = r.options();
+        md.append("### 7. Telemetry on vs off (issue 3)\n\n");
+        md.append("`nodemesh-telemetry` is `nodemesh` with every connection reported to a `nodemesh agent` on the same core. "
+                + "on/off = the two subjects' figures in the same step of the same round; the median and range are over the "
+                + o.rounds() + " round(s). \"off's spread\" = max/min of the off subject's own figure over the rounds, the "
+                + "noise a difference has to exceed to be measurable. Lower is better for latency and CPU, higher for the rest.\n\n");
+        md.append("| figure | off | on | on/off (median of rounds) | on/off range | off's spread | verdict |\n");
+        md.append("|---|---:|---:|---:|---:|---:|---|\n");
+        List<Row> rows = new ArrayList<>();
+        for (int c : o.latencyConnections()) {
+            rows.add(row(r, Measurement.LATENCY, c, "fixed-rate p50, " + c + " conns", m -> m.p50Us(), MatrixMarkdown::us));
+            rows.add(row(r, Measurement.LATENCY, c, "fixed-rate p99, " + c + " conns", m -> m.p99Us(), MatrixMarkdown::us));
+            rows.add(row(r, Measurement.LATENCY, c, "proxy CPU s per 1000 req, " + c + " conns", Measurement::cpuPer1000,
+                    v -> num(v, 4)));
+        }
+        for (int c : o.wrkConnections()) {
+            rows.add(row(r, Measurement.THROUGHPUT, c, "wrk req/s, " + c + " conns", Measurement::value, MatrixMarkdown::rate));
+        }
+        for (int s : o.bulkStreams()) {
+            rows.add(row(r, Measurement.BULK, s, "bulk Gbit/s, " + s + " streams", Measurement::value, v -> num(v, 2)));
+        }
+        rows.add(row(r, Measurement.CHURN, o.churnThreads(), "churn conns/s", Measurement::value, MatrixMarkdown::rate));
+        rows.add(row(r, Measurement.CHURN, o.churnThreads(), "proxy CPU s per 1000 churned conns", Measurement::cpuPer1000,
+                v -> num(v, 3)));
+        int within2 = 0;
+        int withinNoise = 0;
+        int counted = 0;
+        for (Row row : rows) {
+            md.append(row.markdown());
+            if (!Double.isNaN(row.ratio())) {
+                counted++;
+                within2 += Math.abs(row.ratio() - 1) < 0.02 ? 1 : 0;
+                withinNoise += row.withinNoise() ? 1 : 0;
+            }
+        }
+        md.append(String.format(Locale.ROOT, "%nOf %d figures, %d differ by less than 2 %% and %d by less than the off "
+                + "subject's own spread over the rounds.%n%n", counted, within2, withinNoise));
+    }
+
+    /**
+     * One figure.
+     *
+     * @param ratio median over rounds of on/off, NaN when no round has both
+     * @param spread max/min of the off subject's figure over the rounds, NaN with fewer than two rounds
+     */
+    private record Row(String markdown, double ratio, double spread, boolean withinNoise) {
+    }
+
+    private static Row row(MatrixReport r, String scenario, int param, String what, ToDoubleFunction<Measurement> f,
+                           DoubleFunction<String> format) {
+        Optional<Measurement> off = r.median(scenario, param, OFF);
+        Optional<Measurement> on = r.median(scenario, param, ON);
+        List<Double> ratios = new ArrayList<>();
+        List<Double> offs = new ArrayList<>();
+        for (int round = 0; round < r.options().rounds(); round++) {
+            Optional<Measurement> a = run(r, scenario, param, ON, round);
+            Optional<Measurement> b = run(r, scenario, param, OFF, round);
+            b.map(f::applyAsDouble).filter(TelemetryOnOff::positive).ifPresent(offs::add);
+            if (a.isPresent() && b.isPresent()) {
+                double va = f.applyAsDouble(a.get());
+                double vb = f.applyAsDouble(b.get());
+                if (positive(va) && positive(vb)) {
+                    ratios.add(va / vb);
+                }
+            }
+        }
+        double ratio = median(ratios);
+        double spread = offs.size() < 2 ? Double.NaN
+                : offs.stream().mapToDouble(Double::doubleValue).max().orElseThrow()
+                        / offs.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
+        boolean withinNoise = !Double.isNaN(ratio) && !Double.isNaN(spread) && Math.abs(ratio - 1) <= spread - 1;
+        String range = ratios.isEmpty() ? "—" : MatrixMarkdown.x(ratios.stream().mapToDouble(Double::doubleValue).min().orElseThrow())
+                + " … " + MatrixMarkdown.x(ratios.stream().mapToDouble(Double::doubleValue).max().orElseThrow());
+        String verdict = Double.isNaN(ratio) ? "no figure"
+                : Double.isNaN(spread) ? (Math.abs(ratio - 1) < 0.02 ? "< 2 % (one round: noise unknown)" : "differs (one round: noise unknown)")
+                : withinNoise ? (Math.abs(ratio - 1) < 0.02 ? "within noise, < 2 %" : "within noise")
+                : "differs beyond noise";
+        String md = "| " + what + " | " + off.map(f::applyAsDouble).map(format::apply).orElse("—") + " | "
+                + on.map(f::applyAsDouble).map(format::apply).orElse("—") + " | " + MatrixMarkdown.x(ratio) + " | " + range
+                + " | " + (Double.isNaN(spread) ? "—" : MatrixMarkdown.x(spread)) + " | " + verdict + " |\n";
+        return new Row(md, ratio, spread, withinNoise);
+    }
+
+    private static Optional<Measurement> run(MatrixReport r, String scenario, int param, String subject, int round) {
+        return r.measurements().stream().filter(m -> m.ok() && m.round() == round && m.scenario().equals(scenario)
+                && m.param() == param && m.subject().equals(subject)).findFirst();
+    }
+
+    private static boolean positive(double v) {
+        return !Double.isNaN(v) && v > 0;
+    }
+
+    private static double median(List<Double> values) {
+        if (values.isEmpty()) {
+            return Double.NaN;
+        }
+        double[] v = values.stream().mapToDouble(Double::doubleValue).toArray();
+        Arrays.sort(v);
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    private static String num(double v, int digits) {
+        return Double.isNaN(v) ? "—" : String.format(Locale.ROOT, "%." + digits + "f", v);
+    }
+}

@@ -1,0 +1,81 @@
+package io.nodemesh.proxy.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class TelemetryOnOffTest {
+
+    private static final Machine MACHINE = new Machine(2, "6.18.44", "AMD EPYC", "Temurin 25", "HAProxy 2.6", "wrk 4.1.0");
+
+    private static MatrixOptions options(int rounds, List<String> subjects) {
+        return new MatrixOptions(List.of(2), 1000, 1024, Duration.ofSeconds(1), Duration.ofSeconds(3), List.of(16),
+                Duration.ofSeconds(2), List.of(1), 4, Duration.ofMillis(500), Duration.ofSeconds(2), rounds, subjects,
+                Path.of("RESULTS.md"), Path.of("nodemesh.jar"), 1, 0, 0, false, "nodemesh bench-matrix");
+    }
+
+    private static Measurement wrk(String s, int round, double reqPerSecond) {
+        return new Measurement(Measurement.THROUGHPUT, 16, s, round, reqPerSecond, 100, 150, 200, -1, 0, 1.0, 0.02, 0.5,
+                0.03, null);
+    }
+
+    private static Measurement lat(String s, int round, long p50) {
+        return new Measurement(Measurement.LATENCY, 2, s, round, 1000, p50, p50, p50 * 3, p50 * 4, 0, 0.4, 0.1, 0.1, 0.0,
+                null);
+    }
+
+    private static String render(int rounds, List<String> subjects, List<Measurement> ms) {
+        Map<String, String> d = new LinkedHashMap<>();
+        subjects.forEach(s -> d.put(s, s + " path"));
+        MatrixReport r = new MatrixReport(MACHINE, options(rounds, subjects), Instant.parse("2026-11-23T07:00:00Z"),
+                Duration.ofSeconds(100), d, Map.of(), ms, Map.of(), List.of());
+        StringBuilder md = new StringBuilder();
+        TelemetryOnOff.table(md, r);
+        return md.toString();
+    }
+
+    @Test
+    void ratiosArePairedByRoundAndJudgedAgainstTheOffSubjectsOwnSpread() {
+        List<Measurement> ms = new ArrayList<>();
+        // wrk: off 10,000 / 11,000 / 12,000 (spread 1.20×); on is 1 % lower each round: within noise, < 2 %.
+        double[] off = {10_000, 11_000, 12_000};
+        for (int round = 0; round < 3; round++) {
+            ms.add(wrk("nodemesh", round, off[round]));
+            ms.add(wrk("nodemesh-telemetry", round, off[round] * 0.99));
+        }
+        // p50: off steady at 100 µs (spread 1.00×); on 150 µs: differs beyond noise.
+        for (int round = 0; round < 3; round++) {
+            ms.add(lat("nodemesh", round, 100));
+            ms.add(lat("nodemesh-telemetry", round, 150));
+        }
+
+        String md = render(3, List.of("direct", "nodemesh", "nodemesh-telemetry"), ms);
+
+        assertThat(md).contains("### 7. Telemetry on vs off");
+        assertThat(md).contains("| wrk req/s, 16 conns | 11,000 | 10,890 | 0.99× | 0.99× … 0.99× | 1.20× | within noise, < 2 % |");
+        assertThat(md).contains("| fixed-rate p50, 2 conns | 100 µs | 150 µs | 1.50× | 1.50× … 1.50× | 1.00× | differs beyond noise |");
+        // Bulk and churn have no runs: shown as missing, not counted.
+        assertThat(md).contains("| bulk Gbit/s, 1 streams | — | — | — | — | — | no figure |");
+        assertThat(md).contains("Of 4 figures, 2 differ by less than 2 % and 2 by less than the off subject's own spread");
+    }
+
+    @Test
+    void oneRoundCannotJudgeNoise() {
+        String md = render(1, List.of("direct", "nodemesh", "nodemesh-telemetry"),
+                List.of(wrk("nodemesh", 0, 10_000), wrk("nodemesh-telemetry", 0, 9_000)));
+
+        assertThat(md).contains("| wrk req/s, 16 conns | 10,000 | 9,000 | 0.90× | 0.90× … 0.90× | — | differs (one round: noise unknown) |");
+    }
+
+    @Test
+    void absentWithoutBothSubjects() {
+        assertThat(render(1, List.of("direct", "nodemesh"), List.of(wrk("nodemesh", 0, 10_000)))).isEmpty();
+    }
+}
