@@ -137,6 +137,11 @@ public final class MatrixBenchmark {
             // Unmeasured: the JIT compiles the servers' and proxies' hot paths before the first figure.
             for (var e : paths.entrySet()) {
                 wrk(e.getKey(), e.getValue(), 16, Duration.ofSeconds(2), -1);
+                if (!options.churnWarmup().isZero()) {
+                    // Connection set-up (accept, SO_ORIGINAL_DST, connect in the pod's namespace, close) only
+                    // reaches C2 after tens of thousands of connections; wrk's few do not get it there.
+                    churn(e.getKey(), e.getValue(), options.churnThreads(), -1, Duration.ZERO, options.churnWarmup());
+                }
             }
             for (int round = 0; round < options.rounds(); round++) {
                 int step = 0;
@@ -158,7 +163,7 @@ public final class MatrixBenchmark {
                     each(paths, step++, (n, p) -> bulk(n, p, s, r));
                 }
                 final int r = round;
-                each(paths, step, (n, p) -> churn(n, p, options.churnThreads(), r));
+                each(paths, step, (n, p) -> churn(n, p, options.churnThreads(), r, options.toolWarmup(), options.shortDuration()));
             }
             for (var e : paths.entrySet()) {
                 long[] peak = memoryOf(e.getValue());
@@ -417,10 +422,10 @@ public final class MatrixBenchmark {
         });
     }
 
-    private void churn(String name, Path3 p, int threads, int round) throws IOException {
+    private void churn(String name, Path3 p, int threads, int round, Duration warmup, Duration duration) throws IOException {
         List<String> argv = javaArgv("-cp", options.proxyJar().toString(), LOAD + "ChurnClient",
                 "--target", hostPort(p.rr()), "--threads", Integer.toString(threads),
-                "--warmup", millis(options.toolWarmup()), "--duration", millis(options.shortDuration()),
+                "--warmup", millis(warmup), "--duration", millis(duration),
                 "--request-size", Integer.toString(options.payload()), "--response-size", Integer.toString(options.payload()));
         measure(Measurement.CHURN, threads, name, p, round, threads, argv, (stdout, cpu, wall, others) -> {
             ChurnResult c = ToolOutput.churn(stdout);

@@ -17,6 +17,8 @@ import java.util.List;
  * @param bulkStreams bulk-transfer stream counts
  * @param churnThreads concurrent connect loops of the churn client
  * @param toolWarmup warm-up of the bulk and churn runs
+ * @param churnWarmup unmeasured churn through every subject before the first round: a fresh JVM proxy's accept and
+ *        connect path is still interpreted or C1-compiled for its first tens of thousands of connections
  * @param shortDuration measured part of the bulk and churn runs
  * @param rounds measured rounds of the whole matrix
  * @param subjects subjects in report order, from {@link #ALL_SUBJECTS}
@@ -30,7 +32,7 @@ import java.util.List;
  */
 public record MatrixOptions(List<Integer> latencyConnections, double rate, int payload, Duration latencyWarmup,
                             Duration latencyDuration, List<Integer> wrkConnections, Duration wrkDuration,
-                            List<Integer> bulkStreams, int churnThreads, Duration toolWarmup, Duration shortDuration,
+                            List<Integer> bulkStreams, int churnThreads, Duration toolWarmup, Duration churnWarmup, Duration shortDuration,
                             int rounds, List<String> subjects, Path out, Path proxyJar, int proxyCpu, int loadCpu,
                             int nice, boolean keepLogs, String commandLine) {
 
@@ -63,6 +65,7 @@ public record MatrixOptions(List<Integer> latencyConnections, double rate, int p
                 "--short-duration (>= 1 s) plus its warm-up must stay within 50 s");
         check(!subjects.isEmpty() && ALL_SUBJECTS.containsAll(subjects) && subjects.contains("direct"),
                 "--subjects must list direct and others from " + ALL_SUBJECTS + ", got " + subjects);
+        check(!churnWarmup.isNegative() && seconds(churnWarmup) <= 50, "--churn-warmup must be 0..50 s, got " + churnWarmup);
         check(nice >= -20 && nice <= 19, "--nice must be -20..19, got " + nice);
         check(proxyCpu >= 0 && loadCpu >= 0, "--proxy-cpu and --load-cpu must be core numbers");
     }
@@ -72,7 +75,7 @@ public record MatrixOptions(List<Integer> latencyConnections, double rate, int p
         double perSubject = latencyConnections.size() * (seconds(latencyWarmup) + seconds(latencyDuration) + 0.7)
                 + wrkConnections.size() * seconds(wrkDuration)
                 + (bulkStreams.size() + 1) * (seconds(toolWarmup) + seconds(shortDuration) + 0.7) + 2;
-        return Duration.ofSeconds((long) (perSubject * subjects.size() * rounds));
+        return Duration.ofSeconds((long) ((perSubject * rounds + seconds(churnWarmup) + 2) * subjects.size()));
     }
 
     static double seconds(Duration d) {

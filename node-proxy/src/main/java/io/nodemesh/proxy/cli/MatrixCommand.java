@@ -61,6 +61,11 @@ public final class MatrixCommand implements Callable<Integer> {
             description = "Warm-up of each bulk and churn run (default 1s; 500ms with --quick).")
     private Duration toolWarmup;
 
+    @Option(names = "--churn-warmup", converter = BenchCommand.DurationConverter.class,
+            description = "Unmeasured churn through every subject before the first round, so a JVM proxy's connection "
+                    + "set-up path is JIT-compiled before churn is measured (default 20s; 5s with --quick; 0s to skip).")
+    private Duration churnWarmup;
+
     @Option(names = "--short-duration", converter = BenchCommand.DurationConverter.class,
             description = "Measured part of each bulk and churn run (default 5s; 2s with --quick).")
     private Duration shortDuration;
@@ -113,6 +118,7 @@ public final class MatrixCommand implements Callable<Integer> {
                     wrkConnections, wrkDuration != null ? wrkDuration : Duration.ofSeconds(quick ? 2 : 10),
                     bulkStreams, churnThreads,
                     toolWarmup != null ? toolWarmup : Duration.ofMillis(quick ? 500 : 1000),
+                    churnWarmup != null ? churnWarmup : Duration.ofSeconds(quick ? 5 : 20),
                     shortDuration != null ? shortDuration : Duration.ofSeconds(quick ? 2 : 5),
                     rounds, subjects, out, proxyJar, proxyCpu, loadCpu, nice, keepLogs,
                     (invokedAs + " " + String.join(" ", spec.commandLine().getParseResult().originalArgs())).strip());

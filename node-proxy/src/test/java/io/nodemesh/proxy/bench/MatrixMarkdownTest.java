@@ -16,7 +16,7 @@ class MatrixMarkdownTest {
 
     private static final Machine MACHINE = new Machine(2, "6.18.44", "AMD EPYC", "Temurin 25", "HAProxy version 2.6.12", "wrk 4.1.0");
     private static final MatrixOptions OPTIONS = new MatrixOptions(List.of(2, 16), 1000, 1024, Duration.ofSeconds(1),
-            Duration.ofSeconds(3), List.of(16), Duration.ofSeconds(2), List.of(1), 4, Duration.ofMillis(500),
+            Duration.ofSeconds(3), List.of(16), Duration.ofSeconds(2), List.of(1), 4, Duration.ofMillis(500), Duration.ZERO,
             Duration.ofSeconds(2), 2, List.of("direct", "nodemesh", "haproxy", "haproxy-mtls"), Path.of("RESULTS.md"),
             Path.of("nodemesh.jar"), 1, 0, 0, false, "nodemesh bench-matrix --quick");
 
@@ -123,11 +123,11 @@ class MatrixMarkdownTest {
     @Test
     void optionsNameTheOffendingOption() {
         assertThatThrownBy(() -> new MatrixOptions(List.of(0), 1000, 1024, Duration.ofSeconds(1), Duration.ofSeconds(3),
-                List.of(16), Duration.ofSeconds(2), List.of(1), 4, Duration.ofMillis(500), Duration.ofSeconds(2), 1,
+                List.of(16), Duration.ofSeconds(2), List.of(1), 4, Duration.ofMillis(500), Duration.ZERO, Duration.ofSeconds(2), 1,
                 List.of("direct"), Path.of("R.md"), Path.of("n.jar"), 1, 0, 0, false, "x"))
                 .hasMessageContaining("--latency-connections");
         assertThatThrownBy(() -> new MatrixOptions(List.of(2), 1000, 1024, Duration.ofSeconds(1), Duration.ofSeconds(3),
-                List.of(16), Duration.ofSeconds(2), List.of(1), 4, Duration.ofMillis(500), Duration.ofSeconds(2), 1,
+                List.of(16), Duration.ofSeconds(2), List.of(1), 4, Duration.ofMillis(500), Duration.ZERO, Duration.ofSeconds(2), 1,
                 List.of("nodemesh"), Path.of("R.md"), Path.of("n.jar"), 1, 0, 0, false, "x"))
                 .hasMessageContaining("--subjects");
     }

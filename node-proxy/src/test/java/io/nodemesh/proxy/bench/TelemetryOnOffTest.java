@@ -17,7 +17,7 @@ class TelemetryOnOffTest {
 
     private static MatrixOptions options(int rounds, List<String> subjects) {
         return new MatrixOptions(List.of(2), 1000, 1024, Duration.ofSeconds(1), Duration.ofSeconds(3), List.of(16),
-                Duration.ofSeconds(2), List.of(1), 4, Duration.ofMillis(500), Duration.ofSeconds(2), rounds, subjects,
+                Duration.ofSeconds(2), List.of(1), 4, Duration.ofMillis(500), Duration.ZERO, Duration.ofSeconds(2), rounds, subjects,
                 Path.of("RESULTS.md"), Path.of("nodemesh.jar"), 1, 0, 0, false, "nodemesh bench-matrix");
     }
 
