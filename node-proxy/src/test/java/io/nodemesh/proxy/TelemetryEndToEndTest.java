@@ -14,6 +14,7 @@ import io.nodemesh.testing.Lan;
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.testing.TestNamespace;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -92,6 +93,15 @@ class TelemetryEndToEndTest {
             assertThat(out.bytesToSource()).isGreaterThanOrEqualTo(5 * 70_000L);
             assertThat(metrics).contains("destination_workload=\"b\"", "destination_principal=\"spiffe://cluster.local/ns/demo/sa/b\"",
                     "source_workload_namespace=\"demo\"");
+
+            // 1b. A connection counts as opened while it is still open, and is not counted again when it closes.
+            try (Socket held = a.call(() -> new Socket(b.ipv4(), 8080))) {
+                awaitMetric(agent, "istio_tcp_connections_opened_total", source, 6, Duration.ofSeconds(2));
+                assertThat(sum(scrape(agent), "istio_tcp_connections_closed_total", source)).isEqualTo(5);
+                assertThat(held.isConnected()).isTrue();
+            }
+            awaitMetric(agent, "istio_tcp_connections_closed_total", source, 6, Duration.ofSeconds(2));
+            assertThat(sum(scrape(agent), "istio_tcp_connections_opened_total", source)).isEqualTo(6);
 
             // 2. The agent goes away while traffic flows: no connection fails, drops are counted.
             agent.close();

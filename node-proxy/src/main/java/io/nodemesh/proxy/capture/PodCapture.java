@@ -17,6 +17,7 @@ import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
+import io.nodemesh.proxy.telemetry.OpenedConnection;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -185,6 +186,12 @@ public final class PodCapture implements ConnectionListener {
     public void opened(Connection c) {
         stats(c.direction()).opened();
         shared.node().direction(c.direction()).opened();
+        try {
+            c.openReported(shared.sink().opened(new OpenedConnection(c.direction(), spec.namespace(), spec.name(),
+                    spec.serviceAccount(), c.source(), c.destination(), c.openedAtMillis())));
+        } catch (RuntimeException e) {
+            log.warn("connection sink failed on the opening of {} -> {}: {}", c.source(), c.destination(), e.toString());
+        }
     }
 
     @Override
@@ -193,7 +200,7 @@ public final class PodCapture implements ConnectionListener {
         shared.node().direction(c.direction()).closed(outcome, c.bytesFromSource(), c.bytesToSource());
         ClosedConnection record = new ClosedConnection(c.direction(), spec.namespace(), spec.name(),
                 spec.serviceAccount(), c.source(), c.destination(), c.bytesFromSource(), c.bytesToSource(),
-                c.openedAtMillis(), durationNanos, outcome);
+                c.openedAtMillis(), durationNanos, outcome, c.openReported());
         shared.node().remember(record);
         // One line per connection is an access log written synchronously on the event loop: off by
         // default (the agent keeps the access log, /connections the recent ones); on with

@@ -34,6 +34,7 @@ public final class Connection {
     private boolean downstreamOutputShut;
     private boolean upstreamOutputShut;
     private boolean reported;
+    private volatile boolean openReported;
 
     /** Tracks {@code downstream}, which was just accepted by a capture listener. */
     public Connection(Direction direction, Channel downstream, ConnectionListener listener) {
@@ -78,6 +79,16 @@ public final class Connection {
         this.source = inet(downstream.remoteAddress());
         this.destination = originalDestination;
         listener.opened(this);
+    }
+
+    /** Whether telemetry took this connection's opening (so its closing does not count it as opened again). */
+    public boolean openReported() {
+        return openReported;
+    }
+
+    /** Set by the listener when telemetry took the report of this connection's opening. */
+    public void openReported(boolean taken) {
+        this.openReported = taken;
     }
 
     /** The connection had no original destination: it is closed and counted apart, never reported. */

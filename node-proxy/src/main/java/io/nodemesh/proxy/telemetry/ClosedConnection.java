@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param openedAtEpochMillis wall-clock time the connection was accepted
  * @param durationNanos accept-to-close time
  * @param outcome how it ended
+ * @param openReported whether an {@link OpenedConnection} for it was queued for the agent (which then
+ *        does not count it as opened a second time)
  */
 public record ClosedConnection(
         Direction direction,
@@ -30,7 +32,8 @@ public record ClosedConnection(
         long bytesToSource,
         long openedAtEpochMillis,
         long durationNanos,
-        Outcome outcome) {
+        Outcome outcome,
+        boolean openReported) implements ConnectionEvent {
 
     public ClosedConnection {
         Objects.requireNonNull(direction, "direction");
@@ -40,6 +43,14 @@ public record ClosedConnection(
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(destination, "destination");
         Objects.requireNonNull(outcome, "outcome");
+    }
+
+    /** A finished connection whose opening was not reported on its own. */
+    public ClosedConnection(Direction direction, String podNamespace, String podName, String podServiceAccount,
+            InetSocketAddress source, InetSocketAddress destination, long bytesFromSource, long bytesToSource,
+            long openedAtEpochMillis, long durationNanos, Outcome outcome) {
+        this(direction, podNamespace, podName, podServiceAccount, source, destination, bytesFromSource, bytesToSource,
+                openedAtEpochMillis, durationNanos, outcome, false);
     }
 
     /** Which listener accepted the connection. */

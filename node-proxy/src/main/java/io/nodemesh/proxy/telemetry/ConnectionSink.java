@@ -1,8 +1,8 @@
 package io.nodemesh.proxy.telemetry;
 
 /**
- * Receives one {@link ClosedConnection} per finished connection. Called on an event loop:
- * implementations must not block and must not throw.
+ * Receives one {@link OpenedConnection} per accepted connection and one {@link ClosedConnection}
+ * per finished connection. Called on an event loop: implementations must not block and must not throw.
  */
 @FunctionalInterface
 public interface ConnectionSink {
@@ -12,4 +12,13 @@ public interface ConnectionSink {
 
     /** Records a finished connection. Never blocks. */
     void closed(ClosedConnection connection);
+
+    /**
+     * Records a connection that just opened. Never blocks.
+     *
+     * @return whether it was taken (so the closed record can say its opening was reported already)
+     */
+    default boolean opened(OpenedConnection connection) {
+        return false;
+    }
 }

@@ -2,6 +2,7 @@ package io.nodemesh.proxy.telemetry;
 
 import com.google.protobuf.ByteString;
 import io.nodemesh.telemetry.v1.Address;
+import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.Outcome;
@@ -13,7 +14,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Turns a {@link ClosedConnection} into a report record, resolving both ends through the
+ * Turns a {@link ConnectionEvent} into a report record, resolving both ends through the
  * {@link WorkloadLookup}. Runs on the reporter thread only (not thread-safe).
  */
 final class RecordMapper {
@@ -38,36 +39,50 @@ final class RecordMapper {
         serviceRefs.clear();
     }
 
-    /** Maps {@code c}, adding the workloads it names to {@code batch}'s table if not there yet. */
-    ConnectionRecord map(ClosedConnection c, ReportBatch.Builder batch) {
-        boolean outbound = c.direction() == ClosedConnection.Direction.OUTBOUND;
+    /** Maps {@code event}, adding the workloads it names to {@code batch}'s table if not there yet. */
+    ConnectionRecord map(ConnectionEvent event, ReportBatch.Builder batch) {
+        return switch (event) {
+            case OpenedConnection o -> common(o.direction(), o.podNamespace(), o.podName(), o.podServiceAccount(),
+                    o.source(), o.destination(), o.openedAtEpochMillis(), batch)
+                    .setPhase(ConnectionPhase.CONNECTION_PHASE_OPENED)
+                    .build();
+            case ClosedConnection c -> common(c.direction(), c.podNamespace(), c.podName(), c.podServiceAccount(),
+                    c.source(), c.destination(), c.openedAtEpochMillis(), batch)
+                    .setBytesSent(c.bytesFromSource())
+                    .setBytesReceived(c.bytesToSource())
+                    .setDurationNanos(c.durationNanos())
+                    .setOutcome(outcome(c.outcome()))
+                    .setOpenReported(c.openReported())
+                    .build();
+        };
+    }
+
+    private ConnectionRecord.Builder common(ClosedConnection.Direction direction, String podNamespace, String podName,
+            String podServiceAccount, InetSocketAddress source, InetSocketAddress destination, long openedAtEpochMillis,
+            ReportBatch.Builder batch) {
+        boolean outbound = direction == ClosedConnection.Direction.OUTBOUND;
         // The captured pod is the source of an outbound connection and the destination of an inbound one.
-        InetSocketAddress podSide = outbound ? c.source() : c.destination();
-        InetSocketAddress peerSide = outbound ? c.destination() : c.source();
+        InetSocketAddress podSide = outbound ? source : destination;
+        InetSocketAddress peerSide = outbound ? destination : source;
         WorkloadRef pod = lookup.workloadAt(podSide.getAddress());
         if (pod == null) {
-            pod = new WorkloadRef(c.podName(), c.podNamespace(), c.podServiceAccount());
+            pod = new WorkloadRef(podName, podNamespace, podServiceAccount);
         }
         WorkloadRef peer = lookup.workloadAt(peerSide.getAddress());
         int podRef = ref(pod, batch);
         int peerRef = peer == null ? 0 : ref(peer, batch); // 0 and no inline workload: "unknown"
-        String service = lookup.serviceAt(c.destination());
+        String service = lookup.serviceAt(destination);
         return ConnectionRecord.newBuilder()
                 .setDirection(outbound ? Direction.DIRECTION_OUTBOUND : Direction.DIRECTION_INBOUND)
                 .setSourceRef(outbound ? podRef : peerRef)
                 .setDestinationRef(outbound ? peerRef : podRef)
                 .setDestinationServiceRef(service == null ? 0 : serviceRef(service, batch))
-                .setDestinationPort(c.destination().getPort())
-                .setSourceAddress(address(c.source()))
-                .setDestinationAddress(address(c.destination()))
-                .setBytesSent(c.bytesFromSource())
-                .setBytesReceived(c.bytesToSource())
-                .setOpenedAtEpochMillis(c.openedAtEpochMillis())
-                .setDurationNanos(c.durationNanos())
-                .setOutcome(outcome(c.outcome()))
+                .setDestinationPort(destination.getPort())
+                .setSourceAddress(address(source))
+                .setDestinationAddress(address(destination))
+                .setOpenedAtEpochMillis(openedAtEpochMillis)
                 // Capture listeners see plaintext today; the tunnel will report MUTUAL_TLS.
-                .setSecurityPolicy(SecurityPolicy.SECURITY_POLICY_NONE)
-                .build();
+                .setSecurityPolicy(SecurityPolicy.SECURITY_POLICY_NONE);
     }
 
     private int ref(WorkloadRef workload, ReportBatch.Builder batch) {

@@ -21,7 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The proxy's side of telemetry: {@link #closed} puts each finished connection into a bounded
+ * The proxy's side of telemetry: {@link #opened} and {@link #closed} put each connection's opening and end into a bounded
  * lock-free queue (never blocking, dropping and counting when full); one reporter thread maps
  * them to records and streams batches to the node's agent over its Unix socket, reconnecting
  * with capped exponential back-off while the agent is away and dropping (and counting) what it
@@ -36,7 +36,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     private static final long DROP_LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     private final ReporterConfig config;
-    private final Queue<ClosedConnection> queue;
+    private final Queue<ConnectionEvent> queue;
     private final RecordMapper mapper;
     private final EventLoopGroup group;
     private final ManagedChannel channel;
@@ -82,17 +82,28 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     /** Queues a finished connection; drops and counts it when the queue is full. Never blocks. */
     @Override
     public void closed(ClosedConnection connection) {
-        if (connection == null || !running) {
-            return;
+        offer(connection);
+    }
+
+    /** Queues a connection that just opened; drops and counts it when the queue is full. Never blocks. */
+    @Override
+    public boolean opened(OpenedConnection connection) {
+        return offer(connection);
+    }
+
+    private boolean offer(ConnectionEvent event) {
+        if (event == null || !running) {
+            return false;
         }
-        if (!queue.offer(connection)) {
+        if (!queue.offer(event)) {
             dropped.increment();
             logDropsNowAndThen();
-            return;
+            return false;
         }
         if (parked && queue.size() >= config.batchSize()) {
             LockSupport.unpark(thread);
         }
+        return true;
     }
 
     private void logDropsNowAndThen() {
@@ -123,7 +134,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         ReportBatch.Builder batch = newBatch();
         long flushDeadline = 0;
         while (running || !queue.isEmpty() || batch.getConnectionsCount() > 0) {
-            ClosedConnection c;
+            ConnectionEvent c;
             while (batch.getConnectionsCount() < config.batchSize() && (c = queue.poll()) != null) {
                 if (batch.getConnectionsCount() == 0) {
                     flushDeadline = System.nanoTime() + config.flushInterval().toNanos();
@@ -152,12 +163,12 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         }
     }
 
-    private io.nodemesh.telemetry.v1.ConnectionRecord safeMap(ClosedConnection c, ReportBatch.Builder batch) {
+    private io.nodemesh.telemetry.v1.ConnectionRecord safeMap(ConnectionEvent c, ReportBatch.Builder batch) {
         try {
             return mapper.map(c, batch);
         } catch (RuntimeException e) {
             // A lookup bug must not stop reporting: send what we know without the lookup.
-            LOG.warn("workload lookup failed for {} -> {}", c.source(), c.destination(), e);
+            LOG.warn("workload lookup failed for {}", c, e);
             return new RecordMapper(WorkloadLookup.NONE, config.trustDomain()).map(c, batch);
         }
     }

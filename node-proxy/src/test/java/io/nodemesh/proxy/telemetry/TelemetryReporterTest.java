@@ -144,6 +144,56 @@ final class TelemetryReporterTest {
     }
 
     @Test
+    void openingsAreReportedAtOnceAndTheirClosingsDoNotCountThemAgain() throws Exception {
+        try (TelemetryAgent agent = startAgent();
+                TelemetryReporter reporter = TelemetryReporter.start(reporterConfig().build(), LOOKUP)) {
+            ClosedConnection done = outbound(100, 1000, Outcome.OK);
+            OpenedConnection open = new OpenedConnection(done.direction(), done.podNamespace(), done.podName(),
+                    done.podServiceAccount(), done.source(), done.destination(), done.openedAtEpochMillis());
+            assertThat(reporter.opened(open)).isTrue();
+            assertThat(reporter.opened(open)).isTrue();
+            eventually(Duration.ofSeconds(2), () -> agent.selfMetrics().recordsReceived() == 2, "2 openings at the agent");
+            String[] source = {"reporter=\"source\"", "source_workload=\"productpage\"", "response_flags=\"-\""};
+            String text = metrics(agent);
+            assertThat(sum(text, "istio_tcp_connections_opened_total", source)).isEqualTo(2);
+            assertThat(sum(text, "istio_tcp_connections_closed_total", source)).isZero();
+
+            // One of them closes; and a connection whose opening was never reported closes too.
+            reporter.closed(new ClosedConnection(done.direction(), done.podNamespace(), done.podName(),
+                    done.podServiceAccount(), done.source(), done.destination(), 100, 1000, done.openedAtEpochMillis(),
+                    3_000_000, Outcome.OK, true));
+            reporter.closed(done);
+            eventually(Duration.ofSeconds(2), () -> agent.selfMetrics().recordsReceived() == 4, "4 records at the agent");
+            text = metrics(agent);
+            assertThat(sum(text, "istio_tcp_connections_opened_total", source)).isEqualTo(3);
+            assertThat(sum(text, "istio_tcp_connections_closed_total", source)).isEqualTo(2);
+            assertThat(sum(text, "istio_tcp_received_bytes_total", source)).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aFullBufferRefusesAnOpeningSoItsClosingCountsIt() throws Exception {
+        // No agent and a buffer of 16: the first openings are taken, later ones refused at once.
+        try (TelemetryReporter reporter = TelemetryReporter.start(reporterConfig().bufferCapacity(16).batchSize(16).build(), LOOKUP)) {
+            ClosedConnection done = outbound(1, 1, Outcome.OK);
+            OpenedConnection open = new OpenedConnection(done.direction(), done.podNamespace(), done.podName(),
+                    done.podServiceAccount(), done.source(), done.destination(), done.openedAtEpochMillis());
+            int taken = 0;
+            boolean refused = false;
+            for (int i = 0; i < 10_000 && !refused; i++) {
+                if (reporter.opened(open)) {
+                    taken++;
+                } else {
+                    refused = true;
+                }
+            }
+            assertThat(refused).isTrue();
+            assertThat(taken).isGreaterThanOrEqualTo(16);
+            assertThat(reporter.droppedRecords()).isGreaterThanOrEqualTo(1);
+        }
+    }
+
+    @Test
     void withoutAnAgentRecordsAreDroppedAndCountedAndClosedNeverBlocks() throws Exception {
         int calls = 200_000;
         try (TelemetryReporter reporter = TelemetryReporter.start(

@@ -7,6 +7,7 @@ import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
 import io.nodemesh.telemetry.report.ResponseFlags;
 import io.nodemesh.telemetry.report.Workloads;
 import io.nodemesh.telemetry.v1.Address;
+import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.ReportBatch;
@@ -68,6 +69,9 @@ public final class AccessLog implements Closeable {
         try {
             boolean wrote = false;
             for (ConnectionRecord r : batch.getConnectionsList()) {
+                if (r.getPhase() == ConnectionPhase.CONNECTION_PHASE_OPENED) {
+                    continue; // one line per connection, written when it is finished
+                }
                 boolean allowed = bucket.tryTake();
                 self.accessLogLine(allowed);
                 if (allowed) {

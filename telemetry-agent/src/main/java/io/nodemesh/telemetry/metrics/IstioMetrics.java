@@ -1,6 +1,7 @@
 package io.nodemesh.telemetry.metrics;
 
 import io.nodemesh.telemetry.report.ResponseFlags;
+import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.ReportBatch;
@@ -114,14 +115,23 @@ public final class IstioMetrics {
     }
 
     private void record(ConnectionRecord r, WorkloadLabels source, WorkloadLabels destination, String service) {
+        boolean opening = r.getPhase() == ConnectionPhase.CONNECTION_PHASE_OPENED;
         SeriesKey key = new SeriesKey(reporter(r.getDirection()),
                 source.name(), source.namespace(), source.principal(),
                 destination.name(), destination.namespace(), destination.principal(),
                 service, "tcp", "",
-                r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome()) : r.getResponseFlags(),
+                // At open nothing has gone wrong yet, as with Envoy's and ztunnel's opened counter.
+                opening ? ResponseFlags.NONE
+                        : r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome()) : r.getResponseFlags(),
                 securityPolicy(r.getSecurityPolicy()));
         TcpPoints points = seriesFor(key).tcp();
-        points.opened.inc();
+        if (opening) {
+            points.opened.inc();
+            return;
+        }
+        if (!r.getOpenReported()) {
+            points.opened.inc();
+        }
         points.closed.inc();
         // Istio's names are the workload's view: istio_tcp_received_bytes_total counts the request
         // bytes (what the proxy forwarded from the source, bytes_sent here), istio_tcp_sent_bytes_total

@@ -1,6 +1,7 @@
 package io.nodemesh.telemetry.report;
 
 import io.nodemesh.telemetry.v1.Address;
+import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.Outcome;
@@ -90,11 +91,29 @@ public final class BatchValidator {
         if (problem == null) problem = byteCount("bytes_received", r.getBytesReceived());
         if (problem == null) problem = openedAt("opened_at_epoch_millis", r.getOpenedAtEpochMillis(), now);
         if (problem == null) problem = duration("duration_nanos", r.getDurationNanos());
+        if (problem == null && r.getPhase() == ConnectionPhase.UNRECOGNIZED) {
+            problem = "phase: " + r.getPhaseValue() + " is not a known connection phase";
+        }
+        if (problem == null && r.getPhase() == ConnectionPhase.CONNECTION_PHASE_OPENED) {
+            return opened(r);
+        }
         if (problem == null && r.getOutcome() == Outcome.OUTCOME_UNSPECIFIED) {
             problem = "outcome: must be set";
         }
         if (problem == null) problem = flags("response_flags", r.getResponseFlags());
         return problem;
+    }
+
+    /** An OPENED record knows nothing yet of bytes, duration or how the connection ends. */
+    private static String opened(ConnectionRecord r) {
+        if (r.getBytesSent() != 0 || r.getBytesReceived() != 0) {
+            return "bytes_sent/bytes_received: an OPENED record carries no bytes (they are reported when it closes)";
+        }
+        if (r.getDurationNanos() != 0 || r.getOutcome() != Outcome.OUTCOME_UNSPECIFIED || !r.getResponseFlags().isEmpty()
+                || r.getOpenReported()) {
+            return "phase: an OPENED record carries no duration_nanos, outcome, response_flags or open_reported";
+        }
+        return null;
     }
 
     private String request(RequestRecord r, long now) {

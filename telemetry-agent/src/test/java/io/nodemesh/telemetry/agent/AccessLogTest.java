@@ -30,6 +30,10 @@ final class AccessLogTest {
                         .build());
                 ReportClient client = new ReportClient(agent.socketPath())) {
             ReportBatch.Builder batch = ReportClient.batch();
+            // Openings come first: they make no line (one line per connection, when it is finished).
+            for (int i = 0; i < 50; i++) {
+                batch.addConnections(ReportClient.opened("opening" + i));
+            }
             for (int i = 0; i < 200; i++) {
                 batch.addConnections(ReportClient.connection("w" + i, i, 2L * i,
                         i == 0 ? Outcome.OUTCOME_REFUSED : Outcome.OUTCOME_OK));

@@ -11,6 +11,7 @@ import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.nodemesh.telemetry.v1.Address;
+import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.Outcome;
@@ -94,6 +95,13 @@ final class ReportClient implements AutoCloseable {
 
     static ReportBatch.Builder batch() {
         return ReportBatch.newBuilder().setProtocolVersion(1).setReporterId("test").setNode("node-1");
+    }
+
+    /** The OPENED record of an outbound connection from {@code source} to "reviews", as a reporter sends it at accept. */
+    static ConnectionRecord.Builder opened(String source) {
+        return connection(source, 0, 0, Outcome.OUTCOME_UNSPECIFIED)
+                .setPhase(ConnectionPhase.CONNECTION_PHASE_OPENED)
+                .setDurationNanos(0);
     }
 
     /** An outbound connection record from workload {@code source} in ns "a" to "reviews" in ns "b". */

@@ -74,6 +74,56 @@ final class TelemetryAgentTest {
     }
 
     @Test
+    void openedRecordsCountAtOpenAndClosedRecordsDoNotCountThemTwice() throws Exception {
+        try (TelemetryAgent agent = TelemetryAgent.start(config().build());
+                ReportClient client = new ReportClient(agent.socketPath())) {
+            // Two connections open; nothing has closed yet.
+            ReportBatch opening = ReportClient.batch()
+                    .addConnections(ReportClient.opened("details"))
+                    .addConnections(ReportClient.opened("details"))
+                    .build();
+            assertThat(client.send(opening).status().getCode()).isEqualTo(Status.Code.OK);
+            String text = Scrape.metrics(agent.metricsAddress());
+            assertThat(Scrape.value(text, "istio_tcp_connections_opened_total", "source_workload=\"details\"",
+                    "response_flags=\"-\"")).isEqualTo(2);
+            assertThat(Scrape.value(text, "istio_tcp_connections_closed_total", "source_workload=\"details\"")).isZero();
+
+            // One of them closes (its open was reported); a third connection closes whose OPENED record the
+            // reporter dropped (open_reported false): it counts as opened at close.
+            ReportBatch closing = ReportClient.batch()
+                    .addConnections(ReportClient.connection("details", 10, 20, Outcome.OUTCOME_OK).setOpenReported(true))
+                    .addConnections(ReportClient.connection("details", 1, 2, Outcome.OUTCOME_OK))
+                    .build();
+            assertThat(client.send(closing).status().getCode()).isEqualTo(Status.Code.OK);
+            text = Scrape.metrics(agent.metricsAddress());
+            assertThat(Scrape.value(text, "istio_tcp_connections_opened_total", "source_workload=\"details\"")).isEqualTo(3);
+            assertThat(Scrape.value(text, "istio_tcp_connections_closed_total", "source_workload=\"details\"")).isEqualTo(2);
+            assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", "source_workload=\"details\"")).isEqualTo(22);
+        }
+    }
+
+    @Test
+    void refusesOpenedRecordsThatCarryWhatOnlyACloseKnows() throws Exception {
+        try (TelemetryAgent agent = TelemetryAgent.start(config().build());
+                ReportClient client = new ReportClient(agent.socketPath())) {
+            ReportClient.Result bytes = client.send(ReportClient.batch()
+                    .addConnections(ReportClient.opened("x").setBytesSent(5)).build());
+            assertThat(bytes.status().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(bytes.status().getDescription()).startsWith("connections[0].bytes_sent");
+
+            ReportClient.Result outcome = client.send(ReportClient.batch()
+                    .addConnections(ReportClient.opened("x").setOutcome(Outcome.OUTCOME_OK)).build());
+            assertThat(outcome.status().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(outcome.status().getDescription()).startsWith("connections[0].phase");
+
+            ReportClient.Result phase = client.send(ReportClient.batch()
+                    .addConnections(ReportClient.opened("x").setPhaseValue(7)).build());
+            assertThat(phase.status().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(phase.status().getDescription()).isEqualTo("connections[0].phase: 7 is not a known connection phase");
+        }
+    }
+
+    @Test
     void servesOpenMetricsWhenAskedAndPrometheusTextOtherwise() throws Exception {
         try (TelemetryAgent agent = TelemetryAgent.start(config().build());
                 ReportClient client = new ReportClient(agent.socketPath())) {
