@@ -62,7 +62,7 @@ public final class IstioMetrics {
             throw new IllegalArgumentException("maxSeries must be at least 2 (one is the overflow set), got " + maxSeries);
         }
         this.maxSeries = maxSeries;
-        opened = counter(registry, "istio_tcp_connections_opened", "Connections opened (counted when they close).",
+        opened = counter(registry, "istio_tcp_connections_opened", "Connections opened.",
                 SeriesKey.TCP_LABELS);
         closed = counter(registry, "istio_tcp_connections_closed", "Connections closed.", SeriesKey.TCP_LABELS);
         sent = counter(registry, "istio_tcp_sent_bytes", "Bytes of the response: sent back to the source (Istio semantics).",
@@ -101,22 +101,35 @@ public final class IstioMetrics {
         for (int i = 0; i < services.length; i++) {
             services[i] = intern(orUnknown(batch.getServices(i)));
         }
+        BatchTotals totals = new BatchTotals(batch.getConnectionsCount());
+        // Byte counts are validated to at most 2^50 each: 8192 of them still fit a long.
+        boolean summable = batch.getConnectionsCount() <= 8192;
         for (ConnectionRecord r : batch.getConnectionsList()) {
-            String service = r.getDestinationServiceRef() == 0
-                    ? orUnknown(r.getDestinationService()) : services[r.getDestinationServiceRef() - 1];
-            WorkloadLabels source = r.getSourceRef() == 0 ? labels(r.getSource()) : table[r.getSourceRef() - 1];
-            WorkloadLabels destination = r.getDestinationRef() == 0
-                    ? labels(r.getDestination()) : table[r.getDestinationRef() - 1];
-            record(r, source, destination, service);
+            long key = summable ? BatchTotals.key(r) : -1;
+            if (key >= 0) {
+                totals.add(key, r);
+            } else {
+                Series s = seriesFor(keyOf(r, table, services), 1);
+                BatchTotals.Sums one = new BatchTotals.Sums(r);
+                one.add(r);
+                add(s.tcp(), one);
+            }
         }
+        totals.forEach(sums -> add(seriesFor(keyOf(sums.first, table, services), sums.records).tcp(), sums));
         for (RequestRecord r : batch.getRequestsList()) {
             record(r);
         }
     }
 
-    private void record(ConnectionRecord r, WorkloadLabels source, WorkloadLabels destination, String service) {
+    /** The label set of a connection record, its workloads and service resolved through the batch's tables. */
+    private SeriesKey keyOf(ConnectionRecord r, WorkloadLabels[] table, String[] services) {
+        String service = r.getDestinationServiceRef() == 0
+                ? orUnknown(r.getDestinationService()) : services[r.getDestinationServiceRef() - 1];
+        WorkloadLabels source = r.getSourceRef() == 0 ? labels(r.getSource()) : table[r.getSourceRef() - 1];
+        WorkloadLabels destination = r.getDestinationRef() == 0
+                ? labels(r.getDestination()) : table[r.getDestinationRef() - 1];
         boolean opening = r.getPhase() == ConnectionPhase.CONNECTION_PHASE_OPENED;
-        SeriesKey key = new SeriesKey(reporter(r.getDirection()),
+        return new SeriesKey(reporter(r.getDirection()),
                 source.name(), source.namespace(), source.principal(),
                 destination.name(), destination.namespace(), destination.principal(),
                 service, "tcp", "",
@@ -124,23 +137,23 @@ public final class IstioMetrics {
                 opening ? ResponseFlags.NONE
                         : r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome()) : r.getResponseFlags(),
                 securityPolicy(r.getSecurityPolicy()));
-        TcpPoints points = seriesFor(key).tcp();
-        if (opening) {
-            points.opened.inc();
-            return;
+    }
+
+    private static void add(TcpPoints points, BatchTotals.Sums sums) {
+        if (sums.opened != 0) {
+            points.opened.inc(sums.opened);
         }
-        if (!r.getOpenReported()) {
-            points.opened.inc();
+        if (sums.closed != 0) {
+            points.closed.inc(sums.closed);
         }
-        points.closed.inc();
         // Istio's names are the workload's view: istio_tcp_received_bytes_total counts the request
-        // bytes (what the proxy forwarded from the source, bytes_sent here), istio_tcp_sent_bytes_total
-        // the response bytes (what came back to the source, bytes_received).
-        if (r.getBytesReceived() != 0) {
-            points.sent.inc(r.getBytesReceived());
+        // bytes (what the proxy forwarded from the source, bytes_sent in the record),
+        // istio_tcp_sent_bytes_total the response bytes (what came back to the source, bytes_received).
+        if (sums.responseBytes != 0) {
+            points.sent.inc(sums.responseBytes);
         }
-        if (r.getBytesSent() != 0) {
-            points.received.inc(r.getBytesSent());
+        if (sums.requestBytes != 0) {
+            points.received.inc(sums.requestBytes);
         }
     }
 
@@ -249,6 +262,11 @@ public final class IstioMetrics {
     }
 
     private Series seriesFor(SeriesKey key) {
+        return seriesFor(key, 1);
+    }
+
+    /** The series of {@code key}, or the overflow set (counting {@code records} folded) once the limit is reached. */
+    private Series seriesFor(SeriesKey key, long records) {
         Series s = series.get(key);
         if (s != null) {
             return s;
@@ -267,7 +285,7 @@ public final class IstioMetrics {
         if (s != null) {
             return s;
         }
-        overflowFolded.inc();
+        overflowFolded.inc(records);
         return series.computeIfAbsent(SeriesKey.OVERFLOW_KEY, Series::new);
     }
 
