@@ -36,7 +36,9 @@ public record MicroRow(String benchmark, String params, double score, double err
         Map<String, String> others = new java.util.TreeMap<>();
         secondary.forEach((k, v) -> {
             if (!k.startsWith("gc.")) {
-                others.put(k, MicroSection.number(v.getScore()) + " " + v.getScoreUnit());
+                // JMH labels aux counters' unit "#" (a count): the name says what is counted.
+                String unit = "#".equals(v.getScoreUnit()) ? "" : " " + v.getScoreUnit();
+                others.put(k, MicroSection.number(v.getScore()) + unit);
             }
         });
         return new MicroRow(name, params, primary.getScore(), primary.getScoreError(), primary.getScoreUnit(),
