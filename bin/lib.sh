@@ -4,6 +4,7 @@
 
 NODEMESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NODEMESH_JAR="$NODEMESH_ROOT/node-proxy/target/nodemesh.jar"
+NODEMESH_BENCH_JAR="$NODEMESH_ROOT/jmh-bench/target/benchmarks.jar"
 NODEMESH_JVM_FLAGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseCompactObjectHeaders)
 # Added for `nodemesh proxy` only (the long-running node proxy): a small serial-GC heap, one Netty pool
 # arena, caps that are limits for thousands of busy connections (not what is used), smaller stacks and code cache, glibc's freed memory returned.
@@ -92,4 +93,21 @@ ensure_jar() {
   (cd "$NODEMESH_ROOT" && mvn -B -q -DskipTests package -pl node-proxy -am) >&2 \
     || die "the build failed; run 'mvn -B -DskipTests package' in $NODEMESH_ROOT to see why"
   [ -f "$NODEMESH_JAR" ] || die "the build finished but $NODEMESH_JAR is not there"
+}
+
+# Builds jmh-bench/target/benchmarks.jar (and nodemesh.jar, which the benchmarks start) when either is missing
+# or older than a source or pom: the benchmark report runs the proxy it measures from nodemesh.jar.
+ensure_bench_jar() {
+  local newer="" jar
+  for jar in "$NODEMESH_BENCH_JAR" "$NODEMESH_JAR"; do
+    if [ ! -f "$jar" ]; then newer="$jar is missing"; break; fi
+    newer=$(cd "$NODEMESH_ROOT" && find pom.xml ./*/pom.xml ./*/src/main -newer "$jar" -type f -print -quit 2>/dev/null)
+    [ -n "$newer" ] && { newer="$newer changed since $(basename "$jar") was built"; break; }
+  done
+  [ -z "$newer" ] && return 0
+  echo "nodemesh: $newer; building the benchmarks (a minute or two)..." >&2
+  ensure_packages "${NODEMESH_BUILD_PACKAGES[@]}"
+  (cd "$NODEMESH_ROOT" && mvn -B -q -pl jmh-bench -am package -DskipTests) >&2 \
+    || die "the build failed; run 'mvn -B -pl jmh-bench -am package -DskipTests' in $NODEMESH_ROOT to see why"
+  [ -f "$NODEMESH_BENCH_JAR" ] || die "the build finished but $NODEMESH_BENCH_JAR is not there"
 }

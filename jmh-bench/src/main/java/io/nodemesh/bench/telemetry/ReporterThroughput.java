@@ -28,10 +28,58 @@ public final class ReporterThroughput {
     private ReporterThroughput() {
     }
 
+    /**
+     * One measured run.
+     *
+     * @param seconds measured seconds asked for
+     * @param workloads distinct workloads the records rotate through
+     * @param records records the agent received while measuring
+     * @param elapsedNanos measured wall time
+     * @param cpuNanos this process's CPU time meanwhile (producer, reporter, gRPC, agent)
+     * @param dropped records the reporter dropped since it started (0 when the rate was sustainable)
+     * @param loadAverage the host's 1-minute load average at the end (the machine may be shared)
+     */
+    public record Result(int seconds, int workloads, long records, long elapsedNanos, long cpuNanos, long dropped,
+            double loadAverage) {
+
+        /** Records per second, reporter to agent. */
+        public double recordsPerSecond() {
+            return records / (elapsedNanos / 1e9);
+        }
+
+        /** Cores this process kept busy on average. */
+        public double coresBusy() {
+            return cpuNanos / (double) elapsedNanos;
+        }
+
+        /** Records per CPU-second of the whole process (producer included). */
+        public double recordsPerCpuSecond() {
+            return records / (cpuNanos / 1e9);
+        }
+    }
+
+    /** The buffer the reporter runs with. */
+    public static final int CAPACITY = 1 << 16;
+    /** Unmeasured warm-up before each run. */
+    public static final int WARMUP_SECONDS = 3;
+
     public static void main(String[] args) throws Exception {
         int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
         int workloads = args.length > 1 ? Integer.parseInt(args[1]) : 200;
-        int capacity = 1 << 16;
+        Result r = measure(seconds, workloads);
+        System.out.printf("records/s reporter -> agent: %.0f (%d records in %.2f s; %d workloads; dropped %d)%n",
+                r.recordsPerSecond(), r.records(), r.elapsedNanos() / 1e9, workloads, r.dropped());
+        // The machine may be shared: CPU time used tells how far the path is from its own limit.
+        System.out.printf("process CPU: %.2f cores busy; %.0f records per CPU-second (producer included)%n",
+                r.coresBusy(), r.recordsPerCpuSecond());
+    }
+
+    /** Starts an agent and a reporter in this JVM, warms up for {@link #WARMUP_SECONDS}, then measures {@code seconds}. */
+    public static Result measure(int seconds, int workloads) throws Exception {
+        if (seconds <= 0 || workloads <= 0 || workloads > 65_536) {
+            throw new IllegalArgumentException("seconds must be > 0 and workloads 1..65536, got " + seconds + " and " + workloads);
+        }
+        int capacity = CAPACITY;
         Path dir = Files.createTempDirectory("telemetry-bench");
         Path socket = dir.resolve("t.sock");
 
@@ -64,20 +112,24 @@ public final class ReporterThroughput {
                 TelemetryReporter reporter = TelemetryReporter.start(ReporterConfig.builder().socketPath(socket)
                         .bufferCapacity(capacity).build(), lookup)) {
             long produced = 0;
-            // Warm-up: 3 s, not measured.
-            produced = drive(reporter, agent, connections, produced, capacity, 3_000_000_000L);
+            produced = drive(reporter, agent, connections, produced, capacity, WARMUP_SECONDS * 1_000_000_000L);
             long startReceived = agent.selfMetrics().recordsReceived();
             long startCpu = cpu.getProcessCpuTime();
             long start = System.nanoTime();
-            produced = drive(reporter, agent, connections, produced, capacity, seconds * 1_000_000_000L);
+            drive(reporter, agent, connections, produced, capacity, seconds * 1_000_000_000L);
             long elapsed = System.nanoTime() - start;
             long received = agent.selfMetrics().recordsReceived() - startReceived;
             long cpuNanos = cpu.getProcessCpuTime() - startCpu;
-            System.out.printf("records/s reporter -> agent: %.0f (%d records in %.2f s; %d workloads; dropped %d)%n",
-                    received / (elapsed / 1e9), received, elapsed / 1e9, workloads, reporter.droppedRecords());
-            // The machine may be shared: CPU time used tells how far the path is from its own limit.
-            System.out.printf("process CPU: %.2f cores busy; %.0f records per CPU-second (producer included)%n",
-                    cpuNanos / (double) elapsed, received / (cpuNanos / 1e9));
+            return new Result(seconds, workloads, received, elapsed, cpuNanos, reporter.droppedRecords(),
+                    cpu.getSystemLoadAverage());
+        } finally {
+            // Best effort: a leftover temp directory must not turn a finished measurement into a failure.
+            try {
+                Files.deleteIfExists(socket);
+                Files.deleteIfExists(dir);
+            } catch (java.io.IOException e) {
+                System.err.println("ReporterThroughput: could not remove " + dir + ": " + e);
+            }
         }
     }
 
