@@ -99,11 +99,11 @@ public final class Report implements Callable<Integer> {
             steps.add(switch (part) {
                 case MICRO -> new Step("micro", () -> micro(command));
                 case TELEMETRY -> new Step("telemetry", () -> telemetry(command));
-                case MATRIX -> new Step("matrix", () -> delegate("matrix", new MatrixCommand(self(MatrixBench.class)),
+                case MATRIX -> new Step("matrix", () -> delegate("matrix", new MatrixCommand(self(command, "matrix", MatrixBench.class)),
                         quick ? List.of("--quick") : List.of(), true));
-                case GROWTH -> new Step("growth", () -> delegate("growth", new GrowthCommand(self(GrowthBench.class)),
+                case GROWTH -> new Step("growth", () -> delegate("growth", new GrowthCommand(self(command, "growth", GrowthBench.class)),
                         quick ? List.of("--quick") : List.of("--variants", "default,tuned,c1"), false));
-                case E2E -> new Step("e2e", () -> delegate("e2e", new BenchCommand(self(EndToEndBench.class)),
+                case E2E -> new Step("e2e", () -> delegate("e2e", new BenchCommand(self(command, "e2e", EndToEndBench.class)),
                         quick ? List.of("--quick") : List.of("--rounds", "5", "--duration", "10s"), true));
             });
         }
@@ -164,8 +164,10 @@ public final class Report implements Callable<Integer> {
         return Optional.empty();
     }
 
-    private static String self(Class<?> main) {
-        return "java -cp jmh-bench/target/benchmarks.jar " + main.getName();
+    /** What a part's section records as its command: this report, and the command that redoes the part alone. */
+    private static String self(String report, String part, Class<?> main) {
+        return report + ", its " + part + " part; alone the same as: java -cp jmh-bench/target/benchmarks.jar "
+                + main.getName();
     }
 
     // /proc/self belongs to the process's effective user: no native call needed.
