@@ -5,6 +5,7 @@ import io.nodemesh.bench.e2e.MatrixBench;
 import io.nodemesh.bench.growth.GrowthBench;
 import io.nodemesh.bench.report.MicroBenchmarks;
 import io.nodemesh.bench.report.MicroSection;
+import io.nodemesh.bench.report.OnOffSection;
 import io.nodemesh.bench.report.ReportPart;
 import io.nodemesh.bench.report.RunStamp;
 import io.nodemesh.bench.report.Section;
@@ -13,6 +14,9 @@ import io.nodemesh.bench.report.StepRunner;
 import io.nodemesh.bench.report.TelemetrySection;
 import io.nodemesh.bench.telemetry.ReporterThroughput;
 import io.nodemesh.proxy.bench.Machine;
+import io.nodemesh.proxy.bench.MatrixBenchmark;
+import io.nodemesh.proxy.bench.MatrixOptions;
+import io.nodemesh.proxy.bench.MatrixReport;
 import io.nodemesh.proxy.bench.growth.GrowthCommand;
 import io.nodemesh.proxy.cli.BenchCommand;
 import io.nodemesh.proxy.cli.MatrixCommand;
@@ -38,7 +42,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "bench-report", mixinStandardHelpOptions = true,
         description = {"Runs, in order, the JMH micro-benchmarks (section micro), the telemetry throughput "
-                + "(telemetry-throughput), the scenario matrix (matrix), growth with captured pods (growth) and the "
+                + "(telemetry-throughput), telemetry on vs off end to end (telemetry-onoff), the scenario matrix (matrix), growth with captured pods (growth) and the "
                 + "end-to-end wrk run (e2e); each part rewrites only its own section of the results file, and only after it "
                 + "succeeded. A failing part is reported, the others still run, and the exit status is 1.",
                 "Needs root for matrix, growth, e2e and the namespace-entry micro-benchmark (skipped with a note when not root); "
@@ -53,7 +57,7 @@ public final class Report implements Callable<Integer> {
     private boolean quick;
 
     @Option(names = "--only", split = ",", paramLabel = "PART",
-            description = "Run only these parts, from micro,telemetry,matrix,growth,e2e (default all, in that order).")
+            description = "Run only these parts, from micro,telemetry,onoff,matrix,growth,e2e (default all, in that order).")
     private List<String> only;
 
     @Option(names = "--nice", paramLabel = "N", description = "Niceness passed to the matrix and e2e runs (growth and the "
@@ -99,6 +103,7 @@ public final class Report implements Callable<Integer> {
             steps.add(switch (part) {
                 case MICRO -> new Step("micro", () -> micro(command));
                 case TELEMETRY -> new Step("telemetry", () -> telemetry(command));
+                case ONOFF -> new Step("onoff", () -> onOff(command));
                 case MATRIX -> new Step("matrix", () -> delegate("matrix", new MatrixCommand(self(command, "matrix", MatrixBench.class)),
                         quick ? List.of("--quick") : List.of(), true));
                 case GROWTH -> new Step("growth", () -> delegate("growth", new GrowthCommand(self(command, "growth", GrowthBench.class)),
@@ -146,6 +151,17 @@ public final class Report implements Callable<Integer> {
         RunStamp stamp = new RunStamp(command, started, Duration.between(started, Instant.now()), Machine.current(),
                 loadBefore, RunStamp.loadAverage());
         return Optional.of(new Section(TelemetrySection.NAME, TelemetrySection.render(stamp, results)));
+    }
+
+    private Optional<Section> onOff(String command) throws Exception {
+        Instant started = Instant.now();
+        String loadBefore = RunStamp.loadAverage();
+        MatrixOptions options = OnOffSection.options(quick ? 2 : 3, nice, out, command);
+        System.out.println("bench-report: telemetry on/off, " + options.rounds() + " rounds of " + options.subjects());
+        MatrixReport report = MatrixBenchmark.run(options, System.out);
+        RunStamp stamp = new RunStamp(command, started, Duration.between(started, Instant.now()), Machine.current(),
+                loadBefore, RunStamp.loadAverage());
+        return Optional.of(new Section(OnOffSection.NAME, OnOffSection.render(stamp, report)));
     }
 
     // The delegates rewrite their own sections (and charts) only at the end of a finished run; a non-zero status is a failure.

@@ -22,7 +22,7 @@ class ReportCliTest {
         int status = cl.execute("--only", "micro,bogus", "--out", out.toString());
 
         assertThat(status).isEqualTo(2);
-        assertThat(err.toString()).contains("--only: unknown part 'bogus' (known: micro, telemetry, matrix, growth, e2e)");
+        assertThat(err.toString()).contains("--only: unknown part 'bogus' (known: micro, telemetry, onoff, matrix, growth, e2e)");
         assertThat(Files.readString(out)).isEqualTo("unchanged\n");
     }
 }

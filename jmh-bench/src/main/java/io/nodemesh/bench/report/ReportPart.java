@@ -12,6 +12,7 @@ import java.util.stream.Collectors;
 public enum ReportPart {
     MICRO("micro"),
     TELEMETRY("telemetry"),
+    ONOFF("onoff"),
     MATRIX("matrix"),
     GROWTH("growth"),
     E2E("e2e");

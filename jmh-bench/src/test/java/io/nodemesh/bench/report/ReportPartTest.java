@@ -10,7 +10,7 @@ class ReportPartTest {
 
     @Test
     void noOnlyMeansEveryPartInRunOrder() {
-        assertThat(ReportPart.parseOnly(null)).containsExactly(ReportPart.MICRO, ReportPart.TELEMETRY, ReportPart.MATRIX,
+        assertThat(ReportPart.parseOnly(null)).containsExactly(ReportPart.MICRO, ReportPart.TELEMETRY, ReportPart.ONOFF, ReportPart.MATRIX,
                 ReportPart.GROWTH, ReportPart.E2E);
     }
 
@@ -24,7 +24,7 @@ class ReportPartTest {
     void unknownNamesAreRejectedByNameWithTheKnownOnes() {
         assertThatThrownBy(() -> ReportPart.parseOnly(List.of("micro", "jmh", "matrixx")))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("--only: unknown parts 'jmh', 'matrixx' (known: micro, telemetry, matrix, growth, e2e)");
+                .hasMessage("--only: unknown parts 'jmh', 'matrixx' (known: micro, telemetry, onoff, matrix, growth, e2e)");
         assertThatThrownBy(() -> ReportPart.parseOnly(List.of(",")))
                 .hasMessageContaining("no part named");
     }

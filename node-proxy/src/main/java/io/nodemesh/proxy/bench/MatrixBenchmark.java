@@ -65,6 +65,11 @@ public final class MatrixBenchmark {
         this.out = out;
     }
 
+    /** Runs the matrix and returns what it measured, writing nothing. */
+    public static MatrixReport run(MatrixOptions options, PrintStream out) throws Exception {
+        return new MatrixBenchmark(options, out).run();
+    }
+
     /** Runs the matrix and rewrites the matrix section (and charts) of {@code options.out()}. */
     public static MatrixReport runAndWrite(MatrixOptions options, PrintStream out) throws Exception {
         MatrixReport report = new MatrixBenchmark(options, out).run();

@@ -63,7 +63,7 @@ public final class MatrixMarkdown {
         churnTable(md, r);
         resourceTable(md, r);
         transportTable(md, r);
-        TelemetryOnOff.table(md, r);
+        TelemetryOnOff.table(md, r, "### 7. Telemetry on vs off (issue 3)");
         if (!charts.isEmpty()) {
             md.append("### Charts\n\n");
             for (String c : charts) {

@@ -15,21 +15,21 @@ import java.util.function.ToDoubleFunction;
  * range, and the off subject's own round-to-round spread as the yardstick for noise: a difference
  * smaller than that spread cannot be told from the machine's drift.
  */
-final class TelemetryOnOff {
+public final class TelemetryOnOff {
 
-    static final String OFF = "nodemesh";
-    static final String ON = "nodemesh-telemetry";
+    public static final String OFF = "nodemesh";
+    public static final String ON = "nodemesh-telemetry";
 
     private TelemetryOnOff() {
     }
 
-    /** Appends the section when both subjects produced figures; says why not otherwise. */
-    static void table(StringBuilder md, MatrixReport r) {
+    /** Appends the comparison under {@code heading} when both subjects produced figures, nothing otherwise. */
+    public static void table(StringBuilder md, MatrixReport r, String heading) {
         if (!r.ran().contains(ON) || !r.ran().contains(OFF)) {
             return;
         }
         MatrixOptions o = r.options();
-        md.append("### 7. Telemetry on vs off (issue 3)\n\n");
+        md.append(heading).append("\n\n");
         md.append("`nodemesh-telemetry` is `nodemesh` with every connection reported to a `nodemesh agent` on the same core. "
                 + "on/off = the two subjects' figures in the same step of the same round; the median and range are over the "
                 + o.rounds() + " round(s). \"off's spread\" = max/min of the off subject's own figure over the rounds, the "

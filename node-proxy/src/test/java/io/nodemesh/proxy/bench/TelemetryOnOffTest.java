@@ -37,7 +37,7 @@ class TelemetryOnOffTest {
         MatrixReport r = new MatrixReport(MACHINE, options(rounds, subjects), Instant.parse("2026-11-23T07:00:00Z"),
                 Duration.ofSeconds(100), d, Map.of(), ms, Map.of(), List.of());
         StringBuilder md = new StringBuilder();
-        TelemetryOnOff.table(md, r);
+        TelemetryOnOff.table(md, r, "### 7. Telemetry on vs off");
         return md.toString();
     }
 
