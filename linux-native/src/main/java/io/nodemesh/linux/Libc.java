@@ -21,6 +21,8 @@ final class Libc {
     static final int SOL_IPV6 = 41;
     static final int SO_ORIGINAL_DST = 80;
     static final int IP6T_SO_ORIGINAL_DST = 80;
+    static final int SOL_SOCKET = 1;
+    static final int SO_MARK = 36;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -37,6 +39,9 @@ final class Libc {
     private static final MethodHandle GETSOCKOPT = downcall("getsockopt",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
                     ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    private static final MethodHandle SETSOCKOPT = downcall("setsockopt",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
@@ -101,6 +106,22 @@ final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("getsockopt() downcall failed", t);
+        }
+    }
+
+    /** setsockopt with an {@code int} value; {@code what} names the option in the error. */
+    static void setsockopt(int fd, int level, int option, int value, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment v = arena.allocateFrom(ValueLayout.JAVA_INT, value);
+            int rc = (int) SETSOCKOPT.invokeExact(state, fd, level, option, v, (int) ValueLayout.JAVA_INT.byteSize());
+            if (rc != 0) {
+                throw failure("setsockopt(fd " + fd + ", " + what + ")", state);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("setsockopt() downcall failed", t);
         }
     }
 

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A pod's outbound connections are captured in its own namespace and relayed intact; run on epoll
- * here and on io_uring by {@link IoUringCaptureTest}.
+ * here, on io_uring by {@link IoUringCaptureTest} and on NIO by {@link NioCaptureTest}.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class CaptureTest {
@@ -34,6 +34,11 @@ class CaptureTest {
     /** The transport under test. */
     TransportKind transport() {
         return TransportKind.EPOLL;
+    }
+
+    /** Concurrent connections of 512 KiB each way in the bulk test (200: 100 MB each way). */
+    int bulkConnections() {
+        return 200;
     }
 
     @RegisterExtension
@@ -45,11 +50,11 @@ class CaptureTest {
     Path dir;
 
     @Test
-    void capturedConnectionsCarry100MegabytesEachWayIntact() throws Exception {
+    void capturedConnectionsCarryHalfAMegabyteEachWayIntact() throws Exception {
         Lan lan = net.lan("node");
         TestNamespace a = lan.attach("pa", "10.77.0.2/24");
         TestNamespace b = lan.attach("pb", "10.77.0.3/24");
-        int connections = 200;
+        int connections = bulkConnections();
         long perConnection = 512 * 1024;
         try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport());
              SeededServer server = SeededServer.start(b, 8080, perConnection, perConnection, false)) {
@@ -59,7 +64,7 @@ class CaptureTest {
             assertThat(verdicts).as("client verdicts").containsOnly("ok").hasSize(connections);
             assertThat(server.verdicts(connections).values()).as("server verdicts").containsOnly("ok").hasSize(connections);
             PodCapture pod = mesh.proxy.pod("demo/a").orElseThrow();
-            TestMesh.await("200 closed connections", () -> pod.stats(Direction.OUTBOUND).snapshot().closed() == connections
+            TestMesh.await(connections + " closed connections", () -> pod.stats(Direction.OUTBOUND).snapshot().closed() == connections
                     && mesh.closed.size() == connections);
             DirectionStats.Snapshot out = pod.stats(Direction.OUTBOUND).snapshot();
             assertThat(out.opened()).isEqualTo(connections);

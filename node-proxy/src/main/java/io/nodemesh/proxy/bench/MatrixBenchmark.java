@@ -26,7 +26,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Issue 7's scenario matrix: for each subject (direct, nodemesh with epoll and with io_uring,
+ * Issue 7's scenario matrix: for each subject (direct, nodemesh with epoll, io_uring and NIO,
  * HAProxy in TCP mode, a HAProxy pair with mutual TLS) the same fixed-rate latency, wrk
  * throughput, bulk-transfer and connection-churn load, step by step with the subjects' order
  * alternating, in namespaces it creates and removes (also on failure or Ctrl-C).
@@ -86,6 +86,7 @@ public final class MatrixBenchmark {
         d.put("nodemesh-telemetry", "the same (epoll) with telemetry on: every connection reported to a `nodemesh agent` "
                 + "on the same node, the agent pinned to the proxy's core; CPU and memory are the two processes' sum");
         d.put("nodemesh-io_uring", "the same with the proxy on `--transport io_uring` (its own captured client pod)");
+        d.put("nodemesh-nio", "the same with the proxy on `--transport nio` (Java NIO; its own captured client pod)");
         d.put("haproxy", "client pod → HAProxy (tcp mode, in the client pod) → server pod");
         d.put("haproxy-mtls", "client pod → HAProxy (plain in, mTLS out, in the client pod) → HAProxy (mTLS in, "
                 + "client cert verified, in the server pod) → server app");
@@ -261,9 +262,15 @@ public final class MatrixBenchmark {
         InetSocketAddress sink = new InetSocketAddress(SERVER_IP, SINK_PORT);
         return switch (name) {
             case "direct" -> new Path3(plain, http, rr, sink, List.of(), null);
-            case "nodemesh", "nodemesh-io_uring" -> {
-                String transport = name.equals("nodemesh") ? "epoll" : "io_uring";
-                TestNamespace pod = lan.attach(name.equals("nodemesh") ? "client" : "uring", name.equals("nodemesh") ? "10.77.0.2/24" : "10.77.0.5/24");
+            case "nodemesh", "nodemesh-io_uring", "nodemesh-nio" -> {
+                // Each transport its own captured client pod (and proxy), so no run sees another's rules or state.
+                String[] t = switch (name) {
+                    case "nodemesh" -> new String[] {"epoll", "client", "10.77.0.2/24"};
+                    case "nodemesh-io_uring" -> new String[] {"io_uring", "uring", "10.77.0.5/24"};
+                    default -> new String[] {"nio", "nio", "10.77.0.7/24"};
+                };
+                String transport = t[0];
+                TestNamespace pod = lan.attach(t[1], t[2]);
                 Path dir = Files.createDirectories(workDir.resolve(name));
                 NodemeshSubject nm = NodemeshSubject.start(lan.node(), pod, http, options.proxyJar(), transport,
                         proxyCpu, options.nice(), dir);

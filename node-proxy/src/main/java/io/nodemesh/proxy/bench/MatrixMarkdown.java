@@ -53,8 +53,7 @@ public final class MatrixMarkdown {
         }
         md.append("| nodemesh-mtls | nodemesh tunnel pair (mTLS + HTTP/2 CONNECT, port 15008) | **not built yet** — no figures; "
                 + "haproxy-mtls is the peer it will be measured against |\n");
-        md.append("| nodemesh-nio | the proxy on `--transport nio` | **not run**: NIO cannot capture (Java's NIO gives no "
-                + "SO_ORIGINAL_DST, so a redirected connection's destination is unknown) |\n\n");
+        md.append('\n');
 
         targets(md, r);
         latencyTable(md, r);
@@ -246,32 +245,37 @@ public final class MatrixMarkdown {
 
     private static void transportTable(StringBuilder md, MatrixReport r) {
         MatrixOptions o = r.options();
-        md.append("### 6. Transports: epoll vs io_uring (NIO cannot capture: no SO_ORIGINAL_DST)\n\n");
-        md.append("| figure | nodemesh (epoll) | nodemesh-io_uring | io_uring / epoll |\n|---|---:|---:|---:|\n");
-        String u = "nodemesh-io_uring";
+        md.append("### 6. Transports: epoll vs io_uring vs NIO\n\n");
+        md.append("| figure | nodemesh (epoll) | nodemesh-io_uring | nodemesh-nio | io_uring / epoll | NIO / epoll |\n"
+                + "|---|---:|---:|---:|---:|---:|\n");
+        List<String> others = List.of("nodemesh-io_uring", "nodemesh-nio");
         for (int c : o.latencyConnections()) {
-            transportRow(md, "fixed-rate p50, " + c + " conns", r.median(Measurement.LATENCY, c, NODEMESH), r.median(Measurement.LATENCY, c, u),
-                    m -> m.p50Us(), MatrixMarkdown::us);
+            transportRow(md, r, "fixed-rate p50, " + c + " conns", Measurement.LATENCY, c, others, m -> m.p50Us(), MatrixMarkdown::us);
         }
         for (int c : o.wrkConnections()) {
-            transportRow(md, "wrk req/s, " + c + " conns", r.median(Measurement.THROUGHPUT, c, NODEMESH),
-                    r.median(Measurement.THROUGHPUT, c, u), Measurement::value, MatrixMarkdown::rate);
+            transportRow(md, r, "wrk req/s, " + c + " conns", Measurement.THROUGHPUT, c, others, Measurement::value,
+                    MatrixMarkdown::rate);
         }
         for (int c : o.bulkStreams()) {
-            transportRow(md, "bulk Gbit/s, " + c + " streams", r.median(Measurement.BULK, c, NODEMESH),
-                    r.median(Measurement.BULK, c, u), Measurement::value, v -> num(v, 2));
+            transportRow(md, r, "bulk Gbit/s, " + c + " streams", Measurement.BULK, c, others, Measurement::value, v -> num(v, 2));
         }
-        transportRow(md, "churn conns/s", r.median(Measurement.CHURN, o.churnThreads(), NODEMESH),
-                r.median(Measurement.CHURN, o.churnThreads(), u), Measurement::value, MatrixMarkdown::rate);
+        transportRow(md, r, "churn conns/s", Measurement.CHURN, o.churnThreads(), others, Measurement::value, MatrixMarkdown::rate);
         md.append('\n');
     }
 
-    private static void transportRow(StringBuilder md, String what, Optional<Measurement> a, Optional<Measurement> b,
+    /** One figure for epoll and each of {@code others}, then each of them as a ratio to epoll. */
+    private static void transportRow(StringBuilder md, MatrixReport r, String what, String scenario, int param, List<String> others,
                                      ToDoubleFunction<Measurement> f, java.util.function.DoubleFunction<String> format) {
-        double va = a.map(f::applyAsDouble).orElse(Double.NaN);
-        double vb = b.map(f::applyAsDouble).orElse(Double.NaN);
-        md.append("| ").append(what).append(" | ").append(format.apply(va)).append(" | ")
-                .append(format.apply(vb)).append(" | ").append(x(vb / va)).append(" |\n");
+        double epoll = r.median(scenario, param, NODEMESH).map(f::applyAsDouble).orElse(Double.NaN);
+        double[] v = others.stream().mapToDouble(s -> r.median(scenario, param, s).map(f::applyAsDouble).orElse(Double.NaN)).toArray();
+        md.append("| ").append(what).append(" | ").append(format.apply(epoll));
+        for (double x : v) {
+            md.append(" | ").append(format.apply(x));
+        }
+        for (double x : v) {
+            md.append(" | ").append(x(x / epoll));
+        }
+        md.append(" |\n");
     }
 
     private static void missing(StringBuilder md, MatrixReport r, String scenario, int param, String s, int columns) {

@@ -38,7 +38,7 @@ public record MatrixOptions(List<Integer> latencyConnections, double rate, int p
 
     /** Every subject the matrix knows, in report order. */
     public static final List<String> ALL_SUBJECTS = List.of("direct", "nodemesh", "nodemesh-telemetry", "nodemesh-io_uring",
-            "haproxy", "haproxy-mtls");
+            "nodemesh-nio", "haproxy", "haproxy-mtls");
 
     /** Checks the fields and names the offending option. */
     public MatrixOptions {

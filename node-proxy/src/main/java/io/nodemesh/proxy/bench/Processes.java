@@ -16,7 +16,8 @@ final class Processes {
 
     /** The flags every JVM of the project runs with (root pom's {@code nodemesh.jvm.flags}). */
     static final List<String> JVM_FLAGS = List.of("--enable-native-access=ALL-UNNAMED",
-            "--sun-misc-unsafe-memory-access=allow", "-XX:+UseCompactObjectHeaders");
+            "--sun-misc-unsafe-memory-access=allow", "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+            "-XX:+UseCompactObjectHeaders");
 
     private Processes() {
     }

@@ -14,7 +14,8 @@ public final class ProxyJvmFlags {
 
     /** The flags every JVM of the project runs with (root pom's {@code nodemesh.jvm.flags}). */
     public static final List<String> BASELINE = List.of("--enable-native-access=ALL-UNNAMED",
-            "--sun-misc-unsafe-memory-access=allow", "-XX:+UseCompactObjectHeaders");
+            "--sun-misc-unsafe-memory-access=allow", "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+            "-XX:+UseCompactObjectHeaders");
 
     /**
      * Footprint flags for the proxy. Why each: the JVM's defaults size the heap from the machine's

@@ -125,14 +125,12 @@ public final class PodCapture implements ConnectionListener {
     }
 
     private Bootstrap upstreamTemplate(NetworkNamespace ns) {
-        Bootstrap b = new Bootstrap()
-                .channelFactory(shared.transport().socketChannels(ns))
+        return new Bootstrap()
+                .channelFactory(shared.transport().socketChannels(ns, settings.mark()))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT);
-        shared.transport().mark(b, settings.mark());
-        return b;
     }
 
     /** A bootstrap for one upstream connection from this pod (group and handler still to be set). */

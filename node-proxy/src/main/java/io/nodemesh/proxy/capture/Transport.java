@@ -1,8 +1,6 @@
 package io.nodemesh.proxy.capture;
 
-import io.netty.bootstrap.AbstractBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -13,7 +11,6 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
@@ -22,6 +19,7 @@ import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.OriginalDestination;
+import io.nodemesh.linux.SocketOptions;
 import io.nodemesh.proxy.config.TransportKind;
 import java.io.IOException;
 import java.net.Inet6Address;
@@ -35,9 +33,6 @@ import java.util.function.Supplier;
  * loop's I/O handler, how channels are constructed, the socket mark and the original destination.
  */
 public final class Transport {
-
-    /** {@code setsockopt(SOL_SOCKET, SO_MARK)}: Netty has no named option for it, both native transports take raw ones. */
-    static final ChannelOption<Integer> SO_MARK = new IntegerUnixChannelOption("SO_MARK", 1, 36);
 
     private final TransportKind kind;
 
@@ -61,9 +56,10 @@ public final class Transport {
                     + "); falling back to NIO");
             kind = TransportKind.NIO;
         }
-        if (kind == TransportKind.NIO) {
-            notice.accept("NIO transport: the original destination (SO_ORIGINAL_DST) and the socket mark (SO_MARK)"
-                    + " are not available, so captured connections cannot be forwarded and are closed");
+        if (kind == TransportKind.NIO && NioDescriptors.unavailability().isPresent()) {
+            notice.accept("NIO transport: " + NioDescriptors.unavailability().get() + ". Without the sockets'"
+                    + " file descriptors the original destination (SO_ORIGINAL_DST) cannot be read nor the mark"
+                    + " (SO_MARK) set, so captured connections are closed and upstream connections fail");
         }
         return new Transport(kind);
     }
@@ -85,7 +81,7 @@ public final class Transport {
 
     /** Whether captured connections can learn their original destination on this transport. */
     public boolean readsOriginalDestination() {
-        return kind != TransportKind.NIO;
+        return kind != TransportKind.NIO || NioDescriptors.unavailability().isEmpty();
     }
 
     /** A new event-loop group of {@code threads} threads named {@code name-N}. */
@@ -108,20 +104,33 @@ public final class Transport {
         return new NamespacedChannelFactory<>(ns, ctor);
     }
 
-    /** Connecting channels whose sockets are created inside {@code ns}. */
-    public NamespacedChannelFactory<Channel> socketChannels(NetworkNamespace ns) {
+    /**
+     * Connecting channels whose sockets are created inside {@code ns} and carry the packet mark
+     * {@code mark} before they connect (the redirect rules let marked traffic through; unmarked, the
+     * proxy's own upstream connections would be captured again). The mark is set through the socket's
+     * file descriptor on every transport, so a socket that cannot be marked fails its connection
+     * attempt instead of connecting unmarked (a Bootstrap option would only log a warning).
+     */
+    public NamespacedChannelFactory<Channel> socketChannels(NetworkNamespace ns, int mark) {
         Supplier<Channel> ctor = switch (kind) {
             case EPOLL -> EpollSocketChannel::new;
             case IO_URING -> IoUringSocketChannel::new;
             case NIO -> NioSocketChannel::new;
         };
-        return new NamespacedChannelFactory<>(ns, ctor);
+        return new NamespacedChannelFactory<>(ns, ctor, ch -> SocketOptions.setMark(fd(ch), mark),
+                "set the mark 0x" + Integer.toHexString(mark) + " (SO_MARK)");
     }
 
-    /** Sets the packet mark on every channel {@code bootstrap} creates (not possible on NIO). */
-    public void mark(AbstractBootstrap<?, ?> bootstrap, int mark) {
-        if (kind != TransportKind.NIO) {
-            bootstrap.option(SO_MARK, mark);
+    /** The file descriptor of {@code ch}'s socket. */
+    private int fd(Channel ch) throws IOException {
+        if (ch instanceof UnixChannel unix) {
+            return unix.fd().intValue();
+        }
+        try {
+            return NioDescriptors.fd(ch);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw new IOException("the " + kind.configName() + " transport cannot reach the socket of " + ch + ": "
+                    + e.getMessage(), e);
         }
     }
 
@@ -129,16 +138,14 @@ public final class Transport {
      * Where the accepted connection {@code ch} was headed before netfilter redirected it.
      *
      * @throws io.nodemesh.linux.NativeException with ENOENT when it was not redirected
-     * @throws IOException when the transport cannot tell (NIO)
+     * @throws IOException when the transport cannot tell (NIO without {@link NioDescriptors})
      */
     public InetSocketAddress originalDestination(Channel ch) throws IOException {
-        if (!(ch instanceof UnixChannel unix)) {
-            throw new IOException("the " + kind.configName() + " transport cannot read the original destination");
-        }
+        int fd = fd(ch);
         // A dual-stack listener's IPv4 connections are IPv4-mapped; Java shows them as Inet4Address
         // and conntrack answers for them under SOL_IP.
         boolean ipv6 = ch.localAddress() instanceof InetSocketAddress local && local.getAddress() instanceof Inet6Address;
-        return OriginalDestination.of(unix.fd().intValue(), ipv6);
+        return OriginalDestination.of(fd, ipv6);
     }
 
     @Override

@@ -15,7 +15,7 @@ import picocli.CommandLine.Spec;
 /** {@code nodemesh bench-matrix}: issue 7's scenario matrix (latency, throughput, bulk, churn, CPU, memory) into RESULTS.md. */
 @Command(name = "bench-matrix", mixinStandardHelpOptions = true,
         description = {"Runs fixed-rate latency, wrk throughput, bulk transfer and connection churn directly, through nodemesh "
-                + "(epoll and io_uring), HAProxy (tcp) and a HAProxy mTLS pair, step by step in the same run, in network "
+                + "(epoll, io_uring and NIO), HAProxy (tcp) and a HAProxy mTLS pair, step by step in the same run, in network "
                 + "namespaces it creates and removes; rewrites the matrix section of the results file.",
                 "Needs root, wrk, haproxy, openssl, taskset and the built node-proxy/target/nodemesh.jar."})
 public final class MatrixCommand implements Callable<Integer> {
@@ -73,7 +73,7 @@ public final class MatrixCommand implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "1", description = "Measured rounds of the whole matrix (default ${DEFAULT-VALUE}).")
     private int rounds;
 
-    @Option(names = "--subjects", split = ",", description = "Subjects, from direct,nodemesh,nodemesh-telemetry,nodemesh-io_uring,haproxy,haproxy-mtls (default all).")
+    @Option(names = "--subjects", split = ",", description = "Subjects, from direct,nodemesh,nodemesh-telemetry,nodemesh-io_uring,nodemesh-nio,haproxy,haproxy-mtls (default all).")
     private List<String> subjects = MatrixOptions.ALL_SUBJECTS;
 
     @Option(names = "--out", defaultValue = "jmh-bench/RESULTS.md", description = "Results file (default ${DEFAULT-VALUE}); charts go to results/ beside it.")

@@ -8,7 +8,7 @@ public enum TransportKind {
     EPOLL,
     /** Linux io_uring, when the kernel allows it. */
     IO_URING,
-    /** Java NIO: no original destination, so nothing can be captured; only where neither native transport exists. */
+    /** Java NIO: captures too, reaching the socket's descriptor through {@code sun.nio.ch} (capture.NioDescriptors). */
     NIO;
 
     /** The name used in config files and on the command line. */
