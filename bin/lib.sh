@@ -7,7 +7,7 @@ NODEMESH_JAR="$NODEMESH_ROOT/node-proxy/target/nodemesh.jar"
 NODEMESH_BENCH_JAR="$NODEMESH_ROOT/jmh-bench/target/benchmarks.jar"
 # --add-exports: the NIO transport reads its sockets' descriptors through sun.nio.ch (capture.NioDescriptors).
 NODEMESH_JVM_FLAGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow --add-exports=java.base/sun.nio.ch=ALL-UNNAMED -XX:+UseCompactObjectHeaders)
-# Added for `nodemesh proxy` only (the long-running node proxy): a small serial-GC heap, one Netty pool
+# Added for `nodemesh proxy` and `nodemesh agent` only (the node's long-running daemons): a small serial-GC heap, one Netty pool
 # arena, caps that are limits for thousands of busy connections (not what is used), smaller stacks and code cache, glibc's freed memory returned.
 # Why each, and the RSS before/after: jmh-bench/RESULTS.md (growth section) and ProxyJvmFlags.java, whose
 # TUNED_ONLY list a unit test keeps equal to this one. Override with NODEMESH_PROXY_JVM_FLAGS="..." (words).

@@ -39,7 +39,7 @@ public final class OnOffSection {
         md.append(String.format(java.util.Locale.ROOT, "- Load: the scenario matrix's harness (topology, pinning and tools as in "
                         + "the `matrix` section) for direct, nodemesh and nodemesh-telemetry only: fixed rate %.0f requests/s at "
                         + "%s connections, wrk at %s connections, bulk on %s streams, churn on %d threads; %d rounds, the "
-                        + "subjects' order alternating step by step\n\n",
+                        + "subjects' order alternating step by step and round by round\n\n",
                 o.rate(), o.latencyConnections(), o.wrkConnections(), o.bulkStreams(), o.churnThreads(), o.rounds()));
         StringBuilder table = new StringBuilder();
         TelemetryOnOff.table(table, report, "### Telemetry off (`nodemesh`) against on (`nodemesh-telemetry`)");

@@ -84,7 +84,7 @@ public final class MatrixBenchmark {
         d.put("direct", "client pod → server pod, no proxy");
         d.put("nodemesh", "client pod → (iptables REDIRECT) → nodemesh proxy, epoll → server pod");
         d.put("nodemesh-telemetry", "the same (epoll) with telemetry on: every connection reported to a `nodemesh agent` "
-                + "on the same node, the agent pinned to the proxy's core; CPU and memory are the two processes' sum");
+                + "on the same node, the agent pinned to the proxy's core and run with the proxy's footprint flags; CPU and memory are the two processes' sum");
         d.put("nodemesh-io_uring", "the same with the proxy on `--transport io_uring` (its own captured client pod)");
         d.put("nodemesh-nio", "the same with the proxy on `--transport nio` (Java NIO; its own captured client pod)");
         d.put("haproxy", "client pod → HAProxy (tcp mode, in the client pod) → server pod");
@@ -153,7 +153,7 @@ public final class MatrixBenchmark {
                 int step = 0;
                 for (int c : options.latencyConnections()) {
                     final int r = round;
-                    each(paths, step++, (n, p) -> latency(n, p, c, r));
+                    each(paths, step++ + r, (n, p) -> latency(n, p, c, r));
                 }
                 if (round == 0) {
                     for (var e : paths.entrySet()) {
@@ -162,14 +162,14 @@ public final class MatrixBenchmark {
                 }
                 for (int c : options.wrkConnections()) {
                     final int r = round;
-                    each(paths, step++, (n, p) -> wrk(n, p, c, options.wrkDuration(), r));
+                    each(paths, step++ + r, (n, p) -> wrk(n, p, c, options.wrkDuration(), r));
                 }
                 for (int s : options.bulkStreams()) {
                     final int r = round;
-                    each(paths, step++, (n, p) -> bulk(n, p, s, r));
+                    each(paths, step++ + r, (n, p) -> bulk(n, p, s, r));
                 }
                 final int r = round;
-                each(paths, step, (n, p) -> churn(n, p, options.churnThreads(), r, options.toolWarmup(), options.shortDuration()));
+                each(paths, step + r, (n, p) -> churn(n, p, options.churnThreads(), r, options.toolWarmup(), options.shortDuration()));
             }
             for (var e : paths.entrySet()) {
                 long[] peak = memoryOf(e.getValue());
@@ -205,7 +205,11 @@ public final class MatrixBenchmark {
         void run(String name, Path3 path) throws IOException;
     }
 
-    /** Runs {@code step} for every live subject, forwards on even steps and backwards on odd ones, so drift spreads evenly. */
+    /**
+     * Runs {@code step} for every live subject, forwards on even turns and backwards on odd ones, so drift spreads
+     * evenly. Callers pass step + round as the turn: the same step then runs in the other order in the next round,
+     * so no subject always follows the same one at the same load.
+     */
     private void each(Map<String, Path3> paths, int step, Step s) throws IOException {
         List<String> order = new ArrayList<>(paths.keySet());
         if (step % 2 == 1) {
@@ -283,8 +287,13 @@ public final class MatrixBenchmark {
                 TestNamespace pod = lan.attach("telem", "10.77.0.6/24");
                 Path dir = Files.createDirectories(workDir.resolve(name));
                 Path socket = dir.resolve("telemetry.sock");
-                List<String> argv = javaArgv("-jar", options.proxyJar().toString(), "agent", "--socket", socket.toString(),
-                        "--metrics-address", "127.0.0.1:" + AGENT_METRICS_PORT);
+                // The agent with the same footprint flags as the proxy (bin/nodemesh agent runs it so too).
+                List<String> argv = new ArrayList<>(List.of("env"));
+                ProxyJvmFlags.TUNED_ENV.forEach((k, v) -> argv.add(k + "=" + v));
+                argv.add(Processes.java());
+                argv.addAll(ProxyJvmFlags.TUNED);
+                argv.addAll(List.of("-jar", options.proxyJar().toString(), "agent", "--socket", socket.toString(),
+                        "--metrics-address", "127.0.0.1:" + AGENT_METRICS_PORT));
                 Process agent = Processes.spawn(lan.node(), proxyCpu, options.nice(), dir.resolve("agent.log"), argv);
                 Processes.awaitReady("the telemetry agent", agent, dir.resolve("agent.log"), Duration.ofSeconds(30),
                         () -> Files.exists(socket));

@@ -39,7 +39,7 @@ public final class MatrixMarkdown {
                 .append("; servers and load generators pinned to CPU ").append(o.loadCpu()).append('\n');
         md.append(fmt("- Load: fixed rate %.0f requests/s, %d B request and response, connections %s, %s warm-up + %s measured; "
                         + "wrk at %s connections, %d s each; bulk push on %s streams and churn on %d threads, %s warm-up + %s measured; "
-                        + "%d round(s), subjects' order alternating step by step; before the first round every subject is warmed "
+                        + "%d round(s), subjects' order alternating step by step and round by round; before the first round every subject is warmed "
                         + "up unmeasured with 2 s of wrk and %s of churn\n\n",
                 o.rate(), o.payload(), o.latencyConnections(), secs(o.latencyWarmup()), secs(o.latencyDuration()),
                 o.wrkConnections(), o.wrkDuration().toSeconds(), o.bulkStreams(), o.churnThreads(), secs(o.toolWarmup()),
