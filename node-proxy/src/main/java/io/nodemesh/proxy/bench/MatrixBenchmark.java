@@ -288,10 +288,7 @@ public final class MatrixBenchmark {
                 Path dir = Files.createDirectories(workDir.resolve(name));
                 Path socket = dir.resolve("telemetry.sock");
                 // The agent with the same footprint flags as the proxy (bin/nodemesh agent runs it so too).
-                List<String> argv = new ArrayList<>(List.of("env"));
-                ProxyJvmFlags.TUNED_ENV.forEach((k, v) -> argv.add(k + "=" + v));
-                argv.add(Processes.java());
-                argv.addAll(ProxyJvmFlags.TUNED);
+                List<String> argv = ProxyJvmFlags.tunedJava(Processes.java());
                 argv.addAll(List.of("-jar", options.proxyJar().toString(), "agent", "--socket", socket.toString(),
                         "--metrics-address", "127.0.0.1:" + AGENT_METRICS_PORT));
                 Process agent = Processes.spawn(lan.node(), proxyCpu, options.nice(), dir.resolve("agent.log"), argv);

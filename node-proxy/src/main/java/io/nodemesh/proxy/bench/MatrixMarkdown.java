@@ -363,7 +363,7 @@ public final class MatrixMarkdown {
         return Double.isNaN(v) ? "—" : fmt("%,.0f", v);
     }
 
-    private static String num(double v, int digits) {
+    static String num(double v, int digits) {
         return Double.isNaN(v) ? "—" : String.format(Locale.ROOT, "%." + digits + "f", v);
     }
 

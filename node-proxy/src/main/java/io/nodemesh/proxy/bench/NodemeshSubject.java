@@ -68,12 +68,8 @@ final class NodemeshSubject implements Subject {
         Path cfg = workDir.resolve("proxy.yaml");
         Files.writeString(cfg, config(client, transport));
         Path log = workDir.resolve("proxy.log");
-        List<String> argv = new ArrayList<>();
-        // The proxy's footprint flags (bin/nodemesh proxy runs it the same way); env execs, keeping the pid.
-        argv.add("env");
-        ProxyJvmFlags.TUNED_ENV.forEach((k, v) -> argv.add(k + "=" + v));
-        argv.add(Processes.java());
-        argv.addAll(ProxyJvmFlags.TUNED);
+        // The proxy's footprint flags (bin/nodemesh proxy runs it the same way).
+        List<String> argv = ProxyJvmFlags.tunedJava(Processes.java());
         // No telemetry: HAProxy logs nothing either, and the default agent socket is a host path that
         // must not receive the benchmark's connections; measuring with the agent is issue 7's business.
         argv.addAll(List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString(),

@@ -50,6 +50,20 @@ public final class ProxyJvmFlags {
     private ProxyJvmFlags() {
     }
 
+    /**
+     * The start of a command line that runs {@code java} with {@link #TUNED_ENV} and {@link #TUNED}, as
+     * {@code bin/nodemesh} runs the node's daemons (proxy, agent); {@code env} execs, so the pid is java's.
+     * The caller adds {@code -jar ...} and the arguments.
+     */
+    public static List<String> tunedJava(String java) {
+        List<String> argv = new ArrayList<>();
+        argv.add("env");
+        TUNED_ENV.forEach((k, v) -> argv.add(k + "=" + v));
+        argv.add(java);
+        argv.addAll(TUNED);
+        return argv;
+    }
+
     private static List<String> concat(List<String> a, List<String> b) {
         List<String> all = new ArrayList<>(a);
         all.addAll(b);

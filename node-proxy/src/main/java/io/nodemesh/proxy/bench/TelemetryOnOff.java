@@ -41,17 +41,17 @@ public final class TelemetryOnOff {
             rows.add(row(r, Measurement.LATENCY, c, "fixed-rate p50, " + c + " conns", m -> m.p50Us(), MatrixMarkdown::us));
             rows.add(row(r, Measurement.LATENCY, c, "fixed-rate p99, " + c + " conns", m -> m.p99Us(), MatrixMarkdown::us));
             rows.add(row(r, Measurement.LATENCY, c, "proxy CPU s per 1000 req, " + c + " conns", Measurement::cpuPer1000,
-                    v -> num(v, 4)));
+                    v -> MatrixMarkdown.num(v, 4)));
         }
         for (int c : o.wrkConnections()) {
             rows.add(row(r, Measurement.THROUGHPUT, c, "wrk req/s, " + c + " conns", Measurement::value, MatrixMarkdown::rate));
         }
         for (int s : o.bulkStreams()) {
-            rows.add(row(r, Measurement.BULK, s, "bulk Gbit/s, " + s + " streams", Measurement::value, v -> num(v, 2)));
+            rows.add(row(r, Measurement.BULK, s, "bulk Gbit/s, " + s + " streams", Measurement::value, v -> MatrixMarkdown.num(v, 2)));
         }
         rows.add(row(r, Measurement.CHURN, o.churnThreads(), "churn conns/s", Measurement::value, MatrixMarkdown::rate));
         rows.add(row(r, Measurement.CHURN, o.churnThreads(), "proxy CPU s per 1000 churned conns", Measurement::cpuPer1000,
-                v -> num(v, 3)));
+                v -> MatrixMarkdown.num(v, 3)));
         int within2 = 0;
         int withinNoise = 0;
         int counted = 0;
@@ -127,9 +127,5 @@ public final class TelemetryOnOff {
         double[] v = values.stream().mapToDouble(Double::doubleValue).toArray();
         Arrays.sort(v);
         return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-    }
-
-    private static String num(double v, int digits) {
-        return Double.isNaN(v) ? "—" : String.format(Locale.ROOT, "%." + digits + "f", v);
     }
 }
