@@ -156,7 +156,7 @@ public final class Report implements Callable<Integer> {
     private Optional<Section> onOff(String command) throws Exception {
         Instant started = Instant.now();
         String loadBefore = RunStamp.loadAverage();
-        MatrixOptions options = OnOffSection.options(quick ? 2 : 3, nice, out, command);
+        MatrixOptions options = OnOffSection.options(quick, nice, out, command);
         System.out.println("bench-report: telemetry on/off, " + options.rounds() + " rounds of " + options.subjects());
         MatrixReport report = MatrixBenchmark.run(options, System.out);
         RunStamp stamp = new RunStamp(command, started, Duration.between(started, Instant.now()), Machine.current(),

@@ -20,14 +20,23 @@ public final class OnOffSection {
     }
 
     /**
-     * The matrix set-up this part runs: the developer matrix's load points (fixed rate at 2/16/64 connections, wrk at
-     * 1/16/64, bulk on 1/8 streams, churn) for direct, nodemesh and nodemesh-telemetry, in {@code rounds} rounds.
+     * The matrix set-up this part runs for direct, nodemesh and nodemesh-telemetry: fixed rate at 2/16/64 connections,
+     * wrk at 1/16/64, bulk on 1/8 streams, churn. The full run (3 rounds) measures 10 s per fixed-rate run after 2 s,
+     * 5 s of wrk and 5 s of bulk and churn after 1 s, after 20 s of unmeasured churn per subject (as the full matrix),
+     * so a few-percent difference is not lost in short windows or in the JIT's warm-up; {@code quick} (2 rounds) keeps
+     * the developer matrix's short windows.
      */
-    public static MatrixOptions options(int rounds, Integer nice, Path out, String commandLine) {
-        return new MatrixOptions(List.of(2, 16, 64), 1000, 1024, Duration.ofSeconds(1), Duration.ofSeconds(3),
-                List.of(1, 16, 64), Duration.ofSeconds(2), List.of(1, 8), 4, Duration.ofMillis(500), Duration.ofSeconds(5),
-                Duration.ofSeconds(2), rounds, List.of("direct", TelemetryOnOff.OFF, TelemetryOnOff.ON), out,
-                Path.of("node-proxy", "target", "nodemesh.jar"), 1, 0, nice == null ? 0 : nice, false, commandLine);
+    public static MatrixOptions options(boolean quick, Integer nice, Path out, String commandLine) {
+        Duration latencyWarmup = Duration.ofSeconds(quick ? 1 : 2);
+        Duration latency = Duration.ofSeconds(quick ? 3 : 10);
+        Duration wrk = Duration.ofSeconds(quick ? 2 : 5);
+        Duration toolWarmup = quick ? Duration.ofMillis(500) : Duration.ofSeconds(1);
+        Duration churnWarmup = Duration.ofSeconds(quick ? 5 : 20);
+        Duration shortRun = Duration.ofSeconds(quick ? 2 : 5);
+        return new MatrixOptions(List.of(2, 16, 64), 1000, 1024, latencyWarmup, latency, List.of(1, 16, 64), wrk,
+                List.of(1, 8), 4, toolWarmup, churnWarmup, shortRun, quick ? 2 : 3,
+                List.of("direct", TelemetryOnOff.OFF, TelemetryOnOff.ON), out, Path.of("node-proxy", "target", "nodemesh.jar"),
+                1, 0, nice == null ? 0 : nice, false, commandLine);
     }
 
     /** The section body for a finished run. */
@@ -39,8 +48,12 @@ public final class OnOffSection {
         md.append(String.format(java.util.Locale.ROOT, "- Load: the scenario matrix's harness (topology, pinning and tools as in "
                         + "the `matrix` section) for direct, nodemesh and nodemesh-telemetry only: fixed rate %.0f requests/s at "
                         + "%s connections, wrk at %s connections, bulk on %s streams, churn on %d threads; %d rounds, the "
-                        + "subjects' order alternating step by step and round by round\n\n",
-                o.rate(), o.latencyConnections(), o.wrkConnections(), o.bulkStreams(), o.churnThreads(), o.rounds()));
+                        + "subjects' order alternating step by step and round by round; fixed-rate runs %d s after %d s of "
+                        + "warm-up, wrk %d s, bulk and churn %d s after %d ms; %d s of unmeasured churn per subject before "
+                        + "the first round\n\n",
+                o.rate(), o.latencyConnections(), o.wrkConnections(), o.bulkStreams(), o.churnThreads(), o.rounds(),
+                o.latencyDuration().toSeconds(), o.latencyWarmup().toSeconds(), o.wrkDuration().toSeconds(),
+                o.shortDuration().toSeconds(), o.toolWarmup().toMillis(), o.churnWarmup().toSeconds()));
         StringBuilder table = new StringBuilder();
         TelemetryOnOff.table(table, report, "### Telemetry off (`nodemesh`) against on (`nodemesh-telemetry`)");
         if (table.isEmpty()) {

@@ -33,19 +33,34 @@ class OnOffSectionTest {
     }
 
     @Test
-    void optionsAreTheDeveloperMatrixForTheThreeSubjectsInRounds() {
-        MatrixOptions o = OnOffSection.options(3, -10, Path.of("R.md"), "bench-report");
+    void theFullRunMeasuresLongerWindowsAfterTheMatrixsChurnWarmUp() {
+        MatrixOptions o = OnOffSection.options(false, -10, Path.of("R.md"), "bench-report");
 
         assertThat(o.subjects()).containsExactly("direct", "nodemesh", "nodemesh-telemetry");
         assertThat(o.rounds()).isEqualTo(3);
         assertThat(o.nice()).isEqualTo(-10);
         assertThat(o.latencyConnections()).containsExactly(2, 16, 64);
         assertThat(o.rate()).isEqualTo(1000);
+        assertThat(o.latencyDuration()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(o.wrkDuration()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(o.shortDuration()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(o.churnWarmup()).isEqualTo(Duration.ofSeconds(20));
+    }
+
+    @Test
+    void theQuickRunKeepsTheDeveloperMatrixsShortWindows() {
+        MatrixOptions o = OnOffSection.options(true, null, Path.of("R.md"), "bench-report");
+
+        assertThat(o.rounds()).isEqualTo(2);
+        assertThat(o.nice()).isZero();
+        assertThat(o.latencyDuration()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(o.wrkDuration()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(o.churnWarmup()).isEqualTo(Duration.ofSeconds(5));
     }
 
     @Test
     void rendersTheRunsOnOffComparison() {
-        MatrixOptions o = OnOffSection.options(3, null, Path.of("R.md"), "bench-report");
+        MatrixOptions o = OnOffSection.options(false, null, Path.of("R.md"), "bench-report");
         List<Measurement> ms = new ArrayList<>();
         for (int round = 0; round < 3; round++) {
             ms.add(wrk("nodemesh", round, 10_000 + 1000 * round));
@@ -61,7 +76,7 @@ class OnOffSectionTest {
 
     @Test
     void aRunWithoutTheTelemetrySubjectIsAFailureNotAnEmptySection() {
-        MatrixOptions o = OnOffSection.options(2, null, Path.of("R.md"), "bench-report");
+        MatrixOptions o = OnOffSection.options(true, null, Path.of("R.md"), "bench-report");
         MatrixReport r = report(o, List.of(wrk("nodemesh", 0, 10_000)), Map.of("nodemesh-telemetry", "agent did not start"));
 
         assertThatThrownBy(() -> OnOffSection.render(STAMP, r)).isInstanceOf(IllegalStateException.class)

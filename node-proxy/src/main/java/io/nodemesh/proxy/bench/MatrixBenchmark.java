@@ -43,9 +43,18 @@ public final class MatrixBenchmark {
 
     static final Map<String, String> DESCRIPTIONS = descriptions();
 
-    /** One path the load can take: where the client runs, what it targets, whose CPU and memory count. */
+    /**
+     * One path the load can take: where the client runs, what it targets, whose CPU and memory count; {@code agent} is
+     * the telemetry agent of a subject that reports (null otherwise), whose CPU and the proxy's reporter threads' CPU
+     * are also counted apart.
+     */
     private record Path3(TestNamespace client, InetSocketAddress http, InetSocketAddress rr, InetSocketAddress sink,
-                         List<Process> processes, NodemeshSubject capture) {
+                         List<Process> processes, NodemeshSubject capture, Process agent) {
+
+        Path3(TestNamespace client, InetSocketAddress http, InetSocketAddress rr, InetSocketAddress sink,
+              List<Process> processes, NodemeshSubject capture) {
+            this(client, http, rr, sink, processes, capture, null);
+        }
     }
 
     private final MatrixOptions options;
@@ -297,7 +306,7 @@ public final class MatrixBenchmark {
                 NodemeshSubject nm = NodemeshSubject.start(lan.node(), pod, http, options.proxyJar(), "epoll",
                         proxyCpu, options.nice(), dir, socket);
                 agentNode = lan.node();
-                yield new Path3(pod, http, rr, sink, List.of(nm.process(), agent), nm);
+                yield new Path3(pod, http, rr, sink, List.of(nm.process(), agent), nm, agent);
             }
             case "haproxy" -> {
                 requireHaproxy();
@@ -468,10 +477,12 @@ public final class MatrixBenchmark {
             }
             CoreTimes coreBefore = proxyCpu < 0 ? null : CoreTimes.of(proxyCpu);
             long ticksBefore = ticks(p);
+            long telemetryBefore = telemetryTicks(p);
             long t0 = System.nanoTime();
             ExecResult r = p.client().exec(Processes.pinned(loadCpu, options.nice(), argv).toArray(String[]::new));
             double wall = (System.nanoTime() - t0) / 1e9;
             long ticks = ticks(p) - ticksBefore;
+            long telemetry = telemetryTicks(p) - telemetryBefore;
             CoreTimes coreAfter = proxyCpu < 0 ? null : CoreTimes.of(proxyCpu);
             Files.writeString(workDir.resolve((round < 0 ? "warmup" : scenario + "-" + param + "-r" + (round + 1)) + "-" + name + ".txt"),
                     r.stdout() + r.stderr());
@@ -485,6 +496,9 @@ public final class MatrixBenchmark {
             double cpu = p.processes().isEmpty() ? Double.NaN : ticks / (double) clockTicks;
             double others = coreBefore == null ? Double.NaN : coreAfter.othersShare(coreBefore, ticks);
             Measurement m = reader.read(r.stdout(), cpu, wall, others);
+            if (p.agent() != null) {
+                m = m.withTelemetryCpu(telemetry / (double) clockTicks);
+            }
             out.printf("  %-18s %-17s %s%n", label, name, MatrixMarkdown.oneLine(m));
             if (round >= 0) {
                 measurements.add(m);
@@ -506,6 +520,24 @@ public final class MatrixBenchmark {
         long sum = 0;
         for (Process x : p.processes()) {
             sum += ProcessSample.of(x.pid()).cpuTicks();
+        }
+        return sum;
+    }
+
+    /**
+     * CPU ticks of telemetry alone: the agent process, and the proxy's threads that exist only to report (the
+     * reporter thread and its gRPC client's event loop, {@code telemetry-*}). 0 for a subject without an agent. The
+     * event loops' part (two queue offers per connection) is not separable here; JMH measures it.
+     */
+    private static long telemetryTicks(Path3 p) throws IOException {
+        if (p.agent() == null) {
+            return 0;
+        }
+        long sum = ProcessSample.of(p.agent().pid()).cpuTicks();
+        for (Process x : p.processes()) {
+            if (x != p.agent()) {
+                sum += ProcessSample.threadTicks(x.pid(), "telemetry-");
+            }
         }
         return sum;
     }

@@ -57,7 +57,7 @@ public record MatrixReport(Machine machine, MatrixOptions options, Instant start
                 (long) med(ms, m -> m.p50Us()), (long) med(ms, m -> m.p90Us()), (long) med(ms, m -> m.p99Us()),
                 (long) med(ms, m -> m.p999Us()), ms.stream().mapToLong(Measurement::errors).sum(),
                 med(ms, Measurement::cpuSeconds), med(ms, Measurement::cpuPer1000), med(ms, Measurement::vcpu),
-                med(ms, Measurement::others), null));
+                med(ms, Measurement::others), null, med(ms, Measurement::telemetryCpuSeconds)));
     }
 
     /** Why every run of {@code subject} in {@code scenario} at {@code param} failed, or empty if one succeeded or none ran. */

@@ -15,15 +15,37 @@ package io.nodemesh.proxy.bench;
  * @param vcpu cpuSeconds divided by the tool run's wall time
  * @param others share of the pinned proxy core used by other processes during the run (0..1), NaN if unpinned
  * @param failure why the run failed, or null
+ * @param telemetryCpuSeconds CPU seconds of the subject's telemetry alone over the run (the agent process and the
+ *        proxy's reporter threads), part of {@code cpuSeconds}; NaN for subjects without telemetry
  */
 public record Measurement(String scenario, int param, String subject, int round, double value,
                           long p50Us, long p90Us, long p99Us, long p999Us, long errors,
-                          double cpuSeconds, double cpuPer1000, double vcpu, double others, String failure) {
+                          double cpuSeconds, double cpuPer1000, double vcpu, double others, String failure,
+                          double telemetryCpuSeconds) {
 
     public static final String LATENCY = "latency";
     public static final String THROUGHPUT = "throughput";
     public static final String BULK = "bulk";
     public static final String CHURN = "churn";
+
+    /** A run of a subject without telemetry. */
+    public Measurement(String scenario, int param, String subject, int round, double value,
+                       long p50Us, long p90Us, long p99Us, long p999Us, long errors,
+                       double cpuSeconds, double cpuPer1000, double vcpu, double others, String failure) {
+        this(scenario, param, subject, round, value, p50Us, p90Us, p99Us, p999Us, errors, cpuSeconds, cpuPer1000, vcpu,
+                others, failure, Double.NaN);
+    }
+
+    /** This run with its telemetry's CPU seconds. */
+    public Measurement withTelemetryCpu(double seconds) {
+        return new Measurement(scenario, param, subject, round, value, p50Us, p90Us, p99Us, p999Us, errors, cpuSeconds,
+                cpuPer1000, vcpu, others, failure, seconds);
+    }
+
+    /** The telemetry's share of the subject's CPU in this run (0..1), NaN without telemetry or CPU. */
+    public double telemetryShare() {
+        return cpuSeconds > 0 ? telemetryCpuSeconds / cpuSeconds : Double.NaN;
+    }
 
     /** A run that produced no figures. */
     public static Measurement failed(String scenario, int param, String subject, int round, String why) {

@@ -23,6 +23,26 @@ public record ProcessSample(long cpuTicks, long rssKb, long hwmKb) {
     }
 
     /**
+     * {@code utime + stime} summed over the threads of {@code pid} whose name ({@code /proc/<pid>/task/<tid>/comm},
+     * which the kernel cuts to 15 characters) starts with {@code prefix}. Threads that end while being read are skipped.
+     */
+    public static long threadTicks(long pid, String prefix) throws IOException {
+        long sum = 0;
+        try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
+                try {
+                    if (Files.readString(task.resolve("comm")).startsWith(prefix)) {
+                        sum += cpuTicks(Files.readString(task.resolve("stat")));
+                    }
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    // the thread ended between the listing and the read
+                }
+            }
+        }
+        return sum;
+    }
+
+    /**
      * {@code utime + stime} (fields 14 and 15) of a {@code /proc/<pid>/stat} line. The command name
      * (field 2) is in parentheses and may itself hold spaces and parentheses, so fields are
      * counted from the last {@code ')'}.

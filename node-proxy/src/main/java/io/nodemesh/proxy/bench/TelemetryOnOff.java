@@ -65,6 +65,69 @@ public final class TelemetryOnOff {
         }
         md.append(String.format(Locale.ROOT, "%nOf %d figures, %d differ by less than 2 %% and %d by less than the off "
                 + "subject's own spread over the rounds.%n%n", counted, within2, withinNoise));
+        ownCpu(md, r);
+    }
+
+    /**
+     * Telemetry's own CPU in the on subject's runs, counted apart from the proxy's: a cost figure that does not depend
+     * on comparing two runs, so the machine's drift does not hide it.
+     */
+    private static void ownCpu(StringBuilder md, MatrixReport r) {
+        MatrixOptions o = r.options();
+        List<String[]> steps = new ArrayList<>();
+        for (int c : o.latencyConnections()) {
+            steps.add(new String[] {Measurement.LATENCY, Integer.toString(c), "fixed rate, " + c + " conns", "requests"});
+        }
+        for (int c : o.wrkConnections()) {
+            steps.add(new String[] {Measurement.THROUGHPUT, Integer.toString(c), "wrk, " + c + " conns", "requests"});
+        }
+        for (int s : o.bulkStreams()) {
+            steps.add(new String[] {Measurement.BULK, Integer.toString(s), "bulk, " + s + " streams", ""});
+        }
+        steps.add(new String[] {Measurement.CHURN, Integer.toString(o.churnThreads()), "churn", "connections"});
+        StringBuilder rows = new StringBuilder();
+        double worst = Double.NaN;
+        for (String[] step : steps) {
+            int param = Integer.parseInt(step[1]);
+            List<Double> shares = new ArrayList<>();
+            for (int round = 0; round < o.rounds(); round++) {
+                run(r, step[0], param, ON, round).map(Measurement::telemetryShare).filter(v -> !Double.isNaN(v))
+                        .ifPresent(shares::add);
+            }
+            Optional<Measurement> on = r.median(step[0], param, ON);
+            if (shares.isEmpty() || on.isEmpty()) {
+                continue;
+            }
+            double share = median(shares);
+            worst = Double.isNaN(worst) ? share : Math.max(worst, share);
+            Measurement m = on.get();
+            // cpuPer1000 / cpuSeconds = 1000 / units: the telemetry's CPU per 1000 units from the same run's count.
+            String per1000 = step[3].isEmpty() || !(m.cpuSeconds() > 0) ? "—"
+                    : MatrixMarkdown.num(m.telemetryCpuSeconds() * m.cpuPer1000() / m.cpuSeconds() * 1000, 2) + " ms per 1000 "
+                    + step[3];
+            rows.append("| ").append(step[2]).append(" | ").append(MatrixMarkdown.num(m.telemetryCpuSeconds(), 2))
+                    .append(" | ").append(MatrixMarkdown.num(m.cpuSeconds(), 2)).append(" | ")
+                    .append(percent(share)).append(" | ")
+                    .append(percent(shares.stream().mapToDouble(Double::doubleValue).min().orElseThrow())).append(" … ")
+                    .append(percent(shares.stream().mapToDouble(Double::doubleValue).max().orElseThrow()))
+                    .append(" | ").append(per1000).append(" |\n");
+        }
+        if (rows.isEmpty()) {
+            return;
+        }
+        md.append("#### Telemetry's own CPU, counted apart in the same runs\n\n");
+        md.append("CPU of the `nodemesh agent` process plus the proxy's reporting threads (`telemetry-reporter` and its gRPC "
+                + "client's event loop, from `/proc/<pid>/task/<tid>/stat`), against all of `nodemesh-telemetry`'s CPU in the "
+                + "same run (proxy + agent). Not included: the event loop's two queue offers per connection (JMH "
+                + "`ClosedOfferBenchmark`). Medians over the rounds.\n\n");
+        md.append("| step | telemetry CPU s | subject CPU s | telemetry's share (median) | share range | telemetry CPU per 1000 |\n");
+        md.append("|---|---:|---:|---:|---:|---:|\n");
+        md.append(rows);
+        md.append(String.format(Locale.ROOT, "%nLargest median share: %s of the subject's CPU.%n%n", percent(worst)));
+    }
+
+    private static String percent(double share) {
+        return String.format(Locale.ROOT, "%.2f %%", share * 100);
     }
 
     /**

@@ -2,6 +2,10 @@ package io.nodemesh.proxy.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 
@@ -39,6 +43,45 @@ class ProcessSampleTest {
         assertThat(self.cpuTicks()).isPositive();
         assertThat(self.rssKb()).isPositive();
         assertThat(self.hwmKb()).isGreaterThanOrEqualTo(self.rssKb());
+    }
+
+    @Test
+    void countsOnlyTheThreadsWithThePrefix() throws Exception {
+        assumeTrue(Files.isDirectory(Path.of("/proc/self/task")), "needs Linux /proc/<pid>/task");
+        long pid = ProcessHandle.current().pid();
+        long before = ProcessSample.threadTicks(pid, "nm-ticks-");
+        // A thread that burns 200 ms of its own CPU (bounded by 10 s of wall time), then waits to be read.
+        java.util.concurrent.CountDownLatch burnt = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch read = new java.util.concurrent.CountDownLatch(1);
+        Thread spinner = new Thread(() -> {
+            var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            long x = 0;
+            while (mx.getCurrentThreadCpuTime() < 200_000_000L && System.nanoTime() < deadline) {
+                x += System.nanoTime() & 1;
+            }
+            burnt.countDown();
+            try {
+                read.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (x == 42) {
+                System.out.print(""); // keeps the loop from being optimised away
+            }
+        }, "nm-ticks-spinner");
+        spinner.start();
+        try {
+            burnt.await();
+            long ticks = ProcessSample.threadTicks(pid, "nm-ticks-") - before;
+            // 200 ms is 20 ticks at the usual 100 Hz; the kernel's sampling may round a few away.
+            assertThat(ticks).isBetween(10L, 400L);
+            assertThat(ProcessSample.threadTicks(pid, "no-such-thread-")).isZero();
+            assertThat(ProcessSample.of(pid).cpuTicks()).isGreaterThanOrEqualTo(ticks);
+        } finally {
+            read.countDown();
+            spinner.join();
+        }
     }
 
     @Test
