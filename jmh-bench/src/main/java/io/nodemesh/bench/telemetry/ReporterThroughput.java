@@ -1,6 +1,7 @@
 package io.nodemesh.bench.telemetry;
 
 import io.nodemesh.proxy.telemetry.ClosedConnection;
+import io.nodemesh.proxy.telemetry.OpenedConnection;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.proxy.telemetry.WorkloadLookup;
@@ -88,10 +89,10 @@ public final class ReporterThroughput {
         for (int i = 0; i < workloads; i++) {
             InetAddress ip = InetAddress.getByAddress(new byte[] {10, 77, (byte) (i >> 8), (byte) i});
             pods.put(ip, new WorkloadRef("app-" + i, "ns-" + (i % 10), "sa-" + i));
-            connections[i] = new ClosedConnection(ClosedConnection.Direction.OUTBOUND, "ns-" + (i % 10), "app-" + i
-                    + "-pod", "sa-" + i, new InetSocketAddress(ip, 40_000 + i),
+            connections[i] = new ClosedConnection(new OpenedConnection(ClosedConnection.Direction.OUTBOUND, "ns-" + (i % 10),
+                    "app-" + i + "-pod", "sa-" + i, new InetSocketAddress(ip, 40_000 + i),
                     new InetSocketAddress(InetAddress.getByAddress(new byte[] {10, 77, 100, 1}), 8080),
-                    1234, 5678, System.currentTimeMillis(), 2_000_000, ClosedConnection.Outcome.OK);
+                    System.currentTimeMillis()), 1234, 5678, 2_000_000, ClosedConnection.Outcome.OK);
         }
         WorkloadLookup lookup = new WorkloadLookup() {
             @Override

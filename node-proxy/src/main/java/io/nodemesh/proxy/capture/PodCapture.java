@@ -180,13 +180,17 @@ public final class PodCapture implements ConnectionListener {
         return java.util.Collections.unmodifiableSet(connections);
     }
 
+    private OpenedConnection opening(Connection c) {
+        return new OpenedConnection(c.direction(), spec.namespace(), spec.name(), spec.serviceAccount(), c.source(),
+                c.destination(), c.openedAtMillis());
+    }
+
     @Override
     public void opened(Connection c) {
         stats(c.direction()).opened();
         shared.node().direction(c.direction()).opened();
         try {
-            c.openReported(shared.sink().opened(new OpenedConnection(c.direction(), spec.namespace(), spec.name(),
-                    spec.serviceAccount(), c.source(), c.destination(), c.openedAtMillis())));
+            c.openReported(shared.sink().opened(opening(c)));
         } catch (RuntimeException e) {
             log.warn("connection sink failed on the opening of {} -> {}: {}", c.source(), c.destination(), e.toString());
         }
@@ -196,9 +200,8 @@ public final class PodCapture implements ConnectionListener {
     public void closed(Connection c, Outcome outcome, long durationNanos) {
         stats(c.direction()).closed(outcome, c.bytesFromSource(), c.bytesToSource());
         shared.node().direction(c.direction()).closed(outcome, c.bytesFromSource(), c.bytesToSource());
-        ClosedConnection record = new ClosedConnection(c.direction(), spec.namespace(), spec.name(),
-                spec.serviceAccount(), c.source(), c.destination(), c.bytesFromSource(), c.bytesToSource(),
-                c.openedAtMillis(), durationNanos, outcome, c.openReported());
+        ClosedConnection record = new ClosedConnection(opening(c), c.bytesFromSource(), c.bytesToSource(), durationNanos,
+                outcome, c.openReported());
         shared.node().remember(record);
         // One line per connection is an access log written synchronously on the event loop: off by
         // default (the agent keeps the access log, /connections the recent ones); on with

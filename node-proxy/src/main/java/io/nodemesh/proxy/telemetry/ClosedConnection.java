@@ -7,50 +7,66 @@ import java.util.Objects;
  * What the data path tells telemetry about one finished connection: created once per
  * connection when both sides are closed, never per byte.
  *
- * @param direction which capture listener accepted it
- * @param podNamespace Kubernetes namespace of the captured pod the connection belongs to
- * @param podName name of that pod
- * @param podServiceAccount service account of that pod
- * @param source the peer that opened the connection (the app's address for outbound)
- * @param destination the original destination (before REDIRECT)
+ * @param opening the connection as it was when it opened (pod, direction, both ends, time)
  * @param bytesFromSource bytes the proxy read from the source and forwarded upstream
  * @param bytesToSource bytes the proxy read from upstream and wrote back to the source
- * @param openedAtEpochMillis wall-clock time the connection was accepted
  * @param durationNanos accept-to-close time
  * @param outcome how it ended
- * @param openReported whether an {@link OpenedConnection} for it was queued for the agent (which then
+ * @param openReported whether {@code opening} was queued for the agent on its own (which then
  *        does not count it as opened a second time)
  */
 public record ClosedConnection(
-        Direction direction,
-        String podNamespace,
-        String podName,
-        String podServiceAccount,
-        InetSocketAddress source,
-        InetSocketAddress destination,
+        OpenedConnection opening,
         long bytesFromSource,
         long bytesToSource,
-        long openedAtEpochMillis,
         long durationNanos,
         Outcome outcome,
         boolean openReported) implements ConnectionEvent {
 
     public ClosedConnection {
-        Objects.requireNonNull(direction, "direction");
-        Objects.requireNonNull(podNamespace, "podNamespace");
-        Objects.requireNonNull(podName, "podName");
-        Objects.requireNonNull(podServiceAccount, "podServiceAccount");
-        Objects.requireNonNull(source, "source");
-        Objects.requireNonNull(destination, "destination");
+        Objects.requireNonNull(opening, "opening");
         Objects.requireNonNull(outcome, "outcome");
     }
 
     /** A finished connection whose opening was not reported on its own. */
-    public ClosedConnection(Direction direction, String podNamespace, String podName, String podServiceAccount,
-            InetSocketAddress source, InetSocketAddress destination, long bytesFromSource, long bytesToSource,
-            long openedAtEpochMillis, long durationNanos, Outcome outcome) {
-        this(direction, podNamespace, podName, podServiceAccount, source, destination, bytesFromSource, bytesToSource,
-                openedAtEpochMillis, durationNanos, outcome, false);
+    public ClosedConnection(OpenedConnection opening, long bytesFromSource, long bytesToSource, long durationNanos,
+            Outcome outcome) {
+        this(opening, bytesFromSource, bytesToSource, durationNanos, outcome, false);
+    }
+
+    /** The same connection, its opening now to be counted with it (the opening's own record was not sent). */
+    public ClosedConnection withOpeningUnreported() {
+        return new ClosedConnection(opening, bytesFromSource, bytesToSource, durationNanos, outcome, false);
+    }
+
+    /** Which capture listener accepted it. */
+    public Direction direction() {
+        return opening.direction();
+    }
+
+    /** Kubernetes namespace of the captured pod the connection belongs to. */
+    public String podNamespace() {
+        return opening.podNamespace();
+    }
+
+    /** Name of that pod. */
+    public String podName() {
+        return opening.podName();
+    }
+
+    /** The peer that opened the connection (the app's address for outbound). */
+    public InetSocketAddress source() {
+        return opening.source();
+    }
+
+    /** The original destination (before REDIRECT). */
+    public InetSocketAddress destination() {
+        return opening.destination();
+    }
+
+    /** Wall-clock time the connection was accepted. */
+    public long openedAtEpochMillis() {
+        return opening.openedAtEpochMillis();
     }
 
     /** Which listener accepted the connection. */

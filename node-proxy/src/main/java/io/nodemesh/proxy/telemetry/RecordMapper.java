@@ -42,12 +42,10 @@ final class RecordMapper {
     /** Maps {@code event}, adding the workloads it names to {@code batch}'s table if not there yet. */
     ConnectionRecord map(ConnectionEvent event, ReportBatch.Builder batch) {
         return switch (event) {
-            case OpenedConnection o -> common(o.direction(), o.podNamespace(), o.podName(), o.podServiceAccount(),
-                    o.source(), o.destination(), o.openedAtEpochMillis(), batch)
+            case OpenedConnection o -> common(o, batch)
                     .setPhase(ConnectionPhase.CONNECTION_PHASE_OPENED)
                     .build();
-            case ClosedConnection c -> common(c.direction(), c.podNamespace(), c.podName(), c.podServiceAccount(),
-                    c.source(), c.destination(), c.openedAtEpochMillis(), batch)
+            case ClosedConnection c -> common(c.opening(), batch)
                     .setBytesSent(c.bytesFromSource())
                     .setBytesReceived(c.bytesToSource())
                     .setDurationNanos(c.durationNanos())
@@ -57,16 +55,16 @@ final class RecordMapper {
         };
     }
 
-    private ConnectionRecord.Builder common(ClosedConnection.Direction direction, String podNamespace, String podName,
-            String podServiceAccount, InetSocketAddress source, InetSocketAddress destination, long openedAtEpochMillis,
-            ReportBatch.Builder batch) {
-        boolean outbound = direction == ClosedConnection.Direction.OUTBOUND;
+    private ConnectionRecord.Builder common(OpenedConnection c, ReportBatch.Builder batch) {
+        InetSocketAddress source = c.source();
+        InetSocketAddress destination = c.destination();
+        boolean outbound = c.direction() == ClosedConnection.Direction.OUTBOUND;
         // The captured pod is the source of an outbound connection and the destination of an inbound one.
         InetSocketAddress podSide = outbound ? source : destination;
         InetSocketAddress peerSide = outbound ? destination : source;
         WorkloadRef pod = lookup.workloadAt(podSide.getAddress());
         if (pod == null) {
-            pod = new WorkloadRef(podName, podNamespace, podServiceAccount);
+            pod = new WorkloadRef(c.podName(), c.podNamespace(), c.podServiceAccount());
         }
         WorkloadRef peer = lookup.workloadAt(peerSide.getAddress());
         int podRef = ref(pod, batch);
@@ -80,7 +78,7 @@ final class RecordMapper {
                 .setDestinationPort(destination.getPort())
                 .setSourceAddress(address(source))
                 .setDestinationAddress(address(destination))
-                .setOpenedAtEpochMillis(openedAtEpochMillis)
+                .setOpenedAtEpochMillis(c.openedAtEpochMillis())
                 // Capture listeners see plaintext today; the tunnel will report MUTUAL_TLS.
                 .setSecurityPolicy(SecurityPolicy.SECURITY_POLICY_NONE);
     }

@@ -50,14 +50,14 @@ public record ReporterConfig(
         return new Builder();
     }
 
-    /** Builds a {@link ReporterConfig}; defaults: 64 Ki buffer, 512 records or 1 s, back-off 100 ms doubling to 5 s. */
+    /** Builds a {@link ReporterConfig}; defaults: 64 Ki buffer, 2048 records or 1 s, back-off 100 ms doubling to 5 s. */
     public static final class Builder {
         private Path socketPath = Path.of("/var/run/nodemesh/telemetry.sock");
         private String reporterId = "node-proxy-" + ProcessHandle.current().pid();
         private String node = "";
         private String trustDomain = "cluster.local";
         private int bufferCapacity = 65_536;
-        private int batchSize = 512;
+        private int batchSize = 2048;
         private Duration flushInterval = Duration.ofSeconds(1);
         private Duration initialBackoff = Duration.ofMillis(100);
         private Duration maxBackoff = Duration.ofSeconds(5);

@@ -3,6 +3,7 @@ package io.nodemesh.proxy.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.proxy.telemetry.ClosedConnection;
+import io.nodemesh.proxy.telemetry.OpenedConnection;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
@@ -28,8 +29,9 @@ final class TopCommandTest {
     Path dir;
 
     private static ClosedConnection conn(String pod, String ns, String peerIp, long sent, Outcome outcome) {
-        return new ClosedConnection(Direction.OUTBOUND, ns, pod, pod + "-sa", new InetSocketAddress("10.77.0.2", 40000),
-                new InetSocketAddress(peerIp, 80), sent, sent / 2, System.currentTimeMillis(), 1_000_000, outcome);
+        return new ClosedConnection(new OpenedConnection(Direction.OUTBOUND, ns, pod, pod + "-sa",
+                new InetSocketAddress("10.77.0.2", 40000), new InetSocketAddress(peerIp, 80), System.currentTimeMillis()),
+                sent, sent / 2, 1_000_000, outcome);
     }
 
     @Test

@@ -66,15 +66,15 @@ final class TelemetryReporterTest {
     };
 
     private static ClosedConnection outbound(long sent, long received, Outcome outcome) {
-        return new ClosedConnection(Direction.OUTBOUND, "shop", "productpage-7d9f-abcde", "productpage-sa",
-                new InetSocketAddress("10.77.0.2", 41000), new InetSocketAddress("10.77.0.3", 9080),
-                sent, received, System.currentTimeMillis() - 3, 3_000_000, outcome);
+        return new ClosedConnection(new OpenedConnection(Direction.OUTBOUND, "shop", "productpage-7d9f-abcde",
+                "productpage-sa", new InetSocketAddress("10.77.0.2", 41000), new InetSocketAddress("10.77.0.3", 9080),
+                System.currentTimeMillis() - 3), sent, received, 3_000_000, outcome);
     }
 
     private static ClosedConnection inbound(long sent, long received) {
-        return new ClosedConnection(Direction.INBOUND, "books", "reviews-5c6b-xyz12", "reviews-sa",
+        return new ClosedConnection(new OpenedConnection(Direction.INBOUND, "books", "reviews-5c6b-xyz12", "reviews-sa",
                 new InetSocketAddress("10.77.0.9", 50000), new InetSocketAddress("10.77.0.3", 9080),
-                sent, received, System.currentTimeMillis() - 3, 3_000_000, Outcome.OK);
+                System.currentTimeMillis() - 3), sent, received, 3_000_000, Outcome.OK);
     }
 
     private static String metrics(TelemetryAgent agent) throws Exception {
@@ -148,8 +148,7 @@ final class TelemetryReporterTest {
         try (TelemetryAgent agent = startAgent();
                 TelemetryReporter reporter = TelemetryReporter.start(reporterConfig().build(), LOOKUP)) {
             ClosedConnection done = outbound(100, 1000, Outcome.OK);
-            OpenedConnection open = new OpenedConnection(done.direction(), done.podNamespace(), done.podName(),
-                    done.podServiceAccount(), done.source(), done.destination(), done.openedAtEpochMillis());
+            OpenedConnection open = done.opening();
             assertThat(reporter.opened(open)).isTrue();
             assertThat(reporter.opened(open)).isTrue();
             eventually(Duration.ofSeconds(2), () -> agent.selfMetrics().recordsReceived() == 2, "2 openings at the agent");
@@ -159,9 +158,7 @@ final class TelemetryReporterTest {
             assertThat(sum(text, "istio_tcp_connections_closed_total", source)).isZero();
 
             // One of them closes; and a connection whose opening was never reported closes too.
-            reporter.closed(new ClosedConnection(done.direction(), done.podNamespace(), done.podName(),
-                    done.podServiceAccount(), done.source(), done.destination(), 100, 1000, done.openedAtEpochMillis(),
-                    3_000_000, Outcome.OK, true));
+            reporter.closed(new ClosedConnection(done.opening(), 100, 1000, 3_000_000, Outcome.OK, true));
             reporter.closed(done);
             eventually(Duration.ofSeconds(2), () -> agent.selfMetrics().recordsReceived() == 4, "4 records at the agent");
             text = metrics(agent);
@@ -172,12 +169,36 @@ final class TelemetryReporterTest {
     }
 
     @Test
+    void aConnectionThatOpensAndClosesWithinOneBatchTravelsAsOneRecord() throws Exception {
+        // A 3 s flush interval and room for 16: both events land in the batch the opening starts.
+        try (TelemetryAgent agent = startAgent();
+                TelemetryReporter reporter = TelemetryReporter.start(
+                        reporterConfig().batchSize(16).flushInterval(Duration.ofSeconds(3)).build(), LOOKUP)) {
+            ClosedConnection shortLived = outbound(100, 1000, Outcome.OK);
+            ClosedConnection otherOpenedEarlier = inbound(7, 9);
+            assertThat(reporter.opened(shortLived.opening())).isTrue();
+            reporter.closed(new ClosedConnection(shortLived.opening(), 100, 1000, 3_000_000, Outcome.OK, true));
+            // Its opening is not in this batch (it left in an earlier one): the closing alone, still open_reported.
+            reporter.closed(new ClosedConnection(otherOpenedEarlier.opening(), 7, 9, 3_000_000, Outcome.OK, true));
+
+            eventually(Duration.ofSeconds(6), () -> agent.selfMetrics().recordsReceived() == 2, "2 records at the agent");
+            assertThat(reporter.sentRecords()).isEqualTo(2);
+            String text = metrics(agent);
+            String[] source = {"reporter=\"source\"", "source_workload=\"productpage\"", "response_flags=\"-\""};
+            assertThat(sum(text, "istio_tcp_connections_opened_total", source)).isEqualTo(1);
+            assertThat(sum(text, "istio_tcp_connections_closed_total", source)).isEqualTo(1);
+            String[] destination = {"reporter=\"destination\"", "destination_workload=\"reviews\""};
+            assertThat(sum(text, "istio_tcp_connections_opened_total", destination)).isZero();
+            assertThat(sum(text, "istio_tcp_connections_closed_total", destination)).isEqualTo(1);
+        }
+    }
+
+    @Test
     void aFullBufferRefusesAnOpeningSoItsClosingCountsIt() throws Exception {
         // No agent and a buffer of 16: the first openings are taken, later ones refused at once.
         try (TelemetryReporter reporter = TelemetryReporter.start(reporterConfig().bufferCapacity(16).batchSize(16).build(), LOOKUP)) {
             ClosedConnection done = outbound(1, 1, Outcome.OK);
-            OpenedConnection open = new OpenedConnection(done.direction(), done.podNamespace(), done.podName(),
-                    done.podServiceAccount(), done.source(), done.destination(), done.openedAtEpochMillis());
+            OpenedConnection open = done.opening();
             int taken = 0;
             boolean refused = false;
             for (int i = 0; i < 10_000 && !refused; i++) {
@@ -197,7 +218,7 @@ final class TelemetryReporterTest {
     void withoutAnAgentRecordsAreDroppedAndCountedAndClosedNeverBlocks() throws Exception {
         int calls = 200_000;
         try (TelemetryReporter reporter = TelemetryReporter.start(
-                reporterConfig().bufferCapacity(1024).build(), LOOKUP)) {
+                reporterConfig().bufferCapacity(1024).batchSize(512).build(), LOOKUP)) {
             ClosedConnection c = outbound(1, 1, Outcome.OK);
             for (int i = 0; i < calls; i++) {
                 reporter.closed(c);
