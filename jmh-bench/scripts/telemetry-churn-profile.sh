@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# What telemetry costs under connection churn, after a warm-up of WARMUP seconds: the topology of
+# churn-profile.sh (one captured pod 10.77.0.2 and one server pod 10.77.0.3 joined by a veth pair,
+# no route anywhere else), the proxy reporting to a `nodemesh agent`, both pinned to CPU 1 with the
+# proxy's footprint flags, LoadServer and ChurnClient on CPU 0. Prints per-thread CPU ticks of the
+# proxy and the agent over 5 s (utime + stime from /proc/<pid>/task/<tid>/stat; telemetry = the
+# agent + the proxy's telemetry-* threads), then `perf` samples of the agent and of the proxy's
+# telemetry threads for 5 s each, by symbol (JIT symbols from -XX:+DumpPerfMapAtExit; `Interpreter`
+# is bytecode not yet compiled). Needs root and `perf` (Debian: linux-perf). Usage:
+#   WARMUP=25 jmh-bench/scripts/telemetry-churn-profile.sh   (from the repository root, after a build)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+. "$ROOT/bin/lib.sh"
+find_jdk25
+WARMUP=${WARMUP:-25}
+J="$JAVA_HOME/bin/java"
+F=("${NODEMESH_JVM_FLAGS[@]}")
+WORK=$(mktemp -d)
+A=nmtel$$-a; B=nmtel$$-b
+cleanup() {
+  kill "${PROXY:-}" "${AGENT:-}" "${SERVER:-}" "${CLIENT:-}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  ip netns del "$A" 2>/dev/null || true
+  ip netns del "$B" 2>/dev/null || true
+  rm -f "/tmp/perf-${PROXY:-x}.map" "/tmp/perf-${AGENT:-x}.map"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+ip netns add "$A"; ip netns add "$B"
+ip -n "$A" link set lo up; ip -n "$B" link set lo up
+ip -n "$A" link add eth0 type veth peer name eth0 netns "$B"
+ip -n "$A" addr add 10.77.0.2/24 dev eth0; ip -n "$B" addr add 10.77.0.3/24 dev eth0
+ip -n "$A" link set eth0 up; ip -n "$B" link set eth0 up
+cat > "$WORK/cfg.yaml" <<Y
+proxy: { workers: 1, rules: iptables, admin: 127.0.0.1:0 }
+pods:
+  - { name: a, namespace: prof, ips: [10.77.0.2], netns: /var/run/netns/$A }
+Y
+read -r -a PF <<<"${NODEMESH_PROXY_JVM_FLAGS:-${NODEMESH_PROXY_JVM_FLAGS_DEFAULT[*]}}"
+PERFMAP=(-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer)
+taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" -jar "$NODEMESH_JAR" agent --socket "$WORK/t.sock" \
+  --metrics-address 127.0.0.1:0 > "$WORK/agent.log" 2>&1 &
+AGENT=$!
+for _ in $(seq 100); do [ -S "$WORK/t.sock" ] && break; sleep 0.1; done
+taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
+  --telemetry-socket "$WORK/t.sock" --workers 1 --admin 127.0.0.1:0 > "$WORK/proxy.log" 2>&1 &
+PROXY=$!
+taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.proxy.bench.load.LoadServer \
+  --bind 10.77.0.3:9000 --mode rr > "$WORK/server.log" 2>&1 &
+SERVER=$!
+sleep 3
+taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.proxy.bench.load.ChurnClient \
+  --target 10.77.0.3:9000 --threads 4 --duration 20s --warmup "${WARMUP}s" > "$WORK/churn.json" &
+CLIENT=$!
+sleep $((WARMUP + 2))
+ticks() { for p in "$@"; do for t in /proc/$p/task/*; do
+  echo "$p/${t##*/}/$(tr ' ' _ < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done; done; }
+ticks "$PROXY" "$AGENT" | sort > "$WORK/t0"; sleep 5; ticks "$PROXY" "$AGENT" | sort > "$WORK/t1"
+echo "CPU ticks (1/$(getconf CLK_TCK) s) per thread over 5 s, pid/tid/name (agent pid $AGENT, proxy pid $PROXY):"
+join "$WORK/t0" "$WORK/t1" | awk '{d = $3 - $2; if (d > 0) print "  " d, $1}' | sort -rn | head -15 || true
+join "$WORK/t0" "$WORK/t1" | awk -v a="$AGENT" -v p="$PROXY" '{d = $3 - $2; split($1, k, "/");
+  if (k[1] == a) { ag += d } else { px += d; if (k[3] ~ /^telemetry-/) rt += d } }
+  END { printf "proxy %d ticks (of it telemetry-* threads %d), agent %d: telemetry %.1f %% of proxy + agent\n",
+        px, rt, ag, 100 * (rt + ag) / (px + ag) }'
+RT=$(for t in /proc/$PROXY/task/*; do case "$(cat "$t/comm")" in telemetry-*) printf '%s,' "${t##*/}";; esac; done)
+perf record -F 1999 -g -p "$AGENT" -o "$WORK/agent.perf" -- sleep 5 > /dev/null 2>&1
+perf record -F 1999 -g -t "${RT%,}" -o "$WORK/reporter.perf" -- sleep 5 > /dev/null 2>&1
+wait "$CLIENT"; CLIENT=
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('churn after %s s warm-up: %d new connections/s, %d errors' % (sys.argv[2], d['connectionsPerSecond'], d['errors']))" "$WORK/churn.json" "$WARMUP"
+kill "$PROXY" "$AGENT"; wait "$PROXY" "$AGENT" 2>/dev/null || true # exiting writes the perf maps
+for f in agent reporter; do
+  echo "perf, $f (samples at 1999 Hz over 5 s):"
+  perf report -i "$WORK/$f.perf" --no-children --sort sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12 \
+    || true # head closing the pipe early is not a failure
+done
