@@ -56,6 +56,8 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong reconnects = new AtomicLong();
     private volatile boolean parked;
+    /** The reporter thread is parked with nothing gathered: the next record wakes it, so its flush clock starts then. */
+    private volatile boolean idle;
     private volatile boolean running = true;
 
     // Reporter-thread state.
@@ -111,7 +113,8 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
             logDropsNowAndThen();
             return false;
         }
-        if (parked && queue.size() >= config.batchSize()) {
+        if (parked && (idle || queue.size() >= config.batchSize())) {
+            idle = false; // one wake-up per idle period, not one per record
             LockSupport.unpark(thread);
         }
         return true;
@@ -159,12 +162,16 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
             if (!running) {
                 break; // queue drained, nothing pending
             }
+            // Nothing gathered: sleep until a record arrives (offer() wakes us), so a record never waits more than
+            // the flush interval. Something gathered: sleep until its deadline or until a full batch is queued.
+            idle = pendingCount == 0;
             parked = true;
-            if (queue.size() < config.batchSize()) {
+            if (pendingCount == 0 ? queue.isEmpty() : queue.size() < config.batchSize()) {
                 LockSupport.parkNanos(this, pendingCount > 0 ? Math.max(flushDeadline - now, 1)
                         : config.flushInterval().toNanos());
             }
             parked = false;
+            idle = false;
         }
         if (stream != null) {
             stream.finish(TimeUnit.SECONDS.toNanos(2));

@@ -169,6 +169,22 @@ final class TelemetryReporterTest {
     }
 
     @Test
+    void aRecordWaitsNoLongerThanTheFlushIntervalEvenWhenTheReporterWasIdle() throws Exception {
+        try (TelemetryAgent agent = startAgent();
+                TelemetryReporter reporter = TelemetryReporter.start(
+                        reporterConfig().flushInterval(Duration.ofSeconds(2)).build(), LOOKUP)) {
+            Thread.sleep(500); // the reporter thread is parked with nothing to send
+            long queued = System.nanoTime();
+            reporter.closed(outbound(1, 2, Outcome.OK));
+
+            // Sent at the end of its 2 s flush interval; a reporter that slept on through its idle wait (until up to
+            // 2 s after it began) and only then started the record's interval would send it up to 3.5 s later.
+            eventually(Duration.ofSeconds(5), () -> agent.selfMetrics().recordsReceived() == 1, "the record at the agent");
+            assertThat(Duration.ofNanos(System.nanoTime() - queued)).isLessThan(Duration.ofMillis(3_000));
+        }
+    }
+
+    @Test
     void aConnectionThatOpensAndClosesWithinOneBatchTravelsAsOneRecord() throws Exception {
         // A 3 s flush interval and room for 16: both events land in the batch the opening starts.
         try (TelemetryAgent agent = startAgent();
