@@ -22,7 +22,7 @@ public final class OnOffSection {
     /**
      * The matrix set-up this part runs for direct, nodemesh and nodemesh-telemetry: fixed rate at 2/16/64 connections,
      * wrk at 1/16/64, bulk on 1/8 streams, churn. The full run (3 rounds) measures 10 s per fixed-rate run after 2 s,
-     * 5 s of wrk and 5 s of bulk and churn after 1 s, after 20 s of unmeasured churn per subject (as the full matrix),
+     * 5 s of wrk and 5 s of bulk and churn after 5 s, after 20 s of unmeasured churn per subject (as the full matrix),
      * so a few-percent difference is not lost in short windows or in the JIT's warm-up; {@code quick} (2 rounds) keeps
      * the developer matrix's short windows.
      */
@@ -30,7 +30,10 @@ public final class OnOffSection {
         Duration latencyWarmup = Duration.ofSeconds(quick ? 1 : 2);
         Duration latency = Duration.ofSeconds(quick ? 3 : 10);
         Duration wrk = Duration.ofSeconds(quick ? 2 : 5);
-        Duration toolWarmup = quick ? Duration.ofMillis(500) : Duration.ofSeconds(1);
+        // 5 s before each measured bulk and churn run: after the keep-alive steps the telemetry subject's proxy and
+        // agent JIT-compile their churn-rate paths again during the first churn seconds (per-thread CPU showed their
+        // compiler threads at ~10 % of the core in round 1 and ~1 % in round 2), which is start-up, not steady state.
+        Duration toolWarmup = quick ? Duration.ofMillis(500) : Duration.ofSeconds(5);
         Duration churnWarmup = Duration.ofSeconds(quick ? 5 : 20);
         Duration shortRun = Duration.ofSeconds(quick ? 2 : 5);
         return new MatrixOptions(List.of(2, 16, 64), 1000, 1024, latencyWarmup, latency, List.of(1, 16, 64), wrk,

@@ -45,6 +45,7 @@ class OnOffSectionTest {
         assertThat(o.wrkDuration()).isEqualTo(Duration.ofSeconds(5));
         assertThat(o.shortDuration()).isEqualTo(Duration.ofSeconds(5));
         assertThat(o.churnWarmup()).isEqualTo(Duration.ofSeconds(20));
+        assertThat(o.toolWarmup()).isEqualTo(Duration.ofSeconds(5));
     }
 
     @Test
