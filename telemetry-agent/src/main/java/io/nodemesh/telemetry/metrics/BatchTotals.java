@@ -6,7 +6,7 @@ import java.util.function.Consumer;
 
 /**
  * One batch's connection records summed per label set before they touch the shared series: a batch of
- * 512 records from one proxy names far fewer distinct label sets, so the series look-up (hashing
+ * 2048 records from one proxy names far fewer distinct label sets, so the series look-up (hashing
  * twelve label strings) and the counter updates happen once per set instead of once per record.
  *
  * <p>A record's label set is identified by a packed key of what decides it in a reporter's usual
