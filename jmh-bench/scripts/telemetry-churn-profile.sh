@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What telemetry costs under connection churn, after a warm-up of WARMUP seconds: the topology of
-# churn-profile.sh (one captured pod 10.77.0.2 and one server pod 10.77.0.3 joined by a veth pair,
+# churn-lib.sh (one captured pod 10.77.0.2 and one server pod 10.77.0.3 joined by a veth pair,
 # no route anywhere else), the proxy reporting to a `nodemesh agent`, both pinned to CPU 1 with the
 # proxy's footprint flags, LoadServer and ChurnClient on CPU 0. Prints per-thread CPU ticks of the
 # proxy and the agent over 5 s (utime + stime from /proc/<pid>/task/<tid>/stat; telemetry = the
@@ -9,49 +9,20 @@
 # is bytecode not yet compiled). Needs root and `perf` (Debian: linux-perf). Usage:
 #   WARMUP=25 jmh-bench/scripts/telemetry-churn-profile.sh   (from the repository root, after a build)
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-. "$ROOT/bin/lib.sh"
-find_jdk25
-WARMUP=${WARMUP:-25}
-J="$JAVA_HOME/bin/java"
-F=("${NODEMESH_JVM_FLAGS[@]}")
-WORK=$(mktemp -d)
-A=nmtel$$-a; B=nmtel$$-b
-cleanup() {
-  kill "${PROXY:-}" "${AGENT:-}" "${SERVER:-}" "${CLIENT:-}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  ip netns del "$A" 2>/dev/null || true
-  ip netns del "$B" 2>/dev/null || true
-  rm -f "/tmp/perf-${PROXY:-x}.map" "/tmp/perf-${AGENT:-x}.map"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-ip netns add "$A"; ip netns add "$B"
-ip -n "$A" link set lo up; ip -n "$B" link set lo up
-ip -n "$A" link add eth0 type veth peer name eth0 netns "$B"
-ip -n "$A" addr add 10.77.0.2/24 dev eth0; ip -n "$B" addr add 10.77.0.3/24 dev eth0
-ip -n "$A" link set eth0 up; ip -n "$B" link set eth0 up
-cat > "$WORK/cfg.yaml" <<Y
-proxy: { workers: 1, rules: iptables, admin: 127.0.0.1:0 }
-pods:
-  - { name: a, namespace: prof, ips: [10.77.0.2], netns: /var/run/netns/$A }
-Y
-read -r -a PF <<<"${NODEMESH_PROXY_JVM_FLAGS:-${NODEMESH_PROXY_JVM_FLAGS_DEFAULT[*]}}"
+PREFIX=nmtel
+. "$(dirname "$0")/churn-lib.sh"
 PERFMAP=(-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer)
 taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" -jar "$NODEMESH_JAR" agent --socket "$WORK/t.sock" \
   --metrics-address 127.0.0.1:0 > "$WORK/agent.log" 2>&1 &
 AGENT=$!
+EXTRA_PIDS=("$AGENT")
 for _ in $(seq 100); do [ -S "$WORK/t.sock" ] && break; sleep 0.1; done
 taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
   --telemetry-socket "$WORK/t.sock" --workers 1 --admin 127.0.0.1:0 > "$WORK/proxy.log" 2>&1 &
 PROXY=$!
-taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.proxy.bench.load.LoadServer \
-  --bind 10.77.0.3:9000 --mode rr > "$WORK/server.log" 2>&1 &
-SERVER=$!
-sleep 3
-taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.proxy.bench.load.ChurnClient \
-  --target 10.77.0.3:9000 --threads 4 --duration 20s --warmup "${WARMUP}s" > "$WORK/churn.json" &
-CLIENT=$!
+EXTRA_PIDS=("$PROXY" "$AGENT")
+EXTRA_FILES=("/tmp/perf-$PROXY.map" "/tmp/perf-$AGENT.map")
+churn_start 20s
 sleep $((WARMUP + 2))
 ticks() { for p in "$@"; do for t in /proc/$p/task/*; do
   echo "$p/${t##*/}/$(tr ' ' _ < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done; done; }
@@ -65,8 +36,7 @@ join "$WORK/t0" "$WORK/t1" | awk -v a="$AGENT" -v p="$PROXY" '{d = $3 - $2; spli
 RT=$(for t in /proc/$PROXY/task/*; do case "$(cat "$t/comm")" in telemetry-*) printf '%s,' "${t##*/}";; esac; done)
 perf record -F 1999 -g -p "$AGENT" -o "$WORK/agent.perf" -- sleep 5 > /dev/null 2>&1
 perf record -F 1999 -g -t "${RT%,}" -o "$WORK/reporter.perf" -- sleep 5 > /dev/null 2>&1
-wait "$CLIENT"; CLIENT=
-python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('churn after %s s warm-up: %d new connections/s, %d errors' % (sys.argv[2], d['connectionsPerSecond'], d['errors']))" "$WORK/churn.json" "$WARMUP"
+churn_result
 kill "$PROXY" "$AGENT"; wait "$PROXY" "$AGENT" 2>/dev/null || true # exiting writes the perf maps
 for f in agent reporter; do
   echo "perf, $f (samples at 1999 Hz over 5 s):"

@@ -1,0 +1,53 @@
+# Sourced by churn-profile.sh and telemetry-churn-profile.sh: the topology both profile churn in, one captured
+# pod (10.77.0.2) and one server pod (10.77.0.3) joined by a veth pair with no route anywhere else, a proxy config
+# that captures the first, the request/response server and the churn client on CPU 0. The caller sets PREFIX
+# (namespace name prefix) and WARMUP, starts its proxy on CPU 1 with "${F[@]}" "${PF[@]}", and lists its own extra
+# processes in EXTRA_PIDS and files to remove in EXTRA_FILES for churn_cleanup.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+. "$ROOT/bin/lib.sh"
+find_jdk25
+WARMUP=${WARMUP:-25}
+J="$JAVA_HOME/bin/java"
+F=("${NODEMESH_JVM_FLAGS[@]}")
+read -r -a PF <<<"${NODEMESH_PROXY_JVM_FLAGS:-${NODEMESH_PROXY_JVM_FLAGS_DEFAULT[*]}}"
+WORK=$(mktemp -d)
+A=$PREFIX$$-a; B=$PREFIX$$-b
+EXTRA_PIDS=(); EXTRA_FILES=()
+
+churn_cleanup() {
+  kill "${EXTRA_PIDS[@]}" "${SERVER:-}" "${CLIENT:-}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  ip netns del "$A" 2>/dev/null || true
+  ip netns del "$B" 2>/dev/null || true
+  rm -f "${EXTRA_FILES[@]}"
+  rm -rf "$WORK"
+}
+trap churn_cleanup EXIT INT TERM
+
+ip netns add "$A"; ip netns add "$B"
+ip -n "$A" link set lo up; ip -n "$B" link set lo up
+ip -n "$A" link add eth0 type veth peer name eth0 netns "$B"
+ip -n "$A" addr add 10.77.0.2/24 dev eth0; ip -n "$B" addr add 10.77.0.3/24 dev eth0
+ip -n "$A" link set eth0 up; ip -n "$B" link set eth0 up
+cat > "$WORK/cfg.yaml" <<Y
+proxy: { workers: 1, rules: iptables, admin: 127.0.0.1:0 }
+pods:
+  - { name: a, namespace: prof, ips: [10.77.0.2], netns: /var/run/netns/$A }
+Y
+
+# Starts the server, then after 3 s the churn client for WARMUP s + $1 measured (its JSON in $WORK/churn.json).
+churn_start() {
+  taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.proxy.bench.load.LoadServer \
+    --bind 10.77.0.3:9000 --mode rr > "$WORK/server.log" 2>&1 &
+  SERVER=$!
+  sleep 3
+  taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.proxy.bench.load.ChurnClient \
+    --target 10.77.0.3:9000 --threads 4 --duration "$1" --warmup "${WARMUP}s" > "$WORK/churn.json" &
+  CLIENT=$!
+}
+
+# Waits for the churn client and prints its rate.
+churn_result() {
+  wait "$CLIENT"; CLIENT=
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('churn after %s s warm-up: %d new connections/s, %d errors' % (sys.argv[2], d['connectionsPerSecond'], d['errors']))" "$WORK/churn.json" "$WARMUP"
+}
