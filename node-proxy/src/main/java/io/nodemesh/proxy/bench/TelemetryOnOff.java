@@ -74,27 +74,26 @@ public final class TelemetryOnOff {
      */
     private static void ownCpu(StringBuilder md, MatrixReport r) {
         MatrixOptions o = r.options();
-        List<String[]> steps = new ArrayList<>();
+        List<Step> steps = new ArrayList<>();
         for (int c : o.latencyConnections()) {
-            steps.add(new String[] {Measurement.LATENCY, Integer.toString(c), "fixed rate, " + c + " conns", "requests"});
+            steps.add(new Step(Measurement.LATENCY, c, "fixed rate, " + c + " conns", "requests"));
         }
         for (int c : o.wrkConnections()) {
-            steps.add(new String[] {Measurement.THROUGHPUT, Integer.toString(c), "wrk, " + c + " conns", "requests"});
+            steps.add(new Step(Measurement.THROUGHPUT, c, "wrk, " + c + " conns", "requests"));
         }
         for (int s : o.bulkStreams()) {
-            steps.add(new String[] {Measurement.BULK, Integer.toString(s), "bulk, " + s + " streams", ""});
+            steps.add(new Step(Measurement.BULK, s, "bulk, " + s + " streams", null));
         }
-        steps.add(new String[] {Measurement.CHURN, Integer.toString(o.churnThreads()), "churn", "connections"});
+        steps.add(new Step(Measurement.CHURN, o.churnThreads(), "churn", "connections"));
         StringBuilder rows = new StringBuilder();
         double worst = Double.NaN;
-        for (String[] step : steps) {
-            int param = Integer.parseInt(step[1]);
+        for (Step step : steps) {
             List<Double> shares = new ArrayList<>();
             for (int round = 0; round < o.rounds(); round++) {
-                run(r, step[0], param, ON, round).map(Measurement::telemetryShare).filter(v -> !Double.isNaN(v))
-                        .ifPresent(shares::add);
+                run(r, step.scenario(), step.param(), ON, round).map(Measurement::telemetryShare)
+                        .filter(v -> !Double.isNaN(v)).ifPresent(shares::add);
             }
-            Optional<Measurement> on = r.median(step[0], param, ON);
+            Optional<Measurement> on = r.median(step.scenario(), step.param(), ON);
             if (shares.isEmpty() || on.isEmpty()) {
                 continue;
             }
@@ -102,10 +101,10 @@ public final class TelemetryOnOff {
             worst = Double.isNaN(worst) ? share : Math.max(worst, share);
             Measurement m = on.get();
             // cpuPer1000 / cpuSeconds = 1000 / units: the telemetry's CPU per 1000 units from the same run's count.
-            String per1000 = step[3].isEmpty() || !(m.cpuSeconds() > 0) ? "—"
+            String per1000 = step.unit() == null || !(m.cpuSeconds() > 0) ? "—"
                     : MatrixMarkdown.num(m.telemetryCpuSeconds() * m.cpuPer1000() / m.cpuSeconds() * 1000, 2) + " ms per 1000 "
-                    + step[3];
-            rows.append("| ").append(step[2]).append(" | ").append(MatrixMarkdown.num(m.telemetryCpuSeconds(), 2))
+                    + step.unit();
+            rows.append("| ").append(step.label()).append(" | ").append(MatrixMarkdown.num(m.telemetryCpuSeconds(), 2))
                     .append(" | ").append(MatrixMarkdown.num(m.cpuSeconds(), 2)).append(" | ")
                     .append(percent(share)).append(" | ")
                     .append(percent(shares.stream().mapToDouble(Double::doubleValue).min().orElseThrow())).append(" … ")
@@ -124,6 +123,10 @@ public final class TelemetryOnOff {
         md.append("|---|---:|---:|---:|---:|---:|\n");
         md.append(rows);
         md.append(String.format(Locale.ROOT, "%nLargest median share: %s of the subject's CPU.%n%n", percent(worst)));
+    }
+
+    /** One step of the run: its scenario and parameter, its row label, and what its CPU is per (null: nothing counted). */
+    private record Step(String scenario, int param, String label, String unit) {
     }
 
     private static String percent(double share) {
