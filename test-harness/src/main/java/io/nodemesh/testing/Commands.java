@@ -1,14 +1,17 @@
 package io.nodemesh.testing;
 
+import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /** Runs host commands (ip, nsenter, iptables) to completion with a time limit. */
 public final class Commands {
@@ -21,6 +24,14 @@ public final class Commands {
 
     /** Runs {@code argv}, waits at most {@link #LIMIT}, and returns its status and output. */
     public static ExecResult run(List<String> argv) {
+        return run(argv, line -> { });
+    }
+
+    /**
+     * Runs {@code argv} like {@link #run(List)}, handing each line of its stderr to {@code stderrLines} as it is
+     * written (on a reader thread), so a caller can act while the command still runs.
+     */
+    public static ExecResult run(List<String> argv, Consumer<String> stderrLines) {
         ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         Process p;
         try {
@@ -29,7 +40,7 @@ public final class Commands {
             return new ExecResult(argv, 127, "", "cannot start " + argv.get(0) + ": " + e.getMessage());
         }
         CompletableFuture<String> out = drain(p.getInputStream());
-        CompletableFuture<String> err = drain(p.getErrorStream());
+        CompletableFuture<String> err = drainLines(p.getErrorStream(), stderrLines);
         try {
             if (!p.waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS)) {
                 p.destroyForcibly().waitFor();
@@ -46,6 +57,21 @@ public final class Commands {
     /** Runs {@code argv} and returns the result. */
     public static ExecResult run(String... argv) {
         return run(List.of(argv));
+    }
+
+    private static CompletableFuture<String> drainLines(InputStream in, Consumer<String> lines) {
+        return CompletableFuture.supplyAsync(() -> {
+            StringBuilder all = new StringBuilder();
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) {
+                    all.append(line).append('\n');
+                    lines.accept(line);
+                }
+                return all.toString();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, Thread::startVirtualThread);
     }
 
     private static CompletableFuture<String> drain(InputStream in) {

@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Consumer;
 
 /** A network namespace a test made; the {@link NetnsExtension} that made it removes it. */
 public final class TestNamespace {
@@ -56,6 +57,11 @@ public final class TestNamespace {
     /** Runs {@code argv} inside this namespace to completion (60 s limit). */
     public ExecResult exec(String... argv) {
         return Commands.run(nsenter(argv));
+    }
+
+    /** Runs {@code argv} inside this namespace to completion (60 s limit), handing each stderr line to {@code stderrLines} as it comes. */
+    public ExecResult exec(Consumer<String> stderrLines, String... argv) {
+        return Commands.run(nsenter(argv), stderrLines);
     }
 
     /** Runs {@code argv} inside this namespace and fails the test unless it exits 0. */

@@ -4,6 +4,7 @@ import io.nodemesh.proxy.bench.load.BulkResult;
 import io.nodemesh.proxy.bench.load.ChurnResult;
 import io.nodemesh.proxy.bench.load.FixedRateResult;
 import io.nodemesh.proxy.bench.load.LoadProtocol;
+import io.nodemesh.proxy.bench.load.MeasuredWindow;
 import io.nodemesh.testing.Commands;
 import io.nodemesh.testing.ExecResult;
 import io.nodemesh.testing.Lan;
@@ -24,6 +25,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Issue 7's scenario matrix: for each subject (direct, nodemesh with epoll, io_uring and NIO,
@@ -418,9 +420,9 @@ public final class MatrixBenchmark {
                 "--rate", Double.toString(options.rate()), "--warmup", millis(options.latencyWarmup()),
                 "--duration", millis(options.latencyDuration()),
                 "--request-size", Integer.toString(options.payload()), "--response-size", Integer.toString(options.payload()));
-        measure(Measurement.LATENCY, connections, name, p, round, connections, argv, (stdout, cpu, wall, others) -> {
+        measure(Measurement.LATENCY, connections, name, p, round, connections, argv, (stdout, cpu, wall, others, windowed) -> {
             FixedRateResult f = ToolOutput.fixedRate(stdout);
-            double sent = f.requests() + f.targetRate() * f.warmupSeconds();
+            double sent = windowed ? f.requests() : f.requests() + f.targetRate() * f.warmupSeconds();
             var l = f.latency();
             return new Measurement(Measurement.LATENCY, connections, name, round, f.achievedRate(), l.p50Us(), l.p90Us(),
                     l.p99Us(), l.p999Us(), f.errors(), cpu, cpu / sent * 1000, cpu / wall, others, null);
@@ -430,7 +432,8 @@ public final class MatrixBenchmark {
     private void wrk(String name, Path3 p, int connections, Duration d, int round) throws IOException {
         List<String> argv = List.of("wrk", "-t1", "-c" + connections, "-d" + d.toSeconds() + "s", "--timeout", "2s", "--latency",
                 "http://" + hostPort(p.http()) + "/");
-        measure(Measurement.THROUGHPUT, connections, name, p, round, connections, argv, (stdout, cpu, wall, others) -> {
+        // wrk has no warm-up and announces no window: its CPU is the whole run's.
+        measure(Measurement.THROUGHPUT, connections, name, p, round, connections, argv, (stdout, cpu, wall, others, windowed) -> {
             WrkResult w = WrkOutputParser.parse(stdout);
             return new Measurement(Measurement.THROUGHPUT, connections, name, round, w.requestsPerSecond(),
                     Math.round(w.p50Micros()), Math.round(w.p90Micros()), Math.round(w.p99Micros()), -1,
@@ -442,7 +445,7 @@ public final class MatrixBenchmark {
         List<String> argv = javaArgv("-cp", options.proxyJar().toString(), LOAD + "BulkClient",
                 "--target", hostPort(p.sink()), "--streams", Integer.toString(streams), "--direction", "push",
                 "--warmup", millis(options.toolWarmup()), "--duration", millis(options.shortDuration()));
-        measure(Measurement.BULK, streams, name, p, round, streams, argv, (stdout, cpu, wall, others) -> {
+        measure(Measurement.BULK, streams, name, p, round, streams, argv, (stdout, cpu, wall, others, windowed) -> {
             BulkResult b = ToolOutput.bulk(stdout);
             return new Measurement(Measurement.BULK, streams, name, round, b.gbps(), -1, -1, -1, -1, b.errors(),
                     cpu, Double.NaN, cpu / wall, others, null);
@@ -454,9 +457,9 @@ public final class MatrixBenchmark {
                 "--target", hostPort(p.rr()), "--threads", Integer.toString(threads),
                 "--warmup", millis(warmup), "--duration", millis(duration),
                 "--request-size", Integer.toString(options.payload()), "--response-size", Integer.toString(options.payload()));
-        measure(Measurement.CHURN, threads, name, p, round, threads, argv, (stdout, cpu, wall, others) -> {
+        measure(Measurement.CHURN, threads, name, p, round, threads, argv, (stdout, cpu, wall, others, windowed) -> {
             ChurnResult c = ToolOutput.churn(stdout);
-            double made = c.connections() + c.connectionsPerSecond() * c.warmupSeconds();
+            double made = windowed ? c.connections() : c.connections() + c.connectionsPerSecond() * c.warmupSeconds();
             var l = c.latency();
             return new Measurement(Measurement.CHURN, threads, name, round, c.connectionsPerSecond(), l.p50Us(), l.p90Us(),
                     l.p99Us(), l.p999Us(), c.errors(), cpu, cpu / made * 1000, cpu / wall, others, null);
@@ -464,10 +467,27 @@ public final class MatrixBenchmark {
     }
 
     private interface Reader {
-        Measurement read(String stdout, double cpuSeconds, double wallSeconds, double others);
+        /**
+         * The run's figures; {@code windowed}: the CPU, wall time and interference are those of the tool's measured
+         * window (after its warm-up), else of its whole run.
+         */
+        Measurement read(String stdout, double cpuSeconds, double wallSeconds, double others, boolean windowed);
     }
 
-    /** Runs one tool in the subject's client pod pinned to the load core, accounting the subject's CPU and its core's interference. */
+    /** The subject's CPU counters and its core's times at one moment. */
+    private record CpuSample(long nanos, long ticks, long telemetryTicks, CoreTimes core) {
+    }
+
+    private CpuSample cpuSample(Path3 p) throws IOException {
+        return new CpuSample(System.nanoTime(), ticks(p), telemetryTicks(p), proxyCpu < 0 ? null : CoreTimes.of(proxyCpu));
+    }
+
+    /**
+     * Runs one tool in the subject's client pod pinned to the load core, accounting the subject's CPU and its core's
+     * interference over the tool's measured window when the tool announces it on stderr ({@link MeasuredWindow}: the
+     * load tools do), so the JIT compilation of a proxy's first seconds under a new load stays in the warm-up as
+     * it does for the tool's own figures; over the whole run otherwise (wrk, which has no warm-up).
+     */
     private void measure(String scenario, int param, String name, Path3 p, int round, int minConnections,
                          List<String> argv, Reader reader) throws IOException {
         String label = round < 0 ? "warm-up" : scenario + " " + param + " r" + (round + 1);
@@ -475,15 +495,23 @@ public final class MatrixBenchmark {
             if (p.capture() != null) {
                 p.capture().beforeRun();
             }
-            CoreTimes coreBefore = proxyCpu < 0 ? null : CoreTimes.of(proxyCpu);
-            long ticksBefore = ticks(p);
-            long telemetryBefore = telemetryTicks(p);
-            long t0 = System.nanoTime();
-            ExecResult r = p.client().exec(Processes.pinned(loadCpu, options.nice(), argv).toArray(String[]::new));
-            double wall = (System.nanoTime() - t0) / 1e9;
-            long ticks = ticks(p) - ticksBefore;
-            long telemetry = telemetryTicks(p) - telemetryBefore;
-            CoreTimes coreAfter = proxyCpu < 0 ? null : CoreTimes.of(proxyCpu);
+            CpuSample start = cpuSample(p);
+            AtomicReference<CpuSample> opens = new AtomicReference<>();
+            AtomicReference<CpuSample> closes = new AtomicReference<>();
+            ExecResult r = p.client().exec(line -> {
+                if (line.equals(MeasuredWindow.OPENS)) {
+                    opens.set(cpuSampleOrNull(p));
+                } else if (line.equals(MeasuredWindow.CLOSES)) {
+                    closes.set(cpuSampleOrNull(p));
+                }
+            }, Processes.pinned(loadCpu, options.nice(), argv).toArray(String[]::new));
+            CpuSample end = cpuSample(p);
+            boolean windowed = opens.get() != null && closes.get() != null;
+            CpuSample from = windowed ? opens.get() : start;
+            CpuSample to = windowed ? closes.get() : end;
+            double wall = (to.nanos() - from.nanos()) / 1e9;
+            long ticks = to.ticks() - from.ticks();
+            long telemetry = to.telemetryTicks() - from.telemetryTicks();
             Files.writeString(workDir.resolve((round < 0 ? "warmup" : scenario + "-" + param + "-r" + (round + 1)) + "-" + name + ".txt"),
                     r.stdout() + r.stderr());
             if (!r.ok()) {
@@ -494,8 +522,8 @@ public final class MatrixBenchmark {
                 p.capture().afterRun(minConnections);
             }
             double cpu = p.processes().isEmpty() ? Double.NaN : ticks / (double) clockTicks;
-            double others = coreBefore == null ? Double.NaN : coreAfter.othersShare(coreBefore, ticks);
-            Measurement m = reader.read(r.stdout(), cpu, wall, others);
+            double others = from.core() == null ? Double.NaN : to.core().othersShare(from.core(), ticks);
+            Measurement m = reader.read(r.stdout(), cpu, wall, others, windowed);
             if (p.agent() != null) {
                 m = m.withTelemetryCpu(telemetry / (double) clockTicks);
             }
@@ -513,6 +541,15 @@ public final class MatrixBenchmark {
             if (round >= 0) {
                 measurements.add(Measurement.failed(scenario, param, name, round, e.getMessage()));
             }
+        }
+    }
+
+    /** A sample taken while the tool runs; null when a process is gone, and the run falls back to its whole length. */
+    private CpuSample cpuSampleOrNull(Path3 p) {
+        try {
+            return cpuSample(p);
+        } catch (IOException | RuntimeException e) {
+            return null;
         }
     }
 

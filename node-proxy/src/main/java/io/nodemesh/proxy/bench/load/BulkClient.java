@@ -224,7 +224,9 @@ public final class BulkClient {
 
         @Override
         public Object call() throws Exception {
-            return run(new Config(target, streams, direction, duration, warmup, chunkSize, timeout));
+            try (MeasuredWindow window = MeasuredWindow.announce(warmup, duration, System.err)) {
+                return run(new Config(target, streams, direction, duration, warmup, chunkSize, timeout));
+            }
         }
     }
 }

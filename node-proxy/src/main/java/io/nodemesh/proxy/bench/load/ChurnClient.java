@@ -199,8 +199,10 @@ public final class ChurnClient {
 
         @Override
         public Object call() throws Exception {
-            return run(new Config(target, threads, duration, warmup, requestSize, responseSize, timeout,
-                    maxConnections, closeMode));
+            try (MeasuredWindow window = MeasuredWindow.announce(warmup, duration, System.err)) {
+                return run(new Config(target, threads, duration, warmup, requestSize, responseSize, timeout,
+                        maxConnections, closeMode));
+            }
         }
     }
 }

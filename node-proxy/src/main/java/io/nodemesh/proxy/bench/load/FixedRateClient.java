@@ -188,8 +188,10 @@ public final class FixedRateClient {
 
         @Override
         public Object call() throws Exception {
-            return run(new Config(target, connections, rate, duration, warmup, requestSize, responseSize,
-                    timeout, maxRequests, spin));
+            try (MeasuredWindow window = MeasuredWindow.announce(warmup, duration, System.err)) {
+                return run(new Config(target, connections, rate, duration, warmup, requestSize, responseSize,
+                        timeout, maxRequests, spin));
+            }
         }
     }
 }

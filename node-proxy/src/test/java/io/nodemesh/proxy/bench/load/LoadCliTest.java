@@ -11,18 +11,22 @@ import org.junit.jupiter.api.Test;
 /** The tools' command lines: one JSON line on stdout that parses back; usage errors exit 2 with no output. */
 class LoadCliTest {
 
-    private record Run(int exitCode, String stdout) {
+    private record Run(int exitCode, String stdout, String stderr) {
     }
 
     private static Run run(LoadCli.Tool tool, String... args) {
-        PrintStream original = System.out;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        PrintStream originalOut = System.out;
+        PrintStream originalErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         try {
             int code = LoadCli.run(tool, args);
-            return new Run(code, captured.toString(StandardCharsets.UTF_8));
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         } finally {
-            System.setOut(original);
+            System.setOut(originalOut);
+            System.setErr(originalErr);
         }
     }
 
@@ -38,6 +42,7 @@ class LoadCliTest {
             FixedRateResult result = FixedRateResult.fromJson(r.stdout());
             assertThat(result.requests()).isPositive();
             assertThat(result.connections()).isEqualTo(2);
+            assertThat(r.stderr().lines()).containsExactly(MeasuredWindow.OPENS, MeasuredWindow.CLOSES);
         }
     }
 
@@ -51,6 +56,9 @@ class LoadCliTest {
                     "--streams", "1", "--duration", "200ms", "--warmup", "0");
 
             assertThat(churn.exitCode()).isZero();
+            // The harness counts CPU between these two lines, so both tools must print them, in this order.
+            assertThat(churn.stderr().lines()).containsExactly(MeasuredWindow.OPENS, MeasuredWindow.CLOSES);
+            assertThat(bulk.stderr().lines()).containsExactly(MeasuredWindow.OPENS, MeasuredWindow.CLOSES);
             assertThat(ChurnResult.fromJson(churn.stdout()).closeMode()).isEqualTo(CloseMode.RESET);
             assertThat(bulk.exitCode()).isZero();
             assertThat(BulkResult.fromJson(bulk.stdout()).streams()).isEqualTo(1);
@@ -67,5 +75,6 @@ class LoadCliTest {
         assertThat(badAddress.exitCode()).isEqualTo(2);
         assertThat(badConfig.exitCode()).isEqualTo(1);
         assertThat(missingTarget.stdout() + badAddress.stdout() + badConfig.stdout()).isEmpty();
+        assertThat(badConfig.stderr()).doesNotContain(MeasuredWindow.OPENS); // a run that never started has no window
     }
 }
