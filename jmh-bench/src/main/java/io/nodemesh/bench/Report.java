@@ -142,11 +142,17 @@ public final class Report implements Callable<Integer> {
         int runs = quick ? 1 : 3;
         int seconds = quick ? 5 : 10;
         List<ReporterThroughput.Result> results = new ArrayList<>();
+        Path nodemeshJar = Path.of("node-proxy", "target", "nodemesh.jar");
         for (int i = 1; i <= runs; i++) {
-            ReporterThroughput.Result r = ReporterThroughput.measure(seconds, 200);
-            System.out.printf("telemetry run %d/%d: %,.0f records/s, %.2f cores busy, %,d dropped%n", i, runs,
-                    r.recordsPerSecond(), r.coresBusy(), r.dropped());
-            results.add(r);
+            // Alternating the two set-ups, and which comes first, so neither always runs on a warmer machine.
+            for (boolean ownProcess : i % 2 == 1 ? new boolean[] {true, false} : new boolean[] {false, true}) {
+                ReporterThroughput.Result r = ownProcess
+                        ? ReporterThroughput.measureWithAgentProcess(seconds, 200, nodemeshJar)
+                        : ReporterThroughput.measure(seconds, 200);
+                System.out.printf("telemetry run %d/%d (%s): %,.0f records/s, %.2f cores busy, %,d dropped%n", i, runs,
+                        r.setup(), r.recordsPerSecond(), r.coresBusy(), r.dropped());
+                results.add(r);
+            }
         }
         RunStamp stamp = new RunStamp(command, started, Duration.between(started, Instant.now()), Machine.current(),
                 loadBefore, RunStamp.loadAverage());

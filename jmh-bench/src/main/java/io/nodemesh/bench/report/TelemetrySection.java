@@ -24,22 +24,32 @@ public final class TelemetrySection {
         StringBuilder md = new StringBuilder();
         md.append("## Telemetry: records per second, reporter → agent (issue 3)\n\n");
         md.append(stamp.header());
-        md.append("- Each run: `ReporterThroughput.measure` in one JVM — one producer calls `TelemetryReporter.closed()` as the "
+        md.append("- Each run: one producer calls `TelemetryReporter.closed()` as the "
                 + "data path does, keeping at most half the ").append(String.format(java.util.Locale.ROOT, "%,d", ReporterThroughput.CAPACITY))
-                .append("-record buffer in flight (the sustainable rate, not the rate of dropping); the reporter thread maps and "
+                .append("-record buffer queued (the sustainable rate, not the rate of dropping); the reporter thread maps and "
                         + "serializes, gRPC carries batches over a Unix socket, the agent validates and aggregates into the Istio "
                         + "series. ").append(ReporterThroughput.WARMUP_SECONDS).append(" s warm-up, then ")
-                .append(first.seconds()).append(" s measured; ").append(first.workloads()).append(" workloads\n\n");
-        md.append("| run | host load average (1 min, at the end) | records/s | cores busy | records per CPU-second | dropped |\n");
-        md.append("|---:|---:|---:|---:|---:|---:|\n");
+                .append(first.seconds()).append(" s measured; ").append(first.workloads()).append(" workloads. Two set-ups, "
+                        + "alternating: the agent in the same JVM (`ReporterThroughput.measure`), and the agent in its own "
+                        + "process started as `bin/nodemesh agent` starts it, C1 alone (`measureWithAgentProcess`; records "
+                        + "counted by the agent's own `nodemesh_agent_records_received_total`, CPU of both processes). The "
+                        + "target is judged on the second, the set-up of a node.\n\n");
+        md.append("| run | set-up | host load average (1 min, at the end) | records/s | cores busy | records per CPU-second | dropped |\n");
+        md.append("|---:|---|---:|---:|---:|---:|---:|\n");
         int i = 1;
         for (ReporterThroughput.Result r : runs) {
-            md.append(String.format(java.util.Locale.ROOT, "| %d | %.1f | %,.0f | %.2f | %,.0f | %,d |%n", i++, r.loadAverage(), r.recordsPerSecond(),
-                    r.coresBusy(), r.recordsPerCpuSecond(), r.dropped()));
+            md.append(String.format(java.util.Locale.ROOT, "| %d | %s | %.1f | %,.0f | %.2f | %,.0f | %,d |%n", i++, r.setup(),
+                    r.loadAverage(), r.recordsPerSecond(), r.coresBusy(), r.recordsPerCpuSecond(), r.dropped()));
         }
-        double median = median(runs);
-        md.append(String.format(java.util.Locale.ROOT, "%nTarget: issue 3, ≥ %,.0f records/s (median of %d run%s): **%s** (median %,.0f records/s)%n",
-                TARGET, runs.size(), runs.size() == 1 ? "" : "s", median >= TARGET ? "met" : "not met", median));
+        List<ReporterThroughput.Result> judged = runs.stream()
+                .filter(r -> r.setup().equals(ReporterThroughput.AGENT_PROCESS)).toList();
+        if (judged.isEmpty()) {
+            judged = runs;
+        }
+        double median = median(judged);
+        md.append(String.format(java.util.Locale.ROOT, "%nTarget: issue 3, ≥ %,.0f records/s (median of %d run%s, %s): **%s** (median %,.0f records/s)%n",
+                TARGET, judged.size(), judged.size() == 1 ? "" : "s", judged.getFirst().setup(),
+                median >= TARGET ? "met" : "not met", median));
         return md.toString();
     }
 

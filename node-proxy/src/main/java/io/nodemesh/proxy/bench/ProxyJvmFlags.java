@@ -42,6 +42,16 @@ public final class ProxyJvmFlags {
     public static final List<String> TUNED = concat(BASELINE, TUNED_ONLY);
 
     /**
+     * Added for the telemetry agent ({@code NODEMESH_AGENT_JVM_FLAGS_ONLY} in {@code bin/lib.sh}): C1 alone. Its
+     * per-batch code runs a few times a second, so C2 kept compiling it for minutes under churn (a third of the
+     * agent's CPU then); C1 compiles it within seconds and is fast enough by far for one node's reports.
+     */
+    public static final List<String> AGENT_ONLY = List.of("-XX:TieredStopAtLevel=1");
+
+    /** What {@code bin/nodemesh agent} runs with: {@link #TUNED} followed by {@link #AGENT_ONLY}. */
+    public static final List<String> AGENT = concat(TUNED, AGENT_ONLY);
+
+    /**
      * Environment for the tuned proxy: glibc creates up to 8 malloc arenas per core for the JVM's
      * native allocations from many threads; two are plenty for a proxy with a handful of threads.
      */
@@ -56,11 +66,20 @@ public final class ProxyJvmFlags {
      * The caller adds {@code -jar ...} and the arguments.
      */
     public static List<String> tunedJava(String java) {
+        return java(java, TUNED);
+    }
+
+    /** The same for the telemetry agent: {@link #TUNED_ENV} and {@link #AGENT}, as {@code bin/nodemesh agent} runs it. */
+    public static List<String> agentJava(String java) {
+        return java(java, AGENT);
+    }
+
+    private static List<String> java(String java, List<String> flags) {
         List<String> argv = new ArrayList<>();
         argv.add("env");
         TUNED_ENV.forEach((k, v) -> argv.add(k + "=" + v));
         argv.add(java);
-        argv.addAll(TUNED);
+        argv.addAll(flags);
         return argv;
     }
 

@@ -139,6 +139,11 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         return dropped.sum();
     }
 
+    /** Events queued and not yet taken by the reporter thread. */
+    public int queuedEvents() {
+        return queue.size();
+    }
+
     /** Streams opened after the first one, i.e. how often reporting had to resume. */
     public long reconnects() {
         return reconnects.get();

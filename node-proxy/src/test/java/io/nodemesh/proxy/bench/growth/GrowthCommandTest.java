@@ -52,6 +52,9 @@ class GrowthCommandTest {
         Matcher arenas = Pattern.compile("NODEMESH_PROXY_MALLOC_ARENA_MAX=(\\d+)").matcher(text);
         assertThat(arenas.find()).isTrue();
         assertThat(Map.of("MALLOC_ARENA_MAX", arenas.group(1))).isEqualTo(ProxyJvmFlags.TUNED_ENV);
+        Matcher agent = Pattern.compile("NODEMESH_AGENT_JVM_FLAGS_ONLY=\\(([^)]*)\\)").matcher(text);
+        assertThat(agent.find()).as("NODEMESH_AGENT_JVM_FLAGS_ONLY in " + lib).isTrue();
+        assertThat(List.of(agent.group(1).trim().split("\\s+"))).isEqualTo(ProxyJvmFlags.AGENT_ONLY);
         Matcher base = Pattern.compile("NODEMESH_JVM_FLAGS=\\(([^)]*)\\)").matcher(text);
         assertThat(base.find()).isTrue();
         assertThat(List.of(base.group(1).trim().split("\\s+"))).isEqualTo(ProxyJvmFlags.BASELINE);
