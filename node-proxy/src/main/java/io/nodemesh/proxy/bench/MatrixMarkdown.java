@@ -74,8 +74,9 @@ public final class MatrixMarkdown {
                 + "lower is better, for req/s, Gbit/s and connections/s higher is better. `—`: no figure.\n");
         md.append("- Latency at fixed rate is corrected for coordinated omission (measured from each request's intended send time, "
                 + "HdrHistogram); wrk's percentiles are not (it is a closed loop).\n");
-        md.append("- Proxy CPU = utime + stime of the subject's processes (`/proc/<pid>/stat`) over the whole tool run "
-                + "(warm-up included); per 1000 requests = CPU seconds per 1000 requests sent in that time, which is the "
+        md.append("- Proxy CPU = utime + stime of the subject's processes (`/proc/<pid>/stat`) over the load tool's "
+                + "measured window, which opens after its warm-up (the tools announce it on stderr; wrk has no warm-up, so "
+                + "its whole run); per 1000 requests = CPU seconds per 1000 requests measured in that window, which is the "
                 + "vCPU needed per 1000 requests/s.\n");
         md.append("- Steady RSS = VmRSS right after the fixed-rate runs; peak RSS = VmHWM at the end of the matrix.\n");
         for (String n : r.notes()) {

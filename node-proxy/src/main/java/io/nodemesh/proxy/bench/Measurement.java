@@ -10,12 +10,15 @@ package io.nodemesh.proxy.bench;
  * @param value the scenario's headline: achieved requests/s (latency, throughput), Gbit/s (bulk), new connections/s (churn)
  * @param p50Us latency percentiles in µs (CO-corrected for latency; wrk's for throughput; per connection for churn), -1 if none
  * @param errors failed exchanges / connections / socket errors the tool reported
- * @param cpuSeconds the subject's processes' CPU seconds (utime+stime) over the whole tool run, NaN for direct
- * @param cpuPer1000 CPU seconds per 1000 requests (= vCPU per 1000 requests/s) or per 1000 connections (churn); NaN if not applicable
- * @param vcpu cpuSeconds divided by the tool run's wall time
- * @param others share of the pinned proxy core used by other processes during the run (0..1), NaN if unpinned
+ * @param cpuSeconds the subject's processes' CPU seconds (utime+stime) over the tool's measured window (after its
+ *        warm-up; the load tools announce it, {@code MeasuredWindow}), or over the whole run of a tool that has no
+ *        warm-up (wrk); NaN for direct
+ * @param cpuPer1000 CPU seconds per 1000 requests (= vCPU per 1000 requests/s) or per 1000 connections (churn) over
+ *        the same window; NaN if not applicable
+ * @param vcpu cpuSeconds divided by the window's wall time
+ * @param others share of the pinned proxy core used by other processes during the window (0..1), NaN if unpinned
  * @param failure why the run failed, or null
- * @param telemetryCpuSeconds CPU seconds of the subject's telemetry alone over the run (the agent process and the
+ * @param telemetryCpuSeconds CPU seconds of the subject's telemetry alone over the same window (the agent process and the
  *        proxy's reporter threads), part of {@code cpuSeconds}; NaN for subjects without telemetry
  */
 public record Measurement(String scenario, int param, String subject, int round, double value,

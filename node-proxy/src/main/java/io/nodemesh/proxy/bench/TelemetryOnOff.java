@@ -117,7 +117,8 @@ public final class TelemetryOnOff {
         md.append("#### Telemetry's own CPU, counted apart in the same runs\n\n");
         md.append("CPU of the `nodemesh agent` process plus the proxy's reporting threads (`telemetry-reporter` and its gRPC "
                 + "client's event loop, from `/proc/<pid>/task/<tid>/stat`), against all of `nodemesh-telemetry`'s CPU in the "
-                + "same run (proxy + agent). Not included: the event loop's two queue offers per connection (JMH "
+                + "same run (proxy + agent), both over the load tool's measured window (after its warm-up; wrk: its whole "
+                + "run). Not included: the event loop's two queue offers per connection (JMH "
                 + "`ClosedOfferBenchmark`). Medians over the rounds.\n\n");
         md.append("| step | telemetry CPU s | subject CPU s | telemetry's share (median) | share range | telemetry CPU per 1000 |\n");
         md.append("|---|---:|---:|---:|---:|---:|\n");
