@@ -4,9 +4,9 @@ import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
+import io.nodemesh.telemetry.report.Endpoints;
 import io.nodemesh.telemetry.report.ResponseFlags;
 import io.nodemesh.telemetry.report.Workloads;
-import io.nodemesh.telemetry.v1.Address;
 import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
@@ -17,8 +17,6 @@ import java.io.Closeable;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Instant;
 import org.slf4j.Logger;
@@ -101,12 +99,12 @@ public final class AccessLog implements Closeable {
         json.writeStringField("source_workload", source.getName());
         json.writeStringField("source_namespace", source.getNamespace());
         json.writeStringField("source_principal", source.getPrincipal());
-        json.writeStringField("source_address", address(r.getSourceAddress()));
+        json.writeStringField("source_address", Endpoints.source(r));
         json.writeStringField("destination_workload", destination.getName());
         json.writeStringField("destination_namespace", destination.getNamespace());
         json.writeStringField("destination_principal", destination.getPrincipal());
         json.writeStringField("destination_service", Workloads.service(batch, r));
-        json.writeStringField("destination_address", address(r.getDestinationAddress()));
+        json.writeStringField("destination_address", Endpoints.destination(r));
         json.writeNumberField("bytes_sent", r.getBytesSent());
         json.writeNumberField("bytes_received", r.getBytesReceived());
         json.writeStringField("outcome", r.getOutcome().name().replace("OUTCOME_", ""));
@@ -114,18 +112,6 @@ public final class AccessLog implements Closeable {
                 r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome()) : r.getResponseFlags());
         json.writeEndObject();
         json.writeRaw('\n');
-    }
-
-    private static String address(Address address) {
-        if (address.getIp().isEmpty()) {
-            return "";
-        }
-        try {
-            String ip = InetAddress.getByAddress(address.getIp().toByteArray()).getHostAddress();
-            return (address.getIp().size() == 16 ? "[" + ip + "]" : ip) + ":" + address.getPort();
-        } catch (UnknownHostException e) {
-            return ""; // unreachable: the validator only lets 4- and 16-byte addresses through
-        }
     }
 
     @Override

@@ -1,6 +1,5 @@
 package io.nodemesh.telemetry.report;
 
-import io.nodemesh.telemetry.v1.Address;
 import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
@@ -85,8 +84,7 @@ public final class BatchValidator {
         if (problem == null) problem = workload(false, r.getDestination());
         if (problem == null) problem = label("destination_service", r.getDestinationService());
         if (problem == null) problem = port("destination_port", r.getDestinationPort());
-        if (problem == null) problem = address("source_address", r.getSourceAddress());
-        if (problem == null) problem = address("destination_address", r.getDestinationAddress());
+        if (problem == null) problem = Endpoints.problem(r);
         if (problem == null) problem = byteCount("bytes_sent", r.getBytesSent());
         if (problem == null) problem = byteCount("bytes_received", r.getBytesReceived());
         if (problem == null) problem = openedAt("opened_at_epoch_millis", r.getOpenedAtEpochMillis(), now);
@@ -163,14 +161,6 @@ public final class BatchValidator {
 
     private static String port(String field, int port) {
         return port >= 0 && port <= 65_535 ? null : field + ": " + Integer.toUnsignedString(port) + " is not a port";
-    }
-
-    private static String address(String field, Address address) {
-        int length = address.getIp().size();
-        if (length != 0 && length != 4 && length != 16) {
-            return field + ".ip: " + length + " bytes is neither IPv4 (4) nor IPv6 (16)";
-        }
-        return port(field + ".port", address.getPort());
     }
 
     private String byteCount(String field, long bytes) {

@@ -59,6 +59,37 @@ final class AccessLogTest {
         }
     }
 
+    /** What this version's reporter sends: the addresses as flat fields, IPv4 and IPv6; an older reporter's nested ones above. */
+    @Test
+    void writesTheFlatAddressesOfBothFamilies() throws Exception {
+        Path log = dir.resolve("flat.log");
+        try (TelemetryAgent agent = TelemetryAgent.start(AgentConfig.builder()
+                        .socketPath(dir.resolve("f.sock"))
+                        .metricsAddress(new InetSocketAddress("127.0.0.1", 0))
+                        .accessLog(log.toString())
+                        .build());
+                ReportClient client = new ReportClient(agent.socketPath())) {
+            client.send(ReportClient.batch()
+                    .addConnections(ReportClient.connection("v4", 1, 2, Outcome.OUTCOME_OK)
+                            .clearSourceAddress().clearDestinationAddress()
+                            .setSourceIpv4(0x0a4d0002).setSourcePort(40_000).setDestinationIpv4(0x0a4d0003))
+                    .addConnections(ReportClient.connection("v6", 1, 2, Outcome.OUTCOME_OK)
+                            .clearSourceAddress().clearDestinationAddress()
+                            .setSourceIpv6High(0xfd77_0000_0000_0000L).setSourceIpv6Low(2).setSourcePort(40_001)
+                            .setDestinationIpv6High(0xfd77_0000_0000_0000L).setDestinationIpv6Low(3))
+                    .build());
+
+            List<String> lines = Files.readAllLines(log);
+            assertThat(lines).hasSize(2);
+            JsonNode v4 = new ObjectMapper().readTree(lines.get(0));
+            assertThat(v4.get("source_address").asText()).isEqualTo("10.77.0.2:40000");
+            assertThat(v4.get("destination_address").asText()).isEqualTo("10.77.0.3:9080");
+            JsonNode v6 = new ObjectMapper().readTree(lines.get(1));
+            assertThat(v6.get("source_address").asText()).isEqualTo("[fd77:0:0:0:0:0:0:2]:40001");
+            assertThat(v6.get("destination_address").asText()).isEqualTo("[fd77:0:0:0:0:0:0:3]:9080");
+        }
+    }
+
     @Test
     void resolvesWorkloadsAndServicesReferencedThroughTheBatchTables() throws Exception {
         Path log = dir.resolve("refs.log");

@@ -1,0 +1,62 @@
+package io.nodemesh.proxy.telemetry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.nodemesh.telemetry.report.BatchValidator;
+import io.nodemesh.telemetry.report.Endpoints;
+import io.nodemesh.telemetry.report.ReportLimits;
+import io.nodemesh.telemetry.v1.ConnectionRecord;
+import io.nodemesh.telemetry.v1.ReportBatch;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import org.junit.jupiter.api.Test;
+
+/** The reporter writes both ends' addresses as the flat fields, which the agent reads back to the same addresses. */
+class RecordMapperTest {
+
+    private final RecordMapper mapper = new RecordMapper(WorkloadLookup.NONE, "cluster.local");
+
+    @Test
+    void ipv4EndsTravelAsFlatFieldsAndReadBackTheSame() throws Exception {
+        ConnectionRecord r = map("10.77.0.2", 40_000, "10.77.0.3", 8080);
+
+        assertThat(r.hasSourceAddress()).isFalse(); // no nested messages
+        assertThat(r.getSourceIpv4()).isEqualTo(0x0a4d0002);
+        assertThat(Endpoints.source(r)).isEqualTo("10.77.0.2:40000");
+        assertThat(Endpoints.destination(r)).isEqualTo("10.77.0.3:8080");
+    }
+
+    @Test
+    void ipv6EndsTravelAsFlatFieldsAndReadBackTheSame() throws Exception {
+        ConnectionRecord r = map("fd77::2", 40_001, "fd77:1:2:3:4:5:6:ff03", 443);
+
+        assertThat(r.getSourceIpv4()).isZero();
+        assertThat(Endpoints.source(r)).isEqualTo("[fd77:0:0:0:0:0:0:2]:40001");
+        assertThat(Endpoints.destination(r)).isEqualTo("[fd77:1:2:3:4:5:6:ff03]:443");
+    }
+
+    @Test
+    void aMappedBatchPassesTheAgentsValidation() throws Exception {
+        ReportBatch.Builder batch = ReportBatch.newBuilder().setProtocolVersion(BatchValidator.PROTOCOL_VERSION);
+        mapper.startBatch();
+        batch.addConnections(mapper.map(closed("10.77.0.2", 1, "10.77.0.3", 2), batch));
+        batch.addConnections(mapper.map(closed("fd77::2", 3, "fd77::3", 4), batch));
+
+        assertThat(new BatchValidator(ReportLimits.DEFAULT, System::currentTimeMillis).problemWith(batch.build())).isNull();
+    }
+
+    private ConnectionRecord map(String source, int sourcePort, String destination, int destinationPort)
+            throws Exception {
+        ReportBatch.Builder batch = ReportBatch.newBuilder();
+        mapper.startBatch();
+        return mapper.map(closed(source, sourcePort, destination, destinationPort), batch);
+    }
+
+    private static ClosedConnection closed(String source, int sourcePort, String destination, int destinationPort)
+            throws Exception {
+        OpenedConnection o = new OpenedConnection(ClosedConnection.Direction.OUTBOUND, "a", "pod-a", "sa",
+                new InetSocketAddress(InetAddress.getByName(source), sourcePort),
+                new InetSocketAddress(InetAddress.getByName(destination), destinationPort), System.currentTimeMillis());
+        return new ClosedConnection(o, 10, 20, 1_000_000, ClosedConnection.Outcome.OK);
+    }
+}
