@@ -63,11 +63,7 @@ final class AccessLogTest {
     @Test
     void writesTheFlatAddressesOfBothFamilies() throws Exception {
         Path log = dir.resolve("flat.log");
-        try (TelemetryAgent agent = TelemetryAgent.start(AgentConfig.builder()
-                        .socketPath(dir.resolve("f.sock"))
-                        .metricsAddress(new InetSocketAddress("127.0.0.1", 0))
-                        .accessLog(log.toString())
-                        .build());
+        try (TelemetryAgent agent = agentLoggingTo(log, "f.sock");
                 ReportClient client = new ReportClient(agent.socketPath())) {
             client.send(ReportClient.batch()
                     .addConnections(ReportClient.connection("v4", 1, 2, Outcome.OUTCOME_OK)
@@ -93,11 +89,7 @@ final class AccessLogTest {
     @Test
     void resolvesWorkloadsAndServicesReferencedThroughTheBatchTables() throws Exception {
         Path log = dir.resolve("refs.log");
-        try (TelemetryAgent agent = TelemetryAgent.start(AgentConfig.builder()
-                        .socketPath(dir.resolve("r.sock"))
-                        .metricsAddress(new InetSocketAddress("127.0.0.1", 0))
-                        .accessLog(log.toString())
-                        .build());
+        try (TelemetryAgent agent = agentLoggingTo(log, "r.sock");
                 ReportClient client = new ReportClient(agent.socketPath())) {
             ReportBatch batch = ReportClient.batch()
                     .addWorkloads(io.nodemesh.telemetry.v1.Workload.newBuilder().setName("web").setNamespace("shop"))
@@ -116,5 +108,14 @@ final class AccessLogTest {
                     "source_workload=\"web\"", "destination_workload=\"db\"",
                     "destination_service=\"db.data.svc.cluster.local\"")).isEqualTo(4);
         }
+    }
+
+    /** An agent on {@code socket} in the test's directory writing its access log (default rate limit) to {@code log}. */
+    private TelemetryAgent agentLoggingTo(Path log, String socket) throws java.io.IOException {
+        return TelemetryAgent.start(AgentConfig.builder()
+                .socketPath(dir.resolve(socket))
+                .metricsAddress(new InetSocketAddress("127.0.0.1", 0))
+                .accessLog(log.toString())
+                .build());
     }
 }
