@@ -14,11 +14,13 @@ NODEMESH_JVM_FLAGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-
 NODEMESH_PROXY_JVM_FLAGS_DEFAULT=(-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxDirectMemorySize=256m
   -Dio.netty.allocator.numDirectArenas=1 -Dio.netty.allocator.numHeapArenas=0 -Xss512k -XX:ReservedCodeCacheSize=48m -XX:MaxMetaspaceSize=96m
   -XX:-UsePerfData -XX:TrimNativeHeapInterval=5000)
-# Added for `nodemesh agent` only: C1 alone. The agent's per-batch code runs a few times a second, too rarely for C2 to
-# pay for compiling it (C2 kept compiling it for minutes under churn, a third of the agent's CPU); C1 compiles it within
-# seconds, and the agent needs a fraction of C1's throughput (RESULTS.md, telemetry sections). ProxyJvmFlags.AGENT_ONLY,
+# Added for `nodemesh agent` only: C1 alone, and C1 after 20 calls instead of 200. The agent's per-batch code runs a few
+# times a second, too rarely for C2 to pay for compiling it (C2 kept compiling it for minutes under churn, a third of
+# the agent's CPU) and for the default threshold to compile it at all for minutes (a third of its samples were the
+# interpreter); the agent needs a fraction of C1's throughput (RESULTS.md, telemetry sections). ProxyJvmFlags.AGENT_ONLY,
 # kept equal by a unit test. Override with NODEMESH_AGENT_JVM_FLAGS="..." (words, replacing the proxy's flags too).
-NODEMESH_AGENT_JVM_FLAGS_ONLY=(-XX:TieredStopAtLevel=1)
+NODEMESH_AGENT_JVM_FLAGS_ONLY=(-XX:TieredStopAtLevel=1 -XX:Tier3InvocationThreshold=20 -XX:Tier3MinInvocationThreshold=10
+  -XX:Tier3CompileThreshold=200)
 # glibc malloc arenas for the proxy (default 8 per core); ProxyJvmFlags.TUNED_ENV.
 NODEMESH_PROXY_MALLOC_ARENA_MAX=2
 

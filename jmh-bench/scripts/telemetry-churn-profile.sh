@@ -2,18 +2,19 @@
 # What telemetry costs under connection churn, after a warm-up of WARMUP seconds: the topology of
 # churn-lib.sh (one captured pod 10.77.0.2 and one server pod 10.77.0.3 joined by a veth pair,
 # no route anywhere else), the proxy reporting to a `nodemesh agent`, both pinned to CPU 1 with the
-# proxy's footprint flags (the agent also with C1 alone, as bin/nodemesh runs it), LoadServer and
+# proxy's footprint flags (the agent also with bin/nodemesh's agent flags: C1 alone, early), LoadServer and
 # ChurnClient on CPU 0. Prints per-thread CPU ticks of the proxy and the agent over 5 s (utime + stime from /proc/<pid>/task/<tid>/stat; telemetry = the
 # agent + the proxy's telemetry-* threads), then `perf` samples of the agent and of the proxy's
 # telemetry threads for 5 s each, by symbol (JIT symbols from -XX:+DumpPerfMapAtExit; `Interpreter`
-# is bytecode not yet compiled). Needs root and `perf` (Debian: linux-perf). AGENT_FLAGS (default: C1 alone;
-# AGENT_FLAGS= for C2) and PROXY_FLAGS add JVM flags to the agent's and the proxy's command lines. Usage:
+# is bytecode not yet compiled). Needs root and `perf` (Debian: linux-perf). AGENT_FLAGS (default: bin/lib.sh's
+# NODEMESH_AGENT_JVM_FLAGS_ONLY; AGENT_FLAGS= for C2 with default thresholds) and PROXY_FLAGS add JVM flags to the
+# agent's and the proxy's command lines. Usage:
 #   WARMUP=25 jmh-bench/scripts/telemetry-churn-profile.sh   (from the repository root, after a build)
 set -euo pipefail
 PREFIX=nmtel
 . "$(dirname "$0")/churn-lib.sh"
 PERFMAP=(-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer)
-# The agent as bin/nodemesh agent runs it (C1 alone) unless AGENT_FLAGS says otherwise.
+# The agent as bin/nodemesh agent runs it unless AGENT_FLAGS says otherwise.
 read -r -a AF <<<"${AGENT_FLAGS-${NODEMESH_AGENT_JVM_FLAGS_ONLY[*]}}"; read -r -a XF <<<"${PROXY_FLAGS:-}"
 taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" "${AF[@]}" -jar "$NODEMESH_JAR" agent --socket "$WORK/t.sock" \
   --metrics-address 127.0.0.1:0 > "$WORK/agent.log" 2>&1 &

@@ -31,7 +31,7 @@ public final class TelemetrySection {
                         + "series. ").append(ReporterThroughput.WARMUP_SECONDS).append(" s warm-up, then ")
                 .append(first.seconds()).append(" s measured; ").append(first.workloads()).append(" workloads. Two set-ups, "
                         + "alternating: the agent in the same JVM (`ReporterThroughput.measure`), and the agent in its own "
-                        + "process started as `bin/nodemesh agent` starts it, C1 alone (`measureWithAgentProcess`; records "
+                        + "process started as `bin/nodemesh agent` starts it (`measureWithAgentProcess`; records "
                         + "counted by the agent's own `nodemesh_agent_records_received_total`, CPU of both processes). The "
                         + "target is judged on the second, the set-up of a node.\n\n");
         md.append("| run | set-up | host load average (1 min, at the end) | records/s | cores busy | records per CPU-second | dropped |\n");

@@ -38,7 +38,7 @@ import java.util.regex.Pattern;
  * the figure is the sustainable rate with zero drops, not the rate of dropping.
  *
  * <p>Two set-ups: {@link #measure} runs the agent in this JVM; {@link #measureWithAgentProcess} runs it as the node
- * does, its own process started as {@code bin/nodemesh agent} starts it ({@link ProxyJvmFlags#AGENT}: C1 alone), with
+ * does, its own process started as {@code bin/nodemesh agent} starts it ({@link ProxyJvmFlags#AGENT}), with
  * the reporter in this JVM as in the proxy.
  *
  * <p>Run: {@code java -cp <classpath> io.nodemesh.bench.telemetry.ReporterThroughput [seconds] [workloads] [nodemesh.jar]}
@@ -52,7 +52,7 @@ public final class ReporterThroughput {
     /** The set-up of {@link #measure}. */
     public static final String IN_PROCESS = "agent in the same JVM";
     /** The set-up of {@link #measureWithAgentProcess}. */
-    public static final String AGENT_PROCESS = "agent in its own process, as bin/nodemesh agent runs it (C1 alone)";
+    public static final String AGENT_PROCESS = "agent in its own process, as bin/nodemesh agent runs it";
 
     /**
      * One measured run.

@@ -95,7 +95,7 @@ public final class MatrixBenchmark {
         d.put("direct", "client pod → server pod, no proxy");
         d.put("nodemesh", "client pod → (iptables REDIRECT) → nodemesh proxy, epoll → server pod");
         d.put("nodemesh-telemetry", "the same (epoll) with telemetry on: every connection reported to a `nodemesh agent` "
-                + "on the same node, the agent pinned to the proxy's core and run as `bin/nodemesh agent` runs it (the proxy's footprint flags and C1 alone); CPU and memory are the two processes' sum");
+                + "on the same node, the agent pinned to the proxy's core and run as `bin/nodemesh agent` runs it (the proxy's footprint flags, C1 alone, early compilation); CPU and memory are the two processes' sum");
         d.put("nodemesh-io_uring", "the same with the proxy on `--transport io_uring` (its own captured client pod)");
         d.put("nodemesh-nio", "the same with the proxy on `--transport nio` (Java NIO; its own captured client pod)");
         d.put("haproxy", "client pod → HAProxy (tcp mode, in the client pod) → server pod");
@@ -298,7 +298,7 @@ public final class MatrixBenchmark {
                 TestNamespace pod = lan.attach("telem", "10.77.0.6/24");
                 Path dir = Files.createDirectories(workDir.resolve(name));
                 Path socket = dir.resolve("telemetry.sock");
-                // The agent as bin/nodemesh agent runs it: the proxy's footprint flags and C1 alone.
+                // The agent as bin/nodemesh agent runs it: the proxy's footprint flags, C1 alone, early compilation.
                 List<String> argv = ProxyJvmFlags.agentJava(Processes.java());
                 argv.addAll(List.of("-jar", options.proxyJar().toString(), "agent", "--socket", socket.toString(),
                         "--metrics-address", "127.0.0.1:" + AGENT_METRICS_PORT));

@@ -42,11 +42,13 @@ public final class ProxyJvmFlags {
     public static final List<String> TUNED = concat(BASELINE, TUNED_ONLY);
 
     /**
-     * Added for the telemetry agent ({@code NODEMESH_AGENT_JVM_FLAGS_ONLY} in {@code bin/lib.sh}): C1 alone. Its
-     * per-batch code runs a few times a second, so C2 kept compiling it for minutes under churn (a third of the
-     * agent's CPU then); C1 compiles it within seconds and is fast enough by far for one node's reports.
+     * Added for the telemetry agent ({@code NODEMESH_AGENT_JVM_FLAGS_ONLY} in {@code bin/lib.sh}): C1 alone, compiling
+     * a method after 20 calls instead of 200. Its per-batch code runs a few times a second, so C2 kept compiling it for
+     * minutes under churn (a third of the agent's CPU then), and with the default threshold it stayed interpreted for
+     * minutes (a third of the agent's samples); C1 is fast enough by far for one node's reports. Measured in RESULTS.md.
      */
-    public static final List<String> AGENT_ONLY = List.of("-XX:TieredStopAtLevel=1");
+    public static final List<String> AGENT_ONLY = List.of("-XX:TieredStopAtLevel=1", "-XX:Tier3InvocationThreshold=20",
+            "-XX:Tier3MinInvocationThreshold=10", "-XX:Tier3CompileThreshold=200");
 
     /** What {@code bin/nodemesh agent} runs with: {@link #TUNED} followed by {@link #AGENT_ONLY}. */
     public static final List<String> AGENT = concat(TUNED, AGENT_ONLY);
