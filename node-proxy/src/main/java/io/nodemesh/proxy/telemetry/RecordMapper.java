@@ -87,8 +87,8 @@ final class RecordMapper {
         return r;
     }
 
-    // Flat fields, not nested Address messages: a nested message per end cost about a third of the reporter → agent
-    // throughput (building, sizing and writing it here, parsing it into objects on the agent).
+    // Flat fields, not nested Address messages: without a nested message per end (built, sized and written here,
+    // parsed into objects on the agent) the reporter → agent path carries about a quarter more records per second.
     private static void setSource(ConnectionRecord.Builder r, InetAddress ip) {
         if (ip instanceof Inet4Address) {
             r.setSourceIpv4(ipv4(ip));
