@@ -1,5 +1,6 @@
 package io.nodemesh.bench.telemetry;
 
+import io.nodemesh.proxy.bench.PlainHttp;
 import io.nodemesh.proxy.bench.ProcessSample;
 import io.nodemesh.proxy.bench.ProxyJvmFlags;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
@@ -11,14 +12,10 @@ import io.nodemesh.proxy.telemetry.WorkloadRef;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -150,7 +147,7 @@ public final class ReporterThroughput {
                 }
                 Thread.sleep(20);
             }
-            long clockTicks = clockTicksPerSecond();
+            long clockTicks = ProcessSample.clockTicksPerSecond();
             LongSupplier agentCpuNanos = () -> {
                 try {
                     return ProcessSample.of(agent.pid()).cpuTicks() * 1_000_000_000L / clockTicks;
@@ -211,15 +208,8 @@ public final class ReporterThroughput {
 
     /** The agent's own count of connection records received, from its {@code /metrics}. */
     static long recordsReceived(InetSocketAddress metrics) {
-        try (Socket s = new Socket()) {
-            s.connect(metrics, 2000);
-            s.setSoTimeout(5000);
-            OutputStream out = s.getOutputStream();
-            out.write("GET /metrics HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-            InputStream in = s.getInputStream();
-            String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            Matcher m = RECEIVED.matcher(text);
+        try {
+            Matcher m = RECEIVED.matcher(PlainHttp.get(metrics, "/metrics"));
             if (!m.find()) {
                 throw new IllegalStateException("the agent's /metrics has no nodemesh_agent_records_received_total"
                         + "{kind=\"connection\"}");
@@ -271,12 +261,6 @@ public final class ReporterThroughput {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
         }
-    }
-
-    private static long clockTicksPerSecond() throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("getconf", "CLK_TCK").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
-        return p.waitFor() == 0 && out.matches("\\d+") ? Long.parseLong(out) : 100;
     }
 
     // Best effort: a leftover temp directory must not turn a finished measurement into a failure.

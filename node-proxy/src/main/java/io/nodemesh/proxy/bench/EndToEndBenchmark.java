@@ -65,8 +65,7 @@ public final class EndToEndBenchmark {
         int cpus = Runtime.getRuntime().availableProcessors();
         proxyCpu = options.proxyCpu();
         loadCpu = options.loadCpu();
-        ExecResult tck = Commands.run("getconf", "CLK_TCK");
-        clockTicks = tck.ok() ? Long.parseLong(tck.stdout().strip()) : 100;
+        clockTicks = ProcessSample.clockTicksPerSecond();
         if (cpus < 2) {
             notes.add("only " + cpus + " CPU available: nothing is pinned, proxy and load share it");
             proxyCpu = -1;

@@ -124,8 +124,7 @@ public final class MatrixBenchmark {
         } else if (proxyCpu >= cpus || loadCpu >= cpus || proxyCpu == loadCpu) {
             throw new IllegalArgumentException("--proxy-cpu and --load-cpu must be two different cores below " + cpus);
         }
-        ExecResult tck = Commands.run("getconf", "CLK_TCK");
-        clockTicks = tck.ok() ? Long.parseLong(tck.stdout().strip()) : 100;
+        clockTicks = ProcessSample.clockTicksPerSecond();
         Machine machine = Machine.current();
         String loadBefore = loadAverage();
         workDir = Files.createTempDirectory("nodemesh-matrix-");

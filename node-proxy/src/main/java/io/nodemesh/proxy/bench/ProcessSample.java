@@ -1,5 +1,7 @@
 package io.nodemesh.proxy.bench;
 
+import io.nodemesh.testing.Commands;
+import io.nodemesh.testing.ExecResult;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +15,13 @@ import java.nio.file.Path;
  * @param hwmKb peak resident set size so far ({@code VmHWM}) in KiB
  */
 public record ProcessSample(long cpuTicks, long rssKb, long hwmKb) {
+
+    /** Clock ticks per second, the unit of {@link #cpuTicks} ({@code getconf CLK_TCK}; 100 if it cannot say). */
+    public static long clockTicksPerSecond() {
+        ExecResult tck = Commands.run("getconf", "CLK_TCK");
+        String value = tck.stdout().strip();
+        return tck.ok() && value.matches("\\d+") ? Long.parseLong(value) : 100;
+    }
 
     /** Reads the process {@code pid} now. */
     public static ProcessSample of(long pid) throws IOException {

@@ -1,6 +1,7 @@
 package io.nodemesh.proxy.bench.growth;
 
 import io.nodemesh.proxy.bench.Machine;
+import io.nodemesh.proxy.bench.PlainHttp;
 import io.nodemesh.proxy.bench.ProcessSample;
 import io.nodemesh.proxy.bench.load.FixedRateResult;
 import io.nodemesh.testing.Commands;
@@ -9,12 +10,8 @@ import io.nodemesh.testing.Lan;
 import io.nodemesh.testing.TestNamespace;
 import io.nodemesh.testing.Topology;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,8 +51,7 @@ public final class GrowthBenchmark {
         this.options = options;
         this.log = log;
         this.work = work;
-        String tck = Commands.run("getconf", "CLK_TCK").stdout().strip();
-        this.ticksPerSecond = tck.matches("\\d+") ? Long.parseLong(tck) : 100;
+        this.ticksPerSecond = ProcessSample.clockTicksPerSecond();
     }
 
     /** Runs the whole benchmark, rewrites the growth section of the results file and returns the report. */
@@ -207,7 +203,7 @@ public final class GrowthBenchmark {
     /** Pods the admin {@code /stats} reports as listening, or -1 while the admin does not answer. */
     private static int listening(TestNamespace node) {
         try {
-            String body = node.call(() -> httpGet(new InetSocketAddress("127.0.0.1", ADMIN_PORT), "/stats"));
+            String body = node.call(() -> PlainHttp.get(new InetSocketAddress("127.0.0.1", ADMIN_PORT), "/stats"));
             return countListening(body);
         } catch (Exception e) {
             return -1;
@@ -222,19 +218,6 @@ public final class GrowthBenchmark {
             n++;
         }
         return n;
-    }
-
-    private static String httpGet(InetSocketAddress target, String path) throws IOException {
-        try (Socket s = new Socket()) {
-            s.connect(target, 500);
-            s.setSoTimeout(5000);
-            OutputStream out = s.getOutputStream();
-            out.write(("GET " + path + " HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-            InputStream in = s.getInputStream();
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
     }
 
     private void stop(Process proxy, String tag) throws InterruptedException {
