@@ -5,6 +5,7 @@
 # processes in EXTRA_PIDS and files to remove in EXTRA_FILES for churn_cleanup.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$ROOT/bin/lib.sh"
+NODEMESH_JAR=${JAR:-$NODEMESH_JAR} # JAR=...: another build's nodemesh.jar, for A/B runs
 find_jdk25
 WARMUP=${WARMUP:-25}
 J="$JAVA_HOME/bin/java"

@@ -3,12 +3,13 @@
 # churn-lib.sh (one captured pod 10.77.0.2 and one server pod 10.77.0.3 joined by a veth pair,
 # no route anywhere else), the proxy reporting to a `nodemesh agent`, both pinned to CPU 1 with the
 # proxy's footprint flags (the agent also with bin/nodemesh's agent flags: C1 alone, early), LoadServer and
-# ChurnClient on CPU 0. Prints per-thread CPU ticks of the proxy and the agent over 5 s (utime + stime from /proc/<pid>/task/<tid>/stat; telemetry = the
-# agent + the proxy's telemetry-* threads), then `perf` samples of the agent and of the proxy's
+# ChurnClient on CPU 0. Prints per-thread CPU time and context switches of the proxy and the agent over 10 s
+# (from /proc/<pid>/task/<tid>/schedstat and status; telemetry = the agent + the proxy's telemetry-* threads), both
+# processes' RSS, then `perf` samples of the agent and of the proxy's
 # telemetry threads for 5 s each, by symbol (JIT symbols from -XX:+DumpPerfMapAtExit; `Interpreter`
 # is bytecode not yet compiled). Needs root and `perf` (Debian: linux-perf). AGENT_FLAGS (default: bin/lib.sh's
 # NODEMESH_AGENT_JVM_FLAGS_ONLY; AGENT_FLAGS= for C2 with default thresholds) and PROXY_FLAGS add JVM flags to the
-# agent's and the proxy's command lines. Usage:
+# agent's and the proxy's command lines; JAR runs another build's nodemesh.jar (for A/B runs in alternation). Usage:
 #   WARMUP=25 jmh-bench/scripts/telemetry-churn-profile.sh   (from the repository root, after a build)
 set -euo pipefail
 PREFIX=nmtel
@@ -26,17 +27,21 @@ taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" "${XF[@]}" -jar "$NODEMES
 PROXY=$!
 EXTRA_PIDS=("$PROXY" "$AGENT")
 EXTRA_FILES=("/tmp/perf-$PROXY.map" "/tmp/perf-$AGENT.map")
-churn_start 20s
+churn_start 25s
 sleep $((WARMUP + 2))
-ticks() { for p in "$@"; do for t in /proc/$p/task/*; do
-  echo "$p/${t##*/}/$(tr ' ' _ < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done; done; }
-ticks "$PROXY" "$AGENT" | sort > "$WORK/t0"; sleep 5; ticks "$PROXY" "$AGENT" | sort > "$WORK/t1"
-echo "CPU ticks (1/$(getconf CLK_TCK) s) per thread over 5 s, pid/tid/name (agent pid $AGENT, proxy pid $PROXY):"
-join "$WORK/t0" "$WORK/t1" | awk '{d = $3 - $2; if (d > 0) print "  " d, $1}' | sort -rn | head -15 || true
-join "$WORK/t0" "$WORK/t1" | awk -v a="$AGENT" -v p="$PROXY" '{d = $3 - $2; split($1, k, "/");
+# CPU time (schedstat: ns, not the 10 ms ticks of /proc/<pid>/stat) and context switches of every thread.
+cpu() { for p in "$@"; do for t in /proc/$p/task/*; do
+  echo "$p/${t##*/}/$(tr ' ' _ < "$t/comm") $(awk '{print $1}' "$t/schedstat") $(awk '/^voluntary_ctxt/ {v = $2}
+    /^nonvoluntary_ctxt/ {n = $2} END {print v, n}' "$t/status")"; done; done; }
+cpu "$PROXY" "$AGENT" | sort > "$WORK/t0"; sleep 10; cpu "$PROXY" "$AGENT" | sort > "$WORK/t1"
+echo "CPU ms and context switches (voluntary, involuntary) per thread over 10 s, pid/tid/name (agent pid $AGENT, proxy pid $PROXY):"
+join "$WORK/t0" "$WORK/t1" | awk '{d = ($5 - $2) / 1e6; if (d >= 0.5) printf "  %8.1f ms %5d vol %5d invol %s\n", d, $6 - $3, $7 - $4, $1}' \
+  | sort -rn | head -16 || true
+join "$WORK/t0" "$WORK/t1" | awk -v a="$AGENT" '{d = ($5 - $2) / 1e6; split($1, k, "/");
   if (k[1] == a) { ag += d } else { px += d; if (k[3] ~ /^telemetry-/) rt += d } }
-  END { printf "proxy %d ticks (of it telemetry-* threads %d), agent %d: telemetry %.1f %% of proxy + agent\n",
+  END { printf "proxy %.1f ms (of it telemetry-* threads %.1f), agent %.1f: telemetry %.2f %% of proxy + agent\n",
         px, rt, ag, 100 * (rt + ag) / (px + ag) }'
+echo "RSS: proxy $(awk '/^VmRSS/ {print $2, $3}' "/proc/$PROXY/status"), agent $(awk '/^VmRSS/ {print $2, $3}' "/proc/$AGENT/status")"
 RT=$(for t in /proc/$PROXY/task/*; do case "$(cat "$t/comm")" in telemetry-*) printf '%s,' "${t##*/}";; esac; done)
 perf record -F 1999 -g -p "$AGENT" -o "$WORK/agent.perf" -- sleep 5 > /dev/null 2>&1
 perf record -F 1999 -g -t "${RT%,}" -o "$WORK/reporter.perf" -- sleep 5 > /dev/null 2>&1

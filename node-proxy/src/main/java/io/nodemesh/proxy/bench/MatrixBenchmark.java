@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -474,11 +475,11 @@ public final class MatrixBenchmark {
     }
 
     /** The subject's CPU counters and its core's times at one moment. */
-    private record CpuSample(long nanos, long ticks, long telemetryTicks, CoreTimes core) {
+    private record CpuSample(long nanos, long ticks, Map<Long, Long> telemetryThreads, CoreTimes core) {
     }
 
     private CpuSample cpuSample(Path3 p) throws IOException {
-        return new CpuSample(System.nanoTime(), ticks(p), telemetryTicks(p), proxyCpu < 0 ? null : CoreTimes.of(proxyCpu));
+        return new CpuSample(System.nanoTime(), ticks(p), telemetryThreads(p), proxyCpu < 0 ? null : CoreTimes.of(proxyCpu));
     }
 
     /**
@@ -510,7 +511,7 @@ public final class MatrixBenchmark {
             CpuSample to = windowed ? closes.get() : end;
             double wall = (to.nanos() - from.nanos()) / 1e9;
             long ticks = to.ticks() - from.ticks();
-            long telemetry = to.telemetryTicks() - from.telemetryTicks();
+            long telemetryNanos = ProcessSample.cpuNanosBetween(from.telemetryThreads(), to.telemetryThreads());
             Files.writeString(workDir.resolve((round < 0 ? "warmup" : scenario + "-" + param + "-r" + (round + 1)) + "-" + name + ".txt"),
                     r.stdout() + r.stderr());
             if (!r.ok()) {
@@ -524,7 +525,7 @@ public final class MatrixBenchmark {
             double others = from.core() == null ? Double.NaN : to.core().othersShare(from.core(), ticks);
             Measurement m = reader.read(r.stdout(), cpu, wall, others, windowed);
             if (p.agent() != null) {
-                m = m.withTelemetryCpu(telemetry / (double) clockTicks);
+                m = m.withTelemetryCpu(telemetryNanos / 1e9);
             }
             out.printf("  %-18s %-17s %s%n", label, name, MatrixMarkdown.oneLine(m));
             if (round >= 0) {
@@ -561,21 +562,25 @@ public final class MatrixBenchmark {
     }
 
     /**
-     * CPU ticks of telemetry alone: the agent process, and the proxy's threads that exist only to report (the
-     * reporter thread and its gRPC client's event loop, {@code telemetry-*}). 0 for a subject without an agent. The
-     * event loops' part (two queue offers per connection) is not separable here; JMH measures it.
+     * CPU nanoseconds by thread of telemetry alone: every thread of the agent process, and the proxy's threads that
+     * exist only to report (the reporter thread and its gRPC client's event loop, {@code telemetry-*}). Empty for a
+     * subject without an agent. Per thread from schedstat, not in clock ticks: in a step's window telemetry uses a
+     * handful of 10 ms ticks (one in a fixed-rate step, about ten under churn), so rounding each of the three
+     * readings to a tick could move its share by a third or more. The event
+     * loops' part (two queue offers per connection) is not separable here; JMH measures it.
      */
-    private static long telemetryTicks(Path3 p) throws IOException {
+    private static Map<Long, Long> telemetryThreads(Path3 p) throws IOException {
+        Map<Long, Long> threads = new HashMap<>();
         if (p.agent() == null) {
-            return 0;
+            return threads;
         }
-        long sum = ProcessSample.of(p.agent().pid()).cpuTicks();
+        threads.putAll(ProcessSample.threadCpuNanos(p.agent().pid(), ""));
         for (Process x : p.processes()) {
             if (x != p.agent()) {
-                sum += ProcessSample.threadTicks(x.pid(), "telemetry-");
+                threads.putAll(ProcessSample.threadCpuNanos(x.pid(), "telemetry-"));
             }
         }
-        return sum;
+        return threads;
     }
 
     /** {VmRSS, VmHWM} summed over the subject's processes, or null for direct. */

@@ -104,7 +104,7 @@ public final class TelemetryOnOff {
             String per1000 = step.unit() == null || !(m.cpuSeconds() > 0) ? "—"
                     : MatrixMarkdown.num(m.telemetryCpuSeconds() * m.cpuPer1000() / m.cpuSeconds() * 1000, 2) + " ms per 1000 "
                     + step.unit();
-            rows.append("| ").append(step.label()).append(" | ").append(MatrixMarkdown.num(m.telemetryCpuSeconds(), 2))
+            rows.append("| ").append(step.label()).append(" | ").append(MatrixMarkdown.num(m.telemetryCpuSeconds(), 3))
                     .append(" | ").append(MatrixMarkdown.num(m.cpuSeconds(), 2)).append(" | ")
                     .append(percent(share)).append(" | ")
                     .append(percent(shares.stream().mapToDouble(Double::doubleValue).min().orElseThrow())).append(" … ")
@@ -116,7 +116,7 @@ public final class TelemetryOnOff {
         }
         md.append("#### Telemetry's own CPU, counted apart in the same runs\n\n");
         md.append("CPU of the `nodemesh agent` process plus the proxy's reporting threads (`telemetry-reporter` and its gRPC "
-                + "client's event loop, from `/proc/<pid>/task/<tid>/stat`), against all of `nodemesh-telemetry`'s CPU in the "
+                + "client's event loop; every thread's CPU time from `/proc/<pid>/task/<tid>/schedstat`, in nanoseconds), against all of `nodemesh-telemetry`'s CPU in the "
                 + "same run (proxy + agent), both over the load tool's measured window (after its warm-up; wrk: its whole "
                 + "run). Not included: the event loop's two queue offers per connection (JMH "
                 + "`ClosedOfferBenchmark`). Medians over the rounds.\n\n");

@@ -16,6 +16,8 @@ final class ReportStream implements ClientResponseObserver<ReportBatch, ReportAc
     private final Thread reporter;
     private ClientCallStreamObserver<ReportBatch> requests;
     private volatile boolean ended;
+    /** The reporter is parked in {@link #awaitReady}; only then does gRPC's readiness callback wake it. */
+    private volatile boolean awaitingReady;
     private volatile Throwable failure;
 
     private ReportStream(Thread reporter) {
@@ -31,7 +33,13 @@ final class ReportStream implements ClientResponseObserver<ReportBatch, ReportAc
     @Override
     public void beforeStart(ClientCallStreamObserver<ReportBatch> requestStream) {
         requests = requestStream;
-        requestStream.setOnReadyHandler(() -> LockSupport.unpark(reporter));
+        // gRPC calls this each time a sent batch has drained, usually while the reporter is gathering the next one:
+        // waking it then would cost a wake-up per batch for nothing.
+        requestStream.setOnReadyHandler(() -> {
+            if (awaitingReady) {
+                LockSupport.unpark(reporter);
+            }
+        });
     }
 
     @Override
@@ -76,7 +84,14 @@ final class ReportStream implements ClientResponseObserver<ReportBatch, ReportAc
             if (left <= 0) {
                 return false;
             }
-            LockSupport.parkNanos(this, left);
+            awaitingReady = true;
+            try {
+                if (!requests.isReady() && !ended) { // became ready before the flag was seen: do not sleep
+                    LockSupport.parkNanos(this, left);
+                }
+            } finally {
+                awaitingReady = false;
+            }
         }
     }
 

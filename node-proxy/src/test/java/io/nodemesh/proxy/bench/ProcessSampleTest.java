@@ -49,7 +49,7 @@ class ProcessSampleTest {
     void countsOnlyTheThreadsWithThePrefix() throws Exception {
         assumeTrue(Files.isDirectory(Path.of("/proc/self/task")), "needs Linux /proc/<pid>/task");
         long pid = ProcessHandle.current().pid();
-        long before = ProcessSample.threadTicks(pid, "nm-ticks-");
+        var before = ProcessSample.threadCpuNanos(pid, "nm-ticks-");
         // A thread that burns 200 ms of its own CPU (bounded by 10 s of wall time), then waits to be read.
         java.util.concurrent.CountDownLatch burnt = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch read = new java.util.concurrent.CountDownLatch(1);
@@ -73,11 +73,16 @@ class ProcessSampleTest {
         spinner.start();
         try {
             burnt.await();
-            long ticks = ProcessSample.threadTicks(pid, "nm-ticks-") - before;
-            // 200 ms is 20 ticks at the usual 100 Hz; the kernel's sampling may round a few away.
-            assertThat(ticks).isBetween(10L, 400L);
-            assertThat(ProcessSample.threadTicks(pid, "no-such-thread-")).isZero();
-            assertThat(ProcessSample.of(pid).cpuTicks()).isGreaterThanOrEqualTo(ticks);
+            var after = ProcessSample.threadCpuNanos(pid, "nm-ticks-");
+            assertThat(after).hasSize(1).doesNotContainKey(pid); // the spinner, not the main thread
+            long nanos = ProcessSample.cpuNanosBetween(before, after);
+            // The JVM reads the same kernel count for a thread (CLOCK_THREAD_CPUTIME_ID); the spinner is parked now.
+            long jvm = java.lang.management.ManagementFactory.getThreadMXBean().getThreadCpuTime(spinner.threadId());
+            assertThat(nanos).isPositive().isCloseTo(jvm, org.assertj.core.data.Offset.offset(20_000_000L));
+            assertThat(ProcessSample.threadCpuNanos(pid, "no-such-thread-")).isEmpty();
+            long ticksPerSecond = ProcessSample.clockTicksPerSecond();
+            assertThat(ProcessSample.of(pid).cpuTicks() * (1_000_000_000L / ticksPerSecond))
+                    .isGreaterThanOrEqualTo(nanos - 1_000_000_000L / ticksPerSecond);
         } finally {
             read.countDown();
             spinner.join();
@@ -87,5 +92,19 @@ class ProcessSampleTest {
     @Test
     void rejectsTextThatIsNotAStatLine() {
         assertThatThrownBy(() -> ProcessSample.cpuTicks("VmRSS: 12 kB")).hasMessageContaining("/proc/<pid>/stat");
+    }
+
+    @Test
+    void cpuBetweenTwoReadingsCountsNewThreadsFromZeroAndEndedOnesNotAtAll() {
+        var before = java.util.Map.of(1L, 100L, 2L, 500L);
+        var after = java.util.Map.of(1L, 150L, 3L, 70L); // 2 ended, 3 started
+        assertThat(ProcessSample.cpuNanosBetween(before, after)).isEqualTo(50L + 70L);
+    }
+
+    @Test
+    void schedstatLinesAreReadAndOthersRefused() {
+        assertThat(ProcessSample.schedstatNanos("123456789 4242 17\n")).isEqualTo(123_456_789L);
+        assertThatThrownBy(() -> ProcessSample.schedstatNanos("1 2"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("schedstat");
     }
 }

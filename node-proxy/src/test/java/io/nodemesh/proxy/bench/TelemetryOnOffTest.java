@@ -79,7 +79,7 @@ class TelemetryOnOffTest {
         String md = render(3, List.of("direct", "nodemesh", "nodemesh-telemetry"), ms);
 
         assertThat(md).contains("#### Telemetry's own CPU, counted apart in the same runs");
-        assertThat(md).contains("| wrk, 16 conns | 0.02 | 1.00 | 2.00 % | 1.00 % … 3.00 % | 0.40 ms per 1000 requests |");
+        assertThat(md).contains("| wrk, 16 conns | 0.020 | 1.00 | 2.00 % | 1.00 % … 3.00 % | 0.40 ms per 1000 requests |");
         assertThat(md).contains("Largest median share: 2.00 % of the subject's CPU.");
         // Steps without telemetry CPU figures get no row.
         assertThat(md).doesNotContain("| churn |");
