@@ -11,8 +11,9 @@ import java.util.Objects;
  * @param reporterId names this proxy in the agent's logs
  * @param node the Kubernetes node name
  * @param trustDomain SPIFFE trust domain of principals
- * @param bufferCapacity records held between the data path and the reporter thread; more are dropped
- * @param batchSize records per batch; a full batch is sent at once
+ * @param bufferCapacity openings and closings held between the data path and the reporter thread; more are dropped
+ * @param batchSize openings and closings gathered per batch (a connection that opens and closes within one batch
+ *     leaves as one record); a full batch is sent at once
  * @param flushInterval the longest a record waits before its (partial) batch is sent
  * @param initialBackoff first wait before reconnecting to an absent agent
  * @param maxBackoff cap of the doubling reconnect wait
@@ -50,7 +51,7 @@ public record ReporterConfig(
         return new Builder();
     }
 
-    /** Builds a {@link ReporterConfig}; defaults: 64 Ki buffer, 2048 records or 1 s, back-off 100 ms doubling to 5 s. */
+    /** Builds a {@link ReporterConfig}; defaults: 64 Ki buffer, 2048 events or 1 s, back-off 100 ms doubling to 5 s. */
     public static final class Builder {
         private Path socketPath = Path.of("/var/run/nodemesh/telemetry.sock");
         private String reporterId = "node-proxy-" + ProcessHandle.current().pid();
