@@ -9,7 +9,8 @@
 # telemetry threads for 5 s each, by symbol (JIT symbols from -XX:+DumpPerfMapAtExit; `Interpreter`
 # is bytecode not yet compiled). Needs root and `perf` (Debian: linux-perf). AGENT_FLAGS (default: bin/lib.sh's
 # NODEMESH_AGENT_JVM_FLAGS_ONLY; AGENT_FLAGS= for C2 with default thresholds) and PROXY_FLAGS add JVM flags to the
-# agent's and the proxy's command lines; JAR runs another build's nodemesh.jar (for A/B runs in alternation). Usage:
+# agent's and the proxy's command lines (e.g. PROXY_FLAGS=-Xlog:gc:file=/tmp/gc.log); JAR runs another build's nodemesh.jar (for
+# A/B runs in alternation); TELEMETRY=off runs the same proxy with --no-telemetry and no agent (table and RSS only). Usage:
 #   WARMUP=25 jmh-bench/scripts/telemetry-churn-profile.sh   (from the repository root, after a build)
 set -euo pipefail
 PREFIX=nmtel
@@ -17,23 +18,32 @@ PREFIX=nmtel
 PERFMAP=(-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer)
 # The agent as bin/nodemesh agent runs it unless AGENT_FLAGS says otherwise.
 read -r -a AF <<<"${AGENT_FLAGS-${NODEMESH_AGENT_JVM_FLAGS_ONLY[*]}}"; read -r -a XF <<<"${PROXY_FLAGS:-}"
-taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" "${AF[@]}" -jar "$NODEMESH_JAR" agent --socket "$WORK/t.sock" \
-  --metrics-address 127.0.0.1:0 > "$WORK/agent.log" 2>&1 &
-AGENT=$!
-EXTRA_PIDS=("$AGENT")
-for _ in $(seq 100); do [ -S "$WORK/t.sock" ] && break; sleep 0.1; done
-taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" "${XF[@]}" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
-  --telemetry-socket "$WORK/t.sock" --workers 1 --admin 127.0.0.1:0 > "$WORK/proxy.log" 2>&1 &
-PROXY=$!
-EXTRA_PIDS=("$PROXY" "$AGENT")
-EXTRA_FILES=("/tmp/perf-$PROXY.map" "/tmp/perf-$AGENT.map")
+if [ "${TELEMETRY:-on}" = off ]; then
+  # The same proxy without telemetry, for an on/off pair: the per-thread table and RSS only.
+  taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${XF[@]}" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
+    --no-telemetry --workers 1 --admin 127.0.0.1:0 > "$WORK/proxy.log" 2>&1 &
+  PROXY=$!
+  AGENT=
+  EXTRA_PIDS=("$PROXY")
+else
+  taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" "${AF[@]}" -jar "$NODEMESH_JAR" agent --socket "$WORK/t.sock" \
+    --metrics-address 127.0.0.1:0 > "$WORK/agent.log" 2>&1 &
+  AGENT=$!
+  EXTRA_PIDS=("$AGENT")
+  for _ in $(seq 100); do [ -S "$WORK/t.sock" ] && break; sleep 0.1; done
+  taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" "${XF[@]}" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
+    --telemetry-socket "$WORK/t.sock" --workers 1 --admin 127.0.0.1:0 > "$WORK/proxy.log" 2>&1 &
+  PROXY=$!
+  EXTRA_PIDS=("$PROXY" "$AGENT")
+  EXTRA_FILES=("/tmp/perf-$PROXY.map" "/tmp/perf-$AGENT.map")
+fi
 churn_start 25s
 sleep $((WARMUP + 2))
 # CPU time (schedstat: ns, not the 10 ms ticks of /proc/<pid>/stat) and context switches of every thread.
 cpu() { for p in "$@"; do for t in /proc/$p/task/*; do
   echo "$p/${t##*/}/$(tr ' ' _ < "$t/comm") $(awk '{print $1}' "$t/schedstat") $(awk '/^voluntary_ctxt/ {v = $2}
     /^nonvoluntary_ctxt/ {n = $2} END {print v, n}' "$t/status")"; done; done; }
-cpu "$PROXY" "$AGENT" | sort > "$WORK/t0"; sleep 10; cpu "$PROXY" "$AGENT" | sort > "$WORK/t1"
+cpu "$PROXY" $AGENT | sort > "$WORK/t0"; sleep 10; cpu "$PROXY" $AGENT | sort > "$WORK/t1"
 echo "CPU ms and context switches (voluntary, involuntary) per thread over 10 s, pid/tid/name (agent pid $AGENT, proxy pid $PROXY):"
 join "$WORK/t0" "$WORK/t1" | awk '{d = ($5 - $2) / 1e6; if (d >= 0.5) printf "  %8.1f ms %5d vol %5d invol %s\n", d, $6 - $3, $7 - $4, $1}' \
   | sort -rn | head -16 || true
@@ -41,7 +51,11 @@ join "$WORK/t0" "$WORK/t1" | awk -v a="$AGENT" '{d = ($5 - $2) / 1e6; split($1, 
   if (k[1] == a) { ag += d } else { px += d; if (k[3] ~ /^telemetry-/) rt += d } }
   END { printf "proxy %.1f ms (of it telemetry-* threads %.1f), agent %.1f: telemetry %.2f %% of proxy + agent\n",
         px, rt, ag, 100 * (rt + ag) / (px + ag) }'
-echo "RSS: proxy $(awk '/^VmRSS/ {print $2, $3}' "/proc/$PROXY/status"), agent $(awk '/^VmRSS/ {print $2, $3}' "/proc/$AGENT/status")"
+echo "RSS: proxy $(awk '/^VmRSS/ {print $2, $3}' "/proc/$PROXY/status"), agent ${AGENT:+$(awk '/^VmRSS/ {print $2, $3}' "/proc/$AGENT/status")}"
+if [ -z "$AGENT" ]; then
+  churn_result
+  exit 0
+fi
 RT=$(for t in /proc/$PROXY/task/*; do case "$(cat "$t/comm")" in telemetry-*) printf '%s,' "${t##*/}";; esac; done)
 perf record -F 1999 -g -p "$AGENT" -o "$WORK/agent.perf" -- sleep 5 > /dev/null 2>&1
 perf record -F 1999 -g -t "${RT%,}" -o "$WORK/reporter.perf" -- sleep 5 > /dev/null 2>&1
