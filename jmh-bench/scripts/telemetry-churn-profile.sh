@@ -44,7 +44,7 @@ cpu() { for p in "$@"; do for t in /proc/$p/task/*; do
   echo "$p/${t##*/}/$(tr ' ' _ < "$t/comm") $(awk '{print $1}' "$t/schedstat") $(awk '/^voluntary_ctxt/ {v = $2}
     /^nonvoluntary_ctxt/ {n = $2} END {print v, n}' "$t/status")"; done; done; }
 cpu "$PROXY" $AGENT | sort > "$WORK/t0"; sleep 10; cpu "$PROXY" $AGENT | sort > "$WORK/t1"
-echo "CPU ms and context switches (voluntary, involuntary) per thread over 10 s, pid/tid/name (agent pid $AGENT, proxy pid $PROXY):"
+echo "CPU ms and context switches (voluntary, involuntary) per thread over 10 s, pid/tid/name (${AGENT:+agent pid $AGENT, }proxy pid $PROXY):"
 join "$WORK/t0" "$WORK/t1" | awk '{d = ($5 - $2) / 1e6; if (d >= 0.5) printf "  %8.1f ms %5d vol %5d invol %s\n", d, $6 - $3, $7 - $4, $1}' \
   | sort -rn | head -16 || true
 join "$WORK/t0" "$WORK/t1" | awk -v a="$AGENT" '{d = ($5 - $2) / 1e6; split($1, k, "/");
