@@ -83,7 +83,7 @@ public final class BatchValidator {
         if (problem == null) problem = workload(true, r.getSource());
         if (problem == null) problem = workload(false, r.getDestination());
         if (problem == null) problem = label("destination_service", r.getDestinationService());
-        if (problem == null) problem = port("destination_port", r.getDestinationPort());
+        if (problem == null) problem = Endpoints.port("destination_port", r.getDestinationPort());
         if (problem == null) problem = Endpoints.problem(r);
         if (problem == null) problem = byteCount("bytes_sent", r.getBytesSent());
         if (problem == null) problem = byteCount("bytes_received", r.getBytesReceived());
@@ -157,10 +157,6 @@ public final class BatchValidator {
         return value.length() <= limits.maxLabelLength()
                 ? null
                 : field + ": " + value.length() + " chars exceed the limit of " + limits.maxLabelLength();
-    }
-
-    private static String port(String field, int port) {
-        return port >= 0 && port <= 65_535 ? null : field + ": " + Integer.toUnsignedString(port) + " is not a port";
     }
 
     private String byteCount(String field, long bytes) {

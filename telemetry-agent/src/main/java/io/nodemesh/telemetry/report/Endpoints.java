@@ -46,8 +46,8 @@ public final class Endpoints {
         }
         String problem = r.hasSourceAddress() ? nested("source_address", r.getSourceAddress())
                 : flat("source", r.getSourceIpv4(), r.getSourceIpv6High(), r.getSourceIpv6Low());
-        if (problem == null && Integer.toUnsignedLong(r.getSourcePort()) > 65_535) {
-            problem = "source_port: " + Integer.toUnsignedString(r.getSourcePort()) + " is not a port";
+        if (problem == null) {
+            problem = port("source_port", r.getSourcePort());
         }
         if (problem == null) {
             problem = r.hasDestinationAddress() ? nested("destination_address", r.getDestinationAddress())
@@ -61,8 +61,12 @@ public final class Endpoints {
         if (length != 0 && length != 4 && length != 16) {
             return field + ".ip: " + length + " bytes is neither IPv4 (4) nor IPv6 (16)";
         }
-        return Integer.toUnsignedLong(address.getPort()) > 65_535
-                ? field + ".port: " + Integer.toUnsignedString(address.getPort()) + " is not a port" : null;
+        return port(field + ".port", address.getPort());
+    }
+
+    /** Null if {@code port} (a uint32 on the wire) is a TCP port, else what is wrong with {@code field}. */
+    static String port(String field, int port) {
+        return port >= 0 && port <= 65_535 ? null : field + ": " + Integer.toUnsignedString(port) + " is not a port";
     }
 
     private static String flat(String end, int ipv4, long ipv6High, long ipv6Low) {
