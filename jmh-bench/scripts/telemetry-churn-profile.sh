@@ -43,7 +43,8 @@ sleep $((WARMUP + 2))
 cpu() { for p in "$@"; do for t in /proc/$p/task/*; do
   echo "$p/${t##*/}/$(tr ' ' _ < "$t/comm") $(awk '{print $1}' "$t/schedstat") $(awk '/^voluntary_ctxt/ {v = $2}
     /^nonvoluntary_ctxt/ {n = $2} END {print v, n}' "$t/status")"; done; done; }
-cpu "$PROXY" $AGENT | sort > "$WORK/t0"; sleep 10; cpu "$PROXY" $AGENT | sort > "$WORK/t1"
+cpu "$PROXY" $AGENT | sort > "$WORK/t0"; grep -E '^cpu[01] ' /proc/stat > "$WORK/s0"
+sleep 10; cpu "$PROXY" $AGENT | sort > "$WORK/t1"; grep -E '^cpu[01] ' /proc/stat > "$WORK/s1"
 echo "CPU ms and context switches (voluntary, involuntary) per thread over 10 s, pid/tid/name (${AGENT:+agent pid $AGENT, }proxy pid $PROXY):"
 join "$WORK/t0" "$WORK/t1" | awk '{d = ($5 - $2) / 1e6; if (d >= 0.5) printf "  %8.1f ms %5d vol %5d invol %s\n", d, $6 - $3, $7 - $4, $1}' \
   | sort -rn | head -16 || true
@@ -51,6 +52,10 @@ join "$WORK/t0" "$WORK/t1" | awk -v a="$AGENT" '{d = ($5 - $2) / 1e6; split($1, 
   if (k[1] == a) { ag += d } else { px += d; if (k[3] ~ /^telemetry-/) rt += d } }
   END { printf "proxy %.1f ms (of it telemetry-* threads %.1f), agent %.1f: telemetry %.2f %% of proxy + agent\n",
         px, rt, ag, 100 * (rt + ag) / (px + ag) }'
+# Idle (idle + iowait) and stolen share of each CPU (0: load client and server; 1: proxy and agent), from /proc/stat.
+paste "$WORK/s0" "$WORK/s1" | awk '{n = NF / 2; t0 = 0; t1 = 0; for (i = 2; i <= n; i++) { t0 += $i; t1 += $(n + i) }
+  printf "%s idle %.1f %% steal %.1f %%  ", $1, 100 * (($(n + 5) + $(n + 6)) - ($5 + $6)) / (t1 - t0),
+  100 * ($(n + 9) - $9) / (t1 - t0) } END { print "" }'
 echo "RSS: proxy $(awk '/^VmRSS/ {print $2, $3}' "/proc/$PROXY/status"), agent ${AGENT:+$(awk '/^VmRSS/ {print $2, $3}' "/proc/$AGENT/status")}"
 if [ -z "$AGENT" ]; then
   churn_result

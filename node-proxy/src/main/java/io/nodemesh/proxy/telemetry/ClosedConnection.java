@@ -34,11 +34,6 @@ public record ClosedConnection(
         this(opening, bytesFromSource, bytesToSource, durationNanos, outcome, false);
     }
 
-    /** The same connection, its opening now to be counted with it (the opening's own record was not sent). */
-    public ClosedConnection withOpeningUnreported() {
-        return new ClosedConnection(opening, bytesFromSource, bytesToSource, durationNanos, outcome, false);
-    }
-
     /** Which capture listener accepted it. */
     public Direction direction() {
         return opening.direction();

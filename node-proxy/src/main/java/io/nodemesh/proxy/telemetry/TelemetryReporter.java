@@ -8,13 +8,10 @@ import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.internal.PlatformDependent;
 import io.nodemesh.telemetry.report.BatchValidator;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.Queue;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -23,8 +20,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The proxy's side of telemetry: {@link #opened} and {@link #closed} put each connection's opening and end into a bounded
- * lock-free queue (never blocking, dropping and counting when full); one reporter thread maps
+ * The proxy's side of telemetry: {@link #opened} and {@link #closed} copy each connection's opening and end into a bounded
+ * lock-free ring of slots ({@link EventRing}: never blocking, dropping and counting when full); one reporter thread maps
  * them to records and streams batches to the node's agent over its Unix socket, reconnecting
  * with capped exponential back-off while the agent is away and dropping (and counting) what it
  * cannot send. The data path never notices the agent.
@@ -42,11 +39,14 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     private static final long DROP_LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     private final ReporterConfig config;
-    private final Queue<ConnectionEvent> queue;
-    /** The batch being gathered (reporter thread), mapped only when it leaves so openings can meet their closings. */
-    private final ConnectionEvent[] pending;
+    private final EventRing ring;
+    /**
+     * The batch being gathered (reporter thread): the first {@code pendingCount} slots of the ring, held there and mapped
+     * only when the batch leaves, so openings can meet their closings.
+     */
     private int pendingCount;
-    private final Map<OpenedConnection, Integer> openingsInBatch = new HashMap<>();
+    /** Openings of the batch being taken, by connection hash: offset in the batch + 1, 0 free, -1 removed. */
+    private final int[] openingsInBatch;
     private final RecordMapper mapper;
     private final EventLoopGroup group;
     private final ManagedChannel channel;
@@ -69,8 +69,8 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
 
     private TelemetryReporter(ReporterConfig config, WorkloadLookup lookup) {
         this.config = config;
-        this.queue = PlatformDependent.newFixedMpscQueue(config.bufferCapacity());
-        this.pending = new ConnectionEvent[config.batchSize()];
+        this.ring = new EventRing(config.bufferCapacity());
+        this.openingsInBatch = new int[Integer.highestOneBit(Math.max(config.batchSize(), 2) * 4 - 1)];
         this.mapper = new RecordMapper(lookup, config.trustDomain());
         this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("telemetry-client", true),
                 EpollIoHandler.newFactory());
@@ -92,13 +92,13 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         return reporter;
     }
 
-    /** Queues a finished connection; drops and counts it when the queue is full. Never blocks. */
+    /** Queues a finished connection; drops and counts it when the buffer is full. Never blocks. */
     @Override
     public void closed(ClosedConnection connection) {
         offer(connection);
     }
 
-    /** Queues a connection that just opened; drops and counts it when the queue is full. Never blocks. */
+    /** Queues a connection that just opened; drops and counts it when the buffer is full. Never blocks. */
     @Override
     public boolean opened(OpenedConnection connection) {
         return offer(connection);
@@ -108,12 +108,13 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         if (event == null || !running) {
             return false;
         }
-        if (!queue.offer(event)) {
+        if (!ring.offer(event)) {
             dropped.increment();
             logDropsNowAndThen();
             return false;
         }
-        if (parked && (idle || queue.size() >= config.batchSize())) {
+        // The ring published with a volatile write, so this volatile read sees the reporter parked if it missed it.
+        if (parked && (idle || ring.size() >= config.batchSize())) {
             idle = false; // one wake-up per idle period, not one per record
             LockSupport.unpark(thread);
         }
@@ -139,9 +140,9 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         return dropped.sum();
     }
 
-    /** Events queued and not yet taken by the reporter thread. */
+    /** Events in the buffer: queued, or gathered into the batch the reporter thread has not sent yet. */
     public int queuedEvents() {
-        return queue.size();
+        return ring.size();
     }
 
     /** Streams opened after the first one, i.e. how often reporting had to resume. */
@@ -151,27 +152,30 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
 
     private void run() {
         long flushDeadline = 0;
-        while (running || !queue.isEmpty() || pendingCount > 0) {
-            ConnectionEvent c;
-            while (pendingCount < pending.length && (c = queue.poll()) != null) {
+        int batchSize = config.batchSize();
+        while (running || ring.size() > 0) {
+            long first = ring.consumerIndex();
+            while (pendingCount < batchSize && ring.peek(first + pendingCount) != null) {
                 if (pendingCount == 0) {
                     flushDeadline = System.nanoTime() + config.flushInterval().toNanos();
                 }
-                pending[pendingCount++] = c;
+                pendingCount++;
             }
             long now = System.nanoTime();
-            if (pendingCount >= pending.length || (pendingCount > 0 && (now >= flushDeadline || !running))) {
+            if (pendingCount >= batchSize || (pendingCount > 0 && (now >= flushDeadline || !running))) {
                 send(takeBatch());
                 continue;
             }
             if (!running) {
-                break; // queue drained, nothing pending
+                break; // everything published is sent (a slot still being written at close is not waited for)
             }
             // Nothing gathered: sleep until a record arrives (offer() wakes us), so a record never waits more than
-            // the flush interval. Something gathered: sleep until its deadline or until a full batch is queued.
+            // the flush interval. Something gathered: sleep until its deadline or until a full batch is queued. The
+            // volatile write of parked, then the volatile read of the next slot: a producer publishing it either is
+            // seen here or sees parked (offer()).
             idle = pendingCount == 0;
             parked = true;
-            if (pendingCount == 0 ? queue.isEmpty() : queue.size() < config.batchSize()) {
+            if (!ring.published(first + pendingCount)) {
                 LockSupport.parkNanos(this, pendingCount > 0 ? Math.max(flushDeadline - now, 1)
                         : config.flushInterval().toNanos());
             }
@@ -184,42 +188,69 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     }
 
     /**
-     * Maps the gathered events into a batch and empties the gathering. An opening whose closing is in the same batch
-     * is left out and the closing sent as if its opening had never been reported: the agent then counts both at once,
-     * as it would have from the two records.
+     * Maps the gathered events into a batch and hands their slots back to the ring. An opening whose closing is in the
+     * same batch is left out and the closing sent as if its opening had never been reported: the agent then counts
+     * both at once, as it would have from the two records.
      */
     private ReportBatch.Builder takeBatch() {
-        openingsInBatch.clear();
+        long first = ring.consumerIndex();
+        Arrays.fill(openingsInBatch, 0);
+        int mask = openingsInBatch.length - 1;
         for (int i = 0; i < pendingCount; i++) {
-            switch (pending[i]) {
-                case OpenedConnection o -> openingsInBatch.putIfAbsent(o, i);
-                case ClosedConnection c -> {
-                    Integer opening = c.openReported() ? openingsInBatch.remove(c.opening()) : null;
-                    if (opening != null) {
-                        pending[opening] = null;
-                        pending[i] = c.withOpeningUnreported();
+            EventRing.Slot slot = ring.peek(first + i);
+            if (slot.skip) {
+                continue;
+            }
+            int at = slot.connectionHash() & mask;
+            if (!slot.closing) {
+                int free = -1;
+                for (int e; (e = openingsInBatch[at]) != 0; at = (at + 1) & mask) {
+                    if (e > 0 && ring.peek(first + e - 1).sameConnection(slot)) {
+                        free = -2; // the same opening twice: keep the first, as a map's putIfAbsent would
+                        break;
+                    }
+                    if (e < 0 && free == -1) {
+                        free = at;
+                    }
+                }
+                if (free != -2) {
+                    openingsInBatch[free >= 0 ? free : at] = i + 1;
+                }
+            } else if (slot.openReported) {
+                for (int e; (e = openingsInBatch[at]) != 0; at = (at + 1) & mask) {
+                    if (e > 0) {
+                        EventRing.Slot opening = ring.peek(first + e - 1);
+                        if (opening.sameConnection(slot)) {
+                            openingsInBatch[at] = -1;
+                            opening.skip = true;
+                            slot.openReported = false;
+                            break;
+                        }
                     }
                 }
             }
         }
         ReportBatch.Builder batch = newBatch();
         for (int i = 0; i < pendingCount; i++) {
-            if (pending[i] != null) {
-                batch.addConnections(safeMap(pending[i], batch));
-                pending[i] = null;
+            EventRing.Slot slot = ring.peek(first + i);
+            if (!slot.skip) {
+                batch.addConnections(safeMap(slot, batch));
             }
         }
+        ring.release(first + pendingCount);
         pendingCount = 0;
         return batch;
     }
 
-    private io.nodemesh.telemetry.v1.ConnectionRecord safeMap(ConnectionEvent c, ReportBatch.Builder batch) {
+    private io.nodemesh.telemetry.v1.ConnectionRecord safeMap(EventRing.Slot slot, ReportBatch.Builder batch) {
         try {
-            return mapper.map(c, batch);
+            return mapper.map(slot, batch);
         } catch (RuntimeException e) {
             // A lookup bug must not stop reporting: send what we know without the lookup.
-            LOG.warn("workload lookup failed for {}", c, e);
-            return new RecordMapper(WorkloadLookup.NONE, config.trustDomain()).map(c, batch);
+            LOG.warn("workload lookup failed for {}:{} -> {}:{}", RecordMapper.address(slot.sourceFamily,
+                    slot.sourceHigh, slot.sourceLow), slot.sourcePort, RecordMapper.address(slot.destinationFamily,
+                    slot.destinationHigh, slot.destinationLow), slot.destinationPort, e);
+            return new RecordMapper(WorkloadLookup.NONE, config.trustDomain()).map(slot, batch);
         }
     }
 

@@ -36,11 +36,41 @@ class RecordMapperTest {
     }
 
     @Test
+    void theLookupIsAskedAboutTheAddressesTheSlotHolds() throws Exception {
+        java.util.List<Object> asked = new java.util.ArrayList<>();
+        RecordMapper looking = new RecordMapper(new WorkloadLookup() {
+            @Override
+            public WorkloadRef workloadAt(InetAddress address) {
+                asked.add(address);
+                return address.getHostAddress().endsWith("ff03") ? new WorkloadRef("reviews-1", "shop", "reviews") : null;
+            }
+
+            @Override
+            public String serviceAt(InetSocketAddress destination) {
+                asked.add(destination);
+                return "reviews.shop.svc.cluster.local";
+            }
+        }, "cluster.local");
+        ReportBatch.Builder batch = ReportBatch.newBuilder();
+        looking.startBatch();
+
+        ConnectionRecord r = looking.map(slot(closed("fd77::2", 40_001, "fd77:1:2:3:4:5:6:ff03", 443)), batch);
+
+        assertThat(asked).containsExactly(InetAddress.getByName("fd77::2"), InetAddress.getByName("fd77:1:2:3:4:5:6:ff03"),
+                new InetSocketAddress(InetAddress.getByName("fd77:1:2:3:4:5:6:ff03"), 443));
+        assertThat(batch.getWorkloads(r.getDestinationRef() - 1).getName()).isEqualTo("reviews-1");
+        assertThat(batch.getServices(r.getDestinationServiceRef() - 1)).isEqualTo("reviews.shop.svc.cluster.local");
+        assertThat(r.getBytesSent()).isEqualTo(10);
+        assertThat(r.getBytesReceived()).isEqualTo(20);
+        assertThat(r.getDurationNanos()).isEqualTo(1_000_000);
+    }
+
+    @Test
     void aMappedBatchPassesTheAgentsValidation() throws Exception {
         ReportBatch.Builder batch = ReportBatch.newBuilder().setProtocolVersion(BatchValidator.PROTOCOL_VERSION);
         mapper.startBatch();
-        batch.addConnections(mapper.map(closed("10.77.0.2", 1, "10.77.0.3", 2), batch));
-        batch.addConnections(mapper.map(closed("fd77::2", 3, "fd77::3", 4), batch));
+        batch.addConnections(mapper.map(slot(closed("10.77.0.2", 1, "10.77.0.3", 2)), batch));
+        batch.addConnections(mapper.map(slot(closed("fd77::2", 3, "fd77::3", 4)), batch));
 
         assertThat(new BatchValidator(ReportLimits.DEFAULT, System::currentTimeMillis).problemWith(batch.build())).isNull();
     }
@@ -49,7 +79,14 @@ class RecordMapperTest {
             throws Exception {
         ReportBatch.Builder batch = ReportBatch.newBuilder();
         mapper.startBatch();
-        return mapper.map(closed(source, sourcePort, destination, destinationPort), batch);
+        return mapper.map(slot(closed(source, sourcePort, destination, destinationPort)), batch);
+    }
+
+    /** The event as the reporter maps it: copied into a ring's slot. */
+    static EventRing.Slot slot(ConnectionEvent event) {
+        EventRing ring = new EventRing(1);
+        assertThat(ring.offer(event)).isTrue();
+        return ring.peek(0);
     }
 
     private static ClosedConnection closed(String source, int sourcePort, String destination, int destinationPort)
