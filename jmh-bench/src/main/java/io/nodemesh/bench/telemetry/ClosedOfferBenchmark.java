@@ -43,8 +43,8 @@ import org.openjdk.jmh.annotations.Warmup;
         "-XX:+UseCompactObjectHeaders"})
 public class ClosedOfferBenchmark {
 
-    /** Queue capacity: the default 64 Ki, and a small one that is full nearly all the time (the drop path). */
-    @Param({"65536", "1024"})
+    /** Buffer capacity: the default 16 Ki, and a small one that is full nearly all the time (the drop path). */
+    @Param({"16384", "1024"})
     public int capacity;
 
     private Path dir;

@@ -14,6 +14,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
@@ -206,6 +208,54 @@ final class TelemetryReporterTest {
             String[] destination = {"reporter=\"destination\"", "destination_workload=\"reviews\""};
             assertThat(sum(text, "istio_tcp_connections_opened_total", destination)).isZero();
             assertThat(sum(text, "istio_tcp_connections_closed_total", destination)).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void manyOpeningsMeetTheirClosingsInOneBatchAndTheRestCountOnce() throws Exception {
+        // 300 connections to one destination from distinct ports, opened in one batch; 200 of them closed in reverse
+        // order in the same batch (each travels as one record), 100 closed in a later batch (their openings left in
+        // the first), and a closing that claims an opening no one queued (also one record, open_reported).
+        int n = 300;
+        int closedEarly = 200;
+        try (TelemetryAgent agent = startAgent();
+                TelemetryReporter reporter = TelemetryReporter.start(
+                        reporterConfig().batchSize(1024).flushInterval(Duration.ofSeconds(2)).build(), LOOKUP)) {
+            long openedAt = System.currentTimeMillis() - 3;
+            List<OpenedConnection> openings = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                OpenedConnection o = new OpenedConnection(Direction.OUTBOUND, "shop", "productpage-7d9f-abcde",
+                        "productpage-sa", new InetSocketAddress("10.77.0.2", 30_000 + i),
+                        new InetSocketAddress("10.77.0.3", 9080), openedAt);
+                openings.add(o);
+                assertThat(reporter.opened(o)).isTrue();
+            }
+            for (int i = closedEarly - 1; i >= 0; i--) {
+                reporter.closed(new ClosedConnection(openings.get(i), 1, 2, 1_000, Outcome.OK, true));
+            }
+            OpenedConnection never = new OpenedConnection(Direction.OUTBOUND, "shop", "productpage-7d9f-abcde",
+                    "productpage-sa", new InetSocketAddress("10.77.0.2", 29_999), new InetSocketAddress("10.77.0.3", 9080),
+                    openedAt);
+            reporter.closed(new ClosedConnection(never, 1, 2, 1_000, Outcome.OK, true));
+            eventually(Duration.ofSeconds(6), () -> agent.selfMetrics().recordsReceived() == n + 1,
+                    "the first batch: " + (n + 1) + " records");
+            for (int i = closedEarly; i < n; i++) {
+                reporter.closed(new ClosedConnection(openings.get(i), 1, 2, 1_000, Outcome.OK, true));
+            }
+            eventually(Duration.ofSeconds(6), () -> agent.selfMetrics().recordsReceived() == n + 1 + (n - closedEarly),
+                    "the second batch");
+
+            String text = metrics(agent);
+            String[] source = {"reporter=\"source\"", "source_workload=\"productpage\""};
+            // Opened: 300 counted from records (200 closings carrying theirs, 100 openings); the lone closing claimed
+            // its opening was reported, so it is not counted as opened.
+            assertThat(sum(text, "istio_tcp_connections_opened_total", source)).isEqualTo(n);
+            assertThat(sum(text, "istio_tcp_connections_closed_total", source)).isEqualTo(n + 1);
+            // Istio's "received" is what the client sent (1 byte each here), "sent" what it got back (2 each).
+            assertThat(sum(text, "istio_tcp_received_bytes_total", source)).isEqualTo(n + 1);
+            assertThat(sum(text, "istio_tcp_sent_bytes_total", source)).isEqualTo(2 * (n + 1));
+            assertThat(reporter.sentRecords()).isEqualTo(n + 1 + (n - closedEarly));
+            assertThat(reporter.droppedRecords()).isZero();
         }
     }
 
