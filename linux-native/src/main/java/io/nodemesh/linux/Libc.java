@@ -23,6 +23,8 @@ final class Libc {
     static final int IP6T_SO_ORIGINAL_DST = 80;
     static final int SOL_SOCKET = 1;
     static final int SO_MARK = 36;
+    static final int PRIO_PROCESS = 0;
+    static final int ESRCH = 3;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -42,6 +44,8 @@ final class Libc {
     private static final MethodHandle SETSOCKOPT = downcall("setsockopt",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
                     ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle SETPRIORITY = downcall("setpriority",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
@@ -122,6 +126,21 @@ final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("setsockopt() downcall failed", t);
+        }
+    }
+
+    /** {@code setpriority(PRIO_PROCESS, tid, nice)}: on Linux the nice value of one thread (0: the calling one). */
+    static void setpriority(int tid, int nice) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = (int) SETPRIORITY.invokeExact(state, PRIO_PROCESS, tid, nice);
+            if (rc != 0) {
+                throw failure("setpriority(PRIO_PROCESS, " + tid + ", " + nice + ")", state);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("setpriority() downcall failed", t);
         }
     }
 

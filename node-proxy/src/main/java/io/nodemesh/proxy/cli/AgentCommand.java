@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.cli;
 
+import io.nodemesh.linux.Scheduling;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.io.IOException;
@@ -38,10 +39,27 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--max-series", paramLabel = "N", description = "Most Istio label sets before new ones fold into 'overflow' (default: ${DEFAULT-VALUE}).")
     private int maxSeries = 10_000;
 
+    @Option(names = "--nice-increment", paramLabel = "N", description = "Run every agent thread N nice levels below the "
+            + "priority it was started with (0-19, default: ${DEFAULT-VALUE}), so the proxy's event loops on the same cores "
+            + "are not preempted by a batch being aggregated; 0 keeps it.")
+    private int niceIncrement = 10;
+
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        if (niceIncrement < 0 || niceIncrement > Scheduling.MAX_NICE) {
+            err.println("nodemesh agent: --nice-increment must be 0.." + Scheduling.MAX_NICE + ", got " + niceIncrement);
+            return 2;
+        }
+        if (niceIncrement > 0) {
+            // Before the agent starts its threads: they inherit the lowered priority; the JVM's own are lowered here.
+            try {
+                Scheduling.lowerProcess(niceIncrement);
+            } catch (IOException | RuntimeException | LinkageError e) {
+                err.println("nodemesh agent: keeps its priority (could not lower it: " + e + ")");
+            }
+        }
         AgentConfig config;
         try {
             config = AgentConfig.builder()

@@ -8,9 +8,11 @@ import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.nodemesh.linux.Scheduling;
 import io.nodemesh.telemetry.report.BatchValidator;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
+import java.io.IOException;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -37,6 +39,8 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(TelemetryReporter.class);
     private static final long DROP_LOG_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
+    /** How much higher the reporting threads' nice value is than the proxy's (lower priority). */
+    static final int NICE_INCREMENT = 10;
 
     private final ReporterConfig config;
     private final EventRing ring;
@@ -72,7 +76,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         this.ring = new EventRing(config.bufferCapacity());
         this.openingsInBatch = new int[Integer.highestOneBit(Math.max(config.batchSize(), 2) * 4 - 1)];
         this.mapper = new RecordMapper(lookup, config.trustDomain());
-        this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("telemetry-client", true),
+        this.group = new MultiThreadIoEventLoopGroup(1, new LowerPriorityThreads("telemetry-client"),
                 EpollIoHandler.newFactory());
         this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(config.socketPath().toString()))
                 .channelType(EpollDomainSocketChannel.class)
@@ -130,6 +134,36 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         }
     }
 
+    /**
+     * Puts the calling (reporting) thread {@link #NICE_INCREMENT} below the proxy's priority. Both reporting threads
+     * share cores with the event loops; at the same priority the scheduler lets them preempt a busy event loop the
+     * moment a batch is ready, and under churn every connection in flight then waits a few milliseconds for them
+     * (RESULTS.md, telemetry). Where that cannot be done (no /proc, a seccomp filter) reporting goes on at the
+     * proxy's priority.
+     */
+    static void lowerPriority() {
+        try {
+            Scheduling.lowerCurrentThread(NICE_INCREMENT);
+        } catch (IOException | RuntimeException | LinkageError e) {
+            LOG.info("telemetry thread {} keeps the proxy's priority: {}", Thread.currentThread().getName(), e.toString());
+        }
+    }
+
+    /** Netty's daemon threads for the gRPC client, each {@link #lowerPriority lowered} before it runs anything. */
+    private static final class LowerPriorityThreads extends DefaultThreadFactory {
+        LowerPriorityThreads(String name) {
+            super(name, true);
+        }
+
+        @Override
+        protected Thread newThread(Runnable r, String name) {
+            return super.newThread(() -> {
+                lowerPriority();
+                r.run();
+            }, name);
+        }
+    }
+
     /** Records handed to the agent's stream. */
     public long sentRecords() {
         return sent.get();
@@ -151,6 +185,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     }
 
     private void run() {
+        lowerPriority();
         long flushDeadline = 0;
         int batchSize = config.batchSize();
         while (running || ring.size() > 0) {
