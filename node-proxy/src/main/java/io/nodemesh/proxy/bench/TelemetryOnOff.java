@@ -50,6 +50,10 @@ public final class TelemetryOnOff {
             rows.add(row(r, Measurement.BULK, s, "bulk Gbit/s, " + s + " streams", Measurement::value, v -> MatrixMarkdown.num(v, 2)));
         }
         rows.add(row(r, Measurement.CHURN, o.churnThreads(), "churn conns/s", Measurement::value, MatrixMarkdown::rate));
+        // A churned connection's own time (connect, one request/response, close): where a reporting thread that
+        // preempts the proxy's event loop shows first.
+        rows.add(row(r, Measurement.CHURN, o.churnThreads(), "churn p50 per connection", m -> m.p50Us(), MatrixMarkdown::us));
+        rows.add(row(r, Measurement.CHURN, o.churnThreads(), "churn p99 per connection", m -> m.p99Us(), MatrixMarkdown::us));
         rows.add(row(r, Measurement.CHURN, o.churnThreads(), "proxy CPU s per 1000 churned conns", Measurement::cpuPer1000,
                 v -> MatrixMarkdown.num(v, 3)));
         int within2 = 0;

@@ -67,6 +67,27 @@ class TelemetryOnOffTest {
     }
 
     @Test
+    void churnShowsEachConnectionsP50AndP99BesideTheRate() {
+        List<Measurement> ms = new ArrayList<>();
+        // Same rate both ways; the on subject's p99 per connection is 2 ms against 1.0-1.2 ms: beyond the spread.
+        long[] offP99 = {1000, 1100, 1200};
+        for (int round = 0; round < 3; round++) {
+            ms.add(churn("nodemesh", round, 4000, 800, offP99[round]));
+            ms.add(churn("nodemesh-telemetry", round, 4000, 800, 2000));
+        }
+
+        String md = render(3, List.of("direct", "nodemesh", "nodemesh-telemetry"), ms);
+
+        assertThat(md).contains("| churn conns/s | 4,000 | 4,000 | 1.00× | 1.00× … 1.00× | 1.00× | within noise, < 2 % |");
+        assertThat(md).contains("| churn p50 per connection | 800 µs | 800 µs | 1.00× |");
+        assertThat(md).contains("| churn p99 per connection | 1100 µs | 2000 µs | 1.82× | 1.67× … 2.00× | 1.20× | differs beyond noise |");
+    }
+
+    private static Measurement churn(String s, int round, double perSecond, long p50, long p99) {
+        return new Measurement(Measurement.CHURN, 4, s, round, perSecond, p50, p50, p99, p99, 0, 4.0, 0.2, 0.9, 0.01, null);
+    }
+
+    @Test
     void telemetrysOwnCpuIsShownAsAShareOfTheOnSubjectsCpu() {
         List<Measurement> ms = new ArrayList<>();
         // The on subject used 1.0 CPU s per run for 50,000 requests, of which telemetry 0.01 / 0.03 / 0.02 s.
