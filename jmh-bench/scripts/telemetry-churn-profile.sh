@@ -4,13 +4,13 @@
 # no route anywhere else), the proxy reporting to a `nodemesh agent`, both pinned to CPU 1 with the
 # proxy's footprint flags (the agent also with bin/nodemesh's agent flags: C1 alone, early), LoadServer and
 # ChurnClient on CPU 0. Prints per-thread CPU time and context switches of the proxy and the agent over 10 s
-# (from /proc/<pid>/task/<tid>/schedstat and status; telemetry = the agent + the proxy's telemetry-* threads), both
-# processes' RSS, then `perf` samples of the agent and of the proxy's
+# (from /proc/<pid>/task/<tid>/schedstat and status; telemetry = the agent + the proxy's telemetry-* threads), each
+# CPU's idle and stolen share over the same 10 s (/proc/stat), both processes' RSS, then `perf` samples of the agent and of the proxy's
 # telemetry threads for 5 s each, by symbol (JIT symbols from -XX:+DumpPerfMapAtExit; `Interpreter`
 # is bytecode not yet compiled). Needs root and `perf` (Debian: linux-perf). AGENT_FLAGS (default: bin/lib.sh's
 # NODEMESH_AGENT_JVM_FLAGS_ONLY; AGENT_FLAGS= for C2 with default thresholds) and PROXY_FLAGS add JVM flags to the
 # agent's and the proxy's command lines (e.g. PROXY_FLAGS=-Xlog:gc:file=/tmp/gc.log); JAR runs another build's nodemesh.jar (for
-# A/B runs in alternation); TELEMETRY=off runs the same proxy with --no-telemetry and no agent (table and RSS only). Usage:
+# A/B runs in alternation); CHURN_THREADS sets the churn client's connect loops (default 4); TELEMETRY=off runs the same proxy with --no-telemetry and no agent (table and RSS only). Usage:
 #   WARMUP=25 jmh-bench/scripts/telemetry-churn-profile.sh   (from the repository root, after a build)
 set -euo pipefail
 PREFIX=nmtel
