@@ -65,8 +65,8 @@ public final class Scheduling {
         return lowered;
     }
 
-    /** Field 19 of a {@code /proc/<pid>/task/<tid>/stat} line: the nice value. */
-    static int niceOf(Path stat) throws IOException {
+    /** The nice value in a thread's or process's {@code stat} file, e.g. {@code /proc/<pid>/task/<tid>/stat}. */
+    public static int niceOf(Path stat) throws IOException {
         return parseNice(Files.readString(stat));
     }
 

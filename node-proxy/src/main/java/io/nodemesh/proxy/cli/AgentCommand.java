@@ -52,14 +52,6 @@ public final class AgentCommand implements Callable<Integer> {
             err.println("nodemesh agent: --nice-increment must be 0.." + Scheduling.MAX_NICE + ", got " + niceIncrement);
             return 2;
         }
-        if (niceIncrement > 0) {
-            // Before the agent starts its threads: they inherit the lowered priority; the JVM's own are lowered here.
-            try {
-                Scheduling.lowerProcess(niceIncrement);
-            } catch (IOException | RuntimeException | LinkageError e) {
-                err.println("nodemesh agent: keeps its priority (could not lower it: " + e + ")");
-            }
-        }
         AgentConfig config;
         try {
             config = AgentConfig.builder()
@@ -72,6 +64,14 @@ public final class AgentCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             err.println("nodemesh agent: " + e.getMessage());
             return 2;
+        }
+        if (niceIncrement > 0) {
+            // Before the agent starts its threads: they inherit the lowered priority; the JVM's own are lowered here.
+            try {
+                Scheduling.lowerProcess(niceIncrement);
+            } catch (IOException | RuntimeException | LinkageError e) {
+                err.println("nodemesh agent: keeps its priority (could not lower it: " + e + ")");
+            }
         }
         TelemetryAgent agent;
         try {

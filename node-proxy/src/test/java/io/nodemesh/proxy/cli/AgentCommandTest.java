@@ -2,6 +2,7 @@ package io.nodemesh.proxy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nodemesh.linux.Scheduling;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
@@ -58,6 +59,15 @@ final class AgentCommandTest {
             }
             assertThat(port).as("agent output:\n" + seen).isPositive();
             assertThat(socket).exists();
+            // Every thread of the agent, the JVM's own included, runs 10 nice levels below the one that started it.
+            int expected = Math.min(Scheduling.MAX_NICE, Scheduling.currentThreadNice() + 10);
+            List<Integer> nices = new ArrayList<>();
+            try (var tasks = java.nio.file.Files.newDirectoryStream(Path.of("/proc", Long.toString(agent.pid()), "task"))) {
+                for (Path task : tasks) {
+                    nices.add(Scheduling.niceOf(task.resolve("stat")));
+                }
+            }
+            assertThat(nices).hasSizeGreaterThan(5).allMatch(n -> n == expected);
             try (HttpClient http = HttpClient.newHttpClient()) {
                 HttpResponse<String> health = http.send(HttpRequest.newBuilder(
                         URI.create("http://127.0.0.1:" + port + "/healthz")).build(),
@@ -85,6 +95,10 @@ final class AgentCommandTest {
         err.getBuffer().setLength(0);
         assertThat(cli.execute("--socket", dir.resolve("s.sock").toString(), "--max-series", "1")).isEqualTo(2);
         assertThat(err.toString()).contains("maxSeries must be at least 2");
+
+        err.getBuffer().setLength(0);
+        assertThat(cli.execute("--nice-increment", "20")).isEqualTo(2);
+        assertThat(err.toString()).contains("--nice-increment must be 0..19, got 20");
     }
 
     @Test
@@ -93,7 +107,9 @@ final class AgentCommandTest {
         java.nio.file.Files.writeString(file, "x");
         StringWriter err = new StringWriter();
         CommandLine cli = new CommandLine(new AgentCommand()).setErr(new PrintWriter(err));
-        assertThat(cli.execute("--socket", file.toString(), "--metrics-address", "127.0.0.1:0")).isEqualTo(1);
+        // --nice-increment 0: in this JVM the agent must not lower the test run's own threads.
+        assertThat(cli.execute("--socket", file.toString(), "--metrics-address", "127.0.0.1:0", "--nice-increment", "0"))
+                .isEqualTo(1);
         assertThat(err.toString()).contains(file + " exists and is not a socket");
     }
 }
