@@ -4,9 +4,12 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.unix.Socket;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 
@@ -191,12 +194,32 @@ public final class Connection {
         ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
             if (!written.isSuccess()) {
                 close(Outcome.ERROR);
+            } else if (ch instanceof EpollSocketChannel epoll && epoll.fd() instanceof Socket socket) {
+                finOnEpoll(socket, downstreamSide);
             } else if (ch instanceof DuplexChannel duplex) {
                 duplex.shutdownOutput().addListener(shut -> outputShut(downstreamSide));
             } else {
                 ch.close();
             }
         });
+    }
+
+    /**
+     * Sends FIN with {@code shutdown(2)} on the epoll socket itself. Netty's {@code shutdownOutput()} does the same call
+     * but first builds a {@code ChannelOutputShutdownException}, stack trace and all, for every connection, to fail
+     * writes still queued; here there are none (this runs once everything written has been flushed, and nothing is
+     * written after the FIN). Under churn those stack traces were about 1.5 % of the proxy's CPU (RESULTS.md, churn).
+     * {@link Socket#shutdown} records the shut output, so the channel's {@code isOutputShutdown()} says so as after
+     * Netty's path; a socket already gone fails the call, and like a failed {@code shutdownOutput()} that only means
+     * the close follows.
+     */
+    private void finOnEpoll(Socket socket, boolean downstreamSide) {
+        try {
+            socket.shutdown(false, true);
+        } catch (IOException | RuntimeException alreadyGone) {
+            // As with Netty's path, whose failure the listener ignored: the side counts as shut, the close follows.
+        }
+        outputShut(downstreamSide);
     }
 
     private static void abort(Channel ch) {
