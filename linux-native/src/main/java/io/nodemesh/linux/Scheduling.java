@@ -71,16 +71,7 @@ public final class Scheduling {
     }
 
     static int parseNice(String statLine) {
-        // The command name (field 2) is in parentheses and may hold spaces and ')': count from the last ')'.
-        int end = statLine.lastIndexOf(')');
-        if (end < 0) {
-            throw new IllegalArgumentException("not a /proc stat line: " + statLine);
-        }
-        String[] fields = statLine.substring(end + 2).trim().split(" ");
-        if (fields.length < 17) {
-            throw new IllegalArgumentException("a /proc stat line with " + (fields.length + 2) + " fields: " + statLine);
-        }
-        return Integer.parseInt(fields[16]); // fields[0] is field 3 (state), so field 19 is fields[16]
+        return Integer.parseInt(ProcStat.field(statLine, 19));
     }
 
     private static int checked(int increment) {

@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.bench;
 
+import io.nodemesh.linux.ProcStat;
 import io.nodemesh.testing.Commands;
 import io.nodemesh.testing.ExecResult;
 import java.io.IOException;
@@ -91,22 +92,9 @@ public record ProcessSample(long cpuTicks, long rssKb, long hwmKb) {
         return Long.parseLong(f[0]);
     }
 
-    /**
-     * {@code utime + stime} (fields 14 and 15) of a {@code /proc/<pid>/stat} line. The command name
-     * (field 2) is in parentheses and may itself hold spaces and parentheses, so fields are
-     * counted from the last {@code ')'}.
-     */
+    /** {@code utime + stime} (fields 14 and 15) of a {@code /proc/<pid>/stat} line. */
     static long cpuTicks(String stat) {
-        int close = stat.lastIndexOf(')');
-        if (close < 0) {
-            throw new IllegalArgumentException("not a /proc/<pid>/stat line: " + stat);
-        }
-        String[] f = stat.substring(close + 1).trim().split("\\s+");
-        // f[0] is field 3 (state), so field n is f[n - 3].
-        if (f.length < 13) {
-            throw new IllegalArgumentException("/proc/<pid>/stat line too short: " + stat);
-        }
-        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        return Long.parseLong(ProcStat.field(stat, 14)) + Long.parseLong(ProcStat.field(stat, 15));
     }
 
     /** The value in KiB of a {@code Key:   1234 kB} line of {@code /proc/<pid>/status}. */
