@@ -18,25 +18,23 @@ PREFIX=nmtel
 PERFMAP=(-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer)
 # The agent as bin/nodemesh agent runs it unless AGENT_FLAGS says otherwise.
 read -r -a AF <<<"${AGENT_FLAGS-${NODEMESH_AGENT_JVM_FLAGS_ONLY[*]}}"; read -r -a XF <<<"${PROXY_FLAGS:-}"
+AGENT=
 if [ "${TELEMETRY:-on}" = off ]; then
   # The same proxy without telemetry, for an on/off pair: the per-thread table and RSS only.
-  taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${XF[@]}" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
-    --no-telemetry --workers 1 --admin 127.0.0.1:0 > "$WORK/proxy.log" 2>&1 &
-  PROXY=$!
-  AGENT=
-  EXTRA_PIDS=("$PROXY")
+  TELEMETRY_ARGS=(--no-telemetry); PM=()
 else
   taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" "${AF[@]}" -jar "$NODEMESH_JAR" agent --socket "$WORK/t.sock" \
     --metrics-address 127.0.0.1:0 > "$WORK/agent.log" 2>&1 &
   AGENT=$!
   EXTRA_PIDS=("$AGENT")
   for _ in $(seq 100); do [ -S "$WORK/t.sock" ] && break; sleep 0.1; done
-  taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" "${XF[@]}" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
-    --telemetry-socket "$WORK/t.sock" --workers 1 --admin 127.0.0.1:0 > "$WORK/proxy.log" 2>&1 &
-  PROXY=$!
-  EXTRA_PIDS=("$PROXY" "$AGENT")
-  EXTRA_FILES=("/tmp/perf-$PROXY.map" "/tmp/perf-$AGENT.map")
+  TELEMETRY_ARGS=(--telemetry-socket "$WORK/t.sock"); PM=("${PERFMAP[@]}")
 fi
+taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PM[@]}" "${XF[@]}" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
+  "${TELEMETRY_ARGS[@]}" --workers 1 --admin 127.0.0.1:0 > "$WORK/proxy.log" 2>&1 &
+PROXY=$!
+EXTRA_PIDS=("$PROXY" $AGENT)
+[ -z "$AGENT" ] || EXTRA_FILES=("/tmp/perf-$PROXY.map" "/tmp/perf-$AGENT.map")
 churn_start 25s
 sleep $((WARMUP + 2))
 # CPU time (schedstat: ns, not the 10 ms ticks of /proc/<pid>/stat) and context switches of every thread.

@@ -567,7 +567,7 @@ public final class MatrixBenchmark {
      * subject without an agent. Per thread from schedstat, not in clock ticks: in a step's window telemetry uses a
      * handful of 10 ms ticks (one in a fixed-rate step, about ten under churn), so rounding each of the three
      * readings to a tick could move its share by a third or more. The event
-     * loops' part (two queue offers per connection) is not separable here; JMH measures it.
+     * loops' part (two offers to the reporter's buffer per connection) is not separable here; JMH measures it.
      */
     private static Map<Long, Long> telemetryThreads(Path3 p) throws IOException {
         Map<Long, Long> threads = new HashMap<>();

@@ -184,13 +184,15 @@ final class EventRing {
             sourcePort = source.getPort();
             destinationPort = destination.getPort();
             InetAddress s = source.getAddress();
+            byte[] s6 = ipv6(s);
             sourceFamily = family(s);
-            sourceHigh = high(s);
-            sourceLow = low(s);
+            sourceHigh = s6 == null ? 0 : bytes(s6, 0, 8);
+            sourceLow = s6 == null ? ipv4(s) : bytes(s6, 8, 8);
             InetAddress d = destination.getAddress();
+            byte[] d6 = ipv6(d);
             destinationFamily = family(d);
-            destinationHigh = high(d);
-            destinationLow = low(d);
+            destinationHigh = d6 == null ? 0 : bytes(d6, 0, 8);
+            destinationLow = d6 == null ? ipv4(d) : bytes(d6, 8, 8);
         }
 
         /** Released slots keep no names alive (a removed pod's strings could otherwise linger a lap). */
@@ -252,21 +254,20 @@ final class EventRing {
             return address instanceof Inet6Address ? (byte) 6 : address == null ? 0 : (byte) 4;
         }
 
-        /** The first 8 bytes of an IPv6 address; 0 for IPv4. */
-        static long high(InetAddress address) {
-            return address instanceof Inet6Address ? bytes(address.getAddress(), 0, 8) : 0;
+        /** The 16 bytes of an IPv6 address, copied once for both halves; null for any other. */
+        private static byte[] ipv6(InetAddress address) {
+            return address instanceof Inet6Address ? address.getAddress() : null;
         }
 
-        /** The last 8 bytes of an IPv6 address, or the IPv4 address. */
-        static long low(InetAddress address) {
+        /** An IPv4 address as a number; 0 for none. */
+        static long ipv4(InetAddress address) {
             if (address == null) {
                 return 0;
             }
             if (IPV4_HASH_IS_ADDRESS && address instanceof Inet4Address) {
                 return address.hashCode() & 0xffff_ffffL; // no copy of the bytes on the event loop
             }
-            byte[] b = address.getAddress();
-            return b.length == 16 ? bytes(b, 8, 8) : bytes(b, 0, 4);
+            return bytes(address.getAddress(), 0, 4);
         }
 
         private static long bytes(byte[] b, int from, int count) {

@@ -55,8 +55,8 @@ class EventRingTest {
             InetAddress address = InetAddress.getByName(a);
             byte[] b = address.getAddress();
             long expected = (b[0] & 0xffL) << 24 | (b[1] & 0xff) << 16 | (b[2] & 0xff) << 8 | (b[3] & 0xff);
-            assertThat(EventRing.Slot.low(address)).as(a).isEqualTo(expected);
-            assertThat(RecordMapper.address((byte) 4, 0, EventRing.Slot.low(address))).isEqualTo(address);
+            assertThat(EventRing.Slot.ipv4(address)).as(a).isEqualTo(expected);
+            assertThat(RecordMapper.address((byte) 4, 0, EventRing.Slot.ipv4(address))).isEqualTo(address);
         }
     }
 
