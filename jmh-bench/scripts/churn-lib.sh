@@ -7,6 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$ROOT/bin/lib.sh"
 NODEMESH_JAR=${JAR:-$NODEMESH_JAR} # JAR=...: another build's nodemesh.jar, for A/B runs
 find_jdk25
+ensure_packages "${NODEMESH_PACKAGES[@]}" "linux-perf:perf"
 WARMUP=${WARMUP:-25}
 J="$JAVA_HOME/bin/java"
 F=("${NODEMESH_JVM_FLAGS[@]}")
@@ -36,6 +37,19 @@ pods:
   - { name: a, namespace: prof, ips: [10.77.0.2], netns: /var/run/netns/$A }
 Y
 
+# Waits until the proxy has installed the pod's redirect rules (a NODEMESH_ chain in its nat table), so a
+# profile never measures traffic that went around the proxy; stops the script if the proxy exits or
+# logs an error first. $1: the proxy's pid, $2: its log.
+proxy_ready() {
+  for _ in $(seq 100); do
+    kill -0 "$1" 2>/dev/null || { cat "$2" >&2; echo "the proxy exited before capturing the pod" >&2; exit 1; }
+    if grep -q ' ERROR ' "$2"; then cat "$2" >&2; echo "the proxy could not capture the pod" >&2; exit 1; fi
+    ip netns exec "$A" iptables-save -t nat 2>/dev/null | grep -q '^:NODEMESH_' && return 0
+    sleep 0.1
+  done
+  cat "$2" >&2; echo "the proxy did not capture the pod within 10 s" >&2; exit 1
+}
+
 # Starts the server, then after 3 s the churn client (CHURN_THREADS connect loops, default 4) for WARMUP s + $1
 # measured (its JSON in $WORK/churn.json).
 churn_start() {
@@ -48,8 +62,8 @@ churn_start() {
   CLIENT=$!
 }
 
-# Waits for the churn client and prints its rate.
+# Waits for the churn client and prints its rate and its latency per connection (connect to close).
 churn_result() {
   wait "$CLIENT"; CLIENT=
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('churn after %s s warm-up: %d new connections/s, %d errors' % (sys.argv[2], d['connectionsPerSecond'], d['errors']))" "$WORK/churn.json" "$WARMUP"
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); l=d['latency']; print('churn after %s s warm-up: %d new connections/s, %d errors, per connection p50 %d us, p99 %d us, p99.9 %d us' % (sys.argv[2], d['connectionsPerSecond'], d['errors'], l['p50Us'], l['p99Us'], l['p999Us']))" "$WORK/churn.json" "$WARMUP"
 }

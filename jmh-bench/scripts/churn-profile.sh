@@ -12,6 +12,7 @@ taskset -c 1 "$J" "${F[@]}" "${PF[@]}" -XX:+PreserveFramePointer -jar "$NODEMESH
   --no-telemetry --workers 1 --admin 127.0.0.1:0 > "$WORK/proxy.log" 2>&1 &
 PROXY=$!
 EXTRA_PIDS=("$PROXY")
+proxy_ready "$PROXY" "$WORK/proxy.log"
 churn_start 10s
 sleep $((WARMUP + 3))
 perf record -F 999 -g -p "$PROXY" -o "$WORK/perf.data" -- sleep 5 2>/dev/null

@@ -10,30 +10,42 @@
 # is bytecode not yet compiled). Needs root and `perf` (Debian: linux-perf). AGENT_FLAGS (default: bin/lib.sh's
 # NODEMESH_AGENT_JVM_FLAGS_ONLY; AGENT_FLAGS= for C2 with default thresholds) and PROXY_FLAGS add JVM flags to the
 # agent's and the proxy's command lines (e.g. PROXY_FLAGS=-Xlog:gc:file=/tmp/gc.log); JAR runs another build's nodemesh.jar (for
-# A/B runs in alternation); CHURN_THREADS sets the churn client's connect loops (default 4); TELEMETRY=off runs the same proxy with --no-telemetry and no agent (table and RSS only). Usage:
+# A/B runs in alternation); CHURN_THREADS sets the churn client's connect loops (default 4); TELEMETRY=off runs the same proxy with --no-telemetry and no agent, TELEMETRY=noagent with telemetry on and no
+# agent to report to (both: table and RSS only); PERF=off skips the
+# perf samples, which otherwise run in the churn client's measured window with telemetry on only (for latency A/B runs);
+# AGENT_CPU=0 runs the agent beside the load instead of on the proxy's CPU 1.
+#XX# perf samples, which otherwise run in the churn client's measured window with telemetry on only (for latency A/B runs). Usage:
 #   WARMUP=25 jmh-bench/scripts/telemetry-churn-profile.sh   (from the repository root, after a build)
 set -euo pipefail
 PREFIX=nmtel
 . "$(dirname "$0")/churn-lib.sh"
 PERFMAP=(-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer)
+# Frame pointers cost the JIT a register: only the processes perf samples run with them, so an A/B of latency or rate
+# (PERF=off) compares the same flags.
+[ "${PERF:-on}" = off ] && PERFMAP=()
 # The agent as bin/nodemesh agent runs it unless AGENT_FLAGS says otherwise.
 read -r -a AF <<<"${AGENT_FLAGS-${NODEMESH_AGENT_JVM_FLAGS_ONLY[*]}}"; read -r -a XF <<<"${PROXY_FLAGS:-}"
 AGENT=
 if [ "${TELEMETRY:-on}" = off ]; then
   # The same proxy without telemetry, for an on/off pair: the per-thread table and RSS only.
   TELEMETRY_ARGS=(--no-telemetry); PM=()
+elif [ "${TELEMETRY:-on}" = noagent ]; then
+  # Telemetry on in the proxy with no agent to report to: the proxy's side alone (its buffer fills, events are
+  # refused and counted, the client retries with back-off).
+  TELEMETRY_ARGS=(--telemetry-socket "$WORK/absent.sock"); PM=()
 else
-  taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PERFMAP[@]}" "${AF[@]}" -jar "$NODEMESH_JAR" agent --socket "$WORK/t.sock" \
+  taskset -c "${AGENT_CPU:-1}" "$J" "${F[@]}" "${PF[@]}" ${PERFMAP[@]+"${PERFMAP[@]}"} ${AF[@]+"${AF[@]}"} -jar "$NODEMESH_JAR" agent --socket "$WORK/t.sock" \
     --metrics-address 127.0.0.1:0 > "$WORK/agent.log" 2>&1 &
   AGENT=$!
   EXTRA_PIDS=("$AGENT")
   for _ in $(seq 100); do [ -S "$WORK/t.sock" ] && break; sleep 0.1; done
-  TELEMETRY_ARGS=(--telemetry-socket "$WORK/t.sock"); PM=("${PERFMAP[@]}")
+  TELEMETRY_ARGS=(--telemetry-socket "$WORK/t.sock"); PM=(${PERFMAP[@]+"${PERFMAP[@]}"})
 fi
-taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${PM[@]}" "${XF[@]}" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
+taskset -c 1 "$J" "${F[@]}" "${PF[@]}" ${PM[@]+"${PM[@]}"} ${XF[@]+"${XF[@]}"} -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
   "${TELEMETRY_ARGS[@]}" --workers 1 --admin 127.0.0.1:0 > "$WORK/proxy.log" 2>&1 &
 PROXY=$!
 EXTRA_PIDS=("$PROXY" $AGENT)
+proxy_ready "$PROXY" "$WORK/proxy.log"
 [ -z "$AGENT" ] || EXTRA_FILES=("/tmp/perf-$PROXY.map" "/tmp/perf-$AGENT.map")
 churn_start 25s
 sleep $((WARMUP + 2))
@@ -55,7 +67,7 @@ paste "$WORK/s0" "$WORK/s1" | awk '{n = NF / 2; t0 = 0; t1 = 0; for (i = 2; i <=
   printf "%s idle %.1f %% steal %.1f %%  ", $1, 100 * (($(n + 5) + $(n + 6)) - ($5 + $6)) / (t1 - t0),
   100 * ($(n + 9) - $9) / (t1 - t0) } END { print "" }'
 echo "RSS: proxy $(awk '/^VmRSS/ {print $2, $3}' "/proc/$PROXY/status"), agent ${AGENT:+$(awk '/^VmRSS/ {print $2, $3}' "/proc/$AGENT/status")}"
-if [ -z "$AGENT" ]; then
+if [ -z "$AGENT" ] || [ "${PERF:-on}" = off ]; then
   churn_result
   exit 0
 fi
