@@ -20,7 +20,8 @@ public final class OnOffSection {
     }
 
     /**
-     * The matrix set-up this part runs for direct, nodemesh and nodemesh-telemetry: fixed rate at 2/16/64 connections,
+     * The matrix set-up this part runs for direct, nodemesh, nodemesh-telemetry and nodemesh-again (the A/A control:
+     * a second proxy with telemetry off): fixed rate at 2/16/64 connections,
      * wrk at 1/16/64, bulk on 1/8 streams, churn. The full run (3 rounds) measures 10 s per fixed-rate run after 2 s,
      * 5 s of wrk and 5 s of bulk and churn after 5 s, after 20 s of unmeasured churn per subject (as the full matrix),
      * so a few-percent difference is not lost in short windows or in the JIT's warm-up; {@code quick} (2 rounds) keeps
@@ -38,7 +39,7 @@ public final class OnOffSection {
         Duration shortRun = Duration.ofSeconds(quick ? 2 : 5);
         return new MatrixOptions(List.of(2, 16, 64), 1000, 1024, latencyWarmup, latency, List.of(1, 16, 64), wrk,
                 List.of(1, 8), 4, toolWarmup, churnWarmup, shortRun, quick ? 2 : 3,
-                List.of("direct", TelemetryOnOff.OFF, TelemetryOnOff.ON), out, Path.of("node-proxy", "target", "nodemesh.jar"),
+                List.of("direct", TelemetryOnOff.OFF, TelemetryOnOff.ON, TelemetryOnOff.AGAIN), out, Path.of("node-proxy", "target", "nodemesh.jar"),
                 1, 0, nice == null ? 0 : nice, false, commandLine);
     }
 
@@ -49,7 +50,7 @@ public final class OnOffSection {
         md.append(stamp.header());
         MatrixOptions o = report.options();
         md.append(String.format(java.util.Locale.ROOT, "- Load: the scenario matrix's harness (topology, pinning and tools as in "
-                        + "the `matrix` section) for direct, nodemesh and nodemesh-telemetry only: fixed rate %.0f requests/s at "
+                        + "the `matrix` section) for direct, nodemesh, nodemesh-telemetry and nodemesh-again (a second proxy with telemetry off, the A/A control) only: fixed rate %.0f requests/s at "
                         + "%s connections, wrk at %s connections, bulk on %s streams, churn on %d threads; %d rounds, the "
                         + "subjects' order alternating step by step and round by round; fixed-rate runs %d s after %d s of "
                         + "warm-up, wrk %d s, bulk and churn %d s after %d ms; %d s of unmeasured churn per subject before "

@@ -36,7 +36,7 @@ class OnOffSectionTest {
     void theFullRunMeasuresLongerWindowsAfterTheMatrixsChurnWarmUp() {
         MatrixOptions o = OnOffSection.options(false, -10, Path.of("R.md"), "bench-report");
 
-        assertThat(o.subjects()).containsExactly("direct", "nodemesh", "nodemesh-telemetry");
+        assertThat(o.subjects()).containsExactly("direct", "nodemesh", "nodemesh-telemetry", "nodemesh-again");
         assertThat(o.rounds()).isEqualTo(3);
         assertThat(o.nice()).isEqualTo(-10);
         assertThat(o.latencyConnections()).containsExactly(2, 16, 64);
@@ -66,13 +66,15 @@ class OnOffSectionTest {
         for (int round = 0; round < 3; round++) {
             ms.add(wrk("nodemesh", round, 10_000 + 1000 * round));
             ms.add(wrk("nodemesh-telemetry", round, 10_000 + 1000 * round));
+            ms.add(wrk("nodemesh-again", round, 10_000 + 1000 * round));
         }
 
         String md = OnOffSection.render(STAMP, report(o, ms, Map.of()));
 
         assertThat(md).startsWith("## Telemetry on vs off, end to end (issue 3)\n\n" + STAMP.header());
         assertThat(md).contains("3 rounds", "### Telemetry off (`nodemesh`) against on (`nodemesh-telemetry`)");
-        assertThat(md).contains("| wrk req/s, 16 conns | 11,000 | 11,000 | 1.00× | 1.00× … 1.00× | 1.20× | within noise, < 2 % |");
+        assertThat(md).contains("| wrk req/s, 16 conns | 11,000 | 11,000 | 1.00× | 1.00× … 1.00× | 1.20× | within noise, < 2 % | 1.00× | 1.00× … 1.00× | within noise, < 2 % |");
+        assertThat(md).contains("A/A control: 1 of 1 within that spread, 0 beyond it");
     }
 
     @Test

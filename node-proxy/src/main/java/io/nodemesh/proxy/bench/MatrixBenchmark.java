@@ -97,6 +97,8 @@ public final class MatrixBenchmark {
         d.put("nodemesh", "client pod → (iptables REDIRECT) → nodemesh proxy, epoll → server pod");
         d.put("nodemesh-telemetry", "the same (epoll) with telemetry on: every connection reported to a `nodemesh agent` "
                 + "on the same node, the agent pinned to the proxy's core and run as `bin/nodemesh agent` runs it (the proxy's footprint flags, C1 alone, early compilation); CPU and memory are the two processes' sum");
+        d.put("nodemesh-again", "a second `nodemesh` (epoll, telemetry off, its own captured client pod): the A/A control "
+                + "of the telemetry on/off comparison");
         d.put("nodemesh-io_uring", "the same with the proxy on `--transport io_uring` (its own captured client pod)");
         d.put("nodemesh-nio", "the same with the proxy on `--transport nio` (Java NIO; its own captured client pod)");
         d.put("haproxy", "client pod → HAProxy (tcp mode, in the client pod) → server pod");
@@ -277,10 +279,11 @@ public final class MatrixBenchmark {
         InetSocketAddress sink = new InetSocketAddress(SERVER_IP, SINK_PORT);
         return switch (name) {
             case "direct" -> new Path3(plain, http, rr, sink, List.of(), null);
-            case "nodemesh", "nodemesh-io_uring", "nodemesh-nio" -> {
+            case "nodemesh", "nodemesh-again", "nodemesh-io_uring", "nodemesh-nio" -> {
                 // Each transport its own captured client pod (and proxy), so no run sees another's rules or state.
                 String[] t = switch (name) {
                     case "nodemesh" -> new String[] {"epoll", "client", "10.77.0.2/24"};
+                    case "nodemesh-again" -> new String[] {"epoll", "again", "10.77.0.8/24"};
                     case "nodemesh-io_uring" -> new String[] {"io_uring", "uring", "10.77.0.5/24"};
                     default -> new String[] {"nio", "nio", "10.77.0.7/24"};
                 };

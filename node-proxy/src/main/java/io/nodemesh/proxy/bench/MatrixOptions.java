@@ -37,8 +37,11 @@ public record MatrixOptions(List<Integer> latencyConnections, double rate, int p
                             int nice, boolean keepLogs, String commandLine) {
 
     /** Every subject the matrix knows, in report order. */
-    public static final List<String> ALL_SUBJECTS = List.of("direct", "nodemesh", "nodemesh-telemetry", "nodemesh-io_uring",
+    public static final List<String> ALL_SUBJECTS = List.of("direct", "nodemesh", "nodemesh-telemetry", "nodemesh-again", "nodemesh-io_uring",
             "nodemesh-nio", "haproxy", "haproxy-mtls");
+
+    /** What the matrix runs unless told otherwise: all but the A/A control, which only the telemetry on/off part needs. */
+    public static final List<String> DEFAULT_SUBJECTS = ALL_SUBJECTS.stream().filter(s -> !s.equals("nodemesh-again")).toList();
 
     /** Checks the fields and names the offending option. */
     public MatrixOptions {

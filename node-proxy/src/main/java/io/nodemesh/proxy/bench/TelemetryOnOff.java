@@ -19,6 +19,11 @@ public final class TelemetryOnOff {
 
     public static final String OFF = "nodemesh";
     public static final String ON = "nodemesh-telemetry";
+    /**
+     * The A/A control: a second proxy with telemetry off, its own captured client pod, run beside the other two. Its
+     * ratio to {@link #OFF}, judged by the same rule, shows how many "beyond noise" verdicts noise alone gives.
+     */
+    public static final String AGAIN = "nodemesh-again";
 
     private TelemetryOnOff() {
     }
@@ -29,13 +34,21 @@ public final class TelemetryOnOff {
             return;
         }
         MatrixOptions o = r.options();
+        boolean control = r.ran().contains(AGAIN);
         md.append(heading).append("\n\n");
         md.append("`nodemesh-telemetry` is `nodemesh` with every connection reported to a `nodemesh agent` on the same core. "
                 + "on/off = the two subjects' figures in the same step of the same round; the median and range are over the "
                 + o.rounds() + " round(s). \"off's spread\" = max/min of the off subject's own figure over the rounds, the "
-                + "noise a difference has to exceed to be measurable. Lower is better for latency and CPU, higher for the rest.\n\n");
-        md.append("| figure | off | on | on/off (median of rounds) | on/off range | off's spread | verdict |\n");
-        md.append("|---|---:|---:|---:|---:|---:|---|\n");
+                + "noise a difference has to exceed to be measurable. Lower is better for latency and CPU, higher for the rest.");
+        if (control) {
+            md.append(" The A/A columns judge `nodemesh-again` (a second proxy with telemetry off, its own captured client "
+                    + "pod, in the same steps) against `nodemesh` by the same rule: two identical subjects, so every "
+                    + "\"differs beyond noise\" there is noise, and their count is what the on/off column can be expected "
+                    + "to show with no real difference.");
+        }
+        md.append("\n\n| figure | off | on | on/off (median of rounds) | on/off range | off's spread | verdict |"
+                + (control ? " A/A: again/off (median) | A/A range | A/A verdict |" : "") + "\n");
+        md.append("|---|---:|---:|---:|---:|---:|---|" + (control ? "---:|---:|---|" : "") + "\n");
         List<Row> rows = new ArrayList<>();
         for (int c : o.latencyConnections()) {
             rows.add(row(r, Measurement.LATENCY, c, "fixed-rate p50, " + c + " conns", m -> m.p50Us(), MatrixMarkdown::us));
@@ -59,6 +72,8 @@ public final class TelemetryOnOff {
         int within2 = 0;
         int withinNoise = 0;
         int counted = 0;
+        int controlCounted = 0;
+        int controlWithinNoise = 0;
         for (Row row : rows) {
             md.append(row.markdown());
             if (!Double.isNaN(row.ratio())) {
@@ -66,9 +81,18 @@ public final class TelemetryOnOff {
                 within2 += Math.abs(row.ratio() - 1) < 0.02 ? 1 : 0;
                 withinNoise += row.withinNoise() ? 1 : 0;
             }
+            if (!Double.isNaN(row.controlRatio())) {
+                controlCounted++;
+                controlWithinNoise += row.controlWithinNoise() ? 1 : 0;
+            }
         }
         md.append(String.format(Locale.ROOT, "%nOf %d figures, %d differ by less than 2 %% and %d by less than the off "
-                + "subject's own spread over the rounds.%n%n", counted, within2, withinNoise));
+                + "subject's own spread over the rounds.", counted, within2, withinNoise));
+        if (control) {
+            md.append(String.format(Locale.ROOT, " A/A control: %d of %d within that spread, %d beyond it with no "
+                    + "difference between the subjects.", controlWithinNoise, controlCounted, controlCounted - controlWithinNoise));
+        }
+        md.append("\n\n");
         ownCpu(md, r);
     }
 
@@ -144,42 +168,68 @@ public final class TelemetryOnOff {
      * @param ratio median over rounds of on/off, NaN when no round has both
      * @param spread max/min of the off subject's figure over the rounds, NaN with fewer than two rounds
      */
-    private record Row(String markdown, double ratio, double spread, boolean withinNoise) {
+    private record Row(String markdown, double ratio, double spread, boolean withinNoise, double controlRatio,
+                       boolean controlWithinNoise) {
+    }
+
+    /** One subject's figure against the off subject's, round by round: the ratios' median and range. */
+    private record Ratios(double median, String range) {
+
+        static Ratios of(MatrixReport r, String scenario, int param, String subject, ToDoubleFunction<Measurement> f) {
+            List<Double> ratios = new ArrayList<>();
+            for (int round = 0; round < r.options().rounds(); round++) {
+                Optional<Measurement> a = run(r, scenario, param, subject, round);
+                Optional<Measurement> b = run(r, scenario, param, OFF, round);
+                if (a.isPresent() && b.isPresent()) {
+                    double va = f.applyAsDouble(a.get());
+                    double vb = f.applyAsDouble(b.get());
+                    if (positive(va) && positive(vb)) {
+                        ratios.add(va / vb);
+                    }
+                }
+            }
+            String range = ratios.isEmpty() ? "—"
+                    : MatrixMarkdown.x(ratios.stream().mapToDouble(Double::doubleValue).min().orElseThrow()) + " … "
+                    + MatrixMarkdown.x(ratios.stream().mapToDouble(Double::doubleValue).max().orElseThrow());
+            return new Ratios(TelemetryOnOff.median(ratios), range);
+        }
+
+        boolean withinNoise(double spread) {
+            return !Double.isNaN(median) && !Double.isNaN(spread) && Math.abs(median - 1) <= spread - 1;
+        }
+
+        String verdict(double spread) {
+            return Double.isNaN(median) ? "no figure"
+                    : Double.isNaN(spread) ? (Math.abs(median - 1) < 0.02 ? "< 2 % (one round: noise unknown)"
+                            : "differs (one round: noise unknown)")
+                    : withinNoise(spread) ? (Math.abs(median - 1) < 0.02 ? "within noise, < 2 %" : "within noise")
+                    : "differs beyond noise";
+        }
     }
 
     private static Row row(MatrixReport r, String scenario, int param, String what, ToDoubleFunction<Measurement> f,
                            DoubleFunction<String> format) {
         Optional<Measurement> off = r.median(scenario, param, OFF);
         Optional<Measurement> on = r.median(scenario, param, ON);
-        List<Double> ratios = new ArrayList<>();
         List<Double> offs = new ArrayList<>();
         for (int round = 0; round < r.options().rounds(); round++) {
-            Optional<Measurement> a = run(r, scenario, param, ON, round);
-            Optional<Measurement> b = run(r, scenario, param, OFF, round);
-            b.map(f::applyAsDouble).filter(TelemetryOnOff::positive).ifPresent(offs::add);
-            if (a.isPresent() && b.isPresent()) {
-                double va = f.applyAsDouble(a.get());
-                double vb = f.applyAsDouble(b.get());
-                if (positive(va) && positive(vb)) {
-                    ratios.add(va / vb);
-                }
-            }
+            run(r, scenario, param, OFF, round).map(f::applyAsDouble).filter(TelemetryOnOff::positive).ifPresent(offs::add);
         }
-        double ratio = median(ratios);
         double spread = offs.size() < 2 ? Double.NaN
                 : offs.stream().mapToDouble(Double::doubleValue).max().orElseThrow()
                         / offs.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
-        boolean withinNoise = !Double.isNaN(ratio) && !Double.isNaN(spread) && Math.abs(ratio - 1) <= spread - 1;
-        String range = ratios.isEmpty() ? "—" : MatrixMarkdown.x(ratios.stream().mapToDouble(Double::doubleValue).min().orElseThrow())
-                + " … " + MatrixMarkdown.x(ratios.stream().mapToDouble(Double::doubleValue).max().orElseThrow());
-        String verdict = Double.isNaN(ratio) ? "no figure"
-                : Double.isNaN(spread) ? (Math.abs(ratio - 1) < 0.02 ? "< 2 % (one round: noise unknown)" : "differs (one round: noise unknown)")
-                : withinNoise ? (Math.abs(ratio - 1) < 0.02 ? "within noise, < 2 %" : "within noise")
-                : "differs beyond noise";
+        Ratios onOff = Ratios.of(r, scenario, param, ON, f);
         String md = "| " + what + " | " + off.map(f::applyAsDouble).map(format::apply).orElse("—") + " | "
-                + on.map(f::applyAsDouble).map(format::apply).orElse("—") + " | " + MatrixMarkdown.x(ratio) + " | " + range
-                + " | " + (Double.isNaN(spread) ? "—" : MatrixMarkdown.x(spread)) + " | " + verdict + " |\n";
-        return new Row(md, ratio, spread, withinNoise);
+                + on.map(f::applyAsDouble).map(format::apply).orElse("—") + " | " + MatrixMarkdown.x(onOff.median()) + " | "
+                + onOff.range() + " | " + (Double.isNaN(spread) ? "—" : MatrixMarkdown.x(spread)) + " | "
+                + onOff.verdict(spread) + " |";
+        Ratios control = new Ratios(Double.NaN, "—");
+        if (r.ran().contains(AGAIN)) {
+            control = Ratios.of(r, scenario, param, AGAIN, f);
+            md += " " + MatrixMarkdown.x(control.median()) + " | " + control.range() + " | " + control.verdict(spread) + " |";
+        }
+        return new Row(md + "\n", onOff.median(), spread, onOff.withinNoise(spread), control.median(),
+                control.withinNoise(spread));
     }
 
     private static Optional<Measurement> run(MatrixReport r, String scenario, int param, String subject, int round) {

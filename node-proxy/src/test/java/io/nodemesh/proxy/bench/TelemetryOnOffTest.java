@@ -122,6 +122,43 @@ class TelemetryOnOffTest {
     }
 
     @Test
+    void theAaControlIsJudgedByTheSameRuleAndCounted() {
+        List<Measurement> ms = new ArrayList<>();
+        // wrk: off 10,000 / 11,000 / 12,000 (spread 1.20×); on 5 % lower (within noise); again 30 % lower (beyond it).
+        double[] off = {10_000, 11_000, 12_000};
+        for (int round = 0; round < 3; round++) {
+            ms.add(wrk("nodemesh", round, off[round]));
+            ms.add(wrk("nodemesh-telemetry", round, off[round] * 0.95));
+            ms.add(wrk("nodemesh-again", round, off[round] * 0.7));
+        }
+        // p50: off 100 / 110 / 120 µs (spread 1.20×); on 150 µs (beyond); again the same as off (within, < 2 %).
+        for (int round = 0; round < 3; round++) {
+            ms.add(lat("nodemesh", round, 100 + 10 * round));
+            ms.add(lat("nodemesh-telemetry", round, 150));
+            ms.add(lat("nodemesh-again", round, 100 + 10 * round));
+        }
+
+        String md = render(3, List.of("direct", "nodemesh", "nodemesh-telemetry", "nodemesh-again"), ms);
+
+        assertThat(md).contains("| verdict | A/A: again/off (median) | A/A range | A/A verdict |");
+        assertThat(md).contains("| wrk req/s, 16 conns | 11,000 | 10,450 | 0.95× | 0.95× … 0.95× | 1.20× | within noise "
+                + "| 0.70× | 0.70× … 0.70× | differs beyond noise |");
+        assertThat(md).contains("| fixed-rate p50, 2 conns | 110 µs | 150 µs | 1.36× | 1.25× … 1.50× | 1.20× | differs beyond noise "
+                + "| 1.00× | 1.00× … 1.00× | within noise, < 2 % |");
+        // p50, p99 and CPU per 1000 requests (the same in every run) from the fixed rate, and wrk.
+        assertThat(md).contains("Of 4 figures, 1 differ by less than 2 % and 2 by less than the off subject's own spread");
+        assertThat(md).contains("A/A control: 3 of 4 within that spread, 1 beyond it with no difference between the subjects.");
+    }
+
+    @Test
+    void withoutTheControlThereAreNoAaColumns() {
+        String md = render(3, List.of("direct", "nodemesh", "nodemesh-telemetry"),
+                List.of(wrk("nodemesh", 0, 10_000), wrk("nodemesh-telemetry", 0, 9_000)));
+
+        assertThat(md).doesNotContain("A/A");
+    }
+
+    @Test
     void absentWithoutBothSubjects() {
         assertThat(render(1, List.of("direct", "nodemesh"), List.of(wrk("nodemesh", 0, 10_000)))).isEmpty();
     }
