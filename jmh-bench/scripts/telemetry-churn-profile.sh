@@ -10,11 +10,12 @@
 # is bytecode not yet compiled). Needs root and `perf` (Debian: linux-perf). AGENT_FLAGS (default: bin/lib.sh's
 # NODEMESH_AGENT_JVM_FLAGS_ONLY; AGENT_FLAGS= for C2 with default thresholds) and PROXY_FLAGS add JVM flags to the
 # agent's and the proxy's command lines (e.g. PROXY_FLAGS=-Xlog:gc:file=/tmp/gc.log); JAR runs another build's nodemesh.jar (for
-# A/B runs in alternation); CHURN_THREADS sets the churn client's connect loops (default 4); TELEMETRY=off runs the same proxy with --no-telemetry and no agent, TELEMETRY=noagent with telemetry on and no
-# agent to report to (both: table and RSS only); PERF=off skips the
-# perf samples, which otherwise run in the churn client's measured window with telemetry on only (for latency A/B runs);
-# AGENT_CPU=0 runs the agent beside the load instead of on the proxy's CPU 1.
-#XX# perf samples, which otherwise run in the churn client's measured window with telemetry on only (for latency A/B runs). Usage:
+# A/B runs in alternation); CHURN_THREADS sets the churn client's connect loops (default 4); TELEMETRY=off runs the
+# same proxy with --no-telemetry and no agent, TELEMETRY=noagent with telemetry on and no agent to report to (both:
+# table and RSS only); PERF=off runs no perf (which otherwise samples in the churn client's measured window, with
+# telemetry on only) and starts neither process with perf's frame-pointer flags, for rate and latency A/B runs;
+# AGENT_CPU=0 runs the agent beside the load instead of on the proxy's CPU 1. The last line is the churn client's
+# rate and latency per connection. Usage:
 #   WARMUP=25 jmh-bench/scripts/telemetry-churn-profile.sh   (from the repository root, after a build)
 set -euo pipefail
 PREFIX=nmtel
