@@ -166,9 +166,11 @@ public final class TelemetryOnOff {
      * One figure.
      *
      * @param ratio median over rounds of on/off, NaN when no round has both
-     * @param spread max/min of the off subject's figure over the rounds, NaN with fewer than two rounds
+     * @param withinNoise whether that median is within the off subject's own spread over the rounds
+     * @param controlRatio median over rounds of again/off (the A/A control), NaN without the control
+     * @param controlWithinNoise whether that median is within the same spread
      */
-    private record Row(String markdown, double ratio, double spread, boolean withinNoise, double controlRatio,
+    private record Row(String markdown, double ratio, boolean withinNoise, double controlRatio,
                        boolean controlWithinNoise) {
     }
 
@@ -228,7 +230,7 @@ public final class TelemetryOnOff {
             control = Ratios.of(r, scenario, param, AGAIN, f);
             md += " " + MatrixMarkdown.x(control.median()) + " | " + control.range() + " | " + control.verdict(spread) + " |";
         }
-        return new Row(md + "\n", onOff.median(), spread, onOff.withinNoise(spread), control.median(),
+        return new Row(md + "\n", onOff.median(), onOff.withinNoise(spread), control.median(),
                 control.withinNoise(spread));
     }
 
