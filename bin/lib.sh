@@ -3,26 +3,21 @@
 # shellcheck shell=bash
 
 NODEMESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-NODEMESH_JAR="$NODEMESH_ROOT/node-proxy/target/nodemesh.jar"
+NODEMESH_JAR="$NODEMESH_ROOT/cli/target/nodemesh.jar"
 NODEMESH_BENCH_JAR="$NODEMESH_ROOT/jmh-bench/target/benchmarks.jar"
-# --add-exports: the NIO transport reads its sockets' descriptors through sun.nio.ch (capture.NioDescriptors).
-NODEMESH_JVM_FLAGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow --add-exports=java.base/sun.nio.ch=ALL-UNNAMED -XX:+UseCompactObjectHeaders)
-# Added for `nodemesh proxy` and `nodemesh agent` only (the node's long-running daemons): a small serial-GC heap, one Netty pool
-# arena, caps that are limits for thousands of busy connections (not what is used), smaller stacks and code cache, glibc's freed memory returned.
-# Why each, and the RSS before/after: jmh-bench/RESULTS.md (growth section) and ProxyJvmFlags.java, whose
-# TUNED_ONLY list a unit test keeps equal to this one. Override with NODEMESH_PROXY_JVM_FLAGS="..." (words).
-NODEMESH_PROXY_JVM_FLAGS_DEFAULT=(-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxDirectMemorySize=256m
-  -Dio.netty.allocator.numDirectArenas=1 -Dio.netty.allocator.numHeapArenas=0 -Xss512k -XX:ReservedCodeCacheSize=48m -XX:MaxMetaspaceSize=96m
-  -XX:-UsePerfData -XX:TrimNativeHeapInterval=5000)
-# Added for `nodemesh agent` only: C1 alone, and C1 after 20 calls instead of 200. The agent's per-batch code runs a few
-# times a second, too rarely for C2 to pay for compiling it (C2 kept compiling it for minutes under churn, a third of
-# the agent's CPU) and for the default threshold to compile it at all for minutes (a third of its samples were the
-# interpreter); the agent needs a fraction of C1's throughput (RESULTS.md, telemetry sections). ProxyJvmFlags.AGENT_ONLY,
-# kept equal by a unit test. Override with NODEMESH_AGENT_JVM_FLAGS="..." (words, replacing the proxy's flags too).
-NODEMESH_AGENT_JVM_FLAGS_ONLY=(-XX:TieredStopAtLevel=1 -XX:Tier3InvocationThreshold=20 -XX:Tier3MinInvocationThreshold=10
-  -XX:Tier3CompileThreshold=200)
-# glibc malloc arenas for the proxy (default 8 per core); ProxyJvmFlags.TUNED_ENV.
-NODEMESH_PROXY_MALLOC_ARENA_MAX=2
+# The JVM flags come from jvm-flags.properties, their one source (read by the root pom and the benchmarks too).
+jvm_flag_words() { # prints the value of key $1 of jvm-flags.properties
+  sed -n "s/^$1=//p" "$NODEMESH_ROOT/jvm-flags.properties"
+}
+# Every JVM of the project.
+read -r -a NODEMESH_JVM_FLAGS <<<"$(jvm_flag_words 'jvm\.flags')"
+# Added for `nodemesh proxy` and `nodemesh agent` only (the node's long-running daemons). Override with
+# NODEMESH_PROXY_JVM_FLAGS="..." (words).
+read -r -a NODEMESH_PROXY_JVM_FLAGS_DEFAULT <<<"$(jvm_flag_words 'jvm\.flags\.daemon')"
+# Added for `nodemesh agent` only. Override with NODEMESH_AGENT_JVM_FLAGS="..." (words, replacing the daemon flags too).
+read -r -a NODEMESH_AGENT_JVM_FLAGS_ONLY <<<"$(jvm_flag_words 'jvm\.flags\.agent')"
+# glibc malloc arenas for the daemons.
+NODEMESH_PROXY_MALLOC_ARENA_MAX="$(jvm_flag_words 'jvm\.env\.MALLOC_ARENA_MAX')"
 
 # Debian package -> a command it provides, for what the demo and the tests run.
 NODEMESH_PACKAGES=(
@@ -84,21 +79,21 @@ ensure_packages() {
       || die "apt-get install ${missing[*]} failed"
     return 0
   fi
-  die "missing Debian packages: ${missing[*]} (run as root to have them installed, or: sudo apt-get install ${missing[*]})"
+  die "missing Debian packages: ${missing[*]} (run as root to have them installed, or as root: apt-get install ${missing[*]})"
 }
 
-# Builds node-proxy/target/nodemesh.jar when it is missing or older than a source or pom.
+# Builds cli/target/nodemesh.jar when it is missing or older than a source or pom.
 ensure_jar() {
   local newer
   if [ -f "$NODEMESH_JAR" ]; then
-    newer=$(cd "$NODEMESH_ROOT" && find pom.xml ./*/pom.xml ./*/src/main -newer "$NODEMESH_JAR" -type f -print -quit 2>/dev/null)
+    newer=$(cd "$NODEMESH_ROOT" && find pom.xml jvm-flags.properties ./*/pom.xml ./*/src/main -newer "$NODEMESH_JAR" -type f -print -quit 2>/dev/null)
     [ -z "$newer" ] && return 0
     echo "nodemesh: $newer changed since the jar was built; rebuilding..." >&2
   else
     echo "nodemesh: building $NODEMESH_JAR (first run; takes a minute or two)..." >&2
   fi
   ensure_packages "${NODEMESH_BUILD_PACKAGES[@]}"
-  (cd "$NODEMESH_ROOT" && mvn -B -q -DskipTests package -pl node-proxy -am) >&2 \
+  (cd "$NODEMESH_ROOT" && mvn -B -q -DskipTests package -pl cli -am) >&2 \
     || die "the build failed; run 'mvn -B -DskipTests package' in $NODEMESH_ROOT to see why"
   [ -f "$NODEMESH_JAR" ] || die "the build finished but $NODEMESH_JAR is not there"
 }
@@ -109,7 +104,7 @@ ensure_bench_jar() {
   local newer="" jar
   for jar in "$NODEMESH_BENCH_JAR" "$NODEMESH_JAR"; do
     if [ ! -f "$jar" ]; then newer="$jar is missing"; break; fi
-    newer=$(cd "$NODEMESH_ROOT" && find pom.xml ./*/pom.xml ./*/src/main -newer "$jar" -type f -print -quit 2>/dev/null)
+    newer=$(cd "$NODEMESH_ROOT" && find pom.xml jvm-flags.properties ./*/pom.xml ./*/src/main -newer "$jar" -type f -print -quit 2>/dev/null)
     [ -n "$newer" ] && { newer="$newer changed since $(basename "$jar") was built"; break; }
   done
   [ -z "$newer" ] && return 0

@@ -53,11 +53,11 @@ proxy_ready() {
 # Starts the server, then after 3 s the churn client (CHURN_THREADS connect loops, default 4) for WARMUP s + $1
 # measured (its JSON in $WORK/churn.json).
 churn_start() {
-  taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.proxy.bench.load.LoadServer \
+  taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.bench.load.LoadServer \
     --bind 10.77.0.3:9000 --mode rr > "$WORK/server.log" 2>&1 &
   SERVER=$!
   sleep 3
-  taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.proxy.bench.load.ChurnClient \
+  taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.bench.load.ChurnClient \
     --target 10.77.0.3:9000 --threads "${CHURN_THREADS:-4}" --duration "$1" --warmup "${WARMUP}s" > "$WORK/churn.json" &
   CLIENT=$!
 }

@@ -13,13 +13,13 @@ import io.nodemesh.bench.report.Step;
 import io.nodemesh.bench.report.StepRunner;
 import io.nodemesh.bench.report.TelemetrySection;
 import io.nodemesh.bench.telemetry.ReporterThroughput;
-import io.nodemesh.proxy.bench.Machine;
-import io.nodemesh.proxy.bench.MatrixBenchmark;
-import io.nodemesh.proxy.bench.MatrixOptions;
-import io.nodemesh.proxy.bench.MatrixReport;
-import io.nodemesh.proxy.bench.growth.GrowthCommand;
-import io.nodemesh.proxy.cli.BenchCommand;
-import io.nodemesh.proxy.cli.MatrixCommand;
+import io.nodemesh.bench.harness.Machine;
+import io.nodemesh.bench.harness.MatrixBenchmark;
+import io.nodemesh.bench.harness.MatrixOptions;
+import io.nodemesh.bench.harness.MatrixReport;
+import io.nodemesh.bench.growth.GrowthCommand;
+import io.nodemesh.bench.cli.BenchCommand;
+import io.nodemesh.bench.cli.MatrixCommand;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -142,7 +142,7 @@ public final class Report implements Callable<Integer> {
         int runs = quick ? 1 : 3;
         int seconds = quick ? 5 : 10;
         List<ReporterThroughput.Result> results = new ArrayList<>();
-        Path nodemeshJar = Path.of("node-proxy", "target", "nodemesh.jar");
+        Path nodemeshJar = Path.of("cli", "target", "nodemesh.jar");
         for (int i = 1; i <= runs; i++) {
             // Alternating the two set-ups, and which comes first, so neither always runs on a warmer machine.
             for (boolean ownProcess : i % 2 == 1 ? new boolean[] {true, false} : new boolean[] {false, true}) {

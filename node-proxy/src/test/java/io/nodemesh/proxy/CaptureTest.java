@@ -9,9 +9,9 @@ import io.nodemesh.proxy.config.TransportKind;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
-import io.nodemesh.testing.Lan;
+import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -52,8 +52,8 @@ class CaptureTest {
     @Test
     void capturedConnectionsCarryHalfAMegabyteEachWayIntact() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         int connections = bulkConnections();
         long perConnection = 512 * 1024;
         try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport());
@@ -87,8 +87,8 @@ class CaptureTest {
     @Test
     void ipv6ConnectionsAreCapturedWithTheirIpv6OriginalDestination() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24", "fd77::2/64");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24", "fd77::3/64");
+        Netns a = lan.attach("pa", "10.77.0.2/24", "fd77::2/64");
+        Netns b = lan.attach("pb", "10.77.0.3/24", "fd77::3/64");
         try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport());
              SeededServer server = SeededServer.start(b, 8080, 200_000, 300_000, false)) {
             List<String> verdicts = SeededClients.run(a, b.ipv6(), 8080, 5, 200_000, 300_000);
@@ -105,7 +105,7 @@ class CaptureTest {
     @Test
     void aConnectionToTheCapturePortItselfIsClosedAndCounted() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
         try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport())) {
             // Loopback is exempt from capture, so this reaches :15001 without a redirect: no original destination.
             int got = a.call(() -> {
@@ -126,8 +126,8 @@ class CaptureTest {
     @Test
     void aResetFromTheServerReachesTheClientAsAReset() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         java.nio.channels.ServerSocketChannel listener = b.call(() ->
                 java.nio.channels.ServerSocketChannel.open().bind(new InetSocketAddress(8080)));
         try (listener;
@@ -157,8 +157,8 @@ class CaptureTest {
     @Test
     void halfCloseKeepsTheReplyDirectionOpen() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport());
              SeededServer server = SeededServer.start(b, 8080, 1000, 3 * 1024 * 1024, true)) {
             // The server answers only after it has seen the client's FIN: a lost FIN hangs, a full close loses the reply.
@@ -173,8 +173,8 @@ class CaptureTest {
     @Test
     void refusedDestinationResetsTheClientPromptly() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport())) {
             // Nothing listens on b:9. Without the proxy connect() fails; with it, the accept succeeded,
             // so the refusal must come back as a reset on the first read instead of a hang.

@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nodemesh.proxy.capture.PodCapture;
 import io.nodemesh.proxy.config.ConfigException;
-import io.nodemesh.testing.Lan;
+import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -31,8 +31,8 @@ class ConfigErrorTest {
     @Test
     void aBrokenEditIsRejectedWithItsLineAndTheLastGoodConfigStays() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         String good = TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a);
         try (TestMesh mesh = TestMesh.start(dir, good, null);
              SeededServer server = SeededServer.start(b, 8080, 1000, 1000, false)) {
@@ -61,8 +61,8 @@ class ConfigErrorTest {
     @Test
     void aPodWhoseNamespaceIsMissingFailsAloneWithAClearError() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         Path missing = Path.of("/var/run/netns", NetnsExtension.PREFIX + "never-made");
         String yaml = TestMesh.proxySection("iptables") + "pods:\n"
                 + "  - name: ghost\n    namespace: demo\n    netns: " + missing + "\n"

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
-import io.nodemesh.testing.Lan;
+import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -32,8 +32,8 @@ class DrainTest {
     @Test
     void removingAPodLetsItsConnectionsRunUntilTheDrainDeadline() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         String header = TestMesh.proxySection("iptables", "1m", "1500ms");
         try (TestMesh mesh = TestMesh.start(dir, header + "pods:\n" + TestMesh.pod("a", a), null);
              EchoServer echo = EchoServer.start(b, 7000);
@@ -59,8 +59,8 @@ class DrainTest {
     @Test
     void shutdownDrainsFinishedConnectionsCleanlyAndCutsTheRestAtTheDeadline() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         String yaml = TestMesh.proxySection("iptables", "1m", "1s") + "pods:\n" + TestMesh.pod("a", a);
         TestMesh mesh = TestMesh.start(dir, yaml, null);
         try (EchoServer echo = EchoServer.start(b, 7000);
@@ -84,8 +84,8 @@ class DrainTest {
     @Test
     void anIdleConnectionIsClosedAfterTheIdleTimeout() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         String yaml = TestMesh.proxySection("iptables", "700ms", "1s") + "pods:\n" + TestMesh.pod("a", a);
         try (TestMesh mesh = TestMesh.start(dir, yaml, null);
              EchoServer echo = EchoServer.start(b, 7000);

@@ -1,6 +1,6 @@
 package io.nodemesh.proxy;
 
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -20,7 +20,7 @@ final class EchoServer implements AutoCloseable {
         this.acceptor = Thread.ofVirtual().start(this::acceptLoop);
     }
 
-    static EchoServer start(TestNamespace pod, int port) throws Exception {
+    static EchoServer start(Netns pod, int port) throws Exception {
         return new EchoServer(pod.call(() -> ServerSocketChannel.open().bind(new InetSocketAddress(port))));
     }
 
@@ -56,7 +56,7 @@ final class EchoServer implements AutoCloseable {
     }
 
     /** Opens a connection from inside {@code pod} to {@code dst}. */
-    static SocketChannel connect(TestNamespace pod, InetSocketAddress dst) throws Exception {
+    static SocketChannel connect(Netns pod, InetSocketAddress dst) throws Exception {
         SocketChannel ch = pod.call(SocketChannel::open);
         ch.connect(dst);
         return ch;

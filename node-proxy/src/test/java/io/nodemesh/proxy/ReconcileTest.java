@@ -7,9 +7,9 @@ import io.nodemesh.proxy.capture.RedirectRules;
 import io.nodemesh.proxy.config.PodSpec;
 import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
 import io.nodemesh.rules.RuleEngine;
-import io.nodemesh.testing.Lan;
+import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
@@ -34,8 +34,8 @@ class ReconcileTest {
     @Test
     void trafficBetweenTwoCapturedPodsIsCapturedOnceEachWayNotLooped() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         String yaml = TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a) + TestMesh.pod("b", b);
         try (TestMesh mesh = TestMesh.start(dir, yaml, null);
              SeededServer server = SeededServer.start(b, 8080, 100_000, 100_000, false)) {
@@ -61,8 +61,8 @@ class ReconcileTest {
     @Test
     void theNftBackendCapturesToo() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         String yaml = TestMesh.proxySection("nft") + "pods:\n" + TestMesh.pod("a", a);
         try (TestMesh mesh = TestMesh.start(dir, yaml, null);
              SeededServer server = SeededServer.start(b, 8080, 50_000, 50_000, false)) {
@@ -77,9 +77,9 @@ class ReconcileTest {
     @Test
     void removingAPodReleasesItAndLeavesTheOthersConnectionsAlone() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
-        TestNamespace c = lan.attach("pc", "10.77.0.4/24"); // not in the mesh
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
+        Netns c = lan.attach("pc", "10.77.0.4/24"); // not in the mesh
         String both = TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a) + TestMesh.pod("b", b);
         String onlyB = TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("b", b);
         try (TestMesh mesh = TestMesh.start(dir, both, null);
@@ -115,8 +115,8 @@ class ReconcileTest {
     @Test
     void rulesLeftInSyncByAnEarlierProxyAreKeptAndStaleOnesReplaced() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         String yaml = TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a);
         try (TestMesh first = TestMesh.start(dir, yaml, null)) {
             assertThat(first.proxy.pod("demo/a").orElseThrow().listening()).isTrue();

@@ -1,6 +1,6 @@
 package io.nodemesh.proxy;
 
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
@@ -20,7 +20,7 @@ final class SeededClients {
     }
 
     /** Runs {@code count} clients at once against {@code dst:port}; returns one verdict per client ("ok" or the problem). */
-    static List<String> run(TestNamespace pod, InetAddress dst, int port, int count, long requestBytes,
+    static List<String> run(Netns pod, InetAddress dst, int port, int count, long requestBytes,
                             long replyBytes) throws Exception {
         List<SocketChannel> sockets = pod.call(() -> {
             List<SocketChannel> out = new ArrayList<>();

@@ -1,6 +1,6 @@
 package io.nodemesh.proxy;
 
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -39,7 +39,7 @@ final class SeededServer implements AutoCloseable {
     }
 
     /** Listens on {@code 0.0.0.0:port} (and {@code [::]} if the pod has IPv6) inside {@code pod}. */
-    static SeededServer start(TestNamespace pod, int port, long requestBytes, long replyBytes, boolean replyAfterEof)
+    static SeededServer start(Netns pod, int port, long requestBytes, long replyBytes, boolean replyAfterEof)
             throws Exception {
         ServerSocketChannel ssc = pod.call(() -> {
             ServerSocketChannel s = ServerSocketChannel.open();

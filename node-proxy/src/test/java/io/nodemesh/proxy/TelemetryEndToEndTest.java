@@ -10,9 +10,9 @@ import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
-import io.nodemesh.testing.Lan;
+import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
@@ -53,8 +53,8 @@ class TelemetryEndToEndTest {
     @Test
     void capturedTrafficShowsUpInTheAgentsMetricsAndSurvivesTheAgentGoingAway() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("pa", "10.77.0.2/24");
-        TestNamespace b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = lan.attach("pa", "10.77.0.2/24");
+        Netns b = lan.attach("pb", "10.77.0.3/24");
         Path socket = dir.resolve("telemetry.sock");
         Path config = dir.resolve("mesh.yaml");
         Files.writeString(config, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a) + TestMesh.pod("b", b));

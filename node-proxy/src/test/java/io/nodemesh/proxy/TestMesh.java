@@ -2,7 +2,7 @@ package io.nodemesh.proxy;
 
 import io.nodemesh.proxy.config.TransportKind;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -65,7 +65,7 @@ final class TestMesh implements AutoCloseable {
     }
 
     /** A pod entry for {@code ns} named {@code name} in namespace {@code demo}. */
-    static String pod(String name, TestNamespace ns) {
+    static String pod(String name, Netns ns) {
         StringBuilder ips = new StringBuilder();
         if (ns.ipv4() != null) {
             ips.append(ns.ipv4().getHostAddress());

@@ -2,9 +2,9 @@ package io.nodemesh.rules;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.testing.Lan;
+import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Inet4Address;
@@ -42,8 +42,8 @@ class RedirectTrafficTest {
     @ValueSource(strings = {"iptables", "nft"})
     void capturesUnmarkedTcpAndLetsExemptionsThrough(String backend) throws Throwable {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("a", "10.77.0.2/24", "fd77::2/64");
-        TestNamespace b = lan.attach("b", "10.77.0.3/24", "fd77::3/64");
+        Netns a = lan.attach("a", "10.77.0.2/24", "fd77::2/64");
+        Netns b = lan.attach("b", "10.77.0.3/24", "fd77::3/64");
         for (int port : List.of(8080, 9090)) {
             listen(b, port, "b:" + port);
         }
@@ -81,7 +81,7 @@ class RedirectTrafficTest {
     }
 
     /** A listener in {@code ns} on every address that sends {@code name} to each connection and closes it. */
-    private void listen(TestNamespace ns, int port, String name) throws Exception {
+    private void listen(Netns ns, int port, String name) throws Exception {
         ServerSocket server = ns.call(() -> {
             ServerSocket s = new ServerSocket();
             s.setReuseAddress(true);
@@ -100,7 +100,7 @@ class RedirectTrafficTest {
         });
     }
 
-    private static String greeting(TestNamespace from, InetAddress address, int port) throws Exception {
+    private static String greeting(Netns from, InetAddress address, int port) throws Exception {
         return from.call(() -> {
             try (Socket socket = new Socket()) {
                 socket.connect(new InetSocketAddress(address, port), 5000);

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nodemesh.testing.NetnsExtension;
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -30,7 +30,7 @@ class RuleEngineNetnsTest {
         RuleEngine engine = RuleEngine.named(backend);
         for (RedirectPlan plan : List.of(RenderingGoldenTest.defaults(), RenderingGoldenTest.everything(),
                 RenderingGoldenTest.ipv4Only())) {
-            TestNamespace ns = net.namespace("rt");
+            Netns ns = net.namespace("rt");
             assertThat(engine.check(plan, ns.path()).present()).isFalse();
             engine.apply(plan, ns.path());
             CheckResult result = engine.check(plan, ns.path());
@@ -55,7 +55,7 @@ class RuleEngineNetnsTest {
 
     @Test
     void ipv4OnlyPlanLeavesIp6tablesUntouched() {
-        TestNamespace ns = net.namespace("v4");
+        Netns ns = net.namespace("v4");
         RuleEngine.iptables().apply(RenderingGoldenTest.ipv4Only(), ns.path());
         assertThat(ns.execOk("ip6tables-save", "-t", "nat").stdout()).doesNotContain("NODEMESH");
         assertThat(ns.execOk("iptables-save", "-t", "nat").stdout()).contains(":NODEMESH_OUTPUT");
@@ -65,7 +65,7 @@ class RuleEngineNetnsTest {
     @ValueSource(strings = {"iptables", "nft"})
     void applyingTwiceIsRefusedAndChangesNothing(String backend) {
         RuleEngine engine = RuleEngine.named(backend);
-        TestNamespace ns = net.namespace("twice");
+        Netns ns = net.namespace("twice");
         engine.apply(RenderingGoldenTest.defaults(), ns.path());
         String before = snapshot(ns);
         for (RuleEngine second : List.of(RuleEngine.iptables(), RuleEngine.nft())) {
@@ -83,7 +83,7 @@ class RuleEngineNetnsTest {
     @ValueSource(strings = {"iptables", "nft"})
     void removeTakesOnlyNodemeshRules(String backend) {
         RuleEngine engine = RuleEngine.named(backend);
-        TestNamespace ns = net.namespace("rm");
+        Netns ns = net.namespace("rm");
         addForeignRules(ns);
         String foreignBefore = snapshot(ns);
         engine.apply(RenderingGoldenTest.everything(), ns.path());
@@ -103,7 +103,7 @@ class RuleEngineNetnsTest {
 
     @Test
     void iptablesCheckFindsDeletedAndExtraRulesInBothFamilies() {
-        TestNamespace ns = net.namespace("drift");
+        Netns ns = net.namespace("drift");
         RedirectPlan plan = RenderingGoldenTest.everything();
         RuleEngine.iptables().apply(plan, ns.path());
         ns.execOk("iptables", "-t", "nat", "-D", "NODEMESH_OUTPUT", "-o", "lo", "-j", "RETURN");
@@ -123,7 +123,7 @@ class RuleEngineNetnsTest {
 
     @Test
     void iptablesCheckFindsReorderedRulesAndAStrayJump() {
-        TestNamespace ns = net.namespace("order");
+        Netns ns = net.namespace("order");
         RedirectPlan plan = RenderingGoldenTest.defaults();
         RuleEngine.iptables().apply(plan, ns.path());
         ns.execOk("iptables", "-t", "nat", "-D", "NODEMESH_OUTPUT", "-o", "lo", "-j", "RETURN");
@@ -139,7 +139,7 @@ class RuleEngineNetnsTest {
 
     @Test
     void nftCheckFindsDeletedAndExtraRules() {
-        TestNamespace ns = net.namespace("nftdrift");
+        Netns ns = net.namespace("nftdrift");
         RedirectPlan plan = RenderingGoldenTest.everything();
         RuleEngine.nft().apply(plan, ns.path());
         String handle = ns.execOk("nft", "-a", "list", "chain", "inet", "nodemesh", "output").stdout().lines()
@@ -155,7 +155,7 @@ class RuleEngineNetnsTest {
 
     @Test
     void checkAgainstAnotherPlanShowsTheDifference() {
-        TestNamespace ns = net.namespace("other");
+        Netns ns = net.namespace("other");
         RuleEngine.iptables().apply(RenderingGoldenTest.defaults(), ns.path());
         RedirectPlan other = RedirectPlan.builder().podLabel("demo/client").exemptPort(22).build();
         CheckResult r = RuleEngine.iptables().check(other, ns.path());
@@ -197,7 +197,7 @@ class RuleEngineNetnsTest {
     }
 
     /** Someone else's rules: nat (both families), filter, and an nft table of their own. */
-    private static void addForeignRules(TestNamespace ns) {
+    private static void addForeignRules(Netns ns) {
         String v4 = "*nat\n:FOREIGN - [0:0]\n" + String.join("\n", FOREIGN_IPTABLES) + "\nCOMMIT\n"
                 + "*filter\n-A INPUT -p tcp -m tcp --dport 2222 -j ACCEPT\nCOMMIT\n";
         ns.execOk("sh", "-c", "printf '%s' \"$0\" | iptables-restore --noflush", v4);
@@ -212,7 +212,7 @@ class RuleEngineNetnsTest {
      * base chains: iptables-nft creates a table's built-in chains on first use and leaves them
      * (empty, policy accept, so without effect) when nodemesh's rules go again.
      */
-    private static String snapshot(TestNamespace ns) {
+    private static String snapshot(Netns ns) {
         StringBuilder out = new StringBuilder();
         for (String tool : List.of("iptables-save", "ip6tables-save")) {
             ns.execOk(tool).stdout().lines().filter(l -> !l.startsWith("#"))

@@ -1,5 +1,10 @@
 package io.nodemesh.testing;
 
+import io.nodemesh.topology.Commands;
+import io.nodemesh.topology.Lan;
+import io.nodemesh.topology.Topology;
+import io.nodemesh.topology.Netns;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,7 +67,7 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
     }
 
     /** Creates a namespace named {@code PREFIX<n>-<label>} with its loopback up. */
-    public TestNamespace namespace(String label) {
+    public Netns namespace(String label) {
         return current().namespace(label);
     }
 

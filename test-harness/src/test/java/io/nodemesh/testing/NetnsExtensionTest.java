@@ -1,5 +1,9 @@
 package io.nodemesh.testing;
 
+import io.nodemesh.topology.Commands;
+import io.nodemesh.topology.Lan;
+import io.nodemesh.topology.Netns;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.linux.OriginalDestination;
@@ -24,8 +28,8 @@ class NetnsExtensionTest {
     @Test
     void podsOnOneLanTalkOverRealSocketsInsideTheirNamespaces() throws Exception {
         Lan lan = net.lan("node");
-        TestNamespace a = lan.attach("a", "10.77.0.2/24", "fd77::2/64");
-        TestNamespace b = lan.attach("b", "10.77.0.3/24", "fd77::3/64");
+        Netns a = lan.attach("a", "10.77.0.2/24", "fd77::2/64");
+        Netns b = lan.attach("b", "10.77.0.3/24", "fd77::3/64");
         madeByLastTest = a.name();
 
         ServerSocket server = b.call(() -> new ServerSocket(7000, 50, b.ipv4()));
@@ -52,7 +56,7 @@ class NetnsExtensionTest {
 
     @Test
     void originalDestinationComesBackThroughARealRedirect() throws Exception {
-        TestNamespace ns = net.namespace("redir");
+        Netns ns = net.namespace("redir");
         ns.execOk("ip", "addr", "add", "10.77.9.1/24", "dev", "lo");
         ns.execOk("iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "10.77.9.99", "--dport", "8080",
                 "-j", "REDIRECT", "--to-ports", "15001");

@@ -1,5 +1,8 @@
 package io.nodemesh.testing;
 
+import io.nodemesh.topology.Commands;
+import io.nodemesh.topology.Topology;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.BufferedReader;

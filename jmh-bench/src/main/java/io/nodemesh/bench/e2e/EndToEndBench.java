@@ -1,11 +1,11 @@
 package io.nodemesh.bench.e2e;
 
-import io.nodemesh.proxy.cli.BenchCommand;
+import io.nodemesh.bench.cli.BenchCommand;
 import picocli.CommandLine;
 
 /**
  * The end-to-end benchmark from jmh-bench's jar, with charts: the same options as
- * {@code nodemesh bench} (the harness lives in node-proxy's {@code io.nodemesh.proxy.bench} so
+ * {@code nodemesh bench} (the harness lives in node-proxy's {@code io.nodemesh.bench.harness} so
  * that the CLI reaches it); this jar adds the XChart renderer. Run as root from the repository root:
  * {@code java -cp jmh-bench/target/benchmarks.jar io.nodemesh.bench.e2e.EndToEndBench --quick}.
  */

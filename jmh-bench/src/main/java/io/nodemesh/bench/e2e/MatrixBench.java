@@ -1,6 +1,6 @@
 package io.nodemesh.bench.e2e;
 
-import io.nodemesh.proxy.cli.MatrixCommand;
+import io.nodemesh.bench.cli.MatrixCommand;
 import picocli.CommandLine;
 
 /**

@@ -1,8 +1,8 @@
 package io.nodemesh.bench.e2e;
 
-import io.nodemesh.proxy.bench.MatrixChartRenderer;
-import io.nodemesh.proxy.bench.MatrixReport;
-import io.nodemesh.proxy.bench.Measurement;
+import io.nodemesh.bench.harness.MatrixChartRenderer;
+import io.nodemesh.bench.harness.MatrixReport;
+import io.nodemesh.bench.harness.Measurement;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;

@@ -1,8 +1,8 @@
 package io.nodemesh.bench.e2e;
 
-import io.nodemesh.proxy.bench.BenchReport;
-import io.nodemesh.proxy.bench.ChartRenderer;
-import io.nodemesh.proxy.bench.SubjectSummary;
+import io.nodemesh.bench.harness.BenchReport;
+import io.nodemesh.bench.harness.ChartRenderer;
+import io.nodemesh.bench.harness.SubjectSummary;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;

@@ -1,6 +1,6 @@
 package io.nodemesh.bench.growth;
 
-import io.nodemesh.proxy.bench.growth.GrowthCommand;
+import io.nodemesh.bench.growth.GrowthCommand;
 import picocli.CommandLine;
 
 /**

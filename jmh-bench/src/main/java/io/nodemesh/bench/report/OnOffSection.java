@@ -1,8 +1,8 @@
 package io.nodemesh.bench.report;
 
-import io.nodemesh.proxy.bench.MatrixOptions;
-import io.nodemesh.proxy.bench.MatrixReport;
-import io.nodemesh.proxy.bench.TelemetryOnOff;
+import io.nodemesh.bench.harness.MatrixOptions;
+import io.nodemesh.bench.harness.MatrixReport;
+import io.nodemesh.bench.harness.TelemetryOnOff;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -39,7 +39,7 @@ public final class OnOffSection {
         Duration shortRun = Duration.ofSeconds(quick ? 2 : 5);
         return new MatrixOptions(List.of(2, 16, 64), 1000, 1024, latencyWarmup, latency, List.of(1, 16, 64), wrk,
                 List.of(1, 8), 4, toolWarmup, churnWarmup, shortRun, quick ? 2 : 3,
-                List.of("direct", TelemetryOnOff.OFF, TelemetryOnOff.ON, TelemetryOnOff.AGAIN), out, Path.of("node-proxy", "target", "nodemesh.jar"),
+                List.of("direct", TelemetryOnOff.OFF, TelemetryOnOff.ON, TelemetryOnOff.AGAIN), out, Path.of("cli", "target", "nodemesh.jar"),
                 1, 0, nice == null ? 0 : nice, false, commandLine);
     }
 

@@ -1,6 +1,6 @@
 package io.nodemesh.bench.report;
 
-import io.nodemesh.proxy.bench.Machine;
+import io.nodemesh.bench.harness.Machine;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,6 +1,6 @@
 package io.nodemesh.bench.report;
 
-import io.nodemesh.proxy.bench.growth.MarkedSection;
+import io.nodemesh.bench.growth.MarkedSection;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

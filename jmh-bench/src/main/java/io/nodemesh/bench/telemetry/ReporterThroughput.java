@@ -1,8 +1,8 @@
 package io.nodemesh.bench.telemetry;
 
-import io.nodemesh.proxy.bench.PlainHttp;
-import io.nodemesh.proxy.bench.ProcessSample;
-import io.nodemesh.proxy.bench.ProxyJvmFlags;
+import io.nodemesh.bench.harness.PlainHttp;
+import io.nodemesh.bench.harness.ProcessSample;
+import io.nodemesh.bench.harness.ProxyJvmFlags;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.OpenedConnection;
 import io.nodemesh.proxy.telemetry.ReporterConfig;

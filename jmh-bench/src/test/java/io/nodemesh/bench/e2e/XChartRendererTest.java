@@ -2,11 +2,11 @@ package io.nodemesh.bench.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.proxy.bench.BenchOptions;
-import io.nodemesh.proxy.bench.BenchReport;
-import io.nodemesh.proxy.bench.Machine;
-import io.nodemesh.proxy.bench.ResultsWriter;
-import io.nodemesh.proxy.bench.SubjectSummary;
+import io.nodemesh.bench.harness.BenchOptions;
+import io.nodemesh.bench.harness.BenchReport;
+import io.nodemesh.bench.harness.Machine;
+import io.nodemesh.bench.harness.ResultsWriter;
+import io.nodemesh.bench.harness.SubjectSummary;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -2,7 +2,7 @@ package io.nodemesh.bench.report;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.proxy.bench.Machine;
+import io.nodemesh.bench.harness.Machine;
 import java.io.PrintStream;
 import java.io.OutputStream;
 import java.nio.file.Files;

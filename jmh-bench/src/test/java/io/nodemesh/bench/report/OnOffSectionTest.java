@@ -3,10 +3,10 @@ package io.nodemesh.bench.report;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.nodemesh.proxy.bench.Machine;
-import io.nodemesh.proxy.bench.MatrixOptions;
-import io.nodemesh.proxy.bench.MatrixReport;
-import io.nodemesh.proxy.bench.Measurement;
+import io.nodemesh.bench.harness.Machine;
+import io.nodemesh.bench.harness.MatrixOptions;
+import io.nodemesh.bench.harness.MatrixReport;
+import io.nodemesh.bench.harness.Measurement;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;

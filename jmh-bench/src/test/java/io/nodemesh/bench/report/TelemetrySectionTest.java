@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.bench.telemetry.ReporterThroughput;
 import io.nodemesh.bench.telemetry.ReporterThroughput.Result;
-import io.nodemesh.proxy.bench.Machine;
+import io.nodemesh.bench.harness.Machine;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class ReporterThroughputTest {
 
     /** Built by the reactor's package phase before this module's tests ({@code mvn verify}, as bin/test runs it). */
-    private static final Path JAR = Path.of("..", "node-proxy", "target", "nodemesh.jar");
+    private static final Path JAR = Path.of("..", "cli", "target", "nodemesh.jar");
 
     @Test
     void theAgentInItsOwnProcessReceivesWhatTheReporterSends() throws Exception {

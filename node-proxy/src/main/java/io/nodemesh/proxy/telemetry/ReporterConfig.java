@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.telemetry.v1.ReportProtocol;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
@@ -55,7 +56,7 @@ public record ReporterConfig(
 
     /** Builds a {@link ReporterConfig}; defaults: 16 Ki buffer, 2048 events or 1 s, back-off 100 ms doubling to 5 s. */
     public static final class Builder {
-        private Path socketPath = Path.of("/var/run/nodemesh/telemetry.sock");
+        private Path socketPath = ReportProtocol.DEFAULT_SOCKET;
         private String reporterId = "node-proxy-" + ProcessHandle.current().pid();
         private String node = "";
         private String trustDomain = "cluster.local";

@@ -9,7 +9,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.linux.Scheduling;
-import io.nodemesh.telemetry.report.BatchValidator;
+import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
 import java.io.IOException;
@@ -292,7 +292,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     private ReportBatch.Builder newBatch() {
         mapper.startBatch();
         return ReportBatch.newBuilder()
-                .setProtocolVersion(BatchValidator.PROTOCOL_VERSION)
+                .setProtocolVersion(ReportProtocol.VERSION)
                 .setReporterId(config.reporterId())
                 .setNode(config.node());
     }

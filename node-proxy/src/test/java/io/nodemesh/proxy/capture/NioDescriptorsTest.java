@@ -12,7 +12,7 @@ import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.SocketOptions;
 import io.nodemesh.proxy.config.TransportKind;
 import io.nodemesh.testing.NetnsExtension;
-import io.nodemesh.testing.TestNamespace;
+import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -92,7 +92,7 @@ class NioDescriptorsTest {
 
     @Test
     void nioUpstreamSocketsCarryTheMarkBeforeTheyConnect() throws Exception {
-        TestNamespace pod = net.namespace("pod");
+        Netns pod = net.namespace("pod");
         try (NetworkNamespace ns = NetworkNamespace.open(pod.path())) {
             Transport nio = Transport.select(TransportKind.NIO, notice -> {
                 throw new AssertionError("no notice expected on NIO now: " + notice);
@@ -112,7 +112,7 @@ class NioDescriptorsTest {
 
     @Test
     void aSocketWhoseSetupFailsIsClosedAndTheAttemptFailsWithTheReason() throws Exception {
-        TestNamespace pod = net.namespace("pod");
+        Netns pod = net.namespace("pod");
         AtomicReference<Channel> made = new AtomicReference<>();
         try (NetworkNamespace ns = NetworkNamespace.open(pod.path())) {
             NamespacedChannelFactory<Channel> factory = new NamespacedChannelFactory<>(ns, NioSocketChannel::new, ch -> {

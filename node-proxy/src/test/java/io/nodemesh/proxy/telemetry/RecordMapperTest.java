@@ -3,6 +3,7 @@ package io.nodemesh.proxy.telemetry;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.telemetry.report.BatchValidator;
+import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.report.Endpoints;
 import io.nodemesh.telemetry.report.ReportLimits;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
@@ -67,7 +68,7 @@ class RecordMapperTest {
 
     @Test
     void aMappedBatchPassesTheAgentsValidation() throws Exception {
-        ReportBatch.Builder batch = ReportBatch.newBuilder().setProtocolVersion(BatchValidator.PROTOCOL_VERSION);
+        ReportBatch.Builder batch = ReportBatch.newBuilder().setProtocolVersion(ReportProtocol.VERSION);
         mapper.startBatch();
         batch.addConnections(mapper.map(slot(closed("10.77.0.2", 1, "10.77.0.3", 2)), batch));
         batch.addConnections(mapper.map(slot(closed("fd77::2", 3, "fd77::3", 4)), batch));

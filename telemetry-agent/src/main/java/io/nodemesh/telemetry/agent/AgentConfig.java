@@ -1,5 +1,6 @@
 package io.nodemesh.telemetry.agent;
 
+import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.report.ReportLimits;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -33,7 +34,7 @@ public record AgentConfig(
         ReportLimits limits) {
 
     /** Where the DaemonSet mounts the socket. */
-    public static final Path DEFAULT_SOCKET = Path.of("/var/run/nodemesh/telemetry.sock");
+    public static final Path DEFAULT_SOCKET = ReportProtocol.DEFAULT_SOCKET;
     /** 0.0.0.0:15020, Istio's merged-metrics port. */
     public static final InetSocketAddress DEFAULT_METRICS_ADDRESS = new InetSocketAddress("0.0.0.0", 15020);
 

@@ -1,5 +1,6 @@
 package io.nodemesh.telemetry.agent;
 
+import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.nodemesh.telemetry.accesslog.AccessLog;
@@ -68,7 +69,7 @@ final class ReportService extends TelemetryReportGrpc.TelemetryReportImplBase {
             try {
                 String problem = validator.problemWith(batch);
                 if (problem != null) {
-                    self.rejected(batch.getProtocolVersion() != BatchValidator.PROTOCOL_VERSION
+                    self.rejected(batch.getProtocolVersion() != ReportProtocol.VERSION
                             ? RejectReason.VERSION : RejectReason.INVALID);
                     fail(Status.INVALID_ARGUMENT.withDescription(problem));
                     return;

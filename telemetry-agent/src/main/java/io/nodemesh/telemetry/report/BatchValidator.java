@@ -1,5 +1,6 @@
 package io.nodemesh.telemetry.report;
 
+import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
@@ -17,9 +18,6 @@ import java.util.regex.Pattern;
  */
 public final class BatchValidator {
 
-    /** The major protocol version this agent speaks. */
-    public static final int PROTOCOL_VERSION = 1;
-
     private static final Pattern FLAGS = Pattern.compile("-|[A-Z]{1,5}(,[A-Z]{1,5}){0,7}");
     private static final Pattern PROTOCOL = Pattern.compile("[a-z0-9]{1,16}");
 
@@ -33,9 +31,9 @@ public final class BatchValidator {
 
     /** Returns null when the batch is acceptable, otherwise what is wrong with it. */
     public String problemWith(ReportBatch batch) {
-        if (batch.getProtocolVersion() != PROTOCOL_VERSION) {
+        if (batch.getProtocolVersion() != ReportProtocol.VERSION) {
             return "protocol_version: " + batch.getProtocolVersion() + " is not supported (this agent speaks "
-                    + PROTOCOL_VERSION + ")";
+                    + ReportProtocol.VERSION + ")";
         }
         int records = batch.getConnectionsCount() + batch.getRequestsCount();
         if (records > limits.maxRecordsPerBatch()) {

@@ -1,0 +1,78 @@
+package io.nodemesh.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code nodemesh connections}: the proxy's open connections and the most recent closed ones, with original destinations. */
+@Command(name = "connections", mixinStandardHelpOptions = true,
+        description = "List the node proxy's open connections (source, original destination, bytes so far) "
+                + "and the most recently closed ones with how they ended.")
+public final class ConnectionsCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
+            description = "The proxy's admin address (default: 127.0.0.1:15000).")
+    private InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
+
+    @Option(names = "--pod", paramLabel = "NS/NAME", description = "Only this pod's connections.")
+    private String pod;
+
+    @Option(names = "-n", paramLabel = "N", description = "At most N recently closed connections (default: ${DEFAULT-VALUE}).")
+    private int recent = 20;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PrintWriter out = spec.commandLine().getOut();
+        if (recent < 0) {
+            spec.commandLine().getErr().println("nodemesh connections: -n must not be negative");
+            return 2;
+        }
+        JsonNode connections;
+        try {
+            connections = AdminClient.get(admin, "/connections");
+        } catch (AdminClient.Unreachable e) {
+            spec.commandLine().getErr().println("nodemesh connections: " + e.getMessage());
+            return 1;
+        }
+        TextTable open = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", "BYTES OUT", "BYTES BACK", "OPENED");
+        int openCount = 0;
+        for (JsonNode c : connections.path("open")) {
+            if (matches(c)) {
+                open.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
+                        c.path("destination").asText(), c.path("bytesFromSource").asLong(),
+                        c.path("bytesToSource").asLong(), c.path("openedAt").asText());
+                openCount++;
+            }
+        }
+        out.println("open (" + openCount + ")");
+        open.print(out);
+        out.println();
+        TextTable closed = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", "BYTES OUT", "BYTES BACK",
+                "DURATION", "OUTCOME");
+        int shown = 0;
+        for (JsonNode c : connections.path("recent")) {
+            if (shown < recent && matches(c)) {
+                closed.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
+                        c.path("destination").asText(), c.path("bytesFromSource").asLong(),
+                        c.path("bytesToSource").asLong(), c.path("durationMillis").asLong() + " ms",
+                        c.path("outcome").asText());
+                shown++;
+            }
+        }
+        out.println("recently closed, newest first (" + shown + ")");
+        closed.print(out);
+        out.flush();
+        return 0;
+    }
+
+    private boolean matches(JsonNode c) {
+        return pod == null || pod.equals(c.path("pod").asText());
+    }
+}

@@ -1,0 +1,165 @@
+package io.nodemesh.cli;
+
+import io.nodemesh.proxy.NodeProxy;
+import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.config.StandaloneConfig;
+import io.nodemesh.proxy.config.TransportKind;
+import io.nodemesh.proxy.config.MeshConfig;
+import io.nodemesh.proxy.telemetry.ConnectionSink;
+import io.nodemesh.proxy.telemetry.PodWorkloads;
+import io.nodemesh.proxy.telemetry.ReporterConfig;
+import io.nodemesh.proxy.telemetry.TelemetryReporter;
+import io.nodemesh.telemetry.agent.AgentConfig;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code nodemesh proxy}: runs the node proxy on a standalone config file until SIGTERM or SIGINT,
+ * then stops accepting and drains. Exit status 2 when the config file is unusable at start.
+ */
+@Command(name = "proxy",
+        mixinStandardHelpOptions = true,
+        description = {
+                "Runs the node proxy: captures the pods listed in the standalone config file (listeners inside",
+                "each pod's network namespace, redirect rules), relays their connections and serves the admin",
+                "API, following changes to the file, until SIGTERM/SIGINT; then it drains and exits.",
+                "Config format: see standalone-example.yaml in the nodemesh jar."})
+public final class ProxyCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--config", required = true, paramLabel = "FILE", description = "Standalone YAML config file.")
+    private Path config;
+
+    @Option(names = "--transport", paramLabel = "epoll|io_uring|nio",
+            description = "Netty transport (overrides proxy.transport; default epoll, falling back when unavailable).")
+    private String transport;
+
+    @Option(names = "--admin", paramLabel = "HOST:PORT",
+            description = "Admin HTTP address (overrides proxy.admin; default 127.0.0.1:15000, port 0 = any).")
+    private String admin;
+
+    @Option(names = "--workers", paramLabel = "N",
+            description = "Event-loop threads (overrides proxy.workers; default: number of cores).")
+    private Integer workers;
+
+    @Option(names = "--remove-rules-on-exit",
+            description = "Remove the pods' redirect rules after draining on exit (default: keep them, fail closed).")
+    private boolean removeRulesOnExit;
+
+    @Option(names = "--telemetry-socket", paramLabel = "PATH",
+            description = "The telemetry agent's Unix socket; the proxy reports every finished connection there "
+                    + "and keeps retrying while the agent is away (default: ${DEFAULT-VALUE}).")
+    private Path telemetrySocket = AgentConfig.DEFAULT_SOCKET;
+
+    @Option(names = "--no-telemetry", description = "Report nothing to a telemetry agent.")
+    private boolean noTelemetry;
+
+    private final ConnectionSink sink;
+    private final CountDownLatch stop = new CountDownLatch(1);
+    private volatile NodeProxy proxy;
+
+    /** A command whose proxy reports to the telemetry agent on {@code --telemetry-socket}. */
+    public ProxyCommand() {
+        this.sink = null;
+    }
+
+    /** A command whose proxy reports every finished connection to {@code sink} instead (tests, embedding). */
+    public ProxyCommand(ConnectionSink sink) {
+        this.sink = java.util.Objects.requireNonNull(sink, "sink");
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        AtomicReference<NodeProxy> running = new AtomicReference<>();
+        TelemetryReporter reporter = null;
+        ConnectionSink reportTo = sink;
+        if (reportTo == null && !noTelemetry) {
+            reporter = TelemetryReporter.start(ReporterConfig.builder().socketPath(telemetrySocket).build(),
+                    new PodWorkloads(() -> {
+                        NodeProxy p = running.get();
+                        return p == null ? MeshConfig.empty() : p.config();
+                    }));
+            reportTo = reporter;
+        }
+        try {
+            return run(reportTo == null ? ConnectionSink.NONE : reportTo, running);
+        } finally {
+            if (reporter != null) {
+                reporter.close();
+            }
+        }
+    }
+
+    private int run(ConnectionSink reportTo, AtomicReference<NodeProxy> running) throws InterruptedException {
+        NodeProxy.Builder builder = NodeProxy.builder().configFile(config).sink(reportTo)
+                .removeRulesOnStop(removeRulesOnExit);
+        if (transport != null) {
+            TransportKind kind = TransportKind.parse(transport);
+            if (kind == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--transport: '" + transport + "' is not one of epoll, io_uring, nio");
+            }
+            builder.transport(kind);
+        }
+        if (admin != null) {
+            try {
+                builder.admin(StandaloneConfig.parseHostPort(admin));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--admin: " + e.getMessage());
+            }
+        }
+        if (workers != null) {
+            if (workers < 1) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--workers: must be at least 1");
+            }
+            builder.workers(workers);
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        NodeProxy started = builder.build();
+        try {
+            started.start();
+        } catch (ConfigException e) {
+            err.println("nodemesh proxy: " + e.getMessage());
+            err.flush();
+            return 2;
+        } catch (IOException e) {
+            err.println("nodemesh proxy: " + e.getMessage());
+            err.flush();
+            return 1;
+        }
+        proxy = started;
+        running.set(started);
+        Thread hook = new Thread(() -> {
+            started.close(); // SIGTERM/SIGINT: stop accepting, drain, stop
+            stop.countDown();
+        }, "nodemesh-proxy-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        stop.await();
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is what woke us up
+        }
+        started.close();
+        return 0;
+    }
+
+    /** The running proxy, or null before it started. */
+    public NodeProxy proxy() {
+        return proxy;
+    }
+
+    /** Drains and returns from {@link #call()} as SIGTERM would (for tests and embedding). */
+    public void stop() {
+        stop.countDown();
+    }
+}

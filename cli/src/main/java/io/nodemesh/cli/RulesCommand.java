@@ -1,0 +1,237 @@
+package io.nodemesh.cli;
+
+import io.nodemesh.rules.CheckResult;
+import io.nodemesh.rules.IpFamily;
+import io.nodemesh.rules.IptablesRenderer;
+import io.nodemesh.rules.NftRenderer;
+import io.nodemesh.rules.RedirectPlan;
+import io.nodemesh.rules.RuleEngine;
+import io.nodemesh.rules.RulesException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code nodemesh rules}: render the capture rules of one pod, or apply, check and remove them in
+ * a network namespace. Exit status: 0 done / in sync, 1 check found differences, 2 bad input or
+ * failure (message on stderr).
+ */
+@Command(name = "rules",
+        mixinStandardHelpOptions = true,
+        description = "Render, apply, check or remove the capture rules of one pod's network namespace.",
+        subcommands = {
+                RulesCommand.Render.class,
+                RulesCommand.Apply.class,
+                RulesCommand.Check.class,
+                RulesCommand.Remove.class,
+        })
+public final class RulesCommand implements Runnable {
+
+    /** Exit status when the command could not do its job (bad input, missing namespace, failing tool). */
+    static final int TROUBLE = 2;
+    /** Exit status of {@code check} when live rules differ from the plan. */
+    static final int DIFFERENT = 1;
+
+    @Spec
+    private CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new ParameterException(spec.commandLine(), "Missing subcommand: render, apply, check or remove");
+    }
+
+    /** The plan options every subcommand shares. */
+    static final class PlanOptions {
+        @Option(names = "--pod", paramLabel = "NS/NAME", description = "Pod the rules are for (shown in rule comments).")
+        String pod;
+
+        @Option(names = "--mark", paramLabel = "VALUE[/MASK]",
+                description = "Packet mark of the proxy's own sockets, exempt from capture (default 0x539/0xfff).")
+        String mark;
+
+        @Option(names = "--outbound-port", paramLabel = "PORT", description = "Outbound capture port (default 15001).")
+        Integer outboundPort;
+
+        @Option(names = "--inbound-port", paramLabel = "PORT", description = "Inbound capture port (default 15006).")
+        Integer inboundPort;
+
+        @Option(names = "--exempt-port", paramLabel = "PORT", description = "Outbound destination port never captured (repeatable).")
+        List<Integer> exemptPorts = List.of();
+
+        @Option(names = "--exempt-inbound-port", paramLabel = "PORT",
+                description = "Inbound destination port never captured (repeatable; the proxy ports always are).")
+        List<Integer> exemptInboundPorts = List.of();
+
+        @Option(names = "--exempt-cidr", paramLabel = "CIDR", description = "Outbound destination network never captured, IPv4 or IPv6 (repeatable).")
+        List<String> exemptCidrs = List.of();
+
+        @Option(names = "--no-ipv6", description = "Capture IPv4 only.")
+        boolean noIpv6;
+
+        @Option(names = "--no-ipv4", description = "Capture IPv6 only.")
+        boolean noIpv4;
+
+        RedirectPlan plan(CommandSpec spec) {
+            RedirectPlan.Builder b = RedirectPlan.builder().podLabel(pod).ipv4(!noIpv4).ipv6(!noIpv6);
+            if (mark != null) {
+                b.mark(mark);
+            }
+            if (outboundPort != null) {
+                b.outboundPort(outboundPort);
+            }
+            if (inboundPort != null) {
+                b.inboundPort(inboundPort);
+            }
+            exemptPorts.forEach(b::exemptPort);
+            exemptInboundPorts.forEach(b::exemptInboundPort);
+            exemptCidrs.forEach(b::exemptCidr);
+            try {
+                return b.build();
+            } catch (RulesException e) {
+                throw new ParameterException(spec.commandLine(), "Invalid plan: " + e.getMessage());
+            }
+        }
+    }
+
+    /** Options naming the namespace and backend to act on. */
+    static final class TargetOptions {
+        @Option(names = "--netns", required = true, paramLabel = "PATH",
+                description = "Network namespace: a path (/var/run/netns/NAME, /proc/PID/ns/net) or a name under /var/run/netns.")
+        String netns;
+
+        @Option(names = "--backend", paramLabel = "iptables|nft", defaultValue = "iptables",
+                description = "Which tools write the rules (default ${DEFAULT-VALUE}).")
+        Backend backend;
+
+        Path path() {
+            return netns.contains("/") ? Path.of(netns) : Path.of("/var/run/netns", netns);
+        }
+
+        RuleEngine engine() {
+            return RuleEngine.named(backend.name());
+        }
+    }
+
+    /** Rule backends. */
+    enum Backend { iptables, nft }
+
+    /** Rendering formats. */
+    enum Format { iptables, ip6tables, nft }
+
+    /** Shared run-and-report: a RulesException becomes a message on stderr and exit status 2. */
+    abstract static class Action implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public final Integer call() {
+            try {
+                return act(spec.commandLine().getOut());
+            } catch (RulesException e) {
+                PrintWriter err = spec.commandLine().getErr();
+                err.println("nodemesh rules " + spec.name() + ": " + e.getMessage());
+                err.flush();
+                return TROUBLE;
+            }
+        }
+
+        abstract int act(PrintWriter out);
+    }
+
+    /** {@code rules render}: print the rules for a plan without touching any namespace. */
+    @Command(name = "render", mixinStandardHelpOptions = true,
+            description = "Print the rules for the plan: iptables-restore or ip6tables-restore input, or nft -f input.")
+    static final class Render extends Action {
+        @Mixin
+        PlanOptions plan;
+
+        @Option(names = "--format", paramLabel = "iptables|ip6tables|nft", defaultValue = "iptables",
+                description = "Output format (default ${DEFAULT-VALUE}).")
+        Format format;
+
+        @Override
+        int act(PrintWriter out) {
+            RedirectPlan p = plan.plan(spec);
+            String text = switch (format) {
+                case nft -> NftRenderer.render(p);
+                case iptables -> iptables(p, IpFamily.IPV4, "--no-ipv4");
+                case ip6tables -> iptables(p, IpFamily.IPV6, "--no-ipv6");
+            };
+            out.print(text);
+            out.flush();
+            return 0;
+        }
+
+        private String iptables(RedirectPlan p, IpFamily family, String disablingFlag) {
+            if (!p.covers(family)) {
+                throw new ParameterException(spec.commandLine(),
+                        "--format " + format + " renders a family that " + disablingFlag + " turned off");
+            }
+            return IptablesRenderer.render(p, family);
+        }
+    }
+
+    /** {@code rules apply}: install the plan in a namespace, refusing if nodemesh rules are already there. */
+    @Command(name = "apply", mixinStandardHelpOptions = true,
+            description = "Install the rules in a network namespace (atomically; refused if nodemesh rules are already there).")
+    static final class Apply extends Action {
+        @Mixin
+        PlanOptions plan;
+        @Mixin
+        TargetOptions target;
+
+        @Override
+        int act(PrintWriter out) {
+            RedirectPlan p = plan.plan(spec);
+            target.engine().apply(p, target.path());
+            out.printf("applied nodemesh rules (%s) in %s: outbound TCP -> :%d, inbound TCP -> :%d%n",
+                    target.backend, target.path(), p.outboundPort(), p.inboundPort());
+            out.flush();
+            return 0;
+        }
+    }
+
+    /** {@code rules check}: compare the live rules with the plan; exit 1 and list the differences if they differ. */
+    @Command(name = "check", mixinStandardHelpOptions = true,
+            description = "Compare the live rules with the plan: exit 0 in sync, 1 with the differences listed.")
+    static final class Check extends Action {
+        @Mixin
+        PlanOptions plan;
+        @Mixin
+        TargetOptions target;
+
+        @Override
+        int act(PrintWriter out) {
+            CheckResult result = target.engine().check(plan.plan(spec), target.path());
+            out.println(result);
+            out.flush();
+            return result.inSync() ? 0 : DIFFERENT;
+        }
+    }
+
+    /** {@code rules remove}: delete nodemesh's chains and jumps (only those) from a namespace. */
+    @Command(name = "remove", mixinStandardHelpOptions = true,
+            description = "Remove nodemesh's chains and the jumps into them (nothing else) from a network namespace.")
+    static final class Remove extends Action {
+        @Mixin
+        TargetOptions target;
+
+        @Override
+        int act(PrintWriter out) {
+            boolean removed = target.engine().remove(target.path());
+            out.println(removed
+                    ? "removed nodemesh rules (" + target.backend + ") from " + target.path()
+                    : "no nodemesh rules (" + target.backend + ") in " + target.path());
+            out.flush();
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,77 @@
+package io.nodemesh.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code nodemesh status}: what the node proxy captures right now, pod by pod, from its admin API. */
+@Command(name = "status", mixinStandardHelpOptions = true,
+        description = "Show the node proxy's pods (capturing, failed, draining), their connections and bytes, "
+                + "and the config it runs on (with the last rejected change, if any).")
+public final class StatusCommand implements Callable<Integer> {
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
+            description = "The proxy's admin address (default: 127.0.0.1:15000).")
+    private InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PrintWriter out = spec.commandLine().getOut();
+        JsonNode stats;
+        try {
+            stats = AdminClient.get(admin, "/stats");
+        } catch (AdminClient.Unreachable e) {
+            spec.commandLine().getErr().println("nodemesh status: " + e.getMessage());
+            return 1;
+        }
+        JsonNode config = stats.path("config");
+        out.printf("proxy     transport %s, config %s (loaded %s)%n", stats.path("transport").asText(),
+                config.path("file").asText(), config.path("loadedAt").asText());
+        if (!config.path("lastError").isNull() && !config.path("lastError").asText().isEmpty()) {
+            out.println("          last change REJECTED, still running the previous config: "
+                    + config.path("lastError").asText());
+        }
+        JsonNode totals = stats.path("totals");
+        out.printf("totals    outbound %s   inbound %s   not redirected %d%n", summary(totals.path("outbound")),
+                summary(totals.path("inbound")), totals.path("notRedirected").asLong());
+        out.println();
+        TextTable table = new TextTable("POD", "STATE", "IPS", "OUTBOUND", "INBOUND", "LAST ERROR");
+        for (JsonNode pod : stats.path("pods")) {
+            StringBuilder ips = new StringBuilder();
+            pod.path("ips").forEach(ip -> ips.append(ips.isEmpty() ? "" : ",").append(ip.asText()));
+            table.row(pod.path("pod").asText(), pod.path("state").asText(), ips,
+                    summary(pod.path("outbound")), summary(pod.path("inbound")),
+                    pod.path("lastError").isNull() ? "-" : pod.path("lastError").asText());
+        }
+        table.print(out);
+        out.flush();
+        return 0;
+    }
+
+    /** "3 open, 120 closed (OK 118, REFUSED 2), 1.2 MB -> / 3.4 MB <-" for one direction's counters. */
+    static String summary(JsonNode d) {
+        StringBuilder outcomes = new StringBuilder();
+        d.path("closedByOutcome").properties().forEach(e ->
+                outcomes.append(outcomes.isEmpty() ? "" : " ").append(e.getKey()).append('=').append(e.getValue().asLong()));
+        return d.path("active").asLong() + " open, " + d.path("closed").asLong() + " closed"
+                + (outcomes.isEmpty() ? "" : " (" + outcomes + ")")
+                + ", " + bytes(d.path("bytesFromSource").asLong()) + " out/" + bytes(d.path("bytesToSource").asLong()) + " back";
+    }
+
+    static String bytes(long n) {
+        if (n < 10_000) {
+            return n + " B";
+        }
+        if (n < 10_000_000) {
+            return (n / 1000) + " kB";
+        }
+        return (n / 1_000_000) + " MB";
+    }
+}

@@ -1,0 +1,116 @@
+package io.nodemesh.cli;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import io.nodemesh.telemetry.metrics.PairTotals;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code nodemesh top}: the busiest source → destination pairs on this node, from the agent's {@code /top}. */
+@Command(name = "top", mixinStandardHelpOptions = true,
+        description = "Show the busiest source -> destination pairs on this node (bytes, connections, errors).")
+public final class TopCommand implements Callable<Integer> {
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    @Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--metrics-address", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
+            description = "The agent's HTTP address (default: 127.0.0.1:15020).")
+    private InetSocketAddress metricsAddress = new InetSocketAddress("127.0.0.1", 15020);
+
+    @Option(names = "-n", paramLabel = "N", description = "How many pairs (default: ${DEFAULT-VALUE}).")
+    private int n = 10;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        if (n < 1 || n > 1000) {
+            err.println("nodemesh top: -n must be from 1 to 1000, got " + n);
+            return 2;
+        }
+        URI uri = URI.create("http://" + AgentCommand.format(metricsAddress) + "/top?n=" + n);
+        HttpResponse<String> response;
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build()) {
+            response = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+        } catch (ConnectException e) {
+            err.println("nodemesh top: cannot reach the telemetry agent at " + uri + " (connection refused; is "
+                    + "'nodemesh agent' running there?)");
+            return 1;
+        } catch (IOException e) {
+            err.println("nodemesh top: cannot read " + uri + ": " + e);
+            return 1;
+        }
+        if (response.statusCode() != 200) {
+            err.println("nodemesh top: " + uri + " answered " + response.statusCode() + ": " + response.body().strip());
+            return 1;
+        }
+        List<PairTotals> pairs = new ArrayList<>();
+        try {
+            JsonNode root = JSON.readTree(response.body());
+            for (JsonNode pair : root.path("pairs")) {
+                pairs.add(JSON.treeToValue(pair, PairTotals.class));
+            }
+        } catch (IOException e) {
+            err.println("nodemesh top: " + uri + " did not return the expected JSON: " + e.getMessage());
+            return 1;
+        }
+        print(out, pairs);
+        return 0;
+    }
+
+    private static void print(PrintWriter out, List<PairTotals> pairs) {
+        if (pairs.isEmpty()) {
+            out.println("no connections reported yet");
+            out.flush();
+            return;
+        }
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"SOURCE", "DESTINATION", "SERVICE", "BYTES_TO_DST", "BYTES_FROM_DST", "CONNECTIONS",
+            "ERRORS"});
+        for (PairTotals p : pairs) {
+            rows.add(new String[] {p.sourceWorkload() + "." + p.sourceNamespace(),
+                p.destinationWorkload() + "." + p.destinationNamespace(), p.destinationService(),
+                Long.toString(p.bytesSent()), Long.toString(p.bytesReceived()), Long.toString(p.connections()),
+                Long.toString(p.errors())});
+        }
+        int[] widths = new int[rows.get(0).length];
+        for (String[] row : rows) {
+            for (int i = 0; i < row.length; i++) {
+                widths[i] = Math.max(widths[i], row[i].length());
+            }
+        }
+        for (String[] row : rows) {
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < row.length; i++) {
+                // Text columns left-aligned, numbers right-aligned.
+                String cell = i < 3 ? String.format("%-" + widths[i] + "s", row[i])
+                        : String.format("%" + widths[i] + "s", row[i]);
+                line.append(cell).append(i < row.length - 1 ? "  " : "");
+            }
+            out.println(line.toString().stripTrailing());
+        }
+        out.flush();
+    }
+}

@@ -1,0 +1,77 @@
+package io.nodemesh.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ProxyCommandTest {
+
+    @TempDir
+    Path dir;
+
+    private final StringWriter err = new StringWriter();
+
+    private CommandLine cli(ProxyCommand command) {
+        return new CommandLine(command).setErr(new PrintWriter(err, true));
+    }
+
+    @Test
+    void anUnusableConfigExitsTwoNamingTheLine() throws Exception {
+        Path file = dir.resolve("mesh.yaml");
+        Files.writeString(file, "proxy:\n  drainTimeout: soon\n");
+        int status = cli(new ProxyCommand()).execute("--config", file.toString());
+        assertThat(status).isEqualTo(2);
+        assertThat(err.toString()).contains(file + ":2:17: proxy.drainTimeout: 'soon' is not a duration");
+    }
+
+    @Test
+    void aMissingConfigExitsTwo() {
+        int status = cli(new ProxyCommand()).execute("--config", dir.resolve("nope.yaml").toString());
+        assertThat(status).isEqualTo(2);
+        assertThat(err.toString()).contains("nope.yaml: no such file");
+    }
+
+    @Test
+    void badOptionsAreUsageErrors() throws Exception {
+        Path file = dir.resolve("mesh.yaml");
+        Files.writeString(file, "");
+        assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--transport", "dpdk")).isEqualTo(2);
+        assertThat(err.toString()).contains("--transport: 'dpdk' is not one of epoll, io_uring, nio");
+        assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--admin", "localhost")).isEqualTo(2);
+        assertThat(cli(new ProxyCommand()).execute()).isEqualTo(2);
+    }
+
+    @Test
+    void runsUntilStoppedWithOverridesApplied() throws Exception {
+        Path file = dir.resolve("mesh.yaml");
+        Files.writeString(file, "proxy:\n  rules: none\n  drainTimeout: 1s\npods: []\n");
+        ProxyCommand command = new ProxyCommand();
+        CompletableFuture<Integer> status = CompletableFuture.supplyAsync(() -> cli(command).execute(
+                "--config", file.toString(), "--admin", "127.0.0.1:0", "--workers", "1", "--transport", "io_uring"));
+        while (command.proxy() == null && !status.isDone()) {
+            Thread.sleep(20);
+        }
+        assertThat(status).isNotDone();
+        assertThat(command.proxy().config().proxy().workers()).isEqualTo(1);
+        int port = command.proxy().adminAddress().getPort();
+        HttpResponse<String> health = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + port + "/healthz")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(health.body()).isEqualTo("ok\n");
+        command.stop();
+        assertThat(status.get(30, TimeUnit.SECONDS)).isZero();
+    }
+}
