@@ -2,9 +2,9 @@ package io.nodemesh.cli;
 
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.config.ConfigException;
-import io.nodemesh.proxy.config.StandaloneConfig;
-import io.nodemesh.proxy.config.TransportKind;
-import io.nodemesh.proxy.config.MeshConfig;
+import io.nodemesh.proxy.discovery.StandaloneConfig;
+import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.telemetry.PodWorkloads;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
@@ -86,7 +86,7 @@ public final class ProxyCommand implements Callable<Integer> {
             reporter = TelemetryReporter.start(ReporterConfig.builder().socketPath(telemetrySocket).build(),
                     new PodWorkloads(() -> {
                         NodeProxy p = running.get();
-                        return p == null ? MeshConfig.empty() : p.config();
+                        return p == null ? MeshSnapshot.empty() : p.config();
                     }));
             reportTo = reporter;
         }

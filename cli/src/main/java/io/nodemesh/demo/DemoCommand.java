@@ -1,8 +1,10 @@
 package io.nodemesh.demo;
 
+import io.nodemesh.proxy.model.Direction;
+
 import io.nodemesh.proxy.NodeProxy;
-import io.nodemesh.proxy.config.MeshConfig;
-import io.nodemesh.proxy.config.TransportKind;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.PodWorkloads;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
@@ -110,7 +112,7 @@ public final class DemoCommand implements Callable<Integer> {
                         .build(),
                 new PodWorkloads(() -> {
                     NodeProxy p = proxyRef.get();
-                    return p == null ? MeshConfig.empty() : p.config();
+                    return p == null ? MeshSnapshot.empty() : p.config();
                 }));
         Path config = s.work.resolve("standalone.yaml");
         Files.writeString(config, renderConfig(frontend, backend));
@@ -148,7 +150,7 @@ public final class DemoCommand implements Callable<Integer> {
         MetricsReport.print(out, s.agent, 2L * connections, Duration.ofSeconds(5));
         out.flush();
         boolean ok = traffic.intact() == connections
-                && seen.stream().filter(c -> c.direction() == ClosedConnection.Direction.OUTBOUND).count() >= connections;
+                && seen.stream().filter(c -> c.direction() == Direction.OUTBOUND).count() >= connections;
         out.println();
         out.println(ok ? "result    OK: every connection was captured by the proxy and arrived intact"
                 : "result    FAILED: see above");

@@ -1,9 +1,9 @@
 package io.nodemesh.demo;
 
 import io.nodemesh.proxy.NodeProxy;
-import io.nodemesh.proxy.capture.DirectionStats;
+import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
+import io.nodemesh.proxy.model.Direction;
 import io.netty.util.NetUtil;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;

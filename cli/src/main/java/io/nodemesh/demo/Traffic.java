@@ -1,5 +1,7 @@
 package io.nodemesh.demo;
 
+import io.nodemesh.proxy.model.Direction;
+
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.topology.Netns;
@@ -113,7 +115,7 @@ final class Traffic {
     }
 
     private static long closed(NodeProxy proxy) {
-        return proxy.nodeStats().direction(ClosedConnection.Direction.OUTBOUND).snapshot().closed()
-                + proxy.nodeStats().direction(ClosedConnection.Direction.INBOUND).snapshot().closed();
+        return proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().closed()
+                + proxy.nodeStats().direction(Direction.INBOUND).snapshot().closed();
     }
 }

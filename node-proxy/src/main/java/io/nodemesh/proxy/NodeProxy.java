@@ -3,19 +3,19 @@ package io.nodemesh.proxy;
 import io.netty.channel.EventLoopGroup;
 import io.nodemesh.proxy.admin.AdminServer;
 import io.nodemesh.proxy.admin.ProxyView;
-import io.nodemesh.proxy.capture.CaptureReconciler;
-import io.nodemesh.proxy.capture.NodeStats;
-import io.nodemesh.proxy.capture.PodCapture;
-import io.nodemesh.proxy.capture.PodRules;
-import io.nodemesh.proxy.capture.RedirectRules;
-import io.nodemesh.proxy.capture.Transport;
+import io.nodemesh.proxy.inpod.CaptureReconciler;
+import io.nodemesh.proxy.stats.NodeStats;
+import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.redirect.PodRules;
+import io.nodemesh.proxy.redirect.RedirectRules;
+import io.nodemesh.proxy.transport.Transport;
 import io.nodemesh.proxy.config.ConfigException;
-import io.nodemesh.proxy.config.ConfigFileWatcher;
-import io.nodemesh.proxy.config.MeshConfig;
-import io.nodemesh.proxy.config.PodSpec;
+import io.nodemesh.proxy.discovery.ConfigFileWatcher;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
-import io.nodemesh.proxy.config.TransportKind;
+import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.inbound.InboundInitializer;
 import io.nodemesh.proxy.outbound.OutboundInitializer;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
@@ -63,7 +63,7 @@ public final class NodeProxy implements AutoCloseable {
     private final Function<RulesBackend, PodRules> rules;
     private final boolean removeRulesOnStop;
 
-    private final AtomicReference<MeshConfig> config = new AtomicReference<>();
+    private final AtomicReference<MeshSnapshot> config = new AtomicReference<>();
     private final NodeStats nodeStats = new NodeStats();
     private volatile String lastConfigError;
     private volatile long loadedAtMillis;
@@ -104,7 +104,7 @@ public final class NodeProxy implements AutoCloseable {
         }
         started = true;
         watcher = new ConfigFileWatcher(configFile);
-        MeshConfig initial = withOverrides(watcher.load());
+        MeshSnapshot initial = withOverrides(watcher.load());
         ProxySettings settings = initial.proxy();
         transport = Transport.select(settings.transport(), log::warn);
         group = transport.newEventLoopGroup(settings.workers(), "nodemesh-proxy");
@@ -120,7 +120,7 @@ public final class NodeProxy implements AutoCloseable {
             reconciler = null;
             throw e;
         }
-        config.set(new MeshConfig(settings, List.of()));
+        config.set(new MeshSnapshot(settings, List.of()));
         onControlThread(() -> apply(initial));
         loadedAtMillis = System.currentTimeMillis();
         log.info("proxy started: transport {}, {} worker(s), admin on {}, config {} ({} pod(s))", transport,
@@ -161,8 +161,8 @@ public final class NodeProxy implements AutoCloseable {
     }
 
     /** Swaps in {@code next} and reconciles the pods; on the control thread only. */
-    private void apply(MeshConfig next) {
-        MeshConfig previous = config.get();
+    private void apply(MeshSnapshot next) {
+        MeshSnapshot previous = config.get();
         ProxySettings running = previous.proxy();
         ProxySettings wanted = next.proxy();
         // These are fixed once the event loops and the admin server run.
@@ -177,7 +177,7 @@ public final class NodeProxy implements AutoCloseable {
         reconciler.reconcile(previous, next);
     }
 
-    private MeshConfig withOverrides(MeshConfig loaded) {
+    private MeshSnapshot withOverrides(MeshSnapshot loaded) {
         ProxySettings s = loaded.proxy();
         if (transportOverride != null) {
             s = s.withTransport(transportOverride);
@@ -192,13 +192,13 @@ public final class NodeProxy implements AutoCloseable {
     }
 
     /** The config in force. */
-    public MeshConfig config() {
+    public MeshSnapshot config() {
         return config.get();
     }
 
     /** The pod (captured or not) that has address {@code ip} in the config in force; for telemetry's workload lookup. */
     public Optional<PodSpec> podByIp(InetAddress ip) {
-        MeshConfig c = config.get();
+        MeshSnapshot c = config.get();
         return c == null ? Optional.empty() : c.podByIp(ip);
     }
 
@@ -320,7 +320,7 @@ public final class NodeProxy implements AutoCloseable {
         private Builder() {
         }
 
-        /** The standalone YAML file (see {@link io.nodemesh.proxy.config.StandaloneConfig}). */
+        /** The standalone YAML file (see {@link io.nodemesh.proxy.discovery.StandaloneConfig}). */
         public Builder configFile(Path file) {
             this.configFile = file;
             return this;

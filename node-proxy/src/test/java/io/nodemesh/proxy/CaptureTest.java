@@ -3,12 +3,12 @@ package io.nodemesh.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.nodemesh.proxy.capture.DirectionStats;
-import io.nodemesh.proxy.capture.PodCapture;
-import io.nodemesh.proxy.config.TransportKind;
+import io.nodemesh.proxy.stats.DirectionStats;
+import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Netns;

@@ -3,7 +3,7 @@ package io.nodemesh.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.nodemesh.proxy.capture.PodCapture;
+import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;

@@ -3,7 +3,7 @@ package io.nodemesh.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.proxy.telemetry.ClosedConnection;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Netns;
@@ -39,7 +39,7 @@ class DrainTest {
              EchoServer echo = EchoServer.start(b, 7000);
              SocketChannel ch = EchoServer.connect(a, new InetSocketAddress(b.ipv4(), 7000))) {
             assertThat(EchoServer.roundTrip(ch, "one")).isEqualTo("one");
-            var plan = io.nodemesh.proxy.capture.RedirectRules.plan(mesh.proxy.config().pods().get("demo/a"),
+            var plan = io.nodemesh.proxy.redirect.RedirectRules.plan(mesh.proxy.config().pods().get("demo/a"),
                     mesh.proxy.config().proxy());
 
             mesh.rewrite(header + "pods: []\n");

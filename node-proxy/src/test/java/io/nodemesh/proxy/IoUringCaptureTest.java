@@ -1,7 +1,7 @@
 package io.nodemesh.proxy;
 
 import io.netty.channel.uring.IoUring;
-import io.nodemesh.proxy.config.TransportKind;
+import io.nodemesh.proxy.transport.TransportKind;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 

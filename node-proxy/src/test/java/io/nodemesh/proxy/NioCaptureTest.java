@@ -1,6 +1,6 @@
 package io.nodemesh.proxy;
 
-import io.nodemesh.proxy.config.TransportKind;
+import io.nodemesh.proxy.transport.TransportKind;
 
 /**
  * The capture tests again on Java NIO, whose sockets' descriptors nodemesh reaches through

@@ -2,10 +2,10 @@ package io.nodemesh.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.proxy.capture.PodCapture;
-import io.nodemesh.proxy.capture.RedirectRules;
-import io.nodemesh.proxy.config.PodSpec;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
+import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.redirect.RedirectRules;
+import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.rules.RuleEngine;
 import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;
@@ -108,7 +108,7 @@ class ReconcileTest {
             assertThat(mesh.proxy.pod("demo/b")).containsSame(capturedB);
             assertThat(EchoServer.roundTrip(fromC, "after")).isEqualTo("after");
             assertThat(capturedB.stats(Direction.INBOUND).snapshot().closedByOutcome()).doesNotContainKey(
-                    io.nodemesh.proxy.telemetry.ClosedConnection.Outcome.DRAINED);
+                    io.nodemesh.proxy.model.Outcome.DRAINED);
         }
     }
 
@@ -121,13 +121,13 @@ class ReconcileTest {
         try (TestMesh first = TestMesh.start(dir, yaml, null)) {
             assertThat(first.proxy.pod("demo/a").orElseThrow().listening()).isTrue();
         } // close() leaves the rules: traffic fails closed while the proxy is away
-        PodSpec specA = io.nodemesh.proxy.config.StandaloneConfig.parse("x", yaml).pods().get("demo/a");
-        var settings = io.nodemesh.proxy.config.StandaloneConfig.parse("x", yaml).proxy();
+        PodSpec specA = io.nodemesh.proxy.discovery.StandaloneConfig.parse("x", yaml).pods().get("demo/a");
+        var settings = io.nodemesh.proxy.discovery.StandaloneConfig.parse("x", yaml).proxy();
         assertThat(RuleEngine.iptables().check(RedirectRules.plan(specA, settings), a.path()).inSync()).isTrue();
 
         // A stale rule set (other exempt port) is replaced by the next proxy, and capture works.
         String stale = yaml.replace("    netns:", "    exemptPorts: [2222]\n    netns:");
-        var stalePlan = RedirectRules.plan(io.nodemesh.proxy.config.StandaloneConfig.parse("x", stale).pods()
+        var stalePlan = RedirectRules.plan(io.nodemesh.proxy.discovery.StandaloneConfig.parse("x", stale).pods()
                 .get("demo/a"), settings);
         RuleEngine.iptables().remove(a.path());
         RuleEngine.iptables().apply(stalePlan, a.path());

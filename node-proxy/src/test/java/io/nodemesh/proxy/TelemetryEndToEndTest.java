@@ -2,9 +2,9 @@ package io.nodemesh.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.proxy.capture.DirectionStats;
-import io.nodemesh.proxy.config.MeshConfig;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
+import io.nodemesh.proxy.stats.DirectionStats;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.telemetry.PodWorkloads;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
@@ -66,7 +66,7 @@ class TelemetryEndToEndTest {
                         .flushInterval(Duration.ofMillis(100))
                         .initialBackoff(Duration.ofMillis(50)).maxBackoff(Duration.ofMillis(500))
                         .build(),
-                new PodWorkloads(() -> proxyRef.get() == null ? MeshConfig.empty() : proxyRef.get().config()));
+                new PodWorkloads(() -> proxyRef.get() == null ? MeshSnapshot.empty() : proxyRef.get().config()));
              NodeProxy proxy = NodeProxy.builder().configFile(config).sink(reporter)
                      .admin(new InetSocketAddress("127.0.0.1", 0)).removeRulesOnStop(true).build();
              SeededServer server = SeededServer.start(b, 8080, 30_000, 70_000, false)) {

@@ -1,6 +1,6 @@
 package io.nodemesh.proxy;
 
-import io.nodemesh.proxy.config.TransportKind;
+import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;

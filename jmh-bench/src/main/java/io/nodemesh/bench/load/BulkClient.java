@@ -1,5 +1,6 @@
 package io.nodemesh.bench.load;
 
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -1,7 +1,7 @@
 package io.nodemesh.bench.snapshot;
 
-import io.nodemesh.proxy.config.MeshConfig;
-import io.nodemesh.proxy.config.PodSpec;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.config.ProxySettings;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -23,7 +23,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * {@link MeshConfig#podByIp}: the snapshot lookup telemetry and policy do for a connection's
+ * {@link MeshSnapshot#podByIp}: the snapshot lookup telemetry and policy do for a connection's
  * addresses, with 10, 100 and 1000 pods on the node. Addresses are looked up in a rotating order
  * (a fresh {@link InetAddress} per connection is the data path's business, not the lookup's, so
  * the keys are built once).
@@ -39,7 +39,7 @@ public class PodLookupBenchmark {
     @Param({"10", "100", "1000"})
     public int pods;
 
-    private MeshConfig config;
+    private MeshSnapshot config;
     private InetAddress[] known;
     private InetAddress unknown;
     private int next;
@@ -55,7 +55,7 @@ public class PodLookupBenchmark {
                     Path.of("/var/run/netns/pod-" + i), true, List.of(), List.of(), List.of()));
             known[i] = InetAddress.getByAddress(ip.clone());
         }
-        config = new MeshConfig(ProxySettings.defaults(), specs);
+        config = new MeshSnapshot(ProxySettings.defaults(), specs);
         unknown = InetAddress.getByAddress(new byte[] {10, 78, 0, 1});
     }
 

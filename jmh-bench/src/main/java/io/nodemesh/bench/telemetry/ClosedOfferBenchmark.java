@@ -1,5 +1,8 @@
 package io.nodemesh.bench.telemetry;
 
+import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Direction;
+
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.OpenedConnection;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
@@ -57,10 +60,10 @@ public class ClosedOfferBenchmark {
         // A socket path nobody listens on: the agent is away for the whole run.
         reporter = TelemetryReporter.start(ReporterConfig.builder().socketPath(dir.resolve("absent.sock"))
                 .bufferCapacity(capacity).batchSize(Math.min(512, capacity)).build(), WorkloadLookup.NONE);
-        connection = new ClosedConnection(new OpenedConnection(ClosedConnection.Direction.OUTBOUND, "ns", "app-pod", "sa",
+        connection = new ClosedConnection(new OpenedConnection(Direction.OUTBOUND, "ns", "app-pod", "sa",
                 new InetSocketAddress(InetAddress.getByAddress(new byte[] {10, 77, 0, 2}), 40_000),
                 new InetSocketAddress(InetAddress.getByAddress(new byte[] {10, 77, 0, 3}), 8080),
-                System.currentTimeMillis()), 1234, 5678, 2_000_000, ClosedConnection.Outcome.OK);
+                System.currentTimeMillis()), 1234, 5678, 2_000_000, Outcome.OK);
     }
 
     @TearDown(Level.Trial)

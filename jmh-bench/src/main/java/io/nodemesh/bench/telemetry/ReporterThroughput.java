@@ -1,5 +1,8 @@
 package io.nodemesh.bench.telemetry;
 
+import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Direction;
+
 import io.nodemesh.bench.harness.PlainHttp;
 import io.nodemesh.bench.harness.ProcessSample;
 import io.nodemesh.bench.harness.ProxyJvmFlags;
@@ -8,7 +11,7 @@ import io.nodemesh.proxy.telemetry.OpenedConnection;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.proxy.telemetry.WorkloadLookup;
-import io.nodemesh.proxy.telemetry.WorkloadRef;
+import io.nodemesh.proxy.model.WorkloadRef;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.io.IOException;
@@ -232,10 +235,10 @@ public final class ReporterThroughput {
             for (int i = 0; i < workloads; i++) {
                 InetAddress ip = InetAddress.getByAddress(new byte[] {10, 77, (byte) (i >> 8), (byte) i});
                 pods.put(ip, new WorkloadRef("app-" + i, "ns-" + (i % 10), "sa-" + i));
-                connections[i] = new ClosedConnection(new OpenedConnection(ClosedConnection.Direction.OUTBOUND,
+                connections[i] = new ClosedConnection(new OpenedConnection(Direction.OUTBOUND,
                         "ns-" + (i % 10), "app-" + i + "-pod", "sa-" + i, new InetSocketAddress(ip, 40_000 + i),
                         new InetSocketAddress(service, 8080), System.currentTimeMillis()),
-                        1234, 5678, 2_000_000, ClosedConnection.Outcome.OK);
+                        1234, 5678, 2_000_000, Outcome.OK);
             }
             lookup = new WorkloadLookup() {
                 @Override

@@ -1,8 +1,8 @@
 package io.nodemesh.proxy.admin;
 
-import io.nodemesh.proxy.capture.NodeStats;
-import io.nodemesh.proxy.capture.PodCapture;
-import io.nodemesh.proxy.capture.Transport;
+import io.nodemesh.proxy.stats.NodeStats;
+import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.transport.Transport;
 import java.util.List;
 
 /** What the admin server may read of the running proxy; every method is safe from any thread. */

@@ -1,5 +1,7 @@
 package io.nodemesh.proxy.capture;
 
+import io.nodemesh.proxy.transport.Transport;
+
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.nodemesh.linux.NativeException;

@@ -1,5 +1,7 @@
 package io.nodemesh.proxy.config;
 
+import io.nodemesh.proxy.transport.TransportKind;
+
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Objects;

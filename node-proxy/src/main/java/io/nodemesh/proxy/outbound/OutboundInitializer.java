@@ -4,11 +4,11 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.nodemesh.proxy.capture.OriginalDestinationReader;
-import io.nodemesh.proxy.capture.PodCapture;
+import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.IdleTimeout;
 import io.nodemesh.proxy.relay.UpstreamConnector;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
+import io.nodemesh.proxy.model.Direction;
 
 /**
  * The pipeline of a connection the pod opened (captured on the outbound port): read where it was

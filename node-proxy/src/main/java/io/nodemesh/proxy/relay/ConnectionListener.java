@@ -1,6 +1,6 @@
 package io.nodemesh.proxy.relay;
 
-import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import io.nodemesh.proxy.model.Outcome;
 
 /** Who keeps count of a pod's connections: told once when one opens and once when it is finished. */
 public interface ConnectionListener {

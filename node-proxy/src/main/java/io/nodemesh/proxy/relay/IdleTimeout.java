@@ -3,7 +3,7 @@ package io.nodemesh.proxy.relay;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.concurrent.Future;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import io.nodemesh.proxy.model.Outcome;
 import java.util.concurrent.TimeUnit;
 
 /**

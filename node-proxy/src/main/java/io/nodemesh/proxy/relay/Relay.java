@@ -7,7 +7,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.unix.Errors;
 import io.netty.util.ReferenceCountUtil;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import io.nodemesh.proxy.model.Outcome;
 import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -1,5 +1,8 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Direction;
+
 import java.net.InetSocketAddress;
 import java.util.Objects;
 
@@ -62,33 +65,5 @@ public record ClosedConnection(
     /** Wall-clock time the connection was accepted. */
     public long openedAtEpochMillis() {
         return opening.openedAtEpochMillis();
-    }
-
-    /** Which listener accepted the connection. */
-    public enum Direction {
-        /** Captured on the pod's outbound listener (:15001): the pod is the client. */
-        OUTBOUND,
-        /** Captured on the pod's inbound plaintext listener (:15006): the pod is the server. */
-        INBOUND
-    }
-
-    /** How a connection ended, as telemetry and logs report it. */
-    public enum Outcome {
-        /** Both sides closed normally. */
-        OK,
-        /** The upstream refused the connection (RST on SYN). */
-        REFUSED,
-        /** Either side reset an established connection. */
-        RESET,
-        /** Connecting upstream took longer than the connect timeout. */
-        CONNECT_TIMEOUT,
-        /** No bytes moved either way for longer than the idle timeout. */
-        IDLE_TIMEOUT,
-        /** Policy refused the connection. */
-        DENIED,
-        /** The proxy closed it because the drain deadline passed during shutdown or pod removal. */
-        DRAINED,
-        /** Any other I/O failure. */
-        ERROR
     }
 }

@@ -1,5 +1,8 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Direction;
+
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.net.Inet4Address;
@@ -130,7 +133,7 @@ final class EventRing {
         private volatile long sequence;
 
         boolean closing;
-        ClosedConnection.Direction direction;
+        Direction direction;
         String podNamespace;
         String podName;
         String podServiceAccount;
@@ -147,7 +150,7 @@ final class EventRing {
         long bytesFromSource;
         long bytesToSource;
         long durationNanos;
-        ClosedConnection.Outcome outcome;
+        Outcome outcome;
         boolean openReported;
         /** Consumer only: an opening whose closing travels in the same batch. */
         boolean skip;

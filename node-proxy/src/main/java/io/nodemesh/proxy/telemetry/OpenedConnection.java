@@ -1,5 +1,7 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.Direction;
+
 import java.net.InetSocketAddress;
 import java.util.Objects;
 
@@ -16,7 +18,7 @@ import java.util.Objects;
  * @param openedAtEpochMillis wall-clock time the connection was accepted
  */
 public record OpenedConnection(
-        ClosedConnection.Direction direction,
+        Direction direction,
         String podNamespace,
         String podName,
         String podServiceAccount,

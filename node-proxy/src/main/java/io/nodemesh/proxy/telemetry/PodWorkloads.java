@@ -1,7 +1,9 @@
 package io.nodemesh.proxy.telemetry;
 
-import io.nodemesh.proxy.config.MeshConfig;
-import io.nodemesh.proxy.config.PodSpec;
+import io.nodemesh.proxy.model.WorkloadRef;
+
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PodSpec;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Objects;
@@ -15,16 +17,16 @@ import java.util.function.Supplier;
  */
 public final class PodWorkloads implements WorkloadLookup {
 
-    private final Supplier<MeshConfig> snapshot;
+    private final Supplier<MeshSnapshot> snapshot;
 
     /** Reads whatever snapshot {@code snapshot} returns at each call (never null). */
-    public PodWorkloads(Supplier<MeshConfig> snapshot) {
+    public PodWorkloads(Supplier<MeshSnapshot> snapshot) {
         this.snapshot = Objects.requireNonNull(snapshot, "snapshot");
     }
 
     @Override
     public WorkloadRef workloadAt(InetAddress address) {
-        MeshConfig config = snapshot.get();
+        MeshSnapshot config = snapshot.get();
         if (config == null) {
             return null;
         }

@@ -1,5 +1,7 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.WorkloadRef;
+
 import com.google.protobuf.ByteString;
 import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
@@ -55,7 +57,7 @@ final class RecordMapper {
     }
 
     private ConnectionRecord.Builder common(EventRing.Slot c, ReportBatch.Builder batch) {
-        boolean outbound = c.direction == ClosedConnection.Direction.OUTBOUND;
+        boolean outbound = c.direction == io.nodemesh.proxy.model.Direction.OUTBOUND;
         InetAddress source = address(c.sourceFamily, c.sourceHigh, c.sourceLow);
         InetAddress destination = address(c.destinationFamily, c.destinationHigh, c.destinationLow);
         // The captured pod is the source of an outbound connection and the destination of an inbound one.
@@ -154,7 +156,7 @@ final class RecordMapper {
         return w;
     }
 
-    static Outcome outcome(ClosedConnection.Outcome outcome) {
+    static Outcome outcome(io.nodemesh.proxy.model.Outcome outcome) {
         return switch (outcome) {
             case OK -> Outcome.OUTCOME_OK;
             case REFUSED -> Outcome.OUTCOME_REFUSED;

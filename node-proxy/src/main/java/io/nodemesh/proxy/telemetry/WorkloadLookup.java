@@ -1,5 +1,7 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.WorkloadRef;
+
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 

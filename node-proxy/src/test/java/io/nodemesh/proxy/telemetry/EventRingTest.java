@@ -1,5 +1,8 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Direction;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -20,12 +23,12 @@ class EventRingTest {
         EventRing ring = new EventRing(4);
         OpenedConnection opening = opening("10.77.0.2", 40_000, "fd77:1:2:3:4:5:6:ff03", 443, 1_700_000_000_123L);
         assertThat(ring.offer(opening)).isTrue();
-        assertThat(ring.offer(new ClosedConnection(opening, 10, 20, 30, ClosedConnection.Outcome.RESET, true))).isTrue();
+        assertThat(ring.offer(new ClosedConnection(opening, 10, 20, 30, Outcome.RESET, true))).isTrue();
 
         EventRing.Slot o = ring.peek(0);
         assertThat(o.closing).isFalse();
         assertThat(o.skip).isFalse();
-        assertThat(o.direction).isEqualTo(ClosedConnection.Direction.INBOUND);
+        assertThat(o.direction).isEqualTo(Direction.INBOUND);
         assertThat(List.of(o.podNamespace, o.podName, o.podServiceAccount)).containsExactly("shop", "reviews-1", "reviews");
         assertThat(o.sourceFamily).isEqualTo((byte) 4);
         assertThat(RecordMapper.address(o.sourceFamily, o.sourceHigh, o.sourceLow))
@@ -40,7 +43,7 @@ class EventRingTest {
         EventRing.Slot c = ring.peek(1);
         assertThat(c.closing).isTrue();
         assertThat(List.of(c.bytesFromSource, c.bytesToSource, c.durationNanos)).containsExactly(10L, 20L, 30L);
-        assertThat(c.outcome).isEqualTo(ClosedConnection.Outcome.RESET);
+        assertThat(c.outcome).isEqualTo(Outcome.RESET);
         assertThat(c.openReported).isTrue();
         assertThat(o.sameConnection(c)).isTrue();
         assertThat(o.connectionHash()).isEqualTo(c.connectionHash());
@@ -75,7 +78,7 @@ class EventRingTest {
     @Test
     void anUnresolvedAddressTravelsAsNoAddress() throws Exception {
         EventRing ring = new EventRing(1);
-        ring.offer(new OpenedConnection(ClosedConnection.Direction.OUTBOUND, "ns", "pod", "sa",
+        ring.offer(new OpenedConnection(Direction.OUTBOUND, "ns", "pod", "sa",
                 InetSocketAddress.createUnresolved("nowhere.invalid", 1), new InetSocketAddress(
                         InetAddress.getByName("10.77.0.3"), 2), 0));
 
@@ -141,12 +144,12 @@ class EventRingTest {
         for (int p = 0; p < producers; p++) {
             int producer = p;
             threads.add(Thread.ofPlatform().start(() -> {
-                OpenedConnection o = new OpenedConnection(ClosedConnection.Direction.OUTBOUND, "ns", "pod-" + producer,
+                OpenedConnection o = new OpenedConnection(Direction.OUTBOUND, "ns", "pod-" + producer,
                         "sa", new InetSocketAddress(InetAddress.getLoopbackAddress(), 1000 + producer), destination, 0);
                 for (int i = 0; i < perProducer; i++) {
                     // bytes each way and duration carry the producer and the count, so a torn slot would show
                     if (!ring.offer(new ClosedConnection(o, i, producer, (long) producer * perProducer + i,
-                            ClosedConnection.Outcome.OK))) {
+                            Outcome.OK))) {
                         refused.incrementAndGet();
                     }
                 }
@@ -194,7 +197,7 @@ class EventRingTest {
 
     private static OpenedConnection opening(String source, int sourcePort, String destination, int destinationPort,
             long openedAt) throws Exception {
-        return new OpenedConnection(ClosedConnection.Direction.INBOUND, "shop", "reviews-1", "reviews",
+        return new OpenedConnection(Direction.INBOUND, "shop", "reviews-1", "reviews",
                 new InetSocketAddress(InetAddress.getByName(source), sourcePort),
                 new InetSocketAddress(InetAddress.getByName(destination), destinationPort), openedAt);
     }

@@ -1,5 +1,9 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.model.WorkloadRef;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.telemetry.report.BatchValidator;
@@ -92,9 +96,9 @@ class RecordMapperTest {
 
     private static ClosedConnection closed(String source, int sourcePort, String destination, int destinationPort)
             throws Exception {
-        OpenedConnection o = new OpenedConnection(ClosedConnection.Direction.OUTBOUND, "a", "pod-a", "sa",
+        OpenedConnection o = new OpenedConnection(Direction.OUTBOUND, "a", "pod-a", "sa",
                 new InetSocketAddress(InetAddress.getByName(source), sourcePort),
                 new InetSocketAddress(InetAddress.getByName(destination), destinationPort), System.currentTimeMillis());
-        return new ClosedConnection(o, 10, 20, 1_000_000, ClosedConnection.Outcome.OK);
+        return new ClosedConnection(o, 10, 20, 1_000_000, Outcome.OK);
     }
 }

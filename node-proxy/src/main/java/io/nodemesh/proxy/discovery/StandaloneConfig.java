@@ -1,4 +1,9 @@
-package io.nodemesh.proxy.config;
+package io.nodemesh.proxy.discovery;
+
+import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.transport.TransportKind;
 
 import java.io.IOException;
 import java.io.StringReader;
@@ -75,7 +80,7 @@ public final class StandaloneConfig {
     }
 
     /** Reads and validates {@code path}. */
-    public static MeshConfig load(Path path) throws ConfigException {
+    public static MeshSnapshot load(Path path) throws ConfigException {
         String text;
         try {
             text = Files.readString(path, StandardCharsets.UTF_8);
@@ -88,11 +93,11 @@ public final class StandaloneConfig {
     }
 
     /** Parses {@code text}; {@code file} names it in error messages. */
-    public static MeshConfig parse(String file, String text) throws ConfigException {
+    public static MeshSnapshot parse(String file, String text) throws ConfigException {
         return new StandaloneConfig(file).parse(text);
     }
 
-    private MeshConfig parse(String text) throws ConfigException {
+    private MeshSnapshot parse(String text) throws ConfigException {
         Node root;
         try {
             LoaderOptions options = new LoaderOptions();
@@ -110,7 +115,7 @@ public final class StandaloneConfig {
             throw new ConfigException(file + ": not valid YAML: " + e.getMessage());
         }
         if (root == null) {
-            return new MeshConfig(ProxySettings.defaults(), List.of());
+            return new MeshSnapshot(ProxySettings.defaults(), List.of());
         }
         Map<String, Node> top = mapping(root, "", Set.of("proxy", "pods"));
         ProxySettings proxy = top.containsKey("proxy") ? proxy(top.get("proxy")) : ProxySettings.defaults();
@@ -139,7 +144,7 @@ public final class StandaloneConfig {
                 }
             }
         }
-        return new MeshConfig(proxy, pods);
+        return new MeshSnapshot(proxy, pods);
     }
 
     private ProxySettings proxy(Node node) throws ConfigException {

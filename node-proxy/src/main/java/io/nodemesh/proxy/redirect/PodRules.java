@@ -1,6 +1,6 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.redirect;
 
-import io.nodemesh.proxy.config.PodSpec;
+import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.config.ProxySettings;
 
 /** Installs and removes the redirect rules that send a pod's traffic to its capture listeners. */

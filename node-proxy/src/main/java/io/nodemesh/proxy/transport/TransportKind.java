@@ -1,4 +1,4 @@
-package io.nodemesh.proxy.config;
+package io.nodemesh.proxy.transport;
 
 import java.util.Locale;
 

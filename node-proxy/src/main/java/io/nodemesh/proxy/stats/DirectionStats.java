@@ -1,6 +1,6 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.stats;
 
-import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import io.nodemesh.proxy.model.Outcome;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
@@ -20,12 +20,14 @@ public final class DirectionStats {
         }
     }
 
-    void opened() {
+    /** Counts a connection that opened. */
+    public void opened() {
         opened.increment();
         active.increment();
     }
 
-    void closed(Outcome outcome, long fromSource, long toSource) {
+    /** Counts a finished connection with its bytes. */
+    public void closed(Outcome outcome, long fromSource, long toSource) {
         active.decrement();
         closed[outcome.ordinal()].increment();
         bytesFromSource.add(fromSource);

@@ -1,4 +1,6 @@
-package io.nodemesh.proxy.config;
+package io.nodemesh.proxy.discovery;
+
+import io.nodemesh.proxy.config.ConfigException;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -22,7 +24,7 @@ public final class ConfigFileWatcher {
     }
 
     /** The file changed and is valid. */
-    public record Loaded(MeshConfig config) implements Change {
+    public record Loaded(MeshSnapshot config) implements Change {
     }
 
     /** The file changed and is not valid; {@code message} names file, line, column and field. */
@@ -48,9 +50,9 @@ public final class ConfigFileWatcher {
      *
      * @throws ConfigException if it is missing or invalid
      */
-    public MeshConfig load() throws ConfigException {
+    public MeshSnapshot load() throws ConfigException {
         String text = read();
-        MeshConfig config = StandaloneConfig.parse(file.toString(), text);
+        MeshSnapshot config = StandaloneConfig.parse(file.toString(), text);
         content = text;
         return config;
     }

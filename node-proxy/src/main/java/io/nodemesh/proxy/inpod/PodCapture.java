@@ -1,4 +1,8 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.inpod;
+
+import io.nodemesh.proxy.stats.DirectionStats;
+import io.nodemesh.proxy.stats.NodeStats;
+import io.nodemesh.proxy.transport.Transport;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
@@ -9,13 +13,13 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.nodemesh.linux.NetworkNamespace;
-import io.nodemesh.proxy.config.PodSpec;
+import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Outcome;
+import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.telemetry.OpenedConnection;
 import java.io.IOException;

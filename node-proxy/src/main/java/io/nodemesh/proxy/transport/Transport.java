@@ -1,4 +1,6 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.transport;
+
+import io.nodemesh.proxy.inpod.NamespacedChannelFactory;
 
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
@@ -20,7 +22,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.OriginalDestination;
 import io.nodemesh.linux.SocketOptions;
-import io.nodemesh.proxy.config.TransportKind;
+import io.nodemesh.proxy.transport.TransportKind;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;

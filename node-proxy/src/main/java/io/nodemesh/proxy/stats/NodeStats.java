@@ -1,7 +1,7 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.stats;
 
 import io.nodemesh.proxy.telemetry.ClosedConnection;
-import io.nodemesh.proxy.telemetry.ClosedConnection.Direction;
+import io.nodemesh.proxy.model.Direction;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -23,7 +23,8 @@ public final class NodeStats {
         return d == Direction.OUTBOUND ? outbound : inbound;
     }
 
-    void notRedirected() {
+    /** Counts a connection that reached a capture port without being redirected. */
+    public void notRedirected() {
         notRedirected.increment();
     }
 
@@ -31,7 +32,8 @@ public final class NodeStats {
         return notRedirected.sum();
     }
 
-    void remember(ClosedConnection c) {
+    /** Keeps {@code c} among the recently closed connections. */
+    public void remember(ClosedConnection c) {
         recent.set((int) (recentCursor.getAndIncrement() % RECENT), c);
     }
 

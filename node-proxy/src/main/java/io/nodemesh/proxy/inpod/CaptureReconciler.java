@@ -1,7 +1,9 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.inpod;
 
-import io.nodemesh.proxy.config.MeshConfig;
-import io.nodemesh.proxy.config.PodSpec;
+import io.nodemesh.proxy.redirect.PodRules;
+
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import java.util.ArrayList;
@@ -52,7 +54,7 @@ public final class CaptureReconciler {
     }
 
     /** Applies {@code next}, given that {@code previous} is what is in force now. Call on the timer's thread. */
-    public void reconcile(MeshConfig previous, MeshConfig next) {
+    public void reconcile(MeshSnapshot previous, MeshSnapshot next) {
         ProxySettings before = previous.proxy();
         ProxySettings after = next.proxy();
         boolean everyPod = before.podsAffectedBy(after);

@@ -1,4 +1,4 @@
-package io.nodemesh.proxy.config;
+package io.nodemesh.proxy.discovery;
 
 import java.net.InetAddress;
 import java.nio.file.Path;

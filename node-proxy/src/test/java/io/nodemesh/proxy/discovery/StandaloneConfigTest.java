@@ -1,4 +1,9 @@
-package io.nodemesh.proxy.config;
+package io.nodemesh.proxy.discovery;
+
+import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.transport.TransportKind;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -26,7 +31,7 @@ class StandaloneConfigTest {
         try (InputStream in = StandaloneConfig.class.getResourceAsStream("/standalone-example.yaml")) {
             text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
-        MeshConfig c = StandaloneConfig.parse("standalone-example.yaml", text);
+        MeshSnapshot c = StandaloneConfig.parse("standalone-example.yaml", text);
         ProxySettings p = c.proxy();
         assertThat(p.mark()).isEqualTo(0x539);
         assertThat(p.outboundPort()).isEqualTo(15001);
@@ -53,7 +58,7 @@ class StandaloneConfigTest {
 
     @Test
     void everythingIsOptionalButNameAndNetns() throws Exception {
-        MeshConfig c = StandaloneConfig.parse("f", POD);
+        MeshSnapshot c = StandaloneConfig.parse("f", POD);
         assertThat(c.proxy()).isEqualTo(ProxySettings.defaults());
         PodSpec pod = c.pods().get("default/client");
         assertThat(pod.serviceAccount()).isEqualTo("default");

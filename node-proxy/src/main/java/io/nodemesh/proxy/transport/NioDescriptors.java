@@ -1,4 +1,4 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.transport;
 
 import io.netty.channel.Channel;
 import io.netty.channel.nio.AbstractNioChannel;

@@ -1,4 +1,4 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.transport;
 
 import io.netty.channel.IoHandle;
 import io.netty.channel.IoHandler;

@@ -1,4 +1,4 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.inpod;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;

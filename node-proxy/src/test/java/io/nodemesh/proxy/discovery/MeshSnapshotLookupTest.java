@@ -1,4 +1,6 @@
-package io.nodemesh.proxy.config;
+package io.nodemesh.proxy.discovery;
+
+import io.nodemesh.proxy.config.ProxySettings;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -7,13 +9,13 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class MeshConfigLookupTest {
+class MeshSnapshotLookupTest {
 
     @Test
     void lookupsReturnPrebuiltResultsWithoutWrappingAgain() throws Exception {
         PodSpec pod = new PodSpec("a", "ns", "sa", List.of(InetAddress.getByName("10.77.0.2")), Path.of("/var/run/netns/a"),
                 true, List.of(), List.of(), List.of());
-        MeshConfig cfg = new MeshConfig(ProxySettings.defaults(), List.of(pod));
+        MeshSnapshot cfg = new MeshSnapshot(ProxySettings.defaults(), List.of(pod));
         // An equal but distinct address, as a connection's would be.
         InetAddress ip = InetAddress.getByAddress(new byte[] {10, 77, 0, 2});
         assertThat(cfg.podByIp(ip)).containsSame(pod);

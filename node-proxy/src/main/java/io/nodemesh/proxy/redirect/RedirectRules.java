@@ -1,6 +1,6 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.redirect;
 
-import io.nodemesh.proxy.config.PodSpec;
+import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.rules.CheckResult;

@@ -1,4 +1,6 @@
-package io.nodemesh.proxy.capture;
+package io.nodemesh.proxy.transport;
+
+import io.nodemesh.proxy.inpod.NamespacedChannelFactory;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -10,7 +12,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.SocketOptions;
-import io.nodemesh.proxy.config.TransportKind;
+import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;

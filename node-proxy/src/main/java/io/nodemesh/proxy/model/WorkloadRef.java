@@ -1,4 +1,4 @@
-package io.nodemesh.proxy.telemetry;
+package io.nodemesh.proxy.model;
 
 import java.util.Objects;
 
