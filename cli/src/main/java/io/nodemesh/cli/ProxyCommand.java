@@ -4,18 +4,14 @@ import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.discovery.StandaloneConfig;
 import io.nodemesh.proxy.transport.TransportKind;
-import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
-import io.nodemesh.proxy.telemetry.PodWorkloads;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
-import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -79,29 +75,16 @@ public final class ProxyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        AtomicReference<NodeProxy> running = new AtomicReference<>();
-        TelemetryReporter reporter = null;
-        ConnectionSink reportTo = sink;
-        if (reportTo == null && !noTelemetry) {
-            reporter = TelemetryReporter.start(ReporterConfig.builder().socketPath(telemetrySocket).build(),
-                    new PodWorkloads(() -> {
-                        NodeProxy p = running.get();
-                        return p == null ? MeshSnapshot.empty() : p.config();
-                    }));
-            reportTo = reporter;
+        NodeProxy.Builder builder = NodeProxy.builder().configFile(config).removeRulesOnStop(removeRulesOnExit);
+        if (sink != null) {
+            builder.sink(sink);
+        } else if (!noTelemetry) {
+            builder.telemetry(ReporterConfig.builder().socketPath(telemetrySocket).build());
         }
-        try {
-            return run(reportTo == null ? ConnectionSink.NONE : reportTo, running);
-        } finally {
-            if (reporter != null) {
-                reporter.close();
-            }
-        }
+        return run(builder);
     }
 
-    private int run(ConnectionSink reportTo, AtomicReference<NodeProxy> running) throws InterruptedException {
-        NodeProxy.Builder builder = NodeProxy.builder().configFile(config).sink(reportTo)
-                .removeRulesOnStop(removeRulesOnExit);
+    private int run(NodeProxy.Builder builder) throws InterruptedException {
         if (transport != null) {
             TransportKind kind = TransportKind.parse(transport);
             if (kind == null) {
@@ -137,7 +120,6 @@ public final class ProxyCommand implements Callable<Integer> {
             return 1;
         }
         proxy = started;
-        running.set(started);
         Thread hook = new Thread(() -> {
             started.close(); // SIGTERM/SIGINT: stop accepting, drain, stop
             stop.countDown();

@@ -112,7 +112,7 @@ public final class DemoCommand implements Callable<Integer> {
                         .build(),
                 new PodWorkloads(() -> {
                     NodeProxy p = proxyRef.get();
-                    return p == null ? MeshSnapshot.empty() : p.config();
+                    return p == null ? MeshSnapshot.empty() : p.snapshot();
                 }));
         Path config = s.work.resolve("standalone.yaml");
         Files.writeString(config, renderConfig(frontend, backend));

@@ -66,7 +66,7 @@ class ProxyCommandTest {
             Thread.sleep(20);
         }
         assertThat(status).isNotDone();
-        assertThat(command.proxy().config().proxy().workers()).isEqualTo(1);
+        assertThat(command.proxy().boot().workers()).isEqualTo(1);
         int port = command.proxy().adminAddress().getPort();
         HttpResponse<String> health = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + port + "/healthz")).build(), HttpResponse.BodyHandlers.ofString());

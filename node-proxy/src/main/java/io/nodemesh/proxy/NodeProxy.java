@@ -3,22 +3,27 @@ package io.nodemesh.proxy;
 import io.netty.channel.EventLoopGroup;
 import io.nodemesh.proxy.admin.AdminServer;
 import io.nodemesh.proxy.admin.ProxyView;
+import io.nodemesh.proxy.config.BootSettings;
+import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.discovery.SourceStatus;
+import io.nodemesh.proxy.discovery.StandaloneFileSource;
+import io.nodemesh.proxy.discovery.WorkloadSource;
 import io.nodemesh.proxy.inpod.CaptureReconciler;
-import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.redirect.PodRules;
 import io.nodemesh.proxy.redirect.RedirectRules;
-import io.nodemesh.proxy.transport.Transport;
-import io.nodemesh.proxy.config.ConfigException;
-import io.nodemesh.proxy.discovery.ConfigFileWatcher;
-import io.nodemesh.proxy.discovery.MeshSnapshot;
-import io.nodemesh.proxy.discovery.PodSpec;
-import io.nodemesh.proxy.config.ProxySettings;
-import io.nodemesh.proxy.config.RulesBackend;
-import io.nodemesh.proxy.transport.TransportKind;
-import io.nodemesh.proxy.inbound.InboundInitializer;
-import io.nodemesh.proxy.outbound.OutboundInitializer;
+import io.nodemesh.proxy.route.RouteDecider;
+import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
+import io.nodemesh.proxy.telemetry.PodWorkloads;
+import io.nodemesh.proxy.telemetry.ReporterConfig;
+import io.nodemesh.proxy.telemetry.TelemetryReporter;
+import io.nodemesh.proxy.transport.Transport;
+import io.nodemesh.proxy.transport.TransportKind;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -27,6 +32,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -38,14 +44,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The node proxy, wired: reads the standalone config, opens capture listeners inside every captured
- * pod's network namespace, installs their redirect rules, relays their connections, serves the
- * admin API, follows config changes and drains on {@link #close()}. The one composition root of
- * the {@code proxy} process.
+ * The node proxy, wired: the one composition root of the {@code proxy} process. It takes the mesh from a
+ * {@link WorkloadSource} (the standalone file today, Kubernetes next), opens capture listeners inside every captured
+ * pod's network namespace, installs their redirect rules, relays their connections (the route decision picks each
+ * outbound connection's upstream), reports them to telemetry, serves the admin API, follows the source's snapshots
+ * and drains on {@link #close()}.
  *
  * <pre>{@code
- * try (NodeProxy proxy = NodeProxy.builder().configFile(path).sink(reporter).build()) {
- *     proxy.start();          // ConfigException if the file is unusable
+ * try (NodeProxy proxy = NodeProxy.builder().configFile(path).telemetry(reporterConfig).build()) {
+ *     proxy.start();          // ConfigException if the source has no usable view
  *     ...                     // until SIGTERM
  * }                           // close(): stop accepting, drain, stop
  * }</pre>
@@ -54,20 +61,20 @@ public final class NodeProxy implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(NodeProxy.class);
 
-    private final Path configFile;
+    private final WorkloadSource source;
     private final TransportKind transportOverride;
     private final Integer workersOverride;
     private final InetSocketAddress adminOverride;
-    private final ConnectionSink sink;
-    private final Duration pollInterval;
+    private final ConnectionSink sinkOverride;
+    private final ReporterConfig telemetry;
+    private final RouteDecider routes;
     private final Function<RulesBackend, PodRules> rules;
     private final boolean removeRulesOnStop;
 
-    private final AtomicReference<MeshSnapshot> config = new AtomicReference<>();
+    private final AtomicReference<MeshSnapshot> snapshot = new AtomicReference<>();
     private final NodeStats nodeStats = new NodeStats();
-    private volatile String lastConfigError;
-    private volatile long loadedAtMillis;
-    private ConfigFileWatcher watcher;
+    private TelemetryReporter reporter;
+    private volatile BootSettings boot;
     private Transport transport;
     private EventLoopGroup group;
     private ScheduledExecutorService control;
@@ -77,12 +84,16 @@ public final class NodeProxy implements AutoCloseable {
     private boolean closed;
 
     private NodeProxy(Builder b) {
-        this.configFile = Objects.requireNonNull(b.configFile, "configFile");
+        if (b.source == null) {
+            throw new IllegalStateException("a workload source is required: source(...) or configFile(...)");
+        }
+        this.source = b.source;
         this.transportOverride = b.transport;
         this.workersOverride = b.workers;
         this.adminOverride = b.admin;
-        this.sink = b.sink;
-        this.pollInterval = b.pollInterval;
+        this.sinkOverride = b.sink;
+        this.telemetry = b.telemetry;
+        this.routes = b.routes;
         this.rules = b.rules;
         this.removeRulesOnStop = b.removeRulesOnStop;
     }
@@ -92,10 +103,10 @@ public final class NodeProxy implements AutoCloseable {
     }
 
     /**
-     * Loads the config, starts the event loops and the admin server and captures the configured pods.
+     * Takes the source's first view, starts telemetry, the event loops and the admin server, and captures the pods.
      * A pod that cannot be captured fails alone (see {@code /stats}); the proxy still starts.
      *
-     * @throws ConfigException if the config file is missing or invalid (message: file:line:column: field: problem)
+     * @throws ConfigException if the source has no usable view (for the file: file:line:column: field: problem)
      * @throws IOException if the admin server cannot be bound
      */
     public synchronized void start() throws ConfigException, IOException {
@@ -103,103 +114,72 @@ public final class NodeProxy implements AutoCloseable {
             throw new IllegalStateException("already started");
         }
         started = true;
-        watcher = new ConfigFileWatcher(configFile);
-        MeshSnapshot initial = withOverrides(watcher.load());
-        ProxySettings settings = initial.proxy();
-        transport = Transport.select(settings.transport(), log::warn);
-        group = transport.newEventLoopGroup(settings.workers(), "nodemesh-proxy");
+        MeshSnapshot initial = source.start();
+        boot = withOverrides(source.boot(BootSettings.defaults()));
+        ConnectionSink sink = sinkOverride;
+        if (sink == null && telemetry != null) {
+            reporter = TelemetryReporter.start(telemetry, new PodWorkloads(this::snapshot));
+            sink = reporter;
+        }
+        transport = Transport.select(boot.transport(), log::warn);
+        group = transport.newEventLoopGroup(boot.workers(), "nodemesh-proxy");
         control = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
                 .name("nodemesh-control").daemon(true).unstarted(r));
-        PodCapture.Shared shared = new PodCapture.Shared(transport, group, () -> config.get().proxy(), sink,
-                nodeStats, OutboundInitializer::new, InboundInitializer::new);
+        PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes,
+                sink == null ? ConnectionSink.NONE : sink, nodeStats);
         reconciler = new CaptureReconciler((spec, s) -> new PodCapture(spec, s, shared), rules, control);
         try {
-            admin = AdminServer.start(settings.admin(), new View());
+            admin = AdminServer.start(boot.admin(), new View());
         } catch (IOException e) {
             shutdownThreads();
             reconciler = null;
             throw e;
         }
-        config.set(new MeshSnapshot(settings, List.of()));
+        snapshot.set(new MeshSnapshot(initial.proxy(), List.of()));
         onControlThread(() -> apply(initial));
-        loadedAtMillis = System.currentTimeMillis();
         log.info("proxy started: transport {}, {} worker(s), admin on {}, config {} ({} pod(s))", transport,
-                settings.workers(), admin.address(), configFile, initial.pods().size());
-        control.scheduleWithFixedDelay(this::pollQuietly, pollInterval.toMillis(), pollInterval.toMillis(),
-                TimeUnit.MILLISECONDS);
+                boot.workers(), admin.address(), source.describe(), initial.pods().size());
+        source.follow(control, this::apply);
     }
 
     /**
-     * Re-reads the config file now (it is also polled) and applies it if its content changed.
+     * Asks the source for a change now (the file source also polls) and applies it.
      *
-     * @return null if the content is unchanged, else what became of the change
+     * @return whether there was a change, applied or rejected
      */
-    public ConfigFileWatcher.Change reload() {
-        return onControlThread(this::poll);
-    }
-
-    private void pollQuietly() {
-        try {
-            poll();
-        } catch (RuntimeException e) {
-            log.error("config reload failed", e);
-        }
-    }
-
-    private ConfigFileWatcher.Change poll() {
-        ConfigFileWatcher.Change change = watcher.poll();
-        if (change instanceof ConfigFileWatcher.Rejected rejected) {
-            lastConfigError = rejected.message();
-            log.error("config not reloaded, keeping the last good one: {}", rejected.message());
-        } else if (change instanceof ConfigFileWatcher.Loaded loaded) {
-            lastConfigError = null;
-            loadedAtMillis = System.currentTimeMillis();
-            log.info("config {} changed: {} pod(s)", configFile, loaded.config().pods().size());
-            apply(withOverrides(loaded.config()));
-        }
-        return change;
+    public boolean reload() {
+        return onControlThread(source::refresh);
     }
 
     /** Swaps in {@code next} and reconciles the pods; on the control thread only. */
     private void apply(MeshSnapshot next) {
-        MeshSnapshot previous = config.get();
-        ProxySettings running = previous.proxy();
-        ProxySettings wanted = next.proxy();
-        // These are fixed once the event loops and the admin server run.
-        if (wanted.transport() != running.transport() || wanted.workers() != running.workers()
-                || !wanted.admin().equals(running.admin())) {
-            log.warn("proxy.transport, proxy.workers and proxy.admin changes take effect after a restart");
-            next = next.withProxy(new ProxySettings(wanted.mark(), wanted.outboundPort(), wanted.inboundPort(),
-                    running.transport(), running.workers(), wanted.connectTimeout(), wanted.idleTimeout(),
-                    wanted.drainTimeout(), wanted.rules(), running.admin()));
-        }
-        config.set(next);
+        MeshSnapshot previous = snapshot.get();
+        snapshot.set(next);
         reconciler.reconcile(previous, next);
     }
 
-    private MeshSnapshot withOverrides(MeshSnapshot loaded) {
-        ProxySettings s = loaded.proxy();
+    private BootSettings withOverrides(BootSettings b) {
         if (transportOverride != null) {
-            s = s.withTransport(transportOverride);
+            b = b.withTransport(transportOverride);
         }
         if (workersOverride != null) {
-            s = s.withWorkers(workersOverride);
+            b = b.withWorkers(workersOverride);
         }
         if (adminOverride != null) {
-            s = s.withAdmin(adminOverride);
+            b = b.withAdmin(adminOverride);
         }
-        return s == loaded.proxy() ? loaded : loaded.withProxy(s);
+        return b;
     }
 
-    /** The config in force. */
-    public MeshSnapshot config() {
-        return config.get();
+    /** The snapshot in force (settings and pods). */
+    public MeshSnapshot snapshot() {
+        MeshSnapshot s = snapshot.get();
+        return s == null ? MeshSnapshot.empty() : s;
     }
 
-    /** The pod (captured or not) that has address {@code ip} in the config in force; for telemetry's workload lookup. */
+    /** The pod (captured or not) that has address {@code ip} in the snapshot in force. */
     public Optional<PodSpec> podByIp(InetAddress ip) {
-        MeshSnapshot c = config.get();
-        return c == null ? Optional.empty() : c.podByIp(ip);
+        return snapshot().podByIp(ip);
     }
 
     /** Captured, failed and draining pods, with their counters. */
@@ -222,28 +202,43 @@ public final class NodeProxy implements AutoCloseable {
         return transport;
     }
 
+    /** The settings the proxy started with (fixed while it runs), or null before {@link #start()}. */
+    public BootSettings boot() {
+        return boot;
+    }
+
     /** Where the admin server listens (the real port when 0 was configured). */
     public InetSocketAddress adminAddress() {
         return admin.address();
     }
 
-    /** Why the latest config change was rejected, or null. */
+    /** The telemetry reporter this proxy started, if it started one. */
+    public Optional<TelemetryReporter> reporter() {
+        return Optional.ofNullable(reporter);
+    }
+
+    /** Why the source's latest change was rejected, or null. */
     public String lastConfigError() {
-        return lastConfigError;
+        return source.status().lastError();
     }
 
     /**
-     * Stops accepting on every pod, lets open connections finish until the drain timeout, closes
-     * what is left, then stops. Redirect rules stay in place (traffic fails closed while the proxy
-     * is away) unless the builder asked to remove them; then they go after the drain.
+     * Stops accepting on every pod, lets open connections finish until the drain timeout, closes what is left, then
+     * stops (telemetry last, so the drained connections are reported). Redirect rules stay in place (traffic fails
+     * closed while the proxy is away) unless the builder asked to remove them; then they go after the drain.
      */
     @Override
     public synchronized void close() {
         if (reconciler == null || closed) {
-            return; // never started, or start() failed before anything ran
+            if (!closed && reporter != null) {
+                reporter.close(); // start() failed after telemetry began
+            }
+            closed = true;
+            return;
         }
         closed = true;
-        ProxySettings settings = config.get().proxy();
+        source.close();
+        ProxySettings settings = snapshot.get().proxy();
         try {
             var drained = onControlThread(() -> reconciler.releaseAll(settings, removeRulesOnStop));
             drained.get(settings.drainTimeout().toMillis() + 5_000, TimeUnit.MILLISECONDS);
@@ -254,6 +249,9 @@ public final class NodeProxy implements AutoCloseable {
         }
         admin.close();
         shutdownThreads();
+        if (reporter != null) {
+            reporter.close();
+        }
         log.info("proxy stopped");
     }
 
@@ -262,7 +260,7 @@ public final class NodeProxy implements AutoCloseable {
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
     }
 
-    private <T> T onControlThread(java.util.concurrent.Callable<T> body) {
+    private <T> T onControlThread(Callable<T> body) {
         try {
             return control.submit(body).get();
         } catch (InterruptedException e) {
@@ -302,37 +300,58 @@ public final class NodeProxy implements AutoCloseable {
 
         @Override
         public ConfigStatus config() {
-            return new ConfigStatus(configFile.toString(), loadedAtMillis, lastConfigError);
+            SourceStatus s = source.status();
+            return new ConfigStatus(s.source(), s.loadedAtMillis(), s.lastError());
         }
     }
 
-    /** Settings for a {@link NodeProxy}; only the config file is required. */
+    /** Settings for a {@link NodeProxy}; only the workload source (or the config file) is required. */
     public static final class Builder {
+        private WorkloadSource source;
         private Path configFile;
+        private Duration pollInterval = Duration.ofSeconds(1);
         private TransportKind transport;
         private Integer workers;
         private InetSocketAddress admin;
-        private ConnectionSink sink = ConnectionSink.NONE;
-        private Duration pollInterval = Duration.ofSeconds(1);
+        private ConnectionSink sink;
+        private ReporterConfig telemetry;
+        private RouteDecider routes = RouteDecider.defaultTrustDomain();
         private Function<RulesBackend, PodRules> rules = RedirectRules::forBackend;
         private boolean removeRulesOnStop;
 
         private Builder() {
         }
 
-        /** The standalone YAML file (see {@link io.nodemesh.proxy.discovery.StandaloneConfig}). */
-        public Builder configFile(Path file) {
-            this.configFile = file;
+        /** Where the mesh comes from. */
+        public Builder source(WorkloadSource source) {
+            this.source = Objects.requireNonNull(source, "source");
+            this.configFile = null;
             return this;
         }
 
-        /** Overrides {@code proxy.transport} of the file. */
+        /** The standalone YAML file (see {@link io.nodemesh.proxy.discovery.StandaloneConfig}), polled for changes. */
+        public Builder configFile(Path file) {
+            this.configFile = Objects.requireNonNull(file, "file");
+            this.source = new StandaloneFileSource(file, pollInterval);
+            return this;
+        }
+
+        /** How often the config file is checked for changes (default 1 s). */
+        public Builder pollInterval(Duration interval) {
+            this.pollInterval = interval;
+            if (configFile != null) {
+                this.source = new StandaloneFileSource(configFile, interval);
+            }
+            return this;
+        }
+
+        /** Overrides the source's transport. */
         public Builder transport(TransportKind kind) {
             this.transport = kind;
             return this;
         }
 
-        /** Overrides {@code proxy.workers} of the file. */
+        /** Overrides the source's number of event-loop threads. */
         public Builder workers(int threads) {
             if (threads < 1) {
                 throw new IllegalArgumentException("workers must be at least 1, not " + threads);
@@ -341,21 +360,27 @@ public final class NodeProxy implements AutoCloseable {
             return this;
         }
 
-        /** Overrides {@code proxy.admin} of the file. */
+        /** Overrides the source's admin address. */
         public Builder admin(InetSocketAddress address) {
             this.admin = address;
             return this;
         }
 
-        /** Receives one record per finished connection (default: none). */
+        /** Reports every connection to the telemetry agent (the proxy starts and stops the reporter). */
+        public Builder telemetry(ReporterConfig config) {
+            this.telemetry = Objects.requireNonNull(config, "config");
+            return this;
+        }
+
+        /** Reports every connection to {@code sink} instead of a telemetry agent (tests, embedding). */
         public Builder sink(ConnectionSink sink) {
             this.sink = Objects.requireNonNull(sink, "sink");
             return this;
         }
 
-        /** How often the config file is checked for changes (default 1 s). */
-        public Builder pollInterval(Duration interval) {
-            this.pollInterval = interval;
+        /** The route decision (default: the {@code cluster.local} trust domain). */
+        public Builder routes(RouteDecider decider) {
+            this.routes = Objects.requireNonNull(decider, "decider");
             return this;
         }
 

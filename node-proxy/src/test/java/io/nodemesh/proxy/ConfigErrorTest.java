@@ -41,7 +41,7 @@ class ConfigErrorTest {
 
             Files.writeString(mesh.file, broken); // in place this time, not by rename; noticed by the poll
             TestMesh.await("the poll to reject the edit", () -> mesh.proxy.lastConfigError() != null);
-            assertThat(mesh.proxy.reload()).as("no change since the poll").isNull();
+            assertThat(mesh.proxy.reload()).as("no change since the poll").isFalse();
             String error = mesh.proxy.lastConfigError();
             int line = (int) good.lines().count() + 3;
             assertThat(error).startsWith(mesh.file + ":" + line + ":").contains("not valid YAML");

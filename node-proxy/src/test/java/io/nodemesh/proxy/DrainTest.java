@@ -39,8 +39,8 @@ class DrainTest {
              EchoServer echo = EchoServer.start(b, 7000);
              SocketChannel ch = EchoServer.connect(a, new InetSocketAddress(b.ipv4(), 7000))) {
             assertThat(EchoServer.roundTrip(ch, "one")).isEqualTo("one");
-            var plan = io.nodemesh.proxy.redirect.RedirectRules.plan(mesh.proxy.config().pods().get("demo/a"),
-                    mesh.proxy.config().proxy());
+            var plan = io.nodemesh.proxy.redirect.RedirectRules.plan(mesh.proxy.snapshot().pods().get("demo/a"),
+                    mesh.proxy.snapshot().proxy());
 
             mesh.rewrite(header + "pods: []\n");
 

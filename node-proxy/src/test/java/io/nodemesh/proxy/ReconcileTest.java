@@ -66,7 +66,7 @@ class ReconcileTest {
         String yaml = TestMesh.proxySection("nft") + "pods:\n" + TestMesh.pod("a", a);
         try (TestMesh mesh = TestMesh.start(dir, yaml, null);
              SeededServer server = SeededServer.start(b, 8080, 50_000, 50_000, false)) {
-            var plan = RedirectRules.plan(mesh.proxy.config().pods().get("demo/a"), mesh.proxy.config().proxy());
+            var plan = RedirectRules.plan(mesh.proxy.snapshot().pods().get("demo/a"), mesh.proxy.snapshot().proxy());
             assertThat(RuleEngine.nft().check(plan, a.path()).inSync()).isTrue();
             assertThat(RuleEngine.iptables().check(plan, a.path()).present()).isFalse();
             assertThat(SeededClients.run(a, b.ipv4(), 8080, 3, 50_000, 50_000)).containsOnly("ok");
@@ -88,8 +88,8 @@ class ReconcileTest {
             assertThat(EchoServer.roundTrip(fromC, "before")).isEqualTo("before");
             PodCapture capturedB = pod(mesh, "demo/b");
             assertThat(capturedB.stats(Direction.INBOUND).snapshot().active()).isEqualTo(1);
-            PodSpec specA = mesh.proxy.config().pods().get("demo/a");
-            var plan = RedirectRules.plan(specA, mesh.proxy.config().proxy());
+            PodSpec specA = mesh.proxy.snapshot().pods().get("demo/a");
+            var plan = RedirectRules.plan(specA, mesh.proxy.snapshot().proxy());
             assertThat(RuleEngine.iptables().check(plan, a.path()).inSync()).isTrue();
 
             mesh.rewrite(onlyB);

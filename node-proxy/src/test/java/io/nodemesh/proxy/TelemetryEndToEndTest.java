@@ -66,7 +66,7 @@ class TelemetryEndToEndTest {
                         .flushInterval(Duration.ofMillis(100))
                         .initialBackoff(Duration.ofMillis(50)).maxBackoff(Duration.ofMillis(500))
                         .build(),
-                new PodWorkloads(() -> proxyRef.get() == null ? MeshSnapshot.empty() : proxyRef.get().config()));
+                new PodWorkloads(() -> proxyRef.get() == null ? MeshSnapshot.empty() : proxyRef.get().snapshot()));
              NodeProxy proxy = NodeProxy.builder().configFile(config).sink(reporter)
                      .admin(new InetSocketAddress("127.0.0.1", 0)).removeRulesOnStop(true).build();
              SeededServer server = SeededServer.start(b, 8080, 30_000, 70_000, false)) {

@@ -24,7 +24,7 @@ public final class ConfigFileWatcher {
     }
 
     /** The file changed and is valid. */
-    public record Loaded(MeshSnapshot config) implements Change {
+    public record Loaded(StandaloneConfig.Document document) implements Change {
     }
 
     /** The file changed and is not valid; {@code message} names file, line, column and field. */
@@ -50,9 +50,9 @@ public final class ConfigFileWatcher {
      *
      * @throws ConfigException if it is missing or invalid
      */
-    public MeshSnapshot load() throws ConfigException {
+    public StandaloneConfig.Document load() throws ConfigException {
         String text = read();
-        MeshSnapshot config = StandaloneConfig.parse(file.toString(), text);
+        StandaloneConfig.Document config = StandaloneConfig.parse(file.toString(), text);
         content = text;
         return config;
     }

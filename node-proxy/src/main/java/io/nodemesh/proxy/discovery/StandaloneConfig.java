@@ -1,6 +1,7 @@
 package io.nodemesh.proxy.discovery;
 
 import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.transport.TransportKind;
@@ -79,8 +80,24 @@ public final class StandaloneConfig {
         this.file = file;
     }
 
+    /**
+     * A parsed standalone file: the settings fixed at start and the snapshot (settings and pods) the proxy follows.
+     */
+    public record Document(BootSettings boot, MeshSnapshot snapshot) {
+
+        /** The snapshot's pods, by key. */
+        public Map<String, PodSpec> pods() {
+            return snapshot.pods();
+        }
+
+        /** The snapshot's settings. */
+        public ProxySettings proxy() {
+            return snapshot.proxy();
+        }
+    }
+
     /** Reads and validates {@code path}. */
-    public static MeshSnapshot load(Path path) throws ConfigException {
+    public static Document load(Path path) throws ConfigException {
         String text;
         try {
             text = Files.readString(path, StandardCharsets.UTF_8);
@@ -93,11 +110,11 @@ public final class StandaloneConfig {
     }
 
     /** Parses {@code text}; {@code file} names it in error messages. */
-    public static MeshSnapshot parse(String file, String text) throws ConfigException {
+    public static Document parse(String file, String text) throws ConfigException {
         return new StandaloneConfig(file).parse(text);
     }
 
-    private MeshSnapshot parse(String text) throws ConfigException {
+    private Document parse(String text) throws ConfigException {
         Node root;
         try {
             LoaderOptions options = new LoaderOptions();
@@ -115,10 +132,12 @@ public final class StandaloneConfig {
             throw new ConfigException(file + ": not valid YAML: " + e.getMessage());
         }
         if (root == null) {
-            return new MeshSnapshot(ProxySettings.defaults(), List.of());
+            return new Document(BootSettings.defaults(), new MeshSnapshot(ProxySettings.defaults(), List.of()));
         }
         Map<String, Node> top = mapping(root, "", Set.of("proxy", "pods"));
-        ProxySettings proxy = top.containsKey("proxy") ? proxy(top.get("proxy")) : ProxySettings.defaults();
+        Node proxyNode = top.get("proxy");
+        BootSettings boot = proxyNode == null ? BootSettings.defaults() : boot(proxyNode);
+        ProxySettings proxy = proxyNode == null ? ProxySettings.defaults() : proxy(proxyNode);
         List<PodSpec> pods = new ArrayList<>();
         if (top.containsKey("pods")) {
             Node podsNode = top.get("pods");
@@ -144,7 +163,19 @@ public final class StandaloneConfig {
                 }
             }
         }
-        return new MeshSnapshot(proxy, pods);
+        return new Document(boot, new MeshSnapshot(proxy, pods));
+    }
+
+    private BootSettings boot(Node node) throws ConfigException {
+        BootSettings d = BootSettings.defaults();
+        if (isNull(node)) {
+            return d;
+        }
+        Map<String, Node> m = mapping(node, "proxy", PROXY_KEYS);
+        return new BootSettings(
+                m.containsKey("transport") ? transport(m.get("transport")) : d.transport(),
+                m.containsKey("workers") ? workers(m.get("workers")) : d.workers(),
+                m.containsKey("admin") ? admin(m.get("admin")) : d.admin());
     }
 
     private ProxySettings proxy(Node node) throws ConfigException {
@@ -157,13 +188,10 @@ public final class StandaloneConfig {
                 m.containsKey("mark") ? mark(m.get("mark"), "proxy.mark") : d.mark(),
                 m.containsKey("outboundPort") ? port(m.get("outboundPort"), "proxy.outboundPort", false) : d.outboundPort(),
                 m.containsKey("inboundPort") ? port(m.get("inboundPort"), "proxy.inboundPort", false) : d.inboundPort(),
-                m.containsKey("transport") ? transport(m.get("transport")) : d.transport(),
-                m.containsKey("workers") ? workers(m.get("workers")) : d.workers(),
                 m.containsKey("connectTimeout") ? duration(m.get("connectTimeout"), "proxy.connectTimeout") : d.connectTimeout(),
                 m.containsKey("idleTimeout") ? duration(m.get("idleTimeout"), "proxy.idleTimeout") : d.idleTimeout(),
                 m.containsKey("drainTimeout") ? duration(m.get("drainTimeout"), "proxy.drainTimeout") : d.drainTimeout(),
-                m.containsKey("rules") ? rules(m.get("rules")) : d.rules(),
-                m.containsKey("admin") ? admin(m.get("admin")) : d.admin());
+                m.containsKey("rules") ? rules(m.get("rules")) : d.rules());
     }
 
     private PodSpec pod(Node node, String field) throws ConfigException {

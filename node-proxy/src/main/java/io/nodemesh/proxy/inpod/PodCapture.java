@@ -1,5 +1,11 @@
 package io.nodemesh.proxy.inpod;
 
+import io.nodemesh.proxy.route.RouteDecider;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.outbound.OutboundUpstream;
+import io.nodemesh.proxy.relay.Upstream;
+import io.nodemesh.proxy.capture.CaptureInitializer;
+
 import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.transport.Transport;
@@ -51,10 +57,8 @@ public final class PodCapture implements ConnectionListener {
     public enum State { STARTING, LISTENING, FAILED, DRAINING, STOPPED }
 
     /** What the node provides to every pod's capture. */
-    public record Shared(Transport transport, EventLoopGroup group, Supplier<ProxySettings> settings,
-                         ConnectionSink sink, NodeStats node,
-                         Function<PodCapture, ChannelHandler> outboundInitializer,
-                         Function<PodCapture, ChannelHandler> inboundInitializer) {
+    public record Shared(Transport transport, EventLoopGroup group, Supplier<MeshSnapshot> snapshot,
+                         RouteDecider routes, ConnectionSink sink, NodeStats node) {
     }
 
     private final PodSpec spec;
@@ -96,7 +100,7 @@ public final class PodCapture implements ConnectionListener {
 
     /** The settings in force now (timeouts may change without reopening the pod). */
     public ProxySettings currentSettings() {
-        return shared.settings().get();
+        return shared.snapshot().get().proxy();
     }
 
     /**
@@ -108,8 +112,11 @@ public final class PodCapture implements ConnectionListener {
         try {
             namespace = NetworkNamespace.open(spec.netns());
             upstreamTemplate = upstreamTemplate(namespace);
-            listeners.add(listen(settings.outboundPort(), shared.outboundInitializer().apply(this), "outbound"));
-            listeners.add(listen(settings.inboundPort(), shared.inboundInitializer().apply(this), "inbound"));
+            PodUpstream direct = new PodUpstream(this::upstreamBootstrap);
+            Upstream outboundUpstream = new OutboundUpstream(shared.snapshot(), shared.routes(), spec, direct);
+            listeners.add(listen(settings.outboundPort(),
+                    new CaptureInitializer(this, Direction.OUTBOUND, outboundUpstream), "outbound"));
+            listeners.add(listen(settings.inboundPort(), new CaptureInitializer(this, Direction.INBOUND, direct), "inbound"));
             state = State.LISTENING;
             log.info("pod {}: listening on :{} (outbound) and :{} (inbound) in {}", spec.key(),
                     settings.outboundPort(), settings.inboundPort(), spec.netns());
@@ -138,7 +145,7 @@ public final class PodCapture implements ConnectionListener {
     }
 
     /** A bootstrap for one upstream connection from this pod (group and handler still to be set). */
-    public Bootstrap upstreamBootstrap() {
+    private Bootstrap upstreamBootstrap() {
         return upstreamTemplate.clone()
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) currentSettings().connectTimeout().toMillis());
     }

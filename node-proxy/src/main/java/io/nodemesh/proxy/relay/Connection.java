@@ -101,8 +101,8 @@ public final class Connection {
         downstream.close();
     }
 
-    /** The channel being connected upstream, so that a close reaches it even before it connects. */
-    void upstreamConnecting(Channel channel) {
+    /** The channel being connected upstream, so that a close reaches it even before it connects; see {@link Upstream}. */
+    public void upstreamConnecting(Channel channel) {
         this.upstream = channel;
     }
 

@@ -5,10 +5,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.unix.Errors;
 import io.netty.util.ReferenceCountUtil;
 import io.nodemesh.proxy.model.Outcome;
-import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -82,7 +80,7 @@ public final class Relay extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (isReset(cause)) {
+        if (Outcomes.isReset(cause)) {
             connection.reset(Outcome.RESET);
             return;
         }
@@ -90,16 +88,5 @@ public final class Relay extends ChannelInboundHandlerAdapter {
         connection.fail(Outcome.ERROR);
         ctx.close();
         Connection.closeOnFlush(peer);
-    }
-
-    /** Whether {@code cause} is the peer resetting the connection (ECONNRESET or EPIPE). */
-    static boolean isReset(Throwable cause) {
-        if (cause instanceof Errors.NativeIoException nio) {
-            int err = nio.expectedErr();
-            return err == Errors.ERRNO_ECONNRESET_NEGATIVE || err == Errors.ERRNO_EPIPE_NEGATIVE;
-        }
-        String msg = cause.getMessage();
-        return cause instanceof IOException && msg != null
-                && (msg.contains("Connection reset") || msg.contains("Broken pipe"));
     }
 }

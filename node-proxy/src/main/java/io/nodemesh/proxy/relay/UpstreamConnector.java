@@ -1,26 +1,22 @@
 package io.nodemesh.proxy.relay;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
-import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.nodemesh.proxy.model.Outcome;
-import java.net.ConnectException;
 import java.util.ArrayDeque;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Once the original destination is known, connects to it (from the pod's network namespace, with
- * the proxy's mark: that is the bootstrap's business) and then hands both channels to a
- * {@link Relay}. Until then the downstream channel does not read. A refused or timed-out connect
+ * Once the original destination is known, connects upstream through an {@link Upstream} (for outbound
+ * connections the route decision chooses how; the socket is created in the pod's network namespace with the
+ * proxy's mark) and then hands both channels to a {@link Relay}. Until then the downstream channel does not read. A refused or timed-out connect
  * resets the downstream connection, so the client sees what it would have seen without the proxy.
  *
  * <p>Even with AUTO_READ off, epoll reads a socket once the peer's FIN arrives (to notice the
@@ -33,16 +29,16 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter implem
     private static final Logger log = LoggerFactory.getLogger(UpstreamConnector.class);
 
     private final Connection connection;
-    private final Supplier<Bootstrap> upstream;
+    private final Upstream upstream;
     private ChannelHandlerContext ctx;
     private ArrayDeque<Object> early;
     private boolean earlyInputShutdown;
 
     /**
      * @param connection the connection being set up
-     * @param upstream a fresh bootstrap per call, configured for the pod (namespace, mark, timeouts, AUTO_READ off)
+     * @param upstream how to reach the destination
      */
-    public UpstreamConnector(Connection connection, Supplier<Bootstrap> upstream) {
+    public UpstreamConnector(Connection connection, Upstream upstream) {
         this.connection = connection;
         this.upstream = upstream;
     }
@@ -51,12 +47,8 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter implem
     public void channelActive(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         Channel downstream = ctx.channel();
-        ChannelFuture connect = upstream.get()
-                .group(downstream.eventLoop()) // same loop: the connection's state needs no locking
-                .handler(new Relay(connection, false, downstream))
-                .connect(connection.destination());
-        connection.upstreamConnecting(connect.channel());
-        connect.addListener(this);
+        // Same loop as the downstream: the connection's state needs no locking.
+        upstream.connect(connection, downstream.eventLoop(), new Relay(connection, false, downstream)).addListener(this);
         ctx.fireChannelActive();
     }
 
@@ -102,7 +94,7 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter implem
         Channel up = connect.channel();
         Channel downstream = ctx.channel();
         if (!connect.isSuccess()) {
-            Outcome outcome = outcomeOf(connect.cause());
+            Outcome outcome = Outcomes.ofConnectFailure(connect.cause());
             log.debug("{}: upstream connect failed ({}): {}", connection, outcome, connect.cause().toString());
             connection.reset(outcome);
             return;
@@ -126,16 +118,5 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter implem
         }
         Connection.resumeReading(up);
         Connection.resumeReading(downstream);
-    }
-
-    static Outcome outcomeOf(Throwable cause) {
-        if (cause instanceof ConnectTimeoutException) {
-            return Outcome.CONNECT_TIMEOUT;
-        }
-        if (cause instanceof ConnectException) {
-            String msg = String.valueOf(cause.getMessage());
-            return msg.contains("timed out") ? Outcome.CONNECT_TIMEOUT : Outcome.REFUSED;
-        }
-        return Outcome.ERROR;
     }
 }

@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.model.WorkloadRef;
 
 import com.google.protobuf.ByteString;
@@ -149,7 +150,7 @@ final class RecordMapper {
                     .setNameBytes(ByteString.copyFromUtf8(ref.name()))
                     .setNamespaceBytes(ByteString.copyFromUtf8(ref.namespace()))
                     .setPrincipalBytes(ByteString.copyFromUtf8(ref.serviceAccount().isEmpty() ? ""
-                            : "spiffe://" + trustDomain + "/ns/" + ref.namespace() + "/sa/" + ref.serviceAccount()))
+                            : new SpiffeId(trustDomain, ref.namespace(), ref.serviceAccount()).toString()))
                     .build();
             encoded.put(ref, w);
         }

@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.telemetry.v1.ReportProtocol;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,7 +60,7 @@ public record ReporterConfig(
         private Path socketPath = ReportProtocol.DEFAULT_SOCKET;
         private String reporterId = "node-proxy-" + ProcessHandle.current().pid();
         private String node = "";
-        private String trustDomain = "cluster.local";
+        private String trustDomain = SpiffeId.DEFAULT_TRUST_DOMAIN;
         private int bufferCapacity = 16_384;
         private int batchSize = 2048;
         private Duration flushInterval = Duration.ofSeconds(1);

@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.discovery;
 
+import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.ProxySettings;
@@ -31,18 +32,20 @@ class StandaloneConfigTest {
         try (InputStream in = StandaloneConfig.class.getResourceAsStream("/standalone-example.yaml")) {
             text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
-        MeshSnapshot c = StandaloneConfig.parse("standalone-example.yaml", text);
+        StandaloneConfig.Document doc = StandaloneConfig.parse("standalone-example.yaml", text);
+        MeshSnapshot c = doc.snapshot();
         ProxySettings p = c.proxy();
+        BootSettings boot = doc.boot();
         assertThat(p.mark()).isEqualTo(0x539);
         assertThat(p.outboundPort()).isEqualTo(15001);
         assertThat(p.inboundPort()).isEqualTo(15006);
-        assertThat(p.transport()).isEqualTo(TransportKind.EPOLL);
-        assertThat(p.workers()).isEqualTo(2);
+        assertThat(boot.transport()).isEqualTo(TransportKind.EPOLL);
+        assertThat(boot.workers()).isEqualTo(2);
         assertThat(p.connectTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(p.idleTimeout()).isEqualTo(Duration.ofHours(1));
         assertThat(p.drainTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(p.rules()).isEqualTo(RulesBackend.IPTABLES);
-        assertThat(p.admin()).isEqualTo(new InetSocketAddress("127.0.0.1", 15000));
+        assertThat(boot.admin()).isEqualTo(new InetSocketAddress("127.0.0.1", 15000));
         PodSpec client = c.pods().get("demo/client");
         assertThat(client.serviceAccount()).isEqualTo("client");
         assertThat(client.ips()).containsExactly(InetAddress.ofLiteral("10.77.0.2"), InetAddress.ofLiteral("fd77::2"));
@@ -58,18 +61,17 @@ class StandaloneConfigTest {
 
     @Test
     void everythingIsOptionalButNameAndNetns() throws Exception {
-        MeshSnapshot c = StandaloneConfig.parse("f", POD);
+        StandaloneConfig.Document c = StandaloneConfig.parse("f", POD);
         assertThat(c.proxy()).isEqualTo(ProxySettings.defaults());
+        assertThat(c.boot()).isEqualTo(BootSettings.defaults());
         PodSpec pod = c.pods().get("default/client");
         assertThat(pod.serviceAccount()).isEqualTo("default");
         assertThat(pod.capture()).isTrue();
         assertThat(StandaloneConfig.parse("f", "").pods()).isEmpty();
         assertThat(StandaloneConfig.parse("f", "proxy:\npods:\n").pods()).isEmpty();
-        assertThat(StandaloneConfig.parse("f", "proxy:\n  mark: 1337\n  admin: '[::1]:0'\n").proxy())
-                .satisfies(p -> {
-                    assertThat(p.mark()).isEqualTo(1337);
-                    assertThat(p.admin()).isEqualTo(new InetSocketAddress(InetAddress.ofLiteral("::1"), 0));
-                });
+        StandaloneConfig.Document markAndAdmin = StandaloneConfig.parse("f", "proxy:\n  mark: 1337\n  admin: '[::1]:0'\n");
+        assertThat(markAndAdmin.proxy().mark()).isEqualTo(1337);
+        assertThat(markAndAdmin.boot().admin()).isEqualTo(new InetSocketAddress(InetAddress.ofLiteral("::1"), 0));
     }
 
     @Test

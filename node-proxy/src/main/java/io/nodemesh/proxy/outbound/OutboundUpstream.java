@@ -1,0 +1,52 @@
+package io.nodemesh.proxy.outbound;
+
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.EventLoop;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.inpod.PodUpstream;
+import io.nodemesh.proxy.relay.Connection;
+import io.nodemesh.proxy.relay.Upstream;
+import io.nodemesh.proxy.route.Route;
+import io.nodemesh.proxy.route.RouteDecider;
+import io.nodemesh.proxy.route.RouteDenied;
+import java.util.function.Supplier;
+
+/**
+ * The upstream of a connection a pod opened: the route decision, on the snapshot in force, picks how to reach the
+ * destination. Pass-through is a plain connect from the pod. A meshed destination is, until the mTLS tunnel lands, a
+ * plain connect to its address too (the destination pod's inbound capture takes it there); the tunnel will replace
+ * that branch with a stream on a pooled mTLS connection. A denied route fails the connect without a socket, and the
+ * client gets a reset.
+ */
+public final class OutboundUpstream implements Upstream {
+
+    private final Supplier<MeshSnapshot> snapshot;
+    private final RouteDecider decider;
+    private final PodSpec source;
+    private final PodUpstream direct;
+
+    /**
+     * @param snapshot the snapshot in force (read once per connection)
+     * @param decider the route decision
+     * @param source the pod whose outbound listener accepted the connections
+     * @param direct plain TCP from that pod's namespace
+     */
+    public OutboundUpstream(Supplier<MeshSnapshot> snapshot, RouteDecider decider, PodSpec source, PodUpstream direct) {
+        this.snapshot = snapshot;
+        this.decider = decider;
+        this.source = source;
+        this.direct = direct;
+    }
+
+    @Override
+    public ChannelFuture connect(Connection connection, EventLoop loop, ChannelHandler handler) {
+        Route route = decider.decide(snapshot.get(), source, connection.destination());
+        return switch (route) {
+            case Route.Passthrough p -> direct.connect(connection, loop, handler);
+            case Route.Tunnel t -> direct.connect(connection, t.address(), loop, handler);
+            case Route.Deny d -> connection.downstream().newFailedFuture(new RouteDenied(d.reason()));
+        };
+    }
+}

@@ -1,0 +1,53 @@
+package io.nodemesh.proxy.relay;
+
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.unix.Errors;
+import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.route.RouteDenied;
+import java.net.ConnectException;
+import java.net.SocketException;
+
+/**
+ * Turns a failure into the {@link Outcome} a user sees, from its errno or its exception type, never from message
+ * text (which differs between transports, JDK versions and locales).
+ */
+public final class Outcomes {
+
+    private Outcomes() {
+    }
+
+    /**
+     * Why connecting upstream failed. Netty's own connect timer raises {@link ConnectTimeoutException}; a
+     * {@link ConnectException} otherwise is a refusal (RST on SYN). The kernel's own SYN timeout (ETIMEDOUT, also a
+     * {@code ConnectException}) comes after about 127 s with Linux's default {@code tcp_syn_retries}, later than the
+     * connect timeout allows, so it does not arrive first; if a node lowers {@code tcp_syn_retries} under the connect
+     * timeout, such a timeout counts as refused. Unreachable hosts and networks ({@code NoRouteToHostException}) and
+     * anything else are errors.
+     */
+    public static Outcome ofConnectFailure(Throwable cause) {
+        if (cause instanceof RouteDenied) {
+            return Outcome.DENIED;
+        }
+        if (cause instanceof ConnectTimeoutException) {
+            return Outcome.CONNECT_TIMEOUT;
+        }
+        if (cause instanceof ConnectException) {
+            return Outcome.REFUSED;
+        }
+        return Outcome.ERROR;
+    }
+
+    /**
+     * Whether {@code cause}, raised on an established connection, is the peer resetting it. The native transports
+     * (epoll, io_uring) carry the errno: ECONNRESET, or EPIPE on a write after the reset. The JDK's NIO carries none
+     * and reports a reset as a {@link SocketException} (a write after it, EPIPE, is a plain {@code IOException} there
+     * and counts as an error).
+     */
+    public static boolean isReset(Throwable cause) {
+        if (cause instanceof Errors.NativeIoException nio) {
+            int err = nio.expectedErr();
+            return err == Errors.ERRNO_ECONNRESET_NEGATIVE || err == Errors.ERRNO_EPIPE_NEGATIVE;
+        }
+        return cause instanceof SocketException;
+    }
+}
