@@ -2,7 +2,7 @@ package io.nodemesh.cli;
 
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.config.ConfigException;
-import io.nodemesh.proxy.config.StandaloneConfig;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.TransportKind;
 import io.nodemesh.proxy.config.MeshConfig;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
@@ -112,7 +112,7 @@ public final class ProxyCommand implements Callable<Integer> {
         }
         if (admin != null) {
             try {
-                builder.admin(StandaloneConfig.parseHostPort(admin));
+                builder.admin(HostPort.parse(admin));
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--admin: " + e.getMessage());
             }

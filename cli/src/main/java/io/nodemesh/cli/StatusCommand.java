@@ -17,7 +17,7 @@ public final class StatusCommand implements Callable<Integer> {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
+    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             description = "The proxy's admin address (default: 127.0.0.1:15000).")
     private InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.telemetry.metrics.PairTotals;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -34,7 +35,7 @@ public final class TopCommand implements Callable<Integer> {
     @Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--metrics-address", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
+    @Option(names = "--metrics-address", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             description = "The agent's HTTP address (default: 127.0.0.1:15020).")
     private InetSocketAddress metricsAddress = new InetSocketAddress("127.0.0.1", 15020);
 
@@ -49,7 +50,7 @@ public final class TopCommand implements Callable<Integer> {
             err.println("nodemesh top: -n must be from 1 to 1000, got " + n);
             return 2;
         }
-        URI uri = URI.create("http://" + AgentCommand.format(metricsAddress) + "/top?n=" + n);
+        URI uri = URI.create("http://" + HostPort.format(metricsAddress) + "/top?n=" + n);
         HttpResponse<String> response;
         try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build()) {
             response = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
