@@ -11,6 +11,7 @@ import io.nodemesh.proxy.capture.RedirectRules;
 import io.nodemesh.proxy.capture.Transport;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.ConfigFileWatcher;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.MeshConfig;
 import io.nodemesh.proxy.config.PodSpec;
 import io.nodemesh.proxy.config.ProxySettings;
@@ -124,7 +125,7 @@ public final class NodeProxy implements AutoCloseable {
         onControlThread(() -> apply(initial));
         loadedAtMillis = System.currentTimeMillis();
         log.info("proxy started: transport {}, {} worker(s), admin on {}, config {} ({} pod(s))", transport,
-                settings.workers(), admin.address(), configFile, initial.pods().size());
+                settings.workers(), HostPort.format(admin.address()), configFile, initial.pods().size());
         control.scheduleWithFixedDelay(this::pollQuietly, pollInterval.toMillis(), pollInterval.toMillis(),
                 TimeUnit.MILLISECONDS);
     }
