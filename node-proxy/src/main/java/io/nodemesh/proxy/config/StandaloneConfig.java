@@ -4,6 +4,11 @@ import java.io.IOException;
 import java.io.StringReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -75,15 +80,42 @@ public final class StandaloneConfig {
 
     /** Reads and validates {@code path}. */
     public static MeshConfig load(Path path) throws ConfigException {
-        String text;
+        return parse(path.toString(), read(path));
+    }
+
+    /**
+     * The text of {@code path}, which must be UTF-8.
+     *
+     * @throws ConfigException naming the file: missing, unreadable, or not UTF-8 (with the offset of the first bad byte)
+     */
+    public static String read(Path path) throws ConfigException {
+        byte[] bytes;
         try {
-            text = Files.readString(path, StandardCharsets.UTF_8);
+            bytes = Files.readAllBytes(path);
         } catch (NoSuchFileException e) {
             throw new ConfigException(path + ": no such file");
         } catch (IOException e) {
             throw new ConfigException(path + ": cannot read: " + e.getMessage(), e);
         }
-        return parse(path.toString(), text);
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CoderResult result = decoder.decode(in, out, true);
+        if (!result.isError()) {
+            result = decoder.flush(out);
+        }
+        if (result.isError()) {
+            int offset = in.position();
+            int line = 1;
+            for (int i = 0; i < offset; i++) {
+                line += bytes[i] == '\n' ? 1 : 0;
+            }
+            throw new ConfigException(String.format("%s: not UTF-8 text: byte 0x%02x at offset %d (line %d) is not "
+                    + "valid UTF-8; the config file must be UTF-8 YAML", path, bytes[offset] & 0xff, offset, line));
+        }
+        return out.flip().toString();
     }
 
     /** Parses {@code text}; {@code file} names it in error messages. */
