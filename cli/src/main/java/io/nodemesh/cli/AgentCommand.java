@@ -17,8 +17,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code nodemesh agent}: runs the node's telemetry agent until SIGTERM or SIGINT. */
 @Command(name = "agent", mixinStandardHelpOptions = true,
-        description = "Run the node-local telemetry agent: receives reports from the proxy on a Unix socket, "
-                + "serves Istio-style metrics on /metrics.")
+        description = {
+                "Run the telemetry agent: the proxy's reports as Istio metrics.",
+                "Receives the proxy's reports on a Unix socket and serves Istio-style metrics on /metrics "
+                        + "(and /top for 'nodemesh top'), until SIGTERM/SIGINT."})
 public final class AgentCommand implements Callable<Integer> {
 
     @Spec

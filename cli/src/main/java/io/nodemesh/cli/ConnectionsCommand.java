@@ -10,8 +10,10 @@ import picocli.CommandLine.Option;
 
 /** {@code nodemesh connections}: the proxy's open connections and the most recent closed ones, with original destinations. */
 @Command(name = "connections", mixinStandardHelpOptions = true,
-        description = "List the node proxy's open connections (source, original destination, bytes so far) "
-                + "and the most recently closed ones with how they ended.")
+        description = {
+                "List the node proxy's open and recently closed connections.",
+                "Each with its pod, direction, source, original destination and bytes out and back; the closed "
+                        + "ones, newest first, with duration and outcome."})
 public final class ConnectionsCommand implements Callable<Integer> {
 
     @CommandLine.Spec

@@ -27,9 +27,10 @@ import picocli.CommandLine.Option;
 @Command(name = "proxy",
         mixinStandardHelpOptions = true,
         description = {
-                "Runs the node proxy: captures the pods listed in the standalone config file (listeners inside",
-                "each pod's network namespace, redirect rules), relays their connections and serves the admin",
-                "API, following changes to the file, until SIGTERM/SIGINT; then it drains and exits.",
+                "Run the node proxy: capture pods and relay their connections.",
+                "Captures the pods listed in the standalone config file (listeners inside each pod's network "
+                        + "namespace, redirect rules), relays their connections and serves the admin API, following "
+                        + "changes to the file, until SIGTERM/SIGINT; then it drains and exits.",
                 "Config format: see standalone-example.yaml in the nodemesh jar."})
 public final class ProxyCommand implements Callable<Integer> {
 

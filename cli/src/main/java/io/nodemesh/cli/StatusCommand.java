@@ -10,8 +10,10 @@ import picocli.CommandLine.Option;
 
 /** {@code nodemesh status}: what the node proxy captures right now, pod by pod, from its admin API. */
 @Command(name = "status", mixinStandardHelpOptions = true,
-        description = "Show the node proxy's pods (capturing, failed, draining), their connections and bytes, "
-                + "and the config it runs on (with the last rejected change, if any).")
+        description = {
+                "Show the node proxy's pods, their connections and its config.",
+                "Per pod: state (listening, failed, draining), connections by outcome, bytes out and back, the "
+                        + "last error; the config file it runs on and the last rejected change, if any."})
 public final class StatusCommand implements Callable<Integer> {
 
     @CommandLine.Spec

@@ -25,7 +25,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code nodemesh top}: the busiest source → destination pairs on this node, from the agent's {@code /top}. */
 @Command(name = "top", mixinStandardHelpOptions = true,
-        description = "Show the busiest source -> destination pairs on this node (bytes, connections, errors).")
+        description = {
+                "Show the busiest source -> destination pairs on this node.",
+                "Per pair, from the telemetry agent: bytes out and back, connections and errors."})
 public final class TopCommand implements Callable<Integer> {
 
     private static final ObjectMapper JSON = new ObjectMapper()

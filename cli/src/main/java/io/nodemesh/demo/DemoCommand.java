@@ -36,8 +36,10 @@ import picocli.CommandLine.Spec;
  * everything it made, also when interrupted.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Run nodemesh end to end in throw-away network namespaces: two captured pods, "
-                + "real traffic through the proxy, the metrics it produced. Needs root.")
+        description = {
+                "Show nodemesh at work in throw-away network namespaces (as root).",
+                "Two captured pods, real traffic through the proxy, what the proxy saw and the metrics the agent "
+                        + "counted; everything it made is removed when it ends. Needs root."})
 public final class DemoCommand implements Callable<Integer> {
 
     static final String CONFIG_TEMPLATE = "/demo-standalone.yaml";
