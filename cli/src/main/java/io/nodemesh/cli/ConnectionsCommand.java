@@ -43,27 +43,28 @@ public final class ConnectionsCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("nodemesh connections: " + e.getMessage());
             return 1;
         }
-        TextTable open = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", "BYTES OUT", "BYTES BACK", "OPENED");
+        TextTable open = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", Vocabulary.BYTES_OUT,
+                Vocabulary.BYTES_BACK, "OPENED");
         int openCount = 0;
         for (JsonNode c : connections.path("open")) {
             if (matches(c)) {
                 open.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
-                        c.path("destination").asText(), c.path("bytesFromSource").asLong(),
-                        c.path("bytesToSource").asLong(), c.path("openedAt").asText());
+                        c.path("destination").asText(), Vocabulary.bytes(c.path("bytesFromSource").asLong()),
+                        Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("openedAt").asText());
                 openCount++;
             }
         }
         out.println("open (" + openCount + ")");
         open.print(out);
         out.println();
-        TextTable closed = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", "BYTES OUT", "BYTES BACK",
-                "DURATION", "OUTCOME");
+        TextTable closed = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", Vocabulary.BYTES_OUT,
+                Vocabulary.BYTES_BACK, "DURATION", "OUTCOME");
         int shown = 0;
         for (JsonNode c : connections.path("recent")) {
             if (shown < recent && matches(c)) {
                 closed.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
-                        c.path("destination").asText(), c.path("bytesFromSource").asLong(),
-                        c.path("bytesToSource").asLong(), c.path("durationMillis").asLong() + " ms",
+                        c.path("destination").asText(), Vocabulary.bytes(c.path("bytesFromSource").asLong()),
+                        Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("durationMillis").asLong() + " ms",
                         c.path("outcome").asText());
                 shown++;
             }

@@ -3,6 +3,8 @@ package io.nodemesh.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -57,23 +59,13 @@ public final class StatusCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** "3 open, 120 closed (OK 118, REFUSED 2), 1.2 MB -> / 3.4 MB <-" for one direction's counters. */
+    /** "3 open, 120 closed (OK 118, REFUSED 2), 1.2 MiB out, 3.4 MiB back" for one direction's counters. */
     static String summary(JsonNode d) {
-        StringBuilder outcomes = new StringBuilder();
-        d.path("closedByOutcome").properties().forEach(e ->
-                outcomes.append(outcomes.isEmpty() ? "" : " ").append(e.getKey()).append('=').append(e.getValue().asLong()));
+        Map<String, Long> outcomes = new LinkedHashMap<>();
+        d.path("closedByOutcome").properties().forEach(e -> outcomes.put(e.getKey(), e.getValue().asLong()));
         return d.path("active").asLong() + " open, " + d.path("closed").asLong() + " closed"
-                + (outcomes.isEmpty() ? "" : " (" + outcomes + ")")
-                + ", " + bytes(d.path("bytesFromSource").asLong()) + " out/" + bytes(d.path("bytesToSource").asLong()) + " back";
-    }
-
-    static String bytes(long n) {
-        if (n < 10_000) {
-            return n + " B";
-        }
-        if (n < 10_000_000) {
-            return (n / 1000) + " kB";
-        }
-        return (n / 1_000_000) + " MB";
+                + (outcomes.isEmpty() ? "" : " (" + Vocabulary.outcomes(outcomes) + ")")
+                + ", " + Vocabulary.bytes(d.path("bytesFromSource").asLong()) + " out, "
+                + Vocabulary.bytes(d.path("bytesToSource").asLong()) + " back";
     }
 }

@@ -90,12 +90,12 @@ public final class TopCommand implements Callable<Integer> {
             return;
         }
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"SOURCE", "DESTINATION", "SERVICE", "BYTES_TO_DST", "BYTES_FROM_DST", "CONNECTIONS",
-            "ERRORS"});
+        rows.add(new String[] {"SOURCE", "DESTINATION", "SERVICE", Vocabulary.BYTES_OUT, Vocabulary.BYTES_BACK,
+            "CONNECTIONS", "ERRORS"});
         for (PairTotals p : pairs) {
-            rows.add(new String[] {p.sourceWorkload() + "." + p.sourceNamespace(),
-                p.destinationWorkload() + "." + p.destinationNamespace(), p.destinationService(),
-                Long.toString(p.bytesSent()), Long.toString(p.bytesReceived()), Long.toString(p.connections()),
+            rows.add(new String[] {workload(p.sourceWorkload(), p.sourceNamespace()),
+                workload(p.destinationWorkload(), p.destinationNamespace()), p.destinationService(),
+                Vocabulary.bytes(p.bytesSent()), Vocabulary.bytes(p.bytesReceived()), Long.toString(p.connections()),
                 Long.toString(p.errors())});
         }
         int[] widths = new int[rows.get(0).length];
@@ -115,5 +115,10 @@ public final class TopCommand implements Callable<Integer> {
             out.println(line.toString().stripTrailing());
         }
         out.flush();
+    }
+
+    /** {@code name.namespace}, or the agent's {@code unknown} once where the workload is not known. */
+    private static String workload(String name, String namespace) {
+        return "unknown".equals(name) && "unknown".equals(namespace) ? "unknown" : name + "." + namespace;
     }
 }
