@@ -29,9 +29,33 @@ NODEMESH_PACKAGES=(
   "procps:ps"
 )
 NODEMESH_BUILD_PACKAGES=("maven:mvn")
-# What only the tests use: promtool checks /metrics with Prometheus's own parsers; haproxy -c and
-# openssl check the benchmark's generated HAProxy/mTLS configs.
-NODEMESH_TEST_PACKAGES=("prometheus:promtool" "haproxy:haproxy" "openssl:openssl")
+# What only the tests use: haproxy -c and openssl check the benchmark's generated HAProxy/mTLS configs;
+# promtool (ensure_promtool) checks /metrics with Prometheus's own parsers.
+NODEMESH_TEST_PACKAGES=("haproxy:haproxy" "openssl:openssl")
+# promtool alone, taken out of Debian's prometheus package: installing the package would also enable a
+# Prometheus server at boot. ExpositionFormatTest looks here (and in NODEMESH_PROMTOOL, then on PATH).
+NODEMESH_PROMTOOL_DIR="$NODEMESH_ROOT/.cache/promtool"  # gitignored
+
+# ensure_promtool: exports NODEMESH_PROMTOOL, a promtool to run; extracts it from the .deb (apt-get download,
+# dpkg-deb -x: nothing installed, no service) into $NODEMESH_PROMTOOL_DIR when none is there, as any user.
+ensure_promtool() {
+  local deb work
+  if [ -x "$NODEMESH_PROMTOOL_DIR/promtool" ]; then export NODEMESH_PROMTOOL="$NODEMESH_PROMTOOL_DIR/promtool"; return 0; fi
+  if command -v promtool >/dev/null 2>&1; then export NODEMESH_PROMTOOL="$(command -v promtool)"; return 0; fi
+  command -v apt-get >/dev/null 2>&1 || die "promtool is missing and there is no apt-get to fetch it (put it on PATH or set NODEMESH_PROMTOOL)"
+  echo "nodemesh: fetching promtool from Debian's prometheus package into $NODEMESH_PROMTOOL_DIR (no service installed)..." >&2
+  work=$(mktemp -d) || die "mktemp failed"
+  (cd "$work" && apt-get download -q -o APT::Sandbox::User=root prometheus >/dev/null 2>&1) \
+    || { [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
+         && (cd "$work" && apt-get download -q -o APT::Sandbox::User=root prometheus >/dev/null); } \
+    || { rm -rf "$work"; die "apt-get download prometheus failed (needed for promtool)"; }
+  deb=$(ls "$work"/prometheus_*.deb)
+  dpkg-deb -x "$deb" "$work/x" || { rm -rf "$work"; die "dpkg-deb -x $deb failed"; }
+  mkdir -p "$NODEMESH_PROMTOOL_DIR" && install -m 0755 "$work/x/usr/bin/promtool" "$NODEMESH_PROMTOOL_DIR/promtool" \
+    || { rm -rf "$work"; die "cannot install promtool into $NODEMESH_PROMTOOL_DIR"; }
+  rm -rf "$work"
+  export NODEMESH_PROMTOOL="$NODEMESH_PROMTOOL_DIR/promtool"
+}
 NODEMESH_BENCH_PACKAGES=("wrk:wrk" "haproxy:haproxy" "openssl:openssl" "util-linux:taskset")
 
 die() { echo "nodemesh: $*" >&2; exit 2; }

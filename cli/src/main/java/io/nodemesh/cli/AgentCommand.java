@@ -1,6 +1,7 @@
 package io.nodemesh.cli;
 
 import io.nodemesh.linux.Scheduling;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.io.IOException;
@@ -16,8 +17,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code nodemesh agent}: runs the node's telemetry agent until SIGTERM or SIGINT. */
 @Command(name = "agent", mixinStandardHelpOptions = true,
-        description = "Run the node-local telemetry agent: receives reports from the proxy on a Unix socket, "
-                + "serves Istio-style metrics on /metrics.")
+        description = {
+                "Run the telemetry agent: the proxy's reports as Istio metrics.",
+                "Receives the proxy's reports on a Unix socket and serves Istio-style metrics on /metrics "
+                        + "(and /top for 'nodemesh top'), until SIGTERM/SIGINT."})
 public final class AgentCommand implements Callable<Integer> {
 
     @Spec
@@ -26,7 +29,7 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--socket", paramLabel = "PATH", description = "Unix socket for reports (default: ${DEFAULT-VALUE}).")
     private Path socket = AgentConfig.DEFAULT_SOCKET;
 
-    @Option(names = "--metrics-address", paramLabel = "HOST:PORT", converter = HostPort.class,
+    @Option(names = "--metrics-address", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             description = "Where /metrics, /healthz and /top are served (default: 0.0.0.0:15020).")
     private InetSocketAddress metricsAddress = AgentConfig.DEFAULT_METRICS_ADDRESS;
 
@@ -83,50 +86,25 @@ public final class AgentCommand implements Callable<Integer> {
         CountDownLatch stopped = new CountDownLatch(1);
         // SIGTERM and SIGINT run shutdown hooks: close cleanly (removes the socket file), then let main return.
         Thread hook = new Thread(() -> {
-            agent.close();
+            agent.stop("shutdown signal: SIGTERM, SIGINT or SIGHUP");
             stopped.countDown();
         }, "nodemesh-agent-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         out.println("nodemesh agent: reports on " + config.socketPath() + ", metrics on http://"
-                + format(agent.metricsAddress()) + "/metrics");
+                + HostPort.format(agent.metricsAddress()) + "/metrics");
         out.flush();
         try {
             stopped.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             Runtime.getRuntime().removeShutdownHook(hook);
-            agent.close();
+            agent.stop("interrupted");
         }
         return 0;
     }
 
+    /** The address as {@code AdminClient} prints it: {@link HostPort#format}. */
     static String format(InetSocketAddress address) {
-        String host = address.getAddress() != null ? address.getAddress().getHostAddress() : address.getHostString();
-        return (host.contains(":") ? "[" + host + "]" : host) + ":" + address.getPort();
-    }
-
-    /** Parses HOST:PORT (IPv6 as [addr]:port) without resolving names through DNS for literals. */
-    public static final class HostPort implements CommandLine.ITypeConverter<InetSocketAddress> {
-        @Override
-        public InetSocketAddress convert(String value) {
-            int colon = value.lastIndexOf(':');
-            if (colon <= 0 || colon == value.length() - 1) {
-                throw new CommandLine.TypeConversionException("'" + value + "' is not HOST:PORT (e.g. 127.0.0.1:15020)");
-            }
-            String host = value.substring(0, colon);
-            if (host.startsWith("[") && host.endsWith("]")) {
-                host = host.substring(1, host.length() - 1);
-            }
-            int port;
-            try {
-                port = Integer.parseInt(value.substring(colon + 1));
-            } catch (NumberFormatException e) {
-                port = -1;
-            }
-            if (port < 0 || port > 65_535) {
-                throw new CommandLine.TypeConversionException("'" + value + "': port must be 0-65535");
-            }
-            return new InetSocketAddress(host, port);
-        }
+        return HostPort.format(address);
     }
 }

@@ -10,14 +10,16 @@ import picocli.CommandLine.Option;
 
 /** {@code nodemesh connections}: the proxy's open connections and the most recent closed ones, with original destinations. */
 @Command(name = "connections", mixinStandardHelpOptions = true,
-        description = "List the node proxy's open connections (source, original destination, bytes so far) "
-                + "and the most recently closed ones with how they ended.")
+        description = {
+                "List the node proxy's open and recently closed connections.",
+                "Each with its pod, direction, source, original destination and bytes out and back; the closed "
+                        + "ones, newest first, with duration and outcome."})
 public final class ConnectionsCommand implements Callable<Integer> {
 
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
+    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             description = "The proxy's admin address (default: 127.0.0.1:15000).")
     private InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
 
@@ -41,27 +43,28 @@ public final class ConnectionsCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("nodemesh connections: " + e.getMessage());
             return 1;
         }
-        TextTable open = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", "BYTES OUT", "BYTES BACK", "OPENED");
+        TextTable open = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", Vocabulary.BYTES_OUT,
+                Vocabulary.BYTES_BACK, "OPENED");
         int openCount = 0;
         for (JsonNode c : connections.path("open")) {
             if (matches(c)) {
                 open.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
-                        c.path("destination").asText(), c.path("bytesFromSource").asLong(),
-                        c.path("bytesToSource").asLong(), c.path("openedAt").asText());
+                        c.path("destination").asText(), Vocabulary.bytes(c.path("bytesFromSource").asLong()),
+                        Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("openedAt").asText());
                 openCount++;
             }
         }
         out.println("open (" + openCount + ")");
         open.print(out);
         out.println();
-        TextTable closed = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", "BYTES OUT", "BYTES BACK",
-                "DURATION", "OUTCOME");
+        TextTable closed = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", Vocabulary.BYTES_OUT,
+                Vocabulary.BYTES_BACK, "DURATION", "OUTCOME");
         int shown = 0;
         for (JsonNode c : connections.path("recent")) {
             if (shown < recent && matches(c)) {
                 closed.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
-                        c.path("destination").asText(), c.path("bytesFromSource").asLong(),
-                        c.path("bytesToSource").asLong(), c.path("durationMillis").asLong() + " ms",
+                        c.path("destination").asText(), Vocabulary.bytes(c.path("bytesFromSource").asLong()),
+                        Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("durationMillis").asLong() + " ms",
                         c.path("outcome").asText());
                 shown++;
             }

@@ -2,7 +2,7 @@ package io.nodemesh.cli;
 
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.config.ConfigException;
-import io.nodemesh.proxy.discovery.StandaloneConfig;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
@@ -23,9 +23,10 @@ import picocli.CommandLine.Option;
 @Command(name = "proxy",
         mixinStandardHelpOptions = true,
         description = {
-                "Runs the node proxy: captures the pods listed in the standalone config file (listeners inside",
-                "each pod's network namespace, redirect rules), relays their connections and serves the admin",
-                "API, following changes to the file, until SIGTERM/SIGINT; then it drains and exits.",
+                "Run the node proxy: capture pods and relay their connections.",
+                "Captures the pods listed in the standalone config file (listeners inside each pod's network "
+                        + "namespace, redirect rules), relays their connections and serves the admin API, following "
+                        + "changes to the file, until SIGTERM/SIGINT; then it drains and exits.",
                 "Config format: see standalone-example.yaml in the nodemesh jar."})
 public final class ProxyCommand implements Callable<Integer> {
 
@@ -95,7 +96,7 @@ public final class ProxyCommand implements Callable<Integer> {
         }
         if (admin != null) {
             try {
-                builder.admin(StandaloneConfig.parseHostPort(admin));
+                builder.admin(HostPort.parse(admin));
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--admin: " + e.getMessage());
             }

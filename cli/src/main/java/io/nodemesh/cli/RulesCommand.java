@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "rules",
         mixinStandardHelpOptions = true,
-        description = "Render, apply, check or remove the capture rules of one pod's network namespace.",
+        description = "Render, apply, check or remove one pod's capture rules.",
         subcommands = {
                 RulesCommand.Render.class,
                 RulesCommand.Apply.class,

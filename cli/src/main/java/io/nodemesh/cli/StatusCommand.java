@@ -3,6 +3,8 @@ package io.nodemesh.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -10,14 +12,16 @@ import picocli.CommandLine.Option;
 
 /** {@code nodemesh status}: what the node proxy captures right now, pod by pod, from its admin API. */
 @Command(name = "status", mixinStandardHelpOptions = true,
-        description = "Show the node proxy's pods (capturing, failed, draining), their connections and bytes, "
-                + "and the config it runs on (with the last rejected change, if any).")
+        description = {
+                "Show the node proxy's pods, their connections and its config.",
+                "Per pod: state (listening, failed, draining), connections by outcome, bytes out and back, the "
+                        + "last error; the config file it runs on and the last rejected change, if any."})
 public final class StatusCommand implements Callable<Integer> {
 
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
+    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             description = "The proxy's admin address (default: 127.0.0.1:15000).")
     private InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
 
@@ -55,23 +59,13 @@ public final class StatusCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** "3 open, 120 closed (OK 118, REFUSED 2), 1.2 MB -> / 3.4 MB <-" for one direction's counters. */
+    /** "3 open, 120 closed (OK 118, REFUSED 2), 1.2 MiB out, 3.4 MiB back" for one direction's counters. */
     static String summary(JsonNode d) {
-        StringBuilder outcomes = new StringBuilder();
-        d.path("closedByOutcome").properties().forEach(e ->
-                outcomes.append(outcomes.isEmpty() ? "" : " ").append(e.getKey()).append('=').append(e.getValue().asLong()));
+        Map<String, Long> outcomes = new LinkedHashMap<>();
+        d.path("closedByOutcome").properties().forEach(e -> outcomes.put(e.getKey(), e.getValue().asLong()));
         return d.path("active").asLong() + " open, " + d.path("closed").asLong() + " closed"
-                + (outcomes.isEmpty() ? "" : " (" + outcomes + ")")
-                + ", " + bytes(d.path("bytesFromSource").asLong()) + " out/" + bytes(d.path("bytesToSource").asLong()) + " back";
-    }
-
-    static String bytes(long n) {
-        if (n < 10_000) {
-            return n + " B";
-        }
-        if (n < 10_000_000) {
-            return (n / 1000) + " kB";
-        }
-        return (n / 1_000_000) + " MB";
+                + (outcomes.isEmpty() ? "" : " (" + Vocabulary.outcomes(outcomes) + ")")
+                + ", " + Vocabulary.bytes(d.path("bytesFromSource").asLong()) + " out, "
+                + Vocabulary.bytes(d.path("bytesToSource").asLong()) + " back";
     }
 }

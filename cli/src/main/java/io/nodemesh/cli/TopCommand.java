@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.telemetry.metrics.PairTotals;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -24,7 +25,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code nodemesh top}: the busiest source → destination pairs on this node, from the agent's {@code /top}. */
 @Command(name = "top", mixinStandardHelpOptions = true,
-        description = "Show the busiest source -> destination pairs on this node (bytes, connections, errors).")
+        description = {
+                "Show the busiest source -> destination pairs on this node.",
+                "Per pair, from the telemetry agent: bytes out and back, connections and errors."})
 public final class TopCommand implements Callable<Integer> {
 
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -34,7 +37,7 @@ public final class TopCommand implements Callable<Integer> {
     @Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--metrics-address", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
+    @Option(names = "--metrics-address", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             description = "The agent's HTTP address (default: 127.0.0.1:15020).")
     private InetSocketAddress metricsAddress = new InetSocketAddress("127.0.0.1", 15020);
 
@@ -49,7 +52,7 @@ public final class TopCommand implements Callable<Integer> {
             err.println("nodemesh top: -n must be from 1 to 1000, got " + n);
             return 2;
         }
-        URI uri = URI.create("http://" + AgentCommand.format(metricsAddress) + "/top?n=" + n);
+        URI uri = URI.create("http://" + HostPort.format(metricsAddress) + "/top?n=" + n);
         HttpResponse<String> response;
         try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build()) {
             response = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
@@ -87,12 +90,12 @@ public final class TopCommand implements Callable<Integer> {
             return;
         }
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"SOURCE", "DESTINATION", "SERVICE", "BYTES_TO_DST", "BYTES_FROM_DST", "CONNECTIONS",
-            "ERRORS"});
+        rows.add(new String[] {"SOURCE", "DESTINATION", "SERVICE", Vocabulary.BYTES_OUT, Vocabulary.BYTES_BACK,
+            "CONNECTIONS", "ERRORS"});
         for (PairTotals p : pairs) {
-            rows.add(new String[] {p.sourceWorkload() + "." + p.sourceNamespace(),
-                p.destinationWorkload() + "." + p.destinationNamespace(), p.destinationService(),
-                Long.toString(p.bytesSent()), Long.toString(p.bytesReceived()), Long.toString(p.connections()),
+            rows.add(new String[] {workload(p.sourceWorkload(), p.sourceNamespace()),
+                workload(p.destinationWorkload(), p.destinationNamespace()), p.destinationService(),
+                Vocabulary.bytes(p.bytesSent()), Vocabulary.bytes(p.bytesReceived()), Long.toString(p.connections()),
                 Long.toString(p.errors())});
         }
         int[] widths = new int[rows.get(0).length];
@@ -112,5 +115,10 @@ public final class TopCommand implements Callable<Integer> {
             out.println(line.toString().stripTrailing());
         }
         out.flush();
+    }
+
+    /** {@code name.namespace}, or the agent's {@code unknown} once where the workload is not known. */
+    private static String workload(String name, String namespace) {
+        return "unknown".equals(name) && "unknown".equals(namespace) ? "unknown" : name + "." + namespace;
     }
 }

@@ -1,9 +1,10 @@
 package io.nodemesh.demo;
 
-import io.nodemesh.proxy.model.Direction;
-
+import io.nodemesh.cli.Vocabulary;
 import io.nodemesh.proxy.NodeProxy;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.PodWorkloads;
@@ -38,12 +39,15 @@ import picocli.CommandLine.Spec;
  * everything it made, also when interrupted.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Run nodemesh end to end in throw-away network namespaces: two captured pods, "
-                + "real traffic through the proxy, the metrics it produced. Needs root.")
+        description = {
+                "Show nodemesh at work in throw-away network namespaces (as root).",
+                "Two captured pods, real traffic through the proxy, what the proxy saw and the metrics the agent "
+                        + "counted; everything it made is removed when it ends. Needs root."})
 public final class DemoCommand implements Callable<Integer> {
 
     static final String CONFIG_TEMPLATE = "/demo-standalone.yaml";
     static final int BACKEND_PORT = 8080;
+    static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
 
     @Spec
     private CommandLine.Model.CommandSpec spec;
@@ -132,13 +136,17 @@ public final class DemoCommand implements Callable<Integer> {
         out.printf("          frontend  10.77.0.2  fd77::2  %s  captured%n", frontend.path());
         out.printf("          backend   10.77.0.3  fd77::3  %s  captured, echo server on :%d%n", backend.path(), BACKEND_PORT);
         out.printf("proxy     %s transport; listeners inside each pod's netns (:15001 outbound, :15006 inbound); admin http://%s/stats%n",
-                s.proxy.transport(), hostPort(s.proxy.adminAddress()));
-        out.printf("agent     reports on %s; metrics http://%s/metrics%n", s.agent.socketPath(), hostPort(s.agent.metricsAddress()));
+                s.proxy.transport(), HostPort.format(s.proxy.adminAddress()));
+        out.printf("agent     reports on %s; metrics http://%s/metrics%n", s.agent.socketPath(), HostPort.format(s.agent.metricsAddress()));
         out.println();
 
-        Traffic.Result traffic = Traffic.run(frontend, backend, BACKEND_PORT, connections, bytes);
+        Traffic.Result traffic;
+        // A line every few seconds on a large run; a small one ends before the first.
+        try (Progress progress = new Progress(connections).printEvery(out, PROGRESS_EVERY)) {
+            traffic = Traffic.run(frontend, backend, BACKEND_PORT, connections, bytes, progress);
+        }
         out.printf("traffic   %d connections frontend -> backend:%d (%d over IPv4, %d over IPv6), %s each way%n",
-                connections, BACKEND_PORT, traffic.ipv4(), traffic.ipv6(), size(bytes));
+                connections, BACKEND_PORT, traffic.ipv4(), traffic.ipv6(), Vocabulary.bytes(bytes));
         out.printf("          %d of %d echoed back intact (CRC32 of every byte checked) in %d ms%n",
                 traffic.intact(), connections, traffic.elapsedMillis());
         out.println();
@@ -187,20 +195,6 @@ public final class DemoCommand implements Callable<Integer> {
     private static boolean leftovers() {
         String list = Commands.run("ip", "netns", "list").stdout();
         return list.contains("nmdemo" + ProcessHandle.current().pid() + "-");
-    }
-
-    static String hostPort(InetSocketAddress a) {
-        return a.getAddress().getHostAddress() + ":" + a.getPort();
-    }
-
-    static String size(long n) {
-        if (n >= 1024 * 1024 && n % (1024 * 1024) == 0) {
-            return n / (1024 * 1024) + " MiB";
-        }
-        if (n >= 1024 && n % 1024 == 0) {
-            return n / 1024 + " KiB";
-        }
-        return n + " B";
     }
 
     /** Everything the demo started, closed once in reverse order (from the finally or the shutdown hook). */

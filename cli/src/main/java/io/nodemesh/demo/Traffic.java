@@ -31,9 +31,9 @@ final class Traffic {
     /**
      * Opens {@code connections} sockets inside {@code from}'s namespace to {@code to}'s addresses
      * (every fifth over IPv6), sends {@code bytes} seeded random bytes on each, half-closes, and
-     * checks the echo byte for byte by CRC32.
+     * checks the echo byte for byte by CRC32, counting what moves in {@code progress}.
      */
-    static Result run(Netns from, Netns to, int port, int connections, int bytes) throws Exception {
+    static Result run(Netns from, Netns to, int port, int connections, int bytes, Progress progress) throws Exception {
         long start = System.nanoTime();
         List<Socket> sockets = from.call(() -> {
             List<Socket> list = new ArrayList<>();
@@ -55,7 +55,13 @@ final class Traffic {
                     v6++;
                 }
                 long seed = i;
-                results.add(pool.submit(() -> exchange(s, seed, bytes)));
+                results.add(pool.submit(() -> {
+                    try {
+                        return exchange(s, seed, bytes, progress);
+                    } finally {
+                        progress.connectionDone();
+                    }
+                }));
             }
             int intact = 0;
             for (Future<Boolean> f : results) {
@@ -67,7 +73,7 @@ final class Traffic {
         }
     }
 
-    private static boolean exchange(Socket s, long seed, int bytes) throws Exception {
+    private static boolean exchange(Socket s, long seed, int bytes, Progress progress) throws Exception {
         try (s) {
             CRC32 sent = new CRC32();
             Thread writer = Thread.ofVirtual().start(() -> {
@@ -82,6 +88,7 @@ final class Traffic {
                         }
                         sent.update(chunk, 0, n);
                         out.write(chunk, 0, n);
+                        progress.sent(n);
                         left -= n;
                     }
                     s.shutdownOutput();
@@ -95,6 +102,7 @@ final class Traffic {
             long total = 0;
             for (int n; (n = in.read(buf)) >= 0; ) {
                 received.update(buf, 0, n);
+                progress.received(n);
                 total += n;
             }
             writer.join();

@@ -64,16 +64,16 @@ class DebugCommandsTest {
             assertThat(nodemesh("status", "--admin", admin)).as(err.toString()).isZero();
             String status = out.toString();
             assertThat(status).contains("transport epoll");
-            assertThat(status).containsPattern("demo/a\\s+listening\\s+10\\.77\\.0\\.2\\s+1 open, 1 closed \\(OK=1\\)");
+            assertThat(status).containsPattern("demo/a\\s+listening\\s+10\\.77\\.0\\.2\\s+1 open, 1 closed \\(OK 1\\), 3 B out, 3 B back");
             assertThat(status).containsPattern("demo/ghost\\s+failed");
             assertThat(status).contains("/var/run/netns/nodemesh-test-no-such-pod");
 
             out.getBuffer().setLength(0);
             assertThat(nodemesh("connections", "--admin", admin, "--pod", "demo/a")).as(err.toString()).isZero();
             String connections = out.toString();
-            assertThat(connections).contains("open (1)", "recently closed, newest first (1)");
-            assertThat(connections).containsPattern("demo/a\\s+outbound\\s+10\\.77\\.0\\.2:\\d+\\s+10\\.77\\.0\\.3:8080\\s+5\\s+5");
-            assertThat(connections).containsPattern("10\\.77\\.0\\.3:8080\\s+3\\s+3\\s+\\d+ ms\\s+OK");
+            assertThat(connections).contains("open (1)", "recently closed, newest first (1)", "BYTES OUT  BYTES BACK");
+            assertThat(connections).containsPattern("demo/a\\s+outbound\\s+10\\.77\\.0\\.2:\\d+\\s+10\\.77\\.0\\.3:8080\\s+5 B\\s+5 B");
+            assertThat(connections).containsPattern("10\\.77\\.0\\.3:8080\\s+3 B\\s+3 B\\s+\\d+ ms\\s+OK");
         }
     }
 

@@ -36,11 +36,17 @@ class DemoCommandTest {
         assertThat(status).as(text + err).isZero();
         assertThat(text).contains("10 of 10 echoed back intact");
         // Both pods captured: 10 outbound on the frontend, 10 inbound on the backend.
-        assertThat(text).contains("outbound  total: 10 connections closed {OK=10}, 640 KiB forwarded from sources, 640 KiB back");
-        assertThat(text).contains("inbound   total: 10 connections closed {OK=10}");
+        assertThat(text).contains("outbound  total: 10 closed (OK 10), 640 KiB out, 640 KiB back");
+        assertThat(text).contains("inbound   total: 10 closed (OK 10), 640 KiB out, 640 KiB back");
+        assertThat(text).contains("the last 8 connections it closed, in the order they closed (newest last)",
+                "BYTES OUT  BYTES BACK");
+        assertThat(text).containsPattern("outbound  demo/frontend  10\\.77\\.0\\.2:\\d+ +10\\.77\\.0\\.3:8080 +64\\.0 KiB +64\\.0 KiB  OK");
+        assertThat(text).doesNotContain("progress  "); // a small run ends before the first progress line
         assertThat(text).contains("10.77.0.3:8080");
         assertThat(text).contains("connections closed as counted by the agent: 20 (proxy: 20)");
-        assertThat(text).contains("istio_tcp_sent_bytes_total{");
+        assertThat(text).contains("every series below also has:", "    request_protocol=\"tcp\"",
+                "istio_tcp_sent_bytes_total{");
+        assertThat(text.lines()).allSatisfy(line -> assertThat(line.length()).as(line).isLessThan(160));
         assertThat(text).contains("result    OK");
         assertThat(Commands.run("ip", "netns", "list").stdout())
                 .doesNotContain("nmdemo" + ProcessHandle.current().pid() + "-");

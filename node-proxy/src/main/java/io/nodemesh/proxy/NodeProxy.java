@@ -5,6 +5,7 @@ import io.nodemesh.proxy.admin.AdminServer;
 import io.nodemesh.proxy.admin.ProxyView;
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
@@ -138,7 +139,7 @@ public final class NodeProxy implements AutoCloseable {
         snapshot.set(new MeshSnapshot(initial.proxy(), List.of()));
         onControlThread(() -> apply(initial));
         log.info("proxy started: transport {}, {} worker(s), admin on {}, config {} ({} pod(s))", transport,
-                boot.workers(), admin.address(), source.describe(), initial.pods().size());
+                boot.workers(), HostPort.format(admin.address()), source.describe(), initial.pods().size());
         source.follow(control, this::apply);
     }
 

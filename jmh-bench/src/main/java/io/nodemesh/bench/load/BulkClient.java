@@ -1,6 +1,6 @@
 package io.nodemesh.bench.load;
 
-
+import io.nodemesh.proxy.config.HostPort;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -67,7 +67,7 @@ public final class BulkClient {
         }
         var errorKinds = ErrorCounts.merge(errors);
         double gbps = last > first ? bytes * 8.0 / (last - first) : 0.0; // bits per nanosecond = Gbit/s
-        return new BulkResult(SocketAddresses.format(config.target()), config.direction(), config.streams(),
+        return new BulkResult(HostPort.format(config.target()), config.direction(), config.streams(),
                 config.warmup().toNanos() / 1e9, config.duration().toNanos() / 1e9, bytes, gbps, perStream,
                 ErrorCounts.total(errorKinds), errorKinds);
     }

@@ -1,5 +1,6 @@
 package io.nodemesh.bench.load;
 
+import io.nodemesh.proxy.config.HostPort;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -62,7 +63,7 @@ public final class ChurnClient {
         var errorKinds = ErrorCounts.merge(errors);
         long connections = latency.getTotalCount();
         double measuredSeconds = (lastDone - warmupEnd) / 1e9;
-        return new ChurnResult(SocketAddresses.format(config.target()), config.threads(), config.closeMode(),
+        return new ChurnResult(HostPort.format(config.target()), config.threads(), config.closeMode(),
                 config.warmup().toNanos() / 1e9, config.duration().toNanos() / 1e9, connections,
                 ErrorCounts.total(errorKinds), errorKinds, measuredSeconds > 0 ? connections / measuredSeconds : 0,
                 LatencySummary.of(latency));

@@ -1,5 +1,6 @@
 package io.nodemesh.bench.load;
 
+import io.nodemesh.proxy.config.HostPort;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -74,7 +75,7 @@ public final class FixedRateClient {
         // The measured window runs until the last response, so a server that falls behind shows a lower rate.
         double measuredSeconds = (lastCompletion - warmupEnd) / 1e9;
         long requests = corrected.getTotalCount();
-        return new FixedRateResult(SocketAddresses.format(config.target()), config.connections(), config.rate(),
+        return new FixedRateResult(HostPort.format(config.target()), config.connections(), config.rate(),
                 config.warmup().toNanos() / 1e9, config.duration().toNanos() / 1e9, requests,
                 ErrorCounts.total(errorKinds), errorKinds, measuredSeconds > 0 ? requests / measuredSeconds : 0,
                 LatencySummary.of(corrected), LatencySummary.of(service), Histograms.encode(corrected));

@@ -1,5 +1,6 @@
 package io.nodemesh.bench.load;
 
+import io.nodemesh.proxy.config.HostPort;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -68,11 +69,11 @@ final class LoadCli {
         }
     }
 
-    /** picocli converter for {@link SocketAddresses#parse}. */
+    /** picocli converter for {@link HostPort#parse}. */
     static final class AddressConverter implements CommandLine.ITypeConverter<InetSocketAddress> {
         @Override
         public InetSocketAddress convert(String value) {
-            return SocketAddresses.parse(value);
+            return HostPort.parse(value);
         }
     }
 }

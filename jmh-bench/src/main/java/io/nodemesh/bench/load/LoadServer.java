@@ -1,5 +1,6 @@
 package io.nodemesh.bench.load;
 
+import io.nodemesh.proxy.config.HostPort;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -189,7 +190,7 @@ public final class LoadServer implements AutoCloseable {
             }, "load-server-shutdown"));
             Map<String, Object> ready = new LinkedHashMap<>();
             ready.put("event", "listening");
-            ready.put("address", SocketAddresses.format(server.localAddress()));
+            ready.put("address", HostPort.format(server.localAddress()));
             ready.put("mode", mode.name().toLowerCase());
             ready.put("transport", transport.name().toLowerCase());
             ready.put("threads", threads);

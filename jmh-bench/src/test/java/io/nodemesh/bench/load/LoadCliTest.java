@@ -1,5 +1,6 @@
 package io.nodemesh.bench.load;
 
+import io.nodemesh.proxy.config.HostPort;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
@@ -33,7 +34,7 @@ class LoadCliTest {
     @Test
     void fixedRatePrintsOneParseableJsonLine() throws Exception {
         try (LoadServer server = LoadServer.start(LoadServer.Config.rr(new InetSocketAddress("127.0.0.1", 0)))) {
-            Run r = run(new FixedRateClient.Cli(), "--target", SocketAddresses.format(server.localAddress()),
+            Run r = run(new FixedRateClient.Cli(), "--target", HostPort.format(server.localAddress()),
                     "--connections", "2", "--rate", "200", "--duration", "300ms", "--warmup", "0s");
 
             assertThat(r.exitCode()).isZero();
@@ -50,9 +51,9 @@ class LoadCliTest {
     void churnAndBulkPrintParseableJson() throws Exception {
         try (LoadServer rr = LoadServer.start(LoadServer.Config.rr(new InetSocketAddress("127.0.0.1", 0)));
              LoadServer sink = LoadServer.start(LoadServer.Config.rr(new InetSocketAddress("127.0.0.1", 0)).withMode(ServerMode.SINK))) {
-            Run churn = run(new ChurnClient.Cli(), "--target", SocketAddresses.format(rr.localAddress()),
+            Run churn = run(new ChurnClient.Cli(), "--target", HostPort.format(rr.localAddress()),
                     "--threads", "1", "--duration", "200ms", "--warmup", "0", "--close", "reset");
-            Run bulk = run(new BulkClient.Cli(), "--target", SocketAddresses.format(sink.localAddress()),
+            Run bulk = run(new BulkClient.Cli(), "--target", HostPort.format(sink.localAddress()),
                     "--streams", "1", "--duration", "200ms", "--warmup", "0");
 
             assertThat(churn.exitCode()).isZero();

@@ -3,7 +3,6 @@ package io.nodemesh.proxy.discovery;
 import io.nodemesh.proxy.config.ConfigException;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -93,7 +92,7 @@ public final class ConfigFileWatcher {
     private String read() throws ConfigException {
         try {
             BasicFileAttributes attrs = Files.readAttributes(file, BasicFileAttributes.class);
-            String text = Files.readString(file, StandardCharsets.UTF_8);
+            String text = StandaloneConfig.read(file);
             modified = attrs.lastModifiedTime();
             size = attrs.size();
             fileKey = attrs.fileKey();
@@ -104,6 +103,9 @@ public final class ConfigFileWatcher {
         } catch (IOException e) {
             modified = null;
             throw new ConfigException(file + ": cannot read: " + e.getMessage(), e);
+        } catch (ConfigException e) {
+            modified = null;
+            throw e;
         }
     }
 }

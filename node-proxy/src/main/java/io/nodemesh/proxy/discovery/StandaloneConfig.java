@@ -1,5 +1,7 @@
 package io.nodemesh.proxy.discovery;
 
+import io.nodemesh.proxy.config.HostPort;
+
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
@@ -10,6 +12,11 @@ import java.io.IOException;
 import java.io.StringReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -67,7 +74,6 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  */
 public final class StandaloneConfig {
 
-    private static final Pattern DOTTED_QUAD = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
     private static final Set<String> PROXY_KEYS = Set.of("mark", "outboundPort", "inboundPort", "transport",
             "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "admin");
@@ -98,15 +104,42 @@ public final class StandaloneConfig {
 
     /** Reads and validates {@code path}. */
     public static Document load(Path path) throws ConfigException {
-        String text;
+        return parse(path.toString(), read(path));
+    }
+
+    /**
+     * The text of {@code path}, which must be UTF-8.
+     *
+     * @throws ConfigException naming the file: missing, unreadable, or not UTF-8 (with the offset of the first bad byte)
+     */
+    public static String read(Path path) throws ConfigException {
+        byte[] bytes;
         try {
-            text = Files.readString(path, StandardCharsets.UTF_8);
+            bytes = Files.readAllBytes(path);
         } catch (NoSuchFileException e) {
             throw new ConfigException(path + ": no such file");
         } catch (IOException e) {
             throw new ConfigException(path + ": cannot read: " + e.getMessage(), e);
         }
-        return parse(path.toString(), text);
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CoderResult result = decoder.decode(in, out, true);
+        if (!result.isError()) {
+            result = decoder.flush(out);
+        }
+        if (result.isError()) {
+            int offset = in.position();
+            int line = 1;
+            for (int i = 0; i < offset; i++) {
+                line += bytes[i] == '\n' ? 1 : 0;
+            }
+            throw new ConfigException(String.format("%s: not UTF-8 text: byte 0x%02x at offset %d (line %d) is not "
+                    + "valid UTF-8; the config file must be UTF-8 YAML", path, bytes[offset] & 0xff, offset, line));
+        }
+        return out.flip().toString();
     }
 
     /** Parses {@code text}; {@code file} names it in error messages. */
@@ -322,53 +355,16 @@ public final class StandaloneConfig {
     private InetSocketAddress admin(Node node) throws ConfigException {
         String text = scalar(node, "proxy.admin");
         try {
-            return parseHostPort(text);
+            return HostPort.parse(text);
         } catch (IllegalArgumentException e) {
             throw new ConfigException(where(node) + "proxy.admin: " + e.getMessage());
         }
     }
 
-    /** Parses {@code HOST:PORT} or {@code [V6]:PORT} with a literal address (no name lookup). */
-    public static InetSocketAddress parseHostPort(String text) {
-        int colon = text.lastIndexOf(':');
-        if (colon <= 0) {
-            throw new IllegalArgumentException("'" + text + "' is not HOST:PORT (e.g. 127.0.0.1:15000)");
-        }
-        String host = text.substring(0, colon);
-        if (host.startsWith("[") && host.endsWith("]")) {
-            host = host.substring(1, host.length() - 1);
-        }
-        int port;
-        try {
-            port = Integer.parseInt(text.substring(colon + 1));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("'" + text + "' has no numeric port");
-        }
-        if (port < 0 || port > 65535) {
-            throw new IllegalArgumentException("'" + text + "': port " + port + " is out of range (0-65535)");
-        }
-        try {
-            return new InetSocketAddress(literal(host), port);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("'" + text + "': '" + host + "' is not an IP address");
-        }
-    }
-
-    /**
-     * A literal IPv4 (dotted quad only: Java would also take {@code 10.1} or {@code 1.2.3}) or IPv6
-     * address; never a name lookup.
-     */
-    static InetAddress literal(String text) {
-        if (!text.contains(":") && !DOTTED_QUAD.matcher(text).matches()) {
-            throw new IllegalArgumentException(text);
-        }
-        return InetAddress.ofLiteral(text);
-    }
-
     private InetAddress ip(Node node, String field) throws ConfigException {
         String text = scalar(node, field);
         try {
-            return literal(text);
+            return HostPort.literal(text);
         } catch (IllegalArgumentException e) {
             throw new ConfigException(where(node) + field + ": '" + text + "' is not an IP address");
         }
@@ -378,7 +374,7 @@ public final class StandaloneConfig {
         String text = scalar(node, field);
         int slash = text.indexOf('/');
         try {
-            InetAddress addr = literal(slash < 0 ? text : text.substring(0, slash));
+            InetAddress addr = HostPort.literal(slash < 0 ? text : text.substring(0, slash));
             int max = addr.getAddress().length * 8;
             int prefix = slash < 0 ? max : Integer.parseInt(text.substring(slash + 1));
             if (prefix < 0 || prefix > max) {

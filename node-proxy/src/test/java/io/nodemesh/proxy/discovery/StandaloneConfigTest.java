@@ -13,10 +13,12 @@ import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class StandaloneConfigTest {
 
@@ -118,5 +120,18 @@ class StandaloneConfigTest {
         assertThatThrownBy(() -> StandaloneConfig.load(Path.of("/nonexistent/mesh.yaml")))
                 .isInstanceOf(ConfigException.class)
                 .hasMessage("/nonexistent/mesh.yaml: no such file");
+    }
+
+    @Test
+    void aFileThatIsNotUtf8TextIsNamedWithTheOffsetOfItsFirstBadByte(@TempDir Path dir) throws Exception {
+        Path garbage = dir.resolve("garbage.yaml");
+        Files.write(garbage, new byte[] {'p', 'o', 'd', 's', ':', '\n', ' ', (byte) 0xff, (byte) 0xfe, 0, 1});
+        String expected = garbage + ": not UTF-8 text: byte 0xff at offset 7 (line 2) is not valid UTF-8; "
+                + "the config file must be UTF-8 YAML";
+
+        assertThatThrownBy(() -> StandaloneConfig.load(garbage)).isInstanceOf(ConfigException.class).hasMessage(expected);
+        assertThatThrownBy(() -> new ConfigFileWatcher(garbage).load()).hasMessage(expected);
+        Files.writeString(garbage, "pods: []\n# caf\u00e9\n");
+        assertThat(StandaloneConfig.load(garbage).pods()).isEmpty();
     }
 }

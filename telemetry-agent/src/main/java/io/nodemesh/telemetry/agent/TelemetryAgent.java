@@ -8,6 +8,7 @@ import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.telemetry.accesslog.AccessLog;
 import io.nodemesh.telemetry.http.MetricsHttpServer;
@@ -44,6 +45,7 @@ public final class TelemetryAgent implements AutoCloseable {
     private final Server server;
     private final AccessLog accessLog;
     private final MetricsHttpServer http;
+    private boolean stopped;
 
     private TelemetryAgent(AgentConfig config, IstioMetrics metrics, AgentSelfMetrics self, EventLoopGroup boss,
             EventLoopGroup workers, ExecutorService executor, Server server, AccessLog accessLog,
@@ -105,7 +107,7 @@ public final class TelemetryAgent implements AutoCloseable {
             UnixSocketFile.restrict(config.socketPath());
             MetricsHttpServer http = MetricsHttpServer.start(config.metricsAddress(), registry, metrics);
             LOG.info("telemetry agent: reports on {}, metrics on http://{}/metrics, max {} series",
-                    config.socketPath(), http.address().getHostString() + ":" + http.address().getPort(),
+                    config.socketPath(), NetUtil.toSocketAddressString(http.address()),
                     config.maxSeries());
             return new TelemetryAgent(config, metrics, self, boss, workers, executor, server, accessLog, http);
         } catch (IOException | RuntimeException e) {
@@ -167,6 +169,15 @@ public final class TelemetryAgent implements AutoCloseable {
     /** Stops accepting, waits briefly for open streams, and removes the socket file. */
     @Override
     public void close() {
+        stop("closed by its owner");
+    }
+
+    /** {@link #close()}, logging {@code telemetry agent stopped (why)}. */
+    public synchronized void stop(String why) {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
         server.shutdown();
         try {
             if (!server.awaitTermination(2, TimeUnit.SECONDS)) {
@@ -187,6 +198,7 @@ public final class TelemetryAgent implements AutoCloseable {
                 LOG.warn("closing the access log failed", e);
             }
         }
+        LOG.info("telemetry agent stopped ({})", why);
     }
 
     private static void shutdown(EventLoopGroup boss, EventLoopGroup workers, ExecutorService executor) {
