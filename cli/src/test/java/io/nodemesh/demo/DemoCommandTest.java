@@ -2,14 +2,11 @@ package io.nodemesh.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.cli.NodemeshCommand;
+import io.nodemesh.cli.CommandRun;
 import io.nodemesh.topology.Commands;
 import io.nodemesh.testing.NetnsExtension;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import picocli.CommandLine;
 
 /** Runs {@code nodemesh demo} the way the README tells a newcomer to, and checks what it shows. */
 class DemoCommandTest {
@@ -18,22 +15,14 @@ class DemoCommandTest {
     @RegisterExtension
     static final NetnsExtension net = new NetnsExtension();
 
-    private final StringWriter out = new StringWriter();
-    private final StringWriter err = new StringWriter();
-
-    private int run(String... args) {
-        CommandLine cli = NodemeshCommand.commandLine();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        return cli.execute(args);
-    }
+    private final CommandRun cli = new CommandRun();
 
     @Test
     void demoSendsRealTrafficThroughTheProxyAndShowsTheMetricsThenRemovesEverything() {
-        int status = run("demo", "--connections", "10", "--bytes", "65536");
+        int status = cli.nodemesh("demo", "--connections", "10", "--bytes", "65536");
 
-        String text = out.toString();
-        assertThat(status).as(text + err).isZero();
+        String text = cli.out();
+        assertThat(status).as(text + cli.err()).isZero();
         assertThat(text).contains("10 of 10 echoed back intact");
         // Both pods captured: 10 outbound on the frontend, 10 inbound on the backend.
         assertThat(text).contains("outbound  total: 10 closed (OK 10), 640 KiB out, 640 KiB back");
@@ -54,9 +43,9 @@ class DemoCommandTest {
 
     @Test
     void badArgumentsAreRefusedBeforeAnythingIsBuilt() {
-        assertThat(run("demo", "--connections", "0")).isEqualTo(2);
-        assertThat(err.toString()).contains("--connections must be 1..1000");
-        assertThat(run("demo", "--transport", "carrier-pigeon")).isEqualTo(2);
-        assertThat(err.toString()).contains("--transport must be epoll, io_uring or nio, not 'carrier-pigeon'");
+        assertThat(cli.nodemesh("demo", "--connections", "0")).isEqualTo(2);
+        assertThat(cli.err()).contains("--connections must be 1..1000");
+        assertThat(cli.nodemesh("demo", "--transport", "carrier-pigeon")).isEqualTo(2);
+        assertThat(cli.err()).contains("--transport must be epoll, io_uring or nio, not 'carrier-pigeon'");
     }
 }

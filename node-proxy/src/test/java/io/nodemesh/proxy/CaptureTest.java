@@ -1,28 +1,25 @@
 package io.nodemesh.proxy;
 
+import static io.nodemesh.proxy.MeshExtension.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.inpod.PodCapture;
-import io.nodemesh.proxy.transport.TransportKind;
-import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
-import io.nodemesh.topology.Lan;
-import io.nodemesh.testing.NetnsExtension;
+import io.nodemesh.proxy.stats.DirectionStats;
+import io.nodemesh.proxy.telemetry.ClosedConnection;
+import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A pod's outbound connections are captured in its own namespace and relayed intact; run on epoll
@@ -44,151 +41,140 @@ class CaptureTest {
     @RegisterExtension
     static final LeakGuard leaks = new LeakGuard();
     @RegisterExtension
-    static final NetnsExtension net = new NetnsExtension();
+    static final MeshExtension mesh = new MeshExtension();
 
-    @TempDir
-    Path dir;
+    /** A proxy on the transport under test capturing {@code pod}'s traffic. */
+    private TestNode capture(Netns pod) throws Exception {
+        return mesh.start(mesh.config().capture(pod), b -> b.transport(transport()));
+    }
 
     @Test
     void capturedConnectionsCarryHalfAMegabyteEachWayIntact() throws Exception {
-        Lan lan = net.lan("node");
-        Netns a = lan.attach("pa", "10.77.0.2/24");
-        Netns b = lan.attach("pb", "10.77.0.3/24");
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
         int connections = bulkConnections();
         long perConnection = 512 * 1024;
-        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport());
-             SeededServer server = SeededServer.start(b, 8080, perConnection, perConnection, false)) {
-            assertThat(mesh.proxy.transport().kind()).isEqualTo(transport());
-            List<String> verdicts = SeededClients.run(a, b.ipv4(), 8080, connections, perConnection, perConnection);
+        TestNode node = capture(a);
+        SeededServer server = mesh.own(SeededServer.start(b, 8080, perConnection, perConnection, false));
+        assertThat(node.proxy.transport().kind()).isEqualTo(transport());
+        List<String> verdicts = SeededClients.run(a, b.ipv4(), 8080, connections, perConnection, perConnection);
 
-            assertThat(verdicts).as("client verdicts").containsOnly("ok").hasSize(connections);
-            assertThat(server.verdicts(connections).values()).as("server verdicts").containsOnly("ok").hasSize(connections);
-            PodCapture pod = mesh.proxy.pod("demo/a").orElseThrow();
-            TestMesh.await(connections + " closed connections", () -> pod.stats(Direction.OUTBOUND).snapshot().closed() == connections
-                    && mesh.closed.size() == connections);
-            DirectionStats.Snapshot out = pod.stats(Direction.OUTBOUND).snapshot();
-            assertThat(out.opened()).isEqualTo(connections);
-            assertThat(out.closedByOutcome()).containsExactly(java.util.Map.entry(Outcome.OK, (long) connections));
-            assertThat(out.bytesFromSource()).isEqualTo(connections * (perConnection + 4));
-            assertThat(out.bytesToSource()).isEqualTo(connections * perConnection);
-            assertThat(mesh.closed).hasSize(connections).allSatisfy(c -> {
-                assertThat(c.direction()).isEqualTo(Direction.OUTBOUND);
-                assertThat(c.podName()).isEqualTo("a");
-                assertThat(c.podNamespace()).isEqualTo("demo");
-                assertThat(c.destination()).isEqualTo(new InetSocketAddress(b.ipv4(), 8080));
-                assertThat(c.source().getAddress()).isEqualTo(a.ipv4());
-            });
-            String stats = mesh.admin("/stats");
-            assertThat(stats).contains("\"pod\" : \"demo/a\"").contains("\"opened\" : " + connections);
-            assertThat(mesh.admin("/connections")).contains("\"destination\" : \"10.77.0.3:8080\"");
-        }
+        assertThat(verdicts).as("client verdicts").containsOnly("ok").hasSize(connections);
+        assertThat(server.verdicts(connections).values()).as("server verdicts").containsOnly("ok").hasSize(connections);
+        PodCapture pod = node.proxy.pod("demo/a").orElseThrow();
+        await(connections + " closed connections", () -> pod.stats(Direction.OUTBOUND).snapshot().closed() == connections
+                && node.closed.size() == connections);
+        DirectionStats.Snapshot out = pod.stats(Direction.OUTBOUND).snapshot();
+        assertThat(out.opened()).isEqualTo(connections);
+        assertThat(out.closedByOutcome()).containsExactly(java.util.Map.entry(Outcome.OK, (long) connections));
+        assertThat(out.bytesFromSource()).isEqualTo(connections * (perConnection + 4));
+        assertThat(out.bytesToSource()).isEqualTo(connections * perConnection);
+        assertThat(node.closed).hasSize(connections).allSatisfy(c -> {
+            assertThat(c.direction()).isEqualTo(Direction.OUTBOUND);
+            assertThat(c.podName()).isEqualTo("a");
+            assertThat(c.podNamespace()).isEqualTo("demo");
+            assertThat(c.destination()).isEqualTo(new InetSocketAddress(b.ipv4(), 8080));
+            assertThat(c.source().getAddress()).isEqualTo(a.ipv4());
+        });
+        String stats = node.admin("/stats");
+        assertThat(stats).contains("\"pod\" : \"demo/a\"").contains("\"opened\" : " + connections);
+        assertThat(node.admin("/connections")).contains("\"destination\" : \"10.77.0.3:8080\"");
     }
 
     @Test
     void ipv6ConnectionsAreCapturedWithTheirIpv6OriginalDestination() throws Exception {
-        Lan lan = net.lan("node");
-        Netns a = lan.attach("pa", "10.77.0.2/24", "fd77::2/64");
-        Netns b = lan.attach("pb", "10.77.0.3/24", "fd77::3/64");
-        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport());
-             SeededServer server = SeededServer.start(b, 8080, 200_000, 300_000, false)) {
-            List<String> verdicts = SeededClients.run(a, b.ipv6(), 8080, 5, 200_000, 300_000);
-            assertThat(verdicts).containsOnly("ok");
-            TestMesh.await("5 closed", () -> mesh.closed.size() == 5);
-            assertThat(mesh.closed).allSatisfy(c -> {
-                assertThat(c.destination()).isEqualTo(new InetSocketAddress(b.ipv6(), 8080));
-                assertThat(c.source().getAddress()).isEqualTo(a.ipv6());
-                assertThat(c.outcome()).isEqualTo(Outcome.OK);
-            });
-        }
+        Netns a = mesh.dualStackPod("a");
+        Netns b = mesh.dualStackPod("b");
+        TestNode node = capture(a);
+        mesh.own(SeededServer.start(b, 8080, 200_000, 300_000, false));
+        List<String> verdicts = SeededClients.run(a, b.ipv6(), 8080, 5, 200_000, 300_000);
+        assertThat(verdicts).containsOnly("ok");
+        await("5 closed", () -> node.closed.size() == 5);
+        assertThat(node.closed).allSatisfy(c -> {
+            assertThat(c.destination()).isEqualTo(new InetSocketAddress(b.ipv6(), 8080));
+            assertThat(c.source().getAddress()).isEqualTo(a.ipv6());
+            assertThat(c.outcome()).isEqualTo(Outcome.OK);
+        });
     }
 
     @Test
     void aConnectionToTheCapturePortItselfIsClosedAndCounted() throws Exception {
-        Lan lan = net.lan("node");
-        Netns a = lan.attach("pa", "10.77.0.2/24");
-        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport())) {
-            // Loopback is exempt from capture, so this reaches :15001 without a redirect: no original destination.
-            int got = a.call(() -> {
-                try (Socket s = new Socket()) {
-                    s.setSoTimeout(10_000);
-                    s.connect(new InetSocketAddress("127.0.0.1", 15001), 10_000);
-                    return s.getInputStream().read();
-                }
-            });
-            assertThat(got).isEqualTo(-1);
-            PodCapture pod = mesh.proxy.pod("demo/a").orElseThrow();
-            TestMesh.await("counted", () -> pod.notRedirectedCount() == 1);
-            assertThat(pod.stats(Direction.OUTBOUND).snapshot().opened()).isZero();
-            assertThat(mesh.closed).isEmpty();
-        }
+        Netns a = mesh.pod("a");
+        TestNode node = capture(a);
+        // Loopback is exempt from capture, so this reaches :15001 without a redirect: no original destination.
+        int got = a.call(() -> {
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(10_000);
+                s.connect(new InetSocketAddress("127.0.0.1", 15001), 10_000);
+                return s.getInputStream().read();
+            }
+        });
+        assertThat(got).isEqualTo(-1);
+        PodCapture pod = node.proxy.pod("demo/a").orElseThrow();
+        await("counted", () -> pod.notRedirectedCount() == 1);
+        assertThat(pod.stats(Direction.OUTBOUND).snapshot().opened()).isZero();
+        assertThat(node.closed).isEmpty();
     }
 
     @Test
     void aResetFromTheServerReachesTheClientAsAReset() throws Exception {
-        Lan lan = net.lan("node");
-        Netns a = lan.attach("pa", "10.77.0.2/24");
-        Netns b = lan.attach("pb", "10.77.0.3/24");
-        java.nio.channels.ServerSocketChannel listener = b.call(() ->
-                java.nio.channels.ServerSocketChannel.open().bind(new InetSocketAddress(8080)));
-        try (listener;
-             TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport())) {
-            Thread server = Thread.ofVirtual().start(() -> {
-                try (java.nio.channels.SocketChannel ch = listener.accept()) {
-                    ch.read(java.nio.ByteBuffer.allocate(1));
-                    ch.socket().setSoLinger(true, 0); // close with RST
-                } catch (IOException ignored) {
-                    // the test fails on the client side if this goes wrong
-                }
-            });
-            assertThatThrownBy(() -> a.call(() -> {
-                try (Socket s = new Socket()) {
-                    s.setSoTimeout(10_000);
-                    s.connect(new InetSocketAddress(b.ipv4(), 8080), 10_000);
-                    s.getOutputStream().write(1);
-                    return s.getInputStream().read();
-                }
-            })).isInstanceOf(java.net.SocketException.class).hasMessageContaining("reset");
-            server.join();
-            TestMesh.await("reset recorded", () -> mesh.closed.size() == 1);
-            assertThat(mesh.closed.peek().outcome()).isEqualTo(Outcome.RESET);
-        }
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        java.nio.channels.ServerSocketChannel listener = mesh.own(b.call(() ->
+                java.nio.channels.ServerSocketChannel.open().bind(new InetSocketAddress(8080))));
+        TestNode node = capture(a);
+        Thread server = Thread.ofVirtual().start(() -> {
+            try (java.nio.channels.SocketChannel ch = listener.accept()) {
+                ch.read(java.nio.ByteBuffer.allocate(1));
+                ch.socket().setSoLinger(true, 0); // close with RST
+            } catch (IOException ignored) {
+                // the test fails on the client side if this goes wrong
+            }
+        });
+        assertThatThrownBy(() -> a.call(() -> {
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(10_000);
+                s.connect(new InetSocketAddress(b.ipv4(), 8080), 10_000);
+                s.getOutputStream().write(1);
+                return s.getInputStream().read();
+            }
+        })).isInstanceOf(java.net.SocketException.class).hasMessageContaining("reset");
+        server.join();
+        await("reset recorded", () -> node.closed.size() == 1);
+        assertThat(node.closed.peek().outcome()).isEqualTo(Outcome.RESET);
     }
 
     @Test
     void halfCloseKeepsTheReplyDirectionOpen() throws Exception {
-        Lan lan = net.lan("node");
-        Netns a = lan.attach("pa", "10.77.0.2/24");
-        Netns b = lan.attach("pb", "10.77.0.3/24");
-        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport());
-             SeededServer server = SeededServer.start(b, 8080, 1000, 3 * 1024 * 1024, true)) {
-            // The server answers only after it has seen the client's FIN: a lost FIN hangs, a full close loses the reply.
-            List<String> verdicts = SeededClients.run(a, b.ipv4(), 8080, 3, 1000, 3 * 1024 * 1024);
-            assertThat(verdicts).containsOnly("ok");
-            assertThat(server.verdicts(3).values()).containsOnly("ok");
-            TestMesh.await("3 closed", () -> mesh.closed.size() == 3);
-            assertThat(mesh.closed).extracting(ClosedConnection::outcome).containsOnly(Outcome.OK);
-        }
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = capture(a);
+        SeededServer server = mesh.own(SeededServer.start(b, 8080, 1000, 3 * 1024 * 1024, true));
+        // The server answers only after it has seen the client's FIN: a lost FIN hangs, a full close loses the reply.
+        List<String> verdicts = SeededClients.run(a, b.ipv4(), 8080, 3, 1000, 3 * 1024 * 1024);
+        assertThat(verdicts).containsOnly("ok");
+        assertThat(server.verdicts(3).values()).containsOnly("ok");
+        await("3 closed", () -> node.closed.size() == 3);
+        assertThat(node.closed).extracting(ClosedConnection::outcome).containsOnly(Outcome.OK);
     }
 
     @Test
     void refusedDestinationResetsTheClientPromptly() throws Exception {
-        Lan lan = net.lan("node");
-        Netns a = lan.attach("pa", "10.77.0.2/24");
-        Netns b = lan.attach("pb", "10.77.0.3/24");
-        try (TestMesh mesh = TestMesh.start(dir, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a), transport())) {
-            // Nothing listens on b:9. Without the proxy connect() fails; with it, the accept succeeded,
-            // so the refusal must come back as a reset on the first read instead of a hang.
-            assertThatThrownBy(() -> a.call(() -> {
-                try (Socket s = new Socket()) {
-                    s.setSoTimeout(10_000);
-                    s.connect(new InetSocketAddress(b.ipv4(), 9), 10_000);
-                    InputStream in = s.getInputStream();
-                    return in.read();
-                }
-            })).isInstanceOf(IOException.class).satisfies(e -> assertThat(e)
-                    .isNotInstanceOf(java.net.SocketTimeoutException.class));
-            TestMesh.await("refused recorded", () -> mesh.closed.size() == 1);
-            assertThat(mesh.closed.peek().outcome()).isEqualTo(Outcome.REFUSED);
-        }
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = capture(a);
+        // Nothing listens on b:9. Without the proxy connect() fails; with it, the accept succeeded,
+        // so the refusal must come back as a reset on the first read instead of a hang.
+        assertThatThrownBy(() -> a.call(() -> {
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(10_000);
+                s.connect(new InetSocketAddress(b.ipv4(), 9), 10_000);
+                InputStream in = s.getInputStream();
+                return in.read();
+            }
+        })).isInstanceOf(IOException.class).satisfies(e -> assertThat(e)
+                .isNotInstanceOf(java.net.SocketTimeoutException.class));
+        await("refused recorded", () -> node.closed.size() == 1);
+        assertThat(node.closed.peek().outcome()).isEqualTo(Outcome.REFUSED);
     }
 }

@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
-import io.nodemesh.testing.NetnsExtension;
-import io.nodemesh.topology.Lan;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,12 +13,10 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.channels.SocketChannel;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The route decision on real captured traffic between two meshed pods: a connection to the other pod's app is
@@ -32,45 +28,39 @@ class RouteTest {
     @RegisterExtension
     static final LeakGuard leaks = new LeakGuard();
     @RegisterExtension
-    static final NetnsExtension net = new NetnsExtension();
-
-    @TempDir
-    Path dir;
+    static final MeshExtension mesh = new MeshExtension();
 
     @Test
     void aMeshedDestinationIsRelayedAndTheProxysOwnPortThereIsDenied() throws Exception {
-        Lan lan = net.lan("node");
-        Netns a = lan.attach("pa", "10.77.0.2/24");
-        Netns b = lan.attach("pb", "10.77.0.3/24");
-        String yaml = TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a) + TestMesh.pod("b", b);
-        try (TestMesh mesh = TestMesh.start(dir, yaml, null);
-             EchoServer echo = EchoServer.start(b, 7000);
-             SocketChannel ch = EchoServer.connect(a, new InetSocketAddress(b.ipv4(), 7000))) {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = mesh.start(mesh.config().capture(a, b));
+        mesh.own(EchoServer.start(b, 7000));
+        try (SocketChannel ch = EchoServer.connect(a, new InetSocketAddress(b.ipv4(), 7000))) {
             assertThat(EchoServer.roundTrip(ch, "through the mesh")).isEqualTo("through the mesh");
-            ch.close();
-            TestMesh.await("both ends recorded", () -> mesh.closed.size() == 2);
-            assertThat(mesh.closed).extracting(ClosedConnection::direction)
-                    .containsExactlyInAnyOrder(Direction.OUTBOUND, Direction.INBOUND);
-            assertThat(mesh.closed).extracting(ClosedConnection::outcome).containsOnly(Outcome.OK);
-            mesh.closed.clear();
-
-            // b's inbound capture port, dialled from a: without the decision the proxy would connect to its own
-            // listener in b; with it the client gets a reset and the connection is counted as denied.
-            assertThatThrownBy(() -> a.call(() -> {
-                try (Socket s = new Socket()) {
-                    s.setSoTimeout(10_000);
-                    s.connect(new InetSocketAddress(b.ipv4(), 15006), 10_000);
-                    InputStream in = s.getInputStream();
-                    return in.read();
-                }
-            })).isInstanceOf(IOException.class).isNotInstanceOf(SocketTimeoutException.class);
-            TestMesh.await("denied recorded", () -> mesh.closed.size() == 1);
-            ClosedConnection denied = mesh.closed.peek();
-            assertThat(denied.outcome()).isEqualTo(Outcome.DENIED);
-            assertThat(denied.direction()).isEqualTo(Direction.OUTBOUND);
-            assertThat(denied.destination()).isEqualTo(new InetSocketAddress(b.ipv4(), 15006));
-            assertThat(mesh.proxy.pod("demo/b").orElseThrow().stats(Direction.INBOUND).snapshot().opened())
-                    .as("nothing reached b's listener").isEqualTo(1);
         }
+        MeshExtension.await("both ends recorded", () -> node.closed.size() == 2);
+        assertThat(node.closed).extracting(ClosedConnection::direction)
+                .containsExactlyInAnyOrder(Direction.OUTBOUND, Direction.INBOUND);
+        assertThat(node.closed).extracting(ClosedConnection::outcome).containsOnly(Outcome.OK);
+        node.closed.clear();
+
+        // b's inbound capture port, dialled from a: without the decision the proxy would connect to its own
+        // listener in b; with it the client gets a reset and the connection is counted as denied.
+        assertThatThrownBy(() -> a.call(() -> {
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(10_000);
+                s.connect(new InetSocketAddress(b.ipv4(), 15006), 10_000);
+                InputStream in = s.getInputStream();
+                return in.read();
+            }
+        })).isInstanceOf(IOException.class).isNotInstanceOf(SocketTimeoutException.class);
+        MeshExtension.await("denied recorded", () -> node.closed.size() == 1);
+        ClosedConnection denied = node.closed.peek();
+        assertThat(denied.outcome()).isEqualTo(Outcome.DENIED);
+        assertThat(denied.direction()).isEqualTo(Direction.OUTBOUND);
+        assertThat(denied.destination()).isEqualTo(new InetSocketAddress(b.ipv4(), 15006));
+        assertThat(node.proxy.pod("demo/b").orElseThrow().stats(Direction.INBOUND).snapshot().opened())
+                .as("nothing more reached b's listener").isEqualTo(1);
     }
 }

@@ -100,7 +100,7 @@ final class SeededServer implements AutoCloseable {
     /** Per connection id: "ok" or what was wrong, once {@code count} connections have been judged. */
     Map<Integer, String> verdicts(int count) throws InterruptedException {
         // The server judges after sending its reply, so a client can be done a moment earlier.
-        TestMesh.await(count + " server verdicts", () -> verdicts.size() >= count);
+        MeshExtension.await(count + " server verdicts", () -> verdicts.size() >= count);
         return verdicts;
     }
 

@@ -1,5 +1,6 @@
 package io.nodemesh.proxy;
 
+import static io.nodemesh.proxy.MeshExtension.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.proxy.stats.DirectionStats;
@@ -10,8 +11,6 @@ import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
-import io.nodemesh.topology.Lan;
-import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -19,7 +18,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -29,7 +27,6 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The whole telemetry path with real parts: captured traffic between two pods in namespaces, the
@@ -41,41 +38,34 @@ class TelemetryEndToEndTest {
     @RegisterExtension
     static final LeakGuard leaks = new LeakGuard();
     @RegisterExtension
-    static final NetnsExtension net = new NetnsExtension();
+    static final MeshExtension mesh = new MeshExtension();
 
     private static final Pattern SAMPLE = Pattern.compile("^([a-z_]+)\\{([^}]*)} (\\S+)$");
-
-    @TempDir
-    Path dir;
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     @Test
     void capturedTrafficShowsUpInTheAgentsMetricsAndSurvivesTheAgentGoingAway() throws Exception {
-        Lan lan = net.lan("node");
-        Netns a = lan.attach("pa", "10.77.0.2/24");
-        Netns b = lan.attach("pb", "10.77.0.3/24");
-        Path socket = dir.resolve("telemetry.sock");
-        Path config = dir.resolve("mesh.yaml");
-        Files.writeString(config, TestMesh.proxySection("iptables") + "pods:\n" + TestMesh.pod("a", a) + TestMesh.pod("b", b));
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        Path socket = mesh.dir().resolve("telemetry.sock");
 
         AtomicReference<NodeProxy> proxyRef = new AtomicReference<>();
         TelemetryAgent agent = startAgent(socket);
-        try (TelemetryReporter reporter = TelemetryReporter.start(ReporterConfig.builder()
-                        .socketPath(socket).node("test-node").reporterId("test-proxy")
-                        .flushInterval(Duration.ofMillis(100))
-                        .initialBackoff(Duration.ofMillis(50)).maxBackoff(Duration.ofMillis(500))
-                        .build(),
-                new PodWorkloads(() -> proxyRef.get() == null ? MeshSnapshot.empty() : proxyRef.get().snapshot()));
-             NodeProxy proxy = NodeProxy.builder().configFile(config).sink(reporter)
-                     .admin(new InetSocketAddress("127.0.0.1", 0)).removeRulesOnStop(true).build();
-             SeededServer server = SeededServer.start(b, 8080, 30_000, 70_000, false)) {
+        try {
+            TelemetryReporter reporter = mesh.own(TelemetryReporter.start(ReporterConfig.builder()
+                            .socketPath(socket).node("test-node").reporterId("test-proxy")
+                            .flushInterval(Duration.ofMillis(100))
+                            .initialBackoff(Duration.ofMillis(50)).maxBackoff(Duration.ofMillis(500))
+                            .build(),
+                    new PodWorkloads(() -> proxyRef.get() == null ? MeshSnapshot.empty() : proxyRef.get().snapshot())));
+            NodeProxy proxy = mesh.start(mesh.config().capture(a, b), o -> o.sink(reporter).removeRulesOnStop(true)).proxy;
             proxyRef.set(proxy);
-            proxy.start();
+            mesh.own(SeededServer.start(b, 8080, 30_000, 70_000, false));
 
             // 1. Exact counts in /metrics within 2 s of the connections closing.
             assertThat(SeededClients.run(a, b.ipv4(), 8080, 5, 30_000, 70_000)).containsOnly("ok");
-            TestMesh.await("proxy closed 5 each way", () -> closed(proxy, Direction.OUTBOUND) == 5
+            await("proxy closed 5 each way", () -> closed(proxy, Direction.OUTBOUND) == 5
                     && closed(proxy, Direction.INBOUND) == 5);
             long closedAt = System.nanoTime();
             String source = "reporter=\"source\",source_principal=\"spiffe://cluster.local/ns/demo/sa/a\",source_workload=\"a\"";
@@ -107,12 +97,12 @@ class TelemetryEndToEndTest {
             agent.close();
             long droppedBefore = reporter.droppedRecords();
             assertThat(SeededClients.run(a, b.ipv4(), 8080, 20, 30_000, 70_000)).containsOnly("ok");
-            TestMesh.await("reporter counts the records it could not send", () -> reporter.droppedRecords() > droppedBefore);
+            await("reporter counts the records it could not send", () -> reporter.droppedRecords() > droppedBefore);
 
             // 3. The agent comes back on the same socket: reporting resumes by itself.
             agent = startAgent(socket);
             TelemetryAgent restarted = agent;
-            TestMesh.await("reporter reconnected", () -> {
+            await("reporter reconnected", () -> {
                 try {
                     assertThat(SeededClients.run(a, b.ipv4(), 8080, 1, 30_000, 70_000)).containsOnly("ok");
                     return sum(scrape(restarted), "istio_tcp_connections_closed_total", source) > 0;
