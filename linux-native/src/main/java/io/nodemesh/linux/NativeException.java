@@ -10,7 +10,8 @@ public final class NativeException extends IOException {
 
     private final int errno;
 
-    NativeException(String message, int errno) {
+    /** A failure of a call that returned {@code errno}; {@code message} names the call and what it was for. */
+    public NativeException(String message, int errno) {
         super(message);
         this.errno = errno;
     }

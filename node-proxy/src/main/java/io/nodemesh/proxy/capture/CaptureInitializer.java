@@ -22,11 +22,13 @@ public final class CaptureInitializer extends ChannelInitializer<Channel> {
     private final PodCapture pod;
     private final Direction direction;
     private final Upstream upstream;
+    private final OriginalDestinationLookup originalDestination;
 
     public CaptureInitializer(PodCapture pod, Direction direction, Upstream upstream) {
         this.pod = pod;
         this.direction = direction;
         this.upstream = upstream;
+        this.originalDestination = pod.transport()::originalDestination;
     }
 
     @Override
@@ -35,7 +37,7 @@ public final class CaptureInitializer extends ChannelInitializer<Channel> {
         long idleMillis = pod.currentSettings().idleTimeout().toMillis();
         ch.pipeline()
                 .addLast("idle", new IdleTimeout(connection, idleMillis))
-                .addLast("original-destination", new OriginalDestinationReader(connection, pod.transport()))
+                .addLast("original-destination", new OriginalDestinationReader(connection, originalDestination))
                 .addLast("upstream", new UpstreamConnector(connection, upstream));
     }
 }

@@ -1,6 +1,5 @@
 package io.nodemesh.proxy.capture;
 
-import io.nodemesh.proxy.transport.Transport;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -18,18 +17,18 @@ import java.net.InetSocketAddress;
 public final class OriginalDestinationReader extends ChannelInboundHandlerAdapter {
 
     private final Connection connection;
-    private final Transport transport;
+    private final OriginalDestinationLookup lookup;
 
-    public OriginalDestinationReader(Connection connection, Transport transport) {
+    public OriginalDestinationReader(Connection connection, OriginalDestinationLookup lookup) {
         this.connection = connection;
-        this.transport = transport;
+        this.lookup = lookup;
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         InetSocketAddress destination;
         try {
-            destination = transport.originalDestination(ctx.channel());
+            destination = lookup.originalDestination(ctx.channel());
         } catch (NativeException e) {
             connection.notRedirected(e.errno() == NativeException.ENOENT
                     ? "not redirected (no original destination)" : e.getMessage());

@@ -28,7 +28,7 @@ public final class IdleTimeout extends ChannelDuplexHandler {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        lastActivity = System.nanoTime();
+        lastActivity = ctx.executor().ticker().nanoTime();
         schedule(ctx, timeoutNanos);
     }
 
@@ -45,13 +45,13 @@ public final class IdleTimeout extends ChannelDuplexHandler {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        lastActivity = System.nanoTime();
+        lastActivity = ctx.executor().ticker().nanoTime();
         ctx.fireChannelReadComplete();
     }
 
     @Override
     public void flush(ChannelHandlerContext ctx) {
-        lastActivity = System.nanoTime();
+        lastActivity = ctx.executor().ticker().nanoTime();
         ctx.flush();
     }
 
@@ -63,7 +63,7 @@ public final class IdleTimeout extends ChannelDuplexHandler {
         if (!ctx.channel().isOpen()) {
             return;
         }
-        long idleFor = System.nanoTime() - lastActivity;
+        long idleFor = ctx.executor().ticker().nanoTime() - lastActivity;
         if (idleFor >= timeoutNanos) {
             connection.close(Outcome.IDLE_TIMEOUT);
         } else {
