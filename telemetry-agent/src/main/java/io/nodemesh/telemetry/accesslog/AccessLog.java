@@ -96,14 +96,15 @@ public final class AccessLog implements Closeable {
         json.writeStringField("node", batch.getNode());
         Workload source = Workloads.source(batch, r);
         Workload destination = Workloads.destination(batch, r);
-        json.writeStringField("source_workload", source.getName());
-        json.writeStringField("source_namespace", source.getNamespace());
-        json.writeStringField("source_principal", source.getPrincipal());
+        // Nothing known is "unknown", as in the metrics (and Istio's), never an empty string.
+        json.writeStringField("source_workload", Workloads.orUnknown(source.getName()));
+        json.writeStringField("source_namespace", Workloads.orUnknown(source.getNamespace()));
+        json.writeStringField("source_principal", Workloads.orUnknown(source.getPrincipal()));
         json.writeStringField("source_address", Endpoints.source(r));
-        json.writeStringField("destination_workload", destination.getName());
-        json.writeStringField("destination_namespace", destination.getNamespace());
-        json.writeStringField("destination_principal", destination.getPrincipal());
-        json.writeStringField("destination_service", Workloads.service(batch, r));
+        json.writeStringField("destination_workload", Workloads.orUnknown(destination.getName()));
+        json.writeStringField("destination_namespace", Workloads.orUnknown(destination.getNamespace()));
+        json.writeStringField("destination_principal", Workloads.orUnknown(destination.getPrincipal()));
+        json.writeStringField("destination_service", Workloads.orUnknown(Workloads.service(batch, r)));
         json.writeStringField("destination_address", Endpoints.destination(r));
         json.writeNumberField("bytes_sent", r.getBytesSent());
         json.writeNumberField("bytes_received", r.getBytesReceived());

@@ -1,5 +1,6 @@
 package io.nodemesh.telemetry.metrics;
 
+import io.nodemesh.telemetry.report.Workloads;
 import io.nodemesh.telemetry.report.ResponseFlags;
 import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
@@ -37,7 +38,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class IstioMetrics {
 
-    private static final String UNKNOWN = "unknown";
+    private static final String UNKNOWN = Workloads.UNKNOWN;
     private static final int MAX_INTERNED = 65_536;
     /** Istio's default buckets for istio_request_duration_milliseconds. */
     private static final double[] DURATION_BUCKETS_MS = {0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
@@ -99,7 +100,7 @@ public final class IstioMetrics {
         }
         String[] services = new String[batch.getServicesCount()];
         for (int i = 0; i < services.length; i++) {
-            services[i] = intern(orUnknown(batch.getServices(i)));
+            services[i] = intern(Workloads.orUnknown(batch.getServices(i)));
         }
         BatchTotals totals = new BatchTotals(batch.getConnectionsCount());
         // Byte counts are validated to at most 2^50 each: 8192 of them still fit a long.
@@ -124,7 +125,7 @@ public final class IstioMetrics {
     /** The label set of a connection record, its workloads and service resolved through the batch's tables. */
     private SeriesKey keyOf(ConnectionRecord r, WorkloadLabels[] table, String[] services) {
         String service = r.getDestinationServiceRef() == 0
-                ? orUnknown(r.getDestinationService()) : services[r.getDestinationServiceRef() - 1];
+                ? Workloads.orUnknown(r.getDestinationService()) : services[r.getDestinationServiceRef() - 1];
         WorkloadLabels source = r.getSourceRef() == 0 ? labels(r.getSource()) : table[r.getSourceRef() - 1];
         WorkloadLabels destination = r.getDestinationRef() == 0
                 ? labels(r.getDestination()) : table[r.getDestinationRef() - 1];
@@ -160,8 +161,8 @@ public final class IstioMetrics {
     private WorkloadLabels labels(Workload w) {
         WorkloadLabels labels = interned.get(w);
         if (labels == null) {
-            labels = new WorkloadLabels(orUnknown(w.getName()), orUnknown(w.getNamespace()),
-                    orUnknown(w.getPrincipal()));
+            labels = new WorkloadLabels(Workloads.orUnknown(w.getName()), Workloads.orUnknown(w.getNamespace()),
+                    Workloads.orUnknown(w.getPrincipal()));
             // Bounded like the series: past the cap, labels are just not shared.
             if (interned.size() < MAX_INTERNED) {
                 WorkloadLabels previous = interned.putIfAbsent(w, labels);
@@ -192,11 +193,11 @@ public final class IstioMetrics {
 
     private void record(RequestRecord r) {
         SeriesKey key = new SeriesKey(reporter(r.getDirection()),
-                orUnknown(r.getSource().getName()), orUnknown(r.getSource().getNamespace()),
-                orUnknown(r.getSource().getPrincipal()),
-                orUnknown(r.getDestination().getName()), orUnknown(r.getDestination().getNamespace()),
-                orUnknown(r.getDestination().getPrincipal()),
-                orUnknown(r.getDestinationService()), r.getProtocol(), Integer.toString(r.getResponseCode()),
+                Workloads.orUnknown(r.getSource().getName()), Workloads.orUnknown(r.getSource().getNamespace()),
+                Workloads.orUnknown(r.getSource().getPrincipal()),
+                Workloads.orUnknown(r.getDestination().getName()), Workloads.orUnknown(r.getDestination().getNamespace()),
+                Workloads.orUnknown(r.getDestination().getPrincipal()),
+                Workloads.orUnknown(r.getDestinationService()), r.getProtocol(), Integer.toString(r.getResponseCode()),
                 r.getResponseFlags().isEmpty() ? ResponseFlags.NONE : r.getResponseFlags(),
                 securityPolicy(r.getSecurityPolicy()));
         RequestPoints points = seriesFor(key).requests();
@@ -299,10 +300,6 @@ public final class IstioMetrics {
             case SECURITY_POLICY_MUTUAL_TLS -> "mutual_tls";
             default -> UNKNOWN;
         };
-    }
-
-    private static String orUnknown(String value) {
-        return value.isEmpty() ? UNKNOWN : value;
     }
 
     /** Data points of one label set, created on first use so TCP sets have no request series. */

@@ -7,7 +7,15 @@ import io.nodemesh.telemetry.v1.Workload;
 /** Resolves a record's source, destination and service, inline or by reference into the batch's tables. */
 public final class Workloads {
 
+    /** What Istio's standard metrics write for a workload, namespace, principal or service nobody knows. */
+    public static final String UNKNOWN = "unknown";
+
     private Workloads() {
+    }
+
+    /** {@code value}, or {@link #UNKNOWN} when the reporter knew nothing (sent it empty). */
+    public static String orUnknown(String value) {
+        return value.isEmpty() ? UNKNOWN : value;
     }
 
     /** The source workload of {@code r}; the batch must have passed validation. */

@@ -110,6 +110,29 @@ final class AccessLogTest {
         }
     }
 
+    /** A destination outside the mesh: the reporter sends no workload or service; the log says unknown, as the metrics do. */
+    @Test
+    void writesUnknownForWhatTheReporterDidNotKnow() throws Exception {
+        Path log = dir.resolve("unknown.log");
+        try (TelemetryAgent agent = agentLoggingTo(log, "u.sock");
+                ReportClient client = new ReportClient(agent.socketPath())) {
+            client.send(ReportClient.batch()
+                    .addConnections(ReportClient.connection("web", 1, 2, Outcome.OUTCOME_OK)
+                            .clearDestination().clearDestinationService())
+                    .build());
+
+            JsonNode line = new ObjectMapper().readTree(Files.readAllLines(log).get(0));
+            assertThat(line.get("source_workload").asText()).isEqualTo("web");
+            assertThat(line.get("destination_workload").asText()).isEqualTo("unknown");
+            assertThat(line.get("destination_namespace").asText()).isEqualTo("unknown");
+            assertThat(line.get("destination_principal").asText()).isEqualTo("unknown");
+            assertThat(line.get("destination_service").asText()).isEqualTo("unknown");
+            assertThat(Scrape.value(Scrape.metrics(agent.metricsAddress()), "istio_tcp_sent_bytes_total",
+                    "source_workload=\"web\"", "destination_workload=\"unknown\"",
+                    "destination_service=\"unknown\"")).as("response bytes").isEqualTo(2);
+        }
+    }
+
     /** An agent on {@code socket} in the test's directory writing its access log (default rate limit) to {@code log}. */
     private TelemetryAgent agentLoggingTo(Path log, String socket) throws java.io.IOException {
         return TelemetryAgent.start(AgentConfig.builder()
