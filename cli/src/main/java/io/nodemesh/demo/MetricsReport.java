@@ -1,13 +1,10 @@
 package io.nodemesh.demo;
 
-import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,20 +22,16 @@ final class MetricsReport {
     /** Waits (up to {@code limit}) until the agent has counted {@code closedConnections}, then prints the series. */
     static void print(PrintWriter out, TelemetryAgent agent, long closedConnections, Duration limit)
             throws IOException, InterruptedException {
-        URI uri = URI.create("http://" + HostPort.format(agent.metricsAddress()) + "/metrics");
+        URI uri = MetricsScrape.uri(agent.metricsAddress());
         long deadline = System.nanoTime() + limit.toNanos();
         List<String> lines;
-        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build()) {
-            do {
-                String body = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(2)).build(),
-                        HttpResponse.BodyHandlers.ofString()).body();
-                lines = body.lines().filter(l -> l.startsWith("istio_tcp_")).toList();
-                if (sum(lines, "istio_tcp_connections_closed_total") >= closedConnections) {
-                    break;
-                }
-                Thread.sleep(100);
-            } while (System.nanoTime() < deadline);
-        }
+        do {
+            lines = MetricsScrape.fetch(agent.metricsAddress()).lines().filter(l -> l.startsWith("istio_tcp_")).toList();
+            if (sum(lines, "istio_tcp_connections_closed_total") >= closedConnections) {
+                break;
+            }
+            Thread.sleep(100);
+        } while (System.nanoTime() < deadline);
         out.printf("metrics   from the agent (%s), Istio's names and labels; the full series: curl -s %s%n", uri, uri);
         readable(lines).forEach(line -> out.println("  " + line));
         out.printf("          connections closed as counted by the agent: %d (proxy: %d)%n",
@@ -46,13 +39,7 @@ final class MetricsReport {
     }
 
     private static long sum(List<String> lines, String metric) {
-        double total = 0;
-        for (String line : lines) {
-            if (line.startsWith(metric + "{") || line.startsWith(metric + " ")) {
-                total += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-            }
-        }
-        return (long) total;
+        return (long) MetricsScrape.sum(String.join("\n", lines), metric);
     }
 
     private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)\\{(.*)} (\\S+)$");

@@ -1,5 +1,6 @@
 package io.nodemesh.proxy;
 
+import io.nodemesh.telemetry.http.MetricsScrape;
 import static io.nodemesh.proxy.MeshExtension.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -14,16 +15,10 @@ import io.nodemesh.telemetry.agent.TelemetryAgent;
 import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -40,9 +35,7 @@ class TelemetryEndToEndTest {
     @RegisterExtension
     static final MeshExtension mesh = new MeshExtension();
 
-    private static final Pattern SAMPLE = Pattern.compile("^([a-z_]+)\\{([^}]*)} (\\S+)$");
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     @Test
     void capturedTrafficShowsUpInTheAgentsMetricsAndSurvivesTheAgentGoingAway() throws Exception {
@@ -138,36 +131,16 @@ class TelemetryEndToEndTest {
         throw new AssertionError(name + "{" + labels + "} is " + seen + ", expected " + expected + " within " + limit);
     }
 
-    private String scrape(TelemetryAgent agent) throws Exception {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
-                + agent.metricsAddress().getPort() + "/metrics")).timeout(Duration.ofSeconds(5)).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).isEqualTo(200);
-        return r.body();
+    private static String scrape(TelemetryAgent agent) throws Exception {
+        return MetricsScrape.fetch(agent.metricsAddress());
     }
 
     /** Sum of the samples of {@code name} whose label text contains every comma-separated label of {@code labels}. */
     private static long sum(String metrics, String name, String labels) {
-        double total = 0;
-        for (String line : metrics.split("\n")) {
-            Matcher m = SAMPLE.matcher(line);
-            if (m.matches() && m.group(1).equals(name) && containsAll(m.group(2), labels)) {
-                total += Double.parseDouble(m.group(3));
-            }
-        }
-        return (long) total;
+        return (long) MetricsScrape.sum(metrics, name, labels.split(","));
     }
 
     private static long value(String metrics, String name, String labels) {
         return sum(metrics, name, labels);
-    }
-
-    private static boolean containsAll(String labelText, String wanted) {
-        for (String label : wanted.split(",")) {
-            if (!labelText.contains(label)) {
-                return false;
-            }
-        }
-        return true;
     }
 }

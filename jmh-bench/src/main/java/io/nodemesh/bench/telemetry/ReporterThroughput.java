@@ -1,9 +1,9 @@
 package io.nodemesh.bench.telemetry;
 
+import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.Direction;
 
-import io.nodemesh.bench.harness.PlainHttp;
 import io.nodemesh.bench.harness.ProcessSample;
 import io.nodemesh.bench.harness.ProxyJvmFlags;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
@@ -28,8 +28,6 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Records per second through the whole telemetry path: {@code closed()} → bounded queue →
@@ -206,18 +204,14 @@ public final class ReporterThroughput {
         }
     }
 
-    private static final Pattern RECEIVED = Pattern.compile(
-            "(?m)^nodemesh_agent_records_received_total\\{kind=\"connection\"} (\\S+)$");
-
     /** The agent's own count of connection records received, from its {@code /metrics}. */
     static long recordsReceived(InetSocketAddress metrics) {
         try {
-            Matcher m = RECEIVED.matcher(PlainHttp.get(metrics, "/metrics"));
-            if (!m.find()) {
-                throw new IllegalStateException("the agent's /metrics has no nodemesh_agent_records_received_total"
-                        + "{kind=\"connection\"}");
-            }
-            return (long) Double.parseDouble(m.group(1));
+            return (long) MetricsScrape.value(MetricsScrape.fetch(metrics), "nodemesh_agent_records_received_total",
+                    "kind=\"connection\"");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while scraping the agent at " + metrics, e);
         } catch (IOException e) {
             throw new IllegalStateException("cannot scrape the agent at " + metrics + ": " + e, e);
         }

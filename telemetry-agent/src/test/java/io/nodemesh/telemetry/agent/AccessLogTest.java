@@ -1,5 +1,6 @@
 package io.nodemesh.telemetry.agent;
 
+import io.nodemesh.telemetry.http.MetricsScrape;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -104,7 +105,7 @@ final class AccessLogTest {
             assertThat(line.get("source_workload").asText()).isEqualTo("web");
             assertThat(line.get("destination_namespace").asText()).isEqualTo("data");
             assertThat(line.get("destination_service").asText()).isEqualTo("db.data.svc.cluster.local");
-            assertThat(Scrape.value(Scrape.metrics(agent.metricsAddress()), "istio_tcp_sent_bytes_total",
+            assertThat(MetricsScrape.value(MetricsScrape.fetch(agent.metricsAddress()), "istio_tcp_sent_bytes_total",
                     "source_workload=\"web\"", "destination_workload=\"db\"",
                     "destination_service=\"db.data.svc.cluster.local\"")).isEqualTo(4);
         }
@@ -127,7 +128,7 @@ final class AccessLogTest {
             assertThat(line.get("destination_namespace").asText()).isEqualTo("unknown");
             assertThat(line.get("destination_principal").asText()).isEqualTo("unknown");
             assertThat(line.get("destination_service").asText()).isEqualTo("unknown");
-            assertThat(Scrape.value(Scrape.metrics(agent.metricsAddress()), "istio_tcp_sent_bytes_total",
+            assertThat(MetricsScrape.value(MetricsScrape.fetch(agent.metricsAddress()), "istio_tcp_sent_bytes_total",
                     "source_workload=\"web\"", "destination_workload=\"unknown\"",
                     "destination_service=\"unknown\"")).as("response bytes").isEqualTo(2);
         }

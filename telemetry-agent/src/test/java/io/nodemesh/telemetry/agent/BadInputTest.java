@@ -1,5 +1,6 @@
 package io.nodemesh.telemetry.agent;
 
+import io.nodemesh.telemetry.http.MetricsScrape;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.UnknownFieldSet;
@@ -61,7 +62,7 @@ final class BadInputTest {
             assertThat(ok.status().getCode()).isEqualTo(Status.Code.OK);
             assertThat(ok.ack().getAcceptedRecords()).isEqualTo(1);
         }
-        assertThat(Scrape.metrics(agent.metricsAddress())).contains("source_workload=\"alive\"");
+        assertThat(MetricsScrape.fetch(agent.metricsAddress())).contains("source_workload=\"alive\"");
     }
 
     @Test
@@ -102,7 +103,7 @@ final class BadInputTest {
         ReportClient.Result result = client.send(batch);
         assertThat(result.status().getCode()).isEqualTo(Status.Code.OK);
         assertThat(result.ack().getAcceptedRecords()).isEqualTo(1);
-        assertThat(Scrape.value(Scrape.metrics(agent.metricsAddress()), "istio_tcp_received_bytes_total",
+        assertThat(MetricsScrape.value(MetricsScrape.fetch(agent.metricsAddress()), "istio_tcp_received_bytes_total",
                 "source_workload=\"newer\"")).isEqualTo(10);
     }
 

@@ -1,5 +1,6 @@
 package io.nodemesh.telemetry.agent;
 
+import io.nodemesh.telemetry.http.MetricsScrape;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.grpc.Status;
@@ -45,16 +46,16 @@ final class CardinalityTest {
             assertThat(agent.metrics().seriesCount()).isEqualTo(limit);
             assertThat(agent.metrics().overflowFolded()).isEqualTo(folded);
 
-            String text = Scrape.metrics(agent.metricsAddress());
-            List<String> closed = Scrape.samples(text, "istio_tcp_connections_closed_total");
+            String text = MetricsScrape.fetch(agent.metricsAddress());
+            List<String> closed = MetricsScrape.samples(text, "istio_tcp_connections_closed_total");
             assertThat(closed).hasSize(limit);
-            assertThat(Scrape.value(text, "nodemesh_agent_series_overflow_total")).isEqualTo(folded);
-            assertThat(Scrape.value(text, "istio_tcp_connections_closed_total", "source_workload=\"overflow\"",
+            assertThat(MetricsScrape.value(text, "nodemesh_agent_series_overflow_total")).isEqualTo(folded);
+            assertThat(MetricsScrape.value(text, "istio_tcp_connections_closed_total", "source_workload=\"overflow\"",
                     "reporter=\"overflow\"")).isEqualTo(folded);
             double total = closed.stream().mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
                     .sum();
             assertThat(total).isEqualTo(workloads);
-            assertThat(Scrape.value(text, "istio_tcp_received_bytes_total", "source_workload=\"overflow\""))
+            assertThat(MetricsScrape.value(text, "istio_tcp_received_bytes_total", "source_workload=\"overflow\""))
                     .isEqualTo(10.0 * folded);
         }
     }

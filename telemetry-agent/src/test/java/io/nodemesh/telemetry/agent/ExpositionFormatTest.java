@@ -1,5 +1,6 @@
 package io.nodemesh.telemetry.agent;
 
+import io.nodemesh.telemetry.http.MetricsScrape;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -75,7 +76,7 @@ final class ExpositionFormatTest {
         Path promtool = promtool();
         requirePromtool(promtool);
         try (TelemetryAgent agent = agentWithData()) {
-            String text = Scrape.metrics(agent.metricsAddress());
+            String text = MetricsScrape.fetch(agent.metricsAddress());
             assertThat(text).contains("istio_request_duration_milliseconds_bucket{");
             Run run = run(List.of(promtool.toString(), "check", "metrics"), text);
             // 0: clean, 3: lint findings only, 1: the parser failed.

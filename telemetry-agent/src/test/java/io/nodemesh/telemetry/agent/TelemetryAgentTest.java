@@ -1,5 +1,6 @@
 package io.nodemesh.telemetry.agent;
 
+import io.nodemesh.telemetry.http.MetricsScrape;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -53,23 +54,23 @@ final class TelemetryAgentTest {
             assertThat(result.ack().getAcceptedRecords()).isEqualTo(4);
             assertThat(result.ack().getAcceptedBatches()).isEqualTo(2);
 
-            String text = Scrape.metrics(agent.metricsAddress());
+            String text = MetricsScrape.fetch(agent.metricsAddress());
             String[] ok = {"reporter=\"source\"", "source_workload=\"productpage\"", "source_workload_namespace=\"a\"",
                 "source_principal=\"spiffe://cluster.local/ns/a/sa/productpage\"", "destination_workload=\"reviews\"",
                 "destination_workload_namespace=\"b\"", "destination_principal=\"spiffe://cluster.local/ns/b/sa/reviews\"",
                 "destination_service=\"reviews.b.svc.cluster.local\"", "request_protocol=\"tcp\"",
                 "response_flags=\"-\"", "connection_security_policy=\"none\""};
-            assertThat(Scrape.value(text, "istio_tcp_connections_opened_total", ok)).isEqualTo(2);
-            assertThat(Scrape.value(text, "istio_tcp_connections_closed_total", ok)).isEqualTo(2);
-            assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", ok)).isEqualTo(3000);
-            assertThat(Scrape.value(text, "istio_tcp_received_bytes_total", ok)).isEqualTo(300);
-            assertThat(Scrape.value(text, "istio_tcp_connections_closed_total", "reporter=\"source\"",
+            assertThat(MetricsScrape.value(text, "istio_tcp_connections_opened_total", ok)).isEqualTo(2);
+            assertThat(MetricsScrape.value(text, "istio_tcp_connections_closed_total", ok)).isEqualTo(2);
+            assertThat(MetricsScrape.value(text, "istio_tcp_sent_bytes_total", ok)).isEqualTo(3000);
+            assertThat(MetricsScrape.value(text, "istio_tcp_received_bytes_total", ok)).isEqualTo(300);
+            assertThat(MetricsScrape.value(text, "istio_tcp_connections_closed_total", "reporter=\"source\"",
                     "response_flags=\"UF\"")).isEqualTo(1);
-            assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", "response_flags=\"UF\"")).isZero();
-            assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", "reporter=\"destination\"")).isEqualTo(7);
-            assertThat(Scrape.value(text, "nodemesh_agent_records_received_total", "kind=\"connection\""))
+            assertThat(MetricsScrape.value(text, "istio_tcp_sent_bytes_total", "response_flags=\"UF\"")).isZero();
+            assertThat(MetricsScrape.value(text, "istio_tcp_sent_bytes_total", "reporter=\"destination\"")).isEqualTo(7);
+            assertThat(MetricsScrape.value(text, "nodemesh_agent_records_received_total", "kind=\"connection\""))
                     .isEqualTo(4);
-            assertThat(Scrape.value(text, "nodemesh_agent_batches_received_total")).isEqualTo(2);
+            assertThat(MetricsScrape.value(text, "nodemesh_agent_batches_received_total")).isEqualTo(2);
         }
     }
 
@@ -83,10 +84,10 @@ final class TelemetryAgentTest {
                     .addConnections(ReportClient.opened("details"))
                     .build();
             assertThat(client.send(opening).status().getCode()).isEqualTo(Status.Code.OK);
-            String text = Scrape.metrics(agent.metricsAddress());
-            assertThat(Scrape.value(text, "istio_tcp_connections_opened_total", "source_workload=\"details\"",
+            String text = MetricsScrape.fetch(agent.metricsAddress());
+            assertThat(MetricsScrape.value(text, "istio_tcp_connections_opened_total", "source_workload=\"details\"",
                     "response_flags=\"-\"")).isEqualTo(2);
-            assertThat(Scrape.value(text, "istio_tcp_connections_closed_total", "source_workload=\"details\"")).isZero();
+            assertThat(MetricsScrape.value(text, "istio_tcp_connections_closed_total", "source_workload=\"details\"")).isZero();
 
             // One of them closes (its open was reported); a third connection closes whose OPENED record the
             // reporter dropped (open_reported false): it counts as opened at close.
@@ -95,10 +96,10 @@ final class TelemetryAgentTest {
                     .addConnections(ReportClient.connection("details", 1, 2, Outcome.OUTCOME_OK))
                     .build();
             assertThat(client.send(closing).status().getCode()).isEqualTo(Status.Code.OK);
-            text = Scrape.metrics(agent.metricsAddress());
-            assertThat(Scrape.value(text, "istio_tcp_connections_opened_total", "source_workload=\"details\"")).isEqualTo(3);
-            assertThat(Scrape.value(text, "istio_tcp_connections_closed_total", "source_workload=\"details\"")).isEqualTo(2);
-            assertThat(Scrape.value(text, "istio_tcp_sent_bytes_total", "source_workload=\"details\"")).isEqualTo(22);
+            text = MetricsScrape.fetch(agent.metricsAddress());
+            assertThat(MetricsScrape.value(text, "istio_tcp_connections_opened_total", "source_workload=\"details\"")).isEqualTo(3);
+            assertThat(MetricsScrape.value(text, "istio_tcp_connections_closed_total", "source_workload=\"details\"")).isEqualTo(2);
+            assertThat(MetricsScrape.value(text, "istio_tcp_sent_bytes_total", "source_workload=\"details\"")).isEqualTo(22);
         }
     }
 
