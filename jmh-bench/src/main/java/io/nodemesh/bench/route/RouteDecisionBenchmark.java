@@ -5,6 +5,7 @@ import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.route.Route;
 import io.nodemesh.proxy.route.RouteDecider;
+import io.nodemesh.bench.snapshot.SyntheticPods;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -49,14 +50,11 @@ public class RouteDecisionBenchmark {
 
     @Setup
     public void setUp() throws UnknownHostException {
-        List<PodSpec> specs = new ArrayList<>();
+        List<PodSpec> specs = SyntheticPods.pods(pods);
         meshed = new InetSocketAddress[pods];
         for (int i = 0; i < pods; i++) {
-            byte[] ip = {10, 77, (byte) (i >> 8), (byte) (i & 0xff)};
-            specs.add(new PodSpec("app-" + i, "ns-" + (i % 10), "sa-" + i, List.of(InetAddress.getByAddress(ip)),
-                    Path.of("/var/run/netns/pod-" + i), true, List.of(), List.of(), List.of()));
             // The connection's destination is its own object, as SO_ORIGINAL_DST builds it.
-            meshed[i] = new InetSocketAddress(InetAddress.getByAddress(ip.clone()), 8080);
+            meshed[i] = new InetSocketAddress(SyntheticPods.address(i), 8080);
         }
         snapshot = new MeshSnapshot(ProxySettings.defaults(), specs);
         source = specs.get(0);

@@ -46,16 +46,11 @@ public class PodLookupBenchmark {
 
     @Setup
     public void setUp() throws UnknownHostException {
-        List<PodSpec> specs = new ArrayList<>();
         known = new InetAddress[pods];
         for (int i = 0; i < pods; i++) {
-            // Separate objects from the ones the config holds, as a connection's address would be.
-            byte[] ip = {10, 77, (byte) (i >> 8), (byte) (i & 0xff)};
-            specs.add(new PodSpec("app-" + i, "ns-" + (i % 10), "sa-" + i, List.of(InetAddress.getByAddress(ip)),
-                    Path.of("/var/run/netns/pod-" + i), true, List.of(), List.of(), List.of()));
-            known[i] = InetAddress.getByAddress(ip.clone());
+            known[i] = SyntheticPods.address(i); // not the objects the snapshot holds, as a connection's would not be
         }
-        config = new MeshSnapshot(ProxySettings.defaults(), specs);
+        config = new MeshSnapshot(ProxySettings.defaults(), SyntheticPods.pods(pods));
         unknown = InetAddress.getByAddress(new byte[] {10, 78, 0, 1});
     }
 
