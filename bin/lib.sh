@@ -29,9 +29,6 @@ read -r -a NODEMESH_PROXY_JVM_FLAGS_DEFAULT <<<"${NODEMESH_JVM_FLAG_FILE[jvm.fla
 read -r -a NODEMESH_AGENT_JVM_FLAGS_ONLY <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.agent]:-}"
 # Added for the debugging commands (status, connections, top), which start through cli.DebugCli.
 read -r -a NODEMESH_CLI_JVM_FLAGS <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.cli]:-}"
-# Their AOT cache, trained at package time with exactly NODEMESH_JVM_FLAGS + NODEMESH_CLI_JVM_FLAGS (cli/pom.xml).
-# NODEMESH_CLI_AOT=FILE uses another one (the tests give it stale and broken ones).
-NODEMESH_CLI_AOT="${NODEMESH_CLI_AOT:-$NODEMESH_ROOT/cli/target/nodemesh-cli.aot}"
 # glibc malloc arenas for the daemons.
 NODEMESH_PROXY_MALLOC_ARENA_MAX="${NODEMESH_JVM_FLAG_FILE[jvm.env.MALLOC_ARENA_MAX]:-}"
 

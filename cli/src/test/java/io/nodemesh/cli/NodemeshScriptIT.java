@@ -27,7 +27,7 @@ final class NodemeshScriptIT {
 
     private static final Path SCRIPT = Path.of("..", "bin", "nodemesh").toAbsolutePath().normalize();
     private static final Path JAR = Path.of("target", "nodemesh.jar").toAbsolutePath();
-    private static final Path CACHE = Path.of("target", "nodemesh-cli.aot").toAbsolutePath();
+    private static final Path CACHE = Path.of("target", "nodemesh-cli-status.aot").toAbsolutePath();
     /** What -Xlog:class+load says of a class the AOT cache held. */
     private static final String FROM_CACHE = "io.nodemesh.cli.StatusCommand source: shared objects file";
 
@@ -56,11 +56,15 @@ final class NodemeshScriptIT {
     private record Run(int status, String out, String err) {
     }
 
+    /** bin/nodemesh status with NODEMESH_CLI_AOT={@code cache} (null: the built one) and NODEMESH_JAVA_OPTS. */
     private static Run status(String cache, String javaOpts) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(SCRIPT.toString(), "status", "--admin", servers.admin());
         Map<String, String> env = pb.environment();
         env.put("JAVA_HOME", System.getProperty("java.home"));
-        env.put("NODEMESH_CLI_AOT", cache);
+        env.remove("NODEMESH_CLI_AOT");
+        if (cache != null) {
+            env.put("NODEMESH_CLI_AOT", cache);
+        }
         env.put("NODEMESH_JAVA_OPTS", javaOpts);
         Process p = pb.start();
         CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
@@ -79,9 +83,12 @@ final class NodemeshScriptIT {
 
     @Test
     void answersFromTheTrainedCache() throws Exception {
-        assertThat(CACHE).as("built at package by CliAotCacheBuilder").isRegularFile();
-        assertThat(Files.getLastModifiedTime(CACHE)).isGreaterThan(Files.getLastModifiedTime(JAR));
-        Run run = status(CACHE.toString(), "-Xlog:class+load:stderr");
+        for (String command : CliAotCacheBuilder.COMMANDS) {
+            Path cache = Path.of("target", "nodemesh-cli-" + command + ".aot");
+            assertThat(cache).as("built at package by CliAotCacheBuilder").isRegularFile();
+            assertThat(Files.getLastModifiedTime(cache)).isGreaterThan(Files.getLastModifiedTime(JAR));
+        }
+        Run run = status(null, "-Xlog:class+load:stderr");
         assertThat(run.status()).as(run.err()).isZero();
         assertThat(run.out()).isEqualTo(expected);
         assertThat(run.err()).contains(FROM_CACHE).doesNotContain("picocli.CommandLine source:");
