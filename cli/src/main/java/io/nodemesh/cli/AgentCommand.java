@@ -109,9 +109,21 @@ public final class AgentCommand implements Callable<Integer> {
     public static final class HostPort implements CommandLine.ITypeConverter<InetSocketAddress> {
         @Override
         public InetSocketAddress convert(String value) {
+            InetSocketAddress address = parse(value);
+            if (address != null) {
+                return address;
+            }
+            if (value.lastIndexOf(':') <= 0 || value.lastIndexOf(':') == value.length() - 1) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not HOST:PORT (e.g. 127.0.0.1:15020)");
+            }
+            throw new CommandLine.TypeConversionException("'" + value + "': port must be 0-65535");
+        }
+
+        /** HOST:PORT as an address, or null when it is not one (without picocli: DebugCli's fast path). */
+        static InetSocketAddress parse(String value) {
             int colon = value.lastIndexOf(':');
             if (colon <= 0 || colon == value.length() - 1) {
-                throw new CommandLine.TypeConversionException("'" + value + "' is not HOST:PORT (e.g. 127.0.0.1:15020)");
+                return null;
             }
             String host = value.substring(0, colon);
             if (host.startsWith("[") && host.endsWith("]")) {
@@ -123,10 +135,7 @@ public final class AgentCommand implements Callable<Integer> {
             } catch (NumberFormatException e) {
                 port = -1;
             }
-            if (port < 0 || port > 65_535) {
-                throw new CommandLine.TypeConversionException("'" + value + "': port must be 0-65535");
-            }
-            return new InetSocketAddress(host, port);
+            return port < 0 || port > 65_535 ? null : new InetSocketAddress(host, port);
         }
     }
 }

@@ -19,13 +19,13 @@ public final class ConnectionsCommand implements Callable<Integer> {
 
     @Option(names = "--admin", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
             description = "The proxy's admin address (default: 127.0.0.1:15000).")
-    private InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
+    InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
 
     @Option(names = "--pod", paramLabel = "NS/NAME", description = "Only this pod's connections.")
-    private String pod;
+    String pod;
 
     @Option(names = "-n", paramLabel = "N", description = "At most N recently closed connections (default: ${DEFAULT-VALUE}).")
-    private int recent = 20;
+    int recent = 20;
 
     @Override
     public Integer call() {

@@ -19,7 +19,7 @@ public final class StatusCommand implements Callable<Integer> {
 
     @Option(names = "--admin", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
             description = "The proxy's admin address (default: 127.0.0.1:15000).")
-    private InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
+    InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
 
     @Override
     public Integer call() {

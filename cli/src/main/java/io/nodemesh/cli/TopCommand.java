@@ -32,10 +32,10 @@ public final class TopCommand implements Callable<Integer> {
 
     @Option(names = "--metrics-address", paramLabel = "HOST:PORT", converter = AgentCommand.HostPort.class,
             description = "The agent's HTTP address (default: 127.0.0.1:15020).")
-    private InetSocketAddress metricsAddress = new InetSocketAddress("127.0.0.1", 15020);
+    InetSocketAddress metricsAddress = new InetSocketAddress("127.0.0.1", 15020);
 
     @Option(names = "-n", paramLabel = "N", description = "How many pairs (default: ${DEFAULT-VALUE}).")
-    private int n = 10;
+    int n = 10;
 
     @Override
     public Integer call() {

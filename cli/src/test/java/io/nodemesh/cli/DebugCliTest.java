@@ -12,8 +12,10 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -125,6 +127,16 @@ final class DebugCliTest {
         assertThat(DebugCli.bind(new TopCommand(), new String[] {"-n", "-1"})).isFalse();
         assertThat(DebugCli.bind(new TopCommand(), new String[] {"-n", "99999999999"})).isFalse();
         assertThat(DebugCli.bind(new TopCommand(), new String[] {"-n5"})).isFalse();
+    }
+
+    @Test
+    void knowsEveryOptionPicocliKnowsButHelpAndVersion() {
+        for (Object command : List.of(new StatusCommand(), new ConnectionsCommand(), new TopCommand())) {
+            Set<String> names = new HashSet<>();
+            new CommandLine(command).getCommandSpec().options().forEach(o -> names.addAll(List.of(o.names())));
+            names.removeAll(Set.of("-h", "--help", "-V", "--version"));
+            assertThat(DebugCli.OPTIONS.get(command.getClass())).as(command.getClass().getSimpleName()).isEqualTo(names);
+        }
     }
 
     private static Map<String, Object> options(Object command) throws IllegalAccessException {
