@@ -22,6 +22,12 @@ import picocli.CommandLine;
  */
 public final class DebugCli {
 
+    /** The options {@link #bind} sets without picocli, per command (DebugCliTest checks them against picocli's). */
+    static final Map<Class<?>, Set<String>> OPTIONS = Map.of(
+            StatusCommand.class, Set.of("--admin"),
+            ConnectionsCommand.class, Set.of("--admin", "--pod", "-n"),
+            TopCommand.class, Set.of("--metrics-address", "-n"));
+
     private static final Pattern DECIMAL = Pattern.compile("[0-9]{1,9}");
 
     private DebugCli() {
@@ -41,18 +47,19 @@ public final class DebugCli {
     static int run(String[] args, PrintWriter out, PrintWriter err) {
         String name = args.length == 0 ? "" : args[0];
         String[] options = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
+        // picocli gets a fresh command: bind() may have set some options before it declined.
         switch (name) {
             case "status" -> {
                 StatusCommand command = new StatusCommand();
-                return bind(command, options) ? command.run(out, err) : picocli(command, name, options, out, err);
+                return bind(command, options) ? command.run(out, err) : picocli(new StatusCommand(), name, options, out, err);
             }
             case "connections" -> {
                 ConnectionsCommand command = new ConnectionsCommand();
-                return bind(command, options) ? command.run(out, err) : picocli(command, name, options, out, err);
+                return bind(command, options) ? command.run(out, err) : picocli(new ConnectionsCommand(), name, options, out, err);
             }
             case "top" -> {
                 TopCommand command = new TopCommand();
-                return bind(command, options) ? command.run(out, err) : picocli(command, name, options, out, err);
+                return bind(command, options) ? command.run(out, err) : picocli(new TopCommand(), name, options, out, err);
             }
             default -> {
                 return NodemeshCommand.commandLine().setOut(out).setErr(err).execute(args);
@@ -68,12 +75,6 @@ public final class DebugCli {
                 .setErr(err)
                 .execute(options);
     }
-
-    /** The options {@link #bind} sets without picocli, per command (DebugCliTest checks them against picocli's). */
-    static final Map<Class<?>, Set<String>> OPTIONS = Map.of(
-            StatusCommand.class, Set.of("--admin"),
-            ConnectionsCommand.class, Set.of("--admin", "--pod", "-n"),
-            TopCommand.class, Set.of("--metrics-address", "-n"));
 
     /**
      * Sets {@code command}'s options from {@code --name value} and {@code --name=value} the way picocli does for these
