@@ -2,22 +2,35 @@
 # packages nodemesh needs are there (installing them when run as root), build the jar.
 # shellcheck shell=bash
 
-NODEMESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Every bin/nodemesh call pays for what this file does before the JVM starts, so it starts no process it can avoid
+# (each one cost ~10 ms on a busy 2-core machine; RESULTS.md, cli-startup).
+_nodemesh_bin=${BASH_SOURCE[0]%/*}
+[ "$_nodemesh_bin" = "${BASH_SOURCE[0]}" ] && _nodemesh_bin=.
+NODEMESH_ROOT="$(cd "$_nodemesh_bin/.." && pwd)"
+unset _nodemesh_bin
 NODEMESH_JAR="$NODEMESH_ROOT/cli/target/nodemesh.jar"
 NODEMESH_BENCH_JAR="$NODEMESH_ROOT/jmh-bench/target/benchmarks.jar"
-# The JVM flags come from jvm-flags.properties, their one source (read by the root pom and the benchmarks too).
+# The JVM flags come from jvm-flags.properties, their one source (read by the root pom and the benchmarks too): its
+# jvm.* keys, read once into NODEMESH_JVM_FLAG_FILE.
+declare -gA NODEMESH_JVM_FLAG_FILE=()
+while IFS='=' read -r _nodemesh_key _nodemesh_value; do
+  case "$_nodemesh_key" in jvm.*) NODEMESH_JVM_FLAG_FILE[$_nodemesh_key]=$_nodemesh_value ;; esac
+done <"$NODEMESH_ROOT/jvm-flags.properties"
+unset _nodemesh_key _nodemesh_value
 jvm_flag_words() { # prints the value of key $1 of jvm-flags.properties
-  sed -n "s/^$1=//p" "$NODEMESH_ROOT/jvm-flags.properties"
+  printf '%s\n' "${NODEMESH_JVM_FLAG_FILE[$1]:-}"
 }
 # Every JVM of the project.
-read -r -a NODEMESH_JVM_FLAGS <<<"$(jvm_flag_words 'jvm\.flags')"
+read -r -a NODEMESH_JVM_FLAGS <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags]:-}"
 # Added for `nodemesh proxy` and `nodemesh agent` only (the node's long-running daemons). Override with
 # NODEMESH_PROXY_JVM_FLAGS="..." (words).
-read -r -a NODEMESH_PROXY_JVM_FLAGS_DEFAULT <<<"$(jvm_flag_words 'jvm\.flags\.daemon')"
+read -r -a NODEMESH_PROXY_JVM_FLAGS_DEFAULT <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.daemon]:-}"
 # Added for `nodemesh agent` only. Override with NODEMESH_AGENT_JVM_FLAGS="..." (words, replacing the daemon flags too).
-read -r -a NODEMESH_AGENT_JVM_FLAGS_ONLY <<<"$(jvm_flag_words 'jvm\.flags\.agent')"
+read -r -a NODEMESH_AGENT_JVM_FLAGS_ONLY <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.agent]:-}"
+# Added for the debugging commands (status, connections, top), which start through cli.DebugCli.
+read -r -a NODEMESH_CLI_JVM_FLAGS <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.cli]:-}"
 # glibc malloc arenas for the daemons.
-NODEMESH_PROXY_MALLOC_ARENA_MAX="$(jvm_flag_words 'jvm\.env\.MALLOC_ARENA_MAX')"
+NODEMESH_PROXY_MALLOC_ARENA_MAX="${NODEMESH_JVM_FLAG_FILE[jvm.env.MALLOC_ARENA_MAX]:-}"
 
 # Debian package -> a command it provides, for what the demo and the tests run.
 NODEMESH_PACKAGES=(
@@ -60,28 +73,40 @@ NODEMESH_BENCH_PACKAGES=("wrk:wrk" "haproxy:haproxy" "openssl:openssl" "util-lin
 
 die() { echo "nodemesh: $*" >&2; exit 2; }
 
-java_major() { # prints the major version of the java binary $1
-  "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p' | head -1
+# True when $1 is a JDK (java and javac) of version 25 or newer. The version comes from the JAVA_VERSION line of its
+# release file, without starting a JVM (that cost ~0.1 s on every bin/nodemesh call); only a JDK without one is asked.
+is_jdk25() {
+  local key value=""
+  [ -n "$1" ] && [ -x "$1/bin/java" ] && [ -x "$1/bin/javac" ] || return 1
+  if [ -r "$1/release" ]; then
+    while IFS='=' read -r key value; do
+      [ "$key" = JAVA_VERSION ] && break
+      value=""
+    done <"$1/release"
+    value=${value//\"/}
+  else
+    value=$("$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p' | head -1)
+  fi
+  value=${value%%.*}
+  [ -n "$value" ] && [ "$value" -ge 25 ] 2>/dev/null
 }
 
 # Sets JAVA_HOME to a JDK 25 (or newer): $JAVA_HOME, then /usr/lib/jvm/*, then java on PATH.
 find_jdk25() {
-  local candidates=() c major
-  [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME")
-  for c in /usr/lib/jvm/temurin-25* /usr/lib/jvm/*-25-* /usr/lib/jvm/*25* /usr/lib/jvm/*; do
-    [ -d "$c" ] && candidates+=("$c")
-  done
-  if command -v java >/dev/null 2>&1; then
-    candidates+=("$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")")
-  fi
-  for c in "${candidates[@]}"; do
-    [ -x "$c/bin/java" ] && [ -x "$c/bin/javac" ] || continue
-    major=$(java_major "$c/bin/java")
-    if [ -n "$major" ] && [ "${major%%.*}" -ge 25 ] 2>/dev/null; then
+  local c
+  for c in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25* /usr/lib/jvm/*-25-* /usr/lib/jvm/*25* /usr/lib/jvm/*; do
+    if [ -d "$c" ] && is_jdk25 "$c"; then
       export JAVA_HOME="$c"
       return 0
     fi
   done
+  if command -v java >/dev/null 2>&1; then
+    c=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+    if is_jdk25 "$c"; then
+      export JAVA_HOME="$c"
+      return 0
+    fi
+  fi
   die "needs a JDK 25 (java and javac), found none in \$JAVA_HOME, /usr/lib/jvm or PATH. Install one, e.g. Temurin 25 (apt package temurin-25-jdk from Adoptium's repository), or set JAVA_HOME."
 }
 

@@ -21,26 +21,30 @@ public final class ConnectionsCommand implements Callable<Integer> {
 
     @Option(names = "--admin", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             description = "The proxy's admin address (default: 127.0.0.1:15000).")
-    private InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
+    InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
 
     @Option(names = "--pod", paramLabel = "NS/NAME", description = "Only this pod's connections.")
-    private String pod;
+    String pod;
 
     @Option(names = "-n", paramLabel = "N", description = "At most N recently closed connections (default: ${DEFAULT-VALUE}).")
-    private int recent = 20;
+    int recent = 20;
 
     @Override
-    public Integer call() throws InterruptedException {
-        PrintWriter out = spec.commandLine().getOut();
+    public Integer call() {
+        return run(spec.commandLine().getOut(), spec.commandLine().getErr());
+    }
+
+    /** Runs the command with its options set, without picocli ({@link DebugCli}'s fast path too). */
+    int run(PrintWriter out, PrintWriter err) {
         if (recent < 0) {
-            spec.commandLine().getErr().println("nodemesh connections: -n must not be negative");
+            err.println("nodemesh connections: -n must not be negative");
             return 2;
         }
         JsonNode connections;
         try {
             connections = AdminClient.get(admin, "/connections");
         } catch (AdminClient.Unreachable e) {
-            spec.commandLine().getErr().println("nodemesh connections: " + e.getMessage());
+            err.println("nodemesh connections: " + e.getMessage());
             return 1;
         }
         TextTable open = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", Vocabulary.BYTES_OUT,

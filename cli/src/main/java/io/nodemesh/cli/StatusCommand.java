@@ -23,16 +23,20 @@ public final class StatusCommand implements Callable<Integer> {
 
     @Option(names = "--admin", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             description = "The proxy's admin address (default: 127.0.0.1:15000).")
-    private InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
+    InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
 
     @Override
-    public Integer call() throws InterruptedException {
-        PrintWriter out = spec.commandLine().getOut();
+    public Integer call() {
+        return run(spec.commandLine().getOut(), spec.commandLine().getErr());
+    }
+
+    /** Runs the command with its options set, without picocli ({@link DebugCli}'s fast path too). */
+    int run(PrintWriter out, PrintWriter err) {
         JsonNode stats;
         try {
             stats = AdminClient.get(admin, "/stats");
         } catch (AdminClient.Unreachable e) {
-            spec.commandLine().getErr().println("nodemesh status: " + e.getMessage());
+            err.println("nodemesh status: " + e.getMessage());
             return 1;
         }
         JsonNode config = stats.path("config");

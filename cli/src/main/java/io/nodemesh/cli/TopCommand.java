@@ -11,10 +11,6 @@ import java.io.PrintWriter;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -39,24 +35,26 @@ public final class TopCommand implements Callable<Integer> {
 
     @Option(names = "--metrics-address", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             description = "The agent's HTTP address (default: 127.0.0.1:15020).")
-    private InetSocketAddress metricsAddress = new InetSocketAddress("127.0.0.1", 15020);
+    InetSocketAddress metricsAddress = new InetSocketAddress("127.0.0.1", 15020);
 
     @Option(names = "-n", paramLabel = "N", description = "How many pairs (default: ${DEFAULT-VALUE}).")
-    private int n = 10;
+    int n = 10;
 
     @Override
-    public Integer call() throws InterruptedException {
-        PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
+    public Integer call() {
+        return run(spec.commandLine().getOut(), spec.commandLine().getErr());
+    }
+
+    /** Runs the command with its options set, without picocli ({@link DebugCli}'s fast path too). */
+    int run(PrintWriter out, PrintWriter err) {
         if (n < 1 || n > 1000) {
             err.println("nodemesh top: -n must be from 1 to 1000, got " + n);
             return 2;
         }
         URI uri = URI.create("http://" + HostPort.format(metricsAddress) + "/top?n=" + n);
-        HttpResponse<String> response;
-        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build()) {
-            response = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
-                    HttpResponse.BodyHandlers.ofString());
+        HttpGet.Response response;
+        try {
+            response = HttpGet.get(uri);
         } catch (ConnectException e) {
             err.println("nodemesh top: cannot reach the telemetry agent at " + uri + " (connection refused; is "
                     + "'nodemesh agent' running there?)");
@@ -65,8 +63,8 @@ public final class TopCommand implements Callable<Integer> {
             err.println("nodemesh top: cannot read " + uri + ": " + e);
             return 1;
         }
-        if (response.statusCode() != 200) {
-            err.println("nodemesh top: " + uri + " answered " + response.statusCode() + ": " + response.body().strip());
+        if (response.status() != 200) {
+            err.println("nodemesh top: " + uri + " answered " + response.status() + ": " + response.body().strip());
             return 1;
         }
         List<PairTotals> pairs = new ArrayList<>();

@@ -1,0 +1,186 @@
+package io.nodemesh.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.reflect.Field;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@link DebugCli}: the debugging commands' fast path answers exactly as the picocli command line does. */
+final class DebugCliTest {
+
+    @TempDir
+    static Path dir;
+
+    private static CliServers servers;
+
+    @BeforeAll
+    static void startServers() throws Exception {
+        servers = CliServers.start(dir);
+    }
+
+    @AfterAll
+    static void stopServers() {
+        servers.close();
+    }
+
+    /** What one run printed and returned. */
+    private record Run(int status, String out, String err) {
+    }
+
+    private static Run fast(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = DebugCli.run(args, new PrintWriter(out), new PrintWriter(err));
+        return new Run(status, out.toString(), err.toString());
+    }
+
+    private static Run picocli(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = NodemeshCommand.commandLine().setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
+        return new Run(status, out.toString(), err.toString());
+    }
+
+    @Test
+    void printsWhatTheWholeCommandLinePrints() {
+        List<String[]> calls = List.of(
+                new String[] {"status", "--admin", servers.admin()},
+                new String[] {"connections", "--admin=" + servers.admin(), "-n", "3"},
+                new String[] {"top", "--metrics-address", servers.agent(), "-n", "5"});
+        for (String[] call : calls) {
+            Run fast = fast(call);
+            assertThat(fast).as(String.join(" ", call)).isEqualTo(picocli(call));
+            assertThat(fast.status()).as(fast.err()).isZero();
+        }
+        assertThat(fast("status", "--admin", servers.admin()).out()).contains("transport nio", CliServers.CONFIG_FILE);
+        assertThat(fast("top", "--metrics-address", servers.agent()).out().lines().toList())
+                .hasSize(3).anySatisfy(line -> assertThat(line).startsWith("busy.demo"));
+    }
+
+    @Test
+    void leavesHelpAndMistakesToPicocliWhichAnswersAsUnderNodemesh() throws IOException {
+        int closed;
+        try (ServerSocket free = new ServerSocket(0)) {
+            closed = free.getLocalPort();
+        }
+        List<String[]> calls = List.of(
+                new String[] {"status", "--help"},
+                new String[] {"status", "--admin", "nonsense"},
+                new String[] {"status", "--admin"},
+                new String[] {"status", "--admin", servers.admin(), "--admin", servers.admin()},
+                new String[] {"status", "--admin", "127.0.0.1:" + closed},
+                new String[] {"connections", "-n", "-3", "--admin", servers.admin()},
+                new String[] {"connections", "--no-such-option"},
+                new String[] {"top", "-n", "0x10", "--metrics-address", servers.agent()},
+                new String[] {"top", "-n", "0", "--metrics-address", servers.agent()});
+        for (String[] call : calls) {
+            assertThat(fast(call)).as(String.join(" ", call)).isEqualTo(picocli(call));
+        }
+        assertThat(fast("status", "--admin", "nonsense").err())
+                .contains("'nonsense' is not HOST:PORT", "Usage: nodemesh status");
+        assertThat(fast("status", "--admin", "127.0.0.1:" + closed).err())
+                .contains("nodemesh status: cannot reach the proxy's admin API at http://127.0.0.1:" + closed);
+        assertThat(fast("status", "--help").out()).startsWith("Usage: nodemesh status");
+        assertThat(fast("connections", "-n", "-3", "--admin", servers.admin()).status()).isEqualTo(2);
+        assertThat(fast("top", "-n", "0x10").err()).contains("Invalid value for option '-n'");
+    }
+
+    @Test
+    void bindsOptionsAsPicocliDoesAndDeclinesWhatItDoesNotKnow() throws Exception {
+        Map<Supplier<Object>, List<String[]>> accepted = new LinkedHashMap<>();
+        accepted.put(StatusCommand::new, List.of(new String[] {}, new String[] {"--admin", "10.1.2.3:15000"},
+                new String[] {"--admin=[::1]:15001"}));
+        accepted.put(ConnectionsCommand::new, List.<String[]>of(new String[] {"--pod", "demo/a", "-n", "7", "--admin", "10.0.0.9:1"}));
+        accepted.put(TopCommand::new, List.<String[]>of(new String[] {"-n", "25", "--metrics-address", "127.0.0.1:15020"}));
+        for (Map.Entry<Supplier<Object>, List<String[]>> e : accepted.entrySet()) {
+            for (String[] args : e.getValue()) {
+                Object bound = e.getKey().get();
+                Object parsed = e.getKey().get();
+                assertThat(DebugCli.bind(bound, args)).as(String.join(" ", args)).isTrue();
+                new CommandLine(parsed).parseArgs(args);
+                assertThat(options(bound)).as(String.join(" ", args)).isEqualTo(options(parsed));
+            }
+        }
+        for (String[] args : List.of(new String[] {"-h"}, new String[] {"--version"}, new String[] {"--admin"},
+                new String[] {"--admin", "a:1", "--admin", "b:2"}, new String[] {"--admin", "nonsense"},
+                new String[] {"--admin", "--help"}, new String[] {"positional"})) {
+            assertThat(DebugCli.bind(new StatusCommand(), args)).as(String.join(" ", args)).isFalse();
+        }
+        assertThat(DebugCli.bind(new TopCommand(), new String[] {"-n", "-1"})).isFalse();
+        assertThat(DebugCli.bind(new TopCommand(), new String[] {"-n", "99999999999"})).isFalse();
+        assertThat(DebugCli.bind(new TopCommand(), new String[] {"-n5"})).isFalse();
+    }
+
+    @Test
+    void knowsEveryOptionPicocliKnowsButHelpAndVersion() {
+        for (Object command : List.of(new StatusCommand(), new ConnectionsCommand(), new TopCommand())) {
+            Set<String> names = new HashSet<>();
+            new CommandLine(command).getCommandSpec().options().forEach(o -> names.addAll(List.of(o.names())));
+            names.removeAll(Set.of("-h", "--help", "-V", "--version"));
+            assertThat(DebugCli.OPTIONS.get(command.getClass())).as(command.getClass().getSimpleName()).isEqualTo(names);
+        }
+    }
+
+    private static Map<String, Object> options(Object command) throws IllegalAccessException {
+        Map<String, Object> values = new LinkedHashMap<>();
+        for (Field field : command.getClass().getDeclaredFields()) {
+            if (field.isAnnotationPresent(CommandLine.Option.class)) {
+                field.setAccessible(true);
+                values.put(field.getName(), field.get(command));
+            }
+        }
+        assertThat(values).as(command.getClass().getSimpleName() + "'s options").isNotEmpty();
+        return values;
+    }
+
+    @Test
+    void readsContentLengthChunkedAndEndOfStreamBodies() throws IOException {
+        assertThat(HttpGet.parse(bytes("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello-and-more")))
+                .isEqualTo(new HttpGet.Response(200, "hello"));
+        assertThat(HttpGet.parse(bytes("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                + "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n")))
+                .isEqualTo(new HttpGet.Response(200, "hello, world"));
+        assertThat(HttpGet.parse(bytes("HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\n\r\nno such page\n")))
+                .isEqualTo(new HttpGet.Response(404, "no such page\n"));
+        assertThatThrownBy(() -> HttpGet.parse(bytes("SSH-2.0-OpenSSH_9.2\r\n"))).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> HttpGet.parse(bytes("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort")))
+                .isInstanceOf(IOException.class).hasMessageContaining("5 of its 50 bytes");
+        assertThatThrownBy(() -> HttpGet.parse(bytes("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n")))
+                .isInstanceOf(IOException.class).hasMessageContaining("Content-Length: x");
+    }
+
+    @Test
+    void parsesJsonIntoTheTreeAnObjectMapperBuilds() throws IOException {
+        String json = """
+                {"transport":"epoll","n":3,"big":12345678901,"huge":123456789012345678901234567890,"ratio":0.25,
+                 "on":true,"off":false,"none":null,"pods":[{"pod":"demo/a","ips":["10.0.0.1","fd00::1"]},[],{}],
+                 "text":"caf\\u00e9 \\"quoted\\""}
+                """;
+        assertThat(AdminClient.parse(json)).isEqualTo(new ObjectMapper().readTree(json));
+        assertThatThrownBy(() -> AdminClient.parse("{\"a\":")).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> AdminClient.parse("{} {}")).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> AdminClient.parse("")).isInstanceOf(IOException.class);
+    }
+
+    private static byte[] bytes(String text) {
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+}

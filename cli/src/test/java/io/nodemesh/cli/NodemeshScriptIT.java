@@ -1,0 +1,115 @@
+package io.nodemesh.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code bin/nodemesh status} as an operator runs it, against a real admin server, with the AOT cache the build trained
+ * (cli/pom.xml), with a stale one, a broken one and none: the answer is the same each time, and only the trained cache
+ * is used. Runs after {@code package} (failsafe), which built the jar and the cache.
+ */
+final class NodemeshScriptIT {
+
+    private static final Path SCRIPT = Path.of("..", "bin", "nodemesh").toAbsolutePath().normalize();
+    private static final Path JAR = Path.of("target", "nodemesh.jar").toAbsolutePath();
+    private static final Path CACHE = Path.of("target", "nodemesh-cli-status.aot").toAbsolutePath();
+    /** What -Xlog:class+load says of a class the AOT cache held. */
+    private static final String FROM_CACHE = "io.nodemesh.cli.StatusCommand source: shared objects file";
+
+    @TempDir
+    static Path dir;
+
+    private static CliServers servers;
+    private static String expected;
+
+    @BeforeAll
+    static void startServers() throws Exception {
+        servers = CliServers.start(dir);
+        StringWriter out = new StringWriter();
+        assertThat(DebugCli.run(new String[] {"status", "--admin", servers.admin()}, new PrintWriter(out),
+                new PrintWriter(new StringWriter()))).isZero();
+        expected = out.toString();
+        assertThat(expected).contains(CliServers.CONFIG_FILE);
+    }
+
+    @AfterAll
+    static void stopServers() {
+        servers.close();
+    }
+
+    /** What one run of the script printed. */
+    private record Run(int status, String out, String err) {
+    }
+
+    /** bin/nodemesh status with NODEMESH_CLI_AOT={@code cache} (null: the built one) and NODEMESH_JAVA_OPTS. */
+    private static Run status(String cache, String javaOpts) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(SCRIPT.toString(), "status", "--admin", servers.admin());
+        Map<String, String> env = pb.environment();
+        env.put("JAVA_HOME", System.getProperty("java.home"));
+        env.remove("NODEMESH_CLI_AOT");
+        if (cache != null) {
+            env.put("NODEMESH_CLI_AOT", cache);
+        }
+        env.put("NODEMESH_JAVA_OPTS", javaOpts);
+        Process p = pb.start();
+        CompletableFuture<String> err = CompletableFuture.supplyAsync(() -> read(p.getErrorStream()));
+        String out = read(p.getInputStream());
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        return new Run(p.exitValue(), out, err.get());
+    }
+
+    private static String read(java.io.InputStream in) {
+        try {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void answersFromTheTrainedCache() throws Exception {
+        for (String command : CliAotCacheBuilder.COMMANDS) {
+            Path cache = Path.of("target", "nodemesh-cli-" + command + ".aot");
+            assertThat(cache).as("built at package by CliAotCacheBuilder").isRegularFile();
+            assertThat(Files.getLastModifiedTime(cache)).isGreaterThan(Files.getLastModifiedTime(JAR));
+        }
+        Run run = status(null, "-Xlog:class+load:stderr");
+        assertThat(run.status()).as(run.err()).isZero();
+        assertThat(run.out()).isEqualTo(expected);
+        assertThat(run.err()).contains(FROM_CACHE).doesNotContain("picocli.CommandLine source:");
+    }
+
+    @Test
+    void answersTheSameWithoutAUsableCache() throws Exception {
+        Path stale = dir.resolve("stale.aot");
+        Files.copy(CACHE, stale, StandardCopyOption.REPLACE_EXISTING);
+        Files.setLastModifiedTime(stale, FileTime.fromMillis(Files.getLastModifiedTime(JAR).toMillis() - 60_000));
+        Path broken = dir.resolve("broken.aot");
+        Files.writeString(broken, "not an AOT cache");
+        Path missing = dir.resolve("missing.aot");
+        for (Path cache : new Path[] {stale, broken, missing}) {
+            Run logged = status(cache.toString(), "-Xlog:class+load:stderr");
+            assertThat(logged.status()).as(cache + ": " + logged.err()).isZero();
+            assertThat(logged.out()).as(cache.toString()).isEqualTo(expected);
+            assertThat(logged.err()).as(cache.toString()).doesNotContain(FROM_CACHE)
+                    .contains("io.nodemesh.cli.StatusCommand source: file:");
+            Run quiet = status(cache.toString(), "");
+            assertThat(quiet).as(cache.toString()).isEqualTo(new Run(0, expected, ""));
+        }
+    }
+}
