@@ -10,10 +10,10 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /** {@code nodemesh agent}: runs the node's telemetry agent until SIGTERM or SIGINT. */
 @Command(name = "agent", mixinStandardHelpOptions = true,

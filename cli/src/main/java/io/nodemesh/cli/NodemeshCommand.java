@@ -1,8 +1,8 @@
 package io.nodemesh.cli;
 
 import io.nodemesh.demo.DemoCommand;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** The {@code nodemesh} command line: the one entry point to every nodemesh process and tool. */
 @Command(name = "nodemesh",

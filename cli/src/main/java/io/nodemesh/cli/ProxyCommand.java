@@ -3,18 +3,18 @@ package io.nodemesh.cli;
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.HostPort;
-import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
+import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * {@code nodemesh proxy}: runs the node proxy on a standalone config file until SIGTERM or SIGINT,

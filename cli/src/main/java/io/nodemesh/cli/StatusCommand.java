@@ -6,9 +6,9 @@ import java.net.InetSocketAddress;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** {@code nodemesh status}: what the node proxy captures right now, pod by pod, from its admin API. */
 @Command(name = "status", mixinStandardHelpOptions = true,

@@ -14,10 +14,10 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /** {@code nodemesh top}: the busiest source → destination pairs on this node, from the agent's {@code /top}. */
 @Command(name = "top", mixinStandardHelpOptions = true,

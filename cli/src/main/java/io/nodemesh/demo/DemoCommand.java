@@ -5,11 +5,11 @@ import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.model.Direction;
-import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.PodWorkloads;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
+import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import io.nodemesh.topology.Commands;
@@ -27,10 +27,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * {@code nodemesh demo}: builds a throw-away node with two pods out of network namespaces, runs

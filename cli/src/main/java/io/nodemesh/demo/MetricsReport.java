@@ -1,7 +1,7 @@
 package io.nodemesh.demo;
 
-import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
+import io.nodemesh.telemetry.http.MetricsScrape;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;

@@ -1,8 +1,7 @@
 package io.nodemesh.demo;
 
-import io.nodemesh.proxy.model.Direction;
-
 import io.nodemesh.proxy.NodeProxy;
+import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.topology.Netns;
 import java.io.InputStream;

@@ -2,10 +2,10 @@ package io.nodemesh.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.proxy.telemetry.ClosedConnection;
-import io.nodemesh.proxy.telemetry.OpenedConnection;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.telemetry.ClosedConnection;
+import io.nodemesh.proxy.telemetry.OpenedConnection;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.proxy.telemetry.WorkloadLookup;

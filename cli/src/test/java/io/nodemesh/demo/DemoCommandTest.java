@@ -3,8 +3,8 @@ package io.nodemesh.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.cli.CommandRun;
-import io.nodemesh.topology.Commands;
 import io.nodemesh.testing.NetnsExtension;
+import io.nodemesh.topology.Commands;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 

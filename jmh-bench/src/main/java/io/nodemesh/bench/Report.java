@@ -1,8 +1,15 @@
 package io.nodemesh.bench;
 
+import io.nodemesh.bench.cli.BenchCommand;
+import io.nodemesh.bench.cli.MatrixCommand;
 import io.nodemesh.bench.e2e.EndToEndBench;
 import io.nodemesh.bench.e2e.MatrixBench;
 import io.nodemesh.bench.growth.GrowthBench;
+import io.nodemesh.bench.growth.GrowthCommand;
+import io.nodemesh.bench.harness.Machine;
+import io.nodemesh.bench.harness.MatrixBenchmark;
+import io.nodemesh.bench.harness.MatrixOptions;
+import io.nodemesh.bench.harness.MatrixReport;
 import io.nodemesh.bench.report.MicroBenchmarks;
 import io.nodemesh.bench.report.MicroSection;
 import io.nodemesh.bench.report.OnOffSection;
@@ -13,13 +20,6 @@ import io.nodemesh.bench.report.Step;
 import io.nodemesh.bench.report.StepRunner;
 import io.nodemesh.bench.report.TelemetrySection;
 import io.nodemesh.bench.telemetry.ReporterThroughput;
-import io.nodemesh.bench.harness.Machine;
-import io.nodemesh.bench.harness.MatrixBenchmark;
-import io.nodemesh.bench.harness.MatrixOptions;
-import io.nodemesh.bench.harness.MatrixReport;
-import io.nodemesh.bench.growth.GrowthCommand;
-import io.nodemesh.bench.cli.BenchCommand;
-import io.nodemesh.bench.cli.MatrixCommand;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,10 +31,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * The whole benchmark report in one command (issue 7): JMH micro-benchmarks, telemetry throughput, the scenario

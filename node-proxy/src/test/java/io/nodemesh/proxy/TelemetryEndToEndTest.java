@@ -1,17 +1,17 @@
 package io.nodemesh.proxy;
 
-import io.nodemesh.telemetry.http.MetricsScrape;
 import static io.nodemesh.proxy.MeshExtension.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.telemetry.PodWorkloads;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
+import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.net.Socket;

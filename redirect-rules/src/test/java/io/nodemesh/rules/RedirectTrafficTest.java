@@ -2,8 +2,8 @@ package io.nodemesh.rules;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.topology.Lan;
 import io.nodemesh.testing.NetnsExtension;
+import io.nodemesh.topology.Lan;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.io.OutputStream;

@@ -2,9 +2,8 @@ package io.nodemesh.testing;
 
 import io.nodemesh.topology.Commands;
 import io.nodemesh.topology.Lan;
-import io.nodemesh.topology.Topology;
 import io.nodemesh.topology.Netns;
-
+import io.nodemesh.topology.Topology;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

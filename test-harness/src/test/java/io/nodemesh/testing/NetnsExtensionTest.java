@@ -1,12 +1,11 @@
 package io.nodemesh.testing;
 
-import io.nodemesh.topology.Commands;
-import io.nodemesh.topology.Lan;
-import io.nodemesh.topology.Netns;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.linux.OriginalDestination;
+import io.nodemesh.topology.Commands;
+import io.nodemesh.topology.Lan;
+import io.nodemesh.topology.Netns;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;

@@ -1,10 +1,9 @@
 package io.nodemesh.testing;
 
-import io.nodemesh.topology.Commands;
-import io.nodemesh.topology.Topology;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nodemesh.topology.Commands;
+import io.nodemesh.topology.Topology;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

@@ -1,7 +1,7 @@
 package io.nodemesh.bench.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /**
  * The benchmark commands, run from benchmarks.jar ({@code bin/nodemesh bench ...} and {@code bin/nodemesh bench-matrix ...}

@@ -10,10 +10,10 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /** {@code nodemesh bench}: the end-to-end benchmark (direct vs nodemesh vs HAProxy) into RESULTS.md. */
 @Command(name = "bench", mixinStandardHelpOptions = true, subcommands = io.nodemesh.bench.growth.GrowthCommand.class,

@@ -7,10 +7,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /** {@code nodemesh bench-matrix}: issue 7's scenario matrix (latency, throughput, bulk, churn, CPU, memory) into RESULTS.md. */
 @Command(name = "bench-matrix", mixinStandardHelpOptions = true,

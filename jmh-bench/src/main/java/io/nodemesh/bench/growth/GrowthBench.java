@@ -1,6 +1,5 @@
 package io.nodemesh.bench.growth;
 
-import io.nodemesh.bench.growth.GrowthCommand;
 import picocli.CommandLine;
 
 /**

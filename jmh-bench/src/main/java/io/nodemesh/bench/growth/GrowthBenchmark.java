@@ -1,10 +1,10 @@
 package io.nodemesh.bench.growth;
 
-import io.nodemesh.bench.load.LoadTools;
 import io.nodemesh.bench.harness.Machine;
 import io.nodemesh.bench.harness.PlainHttp;
 import io.nodemesh.bench.harness.ProcessSample;
 import io.nodemesh.bench.load.FixedRateResult;
+import io.nodemesh.bench.load.LoadTools;
 import io.nodemesh.topology.Commands;
 import io.nodemesh.topology.ExecResult;
 import io.nodemesh.topology.Lan;

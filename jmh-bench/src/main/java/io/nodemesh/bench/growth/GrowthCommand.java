@@ -7,10 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /** {@code nodemesh bench growth}: proxy RSS, idle CPU, listeners and capture time against captured pods per node. */
 @Command(name = "growth", mixinStandardHelpOptions = true,

@@ -1,9 +1,5 @@
 package io.nodemesh.bench.growth;
 
-import io.nodemesh.bench.growth.GrowthChartRenderer;
-import io.nodemesh.bench.growth.GrowthPoint;
-import io.nodemesh.bench.growth.GrowthReport;
-import io.nodemesh.bench.growth.LinearFit;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;

@@ -1,10 +1,10 @@
 package io.nodemesh.bench.harness;
 
-import io.nodemesh.bench.load.LoadTools;
 import io.nodemesh.bench.load.BulkResult;
 import io.nodemesh.bench.load.ChurnResult;
 import io.nodemesh.bench.load.FixedRateResult;
 import io.nodemesh.bench.load.LoadProtocol;
+import io.nodemesh.bench.load.LoadTools;
 import io.nodemesh.bench.load.MeasuredWindow;
 import io.nodemesh.topology.Commands;
 import io.nodemesh.topology.ExecResult;

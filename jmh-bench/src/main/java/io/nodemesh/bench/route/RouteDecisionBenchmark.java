@@ -1,16 +1,14 @@
 package io.nodemesh.bench.route;
 
+import io.nodemesh.bench.snapshot.SyntheticPods;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.route.Route;
 import io.nodemesh.proxy.route.RouteDecider;
-import io.nodemesh.bench.snapshot.SyntheticPods;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;

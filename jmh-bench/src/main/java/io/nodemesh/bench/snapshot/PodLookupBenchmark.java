@@ -1,13 +1,10 @@
 package io.nodemesh.bench.snapshot;
 
+import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
-import io.nodemesh.proxy.config.ProxySettings;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;

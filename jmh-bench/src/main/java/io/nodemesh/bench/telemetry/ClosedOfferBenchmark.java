@@ -1,8 +1,7 @@
 package io.nodemesh.bench.telemetry;
 
-import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.Direction;
-
+import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.OpenedConnection;
 import io.nodemesh.proxy.telemetry.ReporterConfig;

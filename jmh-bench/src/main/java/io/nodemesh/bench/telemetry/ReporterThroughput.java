@@ -1,19 +1,18 @@
 package io.nodemesh.bench.telemetry;
 
-import io.nodemesh.telemetry.http.MetricsScrape;
-import io.nodemesh.proxy.model.Outcome;
-import io.nodemesh.proxy.model.Direction;
-
 import io.nodemesh.bench.harness.ProcessSample;
 import io.nodemesh.bench.harness.ProxyJvmFlags;
+import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.WorkloadRef;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.OpenedConnection;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.proxy.telemetry.WorkloadLookup;
-import io.nodemesh.proxy.model.WorkloadRef;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
+import io.nodemesh.telemetry.http.MetricsScrape;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;

@@ -1,8 +1,8 @@
 package io.nodemesh.bench.load;
 
-import io.nodemesh.proxy.config.HostPort;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nodemesh.proxy.config.HostPort;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;

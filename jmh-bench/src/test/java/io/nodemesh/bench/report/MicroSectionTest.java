@@ -3,8 +3,8 @@ package io.nodemesh.bench.report;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.bench.harness.Machine;
-import java.io.PrintStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -2,9 +2,9 @@ package io.nodemesh.bench.report;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.bench.telemetry.ReporterThroughput;
-import io.nodemesh.bench.telemetry.ReporterThroughput.Result;
 import io.nodemesh.bench.harness.Machine;
+import io.nodemesh.bench.telemetry.ReporterThroughput.Result;
+import io.nodemesh.bench.telemetry.ReporterThroughput;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

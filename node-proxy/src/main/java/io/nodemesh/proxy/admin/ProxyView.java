@@ -1,7 +1,7 @@
 package io.nodemesh.proxy.admin;
 
-import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.transport.Transport;
 import java.util.List;
 

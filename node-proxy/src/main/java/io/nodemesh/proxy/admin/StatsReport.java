@@ -1,10 +1,10 @@
 package io.nodemesh.proxy.admin;
 
-import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.inpod.PodCapture;
-import io.nodemesh.proxy.relay.Connection;
-import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.relay.Connection;
+import io.nodemesh.proxy.stats.DirectionStats;
+import io.nodemesh.proxy.telemetry.ClosedConnection;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Instant;

@@ -1,6 +1,5 @@
 package io.nodemesh.proxy.capture;
 
-
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.nodemesh.linux.NativeException;

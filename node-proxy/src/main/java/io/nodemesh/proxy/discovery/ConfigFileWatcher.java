@@ -1,7 +1,6 @@
 package io.nodemesh.proxy.discovery;
 
 import io.nodemesh.proxy.config.ConfigException;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;

@@ -1,7 +1,6 @@
 package io.nodemesh.proxy.discovery;
 
 import io.nodemesh.proxy.config.ProxySettings;
-
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.LinkedHashMap;

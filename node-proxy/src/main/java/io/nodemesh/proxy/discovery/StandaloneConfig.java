@@ -1,13 +1,11 @@
 package io.nodemesh.proxy.discovery;
 
-import io.nodemesh.proxy.config.HostPort;
-
-import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.transport.TransportKind;
-
 import java.io.IOException;
 import java.io.StringReader;
 import java.net.InetAddress;

@@ -1,11 +1,10 @@
 package io.nodemesh.proxy.inpod;
 
-import io.nodemesh.proxy.redirect.PodRules;
-
-import io.nodemesh.proxy.discovery.MeshSnapshot;
-import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.redirect.PodRules;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,7 +1,7 @@
 package io.nodemesh.proxy.redirect;
 
-import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.discovery.PodSpec;
 
 /** Installs and removes the redirect rules that send a pod's traffic to its capture listeners. */
 public interface PodRules {

@@ -1,8 +1,8 @@
 package io.nodemesh.proxy.redirect;
 
-import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.rules.CheckResult;
 import io.nodemesh.rules.RedirectPlan;
 import io.nodemesh.rules.RuleEngine;

@@ -1,7 +1,7 @@
 package io.nodemesh.proxy.stats;
 
-import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.telemetry.ClosedConnection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;

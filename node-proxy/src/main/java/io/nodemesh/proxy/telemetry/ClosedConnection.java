@@ -1,8 +1,7 @@
 package io.nodemesh.proxy.telemetry;
 
-import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.Direction;
-
+import io.nodemesh.proxy.model.Outcome;
 import java.net.InetSocketAddress;
 import java.util.Objects;
 

@@ -1,8 +1,7 @@
 package io.nodemesh.proxy.telemetry;
 
-import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.Direction;
-
+import io.nodemesh.proxy.model.Outcome;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.net.Inet4Address;

@@ -1,7 +1,6 @@
 package io.nodemesh.proxy.telemetry;
 
 import io.nodemesh.proxy.model.Direction;
-
 import java.net.InetSocketAddress;
 import java.util.Objects;
 

@@ -1,9 +1,8 @@
 package io.nodemesh.proxy.telemetry;
 
-import io.nodemesh.proxy.model.WorkloadRef;
-
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.model.WorkloadRef;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Objects;

@@ -1,9 +1,8 @@
 package io.nodemesh.proxy.telemetry;
 
+import com.google.protobuf.ByteString;
 import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.model.WorkloadRef;
-
-import com.google.protobuf.ByteString;
 import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;

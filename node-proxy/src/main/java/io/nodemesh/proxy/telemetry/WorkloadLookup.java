@@ -1,7 +1,6 @@
 package io.nodemesh.proxy.telemetry;
 
 import io.nodemesh.proxy.model.WorkloadRef;
-
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 

@@ -1,7 +1,5 @@
 package io.nodemesh.proxy.transport;
 
-import io.nodemesh.proxy.inpod.NamespacedChannelFactory;
-
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -22,7 +20,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.OriginalDestination;
 import io.nodemesh.linux.SocketOptions;
-import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.proxy.inpod.NamespacedChannelFactory;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;

@@ -1,9 +1,8 @@
 package io.nodemesh.proxy.discovery;
 
-import io.nodemesh.proxy.config.ProxySettings;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nodemesh.proxy.config.ProxySettings;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,14 +1,13 @@
 package io.nodemesh.proxy.discovery;
 
-import io.nodemesh.proxy.config.BootSettings;
-import io.nodemesh.proxy.config.RulesBackend;
-import io.nodemesh.proxy.config.ConfigException;
-import io.nodemesh.proxy.config.ProxySettings;
-import io.nodemesh.proxy.transport.TransportKind;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.nodemesh.proxy.config.BootSettings;
+import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.transport.TransportKind;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

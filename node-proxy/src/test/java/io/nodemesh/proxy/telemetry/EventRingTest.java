@@ -1,11 +1,10 @@
 package io.nodemesh.proxy.telemetry;
 
-import io.nodemesh.proxy.model.Outcome;
-import io.nodemesh.proxy.model.Direction;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.model.Outcome;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;

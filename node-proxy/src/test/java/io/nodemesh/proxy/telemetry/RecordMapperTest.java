@@ -1,17 +1,16 @@
 package io.nodemesh.proxy.telemetry;
 
-import io.nodemesh.proxy.model.Outcome;
-import io.nodemesh.proxy.model.Direction;
-import io.nodemesh.proxy.model.WorkloadRef;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.WorkloadRef;
 import io.nodemesh.telemetry.report.BatchValidator;
-import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.report.Endpoints;
 import io.nodemesh.telemetry.report.ReportLimits;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.ReportBatch;
+import io.nodemesh.telemetry.v1.ReportProtocol;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import org.junit.jupiter.api.Test;

@@ -1,11 +1,10 @@
 package io.nodemesh.proxy.telemetry;
 
-import io.nodemesh.proxy.model.WorkloadRef;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.WorkloadRef;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.net.InetAddress;

@@ -1,7 +1,5 @@
 package io.nodemesh.proxy.transport;
 
-import io.nodemesh.proxy.inpod.NamespacedChannelFactory;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -12,7 +10,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.SocketOptions;
-import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.proxy.inpod.NamespacedChannelFactory;
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;

@@ -1,7 +1,7 @@
 package io.nodemesh.telemetry.agent;
 
-import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.report.ReportLimits;
+import io.nodemesh.telemetry.v1.ReportProtocol;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.Objects;

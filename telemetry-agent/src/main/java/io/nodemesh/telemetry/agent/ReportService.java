@@ -1,15 +1,15 @@
 package io.nodemesh.telemetry.agent;
 
-import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.nodemesh.telemetry.accesslog.AccessLog;
-import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
 import io.nodemesh.telemetry.metrics.AgentSelfMetrics.RejectReason;
+import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
 import io.nodemesh.telemetry.metrics.IstioMetrics;
 import io.nodemesh.telemetry.report.BatchValidator;
 import io.nodemesh.telemetry.v1.ReportAck;
 import io.nodemesh.telemetry.v1.ReportBatch;
+import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -1,7 +1,7 @@
 package io.nodemesh.telemetry.metrics;
 
-import io.nodemesh.telemetry.report.Workloads;
 import io.nodemesh.telemetry.report.ResponseFlags;
+import io.nodemesh.telemetry.report.Workloads;
 import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;

@@ -1,11 +1,11 @@
 package io.nodemesh.telemetry.report;
 
-import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.Outcome;
 import io.nodemesh.telemetry.v1.ReportBatch;
+import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.v1.RequestRecord;
 import io.nodemesh.telemetry.v1.Workload;
 import java.util.function.LongSupplier;

@@ -1,10 +1,10 @@
 package io.nodemesh.telemetry.agent;
 
-import io.nodemesh.telemetry.http.MetricsScrape;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.telemetry.v1.Outcome;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import java.net.InetSocketAddress;

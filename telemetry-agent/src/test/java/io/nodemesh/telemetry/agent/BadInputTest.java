@@ -1,12 +1,12 @@
 package io.nodemesh.telemetry.agent;
 
-import io.nodemesh.telemetry.http.MetricsScrape;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.UnknownFieldSet;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Outcome;
 import io.nodemesh.telemetry.v1.ReportAck;

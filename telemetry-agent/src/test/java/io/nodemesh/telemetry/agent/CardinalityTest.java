@@ -1,9 +1,9 @@
 package io.nodemesh.telemetry.agent;
 
-import io.nodemesh.telemetry.http.MetricsScrape;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.grpc.Status;
+import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.telemetry.v1.Outcome;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import java.net.InetSocketAddress;

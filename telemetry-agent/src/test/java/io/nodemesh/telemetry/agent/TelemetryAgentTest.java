@@ -1,12 +1,12 @@
 package io.nodemesh.telemetry.agent;
 
-import io.nodemesh.telemetry.http.MetricsScrape;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.Status;
+import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.Outcome;
 import io.nodemesh.telemetry.v1.ReportBatch;
