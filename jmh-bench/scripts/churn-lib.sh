@@ -7,6 +7,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$ROOT/bin/lib.sh"
 NODEMESH_JAR=${JAR:-$NODEMESH_JAR} # JAR=...: another build's nodemesh.jar, for A/B runs
 find_jdk25
+# The load tools (LoadServer, ChurnClient) live in benchmarks.jar; the proxy and the agent run from nodemesh.jar.
+ensure_bench_jar
 ensure_packages "${NODEMESH_PACKAGES[@]}" "linux-perf:perf"
 WARMUP=${WARMUP:-25}
 J="$JAVA_HOME/bin/java"
@@ -53,11 +55,11 @@ proxy_ready() {
 # Starts the server, then after 3 s the churn client (CHURN_THREADS connect loops, default 4) for WARMUP s + $1
 # measured (its JSON in $WORK/churn.json).
 churn_start() {
-  taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.bench.load.LoadServer \
+  taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.LoadServer \
     --bind 10.77.0.3:9000 --mode rr > "$WORK/server.log" 2>&1 &
   SERVER=$!
   sleep 3
-  taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_JAR" io.nodemesh.bench.load.ChurnClient \
+  taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.ChurnClient \
     --target 10.77.0.3:9000 --threads "${CHURN_THREADS:-4}" --duration "$1" --warmup "${WARMUP}s" > "$WORK/churn.json" &
   CLIENT=$!
 }

@@ -182,7 +182,7 @@ public final class DemoCommand implements Callable<Integer> {
             return "needs Linux network namespaces; this is " + System.getProperty("os.name");
         }
         if (!Commands.run("id", "-u").stdout().strip().equals("0")) {
-            return "needs root (it creates network namespaces and netfilter rules): run `sudo bin/nodemesh demo`";
+            return "needs root (it creates network namespaces and netfilter rules): run `bin/nodemesh demo` as root";
         }
         for (String tool : List.of("ip", "nsenter", "iptables-restore")) {
             if (!Commands.run("sh", "-c", "command -v " + tool).ok()) {

@@ -134,6 +134,10 @@ public final class NodeProxy implements AutoCloseable {
         } catch (IOException e) {
             shutdownThreads();
             reconciler = null;
+            if (reporter != null) {
+                reporter.close(); // nothing was captured: nothing to report
+                reporter = null;
+            }
             throw e;
         }
         snapshot.set(new MeshSnapshot(initial.proxy(), List.of()));
@@ -367,15 +371,20 @@ public final class NodeProxy implements AutoCloseable {
             return this;
         }
 
-        /** Reports every connection to the telemetry agent (the proxy starts and stops the reporter). */
+        /**
+         * Reports every connection to the telemetry agent: the proxy starts the reporter with its own snapshot as the
+         * workload lookup, and stops it last. Replaces a {@link #sink} set before.
+         */
         public Builder telemetry(ReporterConfig config) {
             this.telemetry = Objects.requireNonNull(config, "config");
+            this.sink = null;
             return this;
         }
 
-        /** Reports every connection to {@code sink} instead of a telemetry agent (tests, embedding). */
+        /** Reports every connection to {@code sink} instead (tests, embedding). Replaces a {@link #telemetry} set before. */
         public Builder sink(ConnectionSink sink) {
             this.sink = Objects.requireNonNull(sink, "sink");
+            this.telemetry = null;
             return this;
         }
 

@@ -3,10 +3,8 @@ package io.nodemesh.proxy;
 import static io.nodemesh.proxy.MeshExtension.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.stats.DirectionStats;
-import io.nodemesh.proxy.telemetry.PodWorkloads;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.telemetry.agent.AgentConfig;
@@ -18,7 +16,6 @@ import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -43,17 +40,16 @@ class TelemetryEndToEndTest {
         Netns b = mesh.pod("b");
         Path socket = mesh.dir().resolve("telemetry.sock");
 
-        AtomicReference<NodeProxy> proxyRef = new AtomicReference<>();
         TelemetryAgent agent = startAgent(socket);
         try {
-            TelemetryReporter reporter = mesh.own(TelemetryReporter.start(ReporterConfig.builder()
-                            .socketPath(socket).node("test-node").reporterId("test-proxy")
-                            .flushInterval(Duration.ofMillis(100))
-                            .initialBackoff(Duration.ofMillis(50)).maxBackoff(Duration.ofMillis(500))
-                            .build(),
-                    new PodWorkloads(() -> proxyRef.get() == null ? MeshSnapshot.empty() : proxyRef.get().snapshot())));
-            NodeProxy proxy = mesh.start(mesh.config().capture(a, b), o -> o.sink(reporter).removeRulesOnStop(true)).proxy;
-            proxyRef.set(proxy);
+            // Wired as `nodemesh proxy` wires it: the proxy starts its reporter, with its own snapshot for the workloads.
+            ReporterConfig reporting = ReporterConfig.builder()
+                    .socketPath(socket).node("test-node").reporterId("test-proxy")
+                    .flushInterval(Duration.ofMillis(100))
+                    .initialBackoff(Duration.ofMillis(50)).maxBackoff(Duration.ofMillis(500))
+                    .build();
+            NodeProxy proxy = mesh.start(mesh.config().capture(a, b), o -> o.telemetry(reporting).removeRulesOnStop(true)).proxy;
+            TelemetryReporter reporter = proxy.reporter().orElseThrow();
             mesh.own(SeededServer.start(b, 8080, 30_000, 70_000, false));
 
             // 1. Exact counts in /metrics within 2 s of the connections closing.

@@ -2,6 +2,7 @@ package io.nodemesh.proxy.discovery;
 
 import io.nodemesh.proxy.config.ProxySettings;
 import java.net.InetAddress;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,10 +38,14 @@ public final class MeshSnapshot {
                 }
             }
         }
-        this.pods = java.util.Collections.unmodifiableMap(byKey);
-        Map<InetAddress, Optional<PodSpec>> wrapped = new HashMap<>();
+        this.pods = Collections.unmodifiableMap(byKey);
+        Map<InetAddress, Optional<PodSpec>> wrapped = HashMap.newHashMap(byIp.size());
         byIp.forEach((ip, pod) -> wrapped.put(ip, Optional.of(pod)));
-        this.podsByIp = Map.copyOf(wrapped);
+        // A HashMap, not Map.copyOf: the immutable map probes linearly, and pod addresses are consecutive integers
+        // (one CIDR), so they fill one long run of slots; a destination outside the mesh whose hash lands in that run
+        // walked all of it (325 ns with 1000 pods, against 4 ns with 10; RouteDecisionBenchmark.passthrough). A
+        // HashMap bucket answers a miss at once. Never modified after this constructor.
+        this.podsByIp = Collections.unmodifiableMap(wrapped);
     }
 
     /** A config with default settings and no pods. */
