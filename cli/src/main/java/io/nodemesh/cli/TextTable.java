@@ -4,10 +4,11 @@ import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A left-aligned plain-text table for terminal output: a header row, then rows, columns padded to fit. */
+/** A plain-text table for terminal output: a header row, then rows, columns padded to fit, text left-aligned. */
 final class TextTable {
 
     private final List<String[]> rows = new ArrayList<>();
+    private int firstNumberColumn = Integer.MAX_VALUE;
 
     TextTable(String... header) {
         rows.add(header);
@@ -22,6 +23,12 @@ final class TextTable {
         return this;
     }
 
+    /** Right-aligns the columns from {@code column} (0-based) on: they hold numbers. */
+    TextTable numbersFrom(int column) {
+        firstNumberColumn = column;
+        return this;
+    }
+
     void print(PrintWriter out) {
         int[] widths = new int[rows.get(0).length];
         for (String[] row : rows) {
@@ -32,7 +39,9 @@ final class TextTable {
         for (String[] row : rows) {
             StringBuilder line = new StringBuilder();
             for (int i = 0; i < row.length; i++) {
-                line.append(i == row.length - 1 ? row[i] : String.format("%-" + widths[i] + "s  ", row[i]));
+                String cell = i >= firstNumberColumn ? String.format("%" + widths[i] + "s", row[i])
+                        : i == row.length - 1 ? row[i] : String.format("%-" + widths[i] + "s", row[i]);
+                line.append(cell).append(i < row.length - 1 ? "  " : "");
             }
             out.println(line.toString().stripTrailing());
         }

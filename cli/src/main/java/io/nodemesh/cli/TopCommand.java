@@ -87,31 +87,14 @@ public final class TopCommand implements Callable<Integer> {
             out.flush();
             return;
         }
-        List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"SOURCE", "DESTINATION", "SERVICE", Vocabulary.BYTES_OUT, Vocabulary.BYTES_BACK,
-            "CONNECTIONS", "ERRORS"});
+        TextTable table = new TextTable("SOURCE", "DESTINATION", "SERVICE", Vocabulary.BYTES_OUT, Vocabulary.BYTES_BACK,
+                "CONNECTIONS", "ERRORS").numbersFrom(3);
         for (PairTotals p : pairs) {
-            rows.add(new String[] {workload(p.sourceWorkload(), p.sourceNamespace()),
-                workload(p.destinationWorkload(), p.destinationNamespace()), p.destinationService(),
-                Vocabulary.bytes(p.bytesSent()), Vocabulary.bytes(p.bytesReceived()), Long.toString(p.connections()),
-                Long.toString(p.errors())});
+            table.row(workload(p.sourceWorkload(), p.sourceNamespace()),
+                    workload(p.destinationWorkload(), p.destinationNamespace()), p.destinationService(),
+                    Vocabulary.bytes(p.bytesSent()), Vocabulary.bytes(p.bytesReceived()), p.connections(), p.errors());
         }
-        int[] widths = new int[rows.get(0).length];
-        for (String[] row : rows) {
-            for (int i = 0; i < row.length; i++) {
-                widths[i] = Math.max(widths[i], row[i].length());
-            }
-        }
-        for (String[] row : rows) {
-            StringBuilder line = new StringBuilder();
-            for (int i = 0; i < row.length; i++) {
-                // Text columns left-aligned, numbers right-aligned.
-                String cell = i < 3 ? String.format("%-" + widths[i] + "s", row[i])
-                        : String.format("%" + widths[i] + "s", row[i]);
-                line.append(cell).append(i < row.length - 1 ? "  " : "");
-            }
-            out.println(line.toString().stripTrailing());
-        }
+        table.print(out);
         out.flush();
     }
 
