@@ -149,6 +149,10 @@ public final class DemoCommand implements Callable<Integer> {
                 connections, BACKEND_PORT, traffic.ipv4(), traffic.ipv6(), Vocabulary.bytes(bytes));
         out.printf("          %d of %d echoed back intact (CRC32 of every byte checked) in %d ms%n",
                 traffic.intact(), connections, traffic.elapsedMillis());
+        if (traffic.stalled() > 0) {
+            out.printf("          %d stalled: no byte came back for %d s, so the demo gave up on them%n",
+                    traffic.stalled(), Traffic.STALL_MILLIS / 1000);
+        }
         out.println();
 
         List<ClosedConnection> seen = Traffic.awaitClosed(s.proxy, 2L * connections, Duration.ofSeconds(10));

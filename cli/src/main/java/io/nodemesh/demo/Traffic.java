@@ -9,20 +9,26 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32;
 
 /** The demo's client side: connections from the frontend pod to the backend, every byte checksummed. */
 final class Traffic {
 
-    /** What the client saw. */
-    record Result(int ipv4, int ipv6, int intact, long elapsedMillis) {
+    /** How long a connection may go without receiving a byte before the demo gives up on it. */
+    static final int STALL_MILLIS = 15_000;
+
+    /** What the client saw: {@code stalled} connections received nothing for {@link #STALL_MILLIS} and were given up. */
+    record Result(int ipv4, int ipv6, int intact, int stalled, long elapsedMillis) {
     }
+
+    /** How one connection ended. */
+    private enum Echo { INTACT, DAMAGED, STALLED }
 
     private Traffic() {
     }
@@ -33,6 +39,12 @@ final class Traffic {
      * checks the echo byte for byte by CRC32, counting what moves in {@code progress}.
      */
     static Result run(Netns from, Netns to, int port, int connections, int bytes, Progress progress) throws Exception {
+        return run(from, to, port, connections, bytes, progress, STALL_MILLIS);
+    }
+
+    /** The same, giving up on a connection that receives nothing for {@code stallMillis}. */
+    static Result run(Netns from, Netns to, int port, int connections, int bytes, Progress progress, int stallMillis)
+            throws Exception {
         long start = System.nanoTime();
         List<Socket> sockets = from.call(() -> {
             List<Socket> list = new ArrayList<>();
@@ -40,13 +52,13 @@ final class Traffic {
                 InetAddress dst = (i % 5 == 4 && to.ipv6() != null) ? to.ipv6() : to.ipv4();
                 Socket s = new Socket();
                 s.connect(new InetSocketAddress(dst, port), 5000);
-                s.setSoTimeout(15_000);
+                s.setSoTimeout(stallMillis);
                 list.add(s);
             }
             return list;
         });
         int v6 = 0;
-        List<Future<Boolean>> results = new ArrayList<>();
+        List<Future<Echo>> results = new ArrayList<>();
         try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
             for (int i = 0; i < sockets.size(); i++) {
                 Socket s = sockets.get(i);
@@ -63,16 +75,17 @@ final class Traffic {
                 }));
             }
             int intact = 0;
-            for (Future<Boolean> f : results) {
-                if (f.get(60, TimeUnit.SECONDS)) {
-                    intact++;
-                }
+            int stalled = 0;
+            for (Future<Echo> f : results) {
+                Echo echo = f.get();
+                intact += echo == Echo.INTACT ? 1 : 0;
+                stalled += echo == Echo.STALLED ? 1 : 0;
             }
-            return new Result(connections - v6, v6, intact, (System.nanoTime() - start) / 1_000_000);
+            return new Result(connections - v6, v6, intact, stalled, (System.nanoTime() - start) / 1_000_000);
         }
     }
 
-    private static boolean exchange(Socket s, long seed, int bytes, Progress progress) throws Exception {
+    private static Echo exchange(Socket s, long seed, int bytes, Progress progress) throws Exception {
         try (s) {
             CRC32 sent = new CRC32();
             Thread writer = Thread.ofVirtual().start(() -> {
@@ -99,13 +112,19 @@ final class Traffic {
             InputStream in = s.getInputStream();
             byte[] buf = new byte[8192];
             long total = 0;
-            for (int n; (n = in.read(buf)) >= 0; ) {
-                received.update(buf, 0, n);
-                progress.received(n);
-                total += n;
+            try {
+                for (int n; (n = in.read(buf)) >= 0; ) {
+                    received.update(buf, 0, n);
+                    progress.received(n);
+                    total += n;
+                }
+            } catch (SocketTimeoutException e) {
+                s.close(); // unblocks the writer, if it is still writing
+                writer.join();
+                return Echo.STALLED;
             }
             writer.join();
-            return total == bytes && received.getValue() == sent.getValue();
+            return total == bytes && received.getValue() == sent.getValue() ? Echo.INTACT : Echo.DAMAGED;
         }
     }
 
