@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.nodemesh.proxy.config.HostPort;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
@@ -32,13 +33,13 @@ final class AdminClient {
 
     /** GETs {@code path} from the admin server at {@code admin} and parses the JSON it returns. */
     static JsonNode get(InetSocketAddress admin, String path) throws Unreachable {
-        URI uri = URI.create("http://" + AgentCommand.format(admin) + path);
+        URI uri = URI.create("http://" + HostPort.format(admin) + path);
         HttpGet.Response response;
         try {
             response = HttpGet.get(uri);
         } catch (ConnectException e) {
             throw new Unreachable("cannot reach the proxy's admin API at " + uri
-                    + " (connection refused; is 'nodemesh proxy' running, with --admin " + AgentCommand.format(admin) + "?)");
+                    + " (connection refused; is 'nodemesh proxy' running, with --admin " + HostPort.format(admin) + "?)");
         } catch (IOException e) {
             throw new Unreachable("cannot read " + uri + ": " + e);
         }

@@ -102,9 +102,4 @@ public final class AgentCommand implements Callable<Integer> {
         }
         return 0;
     }
-
-    /** The address as {@code AdminClient} prints it: {@link HostPort#format}. */
-    static String format(InetSocketAddress address) {
-        return HostPort.format(address);
-    }
 }

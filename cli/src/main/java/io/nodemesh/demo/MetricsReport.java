@@ -24,22 +24,20 @@ final class MetricsReport {
             throws IOException, InterruptedException {
         URI uri = MetricsScrape.uri(agent.metricsAddress());
         long deadline = System.nanoTime() + limit.toNanos();
-        List<String> lines;
+        String exposition;
+        long closed;
         do {
-            lines = MetricsScrape.fetch(agent.metricsAddress()).lines().filter(l -> l.startsWith("istio_tcp_")).toList();
-            if (sum(lines, "istio_tcp_connections_closed_total") >= closedConnections) {
+            exposition = MetricsScrape.fetch(agent.metricsAddress());
+            closed = (long) MetricsScrape.sum(exposition, "istio_tcp_connections_closed_total");
+            if (closed >= closedConnections) {
                 break;
             }
             Thread.sleep(100);
         } while (System.nanoTime() < deadline);
         out.printf("metrics   from the agent (%s), Istio's names and labels; the full series: curl -s %s%n", uri, uri);
-        readable(lines).forEach(line -> out.println("  " + line));
-        out.printf("          connections closed as counted by the agent: %d (proxy: %d)%n",
-                sum(lines, "istio_tcp_connections_closed_total"), closedConnections);
-    }
-
-    private static long sum(List<String> lines, String metric) {
-        return (long) MetricsScrape.sum(String.join("\n", lines), metric);
+        readable(exposition.lines().filter(l -> l.startsWith("istio_tcp_")).toList())
+                .forEach(line -> out.println("  " + line));
+        out.printf("          connections closed as counted by the agent: %d (proxy: %d)%n", closed, closedConnections);
     }
 
     private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)\\{(.*)} (\\S+)$");

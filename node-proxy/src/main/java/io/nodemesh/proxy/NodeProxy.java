@@ -85,10 +85,10 @@ public final class NodeProxy implements AutoCloseable {
     private boolean closed;
 
     private NodeProxy(Builder b) {
-        if (b.source == null) {
+        this.source = b.configFile != null ? new StandaloneFileSource(b.configFile, b.pollInterval) : b.source;
+        if (source == null) {
             throw new IllegalStateException("a workload source is required: source(...) or configFile(...)");
         }
-        this.source = b.source;
         this.transportOverride = b.transport;
         this.workersOverride = b.workers;
         this.adminOverride = b.admin;
@@ -337,16 +337,13 @@ public final class NodeProxy implements AutoCloseable {
         /** The standalone YAML file (see {@link io.nodemesh.proxy.discovery.StandaloneConfig}), polled for changes. */
         public Builder configFile(Path file) {
             this.configFile = Objects.requireNonNull(file, "file");
-            this.source = new StandaloneFileSource(file, pollInterval);
+            this.source = null;
             return this;
         }
 
         /** How often the config file is checked for changes (default 1 s). */
         public Builder pollInterval(Duration interval) {
-            this.pollInterval = interval;
-            if (configFile != null) {
-                this.source = new StandaloneFileSource(configFile, interval);
-            }
+            this.pollInterval = Objects.requireNonNull(interval, "interval");
             return this;
         }
 

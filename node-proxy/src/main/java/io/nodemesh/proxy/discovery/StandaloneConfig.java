@@ -167,8 +167,11 @@ public final class StandaloneConfig {
         }
         Map<String, Node> top = mapping(root, "", Set.of("proxy", "pods"));
         Node proxyNode = top.get("proxy");
-        BootSettings boot = proxyNode == null ? BootSettings.defaults() : boot(proxyNode);
-        ProxySettings proxy = proxyNode == null ? ProxySettings.defaults() : proxy(proxyNode);
+        // One mapping, read once: the start-time settings and the snapshot's come from the same section.
+        Map<String, Node> proxySection = proxyNode == null || isNull(proxyNode) ? Map.of()
+                : mapping(proxyNode, "proxy", PROXY_KEYS);
+        ProxySettings proxy = proxy(proxySection);
+        BootSettings boot = boot(proxySection);
         List<PodSpec> pods = new ArrayList<>();
         if (top.containsKey("pods")) {
             Node podsNode = top.get("pods");
@@ -197,24 +200,16 @@ public final class StandaloneConfig {
         return new Document(boot, new MeshSnapshot(proxy, pods));
     }
 
-    private BootSettings boot(Node node) throws ConfigException {
+    private BootSettings boot(Map<String, Node> m) throws ConfigException {
         BootSettings d = BootSettings.defaults();
-        if (isNull(node)) {
-            return d;
-        }
-        Map<String, Node> m = mapping(node, "proxy", PROXY_KEYS);
         return new BootSettings(
                 m.containsKey("transport") ? transport(m.get("transport")) : d.transport(),
                 m.containsKey("workers") ? workers(m.get("workers")) : d.workers(),
                 m.containsKey("admin") ? admin(m.get("admin")) : d.admin());
     }
 
-    private ProxySettings proxy(Node node) throws ConfigException {
+    private ProxySettings proxy(Map<String, Node> m) throws ConfigException {
         ProxySettings d = ProxySettings.defaults();
-        if (isNull(node)) {
-            return d;
-        }
-        Map<String, Node> m = mapping(node, "proxy", PROXY_KEYS);
         return new ProxySettings(
                 m.containsKey("mark") ? mark(m.get("mark"), "proxy.mark") : d.mark(),
                 m.containsKey("outboundPort") ? port(m.get("outboundPort"), "proxy.outboundPort", false) : d.outboundPort(),
