@@ -161,6 +161,7 @@ public final class NodeProxy implements AutoCloseable {
         MeshSnapshot previous = snapshot.get();
         snapshot.set(next);
         reconciler.reconcile(previous, next);
+        routes.load().retain(next);
     }
 
     private BootSettings withOverrides(BootSettings b) {

@@ -22,8 +22,8 @@ public final class SyntheticPods {
     public static List<PodSpec> pods(int count) throws UnknownHostException {
         List<PodSpec> specs = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            specs.add(new PodSpec("app-" + i, "ns-" + (i % 10), "sa-" + i, List.of(address(i)),
-                    Path.of("/var/run/netns/pod-" + i), true, List.of(), List.of(), List.of()));
+            specs.add(PodSpec.local("app-" + i, "ns-" + (i % 10), "sa-" + i, List.of(address(i)),
+                    Path.of("/var/run/netns/pod-" + i)));
         }
         return specs;
     }

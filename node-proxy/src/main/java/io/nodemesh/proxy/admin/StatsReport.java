@@ -40,7 +40,7 @@ final class StatsReport {
             p.put("pod", pod.spec().key());
             p.put("serviceAccount", pod.spec().serviceAccount());
             p.put("ips", pod.spec().ips().stream().map(InetAddress::getHostAddress).toList());
-            p.put("netns", pod.spec().netns().toString());
+            p.put("netns", String.valueOf(pod.spec().netns()));
             p.put("state", pod.state().name().toLowerCase(Locale.ROOT));
             p.put("listening", pod.listening());
             p.put("outbound", direction(pod.stats(Direction.OUTBOUND).snapshot()));

@@ -2,6 +2,8 @@ package io.nodemesh.proxy.discovery;
 
 import io.nodemesh.proxy.config.ProxySettings;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -11,44 +13,102 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * One immutable snapshot of what the proxy should do: its settings and the pods it knows about.
- * A new snapshot replaces the old one atomically; nothing ever mutates one.
+ * One immutable snapshot of what the proxy should do: its settings, the namespaces, the pods (this node's and, for
+ * routing, the others') and the services it knows about. A new snapshot replaces the old one atomically; nothing ever
+ * mutates one. The lookups the data path makes (a pod by address, a service by address and port) allocate nothing.
  */
 public final class MeshSnapshot {
 
+    private static final ServiceTarget[] NO_TARGETS = new ServiceTarget[0];
+
     private final ProxySettings proxy;
+    private final Map<String, NamespaceSpec> namespaces;
     private final Map<String, PodSpec> pods;
+    private final Map<String, ServiceSpec> services;
     // Values are prebuilt Optionals: a lookup on the data path returns one without allocating
     // (JMH PodLookupBenchmark measured 16 B per hit when each call wrapped the pod in a new Optional).
     private final Map<InetAddress, Optional<PodSpec>> podsByIp;
+    // A service address's ports are few: a short array scanned in order beats a second map.
+    private final Map<InetAddress, ServiceTarget[]> servicesByVip;
 
+    /** Settings and pods only: no namespaces, no services. */
     public MeshSnapshot(ProxySettings proxy, List<PodSpec> pods) {
+        this(proxy, List.of(), pods, List.of());
+    }
+
+    /**
+     * @throws IllegalArgumentException when two pods share a key or an address, two services a key, or two service
+     *     ports an address and port (a source reports such input and leaves it out before it builds a snapshot)
+     */
+    public MeshSnapshot(ProxySettings proxy, List<NamespaceSpec> namespaces, List<PodSpec> pods,
+            List<ServiceSpec> services) {
         this.proxy = Objects.requireNonNull(proxy, "proxy");
+        Map<String, NamespaceSpec> nsByName = new LinkedHashMap<>();
+        for (NamespaceSpec ns : namespaces) {
+            if (nsByName.putIfAbsent(ns.name(), ns) != null) {
+                throw new IllegalArgumentException("namespace " + ns.name() + " is listed twice");
+            }
+        }
         Map<String, PodSpec> byKey = new LinkedHashMap<>();
-        Map<InetAddress, PodSpec> byIp = new HashMap<>();
+        // A HashMap, not Map.copyOf: the immutable map probes linearly, and pod addresses are consecutive integers
+        // (one CIDR), so they fill one long run of slots; a destination outside the mesh whose hash lands in that run
+        // walked all of it (325 ns with 1000 pods, against 4 ns with 10; RouteDecisionBenchmark.passthrough). A
+        // HashMap bucket answers a miss at once. Never modified after this constructor.
+        Map<InetAddress, Optional<PodSpec>> byIp = HashMap.newHashMap(pods.size());
         for (PodSpec pod : pods) {
             if (byKey.putIfAbsent(pod.key(), pod) != null) {
                 throw new IllegalArgumentException("pod " + pod.key() + " is listed twice");
             }
             for (InetAddress ip : pod.ips()) {
-                PodSpec other = byIp.putIfAbsent(ip, pod);
+                Optional<PodSpec> other = byIp.putIfAbsent(ip, Optional.of(pod));
                 if (other != null) {
-                    throw new IllegalArgumentException("pods " + other.key() + " and " + pod.key()
+                    throw new IllegalArgumentException("pods " + other.get().key() + " and " + pod.key()
                             + " both have address " + ip.getHostAddress());
                 }
             }
         }
+        Map<String, ServiceSpec> svcByKey = new LinkedHashMap<>();
+        Map<InetAddress, List<ServiceTarget>> targets = new HashMap<>();
+        for (ServiceSpec svc : services) {
+            if (svcByKey.putIfAbsent(svc.key(), svc) != null) {
+                throw new IllegalArgumentException("service " + svc.key() + " is listed twice");
+            }
+            for (InetAddress vip : svc.vips()) {
+                List<ServiceTarget> atVip = targets.computeIfAbsent(vip, k -> new ArrayList<>());
+                for (ServiceSpec.Port port : svc.ports()) {
+                    for (ServiceTarget t : atVip) {
+                        if (t.port().port() == port.port()) {
+                            throw new IllegalArgumentException("services " + t.service().key() + " and " + svc.key()
+                                    + " both have " + vip.getHostAddress() + ":" + port.port());
+                        }
+                    }
+                    atVip.add(new ServiceTarget(svc, port, backends(svc, port, byIp)));
+                }
+            }
+        }
+        this.namespaces = Collections.unmodifiableMap(nsByName);
         this.pods = Collections.unmodifiableMap(byKey);
-        Map<InetAddress, Optional<PodSpec>> wrapped = HashMap.newHashMap(byIp.size());
-        byIp.forEach((ip, pod) -> wrapped.put(ip, Optional.of(pod)));
-        // A HashMap, not Map.copyOf: the immutable map probes linearly, and pod addresses are consecutive integers
-        // (one CIDR), so they fill one long run of slots; a destination outside the mesh whose hash lands in that run
-        // walked all of it (325 ns with 1000 pods, against 4 ns with 10; RouteDecisionBenchmark.passthrough). A
-        // HashMap bucket answers a miss at once. Never modified after this constructor.
-        this.podsByIp = Collections.unmodifiableMap(wrapped);
+        this.services = Collections.unmodifiableMap(svcByKey);
+        this.podsByIp = Collections.unmodifiableMap(byIp);
+        Map<InetAddress, ServiceTarget[]> vips = HashMap.newHashMap(targets.size());
+        targets.forEach((vip, list) -> vips.put(vip, list.toArray(NO_TARGETS)));
+        this.servicesByVip = Collections.unmodifiableMap(vips);
     }
 
-    /** A config with default settings and no pods. */
+    private static ServiceTarget.Backend[] backends(ServiceSpec svc, ServiceSpec.Port port,
+            Map<InetAddress, Optional<PodSpec>> byIp) {
+        List<ServiceTarget.Backend> out = new ArrayList<>();
+        for (ServiceSpec.Endpoint ep : svc.endpoints()) {
+            Integer target = ep.ports().get(port.name());
+            if (ep.ready() && target != null) {
+                PodSpec pod = byIp.getOrDefault(ep.address(), Optional.empty()).orElse(null);
+                out.add(new ServiceTarget.Backend(new InetSocketAddress(ep.address(), target), pod));
+            }
+        }
+        return out.toArray(new ServiceTarget.Backend[0]);
+    }
+
+    /** A snapshot with default settings and nothing in it. */
     public static MeshSnapshot empty() {
         return new MeshSnapshot(ProxySettings.defaults(), List.of());
     }
@@ -57,9 +117,19 @@ public final class MeshSnapshot {
         return proxy;
     }
 
-    /** Pods by {@link PodSpec#key()}, in file order. */
+    /** Namespaces by name, in source order. */
+    public Map<String, NamespaceSpec> namespaces() {
+        return namespaces;
+    }
+
+    /** Pods by {@link PodSpec#key()}, in source order: this node's and the others'. */
     public Map<String, PodSpec> pods() {
         return pods;
+    }
+
+    /** Services by {@link ServiceSpec#key()}, in source order. */
+    public Map<String, ServiceSpec> services() {
+        return services;
     }
 
     /** The pod that has {@code ip}, captured or not. */
@@ -67,23 +137,44 @@ public final class MeshSnapshot {
         return podsByIp.getOrDefault(ip, Optional.empty());
     }
 
-    /** The same pods under other settings. */
+    /** The service port at {@code ip}:{@code port}, or null when that is no service's address and port. */
+    public ServiceTarget serviceAt(InetAddress ip, int port) {
+        ServiceTarget[] atVip = servicesByVip.get(ip);
+        if (atVip != null) {
+            for (ServiceTarget t : atVip) {
+                if (t.port().port() == port) {
+                    return t;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Whether {@code ip} is some service's address (on any port). */
+    public boolean isServiceAddress(InetAddress ip) {
+        return servicesByVip.containsKey(ip);
+    }
+
+    /** The same mesh under other settings. */
     public MeshSnapshot withProxy(ProxySettings settings) {
-        return new MeshSnapshot(settings, List.copyOf(pods.values()));
+        return new MeshSnapshot(settings, List.copyOf(namespaces.values()), List.copyOf(pods.values()),
+                List.copyOf(services.values()));
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof MeshSnapshot other && proxy.equals(other.proxy) && pods.equals(other.pods);
+        return o instanceof MeshSnapshot other && proxy.equals(other.proxy) && pods.equals(other.pods)
+                && namespaces.equals(other.namespaces) && services.equals(other.services);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(proxy, pods);
+        return Objects.hash(proxy, namespaces, pods, services);
     }
 
     @Override
     public String toString() {
-        return "MeshSnapshot[" + proxy + ", pods=" + pods.keySet() + "]";
+        return "MeshSnapshot[" + proxy + ", namespaces=" + namespaces.keySet() + ", pods=" + pods.keySet()
+                + ", services=" + services.keySet() + "]";
     }
 }

@@ -21,6 +21,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,17 +56,38 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *   drainTimeout: 30s
  *   rules: iptables           # iptables | nft | none (none: somebody else installs the redirect rules)
  *   admin: 127.0.0.1:15000    # admin HTTP (stats); port 0 = ephemeral; [::1]:15000 for IPv6
+ * namespaces:                 # optional: namespaces whose pods follow the enrolment label
+ *   - name: demo
+ *     labels: {nodemesh.io/capture: enabled}
  * pods:
  *   - name: client            # required
  *     namespace: demo         # default "default"
  *     serviceAccount: client  # default "default"
  *     ips: [10.77.0.2, fd77::2]
- *     netns: /var/run/netns/demo-client   # required
- *     capture: true           # false: known to the mesh but not captured
+ *     netns: /var/run/netns/demo-client   # this node's pod: required (a pod of another node has node: instead)
+ *     node: node-2            # the node it runs on (display; a pod without netns is another node's)
+ *     labels: {app: client}   # services select by them
+ *     annotations: {nodemesh.io/capture: disabled}   # opts the pod out
+ *     hostNetwork: false      # true: never captured
+ *     ports: {http: 8080}     # named container ports, for services' named target ports
+ *     ready: true             # false: not an endpoint that takes new connections
+ *     capture: true           # only in a namespace not listed above: false = known to the mesh but not captured
  *     exemptPorts: [22]       # outbound destination ports not captured
  *     exemptInboundPorts: []  # inbound destination ports not captured
  *     exemptCidrs: [10.96.0.0/12]
+ * services:
+ *   - name: web               # required
+ *     namespace: demo         # default "default"
+ *     addresses: [10.96.0.10] # its cluster IPs
+ *     ports:
+ *       - {name: http, port: 80, targetPort: http}   # targetPort: a number or a pod's named port (default: port)
+ *     selector: {app: web}    # its endpoints: the pods of its namespace with these labels
  * }</pre>
+ *
+ * <p>Enrolment: a pod of a namespace listed under {@code namespaces} is a mesh workload when that namespace has the
+ * label {@code nodemesh.io/capture=enabled} and the pod neither opts out (annotation) nor uses the host's network
+ * ({@link Enrolment}), as in a cluster; a pod of a namespace not listed there follows its own {@code capture} key
+ * (default true). This node captures the mesh workloads that have a {@code netns}.
  *
  * <p>Errors read {@code FILE:LINE:COLUMN: FIELD: problem}, e.g.
  * {@code /etc/nodemesh.yaml:12:11: pods[1].ips[0]: '10.0.0.300' is not an IP address}.
@@ -76,7 +98,11 @@ public final class StandaloneConfig {
     private static final Set<String> PROXY_KEYS = Set.of("mark", "outboundPort", "inboundPort", "transport",
             "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "admin");
     private static final Set<String> POD_KEYS = Set.of("name", "namespace", "serviceAccount", "ips", "netns",
-            "capture", "exemptPorts", "exemptInboundPorts", "exemptCidrs");
+            "node", "labels", "annotations", "hostNetwork", "ports", "ready", "capture", "exemptPorts",
+            "exemptInboundPorts", "exemptCidrs");
+    private static final Set<String> NAMESPACE_KEYS = Set.of("name", "labels");
+    private static final Set<String> SERVICE_KEYS = Set.of("name", "namespace", "addresses", "ports", "selector");
+    private static final Set<String> SERVICE_PORT_KEYS = Set.of("name", "port", "targetPort");
 
     private final String file;
 
@@ -165,39 +191,75 @@ public final class StandaloneConfig {
         if (root == null) {
             return new Document(BootSettings.defaults(), new MeshSnapshot(ProxySettings.defaults(), List.of()));
         }
-        Map<String, Node> top = mapping(root, "", Set.of("proxy", "pods"));
+        Map<String, Node> top = mapping(root, "", Set.of("proxy", "namespaces", "pods", "services"));
         Node proxyNode = top.get("proxy");
         // One mapping, read once: the start-time settings and the snapshot's come from the same section.
         Map<String, Node> proxySection = proxyNode == null || isNull(proxyNode) ? Map.of()
                 : mapping(proxyNode, "proxy", PROXY_KEYS);
         ProxySettings proxy = proxy(proxySection);
         BootSettings boot = boot(proxySection);
-        List<PodSpec> pods = new ArrayList<>();
-        if (top.containsKey("pods")) {
-            Node podsNode = top.get("pods");
-            if (!isNull(podsNode)) {
-                List<Node> items = sequence(podsNode, "pods");
-                Set<String> seen = new HashSet<>();
-                Map<InetAddress, String> ipOwners = new LinkedHashMap<>();
-                for (int i = 0; i < items.size(); i++) {
-                    String field = "pods[" + i + "]";
-                    PodSpec pod = pod(items.get(i), field);
-                    if (!seen.add(pod.key())) {
-                        throw new ConfigException(where(items.get(i)) + field + ": pod " + pod.key()
-                                + " is listed twice");
-                    }
-                    for (InetAddress ip : pod.ips()) {
-                        String owner = ipOwners.putIfAbsent(ip, pod.key());
-                        if (owner != null) {
-                            throw new ConfigException(where(items.get(i)) + field + ".ips: " + ip.getHostAddress()
-                                    + " is also the address of pod " + owner);
-                        }
-                    }
-                    pods.add(pod);
-                }
+        Map<String, NamespaceSpec> namespaces = new LinkedHashMap<>();
+        List<Node> nsItems = list(top.get("namespaces"), "namespaces");
+        for (int i = 0; i < nsItems.size(); i++) {
+            NamespaceSpec ns = namespace(nsItems.get(i), "namespaces[" + i + "]");
+            if (namespaces.putIfAbsent(ns.name(), ns) != null) {
+                throw new ConfigException(where(nsItems.get(i)) + "namespaces[" + i + "]: namespace " + ns.name()
+                        + " is listed twice");
             }
         }
-        return new Document(boot, new MeshSnapshot(proxy, pods));
+        List<ParsedPod> pods = new ArrayList<>();
+        List<Node> items = list(top.get("pods"), "pods");
+        Set<String> seen = new HashSet<>();
+        Map<InetAddress, String> ipOwners = new LinkedHashMap<>();
+        for (int i = 0; i < items.size(); i++) {
+            String field = "pods[" + i + "]";
+            ParsedPod pod = pod(items.get(i), field, namespaces);
+            if (!seen.add(pod.spec.key())) {
+                throw new ConfigException(where(items.get(i)) + field + ": pod " + pod.spec.key()
+                        + " is listed twice");
+            }
+            for (InetAddress ip : pod.spec.ips()) {
+                String owner = ipOwners.putIfAbsent(ip, pod.spec.key());
+                if (owner != null) {
+                    throw new ConfigException(where(items.get(i)) + field + ".ips: " + ip.getHostAddress()
+                            + " is also the address of pod " + owner);
+                }
+            }
+            pods.add(pod);
+        }
+        List<ServiceSpec> services = new ArrayList<>();
+        Set<String> serviceKeys = new HashSet<>();
+        Map<String, String> vipOwners = new HashMap<>();
+        List<Node> svcItems = list(top.get("services"), "services");
+        for (int i = 0; i < svcItems.size(); i++) {
+            String field = "services[" + i + "]";
+            ServiceSpec svc = service(svcItems.get(i), field, pods);
+            if (!serviceKeys.add(svc.key())) {
+                throw new ConfigException(where(svcItems.get(i)) + field + ": service " + svc.key()
+                        + " is listed twice");
+            }
+            for (InetAddress vip : svc.vips()) {
+                if (ipOwners.containsKey(vip)) {
+                    throw new ConfigException(where(svcItems.get(i)) + field + ".addresses: " + vip.getHostAddress()
+                            + " is the address of pod " + ipOwners.get(vip));
+                }
+                for (ServiceSpec.Port port : svc.ports()) {
+                    String at = vip.getHostAddress() + ":" + port.port();
+                    String owner = vipOwners.putIfAbsent(at, svc.key());
+                    if (owner != null) {
+                        throw new ConfigException(where(svcItems.get(i)) + field + ": " + at
+                                + " is also a port of service " + owner);
+                    }
+                }
+            }
+            services.add(svc);
+        }
+        return new Document(boot, new MeshSnapshot(proxy, List.copyOf(namespaces.values()),
+                pods.stream().map(ParsedPod::spec).toList(), services));
+    }
+
+    /** A pod and what only the file's services read: its named ports and readiness. */
+    private record ParsedPod(PodSpec spec, Map<String, Integer> ports, boolean ready) {
     }
 
     private BootSettings boot(Map<String, Node> m) throws ConfigException {
@@ -220,13 +282,22 @@ public final class StandaloneConfig {
                 m.containsKey("rules") ? rules(m.get("rules")) : d.rules());
     }
 
-    private PodSpec pod(Node node, String field) throws ConfigException {
+    private NamespaceSpec namespace(Node node, String field) throws ConfigException {
+        Map<String, Node> m = mapping(node, field, NAMESPACE_KEYS);
+        if (!m.containsKey("name")) {
+            throw new ConfigException(where(node) + field + ": missing required field 'name'");
+        }
+        return new NamespaceSpec(name(m.get("name"), field + ".name"), stringMap(m.get("labels"), field + ".labels"));
+    }
+
+    private ParsedPod pod(Node node, String field, Map<String, NamespaceSpec> namespaces) throws ConfigException {
         Map<String, Node> m = mapping(node, field, POD_KEYS);
         if (!m.containsKey("name")) {
             throw new ConfigException(where(node) + field + ": missing required field 'name'");
         }
-        if (!m.containsKey("netns")) {
-            throw new ConfigException(where(node) + field + ": missing required field 'netns' (path of the pod's network namespace)");
+        if (!m.containsKey("netns") && !m.containsKey("node")) {
+            throw new ConfigException(where(node) + field + ": missing required field 'netns' (path of the pod's "
+                    + "network namespace; a pod of another node has 'node' instead)");
         }
         String name = name(m.get("name"), field + ".name");
         String namespace = m.containsKey("namespace") ? name(m.get("namespace"), field + ".namespace") : "default";
@@ -238,11 +309,43 @@ public final class StandaloneConfig {
                 ips.add(ip(items.get(i), field + ".ips[" + i + "]"));
             }
         }
-        String netns = scalar(m.get("netns"), field + ".netns");
-        if (netns.isBlank() || !netns.startsWith("/")) {
-            throw new ConfigException(where(m.get("netns")) + field + ".netns: '" + netns + "' is not an absolute path");
+        Path netns = null;
+        if (m.containsKey("netns")) {
+            String text = scalar(m.get("netns"), field + ".netns");
+            if (text.isBlank() || !text.startsWith("/")) {
+                throw new ConfigException(where(m.get("netns")) + field + ".netns: '" + text
+                        + "' is not an absolute path");
+            }
+            netns = Path.of(text);
         }
-        boolean capture = !m.containsKey("capture") || bool(m.get("capture"), field + ".capture");
+        String nodeName = m.containsKey("node") ? name(m.get("node"), field + ".node") : "";
+        Map<String, String> labels = stringMap(m.get("labels"), field + ".labels");
+        Map<String, String> annotations = stringMap(m.get("annotations"), field + ".annotations");
+        boolean hostNetwork = m.containsKey("hostNetwork") && bool(m.get("hostNetwork"), field + ".hostNetwork");
+        boolean ready = !m.containsKey("ready") || bool(m.get("ready"), field + ".ready");
+        Map<String, Integer> ports = new LinkedHashMap<>();
+        if (m.containsKey("ports") && !isNull(m.get("ports"))) {
+            for (Map.Entry<String, Node> e : mapping(m.get("ports"), field + ".ports", null).entrySet()) {
+                ports.put(e.getKey(), port(e.getValue(), field + ".ports." + e.getKey(), false));
+            }
+        }
+        NamespaceSpec ns = namespaces.get(namespace);
+        boolean meshed;
+        if (ns != null) {
+            if (m.containsKey("capture")) {
+                throw new ConfigException(where(m.get("capture")) + field + ".capture: namespace " + namespace
+                        + " is listed under namespaces, so its label enrols its pods; a pod opts out with the "
+                        + "annotation " + Enrolment.KEY + ": " + Enrolment.DISABLED);
+            }
+            meshed = Enrolment.meshed(ns.labels(), annotations, hostNetwork);
+        } else {
+            boolean capture = !m.containsKey("capture") || bool(m.get("capture"), field + ".capture");
+            meshed = capture && !hostNetwork && !Enrolment.DISABLED.equals(annotations.get(Enrolment.KEY));
+            if (capture && netns == null && m.containsKey("capture")) {
+                throw new ConfigException(where(m.get("capture")) + field + ".capture: a pod this node captures needs "
+                        + "'netns' (path of the pod's network namespace)");
+            }
+        }
         List<Integer> exemptPorts = ports(m.get("exemptPorts"), field + ".exemptPorts");
         List<Integer> exemptInbound = ports(m.get("exemptInboundPorts"), field + ".exemptInboundPorts");
         List<String> cidrs = new ArrayList<>();
@@ -252,7 +355,90 @@ public final class StandaloneConfig {
                 cidrs.add(cidr(items.get(i), field + ".exemptCidrs[" + i + "]"));
             }
         }
-        return new PodSpec(name, namespace, sa, ips, Path.of(netns), capture, exemptPorts, exemptInbound, cidrs);
+        PodSpec spec = new PodSpec(name, namespace, sa, ips, nodeName, labels, netns, meshed, meshed && netns != null,
+                exemptPorts, exemptInbound, cidrs);
+        return new ParsedPod(spec, ports, ready);
+    }
+
+    private ServiceSpec service(Node node, String field, List<ParsedPod> pods) throws ConfigException {
+        Map<String, Node> m = mapping(node, field, SERVICE_KEYS);
+        if (!m.containsKey("name")) {
+            throw new ConfigException(where(node) + field + ": missing required field 'name'");
+        }
+        String name = name(m.get("name"), field + ".name");
+        String namespace = m.containsKey("namespace") ? name(m.get("namespace"), field + ".namespace") : "default";
+        List<InetAddress> vips = new ArrayList<>();
+        List<Node> addrs = list(m.get("addresses"), field + ".addresses");
+        for (int i = 0; i < addrs.size(); i++) {
+            vips.add(ip(addrs.get(i), field + ".addresses[" + i + "]"));
+        }
+        List<Node> portItems = list(m.get("ports"), field + ".ports");
+        if (portItems.isEmpty()) {
+            throw new ConfigException(where(node) + field + ": missing required field 'ports'");
+        }
+        List<ServiceSpec.Port> ports = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        Set<Integer> numbers = new HashSet<>();
+        for (int i = 0; i < portItems.size(); i++) {
+            String pf = field + ".ports[" + i + "]";
+            Map<String, Node> pm = mapping(portItems.get(i), pf, SERVICE_PORT_KEYS);
+            if (!pm.containsKey("port")) {
+                throw new ConfigException(where(portItems.get(i)) + pf + ": missing required field 'port'");
+            }
+            int port = port(pm.get("port"), pf + ".port", false);
+            String portName = pm.containsKey("name") ? name(pm.get("name"), pf + ".name") : "";
+            if (portName.isEmpty() && portItems.size() > 1) {
+                throw new ConfigException(where(portItems.get(i)) + pf + ": a service with several ports names each");
+            }
+            if (!names.add(portName) || !numbers.add(port)) {
+                throw new ConfigException(where(portItems.get(i)) + pf + ": port " + (portName.isEmpty() ? port
+                        : portName) + " is listed twice");
+            }
+            String target = Integer.toString(port);
+            if (pm.containsKey("targetPort")) {
+                target = scalar(pm.get("targetPort"), pf + ".targetPort");
+                if (target.chars().allMatch(Character::isDigit)) {
+                    target = Integer.toString(port(pm.get("targetPort"), pf + ".targetPort", false));
+                } else {
+                    name(pm.get("targetPort"), pf + ".targetPort");
+                }
+            }
+            ports.add(new ServiceSpec.Port(portName, port, target));
+        }
+        Map<String, String> selector = stringMap(m.get("selector"), field + ".selector");
+        List<ServiceSpec.Endpoint> endpoints = new ArrayList<>();
+        if (!selector.isEmpty()) {
+            for (ParsedPod pod : pods) {
+                PodSpec p = pod.spec;
+                if (!p.namespace().equals(namespace) || !p.labels().entrySet().containsAll(selector.entrySet())) {
+                    continue;
+                }
+                Map<String, Integer> resolved = new HashMap<>();
+                for (ServiceSpec.Port port : ports) {
+                    Integer number = port.targetPort().chars().allMatch(Character::isDigit)
+                            ? Integer.valueOf(port.targetPort()) : pod.ports.get(port.targetPort());
+                    if (number != null) {
+                        resolved.put(port.name(), number);
+                    }
+                }
+                for (InetAddress ip : p.ips()) {
+                    endpoints.add(new ServiceSpec.Endpoint(ip, pod.ready, p.key(), p.node(), resolved));
+                }
+            }
+        }
+        return new ServiceSpec(namespace, name, vips, ports, endpoints);
+    }
+
+    /** A mapping of strings to strings (labels, annotations, selectors); absent or empty is empty. */
+    private Map<String, String> stringMap(Node node, String field) throws ConfigException {
+        if (node == null || isNull(node)) {
+            return Map.of();
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Node> e : mapping(node, field, null).entrySet()) {
+            out.put(e.getKey(), scalar(e.getValue(), field + "." + e.getKey()));
+        }
+        return out;
     }
 
     // ---- typed scalars ----
@@ -403,6 +589,7 @@ public final class StandaloneConfig {
 
     // ---- structure ----
 
+    /** A mapping's entries by key; {@code allowed} null: any scalar key. */
     private Map<String, Node> mapping(Node node, String field, Set<String> allowed) throws ConfigException {
         if (!(node instanceof MappingNode mn)) {
             throw new ConfigException(where(node) + (field.isEmpty() ? "" : field + ": ")
@@ -413,9 +600,10 @@ public final class StandaloneConfig {
             Node keyNode = t.getKeyNode();
             String key = keyNode instanceof ScalarNode s ? s.getValue() : null;
             String prefix = field.isEmpty() ? "" : field + ".";
-            if (key == null || !allowed.contains(key)) {
+            if (key == null || allowed != null && !allowed.contains(key)) {
                 throw new ConfigException(where(keyNode) + prefix + (key == null ? "?" : key) + ": unknown key"
-                        + " (expected one of " + String.join(", ", allowed.stream().sorted().toList()) + ")");
+                        + (allowed == null ? "" : " (expected one of "
+                        + String.join(", ", allowed.stream().sorted().toList()) + ")"));
             }
             if (out.put(key, t.getValueNode()) != null) {
                 throw new ConfigException(where(keyNode) + prefix + key + ": duplicate key");
@@ -433,7 +621,7 @@ public final class StandaloneConfig {
 
     /** A list, or null/empty as an empty list. */
     private List<Node> list(Node node, String field) throws ConfigException {
-        return isNull(node) ? List.of() : sequence(node, field);
+        return node == null || isNull(node) ? List.of() : sequence(node, field);
     }
 
     private String scalar(Node node, String field) throws ConfigException {

@@ -107,6 +107,10 @@ public final class PodCapture implements ConnectionListener {
      */
     public void open() throws IOException {
         try {
+            if (spec.netns() == null) {
+                throw new IOException("its network namespace was not found (no namespace on this node has "
+                        + spec.ips().stream().map(InetAddress::getHostAddress).toList() + ")");
+            }
             namespace = NetworkNamespace.open(spec.netns());
             upstreamTemplate = upstreamTemplate(namespace);
             PodUpstream direct = new PodUpstream(this::upstreamBootstrap);

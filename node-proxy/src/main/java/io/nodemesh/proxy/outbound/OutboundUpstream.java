@@ -8,6 +8,7 @@ import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.inpod.PodUpstream;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.Upstream;
+import io.nodemesh.proxy.route.EndpointLoad;
 import io.nodemesh.proxy.route.Route;
 import io.nodemesh.proxy.route.RouteDecider;
 import io.nodemesh.proxy.route.RouteDenied;
@@ -15,7 +16,8 @@ import java.util.function.Supplier;
 
 /**
  * The upstream of a connection a pod opened: the route decision, on the snapshot in force, picks how to reach the
- * destination. Pass-through is a plain connect from the pod. A meshed destination is, until the mTLS tunnel lands, a
+ * destination. Pass-through is a plain connect from the pod; a service endpoint outside the mesh is a plain connect to
+ * the endpoint the balancer chose. A meshed destination is, until the mTLS tunnel lands, a
  * plain connect to its address too (the destination pod's inbound capture takes it there); the tunnel will replace
  * that branch with a stream on a pooled mTLS connection. A denied route fails the connect without a socket, and the
  * client gets a reset.
@@ -43,8 +45,14 @@ public final class OutboundUpstream implements Upstream {
     @Override
     public ChannelFuture connect(Connection connection, EventLoop loop, ChannelHandler handler) {
         Route route = decider.decide(snapshot.get(), source, connection.destination());
+        EndpointLoad.Lease lease = route.lease();
+        if (lease != null) {
+            // The endpoint's count falls when the app's connection closes, whatever happened upstream.
+            connection.downstream().closeFuture().addListener(f -> lease.release());
+        }
         return switch (route) {
             case Route.Passthrough p -> direct.connect(connection, loop, handler);
+            case Route.Direct d -> direct.connect(connection, d.address(), loop, handler);
             case Route.Tunnel t -> direct.connect(connection, t.address(), loop, handler);
             case Route.Deny d -> connection.downstream().newFailedFuture(new RouteDenied(d.reason()));
         };

@@ -12,8 +12,8 @@ class MeshSnapshotLookupTest {
 
     @Test
     void lookupsReturnPrebuiltResultsWithoutWrappingAgain() throws Exception {
-        PodSpec pod = new PodSpec("a", "ns", "sa", List.of(InetAddress.getByName("10.77.0.2")), Path.of("/var/run/netns/a"),
-                true, List.of(), List.of(), List.of());
+        PodSpec pod = PodSpec.local("a", "ns", "sa", List.of(InetAddress.getByName("10.77.0.2")),
+                Path.of("/var/run/netns/a"));
         MeshSnapshot cfg = new MeshSnapshot(ProxySettings.defaults(), List.of(pod));
         // An equal but distinct address, as a connection's would be.
         InetAddress ip = InetAddress.getByAddress(new byte[] {10, 77, 0, 2});

@@ -93,8 +93,23 @@ class StandaloneConfigTest {
                 new String[] {POD + "    exemptPorts: [ssh]\n", "f:4:19: pods[0].exemptPorts[0]: 'ssh' is not a whole number"},
                 new String[] {POD + "    capture: maybe\n", "f:4:14: pods[0].capture: 'maybe' is not true or false"},
                 new String[] {POD + "    ips: 10.0.0.1\n", "f:4:10: pods[0].ips: expected a list"},
-                new String[] {POD + "    labels: {}\n", "f:4:5: pods[0].labels: unknown key"},
-                new String[] {"pods:\n  - name: client\n    namespace: demo\n", "f:2:5: pods[0]: missing required field 'netns'"},
+                new String[] {POD + "    colour: red\n", "f:4:5: pods[0].colour: unknown key"},
+                new String[] {ENROLLED + "pods:\n  - name: c\n    namespace: demo\n    netns: /x\n    capture: true\n",
+                        "f:8:14: pods[0].capture: namespace demo is listed under namespaces, so its label enrols its pods"},
+                new String[] {"pods:\n  - name: c\n    node: n2\n    capture: true\n",
+                        "f:4:14: pods[0].capture: a pod this node captures needs 'netns'"},
+                new String[] {"services:\n  - name: web\n    addresses: [10.96.0.1]\n", "f:2:5: services[0]: missing required field 'ports'"},
+                new String[] {"services:\n  - name: web\n    ports: [{port: 0}]\n", "f:3:20: services[0].ports[0].port: 0 is not a TCP port"},
+                new String[] {"services:\n  - name: web\n    ports: [{port: 80, targetPort: 70000}]\n",
+                        "f:3:36: services[0].ports[0].targetPort: 70000 is not a TCP port"},
+                new String[] {"services:\n  - name: web\n    ports: [{port: 80}, {port: 81}]\n",
+                        "f:3:13: services[0].ports[0]: a service with several ports names each"},
+                new String[] {"services:\n  - name: web\n    addresses: [10.96.0.1]\n    ports: [{port: 80}]\n"
+                        + "  - name: web2\n    addresses: [10.96.0.1]\n    ports: [{port: 80}]\n",
+                        "f:5:5: services[1]: 10.96.0.1:80 is also a port of service default/web"},
+                new String[] {POD + "    ips: [10.0.0.1]\nservices:\n  - name: web\n    addresses: [10.0.0.1]\n    ports: [{port: 80}]\n",
+                        "f:6:5: services[0].addresses: 10.0.0.1 is the address of pod default/client"},
+                new String[] {"pods:\n  - name: client\n    namespace: demo\n", "f:2:5: pods[0]: missing required field 'netns' (path of the pod's network namespace; a pod of another node has 'node' instead)"},
                 new String[] {"pods:\n  - netns: /x\n", "f:2:5: pods[0]: missing required field 'name'"},
                 new String[] {"pods:\n  - name: Client_1\n    netns: /x\n", "f:2:11: pods[0].name: 'Client_1' is not a Kubernetes name"},
                 new String[] {"pods:\n  - name: c\n    netns: relative/x\n", "f:3:12: pods[0].netns: 'relative/x' is not an absolute path"},
@@ -112,6 +127,65 @@ class StandaloneConfigTest {
                     .isInstanceOf(ConfigException.class)
                     .hasMessageStartingWith(c[1]);
         }
+    }
+
+    private static final String ENROLLED = "namespaces:\n  - name: demo\n    labels: {nodemesh.io/capture: enabled}\n";
+
+    @Test
+    void namespacesEnrolTheirPodsAndServicesSelectEndpoints() throws Exception {
+        String text = """
+                namespaces:
+                  - name: shop
+                    labels: {nodemesh.io/capture: enabled}
+                  - name: legacy
+                pods:
+                  - {name: web, namespace: shop, ips: [10.0.0.2], netns: /run/netns/web}
+                  - {name: out, namespace: shop, ips: [10.0.0.3], netns: /run/netns/out,
+                     annotations: {nodemesh.io/capture: disabled}}
+                  - {name: host, namespace: shop, ips: [10.0.0.4], netns: /run/netns/host, hostNetwork: true}
+                  - {name: api-1, namespace: shop, serviceAccount: api, ips: [10.0.1.1], node: n2,
+                     labels: {app: api}, ports: {http: 8080}}
+                  - {name: api-2, namespace: shop, serviceAccount: api, ips: [10.0.1.2], netns: /run/netns/api-2,
+                     labels: {app: api}, ports: {http: 8081}, ready: false}
+                  - {name: api-3, namespace: shop, ips: [10.0.1.3], netns: /run/netns/api-3, labels: {app: api}}
+                  - {name: old, namespace: legacy, ips: [10.0.2.1], netns: /run/netns/old}
+                  - {name: free, namespace: other, ips: [10.0.3.1], netns: /run/netns/free}
+                services:
+                  - name: api
+                    namespace: shop
+                    addresses: [10.96.0.10]
+                    ports:
+                      - {name: http, port: 80, targetPort: http}
+                      - {name: admin, port: 9000, targetPort: 9001}
+                    selector: {app: api}
+                """;
+        MeshSnapshot mesh = StandaloneConfig.parse("f", text).snapshot();
+
+        assertThat(mesh.namespaces().get("shop").enrolled()).isTrue();
+        assertThat(mesh.namespaces().get("legacy").enrolled()).isFalse();
+        assertThat(mesh.pods().get("shop/web").capture()).isTrue();
+        assertThat(mesh.pods().get("shop/out").meshed()).as("opted out").isFalse();
+        assertThat(mesh.pods().get("shop/host").meshed()).as("host network").isFalse();
+        PodSpec remote = mesh.pods().get("shop/api-1");
+        assertThat(remote.meshed()).isTrue();
+        assertThat(remote.capture()).as("another node's").isFalse();
+        assertThat(remote.netns()).isNull();
+        assertThat(remote.node()).isEqualTo("n2");
+        assertThat(mesh.pods().get("legacy/old").meshed()).as("namespace not enrolled").isFalse();
+        assertThat(mesh.pods().get("other/free").capture()).as("namespace not listed: its own capture key").isTrue();
+
+        ServiceSpec api = mesh.services().get("shop/api");
+        assertThat(api.endpoints()).extracting(ServiceSpec.Endpoint::pod)
+                .containsExactly("shop/api-1", "shop/api-2", "shop/api-3");
+        assertThat(api.readyEndpoints()).isEqualTo(2);
+        assertThat(api.endpoints().get(0).ports()).isEqualTo(java.util.Map.of("http", 8080, "admin", 9001));
+        assertThat(api.endpoints().get(2).ports()).as("api-3 has no port named http").isEqualTo(java.util.Map.of("admin", 9001));
+        ServiceTarget http = mesh.serviceAt(java.net.InetAddress.ofLiteral("10.96.0.10"), 80);
+        assertThat(http.backendList()).extracting(b -> b.address().getPort()).containsExactly(8080);
+        assertThat(http.backendList().getFirst().pod()).isSameAs(remote);
+        assertThat(mesh.serviceAt(java.net.InetAddress.ofLiteral("10.96.0.10"), 9000).backendList())
+                .extracting(b -> b.pod().name()).containsExactly("api-1", "api-3");
+        assertThat(mesh.serviceAt(java.net.InetAddress.ofLiteral("10.96.0.10"), 81)).isNull();
     }
 
     @Test

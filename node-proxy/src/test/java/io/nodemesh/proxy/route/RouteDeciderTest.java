@@ -10,6 +10,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The route decision as a pure function: no sockets, no namespaces. */
@@ -22,8 +23,8 @@ class RouteDeciderTest {
     private static final RouteDecider DECIDER = RouteDecider.defaultTrustDomain();
 
     private static PodSpec pod(String name, String ns, String sa, boolean capture, String... ips) {
-        return new PodSpec(name, ns, sa, List.of(ips).stream().map(InetAddress::ofLiteral).toList(),
-                Path.of("/var/run/netns/" + name), capture, List.of(), List.of(), List.of());
+        return new PodSpec(name, ns, sa, List.of(ips).stream().map(InetAddress::ofLiteral).toList(), "",
+                Map.of(), Path.of("/var/run/netns/" + name), capture, capture, List.of(), List.of(), List.of());
     }
 
     private static InetSocketAddress at(String ip, int port) {
@@ -45,7 +46,7 @@ class RouteDeciderTest {
 
     @Test
     void theTrustDomainIsTheDecidersOwn() {
-        Route route = new RouteDecider("prod.example").decide(MESH, CLIENT, at("10.1.0.3", 8080));
+        Route route = new RouteDecider("prod.example", new EndpointLoad()).decide(MESH, CLIENT, at("10.1.0.3", 8080));
 
         assertThat(((Route.Tunnel) route).identity()).hasToString("spiffe://prod.example/ns/pay/sa/payments");
     }
