@@ -1,9 +1,17 @@
 package io.nodemesh.proxy;
 
 import io.nodemesh.topology.Netns;
+import java.net.InetAddress;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+
 
 /**
  * The standalone config file of a test node, as a builder: test ports, two workers, short timeouts, rules by the
@@ -12,7 +20,10 @@ import java.util.function.Function;
 public final class MeshFile {
 
     private final Function<Netns, String> podNames;
-    private final List<String> pods = new ArrayList<>();
+    private final List<Supplier<String>> pods = new ArrayList<>();
+    private final Map<String, String> labels = new HashMap<>();
+    private final Set<String> notReady = new HashSet<>();
+    private final List<String> services = new ArrayList<>();
     private String rules = "iptables";
     private String idleTimeout = "1m";
     private String drainTimeout = "2s";
@@ -40,14 +51,40 @@ public final class MeshFile {
     /** Captures these pods (made by {@link MeshExtension#pod}), in namespace {@code demo}, service account = name. */
     public MeshFile capture(Netns... namespaces) {
         for (Netns ns : namespaces) {
-            pods.add(podEntry(podNames.apply(ns), ns));
+            String name = podNames.apply(ns);
+            // Rendered when the file is written: a later service() labels the pod.
+            pods.add(() -> podEntry(name, ns) + (labels.containsKey(name) ? "    labels: {service: " + labels.get(name)
+                    + "}\n" : "") + (notReady.contains(name) ? "    ready: false\n" : ""));
+        }
+        return this;
+    }
+
+    /**
+     * A service {@code name} in namespace {@code demo} at {@code vip}:{@code port} whose endpoints are {@code backends}
+     * (pods made by {@link MeshExtension#pod}, listed with {@link #capture} or not) on {@code targetPort}; the pods in
+     * {@code unready} are endpoints that are not ready. Give the service an unused address of the pods' network: the
+     * client needs a route to it for the capture to see the connection.
+     */
+    public MeshFile service(String name, InetAddress vip, int port, int targetPort, List<Netns> backends,
+            List<Netns> unready) {
+        StringBuilder s = new StringBuilder();
+        s.append("  - name: ").append(name).append("\n    namespace: demo\n    addresses: [")
+                .append(vip.getHostAddress()).append("]\n    ports: [{port: ").append(port).append(", targetPort: ")
+                .append(targetPort).append("}]\n    selector: {service: ").append(name).append("}\n");
+        services.add(s.toString());
+        for (Netns b : backends) {
+            String pod = podNames.apply(b);
+            labels.put(pod, name);
+            if (unready.contains(b)) {
+                notReady.add(pod);
+            }
         }
         return this;
     }
 
     /** A pod entry written as is (two-space list indent), e.g. one whose namespace does not exist. */
     public MeshFile entry(String yaml) {
-        pods.add(yaml);
+        pods.add(() -> yaml);
         return this;
     }
 
@@ -61,7 +98,8 @@ public final class MeshFile {
                   idleTimeout: %s
                   drainTimeout: %s
                 """.formatted(rules, idleTimeout, drainTimeout);
-        return pods.isEmpty() ? proxy + "pods: []\n" : proxy + "pods:\n" + String.join("", pods);
+        String text = pods.isEmpty() ? proxy + "pods: []\n" : proxy + "pods:\n" + pods.stream().map(Supplier::get).collect(Collectors.joining());
+        return services.isEmpty() ? text : text + "services:\n" + String.join("", services);
     }
 
     private static String podEntry(String name, Netns ns) {
