@@ -1,0 +1,345 @@
+package io.nodemesh.proxy.inpod;
+
+import io.nodemesh.linux.NetworkNamespace;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * Finds the network namespace of a pod that is already running, by the pod's IP address.
+ *
+ * <p>A pod started after the proxy will have its namespace handed over by the CNI plugin (a later issue); a pod that
+ * was running before the proxy started, or whose Kubernetes namespace is enrolled in the mesh later, has to be found.
+ * istio-cni's node agent does the same: it walks {@code /proc/*&#47;ns/net}. One {@link #scan()} visits every network
+ * namespace of the host once — each {@code /proc/<pid>/ns/net} and each bind mount in {@code /var/run/netns},
+ * deduplicated by the namespace's inode — and reads its addresses without forking and, where a process lives in it,
+ * without entering it: {@code /proc/<pid>/net/fib_trie} (IPv4, the {@code /32 host LOCAL} entries) and
+ * {@code /proc/<pid>/net/if_inet6} (IPv6) show the namespace of that process. A bind-mounted namespace without any
+ * process is entered briefly on a scan thread of its own and read through {@code /proc/thread-self/net}.
+ *
+ * <p>The proxy's own namespace (the host's) is skipped: hostNetwork pods are never captured. Loopback addresses and
+ * IPv6 link-local addresses say nothing about a pod and are ignored. An address held by two namespaces is ambiguous
+ * and left out ({@link Result#ambiguities()}), never guessed. A process that exits during the scan, or a namespace
+ * that cannot be read, is skipped and counted; it never fails the scan.
+ *
+ * <p>It runs on the control thread, once per reconcile for all pods still lacking a namespace
+ * ({@link Result#findAll}); it allocates per namespace, not per process, but clarity comes first here.
+ */
+public final class NetnsScanner {
+
+    private static final String HOST_LOCAL = "/32 host LOCAL";
+
+    private final Path proc;
+    private final Path netnsDir;
+
+    /** A scanner of this host's {@code /proc} and {@code /var/run/netns}. */
+    public NetnsScanner() {
+        this(Path.of("/proc"), Path.of("/var/run/netns"));
+    }
+
+    /** A scanner of another proc root and bind-mount directory (tests). */
+    NetnsScanner(Path proc, Path netnsDir) {
+        this.proc = proc;
+        this.netnsDir = netnsDir;
+    }
+
+    /** Scans once and returns the namespace holding {@code address}, if exactly one does. */
+    public Optional<Path> find(InetAddress address) {
+        return scan().find(address);
+    }
+
+    /** Visits every network namespace of the host once and maps each address found to its namespace's path. */
+    public Result scan() {
+        long start = System.nanoTime();
+        Counts counts = new Counts();
+        Path self = proc.resolve("self/ns/net");
+        long hostInode;
+        Object nsfsDevice;
+        try {
+            // Following the link: the inode and device of the namespace itself (nsfs), not of the link.
+            hostInode = (Long) Files.getAttribute(self, "unix:ino");
+            nsfsDevice = Files.getAttribute(self, "unix:dev");
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read this process's network namespace " + self, e);
+        }
+        Map<Long, Namespace> byInode = new LinkedHashMap<>();
+        collectBindMounts(byInode, hostInode, nsfsDevice, counts);
+        collectProcesses(byInode, hostInode, counts);
+
+        Map<InetAddress, Path> found = new HashMap<>();
+        Map<InetAddress, Set<Path>> ambiguous = new TreeMap<>(NetnsScanner::compare);
+        for (Namespace ns : byInode.values()) {
+            Addresses read = read(ns);
+            if (read == null) {
+                counts.unreadable++;
+                continue;
+            }
+            for (InetAddress address : read.addresses) {
+                Set<Path> clash = ambiguous.get(address);
+                if (clash != null) {
+                    clash.add(read.path);
+                    continue;
+                }
+                Path earlier = found.putIfAbsent(address, read.path);
+                if (earlier != null) {
+                    found.remove(address);
+                    ambiguous.put(address, new LinkedHashSet<>(List.of(earlier, read.path)));
+                }
+            }
+        }
+        List<Ambiguity> ambiguities = new ArrayList<>(ambiguous.size());
+        ambiguous.forEach((address, paths) -> ambiguities.add(new Ambiguity(address, List.copyOf(paths))));
+        return new Result(Map.copyOf(found), List.copyOf(ambiguities), byInode.size(), counts.processes,
+                counts.unreadable, Duration.ofNanos(System.nanoTime() - start));
+    }
+
+    /** The namespaces bind-mounted in {@code /var/run/netns} (the way {@code ip netns add} and CNI runtimes keep them). */
+    private void collectBindMounts(Map<Long, Namespace> byInode, long hostInode, Object nsfsDevice, Counts counts) {
+        if (!Files.isDirectory(netnsDir)) {
+            return;
+        }
+        List<Path> entries = new ArrayList<>();
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(netnsDir)) {
+            dir.forEach(entries::add);
+        } catch (IOException | DirectoryIteratorException e) {
+            counts.unreadable++;
+            return;
+        }
+        entries.sort(null);
+        for (Path entry : entries) {
+            try {
+                // A file left behind by a failed or undone mount is not on nsfs: its inode would name nothing.
+                if (!nsfsDevice.equals(Files.getAttribute(entry, "unix:dev"))) {
+                    continue;
+                }
+                long inode = (Long) Files.getAttribute(entry, "unix:ino");
+                if (inode != hostInode) {
+                    byInode.computeIfAbsent(inode, Namespace::new).bindMount = entry;
+                }
+            } catch (IOException e) {
+                counts.unreadable++;
+            }
+        }
+    }
+
+    /** The namespace of every process, from the text of its {@code ns/net} link: {@code net:[4026531840]}. */
+    private void collectProcesses(Map<Long, Namespace> byInode, long hostInode, Counts counts) {
+        try (DirectoryStream<Path> dir = Files.newDirectoryStream(proc, NetnsScanner::isPid)) {
+            for (Path process : dir) {
+                counts.processes++;
+                long inode = namespaceInode(process);
+                if (inode > 0 && inode != hostInode) {
+                    byInode.computeIfAbsent(inode, Namespace::new).pids.add(process);
+                }
+            }
+        } catch (IOException | DirectoryIteratorException e) {
+            throw new IllegalStateException("cannot list " + proc, e);
+        }
+    }
+
+    /** The inode of the network namespace {@code process} is in, or -1 when it exited or cannot be read. */
+    private static long namespaceInode(Path process) {
+        try {
+            String link = Files.readSymbolicLink(process.resolve("ns/net")).toString();
+            if (link.startsWith("net:[") && link.endsWith("]")) {
+                return Long.parseLong(link, 5, link.length() - 1, 10);
+            }
+            return -1;
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * The addresses of {@code ns} and the path to hand out for it, or null when no process in it could be read and it
+     * is not bind-mounted (or cannot be entered).
+     */
+    private Addresses read(Namespace ns) {
+        for (Path process : ns.pids) {
+            try {
+                Set<InetAddress> addresses = addresses(process.resolve("net"));
+                // The process may have exited and its pid been reused while we read: only trust what we read if it
+                // is still in the same namespace afterwards.
+                if (namespaceInode(process) == ns.inode) {
+                    return new Addresses(ns.bindMount != null ? ns.bindMount : process.resolve("ns/net"), addresses);
+                }
+            } catch (IOException e) {
+                // exited, or not ours to read: try the next process in the namespace
+            }
+        }
+        if (ns.bindMount != null) {
+            try {
+                return new Addresses(ns.bindMount, enterAndRead(ns.bindMount));
+            } catch (IOException e) {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Reads a namespace no process lives in by entering it, on a thread of its own: the caller may be a virtual
+     * thread (which cannot enter), and a thread that fails to come back must not be the control thread.
+     */
+    private static Set<InetAddress> enterAndRead(Path bindMount) throws IOException {
+        CompletableFuture<Set<InetAddress>> result = new CompletableFuture<>();
+        Thread scan = Thread.ofPlatform().name("nodemesh-netns-scan").start(() -> {
+            try (NetworkNamespace ns = NetworkNamespace.open(bindMount)) {
+                result.complete(ns.call(() -> addresses(Path.of("/proc/thread-self/net"))));
+            } catch (Throwable e) {
+                result.completeExceptionally(e);
+            }
+        });
+        try {
+            return result.get();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException("cannot read " + bindMount, e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while reading " + bindMount, e);
+        } finally {
+            try {
+                scan.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** The IPv4 and IPv6 addresses of the namespace whose {@code net} directory in /proc is {@code net}. */
+    static Set<InetAddress> addresses(Path net) throws IOException {
+        Set<InetAddress> addresses = new LinkedHashSet<>();
+        ipv4(Files.readAllBytes(net.resolve("fib_trie")), addresses);
+        try {
+            ipv6(Files.readAllBytes(net.resolve("if_inet6")), addresses);
+        } catch (NoSuchFileException ipv6Disabled) {
+            if (!Files.isDirectory(net)) {
+                throw ipv6Disabled;
+            }
+        }
+        return addresses;
+    }
+
+    /**
+     * The local addresses in a {@code fib_trie}: a leaf line {@code |-- 10.0.0.5} followed by {@code /32 host LOCAL}.
+     * Both the Main and the Local table are listed; the set keeps each address once.
+     */
+    static void ipv4(byte[] fibTrie, Set<InetAddress> into) throws UnknownHostException {
+        String text = new String(fibTrie, StandardCharsets.US_ASCII);
+        String leaf = null;
+        for (String line : text.split("\n")) {
+            String trimmed = line.strip();
+            if (trimmed.startsWith("|-- ")) {
+                leaf = trimmed.substring(4);
+            } else if (leaf != null && trimmed.equals(HOST_LOCAL)) {
+                InetAddress address = InetAddress.ofLiteral(leaf);
+                if (!address.isLoopbackAddress()) {
+                    into.add(address);
+                }
+            } else if (trimmed.startsWith("+-- ") || trimmed.endsWith(":")) {
+                leaf = null;
+            }
+        }
+    }
+
+    /** The addresses in an {@code if_inet6}: 32 hex digits first on each line, loopback and link-local left out. */
+    static void ipv6(byte[] ifInet6, Set<InetAddress> into) throws UnknownHostException {
+        String text = new String(ifInet6, StandardCharsets.US_ASCII);
+        HexFormat hex = HexFormat.of();
+        for (String line : text.split("\n")) {
+            if (line.length() < 32) {
+                continue;
+            }
+            InetAddress address = InetAddress.getByAddress(hex.parseHex(line, 0, 32));
+            if (!address.isLoopbackAddress() && !address.isLinkLocalAddress()) {
+                into.add(address);
+            }
+        }
+    }
+
+    private static boolean isPid(Path entry) {
+        String name = entry.getFileName().toString();
+        for (int i = 0; i < name.length(); i++) {
+            if (name.charAt(i) < '0' || name.charAt(i) > '9') {
+                return false;
+            }
+        }
+        return !name.isEmpty();
+    }
+
+    private static int compare(InetAddress a, InetAddress b) {
+        return Arrays.compareUnsigned(a.getAddress(), b.getAddress());
+    }
+
+    /** What one scan found: each address held by exactly one namespace, the ambiguous ones, and what was visited. */
+    public record Result(Map<InetAddress, Path> namespaces, List<Ambiguity> ambiguities, int namespaceCount,
+                         int processCount, int unreadableCount, Duration took) {
+
+        /** The namespace holding {@code address}, if exactly one does. */
+        public Optional<Path> find(InetAddress address) {
+            return Optional.ofNullable(namespaces.get(address));
+        }
+
+        /** The namespaces of those of {@code addresses} that exactly one namespace holds. */
+        public Map<InetAddress, Path> findAll(Collection<InetAddress> addresses) {
+            Map<InetAddress, Path> found = new HashMap<>();
+            for (InetAddress address : addresses) {
+                Path path = namespaces.get(address);
+                if (path != null) {
+                    found.put(address, path);
+                }
+            }
+            return found;
+        }
+
+        /** One line for the log. */
+        @Override
+        public String toString() {
+            return "scanned " + namespaceCount + " network namespaces of " + processCount + " processes in "
+                    + took.toMillis() + " ms: " + namespaces.size() + " addresses, " + ambiguities.size()
+                    + " ambiguous, " + unreadableCount + " unreadable";
+        }
+    }
+
+    /** An address found in more than one namespace: not handed out, since it could be either pod. */
+    public record Ambiguity(InetAddress address, List<Path> namespaces) {}
+
+    /** One distinct namespace seen during a scan: its inode, its bind mount if any, the processes in it. */
+    private static final class Namespace {
+        final long inode;
+        final List<Path> pids = new ArrayList<>(1);
+        Path bindMount;
+
+        Namespace(long inode) {
+            this.inode = inode;
+        }
+    }
+
+    private record Addresses(Path path, Set<InetAddress> addresses) {}
+
+    private static final class Counts {
+        int processes;
+        int unreadable;
+    }
+}
