@@ -2,6 +2,7 @@ package io.nodemesh.proxy.inpod;
 
 import io.nodemesh.linux.NetworkNamespace;
 import java.io.IOException;
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
@@ -19,12 +20,11 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 
 /**
  * Finds the network namespace of a pod that is already running, by the pod's IP address.
@@ -87,30 +87,27 @@ public final class NetnsScanner {
         collectBindMounts(byInode, hostInode, nsfsDevice, counts);
         collectProcesses(byInode, hostInode, counts);
 
-        Map<InetAddress, Path> found = new HashMap<>();
-        Map<InetAddress, Set<Path>> ambiguous = new TreeMap<>(NetnsScanner::compare);
+        List<Addresses> read = new ArrayList<>(byInode.size());
+        List<Path> toEnter = new ArrayList<>();
         for (Namespace ns : byInode.values()) {
-            Addresses read = read(ns);
-            if (read == null) {
+            Addresses addresses = readThroughProcess(ns);
+            if (addresses != null) {
+                read.add(addresses);
+            } else if (ns.bindMount != null) {
+                toEnter.add(ns.bindMount);
+            } else {
                 counts.unreadable++;
-                continue;
-            }
-            for (InetAddress address : read.addresses) {
-                Set<Path> clash = ambiguous.get(address);
-                if (clash != null) {
-                    clash.add(read.path);
-                    continue;
-                }
-                Path earlier = found.putIfAbsent(address, read.path);
-                if (earlier != null) {
-                    found.remove(address);
-                    ambiguous.put(address, new LinkedHashSet<>(List.of(earlier, read.path)));
-                }
             }
         }
-        List<Ambiguity> ambiguities = new ArrayList<>(ambiguous.size());
-        ambiguous.forEach((address, paths) -> ambiguities.add(new Ambiguity(address, List.copyOf(paths))));
-        return new Result(Map.copyOf(found), List.copyOf(ambiguities), byInode.size(), counts.processes,
+        if (!toEnter.isEmpty()) {
+            List<Addresses> entered = enterAndRead(toEnter);
+            counts.unreadable += toEnter.size() - entered.size();
+            read.addAll(entered);
+        }
+
+        Index index = new Index();
+        read.forEach(index::add);
+        return new Result(Map.copyOf(index.found), index.ambiguities(), byInode.size(), counts.processes,
                 counts.unreadable, Duration.ofNanos(System.nanoTime() - start));
     }
 
@@ -172,10 +169,10 @@ public final class NetnsScanner {
     }
 
     /**
-     * The addresses of {@code ns} and the path to hand out for it, or null when no process in it could be read and it
-     * is not bind-mounted (or cannot be entered).
+     * The addresses of {@code ns} read through one of its processes, with the path to hand out for it; null when it
+     * has no process left that could be read.
      */
-    private Addresses read(Namespace ns) {
+    private static Addresses readThroughProcess(Namespace ns) {
         for (Path process : ns.pids) {
             try {
                 Set<InetAddress> addresses = addresses(process.resolve("net"));
@@ -188,92 +185,97 @@ public final class NetnsScanner {
                 // exited, or not ours to read: try the next process in the namespace
             }
         }
-        if (ns.bindMount != null) {
-            try {
-                return new Addresses(ns.bindMount, enterAndRead(ns.bindMount));
-            } catch (IOException e) {
-                return null;
-            }
-        }
         return null;
     }
 
     /**
-     * Reads a namespace no process lives in by entering it, on a thread of its own: the caller may be a virtual
-     * thread (which cannot enter), and a thread that fails to come back must not be the control thread.
+     * Reads the namespaces no process lives in by entering each in turn, on a thread of its own: the caller may be a
+     * virtual thread (which cannot enter), and a thread that fails to come back must not be the control thread. A
+     * namespace that cannot be entered or read is left out.
      */
-    private static Set<InetAddress> enterAndRead(Path bindMount) throws IOException {
-        CompletableFuture<Set<InetAddress>> result = new CompletableFuture<>();
+    private static List<Addresses> enterAndRead(List<Path> bindMounts) {
+        List<Addresses> read = new ArrayList<>(bindMounts.size());
         Thread scan = Thread.ofPlatform().name("nodemesh-netns-scan").start(() -> {
-            try (NetworkNamespace ns = NetworkNamespace.open(bindMount)) {
-                result.complete(ns.call(() -> addresses(Path.of("/proc/thread-self/net"))));
-            } catch (Throwable e) {
-                result.completeExceptionally(e);
+            for (Path bindMount : bindMounts) {
+                try (NetworkNamespace ns = NetworkNamespace.open(bindMount)) {
+                    read.add(new Addresses(bindMount, ns.call(() -> addresses(Path.of("/proc/thread-self/net")))));
+                } catch (IllegalStateException stuck) {
+                    return; // this thread could not come back from the namespace: it must not enter another
+                } catch (Exception e) {
+                    // unmounted or deleted since it was listed, or unreadable: left out
+                }
             }
         });
-        try {
-            return result.get();
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof IOException io ? io : new IOException("cannot read " + bindMount, e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while reading " + bindMount, e);
-        } finally {
+        boolean interrupted = false;
+        while (true) {
             try {
                 scan.join();
+                break;
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                interrupted = true;
             }
         }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        return read;
     }
 
     /** The IPv4 and IPv6 addresses of the namespace whose {@code net} directory in /proc is {@code net}. */
-    static Set<InetAddress> addresses(Path net) throws IOException {
+    private static Set<InetAddress> addresses(Path net) throws IOException {
         Set<InetAddress> addresses = new LinkedHashSet<>();
-        ipv4(Files.readAllBytes(net.resolve("fib_trie")), addresses);
+        localIpv4(Files.readAllBytes(net.resolve("fib_trie")), addresses);
         try {
             ipv6(Files.readAllBytes(net.resolve("if_inet6")), addresses);
-        } catch (NoSuchFileException ipv6Disabled) {
+        } catch (NoSuchFileException e) {
             if (!Files.isDirectory(net)) {
-                throw ipv6Disabled;
+                throw e; // the process is gone
             }
+            // IPv6 is disabled in this namespace
         }
         return addresses;
     }
 
     /**
      * The local addresses in a {@code fib_trie}: a leaf line {@code |-- 10.0.0.5} followed by {@code /32 host LOCAL}.
-     * Both the Main and the Local table are listed; the set keeps each address once.
+     * Both the Main and the Local table are listed; the set keeps each address once. A line this parser does not
+     * understand is passed over.
      */
-    static void ipv4(byte[] fibTrie, Set<InetAddress> into) throws UnknownHostException {
-        String text = new String(fibTrie, StandardCharsets.US_ASCII);
+    private static void localIpv4(byte[] fibTrie, Set<InetAddress> into) {
         String leaf = null;
-        for (String line : text.split("\n")) {
+        for (String line : new String(fibTrie, StandardCharsets.US_ASCII).split("\n")) {
             String trimmed = line.strip();
             if (trimmed.startsWith("|-- ")) {
                 leaf = trimmed.substring(4);
             } else if (leaf != null && trimmed.equals(HOST_LOCAL)) {
-                InetAddress address = InetAddress.ofLiteral(leaf);
-                if (!address.isLoopbackAddress()) {
-                    into.add(address);
+                try {
+                    InetAddress address = Inet4Address.ofLiteral(leaf);
+                    if (!address.isLoopbackAddress()) {
+                        into.add(address);
+                    }
+                } catch (IllegalArgumentException notAnAddress) {
+                    leaf = null;
                 }
-            } else if (trimmed.startsWith("+-- ") || trimmed.endsWith(":")) {
-                leaf = null;
+            } else if (!trimmed.startsWith("/")) {
+                leaf = null; // a node (+--) or a table header: the next entries belong to another leaf
             }
         }
     }
 
-    /** The addresses in an {@code if_inet6}: 32 hex digits first on each line, loopback and link-local left out. */
-    static void ipv6(byte[] ifInet6, Set<InetAddress> into) throws UnknownHostException {
-        String text = new String(ifInet6, StandardCharsets.US_ASCII);
+    /**
+     * The addresses in an {@code if_inet6}: 32 hex digits first on each line ({@code fd0000...00a7 02 80 00 80 eth0}),
+     * loopback and link-local left out.
+     */
+    private static void ipv6(byte[] ifInet6, Set<InetAddress> into) {
         HexFormat hex = HexFormat.of();
-        for (String line : text.split("\n")) {
-            if (line.length() < 32) {
-                continue;
-            }
-            InetAddress address = InetAddress.getByAddress(hex.parseHex(line, 0, 32));
-            if (!address.isLoopbackAddress() && !address.isLinkLocalAddress()) {
-                into.add(address);
+        for (String line : new String(ifInet6, StandardCharsets.US_ASCII).split("\n")) {
+            try {
+                InetAddress address = InetAddress.getByAddress(hex.parseHex(line, 0, 32));
+                if (!address.isLoopbackAddress() && !address.isLinkLocalAddress()) {
+                    into.add(address);
+                }
+            } catch (IndexOutOfBoundsException | IllegalArgumentException | UnknownHostException notAnAddress) {
+                // a short or foreign line: passed over
             }
         }
     }
@@ -293,19 +295,19 @@ public final class NetnsScanner {
     }
 
     /** What one scan found: each address held by exactly one namespace, the ambiguous ones, and what was visited. */
-    public record Result(Map<InetAddress, Path> namespaces, List<Ambiguity> ambiguities, int namespaceCount,
+    public record Result(Map<InetAddress, Path> byAddress, List<Ambiguity> ambiguities, int namespaceCount,
                          int processCount, int unreadableCount, Duration took) {
 
         /** The namespace holding {@code address}, if exactly one does. */
         public Optional<Path> find(InetAddress address) {
-            return Optional.ofNullable(namespaces.get(address));
+            return Optional.ofNullable(byAddress.get(address));
         }
 
         /** The namespaces of those of {@code addresses} that exactly one namespace holds. */
         public Map<InetAddress, Path> findAll(Collection<InetAddress> addresses) {
             Map<InetAddress, Path> found = new HashMap<>();
             for (InetAddress address : addresses) {
-                Path path = namespaces.get(address);
+                Path path = byAddress.get(address);
                 if (path != null) {
                     found.put(address, path);
                 }
@@ -317,13 +319,40 @@ public final class NetnsScanner {
         @Override
         public String toString() {
             return "scanned " + namespaceCount + " network namespaces of " + processCount + " processes in "
-                    + took.toMillis() + " ms: " + namespaces.size() + " addresses, " + ambiguities.size()
+                    + String.format(Locale.ROOT, "%.1f", took.toNanos() / 1e6) + " ms: " + byAddress.size() + " addresses, " + ambiguities.size()
                     + " ambiguous, " + unreadableCount + " unreadable";
         }
     }
 
     /** An address found in more than one namespace: not handed out, since it could be either pod. */
     public record Ambiguity(InetAddress address, List<Path> namespaces) {}
+
+    /** Addresses to namespaces, keeping out (and listing) every address that more than one namespace holds. */
+    private static final class Index {
+        final Map<InetAddress, Path> found = new HashMap<>();
+        final Map<InetAddress, Set<Path>> ambiguous = new TreeMap<>(NetnsScanner::compare);
+
+        void add(Addresses namespace) {
+            for (InetAddress address : namespace.addresses) {
+                Set<Path> clash = ambiguous.get(address);
+                if (clash != null) {
+                    clash.add(namespace.path);
+                    continue;
+                }
+                Path earlier = found.putIfAbsent(address, namespace.path);
+                if (earlier != null) {
+                    found.remove(address);
+                    ambiguous.put(address, new LinkedHashSet<>(List.of(earlier, namespace.path)));
+                }
+            }
+        }
+
+        List<Ambiguity> ambiguities() {
+            List<Ambiguity> list = new ArrayList<>(ambiguous.size());
+            ambiguous.forEach((address, paths) -> list.add(new Ambiguity(address, List.copyOf(paths))));
+            return List.copyOf(list);
+        }
+    }
 
     /** One distinct namespace seen during a scan: its inode, its bind mount if any, the processes in it. */
     private static final class Namespace {

@@ -68,8 +68,8 @@ class NetnsScannerTest {
         assertThat(result.find(v6)).contains(pod.path());
         assertThat(pod.path()).startsWith(Path.of("/var/run/netns"));
         assertThat(result.findAll(List.of(v4, v6, ipv4()))).isEqualTo(Map.of(v4, pod.path(), v6, pod.path()));
-        assertThat(result.namespaces()).doesNotContainKeys(InetAddress.getLoopbackAddress(), InetAddress.ofLiteral("::1"));
-        assertThat(result.namespaces().keySet()).noneMatch(a -> a.isLinkLocalAddress() || a.isLoopbackAddress());
+        assertThat(result.byAddress()).doesNotContainKeys(InetAddress.getLoopbackAddress(), InetAddress.ofLiteral("::1"));
+        assertThat(result.byAddress().keySet()).noneMatch(a -> a.isLinkLocalAddress() || a.isLoopbackAddress());
         System.out.println(result);
     }
 
@@ -162,16 +162,22 @@ class NetnsScannerTest {
         add(gone, ipv4());
         loners.getLast().destroyForcibly().waitFor(10, TimeUnit.SECONDS);
 
-        // Namespaces that come and go by the hundred while scanning.
+        // Namespaces that come and go, each with an address, while scanning: some are listed and gone before they
+        // are read.
         AtomicBoolean churn = new AtomicBoolean(true);
+        AtomicInteger churned = new AtomicInteger();
         Thread churner = Thread.ofPlatform().name("netns-churn").start(() -> {
             while (churn.get()) {
-                Commands.run("unshare", "--net", "--", "sh", "-c", "ip addr add 10.239.0.1/32 dev lo; sleep 0.01");
+                Commands.run("unshare", "--net", "--", "sh", "-c", "ip addr add " + cidr(ipv4()) + " dev lo; sleep 0.005");
+                churned.incrementAndGet();
             }
         });
         try {
-            for (int i = 0; i < 20; i++) {
-                assertThat(scanner.scan().find(stays)).contains(Path.of("/proc/" + pid + "/ns/net"));
+            int scans = 0;
+            while (scans < 20 || churned.get() < 20) {
+                Result result = scanner.scan();
+                assertThat(result.find(stays)).as(result.toString()).contains(Path.of("/proc/" + pid + "/ns/net"));
+                scans++;
             }
         } finally {
             churn.set(false);
@@ -221,7 +227,7 @@ class NetnsScannerTest {
 
         Result result = new NetnsScanner(fakeProc, fakeProc.resolve("no-netns")).scan();
 
-        assertThat(result.namespaces()).isEqualTo(Map.of(
+        assertThat(result.byAddress()).isEqualTo(Map.of(
                 InetAddress.ofLiteral("10.244.1.7"), alive.resolve("net"),
                 InetAddress.ofLiteral("fd00::a7"), alive.resolve("net")));
         assertThat(result.processCount()).isEqualTo(2);
