@@ -31,7 +31,7 @@ import java.util.TreeMap;
  *
  * <p>A pod started after the proxy will have its namespace handed over by the CNI plugin (a later issue); a pod that
  * was running before the proxy started, or whose Kubernetes namespace is enrolled in the mesh later, has to be found.
- * istio-cni's node agent does the same: it walks {@code /proc/*&#47;ns/net}. One {@link #scan()} visits every network
+ * istio-cni's node agent finds the namespaces of such pods the same way, by walking {@code /proc}. One {@link #scan()} visits every network
  * namespace of the host once — each {@code /proc/<pid>/ns/net} and each bind mount in {@code /var/run/netns},
  * deduplicated by the namespace's inode — and reads its addresses without forking and, where a process lives in it,
  * without entering it: {@code /proc/<pid>/net/fib_trie} (IPv4, the {@code /32 host LOCAL} entries) and
@@ -43,8 +43,13 @@ import java.util.TreeMap;
  * and left out ({@link Result#ambiguities()}), never guessed. A process that exits during the scan, or a namespace
  * that cannot be read, is skipped and counted; it never fails the scan.
  *
+ * <p>A {@code /proc/<pid>/ns/net} path names the namespace only while that process lives: open it
+ * ({@link NetworkNamespace#open}) right after the scan and keep the handle; a bind mount is handed out instead
+ * whenever there is one.
+ *
  * <p>It runs on the control thread, once per reconcile for all pods still lacking a namespace
- * ({@link Result#findAll}); it allocates per namespace, not per process, but clarity comes first here.
+ * ({@link Result#findAll}): per process it reads one link, the address files once per namespace. Clarity comes
+ * before allocation here; it is not on the data path.
  */
 public final class NetnsScanner {
 
