@@ -3,6 +3,7 @@ package io.nodemesh.demo;
 import io.nodemesh.cli.Vocabulary;
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.discovery.Enrolment;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
@@ -41,13 +42,14 @@ import picocli.CommandLine;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {
                 "Show nodemesh at work in throw-away network namespaces (as root).",
-                "Two captured pods, real traffic through the proxy, what the proxy saw and the metrics the agent "
+                "Three captured pods and a service, real traffic through the proxy, what the proxy saw and the metrics the agent "
                         + "counted; everything it made is removed when it ends. Needs root."})
 public final class DemoCommand implements Callable<Integer> {
 
     static final String CONFIG_TEMPLATE = "/demo-standalone.yaml";
     static final int BACKEND_PORT = 8080;
     static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
+    static final int SERVICE_CONNECTIONS = 40;
 
     @Spec
     private CommandLine.Model.CommandSpec spec;
@@ -101,7 +103,9 @@ public final class DemoCommand implements Callable<Integer> {
         Lan lan = s.topology.lan("node");
         Netns frontend = lan.attach("frontend", "10.77.0.2/24", "fd77::2/64");
         Netns backend = lan.attach("backend", "10.77.0.3/24", "fd77::3/64");
+        Netns backend2 = lan.attach("backend-2", "10.77.0.4/24", "fd77::4/64");
         s.echo = EchoServer.start(backend, BACKEND_PORT);
+        s.echo2 = EchoServer.start(backend2, BACKEND_PORT);
 
         s.agent = TelemetryAgent.start(AgentConfig.builder()
                 .socketPath(s.work.resolve("telemetry.sock"))
@@ -119,7 +123,7 @@ public final class DemoCommand implements Callable<Integer> {
                     return p == null ? MeshSnapshot.empty() : p.snapshot();
                 }));
         Path config = s.work.resolve("standalone.yaml");
-        Files.writeString(config, renderConfig(frontend, backend));
+        Files.writeString(config, renderConfig(frontend, backend, backend2));
         NodeProxy.Builder builder = NodeProxy.builder()
                 .configFile(config)
                 .sink(s.reporter)
@@ -135,6 +139,11 @@ public final class DemoCommand implements Callable<Integer> {
         out.printf("topology  node netns %s with bridge br0 (no route off the machine)%n", lan.node().name());
         out.printf("          frontend  10.77.0.2  fd77::2  %s  captured%n", frontend.path());
         out.printf("          backend   10.77.0.3  fd77::3  %s  captured, echo server on :%d%n", backend.path(), BACKEND_PORT);
+        out.printf("          backend-2 10.77.0.4  fd77::4  %s  captured, echo server on :%d%n", backend2.path(),
+                BACKEND_PORT);
+        out.printf("          namespace demo labelled %s=%s: its pods are captured; service demo/backend at %s:%d "
+                + "-> both backends' :%d%n", Enrolment.KEY, Enrolment.ENABLED, ServiceTraffic.VIP.getHostAddress(),
+                ServiceTraffic.PORT, BACKEND_PORT);
         out.printf("proxy     %s transport; listeners inside each pod's netns (:15001 outbound, :15006 inbound); admin http://%s/stats%n",
                 s.proxy.transport(), HostPort.format(s.proxy.adminAddress()));
         out.printf("agent     reports on %s; metrics http://%s/metrics%n", s.agent.socketPath(), HostPort.format(s.agent.metricsAddress()));
@@ -160,8 +169,19 @@ public final class DemoCommand implements Callable<Integer> {
         out.println();
 
         MetricsReport.print(out, s.agent, 2L * connections, Duration.ofSeconds(5));
+        out.println();
+
+        ServiceTraffic.Result service = ServiceTraffic.run(frontend, s.proxy, List.of("demo/backend", "demo/backend-2"),
+                SERVICE_CONNECTIONS);
+        out.printf("service   %d connections frontend -> demo/backend at %s:%d, balanced by the proxy over its ready%n"
+                + "          endpoints (power of two choices, least outstanding connections); taken by each:%n",
+                SERVICE_CONNECTIONS, ServiceTraffic.VIP.getHostAddress(), ServiceTraffic.PORT);
+        service.byEndpoint().forEach((pod, n) -> out.printf("          %-16s %3d%n", pod, n));
+        out.printf("          %d of %d echoed back intact%n", service.intact(), SERVICE_CONNECTIONS);
         out.flush();
-        boolean ok = traffic.intact() == connections
+        boolean balanced = service.intact() == SERVICE_CONNECTIONS
+                && service.byEndpoint().values().stream().allMatch(n -> n > 0);
+        boolean ok = traffic.intact() == connections && balanced
                 && seen.stream().filter(c -> c.direction() == Direction.OUTBOUND).count() >= connections;
         out.println();
         out.println(ok ? "result    OK: every connection was captured by the proxy and arrived intact"
@@ -169,7 +189,7 @@ public final class DemoCommand implements Callable<Integer> {
         return ok ? 0 : 1;
     }
 
-    private String renderConfig(Netns frontend, Netns backend) throws IOException {
+    private String renderConfig(Netns frontend, Netns backend, Netns backend2) throws IOException {
         String template;
         try (InputStream in = DemoCommand.class.getResourceAsStream(CONFIG_TEMPLATE)) {
             if (in == null) {
@@ -178,7 +198,8 @@ public final class DemoCommand implements Callable<Integer> {
             template = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
         return template.replace("${FRONTEND_NETNS}", frontend.path().toString())
-                .replace("${BACKEND_NETNS}", backend.path().toString());
+                .replace("${BACKEND_NETNS}", backend.path().toString())
+                .replace("${BACKEND2_NETNS}", backend2.path().toString());
     }
 
     private static String whyItCannotRun() {
@@ -206,6 +227,7 @@ public final class DemoCommand implements Callable<Integer> {
         private final Topology topology;
         private final Path work;
         private EchoServer echo;
+        private EchoServer echo2;
         private TelemetryAgent agent;
         private TelemetryReporter reporter;
         private NodeProxy proxy;
@@ -232,6 +254,9 @@ public final class DemoCommand implements Callable<Integer> {
             }
             if (echo != null) {
                 echo.close();
+            }
+            if (echo2 != null) {
+                echo2.close();
             }
             topology.close();
             try (var files = Files.walk(work)) {

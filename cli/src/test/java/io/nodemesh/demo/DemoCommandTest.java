@@ -35,6 +35,9 @@ class DemoCommandTest {
         assertThat(text).contains("connections closed as counted by the agent: 20 (proxy: 20)");
         assertThat(text).contains("every series below also has:", "    request_protocol=\"tcp\"",
                 "istio_tcp_sent_bytes_total{");
+        assertThat(text).contains("service   40 connections frontend -> demo/backend at 10.77.0.100:80",
+                "40 of 40 echoed back intact");
+        assertThat(text).containsPattern("          demo/backend +[1-9]\\d*\n          demo/backend-2 +[1-9]\\d*\n");
         assertThat(text.lines()).allSatisfy(line -> assertThat(line.length()).as(line).isLessThan(160));
         assertThat(text).contains("result    OK");
         assertThat(Commands.run("ip", "netns", "list").stdout())
