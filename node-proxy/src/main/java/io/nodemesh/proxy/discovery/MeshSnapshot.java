@@ -82,7 +82,7 @@ public final class MeshSnapshot {
                                     + " both have " + vip.getHostAddress() + ":" + port.port());
                         }
                     }
-                    atVip.add(new ServiceTarget(svc, port, backends(svc, port, byIp)));
+                    atVip.add(new ServiceTarget(svc, port, backends(svc, port, vip, byIp)));
                 }
             }
         }
@@ -95,12 +95,13 @@ public final class MeshSnapshot {
         this.servicesByVip = Collections.unmodifiableMap(vips);
     }
 
-    private static ServiceTarget.Backend[] backends(ServiceSpec svc, ServiceSpec.Port port,
+    /** The ready endpoints of {@code port} in {@code vip}'s address family (an IPv4 address leads to IPv4 ones). */
+    private static ServiceTarget.Backend[] backends(ServiceSpec svc, ServiceSpec.Port port, InetAddress vip,
             Map<InetAddress, Optional<PodSpec>> byIp) {
         List<ServiceTarget.Backend> out = new ArrayList<>();
         for (ServiceSpec.Endpoint ep : svc.endpoints()) {
             Integer target = ep.ports().get(port.name());
-            if (ep.ready() && target != null) {
+            if (ep.ready() && target != null && ep.address().getClass() == vip.getClass()) {
                 PodSpec pod = byIp.getOrDefault(ep.address(), Optional.empty()).orElse(null);
                 out.add(new ServiceTarget.Backend(new InetSocketAddress(ep.address(), target), pod));
             }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.transport.TransportKind;
@@ -55,7 +56,11 @@ class StandaloneConfigTest {
         assertThat(client.exemptPorts()).containsExactly(22);
         assertThat(client.exemptInboundPorts()).isEmpty();
         assertThat(client.exemptCidrs()).containsExactly("10.96.0.0/12");
-        assertThat(c.pods()).containsOnlyKeys("demo/client", "demo/server");
+        assertThat(c.pods()).containsOnlyKeys("demo/client", "demo/server", "demo/server-b");
+        assertThat(c.namespaces().get("demo").enrolled()).isTrue();
+        assertThat(c.pods().get("demo/server-b").capture()).as("another node's").isFalse();
+        assertThat(c.serviceAt(InetAddress.ofLiteral("10.96.0.20"), 80).backendList())
+                .extracting(b -> HostPort.format(b.address())).as("the IPv4 address leads to the IPv4 endpoints").containsExactly("10.77.0.3:8080", "10.77.1.3:8080");
         assertThat(c.podByIp(InetAddress.ofLiteral("fd77::3"))).map(PodSpec::name).contains("server");
         assertThat(c.podByIp(InetAddress.ofLiteral("10.77.0.9"))).isEmpty();
     }
