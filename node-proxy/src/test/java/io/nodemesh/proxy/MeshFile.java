@@ -24,6 +24,7 @@ public final class MeshFile {
     private final Map<String, String> labels = new HashMap<>();
     private final Set<String> notReady = new HashSet<>();
     private final List<String> services = new ArrayList<>();
+    private final List<String> policies = new ArrayList<>();
     private String rules = "iptables";
     private String idleTimeout = "1m";
     private String drainTimeout = "2s";
@@ -82,6 +83,12 @@ public final class MeshFile {
         return this;
     }
 
+    /** A policy entry written as is (two-space list indent), under {@code policies}. */
+    public MeshFile policy(String yaml) {
+        policies.add(yaml);
+        return this;
+    }
+
     /** A pod entry written as is (two-space list indent), e.g. one whose namespace does not exist. */
     public MeshFile entry(String yaml) {
         pods.add(() -> yaml);
@@ -99,7 +106,8 @@ public final class MeshFile {
                   drainTimeout: %s
                 """.formatted(rules, idleTimeout, drainTimeout);
         String text = pods.isEmpty() ? proxy + "pods: []\n" : proxy + "pods:\n" + pods.stream().map(Supplier::get).collect(Collectors.joining());
-        return services.isEmpty() ? text : text + "services:\n" + String.join("", services);
+        text = services.isEmpty() ? text : text + "services:\n" + String.join("", services);
+        return policies.isEmpty() ? text : text + "policies:\n" + String.join("", policies);
     }
 
     private static String podEntry(String name, Netns ns) {

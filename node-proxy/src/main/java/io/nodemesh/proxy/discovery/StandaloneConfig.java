@@ -5,6 +5,9 @@ import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.policy.AuthorizationPolicy;
+import io.nodemesh.proxy.policy.PolicyException;
+import io.nodemesh.proxy.policy.PolicyReader;
 import io.nodemesh.proxy.transport.TransportKind;
 import java.io.IOException;
 import java.io.StringReader;
@@ -82,6 +85,15 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *     ports:
  *       - {name: http, port: 80, targetPort: http}   # targetPort: a number or a pod's named port (default: port)
  *     selector: {app: web}    # its endpoints: the pods of its namespace with these labels
+ * policies:                   # NodemeshAuthorizationPolicy, Istio's AuthorizationPolicy at L4
+ *   - name: deny-legacy       # required
+ *     namespace: demo         # default "default": the policy applies to workloads there
+ *     selector: {matchLabels: {app: web}}   # default: every workload of the namespace
+ *     action: DENY            # ALLOW (default) | DENY
+ *     rules:
+ *       - from: [{source: {namespaces: [legacy]}}]   # principals, namespaces, ipBlocks and their not* forms
+ *         to: [{operation: {ports: ["8080"]}}]       # ports, notPorts
+ *         when: [{key: source.ip, values: [10.0.0.0/8]}]   # source.ip|namespace|principal, destination.port
  * }</pre>
  *
  * <p>Enrolment: a pod of a namespace listed under {@code namespaces} is a mesh workload when that namespace has the
@@ -191,7 +203,7 @@ public final class StandaloneConfig {
         if (root == null) {
             return new Document(BootSettings.defaults(), new MeshSnapshot(ProxySettings.defaults(), List.of()));
         }
-        Map<String, Node> top = mapping(root, "", Set.of("proxy", "namespaces", "pods", "services"));
+        Map<String, Node> top = mapping(root, "", Set.of("proxy", "namespaces", "pods", "services", "policies"));
         Node proxyNode = top.get("proxy");
         // One mapping, read once: the start-time settings and the snapshot's come from the same section.
         Map<String, Node> proxySection = proxyNode == null || isNull(proxyNode) ? Map.of()
@@ -254,8 +266,19 @@ public final class StandaloneConfig {
             }
             services.add(svc);
         }
+        List<AuthorizationPolicy> policies = new ArrayList<>();
+        Set<String> policyKeys = new HashSet<>();
+        List<Node> policyItems = list(top.get("policies"), "policies");
+        for (int i = 0; i < policyItems.size(); i++) {
+            AuthorizationPolicy policy = policy(policyItems.get(i), "policies[" + i + "]");
+            if (!policyKeys.add(policy.key())) {
+                throw new ConfigException(where(policyItems.get(i)) + "policies[" + i + "]: policy " + policy.key()
+                        + " is listed twice");
+            }
+            policies.add(policy);
+        }
         return new Document(boot, new MeshSnapshot(proxy, List.copyOf(namespaces.values()),
-                pods.stream().map(ParsedPod::spec).toList(), services));
+                pods.stream().map(ParsedPod::spec).toList(), services, policies));
     }
 
     /** A pod and what only the file's services read: its named ports and readiness. */
@@ -427,6 +450,44 @@ public final class StandaloneConfig {
             }
         }
         return new ServiceSpec(namespace, name, vips, ports, endpoints);
+    }
+
+    /** A policy: {@code name}, {@code namespace} and the spec's fields beside them ({@link PolicyReader}). */
+    private AuthorizationPolicy policy(Node node, String field) throws ConfigException {
+        Map<String, Node> m = mapping(node, field, Set.of("name", "namespace", "selector", "action", "rules"));
+        if (!m.containsKey("name")) {
+            throw new ConfigException(where(node) + field + ": missing required field 'name'");
+        }
+        String name = name(m.get("name"), field + ".name");
+        String namespace = m.containsKey("namespace") ? name(m.get("namespace"), field + ".namespace") : "default";
+        Map<String, Object> spec = new LinkedHashMap<>();
+        for (String key : List.of("selector", "action", "rules")) {
+            if (m.containsKey(key)) {
+                spec.put(key, plain(m.get(key)));
+            }
+        }
+        try {
+            return PolicyReader.read(namespace, name, spec, field);
+        } catch (PolicyException e) {
+            throw new ConfigException(where(node) + e.getMessage());
+        }
+    }
+
+    /** A YAML node as maps, lists and strings (null for YAML's null), for readers shared with the Kubernetes source. */
+    private static Object plain(Node node) {
+        if (node instanceof MappingNode mn) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            for (NodeTuple t : mn.getValue()) {
+                out.put(t.getKeyNode() instanceof ScalarNode k ? k.getValue() : "?", plain(t.getValueNode()));
+            }
+            return out;
+        }
+        if (node instanceof SequenceNode sn) {
+            List<Object> out = new ArrayList<>();
+            sn.getValue().forEach(n -> out.add(plain(n)));
+            return out;
+        }
+        return isNull(node) ? null : ((ScalarNode) node).getValue();
     }
 
     /** A mapping of strings to strings (labels, annotations, selectors); absent or empty is empty. */

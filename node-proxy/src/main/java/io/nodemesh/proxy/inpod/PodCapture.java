@@ -15,6 +15,7 @@ import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.inbound.InboundUpstream;
 import io.nodemesh.proxy.outbound.OutboundUpstream;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.ConnectionListener;
@@ -117,7 +118,9 @@ public final class PodCapture implements ConnectionListener {
             Upstream outboundUpstream = new OutboundUpstream(shared.snapshot(), shared.routes(), spec, direct);
             listeners.add(listen(settings.outboundPort(),
                     new CaptureInitializer(this, Direction.OUTBOUND, outboundUpstream), "outbound"));
-            listeners.add(listen(settings.inboundPort(), new CaptureInitializer(this, Direction.INBOUND, direct), "inbound"));
+            Upstream inboundUpstream = new InboundUpstream(shared.snapshot(), spec, direct);
+            listeners.add(listen(settings.inboundPort(), new CaptureInitializer(this, Direction.INBOUND, inboundUpstream),
+                    "inbound"));
             state = State.LISTENING;
             log.info("pod {}: listening on :{} (outbound) and :{} (inbound) in {}", spec.key(),
                     settings.outboundPort(), settings.inboundPort(), spec.netns());

@@ -1,0 +1,53 @@
+package io.nodemesh.proxy.inbound;
+
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.EventLoop;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.inpod.PodUpstream;
+import io.nodemesh.proxy.policy.Authorizer;
+import io.nodemesh.proxy.policy.Peer;
+import io.nodemesh.proxy.relay.Connection;
+import io.nodemesh.proxy.relay.Upstream;
+import io.nodemesh.proxy.route.RouteDenied;
+import java.util.function.Supplier;
+
+/**
+ * The upstream of a plaintext connection into a captured pod (its inbound capture, :15006): the destination's
+ * authorization policies decide, on the snapshot in force, whether it reaches the app. A plaintext peer has no
+ * identity, so only rules on addresses and ports can admit it (principals and namespaces match authenticated peers
+ * only, as in Istio). A denied connection is reset without a socket to the app ({@code Outcome.DENIED}).
+ */
+public final class InboundUpstream implements Upstream {
+
+    private final Supplier<MeshSnapshot> snapshot;
+    private final PodSpec workload;
+    private final PodUpstream app;
+
+    /**
+     * @param snapshot the snapshot in force (read once per connection)
+     * @param workload the pod whose inbound listener accepted the connections
+     * @param app plain TCP to the app inside that pod
+     */
+    public InboundUpstream(Supplier<MeshSnapshot> snapshot, PodSpec workload, PodUpstream app) {
+        this.snapshot = snapshot;
+        this.workload = workload;
+        this.app = app;
+    }
+
+    @Override
+    public ChannelFuture connect(Connection connection, EventLoop loop, ChannelHandler handler) {
+        MeshSnapshot mesh = snapshot.get();
+        if (!mesh.policies(workload.namespace()).isEmpty()) {
+            Peer peer = new Peer(null, connection.source().getAddress(), connection.destination().getPort());
+            Authorizer.Decision decision = Authorizer.decide(mesh, workload, peer);
+            if (!decision.allowed()) {
+                return connection.downstream().newFailedFuture(new RouteDenied(decision.reason() + " ("
+                        + connection.source().getAddress().getHostAddress() + " -> " + workload.key() + ":"
+                        + connection.destination().getPort() + ", plaintext)"));
+            }
+        }
+        return app.connect(connection, loop, handler);
+    }
+}
