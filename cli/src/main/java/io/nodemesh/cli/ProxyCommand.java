@@ -1,8 +1,10 @@
 package io.nodemesh.cli;
 
+import io.nodemesh.discovery.kubernetes.KubernetesSource;
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.inpod.NetnsScanner;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.transport.TransportKind;
@@ -12,13 +14,15 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Function;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine;
 
 /**
- * {@code nodemesh proxy}: runs the node proxy on a standalone config file until SIGTERM or SIGINT,
- * then stops accepting and drains. Exit status 2 when the config file is unusable at start.
+ * {@code nodemesh proxy}: runs the node proxy on a standalone config file, or on the Kubernetes API with
+ * {@code --kubernetes}, until SIGTERM or SIGINT, then stops accepting and drains. Exit status 2 when the config
+ * file is unusable or the API cannot be synced at start.
  */
 @Command(name = "proxy",
         mixinStandardHelpOptions = true,
@@ -27,14 +31,32 @@ import picocli.CommandLine;
                 "Captures the pods listed in the standalone config file (listeners inside each pod's network "
                         + "namespace, redirect rules), relays their connections and serves the admin API, following "
                         + "changes to the file, until SIGTERM/SIGINT; then it drains and exits.",
+                "With --kubernetes the mesh comes from the Kubernetes API instead: this node's pods in namespaces "
+                        + "labelled nodemesh.io/capture=enabled are captured, running ones found by their address; "
+                        + "--config then holds only the proxy section.",
                 "Config format: see standalone-example.yaml in the nodemesh jar."})
 public final class ProxyCommand implements Callable<Integer> {
 
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--config", required = true, paramLabel = "FILE", description = "Standalone YAML config file.")
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "Standalone YAML config file; with --kubernetes, the proxy's settings (its proxy section only).")
     private Path config;
+
+    @Option(names = "--kubernetes",
+            description = "Follow the Kubernetes API (namespaces, this node's pods, services, EndpointSlices).")
+    private boolean kubernetes;
+
+    @Option(names = "--kubeconfig", paramLabel = "FILE",
+            description = "With --kubernetes: the kubeconfig to use (default: in a pod its service account, else "
+                    + "$KUBECONFIG or ~/.kube/config).")
+    private Path kubeconfig;
+
+    @Option(names = "--node-name", paramLabel = "NAME",
+            description = "With --kubernetes: this node's name (default: $NODE_NAME, from the downward API's "
+                    + "spec.nodeName).")
+    private String nodeName;
 
     @Option(names = "--transport", paramLabel = "epoll|io_uring|nio",
             description = "Netty transport (overrides proxy.transport; default epoll, falling back when unavailable).")
@@ -61,22 +83,41 @@ public final class ProxyCommand implements Callable<Integer> {
     private boolean noTelemetry;
 
     private final ConnectionSink sink;
+    private final Function<String, String> environment;
     private final CountDownLatch stop = new CountDownLatch(1);
     private volatile NodeProxy proxy;
 
     /** A command whose proxy reports to the telemetry agent on {@code --telemetry-socket}. */
     public ProxyCommand() {
-        this.sink = null;
+        this(null, System::getenv);
     }
 
     /** A command whose proxy reports every finished connection to {@code sink} instead (tests, embedding). */
     public ProxyCommand(ConnectionSink sink) {
-        this.sink = java.util.Objects.requireNonNull(sink, "sink");
+        this(java.util.Objects.requireNonNull(sink, "sink"), System::getenv);
+    }
+
+    /** A command reading its environment ({@code NODE_NAME}) from {@code environment} (tests). */
+    ProxyCommand(ConnectionSink sink, Function<String, String> environment) {
+        this.sink = sink;
+        this.environment = environment;
     }
 
     @Override
     public Integer call() throws InterruptedException {
-        NodeProxy.Builder builder = NodeProxy.builder().configFile(config).removeRulesOnStop(removeRulesOnExit);
+        NodeProxy.Builder builder = NodeProxy.builder().removeRulesOnStop(removeRulesOnExit);
+        if (kubernetes) {
+            builder.source(kubernetesSource());
+        } else if (config != null) {
+            if (kubeconfig != null || nodeName != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--kubeconfig and --node-name go with --kubernetes");
+            }
+            builder.configFile(config);
+        } else {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "a source is required: --config FILE (standalone) or --kubernetes");
+        }
         if (sink != null) {
             builder.sink(sink);
         } else if (!noTelemetry) {
@@ -134,6 +175,24 @@ public final class ProxyCommand implements Callable<Integer> {
         }
         started.close();
         return 0;
+    }
+
+    /** The Kubernetes source of this node, finding running pods' namespaces with a /proc scan. */
+    private KubernetesSource kubernetesSource() {
+        String node = nodeName != null ? nodeName : environment.apply("NODE_NAME");
+        if (node == null || node.isBlank()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--kubernetes needs this node's name: "
+                    + "--node-name NAME, or NODE_NAME set (in a DaemonSet, from the downward API's spec.nodeName)");
+        }
+        KubernetesSource.Builder b = KubernetesSource.builder(node)
+                .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses));
+        if (kubeconfig != null) {
+            b.kubeconfig(kubeconfig);
+        }
+        if (config != null) {
+            b.settingsFile(config);
+        }
+        return b.build();
     }
 
     /** The running proxy, or null before it started. */

@@ -56,6 +56,22 @@ class ProxyCommandTest {
     }
 
     @Test
+    void kubernetesNeedsTheNodeNameAndAReadableKubeconfig() {
+        ProxyCommand noNode = new ProxyCommand(null, name -> null);
+        assertThat(cli(noNode).execute("--kubernetes", "--no-telemetry")).isEqualTo(2);
+        assertThat(err.toString()).contains("--kubernetes needs this node's name: --node-name NAME, or NODE_NAME set");
+
+        ProxyCommand fromEnv = new ProxyCommand(null, name -> name.equals("NODE_NAME") ? "node-a" : null);
+        Path missing = dir.resolve("kubeconfig");
+        assertThat(cli(fromEnv).execute("--kubernetes", "--kubeconfig", missing.toString(), "--no-telemetry"))
+                .isEqualTo(2);
+        assertThat(err.toString()).contains("nodemesh proxy: " + missing);
+
+        assertThat(cli(new ProxyCommand()).execute("--config", missing.toString(), "--node-name", "x")).isEqualTo(2);
+        assertThat(err.toString()).contains("--kubeconfig and --node-name go with --kubernetes");
+    }
+
+    @Test
     void runsUntilStoppedWithOverridesApplied() throws Exception {
         Path file = dir.resolve("mesh.yaml");
         Files.writeString(file, "proxy:\n  rules: none\n  drainTimeout: 1s\npods: []\n");

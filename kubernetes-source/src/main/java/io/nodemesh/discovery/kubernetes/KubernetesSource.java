@@ -17,6 +17,7 @@ import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -29,6 +30,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,8 +44,10 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #start()} blocks until every informer has listed its objects (a {@link ConfigException} naming those that
  * did not, after the sync timeout). From then on every change any informer sees schedules a rebuild, debounced
  * ({@link Debounce}: a burst of events gives a handful of snapshots); a rebuild that gives the snapshot in force again
- * hands nothing on. A watch that breaks is re-established by fabric8 (relist, then watch again), and the rebuild
- * after it catches the snapshot up; while a watch is down {@link #status()} says why.
+ * hands nothing on. A watch that breaks is re-established by fabric8 (resumed, or listed again when the API has
+ * compacted past it), and the rebuild after it catches the snapshot up; while a list fails {@link #status()} says why.
+ * A watch that goes quiet without breaking is caught by a periodic check against a direct list ({@code watchCheck})
+ * and started anew.
  *
  * <p>Network namespaces: a pod to capture that was already running when the proxy learnt of it (the proxy restarted,
  * its namespace was enrolled later) is looked for by its addresses through the {@link NetnsFinder}, once per rebuild
@@ -65,11 +69,12 @@ public final class KubernetesSource implements WorkloadSource {
     private final NetnsFinder finder;
     private final Duration syncTimeout;
     private final Duration netnsRetry;
+    private final Duration watchCheck;
     private final Debounce debounce;
     private final Map<String, Path> netnsByUid = new ConcurrentHashMap<>();
 
     private KubernetesClient client;
-    private final List<Watched<?>> watched = new ArrayList<>();
+    private final List<Watched<?>> watched = new java.util.concurrent.CopyOnWriteArrayList<>();
     private Watched<io.fabric8.kubernetes.api.model.Namespace> namespaces;
     private Watched<io.fabric8.kubernetes.api.model.Pod> pods;
     private Watched<io.fabric8.kubernetes.api.model.Service> services;
@@ -94,6 +99,7 @@ public final class KubernetesSource implements WorkloadSource {
         this.finder = b.finder;
         this.syncTimeout = b.syncTimeout;
         this.netnsRetry = b.netnsRetry;
+        this.watchCheck = b.watchCheck;
         this.debounce = new Debounce(b.quiet, b.max, this::rebuildQuietly);
     }
 
@@ -115,12 +121,16 @@ public final class KubernetesSource implements WorkloadSource {
             readSettings();
         }
         client = givenClient != null ? givenClient : newClient();
-        namespaces = watch("namespaces", client.namespaces().runnableInformer(0));
+        KubernetesClient c = client;
+        namespaces = watch("namespaces", () -> c.namespaces().runnableInformer(0),
+                () -> c.namespaces().list().getItems());
         pods = watch("pods of node " + node,
-                client.pods().inAnyNamespace().withField("spec.nodeName", node).runnableInformer(0));
-        services = watch("services", client.services().inAnyNamespace().runnableInformer(0));
-        slices = watch("endpointslices", client.discovery().v1().endpointSlices().inAnyNamespace()
-                .runnableInformer(0));
+                () -> c.pods().inAnyNamespace().withField("spec.nodeName", node).runnableInformer(0),
+                () -> c.pods().inAnyNamespace().withField("spec.nodeName", node).list().getItems());
+        services = watch("services", () -> c.services().inAnyNamespace().runnableInformer(0),
+                () -> c.services().inAnyNamespace().list().getItems());
+        slices = watch("endpointslices", () -> c.discovery().v1().endpointSlices().inAnyNamespace()
+                .runnableInformer(0), () -> c.discovery().v1().endpointSlices().inAnyNamespace().list().getItems());
         awaitSync();
         SnapshotBuilder.Result first;
         try {
@@ -157,8 +167,18 @@ public final class KubernetesSource implements WorkloadSource {
         }
     }
 
-    private <T extends HasMetadata> Watched<T> watch(String what, SharedIndexInformer<T> informer) {
-        Watched<T> w = new Watched<>(what, informer);
+    private <T extends HasMetadata> Watched<T> watch(String what, Supplier<SharedIndexInformer<T>> factory,
+            Supplier<List<T>> lister) {
+        Watched<T> w = new Watched<>(what, factory, lister);
+        w.informer = informer(w);
+        watched.add(w);
+        return w;
+    }
+
+    /** A new informer for {@code w}, every change it sees scheduling a rebuild. Not started. */
+    private <T extends HasMetadata> SharedIndexInformer<T> informer(Watched<T> w) {
+        String what = w.what;
+        SharedIndexInformer<T> informer = w.factory.get();
         informer.addEventHandler(new ResourceEventHandler<T>() {
             @Override
             public void onAdd(T obj) {
@@ -183,8 +203,7 @@ public final class KubernetesSource implements WorkloadSource {
             w.error = error;
             return !closed; // keep retrying: a list or watch that fails now may work in a moment
         });
-        watched.add(w);
-        return w;
+        return informer;
     }
 
     /** Starts every informer and waits until all have listed, or the sync timeout has passed. */
@@ -275,6 +294,66 @@ public final class KubernetesSource implements WorkloadSource {
         this.apply = apply;
         debounce.attach(control);
         control.execute(this::retryIfUnplaced);
+        long millis = watchCheck.toMillis();
+        control.scheduleWithFixedDelay(() -> Thread.ofVirtual().name("nodemesh-kube-watchdog")
+                .start(this::checkWatches), millis, millis, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Lists every kind directly and restarts an informer found behind the API: an object the API showed unchanged at
+     * two checks in a row that the informer's cache does not hold as listed, or an object the cache still holds that
+     * neither list showed. Events in flight cannot look like that (they are younger than one interval); a watch that
+     * went deaf does (seen with fabric8 8.0 on the JDK's WebSocket: a watch whose connection was closed while it held
+     * a message in hand never noticed, and never saw another event). Restarting lists again and watches anew.
+     */
+    private void checkWatches() {
+        for (Watched<?> w : watched) {
+            if (closed) {
+                return;
+            }
+            try {
+                check(w);
+            } catch (RuntimeException e) {
+                log.debug("{}: cannot list {} to check its watch: {}", describe(), w.what, e.toString());
+            }
+        }
+    }
+
+    private <T extends HasMetadata> void check(Watched<T> w) {
+        Map<String, String> listed = versions(w.lister.get());
+        Map<String, String> previous = w.lastListed;
+        w.lastListed = listed;
+        if (previous == null || !w.informer.hasSynced()) {
+            return;
+        }
+        Map<String, String> cached = versions(w.informer.getStore().list());
+        boolean behind = false;
+        for (var e : listed.entrySet()) {
+            behind |= e.getValue().equals(previous.get(e.getKey())) && !e.getValue().equals(cached.get(e.getKey()));
+        }
+        for (String uid : cached.keySet()) {
+            behind |= !listed.containsKey(uid) && !previous.containsKey(uid);
+        }
+        if (behind && !closed) {
+            log.warn("{}: the {} informer is behind the API (its watch went quiet): listing and watching again",
+                    describe(), w.what);
+            SharedIndexInformer<T> stale = w.informer;
+            w.informer = informer(w);
+            w.informer.start();
+            stale.stop();
+            w.lastListed = null;
+            debounce.changed();
+        }
+    }
+
+    private static Map<String, String> versions(List<? extends HasMetadata> objects) {
+        Map<String, String> out = new HashMap<>();
+        for (HasMetadata o : objects) {
+            if (o.getMetadata() != null && o.getMetadata().getUid() != null) {
+                out.put(o.getMetadata().getUid(), String.valueOf(o.getMetadata().getResourceVersion()));
+            }
+        }
+        return out;
     }
 
     @Override
@@ -357,15 +436,22 @@ public final class KubernetesSource implements WorkloadSource {
         }
     }
 
-    /** One informer and what it last failed with (the exception handler's thread writes, status() reads). */
-    private static final class Watched<T> {
+    /**
+     * One kind of object watched: its informer (replaced when it is found behind), how to make another and how to
+     * list the objects directly, and what it last failed with (the exception handler's thread writes, status() reads).
+     */
+    private static final class Watched<T extends HasMetadata> {
         final String what;
-        final SharedIndexInformer<T> informer;
+        final Supplier<SharedIndexInformer<T>> factory;
+        final Supplier<List<T>> lister;
+        volatile SharedIndexInformer<T> informer;
         volatile String error;
+        Map<String, String> lastListed;
 
-        Watched(String what, SharedIndexInformer<T> informer) {
+        Watched(String what, Supplier<SharedIndexInformer<T>> factory, Supplier<List<T>> lister) {
             this.what = what;
-            this.informer = informer;
+            this.factory = factory;
+            this.lister = lister;
         }
     }
 
@@ -380,6 +466,7 @@ public final class KubernetesSource implements WorkloadSource {
         private Duration max = Duration.ofSeconds(1);
         private Duration syncTimeout = Duration.ofSeconds(30);
         private Duration netnsRetry = Duration.ofSeconds(2);
+        private Duration watchCheck = Duration.ofMinutes(2);
 
         private Builder(String node) {
             if (node == null || node.isBlank()) {
@@ -430,6 +517,15 @@ public final class KubernetesSource implements WorkloadSource {
         /** How often to look again for the namespaces of pods not found yet (default 2 s). */
         public Builder netnsRetry(Duration interval) {
             this.netnsRetry = Objects.requireNonNull(interval, "interval");
+            return this;
+        }
+
+        /**
+         * How often every kind is listed to check that its watch still follows the API (default 2 min): a watch
+         * found behind is started anew, so a silently dead watch costs at most two intervals of staleness.
+         */
+        public Builder watchCheck(Duration interval) {
+            this.watchCheck = Objects.requireNonNull(interval, "interval");
             return this;
         }
 

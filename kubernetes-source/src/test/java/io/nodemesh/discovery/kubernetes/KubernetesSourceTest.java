@@ -1,0 +1,338 @@
+package io.nodemesh.discovery.kubernetes;
+
+import static io.nodemesh.discovery.kubernetes.Resources.endpoint;
+import static io.nodemesh.discovery.kubernetes.Resources.namespace;
+import static io.nodemesh.discovery.kubernetes.Resources.pod;
+import static io.nodemesh.discovery.kubernetes.Resources.service;
+import static io.nodemesh.discovery.kubernetes.Resources.slice;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.discovery.Enrolment;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.discovery.ServiceTarget;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The Kubernetes source against fabric8's API mock in CRUD mode: what the informers see reaches the snapshots the
+ * proxy follows, debounced, and survives the API's connections being cut.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class KubernetesSourceTest {
+
+    private static final String NODE = "node-a";
+    private static final InetAddress VIP = InetAddress.ofLiteral("10.96.0.10");
+
+    private MockApi api;
+    private KubernetesClient client;
+    private KubernetesSource source;
+    private final ScheduledExecutorService control = Executors.newSingleThreadScheduledExecutor();
+    private final AtomicReference<MeshSnapshot> latest = new AtomicReference<>();
+    private final AtomicInteger applied = new AtomicInteger();
+
+    @BeforeEach
+    void mock() throws Exception {
+        api = new MockApi();
+        client = api.client();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        if (source != null) {
+            source.close();
+        }
+        control.shutdownNow();
+        client.close();
+        api.close();
+    }
+
+    @Test
+    void theFirstSyncHoldsTheNamespacesPodsServicesAndEndpoints() throws Exception {
+        create(namespace("shop", true));
+        Pod web = create(pod("shop", "web", NODE, "10.1.0.5").build());
+        create(pod("shop", "api", "node-b", "10.2.0.5").build());
+        create(service("shop", "web", VIP.getHostAddress(), 80));
+        create(slice("shop", "web-1", "web", 8080, endpoint("10.1.0.5", "shop", "web", NODE, true),
+                endpoint("10.2.0.5", "shop", "api", "node-b", true)));
+
+        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+
+        assertThat(s.namespaces().get("shop").enrolled()).isTrue();
+        PodSpec spec = s.pods().get("shop/web");
+        assertThat(spec.capture()).isTrue();
+        assertThat(spec.serviceAccount()).isEqualTo("sa-web");
+        assertThat(spec.ips()).containsExactly(InetAddress.ofLiteral("10.1.0.5"));
+        assertThat(s.services().get("shop/web").vips()).containsExactly(VIP);
+        // The named target port 'http' resolved by the slice's port of that name.
+        assertThat(backends(s)).containsExactly("10.1.0.5:8080", "10.2.0.5:8080");
+        // The other node's pod: known from its endpoint, meshed, not captured here.
+        assertThat(s.pods().get("shop/api").capture()).isFalse();
+        assertThat(s.pods().get("shop/api").node()).isEqualTo("node-b");
+        assertThat(source.status().lastError()).isNull();
+        assertThat(web.getMetadata().getUid()).isNotNull();
+    }
+
+    @Test
+    void relabellingTheNamespaceCapturesAndReleasesItsPods() throws Exception {
+        create(namespace("shop", false));
+        create(pod("shop", "web", NODE, "10.1.0.5").build());
+        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        assertThat(s.pods().get("shop/web").capture()).isFalse();
+
+        label("shop", true);
+        awaitSnapshot("captured after the label", n -> n.pods().get("shop/web").capture());
+        label("shop", false);
+        awaitSnapshot("released after the label went", n -> !n.pods().get("shop/web").capture());
+    }
+
+    @Test
+    void aPodOptsOutByItsAnnotationAndAHostNetworkPodNeverCounts() throws Exception {
+        create(namespace("shop", true));
+        Pod web = create(pod("shop", "web", NODE, "10.1.0.5").build());
+        create(pod("shop", "host", NODE, "192.168.0.1").editSpec().withHostNetwork(true).endSpec().build());
+        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        assertThat(s.pods()).containsOnlyKeys("shop/web");
+        assertThat(s.pods().get("shop/web").capture()).isTrue();
+
+        api.admin.resource(Resources.optedOut(web)).update();
+        awaitSnapshot("opted out", n -> !n.pods().get("shop/web").meshed());
+        assertThat(latest.get().pods()).doesNotContainKey("shop/host");
+    }
+
+    @Test
+    void anotherNodesPodIsNeverCapturedHereThoughTheMockSendsIt() throws Exception {
+        create(namespace("shop", true));
+        create(pod("shop", "remote", "node-b", "10.2.0.5").build());
+        // The mock here sends every node's pods whatever the field selector the source asks with (see MockApi).
+        assertThat(client.pods().inAnyNamespace().withField("spec.nodeName", NODE).list().getItems())
+                .extracting(p -> p.getMetadata().getName()).contains("remote");
+
+        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        assertThat(s.pods()).doesNotContainKey("shop/remote");
+
+        // Known through a service's endpoint, it is a meshed pod of node-b: routed to, never captured here.
+        create(service("shop", "web", VIP.getHostAddress(), 80));
+        create(slice("shop", "web-1", "web", 8080, endpoint("10.2.0.5", "shop", "remote", "node-b", true)));
+        MeshSnapshot n = awaitSnapshot("the endpoint", m -> m.pods().containsKey("shop/remote"));
+        assertThat(n.pods().get("shop/remote").meshed()).isTrue();
+        assertThat(n.pods().values()).noneMatch(PodSpec::capture);
+    }
+
+    @Test
+    void anEndpointTurningUnreadyStopsBeingAReadyBackendInTheNextSnapshot() throws Exception {
+        create(namespace("shop", true));
+        create(service("shop", "web", VIP.getHostAddress(), 80));
+        EndpointSlice slice = create(slice("shop", "web-1", "web", 8080,
+                endpoint("10.2.0.5", "shop", "a", "node-b", true), endpoint("10.2.0.6", "shop", "b", "node-b", true)));
+        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        assertThat(backends(s)).containsExactly("10.2.0.5:8080", "10.2.0.6:8080");
+
+        slice.getEndpoints().get(1).getConditions().setReady(false);
+        api.admin.resource(slice).update();
+        MeshSnapshot n = awaitSnapshot("b unready", m -> m.services().get("shop/web").readyEndpoints() == 1);
+        assertThat(backends(n)).containsExactly("10.2.0.5:8080");
+        assertThat(n.services().get("shop/web").endpoints()).hasSize(2);
+    }
+
+    @Test
+    void aBurstOfAThousandPodEventsGivesAHandfulOfSnapshots() throws Exception {
+        create(namespace("shop", true));
+        start(KubernetesSource.builder(NODE).client(client).debounce(Duration.ofMillis(100), Duration.ofSeconds(1)));
+        int before = applied.get();
+
+        long t0 = System.nanoTime();
+        IntStream.range(0, 1000).parallel().forEach(i -> create(pod("shop", "p" + i, NODE,
+                "10.1." + (i / 250) + "." + (i % 250 + 1)).build()));
+        double burstSeconds = (System.nanoTime() - t0) / 1e9;
+        awaitSnapshot("all 1000 pods", m -> m.pods().size() == 1000);
+        Thread.sleep(500); // anything still scheduled has run
+        int snapshots = applied.get() - before;
+        System.out.printf("1000 pod creations in %.1f s gave %d snapshots%n", burstSeconds, snapshots);
+        // One at most per debounce maximum (1 s) while the burst lasts, plus the one after it.
+        assertThat(snapshots).isBetween(1, (int) Math.ceil(burstSeconds) + 2);
+    }
+
+    @Test
+    void watchesCutMidRunAreReestablishedAndTheSnapshotCatchesUp() throws Exception {
+        create(namespace("shop", true));
+        Pod gone = create(pod("shop", "gone", NODE, "10.1.0.4").build());
+        create(pod("shop", "web", NODE, "10.1.0.5").build());
+        start(KubernetesSource.builder(NODE).client(client).watchCheck(Duration.ofMillis(500)));
+
+        // The API server goes down and comes back having compacted its history: every connection is closed, and a
+        // watch resumed from before now is answered 410 Gone, so fabric8 must list again. Meanwhile: an addition, a
+        // deletion (seen only by listing again), a new namespace.
+        api.expireWatchesBefore();
+        assertThat(api.forwarder.cut()).as("connections cut").isPositive();
+        create(pod("shop", "new", NODE, "10.1.0.6").build());
+        api.admin.resource(gone).delete();
+        create(namespace("later", true));
+        MeshSnapshot n = awaitSnapshot("caught up", m -> m.pods().containsKey("shop/new")
+                && !m.pods().containsKey("shop/gone") && m.namespaces().containsKey("later"));
+        assertThat(n.pods()).containsOnlyKeys("shop/web", "shop/new");
+
+        // And again: the re-established watches are cut as well, and the next change still arrives.
+        api.expireWatchesBefore();
+        assertThat(api.forwarder.cut()).isPositive();
+        label("later", false);
+        awaitSnapshot("relabelled after the second cut", m -> !m.namespaces().get("later").enrolled());
+        assertThat(source.status().lastError()).isNull();
+    }
+
+    @Test
+    void startFailsNamingWhatDidNotSyncWhenTheApiIsUnreachable() throws Exception {
+        int closedPort;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        try (KubernetesClient nowhere = MockApi.clientTo(closedPort)) {
+            KubernetesSource unreachable = KubernetesSource.builder(NODE).client(nowhere)
+                    .syncTimeout(Duration.ofSeconds(3)).build();
+            assertThatThrownBy(unreachable::start).isInstanceOf(ConfigException.class)
+                    .hasMessageContaining("Kubernetes API http://127.0.0.1:" + closedPort)
+                    .hasMessageContaining("not synced within 3000 ms: namespaces, pods of node node-a, services, "
+                            + "endpointslices")
+                    .hasMessageContaining("last error:");
+        }
+    }
+
+    @Test
+    void aKubeconfigFileAndASettingsFileAreRead() throws Exception {
+        create(namespace("shop", true));
+        Path dir = Files.createTempDirectory("nodemesh-kube");
+        Path kubeconfig = Files.writeString(dir.resolve("kubeconfig"), """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: mock
+                  cluster: {server: "http://127.0.0.1:%d"}
+                users:
+                - name: proxy
+                  user: {token: secret}
+                contexts:
+                - name: mock
+                  context: {cluster: mock, user: proxy}
+                current-context: mock
+                """.formatted(api.forwarder.port()));
+        Path settings = Files.writeString(dir.resolve("settings.yaml"), "proxy:\n  outboundPort: 16001\n  workers: 3\n");
+        try {
+            MeshSnapshot s = start(KubernetesSource.builder(NODE).kubeconfig(kubeconfig).settingsFile(settings));
+            assertThat(s.namespaces()).containsKey("shop");
+            assertThat(s.proxy().outboundPort()).isEqualTo(16001);
+            assertThat(source.boot(io.nodemesh.proxy.config.BootSettings.defaults()).workers()).isEqualTo(3);
+            assertThat(source.describe()).contains("127.0.0.1:" + api.forwarder.port()).contains(NODE);
+
+            Files.writeString(settings, "proxy:\n  workers: 3\npods:\n  - {name: x, netns: /var/run/netns/x}\n");
+            assertThatThrownBy(() -> KubernetesSource.builder(NODE).kubeconfig(kubeconfig).settingsFile(settings)
+                    .build().start()).isInstanceOf(ConfigException.class)
+                    .hasMessageContaining("only the proxy section is read");
+        } finally {
+            Files.delete(kubeconfig);
+            Files.delete(settings);
+            Files.delete(dir);
+        }
+    }
+
+    @Test
+    void aRunningPodsNamespaceIsLookedForUntilFound() throws Exception {
+        create(namespace("shop", true));
+        create(pod("shop", "web", NODE, "10.1.0.5").build());
+        Path netns = Path.of("/var/run/netns/web");
+        AtomicInteger looks = new AtomicInteger();
+        List<List<InetAddress>> asked = new ArrayList<>();
+        NetnsFinder appearsOnTheThirdLook = addresses -> {
+            asked.add(List.copyOf(addresses));
+            return looks.incrementAndGet() < 3 ? Map.of() : Map.of(InetAddress.ofLiteral("10.1.0.5"), netns);
+        };
+        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client).netnsFinder(appearsOnTheThirdLook)
+                .netnsRetry(Duration.ofMillis(200)));
+        assertThat(s.pods().get("shop/web").netns()).isNull();
+        assertThat(s.pods().get("shop/web").capture()).isTrue();
+
+        MeshSnapshot n = awaitSnapshot("found", m -> netns.equals(m.pods().get("shop/web").netns()));
+        assertThat(asked).first().isEqualTo(List.of(InetAddress.ofLiteral("10.1.0.5")));
+        int after = looks.get();
+        Thread.sleep(600);
+        assertThat(looks.get()).as("no more looks once found").isEqualTo(after);
+        assertThat(n.pods().get("shop/web").capture()).isTrue();
+    }
+
+    // ---- helpers ----
+
+    private MeshSnapshot start(KubernetesSource.Builder builder) throws ConfigException {
+        source = builder.build();
+        MeshSnapshot first = source.start();
+        source.follow(control, s -> {
+            latest.set(s);
+            applied.incrementAndGet();
+        });
+        return first;
+    }
+
+    private MeshSnapshot awaitSnapshot(String what, Predicate<MeshSnapshot> condition) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            MeshSnapshot s = latest.get();
+            if (s != null && condition.test(s)) {
+                return s;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for a snapshot with " + what + "; last: " + s
+                        + "; status: " + source.status());
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private void awaitStatus(String what, Predicate<String> lastError) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!lastError.test(source.status().lastError())) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what + "; status: " + source.status());
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private void label(String namespace, boolean enrolled) {
+        Namespace ns = api.admin.namespaces().withName(namespace).get();
+        Namespace changed = new NamespaceBuilder(ns).editMetadata()
+                .withLabels(enrolled ? Map.of(Enrolment.KEY, Enrolment.ENABLED) : Map.of()).endMetadata().build();
+        api.admin.resource(changed).update();
+    }
+
+    private <T extends io.fabric8.kubernetes.api.model.HasMetadata> T create(T object) {
+        return api.admin.resource(object).create();
+    }
+
+    private static List<String> backends(MeshSnapshot s) {
+        ServiceTarget target = s.serviceAt(VIP, 80);
+        return target.backendList().stream().map(b -> b.address().getAddress().getHostAddress() + ":"
+                + b.address().getPort()).toList();
+    }
+}

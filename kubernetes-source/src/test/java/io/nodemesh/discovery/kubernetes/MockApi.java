@@ -1,0 +1,125 @@
+package io.nodemesh.discovery.kubernetes;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.Dispatcher;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
+import io.fabric8.mockwebserver.http.Response;
+import io.fabric8.mockwebserver.http.WebSocket;
+import io.fabric8.mockwebserver.http.WebSocketListener;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * fabric8's API mock in CRUD mode on loopback, with a {@link TcpForwarder} in front for the source's client. Tests
+ * write objects through {@link #admin} (straight to the mock) and the source reads through the forwarder, which they
+ * can cut. The mock is not an API server in three ways the tests work around here:
+ * <ul>
+ *   <li>It cannot select pods by {@code spec.nodeName} (8.0.0 answers such a field selector with no pod at all, list
+ *       and watch). That selector is taken out of the requests, so every node's pods are sent, as by an API server
+ *       that ignored it: the source must drop other nodes' pods itself, and the tests show that it does.</li>
+ *   <li>It keeps no history: a watch resumed from an old resource version misses what happened meanwhile, where an
+ *       API server replays it or, when it has compacted it, opens the watch and sends an ERROR event with status 410
+ *       (Gone). {@link #expireWatchesBefore} makes the mock do that, and fabric8 lists again.</li>
+ *   <li>It allocates no cluster IPs: the tests give them.</li>
+ * </ul>
+ */
+final class MockApi implements AutoCloseable {
+
+    final KubernetesMockServer server;
+    /** Writes straight to the mock. */
+    final KubernetesClient admin;
+    final TcpForwarder forwarder;
+    private final AsAnApiServer dispatcher = new AsAnApiServer(new KubernetesCrudDispatcher());
+
+    MockApi() throws IOException {
+        server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
+        server.init(InetAddress.getLoopbackAddress(), 0);
+        admin = server.createClient();
+        forwarder = TcpForwarder.to(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getPort()));
+    }
+
+    /** A client through the forwarder (the caller closes it). */
+    KubernetesClient client() {
+        return clientTo(forwarder.port());
+    }
+
+    /**
+     * A client of whatever listens on loopback {@code port}, retrying a broken watch after 100 ms. It pings its watches
+     * every 500 ms: a watch whose connection the server closed while the JDK's WebSocket was not reading (it had a
+     * message in hand) is noticed only when a ping fails to go out (seen here: without pings such a watch stayed
+     * silent for the rest of the test).
+     */
+    static KubernetesClient clientTo(int port) {
+        Config config = new ConfigBuilder(Config.empty()).withMasterUrl("http://127.0.0.1:" + port)
+                .withNamespace("default").withWatchReconnectInterval(100).withRequestRetryBackoffLimit(0)
+                .withWebsocketPingInterval(500L).withHttp2Disable(true).build();
+        return new KubernetesClientBuilder().withConfig(config).build();
+    }
+
+    /** From now on a watch resumed from before the current resource version is answered 410 Gone (once each). */
+    void expireWatchesBefore() {
+        String rv = admin.namespaces().list().getMetadata().getResourceVersion();
+        dispatcher.expiredBefore = Long.parseLong(rv) + 1;
+    }
+
+    /** The CRUD dispatcher, with what an API server would do instead where the tests need it (see above). */
+    private static final class AsAnApiServer extends Dispatcher {
+        private static final Pattern NODE_SELECTOR = Pattern.compile("fieldSelector=spec\\.nodeName%3D[^&]*&?");
+        private static final Pattern RESUMED_WATCH = Pattern.compile("[?&]resourceVersion=(\\d+)&.*watch=true");
+        private static final String GONE = """
+                {"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Expired",\
+                "code":410,"message":"too old resource version"}}""";
+
+        private final Dispatcher crud;
+        volatile long expiredBefore;
+
+        AsAnApiServer(Dispatcher crud) {
+            this.crud = crud;
+        }
+
+        @Override
+        public MockResponse dispatch(RecordedRequest request) {
+            String path = request.getPath();
+            Matcher watch = RESUMED_WATCH.matcher(path);
+            if (watch.find() && Long.parseLong(watch.group(1)) < expiredBefore) {
+                return new MockResponse().withWebSocketUpgrade(new WebSocketListener() {
+                    @Override
+                    public void onOpen(WebSocket ws, Response response) {
+                        ws.send(GONE);
+                        ws.close(1000, "");
+                    }
+                });
+            }
+            String without = NODE_SELECTOR.matcher(path).replaceAll("");
+            if (without.endsWith("?") || without.endsWith("&")) {
+                without = without.substring(0, without.length() - 1);
+            }
+            return crud.dispatch(path.equals(without) ? request : new RecordedRequest(request.getHttpVersion(),
+                    request.method(), without, request.getHeaders(), request.getBody()));
+        }
+
+        @Override
+        public void shutdown() {
+            crud.shutdown();
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        admin.close();
+        forwarder.close();
+        server.destroy();
+    }
+}
