@@ -98,6 +98,23 @@ class KubernetesSourceTest {
     }
 
     @Test
+    void inputTheModelCannotTakeIsLeftOutAndShownInTheStatus() throws Exception {
+        create(namespace("shop", true));
+        create(pod("shop", "web", NODE, "10.1.0.5").build());
+        create(service("shop", "clash", "10.1.0.5", 80));
+        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        assertThat(s.pods()).containsOnlyKeys("shop/web");
+        assertThat(s.services()).isEmpty();
+        assertThat(source.status().lastError()).isEqualTo("1 object(s) left out, first: service shop/clash: "
+                + "10.1.0.5 is the address of pod shop/web: left out");
+
+        api.admin.services().inNamespace("shop").withName("clash").delete();
+        create(service("shop", "web", VIP.getHostAddress(), 80));
+        awaitSnapshot("the good service", m -> m.services().containsKey("shop/web"));
+        assertThat(source.status().lastError()).isNull();
+    }
+
+    @Test
     void relabellingTheNamespaceCapturesAndReleasesItsPods() throws Exception {
         create(namespace("shop", false));
         create(pod("shop", "web", NODE, "10.1.0.5").build());
