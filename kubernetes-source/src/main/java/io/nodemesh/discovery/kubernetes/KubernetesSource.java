@@ -1,6 +1,10 @@
 package io.nodemesh.discovery.kubernetes;
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -24,9 +28,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
@@ -74,14 +81,15 @@ public final class KubernetesSource implements WorkloadSource {
     private final Map<String, Path> netnsByUid = new ConcurrentHashMap<>();
 
     private KubernetesClient client;
-    private final List<Watched<?>> watched = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private Watched<io.fabric8.kubernetes.api.model.Namespace> namespaces;
-    private Watched<io.fabric8.kubernetes.api.model.Pod> pods;
-    private Watched<io.fabric8.kubernetes.api.model.Service> services;
-    private Watched<io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice> slices;
+    private final List<Watched<?>> watched = new CopyOnWriteArrayList<>();
+    private Watched<Namespace> namespaces;
+    private Watched<Pod> pods;
+    private Watched<Service> services;
+    private Watched<EndpointSlice> slices;
     private ProxySettings settings = ProxySettings.defaults();
     private BootSettings boot;
     private ScheduledExecutorService control;
+    private ScheduledFuture<?> watchdog;
     private Consumer<MeshSnapshot> apply;
     private MeshSnapshot current;
     private boolean retryScheduled;
@@ -209,7 +217,7 @@ public final class KubernetesSource implements WorkloadSource {
     /** Starts every informer and waits until all have listed, or the sync timeout has passed. */
     private void awaitSync() throws ConfigException {
         long deadline = System.nanoTime() + syncTimeout.toNanos();
-        List<java.util.concurrent.CompletableFuture<Void>> started = new ArrayList<>();
+        List<CompletableFuture<Void>> started = new ArrayList<>();
         watched.forEach(w -> started.add(w.informer.start().toCompletableFuture()));
         for (var f : started) {
             try {
@@ -295,7 +303,7 @@ public final class KubernetesSource implements WorkloadSource {
         debounce.attach(control);
         control.execute(this::retryIfUnplaced);
         long millis = watchCheck.toMillis();
-        control.scheduleWithFixedDelay(() -> Thread.ofVirtual().name("nodemesh-kube-watchdog")
+        watchdog = control.scheduleWithFixedDelay(() -> Thread.ofVirtual().name("nodemesh-kube-watchdog")
                 .start(this::checkWatches), millis, millis, TimeUnit.MILLISECONDS);
     }
 
@@ -337,13 +345,37 @@ public final class KubernetesSource implements WorkloadSource {
         if (behind && !closed) {
             log.warn("{}: the {} informer is behind the API (its watch went quiet): listing and watching again",
                     describe(), w.what);
-            SharedIndexInformer<T> stale = w.informer;
-            w.informer = informer(w);
-            w.informer.start();
-            stale.stop();
-            w.lastListed = null;
-            debounce.changed();
+            restart(w);
         }
+    }
+
+    /**
+     * Replaces {@code w}'s informer by a new one once that one has listed (a rebuild meanwhile reads the old one's
+     * cache: a new informer's cache is empty until its list is in, and a snapshot built from it would release every
+     * pod). On a watchdog thread.
+     */
+    private <T extends HasMetadata> void restart(Watched<T> w) {
+        SharedIndexInformer<T> fresh = informer(w);
+        try {
+            fresh.start().toCompletableFuture().get(syncTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            fresh.stop();
+            Thread.currentThread().interrupt();
+            return;
+        } catch (ExecutionException | TimeoutException e) {
+            fresh.stop();
+            log.warn("{}: {} did not list again within {} ms; trying at the next check", describe(), w.what,
+                    syncTimeout.toMillis());
+            return;
+        }
+        SharedIndexInformer<T> stale = w.informer;
+        w.informer = fresh;
+        w.lastListed = null;
+        stale.stop();
+        if (closed) {
+            fresh.stop();
+        }
+        debounce.changed();
     }
 
     private static Map<String, String> versions(List<? extends HasMetadata> objects) {
@@ -430,6 +462,9 @@ public final class KubernetesSource implements WorkloadSource {
     public void close() {
         closed = true;
         debounce.close();
+        if (watchdog != null) {
+            watchdog.cancel(false);
+        }
         watched.forEach(w -> w.informer.stop());
         if (client != null && givenClient == null) {
             client.close();

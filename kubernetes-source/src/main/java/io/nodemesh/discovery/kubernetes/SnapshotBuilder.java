@@ -32,6 +32,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * Turns what the informers hold (namespaces, this node's pods, services, EndpointSlices) into a {@link MeshSnapshot}.
@@ -419,7 +420,7 @@ public final class SnapshotBuilder {
         return true;
     }
 
-    private static <T> List<T> sorted(Collection<T> objects, java.util.function.Function<T, ObjectMeta> meta) {
+    private static <T> List<T> sorted(Collection<T> objects, Function<T, ObjectMeta> meta) {
         List<T> list = new ArrayList<>(objects);
         list.sort(Comparator.comparing(o -> {
             ObjectMeta m = meta.apply(o);

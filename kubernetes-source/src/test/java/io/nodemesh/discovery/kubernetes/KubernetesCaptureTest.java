@@ -84,6 +84,7 @@ class KubernetesCaptureTest {
                 assertThat(proxy.pods()).as("nothing captured before the label").isEmpty();
 
                 long labelled = System.nanoTime();
+                System.out.println("labelling namespace shop at " + java.time.LocalTime.now());
                 label(api, true);
                 // Connections keep coming while the proxy catches up; the first one it relays is the measure. One
                 // caught while the rules go in may fail (counted and printed); none after that.
