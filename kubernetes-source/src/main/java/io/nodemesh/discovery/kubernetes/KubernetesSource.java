@@ -36,6 +36,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -90,6 +91,7 @@ public final class KubernetesSource implements WorkloadSource {
     private BootSettings boot;
     private ScheduledExecutorService control;
     private ScheduledFuture<?> watchdog;
+    private final AtomicBoolean checking = new AtomicBoolean();
     private Consumer<MeshSnapshot> apply;
     private MeshSnapshot current;
     private boolean retryScheduled;
@@ -303,8 +305,17 @@ public final class KubernetesSource implements WorkloadSource {
         debounce.attach(control);
         control.execute(this::retryIfUnplaced);
         long millis = watchCheck.toMillis();
-        watchdog = control.scheduleWithFixedDelay(() -> Thread.ofVirtual().name("nodemesh-kube-watchdog")
-                .start(this::checkWatches), millis, millis, TimeUnit.MILLISECONDS);
+        watchdog = control.scheduleWithFixedDelay(() -> {
+            if (checking.compareAndSet(false, true)) { // a check still listing is not doubled
+                Thread.ofVirtual().name("nodemesh-kube-watchdog").start(() -> {
+                    try {
+                        checkWatches();
+                    } finally {
+                        checking.set(false);
+                    }
+                });
+            }
+        }, millis, millis, TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -429,7 +440,7 @@ public final class KubernetesSource implements WorkloadSource {
 
     /** Schedules a rebuild in {@code netnsRetry} while a pod to capture has no namespace; on the control thread. */
     private void retryIfUnplaced() {
-        if (retryScheduled || closed || finder == NetnsFinder.NONE || current == null) {
+        if (retryScheduled || closed || finder == NetnsFinder.NONE || current == null || control == null) {
             return;
         }
         boolean unplaced = current.pods().values().stream().anyMatch(p -> p.capture() && p.netns() == null);
