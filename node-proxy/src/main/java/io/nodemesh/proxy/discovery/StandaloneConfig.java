@@ -61,7 +61,7 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *   admin: 127.0.0.1:15000    # admin HTTP (stats); port 0 = ephemeral; [::1]:15000 for IPv6
  * namespaces:                 # optional: namespaces whose pods follow the enrolment label
  *   - name: demo
- *     labels: {nodemesh.io/capture: enabled}
+ *     labels: {nodemesh.io/capture: enabled}   # nodemesh.io/peer-authentication: strict refuses plaintext
  * pods:
  *   - name: client            # required
  *     namespace: demo         # default "default"
@@ -310,7 +310,13 @@ public final class StandaloneConfig {
         if (!m.containsKey("name")) {
             throw new ConfigException(where(node) + field + ": missing required field 'name'");
         }
-        return new NamespaceSpec(name(m.get("name"), field + ".name"), stringMap(m.get("labels"), field + ".labels"));
+        Map<String, String> labels = stringMap(m.get("labels"), field + ".labels");
+        String mode = labels.get(PeerAuthentication.LABEL);
+        if (mode != null && PeerAuthentication.parse(mode) == null) {
+            throw new ConfigException(where(m.get("labels")) + field + ".labels." + PeerAuthentication.LABEL
+                    + ": '" + mode + "' is neither permissive nor strict");
+        }
+        return new NamespaceSpec(name(m.get("name"), field + ".name"), labels);
     }
 
     private ParsedPod pod(Node node, String field, Map<String, NamespaceSpec> namespaces) throws ConfigException {
