@@ -21,6 +21,9 @@ public final class ConfigDumpCommand implements Callable<Integer> {
             description = "The proxy's admin API (default: " + AdminAddress.DEFAULT_DESCRIPTION + ").")
     AdminAddress admin = AdminAddress.byDefault();
 
+    @Option(names = "-o", paramLabel = "json", description = "Output: json, the only one (as the other commands take it).")
+    String output = OutputFormat.JSON;
+
     @Override
     public Integer call() {
         return run(spec.commandLine().getOut(), spec.commandLine().getErr());
@@ -28,6 +31,10 @@ public final class ConfigDumpCommand implements Callable<Integer> {
 
     /** Runs the command with its options set, without picocli ({@link DebugCli}'s fast path too). */
     int run(PrintWriter out, PrintWriter err) {
+        if (!OutputFormat.JSON.equals(output)) {
+            err.println("nodemesh config-dump: -o: '" + output + "' is not json (the config is printed as JSON only)");
+            return 2;
+        }
         try {
             OutputFormat.printJson(out, AdminClient.fetch(admin, "/config_dump"));
             return 0;

@@ -31,7 +31,7 @@ public final class DebugCli {
             TopCommand.class, Set.of("--metrics-address", "-n", "-o"),
             WorkloadsCommand.class, Set.of("--admin", "-n", "-o"),
             ServicesCommand.class, Set.of("--admin", "-n", "-o"),
-            ConfigDumpCommand.class, Set.of("--admin"));
+            ConfigDumpCommand.class, Set.of("--admin", "-o"));
 
     private static final Pattern DECIMAL = Pattern.compile("[0-9]{1,9}");
 
@@ -143,6 +143,7 @@ public final class DebugCli {
                 return admin(given, a -> services.admin = a);
             }
             case ConfigDumpCommand dump -> {
+                text(given, "-o", o -> dump.output = o);
                 return admin(given, a -> dump.admin = a);
             }
             default -> {

@@ -38,7 +38,7 @@ public final class DebugCliTraining {
             case "top" -> List.of(new String[] {"top", "--metrics-address", args[3], "-n", "5"},
                     new String[] {"top", "--metrics-address", args[3], "-n", "5", "-o", "json"});
             case "config-dump" -> List.of(new String[] {"config-dump", "--admin", args[1]},
-                    new String[] {"config-dump", "--admin", args[2]});
+                    new String[] {"config-dump", "--admin", args[2], "-o", "json"});
             default -> List.of(new String[] {args[0], "--admin", args[1]},
                     new String[] {args[0], "--admin", args[2], "-o", "json"});
         };
