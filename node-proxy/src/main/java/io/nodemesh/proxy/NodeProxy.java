@@ -6,6 +6,7 @@ import io.nodemesh.proxy.admin.ProxyView;
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.config.IdentitySettings;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
@@ -13,10 +14,14 @@ import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.discovery.SourceStatus;
 import io.nodemesh.proxy.discovery.StandaloneFileSource;
 import io.nodemesh.proxy.discovery.WorkloadSource;
+import io.nodemesh.proxy.identity.IdentityException;
+import io.nodemesh.proxy.identity.IdentityManager;
+import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.inpod.CaptureReconciler;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.redirect.PodRules;
 import io.nodemesh.proxy.redirect.RedirectRules;
+import io.nodemesh.proxy.route.EndpointLoad;
 import io.nodemesh.proxy.route.RouteDecider;
 import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
@@ -68,13 +73,15 @@ public final class NodeProxy implements AutoCloseable {
     private final InetSocketAddress adminOverride;
     private final ConnectionSink sinkOverride;
     private final ReporterConfig telemetry;
-    private final RouteDecider routes;
+    private final RouteDecider routesOverride;
     private final Function<RulesBackend, PodRules> rules;
     private final boolean removeRulesOnStop;
 
     private final AtomicReference<MeshSnapshot> snapshot = new AtomicReference<>();
     private final NodeStats nodeStats = new NodeStats();
     private TelemetryReporter reporter;
+    private RouteDecider routes;
+    private IdentityManager identities;
     private volatile BootSettings boot;
     private Transport transport;
     private EventLoopGroup group;
@@ -94,7 +101,7 @@ public final class NodeProxy implements AutoCloseable {
         this.adminOverride = b.admin;
         this.sinkOverride = b.sink;
         this.telemetry = b.telemetry;
-        this.routes = b.routes;
+        this.routesOverride = b.routes;
         this.rules = b.rules;
         this.removeRulesOnStop = b.removeRulesOnStop;
     }
@@ -107,7 +114,8 @@ public final class NodeProxy implements AutoCloseable {
      * Takes the source's first view, starts telemetry, the event loops and the admin server, and captures the pods.
      * A pod that cannot be captured fails alone (see {@code /stats}); the proxy still starts.
      *
-     * @throws ConfigException if the source has no usable view (for the file: file:line:column: field: problem)
+     * @throws ConfigException if the source has no usable view (for the file: file:line:column: field: problem), or
+     *     the mesh CA it names cannot be read (file: problem)
      * @throws IOException if the admin server cannot be bound
      */
     public synchronized void start() throws ConfigException, IOException {
@@ -117,6 +125,16 @@ public final class NodeProxy implements AutoCloseable {
         started = true;
         MeshSnapshot initial = source.start();
         boot = withOverrides(source.boot(BootSettings.defaults()));
+        IdentitySettings identity = boot.identity();
+        routes = routesOverride != null ? routesOverride : new RouteDecider(identity.trustDomain(), new EndpointLoad());
+        if (identity.caDir() != null) {
+            try {
+                identities = IdentityManager.builder(MeshCa.load(identity.caDir(), identity.trustDomain()))
+                        .lifetime(identity.certificateLifetime()).build();
+            } catch (IdentityException e) {
+                throw new ConfigException("proxy.identity.caDir: " + e.getMessage(), e);
+            }
+        }
         ConnectionSink sink = sinkOverride;
         if (sink == null && telemetry != null) {
             reporter = TelemetryReporter.start(telemetry, new PodWorkloads(this::snapshot));
@@ -134,6 +152,9 @@ public final class NodeProxy implements AutoCloseable {
         } catch (IOException e) {
             shutdownThreads();
             reconciler = null;
+            if (identities != null) {
+                identities.close();
+            }
             if (reporter != null) {
                 reporter.close(); // nothing was captured: nothing to report
                 reporter = null;
@@ -162,6 +183,9 @@ public final class NodeProxy implements AutoCloseable {
         snapshot.set(next);
         reconciler.reconcile(previous, next);
         routes.load().retain(next);
+        if (identities != null) {
+            identities.podsChanged(next);
+        }
     }
 
     private BootSettings withOverrides(BootSettings b) {
@@ -196,6 +220,14 @@ public final class NodeProxy implements AutoCloseable {
     /** The capture of the pod {@code namespace/name}, if it is captured (or failed, or draining). */
     public Optional<PodCapture> pod(String key) {
         return pods().stream().filter(p -> p.spec().key().equals(key)).findFirst();
+    }
+
+    /**
+     * The certificates of this node's workloads (one per service account with a captured pod), when the boot settings
+     * name a mesh CA.
+     */
+    public Optional<IdentityManager> identities() {
+        return Optional.ofNullable(identities);
     }
 
     /** Node-wide totals. */
@@ -255,6 +287,9 @@ public final class NodeProxy implements AutoCloseable {
         }
         admin.close();
         shutdownThreads();
+        if (identities != null) {
+            identities.close();
+        }
         if (reporter != null) {
             reporter.close();
         }
@@ -321,7 +356,7 @@ public final class NodeProxy implements AutoCloseable {
         private InetSocketAddress admin;
         private ConnectionSink sink;
         private ReporterConfig telemetry;
-        private RouteDecider routes = RouteDecider.defaultTrustDomain();
+        private RouteDecider routes;
         private Function<RulesBackend, PodRules> rules = RedirectRules::forBackend;
         private boolean removeRulesOnStop;
 
@@ -386,7 +421,7 @@ public final class NodeProxy implements AutoCloseable {
             return this;
         }
 
-        /** The route decision (default: the {@code cluster.local} trust domain). */
+        /** The route decision (default: one for the boot settings' trust domain). */
         public Builder routes(RouteDecider decider) {
             this.routes = Objects.requireNonNull(decider, "decider");
             return this;
