@@ -23,8 +23,9 @@ import javax.net.ssl.SSLSession;
 /**
  * The mesh's mutual TLS for one workload certificate: a client and a server {@link SslContext} (BoringSSL through
  * netty-tcnative, TLS 1.3 only, ALPN {@code h2}), both trusting only the mesh CA and checking the peer's SPIFFE id
- * ({@link SpiffeTrustManager}); the server requires a client certificate. Building one costs two SSL contexts (about
- * a millisecond, see jmh-bench/RESULTS.md), so it is built once per certificate, off the event loops
+ * ({@link SpiffeTrustManager}); the server requires a client certificate. Building one costs two SSL contexts (a few
+ * hundred microseconds of CPU and 38 KB, {@code IdentityBenchmark} in jmh-bench/RESULTS.md), so it is built once per
+ * certificate, off the event loops
  * ({@link IdentityManager} does), and shared by every connection until the certificate is renewed; handlers are
  * cheap. The contexts are Netty's non-reference-counted kind: a connection still open on a renewed certificate's
  * context keeps it alive, and the garbage collector frees it after.
