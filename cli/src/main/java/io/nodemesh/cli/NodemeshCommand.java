@@ -20,6 +20,7 @@ import picocli.CommandLine;
                 AgentCommand.class,
                 TopCommand.class,
                 RulesCommand.class,
+                CaCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class NodemeshCommand implements Runnable {

@@ -6,6 +6,7 @@ import io.nodemesh.proxy.admin.ProxyView;
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.config.IdentitySettings;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
@@ -13,6 +14,9 @@ import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.discovery.SourceStatus;
 import io.nodemesh.proxy.discovery.StandaloneFileSource;
 import io.nodemesh.proxy.discovery.WorkloadSource;
+import io.nodemesh.proxy.identity.IdentityException;
+import io.nodemesh.proxy.identity.IdentityManager;
+import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.inpod.CaptureReconciler;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.CaptureReport;
@@ -20,6 +24,7 @@ import io.nodemesh.proxy.readiness.Readiness;
 import io.nodemesh.proxy.readiness.ReadinessServer;
 import io.nodemesh.proxy.redirect.PodRules;
 import io.nodemesh.proxy.redirect.RedirectRules;
+import io.nodemesh.proxy.route.EndpointLoad;
 import io.nodemesh.proxy.route.RouteDecider;
 import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
@@ -73,7 +78,7 @@ public final class NodeProxy implements AutoCloseable {
     private final InetSocketAddress readinessOverride;
     private final ConnectionSink sinkOverride;
     private final ReporterConfig telemetry;
-    private final RouteDecider routes;
+    private final RouteDecider routesOverride;
     private final Function<RulesBackend, PodRules> rules;
     private final boolean removeRulesOnStop;
 
@@ -81,6 +86,8 @@ public final class NodeProxy implements AutoCloseable {
     private final NodeStats nodeStats = new NodeStats();
     private final Readiness readiness = new Readiness();
     private TelemetryReporter reporter;
+    private RouteDecider routes;
+    private IdentityManager identities;
     private volatile BootSettings boot;
     private Transport transport;
     private EventLoopGroup group;
@@ -103,7 +110,7 @@ public final class NodeProxy implements AutoCloseable {
         this.readinessOverride = b.readiness;
         this.sinkOverride = b.sink;
         this.telemetry = b.telemetry;
-        this.routes = b.routes;
+        this.routesOverride = b.routes;
         this.rules = b.rules;
         this.removeRulesOnStop = b.removeRulesOnStop;
     }
@@ -117,7 +124,8 @@ public final class NodeProxy implements AutoCloseable {
      * captures the pods; ready from then on. A pod that cannot be captured fails alone (see {@code /workloads}); the
      * proxy still starts.
      *
-     * @throws ConfigException if the source has no usable view (for the file: file:line:column: field: problem)
+     * @throws ConfigException if the source has no usable view (for the file: file:line:column: field: problem), or
+     *     the mesh CA it names cannot be read (file: problem)
      * @throws IOException if the admin server or the readiness probe cannot be bound
      */
     public synchronized void start() throws ConfigException, IOException {
@@ -127,6 +135,16 @@ public final class NodeProxy implements AutoCloseable {
         started = true;
         MeshSnapshot initial = source.start();
         boot = withOverrides(source.boot(BootSettings.defaults()));
+        IdentitySettings identity = boot.identity();
+        routes = routesOverride != null ? routesOverride : new RouteDecider(identity.trustDomain(), new EndpointLoad());
+        if (identity.caDir() != null) {
+            try {
+                identities = IdentityManager.builder(MeshCa.load(identity.caDir(), identity.trustDomain()))
+                        .lifetime(identity.certificateLifetime()).build();
+            } catch (IdentityException e) {
+                throw new ConfigException("proxy.identity.caDir: " + e.getMessage(), e);
+            }
+        }
         ConnectionSink sink = sinkOverride;
         if (sink == null && telemetry != null) {
             reporter = TelemetryReporter.start(telemetry, new PodWorkloads(this::snapshot));
@@ -151,6 +169,9 @@ public final class NodeProxy implements AutoCloseable {
         } catch (IOException e) {
             shutdownThreads();
             reconciler = null;
+            if (identities != null) {
+                identities.close();
+            }
             if (reporter != null) {
                 reporter.close(); // nothing was captured: nothing to report
                 reporter = null;
@@ -181,6 +202,9 @@ public final class NodeProxy implements AutoCloseable {
         snapshot.set(next);
         reconciler.reconcile(previous, next);
         routes.load().retain(next);
+        if (identities != null) {
+            identities.podsChanged(next);
+        }
     }
 
     private BootSettings withOverrides(BootSettings b) {
@@ -226,6 +250,14 @@ public final class NodeProxy implements AutoCloseable {
     /** How this node's pods are captured (pending, captured, failed and why, released) and the failures so far. */
     public CaptureReport captures() {
         return reconciler == null ? CaptureReport.EMPTY : reconciler.report();
+    }
+
+    /**
+     * The certificates of this node's workloads (one per service account with a captured pod), when the boot settings
+     * name a mesh CA.
+     */
+    public Optional<IdentityManager> identities() {
+        return Optional.ofNullable(identities);
     }
 
     /** Node-wide totals. */
@@ -297,6 +329,9 @@ public final class NodeProxy implements AutoCloseable {
         admin.close();
         readinessServer.close();
         shutdownThreads();
+        if (identities != null) {
+            identities.close();
+        }
         if (reporter != null) {
             reporter.close();
         }
@@ -380,7 +415,7 @@ public final class NodeProxy implements AutoCloseable {
         private InetSocketAddress readiness;
         private ConnectionSink sink;
         private ReporterConfig telemetry;
-        private RouteDecider routes = RouteDecider.defaultTrustDomain();
+        private RouteDecider routes;
         private Function<RulesBackend, PodRules> rules = RedirectRules::forBackend;
         private boolean removeRulesOnStop;
 
@@ -457,7 +492,7 @@ public final class NodeProxy implements AutoCloseable {
             return this;
         }
 
-        /** The route decision (default: the {@code cluster.local} trust domain). */
+        /** The route decision (default: one for the boot settings' trust domain). */
         public Builder routes(RouteDecider decider) {
             this.routes = Objects.requireNonNull(decider, "decider");
             return this;

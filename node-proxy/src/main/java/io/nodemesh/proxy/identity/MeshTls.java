@@ -23,8 +23,9 @@ import javax.net.ssl.SSLSession;
 /**
  * The mesh's mutual TLS for one workload certificate: a client and a server {@link SslContext} (BoringSSL through
  * netty-tcnative, TLS 1.3 only, ALPN {@code h2}), both trusting only the mesh CA and checking the peer's SPIFFE id
- * ({@link SpiffeTrustManager}); the server requires a client certificate. Building one costs two SSL contexts (about
- * a millisecond, see jmh-bench/RESULTS.md), so it is built once per certificate, off the event loops
+ * ({@link SpiffeTrustManager}); the server requires a client certificate. Building one costs two SSL contexts (a few
+ * hundred microseconds of CPU and 38 KB, {@code IdentityBenchmark} in jmh-bench/RESULTS.md), so it is built once per
+ * certificate, off the event loops
  * ({@link IdentityManager} does), and shared by every connection until the certificate is renewed; handlers are
  * cheap. The contexts are Netty's non-reference-counted kind: a connection still open on a renewed certificate's
  * context keeps it alive, and the garbage collector frees it after.
@@ -48,6 +49,11 @@ public final class MeshTls {
             ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
             ApplicationProtocolNames.HTTP_2);
 
+    // Netty hands the key to BoringSSL through an in-memory key store. PKCS#12, the JDK's default, encrypts the key with
+    // 10,000 rounds of PBKDF2 on the way in and again on the way out: 5 ms of CPU per context on this machine, against
+    // 0.1 ms with JKS's cheap wrapping (the store never leaves memory).
+    private static final String KEY_STORE = "JKS";
+
     private final IssuedCertificate certificate;
     private final SpiffeTrustManager trust;
     private final SslContext client;
@@ -61,12 +67,14 @@ public final class MeshTls {
                 .sslProvider(SslProvider.OPENSSL)
                 .protocols(SslProtocols.TLS_v1_3)
                 .keyManager(certificate.key(), chain)
+                .keyStoreType(KEY_STORE)
                 .trustManager(trust)
                 .endpointIdentificationAlgorithm(null) // identities are SPIFFE ids, checked by the trust manager
                 .applicationProtocolConfig(ALPN_H2)
                 .build();
         ((OpenSslSessionContext) client.sessionContext()).setSessionCacheEnabled(false);
         this.server = SslContextBuilder.forServer(certificate.key(), chain)
+                .keyStoreType(KEY_STORE)
                 .sslProvider(SslProvider.OPENSSL)
                 .protocols(SslProtocols.TLS_v1_3)
                 .trustManager(trust)
