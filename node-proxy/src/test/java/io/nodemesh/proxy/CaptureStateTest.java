@@ -61,8 +61,7 @@ class CaptureStateTest {
                     netns: %s
                 """.formatted(notANamespace);
         Path socket = mesh.dir().resolve("telemetry.sock");
-        TelemetryAgent agent = mesh.own(TelemetryAgent.start(AgentConfig.builder().socketPath(socket)
-                .metricsAddress(new InetSocketAddress("127.0.0.1", 0)).build()));
+        TelemetryAgent agent = startAgent(socket);
         ReporterConfig reporting = ReporterConfig.builder().socketPath(socket).node("test-node").reporterId("test-proxy")
                 .flushInterval(Duration.ofMillis(100)).build();
         TestNode node = mesh.start(mesh.config().capture(a, busy).entry(GHOST).entry(bogus),
@@ -139,6 +138,30 @@ class CaptureStateTest {
                 return false;
             }
         })).isFalse();
+    }
+
+    @Test
+    void aRestartedAgentHearsTheStatesAgainWithoutAnyChange() throws Exception {
+        Netns a = mesh.pod("a");
+        Path socket = mesh.dir().resolve("telemetry.sock");
+        TelemetryAgent first = startAgent(socket);
+        ReporterConfig reporting = ReporterConfig.builder().socketPath(socket).node("test-node").reporterId("test-proxy")
+                .flushInterval(Duration.ofMillis(100)).initialBackoff(Duration.ofMillis(50))
+                .maxBackoff(Duration.ofMillis(500)).build();
+        mesh.start(mesh.config().capture(a).entry(GHOST), o -> o.telemetry(reporting).removeRulesOnStop(true));
+        awaitScrape(first, "nodemesh_pod_capture_state", 1, "pod=\"a\"", "state=\"captured\"");
+        first.close();
+
+        // Nothing changes on the node and no connection is made: the reporter says the states again on its new stream.
+        TelemetryAgent second = startAgent(socket);
+        awaitScrape(second, "nodemesh_pod_capture_state", 1, "pod=\"a\"", "state=\"captured\"");
+        awaitScrape(second, "nodemesh_pod_capture_state", 1, "pod=\"ghost\"", "state=\"failed\"");
+        awaitScrape(second, "nodemesh_capture_failures_total", 1, "reason=\"netns_not_found\"");
+    }
+
+    private static TelemetryAgent startAgent(Path socket) throws Exception {
+        return mesh.own(TelemetryAgent.start(AgentConfig.builder().socketPath(socket)
+                .metricsAddress(new InetSocketAddress("127.0.0.1", 0)).build()));
     }
 
     /** Waits (10 s at most) until the samples of {@code name} with {@code labels} add up to {@code value}. */
