@@ -25,6 +25,7 @@ public final class MeshFile {
     private final Set<String> notReady = new HashSet<>();
     private final List<String> services = new ArrayList<>();
     private final List<String> policies = new ArrayList<>();
+    private String namespaceLabels;
     private String rules = "iptables";
     private String idleTimeout = "1m";
     private String drainTimeout = "2s";
@@ -83,6 +84,15 @@ public final class MeshFile {
         return this;
     }
 
+    /**
+     * Lists namespace {@code demo}, enrolled by its label, with these labels besides (e.g.
+     * {@code "nodemesh.io/peer-authentication: strict"}; empty for none): its pods are then captured by enrolment.
+     */
+    public MeshFile demoNamespace(String extraLabels) {
+        this.namespaceLabels = extraLabels;
+        return this;
+    }
+
     /** A policy entry written as is (two-space list indent), under {@code policies}. */
     public MeshFile policy(String yaml) {
         policies.add(yaml);
@@ -105,7 +115,10 @@ public final class MeshFile {
                   idleTimeout: %s
                   drainTimeout: %s
                 """.formatted(rules, idleTimeout, drainTimeout);
-        String text = pods.isEmpty() ? proxy + "pods: []\n" : proxy + "pods:\n" + pods.stream().map(Supplier::get).collect(Collectors.joining());
+        String head = namespaceLabels == null ? proxy : proxy + "namespaces:\n  - name: demo\n"
+                + "    labels: {nodemesh.io/capture: enabled" + (namespaceLabels.isEmpty() ? "" : ", " + namespaceLabels)
+                + "}\n";
+        String text = pods.isEmpty() ? head + "pods: []\n" : head + "pods:\n" + pods.stream().map(Supplier::get).collect(Collectors.joining());
         text = services.isEmpty() ? text : text + "services:\n" + String.join("", services);
         return policies.isEmpty() ? text : text + "policies:\n" + String.join("", policies);
     }

@@ -63,7 +63,7 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *   readiness: 127.0.0.1:15021   # GET /healthz/ready: 200 once the pods are reconciled, 503 while starting or draining
  * namespaces:                 # optional: namespaces whose pods follow the enrolment label
  *   - name: demo
- *     labels: {nodemesh.io/capture: enabled}
+ *     labels: {nodemesh.io/capture: enabled}   # nodemesh.io/peer-authentication: strict refuses plaintext
  * pods:
  *   - name: client            # required
  *     namespace: demo         # default "default"
@@ -314,7 +314,13 @@ public final class StandaloneConfig {
         if (!m.containsKey("name")) {
             throw new ConfigException(where(node) + field + ": missing required field 'name'");
         }
-        return new NamespaceSpec(name(m.get("name"), field + ".name"), stringMap(m.get("labels"), field + ".labels"));
+        Map<String, String> labels = stringMap(m.get("labels"), field + ".labels");
+        String mode = labels.get(PeerAuthentication.LABEL);
+        if (mode != null && PeerAuthentication.parse(mode) == null) {
+            throw new ConfigException(where(m.get("labels")) + field + ".labels." + PeerAuthentication.LABEL
+                    + ": '" + mode + "' is neither permissive nor strict");
+        }
+        return new NamespaceSpec(name(m.get("name"), field + ".name"), labels);
     }
 
     private ParsedPod pod(Node node, String field, Map<String, NamespaceSpec> namespaces) throws ConfigException {

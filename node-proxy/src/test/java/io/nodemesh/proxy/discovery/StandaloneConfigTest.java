@@ -101,6 +101,8 @@ class StandaloneConfigTest {
                 new String[] {POD + "    colour: red\n", "f:4:5: pods[0].colour: unknown key"},
                 new String[] {ENROLLED + "pods:\n  - name: c\n    namespace: demo\n    netns: /x\n    capture: true\n",
                         "f:8:14: pods[0].capture: namespace demo is listed under namespaces, so its label enrols its pods"},
+                new String[] {"namespaces:\n  - name: demo\n    labels: {nodemesh.io/peer-authentication: strcit}\n",
+                        "f:3:13: namespaces[0].labels.nodemesh.io/peer-authentication: 'strcit' is neither permissive nor strict"},
                 new String[] {"pods:\n  - name: c\n    node: n2\n    capture: true\n",
                         "f:4:14: pods[0].capture: a pod this node captures needs 'netns'"},
                 new String[] {"services:\n  - name: web\n    addresses: [10.96.0.1]\n", "f:2:5: services[0]: missing required field 'ports'"},
