@@ -135,6 +135,7 @@ final class MeshReport {
             n.put("name", ns.name());
             n.put("labels", new TreeMap<>(ns.labels()));
             n.put("enrolled", ns.enrolled());
+            n.put("peerAuthentication", ns.peerAuthentication().label());
             namespaces.add(n);
         }
         out.put("namespaces", namespaces);
