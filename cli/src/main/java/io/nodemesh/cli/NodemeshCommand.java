@@ -15,6 +15,7 @@ import picocli.CommandLine;
                 StatusCommand.class,
                 WorkloadsCommand.class,
                 ServicesCommand.class,
+                PoliciesCommand.class,
                 ConfigDumpCommand.class,
                 ConnectionsCommand.class,
                 AgentCommand.class,

@@ -116,6 +116,40 @@ class DebugCommandsTest {
     }
 
     @Test
+    void policiesSaysWhatGovernsEachCapturedWorkloadInBothFormats() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = mesh.start(mesh.config().demoNamespace("nodemesh.io/peer-authentication: strict").capture(a, b)
+                .policy("""
+                          - name: no-dev
+                            namespace: demo
+                            action: DENY
+                            rules: [{from: [{source: {namespaces: [dev]}}]}]
+                        """));
+        String unix = "unix:" + node.proxy.adminSocket();
+
+        assertThat(cli.nodemesh("policies", "--admin", unix)).as(cli.err()).isZero();
+        assertThat(cli.out()).isEqualTo("""
+                WORKLOAD  PEER AUTH  POLICIES      EFFECT
+                demo/a    strict     no-dev(DENY)  connections a DENY policy matches are denied [demo/no-dev]; the rest are allowed; plaintext is refused (peer authentication strict)
+                demo/b    strict     no-dev(DENY)  connections a DENY policy matches are denied [demo/no-dev]; the rest are allowed; plaintext is refused (peer authentication strict)
+                """);
+
+        cli.clearOut();
+        assertThat(cli.nodemesh("policies", "--admin", unix, "--workload", "demo/b", "-o", "json")).as(cli.err())
+                .isZero();
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var answer = json.readTree(cli.out());
+        assertThat(answer).isEqualTo(json.readTree(node.admin("/policies?workload=demo/b")));
+        assertThat(answer.path("workloads")).hasSize(1);
+        assertThat(answer.path("workloads").get(0).path("policies").get(0).path("rules").get(0).path("from").get(0)
+                .path("source").path("namespaces").get(0).asText()).isEqualTo("dev");
+
+        assertThat(cli.nodemesh("policies", "--admin", unix, "--workload", "demo/nobody")).isEqualTo(1);
+        assertThat(cli.err()).contains("answered 404: no workload demo/nobody in the snapshot in force");
+    }
+
+    @Test
     void saysClearlyWhenNoProxyListens() throws Exception {
         int port;
         try (ServerSocket free = new ServerSocket(0)) {

@@ -10,6 +10,7 @@ import io.nodemesh.proxy.discovery.ServiceSpec;
 import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.proxy.policy.AuthorizationPolicy;
+import io.nodemesh.proxy.policy.Authorizer;
 import io.nodemesh.proxy.policy.Cidr;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -108,6 +109,38 @@ final class MeshReport {
         }
         s.put("endpoints", endpoints);
         return s;
+    }
+
+    /**
+     * What governs connections into workloads ({@link Authorizer#explain}): the one named {@code namespace/name}, else
+     * every pod this node captures. Null when the named workload is not in the snapshot.
+     */
+    static Map<String, Object> policies(ProxyView view, String workload) {
+        MeshSnapshot snapshot = view.snapshot();
+        List<Map<String, Object>> out = new ArrayList<>();
+        if (workload != null) {
+            PodSpec pod = snapshot.pods().get(workload);
+            if (pod == null) {
+                return null;
+            }
+            out.add(explanation(Authorizer.explain(snapshot, pod)));
+        } else {
+            for (PodSpec pod : snapshot.pods().values()) {
+                if (pod.capture()) {
+                    out.add(explanation(Authorizer.explain(snapshot, pod)));
+                }
+            }
+        }
+        return Map.of("workloads", out);
+    }
+
+    private static Map<String, Object> explanation(Authorizer.Explanation e) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("workload", e.workload());
+        m.put("peerAuthentication", e.peerAuthentication().label());
+        m.put("effect", e.effect());
+        m.put("policies", e.applying().stream().map(MeshReport::policy).toList());
+        return m;
     }
 
     /** Everything the proxy runs on: its source, its boot settings and the whole snapshot in force. */
