@@ -19,6 +19,9 @@ import io.nodemesh.proxy.identity.IdentityManager;
 import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.inpod.CaptureReconciler;
 import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.model.CaptureReport;
+import io.nodemesh.proxy.readiness.Readiness;
+import io.nodemesh.proxy.readiness.ReadinessServer;
 import io.nodemesh.proxy.redirect.PodRules;
 import io.nodemesh.proxy.redirect.RedirectRules;
 import io.nodemesh.proxy.route.EndpointLoad;
@@ -53,8 +56,8 @@ import org.slf4j.LoggerFactory;
  * The node proxy, wired: the one composition root of the {@code proxy} process. It takes the mesh from a
  * {@link WorkloadSource} (the standalone file today, Kubernetes next), opens capture listeners inside every captured
  * pod's network namespace, installs their redirect rules, relays their connections (the route decision picks each
- * outbound connection's upstream), reports them to telemetry, serves the admin API, follows the source's snapshots
- * and drains on {@link #close()}.
+ * outbound connection's upstream), reports them and the pods' capture states to telemetry, serves the admin API and
+ * the readiness probe, follows the source's snapshots and drains on {@link #close()}.
  *
  * <pre>{@code
  * try (NodeProxy proxy = NodeProxy.builder().configFile(path).telemetry(reporterConfig).build()) {
@@ -71,6 +74,8 @@ public final class NodeProxy implements AutoCloseable {
     private final TransportKind transportOverride;
     private final Integer workersOverride;
     private final InetSocketAddress adminOverride;
+    private final Path adminSocketOverride;
+    private final InetSocketAddress readinessOverride;
     private final ConnectionSink sinkOverride;
     private final ReporterConfig telemetry;
     private final RouteDecider routesOverride;
@@ -79,6 +84,7 @@ public final class NodeProxy implements AutoCloseable {
 
     private final AtomicReference<MeshSnapshot> snapshot = new AtomicReference<>();
     private final NodeStats nodeStats = new NodeStats();
+    private final Readiness readiness = new Readiness();
     private TelemetryReporter reporter;
     private RouteDecider routes;
     private IdentityManager identities;
@@ -88,6 +94,7 @@ public final class NodeProxy implements AutoCloseable {
     private ScheduledExecutorService control;
     private CaptureReconciler reconciler;
     private AdminServer admin;
+    private ReadinessServer readinessServer;
     private boolean started;
     private boolean closed;
 
@@ -99,6 +106,8 @@ public final class NodeProxy implements AutoCloseable {
         this.transportOverride = b.transport;
         this.workersOverride = b.workers;
         this.adminOverride = b.admin;
+        this.adminSocketOverride = b.adminSocket;
+        this.readinessOverride = b.readiness;
         this.sinkOverride = b.sink;
         this.telemetry = b.telemetry;
         this.routesOverride = b.routes;
@@ -111,12 +120,13 @@ public final class NodeProxy implements AutoCloseable {
     }
 
     /**
-     * Takes the source's first view, starts telemetry, the event loops and the admin server, and captures the pods.
-     * A pod that cannot be captured fails alone (see {@code /stats}); the proxy still starts.
+     * Takes the source's first view, starts telemetry, the event loops, the admin server and the readiness probe, and
+     * captures the pods; ready from then on. A pod that cannot be captured fails alone (see {@code /workloads}); the
+     * proxy still starts.
      *
      * @throws ConfigException if the source has no usable view (for the file: file:line:column: field: problem), or
      *     the mesh CA it names cannot be read (file: problem)
-     * @throws IOException if the admin server cannot be bound
+     * @throws IOException if the admin server or the readiness probe cannot be bound
      */
     public synchronized void start() throws ConfigException, IOException {
         if (started) {
@@ -144,11 +154,18 @@ public final class NodeProxy implements AutoCloseable {
         group = transport.newEventLoopGroup(boot.workers(), "nodemesh-proxy");
         control = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
                 .name("nodemesh-control").daemon(true).unstarted(r));
-        PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes,
-                sink == null ? ConnectionSink.NONE : sink, nodeStats);
-        reconciler = new CaptureReconciler((spec, s) -> new PodCapture(spec, s, shared), rules, control);
+        ConnectionSink reports = sink == null ? ConnectionSink.NONE : sink;
+        PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes, reports, nodeStats);
+        reconciler = new CaptureReconciler((spec, s) -> new PodCapture(spec, s, shared), rules, control,
+                reports::captureStates);
         try {
-            admin = AdminServer.start(boot.admin(), new View());
+            admin = AdminServer.start(boot.admin(), boot.adminSocket(), new View());
+            try {
+                readinessServer = ReadinessServer.start(boot.readiness(), readiness);
+            } catch (IOException e) {
+                admin.close();
+                throw e;
+            }
         } catch (IOException e) {
             shutdownThreads();
             reconciler = null;
@@ -163,8 +180,10 @@ public final class NodeProxy implements AutoCloseable {
         }
         snapshot.set(new MeshSnapshot(initial.proxy(), List.of()));
         onControlThread(() -> apply(initial));
-        log.info("proxy started: transport {}, {} worker(s), admin on {}, config {} ({} pod(s))", transport,
-                boot.workers(), HostPort.format(admin.address()), source.describe(), initial.pods().size());
+        readiness.ready();
+        log.info("proxy started: transport {}, {} worker(s), admin on {}, admin socket {}, readiness on {}, config {} "
+                + "({} pod(s))", transport, boot.workers(), HostPort.format(admin.address()), admin.socket(),
+                HostPort.format(readinessServer.address()), source.describe(), initial.pods().size());
         source.follow(control, this::apply);
     }
 
@@ -199,6 +218,12 @@ public final class NodeProxy implements AutoCloseable {
         if (adminOverride != null) {
             b = b.withAdmin(adminOverride);
         }
+        if (adminSocketOverride != null) {
+            b = b.withAdminSocket(adminSocketOverride);
+        }
+        if (readinessOverride != null) {
+            b = b.withReadiness(readinessOverride);
+        }
         return b;
     }
 
@@ -221,6 +246,11 @@ public final class NodeProxy implements AutoCloseable {
     /** The capture of the pod {@code namespace/name}, if it is captured (or failed, or draining). */
     public Optional<PodCapture> pod(String key) {
         return pods().stream().filter(p -> p.spec().key().equals(key)).findFirst();
+    }
+
+    /** How this node's pods are captured (pending, captured, failed and why, released) and the failures so far. */
+    public CaptureReport captures() {
+        return reconciler == null ? CaptureReport.EMPTY : reconciler.report();
     }
 
     /**
@@ -251,6 +281,16 @@ public final class NodeProxy implements AutoCloseable {
         return admin.address();
     }
 
+    /** The Unix socket the admin API is served on too. */
+    public Path adminSocket() {
+        return admin.socket();
+    }
+
+    /** Where the readiness probe listens (the real port when 0 was configured). */
+    public InetSocketAddress readinessAddress() {
+        return readinessServer.address();
+    }
+
     /** The telemetry reporter this proxy started, if it started one. */
     public Optional<TelemetryReporter> reporter() {
         return Optional.ofNullable(reporter);
@@ -276,6 +316,7 @@ public final class NodeProxy implements AutoCloseable {
             return;
         }
         closed = true;
+        readiness.draining();
         source.close();
         ProxySettings settings = snapshot.get().proxy();
         try {
@@ -287,6 +328,7 @@ public final class NodeProxy implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         admin.close();
+        readinessServer.close();
         shutdownThreads();
         if (identities != null) {
             identities.close();
@@ -345,6 +387,21 @@ public final class NodeProxy implements AutoCloseable {
             SourceStatus s = source.status();
             return new ConfigStatus(s.source(), s.loadedAtMillis(), s.lastError());
         }
+
+        @Override
+        public MeshSnapshot snapshot() {
+            return NodeProxy.this.snapshot();
+        }
+
+        @Override
+        public CaptureReport captures() {
+            return NodeProxy.this.captures();
+        }
+
+        @Override
+        public BootSettings boot() {
+            return boot;
+        }
     }
 
     /** Settings for a {@link NodeProxy}; only the workload source (or the config file) is required. */
@@ -355,6 +412,8 @@ public final class NodeProxy implements AutoCloseable {
         private TransportKind transport;
         private Integer workers;
         private InetSocketAddress admin;
+        private Path adminSocket;
+        private InetSocketAddress readiness;
         private ConnectionSink sink;
         private ReporterConfig telemetry;
         private RouteDecider routes;
@@ -402,6 +461,18 @@ public final class NodeProxy implements AutoCloseable {
         /** Overrides the source's admin address. */
         public Builder admin(InetSocketAddress address) {
             this.admin = address;
+            return this;
+        }
+
+        /** Overrides the source's admin Unix socket. */
+        public Builder adminSocket(Path socket) {
+            this.adminSocket = socket;
+            return this;
+        }
+
+        /** Overrides the source's readiness probe address. */
+        public Builder readiness(InetSocketAddress address) {
+            this.readiness = address;
             return this;
         }
 

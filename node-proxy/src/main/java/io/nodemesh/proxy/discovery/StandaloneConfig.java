@@ -60,6 +60,8 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *   drainTimeout: 30s
  *   rules: iptables           # iptables | nft | none (none: somebody else installs the redirect rules)
  *   admin: 127.0.0.1:15000    # admin HTTP (stats); port 0 = ephemeral; [::1]:15000 for IPv6
+ *   adminSocket: /var/run/nodemesh/admin.sock   # the admin API on a Unix socket too (owner-only)
+ *   readiness: 127.0.0.1:15021   # GET /healthz/ready: 200 once the pods are reconciled, 503 while starting or draining
  *   identity:                 # workload certificates (fixed at start)
  *     caDir: /etc/nodemesh/ca # the mesh CA: ca-cert.pem, ca-key.pem (nodemesh ca init); none: no mutual TLS
  *     trustDomain: cluster.local
@@ -112,7 +114,8 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
 public final class StandaloneConfig {
 
     private static final Set<String> PROXY_KEYS = Set.of("mark", "outboundPort", "inboundPort", "transport",
-            "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "admin", "identity");
+            "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "admin", "adminSocket", "readiness",
+            "identity");
     private static final Set<String> IDENTITY_KEYS = Set.of("caDir", "trustDomain", "certificateLifetime");
     private static final Set<String> POD_KEYS = Set.of("name", "namespace", "serviceAccount", "ips", "netns",
             "node", "labels", "annotations", "hostNetwork", "ports", "ready", "capture", "exemptPorts",
@@ -295,7 +298,9 @@ public final class StandaloneConfig {
         return new BootSettings(
                 m.containsKey("transport") ? transport(m.get("transport")) : d.transport(),
                 m.containsKey("workers") ? workers(m.get("workers")) : d.workers(),
-                m.containsKey("admin") ? admin(m.get("admin")) : d.admin(),
+                m.containsKey("admin") ? address(m.get("admin"), "proxy.admin") : d.admin(),
+                m.containsKey("adminSocket") ? socketPath(m.get("adminSocket")) : d.adminSocket(),
+                m.containsKey("readiness") ? address(m.get("readiness"), "proxy.readiness") : d.readiness(),
                 identity(m.get("identity")));
     }
 
@@ -619,13 +624,21 @@ public final class StandaloneConfig {
         return b;
     }
 
-    private InetSocketAddress admin(Node node) throws ConfigException {
-        String text = scalar(node, "proxy.admin");
+    private InetSocketAddress address(Node node, String field) throws ConfigException {
+        String text = scalar(node, field);
         try {
             return HostPort.parse(text);
         } catch (IllegalArgumentException e) {
-            throw new ConfigException(where(node) + "proxy.admin: " + e.getMessage());
+            throw new ConfigException(where(node) + field + ": " + e.getMessage());
         }
+    }
+
+    private Path socketPath(Node node) throws ConfigException {
+        String text = scalar(node, "proxy.adminSocket");
+        if (!text.startsWith("/")) {
+            throw new ConfigException(where(node) + "proxy.adminSocket: '" + text + "' is not an absolute path");
+        }
+        return Path.of(text);
     }
 
     private InetAddress ip(Node node, String field) throws ConfigException {
