@@ -200,11 +200,12 @@ public final class NodeProxy implements AutoCloseable {
     private void apply(MeshSnapshot next) {
         MeshSnapshot previous = snapshot.get();
         snapshot.set(next);
-        reconciler.reconcile(previous, next);
-        routes.load().retain(next);
         if (identities != null) {
+            // Before the pods' listeners open: a connection they accept may at once ask for its identity.
             identities.podsChanged(next);
         }
+        reconciler.reconcile(previous, next);
+        routes.load().retain(next);
     }
 
     private BootSettings withOverrides(BootSettings b) {
