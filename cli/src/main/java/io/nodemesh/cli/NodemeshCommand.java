@@ -16,6 +16,7 @@ import picocli.CommandLine;
                 WorkloadsCommand.class,
                 ServicesCommand.class,
                 PoliciesCommand.class,
+                CertsCommand.class,
                 ConfigDumpCommand.class,
                 ConnectionsCommand.class,
                 AgentCommand.class,

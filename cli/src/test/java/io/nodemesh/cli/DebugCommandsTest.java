@@ -150,6 +150,44 @@ class DebugCommandsTest {
     }
 
     @Test
+    void certsListsTheCertificateOfEachCapturedAccountInBothFormats() throws Exception {
+        java.nio.file.Path caDir = mesh.dir().resolve("ca");
+        io.nodemesh.proxy.identity.MeshCa.create("cluster.local", java.time.Duration.ofDays(1)).write(caDir, false);
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = mesh.start(mesh.config().identity(caDir, "2m").capture(a, b));
+        var identities = node.proxy.identities().orElseThrow();
+        for (String sa : new String[] {"a", "b"}) {
+            identities.ready(new io.nodemesh.proxy.model.SpiffeId("cluster.local", "demo", sa)).get(10, TimeUnit.SECONDS);
+        }
+        String unix = "unix:" + node.proxy.adminSocket();
+
+        assertThat(cli.nodemesh("certs", "--admin", unix)).as(cli.err()).isZero();
+        assertThat(cli.out().lines().toList()).hasSize(3);
+        assertThat(cli.out().lines().findFirst().orElseThrow().split("\\s{2,}")).containsExactly("IDENTITY", "SERIAL",
+                "NOT BEFORE", "NOT AFTER", "STATE", "RENEWALS", "LAST ERROR");
+        assertThat(cli.out()).containsPattern(
+                "spiffe://cluster\\.local/ns/demo/sa/a\\s+[0-9a-f]+\\s+\\S+Z\\s+\\S+Z\\s+valid\\s+0\\s+-");
+        assertThat(cli.out()).contains("spiffe://cluster.local/ns/demo/sa/b");
+
+        cli.clearOut();
+        assertThat(cli.nodemesh("certs", "--admin", unix, "-o", "json")).as(cli.err()).isZero();
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var answer = json.readTree(cli.out());
+        assertThat(answer.path("ca").asText()).isEqualTo(caDir.toString());
+        assertThat(answer.path("certificates")).hasSize(2);
+        assertThat(answer.path("certificates").get(0).path("state").asText()).isEqualTo("valid");
+    }
+
+    @Test
+    void certsSaysWhenTheProxyHasNoMeshCa() throws Exception {
+        TestNode node = mesh.start(mesh.config().capture(mesh.pod("a")));
+        assertThat(cli.nodemesh("certs", "--admin", "unix:" + node.proxy.adminSocket())).as(cli.err()).isZero();
+        assertThat(cli.out()).isEqualTo(
+                "no mesh CA configured (proxy.identity.caDir): no workload certificates, no mutual TLS\n");
+    }
+
+    @Test
     void saysClearlyWhenNoProxyListens() throws Exception {
         int port;
         try (ServerSocket free = new ServerSocket(0)) {

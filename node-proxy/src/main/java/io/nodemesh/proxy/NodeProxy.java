@@ -15,6 +15,7 @@ import io.nodemesh.proxy.discovery.SourceStatus;
 import io.nodemesh.proxy.discovery.StandaloneFileSource;
 import io.nodemesh.proxy.discovery.WorkloadSource;
 import io.nodemesh.proxy.identity.IdentityException;
+import io.nodemesh.proxy.identity.CertificateStatus;
 import io.nodemesh.proxy.identity.IdentityManager;
 import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.inpod.CaptureReconciler;
@@ -396,6 +397,11 @@ public final class NodeProxy implements AutoCloseable {
         @Override
         public CaptureReport captures() {
             return NodeProxy.this.captures();
+        }
+
+        @Override
+        public List<CertificateStatus> certificates() {
+            return identities == null ? List.of() : identities.status();
         }
 
         @Override

@@ -2,11 +2,13 @@ package io.nodemesh.proxy.admin;
 
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.config.IdentitySettings;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.NamespaceSpec;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.discovery.ServiceSpec;
+import io.nodemesh.proxy.identity.CertificateStatus;
 import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.proxy.policy.AuthorizationPolicy;
@@ -141,6 +143,34 @@ final class MeshReport {
         m.put("effect", e.effect());
         m.put("policies", e.applying().stream().map(MeshReport::policy).toList());
         return m;
+    }
+
+    /**
+     * The workload certificates this node holds: whether a mesh CA is configured, its trust domain, and per identity
+     * the certificate in use, its state, renewals and the last failure.
+     */
+    static Map<String, Object> certificates(ProxyView view) {
+        IdentitySettings settings = view.boot().identity();
+        Instant now = Instant.now();
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (CertificateStatus c : view.certificates()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("identity", c.identity().toString());
+            m.put("state", c.state(now).name().toLowerCase(java.util.Locale.ROOT));
+            m.put("serial", c.serial() == null ? null : c.serial().toString(16));
+            m.put("notBefore", c.notBefore() == null ? null : c.notBefore().toString());
+            m.put("notAfter", c.notAfter() == null ? null : c.notAfter().toString());
+            m.put("renewals", c.renewals());
+            m.put("failures", c.failures());
+            m.put("lastError", c.lastError());
+            m.put("nextAttempt", c.nextAttempt() == null ? null : c.nextAttempt().toString());
+            out.add(m);
+        }
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("ca", settings.caDir() == null ? null : settings.caDir().toString());
+        answer.put("trustDomain", settings.trustDomain());
+        answer.put("certificates", out);
+        return answer;
     }
 
     /** Everything the proxy runs on: its source, its boot settings and the whole snapshot in force. */
