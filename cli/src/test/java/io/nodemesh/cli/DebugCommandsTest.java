@@ -58,6 +58,64 @@ class DebugCommandsTest {
     }
 
     @Test
+    void workloadsServicesAndConfigDumpShowWhatTheAdminApiServesInBothFormats() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        String ghost = """
+                  - name: ghost
+                    namespace: demo
+                    netns: /var/run/netns/nodemesh-test-no-such-pod
+                """;
+        String remote = """
+                  - name: remote
+                    namespace: other
+                    ips: [10.78.0.5]
+                    node: node-2
+                """;
+        TestNode node = mesh.start(mesh.config().capture(a, b)
+                .service("web", java.net.InetAddress.ofLiteral("10.77.0.100"), 80, 8080, java.util.List.of(a, b),
+                        java.util.List.of(b))
+                .entry(ghost).entry(remote));
+        String tcp = "127.0.0.1:" + node.proxy.adminAddress().getPort();
+        String unix = "unix:" + node.proxy.adminSocket();
+
+        for (String admin : new String[] {tcp, unix}) {
+            cli.clearOut();
+            assertThat(cli.nodemesh("workloads", "--admin", admin)).as(cli.err()).isZero();
+            assertThat(cli.out()).isEqualTo("""
+                    NAMESPACE  POD     ADDRESS    NODE    CAPTURE
+                    demo       a       10.77.0.2  -       captured
+                    demo       b       10.77.0.3  -       captured
+                    demo       ghost   -          -       failed(netns_not_found)
+                    other      remote  10.78.0.5  node-2  -
+                    """);
+            cli.clearOut();
+            assertThat(cli.nodemesh("services", "--admin", admin)).as(cli.err()).isZero();
+            assertThat(cli.out()).isEqualTo("""
+                    NAMESPACE  NAME  VIP          ENDPOINTS
+                    demo       web   10.77.0.100  1/2
+                    """);
+        }
+        cli.clearOut();
+        assertThat(cli.nodemesh("workloads", "--admin", unix, "-n", "other")).isZero();
+        assertThat(cli.out().lines()).hasSize(2).last().asString().startsWith("other      remote");
+
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (String[] page : new String[][] {{"workloads", "/workloads"}, {"services", "/services"},
+                {"status", "/stats"}}) {
+            cli.clearOut();
+            assertThat(cli.nodemesh(page[0], "--admin", unix, "-o", "json")).as(cli.err()).isZero();
+            assertThat(json.readTree(cli.out())).as(page[0]).isEqualTo(json.readTree(node.admin(page[1])));
+        }
+        cli.clearOut();
+        assertThat(cli.nodemesh("config-dump", "--admin", tcp)).as(cli.err()).isZero();
+        var dump = json.readTree(cli.out());
+        assertThat(dump).isEqualTo(json.readTree(node.admin("/config_dump")));
+        assertThat(dump.path("pods")).hasSize(4);
+        assertThat(dump.path("boot").path("adminSocket").asText()).isEqualTo(node.proxy.adminSocket().toString());
+    }
+
+    @Test
     void saysClearlyWhenNoProxyListens() throws Exception {
         int port;
         try (ServerSocket free = new ServerSocket(0)) {

@@ -2,6 +2,7 @@ package io.nodemesh.proxy;
 
 import io.nodemesh.topology.Netns;
 import java.net.InetAddress;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -29,6 +30,7 @@ public final class MeshFile {
     private String rules = "iptables";
     private String idleTimeout = "1m";
     private String drainTimeout = "2s";
+    private String identity = "";
 
     MeshFile(Function<Netns, String> podNames) {
         this.podNames = podNames;
@@ -47,6 +49,12 @@ public final class MeshFile {
 
     public MeshFile drainTimeout(String duration) {
         this.drainTimeout = duration;
+        return this;
+    }
+
+    /** Workload certificates from the mesh CA in {@code caDir}, of {@code lifetime} (e.g. {@code 2m}). */
+    public MeshFile identity(Path caDir, String lifetime) {
+        this.identity = "  identity:\n    caDir: " + caDir + "\n    certificateLifetime: " + lifetime + "\n";
         return this;
     }
 
@@ -114,7 +122,7 @@ public final class MeshFile {
                   connectTimeout: 2s
                   idleTimeout: %s
                   drainTimeout: %s
-                """.formatted(rules, idleTimeout, drainTimeout);
+                """.formatted(rules, idleTimeout, drainTimeout) + identity;
         String head = namespaceLabels == null ? proxy : proxy + "namespaces:\n  - name: demo\n"
                 + "    labels: {nodemesh.io/capture: enabled" + (namespaceLabels.isEmpty() ? "" : ", " + namespaceLabels)
                 + "}\n";

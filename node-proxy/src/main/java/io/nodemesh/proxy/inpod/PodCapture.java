@@ -8,11 +8,14 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.capture.CaptureInitializer;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.model.CaptureFailure;
+import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.inbound.InboundUpstream;
@@ -70,6 +73,7 @@ public final class PodCapture implements ConnectionListener {
     private final CompletableFuture<Void> drained = new CompletableFuture<>();
     private volatile State state = State.STARTING;
     private volatile String lastError;
+    private volatile CaptureFailure failure;
     private volatile NetworkNamespace namespace;
     private volatile Bootstrap upstreamTemplate;
     private volatile boolean draining;
@@ -92,6 +96,16 @@ public final class PodCapture implements ConnectionListener {
         return lastError;
     }
 
+    /** The pod's capture as the admin API and the metrics show it. */
+    public CaptureState captureState() {
+        return switch (state) {
+            case STARTING -> CaptureState.PENDING;
+            case LISTENING -> CaptureState.CAPTURED;
+            case FAILED -> CaptureState.failed(failure);
+            case DRAINING, STOPPED -> CaptureState.RELEASED;
+        };
+    }
+
     public Transport transport() {
         return shared.transport();
     }
@@ -107,12 +121,14 @@ public final class PodCapture implements ConnectionListener {
      * @throws IOException naming the pod and what failed; the pod is then {@link State#FAILED}
      */
     public void open() throws IOException {
+        CaptureFailure stage = CaptureFailure.NETNS_NOT_FOUND;
         try {
             if (spec.netns() == null) {
                 throw new IOException("its network namespace was not found (no namespace on this node has "
                         + spec.ips().stream().map(InetAddress::getHostAddress).toList() + ")");
             }
             namespace = NetworkNamespace.open(spec.netns());
+            stage = CaptureFailure.LISTEN_FAILED;
             upstreamTemplate = upstreamTemplate(namespace);
             PodUpstream direct = new PodUpstream(this::upstreamBootstrap);
             Upstream outboundUpstream = new OutboundUpstream(shared.snapshot(), shared.routes(), spec, direct);
@@ -125,14 +141,27 @@ public final class PodCapture implements ConnectionListener {
             log.info("pod {}: listening on :{} (outbound) and :{} (inbound) in {}", spec.key(),
                     settings.outboundPort(), settings.inboundPort(), spec.netns());
         } catch (IOException | RuntimeException e) {
-            failed("cannot capture pod " + spec.key() + ": " + e.getMessage());
+            failed(classify(stage, e), "cannot capture pod " + spec.key() + ": " + e.getMessage());
             throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
         }
     }
 
-    /** Marks the pod failed with {@code message} and releases whatever it had opened. */
-    public void failed(String message) {
+    /** What failed, from the step that was under way and the exception's type and errno (never its text). */
+    private CaptureFailure classify(CaptureFailure stage, Exception e) {
+        if (e instanceof RuntimeException) {
+            return CaptureFailure.INTERNAL;
+        }
+        if (stage == CaptureFailure.NETNS_NOT_FOUND && spec.netns() != null
+                && !(e instanceof NativeException n && n.errno() == NativeException.ENOENT)) {
+            return CaptureFailure.NETNS_UNUSABLE; // the path is there, but it is no namespace we can enter
+        }
+        return stage;
+    }
+
+    /** Marks the pod failed for {@code reason}, saying {@code message}, and releases whatever it had opened. */
+    public void failed(CaptureFailure reason, String message) {
         lastError = message;
+        failure = reason;
         state = State.FAILED;
         closeListeners();
         closeNamespace();

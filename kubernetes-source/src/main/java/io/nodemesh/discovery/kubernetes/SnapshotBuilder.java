@@ -1,0 +1,464 @@
+package io.nodemesh.discovery.kubernetes;
+
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.ObjectReference;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodIP;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.discovery.Enrolment;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.NamespaceSpec;
+import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.discovery.ServiceSpec;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Turns what the informers hold (namespaces, this node's pods, services, EndpointSlices) into a {@link MeshSnapshot}.
+ * A pure function of its inputs, so every rule is unit-tested without an API server; {@link KubernetesSource} calls it
+ * on the control thread after each (debounced) change.
+ *
+ * <p>The rules, in the order they apply:
+ * <ul>
+ *   <li>A pod of this node enters the snapshot once it has an address and until it has finished ({@code Succeeded},
+ *       {@code Failed}); a pod on the host's network never does (its address is the node's, shared, and it is never
+ *       captured). It is meshed by {@link Enrolment} and then captured here; its network namespace comes from
+ *       {@code netnsByUid}, and a captured pod without one is listed in {@link Result#unplaced()} so that the source
+ *       can look for it. A pod without a service account gets {@code default}, as the API server gives it.</li>
+ *   <li>Pods of other nodes are not watched: a meshed destination elsewhere is known from the EndpointSlices (an
+ *       endpoint names its pod and node), and becomes a pod of that node, meshed when its namespace is enrolled.
+ *       Only those of enrolled namespaces are kept: the others route like any address outside the mesh. An
+ *       EndpointSlice does not say a pod's service account, so such a pod's is {@code ""} (unknown).</li>
+ *   <li>A service's TCP ports at its cluster IPs; its endpoints are those of the EndpointSlices labelled
+ *       {@code kubernetes.io/service-name} with its name in its namespace; a named target port is resolved by the
+ *       slice's port of the service port's name; {@code conditions.ready} absent means ready (as the API says). An
+ *       address listed by two slices (while a slice is being replaced) counts once, ready if either says so.</li>
+ *   <li>Input the model cannot take (no name, an address that is not an IP literal, a port outside 1-65535, an
+ *       address two pods or two services claim, a slice of a service that does not exist) is left out and named in
+ *       {@link Result#problems()}; it never fails the snapshot.</li>
+ * </ul>
+ */
+public final class SnapshotBuilder {
+
+    /** The label by which an EndpointSlice names its service. */
+    public static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+    private final String node;
+    private final List<String> problems = new ArrayList<>();
+
+    private SnapshotBuilder(String node) {
+        this.node = node;
+    }
+
+    /**
+     * What one build gives.
+     *
+     * @param snapshot the mesh as the informers saw it
+     * @param unplaced this node's pods to capture whose network namespace is not known yet
+     * @param problems input left out, one line each, in a stable order (the source logs each once)
+     */
+    public record Result(MeshSnapshot snapshot, List<Unplaced> unplaced, List<String> problems) {
+        public Result {
+            unplaced = List.copyOf(unplaced);
+            problems = List.copyOf(problems);
+        }
+    }
+
+    /**
+     * A pod of this node to capture whose network namespace is not known yet.
+     *
+     * @param uid the pod's uid (a pod recreated under the same name is another pod, in another namespace)
+     * @param key {@code namespace/name}
+     * @param ips its addresses, to look the namespace up by
+     */
+    public record Unplaced(String uid, String key, List<InetAddress> ips) {
+        public Unplaced {
+            ips = List.copyOf(ips);
+        }
+    }
+
+    /**
+     * Builds the snapshot of {@code node}.
+     *
+     * @param node this node's name (pods of other nodes are dropped here even if the API sent them: a field selector
+     *     is a request, and the API mock ignores it)
+     * @param settings the proxy's settings for the snapshot
+     * @param netnsByUid the network namespaces found so far, by pod uid
+     */
+    public static Result build(String node, ProxySettings settings, Collection<Namespace> namespaces,
+            Collection<Pod> pods, Collection<Service> services, Collection<EndpointSlice> slices,
+            Map<String, Path> netnsByUid) {
+        return new SnapshotBuilder(node).build(settings, namespaces, pods, services, slices, netnsByUid);
+    }
+
+    private Result build(ProxySettings settings, Collection<Namespace> namespaceObjects, Collection<Pod> podObjects,
+            Collection<Service> serviceObjects, Collection<EndpointSlice> sliceObjects, Map<String, Path> netnsByUid) {
+        Map<String, NamespaceSpec> namespaces = namespaces(namespaceObjects);
+        Map<InetAddress, String> owners = new HashMap<>();
+        List<Unplaced> unplaced = new ArrayList<>();
+        Map<String, PodSpec> pods = new LinkedHashMap<>();
+        for (Pod pod : sorted(podObjects, Pod::getMetadata)) {
+            PodSpec spec = localPod(pod, namespaces, netnsByUid);
+            if (spec != null && claim(spec.key(), spec.ips(), owners)) {
+                pods.put(spec.key(), spec);
+                if (spec.capture() && spec.netns() == null) {
+                    unplaced.add(new Unplaced(pod.getMetadata().getUid(), spec.key(), spec.ips()));
+                }
+            }
+        }
+        List<EndpointSlice> slices = sorted(sliceObjects, EndpointSlice::getMetadata);
+        for (PodSpec remote : remotePods(slices, namespaces, pods.keySet())) {
+            if (claim(remote.key(), remote.ips(), owners)) {
+                pods.put(remote.key(), remote);
+            }
+        }
+        List<ServiceSpec> services = services(sorted(serviceObjects, Service::getMetadata), slices, owners);
+        MeshSnapshot snapshot = new MeshSnapshot(settings, List.copyOf(namespaces.values()), List.copyOf(pods.values()),
+                services);
+        return new Result(snapshot, unplaced, problems);
+    }
+
+    private Map<String, NamespaceSpec> namespaces(Collection<Namespace> objects) {
+        Map<String, NamespaceSpec> out = new TreeMap<>();
+        for (Namespace ns : objects) {
+            ObjectMeta meta = ns.getMetadata();
+            if (meta == null || blank(meta.getName())) {
+                problems.add("a namespace without metadata.name: left out");
+                continue;
+            }
+            out.put(meta.getName(), new NamespaceSpec(meta.getName(), strings(meta.getLabels())));
+        }
+        return out;
+    }
+
+    /** This node's pod as the mesh sees it, or null when it is not in the snapshot (see the class comment). */
+    private PodSpec localPod(Pod pod, Map<String, NamespaceSpec> namespaces, Map<String, Path> netnsByUid) {
+        ObjectMeta meta = pod.getMetadata();
+        if (meta == null || blank(meta.getName()) || blank(meta.getNamespace())) {
+            problems.add("a pod without metadata.name or metadata.namespace: left out");
+            return null;
+        }
+        String key = meta.getNamespace() + "/" + meta.getName();
+        var spec = pod.getSpec();
+        if (spec == null || !node.equals(spec.getNodeName())) {
+            return null; // another node's, or not scheduled yet
+        }
+        if (Boolean.TRUE.equals(spec.getHostNetwork())) {
+            return null;
+        }
+        var status = pod.getStatus();
+        if (status == null) {
+            return null;
+        }
+        String phase = status.getPhase();
+        if ("Succeeded".equals(phase) || "Failed".equals(phase)) {
+            return null;
+        }
+        List<String> texts = new ArrayList<>();
+        if (status.getPodIPs() != null && !status.getPodIPs().isEmpty()) {
+            status.getPodIPs().stream().map(PodIP::getIp).forEach(texts::add);
+        } else if (!blank(status.getPodIP())) {
+            texts.add(status.getPodIP());
+        }
+        List<InetAddress> ips = new ArrayList<>();
+        for (String text : texts) {
+            InetAddress ip = ip(text);
+            if (ip == null) {
+                problems.add("pod " + key + ": status.podIPs: '" + text + "' is not an IP address: left out");
+                return null;
+            }
+            if (!ips.contains(ip)) {
+                ips.add(ip);
+            }
+        }
+        if (ips.isEmpty()) {
+            return null; // no address yet
+        }
+        NamespaceSpec ns = namespaces.get(meta.getNamespace());
+        Map<String, String> annotations = strings(meta.getAnnotations());
+        boolean meshed = Enrolment.meshed(ns == null ? Map.of() : ns.labels(), annotations, false);
+        String sa = blank(spec.getServiceAccountName()) ? "default" : spec.getServiceAccountName();
+        Path netns = meshed && meta.getUid() != null ? netnsByUid.get(meta.getUid()) : null;
+        return new PodSpec(meta.getName(), meta.getNamespace(), sa, ips, node, strings(meta.getLabels()), netns,
+                meshed, meshed, List.of(), List.of(), List.of());
+    }
+
+    /** Other nodes' pods behind the endpoints of enrolled namespaces (see the class comment). */
+    private List<PodSpec> remotePods(List<EndpointSlice> slices, Map<String, NamespaceSpec> namespaces,
+            Set<String> local) {
+        Map<String, RemotePod> byKey = new LinkedHashMap<>();
+        for (EndpointSlice slice : slices) {
+            if (slice.getMetadata() == null || slice.getEndpoints() == null || !isIp(slice.getAddressType())) {
+                continue;
+            }
+            for (Endpoint ep : slice.getEndpoints()) {
+                ObjectReference ref = ep.getTargetRef();
+                if (ref == null || !"Pod".equals(ref.getKind()) || blank(ref.getName())) {
+                    continue;
+                }
+                String namespace = blank(ref.getNamespace()) ? slice.getMetadata().getNamespace() : ref.getNamespace();
+                NamespaceSpec ns = namespaces.get(namespace);
+                String nodeName = ep.getNodeName() == null ? "" : ep.getNodeName();
+                String key = namespace + "/" + ref.getName();
+                if (ns == null || !ns.enrolled() || node.equals(nodeName) || local.contains(key)) {
+                    continue; // not meshed, or this node's (its own pod object says more)
+                }
+                RemotePod pod = byKey.computeIfAbsent(key, k -> new RemotePod(ref.getName(), namespace, nodeName));
+                for (String text : ep.getAddresses() == null ? List.<String>of() : ep.getAddresses()) {
+                    InetAddress ip = ip(text);
+                    if (ip != null) {
+                        pod.ips.add(ip);
+                    }
+                }
+            }
+        }
+        List<PodSpec> out = new ArrayList<>();
+        for (RemotePod p : byKey.values()) {
+            if (!p.ips.isEmpty()) {
+                out.add(new PodSpec(p.name, p.namespace, "", List.copyOf(p.ips), p.node, Map.of(), null, true, false,
+                        List.of(), List.of(), List.of()));
+            }
+        }
+        return out;
+    }
+
+    private static final class RemotePod {
+        final String name;
+        final String namespace;
+        final String node;
+        final Set<InetAddress> ips = new LinkedHashSet<>();
+
+        RemotePod(String name, String namespace, String node) {
+            this.name = name;
+            this.namespace = namespace;
+            this.node = node;
+        }
+    }
+
+    private List<ServiceSpec> services(List<Service> objects, List<EndpointSlice> slices,
+            Map<InetAddress, String> podOwners) {
+        Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
+        for (EndpointSlice slice : slices) {
+            ObjectMeta meta = slice.getMetadata();
+            String service = meta == null || meta.getLabels() == null ? null : meta.getLabels().get(SERVICE_NAME_LABEL);
+            if (service != null) {
+                slicesByService.computeIfAbsent(meta.getNamespace() + "/" + service, k -> new ArrayList<>()).add(slice);
+            }
+        }
+        Set<String> known = new HashSet<>();
+        Map<String, String> addressOwners = new HashMap<>(); // "vip:port" -> service
+        List<ServiceSpec> out = new ArrayList<>();
+        for (Service svc : objects) {
+            ServiceSpec spec = service(svc, slicesByService);
+            if (spec == null) {
+                continue;
+            }
+            known.add(spec.key());
+            if (claimVips(spec, podOwners, addressOwners)) {
+                out.add(spec);
+            }
+        }
+        slicesByService.forEach((service, list) -> {
+            if (!known.contains(service)) {
+                list.forEach(s -> problems.add("EndpointSlice " + s.getMetadata().getNamespace() + "/"
+                        + s.getMetadata().getName() + ": service " + service + " does not exist: left out"));
+            }
+        });
+        return out;
+    }
+
+    private ServiceSpec service(Service svc, Map<String, List<EndpointSlice>> slicesByService) {
+        ObjectMeta meta = svc.getMetadata();
+        if (meta == null || blank(meta.getName()) || blank(meta.getNamespace())) {
+            problems.add("a service without metadata.name or metadata.namespace: left out");
+            return null;
+        }
+        String key = meta.getNamespace() + "/" + meta.getName();
+        var spec = svc.getSpec();
+        if (spec == null) {
+            problems.add("service " + key + ": no spec: left out");
+            return null;
+        }
+        List<InetAddress> vips = new ArrayList<>();
+        List<String> texts = spec.getClusterIPs() != null && !spec.getClusterIPs().isEmpty() ? spec.getClusterIPs()
+                : spec.getClusterIP() == null ? List.of() : List.of(spec.getClusterIP());
+        for (String text : texts) {
+            if (blank(text) || "None".equals(text)) {
+                continue; // headless
+            }
+            InetAddress vip = ip(text);
+            if (vip == null) {
+                problems.add("service " + key + ": spec.clusterIPs: '" + text + "' is not an IP address: left out");
+                return null;
+            }
+            vips.add(vip);
+        }
+        List<ServiceSpec.Port> ports = new ArrayList<>();
+        for (ServicePort p : spec.getPorts() == null ? List.<ServicePort>of() : spec.getPorts()) {
+            if (p.getProtocol() != null && !"TCP".equals(p.getProtocol())) {
+                continue; // the proxy relays TCP
+            }
+            String name = p.getName() == null ? "" : p.getName();
+            if (!validPort(p.getPort())) {
+                problems.add("service " + key + ": port " + (name.isEmpty() ? "" : name + " ") + p.getPort()
+                        + " is not a TCP port (1-65535): left out");
+                continue;
+            }
+            ports.add(new ServiceSpec.Port(name, p.getPort(), targetPort(p.getTargetPort(), p.getPort())));
+        }
+        List<ServiceSpec.Endpoint> endpoints = endpoints(key,
+                slicesByService.getOrDefault(key, List.of()));
+        return new ServiceSpec(meta.getNamespace(), meta.getName(), vips, ports, endpoints);
+    }
+
+    private static String targetPort(IntOrString target, int port) {
+        if (target == null) {
+            return Integer.toString(port);
+        }
+        return target.getIntVal() != null ? target.getIntVal().toString() : target.getStrVal();
+    }
+
+    /** The endpoints of a service's slices, each address once (ready if any slice says so). */
+    private List<ServiceSpec.Endpoint> endpoints(String service, List<EndpointSlice> slices) {
+        Map<InetAddress, ServiceSpec.Endpoint> byAddress = new LinkedHashMap<>();
+        for (EndpointSlice slice : slices) {
+            if (!isIp(slice.getAddressType()) || slice.getEndpoints() == null) {
+                continue;
+            }
+            String sliceName = slice.getMetadata().getNamespace() + "/" + slice.getMetadata().getName();
+            Map<String, Integer> ports = new HashMap<>();
+            for (EndpointPort p : slice.getPorts() == null ? List.<EndpointPort>of() : slice.getPorts()) {
+                if (p.getProtocol() != null && !"TCP".equals(p.getProtocol()) || p.getPort() == null) {
+                    continue;
+                }
+                if (!validPort(p.getPort())) {
+                    problems.add("EndpointSlice " + sliceName + " of service " + service + ": port "
+                            + p.getPort() + " is not a TCP port (1-65535): left out");
+                    continue;
+                }
+                ports.put(p.getName() == null ? "" : p.getName(), p.getPort());
+            }
+            for (Endpoint ep : slice.getEndpoints()) {
+                boolean ready = ep.getConditions() == null || !Boolean.FALSE.equals(ep.getConditions().getReady());
+                ObjectReference ref = ep.getTargetRef();
+                String pod = ref != null && "Pod".equals(ref.getKind()) && !blank(ref.getName())
+                        ? (blank(ref.getNamespace()) ? slice.getMetadata().getNamespace() : ref.getNamespace()) + "/"
+                        + ref.getName() : "";
+                String nodeName = ep.getNodeName() == null ? "" : ep.getNodeName();
+                for (String text : ep.getAddresses() == null ? List.<String>of() : ep.getAddresses()) {
+                    InetAddress ip = ip(text);
+                    if (ip == null) {
+                        problems.add("EndpointSlice " + sliceName + ": '" + text + "' is not an IP address: left out");
+                        continue;
+                    }
+                    ServiceSpec.Endpoint earlier = byAddress.get(ip);
+                    if (earlier == null || !earlier.ready() && ready) {
+                        byAddress.put(ip, new ServiceSpec.Endpoint(ip, ready, pod, nodeName, ports));
+                    }
+                }
+            }
+        }
+        return List.copyOf(byAddress.values());
+    }
+
+    /** Whether {@code spec}'s addresses are free (no pod's, no other service's on the same port); claims them if so. */
+    private boolean claimVips(ServiceSpec spec, Map<InetAddress, String> podOwners, Map<String, String> owners) {
+        List<String> wanted = new ArrayList<>();
+        for (InetAddress vip : spec.vips()) {
+            if (podOwners.containsKey(vip)) {
+                problems.add("service " + spec.key() + ": " + vip.getHostAddress() + " is the address of pod "
+                        + podOwners.get(vip) + ": left out");
+                return false;
+            }
+            for (ServiceSpec.Port port : spec.ports()) {
+                String at = vip.getHostAddress() + ":" + port.port();
+                String owner = owners.get(at);
+                if (owner != null || wanted.contains(at)) {
+                    problems.add("service " + spec.key() + ": " + at + " is also a port of service "
+                            + Objects.requireNonNullElse(owner, spec.key()) + ": left out");
+                    return false;
+                }
+                wanted.add(at);
+            }
+        }
+        wanted.forEach(at -> owners.put(at, spec.key()));
+        return true;
+    }
+
+    /** Whether no other pod has one of {@code ips}; claims them for {@code key} if so. */
+    private boolean claim(String key, List<InetAddress> ips, Map<InetAddress, String> owners) {
+        for (InetAddress ip : ips) {
+            String owner = owners.get(ip);
+            if (owner != null) {
+                problems.add("pod " + key + ": " + ip.getHostAddress() + " is also the address of pod " + owner
+                        + ": left out");
+                return false;
+            }
+        }
+        ips.forEach(ip -> owners.put(ip, key));
+        return true;
+    }
+
+    private static <T> List<T> sorted(Collection<T> objects, java.util.function.Function<T, ObjectMeta> meta) {
+        List<T> list = new ArrayList<>(objects);
+        list.sort(Comparator.comparing(o -> {
+            ObjectMeta m = meta.apply(o);
+            return m == null ? "" : Objects.toString(m.getNamespace(), "") + "/" + Objects.toString(m.getName(), "");
+        }));
+        return list;
+    }
+
+    /** Labels or annotations without the null values the model cannot hold. */
+    private static Map<String, String> strings(Map<String, String> map) {
+        if (map == null) {
+            return Map.of();
+        }
+        Map<String, String> out = new HashMap<>();
+        map.forEach((k, v) -> {
+            if (k != null && v != null) {
+                out.put(k, v);
+            }
+        });
+        return out;
+    }
+
+    private static InetAddress ip(String text) {
+        try {
+            return text == null ? null : HostPort.literal(text.strip());
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    private static boolean isIp(String addressType) {
+        return "IPv4".equals(addressType) || "IPv6".equals(addressType);
+    }
+
+    private static boolean validPort(Integer port) {
+        return port != null && port >= 1 && port <= 65535;
+    }
+
+    private static boolean blank(String s) {
+        return s == null || s.isBlank();
+    }
+}

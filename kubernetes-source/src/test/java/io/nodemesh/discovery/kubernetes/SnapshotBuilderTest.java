@@ -1,0 +1,174 @@
+package io.nodemesh.discovery.kubernetes;
+
+import static io.nodemesh.discovery.kubernetes.Resources.endpoint;
+import static io.nodemesh.discovery.kubernetes.Resources.namespace;
+import static io.nodemesh.discovery.kubernetes.Resources.pod;
+import static io.nodemesh.discovery.kubernetes.Resources.service;
+import static io.nodemesh.discovery.kubernetes.Resources.slice;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.discovery.ServiceSpec;
+import io.nodemesh.proxy.discovery.ServiceTarget;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The rules that turn the informers' objects into a snapshot, without an API server. */
+class SnapshotBuilderTest {
+
+    private static final String NODE = "node-a";
+
+    @Test
+    void podsOfAnEnrolledNamespaceOnThisNodeAreCapturedWithTheirNamespaceOnceFound() {
+        Pod web = pod("shop", "web", NODE, "10.1.0.5").build();
+        SnapshotBuilder.Result r = build(List.of(namespace("shop", true)), List.of(web), List.of(), List.of(),
+                Map.of());
+
+        PodSpec spec = r.snapshot().pods().get("shop/web");
+        assertThat(spec.meshed()).isTrue();
+        assertThat(spec.capture()).isTrue();
+        assertThat(spec.netns()).isNull();
+        assertThat(spec.serviceAccount()).isEqualTo("sa-web");
+        assertThat(spec.node()).isEqualTo(NODE);
+        assertThat(spec.labels()).containsEntry("app", "web");
+        assertThat(r.unplaced()).extracting(SnapshotBuilder.Unplaced::key).containsExactly("shop/web");
+
+        Path netns = Path.of("/var/run/netns/web");
+        r = build(List.of(namespace("shop", true)), List.of(web), List.of(), List.of(),
+                Map.of(web.getMetadata().getUid(), netns));
+        assertThat(r.snapshot().pods().get("shop/web").netns()).isEqualTo(netns);
+        assertThat(r.unplaced()).isEmpty();
+    }
+
+    @Test
+    void enrolmentFollowsTheLabelTheAnnotationAndNeverTheHostNetwork() {
+        Pod plain = pod("shop", "plain", NODE, "10.1.0.5").build();
+        Pod optedOut = Resources.optedOut(pod("shop", "out", NODE, "10.1.0.6").build());
+        Pod host = pod("shop", "host", NODE, "192.168.0.1").editSpec().withHostNetwork(true).endSpec().build();
+        Pod elsewhere = pod("other", "x", NODE, "10.1.0.7").build();
+        MeshSnapshot s = build(List.of(namespace("shop", true), namespace("other", false)),
+                List.of(plain, optedOut, host, elsewhere), List.of(), List.of(), Map.of()).snapshot();
+
+        assertThat(s.pods().get("shop/plain").capture()).isTrue();
+        assertThat(s.pods().get("shop/out").meshed()).isFalse();
+        assertThat(s.pods().get("shop/out").capture()).isFalse();
+        assertThat(s.pods()).doesNotContainKey("shop/host"); // the node's address: not a workload of its own
+        assertThat(s.pods().get("other/x").meshed()).isFalse();
+
+        MeshSnapshot unlabelled = build(List.of(namespace("shop", false)), List.of(plain), List.of(), List.of(),
+                Map.of()).snapshot();
+        assertThat(unlabelled.pods().get("shop/plain").capture()).isFalse();
+    }
+
+    @Test
+    void podsOfOtherNodesFinishedOrWithoutAnAddressAreNotThisNodesToCapture() {
+        Pod other = pod("shop", "remote", "node-b", "10.2.0.5").build();
+        Pod pending = pod("shop", "pending", NODE, "10.1.0.9").editStatus().withPhase("Pending").withPodIP(null)
+                .withPodIPs(List.of()).endStatus().build();
+        Pod done = pod("shop", "done", NODE, "10.1.0.10").editStatus().withPhase("Succeeded").endStatus().build();
+        MeshSnapshot s = build(List.of(namespace("shop", true)), List.of(other, pending, done), List.of(), List.of(),
+                Map.of()).snapshot();
+        assertThat(s.pods()).isEmpty();
+    }
+
+    @Test
+    void aServiceReachesItsSlicesEndpointsByTheNamedTargetPortAndOnlyReadyOnes() {
+        Pod web = pod("shop", "web", NODE, "10.1.0.5").build();
+        Service svc = service("shop", "web", "10.96.0.10", 80);
+        EndpointSlice slice = slice("shop", "web-abc", "web", 8080,
+                endpoint("10.1.0.5", "shop", "web", NODE, true),
+                endpoint("10.2.0.5", "shop", "web-remote", "node-b", true),
+                endpoint("10.2.0.6", "shop", "web-sick", "node-b", false));
+        MeshSnapshot s = build(List.of(namespace("shop", true)), List.of(web), List.of(svc), List.of(slice),
+                Map.of()).snapshot();
+
+        ServiceSpec spec = s.services().get("shop/web");
+        assertThat(spec.ports()).containsExactly(new ServiceSpec.Port("http", 80, "http"));
+        assertThat(spec.endpoints()).hasSize(3);
+        assertThat(spec.readyEndpoints()).isEqualTo(2);
+        ServiceTarget target = s.serviceAt(ip("10.96.0.10"), 80);
+        assertThat(target.backendList()).extracting(b -> b.address().getAddress().getHostAddress() + ":"
+                + b.address().getPort()).containsExactly("10.1.0.5:8080", "10.2.0.5:8080");
+        // The other node's endpoint is a pod of that node, meshed (its namespace is enrolled), not captured here.
+        PodSpec remote = s.pods().get("shop/web-remote");
+        assertThat(remote.node()).isEqualTo("node-b");
+        assertThat(remote.meshed()).isTrue();
+        assertThat(remote.capture()).isFalse();
+        assertThat(target.backendList().get(1).pod()).isEqualTo(remote);
+    }
+
+    @Test
+    void endpointsOfANamespaceNotEnrolledStayPlainAddresses() {
+        Service svc = service("legacy", "db", "10.96.0.20", 5432);
+        EndpointSlice slice = slice("legacy", "db-1", "db", 5432, endpoint("10.2.0.8", "legacy", "db", "node-b", true));
+        MeshSnapshot s = build(List.of(namespace("legacy", false)), List.of(), List.of(svc), List.of(slice), Map.of())
+                .snapshot();
+        assertThat(s.pods()).isEmpty();
+        assertThat(s.serviceAt(ip("10.96.0.20"), 5432).backendList().getFirst().pod()).isNull();
+    }
+
+    @Test
+    void badInputIsLeftOutAndNamedWithoutPoisoningTheRest() {
+        Pod good = pod("shop", "good", NODE, "10.1.0.5").build();
+        Pod badIp = pod("shop", "bad-ip", NODE, "10.1.0.300").build();
+        Pod noName = new PodBuilder(good).editMetadata().withName(null).endMetadata().build();
+        Pod sameIp = pod("shop", "twin", NODE, "10.1.0.5").build();
+        Pod noSa = pod("shop", "no-sa", NODE, "10.1.0.6").editSpec().withServiceAccountName(null).endSpec().build();
+        Service absurdPort = new ServiceBuilder(service("shop", "absurd", "10.96.0.30", 80)).editSpec()
+                .editFirstPort().withPort(70000).endPort().endSpec().build();
+        Service badVip = service("shop", "bad-vip", "not-an-ip", 80);
+        Service clash = service("shop", "clash", "10.1.0.5", 80);
+        EndpointSlice orphan = slice("shop", "orphan-1", "orphan", 80, endpoint("10.1.0.5", "shop", "good", NODE,
+                true));
+        EndpointSlice badEndpoint = slice("shop", "absurd-1", "absurd", 0,
+                endpoint("10.1.0.999", "shop", "good", NODE, true));
+
+        SnapshotBuilder.Result r = build(List.of(namespace("shop", true)),
+                List.of(good, badIp, noName, sameIp, noSa), List.of(absurdPort, badVip, clash),
+                List.of(orphan, badEndpoint), Map.of());
+
+        assertThat(r.snapshot().pods()).containsOnlyKeys("shop/good", "shop/no-sa");
+        assertThat(r.snapshot().pods().get("shop/no-sa").serviceAccount()).isEqualTo("default");
+        assertThat(r.snapshot().services()).containsOnlyKeys("shop/absurd");
+        assertThat(r.snapshot().services().get("shop/absurd").ports()).isEmpty();
+        assertThat(r.problems()).containsExactlyInAnyOrder(
+                "a pod without metadata.name or metadata.namespace: left out",
+                "pod shop/bad-ip: status.podIPs: '10.1.0.300' is not an IP address: left out",
+                "pod shop/twin: 10.1.0.5 is also the address of pod shop/good: left out",
+                "service shop/absurd: port http 70000 is not a TCP port (1-65535): left out",
+                "EndpointSlice shop/absurd-1 of service shop/absurd: port 0 is not a TCP port (1-65535): left out",
+                "EndpointSlice shop/absurd-1: '10.1.0.999' is not an IP address: left out",
+                "service shop/bad-vip: spec.clusterIPs: 'not-an-ip' is not an IP address: left out",
+                "service shop/clash: 10.1.0.5 is the address of pod shop/good: left out",
+                "EndpointSlice shop/orphan-1: service shop/orphan does not exist: left out");
+    }
+
+    @Test
+    void theSameInputGivesAnEqualSnapshot() {
+        List<Namespace> ns = List.of(namespace("shop", true));
+        List<Pod> pods = List.of(pod("shop", "a", NODE, "10.1.0.5").build(), pod("shop", "b", NODE, "10.1.0.6").build());
+        List<Service> svc = List.of(service("shop", "web", "10.96.0.10", 80));
+        assertThat(build(ns, pods, svc, List.of(), Map.of()).snapshot())
+                .isEqualTo(build(ns, pods.reversed(), svc, List.of(), Map.of()).snapshot());
+    }
+
+    private static SnapshotBuilder.Result build(List<Namespace> ns, List<Pod> pods, List<Service> services,
+            List<EndpointSlice> slices, Map<String, Path> netns) {
+        return SnapshotBuilder.build(NODE, ProxySettings.defaults(), ns, pods, services, slices, netns);
+    }
+
+    private static InetAddress ip(String text) {
+        return InetAddress.ofLiteral(text);
+    }
+}
