@@ -202,19 +202,20 @@ public final class TunnelPool implements AutoCloseable {
 
         private void secure(Channel ch) {
             Future<?> handshake = security.secureClient(ch, key);
-            ch.pipeline()
-                    .addLast("liveness", new Liveness(settings.pingInterval(), settings.pingTimeout()))
-                    .addLast("http2", TunnelCodec.client(settings))
-                    .addLast("streams", new Http2MultiplexHandler(RefuseServerStreams.INSTANCE))
-                    .addLast("window", new TunnelCodec.ConnectionWindow(settings.connectionWindow()))
-                    .addLast("pool", this);
+            ch.pipeline().addLast("pool", this);
+            // HTTP/2 only once the server is proven: nothing is written to a server that fails the handshake.
             handshake.addListener(f -> {
-                if (f.isSuccess()) {
-                    secured = true;
-                    upIfReady();
-                } else {
+                if (!f.isSuccess()) {
                     failed(f.cause());
+                    return;
                 }
+                ch.pipeline()
+                        .addBefore("pool", "liveness", new Liveness(settings.pingInterval(), settings.pingTimeout()))
+                        .addBefore("pool", "http2", TunnelCodec.client(settings))
+                        .addBefore("pool", "streams", new Http2MultiplexHandler(RefuseServerStreams.INSTANCE))
+                        .addBefore("pool", "window", new TunnelCodec.ConnectionWindow(settings.connectionWindow()));
+                secured = true;
+                upIfReady();
             });
         }
 

@@ -47,6 +47,8 @@ final class TunnelRig implements AutoCloseable {
     /** Tunnel connections the server accepted, and the clients the authorizer was asked about. */
     final AtomicInteger tunnelConnections = new AtomicInteger();
     final List<InetSocketAddress> askedFor = new CopyOnWriteArrayList<>();
+    /** The peers' proven identities, as the authorizer was told them (null: none). */
+    final List<SpiffeId> peers = new CopyOnWriteArrayList<>();
     final TunnelPool pool;
     final InetSocketAddress tunnelAddress;
     private final Channel serverChannel;
@@ -57,6 +59,7 @@ final class TunnelRig implements AutoCloseable {
               TunnelAuthorizer authorizer) throws InterruptedException {
         TunnelServer tunnelServer = new TunnelServer(serverSettings, security, (peer, client, destination) -> {
             askedFor.add(client);
+            peers.add(peer);
             return authorizer.deny(peer, client, destination);
         }, new PodUpstream(() -> new Bootstrap()
                 .channel(EpollSocketChannel.class)
