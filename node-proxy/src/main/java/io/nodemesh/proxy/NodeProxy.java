@@ -156,7 +156,8 @@ public final class NodeProxy implements AutoCloseable {
         control = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
                 .name("nodemesh-control").daemon(true).unstarted(r));
         ConnectionSink reports = sink == null ? ConnectionSink.NONE : sink;
-        PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes, reports, nodeStats);
+        PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes, reports, nodeStats,
+                identities);
         reconciler = new CaptureReconciler((spec, s) -> new PodCapture(spec, s, shared), rules, control,
                 reports::captureStates);
         try {
