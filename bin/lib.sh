@@ -27,7 +27,8 @@ read -r -a NODEMESH_JVM_FLAGS <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags]:-}"
 read -r -a NODEMESH_PROXY_JVM_FLAGS_DEFAULT <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.daemon]:-}"
 # Added for `nodemesh agent` only. Override with NODEMESH_AGENT_JVM_FLAGS="..." (words, replacing the daemon flags too).
 read -r -a NODEMESH_AGENT_JVM_FLAGS_ONLY <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.agent]:-}"
-# Added for the debugging commands (status, connections, top), which start through cli.DebugCli.
+# Added for the debugging commands (status, connections, top, workloads, services, config-dump), which start through
+# cli.DebugCli.
 read -r -a NODEMESH_CLI_JVM_FLAGS <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.cli]:-}"
 # glibc malloc arenas for the daemons.
 NODEMESH_PROXY_MALLOC_ARENA_MAX="${NODEMESH_JVM_FLAG_FILE[jvm.env.MALLOC_ARENA_MAX]:-}"

@@ -10,8 +10,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.nodemesh.proxy.config.HostPort;
 import java.io.IOException;
 import java.net.ConnectException;
-import java.net.InetSocketAddress;
 import java.net.URI;
+import java.nio.file.Files;
 
 /** Reads the node proxy's admin API for the debug commands, turning every failure into one clear sentence. */
 final class AdminClient {
@@ -31,26 +31,50 @@ final class AdminClient {
     private AdminClient() {
     }
 
-    /** GETs {@code path} from the admin server at {@code admin} and parses the JSON it returns. */
-    static JsonNode get(InetSocketAddress admin, String path) throws Unreachable {
-        URI uri = URI.create("http://" + HostPort.format(admin) + path);
-        HttpGet.Response response;
+    /** GETs {@code target} ({@code /PATH?QUERY}) from the admin server at {@code admin} and parses the JSON it returns. */
+    static JsonNode get(AdminAddress admin, String target) throws Unreachable {
+        return tree(admin, target, fetch(admin, target));
+    }
+
+    /** The JSON {@code body} that {@code target} at {@code admin} answered, as a tree. */
+    static JsonNode tree(AdminAddress admin, String target, String body) throws Unreachable {
         try {
-            response = HttpGet.get(uri);
-        } catch (ConnectException e) {
-            throw new Unreachable("cannot reach the proxy's admin API at " + uri
-                    + " (connection refused; is 'nodemesh proxy' running, with --admin " + HostPort.format(admin) + "?)");
+            return parse(body);
         } catch (IOException e) {
-            throw new Unreachable("cannot read " + uri + ": " + e);
+            throw new Unreachable(where(admin, target) + " did not return JSON: " + e.getMessage());
+        }
+    }
+
+    /** GETs {@code target} from the admin server at {@code admin}: the body of a 200 answer. */
+    static String fetch(AdminAddress admin, String target) throws Unreachable {
+        HttpGet.Response response;
+        String where = where(admin, target);
+        try {
+            response = admin.socket() != null ? HttpGet.get(admin.socket(), target)
+                    : HttpGet.get(URI.create("http://" + HostPort.format(admin.tcp()) + target));
+        } catch (ConnectException e) {
+            throw new Unreachable("cannot reach the proxy's admin API at " + where + " (connection refused; is "
+                    + "'nodemesh proxy' running, with " + flag(admin) + "?)");
+        } catch (IOException e) {
+            if (admin.socket() != null && !Files.exists(admin.socket())) {
+                throw new Unreachable("cannot reach the proxy's admin API at " + where + " (no such socket; is "
+                        + "'nodemesh proxy' running, with " + flag(admin) + "?)");
+            }
+            throw new Unreachable("cannot read " + where + ": " + e);
         }
         if (response.status() != 200) {
-            throw new Unreachable(uri + " answered " + response.status() + ": " + response.body().strip());
+            throw new Unreachable(where + " answered " + response.status() + ": " + response.body().strip());
         }
-        try {
-            return parse(response.body());
-        } catch (IOException e) {
-            throw new Unreachable(uri + " did not return JSON: " + e.getMessage());
-        }
+        return response.body();
+    }
+
+    /** {@code http://127.0.0.1:15000/stats} or {@code unix:/var/run/nodemesh/admin.sock /stats}. */
+    private static String where(AdminAddress admin, String target) {
+        return admin.socket() != null ? admin + " " + target : "http://" + admin + target;
+    }
+
+    private static String flag(AdminAddress admin) {
+        return admin.socket() != null ? "--admin-socket " + admin.socket() : "--admin " + admin;
     }
 
     /** The JSON document {@code text} as a tree. */

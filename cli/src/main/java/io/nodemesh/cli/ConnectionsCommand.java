@@ -2,7 +2,8 @@ package io.nodemesh.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
-import java.net.InetSocketAddress;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -19,15 +20,18 @@ public final class ConnectionsCommand implements Callable<Integer> {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
-            description = "The proxy's admin address (default: 127.0.0.1:15000).")
-    InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
+    @Option(names = "--admin", paramLabel = "unix:PATH|HOST:PORT", converter = AdminAddressConverter.class,
+            description = "The proxy's admin API (default: " + AdminAddress.DEFAULT_DESCRIPTION + ").")
+    AdminAddress admin = AdminAddress.byDefault();
 
     @Option(names = "--pod", paramLabel = "NS/NAME", description = "Only this pod's connections.")
     String pod;
 
     @Option(names = "-n", paramLabel = "N", description = "At most N recently closed connections (default: ${DEFAULT-VALUE}).")
     int recent = 20;
+
+    @Option(names = "-o", paramLabel = "table|json", description = OutputFormat.DESCRIPTION)
+    String output = OutputFormat.TABLE;
 
     @Override
     public Integer call() {
@@ -40,23 +44,32 @@ public final class ConnectionsCommand implements Callable<Integer> {
             err.println("nodemesh connections: -n must not be negative");
             return 2;
         }
+        if (!OutputFormat.check(output, "connections", err)) {
+            return 2;
+        }
+        String target = "/connections?recent=" + recent
+                + (pod == null ? "" : "&pod=" + URLEncoder.encode(pod, StandardCharsets.UTF_8));
+        String body;
         JsonNode connections;
         try {
-            connections = AdminClient.get(admin, "/connections");
+            body = AdminClient.fetch(admin, target);
+            connections = OutputFormat.JSON.equals(output) ? null : AdminClient.tree(admin, target, body);
         } catch (AdminClient.Unreachable e) {
             err.println("nodemesh connections: " + e.getMessage());
             return 1;
+        }
+        if (connections == null) {
+            OutputFormat.printJson(out, body);
+            return 0;
         }
         TextTable open = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", Vocabulary.BYTES_OUT,
                 Vocabulary.BYTES_BACK, "OPENED");
         int openCount = 0;
         for (JsonNode c : connections.path("open")) {
-            if (matches(c)) {
-                open.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
-                        c.path("destination").asText(), Vocabulary.bytes(c.path("bytesFromSource").asLong()),
-                        Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("openedAt").asText());
-                openCount++;
-            }
+            open.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
+                    c.path("destination").asText(), Vocabulary.bytes(c.path("bytesFromSource").asLong()),
+                    Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("openedAt").asText());
+            openCount++;
         }
         out.println("open (" + openCount + ")");
         open.print(out);
@@ -65,21 +78,15 @@ public final class ConnectionsCommand implements Callable<Integer> {
                 Vocabulary.BYTES_BACK, "DURATION", "OUTCOME");
         int shown = 0;
         for (JsonNode c : connections.path("recent")) {
-            if (shown < recent && matches(c)) {
-                closed.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
-                        c.path("destination").asText(), Vocabulary.bytes(c.path("bytesFromSource").asLong()),
-                        Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("durationMillis").asLong() + " ms",
-                        c.path("outcome").asText());
-                shown++;
-            }
+            closed.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
+                    c.path("destination").asText(), Vocabulary.bytes(c.path("bytesFromSource").asLong()),
+                    Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("durationMillis").asLong() + " ms",
+                    c.path("outcome").asText());
+            shown++;
         }
         out.println("recently closed, newest first (" + shown + ")");
         closed.print(out);
         out.flush();
         return 0;
-    }
-
-    private boolean matches(JsonNode c) {
-        return pod == null || pod.equals(c.path("pod").asText());
     }
 }

@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
 import picocli.CommandLine;
 
 /**
- * The entry point of the debugging commands ({@code status}, {@code connections}, {@code top}) that
+ * The entry point of the debugging commands ({@code status}, {@code connections}, {@code top}, {@code workloads},
+ * {@code services}, {@code config-dump}) that
  * {@code bin/nodemesh} starts instead of {@link NodemeshCommand}, so that an operator's call answers in a blink. A call
  * whose arguments are only the command's own {@code --name value} options runs without picocli: picocli's classes are
  * Java 5 class files, which the JVM's AOT cache cannot hold, and loading and running them took longer than the whole
@@ -25,9 +26,12 @@ public final class DebugCli {
 
     /** The options {@link #bind} sets without picocli, per command (DebugCliTest checks them against picocli's). */
     static final Map<Class<?>, Set<String>> OPTIONS = Map.of(
-            StatusCommand.class, Set.of("--admin"),
-            ConnectionsCommand.class, Set.of("--admin", "--pod", "-n"),
-            TopCommand.class, Set.of("--metrics-address", "-n"));
+            StatusCommand.class, Set.of("--admin", "-o"),
+            ConnectionsCommand.class, Set.of("--admin", "--pod", "-n", "-o"),
+            TopCommand.class, Set.of("--metrics-address", "-n", "-o"),
+            WorkloadsCommand.class, Set.of("--admin", "-n", "-o"),
+            ServicesCommand.class, Set.of("--admin", "-n", "-o"),
+            ConfigDumpCommand.class, Set.of("--admin", "-o"));
 
     private static final Pattern DECIMAL = Pattern.compile("[0-9]{1,9}");
 
@@ -61,6 +65,21 @@ public final class DebugCli {
             case "top" -> {
                 TopCommand command = new TopCommand();
                 return bind(command, options) ? command.run(out, err) : picocli(new TopCommand(), name, options, out, err);
+            }
+            case "workloads" -> {
+                WorkloadsCommand command = new WorkloadsCommand();
+                return bind(command, options) ? command.run(out, err)
+                        : picocli(new WorkloadsCommand(), name, options, out, err);
+            }
+            case "services" -> {
+                ServicesCommand command = new ServicesCommand();
+                return bind(command, options) ? command.run(out, err)
+                        : picocli(new ServicesCommand(), name, options, out, err);
+            }
+            case "config-dump" -> {
+                ConfigDumpCommand command = new ConfigDumpCommand();
+                return bind(command, options) ? command.run(out, err)
+                        : picocli(new ConfigDumpCommand(), name, options, out, err);
             }
             default -> {
                 return NodemeshCommand.commandLine().setOut(out).setErr(err).execute(args);
@@ -100,23 +119,57 @@ public final class DebugCli {
         }
         switch (command) {
             case StatusCommand status -> {
-                return address(given, "--admin", a -> status.admin = a);
+                text(given, "-o", o -> status.output = o);
+                return admin(given, a -> status.admin = a);
             }
             case ConnectionsCommand connections -> {
-                if (given.containsKey("--pod")) {
-                    connections.pod = given.get("--pod");
-                }
-                return address(given, "--admin", a -> connections.admin = a)
-                        && number(given, "-n", n -> connections.recent = n);
+                text(given, "--pod", p -> connections.pod = p);
+                text(given, "-o", o -> connections.output = o);
+                return admin(given, a -> connections.admin = a) && number(given, "-n", n -> connections.recent = n);
             }
             case TopCommand top -> {
+                text(given, "-o", o -> top.output = o);
                 return address(given, "--metrics-address", a -> top.metricsAddress = a)
                         && number(given, "-n", n -> top.n = n);
+            }
+            case WorkloadsCommand workloads -> {
+                text(given, "-n", n -> workloads.namespace = n);
+                text(given, "-o", o -> workloads.output = o);
+                return admin(given, a -> workloads.admin = a);
+            }
+            case ServicesCommand services -> {
+                text(given, "-n", n -> services.namespace = n);
+                text(given, "-o", o -> services.output = o);
+                return admin(given, a -> services.admin = a);
+            }
+            case ConfigDumpCommand dump -> {
+                text(given, "-o", o -> dump.output = o);
+                return admin(given, a -> dump.admin = a);
             }
             default -> {
                 return false;
             }
         }
+    }
+
+    private static void text(Map<String, String> given, String name, Consumer<String> set) {
+        if (given.containsKey(name)) {
+            set.accept(given.get(name));
+        }
+    }
+
+    private static boolean admin(Map<String, String> given, Consumer<AdminAddress> set) {
+        if (!given.containsKey("--admin")) {
+            return true;
+        }
+        AdminAddress address;
+        try {
+            address = AdminAddress.parse(given.get("--admin"));
+        } catch (IllegalArgumentException e) {
+            return false; // picocli takes over and says what is wrong, as the full command line would
+        }
+        set.accept(address);
+        return true;
     }
 
     private static boolean address(Map<String, String> given, String name, Consumer<InetSocketAddress> set) {

@@ -2,6 +2,7 @@ package io.nodemesh.cli;
 
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
+import java.util.List;
 
 /**
  * The workload the debugging commands' AOT caches ({@code cli/target/nodemesh-cli-COMMAND.aot}) are trained on when the
@@ -10,29 +11,39 @@ import java.io.PrintWriter;
  */
 public final class DebugCliTraining {
 
+    /** The debugging commands, each trained into a cache of its own. */
+    public static final List<String> COMMANDS = List.of("status", "connections", "top", "workloads", "services",
+            "config-dump");
+
     private DebugCliTraining() {
     }
 
     /**
-     * {@code COMMAND ADMIN_HOST:PORT AGENT_HOST:PORT}: runs the debugging command COMMAND (status, connections or top)
-     * twice against those servers; exits 1 if a run failed. One JVM, one cache per command: a cache's classes are all
-     * loaded at start, so a cache for all three made {@code status} load {@code top}'s too.
+     * {@code COMMAND ADMIN_HOST:PORT unix:ADMIN_SOCKET AGENT_HOST:PORT}: runs the debugging command COMMAND twice, the
+     * table over TCP, then {@code -o json} over the admin Unix socket (both ways an operator runs it); exits 1 if a run
+     * failed. One JVM, one cache per command: a cache's classes are all loaded at start, so a cache for all of them made
+     * {@code status} load {@code top}'s too.
      */
     public static void main(String[] args) {
-        if (args.length != 3) {
-            System.err.println("usage: DebugCliTraining status|connections|top ADMIN_HOST:PORT AGENT_HOST:PORT");
+        if (args.length != 4 || !COMMANDS.contains(args[0])) {
+            System.err.println("usage: DebugCliTraining " + String.join("|", COMMANDS)
+                    + " ADMIN_HOST:PORT unix:ADMIN_SOCKET AGENT_HOST:PORT");
             System.exit(2);
         }
         PrintWriter out = new PrintWriter(new OutputStreamWriter(System.out, System.out.charset()));
         PrintWriter err = new PrintWriter(new OutputStreamWriter(System.err, System.err.charset()), true);
-        String[] call = switch (args[0]) {
-            case "status" -> new String[] {"status", "--admin", args[1]};
-            case "connections" -> new String[] {"connections", "--admin", args[1], "-n", "5"};
-            case "top" -> new String[] {"top", "--metrics-address", args[2], "-n", "5"};
-            default -> throw new IllegalArgumentException("not a debugging command: " + args[0]);
+        List<String[]> calls = switch (args[0]) {
+            case "connections" -> List.of(new String[] {"connections", "--admin", args[1], "-n", "5"},
+                    new String[] {"connections", "--admin", args[2], "-n", "5", "-o", "json"});
+            case "top" -> List.of(new String[] {"top", "--metrics-address", args[3], "-n", "5"},
+                    new String[] {"top", "--metrics-address", args[3], "-n", "5", "-o", "json"});
+            case "config-dump" -> List.of(new String[] {"config-dump", "--admin", args[1]},
+                    new String[] {"config-dump", "--admin", args[2], "-o", "json"});
+            default -> List.of(new String[] {args[0], "--admin", args[1]},
+                    new String[] {args[0], "--admin", args[2], "-o", "json"});
         };
         int failed = 0;
-        for (int i = 0; i < 2; i++) {
+        for (String[] call : calls) {
             int status = DebugCli.run(call, out, err);
             out.flush();
             if (status != 0) {

@@ -5,13 +5,21 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.StandardProtocolFamily;
 import java.net.URI;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * The one HTTP GET of the debugging commands, written on a plain socket: HTTP/1.1 with {@code Connection: close}, the
+ * The one HTTP GET of the debugging commands, written on a plain socket (TCP, or the proxy's Unix socket): HTTP/1.1 with {@code Connection: close}, the
  * body delimited by {@code Content-Length}, chunks or the end of the stream. Neither {@code java.net.http.HttpClient}
  * (it sets up TLS even for {@code http://}: about 200 classes and the default trust store) nor
  * {@link java.net.HttpURLConnection} (proxy selection, cookie and cache handlers, keep-alive cache): each took more of
@@ -52,6 +60,41 @@ final class HttpGet {
             answer = socket.getInputStream().readAllBytes();
         }
         return parse(answer);
+    }
+
+    /**
+     * GETs {@code target} ({@code /PATH?QUERY}) from the server on the Unix socket {@code socket}, with the same time
+     * limits as over TCP (a blocking channel has no read timeout, so the answer is read through a selector).
+     *
+     * @throws IOException when the socket cannot be reached (java.net.ConnectException: nobody listens there), the
+     *     exchange fails, or the answer is not HTTP
+     */
+    static Response get(Path socket, String target) throws IOException {
+        ByteArrayOutputStream answer = new ByteArrayOutputStream();
+        try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+             Selector selector = Selector.open()) {
+            channel.connect(UnixDomainSocketAddress.of(socket)); // local: succeeds or fails at once
+            channel.write(ByteBuffer.wrap(("GET " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII)));
+            channel.configureBlocking(false);
+            channel.register(selector, SelectionKey.OP_READ);
+            ByteBuffer buffer = ByteBuffer.allocate(16 * 1024);
+            long deadline = System.nanoTime() + READ_TIMEOUT_MILLIS * 1_000_000L;
+            while (true) {
+                long left = (deadline - System.nanoTime()) / 1_000_000L;
+                if (left <= 0 || selector.select(left) == 0 && System.nanoTime() >= deadline) {
+                    throw new SocketTimeoutException("no complete answer from " + socket + " in " + READ_TIMEOUT_MILLIS
+                            + " ms");
+                }
+                selector.selectedKeys().clear();
+                int n = channel.read(buffer.clear());
+                if (n < 0) {
+                    break;
+                }
+                answer.write(buffer.array(), 0, n);
+            }
+        }
+        return parse(answer.toByteArray());
     }
 
     /** Splits a whole HTTP/1.x response into its status and its (de-chunked) body. */

@@ -13,10 +13,16 @@ import picocli.CommandLine;
                 ProxyCommand.class,
                 DemoCommand.class,
                 StatusCommand.class,
+                WorkloadsCommand.class,
+                ServicesCommand.class,
+                PoliciesCommand.class,
+                CertsCommand.class,
+                ConfigDumpCommand.class,
                 ConnectionsCommand.class,
                 AgentCommand.class,
                 TopCommand.class,
                 RulesCommand.class,
+                CaCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class NodemeshCommand implements Runnable {

@@ -66,6 +66,15 @@ public final class ProxyCommand implements Callable<Integer> {
             description = "Admin HTTP address (overrides proxy.admin; default 127.0.0.1:15000, port 0 = any).")
     private String admin;
 
+    @Option(names = "--admin-socket", paramLabel = "PATH",
+            description = "The admin API's Unix socket, owner-only (overrides proxy.adminSocket; default "
+                    + "/var/run/nodemesh/admin.sock).")
+    private Path adminSocket;
+
+    @Option(names = "--readiness", paramLabel = "HOST:PORT",
+            description = "The readiness probe, GET /healthz/ready (overrides proxy.readiness; default 127.0.0.1:15021).")
+    private String readiness;
+
     @Option(names = "--workers", paramLabel = "N",
             description = "Event-loop threads (overrides proxy.workers; default: number of cores).")
     private Integer workers;
@@ -140,6 +149,16 @@ public final class ProxyCommand implements Callable<Integer> {
                 builder.admin(HostPort.parse(admin));
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--admin: " + e.getMessage());
+            }
+        }
+        if (adminSocket != null) {
+            builder.adminSocket(adminSocket.toAbsolutePath());
+        }
+        if (readiness != null) {
+            try {
+                builder.readiness(HostPort.parse(readiness));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--readiness: " + e.getMessage());
             }
         }
         if (workers != null) {

@@ -2,7 +2,6 @@ package io.nodemesh.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.PrintWriter;
-import java.net.InetSocketAddress;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -21,9 +20,12 @@ public final class StatusCommand implements Callable<Integer> {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
-            description = "The proxy's admin address (default: 127.0.0.1:15000).")
-    InetSocketAddress admin = new InetSocketAddress("127.0.0.1", 15000);
+    @Option(names = "--admin", paramLabel = "unix:PATH|HOST:PORT", converter = AdminAddressConverter.class,
+            description = "The proxy's admin API (default: " + AdminAddress.DEFAULT_DESCRIPTION + ").")
+    AdminAddress admin = AdminAddress.byDefault();
+
+    @Option(names = "-o", paramLabel = "table|json", description = OutputFormat.DESCRIPTION)
+    String output = OutputFormat.TABLE;
 
     @Override
     public Integer call() {
@@ -32,12 +34,21 @@ public final class StatusCommand implements Callable<Integer> {
 
     /** Runs the command with its options set, without picocli ({@link DebugCli}'s fast path too). */
     int run(PrintWriter out, PrintWriter err) {
+        if (!OutputFormat.check(output, "status", err)) {
+            return 2;
+        }
+        String body;
         JsonNode stats;
         try {
-            stats = AdminClient.get(admin, "/stats");
+            body = AdminClient.fetch(admin, "/stats");
+            stats = OutputFormat.JSON.equals(output) ? null : AdminClient.tree(admin, "/stats", body);
         } catch (AdminClient.Unreachable e) {
             err.println("nodemesh status: " + e.getMessage());
             return 1;
+        }
+        if (stats == null) {
+            OutputFormat.printJson(out, body);
+            return 0;
         }
         JsonNode config = stats.path("config");
         out.printf("proxy     transport %s, config %s (loaded %s)%n", stats.path("transport").asText(),

@@ -40,6 +40,9 @@ public final class TopCommand implements Callable<Integer> {
     @Option(names = "-n", paramLabel = "N", description = "How many pairs (default: ${DEFAULT-VALUE}).")
     int n = 10;
 
+    @Option(names = "-o", paramLabel = "table|json", description = OutputFormat.DESCRIPTION)
+    String output = OutputFormat.TABLE;
+
     @Override
     public Integer call() {
         return run(spec.commandLine().getOut(), spec.commandLine().getErr());
@@ -49,6 +52,9 @@ public final class TopCommand implements Callable<Integer> {
     int run(PrintWriter out, PrintWriter err) {
         if (n < 1 || n > 1000) {
             err.println("nodemesh top: -n must be from 1 to 1000, got " + n);
+            return 2;
+        }
+        if (!OutputFormat.check(output, "top", err)) {
             return 2;
         }
         URI uri = URI.create("http://" + HostPort.format(metricsAddress) + "/top?n=" + n);
@@ -66,6 +72,10 @@ public final class TopCommand implements Callable<Integer> {
         if (response.status() != 200) {
             err.println("nodemesh top: " + uri + " answered " + response.status() + ": " + response.body().strip());
             return 1;
+        }
+        if (OutputFormat.JSON.equals(output)) {
+            OutputFormat.printJson(out, response.body());
+            return 0;
         }
         List<PairTotals> pairs = new ArrayList<>();
         try {

@@ -128,6 +128,8 @@ public final class DemoCommand implements Callable<Integer> {
                 .configFile(config)
                 .sink(s.reporter)
                 .admin(new InetSocketAddress("127.0.0.1", 0))
+                .adminSocket(s.work.resolve("admin.sock"))
+                .readiness(new InetSocketAddress("127.0.0.1", 0))
                 .removeRulesOnStop(true);
         if (transport != null) {
             builder.transport(TransportKind.parse(transport));

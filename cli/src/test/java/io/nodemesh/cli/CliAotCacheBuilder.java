@@ -24,7 +24,7 @@ final class CliAotCacheBuilder {
     }
 
     /** The commands with a cache each ({@code bin/nodemesh} picks {@code PREFIX-COMMAND.aot}). */
-    static final List<String> COMMANDS = List.of("status", "connections", "top");
+    static final List<String> COMMANDS = DebugCliTraining.COMMANDS;
 
     /** {@code JAR PREFIX JVM_FLAG...}: writes PREFIX-COMMAND.aot for JAR with those flags, or exits 1 saying why not. */
     public static void main(String[] args) throws Exception {
@@ -71,7 +71,7 @@ final class CliAotCacheBuilder {
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(flags);
         command.addAll(List.of("-XX:AOTCacheOutput=" + cache, "-cp", jar.toString(),
-                DebugCliTraining.class.getName(), name, servers.admin(), servers.agent()));
+                DebugCliTraining.class.getName(), name, servers.admin(), servers.adminSocket(), servers.agent()));
         Process training = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         if (!training.waitFor(5, TimeUnit.MINUTES)) {
             training.destroyForcibly();

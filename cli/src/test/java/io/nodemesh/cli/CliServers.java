@@ -2,6 +2,15 @@ package io.nodemesh.cli;
 
 import io.nodemesh.proxy.admin.AdminServer;
 import io.nodemesh.proxy.admin.ProxyView;
+import io.nodemesh.proxy.config.BootSettings;
+import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.NamespaceSpec;
+import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.discovery.ServiceSpec;
+import io.nodemesh.proxy.model.CaptureFailure;
+import io.nodemesh.proxy.model.CaptureReport;
+import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
@@ -16,14 +25,17 @@ import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The real servers the debugging commands talk to, on ephemeral ports, for the CLI's tests and its AOT training: the
- * proxy's {@link AdminServer} over a fixed proxy view with no pods, and a telemetry agent that has counted two pairs.
+ * proxy's {@link AdminServer} (on loopback and on a Unix socket) over a fixed proxy view whose snapshot holds a few pods
+ * and a service, and a telemetry agent that has counted two pairs.
  */
 final class CliServers implements AutoCloseable {
 
@@ -40,7 +52,8 @@ final class CliServers implements AutoCloseable {
 
     /** Starts both; the agent's report socket goes into {@code dir}. Returns once the agent has counted its records. */
     static CliServers start(Path dir) throws IOException, InterruptedException {
-        AdminServer admin = AdminServer.start(new InetSocketAddress("127.0.0.1", 0), new FixedView());
+        AdminServer admin = AdminServer.start(new InetSocketAddress("127.0.0.1", 0), dir.resolve("admin.sock"),
+                new FixedView());
         TelemetryAgent agent = null;
         try {
             Path socket = dir.resolve("telemetry.sock");
@@ -74,6 +87,11 @@ final class CliServers implements AutoCloseable {
         return "127.0.0.1:" + admin.address().getPort();
     }
 
+    /** The admin server's Unix socket, as {@code --admin} takes it: {@code unix:PATH}. */
+    String adminSocket() {
+        return "unix:" + admin.socket();
+    }
+
     /** The agent's HOST:PORT, as {@code top --metrics-address} takes it. */
     String agent() {
         return "127.0.0.1:" + agent.metricsAddress().getPort();
@@ -94,11 +112,60 @@ final class CliServers implements AutoCloseable {
                 System.currentTimeMillis()), bytes, bytes / 2, 1_000_000, outcome);
     }
 
-    /** A proxy with no pods, running NIO on {@link #CONFIG_FILE}. */
+    /**
+     * A proxy running NIO on {@link #CONFIG_FILE} with no capture open, whose snapshot knows {@code demo/a} (captured
+     * here), {@code demo/ghost} (failed: no network namespace), {@code other/c} (on node-2) and the service
+     * {@code demo/web} over a (ready) and c (not ready).
+     */
     private static final class FixedView implements ProxyView {
         private final NodeStats stats = new NodeStats();
         private final Transport transport = Transport.select(TransportKind.NIO, notice -> { });
         private final ConfigStatus config = new ConfigStatus(CONFIG_FILE, System.currentTimeMillis(), null);
+        private final MeshSnapshot snapshot = fixedSnapshot();
+        private final CaptureReport captures = new CaptureReport(List.of(
+                new CaptureReport.Pod("demo", "a", CaptureState.CAPTURED, null),
+                new CaptureReport.Pod("demo", "ghost", CaptureState.failed(CaptureFailure.NETNS_NOT_FOUND),
+                        "cannot capture pod demo/ghost: network namespace /var/run/netns/ghost does not exist")),
+                Map.of(CaptureFailure.NETNS_NOT_FOUND, 1L));
+
+        private static MeshSnapshot fixedSnapshot() {
+            PodSpec a = new PodSpec("a", "demo", "a", List.of(ip("10.77.0.2")), "node-1", Map.of("app", "web"),
+                    Path.of("/var/run/netns/a"), true, true, List.of(), List.of(), List.of());
+            PodSpec ghost = new PodSpec("ghost", "demo", "default", List.of(ip("10.77.0.9")), "node-1", Map.of(),
+                    Path.of("/var/run/netns/ghost"), true, true, List.of(), List.of(), List.of());
+            PodSpec c = new PodSpec("c", "other", "c", List.of(ip("10.78.0.3")), "node-2", Map.of("app", "web"), null,
+                    false, false, List.of(), List.of(), List.of());
+            ServiceSpec web = new ServiceSpec("demo", "web", List.of(ip("10.96.0.10")),
+                    List.of(new ServiceSpec.Port("http", 80, "8080")),
+                    List.of(new ServiceSpec.Endpoint(ip("10.77.0.2"), true, "demo/a", "node-1", Map.of("http", 8080)),
+                            new ServiceSpec.Endpoint(ip("10.78.0.3"), false, "other/c", "node-2", Map.of("http", 8080))));
+            return new MeshSnapshot(ProxySettings.defaults(), List.of(new NamespaceSpec("demo",
+                    Map.of("nodemesh.io/capture", "enabled"))), List.of(a, ghost, c), List.of(web));
+        }
+
+        private static InetAddress ip(String literal) {
+            return InetAddress.ofLiteral(literal);
+        }
+
+        @Override
+        public MeshSnapshot snapshot() {
+            return snapshot;
+        }
+
+        @Override
+        public CaptureReport captures() {
+            return captures;
+        }
+
+        @Override
+        public List<io.nodemesh.proxy.identity.CertificateStatus> certificates() {
+            return List.of();
+        }
+
+        @Override
+        public BootSettings boot() {
+            return BootSettings.defaults();
+        }
 
         @Override
         public List<PodCapture> pods() {

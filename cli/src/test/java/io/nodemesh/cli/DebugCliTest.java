@@ -3,6 +3,7 @@ package io.nodemesh.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -63,8 +64,17 @@ final class DebugCliTest {
     void printsWhatTheWholeCommandLinePrints() {
         List<String[]> calls = List.of(
                 new String[] {"status", "--admin", servers.admin()},
+                new String[] {"status", "--admin", servers.adminSocket(), "-o", "json"},
                 new String[] {"connections", "--admin=" + servers.admin(), "-n", "3"},
-                new String[] {"top", "--metrics-address", servers.agent(), "-n", "5"});
+                new String[] {"connections", "--admin", servers.adminSocket(), "-o", "json", "--pod", "demo/a"},
+                new String[] {"top", "--metrics-address", servers.agent(), "-n", "5"},
+                new String[] {"top", "--metrics-address", servers.agent(), "-o", "json"},
+                new String[] {"workloads", "--admin", servers.admin()},
+                new String[] {"workloads", "--admin", servers.adminSocket(), "-n", "demo", "-o", "json"},
+                new String[] {"services", "--admin", servers.adminSocket()},
+                new String[] {"services", "--admin", servers.admin(), "-o", "json"},
+                new String[] {"config-dump", "--admin", servers.adminSocket()},
+                new String[] {"config-dump", "--admin", servers.admin(), "-o", "json"});
         for (String[] call : calls) {
             Run fast = fast(call);
             assertThat(fast).as(String.join(" ", call)).isEqualTo(picocli(call));
@@ -73,6 +83,42 @@ final class DebugCliTest {
         assertThat(fast("status", "--admin", servers.admin()).out()).contains("transport nio", CliServers.CONFIG_FILE);
         assertThat(fast("top", "--metrics-address", servers.agent()).out().lines().toList())
                 .hasSize(3).anySatisfy(line -> assertThat(line).startsWith("busy.demo"));
+        assertThat(fast("workloads", "--admin", servers.adminSocket()).out()).isEqualTo("""
+                NAMESPACE  POD    ADDRESS    NODE    CAPTURE
+                demo       a      10.77.0.2  node-1  captured
+                demo       ghost  10.77.0.9  node-1  failed(netns_not_found)
+                other      c      10.78.0.3  node-2  -
+                """);
+        assertThat(fast("workloads", "--admin", servers.admin(), "-n", "other").out()).isEqualTo("""
+                NAMESPACE  POD  ADDRESS    NODE    CAPTURE
+                other      c    10.78.0.3  node-2  -
+                """);
+        assertThat(fast("services", "--admin", servers.admin()).out()).isEqualTo("""
+                NAMESPACE  NAME  VIP         ENDPOINTS
+                demo       web   10.96.0.10  1/2
+                """);
+    }
+
+    @Test
+    void jsonIsWhatTheServersAnswered() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        for (String[] page : List.of(new String[] {"status", "/stats"}, new String[] {"workloads", "/workloads"},
+                new String[] {"services", "/services"}, new String[] {"config-dump", "/config_dump"})) {
+            String[] call = page[0].equals("config-dump") ? new String[] {page[0], "--admin", servers.admin()}
+                    : new String[] {page[0], "--admin", servers.admin(), "-o", "json"};
+            Run run = fast(call);
+            assertThat(run.status()).as(run.err()).isZero();
+            AdminAddress unix = AdminAddress.parse(servers.adminSocket());
+            assertThat(json.readTree(run.out())).as(page[1]).isEqualTo(json.readTree(AdminClient.fetch(unix, page[1])));
+        }
+        JsonNode dump = json.readTree(fast("config-dump", "--admin", servers.adminSocket()).out());
+        assertThat(dump.path("pods")).hasSize(3);
+        assertThat(dump.path("services").get(0).path("name").asText()).isEqualTo("web");
+        assertThat(dump.path("proxy").path("drainTimeout").asText()).isEqualTo("30s");
+        assertThat(dump.path("namespaces").get(0).path("enrolled").asBoolean()).isTrue();
+        assertThat(dump.path("namespaces").get(0).path("peerAuthentication").asText()).isEqualTo("permissive");
+        JsonNode top = json.readTree(fast("top", "--metrics-address", servers.agent(), "-o", "json", "-n", "1").out());
+        assertThat(top.path("pairs")).hasSize(1);
     }
 
     @Test
@@ -90,7 +136,11 @@ final class DebugCliTest {
                 new String[] {"connections", "-n", "-3", "--admin", servers.admin()},
                 new String[] {"connections", "--no-such-option"},
                 new String[] {"top", "-n", "0x10", "--metrics-address", servers.agent()},
-                new String[] {"top", "-n", "0", "--metrics-address", servers.agent()});
+                new String[] {"top", "-n", "0", "--metrics-address", servers.agent()},
+                new String[] {"workloads", "-o", "yaml", "--admin", servers.admin()},
+                new String[] {"services", "--admin", "unix:"},
+                new String[] {"workloads", "--admin", "unix:" + dir.resolve("no-such.sock")},
+                new String[] {"config-dump", "-o", "table"});
         for (String[] call : calls) {
             assertThat(fast(call)).as(String.join(" ", call)).isEqualTo(picocli(call));
         }
@@ -101,6 +151,15 @@ final class DebugCliTest {
         assertThat(fast("status", "--help").out()).startsWith("Usage: nodemesh status");
         assertThat(fast("connections", "-n", "-3", "--admin", servers.admin()).status()).isEqualTo(2);
         assertThat(fast("top", "-n", "0x10").err()).contains("Invalid value for option '-n'");
+        Run yaml = fast("workloads", "-o", "yaml", "--admin", servers.admin());
+        assertThat(yaml.status()).isEqualTo(2);
+        assertThat(yaml.err()).isEqualTo("nodemesh workloads: -o: 'yaml' is not table or json\n");
+        assertThat(fast("workloads", "--admin", "unix:" + dir.resolve("no-such.sock")).err()).isEqualTo(
+                "nodemesh workloads: cannot reach the proxy's admin API at unix:" + dir.resolve("no-such.sock")
+                        + " /workloads (no such socket; is 'nodemesh proxy' running, with --admin-socket "
+                        + dir.resolve("no-such.sock") + "?)\n");
+        assertThat(fast("config-dump", "-o", "table").err())
+                .isEqualTo("nodemesh config-dump: -o: 'table' is not json (the config is printed as JSON only)\n");
     }
 
     @Test
@@ -109,7 +168,12 @@ final class DebugCliTest {
         accepted.put(StatusCommand::new, List.of(new String[] {}, new String[] {"--admin", "10.1.2.3:15000"},
                 new String[] {"--admin=[::1]:15001"}));
         accepted.put(ConnectionsCommand::new, List.<String[]>of(new String[] {"--pod", "demo/a", "-n", "7", "--admin", "10.0.0.9:1"}));
-        accepted.put(TopCommand::new, List.<String[]>of(new String[] {"-n", "25", "--metrics-address", "127.0.0.1:15020"}));
+        accepted.put(TopCommand::new, List.<String[]>of(new String[] {"-n", "25", "--metrics-address", "127.0.0.1:15020",
+                "-o", "json"}));
+        accepted.put(WorkloadsCommand::new, List.of(new String[] {"-n", "demo", "--admin", "unix:/run/x.sock"},
+                new String[] {"-o", "json", "--admin=[::1]:15000"}));
+        accepted.put(ServicesCommand::new, List.<String[]>of(new String[] {"-n", "demo", "-o", "table"}));
+        accepted.put(ConfigDumpCommand::new, List.<String[]>of(new String[] {"--admin", "unix:/run/x.sock"}));
         for (Map.Entry<Supplier<Object>, List<String[]>> e : accepted.entrySet()) {
             for (String[] args : e.getValue()) {
                 Object bound = e.getKey().get();
@@ -131,7 +195,8 @@ final class DebugCliTest {
 
     @Test
     void knowsEveryOptionPicocliKnowsButHelpAndVersion() {
-        for (Object command : List.of(new StatusCommand(), new ConnectionsCommand(), new TopCommand())) {
+        for (Object command : List.of(new StatusCommand(), new ConnectionsCommand(), new TopCommand(),
+                new WorkloadsCommand(), new ServicesCommand(), new ConfigDumpCommand())) {
             Set<String> names = new HashSet<>();
             new CommandLine(command).getCommandSpec().options().forEach(o -> names.addAll(List.of(o.names())));
             names.removeAll(Set.of("-h", "--help", "-V", "--version"));

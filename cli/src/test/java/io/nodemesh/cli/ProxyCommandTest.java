@@ -52,6 +52,8 @@ class ProxyCommandTest {
         assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--transport", "dpdk")).isEqualTo(2);
         assertThat(err.toString()).contains("--transport: 'dpdk' is not one of epoll, io_uring, nio");
         assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--admin", "localhost")).isEqualTo(2);
+        assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--readiness", "15021")).isEqualTo(2);
+        assertThat(err.toString()).contains("--readiness: '15021' is not HOST:PORT");
         assertThat(cli(new ProxyCommand()).execute()).isEqualTo(2);
     }
 
@@ -77,7 +79,8 @@ class ProxyCommandTest {
         Files.writeString(file, "proxy:\n  rules: none\n  drainTimeout: 1s\npods: []\n");
         ProxyCommand command = new ProxyCommand();
         CompletableFuture<Integer> status = CompletableFuture.supplyAsync(() -> cli(command).execute(
-                "--config", file.toString(), "--admin", "127.0.0.1:0", "--workers", "1", "--transport", "io_uring"));
+                "--config", file.toString(), "--admin", "127.0.0.1:0", "--admin-socket", dir.resolve("admin.sock").toString(),
+                "--readiness", "127.0.0.1:0", "--workers", "1", "--transport", "io_uring"));
         while (command.proxy() == null && !status.isDone()) {
             Thread.sleep(20);
         }
@@ -87,6 +90,10 @@ class ProxyCommandTest {
         HttpResponse<String> health = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + port + "/healthz")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(health.body()).isEqualTo("ok\n");
+        assertThat(command.proxy().adminSocket()).isEqualTo(dir.resolve("admin.sock"));
+        HttpResponse<String> ready = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                + command.proxy().readinessAddress().getPort() + "/healthz/ready")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(ready.statusCode()).isEqualTo(200);
         command.stop();
         assertThat(status.get(30, TimeUnit.SECONDS)).isZero();
     }

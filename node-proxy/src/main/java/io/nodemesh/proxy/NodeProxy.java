@@ -6,6 +6,7 @@ import io.nodemesh.proxy.admin.ProxyView;
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.config.IdentitySettings;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
@@ -13,10 +14,18 @@ import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.discovery.SourceStatus;
 import io.nodemesh.proxy.discovery.StandaloneFileSource;
 import io.nodemesh.proxy.discovery.WorkloadSource;
+import io.nodemesh.proxy.identity.IdentityException;
+import io.nodemesh.proxy.identity.CertificateStatus;
+import io.nodemesh.proxy.identity.IdentityManager;
+import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.inpod.CaptureReconciler;
 import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.model.CaptureReport;
+import io.nodemesh.proxy.readiness.Readiness;
+import io.nodemesh.proxy.readiness.ReadinessServer;
 import io.nodemesh.proxy.redirect.PodRules;
 import io.nodemesh.proxy.redirect.RedirectRules;
+import io.nodemesh.proxy.route.EndpointLoad;
 import io.nodemesh.proxy.route.RouteDecider;
 import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
@@ -48,8 +57,8 @@ import org.slf4j.LoggerFactory;
  * The node proxy, wired: the one composition root of the {@code proxy} process. It takes the mesh from a
  * {@link WorkloadSource} (the standalone file today, Kubernetes next), opens capture listeners inside every captured
  * pod's network namespace, installs their redirect rules, relays their connections (the route decision picks each
- * outbound connection's upstream), reports them to telemetry, serves the admin API, follows the source's snapshots
- * and drains on {@link #close()}.
+ * outbound connection's upstream), reports them and the pods' capture states to telemetry, serves the admin API and
+ * the readiness probe, follows the source's snapshots and drains on {@link #close()}.
  *
  * <pre>{@code
  * try (NodeProxy proxy = NodeProxy.builder().configFile(path).telemetry(reporterConfig).build()) {
@@ -66,21 +75,27 @@ public final class NodeProxy implements AutoCloseable {
     private final TransportKind transportOverride;
     private final Integer workersOverride;
     private final InetSocketAddress adminOverride;
+    private final Path adminSocketOverride;
+    private final InetSocketAddress readinessOverride;
     private final ConnectionSink sinkOverride;
     private final ReporterConfig telemetry;
-    private final RouteDecider routes;
+    private final RouteDecider routesOverride;
     private final Function<RulesBackend, PodRules> rules;
     private final boolean removeRulesOnStop;
 
     private final AtomicReference<MeshSnapshot> snapshot = new AtomicReference<>();
     private final NodeStats nodeStats = new NodeStats();
+    private final Readiness readiness = new Readiness();
     private TelemetryReporter reporter;
+    private RouteDecider routes;
+    private IdentityManager identities;
     private volatile BootSettings boot;
     private Transport transport;
     private EventLoopGroup group;
     private ScheduledExecutorService control;
     private CaptureReconciler reconciler;
     private AdminServer admin;
+    private ReadinessServer readinessServer;
     private boolean started;
     private boolean closed;
 
@@ -92,9 +107,11 @@ public final class NodeProxy implements AutoCloseable {
         this.transportOverride = b.transport;
         this.workersOverride = b.workers;
         this.adminOverride = b.admin;
+        this.adminSocketOverride = b.adminSocket;
+        this.readinessOverride = b.readiness;
         this.sinkOverride = b.sink;
         this.telemetry = b.telemetry;
-        this.routes = b.routes;
+        this.routesOverride = b.routes;
         this.rules = b.rules;
         this.removeRulesOnStop = b.removeRulesOnStop;
     }
@@ -104,11 +121,13 @@ public final class NodeProxy implements AutoCloseable {
     }
 
     /**
-     * Takes the source's first view, starts telemetry, the event loops and the admin server, and captures the pods.
-     * A pod that cannot be captured fails alone (see {@code /stats}); the proxy still starts.
+     * Takes the source's first view, starts telemetry, the event loops, the admin server and the readiness probe, and
+     * captures the pods; ready from then on. A pod that cannot be captured fails alone (see {@code /workloads}); the
+     * proxy still starts.
      *
-     * @throws ConfigException if the source has no usable view (for the file: file:line:column: field: problem)
-     * @throws IOException if the admin server cannot be bound
+     * @throws ConfigException if the source has no usable view (for the file: file:line:column: field: problem), or
+     *     the mesh CA it names cannot be read (file: problem)
+     * @throws IOException if the admin server or the readiness probe cannot be bound
      */
     public synchronized void start() throws ConfigException, IOException {
         if (started) {
@@ -117,6 +136,16 @@ public final class NodeProxy implements AutoCloseable {
         started = true;
         MeshSnapshot initial = source.start();
         boot = withOverrides(source.boot(BootSettings.defaults()));
+        IdentitySettings identity = boot.identity();
+        routes = routesOverride != null ? routesOverride : new RouteDecider(identity.trustDomain(), new EndpointLoad());
+        if (identity.caDir() != null) {
+            try {
+                identities = IdentityManager.builder(MeshCa.load(identity.caDir(), identity.trustDomain()))
+                        .lifetime(identity.certificateLifetime()).build();
+            } catch (IdentityException e) {
+                throw new ConfigException("proxy.identity.caDir: " + e.getMessage(), e);
+            }
+        }
         ConnectionSink sink = sinkOverride;
         if (sink == null && telemetry != null) {
             reporter = TelemetryReporter.start(telemetry, new PodWorkloads(this::snapshot));
@@ -126,14 +155,25 @@ public final class NodeProxy implements AutoCloseable {
         group = transport.newEventLoopGroup(boot.workers(), "nodemesh-proxy");
         control = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
                 .name("nodemesh-control").daemon(true).unstarted(r));
-        PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes,
-                sink == null ? ConnectionSink.NONE : sink, nodeStats);
-        reconciler = new CaptureReconciler((spec, s) -> new PodCapture(spec, s, shared), rules, control);
+        ConnectionSink reports = sink == null ? ConnectionSink.NONE : sink;
+        PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes, reports, nodeStats,
+                identities);
+        reconciler = new CaptureReconciler((spec, s) -> new PodCapture(spec, s, shared), rules, control,
+                reports::captureStates);
         try {
-            admin = AdminServer.start(boot.admin(), new View());
+            admin = AdminServer.start(boot.admin(), boot.adminSocket(), new View());
+            try {
+                readinessServer = ReadinessServer.start(boot.readiness(), readiness);
+            } catch (IOException e) {
+                admin.close();
+                throw e;
+            }
         } catch (IOException e) {
             shutdownThreads();
             reconciler = null;
+            if (identities != null) {
+                identities.close();
+            }
             if (reporter != null) {
                 reporter.close(); // nothing was captured: nothing to report
                 reporter = null;
@@ -142,8 +182,10 @@ public final class NodeProxy implements AutoCloseable {
         }
         snapshot.set(new MeshSnapshot(initial.proxy(), List.of()));
         onControlThread(() -> apply(initial));
-        log.info("proxy started: transport {}, {} worker(s), admin on {}, config {} ({} pod(s))", transport,
-                boot.workers(), HostPort.format(admin.address()), source.describe(), initial.pods().size());
+        readiness.ready();
+        log.info("proxy started: transport {}, {} worker(s), admin on {}, admin socket {}, readiness on {}, config {} "
+                + "({} pod(s))", transport, boot.workers(), HostPort.format(admin.address()), admin.socket(),
+                HostPort.format(readinessServer.address()), source.describe(), initial.pods().size());
         source.follow(control, this::apply);
     }
 
@@ -160,6 +202,10 @@ public final class NodeProxy implements AutoCloseable {
     private void apply(MeshSnapshot next) {
         MeshSnapshot previous = snapshot.get();
         snapshot.set(next);
+        if (identities != null) {
+            // Before the pods' listeners open: a connection they accept may at once ask for its identity.
+            identities.podsChanged(next);
+        }
         reconciler.reconcile(previous, next);
         routes.load().retain(next);
     }
@@ -173,6 +219,12 @@ public final class NodeProxy implements AutoCloseable {
         }
         if (adminOverride != null) {
             b = b.withAdmin(adminOverride);
+        }
+        if (adminSocketOverride != null) {
+            b = b.withAdminSocket(adminSocketOverride);
+        }
+        if (readinessOverride != null) {
+            b = b.withReadiness(readinessOverride);
         }
         return b;
     }
@@ -198,6 +250,19 @@ public final class NodeProxy implements AutoCloseable {
         return pods().stream().filter(p -> p.spec().key().equals(key)).findFirst();
     }
 
+    /** How this node's pods are captured (pending, captured, failed and why, released) and the failures so far. */
+    public CaptureReport captures() {
+        return reconciler == null ? CaptureReport.EMPTY : reconciler.report();
+    }
+
+    /**
+     * The certificates of this node's workloads (one per service account with a captured pod), when the boot settings
+     * name a mesh CA.
+     */
+    public Optional<IdentityManager> identities() {
+        return Optional.ofNullable(identities);
+    }
+
     /** Node-wide totals. */
     public NodeStats nodeStats() {
         return nodeStats;
@@ -216,6 +281,16 @@ public final class NodeProxy implements AutoCloseable {
     /** Where the admin server listens (the real port when 0 was configured). */
     public InetSocketAddress adminAddress() {
         return admin.address();
+    }
+
+    /** The Unix socket the admin API is served on too. */
+    public Path adminSocket() {
+        return admin.socket();
+    }
+
+    /** Where the readiness probe listens (the real port when 0 was configured). */
+    public InetSocketAddress readinessAddress() {
+        return readinessServer.address();
     }
 
     /** The telemetry reporter this proxy started, if it started one. */
@@ -243,6 +318,7 @@ public final class NodeProxy implements AutoCloseable {
             return;
         }
         closed = true;
+        readiness.draining();
         source.close();
         ProxySettings settings = snapshot.get().proxy();
         try {
@@ -254,7 +330,11 @@ public final class NodeProxy implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         admin.close();
+        readinessServer.close();
         shutdownThreads();
+        if (identities != null) {
+            identities.close();
+        }
         if (reporter != null) {
             reporter.close();
         }
@@ -309,6 +389,26 @@ public final class NodeProxy implements AutoCloseable {
             SourceStatus s = source.status();
             return new ConfigStatus(s.source(), s.loadedAtMillis(), s.lastError());
         }
+
+        @Override
+        public MeshSnapshot snapshot() {
+            return NodeProxy.this.snapshot();
+        }
+
+        @Override
+        public CaptureReport captures() {
+            return NodeProxy.this.captures();
+        }
+
+        @Override
+        public List<CertificateStatus> certificates() {
+            return identities == null ? List.of() : identities.status();
+        }
+
+        @Override
+        public BootSettings boot() {
+            return boot;
+        }
     }
 
     /** Settings for a {@link NodeProxy}; only the workload source (or the config file) is required. */
@@ -319,9 +419,11 @@ public final class NodeProxy implements AutoCloseable {
         private TransportKind transport;
         private Integer workers;
         private InetSocketAddress admin;
+        private Path adminSocket;
+        private InetSocketAddress readiness;
         private ConnectionSink sink;
         private ReporterConfig telemetry;
-        private RouteDecider routes = RouteDecider.defaultTrustDomain();
+        private RouteDecider routes;
         private Function<RulesBackend, PodRules> rules = RedirectRules::forBackend;
         private boolean removeRulesOnStop;
 
@@ -369,6 +471,18 @@ public final class NodeProxy implements AutoCloseable {
             return this;
         }
 
+        /** Overrides the source's admin Unix socket. */
+        public Builder adminSocket(Path socket) {
+            this.adminSocket = socket;
+            return this;
+        }
+
+        /** Overrides the source's readiness probe address. */
+        public Builder readiness(InetSocketAddress address) {
+            this.readiness = address;
+            return this;
+        }
+
         /**
          * Reports every connection to the telemetry agent: the proxy starts the reporter with its own snapshot as the
          * workload lookup, and stops it last. Replaces a {@link #sink} set before.
@@ -386,7 +500,7 @@ public final class NodeProxy implements AutoCloseable {
             return this;
         }
 
-        /** The route decision (default: the {@code cluster.local} trust domain). */
+        /** The route decision (default: one for the boot settings' trust domain). */
         public Builder routes(RouteDecider decider) {
             this.routes = Objects.requireNonNull(decider, "decider");
             return this;

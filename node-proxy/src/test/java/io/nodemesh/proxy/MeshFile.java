@@ -2,6 +2,7 @@ package io.nodemesh.proxy;
 
 import io.nodemesh.topology.Netns;
 import java.net.InetAddress;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -25,9 +26,11 @@ public final class MeshFile {
     private final Set<String> notReady = new HashSet<>();
     private final List<String> services = new ArrayList<>();
     private final List<String> policies = new ArrayList<>();
+    private String namespaceLabels;
     private String rules = "iptables";
     private String idleTimeout = "1m";
     private String drainTimeout = "2s";
+    private String identity = "";
 
     MeshFile(Function<Netns, String> podNames) {
         this.podNames = podNames;
@@ -46,6 +49,12 @@ public final class MeshFile {
 
     public MeshFile drainTimeout(String duration) {
         this.drainTimeout = duration;
+        return this;
+    }
+
+    /** Workload certificates from the mesh CA in {@code caDir}, of {@code lifetime} (e.g. {@code 2m}). */
+    public MeshFile identity(Path caDir, String lifetime) {
+        this.identity = "  identity:\n    caDir: " + caDir + "\n    certificateLifetime: " + lifetime + "\n";
         return this;
     }
 
@@ -83,6 +92,15 @@ public final class MeshFile {
         return this;
     }
 
+    /**
+     * Lists namespace {@code demo}, enrolled by its label, with these labels besides (e.g.
+     * {@code "nodemesh.io/peer-authentication: strict"}; empty for none): its pods are then captured by enrolment.
+     */
+    public MeshFile demoNamespace(String extraLabels) {
+        this.namespaceLabels = extraLabels;
+        return this;
+    }
+
     /** A policy entry written as is (two-space list indent), under {@code policies}. */
     public MeshFile policy(String yaml) {
         policies.add(yaml);
@@ -104,8 +122,11 @@ public final class MeshFile {
                   connectTimeout: 2s
                   idleTimeout: %s
                   drainTimeout: %s
-                """.formatted(rules, idleTimeout, drainTimeout);
-        String text = pods.isEmpty() ? proxy + "pods: []\n" : proxy + "pods:\n" + pods.stream().map(Supplier::get).collect(Collectors.joining());
+                """.formatted(rules, idleTimeout, drainTimeout) + identity;
+        String head = namespaceLabels == null ? proxy : proxy + "namespaces:\n  - name: demo\n"
+                + "    labels: {nodemesh.io/capture: enabled" + (namespaceLabels.isEmpty() ? "" : ", " + namespaceLabels)
+                + "}\n";
+        String text = pods.isEmpty() ? head + "pods: []\n" : head + "pods:\n" + pods.stream().map(Supplier::get).collect(Collectors.joining());
         text = services.isEmpty() ? text : text + "services:\n" + String.join("", services);
         return policies.isEmpty() ? text : text + "policies:\n" + String.join("", policies);
     }

@@ -25,7 +25,8 @@ class ProxyLogTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
         int port;
-        try (NodeProxy proxy = NodeProxy.builder().configFile(file).admin(new InetSocketAddress("127.0.0.1", 0)).build()) {
+        try (NodeProxy proxy = NodeProxy.builder().configFile(file).admin(new InetSocketAddress("127.0.0.1", 0))
+                .adminSocket(file.resolveSibling("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0)).build()) {
             proxy.start();
             port = proxy.adminAddress().getPort();
         } finally {

@@ -11,9 +11,13 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -24,7 +28,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * its ready endpoints (real pods with real apps on the target port), and an endpoint made unready gets no new
  * connection once the snapshot that says so is in force.
  */
-@Timeout(value = 90, unit = TimeUnit.SECONDS)
+@Timeout(value = 150, unit = TimeUnit.SECONDS)
 class ServiceTest {
 
     @RegisterExtension
@@ -48,15 +52,16 @@ class ServiceTest {
             mesh.own(EchoServer.start(b, 8080));
         }
 
-        Map<String, Long> served = roundTrips(node, client, 300);
-        assertThat(served.values()).as("300 connections over 3 endpoints: %s", served)
-                .allSatisfy(n -> assertThat(n).isBetween(60L, 140L));
+        // 10 000 connections, four at a time: each endpoint takes its third within 10 % (3000-3667).
+        Map<String, Long> served = roundTrips(node, client, 10_000, 4);
+        assertThat(served.values()).as("10 000 connections over 3 endpoints: %s", served)
+                .allSatisfy(n -> assertThat(n).isBetween(3000L, 3667L));
         assertThat(node.closed).filteredOn(c -> c.direction() == Direction.OUTBOUND)
                 .extracting(ClosedConnection::outcome).containsOnly(Outcome.OK);
 
         // api2 turns unready: the next snapshot leaves it out, and it gets nothing new.
         node.rewrite(mesh.config().capture(client, b1, b2, b3).service("api", VIP, 80, 8080, backends, List.of(b2)));
-        Map<String, Long> after = roundTrips(node, client, 100);
+        Map<String, Long> after = roundTrips(node, client, 100, 1);
         assertThat(after.get("demo/api2")).as("unready: %s", after).isZero();
         assertThat(after.get("demo/api1") + after.get("demo/api3")).isEqualTo(100);
     }
@@ -77,11 +82,30 @@ class ServiceTest {
         assertThat(node.closed).extracting(ClosedConnection::outcome).containsOnly(Outcome.DENIED);
     }
 
-    /** {@code n} connections one after the other to the service; how many each backend's inbound capture took. */
-    private static Map<String, Long> roundTrips(TestNode node, Netns client, int n) throws Exception {
+    /**
+     * {@code n} connections to the service, {@code parallel} at a time (each client thread one after the other); how
+     * many each backend's inbound capture took.
+     */
+    private static Map<String, Long> roundTrips(TestNode node, Netns client, int n, int parallel) throws Exception {
         Map<String, Long> before = inboundByPod(node);
-        for (int i = 0; i < n; i++) {
-            assertThat(roundTrip(client, new InetSocketAddress(VIP, 80), "hello " + i)).isEqualTo("hello " + i);
+        ExecutorService clients = Executors.newFixedThreadPool(parallel);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < parallel; t++) {
+                int first = t;
+                done.add(clients.submit(() -> {
+                    for (int i = first; i < n; i += parallel) {
+                        assertThat(roundTrip(client, new InetSocketAddress(VIP, 80), "hello " + i))
+                                .isEqualTo("hello " + i);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get();
+            }
+        } finally {
+            clients.shutdownNow();
         }
         MeshExtension.await("every connection recorded at its endpoint", () -> {
             long total = inboundByPod(node).values().stream().mapToLong(Long::longValue).sum()

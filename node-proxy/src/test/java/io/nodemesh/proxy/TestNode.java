@@ -30,7 +30,8 @@ public final class TestNode implements AutoCloseable {
 
     /**
      * Writes {@code yaml} to {@code file} and builds (does not start) a proxy on it: epoll, admin on an ephemeral
-     * port, the file polled every 200 ms, finished connections into {@link #closed}; then {@code options}.
+     * port and on {@code admin.sock} beside the file, readiness on an ephemeral port, the file polled every 200 ms,
+     * finished connections into {@link #closed}; then {@code options}.
      */
     TestNode(Path file, String yaml, UnaryOperator<NodeProxy.Builder> options) throws IOException {
         this.file = file;
@@ -38,6 +39,8 @@ public final class TestNode implements AutoCloseable {
         this.proxy = options.apply(NodeProxy.builder()
                 .configFile(file)
                 .admin(new InetSocketAddress("127.0.0.1", 0))
+                .adminSocket(file.resolveSibling("admin.sock"))
+                .readiness(new InetSocketAddress("127.0.0.1", 0))
                 .pollInterval(Duration.ofMillis(200))
                 .transport(TransportKind.EPOLL)
                 .sink(closed::add))

@@ -177,7 +177,7 @@ public final class GrowthBenchmark {
         argv.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         argv.addAll(v.flags());
         argv.addAll(List.of("-jar", options.proxyJar().toAbsolutePath().toString(), "proxy", "--config", cfg.toString(),
-                "--no-telemetry", "--remove-rules-on-exit"));
+                "--no-telemetry", "--remove-rules-on-exit", "--admin-socket", work.resolve("admin-" + tag + ".sock").toString()));
         return ns.spawn(argv.toArray(String[]::new));
     }
 

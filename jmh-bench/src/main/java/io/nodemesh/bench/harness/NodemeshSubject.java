@@ -73,7 +73,8 @@ final class NodemeshSubject implements Subject {
         // No telemetry: HAProxy logs nothing either, and the default agent socket is a host path that
         // must not receive the benchmark's connections; measuring with the agent is issue 7's business.
         argv.addAll(List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString(),
-                "--transport", transport, "--workers", "1", "--admin", "127.0.0.1:0"));
+                "--transport", transport, "--workers", "1", "--admin", "127.0.0.1:0",
+                "--admin-socket", workDir.resolve("admin.sock").toString()));
         if (telemetrySocket == null) {
             argv.add("--no-telemetry");
         } else {

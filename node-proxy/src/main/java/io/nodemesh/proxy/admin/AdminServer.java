@@ -7,12 +7,14 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -29,74 +31,133 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The proxy's admin HTTP server on the node: {@code GET /stats}, {@code GET /connections},
- * {@code GET /healthz}. It runs on its own one-thread event loop, so a scrape never runs on (or
- * waits for) a data-path loop; it only reads counters.
+ * The proxy's admin HTTP server on the node, on loopback and on a Unix socket (owner-only, what the node's CLI uses):
+ * {@code GET /stats}, {@code /connections[?pod=NS/NAME&recent=N]}, {@code /workloads[?namespace=NS]},
+ * {@code /services[?namespace=NS]}, {@code /policies[?workload=NS/NAME]}, {@code /certs},
+ * {@code /config_dump}, {@code /healthz}. It runs on its own one-thread event loop,
+ * so a request never runs on (or waits for) a data-path loop; it only reads counters and the snapshot in force.
  */
 public final class AdminServer implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final String PAGES = "/stats, /connections, /workloads, /services, /policies, /certs, /config_dump, /healthz";
 
     private final EventLoopGroup group;
-    private final Channel channel;
+    private final Channel tcp;
+    private final Channel unix;
+    private final Path socket;
 
-    private AdminServer(EventLoopGroup group, Channel channel) {
+    private AdminServer(EventLoopGroup group, Channel tcp, Channel unix, Path socket) {
         this.group = group;
-        this.channel = channel;
+        this.tcp = tcp;
+        this.unix = unix;
+        this.socket = socket;
     }
 
     /**
-     * Starts the server on {@code address} (port 0: any free port).
+     * Starts the server on {@code address} (port 0: any free port) and on the Unix socket {@code socket} (its
+     * directory created, a stale socket replaced, the new one made owner-only).
      *
-     * @throws IOException naming the address when it cannot be bound
+     * @throws IOException naming the address or the socket when it cannot be bound
      */
-    public static AdminServer start(InetSocketAddress address, ProxyView view) throws IOException {
+    public static AdminServer start(InetSocketAddress address, Path socket, ProxyView view) throws IOException {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("nodemesh-admin", true),
                 NioIoHandler.newFactory());
-        ServerBootstrap sb = new ServerBootstrap()
-                .group(group)
-                .channel(NioServerSocketChannel.class)
-                .childHandler(new ChannelInitializer<>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(8192),
-                                new Handler(view));
-                    }
-                });
-        var bound = sb.bind(address).awaitUninterruptibly();
+        ChannelInitializer<Channel> pages = new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(8192), new Handler(view));
+            }
+        };
+        Channel tcp = null;
+        try {
+            tcp = bind(new ServerBootstrap().group(group).channel(NioServerSocketChannel.class), pages, address,
+                    address.toString());
+            AdminSocketFile.prepare(socket);
+            Channel unix = bind(new ServerBootstrap().group(group).channel(NioServerDomainSocketChannel.class), pages,
+                    UnixDomainSocketAddress.of(socket), socket.toString());
+            AdminSocketFile.restrict(socket);
+            return new AdminServer(group, tcp, unix, socket);
+        } catch (IOException e) {
+            if (tcp != null) {
+                tcp.close().awaitUninterruptibly();
+            }
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            throw e;
+        }
+    }
+
+    private static Channel bind(ServerBootstrap bootstrap, ChannelHandler pages, java.net.SocketAddress address,
+            String name) throws IOException {
+        var bound = bootstrap.childHandler(pages).bind(address).awaitUninterruptibly();
         if (!bound.isSuccess()) {
-            group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
-            throw new IOException("cannot start the admin server on " + address + ": " + bound.cause().getMessage(),
+            throw new IOException("cannot start the admin server on " + name + ": " + bound.cause().getMessage(),
                     bound.cause());
         }
-        return new AdminServer(group, bound.channel());
+        return bound.channel();
     }
 
     /** The bound address (with the real port when 0 was asked for). */
     public InetSocketAddress address() {
-        return (InetSocketAddress) channel.localAddress();
+        return (InetSocketAddress) tcp.localAddress();
+    }
+
+    /** The Unix socket the admin API is served on too. */
+    public Path socket() {
+        return socket;
     }
 
     @Override
     public void close() {
-        channel.close().awaitUninterruptibly();
-        group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
+        tcp.close().awaitUninterruptibly();
+        unix.close().awaitUninterruptibly();
+        AdminSocketFile.remove(socket);
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }
 
     private static FullHttpResponse respond(ProxyView view, FullHttpRequest request) throws IOException {
         if (!request.method().equals(HttpMethod.GET)) {
             return text(HttpResponseStatus.METHOD_NOT_ALLOWED, "only GET\n");
         }
-        String path = new QueryStringDecoder(request.uri()).path();
+        QueryStringDecoder uri = new QueryStringDecoder(request.uri());
+        String path = uri.path();
         return switch (path) {
             case "/healthz" -> text(HttpResponseStatus.OK, "ok\n");
             case "/stats" -> json(StatsReport.stats(view));
-            case "/connections" -> json(StatsReport.connections(view));
-            default -> text(HttpResponseStatus.NOT_FOUND, "no such page: " + path + " (try /stats, /connections, /healthz)\n");
+            case "/connections" -> {
+                String recent = parameter(uri, "recent");
+                if (recent != null && !recent.matches("[0-9]{1,9}")) {
+                    yield text(HttpResponseStatus.BAD_REQUEST, "recent: '" + recent + "' is not a count\n");
+                }
+                yield json(StatsReport.connections(view, parameter(uri, "pod"),
+                        recent == null ? Integer.MAX_VALUE : Integer.parseInt(recent)));
+            }
+            case "/workloads" -> json(MeshReport.workloads(view, parameter(uri, "namespace")));
+            case "/services" -> json(MeshReport.services(view, parameter(uri, "namespace")));
+            case "/config_dump" -> json(MeshReport.configDump(view));
+            case "/certs" -> json(MeshReport.certificates(view));
+            case "/policies" -> {
+                String workload = parameter(uri, "workload");
+                Map<String, Object> policies = MeshReport.policies(view, workload);
+                yield policies == null
+                        ? text(HttpResponseStatus.NOT_FOUND, "no workload " + workload + " in the snapshot in force\n")
+                        : json(policies);
+            }
+            default -> text(HttpResponseStatus.NOT_FOUND, "no such page: " + path + " (try " + PAGES + ")\n");
         };
+    }
+
+    private static String parameter(QueryStringDecoder uri, String name) {
+        List<String> values = uri.parameters().get(name);
+        return values == null || values.isEmpty() || values.getFirst().isEmpty() ? null : values.getFirst();
     }
 
     private static FullHttpResponse json(Object body) throws IOException {

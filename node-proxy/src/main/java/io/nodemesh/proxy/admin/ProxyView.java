@@ -1,6 +1,10 @@
 package io.nodemesh.proxy.admin;
 
+import io.nodemesh.proxy.config.BootSettings;
+import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.identity.CertificateStatus;
 import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.transport.Transport;
 import java.util.List;
@@ -19,6 +23,18 @@ public interface ProxyView {
 
     /** Where the config comes from and whether its latest version was accepted. */
     ConfigStatus config();
+
+    /** The snapshot in force: settings, namespaces, pods, services, policies. */
+    MeshSnapshot snapshot();
+
+    /** How this node's pods are captured. */
+    CaptureReport captures();
+
+    /** The workload certificates this node holds (none without a mesh CA: {@code boot().identity().caDir()}). */
+    List<CertificateStatus> certificates();
+
+    /** The settings the proxy started with. */
+    BootSettings boot();
 
     /**
      * The config source's state.

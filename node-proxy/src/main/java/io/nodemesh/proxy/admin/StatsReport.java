@@ -43,6 +43,7 @@ final class StatsReport {
             p.put("netns", String.valueOf(pod.spec().netns()));
             p.put("state", pod.state().name().toLowerCase(Locale.ROOT));
             p.put("listening", pod.listening());
+            p.put("capture", pod.captureState().toString());
             p.put("outbound", direction(pod.stats(Direction.OUTBOUND).snapshot()));
             p.put("inbound", direction(pod.stats(Direction.INBOUND).snapshot()));
             p.put("notRedirected", pod.notRedirectedCount());
@@ -53,15 +54,19 @@ final class StatsReport {
         return out;
     }
 
-    static Map<String, Object> connections(ProxyView view) {
+    /** Open connections and the recently closed ones, newest first: of {@code pod} only (unless null), at most {@code limit} of those. */
+    static Map<String, Object> connections(ProxyView view, String pod, int limit) {
         List<Map<String, Object>> open = new ArrayList<>();
-        for (PodCapture pod : view.pods()) {
-            for (Connection c : pod.connections()) {
+        for (PodCapture capture : view.pods()) {
+            if (pod != null && !pod.equals(capture.spec().key())) {
+                continue;
+            }
+            for (Connection c : capture.connections()) {
                 if (c.destination() == null) {
                     continue;
                 }
                 Map<String, Object> m = new LinkedHashMap<>();
-                m.put("pod", pod.spec().key());
+                m.put("pod", capture.spec().key());
                 m.put("direction", c.direction().name().toLowerCase(Locale.ROOT));
                 m.put("source", address(c.source()));
                 m.put("destination", address(c.destination()));
@@ -73,6 +78,9 @@ final class StatsReport {
         }
         List<Map<String, Object>> recent = new ArrayList<>();
         for (ClosedConnection c : view.nodeStats().recent()) {
+            if (recent.size() >= limit || pod != null && !pod.equals(c.podNamespace() + "/" + c.podName())) {
+                continue;
+            }
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("pod", c.podNamespace() + "/" + c.podName());
             m.put("direction", c.direction().name().toLowerCase(Locale.ROOT));

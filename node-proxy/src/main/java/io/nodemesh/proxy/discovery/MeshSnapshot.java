@@ -147,6 +147,15 @@ public final class MeshSnapshot {
     }
 
     /** Pods by {@link PodSpec#key()}, in source order: this node's and the others'. */
+    /**
+     * The peer authentication mode of {@code namespace}: its label's, or {@link PeerAuthentication#PERMISSIVE} for a
+     * namespace the snapshot does not list.
+     */
+    public PeerAuthentication peerAuthentication(String namespace) {
+        NamespaceSpec ns = namespaces.get(namespace);
+        return ns == null ? PeerAuthentication.PERMISSIVE : ns.peerAuthentication();
+    }
+
     public Map<String, PodSpec> pods() {
         return pods;
     }

@@ -20,4 +20,9 @@ public record NamespaceSpec(String name, Map<String, String> labels) {
     public boolean enrolled() {
         return Enrolment.enrolled(labels);
     }
+
+    /** Whether its pods accept plaintext from outside the mesh ({@link PeerAuthentication#of}). */
+    public PeerAuthentication peerAuthentication() {
+        return PeerAuthentication.of(labels);
+    }
 }

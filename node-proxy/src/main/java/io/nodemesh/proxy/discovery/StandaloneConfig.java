@@ -2,9 +2,12 @@ package io.nodemesh.proxy.discovery;
 
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.config.DurationText;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.config.IdentitySettings;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.policy.AuthorizationPolicy;
 import io.nodemesh.proxy.policy.PolicyException;
 import io.nodemesh.proxy.policy.PolicyReader;
@@ -30,8 +33,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.error.Mark;
@@ -59,9 +60,15 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *   drainTimeout: 30s
  *   rules: iptables           # iptables | nft | none (none: somebody else installs the redirect rules)
  *   admin: 127.0.0.1:15000    # admin HTTP (stats); port 0 = ephemeral; [::1]:15000 for IPv6
+ *   adminSocket: /var/run/nodemesh/admin.sock   # the admin API on a Unix socket too (owner-only)
+ *   readiness: 127.0.0.1:15021   # GET /healthz/ready: 200 once the pods are reconciled, 503 while starting or draining
+ *   identity:                 # workload certificates (fixed at start)
+ *     caDir: /etc/nodemesh/ca # the mesh CA: ca-cert.pem, ca-key.pem (nodemesh ca init); none: no mutual TLS
+ *     trustDomain: cluster.local
+ *     certificateLifetime: 24h
  * namespaces:                 # optional: namespaces whose pods follow the enrolment label
  *   - name: demo
- *     labels: {nodemesh.io/capture: enabled}
+ *     labels: {nodemesh.io/capture: enabled}   # nodemesh.io/peer-authentication: strict refuses plaintext
  * pods:
  *   - name: client            # required
  *     namespace: demo         # default "default"
@@ -106,9 +113,10 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  */
 public final class StandaloneConfig {
 
-    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
     private static final Set<String> PROXY_KEYS = Set.of("mark", "outboundPort", "inboundPort", "transport",
-            "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "admin");
+            "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "admin", "adminSocket", "readiness",
+            "identity");
+    private static final Set<String> IDENTITY_KEYS = Set.of("caDir", "trustDomain", "certificateLifetime");
     private static final Set<String> POD_KEYS = Set.of("name", "namespace", "serviceAccount", "ips", "netns",
             "node", "labels", "annotations", "hostNetwork", "ports", "ready", "capture", "exemptPorts",
             "exemptInboundPorts", "exemptCidrs");
@@ -290,7 +298,33 @@ public final class StandaloneConfig {
         return new BootSettings(
                 m.containsKey("transport") ? transport(m.get("transport")) : d.transport(),
                 m.containsKey("workers") ? workers(m.get("workers")) : d.workers(),
-                m.containsKey("admin") ? admin(m.get("admin")) : d.admin());
+                m.containsKey("admin") ? address(m.get("admin"), "proxy.admin") : d.admin(),
+                m.containsKey("adminSocket") ? socketPath(m.get("adminSocket")) : d.adminSocket(),
+                m.containsKey("readiness") ? address(m.get("readiness"), "proxy.readiness") : d.readiness(),
+                identity(m.get("identity")));
+    }
+
+    private IdentitySettings identity(Node node) throws ConfigException {
+        IdentitySettings d = IdentitySettings.defaults();
+        if (node == null || isNull(node)) {
+            return d;
+        }
+        Map<String, Node> m = mapping(node, "proxy.identity", IDENTITY_KEYS);
+        String trustDomain = d.trustDomain();
+        if (m.containsKey("trustDomain")) {
+            trustDomain = scalar(m.get("trustDomain"), "proxy.identity.trustDomain");
+            try {
+                SpiffeId.checkTrustDomain(trustDomain);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(where(m.get("trustDomain")) + "proxy.identity.trustDomain: " + e.getMessage());
+            }
+        }
+        return new IdentitySettings(
+                m.containsKey("caDir") ? Path.of(scalar(m.get("caDir"), "proxy.identity.caDir")) : d.caDir(),
+                trustDomain,
+                m.containsKey("certificateLifetime")
+                        ? duration(m.get("certificateLifetime"), "proxy.identity.certificateLifetime")
+                        : d.certificateLifetime());
     }
 
     private ProxySettings proxy(Map<String, Node> m) throws ConfigException {
@@ -310,7 +344,13 @@ public final class StandaloneConfig {
         if (!m.containsKey("name")) {
             throw new ConfigException(where(node) + field + ": missing required field 'name'");
         }
-        return new NamespaceSpec(name(m.get("name"), field + ".name"), stringMap(m.get("labels"), field + ".labels"));
+        Map<String, String> labels = stringMap(m.get("labels"), field + ".labels");
+        String mode = labels.get(PeerAuthentication.LABEL);
+        if (mode != null && PeerAuthentication.parse(mode) == null) {
+            throw new ConfigException(where(m.get("labels")) + field + ".labels." + PeerAuthentication.LABEL
+                    + ": '" + mode + "' is neither permissive nor strict");
+        }
+        return new NamespaceSpec(name(m.get("name"), field + ".name"), labels);
     }
 
     private ParsedPod pod(Node node, String field, Map<String, NamespaceSpec> namespaces) throws ConfigException {
@@ -554,20 +594,12 @@ public final class StandaloneConfig {
     }
 
     private Duration duration(Node node, String field) throws ConfigException {
-        String text = scalar(node, field);
-        Matcher m = DURATION.matcher(text);
-        if (!m.matches()) {
-            throw new ConfigException(where(node) + field + ": '" + text
-                    + "' is not a duration (a number and a unit: ms, s, m, h or d, e.g. 5s)");
+        Duration d;
+        try {
+            d = DurationText.parse(scalar(node, field));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(where(node) + field + ": " + e.getMessage());
         }
-        long n = Long.parseLong(m.group(1));
-        Duration d = switch (m.group(2)) {
-            case "ms" -> Duration.ofMillis(n);
-            case "s" -> Duration.ofSeconds(n);
-            case "m" -> Duration.ofMinutes(n);
-            case "h" -> Duration.ofHours(n);
-            default -> Duration.ofDays(n);
-        };
         if (d.isZero()) {
             throw new ConfigException(where(node) + field + ": must be longer than zero");
         }
@@ -592,13 +624,21 @@ public final class StandaloneConfig {
         return b;
     }
 
-    private InetSocketAddress admin(Node node) throws ConfigException {
-        String text = scalar(node, "proxy.admin");
+    private InetSocketAddress address(Node node, String field) throws ConfigException {
+        String text = scalar(node, field);
         try {
             return HostPort.parse(text);
         } catch (IllegalArgumentException e) {
-            throw new ConfigException(where(node) + "proxy.admin: " + e.getMessage());
+            throw new ConfigException(where(node) + field + ": " + e.getMessage());
         }
+    }
+
+    private Path socketPath(Node node) throws ConfigException {
+        String text = scalar(node, "proxy.adminSocket");
+        if (!text.startsWith("/")) {
+            throw new ConfigException(where(node) + "proxy.adminSocket: '" + text + "' is not an absolute path");
+        }
+        return Path.of(text);
     }
 
     private InetAddress ip(Node node, String field) throws ConfigException {

@@ -15,7 +15,8 @@ import org.slf4j.LoggerFactory;
  * The standalone source: the mesh read from a YAML file ({@link StandaloneConfig}) and followed by polling it (see
  * {@link ConfigFileWatcher} for why polling). A file that no longer parses is rejected with
  * {@code FILE:LINE:COLUMN: field: problem} and the last good snapshot stays in force. The file's
- * {@code proxy.transport}, {@code proxy.workers} and {@code proxy.admin} are read at start only.
+ * {@code proxy.transport}, {@code proxy.workers}, {@code proxy.admin}, {@code proxy.adminSocket} and
+ * {@code proxy.readiness} are read at start only.
  */
 public final class StandaloneFileSource implements WorkloadSource {
 
@@ -74,7 +75,8 @@ public final class StandaloneFileSource implements WorkloadSource {
             loadedAtMillis = System.currentTimeMillis();
             log.info("config {} changed: {} pod(s)", describe(), loaded.document().pods().size());
             if (boot != null && !loaded.document().boot().equals(boot)) {
-                log.warn("proxy.transport, proxy.workers and proxy.admin changes take effect after a restart");
+                log.warn("proxy.transport, proxy.workers, proxy.admin, proxy.adminSocket and proxy.readiness changes take "
+                        + "effect after a restart");
             }
             if (apply != null) {
                 apply.accept(loaded.document().snapshot());

@@ -4,6 +4,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.EventLoop;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.PeerAuthentication;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.inpod.PodUpstream;
 import io.nodemesh.proxy.policy.Authorizer;
@@ -17,7 +18,9 @@ import java.util.function.Supplier;
  * The upstream of a plaintext connection into a captured pod (its inbound capture, :15006): the destination's
  * authorization policies decide, on the snapshot in force, whether it reaches the app. A plaintext peer has no
  * identity, so only rules on addresses and ports can admit it (principals and namespaces match authenticated peers
- * only, as in Istio). A denied connection is reset without a socket to the app ({@code Outcome.DENIED}).
+ * only, as in Istio). In a namespace whose peer authentication is {@link PeerAuthentication#STRICT} no plaintext is
+ * admitted at all: only the mutual-TLS tunnel reaches its pods. A denied connection is reset without a socket to the
+ * app ({@code Outcome.DENIED}, counted with the other denials in the node's telemetry; the reason is in the proxy's debug log).
  */
 public final class InboundUpstream implements Upstream {
 
@@ -39,6 +42,12 @@ public final class InboundUpstream implements Upstream {
     @Override
     public ChannelFuture connect(Connection connection, EventLoop loop, ChannelHandler handler) {
         MeshSnapshot mesh = snapshot.get();
+        if (mesh.peerAuthentication(workload.namespace()) == PeerAuthentication.STRICT) {
+            return connection.downstream().newFailedFuture(new RouteDenied("peer authentication of namespace "
+                    + workload.namespace() + " is strict: plaintext refused ("
+                    + connection.source().getAddress().getHostAddress() + " -> " + workload.key() + ":"
+                    + connection.destination().getPort() + ")"));
+        }
         if (!mesh.policies(workload.namespace()).isEmpty()) {
             Peer peer = new Peer(null, connection.source().getAddress(), connection.destination().getPort());
             Authorizer.Decision decision = Authorizer.decide(mesh, workload, peer);

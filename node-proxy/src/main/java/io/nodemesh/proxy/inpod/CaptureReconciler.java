@@ -4,6 +4,8 @@ import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.model.CaptureFailure;
+import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.redirect.PodRules;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,6 +26,10 @@ import org.slf4j.LoggerFactory;
  * no-longer-captured pod stops accepting, its connections drain, then its rules go; a changed pod
  * is released and captured again (the new capture replaces the rules); an unchanged pod is not
  * touched. Runs on one thread: the timer's, which is single-threaded.
+ *
+ * <p>Every pod it captures is {@code pending} until its listeners and rules are in place, then {@code captured} or
+ * {@code failed(reason)}; a pod it lets go is {@code released}. Each change is published as a {@link CaptureReport}
+ * (see {@link #report()}), and every failed attempt is counted by its reason.
  *
  * <p>Why rules go last: when the last NAT rule of a namespace is deleted, the kernel drops the NAT
  * bindings of the connections it redirected (measured on 6.18 with iptables-nft: they are reset),
@@ -38,18 +45,22 @@ public final class CaptureReconciler {
     private final ScheduledExecutorService timer;
     private final Map<String, PodCapture> running = new LinkedHashMap<>();
     private final Map<PodCapture, CompletableFuture<Void>> draining = new ConcurrentHashMap<>();
+    private final CaptureStates states;
     private volatile List<PodCapture> view = List.of();
 
     /**
      * @param captures makes a (not yet open) capture for a pod under the given settings
      * @param rules the rule installer for a backend
      * @param timer runs drain deadlines
+     * @param reports hears every changed {@link CaptureReport}, on the timer's thread
      */
     public CaptureReconciler(BiFunction<PodSpec, ProxySettings, PodCapture> captures,
-                             Function<RulesBackend, PodRules> rules, ScheduledExecutorService timer) {
+                             Function<RulesBackend, PodRules> rules, ScheduledExecutorService timer,
+                             Consumer<CaptureReport> reports) {
         this.captures = captures;
         this.rules = rules;
         this.timer = timer;
+        this.states = new CaptureStates(reports);
     }
 
     /** Applies {@code next}, given that {@code previous} is what is in force now. Call on the timer's thread. */
@@ -70,31 +81,48 @@ public final class CaptureReconciler {
             }
             // A pod that stays captured gets its rules replaced by the new capture; only a released one loses them.
             release(pod, before, !stillCaptured);
+            if (!stillCaptured && wanted != null) {
+                states.released(wanted);
+            }
         }
+        states.retain(next);
+        List<PodCapture> pending = new ArrayList<>();
         for (PodSpec spec : next.pods().values()) {
             if (spec.capture() && !running.containsKey(spec.key())) {
-                capture(spec, after);
+                PodCapture pod = captures.apply(spec, after);
+                running.put(spec.key(), pod);
+                pending.add(pod);
             }
+        }
+        if (!pending.isEmpty()) {
+            publish(); // pending while their listeners and rules are set up, one pod after the other
+        }
+        for (PodCapture pod : pending) {
+            capture(pod, after);
         }
         publish();
     }
 
-    private void capture(PodSpec spec, ProxySettings settings) {
-        PodCapture pod = captures.apply(spec, settings);
-        running.put(spec.key(), pod);
+    private void capture(PodCapture pod, ProxySettings settings) {
+        PodSpec spec = pod.spec();
         try {
             pod.open();
         } catch (Exception e) {
-            log.error("{}", pod.lastError());
+            failed(pod);
             return;
         }
         try {
             rules.apply(settings.rules()).install(spec, settings);
         } catch (RuntimeException e) {
-            pod.failed("cannot install redirect rules for pod " + spec.key() + " in " + spec.netns() + ": "
-                    + e.getMessage());
-            log.error("{}", pod.lastError());
+            pod.failed(CaptureFailure.RULES_FAILED, "cannot install redirect rules for pod " + spec.key() + " in "
+                    + spec.netns() + ": " + e.getMessage());
+            failed(pod);
         }
+    }
+
+    private void failed(PodCapture pod) {
+        log.error("{}", pod.lastError());
+        states.failed(pod.captureState().reason());
     }
 
     /** Stops accepting, drains, then (if {@code dropRules} and the pod was not captured again meanwhile) removes its rules. */
@@ -130,6 +158,7 @@ public final class CaptureReconciler {
         done.addAll(draining.values());
         for (PodCapture pod : new ArrayList<>(running.values())) {
             done.add(release(pod, settings, removeRules));
+            states.released(pod.spec());
         }
         publish();
         return CompletableFuture.allOf(done.toArray(CompletableFuture[]::new));
@@ -143,6 +172,12 @@ public final class CaptureReconciler {
             }
         }
         view = List.copyOf(all);
+        states.publish(running.values(), draining.keySet());
+    }
+
+    /** How this node's pods are captured now (the latest published report); safe from any thread. */
+    public CaptureReport report() {
+        return states.current();
     }
 
     /** The pods captured now (failed ones included) and those still draining; safe from any thread. */

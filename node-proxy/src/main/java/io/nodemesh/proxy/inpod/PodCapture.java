@@ -8,15 +8,22 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.capture.CaptureInitializer;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.model.CaptureFailure;
+import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.identity.IdentityManager;
 import io.nodemesh.proxy.inbound.InboundUpstream;
+import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.outbound.OutboundUpstream;
+import io.nodemesh.proxy.policy.Authorizer;
+import io.nodemesh.proxy.policy.Peer;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.Upstream;
@@ -27,6 +34,12 @@ import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.telemetry.OpenedConnection;
 import io.nodemesh.proxy.transport.Transport;
+import io.nodemesh.proxy.tunnel.TlsSecurity;
+import io.nodemesh.proxy.tunnel.TunnelPool;
+import io.nodemesh.proxy.tunnel.TunnelSecurity;
+import io.nodemesh.proxy.tunnel.TunnelServer;
+import io.nodemesh.proxy.tunnel.TunnelSettings;
+import io.nodemesh.proxy.tunnel.TunnelUpstream;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -54,9 +67,12 @@ public final class PodCapture implements ConnectionListener {
     /** Where a pod's capture is in its life. */
     public enum State { STARTING, LISTENING, FAILED, DRAINING, STOPPED }
 
-    /** What the node provides to every pod's capture. */
+    /**
+     * What the node provides to every pod's capture. With {@code identities} (a mesh CA configured) meshed traffic
+     * rides the mutual-TLS tunnel: each pod gets a tunnel pool and a tunnel server on :15008; without, it stays plain.
+     */
     public record Shared(Transport transport, EventLoopGroup group, Supplier<MeshSnapshot> snapshot,
-                         RouteDecider routes, ConnectionSink sink, NodeStats node) {
+                         RouteDecider routes, ConnectionSink sink, NodeStats node, IdentityManager identities) {
     }
 
     private final PodSpec spec;
@@ -70,8 +86,10 @@ public final class PodCapture implements ConnectionListener {
     private final CompletableFuture<Void> drained = new CompletableFuture<>();
     private volatile State state = State.STARTING;
     private volatile String lastError;
+    private volatile CaptureFailure failure;
     private volatile NetworkNamespace namespace;
     private volatile Bootstrap upstreamTemplate;
+    private volatile TunnelPool tunnels;
     private volatile boolean draining;
 
     public PodCapture(PodSpec spec, ProxySettings settings, Shared shared) {
@@ -92,6 +110,16 @@ public final class PodCapture implements ConnectionListener {
         return lastError;
     }
 
+    /** The pod's capture as the admin API and the metrics show it. */
+    public CaptureState captureState() {
+        return switch (state) {
+            case STARTING -> CaptureState.PENDING;
+            case LISTENING -> CaptureState.CAPTURED;
+            case FAILED -> CaptureState.failed(failure);
+            case DRAINING, STOPPED -> CaptureState.RELEASED;
+        };
+    }
+
     public Transport transport() {
         return shared.transport();
     }
@@ -107,32 +135,73 @@ public final class PodCapture implements ConnectionListener {
      * @throws IOException naming the pod and what failed; the pod is then {@link State#FAILED}
      */
     public void open() throws IOException {
+        CaptureFailure stage = CaptureFailure.NETNS_NOT_FOUND;
         try {
             if (spec.netns() == null) {
                 throw new IOException("its network namespace was not found (no namespace on this node has "
                         + spec.ips().stream().map(InetAddress::getHostAddress).toList() + ")");
             }
             namespace = NetworkNamespace.open(spec.netns());
+            stage = CaptureFailure.LISTEN_FAILED;
             upstreamTemplate = upstreamTemplate(namespace);
             PodUpstream direct = new PodUpstream(this::upstreamBootstrap);
-            Upstream outboundUpstream = new OutboundUpstream(shared.snapshot(), shared.routes(), spec, direct);
+            TunnelUpstream tunnel = shared.identities() == null ? null : openTunnel(direct);
+            Upstream outboundUpstream = new OutboundUpstream(shared.snapshot(), shared.routes(), spec, direct, tunnel);
             listeners.add(listen(settings.outboundPort(),
                     new CaptureInitializer(this, Direction.OUTBOUND, outboundUpstream), "outbound"));
             Upstream inboundUpstream = new InboundUpstream(shared.snapshot(), spec, direct);
             listeners.add(listen(settings.inboundPort(), new CaptureInitializer(this, Direction.INBOUND, inboundUpstream),
                     "inbound"));
             state = State.LISTENING;
-            log.info("pod {}: listening on :{} (outbound) and :{} (inbound) in {}", spec.key(),
-                    settings.outboundPort(), settings.inboundPort(), spec.netns());
+            log.info("pod {}: listening on :{} (outbound) and :{} (inbound){} in {}", spec.key(),
+                    settings.outboundPort(), settings.inboundPort(),
+                    tunnel == null ? "" : " and :" + TunnelSettings.PORT + " (tunnel)", spec.netns());
         } catch (IOException | RuntimeException e) {
-            failed("cannot capture pod " + spec.key() + ": " + e.getMessage());
+            failed(classify(stage, e), "cannot capture pod " + spec.key() + ": " + e.getMessage());
             throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
         }
     }
 
-    /** Marks the pod failed with {@code message} and releases whatever it had opened. */
-    public void failed(String message) {
+    /** What failed, from the step that was under way and the exception's type and errno (never its text). */
+    private CaptureFailure classify(CaptureFailure stage, Exception e) {
+        if (e instanceof RuntimeException) {
+            return CaptureFailure.INTERNAL;
+        }
+        if (stage == CaptureFailure.NETNS_NOT_FOUND && spec.netns() != null
+                && !(e instanceof NativeException n && n.errno() == NativeException.ENOENT)) {
+            return CaptureFailure.NETNS_UNUSABLE; // the path is there, but it is no namespace we can enter
+        }
+        return stage;
+    }
+
+    /**
+     * The pod's side of the mutual-TLS tunnel: a pool of tunnel connections from its namespace, as its identity, and a
+     * tunnel server on :15008 in its namespace that splices authorized streams to its apps.
+     */
+    private TunnelUpstream openTunnel(PodUpstream app) throws IOException {
+        SpiffeId self = new SpiffeId(shared.identities().trustDomain(), spec.namespace(), spec.serviceAccount());
+        TunnelSecurity tls = new TlsSecurity(self, shared.identities()::current);
+        TunnelSettings tunnelSettings = TunnelSettings.defaults().withConnectTimeout(currentSettings().connectTimeout());
+        tunnels = new TunnelPool(tunnelSettings, tls, upstreamTemplate::clone);
+        listeners.add(listen(TunnelSettings.PORT, new TunnelServer(tunnelSettings, tls, this::authorizeStream, app, this),
+                "tunnel"));
+        return new TunnelUpstream(tunnels, self);
+    }
+
+    /** A tunnel stream reaches only this pod's own addresses, and only as its policies allow; null: allowed. */
+    private String authorizeStream(SpiffeId peer, InetSocketAddress client, InetSocketAddress destination) {
+        if (!spec.ips().contains(destination.getAddress())) {
+            return destination + " is not an address of pod " + spec.key();
+        }
+        Authorizer.Decision decision = Authorizer.decide(shared.snapshot().get(), spec,
+                new Peer(peer, client.getAddress(), destination.getPort()));
+        return decision.allowed() ? null : decision.reason();
+    }
+
+    /** Marks the pod failed for {@code reason}, saying {@code message}, and releases whatever it had opened. */
+    public void failed(CaptureFailure reason, String message) {
         lastError = message;
+        failure = reason;
         state = State.FAILED;
         closeListeners();
         closeNamespace();
@@ -290,6 +359,10 @@ public final class PodCapture implements ConnectionListener {
     }
 
     private void closeListeners() {
+        TunnelPool pool = tunnels;
+        if (pool != null) {
+            pool.close();
+        }
         List<Channel> copy;
         synchronized (listeners) {
             copy = new ArrayList<>(listeners);

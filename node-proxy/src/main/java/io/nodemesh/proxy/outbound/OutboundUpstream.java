@@ -12,14 +12,15 @@ import io.nodemesh.proxy.route.EndpointLoad;
 import io.nodemesh.proxy.route.Route;
 import io.nodemesh.proxy.route.RouteDecider;
 import io.nodemesh.proxy.route.RouteDenied;
+import io.nodemesh.proxy.tunnel.TunnelUpstream;
 import java.util.function.Supplier;
 
 /**
  * The upstream of a connection a pod opened: the route decision, on the snapshot in force, picks how to reach the
  * destination. Pass-through is a plain connect from the pod; a service endpoint outside the mesh is a plain connect to
- * the endpoint the balancer chose. A meshed destination is, until the mTLS tunnel lands, a
- * plain connect to its address too (the destination pod's inbound capture takes it there); the tunnel will replace
- * that branch with a stream on a pooled mTLS connection. A denied route fails the connect without a socket, and the
+ * the endpoint the balancer chose. A meshed destination is a stream on the pod's pooled mutual-TLS tunnel to the
+ * destination's :15008, where the node has identities (a mesh CA); without, a plain connect to its address (the
+ * destination pod's inbound capture takes it there). A denied route fails the connect without a socket, and the
  * client gets a reset.
  */
 public final class OutboundUpstream implements Upstream {
@@ -28,18 +29,23 @@ public final class OutboundUpstream implements Upstream {
     private final RouteDecider decider;
     private final PodSpec source;
     private final PodUpstream direct;
+    private final TunnelUpstream tunnel;
 
     /**
      * @param snapshot the snapshot in force (read once per connection)
      * @param decider the route decision
      * @param source the pod whose outbound listener accepted the connections
      * @param direct plain TCP from that pod's namespace
+     * @param tunnel the pod's mutual-TLS tunnel to meshed destinations, or null where the node has no identities
+     *         (then a meshed destination is reached with a plain connect, which its inbound capture takes)
      */
-    public OutboundUpstream(Supplier<MeshSnapshot> snapshot, RouteDecider decider, PodSpec source, PodUpstream direct) {
+    public OutboundUpstream(Supplier<MeshSnapshot> snapshot, RouteDecider decider, PodSpec source, PodUpstream direct,
+                            TunnelUpstream tunnel) {
         this.snapshot = snapshot;
         this.decider = decider;
         this.source = source;
         this.direct = direct;
+        this.tunnel = tunnel;
     }
 
     @Override
@@ -53,7 +59,8 @@ public final class OutboundUpstream implements Upstream {
         return switch (route) {
             case Route.Passthrough p -> direct.connect(connection, loop, handler);
             case Route.Direct d -> direct.connect(connection, d.address(), loop, handler);
-            case Route.Tunnel t -> direct.connect(connection, t.address(), loop, handler);
+            case Route.Tunnel t -> tunnel != null ? tunnel.connect(connection, t.identity(), t.address(), loop, handler)
+                    : direct.connect(connection, t.address(), loop, handler);
             case Route.Deny d -> connection.downstream().newFailedFuture(new RouteDenied(d.reason()));
         };
     }

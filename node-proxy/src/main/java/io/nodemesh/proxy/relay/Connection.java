@@ -7,6 +7,8 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.unix.Socket;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import java.io.IOException;
@@ -15,9 +17,11 @@ import java.net.SocketAddress;
 
 /**
  * One captured connection: the accepted (downstream) channel, the upstream channel the proxy opened
- * for it, what was moved each way and how it ended. Mutated only on the downstream channel's event
- * loop (the upstream channel is registered on the same loop); other threads only read the volatile
- * fields for the admin API or ask for a close through {@link #closeFromAnyThread}.
+ * for it, what was moved each way and how it ended. Its state is mutated only on the downstream channel's event
+ * loop; other threads only read the volatile fields for the admin API or ask for a close through
+ * {@link #closeFromAnyThread}. A TCP upstream is registered on the same loop, so nothing hops; a tunnel stream lives
+ * on its pooled connection's loop, which may be another, and what its side reports (a failure, a half-close, its
+ * close) is handed over to the downstream's loop. Each byte counter has one writer: the side that reads those bytes.
  */
 public final class Connection {
 
@@ -79,8 +83,16 @@ public final class Connection {
 
     /** Records the original destination; from now on the connection counts as opened. */
     public void opened(InetSocketAddress originalDestination) {
-        this.source = inet(downstream.remoteAddress());
-        this.destination = originalDestination;
+        opened(inet(downstream.remoteAddress()), originalDestination);
+    }
+
+    /**
+     * Records the source and the destination when the downstream channel's peer is not the source: a tunnel stream,
+     * whose client is named by the tunnel's {@code forwarded} header.
+     */
+    public void opened(InetSocketAddress source, InetSocketAddress destination) {
+        this.source = source;
+        this.destination = destination;
         listener.opened(this);
     }
 
@@ -106,8 +118,12 @@ public final class Connection {
         this.upstream = channel;
     }
 
-    /** The upstream channel connected; the connection is finished only when it has closed too. */
-    void upstreamConnected(Channel channel) {
+    /**
+     * The upstream channel connected; the connection is finished only when it has closed too. Call on the downstream's
+     * loop (the relay's {@link UpstreamConnector} does, and so does the tunnel's server side, whose downstream is the
+     * stream).
+     */
+    public void upstreamConnected(Channel channel) {
         this.upstream = channel;
         openChannels++;
         channel.closeFuture().addListener(f -> channelClosed());
@@ -123,6 +139,10 @@ public final class Connection {
 
     /** Records why the connection ends; the first reason wins, later ones are consequences. */
     void fail(Outcome why) {
+        if (!onLoop()) {
+            downstream.eventLoop().execute(() -> fail(why));
+            return;
+        }
         if (outcome == null) {
             outcome = why;
         }
@@ -130,6 +150,10 @@ public final class Connection {
 
     /** One side's output was shut down after a half-close; closes both once both directions are done. */
     void outputShut(boolean downstreamSide) {
+        if (!onLoop()) {
+            downstream.eventLoop().execute(() -> outputShut(downstreamSide));
+            return;
+        }
         if (downstreamSide) {
             downstreamOutputShut = true;
         } else {
@@ -146,6 +170,10 @@ public final class Connection {
 
     /** Closes both sides with RST (SO_LINGER 0) so that neither peer waits on a connection that is gone. */
     void reset(Outcome why) {
+        if (!onLoop()) {
+            downstream.eventLoop().execute(() -> reset(why));
+            return;
+        }
         fail(why);
         abort(downstream);
         Channel up = upstream;
@@ -154,8 +182,12 @@ public final class Connection {
         }
     }
 
-    /** Closes both sides now (idle timeout, drain deadline); call on the event loop. */
-    void close(Outcome why) {
+    /** Closes both sides now (idle timeout, drain deadline, a tunnel stream refused) with {@code why}. */
+    public void close(Outcome why) {
+        if (!onLoop()) {
+            downstream.eventLoop().execute(() -> close(why));
+            return;
+        }
         fail(why);
         downstream.close();
         Channel up = upstream;
@@ -194,6 +226,9 @@ public final class Connection {
         ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
             if (!written.isSuccess()) {
                 close(Outcome.ERROR);
+            } else if (ch instanceof Http2StreamChannel stream) {
+                // A tunnel stream's FIN is an empty DATA frame that ends the stream.
+                stream.writeAndFlush(new DefaultHttp2DataFrame(true)).addListener(shut -> outputShut(downstreamSide));
             } else if (ch instanceof EpollSocketChannel epoll && epoll.fd() instanceof Socket socket) {
                 finOnEpoll(socket, downstreamSide);
             } else if (ch instanceof DuplexChannel duplex) {
@@ -234,6 +269,10 @@ public final class Connection {
     }
 
     private void channelClosed() {
+        if (!onLoop()) {
+            downstream.eventLoop().execute(this::channelClosed);
+            return;
+        }
         if (--openChannels > 0 || reported) {
             return;
         }
@@ -242,6 +281,11 @@ public final class Connection {
             return; // never redirected or never got that far: counted as such, not a connection
         }
         listener.closed(this, outcome == null ? Outcome.OK : outcome, System.nanoTime() - openedAtNanos);
+    }
+
+    /** Whether this thread may touch the connection's state; allocates nothing. */
+    private boolean onLoop() {
+        return downstream.eventLoop().inEventLoop();
     }
 
     private static InetSocketAddress inet(SocketAddress a) {

@@ -4,6 +4,7 @@ import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.unix.Errors;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.route.RouteDenied;
+import io.nodemesh.proxy.tunnel.TunnelRefused;
 import java.net.ConnectException;
 import java.net.SocketException;
 
@@ -21,12 +22,16 @@ public final class Outcomes {
      * {@link ConnectException} otherwise is a refusal (RST on SYN). The kernel's own SYN timeout (ETIMEDOUT, also a
      * {@code ConnectException}) comes after about 127 s with Linux's default {@code tcp_syn_retries}, later than the
      * connect timeout allows, so it does not arrive first; if a node lowers {@code tcp_syn_retries} under the connect
-     * timeout, such a timeout counts as refused. Unreachable hosts and networks ({@code NoRouteToHostException}) and
+     * timeout, such a timeout counts as refused. A tunnel's answer other than 200 ({@link TunnelRefused}) carries
+     * its own outcome. Unreachable hosts and networks ({@code NoRouteToHostException}) and
      * anything else are errors.
      */
     public static Outcome ofConnectFailure(Throwable cause) {
         if (cause instanceof RouteDenied) {
             return Outcome.DENIED;
+        }
+        if (cause instanceof TunnelRefused refused) {
+            return refused.outcome();
         }
         if (cause instanceof ConnectTimeoutException) {
             return Outcome.CONNECT_TIMEOUT;
@@ -41,9 +46,12 @@ public final class Outcomes {
      * Whether {@code cause}, raised on an established connection, is the peer resetting it. The native transports
      * (epoll, io_uring) carry the errno: ECONNRESET, or EPIPE on a write after the reset. The JDK's NIO carries none
      * and reports a reset as a {@link SocketException} (a write after it, EPIPE, is a plain {@code IOException} there
-     * and counts as an error).
+     * and counts as an error). A tunnel stream's {@code RST_STREAM} arrives as {@link PeerReset}.
      */
     public static boolean isReset(Throwable cause) {
+        if (cause instanceof PeerReset) {
+            return true;
+        }
         if (cause instanceof Errors.NativeIoException nio) {
             int err = nio.expectedErr();
             return err == Errors.ERRNO_ECONNRESET_NEGATIVE || err == Errors.ERRNO_EPIPE_NEGATIVE;

@@ -58,9 +58,26 @@ public final class Relay extends ChannelInboundHandlerAdapter {
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (ctx.channel().isWritable()) {
-            Connection.resumeReading(peer);
+            resumePeer(ctx.channel());
         }
         ctx.fireChannelWritabilityChanged();
+    }
+
+    /**
+     * Lets the peer read again now that this side drained. The peer pauses itself on its own loop (in
+     * {@link #channelRead}); when that is another loop (a tunnel stream's), the resume runs there too and looks at this
+     * side's writability again, so a pause decided just after this side drained is not left standing for good.
+     */
+    private void resumePeer(Channel self) {
+        if (peer.eventLoop().inEventLoop()) {
+            Connection.resumeReading(peer);
+        } else {
+            peer.eventLoop().execute(() -> {
+                if (self.isWritable()) {
+                    Connection.resumeReading(peer);
+                }
+            });
+        }
     }
 
     @Override

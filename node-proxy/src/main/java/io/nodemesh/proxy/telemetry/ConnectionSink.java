@@ -1,5 +1,7 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.CaptureReport;
+
 /**
  * Receives one {@link OpenedConnection} per accepted connection and one {@link ClosedConnection}
  * per finished connection. Called on an event loop: implementations must not block and must not throw.
@@ -20,5 +22,12 @@ public interface ConnectionSink {
      */
     default boolean opened(OpenedConnection connection) {
         return false;
+    }
+
+    /**
+     * How the node's pods are captured, whole, each time it changed (called on the proxy's control thread, not on an
+     * event loop). A sink that reports to the telemetry agent passes it on; the others ignore it.
+     */
+    default void captureStates(CaptureReport report) {
     }
 }

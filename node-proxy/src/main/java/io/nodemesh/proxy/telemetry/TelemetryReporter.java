@@ -9,6 +9,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.linux.Scheduling;
+import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
@@ -31,6 +32,10 @@ import org.slf4j.LoggerFactory;
  * <p>A connection that opens and closes before its batch leaves travels as one record: its closing
  * without {@code open_reported}, which the agent counts as opened and closed, exactly what the two
  * records would have told it in the same batch. Under connection churn that halves the records.
+ *
+ * <p>The node's capture states ({@link #captureStates}) ride along: in the next batch after they changed (a batch of
+ * their own when no record is waiting), and again first thing on every new stream, because the agent keeps them only
+ * while the stream that brought them lasts.
  *
  * <p>"Sent" means handed to the gRPC stream; records in flight when a stream breaks are lost
  * without being counted as dropped.
@@ -63,6 +68,8 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     /** The reporter thread is parked with nothing gathered: the next record wakes it, so its flush clock starts then. */
     private volatile boolean idle;
     private volatile boolean running = true;
+    /** The latest capture states handed in, or null before the first. */
+    private volatile CaptureReport captures;
 
     // Reporter-thread state.
     private ReportStream stream;
@@ -70,6 +77,8 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     private long backoffNanos;
     private long nextAttemptNanos;
     private long droppedReported;
+    /** The capture states the current stream has carried (null: none yet, so the latest are due). */
+    private CaptureReport capturesSent;
 
     private TelemetryReporter(ReporterConfig config, WorkloadLookup lookup) {
         this.config = config;
@@ -164,6 +173,13 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         }
     }
 
+    /** Sends {@code report} to the agent with the next batch (at once if nothing else is waiting). Never blocks. */
+    @Override
+    public void captureStates(CaptureReport report) {
+        captures = report;
+        LockSupport.unpark(thread);
+    }
+
     /** Records handed to the agent's stream. */
     public long sentRecords() {
         return sent.get();
@@ -197,7 +213,9 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
                 pendingCount++;
             }
             long now = System.nanoTime();
-            if (pendingCount >= batchSize || (pendingCount > 0 && (now >= flushDeadline || !running))) {
+            boolean capturesDue = capturesDue(now);
+            if (pendingCount >= batchSize || (pendingCount > 0 && (now >= flushDeadline || !running))
+                    || (capturesDue && running)) {
                 send(takeBatch());
                 continue;
             }
@@ -210,9 +228,12 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
             // seen here or sees parked (offer()).
             idle = pendingCount == 0;
             parked = true;
+            long sleep = pendingCount > 0 ? Math.max(flushDeadline - now, 1) : config.flushInterval().toNanos();
+            if (captures != null && captures != capturesSent) {
+                sleep = Math.min(sleep, Math.max(nextAttemptNanos - now, 1)); // states wait for the next attempt
+            }
             if (!ring.published(first + pendingCount)) {
-                LockSupport.parkNanos(this, pendingCount > 0 ? Math.max(flushDeadline - now, 1)
-                        : config.flushInterval().toNanos());
+                LockSupport.parkNanos(this, sleep);
             }
             parked = false;
             idle = false;
@@ -297,16 +318,37 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
                 .setNode(config.node());
     }
 
+    /**
+     * Whether capture states are waiting for the agent and a stream may be tried now. A stream the agent ended took
+     * its states with it: it is let go here (not only when the next record leaves), so they are said again on the next.
+     */
+    private boolean capturesDue(long now) {
+        CaptureReport latest = captures;
+        if (latest == null) {
+            return false;
+        }
+        if (stream != null && stream.broken()) {
+            endStream();
+        }
+        return latest != capturesSent && (stream != null || now >= nextAttemptNanos);
+    }
+
+    private void endStream() {
+        LOG.info("telemetry stream to {} ended: {}", config.socketPath(), stream.failure());
+        stream = null;
+        capturesSent = null;
+        scheduleReconnect();
+    }
+
     private void send(ReportBatch.Builder batch) {
         int records = batch.getConnectionsCount();
         if (stream != null && stream.broken()) {
-            LOG.info("telemetry stream to {} ended: {}", config.socketPath(), stream.failure());
-            stream = null;
-            scheduleReconnect();
+            endStream();
         }
         if (stream == null && System.nanoTime() >= nextAttemptNanos) {
             channel.resetConnectBackoff();
             stream = ReportStream.open(TelemetryReportGrpc.newStub(channel), thread);
+            capturesSent = null;
             if (everConnected) {
                 reconnects.incrementAndGet();
             }
@@ -316,16 +358,25 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
             if (stream != null) {
                 stream.cancel(stream.broken() ? "agent unreachable" : "agent stalled");
                 stream = null;
+                capturesSent = null;
                 scheduleReconnect();
             }
             dropped.add(records);
             return;
+        }
+        CaptureReport latest = captures;
+        boolean withCaptures = latest != null && latest != capturesSent;
+        if (withCaptures) {
+            batch.setCaptureStates(CaptureMessages.of(latest));
         }
         long droppedNow = dropped.sum();
         batch.setDroppedSinceLastBatch(droppedNow - droppedReported);
         stream.send(batch.build());
         droppedReported = droppedNow;
         sent.addAndGet(records);
+        if (withCaptures) {
+            capturesSent = latest;
+        }
         backoffNanos = config.initialBackoff().toNanos();
     }
 

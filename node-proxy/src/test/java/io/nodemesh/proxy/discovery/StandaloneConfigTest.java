@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.config.IdentitySettings;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.transport.TransportKind;
@@ -48,6 +49,7 @@ class StandaloneConfigTest {
         assertThat(p.drainTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(p.rules()).isEqualTo(RulesBackend.IPTABLES);
         assertThat(boot.admin()).isEqualTo(new InetSocketAddress("127.0.0.1", 15000));
+        assertThat(boot.identity()).isEqualTo(IdentitySettings.defaults());
         PodSpec client = c.pods().get("demo/client");
         assertThat(client.serviceAccount()).isEqualTo("client");
         assertThat(client.ips()).containsExactly(InetAddress.ofLiteral("10.77.0.2"), InetAddress.ofLiteral("fd77::2"));
@@ -78,6 +80,10 @@ class StandaloneConfigTest {
         StandaloneConfig.Document markAndAdmin = StandaloneConfig.parse("f", "proxy:\n  mark: 1337\n  admin: '[::1]:0'\n");
         assertThat(markAndAdmin.proxy().mark()).isEqualTo(1337);
         assertThat(markAndAdmin.boot().admin()).isEqualTo(new InetSocketAddress(InetAddress.ofLiteral("::1"), 0));
+        StandaloneConfig.Document identity = StandaloneConfig.parse("f",
+                "proxy:\n  identity:\n    caDir: /etc/nodemesh/ca\n    trustDomain: mesh.example\n    certificateLifetime: 2m\n");
+        assertThat(identity.boot().identity()).isEqualTo(
+                new IdentitySettings(Path.of("/etc/nodemesh/ca"), "mesh.example", Duration.ofMinutes(2)));
     }
 
     @Test
@@ -91,6 +97,11 @@ class StandaloneConfigTest {
                 new String[] {"proxy:\n  rules: ebpf\n", "f:2:10: proxy.rules: 'ebpf' is not one of iptables, nft, none"},
                 new String[] {"proxy:\n  outboundPort: 70000\n", "f:2:17: proxy.outboundPort: 70000 is not a TCP port"},
                 new String[] {"proxy:\n  mark: 0\n", "f:2:9: proxy.mark: '0' is not a packet mark"},
+                new String[] {"proxy:\n  identity:\n    trustDomain: Mesh\n",
+                        "f:3:18: proxy.identity.trustDomain: 'Mesh' is not a trust domain"},
+                new String[] {"proxy:\n  identity:\n    certificateLifetime: 1 day\n",
+                        "f:3:26: proxy.identity.certificateLifetime: '1 day' is not a duration"},
+                new String[] {"proxy:\n  identity:\n    ca: /x\n", "f:3:5: proxy.identity.ca: unknown key"},
                 new String[] {"proxy:\n  admin: localhost:15000\n", "f:2:10: proxy.admin: 'localhost:15000': 'localhost' is not an IP address"},
                 new String[] {POD + "    ips: [10.0.0.300]\n", "f:4:11: pods[0].ips[0]: '10.0.0.300' is not an IP address"},
                 new String[] {POD + "    ips: [10.1]\n", "f:4:11: pods[0].ips[0]: '10.1' is not an IP address"},
@@ -101,6 +112,8 @@ class StandaloneConfigTest {
                 new String[] {POD + "    colour: red\n", "f:4:5: pods[0].colour: unknown key"},
                 new String[] {ENROLLED + "pods:\n  - name: c\n    namespace: demo\n    netns: /x\n    capture: true\n",
                         "f:8:14: pods[0].capture: namespace demo is listed under namespaces, so its label enrols its pods"},
+                new String[] {"namespaces:\n  - name: demo\n    labels: {nodemesh.io/peer-authentication: strcit}\n",
+                        "f:3:13: namespaces[0].labels.nodemesh.io/peer-authentication: 'strcit' is neither permissive nor strict"},
                 new String[] {"pods:\n  - name: c\n    node: n2\n    capture: true\n",
                         "f:4:14: pods[0].capture: a pod this node captures needs 'netns'"},
                 new String[] {"services:\n  - name: web\n    addresses: [10.96.0.1]\n", "f:2:5: services[0]: missing required field 'ports'"},

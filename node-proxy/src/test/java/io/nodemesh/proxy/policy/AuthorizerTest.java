@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.discovery.NamespaceSpec;
+import io.nodemesh.proxy.discovery.PeerAuthentication;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.model.SpiffeId;
 import java.net.InetAddress;
@@ -127,5 +129,30 @@ class AuthorizerTest {
         MeshSnapshot mesh = with("  - {name: a, namespace: other}\n");
         assertThat(Authorizer.decide(mesh, API, plaintext("10.2.0.2", 80)).allowed()).isTrue();
         assertThat(Authorizer.applying(mesh, API)).isEmpty();
+    }
+
+    @Test
+    void explainSaysWhatAppliesAndWhatItLetsIn() throws Exception {
+        String deny = "  - {name: d, namespace: shop, action: DENY, selector: {matchLabels: {app: api}}, "
+                + "rules: [{from: [{source: {namespaces: [dev]}}]}]}\n";
+        String allow = "  - {name: a, namespace: shop, rules: [{from: [{source: {namespaces: [shop]}}]}]}\n";
+        assertThat(Authorizer.explain(with(), API).effect()).isEqualTo("no policy selects it: every connection is allowed");
+        assertThat(Authorizer.explain(with(deny), API).effect())
+                .isEqualTo("connections a DENY policy matches are denied [shop/d]; the rest are allowed");
+        assertThat(Authorizer.explain(with(deny), DB).applying()).as("the selector leaves db out").isEmpty();
+        assertThat(Authorizer.explain(with(allow), DB).effect())
+                .isEqualTo("only connections an ALLOW policy matches are allowed [shop/a]");
+        Authorizer.Explanation both = Authorizer.explain(with(deny, allow), API);
+        assertThat(both.workload()).isEqualTo("shop/api");
+        assertThat(both.applying()).extracting(AuthorizationPolicy::key).containsExactly("shop/d", "shop/a");
+        assertThat(both.effect()).isEqualTo("connections a DENY policy matches are denied [shop/d]; of the rest only "
+                + "those an ALLOW policy matches are allowed [shop/a]");
+        assertThat(both.peerAuthentication()).isEqualTo(PeerAuthentication.PERMISSIVE);
+
+        MeshSnapshot strict = new MeshSnapshot(ProxySettings.defaults(),
+                List.of(new NamespaceSpec("shop", Map.of(PeerAuthentication.LABEL, "strict"))), List.of(API, DB),
+                List.of(), List.of());
+        assertThat(Authorizer.explain(strict, API).effect())
+                .isEqualTo("no policy selects it: every connection is allowed; plaintext is refused (peer authentication strict)");
     }
 }

@@ -7,6 +7,7 @@ import io.netty.channel.epoll.Epoll;
 import io.netty.channel.unix.Errors;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.route.RouteDenied;
+import io.nodemesh.proxy.tunnel.TunnelRefused;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
@@ -43,5 +44,15 @@ class OutcomesTest {
         assertThat(Outcomes.isReset(new SocketException("whatever the JDK says"))).isTrue();
         assertThat(Outcomes.isReset(new IOException("Connection reset by peer"))).isFalse();
         assertThat(Outcomes.isReset(new IllegalStateException())).isFalse();
+    }
+
+    @Test
+    void aTunnelsAnswerCarriesItsOutcomeAndAStreamResetIsAReset() {
+        assertThat(Outcomes.ofConnectFailure(new TunnelRefused(401))).isEqualTo(Outcome.DENIED);
+        assertThat(Outcomes.ofConnectFailure(new TunnelRefused(403))).isEqualTo(Outcome.DENIED);
+        assertThat(Outcomes.ofConnectFailure(new TunnelRefused(503))).isEqualTo(Outcome.REFUSED);
+        assertThat(Outcomes.ofConnectFailure(new TunnelRefused(400))).isEqualTo(Outcome.ERROR);
+        assertThat(Outcomes.ofConnectFailure(new TunnelRefused(0))).isEqualTo(Outcome.ERROR);
+        assertThat(Outcomes.isReset(PeerReset.INSTANCE)).isTrue();
     }
 }

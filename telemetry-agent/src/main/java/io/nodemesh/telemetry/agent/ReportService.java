@@ -5,6 +5,7 @@ import io.grpc.stub.StreamObserver;
 import io.nodemesh.telemetry.accesslog.AccessLog;
 import io.nodemesh.telemetry.metrics.AgentSelfMetrics.RejectReason;
 import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
+import io.nodemesh.telemetry.metrics.CaptureMetrics;
 import io.nodemesh.telemetry.metrics.IstioMetrics;
 import io.nodemesh.telemetry.report.BatchValidator;
 import io.nodemesh.telemetry.v1.ReportAck;
@@ -24,14 +25,16 @@ final class ReportService extends TelemetryReportGrpc.TelemetryReportImplBase {
 
     private final BatchValidator validator;
     private final IstioMetrics metrics;
+    private final CaptureMetrics captures;
     private final AgentSelfMetrics self;
     private final AccessLog accessLog; // null when off
     private final int maxActiveStreams;
 
-    ReportService(BatchValidator validator, IstioMetrics metrics, AgentSelfMetrics self, AccessLog accessLog,
-            int maxActiveStreams) {
+    ReportService(BatchValidator validator, IstioMetrics metrics, CaptureMetrics captures, AgentSelfMetrics self,
+            AccessLog accessLog, int maxActiveStreams) {
         this.validator = validator;
         this.metrics = metrics;
+        this.captures = captures;
         this.self = self;
         this.accessLog = accessLog;
         this.maxActiveStreams = maxActiveStreams;
@@ -75,6 +78,9 @@ final class ReportService extends TelemetryReportGrpc.TelemetryReportImplBase {
                     return;
                 }
                 metrics.record(batch);
+                if (batch.hasCaptureStates()) {
+                    captures.update(this, batch.getReporterId(), batch.getCaptureStates());
+                }
                 if (accessLog != null) {
                     accessLog.log(batch);
                 }
@@ -114,6 +120,7 @@ final class ReportService extends TelemetryReportGrpc.TelemetryReportImplBase {
         private void finish() {
             if (!finished) {
                 finished = true;
+                captures.forget(this);
                 self.activeStreams().decrementAndGet();
             }
         }

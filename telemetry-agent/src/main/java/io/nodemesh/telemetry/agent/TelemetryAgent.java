@@ -13,6 +13,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.telemetry.accesslog.AccessLog;
 import io.nodemesh.telemetry.http.MetricsHttpServer;
 import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
+import io.nodemesh.telemetry.metrics.CaptureMetrics;
 import io.nodemesh.telemetry.metrics.IstioMetrics;
 import io.nodemesh.telemetry.report.BatchValidator;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -38,6 +39,7 @@ public final class TelemetryAgent implements AutoCloseable {
 
     private final AgentConfig config;
     private final IstioMetrics metrics;
+    private final CaptureMetrics captures;
     private final AgentSelfMetrics self;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
@@ -47,11 +49,12 @@ public final class TelemetryAgent implements AutoCloseable {
     private final MetricsHttpServer http;
     private boolean stopped;
 
-    private TelemetryAgent(AgentConfig config, IstioMetrics metrics, AgentSelfMetrics self, EventLoopGroup boss,
-            EventLoopGroup workers, ExecutorService executor, Server server, AccessLog accessLog,
+    private TelemetryAgent(AgentConfig config, IstioMetrics metrics, CaptureMetrics captures, AgentSelfMetrics self,
+            EventLoopGroup boss, EventLoopGroup workers, ExecutorService executor, Server server, AccessLog accessLog,
             MetricsHttpServer http) {
         this.config = config;
         this.metrics = metrics;
+        this.captures = captures;
         this.self = self;
         this.boss = boss;
         this.workers = workers;
@@ -70,13 +73,14 @@ public final class TelemetryAgent implements AutoCloseable {
         PrometheusRegistry registry = new PrometheusRegistry();
         IstioMetrics metrics = new IstioMetrics(registry, config.maxSeries());
         AgentSelfMetrics self = new AgentSelfMetrics(registry, metrics::seriesCount);
+        CaptureMetrics captures = new CaptureMetrics(registry);
         AccessLog accessLog = openAccessLog(config, self);
         Set<Integer> allowed = config.allowedPeerUids().isEmpty()
                 ? Set.copyOf(java.util.List.of(0, ownUid()))
                 : config.allowedPeerUids();
         PeerCredentialsGate gate = new PeerCredentialsGate(allowed, self);
         ReportService service = new ReportService(new BatchValidator(config.limits(), System::currentTimeMillis),
-                metrics, self, accessLog, config.maxActiveStreams());
+                metrics, captures, self, accessLog, config.maxActiveStreams());
 
         UnixSocketFile.prepare(config.socketPath());
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1,
@@ -109,7 +113,7 @@ public final class TelemetryAgent implements AutoCloseable {
             LOG.info("telemetry agent: reports on {}, metrics on http://{}/metrics, max {} series",
                     config.socketPath(), NetUtil.toSocketAddressString(http.address()),
                     config.maxSeries());
-            return new TelemetryAgent(config, metrics, self, boss, workers, executor, server, accessLog, http);
+            return new TelemetryAgent(config, metrics, captures, self, boss, workers, executor, server, accessLog, http);
         } catch (IOException | RuntimeException e) {
             if (server != null) {
                 server.shutdownNow();
@@ -159,6 +163,11 @@ public final class TelemetryAgent implements AutoCloseable {
     /** The Istio aggregation, for tests and {@code /top}. */
     public IstioMetrics metrics() {
         return metrics;
+    }
+
+    /** The node's capture states and failures, as reported by the proxies. */
+    public CaptureMetrics captures() {
+        return captures;
     }
 
     /** The agent's own counters. */

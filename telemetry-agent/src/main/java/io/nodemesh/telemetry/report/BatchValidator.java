@@ -1,5 +1,10 @@
 package io.nodemesh.telemetry.report;
 
+import io.nodemesh.telemetry.v1.CaptureFailure;
+import io.nodemesh.telemetry.v1.CaptureFailureCount;
+import io.nodemesh.telemetry.v1.CaptureState;
+import io.nodemesh.telemetry.v1.CaptureStates;
+import io.nodemesh.telemetry.v1.PodCaptureState;
 import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
@@ -67,7 +72,59 @@ public final class BatchValidator {
                 problem = "requests[" + i + "]." + problem;
             }
         }
+        if (problem == null && batch.hasCaptureStates()) {
+            problem = captureStates(batch.getCaptureStates());
+        }
         return problem;
+    }
+
+    private String captureStates(CaptureStates states) {
+        if (states.getPodsCount() > limits.maxRecordsPerBatch()) {
+            return "capture_states.pods: " + states.getPodsCount() + " pods, more than the limit of "
+                    + limits.maxRecordsPerBatch();
+        }
+        for (int i = 0; i < states.getPodsCount(); i++) {
+            PodCaptureState pod = states.getPods(i);
+            String field = "capture_states.pods[" + i + "].";
+            String problem = label(field + "namespace", pod.getNamespace());
+            if (problem == null) problem = label(field + "pod", pod.getPod());
+            if (problem == null && (pod.getNamespace().isEmpty() || pod.getPod().isEmpty())) {
+                problem = field + "namespace/pod: must be set";
+            }
+            if (problem == null && (pod.getState() == CaptureState.CAPTURE_STATE_UNSPECIFIED
+                    || pod.getState() == CaptureState.UNRECOGNIZED)) {
+                problem = field + "state: " + pod.getStateValue() + " is not a known capture state";
+            }
+            boolean failed = pod.getState() == CaptureState.CAPTURE_STATE_FAILED;
+            if (problem == null && failed && !known(pod.getReason())) {
+                problem = field + "reason: " + pod.getReasonValue() + " is not a known capture failure";
+            }
+            if (problem == null && !failed && pod.getReason() != CaptureFailure.CAPTURE_FAILURE_UNSPECIFIED) {
+                problem = field + "reason: only a failed capture has a reason";
+            }
+            if (problem != null) {
+                return problem;
+            }
+        }
+        java.util.Set<CaptureFailure> seen = java.util.EnumSet.noneOf(CaptureFailure.class);
+        for (int i = 0; i < states.getFailuresCount(); i++) {
+            CaptureFailureCount count = states.getFailures(i);
+            String field = "capture_states.failures[" + i + "].";
+            if (!known(count.getReason())) {
+                return field + "reason: " + count.getReasonValue() + " is not a known capture failure";
+            }
+            if (!seen.add(count.getReason())) {
+                return field + "reason: " + count.getReason() + " is listed twice";
+            }
+            if (count.getTotal() < 0) {
+                return field + "total: " + Long.toUnsignedString(count.getTotal()) + " is not a believable count";
+            }
+        }
+        return null;
+    }
+
+    private static boolean known(CaptureFailure reason) {
+        return reason != CaptureFailure.CAPTURE_FAILURE_UNSPECIFIED && reason != CaptureFailure.UNRECOGNIZED;
     }
 
     private String connection(ConnectionRecord r, long now, int workloads, int services) {

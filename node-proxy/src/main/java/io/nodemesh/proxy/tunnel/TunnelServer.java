@@ -1,0 +1,91 @@
+package io.nodemesh.proxy.tunnel;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.Future;
+import io.nodemesh.proxy.model.SpiffeId;
+import io.nodemesh.proxy.relay.ConnectionListener;
+import io.nodemesh.proxy.relay.Upstream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The server side of the tunnel (:15008, inside the destination pod's network namespace): the pipeline of an accepted
+ * tunnel connection. Its security goes first, then HTTP/2; every stream is a channel of its own
+ * ({@link ConnectRequest}) that is authorized and spliced to the app through {@code app}, which creates the socket
+ * where it must be (in the pod, marked to skip capture). Bind it with any server bootstrap; it turns reading on.
+ */
+@ChannelHandler.Sharable
+public final class TunnelServer extends ChannelInitializer<Channel> {
+
+    private static final Logger log = LoggerFactory.getLogger(TunnelServer.class);
+
+    /** The client's identity as the connection's security proved it (null inside: none), once the handshake is done. */
+    static final AttributeKey<Future<SpiffeId>> PEER = AttributeKey.valueOf(TunnelServer.class, "peer");
+
+    private final TunnelSettings settings;
+    private final TunnelSecurity security;
+    private final ChannelInitializer<Http2StreamChannel> streams;
+
+    /**
+     * @param settings windows and stream limit
+     * @param security what secures each connection
+     * @param authorizer decides every stream
+     * @param app connects a stream's destination (the connection's original destination is the {@code :authority})
+     * @param listener told of every authorized stream as a connection, opened and closed (telemetry)
+     */
+    public TunnelServer(TunnelSettings settings, TunnelSecurity security, TunnelAuthorizer authorizer, Upstream app,
+                        ConnectionListener listener) {
+        this.settings = settings;
+        this.security = security;
+        this.streams = new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Http2StreamChannel stream) {
+                stream.pipeline()
+                        .addLast("connect", new ConnectRequest(authorizer, app, listener))
+                        .addLast("bytes", new StreamBytes());
+            }
+        };
+    }
+
+    @Override
+    protected void initChannel(Channel ch) {
+        Future<SpiffeId> peer = security.secureServer(ch);
+        ch.attr(PEER).set(peer);
+        ch.pipeline().addLast("failures", CloseOnFailure.INSTANCE);
+        // HTTP/2 only once the peer is proven: nothing is written to, or read from, a peer that fails the handshake.
+        peer.addListener(f -> {
+            if (!f.isSuccess()) {
+                ch.close();
+                return;
+            }
+            ch.pipeline()
+                    .addBefore("failures", "http2", TunnelCodec.server(settings))
+                    .addBefore("failures", "streams", new Http2MultiplexHandler(streams))
+                    .addBefore("failures", "window", new TunnelCodec.ConnectionWindow(settings.connectionWindow()));
+        });
+        ch.config().setAutoRead(true);
+    }
+
+    /**
+     * A tunnel connection that fails below its streams (a refused handshake, bytes that are not HTTP/2) is closed and
+     * logged at debug level; only that connection ends, the others and the listener carry on.
+     */
+    @ChannelHandler.Sharable
+    private static final class CloseOnFailure extends ChannelInboundHandlerAdapter {
+
+        static final CloseOnFailure INSTANCE = new CloseOnFailure();
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("tunnel connection from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+            ctx.close();
+        }
+    }
+}
