@@ -106,6 +106,9 @@ class KubernetesCaptureTest {
                         + "while capture was being set up)%n", (firstCaptured - labelled) / 1e6, reset);
                 await("both pods listening", () -> proxy.pods().size() == 2
                         && proxy.pods().stream().allMatch(p -> p.state() == PodCapture.State.LISTENING));
+                // Listeners first, rules last: the rules in each pod's namespace are what capture its traffic.
+                await("the client's redirect rules", () -> natRules(client).contains("15001"));
+                await("the server's redirect rules", () -> natRules(server).contains("15006"));
                 assertThat(proxy.pod("shop/server").map(PodCapture::state)).contains(PodCapture.State.LISTENING);
                 assertThat(proxy.snapshot().pods().get("shop/client").netns()).isEqualTo(client.path());
 
@@ -120,15 +123,20 @@ class KubernetesCaptureTest {
 
                 label(api, false);
                 await("released", () -> proxy.pods().isEmpty());
+                await("the rules removed", () -> !natRules(client).contains("15001")
+                        && !natRules(server).contains("15006"));
                 long total = proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().opened();
                 for (int i = 0; i < 10; i++) {
                     assertThat(roundTrip(client, app, "released " + i)).isEqualTo("released " + i);
                 }
-                assertThat(proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().opened()).as("no connection through the proxy")
-                        .isEqualTo(total);
-                assertThat(client.exec("iptables-save", "-t", "nat").stdout()).doesNotContain("15001");
+                assertThat(proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().opened())
+                        .as("no connection through the proxy").isEqualTo(total);
             }
         }
+    }
+
+    private static String natRules(Netns pod) {
+        return pod.execOk("iptables-save", "-t", "nat").stdout();
     }
 
     private static long opened(NodeProxy proxy, String pod, Direction direction) {
