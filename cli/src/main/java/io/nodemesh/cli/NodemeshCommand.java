@@ -15,6 +15,8 @@ import picocli.CommandLine;
                 StatusCommand.class,
                 WorkloadsCommand.class,
                 ServicesCommand.class,
+                PoliciesCommand.class,
+                CertsCommand.class,
                 ConfigDumpCommand.class,
                 ConnectionsCommand.class,
                 AgentCommand.class,

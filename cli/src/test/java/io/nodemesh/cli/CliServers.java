@@ -158,6 +158,11 @@ final class CliServers implements AutoCloseable {
         }
 
         @Override
+        public List<io.nodemesh.proxy.identity.CertificateStatus> certificates() {
+            return List.of();
+        }
+
+        @Override
         public BootSettings boot() {
             return BootSettings.defaults();
         }

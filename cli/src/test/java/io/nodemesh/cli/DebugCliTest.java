@@ -115,6 +115,8 @@ final class DebugCliTest {
         assertThat(dump.path("pods")).hasSize(3);
         assertThat(dump.path("services").get(0).path("name").asText()).isEqualTo("web");
         assertThat(dump.path("proxy").path("drainTimeout").asText()).isEqualTo("30s");
+        assertThat(dump.path("namespaces").get(0).path("enrolled").asBoolean()).isTrue();
+        assertThat(dump.path("namespaces").get(0).path("peerAuthentication").asText()).isEqualTo("permissive");
         JsonNode top = json.readTree(fast("top", "--metrics-address", servers.agent(), "-o", "json", "-n", "1").out());
         assertThat(top.path("pairs")).hasSize(1);
     }

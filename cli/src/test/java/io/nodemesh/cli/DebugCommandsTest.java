@@ -116,6 +116,78 @@ class DebugCommandsTest {
     }
 
     @Test
+    void policiesSaysWhatGovernsEachCapturedWorkloadInBothFormats() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = mesh.start(mesh.config().demoNamespace("nodemesh.io/peer-authentication: strict").capture(a, b)
+                .policy("""
+                          - name: no-dev
+                            namespace: demo
+                            action: DENY
+                            rules: [{from: [{source: {namespaces: [dev]}}]}]
+                        """));
+        String unix = "unix:" + node.proxy.adminSocket();
+
+        assertThat(cli.nodemesh("policies", "--admin", unix)).as(cli.err()).isZero();
+        assertThat(cli.out()).isEqualTo("""
+                WORKLOAD  PEER AUTH  POLICIES      EFFECT
+                demo/a    strict     no-dev(DENY)  connections a DENY policy matches are denied [demo/no-dev]; the rest are allowed; plaintext is refused (peer authentication strict)
+                demo/b    strict     no-dev(DENY)  connections a DENY policy matches are denied [demo/no-dev]; the rest are allowed; plaintext is refused (peer authentication strict)
+                """);
+
+        cli.clearOut();
+        assertThat(cli.nodemesh("policies", "--admin", unix, "--workload", "demo/b", "-o", "json")).as(cli.err())
+                .isZero();
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var answer = json.readTree(cli.out());
+        assertThat(answer).isEqualTo(json.readTree(node.admin("/policies?workload=demo/b")));
+        assertThat(answer.path("workloads")).hasSize(1);
+        assertThat(answer.path("workloads").get(0).path("policies").get(0).path("rules").get(0).path("from").get(0)
+                .path("source").path("namespaces").get(0).asText()).isEqualTo("dev");
+
+        assertThat(cli.nodemesh("policies", "--admin", unix, "--workload", "demo/nobody")).isEqualTo(1);
+        assertThat(cli.err()).contains("answered 404: no workload demo/nobody in the snapshot in force");
+    }
+
+    @Test
+    void certsListsTheCertificateOfEachCapturedAccountInBothFormats() throws Exception {
+        java.nio.file.Path caDir = mesh.dir().resolve("ca");
+        io.nodemesh.proxy.identity.MeshCa.create("cluster.local", java.time.Duration.ofDays(1)).write(caDir, false);
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = mesh.start(mesh.config().identity(caDir, "2m").capture(a, b));
+        var identities = node.proxy.identities().orElseThrow();
+        for (String sa : new String[] {"a", "b"}) {
+            identities.ready(new io.nodemesh.proxy.model.SpiffeId("cluster.local", "demo", sa)).get(10, TimeUnit.SECONDS);
+        }
+        String unix = "unix:" + node.proxy.adminSocket();
+
+        assertThat(cli.nodemesh("certs", "--admin", unix)).as(cli.err()).isZero();
+        assertThat(cli.out().lines().toList()).hasSize(3);
+        assertThat(cli.out().lines().findFirst().orElseThrow().split("\\s{2,}")).containsExactly("IDENTITY", "SERIAL",
+                "NOT BEFORE", "NOT AFTER", "STATE", "RENEWALS", "LAST ERROR");
+        assertThat(cli.out()).containsPattern(
+                "spiffe://cluster\\.local/ns/demo/sa/a\\s+[0-9a-f]+\\s+\\S+Z\\s+\\S+Z\\s+valid\\s+0\\s+-");
+        assertThat(cli.out()).contains("spiffe://cluster.local/ns/demo/sa/b");
+
+        cli.clearOut();
+        assertThat(cli.nodemesh("certs", "--admin", unix, "-o", "json")).as(cli.err()).isZero();
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var answer = json.readTree(cli.out());
+        assertThat(answer.path("ca").asText()).isEqualTo(caDir.toString());
+        assertThat(answer.path("certificates")).hasSize(2);
+        assertThat(answer.path("certificates").get(0).path("state").asText()).isEqualTo("valid");
+    }
+
+    @Test
+    void certsSaysWhenTheProxyHasNoMeshCa() throws Exception {
+        TestNode node = mesh.start(mesh.config().capture(mesh.pod("a")));
+        assertThat(cli.nodemesh("certs", "--admin", "unix:" + node.proxy.adminSocket())).as(cli.err()).isZero();
+        assertThat(cli.out()).isEqualTo(
+                "no mesh CA configured (proxy.identity.caDir): no workload certificates, no mutual TLS\n");
+    }
+
+    @Test
     void saysClearlyWhenNoProxyListens() throws Exception {
         int port;
         try (ServerSocket free = new ServerSocket(0)) {

@@ -15,6 +15,7 @@ import io.nodemesh.proxy.discovery.SourceStatus;
 import io.nodemesh.proxy.discovery.StandaloneFileSource;
 import io.nodemesh.proxy.discovery.WorkloadSource;
 import io.nodemesh.proxy.identity.IdentityException;
+import io.nodemesh.proxy.identity.CertificateStatus;
 import io.nodemesh.proxy.identity.IdentityManager;
 import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.inpod.CaptureReconciler;
@@ -201,11 +202,12 @@ public final class NodeProxy implements AutoCloseable {
     private void apply(MeshSnapshot next) {
         MeshSnapshot previous = snapshot.get();
         snapshot.set(next);
-        reconciler.reconcile(previous, next);
-        routes.load().retain(next);
         if (identities != null) {
+            // Before the pods' listeners open: a connection they accept may at once ask for its identity.
             identities.podsChanged(next);
         }
+        reconciler.reconcile(previous, next);
+        routes.load().retain(next);
     }
 
     private BootSettings withOverrides(BootSettings b) {
@@ -396,6 +398,11 @@ public final class NodeProxy implements AutoCloseable {
         @Override
         public CaptureReport captures() {
             return NodeProxy.this.captures();
+        }
+
+        @Override
+        public List<CertificateStatus> certificates() {
+            return identities == null ? List.of() : identities.status();
         }
 
         @Override

@@ -35,18 +35,20 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The proxy's admin HTTP server on the node, on loopback and on a Unix socket (owner-only, what the node's CLI uses):
  * {@code GET /stats}, {@code /connections[?pod=NS/NAME&recent=N]}, {@code /workloads[?namespace=NS]},
- * {@code /services[?namespace=NS]}, {@code /config_dump}, {@code /healthz}. It runs on its own one-thread event loop,
+ * {@code /services[?namespace=NS]}, {@code /policies[?workload=NS/NAME]}, {@code /certs},
+ * {@code /config_dump}, {@code /healthz}. It runs on its own one-thread event loop,
  * so a request never runs on (or waits for) a data-path loop; it only reads counters and the snapshot in force.
  */
 public final class AdminServer implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final String PAGES = "/stats, /connections, /workloads, /services, /config_dump, /healthz";
+    private static final String PAGES = "/stats, /connections, /workloads, /services, /policies, /certs, /config_dump, /healthz";
 
     private final EventLoopGroup group;
     private final Channel tcp;
@@ -141,6 +143,14 @@ public final class AdminServer implements AutoCloseable {
             case "/workloads" -> json(MeshReport.workloads(view, parameter(uri, "namespace")));
             case "/services" -> json(MeshReport.services(view, parameter(uri, "namespace")));
             case "/config_dump" -> json(MeshReport.configDump(view));
+            case "/certs" -> json(MeshReport.certificates(view));
+            case "/policies" -> {
+                String workload = parameter(uri, "workload");
+                Map<String, Object> policies = MeshReport.policies(view, workload);
+                yield policies == null
+                        ? text(HttpResponseStatus.NOT_FOUND, "no workload " + workload + " in the snapshot in force\n")
+                        : json(policies);
+            }
             default -> text(HttpResponseStatus.NOT_FOUND, "no such page: " + path + " (try " + PAGES + ")\n");
         };
     }

@@ -2,14 +2,17 @@ package io.nodemesh.proxy.admin;
 
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.config.IdentitySettings;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.NamespaceSpec;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.discovery.ServiceSpec;
+import io.nodemesh.proxy.identity.CertificateStatus;
 import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.proxy.policy.AuthorizationPolicy;
+import io.nodemesh.proxy.policy.Authorizer;
 import io.nodemesh.proxy.policy.Cidr;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -110,6 +113,66 @@ final class MeshReport {
         return s;
     }
 
+    /**
+     * What governs connections into workloads ({@link Authorizer#explain}): the one named {@code namespace/name}, else
+     * every pod this node captures. Null when the named workload is not in the snapshot.
+     */
+    static Map<String, Object> policies(ProxyView view, String workload) {
+        MeshSnapshot snapshot = view.snapshot();
+        List<Map<String, Object>> out = new ArrayList<>();
+        if (workload != null) {
+            PodSpec pod = snapshot.pods().get(workload);
+            if (pod == null) {
+                return null;
+            }
+            out.add(explanation(Authorizer.explain(snapshot, pod)));
+        } else {
+            for (PodSpec pod : snapshot.pods().values()) {
+                if (pod.capture()) {
+                    out.add(explanation(Authorizer.explain(snapshot, pod)));
+                }
+            }
+        }
+        return Map.of("workloads", out);
+    }
+
+    private static Map<String, Object> explanation(Authorizer.Explanation e) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("workload", e.workload());
+        m.put("peerAuthentication", e.peerAuthentication().label());
+        m.put("effect", e.effect());
+        m.put("policies", e.applying().stream().map(MeshReport::policy).toList());
+        return m;
+    }
+
+    /**
+     * The workload certificates this node holds: whether a mesh CA is configured, its trust domain, and per identity
+     * the certificate in use, its state, renewals and the last failure.
+     */
+    static Map<String, Object> certificates(ProxyView view) {
+        IdentitySettings settings = view.boot().identity();
+        Instant now = Instant.now();
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (CertificateStatus c : view.certificates()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("identity", c.identity().toString());
+            m.put("state", c.state(now).name().toLowerCase(java.util.Locale.ROOT));
+            m.put("serial", c.serial() == null ? null : c.serial().toString(16));
+            m.put("notBefore", c.notBefore() == null ? null : c.notBefore().toString());
+            m.put("notAfter", c.notAfter() == null ? null : c.notAfter().toString());
+            m.put("renewals", c.renewals());
+            m.put("failures", c.failures());
+            m.put("lastError", c.lastError());
+            m.put("nextAttempt", c.nextAttempt() == null ? null : c.nextAttempt().toString());
+            out.add(m);
+        }
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("ca", settings.caDir() == null ? null : settings.caDir().toString());
+        answer.put("trustDomain", settings.trustDomain());
+        answer.put("certificates", out);
+        return answer;
+    }
+
     /** Everything the proxy runs on: its source, its boot settings and the whole snapshot in force. */
     static Map<String, Object> configDump(ProxyView view) {
         MeshSnapshot snapshot = view.snapshot();
@@ -135,6 +198,7 @@ final class MeshReport {
             n.put("name", ns.name());
             n.put("labels", new TreeMap<>(ns.labels()));
             n.put("enrolled", ns.enrolled());
+            n.put("peerAuthentication", ns.peerAuthentication().label());
             namespaces.add(n);
         }
         out.put("namespaces", namespaces);

@@ -2,6 +2,7 @@ package io.nodemesh.proxy.admin;
 
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
+import io.nodemesh.proxy.identity.CertificateStatus;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.stats.NodeStats;
@@ -28,6 +29,9 @@ public interface ProxyView {
 
     /** How this node's pods are captured. */
     CaptureReport captures();
+
+    /** The workload certificates this node holds (none without a mesh CA: {@code boot().identity().caDir()}). */
+    List<CertificateStatus> certificates();
 
     /** The settings the proxy started with. */
     BootSettings boot();

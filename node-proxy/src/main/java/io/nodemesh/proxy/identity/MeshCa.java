@@ -374,7 +374,12 @@ public final class MeshCa implements CertificateSource {
     }
 
     private static String describe(Object pem) {
-        return pem.getClass().getSimpleName();
+        return switch (pem) {
+            case X509CertificateHolder c -> "a certificate";
+            case PrivateKeyInfo k -> "a private key";
+            case PEMKeyPair k -> "a private key";
+            default -> "a " + pem.getClass().getSimpleName();
+        };
     }
 
     private static String pem(Object object) throws IOException {

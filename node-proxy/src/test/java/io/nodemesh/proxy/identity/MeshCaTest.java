@@ -166,7 +166,7 @@ class MeshCaTest {
 
         Files.writeString(key, Files.readString(cert));
         assertThatThrownBy(() -> MeshCa.load(dir, "cluster.local"))
-                .hasMessage(key + ": expected a PEM private key (BEGIN PRIVATE KEY or BEGIN EC PRIVATE KEY), found X509CertificateHolder");
+                .hasMessage(key + ": expected a PEM private key (BEGIN PRIVATE KEY or BEGIN EC PRIVATE KEY), found a certificate");
 
         MeshCa other = MeshCa.create("cluster.local", Duration.ofDays(1));
         other.write(dir.resolve("other"), false);
@@ -190,6 +190,10 @@ class MeshCaTest {
         writePem(leafDir.resolve(MeshCa.KEY_FILE), new JcaPKCS8Generator(leaf.key(), null));
         assertThatThrownBy(() -> MeshCa.load(leafDir, "cluster.local"))
                 .hasMessage(leafDir.resolve(MeshCa.CERT_FILE) + ": not a CA certificate (its basic constraints do not say CA)");
+
+        Files.writeString(cert, goodKey);
+        assertThatThrownBy(() -> MeshCa.load(dir, "cluster.local"))
+                .hasMessage(cert + ": expected a PEM certificate (BEGIN CERTIFICATE), found a private key");
 
         Files.writeString(cert, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
         assertThatThrownBy(() -> MeshCa.load(dir, "cluster.local"))
