@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.informers.cache.ReducedStateItemStore;
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.ProxySettings;
@@ -45,7 +46,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The mesh as the Kubernetes API says it is: shared informers on namespaces, this node's pods (field selector
- * {@code spec.nodeName}), services, EndpointSlices ({@code discovery.k8s.io/v1}) and {@code NodemeshAuthorizationPolicy}
+ * {@code spec.nodeName}), every node's pods (keeping only what identifies a meshed pod: {@code CLUSTER_POD_FIELDS}),
+ * services, EndpointSlices ({@code discovery.k8s.io/v1}) and {@code NodemeshAuthorizationPolicy}
  * custom resources ({@link PolicyResources}; the CRD must be installed), turned into snapshots by
  * {@link SnapshotBuilder}. The client is fabric8's on the JDK's HTTP client; its configuration comes from a kubeconfig
  * file or, without one, from fabric8's auto-configuration (in a pod: the service account's token and CA and
@@ -84,9 +86,17 @@ public final class KubernetesSource implements WorkloadSource {
     private final Map<String, Path> netnsByUid = new ConcurrentHashMap<>();
 
     private KubernetesClient client;
+    /**
+     * What the informer on every node's pods keeps of each (besides its namespace and name): enough to know another
+     * node's meshed pod and its identity, a few hundred bytes instead of the whole object.
+     */
+    private static final String[] CLUSTER_POD_FIELDS = {"metadata.labels", "metadata.annotations", "spec.nodeName",
+            "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs"};
+
     private final List<Watched<?>> watched = new CopyOnWriteArrayList<>();
     private Watched<Namespace> namespaces;
     private Watched<Pod> pods;
+    private Watched<Pod> clusterPods;
     private Watched<Service> services;
     private Watched<EndpointSlice> slices;
     private Watched<GenericKubernetesResource> policies;
@@ -140,6 +150,10 @@ public final class KubernetesSource implements WorkloadSource {
         pods = watch("pods of node " + node,
                 () -> c.pods().inAnyNamespace().withField("spec.nodeName", node).runnableInformer(0),
                 () -> c.pods().inAnyNamespace().withField("spec.nodeName", node).list().getItems());
+        clusterPods = watch("pods of all nodes", () -> c.pods().inAnyNamespace().runnableInformer(0)
+                .itemStore(new ReducedStateItemStore<>(ReducedStateItemStore.NAME_KEY_STATE, Pod.class,
+                        c.getKubernetesSerialization(), CLUSTER_POD_FIELDS)),
+                () -> c.pods().inAnyNamespace().list().getItems());
         services = watch("services", () -> c.services().inAnyNamespace().runnableInformer(0),
                 () -> c.services().inAnyNamespace().list().getItems());
         slices = watch("endpointslices", () -> c.discovery().v1().endpointSlices().inAnyNamespace()
@@ -284,7 +298,7 @@ public final class KubernetesSource implements WorkloadSource {
 
     private SnapshotBuilder.Result buildWith() {
         return SnapshotBuilder.build(node, settings, namespaces.informer.getStore().list(),
-                pods.informer.getStore().list(), services.informer.getStore().list(),
+                pods.informer.getStore().list(), clusterPods.informer.getStore().list(), services.informer.getStore().list(),
                 slices.informer.getStore().list(), policies.informer.getStore().list(), netnsByUid);
     }
 

@@ -47,10 +47,12 @@ import java.util.function.Function;
  *       captured). It is meshed by {@link Enrolment} and then captured here; its network namespace comes from
  *       {@code netnsByUid}, and a captured pod without one is listed in {@link Result#unplaced()} so that the source
  *       can look for it. A pod without a service account gets {@code default}, as the API server gives it.</li>
- *   <li>Pods of other nodes are not watched: a meshed destination elsewhere is known from the EndpointSlices (an
- *       endpoint names its pod and node), and becomes a pod of that node, meshed when its namespace is enrolled.
- *       Only those of enrolled namespaces are kept: the others route like any address outside the mesh. An
- *       EndpointSlice does not say a pod's service account, so such a pod's is {@code ""} (unknown).</li>
+ *   <li>Pods of other nodes come from {@code clusterPods} (an informer on every node's pods that keeps only the
+ *       fields this needs): one of an enrolled namespace, not opted out and not on the host's network is a meshed pod
+ *       of that node with its service account, so a tunnel to it requires its identity. Only those of enrolled
+ *       namespaces are kept: the others route like any address outside the mesh. An endpoint of an EndpointSlice
+ *       whose pod that informer has not seen yet becomes a meshed pod of its node too, with the service account
+ *       {@code ""} (unknown: a tunnel to it fails its handshake until the pod is seen).</li>
  *   <li>A service's TCP ports at its cluster IPs; its endpoints are those of the EndpointSlices labelled
  *       {@code kubernetes.io/service-name} with its name in its namespace; a named target port is resolved by the
  *       slice's port of the service port's name; {@code conditions.ready} absent means ready (as the API says). An
@@ -105,17 +107,21 @@ public final class SnapshotBuilder {
      * @param node this node's name (pods of other nodes are dropped here even if the API sent them: a field selector
      *     is a request, and the API mock ignores it)
      * @param settings the proxy's settings for the snapshot
+     * @param clusterPods pods of every node, as far as the source keeps them (name, namespace, node, service account,
+     *     labels, annotations, host network, phase, addresses): other nodes' meshed pods with their identities
      * @param policies the {@code NodemeshAuthorizationPolicy} objects ({@link PolicyResources})
      * @param netnsByUid the network namespaces found so far, by pod uid
      */
     public static Result build(String node, ProxySettings settings, Collection<Namespace> namespaces,
-            Collection<Pod> pods, Collection<Service> services, Collection<EndpointSlice> slices,
-            Collection<GenericKubernetesResource> policies, Map<String, Path> netnsByUid) {
-        return new SnapshotBuilder(node).build(settings, namespaces, pods, services, slices, policies, netnsByUid);
+            Collection<Pod> pods, Collection<Pod> clusterPods, Collection<Service> services,
+            Collection<EndpointSlice> slices, Collection<GenericKubernetesResource> policies,
+            Map<String, Path> netnsByUid) {
+        return new SnapshotBuilder(node).build(settings, namespaces, pods, clusterPods, services, slices, policies,
+                netnsByUid);
     }
 
     private Result build(ProxySettings settings, Collection<Namespace> namespaceObjects, Collection<Pod> podObjects,
-            Collection<Service> serviceObjects, Collection<EndpointSlice> sliceObjects,
+            Collection<Pod> clusterPodObjects, Collection<Service> serviceObjects, Collection<EndpointSlice> sliceObjects,
             Collection<GenericKubernetesResource> policyObjects, Map<String, Path> netnsByUid) {
         Map<String, NamespaceSpec> namespaces = namespaces(namespaceObjects);
         Map<InetAddress, String> owners = new HashMap<>();
@@ -128,6 +134,12 @@ public final class SnapshotBuilder {
                 if (spec.capture() && spec.netns() == null) {
                     unplaced.add(new Unplaced(pod.getMetadata().getUid(), spec.key(), spec.ips()));
                 }
+            }
+        }
+        for (Pod pod : sorted(clusterPodObjects, Pod::getMetadata)) {
+            PodSpec remote = remotePod(pod, namespaces);
+            if (remote != null && !pods.containsKey(remote.key()) && claim(remote.key(), remote.ips(), owners)) {
+                pods.put(remote.key(), remote);
             }
         }
         List<EndpointSlice> slices = sorted(sliceObjects, EndpointSlice::getMetadata);
@@ -155,6 +167,32 @@ public final class SnapshotBuilder {
         return out;
     }
 
+    /**
+     * Another node's pod of an enrolled namespace, meshed by {@link Enrolment}, with its service account (its
+     * identity), or null: this node's (its own informer says more), not enrolled, on the host's network, finished, or
+     * without an address yet.
+     */
+    private PodSpec remotePod(Pod pod, Map<String, NamespaceSpec> namespaces) {
+        ObjectMeta meta = pod.getMetadata();
+        var spec = pod.getSpec();
+        if (meta == null || blank(meta.getName()) || blank(meta.getNamespace()) || spec == null
+                || blank(spec.getNodeName()) || node.equals(spec.getNodeName())) {
+            return null;
+        }
+        NamespaceSpec ns = namespaces.get(meta.getNamespace());
+        if (ns == null || !Enrolment.meshed(ns.labels(), strings(meta.getAnnotations()),
+                Boolean.TRUE.equals(spec.getHostNetwork()))) {
+            return null;
+        }
+        List<InetAddress> ips = addresses(pod, meta.getNamespace() + "/" + meta.getName());
+        if (ips == null || ips.isEmpty()) {
+            return null;
+        }
+        String sa = blank(spec.getServiceAccountName()) ? "default" : spec.getServiceAccountName();
+        return new PodSpec(meta.getName(), meta.getNamespace(), sa, ips, spec.getNodeName(), strings(meta.getLabels()),
+                null, true, false, List.of(), List.of(), List.of());
+    }
+
     /** This node's pod as the mesh sees it, or null when it is not in the snapshot (see the class comment). */
     private PodSpec localPod(Pod pod, Map<String, NamespaceSpec> namespaces, Map<String, Path> netnsByUid) {
         ObjectMeta meta = pod.getMetadata();
@@ -170,9 +208,27 @@ public final class SnapshotBuilder {
         if (Boolean.TRUE.equals(spec.getHostNetwork())) {
             return null;
         }
+        List<InetAddress> ips = addresses(pod, key);
+        if (ips == null || ips.isEmpty()) {
+            return null; // finished, bad input (named in problems) or no address yet
+        }
+        NamespaceSpec ns = namespaces.get(meta.getNamespace());
+        Map<String, String> annotations = strings(meta.getAnnotations());
+        boolean meshed = Enrolment.meshed(ns == null ? Map.of() : ns.labels(), annotations, false);
+        String sa = blank(spec.getServiceAccountName()) ? "default" : spec.getServiceAccountName();
+        Path netns = meshed && meta.getUid() != null ? netnsByUid.get(meta.getUid()) : null;
+        return new PodSpec(meta.getName(), meta.getNamespace(), sa, ips, node, strings(meta.getLabels()), netns,
+                meshed, meshed, List.of(), List.of(), List.of());
+    }
+
+    /**
+     * A running pod's addresses (empty: none yet), or null when it has finished or an address is not an IP (named in
+     * {@link #problems}).
+     */
+    private List<InetAddress> addresses(Pod pod, String key) {
         var status = pod.getStatus();
         if (status == null) {
-            return null;
+            return List.of();
         }
         String phase = status.getPhase();
         if ("Succeeded".equals(phase) || "Failed".equals(phase)) {
@@ -195,16 +251,7 @@ public final class SnapshotBuilder {
                 ips.add(ip);
             }
         }
-        if (ips.isEmpty()) {
-            return null; // no address yet
-        }
-        NamespaceSpec ns = namespaces.get(meta.getNamespace());
-        Map<String, String> annotations = strings(meta.getAnnotations());
-        boolean meshed = Enrolment.meshed(ns == null ? Map.of() : ns.labels(), annotations, false);
-        String sa = blank(spec.getServiceAccountName()) ? "default" : spec.getServiceAccountName();
-        Path netns = meshed && meta.getUid() != null ? netnsByUid.get(meta.getUid()) : null;
-        return new PodSpec(meta.getName(), meta.getNamespace(), sa, ips, node, strings(meta.getLabels()), netns,
-                meshed, meshed, List.of(), List.of(), List.of());
+        return ips;
     }
 
     /** Other nodes' pods behind the endpoints of enrolled namespaces (see the class comment). */

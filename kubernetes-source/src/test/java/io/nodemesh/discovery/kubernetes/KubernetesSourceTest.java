@@ -200,14 +200,20 @@ class KubernetesSourceTest {
         assertThat(client.pods().inAnyNamespace().withField("spec.nodeName", NODE).list().getItems())
                 .extracting(p -> p.getMetadata().getName()).contains("remote");
 
+        // Known from the informer on every node's pods: a meshed pod of node-b with its identity, never captured here.
         MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
-        assertThat(s.pods()).doesNotContainKey("shop/remote");
+        PodSpec remote = s.pods().get("shop/remote");
+        assertThat(remote.node()).isEqualTo("node-b");
+        assertThat(remote.serviceAccount()).isEqualTo("sa-remote");
+        assertThat(remote.meshed()).isTrue();
+        assertThat(remote.capture()).isFalse();
+        assertThat(remote.netns()).isNull();
 
-        // Known through a service's endpoint, it is a meshed pod of node-b: routed to, never captured here.
+        // Behind a service's endpoint it is the same pod: routed to, never captured here.
         create(service("shop", "web", VIP.getHostAddress(), 80));
         create(slice("shop", "web-1", "web", 8080, endpoint("10.2.0.5", "shop", "remote", "node-b", true)));
-        MeshSnapshot n = awaitSnapshot("the endpoint", m -> m.pods().containsKey("shop/remote"));
-        assertThat(n.pods().get("shop/remote").meshed()).isTrue();
+        MeshSnapshot n = awaitSnapshot("the endpoint", m -> m.services().containsKey("shop/web"));
+        assertThat(n.pods().get("shop/remote")).isEqualTo(remote);
         assertThat(n.pods().values()).noneMatch(PodSpec::capture);
     }
 
@@ -285,8 +291,8 @@ class KubernetesSourceTest {
                     .syncTimeout(Duration.ofSeconds(3)).build();
             assertThatThrownBy(unreachable::start).isInstanceOf(ConfigException.class)
                     .hasMessageContaining("Kubernetes API http://127.0.0.1:" + closedPort)
-                    .hasMessageContaining("not synced within 3000 ms: namespaces, pods of node node-a, services, "
-                            + "endpointslices")
+                    .hasMessageContaining("not synced within 3000 ms: namespaces, pods of node node-a, pods of all "
+                            + "nodes, services, endpointslices, nodemeshauthorizationpolicies.nodemesh.io")
                     .hasMessageContaining("last error:");
         }
     }

@@ -2,6 +2,7 @@ package io.nodemesh.discovery.kubernetes;
 
 import static io.nodemesh.discovery.kubernetes.Resources.endpoint;
 import static io.nodemesh.discovery.kubernetes.Resources.namespace;
+import static io.nodemesh.discovery.kubernetes.Resources.optedOut;
 import static io.nodemesh.discovery.kubernetes.Resources.pod;
 import static io.nodemesh.discovery.kubernetes.Resources.service;
 import static io.nodemesh.discovery.kubernetes.Resources.slice;
@@ -155,6 +156,32 @@ class SnapshotBuilderTest {
     }
 
     @Test
+    void otherNodesPodsOfEnrolledNamespacesAreMeshedWithTheirIdentityAndNeverCapturedHere() {
+        Pod remote = pod("shop", "api", "node-b", "10.2.0.5").build();
+        Pod optedOut = optedOut(pod("shop", "batch", "node-b", "10.2.0.6").build());
+        Pod hostNet = pod("shop", "agent", "node-b", "10.0.0.2").editSpec().withHostNetwork(true).endSpec().build();
+        Pod legacy = pod("legacy", "db", "node-b", "10.2.0.8").build();
+        Pod local = pod("shop", "web", NODE, "10.1.0.5").build();
+        List<Pod> cluster = List.of(remote, optedOut, hostNet, legacy, local);
+        // The endpoint of a pod the cluster informer has not seen yet: meshed, identity unknown.
+        EndpointSlice slice = slice("shop", "api-1", "api", 8080, endpoint("10.2.0.5", "shop", "api", "node-b", true),
+                endpoint("10.2.0.9", "shop", "api-new", "node-c", true));
+        MeshSnapshot s = SnapshotBuilder.build(NODE, ProxySettings.defaults(),
+                List.of(namespace("shop", true), namespace("legacy", false)), List.of(local), cluster,
+                List.of(service("shop", "api", "10.96.0.11", 80)), List.of(slice), List.of(), Map.of()).snapshot();
+
+        assertThat(s.pods()).containsOnlyKeys("shop/web", "shop/api", "shop/api-new");
+        PodSpec api = s.pods().get("shop/api");
+        assertThat(api.serviceAccount()).isEqualTo("sa-api");
+        assertThat(api.node()).isEqualTo("node-b");
+        assertThat(api.labels()).containsEntry("app", "api");
+        assertThat(api.meshed()).isTrue();
+        assertThat(api.capture()).isFalse();
+        assertThat(s.pods().get("shop/api-new").serviceAccount()).isEmpty();
+        assertThat(s.pods().get("shop/web").capture()).isTrue();
+    }
+
+    @Test
     void theSameInputGivesAnEqualSnapshot() {
         List<Namespace> ns = List.of(namespace("shop", true));
         List<Pod> pods = List.of(pod("shop", "a", NODE, "10.1.0.5").build(), pod("shop", "b", NODE, "10.1.0.6").build());
@@ -165,7 +192,8 @@ class SnapshotBuilderTest {
 
     private static SnapshotBuilder.Result build(List<Namespace> ns, List<Pod> pods, List<Service> services,
             List<EndpointSlice> slices, Map<String, Path> netns) {
-        return SnapshotBuilder.build(NODE, ProxySettings.defaults(), ns, pods, services, slices, List.of(), netns);
+        return SnapshotBuilder.build(NODE, ProxySettings.defaults(), ns, pods, List.of(), services, slices, List.of(),
+                netns);
     }
 
     private static InetAddress ip(String text) {
