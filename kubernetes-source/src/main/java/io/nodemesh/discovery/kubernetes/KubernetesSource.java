@@ -1,5 +1,6 @@
 package io.nodemesh.discovery.kubernetes;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -44,7 +45,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The mesh as the Kubernetes API says it is: shared informers on namespaces, this node's pods (field selector
- * {@code spec.nodeName}), services and EndpointSlices ({@code discovery.k8s.io/v1}), turned into snapshots by
+ * {@code spec.nodeName}), services, EndpointSlices ({@code discovery.k8s.io/v1}) and {@code NodemeshAuthorizationPolicy}
+ * custom resources ({@link PolicyResources}; the CRD must be installed), turned into snapshots by
  * {@link SnapshotBuilder}. The client is fabric8's on the JDK's HTTP client; its configuration comes from a kubeconfig
  * file or, without one, from fabric8's auto-configuration (in a pod: the service account's token and CA and
  * {@code KUBERNETES_SERVICE_HOST}; elsewhere {@code ~/.kube/config}).
@@ -87,6 +89,7 @@ public final class KubernetesSource implements WorkloadSource {
     private Watched<Pod> pods;
     private Watched<Service> services;
     private Watched<EndpointSlice> slices;
+    private Watched<GenericKubernetesResource> policies;
     private ProxySettings settings = ProxySettings.defaults();
     private BootSettings boot;
     private ScheduledExecutorService control;
@@ -141,6 +144,9 @@ public final class KubernetesSource implements WorkloadSource {
                 () -> c.services().inAnyNamespace().list().getItems());
         slices = watch("endpointslices", () -> c.discovery().v1().endpointSlices().inAnyNamespace()
                 .runnableInformer(0), () -> c.discovery().v1().endpointSlices().inAnyNamespace().list().getItems());
+        policies = watch("nodemeshauthorizationpolicies.nodemesh.io", () -> c.genericKubernetesResources(
+                PolicyResources.CONTEXT).inAnyNamespace().runnableInformer(0), () -> c.genericKubernetesResources(
+                PolicyResources.CONTEXT).inAnyNamespace().list().getItems());
         awaitSync();
         SnapshotBuilder.Result first;
         try {
@@ -151,8 +157,9 @@ public final class KubernetesSource implements WorkloadSource {
         }
         current = first.snapshot();
         loadedAtMillis = System.currentTimeMillis();
-        log.info("{}: synced: {} namespace(s), {} pod(s), {} service(s)", describe(), current.namespaces().size(),
-                current.pods().size(), current.services().size());
+        log.info("{}: synced: {} namespace(s), {} pod(s), {} service(s), {} policy(ies)", describe(),
+                current.namespaces().size(), current.pods().size(), current.services().size(),
+                current.policies().size());
         return current;
     }
 
@@ -279,7 +286,7 @@ public final class KubernetesSource implements WorkloadSource {
     private SnapshotBuilder.Result buildWith() {
         return SnapshotBuilder.build(node, settings, namespaces.informer.getStore().list(),
                 pods.informer.getStore().list(), services.informer.getStore().list(),
-                slices.informer.getStore().list(), netnsByUid);
+                slices.informer.getStore().list(), policies.informer.getStore().list(), netnsByUid);
     }
 
     /** Logs each problem once (again only if it went away and came back). */

@@ -1,6 +1,7 @@
 package io.nodemesh.discovery.kubernetes;
 
 import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.ObjectReference;
@@ -104,16 +105,18 @@ public final class SnapshotBuilder {
      * @param node this node's name (pods of other nodes are dropped here even if the API sent them: a field selector
      *     is a request, and the API mock ignores it)
      * @param settings the proxy's settings for the snapshot
+     * @param policies the {@code NodemeshAuthorizationPolicy} objects ({@link PolicyResources})
      * @param netnsByUid the network namespaces found so far, by pod uid
      */
     public static Result build(String node, ProxySettings settings, Collection<Namespace> namespaces,
             Collection<Pod> pods, Collection<Service> services, Collection<EndpointSlice> slices,
-            Map<String, Path> netnsByUid) {
-        return new SnapshotBuilder(node).build(settings, namespaces, pods, services, slices, netnsByUid);
+            Collection<GenericKubernetesResource> policies, Map<String, Path> netnsByUid) {
+        return new SnapshotBuilder(node).build(settings, namespaces, pods, services, slices, policies, netnsByUid);
     }
 
     private Result build(ProxySettings settings, Collection<Namespace> namespaceObjects, Collection<Pod> podObjects,
-            Collection<Service> serviceObjects, Collection<EndpointSlice> sliceObjects, Map<String, Path> netnsByUid) {
+            Collection<Service> serviceObjects, Collection<EndpointSlice> sliceObjects,
+            Collection<GenericKubernetesResource> policyObjects, Map<String, Path> netnsByUid) {
         Map<String, NamespaceSpec> namespaces = namespaces(namespaceObjects);
         Map<InetAddress, String> owners = new HashMap<>();
         List<Unplaced> unplaced = new ArrayList<>();
@@ -135,7 +138,7 @@ public final class SnapshotBuilder {
         }
         List<ServiceSpec> services = services(sorted(serviceObjects, Service::getMetadata), slices, owners);
         MeshSnapshot snapshot = new MeshSnapshot(settings, List.copyOf(namespaces.values()), List.copyOf(pods.values()),
-                services);
+                services, PolicyResources.read(policyObjects, problems));
         return new Result(snapshot, unplaced, problems);
     }
 

@@ -8,6 +8,7 @@ import static io.nodemesh.discovery.kubernetes.Resources.slice;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -20,6 +21,9 @@ import io.nodemesh.proxy.discovery.Enrolment;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.discovery.ServiceTarget;
+import io.nodemesh.proxy.policy.AuthorizationPolicy;
+import io.nodemesh.proxy.policy.Authorizer;
+import io.nodemesh.proxy.policy.Peer;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -114,6 +118,51 @@ class KubernetesSourceTest {
         create(service("shop", "web", VIP.getHostAddress(), 80));
         awaitSnapshot("the good service", m -> m.services().containsKey("shop/web"));
         assertThat(source.status().lastError()).isNull();
+    }
+
+    @Test
+    void authorizationPoliciesComeFromTheCustomResourceAndOneThatCannotBeEnforcedIsEnforcedClosed() throws Exception {
+        create(namespace("shop", true));
+        create(pod("shop", "web", NODE, "10.1.0.5").build());
+        policy("shop", "no-dev", Map.of("action", "DENY", "selector", Map.of("matchLabels", Map.of("app", "web")),
+                "rules", List.of(Map.of("from", List.of(Map.of("source", Map.of("namespaces", List.of("dev"))))))));
+        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        assertThat(s.policies()).singleElement().satisfies(p -> {
+            assertThat(p.key()).isEqualTo("shop/no-dev");
+            assertThat(p.action()).isEqualTo(AuthorizationPolicy.Action.DENY);
+            assertThat(p.selector()).isEqualTo(Map.of("app", "web"));
+            assertThat(p.rules().getFirst().from().getFirst().namespaces()).containsExactly("dev");
+        });
+        assertThat(source.status().lastError()).isNull();
+
+        // A DENY on a path is an L7 rule: written as it is it would deny nothing here, so it denies everything.
+        policy("shop", "no-admin-path", Map.of("action", "DENY",
+                "rules", List.of(Map.of("to", List.of(Map.of("operation", Map.of("paths", List.of("/admin"))))))));
+        MeshSnapshot closed = awaitSnapshot("the L7 policy", m -> m.policies().size() == 2);
+        AuthorizationPolicy denyAll = closed.policies().stream().filter(p -> p.name().equals("no-admin-path"))
+                .findFirst().orElseThrow();
+        PodSpec web = closed.pods().get("shop/web");
+        assertThat(Authorizer.decide(closed, web, new Peer(null, InetAddress.ofLiteral("10.9.9.9"), 80)).reason())
+                .isEqualTo("denied by policy shop/no-admin-path (DENY)");
+        assertThat(denyAll.rules()).hasSize(1);
+        awaitStatus("the refusal reported", e -> e != null && e.contains("NodemeshAuthorizationPolicy "
+                + "shop/no-admin-path: spec.rules[0].to[0].operation.paths: cannot be enforced at L4")
+                && e.contains("enforced closed: it denies every connection to the workloads it selects"));
+
+        api.admin.genericKubernetesResources(PolicyResources.CONTEXT).inNamespace("shop").withName("no-admin-path")
+                .delete();
+        awaitSnapshot("the L7 policy gone", m -> m.policies().size() == 1);
+        awaitStatus("nothing left out", e -> e == null);
+    }
+
+    private void policy(String namespace, String name, Map<String, Object> spec) {
+        GenericKubernetesResource r = new GenericKubernetesResource();
+        r.setApiVersion("nodemesh.io/v1alpha1");
+        r.setKind("NodemeshAuthorizationPolicy");
+        r.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withNamespace(namespace).withName(name)
+                .build());
+        r.setAdditionalProperty("spec", spec);
+        api.admin.genericKubernetesResources(PolicyResources.CONTEXT).inNamespace(namespace).resource(r).create();
     }
 
     @Test

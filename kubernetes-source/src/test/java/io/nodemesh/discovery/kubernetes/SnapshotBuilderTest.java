@@ -166,7 +166,7 @@ class SnapshotBuilderTest {
 
     private static SnapshotBuilder.Result build(List<Namespace> ns, List<Pod> pods, List<Service> services,
             List<EndpointSlice> slices, Map<String, Path> netns) {
-        return SnapshotBuilder.build(NODE, ProxySettings.defaults(), ns, pods, services, slices, netns);
+        return SnapshotBuilder.build(NODE, ProxySettings.defaults(), ns, pods, services, slices, List.of(), netns);
     }
 
     private static InetAddress ip(String text) {
