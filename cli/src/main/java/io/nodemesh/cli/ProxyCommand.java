@@ -41,7 +41,8 @@ public final class ProxyCommand implements Callable<Integer> {
     private CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--config", paramLabel = "FILE",
-            description = "Standalone YAML config file; with --kubernetes, the proxy's settings (its proxy section only).")
+            description = "Standalone YAML config file; with --kubernetes, the proxy's settings "
+                    + "(its proxy section only).")
     private Path config;
 
     @Option(names = "--kubernetes",

@@ -190,7 +190,8 @@ public final class KubernetesSource implements WorkloadSource {
 
     private KubernetesClient newClient() throws ConfigException {
         try {
-            Config config = kubeconfig != null ? Config.fromKubeconfig(kubeconfig.toFile()) : Config.autoConfigure(null);
+            Config config = kubeconfig != null ? Config.fromKubeconfig(kubeconfig.toFile())
+                    : Config.autoConfigure(null);
             return new KubernetesClientBuilder().withConfig(config).build();
         } catch (RuntimeException e) {
             throw new ConfigException((kubeconfig != null ? kubeconfig + ": " : "Kubernetes client configuration: ")
@@ -568,7 +569,10 @@ public final class KubernetesSource implements WorkloadSource {
             return this;
         }
 
-        /** Rebuild once changes have been quiet for {@code quiet}, at the latest {@code max} after the first (100 ms, 1 s). */
+        /**
+         * Rebuild once changes have been quiet for {@code quiet}, at the latest {@code max} after the first change
+         * (default 100 ms, 1 s).
+         */
         public Builder debounce(Duration quiet, Duration max) {
             this.quiet = Objects.requireNonNull(quiet, "quiet");
             this.max = Objects.requireNonNull(max, "max");

@@ -315,7 +315,8 @@ class KubernetesSourceTest {
                   context: {cluster: mock, user: proxy}
                 current-context: mock
                 """.formatted(api.forwarder.port()));
-        Path settings = Files.writeString(dir.resolve("settings.yaml"), "proxy:\n  outboundPort: 16001\n  workers: 3\n");
+        Path settings = Files.writeString(dir.resolve("settings.yaml"),
+                "proxy:\n  outboundPort: 16001\n  workers: 3\n");
         try {
             MeshSnapshot s = start(KubernetesSource.builder(NODE).kubeconfig(kubeconfig).settingsFile(settings));
             assertThat(s.namespaces()).containsKey("shop");

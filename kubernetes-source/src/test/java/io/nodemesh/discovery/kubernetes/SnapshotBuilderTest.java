@@ -184,7 +184,8 @@ class SnapshotBuilderTest {
     @Test
     void theSameInputGivesAnEqualSnapshot() {
         List<Namespace> ns = List.of(namespace("shop", true));
-        List<Pod> pods = List.of(pod("shop", "a", NODE, "10.1.0.5").build(), pod("shop", "b", NODE, "10.1.0.6").build());
+        List<Pod> pods = List.of(pod("shop", "a", NODE, "10.1.0.5").build(),
+                pod("shop", "b", NODE, "10.1.0.6").build());
         List<Service> svc = List.of(service("shop", "web", "10.96.0.10", 80));
         assertThat(build(ns, pods, svc, List.of(), Map.of()).snapshot())
                 .isEqualTo(build(ns, pods.reversed(), svc, List.of(), Map.of()).snapshot());
