@@ -39,7 +39,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * End to end on real network namespaces: a node proxy on the Kubernetes source (the API mock) captures two running
  * pods when their namespace gets the label, finding their network namespaces with the real {@link NetnsScanner}, so
  * that their traffic passes through the proxy; and releases them when the label goes, the pods' processes running on
- * throughout. Prints the time from the label change to the first captured connection.
+ * throughout. Prints the time from the label change to the first captured connection. A proxy started after the pods
+ * of an enrolled namespace ran captures them at start, their namespaces found by the same scan.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KubernetesCaptureTest {
@@ -131,6 +132,41 @@ class KubernetesCaptureTest {
                 }
                 assertThat(proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().opened())
                         .as("no connection through the proxy").isEqualTo(total);
+            }
+        }
+    }
+
+    @Test
+    void aProxyStartedAfterThePodsOfAnEnrolledNamespaceRanCapturesThemFoundByTheScan() throws Exception {
+        Lan lan = net.lan("node");
+        Netns client = lan.attach("client", SUBNET + "2/24");
+        Netns server = lan.attach("server", SUBNET + "3/24");
+        InetSocketAddress app = new InetSocketAddress(SUBNET + "3", 8080);
+        try (ServerSocketChannel echo = server.call(() -> ServerSocketChannel.open().bind(new InetSocketAddress(8080)));
+             MockApi api = new MockApi();
+             KubernetesClient kube = api.client()) {
+            Thread.ofVirtual().start(() -> echoEach(echo));
+            api.admin.resource(namespace("shop", true)).create();
+            api.admin.resource(pod("shop", "client", NODE, SUBNET + "2").build()).create();
+            api.admin.resource(pod("shop", "server", NODE, SUBNET + "3").build()).create();
+            assertThat(roundTrip(client, app, "before")).isEqualTo("before");
+
+            KubernetesSource source = KubernetesSource.builder(NODE).client(kube)
+                    .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses)).build();
+            try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
+                    .transport(TransportKind.EPOLL).removeRulesOnStop(true).sink(ConnectionSink.NONE).build()) {
+                proxy.start();
+                // The first snapshot already has both namespaces, found by their addresses: captured at start.
+                assertThat(proxy.snapshot().pods().get("shop/client").netns()).isEqualTo(client.path());
+                assertThat(proxy.snapshot().pods().get("shop/server").netns()).isEqualTo(server.path());
+                await("both pods listening", () -> proxy.pods().size() == 2
+                        && proxy.pods().stream().allMatch(p -> p.state() == PodCapture.State.LISTENING));
+                await("the client's redirect rules", () -> natRules(client).contains("15001"));
+                for (int i = 0; i < 5; i++) {
+                    assertThat(roundTrip(client, app, "captured " + i)).isEqualTo("captured " + i);
+                }
+                await("five through the proxy", () -> opened(proxy, "shop/client", Direction.OUTBOUND) == 5
+                        && opened(proxy, "shop/server", Direction.INBOUND) >= 5);
             }
         }
     }
