@@ -180,7 +180,7 @@ public final class PodCapture implements ConnectionListener {
      */
     private TunnelUpstream openTunnel(PodUpstream app) throws IOException {
         SpiffeId self = new SpiffeId(shared.identities().trustDomain(), spec.namespace(), spec.serviceAccount());
-        TunnelSecurity tls = new TlsSecurity(self, shared.identities()::current);
+        TunnelSecurity tls = new TlsSecurity(self, shared.identities()::ready);
         TunnelSettings tunnelSettings = TunnelSettings.defaults().withConnectTimeout(currentSettings().connectTimeout());
         tunnels = new TunnelPool(tunnelSettings, tls, upstreamTemplate::clone);
         listeners.add(listen(TunnelSettings.PORT, new TunnelServer(tunnelSettings, tls, this::authorizeStream, app, this),

@@ -7,6 +7,7 @@ import io.netty.util.concurrent.Promise;
 import io.nodemesh.proxy.identity.IdentityException;
 import io.nodemesh.proxy.identity.MeshTls;
 import io.nodemesh.proxy.model.SpiffeId;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import javax.net.ssl.SSLPeerUnverifiedException;
 
@@ -14,44 +15,73 @@ import javax.net.ssl.SSLPeerUnverifiedException;
  * Mutual TLS 1.3 (ALPN {@code h2}) through {@link MeshTls}: the client presents the source workload's certificate and
  * completes only with a server that proves the destination's identity; the server presents its workload's certificate,
  * requires a client certificate of the mesh and reports the client's SPIFFE id. The certificates are looked up when a
- * connection is made, so a renewed one is used from the next connection on; connections already up keep theirs.
+ * connection is made, so a renewed one is used from the next connection on; connections already up keep theirs. A
+ * connection made before its workload's first certificate is issued (the pod was captured a moment ago) waits for it,
+ * within the tunnel's connect timeout, instead of failing.
  */
 public final class TlsSecurity implements TunnelSecurity {
 
     private final SpiffeId self;
-    private final Function<SpiffeId, MeshTls> certificates;
+    private final Function<SpiffeId, CompletableFuture<MeshTls>> certificates;
 
     /**
      * @param self the identity the server side presents (the pod whose tunnel server this is)
-     * @param certificates the TLS of an identity's current certificate, null when none is held
-     *         ({@code identity.IdentityManager::current})
+     * @param certificates the TLS of an identity's certificate, complete at once when one is held, later when it is
+     *         issued, failed when the identity has no pod here ({@code identity.IdentityManager::ready})
      */
-    public TlsSecurity(SpiffeId self, Function<SpiffeId, MeshTls> certificates) {
+    public TlsSecurity(SpiffeId self, Function<SpiffeId, CompletableFuture<MeshTls>> certificates) {
         this.self = self;
         this.certificates = certificates;
     }
 
     @Override
     public Future<SpiffeId> secureClient(Channel channel, TunnelKey key) {
-        MeshTls tls = certificates.apply(key.sourceIdentity());
-        if (tls == null) {
-            return channel.eventLoop().newFailedFuture(
-                    new IdentityException("no certificate held for " + key.sourceIdentity()));
-        }
-        SslHandler handler = tls.newClientHandler(channel.alloc(), key.destinationIdentity());
-        channel.pipeline().addLast("tls", handler);
-        return peerOf(channel, handler);
+        return secure(channel, key.sourceIdentity(), tls -> tls.newClientHandler(channel.alloc(),
+                key.destinationIdentity()));
     }
 
     @Override
     public Future<SpiffeId> secureServer(Channel channel) {
-        MeshTls tls = certificates.apply(self);
-        if (tls == null) {
-            return channel.eventLoop().newFailedFuture(new IdentityException("no certificate held for " + self));
+        return secure(channel, self, tls -> tls.newServerHandler(channel.alloc()));
+    }
+
+    /**
+     * Puts the TLS handler of {@code id}'s certificate first in the pipeline, at once when the certificate is held,
+     * else on the channel's loop once it is issued (nothing before TLS is written or read until then).
+     */
+    private Future<SpiffeId> secure(Channel channel, SpiffeId id, Function<MeshTls, SslHandler> handler) {
+        CompletableFuture<MeshTls> certificate;
+        try {
+            certificate = certificates.apply(id);
+        } catch (RuntimeException e) {
+            return channel.eventLoop().newFailedFuture(e);
         }
-        SslHandler handler = tls.newServerHandler(channel.alloc());
-        channel.pipeline().addLast("tls", handler);
-        return peerOf(channel, handler);
+        if (certificate.isDone() && !certificate.isCompletedExceptionally()) {
+            SslHandler tls = handler.apply(certificate.join());
+            channel.pipeline().addFirst("tls", tls);
+            return peerOf(channel, tls);
+        }
+        Promise<SpiffeId> peer = channel.eventLoop().newPromise();
+        certificate.whenComplete((held, error) -> channel.eventLoop().execute(() -> {
+            if (error != null) {
+                peer.tryFailure(new IdentityException("no certificate held for " + id + ": "
+                        + (error.getCause() != null ? error.getCause().getMessage() : error.getMessage())));
+            } else if (!peer.isDone() && channel.isOpen()) {
+                SslHandler tls = handler.apply(held);
+                channel.pipeline().addFirst("tls", tls);
+                peerOf(channel, tls).addListener(f -> {
+                    if (f.isSuccess()) {
+                        peer.trySuccess((SpiffeId) f.getNow());
+                    } else {
+                        peer.tryFailure(f.cause());
+                    }
+                });
+            } else {
+                peer.tryFailure(new IdentityException("the connection closed while waiting for " + id
+                        + "'s certificate"));
+            }
+        }));
+        return peer;
     }
 
     /** The peer's identity once the handshake is done (its trust manager has already checked chain and identity). */

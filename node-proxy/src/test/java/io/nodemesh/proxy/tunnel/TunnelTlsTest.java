@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nodemesh.proxy.LeakGuard;
+import io.nodemesh.proxy.identity.IdentityException;
 import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.identity.MeshTls;
 import io.nodemesh.proxy.model.Outcome;
@@ -17,6 +18,8 @@ import java.net.SocketException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -43,7 +46,7 @@ class TunnelTlsTest {
     @Test
     void bytesCrossAMutualTlsTunnelAndTheServerLearnsTheClientsIdentity() throws Exception {
         TlsSecurity tls = new TlsSecurity(TunnelRig.DESTINATION,
-                Map.of(TunnelRig.SOURCE, client, TunnelRig.DESTINATION, server)::get);
+                held(Map.of(TunnelRig.SOURCE, client, TunnelRig.DESTINATION, server)));
         try (AppServer app = AppServer.echo();
              TunnelRig rig = new TunnelRig(TunnelSettings.defaults(), TunnelSettings.defaults(), tls,
                      TunnelAuthorizer.ALLOW_ALL)) {
@@ -60,11 +63,37 @@ class TunnelTlsTest {
     }
 
     @Test
+    void aConnectionMadeBeforeTheSourcesCertificateIsIssuedWaitsForIt() throws Exception {
+        CompletableFuture<MeshTls> issuedLater = new CompletableFuture<>();
+        Map<SpiffeId, MeshTls> held = Map.of(TunnelRig.DESTINATION, server);
+        TlsSecurity tls = new TlsSecurity(TunnelRig.DESTINATION,
+                id -> id.equals(TunnelRig.SOURCE) ? issuedLater : CompletableFuture.completedFuture(held.get(id)));
+        try (AppServer app = AppServer.echo();
+             TunnelRig rig = new TunnelRig(TunnelSettings.defaults(), TunnelSettings.defaults(), tls,
+                     TunnelAuthorizer.ALLOW_ALL)) {
+            InetSocketAddress front = rig.front(app.address());
+            Thread.ofVirtual().start(() -> {
+                try {
+                    Thread.sleep(300);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                issuedLater.complete(client);
+            });
+            byte[] sent = random(1 << 16, 7);
+            try (Socket s = connect(front)) {
+                assertThat(Arrays.equals(exchange(s, sent), sent)).isTrue();
+            }
+            assertThat(rig.peers).containsOnly(TunnelRig.SOURCE);
+        }
+    }
+
+    @Test
     void aServerThatIsNotTheExpectedDestinationIsRefusedAndTheClientReset() throws Exception {
         SpiffeId impostor = new SpiffeId(SpiffeId.DEFAULT_TRUST_DOMAIN, "b", "impostor");
         MeshTls impostorTls = MeshTls.of(mesh.issue(impostor, Duration.ofHours(1)));
         // The server presents the impostor's certificate; the client expects TunnelRig.DESTINATION.
-        TlsSecurity tls = new TlsSecurity(impostor, Map.of(TunnelRig.SOURCE, client, impostor, impostorTls)::get);
+        TlsSecurity tls = new TlsSecurity(impostor, held(Map.of(TunnelRig.SOURCE, client, impostor, impostorTls)));
         try (AppServer app = AppServer.echo();
              TunnelRig rig = new TunnelRig(TunnelSettings.defaults(), TunnelSettings.defaults(), tls,
                      TunnelAuthorizer.ALLOW_ALL)) {
@@ -82,7 +111,7 @@ class TunnelTlsTest {
 
     @Test
     void aClientWithoutACertificateMakesNoConnection() throws Exception {
-        TlsSecurity tls = new TlsSecurity(TunnelRig.DESTINATION, Map.of(TunnelRig.DESTINATION, server)::get);
+        TlsSecurity tls = new TlsSecurity(TunnelRig.DESTINATION, held(Map.of(TunnelRig.DESTINATION, server)));
         try (AppServer app = AppServer.echo();
              TunnelRig rig = new TunnelRig(TunnelSettings.defaults(), TunnelSettings.defaults(), tls,
                      TunnelAuthorizer.ALLOW_ALL)) {
@@ -95,5 +124,10 @@ class TunnelTlsTest {
             assertThat(rig.front.next()).isEqualTo(Outcome.ERROR);
             assertThat(rig.pool.connectionCount()).isZero();
         }
+    }
+
+    private static Function<SpiffeId, CompletableFuture<MeshTls>> held(Map<SpiffeId, MeshTls> certificates) {
+        return id -> certificates.containsKey(id) ? CompletableFuture.completedFuture(certificates.get(id))
+                : CompletableFuture.failedFuture(new IdentityException("no certificate for " + id));
     }
 }
