@@ -120,6 +120,12 @@ final class MockApi implements AutoCloseable {
     public void close() throws IOException {
         admin.close();
         forwarder.close();
-        server.destroy();
+        try {
+            server.destroy();
+        } catch (IllegalStateException e) {
+            // Vert.x did not stop within the mock's 10 s (seen once at load 10 on 2 cores): its port is released
+            // with the JVM; what the test asserted stands.
+            System.err.println("API mock: " + e.getMessage());
+        }
     }
 }
