@@ -43,6 +43,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The Kubernetes source against fabric8's API mock in CRUD mode: what the informers see reaches the snapshots the
@@ -294,6 +295,34 @@ class KubernetesSourceTest {
                     .hasMessageContaining("not synced within 3000 ms: namespaces, pods of node node-a, pods of all "
                             + "nodes, services, endpointslices, nodemeshauthorizationpolicies.nodemesh.io")
                     .hasMessageContaining("last error:");
+        }
+    }
+
+    @Test
+    void inAPodTheServiceAccountsTokenAndTheApiServersAddressFromTheEnvironmentAreUsed(@TempDir Path dir)
+            throws Exception {
+        try (MockApi cluster = new MockApi(true)) {
+            cluster.admin.resource(namespace("shop", true)).create();
+            Path token = Files.writeString(dir.resolve("token"), "in-cluster-token");
+            // What a pod has: KUBERNETES_SERVICE_HOST/PORT and the service account's token file (fabric8 reads each
+            // also as a system property; the token's path and trusting the mock's self-signed certificate too).
+            Map<String, String> inPod = Map.of(
+                    "KUBERNETES_SERVICE_HOST", "127.0.0.1",
+                    "KUBERNETES_SERVICE_PORT", String.valueOf(cluster.server.getPort()),
+                    "kubernetes.auth.serviceAccount.token", token.toString(),
+                    "kubernetes.trust.certificates", "true",
+                    "kubernetes.auth.tryKubeConfig", "false");
+            inPod.forEach(System::setProperty);
+            try {
+                source = KubernetesSource.builder(NODE).build();
+                MeshSnapshot s = source.start();
+                assertThat(s.namespaces()).containsKey("shop");
+                assertThat(source.describe()).contains("https://127.0.0.1:" + cluster.server.getPort());
+                assertThat(cluster.authorizations()).as("the test's own client says Bearer secret")
+                        .containsExactlyInAnyOrder("Bearer in-cluster-token", "Bearer secret");
+            } finally {
+                inPod.keySet().forEach(System::clearProperty);
+            }
         }
     }
 

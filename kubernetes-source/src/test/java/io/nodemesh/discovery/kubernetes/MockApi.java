@@ -44,7 +44,12 @@ final class MockApi implements AutoCloseable {
     private final AsAnApiServer dispatcher = new AsAnApiServer(new KubernetesCrudDispatcher());
 
     MockApi() throws IOException {
-        server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
+        this(false);
+    }
+
+    /** The mock on HTTPS (a self-signed certificate) when {@code https}, as an API server in a cluster is. */
+    MockApi(boolean https) throws IOException {
+        server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher, https);
         server.init(InetAddress.getLoopbackAddress(), 0);
         admin = server.createClient();
         forwarder = TcpForwarder.to(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getPort()));
@@ -68,6 +73,11 @@ final class MockApi implements AutoCloseable {
         return new KubernetesClientBuilder().withConfig(config).build();
     }
 
+    /** The {@code Authorization} headers the mock has seen. */
+    java.util.Set<String> authorizations() {
+        return dispatcher.authorizations;
+    }
+
     /** From now on a watch resumed from before the current resource version is answered 410 Gone (once each). */
     void expireWatchesBefore() {
         String rv = admin.namespaces().list().getMetadata().getResourceVersion();
@@ -83,6 +93,7 @@ final class MockApi implements AutoCloseable {
                 "code":410,"message":"too old resource version"}}""";
 
         private final Dispatcher crud;
+        final java.util.Set<String> authorizations = java.util.concurrent.ConcurrentHashMap.newKeySet();
         volatile long expiredBefore;
 
         AsAnApiServer(Dispatcher crud) {
@@ -91,6 +102,10 @@ final class MockApi implements AutoCloseable {
 
         @Override
         public MockResponse dispatch(RecordedRequest request) {
+            String authorization = request.getHeader("Authorization");
+            if (authorization != null) {
+                authorizations.add(authorization);
+            }
             String path = request.getPath();
             Matcher watch = RESUMED_WATCH.matcher(path);
             if (watch.find() && Long.parseLong(watch.group(1)) < expiredBefore) {

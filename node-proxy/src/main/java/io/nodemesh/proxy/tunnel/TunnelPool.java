@@ -201,6 +201,9 @@ public final class TunnelPool implements AutoCloseable {
         }
 
         private void secure(Channel ch) {
+            // Known before anything can happen on it: the dialing thread's own assignment (after connect() returns)
+            // may come after the server's SETTINGS, which open the waiting streams on this channel.
+            channel = ch;
             Future<?> handshake = security.secureClient(ch, key);
             ch.pipeline().addLast("pool", this);
             // HTTP/2 only once the server is proven: nothing is written to a server that fails the handshake.
