@@ -2,6 +2,7 @@ package io.nodemesh.proxy.telemetry;
 
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.proxy.discovery.ServiceTarget;
 import io.nodemesh.proxy.model.WorkloadRef;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -10,9 +11,9 @@ import java.util.Optional;
 import java.util.function.Supplier;
 
 /**
- * Answers telemetry's "who is at this address" from the proxy's current mesh snapshot: a pod IP
- * is the pod's workload (standalone mode names workloads after their pods). Services are not
- * known until Kubernetes discovery lands, so {@link #serviceAt} answers null.
+ * Answers telemetry's "who is at this address" from the proxy's current mesh snapshot: a pod IP is the pod's workload
+ * (named after its pod), a service address and port is the service, named as Istio's {@code destination_service}
+ * names it: {@code <name>.<namespace>.svc.cluster.local}. Runs on the telemetry thread, not on the data path.
  */
 public final class PodWorkloads implements WorkloadLookup {
 
@@ -35,6 +36,10 @@ public final class PodWorkloads implements WorkloadLookup {
 
     @Override
     public String serviceAt(InetSocketAddress destination) {
-        return null;
+        MeshSnapshot config = snapshot.get();
+        ServiceTarget target = config == null ? null
+                : config.serviceAt(destination.getAddress(), destination.getPort());
+        return target == null ? null
+                : target.service().name() + "." + target.service().namespace() + ".svc.cluster.local";
     }
 }
