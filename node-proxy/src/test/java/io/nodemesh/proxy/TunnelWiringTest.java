@@ -57,6 +57,7 @@ class TunnelWiringTest {
                 .orElseThrow();
         assertThat(inbound.source().getAddress()).as("the source, from the tunnel's forwarded header")
                 .isEqualTo(client.ipv4());
+        assertThat(inbound.opening().mutualTls()).as("reported as mutual TLS at the destination").isTrue();
         assertThat(node.proxy.pod("demo/server").orElseThrow().stats(Direction.INBOUND).snapshot().opened())
                 .as("the streams, not the plaintext capture").isEqualTo(3);
 

@@ -7,6 +7,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.channel.EventLoopGroup;
 import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
@@ -265,8 +266,10 @@ public final class PodCapture implements ConnectionListener {
     }
 
     private OpenedConnection opening(Connection c) {
+        // An inbound connection whose downstream is a stream came through this pod's tunnel server (mutual TLS).
         return new OpenedConnection(c.direction(), spec.namespace(), spec.name(), spec.serviceAccount(), c.source(),
-                c.destination(), c.openedAtMillis());
+                c.destination(), c.openedAtMillis(),
+                c.direction() == Direction.INBOUND && c.downstream() instanceof Http2StreamChannel);
     }
 
     @Override

@@ -151,6 +151,7 @@ final class EventRing {
         long durationNanos;
         Outcome outcome;
         boolean openReported;
+        boolean mutualTls;
         /** Consumer only: an opening whose closing travels in the same batch. */
         boolean skip;
 
@@ -181,6 +182,7 @@ final class EventRing {
             podName = o.podName();
             podServiceAccount = o.podServiceAccount();
             openedAtEpochMillis = o.openedAtEpochMillis();
+            mutualTls = o.mutualTls();
             InetSocketAddress source = o.source();
             InetSocketAddress destination = o.destination();
             sourcePort = source.getPort();

@@ -15,6 +15,8 @@ import java.util.Objects;
  * @param source the peer that opened the connection
  * @param destination the original destination (before REDIRECT)
  * @param openedAtEpochMillis wall-clock time the connection was accepted
+ * @param mutualTls whether it came through this pod's mutual-TLS tunnel server (inbound only: an outbound one's
+ *        route is decided after it is reported)
  */
 public record OpenedConnection(
         Direction direction,
@@ -23,7 +25,14 @@ public record OpenedConnection(
         String podServiceAccount,
         InetSocketAddress source,
         InetSocketAddress destination,
-        long openedAtEpochMillis) implements ConnectionEvent {
+        long openedAtEpochMillis,
+        boolean mutualTls) implements ConnectionEvent {
+
+    /** A connection that did not come through the mutual-TLS tunnel (every outbound one, as its opening is known). */
+    public OpenedConnection(Direction direction, String podNamespace, String podName, String podServiceAccount,
+            InetSocketAddress source, InetSocketAddress destination, long openedAtEpochMillis) {
+        this(direction, podNamespace, podName, podServiceAccount, source, destination, openedAtEpochMillis, false);
+    }
 
     public OpenedConnection {
         Objects.requireNonNull(direction, "direction");

@@ -80,8 +80,10 @@ final class RecordMapper {
                 .setDestinationPort(c.destinationPort)
                 .setSourcePort(c.sourcePort)
                 .setOpenedAtEpochMillis(c.openedAtEpochMillis)
-                // Capture listeners see plaintext today; the tunnel will report MUTUAL_TLS.
-                .setSecurityPolicy(SecurityPolicy.SECURITY_POLICY_NONE);
+                // As in Istio, only the destination knows how a connection arrived: mutual TLS through the tunnel or
+                // plaintext on the inbound capture; the source reports it unknown.
+                .setSecurityPolicy(outbound ? SecurityPolicy.SECURITY_POLICY_UNSPECIFIED
+                        : c.mutualTls ? SecurityPolicy.SECURITY_POLICY_MUTUAL_TLS : SecurityPolicy.SECURITY_POLICY_NONE);
         // Flat fields, not nested Address messages: without a nested message per end (built, sized and written here,
         // parsed into objects on the agent) the reporter → agent path carries about a quarter more records per second.
         if (c.sourceFamily == 4) {

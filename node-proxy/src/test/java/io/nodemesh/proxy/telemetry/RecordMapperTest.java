@@ -11,6 +11,7 @@ import io.nodemesh.telemetry.report.ReportLimits;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.ReportProtocol;
+import io.nodemesh.telemetry.v1.SecurityPolicy;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import org.junit.jupiter.api.Test;
@@ -67,6 +68,26 @@ class RecordMapperTest {
         assertThat(r.getBytesSent()).isEqualTo(10);
         assertThat(r.getBytesReceived()).isEqualTo(20);
         assertThat(r.getDurationNanos()).isEqualTo(1_000_000);
+    }
+
+    @Test
+    void onlyTheDestinationSaysHowAConnectionArrivedMutualTlsThroughTheTunnel() throws Exception {
+        InetSocketAddress client = new InetSocketAddress(InetAddress.getByName("10.77.0.2"), 40_000);
+        InetSocketAddress server = new InetSocketAddress(InetAddress.getByName("10.77.0.3"), 8080);
+        long now = System.currentTimeMillis();
+        ReportBatch.Builder batch = ReportBatch.newBuilder();
+        mapper.startBatch();
+        ConnectionRecord out = mapper.map(slot(new ClosedConnection(new OpenedConnection(Direction.OUTBOUND, "a",
+                "pod-a", "sa", client, server, now), 1, 1, 1, Outcome.OK)), batch);
+        ConnectionRecord tunnelled = mapper.map(slot(new ClosedConnection(new OpenedConnection(Direction.INBOUND, "b",
+                "pod-b", "sb", client, server, now, true), 1, 1, 1, Outcome.OK)), batch);
+        ConnectionRecord plaintext = mapper.map(slot(new ClosedConnection(new OpenedConnection(Direction.INBOUND, "b",
+                "pod-b", "sb", client, server, now, false), 1, 1, 1, Outcome.OK)), batch);
+
+        assertThat(out.getSecurityPolicy()).as("the source cannot know")
+                .isEqualTo(SecurityPolicy.SECURITY_POLICY_UNSPECIFIED);
+        assertThat(tunnelled.getSecurityPolicy()).isEqualTo(SecurityPolicy.SECURITY_POLICY_MUTUAL_TLS);
+        assertThat(plaintext.getSecurityPolicy()).isEqualTo(SecurityPolicy.SECURITY_POLICY_NONE);
     }
 
     @Test
