@@ -16,8 +16,8 @@ import javax.net.ssl.SSLPeerUnverifiedException;
  * completes only with a server that proves the destination's identity; the server presents its workload's certificate,
  * requires a client certificate of the mesh and reports the client's SPIFFE id. The certificates are looked up when a
  * connection is made, so a renewed one is used from the next connection on; connections already up keep theirs. A
- * connection made before its workload's first certificate is issued (the pod was captured a moment ago) waits for it,
- * within the tunnel's connect timeout, instead of failing.
+ * client's connection made before its workload's first certificate is issued (the pod was captured a moment ago)
+ * waits for it, within the tunnel's connect timeout, instead of failing.
  */
 public final class TlsSecurity implements TunnelSecurity {
 
@@ -37,19 +37,23 @@ public final class TlsSecurity implements TunnelSecurity {
     @Override
     public Future<SpiffeId> secureClient(Channel channel, TunnelKey key) {
         return secure(channel, key.sourceIdentity(), tls -> tls.newClientHandler(channel.alloc(),
-                key.destinationIdentity()));
+                key.destinationIdentity()), true);
     }
 
     @Override
     public Future<SpiffeId> secureServer(Channel channel) {
-        return secure(channel, self, tls -> tls.newServerHandler(channel.alloc()));
+        // No waiting here: the server reads as soon as it accepts, and a ClientHello read before TLS is in place would
+        // be lost. Its certificate was asked for when its pod was captured, before its listeners opened.
+        return secure(channel, self, tls -> tls.newServerHandler(channel.alloc()), false);
     }
 
     /**
      * Puts the TLS handler of {@code id}'s certificate first in the pipeline, at once when the certificate is held,
-     * else on the channel's loop once it is issued (nothing before TLS is written or read until then).
+     * else ({@code wait}) on the channel's loop once it is issued: nothing is written before TLS is in place, and the
+     * client writes first.
      */
-    private Future<SpiffeId> secure(Channel channel, SpiffeId id, Function<MeshTls, SslHandler> handler) {
+    private Future<SpiffeId> secure(Channel channel, SpiffeId id, Function<MeshTls, SslHandler> handler,
+            boolean wait) {
         CompletableFuture<MeshTls> certificate;
         try {
             certificate = certificates.apply(id);
@@ -60,6 +64,9 @@ public final class TlsSecurity implements TunnelSecurity {
             SslHandler tls = handler.apply(certificate.join());
             channel.pipeline().addFirst("tls", tls);
             return peerOf(channel, tls);
+        }
+        if (!wait && !certificate.isDone()) {
+            return channel.eventLoop().newFailedFuture(new IdentityException("no certificate held for " + id + " yet"));
         }
         Promise<SpiffeId> peer = channel.eventLoop().newPromise();
         certificate.whenComplete((held, error) -> channel.eventLoop().execute(() -> {
