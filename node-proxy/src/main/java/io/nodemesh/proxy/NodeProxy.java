@@ -148,7 +148,9 @@ public final class NodeProxy implements AutoCloseable {
         }
         ConnectionSink sink = sinkOverride;
         if (sink == null && telemetry != null) {
-            reporter = TelemetryReporter.start(telemetry, new PodWorkloads(this::snapshot));
+            // Principals in the trust domain the certificates are issued in.
+            reporter = TelemetryReporter.start(telemetry.withTrustDomain(identity.trustDomain()),
+                    new PodWorkloads(this::snapshot));
             sink = reporter;
         }
         transport = Transport.select(boot.transport(), log::warn);

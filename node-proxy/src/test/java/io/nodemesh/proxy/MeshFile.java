@@ -52,6 +52,12 @@ public final class MeshFile {
         return this;
     }
 
+    /** Identities in trust domain {@code domain}, without a mesh CA (what telemetry names principals by). */
+    public MeshFile trustDomain(String domain) {
+        this.identity = "  identity:\n    trustDomain: " + domain + "\n";
+        return this;
+    }
+
     /** Workload certificates from the mesh CA in {@code caDir}, of {@code lifetime} (e.g. {@code 2m}). */
     public MeshFile identity(Path caDir, String lifetime) {
         this.identity = "  identity:\n    caDir: " + caDir + "\n    certificateLifetime: " + lifetime + "\n";

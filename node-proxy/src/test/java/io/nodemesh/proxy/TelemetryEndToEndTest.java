@@ -104,6 +104,28 @@ class TelemetryEndToEndTest {
         }
     }
 
+    @Test
+    void principalsAreInTheTrustDomainTheProxyIsConfiguredWith() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        Path socket = mesh.dir().resolve("telemetry.sock");
+        TelemetryAgent agent = startAgent(socket);
+        try {
+            ReporterConfig reporting = ReporterConfig.builder().socketPath(socket).node("test-node")
+                    .reporterId("test-proxy").flushInterval(Duration.ofMillis(100)).build();
+            mesh.start(mesh.config().trustDomain("example.org").capture(a, b),
+                    o -> o.telemetry(reporting).removeRulesOnStop(true));
+            mesh.own(SeededServer.start(b, 8080, 1_000, 1_000, false));
+            assertThat(SeededClients.run(a, b.ipv4(), 8080, 1, 1_000, 1_000)).containsOnly("ok");
+            awaitMetric(agent, "istio_tcp_connections_closed_total",
+                    "reporter=\"source\",source_principal=\"spiffe://example.org/ns/demo/sa/a\"", 1,
+                    Duration.ofSeconds(5));
+            assertThat(scrape(agent)).doesNotContain("spiffe://cluster.local/");
+        } finally {
+            agent.close();
+        }
+    }
+
     private static long closed(NodeProxy proxy, Direction d) {
         return proxy.nodeStats().direction(d).snapshot().closed();
     }

@@ -51,6 +51,12 @@ public record ReporterConfig(
         }
     }
 
+    /** These settings with principals in {@code value} (the proxy's {@code proxy.identity.trustDomain}). */
+    public ReporterConfig withTrustDomain(String value) {
+        return new ReporterConfig(socketPath, reporterId, node, value, bufferCapacity, batchSize, flushInterval,
+                initialBackoff, maxBackoff, stallTimeout);
+    }
+
     public static Builder builder() {
         return new Builder();
     }
