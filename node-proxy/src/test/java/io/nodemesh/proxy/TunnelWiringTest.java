@@ -58,6 +58,9 @@ class TunnelWiringTest {
         assertThat(inbound.source().getAddress()).as("the source, from the tunnel's forwarded header")
                 .isEqualTo(client.ipv4());
         assertThat(inbound.opening().mutualTls()).as("reported as mutual TLS at the destination").isTrue();
+        String stats = node.admin("/stats");
+        assertThat(stats).contains("\"tunnel\"", "\"pooledConnections\" : 1", "\"200\" : 3",
+                "\"handshakeFailures\" : 0");
         assertThat(node.proxy.pod("demo/server").orElseThrow().stats(Direction.INBOUND).snapshot().opened())
                 .as("the streams, not the plaintext capture").isEqualTo(3);
 

@@ -18,6 +18,7 @@ import io.nodemesh.proxy.relay.Upstream;
 import io.nodemesh.proxy.relay.UpstreamConnector;
 import io.nodemesh.proxy.transport.Transport;
 import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.proxy.stats.TunnelStats;
 import io.nodemesh.proxy.tunnel.PlaintextSecurity;
 import io.nodemesh.proxy.tunnel.TunnelAuthorizer;
 import io.nodemesh.proxy.tunnel.TunnelPool;
@@ -71,11 +72,11 @@ public final class TunnelVsPlainBench {
             Channel tunnelServer = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(new TunnelServer(settings, new PlaintextSecurity(SOURCE), TunnelAuthorizer.ALLOW_ALL,
-                            plainUpstream(), NOTHING))
+                            plainUpstream(), NOTHING, new TunnelStats()))
                     .bind(new InetSocketAddress(LOOPBACK, 0)).sync().channel();
             TunnelPool pool = new TunnelPool(settings.withPort(((InetSocketAddress) tunnelServer.localAddress()).getPort()),
                     new PlaintextSecurity(SOURCE), () -> new Bootstrap().channel(EpollSocketChannel.class)
-                    .option(ChannelOption.TCP_NODELAY, true));
+                    .option(ChannelOption.TCP_NODELAY, true), new TunnelStats());
             TunnelUpstream tunnel = new TunnelUpstream(pool, SOURCE);
             Front plain = new Front(group, plainUpstream());
             Front tunnelled = new Front(group, (c, loop, relay) -> tunnel.connect(c, DESTINATION, c.destination(), loop, relay));

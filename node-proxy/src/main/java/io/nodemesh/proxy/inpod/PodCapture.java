@@ -183,9 +183,9 @@ public final class PodCapture implements ConnectionListener {
         SpiffeId self = new SpiffeId(shared.identities().trustDomain(), spec.namespace(), spec.serviceAccount());
         TunnelSecurity tls = new TlsSecurity(self, shared.identities()::ready);
         TunnelSettings tunnelSettings = TunnelSettings.defaults().withConnectTimeout(currentSettings().connectTimeout());
-        tunnels = new TunnelPool(tunnelSettings, tls, upstreamTemplate::clone);
-        listeners.add(listen(TunnelSettings.PORT, new TunnelServer(tunnelSettings, tls, this::authorizeStream, app, this),
-                "tunnel"));
+        tunnels = new TunnelPool(tunnelSettings, tls, upstreamTemplate::clone, shared.node().tunnel());
+        listeners.add(listen(TunnelSettings.PORT, new TunnelServer(tunnelSettings, tls, this::authorizeStream, app, this,
+                shared.node().tunnel()), "tunnel"));
         return new TunnelUpstream(tunnels, self);
     }
 
@@ -258,6 +258,12 @@ public final class PodCapture implements ConnectionListener {
             }
         });
         return c;
+    }
+
+    /** The tunnel connections this pod's pool holds now (0 without a mesh CA). */
+    public int tunnelConnections() {
+        TunnelPool pool = tunnels;
+        return pool == null ? 0 : pool.connectionCount();
     }
 
     /** Connections accepted and not yet closed. */

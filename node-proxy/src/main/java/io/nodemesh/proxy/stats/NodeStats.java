@@ -16,11 +16,17 @@ public final class NodeStats {
     private final DirectionStats outbound = new DirectionStats();
     private final DirectionStats inbound = new DirectionStats();
     private final LongAdder notRedirected = new LongAdder();
+    private final TunnelStats tunnel = new TunnelStats();
     private final AtomicReferenceArray<ClosedConnection> recent = new AtomicReferenceArray<>(RECENT);
     private final AtomicLong recentCursor = new AtomicLong();
 
     public DirectionStats direction(Direction d) {
         return d == Direction.OUTBOUND ? outbound : inbound;
+    }
+
+    /** The mutual-TLS tunnel's counters, every pod's. */
+    public TunnelStats tunnel() {
+        return tunnel;
     }
 
     /** Counts a connection that reached a capture port without being redirected. */

@@ -21,6 +21,7 @@ import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.Outcomes;
 import io.nodemesh.proxy.relay.Relay;
 import io.nodemesh.proxy.relay.Upstream;
+import io.nodemesh.proxy.stats.TunnelStats;
 import java.net.InetSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,12 +40,14 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
     private final TunnelAuthorizer authorizer;
     private final Upstream app;
     private final ConnectionListener listener;
+    private final TunnelStats stats;
     private boolean requested;
 
-    ConnectRequest(TunnelAuthorizer authorizer, Upstream app, ConnectionListener listener) {
+    ConnectRequest(TunnelAuthorizer authorizer, Upstream app, ConnectionListener listener, TunnelStats stats) {
         this.authorizer = authorizer;
         this.app = app;
         this.listener = listener;
+        this.stats = stats;
     }
 
     @Override
@@ -140,13 +143,14 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
         return stream.remoteAddress() instanceof InetSocketAddress peer ? peer : new InetSocketAddress(0);
     }
 
-    private static ChannelFuture answer(Channel stream, int status) {
+    private ChannelFuture answer(Channel stream, int status) {
+        stats.answered(status);
         boolean end = status != 200;
         return stream.writeAndFlush(new DefaultHttp2HeadersFrame(
                 new DefaultHttp2Headers().status(Integer.toString(status)), end));
     }
 
-    private static void answerAndClose(Channel stream, int status) {
+    private void answerAndClose(Channel stream, int status) {
         answer(stream, status).addListener(ChannelFutureListener.CLOSE);
     }
 }

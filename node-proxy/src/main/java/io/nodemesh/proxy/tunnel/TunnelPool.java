@@ -18,6 +18,7 @@ import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import io.nodemesh.proxy.stats.TunnelStats;
 import java.net.InetSocketAddress;
 import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
@@ -49,6 +50,7 @@ public final class TunnelPool implements AutoCloseable {
     private final TunnelSettings settings;
     private final TunnelSecurity security;
     private final Supplier<Bootstrap> bootstrap;
+    private final TunnelStats stats;
     private final Map<TunnelKey, List<Pooled>> pools = new HashMap<>(); // guarded by this
     private boolean closed; // guarded by this
 
@@ -57,11 +59,14 @@ public final class TunnelPool implements AutoCloseable {
      * @param security what secures each connection (mutual TLS in the mesh)
      * @param bootstrap a fresh bootstrap per connection, configured for the pod: channel factory (its network namespace,
      *         the bypass mark) and options; the pool sets the event loop, the handler and the connect timeout
+     * @param stats where its connections, their failures and its streams are counted
      */
-    public TunnelPool(TunnelSettings settings, TunnelSecurity security, Supplier<Bootstrap> bootstrap) {
+    public TunnelPool(TunnelSettings settings, TunnelSecurity security, Supplier<Bootstrap> bootstrap,
+            TunnelStats stats) {
         this.settings = settings;
         this.security = security;
         this.bootstrap = bootstrap;
+        this.stats = stats;
     }
 
     /**
@@ -267,6 +272,7 @@ public final class TunnelPool implements AutoCloseable {
                     return;
                 }
                 ready = true;
+                stats.connected();
                 open = new ArrayList<>(waiting);
                 waiting.clear();
                 if (open.size() > capacity) {
@@ -288,6 +294,9 @@ public final class TunnelPool implements AutoCloseable {
         private void failed(Throwable cause) {
             List<Request> waited;
             synchronized (TunnelPool.this) {
+                if (!ready && !gone) {
+                    stats.failed(cause); // once: a connection that never came up
+                }
                 gone = true;
                 remove();
                 waited = new ArrayList<>(waiting);
@@ -312,6 +321,7 @@ public final class TunnelPool implements AutoCloseable {
 
         /** Opens {@code request}'s stream, whose place is reserved. */
         void open(Request request) {
+            stats.streamOpened();
             AtomicBoolean released = new AtomicBoolean();
             Runnable release = () -> {
                 if (released.compareAndSet(false, true)) {

@@ -12,6 +12,7 @@ import io.netty.util.concurrent.Future;
 import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.Upstream;
+import io.nodemesh.proxy.stats.TunnelStats;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +30,7 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
     /** The client's identity as the connection's security proved it (null inside: none), once the handshake is done. */
     static final AttributeKey<Future<SpiffeId>> PEER = AttributeKey.valueOf(TunnelServer.class, "peer");
 
+    private final TunnelStats stats;
     private final TunnelSettings settings;
     private final TunnelSecurity security;
     private final ChannelInitializer<Http2StreamChannel> streams;
@@ -39,16 +41,18 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
      * @param authorizer decides every stream
      * @param app connects a stream's destination (the connection's original destination is the {@code :authority})
      * @param listener told of every authorized stream as a connection, opened and closed (telemetry)
+     * @param stats where its connections, refused handshakes and answers are counted
      */
     public TunnelServer(TunnelSettings settings, TunnelSecurity security, TunnelAuthorizer authorizer, Upstream app,
-                        ConnectionListener listener) {
+                        ConnectionListener listener, TunnelStats stats) {
         this.settings = settings;
         this.security = security;
+        this.stats = stats;
         this.streams = new ChannelInitializer<>() {
             @Override
             protected void initChannel(Http2StreamChannel stream) {
                 stream.pipeline()
-                        .addLast("connect", new ConnectRequest(authorizer, app, listener))
+                        .addLast("connect", new ConnectRequest(authorizer, app, listener, stats))
                         .addLast("bytes", new StreamBytes());
             }
         };
@@ -56,12 +60,14 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
 
     @Override
     protected void initChannel(Channel ch) {
+        stats.accepted();
         Future<SpiffeId> peer = security.secureServer(ch);
         ch.attr(PEER).set(peer);
         ch.pipeline().addLast("failures", CloseOnFailure.INSTANCE);
         // HTTP/2 only once the peer is proven: nothing is written to, or read from, a peer that fails the handshake.
         peer.addListener(f -> {
             if (!f.isSuccess()) {
+                stats.handshakeFailed();
                 ch.close();
                 return;
             }

@@ -26,6 +26,7 @@ import io.netty.util.concurrent.Future;
 import io.nodemesh.proxy.LeakGuard;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.relay.Outcomes;
+import io.nodemesh.proxy.stats.TunnelStats;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -183,7 +184,8 @@ class TunnelLifecycleTest {
                     })
                     .bind(new InetSocketAddress(TunnelRig.LOOPBACK, 0)).sync().channel();
             try (TunnelPool pool = new TunnelPool(pingy.withPort(((InetSocketAddress) mute.localAddress()).getPort()),
-                    new PlaintextSecurity(TunnelRig.SOURCE), () -> new Bootstrap().channel(EpollSocketChannel.class))) {
+                    new PlaintextSecurity(TunnelRig.SOURCE), () -> new Bootstrap().channel(EpollSocketChannel.class),
+                    new TunnelStats())) {
                 long start = System.nanoTime();
                 Future<Http2StreamChannel> open = pool.openStream(key(new InetSocketAddress(TunnelRig.LOOPBACK, 9)),
                         null, rig.group.next(), new ChannelInboundHandlerAdapter());
@@ -217,7 +219,8 @@ class TunnelLifecycleTest {
         try (ServerSocket silent = new ServerSocket(0, 10, TunnelRig.LOOPBACK);
              TunnelRig rig = TunnelRig.plain();
              TunnelPool pool = new TunnelPool(impatient.withPort(silent.getLocalPort()),
-                     new PlaintextSecurity(TunnelRig.SOURCE), () -> new Bootstrap().channel(EpollSocketChannel.class))) {
+                     new PlaintextSecurity(TunnelRig.SOURCE), () -> new Bootstrap().channel(EpollSocketChannel.class),
+                    new TunnelStats())) {
             long start = System.nanoTime();
             Future<Http2StreamChannel> open = pool.openStream(key(new InetSocketAddress(TunnelRig.LOOPBACK, 9)), null,
                     rig.group.next(), new ChannelInboundHandlerAdapter());

@@ -16,6 +16,7 @@ import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.UpstreamConnector;
+import io.nodemesh.proxy.stats.TunnelStats;
 import io.nodemesh.proxy.transport.Transport;
 import io.nodemesh.proxy.transport.TransportKind;
 import java.net.InetAddress;
@@ -49,6 +50,8 @@ final class TunnelRig implements AutoCloseable {
     final List<InetSocketAddress> askedFor = new CopyOnWriteArrayList<>();
     /** The peers' proven identities, as the authorizer was told them (null: none). */
     final List<SpiffeId> peers = new CopyOnWriteArrayList<>();
+    /** The tunnel's counters, both sides. */
+    final TunnelStats stats = new TunnelStats();
     final TunnelPool pool;
     final InetSocketAddress tunnelAddress;
     private final Channel serverChannel;
@@ -65,7 +68,7 @@ final class TunnelRig implements AutoCloseable {
                 .channel(EpollSocketChannel.class)
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 2000)), server);
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 2000)), server, stats);
         serverChannel = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childHandler(new ChannelInitializer<>() {
@@ -78,7 +81,7 @@ final class TunnelRig implements AutoCloseable {
                 .bind(new InetSocketAddress(LOOPBACK, 0)).sync().channel();
         tunnelAddress = (InetSocketAddress) serverChannel.localAddress();
         pool = new TunnelPool(clientSettings.withPort(tunnelAddress.getPort()), security,
-                () -> new Bootstrap().channel(EpollSocketChannel.class).option(ChannelOption.TCP_NODELAY, true));
+                () -> new Bootstrap().channel(EpollSocketChannel.class).option(ChannelOption.TCP_NODELAY, true), stats);
         TunnelUpstream tunnel = new TunnelUpstream(pool, SOURCE);
         frontChannel = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
                 .childOption(ChannelOption.AUTO_READ, false)

@@ -14,6 +14,7 @@ import java.net.SocketException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -106,6 +107,10 @@ class TunnelTest {
                 assertThat(allOpen.await(10, TimeUnit.SECONDS)).as("all 5 streams reached the app").isTrue();
                 assertThat(rig.tunnelConnections).hasValue(2);
                 assertThat(rig.pool.connectionCount()).isEqualTo(2);
+                Map<String, Object> counted = rig.stats.report();
+                assertThat(counted.get("client")).asString().contains("connections=2", "streams=5");
+                assertThat(counted.get("server")).asString().contains("connections=2", "handshakeFailures=0",
+                        "200=5");
             } finally {
                 release.countDown();
                 for (Socket c : clients) {
@@ -249,6 +254,7 @@ class TunnelTest {
                     rig.group.next(), new io.netty.channel.ChannelInboundHandlerAdapter());
             assertThat(open.await(5, TimeUnit.SECONDS)).isTrue();
             assertThat(open.cause()).isInstanceOfSatisfying(TunnelRefused.class, r -> assertThat(r.status()).isEqualTo(401));
+            assertThat(rig.stats.report().get("server")).asString().contains("401=2");
         }
     }
 
