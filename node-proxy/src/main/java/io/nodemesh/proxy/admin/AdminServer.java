@@ -29,6 +29,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.nodemesh.linux.UnixSocketFile;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.UnixDomainSocketAddress;
@@ -48,7 +49,8 @@ import java.util.concurrent.TimeUnit;
 public final class AdminServer implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final String PAGES = "/stats, /connections, /workloads, /services, /policies, /certs, /config_dump, /healthz";
+    private static final String PAGES =
+            "/stats, /connections, /workloads, /services, /policies, /certs, /config_dump, /healthz";
 
     private final EventLoopGroup group;
     private final Channel tcp;
@@ -81,10 +83,12 @@ public final class AdminServer implements AutoCloseable {
         try {
             tcp = bind(new ServerBootstrap().group(group).channel(NioServerSocketChannel.class), pages, address,
                     address.toString());
-            AdminSocketFile.prepare(socket);
+            UnixSocketFile.prepare(socket, "another process already serves " + socket
+                    + " (a second proxy on this node?)");
             Channel unix = bind(new ServerBootstrap().group(group).channel(NioServerDomainSocketChannel.class), pages,
                     UnixDomainSocketAddress.of(socket), socket.toString());
-            AdminSocketFile.restrict(socket);
+            // Owner-only (0600): the admin API shows the node's pods and connections; the CLI runs as root there.
+            UnixSocketFile.restrict(socket, "rw-------");
             return new AdminServer(group, tcp, unix, socket);
         } catch (IOException e) {
             if (tcp != null) {
@@ -119,7 +123,7 @@ public final class AdminServer implements AutoCloseable {
     public void close() {
         tcp.close().awaitUninterruptibly();
         unix.close().awaitUninterruptibly();
-        AdminSocketFile.remove(socket);
+        UnixSocketFile.remove(socket);
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }
 

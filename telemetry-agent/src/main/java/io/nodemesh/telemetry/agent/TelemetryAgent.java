@@ -10,6 +10,7 @@ import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.nodemesh.linux.UnixSocketFile;
 import io.nodemesh.telemetry.accesslog.AccessLog;
 import io.nodemesh.telemetry.http.MetricsHttpServer;
 import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
@@ -82,7 +83,8 @@ public final class TelemetryAgent implements AutoCloseable {
         ReportService service = new ReportService(new BatchValidator(config.limits(), System::currentTimeMillis),
                 metrics, captures, self, accessLog, config.maxActiveStreams());
 
-        UnixSocketFile.prepare(config.socketPath());
+        UnixSocketFile.prepare(config.socketPath(),
+                "another process is already listening on " + config.socketPath());
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1,
                 new DefaultThreadFactory("telemetry-accept", true), EpollIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(1,
@@ -108,7 +110,7 @@ public final class TelemetryAgent implements AutoCloseable {
                     .addService(service)
                     .build()
                     .start();
-            UnixSocketFile.restrict(config.socketPath());
+            UnixSocketFile.restrict(config.socketPath(), "rw-rw----"); // owner and group (0660)
             MetricsHttpServer http = MetricsHttpServer.start(config.metricsAddress(), registry, metrics);
             LOG.info("telemetry agent: reports on {}, metrics on http://{}/metrics, max {} series",
                     config.socketPath(), NetUtil.toSocketAddressString(http.address()),

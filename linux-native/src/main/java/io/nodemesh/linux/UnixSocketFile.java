@@ -1,4 +1,4 @@
-package io.nodemesh.telemetry.agent;
+package io.nodemesh.linux;
 
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -9,8 +9,11 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 
-/** Prepares and tidies the path of the agent's Unix socket. */
-final class UnixSocketFile {
+/**
+ * The path of a daemon's Unix socket (the telemetry agent's, the proxy's admin API): made bindable before the bind,
+ * restricted after it, removed on close.
+ */
+public final class UnixSocketFile {
 
     private static final int S_IFMT = 0170000;
     private static final int S_IFSOCK = 0140000;
@@ -19,11 +22,12 @@ final class UnixSocketFile {
     }
 
     /**
-     * Makes {@code path} bindable: creates the parent directory and removes a stale socket left by
-     * a crashed agent. Refuses to remove anything that is not a socket, or a socket someone still
-     * listens on.
+     * Makes {@code path} bindable: creates its directory and removes a stale socket left by a daemon that died.
+     * Refuses to remove anything that is not a socket, or a socket another process still listens on.
+     *
+     * @param inUse the message when another process listens there
      */
-    static void prepare(Path path) throws IOException {
+    public static void prepare(Path path, String inUse) throws IOException {
         Path parent = path.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
@@ -36,21 +40,22 @@ final class UnixSocketFile {
             throw new IOException(path + " exists and is not a socket; refusing to replace it");
         }
         if (someoneListens(path)) {
-            throw new IOException("another process is already listening on " + path);
+            throw new IOException(inUse);
         }
         Files.delete(path);
     }
 
-    /** Restricts the socket to its owner and group (0660). */
-    static void restrict(Path path) throws IOException {
-        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw----"));
+    /** Sets the socket's permissions, e.g. {@code rw-------} (0600). */
+    public static void restrict(Path path, String permissions) throws IOException {
+        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(permissions));
     }
 
-    static void remove(Path path) {
+    /** Removes the socket if it is there; a failure is left for the next start, which replaces a stale socket. */
+    public static void remove(Path path) {
         try {
             Files.deleteIfExists(path);
         } catch (IOException e) {
-            // Nothing to do: the next start replaces a stale socket anyway.
+            // The next start replaces a stale socket anyway.
         }
     }
 
