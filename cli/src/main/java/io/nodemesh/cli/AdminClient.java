@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.nodemesh.proxy.config.HostPort;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.net.ConnectException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -42,6 +43,36 @@ final class AdminClient {
             return parse(body);
         } catch (IOException e) {
             throw new Unreachable(where(admin, target) + " did not return JSON: " + e.getMessage());
+        }
+    }
+
+    /**
+     * What a debugging command got from the admin API: a tree to print as a table, or, with no tree, the command is
+     * done and exits with {@code exit} (the JSON printed as it came, a bad {@code -o}, or the failure said on its
+     * error stream).
+     */
+    record Answer(int exit, JsonNode table) {
+    }
+
+    /**
+     * GETs {@code target} for the command {@code command} with output format {@code output}: {@code json} prints the
+     * body as it came, {@code table} hands its tree back; a bad format or an unreachable API is said on {@code err}.
+     */
+    static Answer get(AdminAddress admin, String target, String output, String command, PrintWriter out,
+            PrintWriter err) {
+        if (!OutputFormat.check(output, command, err)) {
+            return new Answer(2, null);
+        }
+        try {
+            String body = fetch(admin, target);
+            if (OutputFormat.JSON.equals(output)) {
+                OutputFormat.printJson(out, body);
+                return new Answer(0, null);
+            }
+            return new Answer(0, tree(admin, target, body));
+        } catch (Unreachable e) {
+            err.println("nodemesh " + command + ": " + e.getMessage());
+            return new Answer(1, null);
         }
     }
 

@@ -29,22 +29,11 @@ public final class CertsCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (!OutputFormat.check(output, "certs", err)) {
-            return 2;
+        AdminClient.Answer got = AdminClient.get(admin, "/certs", output, "certs", out, err);
+        if (got.table() == null) {
+            return got.exit();
         }
-        String body;
-        JsonNode answer;
-        try {
-            body = AdminClient.fetch(admin, "/certs");
-            answer = OutputFormat.JSON.equals(output) ? null : AdminClient.tree(admin, "/certs", body);
-        } catch (AdminClient.Unreachable e) {
-            err.println("nodemesh certs: " + e.getMessage());
-            return 1;
-        }
-        if (answer == null) {
-            OutputFormat.printJson(out, body);
-            return 0;
-        }
+        JsonNode answer = got.table();
         if (answer.path("ca").isNull()) {
             out.println("no mesh CA configured (proxy.identity.caDir): no workload certificates, no mutual TLS");
             out.flush();

@@ -44,24 +44,13 @@ public final class ConnectionsCommand implements Callable<Integer> {
             err.println("nodemesh connections: -n must not be negative");
             return 2;
         }
-        if (!OutputFormat.check(output, "connections", err)) {
-            return 2;
-        }
         String target = "/connections?recent=" + recent
                 + (pod == null ? "" : "&pod=" + URLEncoder.encode(pod, StandardCharsets.UTF_8));
-        String body;
-        JsonNode connections;
-        try {
-            body = AdminClient.fetch(admin, target);
-            connections = OutputFormat.JSON.equals(output) ? null : AdminClient.tree(admin, target, body);
-        } catch (AdminClient.Unreachable e) {
-            err.println("nodemesh connections: " + e.getMessage());
-            return 1;
+        AdminClient.Answer got = AdminClient.get(admin, target, output, "connections", out, err);
+        if (got.table() == null) {
+            return got.exit();
         }
-        if (connections == null) {
-            OutputFormat.printJson(out, body);
-            return 0;
-        }
+        JsonNode connections = got.table();
         TextTable open = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", Vocabulary.BYTES_OUT,
                 Vocabulary.BYTES_BACK, "OPENED");
         int openCount = 0;

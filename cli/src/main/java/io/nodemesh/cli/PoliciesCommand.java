@@ -35,24 +35,13 @@ public final class PoliciesCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (!OutputFormat.check(output, "policies", err)) {
-            return 2;
-        }
         String target = "/policies" + (workload == null ? ""
                 : "?workload=" + URLEncoder.encode(workload, StandardCharsets.UTF_8));
-        String body;
-        JsonNode answer;
-        try {
-            body = AdminClient.fetch(admin, target);
-            answer = OutputFormat.JSON.equals(output) ? null : AdminClient.tree(admin, target, body);
-        } catch (AdminClient.Unreachable e) {
-            err.println("nodemesh policies: " + e.getMessage());
-            return 1;
+        AdminClient.Answer got = AdminClient.get(admin, target, output, "policies", out, err);
+        if (got.table() == null) {
+            return got.exit();
         }
-        if (answer == null) {
-            OutputFormat.printJson(out, body);
-            return 0;
-        }
+        JsonNode answer = got.table();
         TextTable table = new TextTable("WORKLOAD", "PEER AUTH", "POLICIES", "EFFECT");
         for (JsonNode w : answer.path("workloads")) {
             StringBuilder names = new StringBuilder();

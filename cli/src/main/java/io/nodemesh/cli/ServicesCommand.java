@@ -37,24 +37,13 @@ public final class ServicesCommand implements Callable<Integer> {
 
     /** Runs the command with its options set, without picocli ({@link DebugCli}'s fast path too). */
     int run(PrintWriter out, PrintWriter err) {
-        if (!OutputFormat.check(output, "services", err)) {
-            return 2;
-        }
         String target = "/services" + (namespace == null ? ""
                 : "?namespace=" + URLEncoder.encode(namespace, StandardCharsets.UTF_8));
-        String body;
-        JsonNode services;
-        try {
-            body = AdminClient.fetch(admin, target);
-            services = OutputFormat.JSON.equals(output) ? null : AdminClient.tree(admin, target, body);
-        } catch (AdminClient.Unreachable e) {
-            err.println("nodemesh services: " + e.getMessage());
-            return 1;
+        AdminClient.Answer got = AdminClient.get(admin, target, output, "services", out, err);
+        if (got.table() == null) {
+            return got.exit();
         }
-        if (services == null) {
-            OutputFormat.printJson(out, body);
-            return 0;
-        }
+        JsonNode services = got.table();
         TextTable table = new TextTable("NAMESPACE", "NAME", "VIP", "ENDPOINTS");
         for (JsonNode s : services.path("services")) {
             StringBuilder vips = new StringBuilder();

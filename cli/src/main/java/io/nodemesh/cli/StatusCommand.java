@@ -34,22 +34,11 @@ public final class StatusCommand implements Callable<Integer> {
 
     /** Runs the command with its options set, without picocli ({@link DebugCli}'s fast path too). */
     int run(PrintWriter out, PrintWriter err) {
-        if (!OutputFormat.check(output, "status", err)) {
-            return 2;
+        AdminClient.Answer got = AdminClient.get(admin, "/stats", output, "status", out, err);
+        if (got.table() == null) {
+            return got.exit();
         }
-        String body;
-        JsonNode stats;
-        try {
-            body = AdminClient.fetch(admin, "/stats");
-            stats = OutputFormat.JSON.equals(output) ? null : AdminClient.tree(admin, "/stats", body);
-        } catch (AdminClient.Unreachable e) {
-            err.println("nodemesh status: " + e.getMessage());
-            return 1;
-        }
-        if (stats == null) {
-            OutputFormat.printJson(out, body);
-            return 0;
-        }
+        JsonNode stats = got.table();
         JsonNode config = stats.path("config");
         out.printf("proxy     transport %s, config %s (loaded %s)%n", stats.path("transport").asText(),
                 config.path("file").asText(), config.path("loadedAt").asText());

@@ -37,24 +37,13 @@ public final class WorkloadsCommand implements Callable<Integer> {
 
     /** Runs the command with its options set, without picocli ({@link DebugCli}'s fast path too). */
     int run(PrintWriter out, PrintWriter err) {
-        if (!OutputFormat.check(output, "workloads", err)) {
-            return 2;
-        }
         String target = "/workloads" + (namespace == null ? ""
                 : "?namespace=" + URLEncoder.encode(namespace, StandardCharsets.UTF_8));
-        String body;
-        JsonNode workloads;
-        try {
-            body = AdminClient.fetch(admin, target);
-            workloads = OutputFormat.JSON.equals(output) ? null : AdminClient.tree(admin, target, body);
-        } catch (AdminClient.Unreachable e) {
-            err.println("nodemesh workloads: " + e.getMessage());
-            return 1;
+        AdminClient.Answer got = AdminClient.get(admin, target, output, "workloads", out, err);
+        if (got.table() == null) {
+            return got.exit();
         }
-        if (workloads == null) {
-            OutputFormat.printJson(out, body);
-            return 0;
-        }
+        JsonNode workloads = got.table();
         TextTable table = new TextTable("NAMESPACE", "POD", "ADDRESS", "NODE", "CAPTURE");
         for (JsonNode w : workloads.path("workloads")) {
             StringBuilder ips = new StringBuilder();
