@@ -44,8 +44,9 @@ NODEMESH_PACKAGES=(
 )
 NODEMESH_BUILD_PACKAGES=("maven:mvn")
 # What only the tests use: haproxy -c and openssl check the benchmark's generated HAProxy/mTLS configs;
-# promtool (ensure_promtool) checks /metrics with Prometheus's own parsers.
-NODEMESH_TEST_PACKAGES=("haproxy:haproxy" "openssl:openssl")
+# promtool (ensure_promtool) checks /metrics with Prometheus's own parsers; tcpdump records the link between two
+# test nodes to show that only TLS crosses it.
+NODEMESH_TEST_PACKAGES=("haproxy:haproxy" "openssl:openssl" "tcpdump:tcpdump")
 # promtool alone, taken out of Debian's prometheus package: installing the package would also enable a
 # Prometheus server at boot. ExpositionFormatTest looks here (and in NODEMESH_PROMTOOL, then on PATH).
 NODEMESH_PROMTOOL_DIR="$NODEMESH_ROOT/.cache/promtool"  # gitignored

@@ -31,10 +31,14 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  */
 public final class MeshExtension implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback {
 
+    /** The link between the first node and the second, in the first node's namespace. */
+    public static final String WIRE = "wire";
+
     private final NetnsExtension net = new NetnsExtension();
     private final Deque<AutoCloseable> owned = new ArrayDeque<>();
     private final Map<Netns, String> podNames = new IdentityHashMap<>();
     private Lan node;
+    private Lan secondNode;
     private Path dir;
 
     @Override
@@ -64,6 +68,7 @@ public final class MeshExtension implements BeforeAllCallback, AfterAllCallback,
         }
         podNames.clear();
         node = null;
+        secondNode = null;
         net.afterEach(context);
         deleteDir();
         if (failure != null) {
@@ -86,6 +91,31 @@ public final class MeshExtension implements BeforeAllCallback, AfterAllCallback,
         return attach(name, true);
     }
 
+    /**
+     * A pod {@code name} on a second node, with the next IPv4 address of the same network: the two nodes' bridges are
+     * joined by one link, {@link #WIRE} in the first node's namespace ({@link #firstNode}), so everything between pods
+     * of different nodes crosses it (and can be captured there).
+     */
+    public Netns podOnSecondNode(String name) {
+        if (secondNode == null) {
+            Netns first = firstNode();
+            secondNode = net.lan("node2");
+            first.execOk("ip", "link", "add", WIRE, "type", "veth", "peer", "name", WIRE + "-2", "netns",
+                    secondNode.node().name());
+            first.execOk("ip", "link", "set", WIRE, "master", "br0", "up");
+            secondNode.node().execOk("ip", "link", "set", WIRE + "-2", "master", "br0", "up");
+        }
+        return attach(secondNode, name, false);
+    }
+
+    /** The first node's namespace (its bridge {@code br0}, and {@link #WIRE} once there is a second node). */
+    public Netns firstNode() {
+        if (node == null) {
+            node = net.lan("node");
+        }
+        return node.node();
+    }
+
     /** A config for this test's pods: {@code mesh.config().capture(a, b)}. */
     public MeshFile config() {
         return new MeshFile(podNames::get);
@@ -101,7 +131,19 @@ public final class MeshExtension implements BeforeAllCallback, AfterAllCallback,
      * {@link TestNode}); for instance {@code b -> b.transport(TransportKind.NIO)}.
      */
     public TestNode start(MeshFile config, UnaryOperator<NodeProxy.Builder> options) throws Exception {
-        TestNode started = own(new TestNode(dir.resolve("mesh.yaml"), config.yaml(), options));
+        return start(dir, config, options);
+    }
+
+    /**
+     * Starts the proxy of another node on {@code config}, with its file and admin socket in a directory of its own
+     * ({@code nodeName} under this test's directory), so that two proxies run side by side.
+     */
+    public TestNode startNode(String nodeName, MeshFile config) throws Exception {
+        return start(Files.createDirectories(dir.resolve(nodeName)), config, UnaryOperator.identity());
+    }
+
+    private TestNode start(Path in, MeshFile config, UnaryOperator<NodeProxy.Builder> options) throws Exception {
+        TestNode started = own(new TestNode(in.resolve("mesh.yaml"), config.yaml(), options));
         started.proxy.start();
         return started;
     }
@@ -129,12 +171,14 @@ public final class MeshExtension implements BeforeAllCallback, AfterAllCallback,
     }
 
     private Netns attach(String name, boolean ipv6) {
-        if (node == null) {
-            node = net.lan("node");
-        }
+        firstNode();
+        return attach(node, name, ipv6);
+    }
+
+    private Netns attach(Lan on, String name, boolean ipv6) {
         int host = podNames.size() + 2;
-        Netns pod = ipv6 ? node.attach("p" + name, "10.77.0." + host + "/24", "fd77::" + host + "/64")
-                : node.attach("p" + name, "10.77.0." + host + "/24");
+        Netns pod = ipv6 ? on.attach("p" + name, "10.77.0." + host + "/24", "fd77::" + host + "/64")
+                : on.attach("p" + name, "10.77.0." + host + "/24");
         podNames.put(pod, name);
         return pod;
     }

@@ -29,6 +29,7 @@ public final class MeshFile {
     private String namespaceLabels;
     private String rules = "iptables";
     private String idleTimeout = "1m";
+    private String connectTimeout = "2s";
     private String drainTimeout = "2s";
     private String identity = "";
 
@@ -39,6 +40,12 @@ public final class MeshFile {
     /** {@code iptables} (the default), {@code nft} or {@code none}. */
     public MeshFile rules(String backend) {
         this.rules = backend;
+        return this;
+    }
+
+    /** Connect timeout of the proxy's upstream connections (a tunnel connection: TCP, TLS and HTTP/2 settings). */
+    public MeshFile connectTimeout(String duration) {
+        this.connectTimeout = duration;
         return this;
     }
 
@@ -71,6 +78,19 @@ public final class MeshFile {
             // Rendered when the file is written: a later service() labels the pod.
             pods.add(() -> podEntry(name, ns) + (labels.containsKey(name) ? "    labels: {service: " + labels.get(name)
                     + "}\n" : "") + (notReady.contains(name) ? "    ready: false\n" : ""));
+        }
+        return this;
+    }
+
+    /**
+     * Lists these pods (made by {@link MeshExtension#pod} or {@link MeshExtension#podOnSecondNode}) as pods of another
+     * node, {@code nodeName}: known to this node's proxy (addresses, identity, enrolment), not captured by it.
+     */
+    public MeshFile elsewhere(String nodeName, Netns... namespaces) {
+        for (Netns ns : namespaces) {
+            String name = podNames.apply(ns);
+            String entry = podEntry(name, ns).replaceFirst("    netns: .*\n", "    node: " + nodeName + "\n");
+            pods.add(() -> entry);
         }
         return this;
     }
@@ -125,10 +145,10 @@ public final class MeshFile {
                 proxy:
                   rules: %s
                   workers: 2
-                  connectTimeout: 2s
+                  connectTimeout: %s
                   idleTimeout: %s
                   drainTimeout: %s
-                """.formatted(rules, idleTimeout, drainTimeout) + identity;
+                """.formatted(rules, connectTimeout, idleTimeout, drainTimeout) + identity;
         String head = namespaceLabels == null ? proxy : proxy + "namespaces:\n  - name: demo\n"
                 + "    labels: {nodemesh.io/capture: enabled" + (namespaceLabels.isEmpty() ? "" : ", " + namespaceLabels)
                 + "}\n";

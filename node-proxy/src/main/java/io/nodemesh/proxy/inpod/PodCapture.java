@@ -194,9 +194,32 @@ public final class PodCapture implements ConnectionListener {
         if (!spec.ips().contains(destination.getAddress())) {
             return destination + " is not an address of pod " + spec.key();
         }
-        Authorizer.Decision decision = Authorizer.decide(shared.snapshot().get(), spec,
+        MeshSnapshot snapshot = shared.snapshot().get();
+        String impersonation = impersonation(snapshot, peer, client.getAddress());
+        if (impersonation != null) {
+            return impersonation;
+        }
+        Authorizer.Decision decision = Authorizer.decide(snapshot, spec,
                 new Peer(peer, client.getAddress(), destination.getPort()));
         return decision.allowed() ? null : decision.reason();
+    }
+
+    /**
+     * Why a proven peer cannot be who it says it comes from, or null: the source address is a pod the snapshot knows
+     * and the certificate names another identity (a stolen or misused certificate claiming a pod's address). An
+     * address the snapshot does not know as one pod's (a pod this node has not heard of yet, a shared address) is not
+     * held against a peer that proved its identity: policies still decide on the identity and the address.
+     */
+    static String impersonation(MeshSnapshot snapshot, SpiffeId peer, InetAddress source) {
+        if (peer == null) {
+            return null;
+        }
+        PodSpec pod = snapshot.podByIp(source).orElse(null);
+        if (pod == null || pod.namespace().equals(peer.namespace()) && pod.serviceAccount().equals(peer.serviceAccount())) {
+            return null;
+        }
+        return "identity " + peer + " is not that of the source pod " + pod.namespace() + "/" + pod.name()
+                + " at " + source.getHostAddress() + " (service account " + pod.serviceAccount() + ")";
     }
 
     /** Marks the pod failed for {@code reason}, saying {@code message}, and releases whatever it had opened. */

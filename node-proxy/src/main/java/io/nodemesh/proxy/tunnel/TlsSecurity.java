@@ -2,6 +2,7 @@ package io.nodemesh.proxy.tunnel;
 
 import io.netty.channel.Channel;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.nodemesh.proxy.identity.IdentityException;
@@ -15,13 +16,18 @@ import javax.net.ssl.SSLPeerUnverifiedException;
  * Mutual TLS 1.3 (ALPN {@code h2}) through {@link MeshTls}: the client presents the source workload's certificate and
  * completes only with a server that proves the destination's identity; the server presents its workload's certificate,
  * requires a client certificate of the mesh and reports the client's SPIFFE id. The certificates are looked up when a
- * connection is made, so a renewed one is used from the next connection on; connections already up keep theirs. A
+ * connection is made, so a renewed one is used from the next connection on; connections already up keep theirs, and a
+ * client connection that presents a renewed certificate takes no new stream ({@link #current}), so app connections
+ * opened after a renewal ride a connection that presents the new one. A
  * client's connection made before its workload's first certificate is issued (the pod was captured a moment ago)
  * waits for it, within the tunnel's connect timeout, instead of failing.
  */
 public final class TlsSecurity implements TunnelSecurity {
 
     private final SpiffeId self;
+    /** The certificate a connection presents (the pool asks whether it is still the current one). */
+    private static final AttributeKey<MeshTls> PRESENTED = AttributeKey.valueOf(TlsSecurity.class, "presented");
+
     private final Function<SpiffeId, CompletableFuture<MeshTls>> certificates;
 
     /**
@@ -38,6 +44,14 @@ public final class TlsSecurity implements TunnelSecurity {
     public Future<SpiffeId> secureClient(Channel channel, TunnelKey key) {
         return secure(channel, key.sourceIdentity(), tls -> tls.newClientHandler(channel.alloc(),
                 key.destinationIdentity()), true);
+    }
+
+    @Override
+    public boolean current(Channel channel, TunnelKey key) {
+        MeshTls presented = channel.attr(PRESENTED).get();
+        CompletableFuture<MeshTls> now = certificates.apply(key.sourceIdentity());
+        // Not renewed, or nothing better to offer (the certificate is being issued, or its pod left: keep what works).
+        return presented == null || !now.isDone() || now.isCompletedExceptionally() || now.join() == presented;
     }
 
     @Override
@@ -61,6 +75,7 @@ public final class TlsSecurity implements TunnelSecurity {
             return channel.eventLoop().newFailedFuture(e);
         }
         if (certificate.isDone() && !certificate.isCompletedExceptionally()) {
+            channel.attr(PRESENTED).set(certificate.join());
             SslHandler tls = handler.apply(certificate.join());
             channel.pipeline().addFirst("tls", tls);
             return peerOf(channel, tls);
@@ -74,6 +89,7 @@ public final class TlsSecurity implements TunnelSecurity {
                 peer.tryFailure(new IdentityException("no certificate held for " + id + ": "
                         + (error.getCause() != null ? error.getCause().getMessage() : error.getMessage())));
             } else if (!peer.isDone() && channel.isOpen()) {
+                channel.attr(PRESENTED).set(held);
                 SslHandler tls = handler.apply(held);
                 channel.pipeline().addFirst("tls", tls);
                 peerOf(channel, tls).addListener(f -> {

@@ -23,6 +23,7 @@ import java.net.InetSocketAddress;
 import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -37,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * {@link TunnelSettings#maxStreamsPerConnection()} streams, lowered to the server's
  * {@code SETTINGS_MAX_CONCURRENT_STREAMS}, and a stream that finds every connection full opens the next one. A burst of
  * first streams to a key makes one connection: they wait for it instead of each dialling. A connection that carried no
- * stream for the idle release is closed; one whose peer stops answering PINGs is closed by {@link Liveness}.
+ * stream for the idle release is closed; one whose peer stops answering PINGs is closed by {@link Liveness}; one that
+ * presents a certificate renewed since ({@link TunnelSecurity#current}) takes no new stream and closes after its last.
  *
  * <p>Thread-safe: app connections on any event loop open streams; a new connection runs on the loop of the stream
  * that asked for it, and its streams run there too (the relay hands work across, see {@code relay.Connection}). The
@@ -109,6 +111,7 @@ public final class TunnelPool implements AutoCloseable {
 
     private void dispatch(Request request) {
         Pooled chosen = null;
+        List<Pooled> retired = null;
         boolean dial = false;
         boolean openNow = false;
         synchronized (this) {
@@ -117,8 +120,13 @@ public final class TunnelPool implements AutoCloseable {
                 return;
             }
             List<Pooled> list = pools.computeIfAbsent(request.key, k -> new ArrayList<>(1));
-            for (Pooled p : list) {
-                if (p.tryReserve()) {
+            for (Iterator<Pooled> it = list.iterator(); it.hasNext(); ) {
+                Pooled p = it.next();
+                if (p.outdated()) {
+                    it.remove(); // its streams finish on it; it closes after the last
+                    retired = retired == null ? new ArrayList<>(1) : retired;
+                    retired.add(p);
+                } else if (p.tryReserve()) {
                     chosen = p;
                     break;
                 }
@@ -134,6 +142,9 @@ public final class TunnelPool implements AutoCloseable {
             } else {
                 chosen.waiting.add(request);
             }
+        }
+        if (retired != null) {
+            retired.forEach(Pooled::closeIfUnused);
         }
         if (dial) {
             chosen.dial(request.loop);
@@ -162,6 +173,8 @@ public final class TunnelPool implements AutoCloseable {
         // The connection's own loop only:
         private boolean secured;
         private boolean settingsSeen;
+        private long dialedAt;
+        private long securedAt;
 
         Pooled(TunnelKey key) {
             this.key = key;
@@ -177,7 +190,32 @@ public final class TunnelPool implements AutoCloseable {
             return true;
         }
 
+        /**
+         * Whether this connection no longer presents what a new one would (its source's certificate was renewed since
+         * it was made): it then takes no new stream and is marked gone. Under the pool's lock.
+         */
+        boolean outdated() {
+            if (!ready || gone || security.current(channel, key)) {
+                return false;
+            }
+            gone = true;
+            log.debug("tunnel to {}: {}'s certificate was renewed; new streams go on a new connection",
+                    key.destinationAddress(), key.sourceIdentity());
+            return true;
+        }
+
+        /** Closes a connection that left the pool once it carries no stream; one that does closes after its last. */
+        void closeIfUnused() {
+            synchronized (TunnelPool.this) {
+                if (reserved > 0) {
+                    return;
+                }
+            }
+            channel.close();
+        }
+
         void dial(EventLoop loop) {
+            dialedAt = System.nanoTime();
             InetSocketAddress remote = new InetSocketAddress(key.destinationAddress().getAddress(), settings.port());
             int timeoutMillis = (int) settings.connectTimeout().toMillis();
             ChannelFuture connect = bootstrap.get()
@@ -223,6 +261,7 @@ public final class TunnelPool implements AutoCloseable {
                         .addBefore("pool", "streams", new Http2MultiplexHandler(RefuseServerStreams.INSTANCE))
                         .addBefore("pool", "window", new TunnelCodec.ConnectionWindow(settings.connectionWindow()));
                 secured = true;
+                securedAt = System.nanoTime();
                 upIfReady();
             });
         }
@@ -281,6 +320,11 @@ public final class TunnelPool implements AutoCloseable {
                     open = new ArrayList<>(open.subList(0, capacity));
                     reserved = capacity;
                 }
+            }
+            if (log.isDebugEnabled()) {
+                log.debug("tunnel to {}: up in {} ms (secured after {} ms), {} stream(s) waiting",
+                        key.destinationAddress(), (System.nanoTime() - dialedAt) / 1_000_000,
+                        (securedAt - dialedAt) / 1_000_000, open.size());
             }
             for (Request r : open) {
                 open(r);
@@ -353,10 +397,15 @@ public final class TunnelPool implements AutoCloseable {
             long generation;
             synchronized (TunnelPool.this) {
                 reserved--;
-                if (reserved > 0 || gone) {
+                if (reserved > 0) {
                     return;
                 }
-                generation = ++idleGeneration;
+                generation = gone ? -1 : ++idleGeneration;
+            }
+            if (generation < 0) {
+                // Out of the pool (renewed certificate, the server's GOAWAY, a failure): its last stream ended.
+                channel.close();
+                return;
             }
             channel.eventLoop().schedule(() -> releaseIfIdle(generation), settings.idleRelease().toNanos(),
                     TimeUnit.NANOSECONDS);

@@ -22,4 +22,13 @@ public interface TunnelSecurity {
      * with the client's proven identity, or null when the security proves none (plaintext), or fails with the handshake.
      */
     Future<SpiffeId> secureServer(Channel channel);
+
+    /**
+     * Whether a client connection this security made for {@code key} still presents what a new one would: false once
+     * the source's certificate was renewed after the connection was made. The pool opens new streams only on current
+     * connections; those in flight stay where they are.
+     */
+    default boolean current(Channel channel, TunnelKey key) {
+        return true;
+    }
 }
