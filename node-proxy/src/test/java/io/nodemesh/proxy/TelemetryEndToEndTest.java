@@ -3,7 +3,10 @@ package io.nodemesh.proxy;
 import static io.nodemesh.proxy.MeshExtension.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nodemesh.proxy.identity.IdentityManager;
+import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
@@ -13,8 +16,10 @@ import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -121,6 +126,49 @@ class TelemetryEndToEndTest {
                     "reporter=\"source\",source_principal=\"spiffe://example.org/ns/demo/sa/a\"", 1,
                     Duration.ofSeconds(5));
             assertThat(scrape(agent)).doesNotContain("spiffe://cluster.local/");
+        } finally {
+            agent.close();
+        }
+    }
+
+    @Test
+    void theTunnelsCountersReachTheScrape() throws Exception {
+        Path caDir = mesh.dir().resolve("ca");
+        MeshCa.create(SpiffeId.DEFAULT_TRUST_DOMAIN, Duration.ofDays(1)).write(caDir, false);
+        Netns client = mesh.pod("client");
+        Netns server = mesh.pod("server");
+        Netns outsider = mesh.pod("outsider");
+        Path socket = mesh.dir().resolve("telemetry.sock");
+        TelemetryAgent agent = startAgent(socket);
+        try {
+            ReporterConfig reporting = ReporterConfig.builder().socketPath(socket).node("test-node")
+                    .reporterId("test-proxy").flushInterval(Duration.ofMillis(100)).build();
+            TestNode node = mesh.start(mesh.config().identity(caDir, "1h").capture(client, server),
+                    o -> o.telemetry(reporting).removeRulesOnStop(true));
+            IdentityManager identities = node.proxy.identities().orElseThrow();
+            for (String account : List.of("client", "server")) {
+                identities.ready(new SpiffeId(SpiffeId.DEFAULT_TRUST_DOMAIN, "demo", account)).get(10, TimeUnit.SECONDS);
+            }
+            mesh.own(SeededServer.start(server, 8080, 1_000, 1_000, false));
+            // Two app connections through one tunnel connection, and plaintext on the server's :15008.
+            assertThat(SeededClients.run(client, server.ipv4(), 8080, 2, 1_000, 1_000)).containsOnly("ok");
+            try (Socket plain = outsider.call(() -> new Socket(server.ipv4(), 15008))) {
+                plain.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                plain.setSoTimeout(5000);
+                assertThat(plain.getInputStream().read()).as("refused: closed").isEqualTo(-1);
+            }
+
+            awaitMetric(agent, "nodemesh_tunnel_handshake_failures_total", "reason=\"not_tls\"", 1,
+                    Duration.ofSeconds(5));
+            String metrics = scrape(agent);
+            assertThat(sum(metrics, "nodemesh_tunnel_connections_total", "side=\"client\"")).isEqualTo(1);
+            assertThat(sum(metrics, "nodemesh_tunnel_connections_total", "side=\"server\"")).isEqualTo(2);
+            assertThat(sum(metrics, "nodemesh_tunnel_streams_opened_total", "")).isEqualTo(2);
+            assertThat(sum(metrics, "nodemesh_tunnel_streams_answered_total", "status=\"200\"")).isEqualTo(2);
+            assertThat(sum(metrics, "nodemesh_tunnel_handshake_failures_total", "reason=\"untrusted_ca\""))
+                    .isZero();
+            assertThat(sum(metrics, "nodemesh_tunnel_pooled_connections", "")).isEqualTo(1);
+            assertThat(node.admin("/stats")).contains("\"handshakeFailures\" : 1", "\"not_tls\" : 1");
         } finally {
             agent.close();
         }
