@@ -3,10 +3,7 @@ package io.nodemesh.proxy;
 import static io.nodemesh.proxy.MeshExtension.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.nodemesh.proxy.identity.IdentityManager;
-import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.model.Direction;
-import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
@@ -19,7 +16,6 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -116,10 +112,8 @@ class TelemetryEndToEndTest {
         Path socket = mesh.dir().resolve("telemetry.sock");
         TelemetryAgent agent = startAgent(socket);
         try {
-            ReporterConfig reporting = ReporterConfig.builder().socketPath(socket).node("test-node")
-                    .reporterId("test-proxy").flushInterval(Duration.ofMillis(100)).build();
             mesh.start(mesh.config().trustDomain("example.org").capture(a, b),
-                    o -> o.telemetry(reporting).removeRulesOnStop(true));
+                    o -> o.telemetry(reporting(socket)).removeRulesOnStop(true));
             mesh.own(SeededServer.start(b, 8080, 1_000, 1_000, false));
             assertThat(SeededClients.run(a, b.ipv4(), 8080, 1, 1_000, 1_000)).containsOnly("ok");
             awaitMetric(agent, "istio_tcp_connections_closed_total",
@@ -133,22 +127,16 @@ class TelemetryEndToEndTest {
 
     @Test
     void theTunnelsCountersReachTheScrape() throws Exception {
-        Path caDir = mesh.dir().resolve("ca");
-        MeshCa.create(SpiffeId.DEFAULT_TRUST_DOMAIN, Duration.ofDays(1)).write(caDir, false);
+        Path caDir = mesh.meshCa();
         Netns client = mesh.pod("client");
         Netns server = mesh.pod("server");
         Netns outsider = mesh.pod("outsider");
         Path socket = mesh.dir().resolve("telemetry.sock");
         TelemetryAgent agent = startAgent(socket);
         try {
-            ReporterConfig reporting = ReporterConfig.builder().socketPath(socket).node("test-node")
-                    .reporterId("test-proxy").flushInterval(Duration.ofMillis(100)).build();
             TestNode node = mesh.start(mesh.config().identity(caDir, "1h").capture(client, server),
-                    o -> o.telemetry(reporting).removeRulesOnStop(true));
-            IdentityManager identities = node.proxy.identities().orElseThrow();
-            for (String account : List.of("client", "server")) {
-                identities.ready(new SpiffeId(SpiffeId.DEFAULT_TRUST_DOMAIN, "demo", account)).get(10, TimeUnit.SECONDS);
-            }
+                    o -> o.telemetry(reporting(socket)).removeRulesOnStop(true));
+            node.awaitCertificates("client", "server");
             mesh.own(SeededServer.start(server, 8080, 1_000, 1_000, false));
             // Two app connections through one tunnel connection, and plaintext on the server's :15008.
             assertThat(SeededClients.run(client, server.ipv4(), 8080, 2, 1_000, 1_000)).containsOnly("ok");
@@ -172,6 +160,12 @@ class TelemetryEndToEndTest {
         } finally {
             agent.close();
         }
+    }
+
+    /** Reporting to the agent on {@code socket}, a batch at least every 100 ms. */
+    private static ReporterConfig reporting(Path socket) {
+        return ReporterConfig.builder().socketPath(socket).node("test-node").reporterId("test-proxy")
+                .flushInterval(Duration.ofMillis(100)).build();
     }
 
     private static long closed(NodeProxy proxy, Direction d) {

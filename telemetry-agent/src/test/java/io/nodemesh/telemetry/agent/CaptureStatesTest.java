@@ -104,11 +104,7 @@ final class CaptureStatesTest {
                     "capture_states.pods[0].pod: 300 chars exceed the limit of 256",
                     "capture_states.failures[0].total: 18446744073709551615 is not a believable count",
                     "capture_states.failures[1].reason: CAPTURE_FAILURE_INTERNAL is listed twice");
-            for (int i = 0; i < bad.size(); i++) {
-                ReportClient.Result result = client.send(bad.get(i));
-                assertThat(result.status().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-                assertThat(result.status().getDescription()).isEqualTo(problems.get(i));
-            }
+            assertThat(client.refusals(bad)).containsExactlyElementsOf(problems);
             String metrics = MetricsScrape.fetch(agent.metricsAddress());
             assertThat(MetricsScrape.samples(metrics, "nodemesh_pod_capture_state")).isEmpty();
             assertThat(MetricsScrape.sum(metrics, "nodemesh_capture_failures_total")).isZero();

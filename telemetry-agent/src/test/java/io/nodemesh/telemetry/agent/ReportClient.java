@@ -1,5 +1,7 @@
 package io.nodemesh.telemetry.agent;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -21,6 +23,7 @@ import io.nodemesh.telemetry.v1.SecurityPolicy;
 import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
 import io.nodemesh.telemetry.v1.Workload;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -51,6 +54,18 @@ final class ReportClient implements AutoCloseable {
         OpenStream stream = open();
         batches.forEach(stream::send);
         return stream.finish();
+    }
+
+    /** Sends each batch on a stream of its own and returns why the agent refused each; fails if it took one. */
+    List<String> refusals(List<ReportBatch> batches) throws InterruptedException {
+        List<String> problems = new ArrayList<>();
+        for (ReportBatch batch : batches) {
+            Result result = send(batch);
+            assertThat(result.status().getCode()).as("the agent's answer to %s", batch)
+                    .isEqualTo(Status.Code.INVALID_ARGUMENT);
+            problems.add(result.status().getDescription());
+        }
+        return problems;
     }
 
     /** A stream held open, as a proxy's reporter holds it, until {@link OpenStream#finish}. */

@@ -121,11 +121,7 @@ final class TunnelCountersTest {
                     "tunnel_totals.handshake_failures[2].reason: HANDSHAKE_FAILURE_UNTRUSTED_CA is listed twice",
                     "tunnel_totals.server_streams[2].status: 700 is not an HTTP status (100-599, or 0 for any other)",
                     "tunnel_totals.server_streams[2].total: 18446744073709551614 is not a believable count");
-            for (int i = 0; i < bad.size(); i++) {
-                ReportClient.Result result = client.send(bad.get(i));
-                assertThat(result.status().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-                assertThat(result.status().getDescription()).isEqualTo(problems.get(i));
-            }
+            assertThat(client.refusals(bad)).containsExactlyElementsOf(problems);
             String metrics = MetricsScrape.fetch(agent.metricsAddress());
             assertThat(MetricsScrape.sum(metrics, "nodemesh_tunnel_connections_total")).isZero();
             assertThat(MetricsScrape.samples(metrics, "nodemesh_tunnel_pooled_connections")).isEmpty();
