@@ -149,8 +149,9 @@ public final class NodeProxy implements AutoCloseable {
         ConnectionSink sink = sinkOverride;
         if (sink == null && telemetry != null) {
             // Principals in the trust domain the certificates are issued in.
+            // The tunnel's counters too, where there is a tunnel (a mesh CA).
             reporter = TelemetryReporter.start(telemetry.withTrustDomain(identity.trustDomain()),
-                    new PodWorkloads(this::snapshot));
+                    new PodWorkloads(this::snapshot), identities == null ? null : new View()::tunnelTotals);
             sink = reporter;
         }
         transport = Transport.select(boot.transport(), log::warn);

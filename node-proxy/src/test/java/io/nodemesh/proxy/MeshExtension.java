@@ -1,5 +1,8 @@
 package io.nodemesh.proxy;
 
+import io.nodemesh.proxy.identity.IdentityException;
+import io.nodemesh.proxy.identity.MeshCa;
+import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Lan;
 import io.nodemesh.topology.Netns;
@@ -146,6 +149,13 @@ public final class MeshExtension implements BeforeAllCallback, AfterAllCallback,
         TestNode started = own(new TestNode(in.resolve("mesh.yaml"), config.yaml(), options));
         started.proxy.start();
         return started;
+    }
+
+    /** A new mesh CA (trust domain cluster.local) written to {@code ca/} in this test's directory, for {@code identity(...)}. */
+    public Path meshCa() throws IdentityException {
+        Path caDir = dir.resolve("ca");
+        MeshCa.create(SpiffeId.DEFAULT_TRUST_DOMAIN, Duration.ofDays(1)).write(caDir, false);
+        return caDir;
     }
 
     /** Closes {@code resource} after the test (before anything owned earlier, and before the namespaces go). */

@@ -13,6 +13,7 @@ import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -111,10 +112,8 @@ class TelemetryEndToEndTest {
         Path socket = mesh.dir().resolve("telemetry.sock");
         TelemetryAgent agent = startAgent(socket);
         try {
-            ReporterConfig reporting = ReporterConfig.builder().socketPath(socket).node("test-node")
-                    .reporterId("test-proxy").flushInterval(Duration.ofMillis(100)).build();
             mesh.start(mesh.config().trustDomain("example.org").capture(a, b),
-                    o -> o.telemetry(reporting).removeRulesOnStop(true));
+                    o -> o.telemetry(reporting(socket)).removeRulesOnStop(true));
             mesh.own(SeededServer.start(b, 8080, 1_000, 1_000, false));
             assertThat(SeededClients.run(a, b.ipv4(), 8080, 1, 1_000, 1_000)).containsOnly("ok");
             awaitMetric(agent, "istio_tcp_connections_closed_total",
@@ -124,6 +123,49 @@ class TelemetryEndToEndTest {
         } finally {
             agent.close();
         }
+    }
+
+    @Test
+    void theTunnelsCountersReachTheScrape() throws Exception {
+        Path caDir = mesh.meshCa();
+        Netns client = mesh.pod("client");
+        Netns server = mesh.pod("server");
+        Netns outsider = mesh.pod("outsider");
+        Path socket = mesh.dir().resolve("telemetry.sock");
+        TelemetryAgent agent = startAgent(socket);
+        try {
+            TestNode node = mesh.start(mesh.config().identity(caDir, "1h").capture(client, server),
+                    o -> o.telemetry(reporting(socket)).removeRulesOnStop(true));
+            node.awaitCertificates("client", "server");
+            mesh.own(SeededServer.start(server, 8080, 1_000, 1_000, false));
+            // Two app connections through one tunnel connection, and plaintext on the server's :15008.
+            assertThat(SeededClients.run(client, server.ipv4(), 8080, 2, 1_000, 1_000)).containsOnly("ok");
+            try (Socket plain = outsider.call(() -> new Socket(server.ipv4(), 15008))) {
+                plain.getOutputStream().write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                plain.setSoTimeout(5000);
+                assertThat(plain.getInputStream().read()).as("refused: closed").isEqualTo(-1);
+            }
+
+            awaitMetric(agent, "nodemesh_tunnel_handshake_failures_total", "reason=\"not_tls\"", 1,
+                    Duration.ofSeconds(5));
+            String metrics = scrape(agent);
+            assertThat(sum(metrics, "nodemesh_tunnel_connections_total", "side=\"client\"")).isEqualTo(1);
+            assertThat(sum(metrics, "nodemesh_tunnel_connections_total", "side=\"server\"")).isEqualTo(2);
+            assertThat(sum(metrics, "nodemesh_tunnel_streams_opened_total", "")).isEqualTo(2);
+            assertThat(sum(metrics, "nodemesh_tunnel_streams_answered_total", "status=\"200\"")).isEqualTo(2);
+            assertThat(sum(metrics, "nodemesh_tunnel_handshake_failures_total", "reason=\"untrusted_ca\""))
+                    .isZero();
+            assertThat(sum(metrics, "nodemesh_tunnel_pooled_connections", "")).isEqualTo(1);
+            assertThat(node.admin("/stats")).contains("\"handshakeFailures\" : 1", "\"not_tls\" : 1");
+        } finally {
+            agent.close();
+        }
+    }
+
+    /** Reporting to the agent on {@code socket}, a batch at least every 100 ms. */
+    private static ReporterConfig reporting(Path socket) {
+        return ReporterConfig.builder().socketPath(socket).node("test-node").reporterId("test-proxy")
+                .flushInterval(Duration.ofMillis(100)).build();
     }
 
     private static long closed(NodeProxy proxy, Direction d) {

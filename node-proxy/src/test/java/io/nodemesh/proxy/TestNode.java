@@ -1,5 +1,7 @@
 package io.nodemesh.proxy;
 
+import io.nodemesh.proxy.identity.IdentityManager;
+import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.transport.TransportKind;
 import java.io.IOException;
@@ -14,6 +16,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 
 /**
@@ -53,6 +56,14 @@ public final class TestNode implements AutoCloseable {
         Files.writeString(tmp, config.yaml());
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         proxy.reload();
+    }
+
+    /** Waits (up to 10 s each) for the certificates of the service accounts {@code accounts} of namespace demo. */
+    void awaitCertificates(String... accounts) throws Exception {
+        IdentityManager identities = proxy.identities().orElseThrow();
+        for (String account : accounts) {
+            identities.ready(new SpiffeId(SpiffeId.DEFAULT_TRUST_DOMAIN, "demo", account)).get(10, TimeUnit.SECONDS);
+        }
     }
 
     /** GET on the admin server. */

@@ -3,18 +3,14 @@ package io.nodemesh.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.nodemesh.proxy.identity.IdentityManager;
-import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
-import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -35,16 +31,13 @@ class TunnelWiringTest {
 
     @Test
     void aMeshedPodReachesAStrictPodThroughTheTunnelAndAnOutsiderDoesNot() throws Exception {
-        Path caDir = mesh.dir().resolve("ca");
-        MeshCa.create(SpiffeId.DEFAULT_TRUST_DOMAIN, Duration.ofDays(1)).write(caDir, false);
+        Path caDir = mesh.meshCa();
         Netns client = mesh.pod("client");
         Netns server = mesh.pod("server");
         Netns outsider = mesh.pod("outsider");
         TestNode node = mesh.start(mesh.config().identity(caDir, "1h")
                 .demoNamespace("nodemesh.io/peer-authentication: strict").capture(client, server));
-        IdentityManager identities = node.proxy.identities().orElseThrow();
-        identities.ready(new SpiffeId(SpiffeId.DEFAULT_TRUST_DOMAIN, "demo", "client")).get(10, TimeUnit.SECONDS);
-        identities.ready(new SpiffeId(SpiffeId.DEFAULT_TRUST_DOMAIN, "demo", "server")).get(10, TimeUnit.SECONDS);
+        node.awaitCertificates("client", "server");
         mesh.own(EchoServer.start(server, 7000));
         InetSocketAddress to = new InetSocketAddress(server.ipv4(), 7000);
 

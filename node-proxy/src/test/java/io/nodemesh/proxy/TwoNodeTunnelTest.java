@@ -183,6 +183,11 @@ class TwoNodeTunnelTest {
 
         JsonNode server = tunnel(n.two()).path("server");
         assertThat(server.path("handshakeFailures").asLong()).as("five handshakes refused").isEqualTo(5);
+        JsonNode reasons = server.path("handshakeFailuresByReason");
+        assertThat(reasons.path("untrusted_ca").asLong()).as("another CA").isEqualTo(1);
+        assertThat(reasons.path("expired").asLong()).as("expired").isEqualTo(1);
+        assertThat(reasons.path("trust_domain").asLong()).as("another trust domain").isEqualTo(1);
+        assertThat(reasons.path("not_tls").asLong()).as("plaintext and garbage").isEqualTo(2);
         assertThat(server.path("streams").path("403").asLong()).as("the impostor's stream refused").isEqualTo(1);
         MeshExtension.await("the impostor's stream reported as denied", () -> inbound(n.two()).stream()
                 .anyMatch(c -> c.outcome() == Outcome.DENIED && c.source().getAddress().equals(n.a().ipv4())));

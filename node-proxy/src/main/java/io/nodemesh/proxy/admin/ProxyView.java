@@ -6,6 +6,7 @@ import io.nodemesh.proxy.identity.CertificateStatus;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.stats.NodeStats;
+import io.nodemesh.proxy.stats.TunnelStats;
 import io.nodemesh.proxy.transport.Transport;
 import java.util.List;
 
@@ -17,6 +18,11 @@ public interface ProxyView {
 
     /** Node-wide totals. */
     NodeStats nodeStats();
+
+    /** The tunnel's counters now, with the connections the pods' pools hold. */
+    default TunnelStats.Totals tunnelTotals() {
+        return nodeStats().tunnel().totals(pods().stream().mapToInt(PodCapture::tunnelConnections).sum());
+    }
 
     /** The transport in use. */
     Transport transport();

@@ -33,9 +33,7 @@ final class StatsReport {
         totals.put("outbound", direction(view.nodeStats().direction(Direction.OUTBOUND).snapshot()));
         totals.put("inbound", direction(view.nodeStats().direction(Direction.INBOUND).snapshot()));
         totals.put("notRedirected", view.nodeStats().notRedirectedCount());
-        Map<String, Object> tunnel = new LinkedHashMap<>(view.nodeStats().tunnel().report());
-        tunnel.put("pooledConnections", view.pods().stream().mapToInt(PodCapture::tunnelConnections).sum());
-        totals.put("tunnel", tunnel);
+        totals.put("tunnel", view.tunnelTotals().report());
         out.put("totals", totals);
         List<Map<String, Object>> pods = new ArrayList<>();
         for (PodCapture pod : view.pods()) {

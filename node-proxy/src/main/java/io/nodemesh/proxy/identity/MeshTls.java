@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslSessionContext;
 import io.netty.handler.ssl.SslContext;
@@ -11,6 +12,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProtocols;
 import io.netty.handler.ssl.SslProvider;
+import io.nodemesh.proxy.model.HandshakeFailure;
 import io.nodemesh.proxy.model.SpiffeId;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
@@ -23,7 +25,8 @@ import javax.net.ssl.SSLSession;
 /**
  * The mesh's mutual TLS for one workload certificate: a client and a server {@link SslContext} (BoringSSL through
  * netty-tcnative, TLS 1.3 only, ALPN {@code h2}), both trusting only the mesh CA and checking the peer's SPIFFE id
- * ({@link SpiffeTrustManager}); the server requires a client certificate. Building one costs two SSL contexts (a few
+ * ({@link SpiffeTrustManager}); the server asks for a client certificate and {@link #peerIdentity} refuses a client
+ * without one. Building one costs two SSL contexts (a few
  * hundred microseconds of CPU and 38 KB, {@code IdentityBenchmark} in jmh-bench/RESULTS.md), so it is built once per
  * certificate, off the event loops
  * ({@link IdentityManager} does), and shared by every connection until the certificate is renewed; handlers are
@@ -40,6 +43,10 @@ import javax.net.ssl.SSLSession;
  * <p>The ALPN setting is the one both Netty providers support (no advertisement on mismatch, accept): a peer without
  * {@code h2} completes the handshake without a protocol, and the HTTP/2 codec behind it refuses the connection.
  * TLS session resumption is off on the client: every connection's server is verified against its expected id.
+ *
+ * <p>The server's client certificate is optional to BoringSSL and required by {@link #peerIdentity}, which every user
+ * of a server handler calls before it reads a byte: BoringSSL's own refusal of a missing certificate can only be told
+ * from others by its message text, and a refused handshake is counted by why ({@link #refusal}).
  */
 public final class MeshTls {
 
@@ -78,7 +85,7 @@ public final class MeshTls {
                 .sslProvider(SslProvider.OPENSSL)
                 .protocols(SslProtocols.TLS_v1_3)
                 .trustManager(trust)
-                .clientAuth(ClientAuth.REQUIRE)
+                .clientAuth(ClientAuth.OPTIONAL) // required by peerIdentity, which can say why (see above)
                 .applicationProtocolConfig(ALPN_H2)
                 .build();
     }
@@ -122,7 +129,10 @@ public final class MeshTls {
         return handler;
     }
 
-    /** A handler for one inbound connection: requires a client certificate of the mesh (any workload of the trust domain). */
+    /**
+     * A handler for one inbound connection: a client certificate, if presented, must be of the mesh (any workload of
+     * the trust domain); {@link #peerIdentity} then refuses a client that presented none.
+     */
     public SslHandler newServerHandler(ByteBufAllocator alloc) {
         return server.newHandler(alloc);
     }
@@ -130,18 +140,49 @@ public final class MeshTls {
     /**
      * The peer's SPIFFE id on a session whose handshake completed (the trust manager has already checked it).
      *
-     * @throws SSLPeerUnverifiedException if the peer presented no certificate or it names no SPIFFE id
+     * @throws SSLPeerUnverifiedException if the peer presented no certificate or it names no SPIFFE id; its cause is
+     *     the {@link IdentityRejected} saying which
      */
     public static SpiffeId peerIdentity(SSLSession session) throws SSLPeerUnverifiedException {
-        Certificate[] chain = session.getPeerCertificates();
-        if (chain.length == 0 || !(chain[0] instanceof X509Certificate leaf)) {
-            throw new SSLPeerUnverifiedException("the peer presented no X.509 certificate");
+        Certificate[] chain;
+        try {
+            chain = session.getPeerCertificates();
+        } catch (SSLPeerUnverifiedException e) {
+            chain = new Certificate[0];
         }
         try {
+            if (chain.length == 0 || !(chain[0] instanceof X509Certificate leaf)) {
+                throw new IdentityRejected(HandshakeFailure.NO_CLIENT_CERTIFICATE,
+                        "the peer presented no X.509 certificate");
+            }
             return SpiffeTrustManager.identityOf(leaf);
         } catch (CertificateException e) {
-            throw new SSLPeerUnverifiedException(e.getMessage());
+            SSLPeerUnverifiedException unverified = new SSLPeerUnverifiedException(e.getMessage());
+            unverified.initCause(e);
+            throw unverified;
         }
+    }
+
+    /** Why a handshake failed, and what was wrong in words (for the log). */
+    public record Refusal(HandshakeFailure reason, String detail) {
+    }
+
+    /**
+     * Why a handshake failed with {@code cause}, from the types in its cause chain: the {@link IdentityRejected} our
+     * checks threw, Netty's {@link NotSslRecordException} for bytes that are not TLS, otherwise
+     * {@link HandshakeFailure#OTHER}.
+     */
+    public static Refusal refusal(Throwable cause) {
+        Throwable t = cause;
+        for (int depth = 0; t != null && depth < 8; depth++, t = t.getCause()) { // bounded: a cause chain may loop
+            if (t instanceof IdentityRejected rejected) {
+                return new Refusal(rejected.reason(), rejected.getMessage());
+            }
+            if (t instanceof NotSslRecordException) {
+                return new Refusal(HandshakeFailure.NOT_TLS, "not a TLS record");
+            }
+        }
+        return new Refusal(HandshakeFailure.OTHER, String.valueOf(cause));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.identity;
 
+import io.nodemesh.proxy.model.HandshakeFailure;
 import io.nodemesh.proxy.model.SpiffeId;
 import java.net.Socket;
 import java.security.GeneralSecurityException;
@@ -64,26 +65,29 @@ final class SpiffeTrustManager extends X509ExtendedTrustManager {
         try {
             names = leaf.getSubjectAlternativeNames();
         } catch (CertificateParsingException e) {
-            throw new CertificateException("the peer's certificate has unreadable subject alternative names", e);
+            throw new IdentityRejected(HandshakeFailure.BAD_IDENTITY,
+                    "the peer's certificate has unreadable subject alternative names", e);
         }
         String uri = null;
         if (names != null) {
             for (List<?> n : names) {
                 if (Integer.valueOf(6).equals(n.get(0))) { // uniformResourceIdentifier
                     if (uri != null) {
-                        throw new CertificateException("the peer's certificate names more than one URI");
+                        throw new IdentityRejected(HandshakeFailure.BAD_IDENTITY,
+                                "the peer's certificate names more than one URI");
                     }
                     uri = (String) n.get(1);
                 }
             }
         }
         if (uri == null) {
-            throw new CertificateException("the peer's certificate names no SPIFFE id (no URI SAN)");
+            throw new IdentityRejected(HandshakeFailure.BAD_IDENTITY,
+                    "the peer's certificate names no SPIFFE id (no URI SAN)");
         }
         try {
             return SpiffeId.parse(uri);
         } catch (IllegalArgumentException e) {
-            throw new CertificateException("the peer's certificate: " + e.getMessage());
+            throw new IdentityRejected(HandshakeFailure.BAD_IDENTITY, "the peer's certificate: " + e.getMessage());
         }
     }
 
@@ -106,7 +110,7 @@ final class SpiffeTrustManager extends X509ExtendedTrustManager {
     /** Validates the chain and the leaf's id; {@code required} null: any id of the trust domain. */
     private void verify(X509Certificate[] chain, SpiffeId required) throws CertificateException {
         if (chain == null || chain.length == 0) {
-            throw new CertificateException("the peer presented no certificate");
+            throw new IdentityRejected(HandshakeFailure.NO_CLIENT_CERTIFICATE, "the peer presented no certificate");
         }
         try {
             PKIXParameters params = new PKIXParameters(anchors);
@@ -114,21 +118,25 @@ final class SpiffeTrustManager extends X509ExtendedTrustManager {
             CertPathValidator.getInstance("PKIX").validate(
                     CertificateFactory.getInstance("X.509").generateCertPath(Arrays.asList(chain)), params);
         } catch (CertPathValidatorException e) {
+            HandshakeFailure reason = e.getReason() == BasicReason.EXPIRED || e.getReason() == BasicReason.NOT_YET_VALID
+                    ? HandshakeFailure.EXPIRED : HandshakeFailure.UNTRUSTED_CA;
             String why = switch (e.getReason()) {
                 case BasicReason.EXPIRED -> "has expired";
                 case BasicReason.NOT_YET_VALID -> "is not valid yet";
                 default -> "does not chain to the mesh CA (" + e.getMessage() + ")";
             };
-            throw new CertificateException("the peer's certificate " + why, e);
+            throw new IdentityRejected(reason, "the peer's certificate " + why, e);
         } catch (GeneralSecurityException e) {
             throw new CertificateException("cannot validate the peer's chain: " + e, e);
         }
         SpiffeId id = identityOf(chain[0]);
         if (!id.trustDomain().equals(trustDomain)) {
-            throw new CertificateException("the peer " + id + " is not of trust domain " + trustDomain);
+            throw new IdentityRejected(HandshakeFailure.TRUST_DOMAIN,
+                    "the peer " + id + " is not of trust domain " + trustDomain);
         }
         if (required != null && !required.equals(id)) {
-            throw new CertificateException("the server is " + id + ", expected " + required);
+            throw new IdentityRejected(HandshakeFailure.UNEXPECTED_IDENTITY,
+                    "the server is " + id + ", expected " + required);
         }
     }
 

@@ -10,6 +10,7 @@ import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.linux.Scheduling;
 import io.nodemesh.proxy.model.CaptureReport;
+import io.nodemesh.proxy.stats.TunnelStats;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
@@ -19,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +38,10 @@ import org.slf4j.LoggerFactory;
  * <p>The node's capture states ({@link #captureStates}) ride along: in the next batch after they changed (a batch of
  * their own when no record is waiting), and again first thing on every new stream, because the agent keeps them only
  * while the stream that brought them lasts.
+ *
+ * <p>The tunnel's counters ({@link TunnelStats.Totals}, when the proxy has the tunnel) ride along the same way: looked at
+ * once per flush interval and sent when they changed (a batch of their own when no record is waiting), and again on
+ * every new stream, since the agent holds the pooled-connections gauge only while the stream lasts.
  *
  * <p>"Sent" means handed to the gRPC stream; records in flight when a stream breaks are lost
  * without being counted as dropped.
@@ -70,6 +76,8 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     private volatile boolean running = true;
     /** The latest capture states handed in, or null before the first. */
     private volatile CaptureReport captures;
+    /** The tunnel's counters now (null: no tunnel); called on the reporter thread. */
+    private final Supplier<TunnelStats.Totals> tunnel;
 
     // Reporter-thread state.
     private ReportStream stream;
@@ -79,9 +87,13 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     private long droppedReported;
     /** The capture states the current stream has carried (null: none yet, so the latest are due). */
     private CaptureReport capturesSent;
+    /** The tunnel's counters the current stream has carried (null: none yet), and when to look at them next. */
+    private TunnelStats.Totals tunnelSent;
+    private long nextTunnelLookNanos;
 
-    private TelemetryReporter(ReporterConfig config, WorkloadLookup lookup) {
+    private TelemetryReporter(ReporterConfig config, WorkloadLookup lookup, Supplier<TunnelStats.Totals> tunnel) {
         this.config = config;
+        this.tunnel = tunnel;
         this.ring = new EventRing(config.bufferCapacity());
         this.openingsInBatch = new int[Integer.highestOneBit(Math.max(config.batchSize(), 2) * 4 - 1)];
         this.mapper = new RecordMapper(lookup, config.trustDomain());
@@ -100,7 +112,16 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
 
     /** Starts the reporter thread; the agent need not be up yet. */
     public static TelemetryReporter start(ReporterConfig config, WorkloadLookup lookup) {
-        TelemetryReporter reporter = new TelemetryReporter(config, lookup);
+        return start(config, lookup, null);
+    }
+
+    /**
+     * Starts the reporter thread, reporting the tunnel's counters too: {@code tunnel} is asked for them on that thread,
+     * about once per flush interval.
+     */
+    public static TelemetryReporter start(ReporterConfig config, WorkloadLookup lookup,
+            Supplier<TunnelStats.Totals> tunnel) {
+        TelemetryReporter reporter = new TelemetryReporter(config, lookup, tunnel);
         reporter.thread.start();
         return reporter;
     }
@@ -213,9 +234,9 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
                 pendingCount++;
             }
             long now = System.nanoTime();
-            boolean capturesDue = capturesDue(now);
+            boolean statesDue = capturesDue(now) | tunnelDue(now);
             if (pendingCount >= batchSize || (pendingCount > 0 && (now >= flushDeadline || !running))
-                    || (capturesDue && running)) {
+                    || (statesDue && running)) {
                 send(takeBatch());
                 continue;
             }
@@ -333,10 +354,29 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         return latest != capturesSent && (stream != null || now >= nextAttemptNanos);
     }
 
+    /**
+     * Whether the tunnel's counters changed since the stream carried them (or it carried none), looked at once per
+     * flush interval, while a stream may be tried.
+     */
+    private boolean tunnelDue(long now) {
+        if (tunnel == null || now < nextTunnelLookNanos) {
+            return false;
+        }
+        if (stream != null && stream.broken()) {
+            endStream();
+        }
+        if (stream == null && now < nextAttemptNanos) {
+            return false;
+        }
+        nextTunnelLookNanos = now + config.flushInterval().toNanos();
+        return !tunnel.get().equals(tunnelSent);
+    }
+
     private void endStream() {
         LOG.info("telemetry stream to {} ended: {}", config.socketPath(), stream.failure());
         stream = null;
         capturesSent = null;
+        tunnelSent = null;
         scheduleReconnect();
     }
 
@@ -349,6 +389,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
             channel.resetConnectBackoff();
             stream = ReportStream.open(TelemetryReportGrpc.newStub(channel), thread);
             capturesSent = null;
+            tunnelSent = null;
             if (everConnected) {
                 reconnects.incrementAndGet();
             }
@@ -359,6 +400,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
                 stream.cancel(stream.broken() ? "agent unreachable" : "agent stalled");
                 stream = null;
                 capturesSent = null;
+                tunnelSent = null;
                 scheduleReconnect();
             }
             dropped.add(records);
@@ -369,6 +411,11 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         if (withCaptures) {
             batch.setCaptureStates(CaptureMessages.of(latest));
         }
+        TunnelStats.Totals tunnelNow = tunnel == null ? null : tunnel.get();
+        boolean withTunnel = tunnelNow != null && !tunnelNow.equals(tunnelSent);
+        if (withTunnel) {
+            batch.setTunnelTotals(TunnelMessages.of(tunnelNow));
+        }
         long droppedNow = dropped.sum();
         batch.setDroppedSinceLastBatch(droppedNow - droppedReported);
         stream.send(batch.build());
@@ -376,6 +423,9 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         sent.addAndGet(records);
         if (withCaptures) {
             capturesSent = latest;
+        }
+        if (withTunnel) {
+            tunnelSent = tunnelNow;
         }
         backoffNanos = config.initialBackoff().toNanos();
     }

@@ -9,6 +9,7 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;
+import io.nodemesh.proxy.identity.MeshTls;
 import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.Upstream;
@@ -34,6 +35,7 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
     private final TunnelSettings settings;
     private final TunnelSecurity security;
     private final ChannelInitializer<Http2StreamChannel> streams;
+    private final RefusalLog refusals = new RefusalLog(System::nanoTime);
 
     /**
      * @param settings windows and stream limit
@@ -67,7 +69,9 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
         // HTTP/2 only once the peer is proven: nothing is written to, or read from, a peer that fails the handshake.
         peer.addListener(f -> {
             if (!f.isSuccess()) {
-                stats.handshakeFailed();
+                MeshTls.Refusal refusal = MeshTls.refusal(f.cause());
+                stats.handshakeFailed(refusal.reason());
+                refusals.refused(ch.localAddress(), ch.remoteAddress(), refusal);
                 ch.close();
                 return;
             }

@@ -126,7 +126,8 @@ class TunnelTlsTest {
         }
     }
 
-    private static Function<SpiffeId, CompletableFuture<MeshTls>> held(Map<SpiffeId, MeshTls> certificates) {
+    /** Certificates already held, per identity; any other identity has none. */
+    static Function<SpiffeId, CompletableFuture<MeshTls>> held(Map<SpiffeId, MeshTls> certificates) {
         return id -> certificates.containsKey(id) ? CompletableFuture.completedFuture(certificates.get(id))
                 : CompletableFuture.failedFuture(new IdentityException("no certificate for " + id));
     }

@@ -7,6 +7,7 @@ import io.nodemesh.telemetry.metrics.AgentSelfMetrics.RejectReason;
 import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
 import io.nodemesh.telemetry.metrics.CaptureMetrics;
 import io.nodemesh.telemetry.metrics.IstioMetrics;
+import io.nodemesh.telemetry.metrics.TunnelMetrics;
 import io.nodemesh.telemetry.report.BatchValidator;
 import io.nodemesh.telemetry.v1.ReportAck;
 import io.nodemesh.telemetry.v1.ReportBatch;
@@ -26,15 +27,17 @@ final class ReportService extends TelemetryReportGrpc.TelemetryReportImplBase {
     private final BatchValidator validator;
     private final IstioMetrics metrics;
     private final CaptureMetrics captures;
+    private final TunnelMetrics tunnels;
     private final AgentSelfMetrics self;
     private final AccessLog accessLog; // null when off
     private final int maxActiveStreams;
 
-    ReportService(BatchValidator validator, IstioMetrics metrics, CaptureMetrics captures, AgentSelfMetrics self,
-            AccessLog accessLog, int maxActiveStreams) {
+    ReportService(BatchValidator validator, IstioMetrics metrics, CaptureMetrics captures, TunnelMetrics tunnels,
+            AgentSelfMetrics self, AccessLog accessLog, int maxActiveStreams) {
         this.validator = validator;
         this.metrics = metrics;
         this.captures = captures;
+        this.tunnels = tunnels;
         this.self = self;
         this.accessLog = accessLog;
         this.maxActiveStreams = maxActiveStreams;
@@ -81,6 +84,9 @@ final class ReportService extends TelemetryReportGrpc.TelemetryReportImplBase {
                 if (batch.hasCaptureStates()) {
                     captures.update(this, batch.getReporterId(), batch.getCaptureStates());
                 }
+                if (batch.hasTunnelTotals()) {
+                    tunnels.update(this, batch.getReporterId(), batch.getTunnelTotals());
+                }
                 if (accessLog != null) {
                     accessLog.log(batch);
                 }
@@ -121,6 +127,7 @@ final class ReportService extends TelemetryReportGrpc.TelemetryReportImplBase {
             if (!finished) {
                 finished = true;
                 captures.forget(this);
+                tunnels.forget(this);
                 self.activeStreams().decrementAndGet();
             }
         }

@@ -15,6 +15,7 @@ import io.nodemesh.telemetry.accesslog.AccessLog;
 import io.nodemesh.telemetry.http.MetricsHttpServer;
 import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
 import io.nodemesh.telemetry.metrics.CaptureMetrics;
+import io.nodemesh.telemetry.metrics.TunnelMetrics;
 import io.nodemesh.telemetry.metrics.IstioMetrics;
 import io.nodemesh.telemetry.report.BatchValidator;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -81,7 +82,7 @@ public final class TelemetryAgent implements AutoCloseable {
                 : config.allowedPeerUids();
         PeerCredentialsGate gate = new PeerCredentialsGate(allowed, self);
         ReportService service = new ReportService(new BatchValidator(config.limits(), System::currentTimeMillis),
-                metrics, captures, self, accessLog, config.maxActiveStreams());
+                metrics, captures, new TunnelMetrics(registry), self, accessLog, config.maxActiveStreams());
 
         UnixSocketFile.prepare(config.socketPath(),
                 "another process is already listening on " + config.socketPath());

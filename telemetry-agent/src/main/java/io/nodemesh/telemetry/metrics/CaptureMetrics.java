@@ -10,7 +10,6 @@ import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -24,24 +23,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * that the sidecar-injection failure counter is to Istio users).
  *
  * <p>A stream's states count while it lasts: when the proxy goes away so do its pods' states (a reporter says them
- * again first thing on a new stream). Reporters send running totals of failures; the counter grows by the difference
- * from the reporter's previous total (all of it when the reporter restarted and its total went down), so it never
- * counts a failure twice and never goes backwards. Thread-safe.
+ * again first thing on a new stream). Reporters send running totals of failures, each counted once
+ * ({@link RunningTotals}). Thread-safe.
  */
 public final class CaptureMetrics {
-
-    /** How many reporters' failure totals are remembered (a node runs one proxy; restarts bring new ids). */
-    private static final int MAX_REPORTERS = 64;
 
     private final Counter failures;
     private final Map<Object, Held> byStream = new ConcurrentHashMap<>();
     private final AtomicLong sequence = new AtomicLong();
-    private final Map<String, Map<CaptureFailure, Long>> totals = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Map<CaptureFailure, Long>> eldest) {
-            return size() > MAX_REPORTERS;
-        }
-    };
+    private final RunningTotals totals;
 
     /** One stream's latest states, and when they arrived (a later stream's word on a pod wins). */
     private record Held(long sequence, List<PodCaptureState> pods) {
@@ -51,6 +41,7 @@ public final class CaptureMetrics {
         failures = Counter.builder().name("nodemesh_capture_failures")
                 .help("Failed attempts to capture a pod, by reason.").labelNames("reason").withoutExemplars()
                 .register(registry);
+        totals = new RunningTotals(failures);
         for (CaptureFailure reason : CaptureFailure.values()) {
             if (reason != CaptureFailure.CAPTURE_FAILURE_UNSPECIFIED && reason != CaptureFailure.UNRECOGNIZED) {
                 failures.initLabelValues(label(reason));
@@ -67,16 +58,8 @@ public final class CaptureMetrics {
     /** Takes the states a stream of {@code reporterId} just sent (validated); replaces that stream's earlier ones. */
     public void update(Object stream, String reporterId, CaptureStates states) {
         byStream.put(stream, new Held(sequence.incrementAndGet(), List.copyOf(states.getPodsList())));
-        synchronized (totals) {
-            Map<CaptureFailure, Long> last = totals.computeIfAbsent(reporterId, k -> new EnumMap<>(CaptureFailure.class));
-            for (CaptureFailureCount count : states.getFailuresList()) {
-                long before = last.getOrDefault(count.getReason(), 0L);
-                long delta = count.getTotal() >= before ? count.getTotal() - before : count.getTotal();
-                if (delta > 0) {
-                    failures.labelValues(label(count.getReason())).inc(delta);
-                }
-                last.put(count.getReason(), count.getTotal());
-            }
+        for (CaptureFailureCount count : states.getFailuresList()) {
+            totals.add(reporterId, count.getTotal(), label(count.getReason()));
         }
     }
 

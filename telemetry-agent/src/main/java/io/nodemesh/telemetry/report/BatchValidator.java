@@ -1,18 +1,23 @@
 package io.nodemesh.telemetry.report;
 
 import io.nodemesh.telemetry.v1.CaptureFailure;
-import io.nodemesh.telemetry.v1.CaptureFailureCount;
 import io.nodemesh.telemetry.v1.CaptureState;
 import io.nodemesh.telemetry.v1.CaptureStates;
 import io.nodemesh.telemetry.v1.PodCaptureState;
 import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
+import io.nodemesh.telemetry.v1.HandshakeFailure;
 import io.nodemesh.telemetry.v1.Outcome;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.ReportProtocol;
 import io.nodemesh.telemetry.v1.RequestRecord;
+import io.nodemesh.telemetry.v1.TunnelConnectFailure;
+import io.nodemesh.telemetry.v1.TunnelTotals;
 import io.nodemesh.telemetry.v1.Workload;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 
@@ -75,6 +80,9 @@ public final class BatchValidator {
         if (problem == null && batch.hasCaptureStates()) {
             problem = captureStates(batch.getCaptureStates());
         }
+        if (problem == null && batch.hasTunnelTotals()) {
+            problem = tunnelTotals(batch.getTunnelTotals());
+        }
         return problem;
     }
 
@@ -106,21 +114,79 @@ public final class BatchValidator {
                 return problem;
             }
         }
-        java.util.Set<CaptureFailure> seen = java.util.EnumSet.noneOf(CaptureFailure.class);
-        for (int i = 0; i < states.getFailuresCount(); i++) {
-            CaptureFailureCount count = states.getFailures(i);
-            String field = "capture_states.failures[" + i + "].";
-            if (!known(count.getReason())) {
-                return field + "reason: " + count.getReasonValue() + " is not a known capture failure";
+        return counts("capture_states.failures", states.getFailuresList().stream().map(c -> new Count("reason",
+                c.getReason(), known(c.getReason()) ? null : c.getReasonValue() + " is not a known capture failure",
+                c.getTotal())).toList());
+    }
+
+    private static String tunnelTotals(TunnelTotals t) {
+        String problem = count("tunnel_totals.client_connections", t.getClientConnections());
+        if (problem == null) problem = count("tunnel_totals.client_streams", t.getClientStreams());
+        if (problem == null) problem = count("tunnel_totals.server_connections", t.getServerConnections());
+        if (problem == null) problem = count("tunnel_totals.pooled_connections", t.getPooledConnections());
+        if (problem == null) {
+            problem = counts("tunnel_totals.connection_failures", t.getConnectionFailuresList().stream()
+                    .map(c -> new Count("reason", c.getReason(), known(c.getReason()) ? null
+                            : c.getReasonValue() + " is not a known tunnel connection failure", c.getTotal()))
+                    .toList());
+        }
+        if (problem == null) {
+            problem = counts("tunnel_totals.handshake_failures", t.getHandshakeFailuresList().stream()
+                    .map(c -> new Count("reason", c.getReason(), known(c.getReason()) ? null
+                            : c.getReasonValue() + " is not a known handshake failure", c.getTotal()))
+                    .toList());
+        }
+        if (problem == null) {
+            problem = counts("tunnel_totals.server_streams", t.getServerStreamsList().stream()
+                    .map(c -> new Count("status", Integer.toUnsignedString(c.getStatus()),
+                            c.getStatus() == 0 || c.getStatus() >= 100 && c.getStatus() <= 599 ? null
+                                    : Integer.toUnsignedString(c.getStatus()) + " is not an HTTP status (100-599, or 0 "
+                                    + "for any other)", c.getTotal()))
+                    .toList());
+        }
+        return problem;
+    }
+
+    /** One entry of a list of running totals as the checks see it: its key, why that key is refused (null: it is not). */
+    private record Count(String keyField, Object key, String badKey, long total) {
+    }
+
+    /** The first problem of a list of running totals: a key refused or listed twice, a total past belief. */
+    private static String counts(String field, List<Count> counts) {
+        Set<Object> seen = new HashSet<>();
+        for (int i = 0; i < counts.size(); i++) {
+            Count c = counts.get(i);
+            String at = field + "[" + i + "].";
+            if (c.badKey() != null) {
+                return at + c.keyField() + ": " + c.badKey();
             }
-            if (!seen.add(count.getReason())) {
-                return field + "reason: " + count.getReason() + " is listed twice";
+            if (!seen.add(c.key())) {
+                return at + c.keyField() + ": " + c.key() + " is listed twice";
             }
-            if (count.getTotal() < 0) {
-                return field + "total: " + Long.toUnsignedString(count.getTotal()) + " is not a believable count";
+            String problem = count(at + "total", c.total());
+            if (problem != null) {
+                return problem;
             }
         }
         return null;
+    }
+
+    /** A uint64 (or uint32) count arrives signed: a "negative" one is a huge unsigned one, past belief. */
+    private static String count(String field, long total) {
+        return total >= 0 ? null : field + ": " + Long.toUnsignedString(total) + " is not a believable count";
+    }
+
+    private static String count(String field, int total) {
+        return total >= 0 ? null : field + ": " + Integer.toUnsignedString(total) + " is not a believable count";
+    }
+
+    private static boolean known(TunnelConnectFailure reason) {
+        return reason != TunnelConnectFailure.TUNNEL_CONNECT_FAILURE_UNSPECIFIED
+                && reason != TunnelConnectFailure.UNRECOGNIZED;
+    }
+
+    private static boolean known(HandshakeFailure reason) {
+        return reason != HandshakeFailure.HANDSHAKE_FAILURE_UNSPECIFIED && reason != HandshakeFailure.UNRECOGNIZED;
     }
 
     private static boolean known(CaptureFailure reason) {

@@ -3,20 +3,17 @@ package io.nodemesh.telemetry.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.grpc.Status;
-import io.grpc.stub.StreamObserver;
 import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.telemetry.v1.CaptureFailure;
 import io.nodemesh.telemetry.v1.CaptureFailureCount;
 import io.nodemesh.telemetry.v1.CaptureState;
 import io.nodemesh.telemetry.v1.CaptureStates;
 import io.nodemesh.telemetry.v1.PodCaptureState;
-import io.nodemesh.telemetry.v1.ReportAck;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -58,28 +55,13 @@ final class CaptureStatesTest {
             assertThat(MetricsScrape.samples(metrics, "nodemesh_pod_capture_state")).isEmpty();
 
             // One stream held open, as the proxy's reporter holds it: two batches, the second one's states replace the first's.
-            CompletableFuture<ReportAck> done = new CompletableFuture<>();
-            StreamObserver<ReportBatch> stream = client.stub().report(new StreamObserver<>() {
-                @Override
-                public void onNext(ReportAck ack) {
-                    done.complete(ack);
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                    done.completeExceptionally(t);
-                }
-
-                @Override
-                public void onCompleted() {
-                }
-            });
-            stream.onNext(states("proxy-1", 1, pod("a", CaptureState.CAPTURE_STATE_PENDING, CaptureFailure.CAPTURE_FAILURE_UNSPECIFIED),
+            ReportClient.OpenStream stream = client.open();
+            stream.send(states("proxy-1", 1, pod("a", CaptureState.CAPTURE_STATE_PENDING, CaptureFailure.CAPTURE_FAILURE_UNSPECIFIED),
                     pod("ghost", CaptureState.CAPTURE_STATE_FAILED, CaptureFailure.CAPTURE_FAILURE_NETNS_NOT_FOUND)));
-            stream.onNext(states("proxy-1", 3, pod("a", CaptureState.CAPTURE_STATE_CAPTURED, CaptureFailure.CAPTURE_FAILURE_UNSPECIFIED),
+            stream.send(states("proxy-1", 3, pod("a", CaptureState.CAPTURE_STATE_CAPTURED, CaptureFailure.CAPTURE_FAILURE_UNSPECIFIED),
                     pod("ghost", CaptureState.CAPTURE_STATE_FAILED, CaptureFailure.CAPTURE_FAILURE_NETNS_NOT_FOUND),
                     pod("b", CaptureState.CAPTURE_STATE_RELEASED, CaptureFailure.CAPTURE_FAILURE_UNSPECIFIED)));
-            awaitValue(agent, "nodemesh_capture_failures_total", 3, "reason=\"netns_not_found\"");
+            Scrape.awaitValue(agent, "nodemesh_capture_failures_total", 3, "reason=\"netns_not_found\"");
             metrics = MetricsScrape.fetch(agent.metricsAddress());
             assertThat(MetricsScrape.samples(metrics, "nodemesh_pod_capture_state")).containsExactlyInAnyOrder(
                     "nodemesh_pod_capture_state{namespace=\"demo\",pod=\"a\",state=\"captured\"} 1.0",
@@ -88,8 +70,7 @@ final class CaptureStatesTest {
             assertThat(MetricsScrape.value(metrics, "nodemesh_capture_failures_total", "reason=\"rules_failed\"")).isZero();
 
             // The proxy goes away: its pods' states go with its stream; what failed stays counted.
-            stream.onCompleted();
-            done.get();
+            assertThat(stream.finish().status().getCode()).isEqualTo(Status.Code.OK);
             awaitNoStates(agent);
             assertThat(MetricsScrape.value(MetricsScrape.fetch(agent.metricsAddress()), "nodemesh_capture_failures_total",
                     "reason=\"netns_not_found\"")).isEqualTo(3);
@@ -123,22 +104,10 @@ final class CaptureStatesTest {
                     "capture_states.pods[0].pod: 300 chars exceed the limit of 256",
                     "capture_states.failures[0].total: 18446744073709551615 is not a believable count",
                     "capture_states.failures[1].reason: CAPTURE_FAILURE_INTERNAL is listed twice");
-            for (int i = 0; i < bad.size(); i++) {
-                ReportClient.Result result = client.send(bad.get(i));
-                assertThat(result.status().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-                assertThat(result.status().getDescription()).isEqualTo(problems.get(i));
-            }
+            assertThat(client.refusals(bad)).containsExactlyElementsOf(problems);
             String metrics = MetricsScrape.fetch(agent.metricsAddress());
             assertThat(MetricsScrape.samples(metrics, "nodemesh_pod_capture_state")).isEmpty();
             assertThat(MetricsScrape.sum(metrics, "nodemesh_capture_failures_total")).isZero();
-        }
-    }
-
-    private static void awaitValue(TelemetryAgent agent, String name, double value, String label) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (MetricsScrape.sum(MetricsScrape.fetch(agent.metricsAddress()), name, label) != value) {
-            assertThat(System.nanoTime()).as("waiting for " + name + " " + label + " = " + value).isLessThan(deadline);
-            Thread.sleep(20);
         }
     }
 

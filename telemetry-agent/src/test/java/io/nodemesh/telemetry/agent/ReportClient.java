@@ -1,5 +1,7 @@
 package io.nodemesh.telemetry.agent;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -21,6 +23,7 @@ import io.nodemesh.telemetry.v1.SecurityPolicy;
 import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
 import io.nodemesh.telemetry.v1.Workload;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -48,8 +51,27 @@ final class ReportClient implements AutoCloseable {
 
     /** Sends the batches on one stream, half-closes, and returns the ack or the failure status. */
     Result send(List<ReportBatch> batches) throws InterruptedException {
+        OpenStream stream = open();
+        batches.forEach(stream::send);
+        return stream.finish();
+    }
+
+    /** Sends each batch on a stream of its own and returns why the agent refused each; fails if it took one. */
+    List<String> refusals(List<ReportBatch> batches) throws InterruptedException {
+        List<String> problems = new ArrayList<>();
+        for (ReportBatch batch : batches) {
+            Result result = send(batch);
+            assertThat(result.status().getCode()).as("the agent's answer to %s", batch)
+                    .isEqualTo(Status.Code.INVALID_ARGUMENT);
+            problems.add(result.status().getDescription());
+        }
+        return problems;
+    }
+
+    /** A stream held open, as a proxy's reporter holds it, until {@link OpenStream#finish}. */
+    OpenStream open() {
         CompletableFuture<ReportAck> done = new CompletableFuture<>();
-        StreamObserver<ReportBatch> requests = stub().withDeadlineAfter(20, TimeUnit.SECONDS)
+        StreamObserver<ReportBatch> requests = stub().withDeadlineAfter(60, TimeUnit.SECONDS)
                 .report(new StreamObserver<>() {
                     @Override
                     public void onNext(ReportAck value) {
@@ -66,16 +88,25 @@ final class ReportClient implements AutoCloseable {
                         done.complete(null);
                     }
                 });
-        for (ReportBatch batch : batches) {
+        return new OpenStream(requests, done);
+    }
+
+    /** One report stream: batches go out as they are sent; {@link #finish} half-closes and waits for the answer. */
+    record OpenStream(StreamObserver<ReportBatch> requests, CompletableFuture<ReportAck> done) {
+
+        void send(ReportBatch batch) {
             requests.onNext(batch);
         }
-        requests.onCompleted();
-        try {
-            return new Result(done.get(30, TimeUnit.SECONDS), Status.OK);
-        } catch (ExecutionException e) {
-            return new Result(null, Status.fromThrowable(e.getCause()));
-        } catch (TimeoutException e) {
-            throw new AssertionError("no answer from the agent within 30 s", e);
+
+        Result finish() throws InterruptedException {
+            requests.onCompleted();
+            try {
+                return new Result(done.get(30, TimeUnit.SECONDS), Status.OK);
+            } catch (ExecutionException e) {
+                return new Result(null, Status.fromThrowable(e.getCause()));
+            } catch (TimeoutException e) {
+                throw new AssertionError("no answer from the agent within 30 s", e);
+            }
         }
     }
 
