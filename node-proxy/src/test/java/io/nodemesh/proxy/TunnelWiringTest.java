@@ -3,6 +3,8 @@ package io.nodemesh.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.nodemesh.proxy.identity.IdentityManager;
 import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.model.Direction;
@@ -15,6 +17,8 @@ import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -23,7 +27,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * The mutual-TLS tunnel as the proxy wires it, on real captured pods with a mesh CA: a meshed pod reaches a pod of a
  * strict namespace (which refuses all plaintext) through the destination's :15008, and the destination reports the
- * source pod's address; a client outside the mesh is still refused there.
+ * source pod's address; a client outside the mesh is still refused there. The admin API's {@code /connections} shows
+ * both ends' identities, the tunnel and the security of each connection.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class TunnelWiringTest {
@@ -33,18 +38,16 @@ class TunnelWiringTest {
     @RegisterExtension
     static final MeshExtension mesh = new MeshExtension();
 
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String CLIENT_ID = "spiffe://cluster.local/ns/demo/sa/client";
+    private static final String SERVER_ID = "spiffe://cluster.local/ns/demo/sa/server";
+
     @Test
     void aMeshedPodReachesAStrictPodThroughTheTunnelAndAnOutsiderDoesNot() throws Exception {
-        Path caDir = mesh.dir().resolve("ca");
-        MeshCa.create(SpiffeId.DEFAULT_TRUST_DOMAIN, Duration.ofDays(1)).write(caDir, false);
         Netns client = mesh.pod("client");
         Netns server = mesh.pod("server");
         Netns outsider = mesh.pod("outsider");
-        TestNode node = mesh.start(mesh.config().identity(caDir, "1h")
-                .demoNamespace("nodemesh.io/peer-authentication: strict").capture(client, server));
-        IdentityManager identities = node.proxy.identities().orElseThrow();
-        identities.ready(new SpiffeId(SpiffeId.DEFAULT_TRUST_DOMAIN, "demo", "client")).get(10, TimeUnit.SECONDS);
-        identities.ready(new SpiffeId(SpiffeId.DEFAULT_TRUST_DOMAIN, "demo", "server")).get(10, TimeUnit.SECONDS);
+        TestNode node = startWithIdentities(client, server);
         mesh.own(EchoServer.start(server, 7000));
         InetSocketAddress to = new InetSocketAddress(server.ipv4(), 7000);
 
@@ -67,6 +70,89 @@ class TunnelWiringTest {
         assertThatThrownBy(() -> roundTrip(outsider, to, "plaintext")).isInstanceOf(IOException.class);
         MeshExtension.await("the outsider's refusal recorded", () -> node.closed.stream()
                 .anyMatch(c -> c.direction() == Direction.INBOUND && c.outcome() == Outcome.DENIED));
+    }
+
+    @Test
+    void connectionsShowTheIdentitiesAtBothEndsTheTunnelAndTheSecurity() throws Exception {
+        Netns client = mesh.pod("client");
+        Netns server = mesh.pod("server");
+        Netns outsider = mesh.pod("outsider");
+        TestNode node = startWithIdentities(client, server);
+        mesh.own(EchoServer.start(server, 7000));
+        mesh.own(EchoServer.start(outsider, 7000));
+        SocketChannel tunnelled = mesh.own(EchoServer.connect(client, new InetSocketAddress(server.ipv4(), 7000)));
+        assertThat(EchoServer.roundTrip(tunnelled, "held open")).isEqualTo("held open");
+        SocketChannel plain = mesh.own(EchoServer.connect(client, new InetSocketAddress(outsider.ipv4(), 7000)));
+        assertThat(EchoServer.roundTrip(plain, "outside the mesh")).isEqualTo("outside the mesh");
+        assertThatThrownBy(() -> roundTrip(outsider, new InetSocketAddress(server.ipv4(), 7000), "plaintext"))
+                .isInstanceOf(IOException.class);
+        MeshExtension.await("the outsider's refusal recorded", () -> node.closed.stream()
+                .anyMatch(c -> c.direction() == Direction.INBOUND && c.outcome() == Outcome.DENIED));
+
+        JsonNode connections = JSON.readTree(node.admin("/connections"));
+        JsonNode source = only(connections.path("open"), "demo/client", server.ipv4().getHostAddress() + ":7000");
+        assertThat(source.path("direction").asText()).isEqualTo("outbound");
+        assertThat(source.path("path").asText()).isEqualTo("tunnel");
+        assertThat(source.path("tunnel").asText()).as("the destination's tunnel port")
+                .isEqualTo(server.ipv4().getHostAddress() + ":15008");
+        assertThat(source.path("security").asText()).isEqualTo("mutual_tls");
+        assertThat(source.path("sourcePrincipal").asText()).isEqualTo(CLIENT_ID);
+        assertThat(source.path("destinationPrincipal").asText()).as("proved by the server's certificate")
+                .isEqualTo(SERVER_ID);
+
+        JsonNode destination = only(connections.path("open"), "demo/server", server.ipv4().getHostAddress() + ":7000");
+        assertThat(destination.path("direction").asText()).isEqualTo("inbound");
+        assertThat(destination.path("path").asText()).isEqualTo("tunnel");
+        assertThat(destination.path("tunnel").asText()).as("the source proxy's end of the tunnel")
+                .startsWith(client.ipv4().getHostAddress() + ":");
+        assertThat(destination.path("security").asText()).isEqualTo("mutual_tls");
+        assertThat(destination.path("sourcePrincipal").asText()).as("proved by the client's certificate")
+                .isEqualTo(CLIENT_ID);
+        assertThat(destination.path("destinationPrincipal").asText()).isEqualTo(SERVER_ID);
+
+        JsonNode passthrough = only(connections.path("open"), "demo/client",
+                outsider.ipv4().getHostAddress() + ":7000");
+        assertThat(passthrough.path("path").asText()).isEqualTo("plaintext");
+        assertThat(passthrough.path("security").asText()).isEqualTo("none");
+        assertThat(passthrough.path("tunnel").isNull()).isTrue();
+        assertThat(passthrough.path("sourcePrincipal").asText()).isEqualTo(CLIENT_ID);
+        assertThat(passthrough.path("destinationPrincipal").isNull()).as("nothing proved it").isTrue();
+
+        JsonNode refused = only(connections.path("recent"), "demo/server", server.ipv4().getHostAddress() + ":7000");
+        assertThat(refused.path("outcome").asText()).isEqualTo("DENIED");
+        assertThat(refused.path("path").asText()).isEqualTo("plaintext");
+        assertThat(refused.path("security").asText()).isEqualTo("none");
+        assertThat(refused.path("sourcePrincipal").isNull()).isTrue();
+        assertThat(refused.path("destinationPrincipal").asText()).isEqualTo(SERVER_ID);
+
+        JsonNode serverOnly = JSON.readTree(node.admin("/connections?pod=demo/server"));
+        assertThat(serverOnly.path("open")).hasSize(1);
+        assertThat(serverOnly.path("open").get(0)).isEqualTo(destination);
+        assertThat(serverOnly.path("recent")).hasSize(1);
+    }
+
+    /** The one connection of {@code pod} to {@code destination} in {@code list} (the admin API's open or recent). */
+    private static JsonNode only(JsonNode list, String pod, String destination) {
+        List<JsonNode> found = new ArrayList<>();
+        for (JsonNode c : list) {
+            if (c.path("pod").asText().equals(pod) && c.path("destination").asText().equals(destination)) {
+                found.add(c);
+            }
+        }
+        assertThat(found).as(pod + " -> " + destination + " in " + list).hasSize(1);
+        return found.getFirst();
+    }
+
+    /** A node with a mesh CA capturing {@code client} and {@code server} in a strict namespace, both certified. */
+    private static TestNode startWithIdentities(Netns client, Netns server) throws Exception {
+        Path caDir = mesh.dir().resolve("ca");
+        MeshCa.create(SpiffeId.DEFAULT_TRUST_DOMAIN, Duration.ofDays(1)).write(caDir, false);
+        TestNode node = mesh.start(mesh.config().identity(caDir, "1h")
+                .demoNamespace("nodemesh.io/peer-authentication: strict").capture(client, server));
+        IdentityManager identities = node.proxy.identities().orElseThrow();
+        identities.ready(SpiffeId.parse(CLIENT_ID)).get(10, TimeUnit.SECONDS);
+        identities.ready(SpiffeId.parse(SERVER_ID)).get(10, TimeUnit.SECONDS);
+        return node;
     }
 
     private static String roundTrip(Netns from, InetSocketAddress to, String text) throws Exception {

@@ -22,4 +22,10 @@ public interface TunnelSecurity {
      * with the client's proven identity, or null when the security proves none (plaintext), or fails with the handshake.
      */
     Future<SpiffeId> secureServer(Channel channel);
+
+    /** Whether it is mutual TLS: what a tunnel stream's connection reports as its security. */
+    boolean mutualTls();
+
+    /** The identity the server side presents (the pod whose tunnel server it secures), or null where it proves none. */
+    SpiffeId serverIdentity();
 }
