@@ -9,12 +9,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine;
 
-/** {@code nodemesh connections}: the proxy's open connections and the most recent closed ones, with original destinations. */
+/**
+ * {@code nodemesh connections}: the proxy's open connections and the most recent closed ones, with original
+ * destinations, how each crosses between the proxies and the identity of its far end.
+ */
 @Command(name = "connections", mixinStandardHelpOptions = true,
         description = {
                 "List the node proxy's open and recently closed connections.",
-                "Each with its pod, direction, source, original destination and bytes out and back; the closed "
-                        + "ones, newest first, with duration and outcome."})
+                "Each with its pod, direction, source, original destination, path (a tunnel stream, with the "
+                        + "tunnel's far end, or plaintext), security (mutual_tls or none), peer (the far end's SPIFFE "
+                        + "id where proved: the destination's outbound, the source's inbound) and bytes out and back; "
+                        + "the closed ones, newest first, with duration and outcome."})
 public final class ConnectionsCommand implements Callable<Integer> {
 
     @CommandLine.Spec
@@ -51,24 +56,26 @@ public final class ConnectionsCommand implements Callable<Integer> {
             return got.exit();
         }
         JsonNode connections = got.table();
-        TextTable open = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", Vocabulary.BYTES_OUT,
-                Vocabulary.BYTES_BACK, "OPENED");
+        TextTable open = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", "PATH", "SECURITY",
+                "PEER", Vocabulary.BYTES_OUT, Vocabulary.BYTES_BACK, "OPENED");
         int openCount = 0;
         for (JsonNode c : connections.path("open")) {
             open.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
-                    c.path("destination").asText(), Vocabulary.bytes(c.path("bytesFromSource").asLong()),
+                    c.path("destination").asText(), path(c), c.path("security").asText(null), peer(c),
+                    Vocabulary.bytes(c.path("bytesFromSource").asLong()),
                     Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("openedAt").asText());
             openCount++;
         }
         out.println("open (" + openCount + ")");
         open.print(out);
         out.println();
-        TextTable closed = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", Vocabulary.BYTES_OUT,
-                Vocabulary.BYTES_BACK, "DURATION", "OUTCOME");
+        TextTable closed = new TextTable("POD", "DIRECTION", "SOURCE", "ORIGINAL DESTINATION", "PATH", "SECURITY",
+                "PEER", Vocabulary.BYTES_OUT, Vocabulary.BYTES_BACK, "DURATION", "OUTCOME");
         int shown = 0;
         for (JsonNode c : connections.path("recent")) {
             closed.row(c.path("pod").asText(), c.path("direction").asText(), c.path("source").asText(),
-                    c.path("destination").asText(), Vocabulary.bytes(c.path("bytesFromSource").asLong()),
+                    c.path("destination").asText(), path(c), c.path("security").asText(null), peer(c),
+                    Vocabulary.bytes(c.path("bytesFromSource").asLong()),
                     Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("durationMillis").asLong() + " ms",
                     c.path("outcome").asText());
             shown++;
@@ -77,5 +84,18 @@ public final class ConnectionsCommand implements Callable<Integer> {
         closed.print(out);
         out.flush();
         return 0;
+    }
+
+    /** {@code tunnel 10.0.0.5:15008} (the tunnel connection's far end), {@code plaintext}, or null: not chosen. */
+    private static String path(JsonNode connection) {
+        String path = connection.path("path").asText(null);
+        String tunnel = connection.path("tunnel").asText(null);
+        return path == null || tunnel == null ? path : path + " " + tunnel;
+    }
+
+    /** The far end's identity, where known: the destination's of an outbound connection, the source's of an inbound. */
+    private static String peer(JsonNode connection) {
+        boolean outbound = "outbound".equals(connection.path("direction").asText());
+        return connection.path(outbound ? "destinationPrincipal" : "sourcePrincipal").asText(null);
     }
 }

@@ -3,6 +3,7 @@ package io.nodemesh.cli;
 import io.nodemesh.proxy.admin.AdminServer;
 import io.nodemesh.proxy.admin.ProxyView;
 import io.nodemesh.proxy.config.BootSettings;
+import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.NamespaceSpec;
@@ -12,8 +13,10 @@ import io.nodemesh.proxy.model.CaptureFailure;
 import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.telemetry.OpenedConnection;
@@ -106,6 +109,34 @@ final class CliServers implements AutoCloseable {
         }
     }
 
+    /**
+     * What the fixed proxy recently closed, oldest first: a to c through the tunnel, c to a through it, and a plaintext
+     * client outside the mesh denied at a.
+     */
+    static final List<ClosedConnection> RECENT = List.of(
+            closed(Direction.OUTBOUND, "10.77.0.2:40000", "10.78.0.3:8080", ConnectionPath.tunnel(
+                    HostPort.parse("10.78.0.3:15008"), true, id("demo", "a"), id("other", "c")), 2048, Outcome.OK),
+            closed(Direction.INBOUND, "10.78.0.3:0", "10.77.0.2:8080", ConnectionPath.tunnel(
+                    HostPort.parse("10.78.0.3:43122"), true, id("other", "c"), id("demo", "a")), 512, Outcome.OK),
+            closed(Direction.INBOUND, "10.99.0.7:51000", "10.77.0.2:8080", ConnectionPath.plaintext(null,
+                    id("demo", "a")), 0, Outcome.DENIED));
+
+    private static NodeStats recentlyClosed() {
+        NodeStats stats = new NodeStats();
+        RECENT.forEach(stats::remember);
+        return stats;
+    }
+
+    private static ClosedConnection closed(Direction direction, String source, String destination, ConnectionPath path,
+            long bytes, Outcome outcome) {
+        return new ClosedConnection(new OpenedConnection(direction, "demo", "a", "a", HostPort.parse(source),
+                HostPort.parse(destination), System.currentTimeMillis(), path), bytes, bytes / 2, 3_000_000, outcome);
+    }
+
+    private static SpiffeId id(String namespace, String serviceAccount) {
+        return new SpiffeId(SpiffeId.DEFAULT_TRUST_DOMAIN, namespace, serviceAccount);
+    }
+
     private static ClosedConnection closed(String pod, long bytes, Outcome outcome) {
         return new ClosedConnection(new OpenedConnection(Direction.OUTBOUND, "demo", pod, pod + "-sa",
                 new InetSocketAddress("10.77.0.2", 40000), new InetSocketAddress("10.77.0.3", 8080),
@@ -115,10 +146,10 @@ final class CliServers implements AutoCloseable {
     /**
      * A proxy running NIO on {@link #CONFIG_FILE} with no capture open, whose snapshot knows {@code demo/a} (captured
      * here), {@code demo/ghost} (failed: no network namespace), {@code other/c} (on node-2) and the service
-     * {@code demo/web} over a (ready) and c (not ready).
+     * {@code demo/web} over a (ready) and c (not ready); it recently closed {@link #RECENT}.
      */
     private static final class FixedView implements ProxyView {
-        private final NodeStats stats = new NodeStats();
+        private final NodeStats stats = recentlyClosed();
         private final Transport transport = Transport.select(TransportKind.NIO, notice -> { });
         private final ConfigStatus config = new ConfigStatus(CONFIG_FILE, System.currentTimeMillis(), null);
         private final MeshSnapshot snapshot = fixedSnapshot();

@@ -122,6 +122,36 @@ final class DebugCliTest {
     }
 
     @Test
+    void connectionsSaysThePathSecurityAndPeerOfEachConnection() {
+        assertThat(fast("connections", "--admin", servers.admin()).out()).isEqualTo("""
+                open (0)
+                POD  DIRECTION  SOURCE  ORIGINAL DESTINATION  PATH  SECURITY  PEER  BYTES OUT  BYTES BACK  OPENED
+
+                recently closed, newest first (3)
+                POD     DIRECTION  SOURCE           ORIGINAL DESTINATION  PATH                    SECURITY    PEER                                  BYTES OUT  BYTES BACK  DURATION  OUTCOME
+                demo/a  inbound    10.99.0.7:51000  10.77.0.2:8080        plaintext               none        -                                     0 B        0 B         3 ms      DENIED
+                demo/a  inbound    10.78.0.3:0      10.77.0.2:8080        tunnel 10.78.0.3:43122  mutual_tls  spiffe://cluster.local/ns/other/sa/c  512 B      256 B       3 ms      OK
+                demo/a  outbound   10.77.0.2:40000  10.78.0.3:8080        tunnel 10.78.0.3:15008  mutual_tls  spiffe://cluster.local/ns/other/sa/c  2.0 KiB    1.0 KiB     3 ms      OK
+                """);
+        assertThat(fast("connections", "--admin", servers.admin(), "--pod", "demo/ghost").out())
+                .contains("recently closed, newest first (0)");
+    }
+
+    @Test
+    void connectionsJsonIsThePageAsServedWithItsFilters() throws Exception {
+        Run run = fast("connections", "--admin", servers.adminSocket(), "-o", "json", "--pod", "demo/a", "-n", "2");
+        assertThat(run.status()).as(run.err()).isZero();
+        ObjectMapper json = new ObjectMapper();
+        JsonNode printed = json.readTree(run.out());
+        assertThat(printed).isEqualTo(json.readTree(AdminClient.fetch(AdminAddress.parse(servers.adminSocket()),
+                "/connections?recent=2&pod=demo%2Fa")));
+        assertThat(printed.path("recent")).hasSize(2);
+        assertThat(printed.path("recent").get(1).path("sourcePrincipal").asText())
+                .isEqualTo("spiffe://cluster.local/ns/other/sa/c");
+        assertThat(printed.path("recent").get(1).path("security").asText()).isEqualTo("mutual_tls");
+    }
+
+    @Test
     void leavesHelpAndMistakesToPicocliWhichAnswersAsUnderNodemesh() throws IOException {
         int closed;
         try (ServerSocket free = new ServerSocket(0)) {

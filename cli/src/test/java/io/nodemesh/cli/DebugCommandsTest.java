@@ -53,8 +53,35 @@ class DebugCommandsTest {
         assertThat(cli.nodemesh("connections", "--admin", admin, "--pod", "demo/a")).as(cli.err()).isZero();
         String connections = cli.out();
         assertThat(connections).contains("open (1)", "recently closed, newest first (1)", "BYTES OUT  BYTES BACK");
-        assertThat(connections).containsPattern("demo/a\\s+outbound\\s+10\\.77\\.0\\.2:\\d+\\s+10\\.77\\.0\\.3:8080\\s+5 B\\s+5 B");
-        assertThat(connections).containsPattern("10\\.77\\.0\\.3:8080\\s+3 B\\s+3 B\\s+\\d+ ms\\s+OK");
+        assertThat(connections).containsPattern(
+                "demo/a\\s+outbound\\s+10\\.77\\.0\\.2:\\d+\\s+10\\.77\\.0\\.3:8080\\s+plaintext\\s+none\\s+-\\s+5 B\\s+5 B");
+        assertThat(connections).containsPattern("10\\.77\\.0\\.3:8080\\s+plaintext\\s+none\\s+-\\s+3 B\\s+3 B\\s+\\d+ ms\\s+OK");
+    }
+
+    @Test
+    void connectionsShowTheTunnelItsSecurityAndTheIdentityAtTheFarEnd() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = startWithCa(a, b);
+        mesh.own(EchoServer.start(b, 8080));
+        SocketChannel held = mesh.own(EchoServer.connect(a, new InetSocketAddress(b.ipv4(), 8080)));
+        assertThat(EchoServer.roundTrip(held, "hello")).isEqualTo("hello");
+        String unix = "unix:" + node.proxy.adminSocket();
+
+        assertThat(cli.nodemesh("connections", "--admin", unix, "--pod", "demo/a")).as(cli.err()).isZero();
+        assertThat(cli.out()).contains("open (1)");
+        assertThat(cli.out()).containsPattern("demo/a\\s+outbound\\s+10\\.77\\.0\\.2:\\d+\\s+10\\.77\\.0\\.3:8080\\s+"
+                + "tunnel 10\\.77\\.0\\.3:15008\\s+mutual_tls\\s+spiffe://cluster\\.local/ns/demo/sa/b\\s+5 B\\s+5 B");
+        cli.clearOut();
+        assertThat(cli.nodemesh("connections", "--admin", unix, "--pod", "demo/b")).as(cli.err()).isZero();
+        assertThat(cli.out()).contains("open (1)");
+        assertThat(cli.out()).containsPattern("demo/b\\s+inbound\\s+10\\.77\\.0\\.2:0\\s+10\\.77\\.0\\.3:8080\\s+"
+                + "tunnel 10\\.77\\.0\\.2:\\d+\\s+mutual_tls\\s+spiffe://cluster\\.local/ns/demo/sa/a\\s+5 B\\s+5 B");
+
+        cli.clearOut();
+        assertThat(cli.nodemesh("connections", "--admin", unix, "-o", "json")).as(cli.err()).isZero();
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        assertThat(json.readTree(cli.out())).isEqualTo(json.readTree(node.admin("/connections?recent=20")));
     }
 
     @Test
@@ -151,15 +178,8 @@ class DebugCommandsTest {
 
     @Test
     void certsListsTheCertificateOfEachCapturedAccountInBothFormats() throws Exception {
+        TestNode node = startWithCa(mesh.pod("a"), mesh.pod("b"));
         java.nio.file.Path caDir = mesh.dir().resolve("ca");
-        io.nodemesh.proxy.identity.MeshCa.create("cluster.local", java.time.Duration.ofDays(1)).write(caDir, false);
-        Netns a = mesh.pod("a");
-        Netns b = mesh.pod("b");
-        TestNode node = mesh.start(mesh.config().identity(caDir, "2m").capture(a, b));
-        var identities = node.proxy.identities().orElseThrow();
-        for (String sa : new String[] {"a", "b"}) {
-            identities.ready(new io.nodemesh.proxy.model.SpiffeId("cluster.local", "demo", sa)).get(10, TimeUnit.SECONDS);
-        }
         String unix = "unix:" + node.proxy.adminSocket();
 
         assertThat(cli.nodemesh("certs", "--admin", unix)).as(cli.err()).isZero();
@@ -177,6 +197,18 @@ class DebugCommandsTest {
         assertThat(answer.path("ca").asText()).isEqualTo(caDir.toString());
         assertThat(answer.path("certificates")).hasSize(2);
         assertThat(answer.path("certificates").get(0).path("state").asText()).isEqualTo("valid");
+    }
+
+    /** A node with a mesh CA (in the mesh's {@code ca/}) capturing {@code a} and {@code b}, both holding certificates. */
+    private static TestNode startWithCa(Netns a, Netns b) throws Exception {
+        java.nio.file.Path caDir = mesh.dir().resolve("ca");
+        io.nodemesh.proxy.identity.MeshCa.create("cluster.local", java.time.Duration.ofDays(1)).write(caDir, false);
+        TestNode node = mesh.start(mesh.config().identity(caDir, "2m").capture(a, b));
+        var identities = node.proxy.identities().orElseThrow();
+        for (String sa : new String[] {"a", "b"}) {
+            identities.ready(new io.nodemesh.proxy.model.SpiffeId("cluster.local", "demo", sa)).get(10, TimeUnit.SECONDS);
+        }
+        return node;
     }
 
     @Test

@@ -125,6 +125,13 @@ class TwoNodeTunnelTest {
             assertThat(c.source().getAddress()).as("B's proxy: the source is A").isEqualTo(n.a().ipv4());
             assertThat(c.opening().podName()).isEqualTo("b");
         }
+        JsonNode recent = JSON.readTree(n.two().admin("/connections")).path("recent");
+        assertThat(recent).as("B's proxy lists the three").hasSize(3);
+        for (JsonNode c : recent) {
+            assertThat(c.path("sourcePrincipal").asText()).as("B's proxy: A's SPIFFE id, from A's certificate")
+                    .isEqualTo(A.toString());
+            assertThat(c.path("security").asText()).isEqualTo("mutual_tls");
+        }
     }
 
     @Test

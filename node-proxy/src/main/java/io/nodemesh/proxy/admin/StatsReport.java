@@ -1,6 +1,7 @@
 package io.nodemesh.proxy.admin;
 
 import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.stats.DirectionStats;
@@ -13,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 
 /** Turns the proxy's state into the JSON-ready trees of {@code /stats} and {@code /connections}. */
 final class StatsReport {
@@ -55,7 +57,12 @@ final class StatsReport {
         return out;
     }
 
-    /** Open connections and the recently closed ones, newest first: of {@code pod} only (unless null), at most {@code limit} of those. */
+    /**
+     * Open connections and the recently closed ones, newest first: of {@code pod} only (unless null), at most
+     * {@code limit} of those. Each says how it crosses between the proxies ({@code path}: {@code tunnel} with the tunnel
+     * connection's far end, or {@code plaintext}), its {@code security} ({@code mutual_tls} or {@code none}) and the
+     * principals of its ends where known; all null while an outbound connection's route is not chosen.
+     */
     static Map<String, Object> connections(ProxyView view, String pod, int limit) {
         List<Map<String, Object>> open = new ArrayList<>();
         for (PodCapture capture : view.pods()) {
@@ -66,30 +73,18 @@ final class StatsReport {
                 if (c.destination() == null) {
                     continue;
                 }
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("pod", capture.spec().key());
-                m.put("direction", c.direction().name().toLowerCase(Locale.ROOT));
-                m.put("source", address(c.source()));
-                m.put("destination", address(c.destination()));
-                m.put("bytesFromSource", c.bytesFromSource());
-                m.put("bytesToSource", c.bytesToSource());
-                m.put("openedAt", Instant.ofEpochMilli(c.openedAtMillis()).toString());
-                open.add(m);
+                open.add(connection(capture.spec().key(), c.direction(), c.source(), c.destination(),
+                        c.bytesFromSource(), c.bytesToSource(), c.openedAtMillis(), c.path()));
             }
         }
         List<Map<String, Object>> recent = new ArrayList<>();
         for (ClosedConnection c : view.nodeStats().recent()) {
-            if (recent.size() >= limit || pod != null && !pod.equals(c.podNamespace() + "/" + c.podName())) {
+            String key = c.podNamespace() + "/" + c.podName();
+            if (recent.size() >= limit || pod != null && !pod.equals(key)) {
                 continue;
             }
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("pod", c.podNamespace() + "/" + c.podName());
-            m.put("direction", c.direction().name().toLowerCase(Locale.ROOT));
-            m.put("source", address(c.source()));
-            m.put("destination", address(c.destination()));
-            m.put("bytesFromSource", c.bytesFromSource());
-            m.put("bytesToSource", c.bytesToSource());
-            m.put("openedAt", Instant.ofEpochMilli(c.openedAtEpochMillis()).toString());
+            Map<String, Object> m = connection(key, c.direction(), c.source(), c.destination(), c.bytesFromSource(),
+                    c.bytesToSource(), c.openedAtEpochMillis(), c.opening().path());
             m.put("durationMillis", c.durationNanos() / 1_000_000);
             m.put("outcome", c.outcome().name());
             recent.add(m);
@@ -98,6 +93,25 @@ final class StatsReport {
         out.put("open", open);
         out.put("recent", recent);
         return out;
+    }
+
+    private static Map<String, Object> connection(String pod, Direction direction, InetSocketAddress source,
+            InetSocketAddress destination, long bytesFromSource, long bytesToSource, long openedAtMillis,
+            ConnectionPath path) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("pod", pod);
+        m.put("direction", direction.name().toLowerCase(Locale.ROOT));
+        m.put("source", address(source));
+        m.put("destination", address(destination));
+        m.put("path", path == null ? null : path.kind());
+        m.put("tunnel", path == null ? null : address(path.tunnel()));
+        m.put("security", path == null ? null : path.security());
+        m.put("sourcePrincipal", path == null ? null : Objects.toString(path.sourcePrincipal(), null));
+        m.put("destinationPrincipal", path == null ? null : Objects.toString(path.destinationPrincipal(), null));
+        m.put("bytesFromSource", bytesFromSource);
+        m.put("bytesToSource", bytesToSource);
+        m.put("openedAt", Instant.ofEpochMilli(openedAtMillis).toString());
+        return m;
     }
 
     private static Map<String, Object> direction(DirectionStats.Snapshot s) {

@@ -7,6 +7,8 @@ import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PeerAuthentication;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.inpod.PodUpstream;
+import io.nodemesh.proxy.model.ConnectionPath;
+import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.policy.Authorizer;
 import io.nodemesh.proxy.policy.Peer;
 import io.nodemesh.proxy.relay.Connection;
@@ -27,20 +29,24 @@ public final class InboundUpstream implements Upstream {
     private final Supplier<MeshSnapshot> snapshot;
     private final PodSpec workload;
     private final PodUpstream app;
+    private final ConnectionPath plaintext;
 
     /**
      * @param snapshot the snapshot in force (read once per connection)
      * @param workload the pod whose inbound listener accepted the connections
+     * @param identity that pod's identity, or null where the node has none (no mesh CA)
      * @param app plain TCP to the app inside that pod
      */
-    public InboundUpstream(Supplier<MeshSnapshot> snapshot, PodSpec workload, PodUpstream app) {
+    public InboundUpstream(Supplier<MeshSnapshot> snapshot, PodSpec workload, SpiffeId identity, PodUpstream app) {
         this.snapshot = snapshot;
         this.workload = workload;
         this.app = app;
+        this.plaintext = ConnectionPath.plaintext(null, identity);
     }
 
     @Override
     public ChannelFuture connect(Connection connection, EventLoop loop, ChannelHandler handler) {
+        connection.path(plaintext); // admitted or not, it came in plaintext from a peer that proved nothing
         MeshSnapshot mesh = snapshot.get();
         if (mesh.peerAuthentication(workload.namespace()) == PeerAuthentication.STRICT) {
             return connection.downstream().newFailedFuture(new RouteDenied("peer authentication of namespace "

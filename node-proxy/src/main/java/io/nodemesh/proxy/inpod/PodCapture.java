@@ -7,7 +7,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.channel.EventLoopGroup;
 import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
@@ -146,11 +145,13 @@ public final class PodCapture implements ConnectionListener {
             stage = CaptureFailure.LISTEN_FAILED;
             upstreamTemplate = upstreamTemplate(namespace);
             PodUpstream direct = new PodUpstream(this::upstreamBootstrap);
-            TunnelUpstream tunnel = shared.identities() == null ? null : openTunnel(direct);
+            SpiffeId self = shared.identities() == null ? null
+                    : new SpiffeId(shared.identities().trustDomain(), spec.namespace(), spec.serviceAccount());
+            TunnelUpstream tunnel = self == null ? null : openTunnel(self, direct);
             Upstream outboundUpstream = new OutboundUpstream(shared.snapshot(), shared.routes(), spec, direct, tunnel);
             listeners.add(listen(settings.outboundPort(),
                     new CaptureInitializer(this, Direction.OUTBOUND, outboundUpstream), "outbound"));
-            Upstream inboundUpstream = new InboundUpstream(shared.snapshot(), spec, direct);
+            Upstream inboundUpstream = new InboundUpstream(shared.snapshot(), spec, self, direct);
             listeners.add(listen(settings.inboundPort(), new CaptureInitializer(this, Direction.INBOUND, inboundUpstream),
                     "inbound"));
             state = State.LISTENING;
@@ -179,8 +180,7 @@ public final class PodCapture implements ConnectionListener {
      * The pod's side of the mutual-TLS tunnel: a pool of tunnel connections from its namespace, as its identity, and a
      * tunnel server on :15008 in its namespace that splices authorized streams to its apps.
      */
-    private TunnelUpstream openTunnel(PodUpstream app) throws IOException {
-        SpiffeId self = new SpiffeId(shared.identities().trustDomain(), spec.namespace(), spec.serviceAccount());
+    private TunnelUpstream openTunnel(SpiffeId self, PodUpstream app) throws IOException {
         TunnelSecurity tls = new TlsSecurity(self, shared.identities()::ready);
         TunnelSettings tunnelSettings = TunnelSettings.defaults().withConnectTimeout(currentSettings().connectTimeout());
         tunnels = new TunnelPool(tunnelSettings, tls, upstreamTemplate::clone, shared.node().tunnel());
@@ -272,15 +272,19 @@ public final class PodCapture implements ConnectionListener {
 
     /** Starts tracking a connection just accepted by one of this pod's listeners; call from its initializer. */
     public Connection track(Channel accepted, Direction direction) {
-        Connection c = new Connection(direction, accepted, this);
+        return new Connection(direction, accepted, this);
+    }
+
+    /** Holds {@code c} (a captured connection or a stream of this pod's tunnel server) until its downstream closes. */
+    @Override
+    public void accepted(Connection c) {
         connections.add(c);
-        accepted.closeFuture().addListener(f -> {
+        c.downstream().closeFuture().addListener(f -> {
             connections.remove(c);
             if (draining && connections.isEmpty()) {
                 finishDrain();
             }
         });
-        return c;
     }
 
     /** The tunnel connections this pod's pool holds now (0 without a mesh CA). */
@@ -295,10 +299,8 @@ public final class PodCapture implements ConnectionListener {
     }
 
     private OpenedConnection opening(Connection c) {
-        // An inbound connection whose downstream is a stream came through this pod's tunnel server (mutual TLS).
         return new OpenedConnection(c.direction(), spec.namespace(), spec.name(), spec.serviceAccount(), c.source(),
-                c.destination(), c.openedAtMillis(),
-                c.direction() == Direction.INBOUND && c.downstream() instanceof Http2StreamChannel);
+                c.destination(), c.openedAtMillis(), c.path());
     }
 
     @Override

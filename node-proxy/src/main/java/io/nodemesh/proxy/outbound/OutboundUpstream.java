@@ -6,6 +6,7 @@ import io.netty.channel.EventLoop;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.inpod.PodUpstream;
+import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.Upstream;
 import io.nodemesh.proxy.route.EndpointLoad;
@@ -30,6 +31,7 @@ public final class OutboundUpstream implements Upstream {
     private final PodSpec source;
     private final PodUpstream direct;
     private final TunnelUpstream tunnel;
+    private final ConnectionPath plaintext;
 
     /**
      * @param snapshot the snapshot in force (read once per connection)
@@ -46,6 +48,8 @@ public final class OutboundUpstream implements Upstream {
         this.source = source;
         this.direct = direct;
         this.tunnel = tunnel;
+        // Plain TCP proves nothing about the far end; the source is the pod, known by its identity where it has one.
+        this.plaintext = ConnectionPath.plaintext(tunnel == null ? null : tunnel.source(), null);
     }
 
     @Override
@@ -57,11 +61,17 @@ public final class OutboundUpstream implements Upstream {
             connection.downstream().closeFuture().addListener(f -> lease.release());
         }
         return switch (route) {
-            case Route.Passthrough p -> direct.connect(connection, loop, handler);
-            case Route.Direct d -> direct.connect(connection, d.address(), loop, handler);
+            case Route.Passthrough p -> direct(connection).connect(connection, loop, handler);
+            case Route.Direct d -> direct(connection).connect(connection, d.address(), loop, handler);
             case Route.Tunnel t -> tunnel != null ? tunnel.connect(connection, t.identity(), t.address(), loop, handler)
-                    : direct.connect(connection, t.address(), loop, handler);
+                    : direct(connection).connect(connection, t.address(), loop, handler);
             case Route.Deny d -> connection.downstream().newFailedFuture(new RouteDenied(d.reason()));
         };
+    }
+
+    /** Plain TCP from the pod, recorded as the connection's path (a tunnel stream records its own on success). */
+    private PodUpstream direct(Connection connection) {
+        connection.path(plaintext);
+        return direct;
     }
 }

@@ -9,6 +9,7 @@ import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import java.io.IOException;
@@ -33,6 +34,7 @@ public final class Connection {
 
     private volatile InetSocketAddress source;
     private volatile InetSocketAddress destination;
+    private volatile ConnectionPath path;
     private volatile long bytesFromSource;
     private volatile long bytesToSource;
     private volatile Channel upstream;
@@ -43,12 +45,16 @@ public final class Connection {
     private boolean reported;
     private volatile boolean openReported;
 
-    /** Tracks {@code downstream}, which was just accepted by a capture listener. */
+    /**
+     * Tracks {@code downstream}, which was just accepted by a capture listener (or is a tunnel stream just accepted by a
+     * tunnel server), and tells {@code listener} of it.
+     */
     public Connection(Direction direction, Channel downstream, ConnectionListener listener) {
         this.direction = direction;
         this.downstream = downstream;
         this.listener = listener;
         downstream.closeFuture().addListener(f -> channelClosed());
+        listener.accepted(this);
     }
 
     public Direction direction() {
@@ -67,6 +73,19 @@ public final class Connection {
     /** The original destination, or null before it is known (or if the connection was not redirected). */
     public InetSocketAddress destination() {
         return destination;
+    }
+
+    /** How it crosses between the proxies and who its ends are, or null while its way is not chosen (or never was). */
+    public ConnectionPath path() {
+        return path;
+    }
+
+    /**
+     * Records how the connection crosses between the proxies: once, when its upstream is chosen (outbound) or when it
+     * arrives (inbound), so before it is reported opened where that is known by then.
+     */
+    public void path(ConnectionPath path) {
+        this.path = path;
     }
 
     public long bytesFromSource() {

@@ -2,8 +2,15 @@ package io.nodemesh.proxy.relay;
 
 import io.nodemesh.proxy.model.Outcome;
 
-/** Who keeps count of a pod's connections: told once when one opens and once when it is finished. */
+/** Who keeps count of a pod's connections: told once when one is accepted, when it opens and when it is finished. */
 public interface ConnectionListener {
+
+    /**
+     * A capture listener or a tunnel server accepted {@code connection} (told by its constructor); it is open until its
+     * downstream channel closes. Event loop: never blocks.
+     */
+    default void accepted(Connection connection) {
+    }
 
     /** The connection's original destination is known; it is now counted as open. Event loop: never blocks. */
     void opened(Connection connection);

@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.telemetry;
 
+import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import java.net.InetSocketAddress;
 import java.util.Objects;
@@ -15,8 +16,8 @@ import java.util.Objects;
  * @param source the peer that opened the connection
  * @param destination the original destination (before REDIRECT)
  * @param openedAtEpochMillis wall-clock time the connection was accepted
- * @param mutualTls whether it came through this pod's mutual-TLS tunnel server (inbound only: an outbound one's
- *        route is decided after it is reported)
+ * @param path how it crosses between the proxies and who its ends are, as far as known when this record was made, or
+ *        null: not known yet (an outbound connection's route is decided after its opening is reported) or never
  */
 public record OpenedConnection(
         Direction direction,
@@ -26,12 +27,17 @@ public record OpenedConnection(
         InetSocketAddress source,
         InetSocketAddress destination,
         long openedAtEpochMillis,
-        boolean mutualTls) implements ConnectionEvent {
+        ConnectionPath path) implements ConnectionEvent {
 
-    /** A connection that did not come through the mutual-TLS tunnel (every outbound one, as its opening is known). */
+    /** A connection whose path is not known (every outbound one, as its opening is known). */
     public OpenedConnection(Direction direction, String podNamespace, String podName, String podServiceAccount,
             InetSocketAddress source, InetSocketAddress destination, long openedAtEpochMillis) {
-        this(direction, podNamespace, podName, podServiceAccount, source, destination, openedAtEpochMillis, false);
+        this(direction, podNamespace, podName, podServiceAccount, source, destination, openedAtEpochMillis, null);
+    }
+
+    /** Whether it is known to ride a mutual-TLS tunnel connection (inbound: came through this pod's tunnel server). */
+    public boolean mutualTls() {
+        return path != null && path.mutualTls();
     }
 
     public OpenedConnection {

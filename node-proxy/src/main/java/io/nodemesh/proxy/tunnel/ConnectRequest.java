@@ -11,8 +11,8 @@ import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.SpiffeId;
@@ -66,10 +66,13 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
             answerAndClose(stream, 400);
             return;
         }
-        SpiffeId peer = peer(stream);
+        // Streams exist only once the tunnel connection's peer is proved, so its path is known.
+        ConnectionPath path = TunnelPath.of(stream);
+        SpiffeId peer = path == null ? null : path.sourcePrincipal();
         InetSocketAddress client = client(headers, stream);
         String denied = authorizer.deny(peer, client, destination);
         Connection connection = new Connection(Direction.INBOUND, stream, listener);
+        connection.path(path);
         connection.opened(client, destination);
         if (denied != null) {
             log.debug("tunnel {}: denied: {}", connection, denied);
@@ -116,10 +119,6 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private static SpiffeId peer(Channel stream) {
-        Future<SpiffeId> proven = stream.parent().attr(TunnelServer.PEER).get();
-        return proven == null ? null : proven.getNow();
-    }
 
     /** The app's client from {@code forwarded: for=} (RFC 7239, as the tunnel's client writes it), else the tunnel's peer. */
     static InetSocketAddress client(Http2Headers headers, Channel stream) {

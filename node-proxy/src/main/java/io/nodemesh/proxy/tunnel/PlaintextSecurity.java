@@ -27,4 +27,14 @@ public final class PlaintextSecurity implements TunnelSecurity {
     public Future<SpiffeId> secureServer(Channel channel) {
         return channel.eventLoop().newSucceededFuture(claimedClient);
     }
+
+    @Override
+    public boolean mutualTls() {
+        return false;
+    }
+
+    @Override
+    public SpiffeId serverIdentity() {
+        return null;
+    }
 }

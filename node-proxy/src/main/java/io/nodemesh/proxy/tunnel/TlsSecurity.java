@@ -61,6 +61,16 @@ public final class TlsSecurity implements TunnelSecurity {
         return secure(channel, self, tls -> tls.newServerHandler(channel.alloc()), false);
     }
 
+    @Override
+    public boolean mutualTls() {
+        return true;
+    }
+
+    @Override
+    public SpiffeId serverIdentity() {
+        return self;
+    }
+
     /**
      * Puts the TLS handler of {@code id}'s certificate first in the pipeline, at once when the certificate is held,
      * else ({@code wait}) on the channel's loop once it is issued: nothing is written before TLS is in place, and the

@@ -18,6 +18,7 @@ import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.stats.TunnelStats;
 import java.net.InetSocketAddress;
 import java.nio.channels.ClosedChannelException;
@@ -247,7 +248,7 @@ public final class TunnelPool implements AutoCloseable {
             // Known before anything can happen on it: the dialing thread's own assignment (after connect() returns)
             // may come after the server's SETTINGS, which open the waiting streams on this channel.
             channel = ch;
-            Future<?> handshake = security.secureClient(ch, key);
+            Future<SpiffeId> handshake = security.secureClient(ch, key);
             ch.pipeline().addLast("pool", this);
             // HTTP/2 only once the server is proven: nothing is written to a server that fails the handshake.
             handshake.addListener(f -> {
@@ -255,6 +256,8 @@ public final class TunnelPool implements AutoCloseable {
                     failed(f.cause());
                     return;
                 }
+                // The identity the server's certificate proved, for every stream's connection.
+                TunnelPath.established(ch, security, key.sourceIdentity(), handshake.getNow());
                 ch.pipeline()
                         .addBefore("pool", "liveness", new Liveness(settings.pingInterval(), settings.pingTimeout()))
                         .addBefore("pool", "http2", TunnelCodec.client(settings))

@@ -31,4 +31,10 @@ public interface TunnelSecurity {
     default boolean current(Channel channel, TunnelKey key) {
         return true;
     }
+
+    /** Whether it is mutual TLS: what a tunnel stream's connection reports as its security. */
+    boolean mutualTls();
+
+    /** The identity the server side presents (the pod whose tunnel server it secures), or null where it proves none. */
+    SpiffeId serverIdentity();
 }

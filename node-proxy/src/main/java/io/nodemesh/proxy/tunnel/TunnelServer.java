@@ -7,7 +7,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;
 import io.nodemesh.proxy.identity.MeshTls;
 import io.nodemesh.proxy.model.SpiffeId;
@@ -27,9 +26,6 @@ import org.slf4j.LoggerFactory;
 public final class TunnelServer extends ChannelInitializer<Channel> {
 
     private static final Logger log = LoggerFactory.getLogger(TunnelServer.class);
-
-    /** The client's identity as the connection's security proved it (null inside: none), once the handshake is done. */
-    static final AttributeKey<Future<SpiffeId>> PEER = AttributeKey.valueOf(TunnelServer.class, "peer");
 
     private final TunnelStats stats;
     private final TunnelSettings settings;
@@ -64,7 +60,6 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
     protected void initChannel(Channel ch) {
         stats.accepted();
         Future<SpiffeId> peer = security.secureServer(ch);
-        ch.attr(PEER).set(peer);
         ch.pipeline().addLast("failures", CloseOnFailure.INSTANCE);
         // HTTP/2 only once the peer is proven: nothing is written to, or read from, a peer that fails the handshake.
         peer.addListener(f -> {
@@ -75,6 +70,8 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
                 ch.close();
                 return;
             }
+            // The client's proven identity (null: none) and this pod's, for the streams' connections.
+            TunnelPath.established(ch, security, peer.getNow(), security.serverIdentity());
             ch.pipeline()
                     .addBefore("failures", "http2", TunnelCodec.server(settings))
                     .addBefore("failures", "streams", new Http2MultiplexHandler(streams))

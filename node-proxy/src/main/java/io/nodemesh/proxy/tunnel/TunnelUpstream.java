@@ -29,10 +29,16 @@ public final class TunnelUpstream {
         this.source = source;
     }
 
+    /** The identity the source pod presents. */
+    public SpiffeId source() {
+        return source;
+    }
+
     /**
      * Opens a stream to {@code address} (the destination workload), whose tunnel server must prove {@code destination}.
      * The future is notified on {@code loop}; on success its channel is the stream (registered on its connection's
-     * loop, which may be another: the relay hands work across), reading off, {@code handler} last.
+     * loop, which may be another: the relay hands work across), reading off, {@code handler} last, and the
+     * connection's path is the tunnel connection's (its far end, the identities both ends proved).
      */
     public ChannelFuture connect(Connection connection, SpiffeId destination, InetSocketAddress address, EventLoop loop,
                                  ChannelHandler handler) {
@@ -40,7 +46,9 @@ public final class TunnelUpstream {
         pool.openStream(new TunnelKey(source, destination, address), connection.source(), loop, handler)
                 .addListener(f -> {
                     if (f.isSuccess()) {
-                        promise.succeed((Http2StreamChannel) f.getNow());
+                        Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
+                        connection.path(TunnelPath.of(stream));
+                        promise.succeed(stream);
                     } else {
                         promise.setFailure(f.cause());
                     }

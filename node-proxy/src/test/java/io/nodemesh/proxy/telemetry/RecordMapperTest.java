@@ -2,6 +2,7 @@ package io.nodemesh.proxy.telemetry;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.WorkloadRef;
@@ -80,9 +81,10 @@ class RecordMapperTest {
         ConnectionRecord out = mapper.map(slot(new ClosedConnection(new OpenedConnection(Direction.OUTBOUND, "a",
                 "pod-a", "sa", client, server, now), 1, 1, 1, Outcome.OK)), batch);
         ConnectionRecord tunnelled = mapper.map(slot(new ClosedConnection(new OpenedConnection(Direction.INBOUND, "b",
-                "pod-b", "sb", client, server, now, true), 1, 1, 1, Outcome.OK)), batch);
+                "pod-b", "sb", client, server, now, ConnectionPath.tunnel(new InetSocketAddress(client.getAddress(), 43_000),
+                true, null, null)), 1, 1, 1, Outcome.OK)), batch);
         ConnectionRecord plaintext = mapper.map(slot(new ClosedConnection(new OpenedConnection(Direction.INBOUND, "b",
-                "pod-b", "sb", client, server, now, false), 1, 1, 1, Outcome.OK)), batch);
+                "pod-b", "sb", client, server, now, ConnectionPath.plaintext(null, null)), 1, 1, 1, Outcome.OK)), batch);
 
         assertThat(out.getSecurityPolicy()).as("the source cannot know")
                 .isEqualTo(SecurityPolicy.SECURITY_POLICY_UNSPECIFIED);
