@@ -218,6 +218,7 @@ public final class TunnelPool implements AutoCloseable {
                     return;
                 }
                 ch.pipeline()
+                        .addBefore("pool", "flushes", TunnelCodec.flushes())
                         .addBefore("pool", "liveness", new Liveness(settings.pingInterval(), settings.pingTimeout()))
                         .addBefore("pool", "http2", TunnelCodec.client(settings))
                         .addBefore("pool", "streams", new Http2MultiplexHandler(RefuseServerStreams.INSTANCE))

@@ -72,6 +72,7 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
                 return;
             }
             ch.pipeline()
+                    .addBefore("failures", "flushes", TunnelCodec.flushes())
                     .addBefore("failures", "http2", TunnelCodec.server(settings))
                     .addBefore("failures", "streams", new Http2MultiplexHandler(streams))
                     .addBefore("failures", "window", new TunnelCodec.ConnectionWindow(settings.connectionWindow()));
