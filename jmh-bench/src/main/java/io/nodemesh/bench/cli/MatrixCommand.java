@@ -73,7 +73,7 @@ public final class MatrixCommand implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "1", description = "Measured rounds of the whole matrix (default ${DEFAULT-VALUE}).")
     private int rounds;
 
-    @Option(names = "--subjects", split = ",", description = "Subjects, from direct,nodemesh,nodemesh-telemetry,nodemesh-again,nodemesh-io_uring,nodemesh-nio,haproxy,haproxy-mtls (default all but nodemesh-again, the on/off part's A/A control).")
+    @Option(names = "--subjects", split = ",", description = "Subjects, from direct,nodemesh,nodemesh-telemetry,nodemesh-again,nodemesh-io_uring,nodemesh-nio,haproxy,haproxy-mtls,nodemesh-mtls (default all but nodemesh-again, the on/off part's A/A control).")
     private List<String> subjects = MatrixOptions.DEFAULT_SUBJECTS;
 
     @Option(names = "--out", defaultValue = "jmh-bench/RESULTS.md", description = "Results file (default ${DEFAULT-VALUE}); charts go to results/ beside it.")

@@ -31,13 +31,18 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Issue 7's scenario matrix: for each subject (direct, nodemesh with epoll, io_uring and NIO,
- * HAProxy in TCP mode, a HAProxy pair with mutual TLS) the same fixed-rate latency, wrk
+ * HAProxy in TCP mode, a HAProxy pair with mutual TLS, a nodemesh proxy pair with its mutual-TLS tunnel) the same fixed-rate latency, wrk
  * throughput, bulk-transfer and connection-churn load, step by step with the subjects' order
  * alternating, in namespaces it creates and removes (also on failure or Ctrl-C).
  */
 public final class MatrixBenchmark {
 
     static final String SERVER_IP = "10.77.0.3";
+    /**
+     * The nodemesh-mtls subject's server pod, with servers of its own: its proxy captures it (strict, inbound capture
+     * on), which must not touch the other subjects' server.
+     */
+    static final String MESH_SERVER_IP = "10.77.0.10";
     static final int HTTP_PORT = 8080;
     static final int RR_PORT = 9000;
     static final int SINK_PORT = 9001;
@@ -68,6 +73,7 @@ public final class MatrixBenchmark {
     private final List<Measurement> measurements = new ArrayList<>();
     private final Map<String, long[]> steadyRss = new LinkedHashMap<>();
     private Path workDir;
+    private Netns meshServer;
     private Netns agentNode;
     private int proxyCpu;
     private int loadCpu;
@@ -105,6 +111,10 @@ public final class MatrixBenchmark {
         d.put("haproxy", "client pod → HAProxy (tcp mode, in the client pod) → server pod");
         d.put("haproxy-mtls", "client pod → HAProxy (plain in, mTLS out, in the client pod) → HAProxy (mTLS in, "
                 + "client cert verified, in the server pod) → server app");
+        d.put("nodemesh-mtls", "client pod → (iptables REDIRECT) → node 1's nodemesh proxy → HBONE tunnel (mutual TLS 1.3, "
+                + "HTTP/2 CONNECT, pooled) to the server pod's :15008 → node 2's nodemesh proxy → server app; a mesh CA from "
+                + "`nodemesh ca init`, the pods' namespace strict; the server pod is its own, with its own servers; CPU and "
+                + "memory are the two proxies' sum");
         return Collections.unmodifiableMap(d);
     }
 
@@ -144,7 +154,11 @@ public final class MatrixBenchmark {
             Lan lan = topology.lan("node");
             Netns server = lan.attach("server", SERVER_IP + "/24");
             Netns plain = lan.attach("plain", "10.77.0.4/24");
-            startServers(server, plain);
+            startServers(server, plain, "");
+            if (options.subjects().contains("nodemesh-mtls")) {
+                meshServer = lan.attach("mserver", MESH_SERVER_IP + "/24");
+                startServers(meshServer, plain, "mesh-");
+            }
             for (String name : options.subjects()) {
                 try {
                     paths.put(name, start(name, lan, server, plain));
@@ -236,17 +250,19 @@ public final class MatrixBenchmark {
         }
     }
 
-    private void startServers(Netns server, Netns probe) {
+    /** The HTTP, request/response and sink servers in {@code server}, on its address; logs named {@code prefix}*. */
+    private void startServers(Netns server, Netns probe, String prefix) {
         String jar = LoadTools.classpath();
         String pl = Integer.toString(options.payload());
-        spawnReady(server, probe, "http-server", new InetSocketAddress(SERVER_IP, HTTP_PORT), loadCpu,
-                javaArgv("-cp", jar, BenchHttpServer.class.getName(), SERVER_IP, Integer.toString(HTTP_PORT), pl));
-        spawnReady(server, probe, "rr-server", new InetSocketAddress(SERVER_IP, RR_PORT), loadCpu,
-                javaArgv("-cp", LoadTools.classpath(), LOAD + "LoadServer", "--bind", SERVER_IP + ":" + RR_PORT, "--mode", "rr",
+        String ip = server.ipv4().getHostAddress();
+        spawnReady(server, probe, prefix + "http-server", new InetSocketAddress(ip, HTTP_PORT), loadCpu,
+                javaArgv("-cp", jar, BenchHttpServer.class.getName(), ip, Integer.toString(HTTP_PORT), pl));
+        spawnReady(server, probe, prefix + "rr-server", new InetSocketAddress(ip, RR_PORT), loadCpu,
+                javaArgv("-cp", LoadTools.classpath(), LOAD + "LoadServer", "--bind", ip + ":" + RR_PORT, "--mode", "rr",
                         "--request-size", pl, "--response-size", pl));
-        spawnReady(server, probe, "sink-server", new InetSocketAddress(SERVER_IP, SINK_PORT), loadCpu,
-                javaArgv("-cp", LoadTools.classpath(), LOAD + "LoadServer", "--bind", SERVER_IP + ":" + SINK_PORT, "--mode", "sink"));
-        out.println("  servers: HTTP :" + HTTP_PORT + ", request/response :" + RR_PORT + ", sink :" + SINK_PORT + " on " + SERVER_IP);
+        spawnReady(server, probe, prefix + "sink-server", new InetSocketAddress(ip, SINK_PORT), loadCpu,
+                javaArgv("-cp", LoadTools.classpath(), LOAD + "LoadServer", "--bind", ip + ":" + SINK_PORT, "--mode", "sink"));
+        out.println("  servers: HTTP :" + HTTP_PORT + ", request/response :" + RR_PORT + ", sink :" + SINK_PORT + " on " + ip);
     }
 
     private Process spawnReady(Netns ns, Netns probe, String what, InetSocketAddress ready, int cpu, List<String> argv) {
@@ -351,6 +367,22 @@ public final class MatrixBenchmark {
                         + "); the server side requires and verifies the client cert, the client side verifies the server's name; "
                         + "both HAProxies pinned to the proxy core; CPU and memory are the two processes' sum");
                 yield new Path3(plain, local(15201), local(15202), local(15203), List.of(c, s), null);
+            }
+            case "nodemesh-mtls" -> {
+                Netns pod = lan.attach("mclient", "10.77.0.9/24");
+                InetSocketAddress meshRr = new InetSocketAddress(MESH_SERVER_IP, RR_PORT);
+                TunnelPairSubject pair = TunnelPairSubject.start(lan.node(), pod, meshServer, meshRr, options.proxyJar(),
+                        proxyCpu, options.nice(), Files.createDirectories(workDir.resolve(name)));
+                // The client's capture proves little: a full request/response proves the handshakes, both
+                // identities and the stream (the server pod is strict: plaintext would be refused).
+                String why = roundTrip(pod, meshRr);
+                if (why != null) {
+                    throw new IllegalStateException("the tunnel pair does not carry a request: " + why + "; logs: "
+                            + Processes.tail(workDir.resolve(name).resolve(TunnelPairSubject.CLIENT_NODE).resolve("proxy.log"))
+                            + " / " + Processes.tail(workDir.resolve(name).resolve(TunnelPairSubject.SERVER_NODE).resolve("proxy.log")));
+                }
+                yield new Path3(pod, new InetSocketAddress(MESH_SERVER_IP, HTTP_PORT), meshRr,
+                        new InetSocketAddress(MESH_SERVER_IP, SINK_PORT), pair.processes(), pair.clientSide());
             }
             default -> throw new IllegalArgumentException("unknown subject " + name);
         };

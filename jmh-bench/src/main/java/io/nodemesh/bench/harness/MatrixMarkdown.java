@@ -19,6 +19,10 @@ public final class MatrixMarkdown {
     static final String DIRECT = "direct";
     static final String HAPROXY = "haproxy";
     static final String NODEMESH = "nodemesh";
+    static final String TUNNEL = "nodemesh-mtls";
+    static final String HAPROXY_PAIR = "haproxy-mtls";
+    /** Istio's published CPU for one ztunnel at 1000 requests/s of 1 KB HTTP (Istio 1.24): issue 20's bar per proxy. */
+    static final double ZTUNNEL_VCPU = 0.06;
 
     private MatrixMarkdown() {
     }
@@ -35,7 +39,7 @@ public final class MatrixMarkdown {
         Machine m = r.machine();
         md.append("- Machine: ").append(m.cpus()).append(" CPUs (").append(m.cpuModel()).append("), Linux ").append(m.kernel()).append('\n');
         md.append("- Java: ").append(m.java()).append("; ").append(m.haproxy()).append("; ").append(m.wrk()).append('\n');
-        md.append("- Core budget: every proxy (nodemesh, HAProxy, both HAProxies of the pair) pinned to CPU ").append(o.proxyCpu())
+        md.append("- Core budget: every proxy (nodemesh, HAProxy, both HAProxies of the pair, both nodemesh proxies of the tunnel pair) pinned to CPU ").append(o.proxyCpu())
                 .append("; servers and load generators pinned to CPU ").append(o.loadCpu()).append('\n');
         md.append(fmt("- Load: fixed rate %.0f requests/s, %d B request and response, connections %s, %s warm-up + %s measured; "
                         + "wrk at %s connections, %d s each; bulk push on %s streams and churn on %d threads, %s warm-up + %s measured; "
@@ -51,8 +55,6 @@ public final class MatrixMarkdown {
                     : r.ran().contains(e.getKey()) ? "ran" : "no figures";
             md.append("| ").append(e.getKey()).append(" | ").append(e.getValue()).append(" | ").append(status).append(" |\n");
         }
-        md.append("| nodemesh-mtls | nodemesh tunnel pair (mTLS + HTTP/2 CONNECT, port 15008) | **not built yet** — no figures; "
-                + "haproxy-mtls is the peer it will be measured against |\n");
         md.append('\n');
 
         targets(md, r);
@@ -88,7 +90,7 @@ public final class MatrixMarkdown {
 
     private static void targets(StringBuilder md, MatrixReport r) {
         MatrixOptions o = r.options();
-        md.append("### Where we stand against issue 7's targets\n\n| target | this run | verdict |\n|---|---|---|\n");
+        md.append("### Where we stand against issue 7's targets (and issue 20's for the tunnel pair)\n\n| target | this run | verdict |\n|---|---|---|\n");
         // Throughput >= HAProxy at every wrk connection count.
         List<String> tp = new ArrayList<>();
         Boolean tpOk = true;
@@ -114,18 +116,38 @@ public final class MatrixMarkdown {
         row(md, "RSS ≤ 64 MB per node proxy at 1000 req/s", mem == null ? "—"
                 : "nodemesh steady " + mib(mem.steadyRssKb()) + ", peak " + mib(mem.peakRssKb()),
                 mem == null ? null : mem.peakRssKb() <= 64 * 1024);
-        List<String> tunnel = new ArrayList<>();
+        tunnelTargets(md, r);
+        md.append('\n');
+    }
+
+    /** Issue 20's goals for the tunnel pair, beside the HAProxy mTLS pair in the same run. */
+    private static void tunnelTargets(StringBuilder md, MatrixReport r) {
+        MatrixOptions o = r.options();
+        List<String> added = new ArrayList<>();
+        List<String> pair = new ArrayList<>();
+        Boolean addOk = true;
         for (int c : o.latencyConnections()) {
-            tunnel.add(c + ": " + signedUs(diff(r, Measurement.LATENCY, c, "haproxy-mtls", DIRECT, m -> m.p90Us())) + " / "
-                    + signedUs(diff(r, Measurement.LATENCY, c, "haproxy-mtls", DIRECT, m -> m.p99Us())));
+            double p90 = diff(r, Measurement.LATENCY, c, TUNNEL, DIRECT, m -> m.p90Us());
+            double p99 = diff(r, Measurement.LATENCY, c, TUNNEL, DIRECT, m -> m.p99Us());
+            added.add(c + ": " + signedUs(p90) + " / " + signedUs(p99));
+            addOk = and(addOk, Double.isNaN(p90) || Double.isNaN(p99) ? null : p90 <= 100 && p99 <= 150);
+            pair.add(c + ": " + signedUs(diff(r, Measurement.LATENCY, c, HAPROXY_PAIR, DIRECT, m -> m.p90Us())) + " / "
+                    + signedUs(diff(r, Measurement.LATENCY, c, HAPROXY_PAIR, DIRECT, m -> m.p99Us())));
         }
-        md.append("| tunnel (mTLS pair): added p90 ≤ 0.10 ms, p99 ≤ 0.15 ms | nodemesh-mtls not built yet; for reference "
-                + "the haproxy-mtls pair's added p90 / p99 by connections — ").append(String.join(", ", tunnel))
-                .append(" | not built yet |\n");
-        double churnPlain = value(r, Measurement.CHURN, o.churnThreads(), NODEMESH);
-        double churnPair = value(r, Measurement.CHURN, o.churnThreads(), "haproxy-mtls");
-        md.append("| churn ≥ 5 000 new connections/s through the tunnel | nodemesh-mtls not built yet; plain capture ")
-                .append(rate(churnPlain)).append("/s, haproxy-mtls pair ").append(rate(churnPair)).append("/s | not built yet |\n\n");
+        row(md, "tunnel pair: added p90 ≤ 0.10 ms, p99 ≤ 0.15 ms over direct", "nodemesh-mtls added p90 / p99 by connections — "
+                + String.join(", ", added) + "; haproxy-mtls — " + String.join(", ", pair), addOk);
+        double cpu = medianOver(r, Measurement.LATENCY, o.latencyConnections(), TUNNEL, Measurement::cpuPer1000);
+        double hcpu = medianOver(r, Measurement.LATENCY, o.latencyConnections(), HAPROXY_PAIR, Measurement::cpuPer1000);
+        row(md, "tunnel pair: CPU per 1000 req/s below the HAProxy mTLS pair's, and ≤ " + ZTUNNEL_VCPU + " vCPU per proxy (Istio's ztunnel)",
+                fmt("nodemesh-mtls %s vCPU for both proxies (%s per proxy), haproxy-mtls %s, median over connection counts",
+                        num(cpu, 4), num(cpu / 2, 4), num(hcpu, 4)),
+                Double.isNaN(cpu) || Double.isNaN(hcpu) ? null : cpu < hcpu && cpu / 2 <= ZTUNNEL_VCPU);
+        double churn = ratio(r, Measurement.CHURN, o.churnThreads(), TUNNEL, DIRECT, Measurement::value);
+        row(md, "tunnel pair: churn ≥ 0.7× direct (issue 20) and ≥ 5 000 new connections/s (issue 7)",
+                "nodemesh-mtls " + rate(value(r, Measurement.CHURN, o.churnThreads(), TUNNEL)) + "/s = " + x(churn)
+                        + " direct; haproxy-mtls " + rate(value(r, Measurement.CHURN, o.churnThreads(), HAPROXY_PAIR)) + "/s = "
+                        + x(ratio(r, Measurement.CHURN, o.churnThreads(), HAPROXY_PAIR, DIRECT, Measurement::value)) + " direct",
+                Double.isNaN(churn) ? null : churn >= 0.7 && value(r, Measurement.CHURN, o.churnThreads(), TUNNEL) >= 5000);
     }
 
     private static void latencyTable(StringBuilder md, MatrixReport r) {

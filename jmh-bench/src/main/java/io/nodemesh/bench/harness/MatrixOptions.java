@@ -24,7 +24,7 @@ import java.util.List;
  * @param subjects subjects in report order, from {@link #ALL_SUBJECTS}
  * @param out the results file whose matrix section is rewritten
  * @param proxyJar nodemesh.jar: runs the proxy, the agent and {@code top} (the load tools run from this module, {@code LoadTools})
- * @param proxyCpu the core every proxy (nodemesh, both HAProxies) is pinned to
+ * @param proxyCpu the core every proxy (nodemesh, both HAProxies, both proxies of the tunnel pair) is pinned to
  * @param loadCpu the core the servers and the load generators are pinned to
  * @param nice niceness for every process the matrix starts
  * @param keepLogs keep the work directory after a clean run
@@ -38,7 +38,7 @@ public record MatrixOptions(List<Integer> latencyConnections, double rate, int p
 
     /** Every subject the matrix knows, in report order. */
     public static final List<String> ALL_SUBJECTS = List.of("direct", "nodemesh", "nodemesh-telemetry", "nodemesh-again", "nodemesh-io_uring",
-            "nodemesh-nio", "haproxy", "haproxy-mtls");
+            "nodemesh-nio", "haproxy", "haproxy-mtls", "nodemesh-mtls");
 
     /** What the matrix runs unless told otherwise: all but the A/A control, which only the telemetry on/off part needs. */
     public static final List<String> DEFAULT_SUBJECTS = ALL_SUBJECTS.stream().filter(s -> !s.equals("nodemesh-again")).toList();

@@ -64,9 +64,39 @@ final class NodemeshSubject implements Subject {
     static NodemeshSubject start(Netns node, Netns client, InetSocketAddress server, Path jar,
                                  String transport, int cpu, int nice, Path workDir, Path telemetrySocket)
             throws IOException, Unavailable {
+        return start(node, client, server, jar, config(client, transport), transport, cpu, nice, workDir, telemetrySocket);
+    }
+
+    /**
+     * The same with the standalone config {@code configText}, which must capture {@code client} (the tunnel pair's
+     * client-side proxy has a mesh CA and knows the server's pod on the other node).
+     */
+    static NodemeshSubject start(Netns node, Netns client, InetSocketAddress server, Path jar, String configText,
+                                 String transport, int cpu, int nice, Path workDir, Path telemetrySocket)
+            throws IOException, Unavailable {
+        Launched proxy = launch(node, jar, configText, transport, cpu, nice, workDir, telemetrySocket);
+        Processes.awaitReady("the nodemesh proxy", proxy.process(), proxy.log(), Duration.ofSeconds(30), () ->
+                client.exec("ss", "-Hltn", "sport = :" + OUTBOUND_PORT).stdout().contains(":" + OUTBOUND_PORT)
+                        && redirectedPackets(client.exec("iptables-save", "-c", "-t", "nat").stdout()) >= 0
+                        && Processes.canConnect(client, server));
+        return new NodemeshSubject(client, "http://" + server.getAddress().getHostAddress() + ":" + server.getPort() + "/",
+                proxy.process(), proxy.launchedAs());
+    }
+
+    /** A proxy process just started: its log, and its command line from {@code -jar} on, for the report. */
+    record Launched(Process process, Path log, String launchedAs) {
+    }
+
+    /**
+     * Starts {@code nodemesh proxy} in {@code node} pinned to {@code cpu} with {@code configText} as its standalone
+     * file in {@code workDir} (one worker, ephemeral admin and readiness ports, its admin socket in {@code workDir}), without waiting
+     * for it.
+     */
+    static Launched launch(Netns node, Path jar, String configText, String transport, int cpu, int nice, Path workDir,
+                           Path telemetrySocket) throws IOException, Unavailable {
         checkJar(jar);
         Path cfg = workDir.resolve("proxy.yaml");
-        Files.writeString(cfg, config(client, transport));
+        Files.writeString(cfg, configText);
         Path log = workDir.resolve("proxy.log");
         // The proxy's footprint flags (bin/nodemesh proxy runs it the same way).
         List<String> argv = ProxyJvmFlags.tunedJava(Processes.java());
@@ -74,6 +104,8 @@ final class NodemeshSubject implements Subject {
         // must not receive the benchmark's connections; measuring with the agent is issue 7's business.
         argv.addAll(List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString(),
                 "--transport", transport, "--workers", "1", "--admin", "127.0.0.1:0",
+                // Ephemeral: every proxy of the matrix runs in the one node namespace, where 15021 is had only once.
+                "--readiness", "127.0.0.1:0",
                 "--admin-socket", workDir.resolve("admin.sock").toString()));
         if (telemetrySocket == null) {
             argv.add("--no-telemetry");
@@ -81,11 +113,7 @@ final class NodemeshSubject implements Subject {
             argv.addAll(List.of("--telemetry-socket", telemetrySocket.toString()));
         }
         Process p = Processes.spawn(node, cpu, nice, log, argv);
-        Processes.awaitReady("the nodemesh proxy", p, log, Duration.ofSeconds(30), () ->
-                client.exec("ss", "-Hltn", "sport = :" + OUTBOUND_PORT).stdout().contains(":" + OUTBOUND_PORT)
-                        && redirectedPackets(client.exec("iptables-save", "-c", "-t", "nat").stdout()) >= 0
-                        && Processes.canConnect(client, server));
-        return new NodemeshSubject(client, "http://" + server.getAddress().getHostAddress() + ":" + server.getPort() + "/", p,
+        return new Launched(p, log,
                 String.join(" ", argv.subList(argv.indexOf("-jar"), argv.size())).replace(workDir + "/", ""));
     }
 

@@ -17,7 +17,7 @@ class MatrixMarkdownTest {
     private static final Machine MACHINE = new Machine(2, "6.18.44", "AMD EPYC", "Temurin 25", "HAProxy version 2.6.12", "wrk 4.1.0");
     private static final MatrixOptions OPTIONS = new MatrixOptions(List.of(2, 16), 1000, 1024, Duration.ofSeconds(1),
             Duration.ofSeconds(3), List.of(16), Duration.ofSeconds(2), List.of(1), 4, Duration.ofMillis(500), Duration.ZERO,
-            Duration.ofSeconds(2), 2, List.of("direct", "nodemesh", "haproxy", "haproxy-mtls"), Path.of("RESULTS.md"),
+            Duration.ofSeconds(2), 2, List.of("direct", "nodemesh", "haproxy", "haproxy-mtls", "nodemesh-mtls"), Path.of("RESULTS.md"),
             Path.of("nodemesh.jar"), 1, 0, 0, false, "nodemesh bench-matrix --quick");
 
     private static Measurement lat(int conns, String s, int round, long p50, long p99, double cpuPer1000) {
@@ -82,13 +82,40 @@ class MatrixMarkdownTest {
     }
 
     @Test
-    void targetsSayWhereWeStandAndTheTunnelIsNotBuiltYet() {
+    void targetsSayWhereWeStand() {
         String md = MatrixMarkdown.render(report(List.of(), Map.of()), List.of());
 
         assertThat(md).contains("| plain capture: throughput ≥ HAProxy's (same core) | nodemesh / haproxy req/s — 16 conns: 0.50× | **not met** |");
         assertThat(md).contains("added p50 by connections — 2: +40 µs, 16: +110 µs | **not met** |");
         assertThat(md).contains("| RSS ≤ 64 MB per node proxy at 1000 req/s | nodemesh steady 40.0 MiB, peak 50.0 MiB | **met** |");
-        assertThat(md).contains("| nodemesh-mtls |", "**not built yet**").doesNotContain("NIO cannot capture");
+        assertThat(md).doesNotContain("not built yet").doesNotContain("NIO cannot capture");
+    }
+
+    @Test
+    void theTunnelPairIsJudgedAgainstDirectAndBesideTheHaproxyPair() {
+        // Direct at 2 conns: p90 100 (median of 90, 110), p99 1100; at 16: p90 100, p99 900.
+        String md = MatrixMarkdown.render(report(List.of(
+                lat(2, "nodemesh-mtls", 0, 150, 1200, 0.05), lat(16, "nodemesh-mtls", 0, 170, 1000, 0.07),
+                lat(2, "haproxy-mtls", 0, 300, 2000, 0.2), lat(16, "haproxy-mtls", 0, 300, 2000, 0.2),
+                of(Measurement.CHURN, 4, "nodemesh-mtls", 4500), of(Measurement.CHURN, 4, "haproxy-mtls", 500)), Map.of()),
+                List.of());
+
+        assertThat(md).contains("| tunnel pair: added p90 ≤ 0.10 ms, p99 ≤ 0.15 ms over direct | nodemesh-mtls added p90 / p99 "
+                + "by connections — 2: +60 µs / +100 µs, 16: +80 µs / +100 µs; haproxy-mtls — 2: +210 µs / +900 µs, "
+                + "16: +210 µs / +1100 µs | **met** |");
+        assertThat(md).contains("nodemesh-mtls 0.0600 vCPU for both proxies (0.0300 per proxy), haproxy-mtls 0.2000, "
+                + "median over connection counts | **met** |");
+        assertThat(md).contains("nodemesh-mtls 4,500/s = 0.75× direct; haproxy-mtls 500/s = 0.08× direct | **not met** |");
+        assertThat(md).contains("| 2 | nodemesh-mtls | 150 µs | 160 µs | 1200 µs |", "| 4 | nodemesh-mtls | 4,500 | 0.75× |");
+    }
+
+    @Test
+    void theTunnelPairWithoutFiguresIsNoVerdict() {
+        String md = MatrixMarkdown.render(report(List.of(), Map.of("nodemesh-mtls", "the tunnel pair does not carry a request")),
+                List.of());
+
+        assertThat(md).contains("| nodemesh-mtls | nodemesh-mtls path | **not run**: the tunnel pair does not carry a request |");
+        assertThat(md).contains("nodemesh-mtls added p90 / p99 by connections — 2: — / —, 16: — / —", "| no figure |");
     }
 
     @Test

@@ -7,6 +7,7 @@ import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.flush.FlushConsolidationHandler;
 
 /** The HTTP/2 layer of both ends of a tunnel connection, set from {@link TunnelSettings}. */
 final class TunnelCodec {
@@ -30,6 +31,16 @@ final class TunnelCodec {
                 .initialWindowSize(settings.streamWindow())
                 .maxConcurrentStreams(settings.maxStreamsPerConnection());
         return Http2FrameCodecBuilder.forServer().initialSettings(local).build();
+    }
+
+    /**
+     * Goes between the connection's security and its frame codec: every stream flushes the connection after each DATA
+     * frame, so streams written in one pass of the event loop would each cost a TLS record and a socket write; this
+     * holds those flushes until the loop has run its pending work (or, during a read, until the read completes) and
+     * flushes once.
+     */
+    static FlushConsolidationHandler flushes() {
+        return new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true);
     }
 
     /**

@@ -259,6 +259,7 @@ public final class TunnelPool implements AutoCloseable {
                 // The identity the server's certificate proved, for every stream's connection.
                 TunnelPath.established(ch, security, key.sourceIdentity(), handshake.getNow());
                 ch.pipeline()
+                        .addBefore("pool", "flushes", TunnelCodec.flushes())
                         .addBefore("pool", "liveness", new Liveness(settings.pingInterval(), settings.pingTimeout()))
                         .addBefore("pool", "http2", TunnelCodec.client(settings))
                         .addBefore("pool", "streams", new Http2MultiplexHandler(RefuseServerStreams.INSTANCE))

@@ -73,6 +73,7 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
             // The client's proven identity (null: none) and this pod's, for the streams' connections.
             TunnelPath.established(ch, security, peer.getNow(), security.serverIdentity());
             ch.pipeline()
+                    .addBefore("failures", "flushes", TunnelCodec.flushes())
                     .addBefore("failures", "http2", TunnelCodec.server(settings))
                     .addBefore("failures", "streams", new Http2MultiplexHandler(streams))
                     .addBefore("failures", "window", new TunnelCodec.ConnectionWindow(settings.connectionWindow()));
