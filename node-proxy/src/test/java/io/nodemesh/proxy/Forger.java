@@ -2,7 +2,6 @@ package io.nodemesh.proxy;
 
 import io.nodemesh.proxy.identity.IssuedCertificate;
 import io.nodemesh.proxy.identity.MeshCa;
-import io.nodemesh.proxy.identity.MeshTls;
 import io.nodemesh.proxy.model.SpiffeId;
 import java.io.Reader;
 import java.math.BigInteger;
@@ -54,8 +53,8 @@ final class Forger {
         }
     }
 
-    /** A leaf for {@code id} (any trust domain) valid from {@code notBefore} to {@code notAfter}, as TLS to present. */
-    MeshTls leaf(SpiffeId id, Instant notBefore, Instant notAfter) throws Exception {
+    /** A leaf for {@code id} (any trust domain) valid from {@code notBefore} to {@code notAfter}. */
+    IssuedCertificate leaf(SpiffeId id, Instant notBefore, Instant notAfter) throws Exception {
         KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
         generator.initialize(new ECGenParameterSpec("secp256r1"));
         KeyPair pair = generator.generateKeyPair();
@@ -67,6 +66,6 @@ final class Forger {
                 new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, id.toString())));
         X509Certificate leaf = new JcaX509CertificateConverter().getCertificate(
                 b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(caKey)));
-        return MeshTls.of(new IssuedCertificate(id, pair.getPrivate(), List.of(leaf), List.of(caCertificate)));
+        return new IssuedCertificate(id, pair.getPrivate(), List.of(leaf), List.of(caCertificate));
     }
 }

@@ -90,6 +90,7 @@ public final class PodCapture implements ConnectionListener {
     private volatile NetworkNamespace namespace;
     private volatile Bootstrap upstreamTemplate;
     private volatile TunnelPool tunnels;
+    private volatile TunnelServer tunnelServer;
     private volatile boolean draining;
 
     public PodCapture(PodSpec spec, ProxySettings settings, Shared shared) {
@@ -184,8 +185,8 @@ public final class PodCapture implements ConnectionListener {
         TunnelSecurity tls = new TlsSecurity(self, shared.identities()::ready);
         TunnelSettings tunnelSettings = TunnelSettings.defaults().withConnectTimeout(currentSettings().connectTimeout());
         tunnels = new TunnelPool(tunnelSettings, tls, upstreamTemplate::clone, shared.node().tunnel());
-        listeners.add(listen(TunnelSettings.PORT, new TunnelServer(tunnelSettings, tls, this::authorizeStream, app, this,
-                shared.node().tunnel()), "tunnel"));
+        tunnelServer = new TunnelServer(tunnelSettings, tls, this::authorizeStream, app, this, shared.node().tunnel());
+        listeners.add(listen(TunnelSettings.PORT, tunnelServer, "tunnel"));
         return new TunnelUpstream(tunnels, self);
     }
 
@@ -228,6 +229,7 @@ public final class PodCapture implements ConnectionListener {
         failure = reason;
         state = State.FAILED;
         closeListeners();
+        closeTunnel();
         closeNamespace();
         drained.complete(null);
     }
@@ -367,6 +369,15 @@ public final class PodCapture implements ConnectionListener {
         }
         state = State.DRAINING;
         draining = true;
+        // The tunnel's streams are this pod's connections too: they finish like the others, on their connections.
+        TunnelPool pool = tunnels;
+        if (pool != null) {
+            pool.drain();
+        }
+        TunnelServer server = tunnelServer;
+        if (server != null) {
+            server.goAway();
+        }
         closeListeners();
         if (connections.isEmpty()) {
             finishDrain();
@@ -387,16 +398,25 @@ public final class PodCapture implements ConnectionListener {
             return;
         }
         state = State.STOPPED;
+        closeTunnel();
         closeNamespace();
         drained.complete(null);
         log.info("pod {}: released", spec.key());
     }
 
-    private void closeListeners() {
+    /** Closes the tunnel's connections, both ways (their streams end with them). */
+    private void closeTunnel() {
         TunnelPool pool = tunnels;
         if (pool != null) {
             pool.close();
         }
+        TunnelServer server = tunnelServer;
+        if (server != null) {
+            server.closeAll();
+        }
+    }
+
+    private void closeListeners() {
         List<Channel> copy;
         synchronized (listeners) {
             copy = new ArrayList<>(listeners);

@@ -96,6 +96,26 @@ public final class TunnelPool implements AutoCloseable {
         return n;
     }
 
+    /**
+     * Takes no new stream: later opens fail, each connection that is up closes after its last stream (one still coming
+     * up serves the streams waiting for it first). {@link #close} ends whatever is left.
+     */
+    public void drain() {
+        List<Pooled> up = new ArrayList<>();
+        synchronized (this) {
+            closed = true;
+            for (List<Pooled> list : pools.values()) {
+                for (Pooled p : list) {
+                    if (p.ready && !p.gone) {
+                        p.gone = true; // stays listed, so close() still finds it
+                        up.add(p);
+                    }
+                }
+            }
+        }
+        up.forEach(Pooled::closeIfUnused);
+    }
+
     /** Closes every connection (their streams end with them); later opens fail. */
     @Override
     public void close() {
@@ -286,6 +306,9 @@ public final class TunnelPool implements AutoCloseable {
                     gone = true; // the server takes no new stream here; those open finish
                     remove();
                 }
+                ReferenceCountUtil.release(msg);
+                closeIfUnused();
+                return;
             }
             ReferenceCountUtil.release(msg);
         }

@@ -5,6 +5,8 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.Future;
@@ -13,6 +15,8 @@ import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.Upstream;
 import io.nodemesh.proxy.stats.TunnelStats;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +32,7 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
     private static final Logger log = LoggerFactory.getLogger(TunnelServer.class);
 
     private final TunnelStats stats;
+    private final Set<Channel> accepted = ConcurrentHashMap.newKeySet();
     private final TunnelSettings settings;
     private final TunnelSecurity security;
     private final ChannelInitializer<Http2StreamChannel> streams;
@@ -56,9 +61,30 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
         };
     }
 
+    /**
+     * Tells every client connected now to open no new stream here (HTTP/2 {@code GOAWAY}, no error): the streams open
+     * finish, the clients close the connections after their last. A connection still in its handshake is closed.
+     */
+    public void goAway() {
+        for (Channel ch : accepted) {
+            if (ch.pipeline().get("http2") != null) {
+                ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+            } else {
+                ch.close();
+            }
+        }
+    }
+
+    /** Closes every connection accepted (their streams end with them). */
+    public void closeAll() {
+        accepted.forEach(Channel::close);
+    }
+
     @Override
     protected void initChannel(Channel ch) {
         stats.accepted();
+        accepted.add(ch);
+        ch.closeFuture().addListener(f -> accepted.remove(ch));
         Future<SpiffeId> peer = security.secureServer(ch);
         ch.pipeline().addLast("failures", CloseOnFailure.INSTANCE);
         // HTTP/2 only once the peer is proven: nothing is written to, or read from, a peer that fails the handshake.
