@@ -9,6 +9,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import io.netty.util.concurrent.Future;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.config.ProxySettings;
@@ -52,8 +53,6 @@ import java.util.function.UnaryOperator;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -443,7 +442,7 @@ class TwoNodeTunnelTest {
         KeyManagerFactory keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
         keys.init(store, password);
         SSLContext context = SSLContext.getInstance("TLSv1.3");
-        context.init(keys.getKeyManagers(), new TrustManager[] {new AnyServer()}, null);
+        context.init(keys.getKeyManagers(), InsecureTrustManagerFactory.INSTANCE.getTrustManagers(), null);
         Socket plain = from.call(() -> {
             Socket s = new Socket();
             s.connect(new InetSocketAddress(b.ipv4(), 15008), 5000);
@@ -463,22 +462,6 @@ class TwoNodeTunnelTest {
             } catch (IOException refused) {
                 return true; // an alert or a reset
             }
-        }
-    }
-
-    /** A client's trust manager that takes any server: only the server's judgement is under test. */
-    private static final class AnyServer implements X509TrustManager {
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
         }
     }
 
