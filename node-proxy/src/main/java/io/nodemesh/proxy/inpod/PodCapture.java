@@ -369,15 +369,7 @@ public final class PodCapture implements ConnectionListener {
         }
         state = State.DRAINING;
         draining = true;
-        // The tunnel's streams are this pod's connections too: they finish like the others, on their connections.
-        TunnelPool pool = tunnels;
-        if (pool != null) {
-            pool.drain();
-        }
-        TunnelServer server = tunnelServer;
-        if (server != null) {
-            server.goAway();
-        }
+        drainTunnel();
         closeListeners();
         if (connections.isEmpty()) {
             finishDrain();
@@ -402,6 +394,21 @@ public final class PodCapture implements ConnectionListener {
         closeNamespace();
         drained.complete(null);
         log.info("pod {}: released", spec.key());
+    }
+
+    /**
+     * The tunnel's streams are this pod's connections too: they finish like the others, on their connections, which
+     * take no new stream (the pool's) or tell their clients to open none (the server's).
+     */
+    private void drainTunnel() {
+        TunnelPool pool = tunnels;
+        if (pool != null) {
+            pool.drain();
+        }
+        TunnelServer server = tunnelServer;
+        if (server != null) {
+            server.goAway();
+        }
     }
 
     /** Closes the tunnel's connections, both ways (their streams end with them). */

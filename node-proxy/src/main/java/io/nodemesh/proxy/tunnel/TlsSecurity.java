@@ -24,10 +24,10 @@ import javax.net.ssl.SSLPeerUnverifiedException;
  */
 public final class TlsSecurity implements TunnelSecurity {
 
-    private final SpiffeId self;
     /** The certificate a connection presents (the pool asks whether it is still the current one). */
     private static final AttributeKey<MeshTls> PRESENTED = AttributeKey.valueOf(TlsSecurity.class, "presented");
 
+    private final SpiffeId self;
     private final Function<SpiffeId, CompletableFuture<MeshTls>> certificates;
 
     /**
