@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,12 +18,7 @@ class NetworkNamespaceTest {
 
     /** setns needs CAP_SYS_ADMIN even into the thread's own namespace. */
     private static void requireRoot() throws IOException {
-        boolean root = Files.readString(Path.of("/proc/self/status")).lines()
-                .anyMatch(l -> l.startsWith("Uid:") && l.split("\\s+")[2].equals("0"));
-        if (!root && "1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
-            throw new AssertionError("setns tests must run here (NODEMESH_REQUIRE_NETNS=1) but the tests do not run as root");
-        }
-        Assumptions.assumeTrue(root, "skipped: setns needs root (CAP_SYS_ADMIN)");
+        RootOnly.require("setns needs root (CAP_SYS_ADMIN)");
     }
 
     private static String currentNetns() throws IOException {
