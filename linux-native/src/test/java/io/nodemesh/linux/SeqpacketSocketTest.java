@@ -197,6 +197,15 @@ class SeqpacketSocketTest {
     }
 
     @Test
+    void prepareKeepsALiveListenersSocketAndReplacesAStaleOne() throws Exception {
+        assertThatThrownBy(() -> UnixSocketFile.prepare(path, "another proxy listens on " + path))
+                .isInstanceOf(IOException.class).hasMessage("another proxy listens on " + path);
+        listener.close();
+        UnixSocketFile.prepare(path, "another proxy listens on " + path);
+        assertThat(path).doesNotExist();
+    }
+
+    @Test
     void theCredentialsAreThoseOfTheConnectingUser() throws Exception {
         RootOnly.require("a client running as another user (uid 65534) needs root to start");
         // The test's own doing: the directory and socket open to that user (the proxy's socket stays 0600).
