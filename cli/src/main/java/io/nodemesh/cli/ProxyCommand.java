@@ -92,6 +92,22 @@ public final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--no-telemetry", description = "Report nothing to a telemetry agent.")
     private boolean noTelemetry;
 
+    /** Where the CNI plugin finds the proxy by default (docs/cni.md). */
+    static final Path DEFAULT_CNI_SOCKET = Path.of("/var/run/nodemesh/cni.sock");
+
+    @Option(names = "--cni-socket", paramLabel = "PATH",
+            description = "Open the control socket the nodemesh CNI plugin hands new pods over on (default with "
+                    + "--kubernetes: " + "/var/run/nodemesh/cni.sock; standalone: none unless given).")
+    private Path cniSocket;
+
+    @Option(names = "--cni-enrolment-file", paramLabel = "PATH",
+            description = "Where the enrolled namespaces are written for the CNI plugin (default: enrolment.json "
+                    + "beside the CNI socket).")
+    private Path enrolmentFile;
+
+    @Option(names = "--no-cni", description = "With --kubernetes: no CNI control socket, no enrolment file.")
+    private boolean noCni;
+
     private final ConnectionSink sink;
     private final Function<String, String> environment;
     private final CountDownLatch stop = new CountDownLatch(1);
@@ -127,6 +143,17 @@ public final class ProxyCommand implements Callable<Integer> {
         } else {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "a source is required: --config FILE (standalone) or --kubernetes");
+        }
+        Path socket = cniSocket != null ? cniSocket : kubernetes && !noCni ? DEFAULT_CNI_SOCKET : null;
+        if (socket != null && noCni) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--cni-socket and --no-cni contradict");
+        }
+        if (socket != null) {
+            socket = socket.toAbsolutePath();
+            builder.cniSocket(socket).enrolmentFile(enrolmentFile != null ? enrolmentFile.toAbsolutePath()
+                    : socket.resolveSibling("enrolment.json"));
+        } else if (enrolmentFile != null) {
+            builder.enrolmentFile(enrolmentFile.toAbsolutePath());
         }
         if (sink != null) {
             builder.sink(sink);

@@ -14,6 +14,9 @@ import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.discovery.SourceStatus;
 import io.nodemesh.proxy.discovery.StandaloneFileSource;
 import io.nodemesh.proxy.discovery.WorkloadSource;
+import io.nodemesh.proxy.handoff.ControlSocket;
+import io.nodemesh.proxy.handoff.EnrolmentFile;
+import io.nodemesh.proxy.handoff.PodHandoff;
 import io.nodemesh.proxy.identity.IdentityException;
 import io.nodemesh.proxy.identity.CertificateStatus;
 import io.nodemesh.proxy.identity.IdentityManager;
@@ -21,6 +24,7 @@ import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.inpod.CaptureReconciler;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.CaptureReport;
+import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.proxy.readiness.Readiness;
 import io.nodemesh.proxy.readiness.ReadinessServer;
 import io.nodemesh.proxy.redirect.PodRules;
@@ -39,9 +43,11 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -82,6 +88,8 @@ public final class NodeProxy implements AutoCloseable {
     private final RouteDecider routesOverride;
     private final Function<RulesBackend, PodRules> rules;
     private final boolean removeRulesOnStop;
+    private final Path cniSocket;
+    private final Path enrolmentPath;
 
     private final AtomicReference<MeshSnapshot> snapshot = new AtomicReference<>();
     private final NodeStats nodeStats = new NodeStats();
@@ -98,6 +106,11 @@ public final class NodeProxy implements AutoCloseable {
     private ReadinessServer readinessServer;
     private boolean started;
     private boolean closed;
+    /** The source's latest snapshot, before the CNI plugin's pods are laid over it (control thread). */
+    private MeshSnapshot fromSource;
+    private PodHandoff handoff;
+    private ControlSocket controlSocket;
+    private EnrolmentFile enrolment;
 
     private NodeProxy(Builder b) {
         this.source = b.configFile != null ? new StandaloneFileSource(b.configFile, b.pollInterval) : b.source;
@@ -114,6 +127,8 @@ public final class NodeProxy implements AutoCloseable {
         this.routesOverride = b.routes;
         this.rules = b.rules;
         this.removeRulesOnStop = b.removeRulesOnStop;
+        this.cniSocket = b.cniSocket;
+        this.enrolmentPath = b.enrolmentFile;
     }
 
     public static Builder builder() {
@@ -161,8 +176,16 @@ public final class NodeProxy implements AutoCloseable {
         ConnectionSink reports = sink == null ? ConnectionSink.NONE : sink;
         PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes, reports, nodeStats,
                 identities);
-        reconciler = new CaptureReconciler((spec, s) -> new PodCapture(spec, s, shared), rules, control,
-                reports::captureStates);
+        if (cniSocket != null) {
+            handoff = new PodHandoff(control, new HandoffHost(), Duration.ofSeconds(20), Duration.ofSeconds(10));
+        }
+        enrolment = enrolmentPath == null ? null : new EnrolmentFile(enrolmentPath);
+        reconciler = new CaptureReconciler((spec, s) -> new PodCapture(spec, s, shared), rules, control, report -> {
+            reports.captureStates(report);
+            if (handoff != null) {
+                handoff.settle(); // a capture in place (or failed, or closed) may answer the CNI plugin
+            }
+        });
         try {
             admin = AdminServer.start(boot.admin(), boot.adminSocket(), new View());
             try {
@@ -185,6 +208,14 @@ public final class NodeProxy implements AutoCloseable {
         }
         snapshot.set(new MeshSnapshot(initial.proxy(), List.of()));
         onControlThread(() -> apply(initial));
+        if (cniSocket != null) {
+            try {
+                controlSocket = ControlSocket.start(cniSocket, handoff, Duration.ofSeconds(25));
+            } catch (IOException e) {
+                close();
+                throw new IOException("cannot open the CNI control socket " + cniSocket + ": " + e.getMessage(), e);
+            }
+        }
         readiness.ready();
         log.info("proxy started: transport {}, {} worker(s), admin on {}, admin socket {}, readiness on {}, config {} "
                 + "({} pod(s))", transport, boot.workers(), HostPort.format(admin.address()), admin.socket(),
@@ -201,8 +232,20 @@ public final class NodeProxy implements AutoCloseable {
         return onControlThread(source::refresh);
     }
 
-    /** Swaps in {@code next} and reconciles the pods; on the control thread only. */
+    /** Takes the source's {@code next} snapshot, with the CNI plugin's pods laid over it; on the control thread. */
     private void apply(MeshSnapshot next) {
+        fromSource = next;
+        applyMerged(handoff == null ? next : handoff.overlay(next));
+        if (enrolment != null) {
+            enrolment.update(next);
+        }
+        if (handoff != null) {
+            handoff.settle();
+        }
+    }
+
+    /** Swaps in {@code next} and reconciles the pods; on the control thread only. */
+    private void applyMerged(MeshSnapshot next) {
         MeshSnapshot previous = snapshot.get();
         snapshot.set(next);
         if (identities != null) {
@@ -301,6 +344,11 @@ public final class NodeProxy implements AutoCloseable {
         return Optional.ofNullable(reporter);
     }
 
+    /** The CNI control socket, when the builder asked for one and the proxy has started. */
+    public Optional<ControlSocket> controlSocket() {
+        return Optional.ofNullable(controlSocket);
+    }
+
     /** Why the source's latest change was rejected, or null. */
     public String lastConfigError() {
         return source.status().lastError();
@@ -322,6 +370,9 @@ public final class NodeProxy implements AutoCloseable {
         }
         closed = true;
         readiness.draining();
+        if (controlSocket != null) {
+            controlSocket.close(); // no pod is handed over to a proxy that is leaving: the plugin fails closed
+        }
         source.close();
         ProxySettings settings = snapshot.get().proxy();
         try {
@@ -331,6 +382,12 @@ public final class NodeProxy implements AutoCloseable {
             log.warn("drain did not finish cleanly: {}", e.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (handoff != null) {
+            onControlThread(() -> {
+                handoff.close();
+                return null;
+            });
         }
         admin.close();
         readinessServer.close();
@@ -371,6 +428,33 @@ public final class NodeProxy implements AutoCloseable {
     }
 
     /** The admin server's read-only window on this proxy. */
+    /** What the CNI handoff asks of the proxy; on the control thread. */
+    private final class HandoffHost implements PodHandoff.Host {
+        @Override
+        public void reapply() {
+            if (fromSource != null) {
+                applyMerged(handoff.overlay(fromSource));
+            }
+        }
+
+        @Override
+        public CaptureState captureState(String key) {
+            return reconciler.report().states().get(key);
+        }
+
+        @Override
+        public Set<Path> netnsInUse() {
+            Set<Path> paths = new HashSet<>();
+            for (PodCapture pod : reconciler.pods()) {
+                // Stopped ones too: a released pod's rules are removed after its drain, through its path.
+                if (pod.spec().netns() != null) {
+                    paths.add(pod.spec().netns());
+                }
+            }
+            return paths;
+        }
+    }
+
     private final class View implements ProxyView {
         @Override
         public List<PodCapture> pods() {
@@ -429,6 +513,8 @@ public final class NodeProxy implements AutoCloseable {
         private RouteDecider routes;
         private Function<RulesBackend, PodRules> rules = RedirectRules::forBackend;
         private boolean removeRulesOnStop;
+        private Path cniSocket;
+        private Path enrolmentFile;
 
         private Builder() {
         }
@@ -518,6 +604,21 @@ public final class NodeProxy implements AutoCloseable {
         /** Whether {@link #close()} also removes the pods' redirect rules (default false: fail closed). */
         public Builder removeRulesOnStop(boolean remove) {
             this.removeRulesOnStop = remove;
+            return this;
+        }
+
+        /**
+         * Opens the CNI control socket at {@code socket} (docs/cni.md): the plugin hands each new pod over there, its
+         * network namespace as a descriptor, and is answered once the pod is captured. Off by default.
+         */
+        public Builder cniSocket(Path socket) {
+            this.cniSocket = socket;
+            return this;
+        }
+
+        /** Writes the enrolled namespaces to {@code file} for the CNI plugin whenever they change. Off by default. */
+        public Builder enrolmentFile(Path file) {
+            this.enrolmentFile = file;
             return this;
         }
 

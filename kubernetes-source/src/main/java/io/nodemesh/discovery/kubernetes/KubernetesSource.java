@@ -465,7 +465,8 @@ public final class KubernetesSource implements WorkloadSource {
         if (retryScheduled || closed || finder == NetnsFinder.NONE || current == null || control == null) {
             return;
         }
-        boolean unplaced = current.pods().values().stream().anyMatch(p -> p.capture() && p.netns() == null);
+        boolean unplaced = current.pods().values().stream()
+                .anyMatch(p -> p.capture() && p.netns() == null && !p.ips().isEmpty());
         if (unplaced) {
             retryScheduled = true;
             control.schedule(() -> {

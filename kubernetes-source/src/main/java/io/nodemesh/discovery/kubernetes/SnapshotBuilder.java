@@ -43,7 +43,9 @@ import java.util.function.Function;
  * <p>The rules, in the order they apply:
  * <ul>
  *   <li>A pod of this node enters the snapshot once it has an address and until it has finished ({@code Succeeded},
- *       {@code Failed}); a pod on the host's network never does (its address is the node's, shared, and it is never
+ *       {@code Failed}); a meshed one enters it before it has an address too (the CNI plugin hands it over, with its
+ *       namespace and addresses, while its sandbox is set up: the API has no address before then); a pod on the
+ *       host's network never does (its address is the node's, shared, and it is never
  *       captured). It is meshed by {@link Enrolment} and then captured here; its network namespace comes from
  *       {@code netnsByUid}, and a captured pod without one is listed in {@link Result#unplaced()} so that the source
  *       can look for it. A pod without a service account gets {@code default}, as the API server gives it.</li>
@@ -131,7 +133,7 @@ public final class SnapshotBuilder {
             PodSpec spec = localPod(pod, namespaces, netnsByUid);
             if (spec != null && claim(spec.key(), spec.ips(), owners)) {
                 pods.put(spec.key(), spec);
-                if (spec.capture() && spec.netns() == null) {
+                if (spec.capture() && spec.netns() == null && !spec.ips().isEmpty()) {
                     unplaced.add(new Unplaced(pod.getMetadata().getUid(), spec.key(), spec.ips()));
                 }
             }
@@ -209,12 +211,15 @@ public final class SnapshotBuilder {
             return null;
         }
         List<InetAddress> ips = addresses(pod, key);
-        if (ips == null || ips.isEmpty()) {
-            return null; // finished, bad input (named in problems) or no address yet
+        if (ips == null) {
+            return null; // finished, or bad input (named in problems)
         }
         NamespaceSpec ns = namespaces.get(meta.getNamespace());
         Map<String, String> annotations = strings(meta.getAnnotations());
         boolean meshed = Enrolment.meshed(ns == null ? Map.of() : ns.labels(), annotations, false);
+        if (ips.isEmpty() && !meshed) {
+            return null; // no address yet, and nothing for the CNI plugin to hand over
+        }
         String sa = blank(spec.getServiceAccountName()) ? "default" : spec.getServiceAccountName();
         Path netns = meshed && meta.getUid() != null ? netnsByUid.get(meta.getUid()) : null;
         return new PodSpec(meta.getName(), meta.getNamespace(), sa, ips, node, strings(meta.getLabels()), netns,

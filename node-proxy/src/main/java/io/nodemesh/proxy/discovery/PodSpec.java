@@ -67,6 +67,24 @@ public record PodSpec(
         return namespace + "/" + name;
     }
 
+    /** The same pod with {@code addresses} instead of its own. */
+    public PodSpec withIps(List<InetAddress> addresses) {
+        return new PodSpec(name, namespace, serviceAccount, addresses, node, labels, netns, meshed, capture,
+                exemptPorts, exemptInboundPorts, exemptCidrs);
+    }
+
+    /** The same pod in the namespace the CNI plugin handed over (at {@code path}), with {@code addresses}. */
+    public PodSpec handed(Path path, List<InetAddress> addresses) {
+        return new PodSpec(name, namespace, serviceAccount, addresses, node, labels, path, meshed, capture,
+                exemptPorts, exemptInboundPorts, exemptCidrs);
+    }
+
+    /** The same pod, not captured (its sandbox is gone): still a mesh workload for routing. */
+    public PodSpec uncaptured() {
+        return new PodSpec(name, namespace, serviceAccount, ips, node, labels, null, meshed, false, exemptPorts,
+                exemptInboundPorts, exemptCidrs);
+    }
+
     /** The same pod, captured or not, in the namespace found at {@code path}. */
     public PodSpec withNetns(Path path) {
         return new PodSpec(name, namespace, serviceAccount, ips, node, labels, path, meshed, capture, exemptPorts,

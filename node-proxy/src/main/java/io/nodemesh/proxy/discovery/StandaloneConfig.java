@@ -74,7 +74,8 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *     namespace: demo         # default "default"
  *     serviceAccount: client  # default "default"
  *     ips: [10.77.0.2, fd77::2]
- *     netns: /var/run/netns/demo-client   # this node's pod: required (a pod of another node has node: instead)
+ *     netns: /var/run/netns/demo-client   # this node's pod: required (a pod of another node has node: instead);
+ *                                         # 'cni': handed over by the CNI plugin with its addresses (no ips: then)
  *     node: node-2            # the node it runs on (display; a pod without netns is another node's)
  *     labels: {app: client}   # services select by them
  *     annotations: {nodemesh.io/capture: disabled}   # opts the pod out
@@ -117,6 +118,8 @@ public final class StandaloneConfig {
             "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "admin", "adminSocket", "readiness",
             "identity");
     private static final Set<String> IDENTITY_KEYS = Set.of("caDir", "trustDomain", "certificateLifetime");
+    /** The {@code netns} of a pod whose namespace the CNI plugin hands over. */
+    public static final String HANDED_BY_CNI = "cni";
     private static final Set<String> POD_KEYS = Set.of("name", "namespace", "serviceAccount", "ips", "netns",
             "node", "labels", "annotations", "hostNetwork", "ports", "ready", "capture", "exemptPorts",
             "exemptInboundPorts", "exemptCidrs");
@@ -373,7 +376,15 @@ public final class StandaloneConfig {
             }
         }
         Path netns = null;
-        if (m.containsKey("netns")) {
+        boolean handed = false;
+        if (m.containsKey("netns") && scalar(m.get("netns"), field + ".netns").equals(HANDED_BY_CNI)) {
+            // This node's pod, its namespace (and addresses) handed over by the CNI plugin when its sandbox starts.
+            handed = true;
+            if (!ips.isEmpty()) {
+                throw new ConfigException(where(m.get("ips")) + field + ".ips: a pod whose netns is '"
+                        + HANDED_BY_CNI + "' gets its addresses from the CNI plugin: leave 'ips' out");
+            }
+        } else if (m.containsKey("netns")) {
             String text = scalar(m.get("netns"), field + ".netns");
             if (text.isBlank() || !text.startsWith("/")) {
                 throw new ConfigException(where(m.get("netns")) + field + ".netns: '" + text
@@ -418,7 +429,8 @@ public final class StandaloneConfig {
                 cidrs.add(cidr(items.get(i), field + ".exemptCidrs[" + i + "]"));
             }
         }
-        PodSpec spec = new PodSpec(name, namespace, sa, ips, nodeName, labels, netns, meshed, meshed && netns != null,
+        PodSpec spec = new PodSpec(name, namespace, sa, ips, nodeName, labels, netns, meshed,
+                meshed && (netns != null || handed),
                 exemptPorts, exemptInbound, cidrs);
         return new ParsedPod(spec, ports, ready);
     }

@@ -88,6 +88,9 @@ public final class CaptureReconciler {
         states.retain(next);
         List<PodCapture> pending = new ArrayList<>();
         for (PodSpec spec : next.pods().values()) {
+            if (spec.capture() && spec.netns() == null && spec.ips().isEmpty()) {
+                continue; // its sandbox is not set up yet: the CNI plugin hands it over with its namespace
+            }
             if (spec.capture() && !running.containsKey(spec.key())) {
                 PodCapture pod = captures.apply(spec, after);
                 running.put(spec.key(), pod);
