@@ -73,14 +73,23 @@ class SnapshotBuilderTest {
     }
 
     @Test
-    void podsOfOtherNodesFinishedOrWithoutAnAddressAreNotThisNodesToCapture() {
+    void podsOfOtherNodesAndFinishedOnesAreNotThisNodesToCaptureAndOneWithoutAnAddressAwaitsTheCniPlugin() {
         Pod other = pod("shop", "remote", "node-b", "10.2.0.5").build();
         Pod pending = pod("shop", "pending", NODE, "10.1.0.9").editStatus().withPhase("Pending").withPodIP(null)
                 .withPodIPs(List.of()).endStatus().build();
+        Pod outside = pod("free", "pending", NODE, "10.1.0.11").editStatus().withPhase("Pending").withPodIP(null)
+                .withPodIPs(List.of()).endStatus().build();
         Pod done = pod("shop", "done", NODE, "10.1.0.10").editStatus().withPhase("Succeeded").endStatus().build();
-        MeshSnapshot s = build(List.of(namespace("shop", true)), List.of(other, pending, done), List.of(), List.of(),
-                Map.of()).snapshot();
-        assertThat(s.pods()).isEmpty();
+        SnapshotBuilder.Result r = build(List.of(namespace("shop", true), namespace("free", false)),
+                List.of(other, pending, outside, done), List.of(), List.of(), Map.of());
+        // The pending pod of an enrolled namespace is there to be captured, without address or namespace: the CNI
+        // plugin hands both over while its sandbox is set up. It is not looked for by address meanwhile.
+        assertThat(r.snapshot().pods().keySet()).containsExactly("shop/pending");
+        PodSpec p = r.snapshot().pods().get("shop/pending");
+        assertThat(p.capture()).isTrue();
+        assertThat(p.ips()).isEmpty();
+        assertThat(p.netns()).isNull();
+        assertThat(r.unplaced()).isEmpty();
     }
 
     @Test
