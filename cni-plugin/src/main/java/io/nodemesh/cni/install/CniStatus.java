@@ -63,7 +63,12 @@ public record CniStatus(Plugin plugin, Config config, List<LastCall> lastCalls) 
      * @param call    the file's content; null when missing or unreadable
      * @param problem why there is none ("no ADD yet", unreadable …); null when there is
      */
-    public record LastCall(String command, Path file, Map<String, Object> call, String problem) {}
+    public record LastCall(String command, Path file, Map<String, Object> call, String problem) {
+        /** Whether the plugin has not made this call since the state dir was made (it is a tmpfs: since boot). */
+        public boolean missing() {
+            return call == null && ("no " + command + " yet").equals(problem);
+        }
+    }
 
     /** Whether the plugin is installed and the config in sync. */
     public boolean inSync() {
