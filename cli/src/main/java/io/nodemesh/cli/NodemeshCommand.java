@@ -23,6 +23,8 @@ import picocli.CommandLine;
                 TopCommand.class,
                 RulesCommand.class,
                 CaCommand.class,
+                InstallCniCommand.class,
+                CniCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class NodemeshCommand implements Runnable {

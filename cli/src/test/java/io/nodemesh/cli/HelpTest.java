@@ -35,7 +35,7 @@ class HelpTest {
                 entries.set(entries.size() - 1, entries.getLast() + " " + line.strip() + " (wrapped)");
             }
         }
-        assertThat(entries).hasSize(14).allSatisfy(entry -> assertThat(entry).endsWith(".").doesNotContain("(wrapped)"));
+        assertThat(entries).hasSize(16).allSatisfy(entry -> assertThat(entry).endsWith(".").doesNotContain("(wrapped)"));
         assertThat(entries).contains("proxy        Run the node proxy: capture pods and relay their connections.");
     }
 
