@@ -10,6 +10,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 
 /** The handful of libc calls nodemesh makes through the FFM API, with errno captured per call. */
 final class Libc {
@@ -25,6 +26,22 @@ final class Libc {
     static final int SO_MARK = 36;
     static final int PRIO_PROCESS = 0;
     static final int ESRCH = 3;
+    static final int EINTR = 4;
+    static final int EAGAIN = 11;
+    static final int AF_UNIX = 1;
+    static final int SOCK_SEQPACKET = 5;
+    static final int SOCK_CLOEXEC = 0x80000;
+    static final int SHUT_RDWR = 2;
+    static final int SO_PEERCRED = 17;
+    static final int SO_RCVTIMEO = 20;
+    static final int SO_SNDTIMEO = 21;
+    static final int SCM_RIGHTS = 1;
+    static final int MSG_CTRUNC = 0x8;
+    static final int MSG_TRUNC = 0x20;
+    static final int MSG_NOSIGNAL = 0x4000;
+    static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    /** {@code NS_GET_NSTYPE}, {@code _IO(0xb7, 0x3)}: the {@code CLONE_NEW*} type of an nsfs descriptor. */
+    static final long NS_GET_NSTYPE = 0xb703;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -46,6 +63,27 @@ final class Libc {
                     ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
     private static final MethodHandle SETPRIORITY = downcall("setpriority",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle SOCKET = downcall("socket",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle BIND = downcall("bind",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle CONNECT = downcall("connect",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle LISTEN = downcall("listen",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle ACCEPT4 = downcall("accept4",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_INT));
+    private static final MethodHandle SHUTDOWN = downcall("shutdown",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle SENDMSG = downcall("sendmsg",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle RECVMSG = downcall("recvmsg",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    // ioctl is variadic: the linker must be told where the variadic part starts (the unused third argument).
+    private static final MethodHandle IOCTL = downcall("ioctl",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+            Linker.Option.firstVariadicArg(2));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
@@ -53,10 +91,12 @@ final class Libc {
     private Libc() {
     }
 
-    private static MethodHandle downcall(String name, FunctionDescriptor descriptor) {
+    private static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         MemorySegment symbol = LIBC.find(name)
                 .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
-        return LINKER.downcallHandle(symbol, descriptor, Linker.Option.captureCallState("errno"));
+        Linker.Option[] all = Arrays.copyOf(options, options.length + 1);
+        all[options.length] = Linker.Option.captureCallState("errno");
+        return LINKER.downcallHandle(symbol, descriptor, all);
     }
 
     static int open(String path, int flags) throws IOException {
@@ -141,6 +181,163 @@ final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("setpriority() downcall failed", t);
+        }
+    }
+
+    /** setsockopt with a struct value ({@code struct timeval}, ...); {@code what} names the option in the error. */
+    static void setsockopt(int fd, int level, int option, MemorySegment value, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = (int) SETSOCKOPT.invokeExact(state, fd, level, option, value, (int) value.byteSize());
+            if (rc != 0) {
+                throw failure("setsockopt(fd " + fd + ", " + what + ")", state);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("setsockopt() downcall failed", t);
+        }
+    }
+
+    static int socket(int domain, int type, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int fd = (int) SOCKET.invokeExact(state, domain, type, 0);
+            if (fd < 0) {
+                throw failure("socket for " + what, state);
+            }
+            return fd;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("socket() downcall failed", t);
+        }
+    }
+
+    static void bind(int fd, MemorySegment address, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = (int) BIND.invokeExact(state, fd, address, (int) address.byteSize());
+            if (rc != 0) {
+                throw failure("bind to " + what, state);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("bind() downcall failed", t);
+        }
+    }
+
+    static void connect(int fd, MemorySegment address, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = (int) CONNECT.invokeExact(state, fd, address, (int) address.byteSize());
+            if (rc != 0) {
+                throw failure("connect to " + what, state);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("connect() downcall failed", t);
+        }
+    }
+
+    static void listen(int fd, int backlog, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = (int) LISTEN.invokeExact(state, fd, backlog);
+            if (rc != 0) {
+                throw failure("listen on " + what, state);
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("listen() downcall failed", t);
+        }
+    }
+
+    /** {@code accept4(fd, NULL, NULL, flags)}, again when a signal interrupts it; blocks the calling thread. */
+    static int accept4(int fd, int flags, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            while (true) {
+                int accepted = (int) ACCEPT4.invokeExact(state, fd, MemorySegment.NULL, MemorySegment.NULL, flags);
+                if (accepted >= 0) {
+                    return accepted;
+                }
+                if (errno(state) != EINTR) {
+                    throw failure("accept on " + what, state);
+                }
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("accept4() downcall failed", t);
+        }
+    }
+
+    /** {@code shutdown(fd, how)}; a failure (the peer already gone: ENOTCONN) is not reported, as for close. */
+    static void shutdown(int fd, int how) {
+        try (Arena arena = Arena.ofConfined()) {
+            int ignored = (int) SHUTDOWN.invokeExact(arena.allocate(CALL_STATE), fd, how);
+        } catch (Throwable t) {
+            throw new IllegalStateException("shutdown() downcall failed", t);
+        }
+    }
+
+    /** {@code sendmsg}, again when a signal interrupts it; returns the bytes sent. */
+    static long sendmsg(int fd, MemorySegment msghdr, int flags, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            while (true) {
+                long sent = (long) SENDMSG.invokeExact(state, fd, msghdr, flags);
+                if (sent >= 0) {
+                    return sent;
+                }
+                if (errno(state) != EINTR) {
+                    throw failure("sendmsg on " + what, state);
+                }
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("sendmsg() downcall failed", t);
+        }
+    }
+
+    /** {@code recvmsg}, again when a signal interrupts it; returns the bytes received (0: the peer closed). */
+    static long recvmsg(int fd, MemorySegment msghdr, int flags, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            while (true) {
+                long received = (long) RECVMSG.invokeExact(state, fd, msghdr, flags);
+                if (received >= 0) {
+                    return received;
+                }
+                if (errno(state) != EINTR) {
+                    throw failure("recvmsg on " + what, state);
+                }
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("recvmsg() downcall failed", t);
+        }
+    }
+
+    /** An argument-less {@code ioctl(fd, request)}; returns its non-negative result. */
+    static int ioctl(int fd, long request, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = (int) IOCTL.invokeExact(state, fd, request, 0L);
+            if (rc < 0) {
+                throw failure(what, state);
+            }
+            return rc;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("ioctl() downcall failed", t);
         }
     }
 

@@ -18,11 +18,13 @@ public final class NetworkNamespace implements AutoCloseable {
     private static final ThreadLocal<ThreadHome> HOME = ThreadLocal.withInitial(ThreadHome::open);
 
     private final Path path;
+    private final String name;
     private final int fd;
     private boolean closed;
 
-    private NetworkNamespace(Path path, int fd) {
+    private NetworkNamespace(Path path, String name, int fd) {
         this.path = path;
+        this.name = name;
         this.fd = fd;
     }
 
@@ -36,30 +38,71 @@ public final class NetworkNamespace implements AutoCloseable {
             throw new NativeException("network namespace " + path + " does not exist", NativeException.ENOENT);
         }
         int fd = Libc.open(path.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
-        NetworkNamespace ns = new NetworkNamespace(path, fd);
+        NetworkNamespace ns = new NetworkNamespace(path, path.toString(), fd);
         try {
-            // Prove it is a network namespace now, not on the first connection: enter and leave once.
-            ns.call(() -> null);
+            ns.prove();
         } catch (IOException e) {
             ns.close();
-            throw new NativeException(path + " is not a usable network namespace: " + e.getMessage(),
-                    e instanceof NativeException n ? n.errno() : 0);
-        } catch (Exception e) {
-            ns.close();
-            throw new IOException(path + " is not a usable network namespace", e);
+            throw e;
         }
         return ns;
+    }
+
+    /**
+     * Takes an open descriptor on a network namespace, such as the one a CNI plugin sends with an ADD. Its
+     * {@link #path()} is {@code /proc/<this process>/fd/<fd>}, which other processes (a forked iptables-restore,
+     * {@code nsenter --net=}) can open for as long as this namespace is open.
+     *
+     * <p>Ownership: on success the namespace owns {@code fd} and closes it on {@link #close()}; on failure the
+     * descriptor is untouched and still the caller's to close (so that a caller closing every descriptor it
+     * received on a refusal never closes a number twice).
+     *
+     * @param description what the descriptor is, for messages (e.g. {@code "netns of pod shop/cart-7d9"})
+     * @throws NativeException naming {@code description} when {@code fd} is not a network namespace
+     *         ({@code NS_GET_NSTYPE}) or cannot be entered
+     */
+    public static NetworkNamespace adopt(int fd, String description) throws IOException {
+        int type = Descriptors.namespaceType(fd);
+        if (type != Libc.CLONE_NEWNET) {
+            throw new NativeException(description + " (fd " + fd + ", " + Descriptors.describe(fd)
+                    + ") is a namespace of type 0x" + Integer.toHexString(type) + ", not a network namespace", 0);
+        }
+        Path path = Path.of("/proc/" + ProcessHandle.current().pid() + "/fd/" + fd);
+        NetworkNamespace ns = new NetworkNamespace(path, description + " (" + path + ")", fd);
+        // Not closed on failure: the descriptor is still the caller's (see above). ns is dropped unclosed.
+        ns.prove();
+        return ns;
+    }
+
+    /** Proves it is a network namespace now, not on the first connection: enters and leaves once. */
+    private void prove() throws IOException {
+        try {
+            call(() -> null);
+        } catch (IOException e) {
+            throw new NativeException(name + " is not a usable network namespace: " + e.getMessage(),
+                    e instanceof NativeException n ? n.errno() : 0);
+        } catch (Exception e) {
+            throw new IOException(name + " is not a usable network namespace", e);
+        }
     }
 
     /** The namespace the calling thread is in right now. */
     public static NetworkNamespace current() throws IOException {
         Path self = Path.of(SELF);
-        return new NetworkNamespace(self, Libc.open(self.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC));
+        return new NetworkNamespace(self, self.toString(), Libc.open(self.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC));
     }
 
-    /** The path this namespace was opened from. */
+    /**
+     * The path this namespace was opened from, or for an {@link #adopt adopted} descriptor its
+     * {@code /proc/<pid>/fd/<fd>} path (which names something else once this namespace is closed).
+     */
     public Path path() {
         return path;
+    }
+
+    /** The descriptor this namespace holds, e.g. to pass it on; it stays this namespace's to close. */
+    public int fd() {
+        return fd;
     }
 
     /**
@@ -75,7 +118,7 @@ public final class NetworkNamespace implements AutoCloseable {
     public <T> T call(Callable<T> body) throws Exception {
         if (Thread.currentThread().isVirtual()) {
             // setns moves the carrier, and a virtual thread may change carriers mid-body.
-            throw new IllegalStateException("entering " + path + " needs a platform thread, not a virtual one");
+            throw new IllegalStateException("entering " + name + " needs a platform thread, not a virtual one");
         }
         ThreadHome home = HOME.get();
         boolean nested = home.depth > 0;
@@ -83,9 +126,9 @@ public final class NetworkNamespace implements AutoCloseable {
         try {
             synchronized (this) {
                 if (closed) {
-                    throw new IOException("network namespace " + path + " is closed");
+                    throw new IOException("network namespace " + name + " is closed");
                 }
-                Libc.setns(fd, Libc.CLONE_NEWNET, path.toString());
+                Libc.setns(fd, Libc.CLONE_NEWNET, name);
             }
             home.depth++;
             try {
@@ -96,7 +139,7 @@ public final class NetworkNamespace implements AutoCloseable {
                     Libc.setns(original, Libc.CLONE_NEWNET, "the thread's original namespace");
                 } catch (IOException e) {
                     throw new IllegalStateException("thread " + Thread.currentThread().getName()
-                            + " is stuck in network namespace " + path, e);
+                            + " is stuck in network namespace " + name, e);
                 }
             }
         } finally {
@@ -116,7 +159,7 @@ public final class NetworkNamespace implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "netns " + path;
+        return "netns " + name;
     }
 
     /** A thread's handle on the namespace it lives in, and how deep in {@code call}s it is. */

@@ -59,9 +59,19 @@ public final class UnixSocketFile {
         }
     }
 
+    /**
+     * Whether a connect succeeds, as a stream and as a {@link SeqpacketSocket}: a listener of the other type refuses
+     * the probe (EPROTOTYPE) just as a stale socket does (ECONNREFUSED), so one probe alone would remove the live
+     * CNI socket.
+     */
     private static boolean someoneListens(Path path) {
         try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             probe.connect(UnixDomainSocketAddress.of(path));
+            return true;
+        } catch (IOException e) {
+            // not a stream listener; perhaps a seqpacket one
+        }
+        try (SeqpacketSocket probe = SeqpacketSocket.connect(path)) {
             return true;
         } catch (IOException e) {
             return false;

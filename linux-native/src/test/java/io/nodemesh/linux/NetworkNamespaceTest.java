@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,12 +19,7 @@ class NetworkNamespaceTest {
 
     /** setns needs CAP_SYS_ADMIN even into the thread's own namespace. */
     private static void requireRoot() throws IOException {
-        boolean root = Files.readString(Path.of("/proc/self/status")).lines()
-                .anyMatch(l -> l.startsWith("Uid:") && l.split("\\s+")[2].equals("0"));
-        if (!root && "1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
-            throw new AssertionError("setns tests must run here (NODEMESH_REQUIRE_NETNS=1) but the tests do not run as root");
-        }
-        Assumptions.assumeTrue(root, "skipped: setns needs root (CAP_SYS_ADMIN)");
+        RootOnly.require("setns needs root (CAP_SYS_ADMIN)");
     }
 
     private static String currentNetns() throws IOException {
@@ -98,5 +93,56 @@ class NetworkNamespaceTest {
         NetworkNamespace self = NetworkNamespace.current();
         self.close();
         assertThatThrownBy(() -> self.call(() -> null)).hasMessageContaining("is closed");
+    }
+
+    @Test
+    void anAdoptedDescriptorIsEnteredAndOpenedByOtherProcessesThroughItsProcPath() throws Exception {
+        requireRoot();
+        String name = "nm-adopt-" + ProcessHandle.current().pid();
+        run("ip", "netns", "add", name);
+        try {
+            Path file = Path.of("/var/run/netns", name);
+            String expected = "net:[" + Files.getAttribute(file, "unix:ino") + "]";
+            int fd = Descriptors.openReadOnly(file);
+            try (NetworkNamespace ns = NetworkNamespace.adopt(fd, "netns of pod test/adopt")) {
+                assertThat(ns.fd()).isEqualTo(fd);
+                assertThat(ns.path()).isEqualTo(Path.of("/proc/" + ProcessHandle.current().pid() + "/fd/" + fd));
+                assertThat(ns.call(NetworkNamespaceTest::currentNetns)).isEqualTo(expected);
+                // What a forked iptables-restore does: open the path from another process.
+                assertThat(run("nsenter", "--net=" + ns.path(), "readlink", "/proc/self/ns/net")).isEqualTo(expected);
+            }
+            assertThat(Descriptors.describe(fd)).isEqualTo("fd " + fd + " (closed)");
+        } finally {
+            run("ip", "netns", "del", name);
+        }
+    }
+
+    @Test
+    void adoptRefusesWhatIsNotANetworkNamespaceAndLeavesTheDescriptorToTheCaller() throws Exception {
+        Path plain = Files.createTempFile("not-a-netns", "");
+        int file = Descriptors.openReadOnly(plain);
+        int uts = Descriptors.openReadOnly(Path.of("/proc/self/ns/uts"));
+        try {
+            assertThatThrownBy(() -> NetworkNamespace.adopt(file, "netns of pod test/plain"))
+                    .isInstanceOf(NativeException.class).hasMessageContaining("is not a namespace");
+            assertThatThrownBy(() -> NetworkNamespace.adopt(uts, "netns of pod test/uts"))
+                    .isInstanceOf(NativeException.class)
+                    .hasMessageContaining("netns of pod test/uts")
+                    .hasMessageContaining("not a network namespace");
+            assertThat(Descriptors.describe(file)).isEqualTo(plain.toString());
+            assertThat(Descriptors.describe(uts)).startsWith("uts:[");
+        } finally {
+            Descriptors.close(file);
+            Descriptors.close(uts);
+            Files.delete(plain);
+        }
+    }
+
+    /** Runs a command, fails the test on a non-zero exit, returns its trimmed output. */
+    private static String run(String... command) throws Exception {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        assertThat(process.waitFor()).as(String.join(" ", command) + ": " + output).isZero();
+        return output;
     }
 }

@@ -17,6 +17,7 @@ import io.nodemesh.proxy.identity.IdentityManager;
 import io.nodemesh.proxy.identity.IssuedCertificate;
 import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.identity.MeshTls;
+import io.nodemesh.proxy.identity.WorkloadCertificates;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.SpiffeId;
@@ -45,6 +46,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -504,7 +506,7 @@ class TwoNodeTunnelTest {
         /** Opens one stream to {@code to}'s app presenting {@code tls} as {@code as}; why it failed (null: it did not). */
         Throwable open(SpiffeId as, MeshTls tls, Netns to) throws Exception {
             TunnelPool pool = new TunnelPool(TunnelSettings.defaults().withConnectTimeout(Duration.ofSeconds(3)),
-                    new TlsSecurity(as, id -> CompletableFuture.completedFuture(tls)),
+                    new TlsSecurity(as, WorkloadCertificates.held(Map.of(as, tls))),
                     () -> new Bootstrap().channelFactory(transport.socketChannels(ns, ProxySettings.DEFAULT_MARK))
                             .option(ChannelOption.TCP_NODELAY, true), new TunnelStats());
             try {

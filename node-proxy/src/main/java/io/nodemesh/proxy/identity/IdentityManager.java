@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * <p>One thread ({@code nodemesh-identity}) issues and schedules; the certificate source may block it. The event
  * loops only read: {@link #current} is a map lookup, {@link #ready} a future.
  */
-public final class IdentityManager implements AutoCloseable {
+public final class IdentityManager implements AutoCloseable, WorkloadCertificates {
 
     private static final Logger log = LoggerFactory.getLogger(IdentityManager.class);
 
@@ -106,6 +106,7 @@ public final class IdentityManager implements AutoCloseable {
     }
 
     /** The TLS of {@code id}'s certificate if one valid now is held, else null. Never blocks. */
+    @Override
     public MeshTls current(SpiffeId id) {
         Entry e = entries.get(id);
         MeshTls tls = e == null ? null : e.tls;
@@ -117,6 +118,7 @@ public final class IdentityManager implements AutoCloseable {
      * {@link IdentityException} if {@code id} has no captured pod on this node, or when its last pod leaves before
      * then; it does not time out by itself.
      */
+    @Override
     public CompletableFuture<MeshTls> ready(SpiffeId id) {
         MeshTls now = current(id);
         if (now != null) {

@@ -182,7 +182,7 @@ public final class PodCapture implements ConnectionListener {
      * tunnel server on :15008 in its namespace that splices authorized streams to its apps.
      */
     private TunnelUpstream openTunnel(SpiffeId self, PodUpstream app) throws IOException {
-        TunnelSecurity tls = new TlsSecurity(self, shared.identities()::ready);
+        TunnelSecurity tls = new TlsSecurity(self, shared.identities());
         TunnelSettings tunnelSettings = TunnelSettings.defaults().withConnectTimeout(currentSettings().connectTimeout());
         tunnels = new TunnelPool(tunnelSettings, tls, upstreamTemplate::clone, shared.node().tunnel());
         tunnelServer = new TunnelServer(tunnelSettings, tls, this::authorizeStream, app, this, shared.node().tunnel());

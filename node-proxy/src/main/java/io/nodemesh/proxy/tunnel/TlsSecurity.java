@@ -7,6 +7,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.nodemesh.proxy.identity.IdentityException;
 import io.nodemesh.proxy.identity.MeshTls;
+import io.nodemesh.proxy.identity.WorkloadCertificates;
 import io.nodemesh.proxy.model.SpiffeId;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
@@ -28,14 +29,13 @@ public final class TlsSecurity implements TunnelSecurity {
     private static final AttributeKey<MeshTls> PRESENTED = AttributeKey.valueOf(TlsSecurity.class, "presented");
 
     private final SpiffeId self;
-    private final Function<SpiffeId, CompletableFuture<MeshTls>> certificates;
+    private final WorkloadCertificates certificates;
 
     /**
      * @param self the identity the server side presents (the pod whose tunnel server this is)
-     * @param certificates the TLS of an identity's certificate, complete at once when one is held, later when it is
-     *         issued, failed when the identity has no pod here ({@code identity.IdentityManager::ready})
+     * @param certificates the workloads' certificates ({@code identity.IdentityManager})
      */
-    public TlsSecurity(SpiffeId self, Function<SpiffeId, CompletableFuture<MeshTls>> certificates) {
+    public TlsSecurity(SpiffeId self, WorkloadCertificates certificates) {
         this.self = self;
         this.certificates = certificates;
     }
@@ -48,10 +48,11 @@ public final class TlsSecurity implements TunnelSecurity {
 
     @Override
     public boolean current(Channel channel, TunnelKey key) {
+        // Asked for every new app connection on a pooled one: a lookup that never blocks and allocates nothing.
         MeshTls presented = channel.attr(PRESENTED).get();
-        CompletableFuture<MeshTls> now = certificates.apply(key.sourceIdentity());
-        // Not renewed, or nothing better to offer (the certificate is being issued, or its pod left: keep what works).
-        return presented == null || !now.isDone() || now.isCompletedExceptionally() || now.join() == presented;
+        MeshTls now = certificates.current(key.sourceIdentity());
+        // Not renewed, or nothing better to offer (expired and not renewed yet, or its pod left: keep what works).
+        return presented == null || now == null || now == presented;
     }
 
     @Override
@@ -80,7 +81,7 @@ public final class TlsSecurity implements TunnelSecurity {
             boolean wait) {
         CompletableFuture<MeshTls> certificate;
         try {
-            certificate = certificates.apply(id);
+            certificate = certificates.ready(id);
         } catch (RuntimeException e) {
             return channel.eventLoop().newFailedFuture(e);
         }

@@ -7,9 +7,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nodemesh.proxy.LeakGuard;
-import io.nodemesh.proxy.identity.IdentityException;
 import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.proxy.identity.MeshTls;
+import io.nodemesh.proxy.identity.WorkloadCertificates;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.SpiffeId;
 import java.net.InetSocketAddress;
@@ -19,7 +19,6 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Function;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -66,8 +65,17 @@ class TunnelTlsTest {
     void aConnectionMadeBeforeTheSourcesCertificateIsIssuedWaitsForIt() throws Exception {
         CompletableFuture<MeshTls> issuedLater = new CompletableFuture<>();
         Map<SpiffeId, MeshTls> held = Map.of(TunnelRig.DESTINATION, server);
-        TlsSecurity tls = new TlsSecurity(TunnelRig.DESTINATION,
-                id -> id.equals(TunnelRig.SOURCE) ? issuedLater : CompletableFuture.completedFuture(held.get(id)));
+        TlsSecurity tls = new TlsSecurity(TunnelRig.DESTINATION, new WorkloadCertificates() {
+            @Override
+            public MeshTls current(SpiffeId id) {
+                return id.equals(TunnelRig.SOURCE) ? issuedLater.getNow(null) : held.get(id);
+            }
+
+            @Override
+            public CompletableFuture<MeshTls> ready(SpiffeId id) {
+                return id.equals(TunnelRig.SOURCE) ? issuedLater : CompletableFuture.completedFuture(held.get(id));
+            }
+        });
         try (AppServer app = AppServer.echo();
              TunnelRig rig = new TunnelRig(TunnelSettings.defaults(), TunnelSettings.defaults(), tls,
                      TunnelAuthorizer.ALLOW_ALL)) {
@@ -127,8 +135,7 @@ class TunnelTlsTest {
     }
 
     /** Certificates already held, per identity; any other identity has none. */
-    static Function<SpiffeId, CompletableFuture<MeshTls>> held(Map<SpiffeId, MeshTls> certificates) {
-        return id -> certificates.containsKey(id) ? CompletableFuture.completedFuture(certificates.get(id))
-                : CompletableFuture.failedFuture(new IdentityException("no certificate for " + id));
+    static WorkloadCertificates held(Map<SpiffeId, MeshTls> certificates) {
+        return WorkloadCertificates.held(certificates);
     }
 }
