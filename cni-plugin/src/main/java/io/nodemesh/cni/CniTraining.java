@@ -52,7 +52,7 @@ public final class CniTraining {
     }
 
     private static int call(String command, String namespace, String stdin, boolean mustSucceed) {
-        Map<String, String> env = new HashMap<>();
+        Map<String, String> env = new HashMap<>(System.getenv()); // as main reads it
         env.put("CNI_COMMAND", command);
         env.put("CNI_CONTAINERID", "8c0ffee0training");
         env.put("CNI_NETNS", "/proc/self/ns/net");
