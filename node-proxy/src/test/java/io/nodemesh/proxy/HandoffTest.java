@@ -209,7 +209,7 @@ class HandoffTest {
 
     private static void assertRefused(JsonNode reply, String message) {
         assertThat(reply.get("ok").asBoolean()).as(reply.toString()).isFalse();
-        assertThat(reply.get("code").asInt()).isEqualTo(100);
+        assertThat(reply.get("code").asInt()).isEqualTo(110);
         assertThat(reply.get("error").asText()).contains(message);
     }
 

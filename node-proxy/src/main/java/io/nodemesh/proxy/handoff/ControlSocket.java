@@ -175,7 +175,7 @@ public final class ControlSocket implements AutoCloseable {
             return PodHandoff.Reply.error(11, "the nodemesh proxy did not answer the " + request.command()
                     + " of pod " + request.key() + " within " + answerTimeout.toSeconds() + " s");
         } catch (ExecutionException e) {
-            return PodHandoff.Reply.error(100, "the nodemesh proxy failed on the " + request.command() + " of pod "
+            return PodHandoff.Reply.error(110, "the nodemesh proxy failed on the " + request.command() + " of pod "
                     + request.key() + ": " + e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -213,7 +213,7 @@ public final class ControlSocket implements AutoCloseable {
     }
 
     private static byte[] encode(Refusal refusal) {
-        return encode(PodHandoff.Reply.error(100, "refused by the nodemesh proxy (" + refusal.reason() + "): "
+        return encode(PodHandoff.Reply.error(110, "refused by the nodemesh proxy (" + refusal.reason() + "): "
                 + refusal.message()));
     }
 

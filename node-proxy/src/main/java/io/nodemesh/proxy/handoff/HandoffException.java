@@ -5,9 +5,9 @@ public final class HandoffException extends Exception {
 
     private final int code;
 
-    /** A request that does not validate: CNI error 100 (nodemesh's own). */
+    /** A request that does not validate: CNI error 110 (the proxy's own codes start at 110). */
     public HandoffException(String message) {
-        this(message, 100);
+        this(message, 110);
     }
 
     /**

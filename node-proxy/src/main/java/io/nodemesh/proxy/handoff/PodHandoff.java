@@ -210,12 +210,12 @@ public final class PodHandoff implements AutoCloseable {
             if (h == null || !h.request().containerId().equals(request.containerId())) {
                 PodSpec p = source.pods().get(request.key());
                 reply.complete(p != null && !p.capture() ? Reply.success("not_captured", "not a mesh workload")
-                        : Reply.error(100, "pod " + request.key() + " (container " + request.containerId()
+                        : Reply.error(110, "pod " + request.key() + " (container " + request.containerId()
                                 + ") was not handed to this proxy"));
             } else if (state != null && state.phase() == CaptureState.Phase.CAPTURED) {
                 reply.complete(Reply.success("captured", ""));
             } else {
-                reply.complete(Reply.error(100, "pod " + request.key() + " is " + state));
+                reply.complete(Reply.error(110, "pod " + request.key() + " is " + state));
             }
         });
         return reply;
@@ -296,7 +296,7 @@ public final class PodHandoff implements AutoCloseable {
             return Reply.success("captured", "");
         }
         if (state != null && state.phase() == CaptureState.Phase.FAILED) {
-            return Reply.error(100, "capture of pod " + key + " failed: " + state);
+            return Reply.error(110, "capture of pod " + key + " failed: " + state);
         }
         return late ? Reply.error(11, "capture of pod " + key + " not in place within " + addTimeout.toSeconds()
                 + " s (" + state + ")") : null;
