@@ -119,6 +119,9 @@ public final class ControlSocket implements AutoCloseable {
             peer.send(answer instanceof PodHandoff.Reply r ? encode(r) : encode((Refusal) answer));
         } catch (IOException e) {
             log.debug("CNI control socket: a request failed: {}", e.getMessage());
+        } catch (RuntimeException e) {
+            // The proxy stopping under a request (its control thread gone): the plugin sees the connection close.
+            log.warn("CNI control socket: a request was not answered: {}", e.toString());
         }
     }
 

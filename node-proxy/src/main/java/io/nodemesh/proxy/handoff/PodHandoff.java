@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -300,13 +299,6 @@ public final class PodHandoff implements AutoCloseable {
         }
         return late ? Reply.error(11, "capture of pod " + key + " not in place within " + addTimeout.toSeconds()
                 + " s (" + state + ")") : null;
-    }
-
-    /** The pods handed over now, by key, with their container ids (for the admin API). */
-    public Map<String, String> handed() {
-        Map<String, String> out = new LinkedHashMap<>();
-        live.forEach((k, h) -> out.put(k, h.request().containerId()));
-        return out;
     }
 
     /**
