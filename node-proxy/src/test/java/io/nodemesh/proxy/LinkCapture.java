@@ -43,7 +43,7 @@ final class LinkCapture implements AutoCloseable {
 
     /** Starts recording every TCP packet on {@code link} in {@code ns} into {@code file}; returns once it listens. */
     static LinkCapture start(Netns ns, String link, Path file) throws Exception {
-        Process p = new ProcessBuilder("nsenter", "--net=" + ns.path(), "tcpdump", "-i", link, "-s", "0", "-U", "-n",
+        Process p = new ProcessBuilder("nsenter", "--net=" + ns.path(), "tcpdump", "-i", link, "-s", "0", "-B", "16384", "-U", "-n",
                 "-w", file.toString(), "tcp").redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         CompletableFuture<Void> listening = new CompletableFuture<>();
         StringBuilder said = new StringBuilder();
@@ -71,8 +71,18 @@ final class LinkCapture implements AutoCloseable {
         return capture;
     }
 
-    /** Stops tcpdump (it writes out what it holds on SIGTERM) and reads what it recorded. */
+    /**
+     * Stops tcpdump and reads what it recorded. tcpdump exits on SIGTERM without reading what still waits in the
+     * kernel's capture buffer, and on a loaded machine it lags behind the traffic; so it is given time to catch up
+     * first: until its file has not grown for half a second (at most 10 s).
+     */
     Recording stop() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        long size = -1;
+        for (long now = Files.size(file); now != size && System.nanoTime() < deadline; now = Files.size(file)) {
+            size = now;
+            Thread.sleep(500);
+        }
         tcpdump.destroy();
         if (!tcpdump.waitFor(20, TimeUnit.SECONDS)) {
             throw new AssertionError("tcpdump did not stop");
