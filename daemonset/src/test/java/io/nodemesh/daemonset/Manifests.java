@@ -70,6 +70,11 @@ record Manifests(String source, List<HasMetadata> objects) {
         return new Manifests(source, List.copyOf(objects));
     }
 
+    @Override
+    public String toString() {
+        return source; // test names
+    }
+
     /** Every object of {@code type}. */
     <T extends HasMetadata> List<T> all(Class<T> type) {
         return objects.stream().filter(type::isInstance).map(type::cast).toList();
