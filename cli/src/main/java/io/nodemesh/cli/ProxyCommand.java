@@ -1,6 +1,7 @@
 package io.nodemesh.cli;
 
 import io.nodemesh.discovery.kubernetes.KubernetesSource;
+import io.nodemesh.discovery.kubernetes.NetnsFinder;
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.HostPort;
@@ -95,6 +96,9 @@ public final class ProxyCommand implements Callable<Integer> {
     /** Where the CNI plugin finds the proxy by default (docs/cni.md). */
     static final Path DEFAULT_CNI_SOCKET = Path.of("/var/run/nodemesh/cni.sock");
 
+    /** Where container runtimes and {@code ip netns} bind-mount network namespaces. */
+    static final Path NETNS_DIR = Path.of("/var/run/netns");
+
     @Option(names = "--cni-socket", paramLabel = "PATH",
             description = "Open the control socket the nodemesh CNI plugin hands new pods over on (default with "
                     + "--kubernetes: " + "/var/run/nodemesh/cni.sock; standalone: none unless given).")
@@ -107,6 +111,12 @@ public final class ProxyCommand implements Callable<Integer> {
 
     @Option(names = "--no-cni", description = "With --kubernetes: no CNI control socket, no enrolment file.")
     private boolean noCni;
+
+    @Option(names = "--host-proc", paramLabel = "DIR",
+            description = "With --kubernetes: the host's /proc, where running pods' network namespaces are looked "
+                    + "for (in a DaemonSet the host's /proc mounted read-only, the pod's own shows only the pod; "
+                    + "default: ${DEFAULT-VALUE}).")
+    private Path hostProc = Path.of("/proc");
 
     private final ConnectionSink sink;
     private final Function<String, String> environment;
@@ -232,7 +242,7 @@ public final class ProxyCommand implements Callable<Integer> {
                     + "--node-name NAME, or NODE_NAME set (in a DaemonSet, from the downward API's spec.nodeName)");
         }
         KubernetesSource.Builder b = KubernetesSource.builder(node)
-                .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses));
+                .netnsFinder(netnsFinder(hostProc));
         if (kubeconfig != null) {
             b.kubeconfig(kubeconfig);
         }
@@ -240,6 +250,12 @@ public final class ProxyCommand implements Callable<Integer> {
             b.settingsFile(config);
         }
         return b.build();
+    }
+
+    /** Finds running pods' namespaces by a scan of {@code proc} (the host's) and the runtime's bind mounts. */
+    static NetnsFinder netnsFinder(Path proc) {
+        NetnsScanner scanner = new NetnsScanner(proc, NETNS_DIR);
+        return addresses -> scanner.scan().findAll(addresses);
     }
 
     /** The running proxy, or null before it started. */

@@ -1,15 +1,18 @@
 package io.nodemesh.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -71,6 +74,17 @@ class ProxyCommandTest {
 
         assertThat(cli(new ProxyCommand()).execute("--config", missing.toString(), "--node-name", "x")).isEqualTo(2);
         assertThat(err.toString()).contains("--kubeconfig and --node-name go with --kubernetes");
+    }
+
+    @Test
+    void theNamespaceScanReadsTheProcGivenByHostProc() throws Exception {
+        // A proc root without this process in it: the scan names it, so the finder looked there and not in /proc.
+        Path hostProc = Files.createDirectory(dir.resolve("host-proc"));
+        assertThatThrownBy(() -> ProxyCommand.netnsFinder(hostProc).find(List.of(InetAddress.getByName("10.9.8.7"))))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining(hostProc.resolve("self/ns/net").toString());
+        assertThat(ProxyCommand.netnsFinder(Path.of("/proc")).find(List.of(InetAddress.getByName("10.9.8.7"))))
+                .isEmpty();
     }
 
     @Test

@@ -63,8 +63,11 @@ public final class NetnsScanner {
         this(Path.of("/proc"), Path.of("/var/run/netns"));
     }
 
-    /** A scanner of another proc root and bind-mount directory (tests). */
-    NetnsScanner(Path proc, Path netnsDir) {
+    /**
+     * A scanner of another proc root and bind-mount directory: the host's {@code /proc} mounted elsewhere (a proxy in
+     * a pod of its own PID namespace sees only its pod in {@code /proc}), or a fake one (tests).
+     */
+    public NetnsScanner(Path proc, Path netnsDir) {
         this.proc = proc;
         this.netnsDir = netnsDir;
     }

@@ -1,0 +1,181 @@
+package io.nodemesh.daemonset;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.nodemesh.cli.NodemeshCommand;
+import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.discovery.StandaloneConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import picocli.CommandLine;
+import picocli.CommandLine.ParseResult;
+
+/**
+ * The DaemonSet's command lines as the real {@code nodemesh} commands parse them (a misspelt option or a bad value
+ * fails), and the paths, ports and environment they name agree with the mounts, probes and annotations around them.
+ */
+class CommandLinesTest {
+
+    private static final String NODE = "node-a";
+
+    static Stream<Manifests> installs() {
+        return PostureTest.installs();
+    }
+
+    @ParameterizedTest
+    @MethodSource("installs")
+    void theProxyFindsEverythingItNamesWhereTheManifestPutsIt(Manifests m, @TempDir Path dir)
+            throws IOException, ConfigException {
+        Container proxy = m.container("node-proxy");
+        ParseResult args = parse(proxy, "proxy");
+        assertThat(args.hasMatchedOption("--kubernetes")).isTrue();
+        assertThat(args.matchedOptionValue("--node-name", "")).isEqualTo(NODE);
+        assertThat(args.hasMatchedOption("--no-cni")).isFalse();
+        assertThat(args.hasMatchedOption("--no-telemetry")).isFalse();
+
+        InetSocketAddress readiness = HostPort.parse(args.matchedOptionValue("--readiness", ""));
+        assertThat(readiness.getAddress().isAnyLocalAddress()).as("the kubelet probes the pod's address").isTrue();
+        assertThat(proxy.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(readiness.getPort());
+        assertThat(proxy.getPorts()).anySatisfy(p -> assertThat(p.getContainerPort()).isEqualTo(readiness.getPort()));
+
+        for (String option : List.of("--config", "--admin-socket", "--cni-socket", "--cni-enrolment-file",
+                "--telemetry-socket", "--host-proc")) {
+            Path path = args.matchedOptionValue(option, (Path) null);
+            assertThat(path).as(option).isNotNull();
+            mountOf(proxy, path);
+        }
+        assertThat(mountOf(proxy, args.matchedOptionValue("--host-proc", (Path) null)).getName())
+                .isEqualTo("host-proc");
+        // The CNI plugin on the host reaches the control socket and the enrolment file: they are on the host.
+        assertThat(hostPath(m, proxy, args.matchedOptionValue("--cni-socket", (Path) null))).isNotNull();
+        assertThat(hostPath(m, proxy, args.matchedOptionValue("--cni-enrolment-file", (Path) null))).isNotNull();
+        assertThat(mountOf(proxy, Path.of("/var/run/netns/cni-1")).getMountPropagation()).isEqualTo("HostToContainer");
+
+        // --config names the ConfigMap's file, which the proxy accepts, and its CA directory is the Secret's mount.
+        Path config = args.matchedOptionValue("--config", (Path) null);
+        VolumeMount configMount = mountOf(proxy, config);
+        assertThat(configMount.getName()).isEqualTo("mesh");
+        assertThat(Path.of(configMount.getMountPath()).relativize(config).toString()).isEqualTo("mesh.yaml");
+        StandaloneConfig.Document mesh = StandaloneConfig.load(PostureTest.meshFile(m, dir));
+        Path caDir = mesh.boot().identity().caDir();
+        assertThat(caDir).as("mutual TLS needs the mesh CA").isNotNull();
+        assertThat(mountOf(proxy, caDir.resolve("ca-cert.pem")).getName()).isEqualTo("mesh-ca");
+        assertThat(mesh.boot().readiness()).as("the command line sets it, not the file")
+                .isNotEqualTo(readiness).isEqualTo(io.nodemesh.proxy.config.BootSettings.defaults().readiness());
+    }
+
+    @ParameterizedTest
+    @MethodSource("installs")
+    void theAgentListensWhereTheProxyReportsAndIsScrapedWhereAnnotated(Manifests m) {
+        Container proxy = m.container("node-proxy");
+        Container agent = m.container("telemetry-agent");
+        ParseResult args = parse(agent, "agent");
+        Path socket = args.matchedOptionValue("--socket", (Path) null);
+        assertThat(socket).isEqualTo(parse(proxy, "proxy").matchedOptionValue("--telemetry-socket", (Path) null));
+        // The same volume in both containers, so the socket the agent makes is the one the proxy connects to.
+        assertThat(mountOf(agent, socket).getName()).isEqualTo(mountOf(proxy, socket).getName()).isEqualTo("telemetry");
+        InetSocketAddress metrics = args.matchedOptionValue("--metrics-address", (InetSocketAddress) null);
+        assertThat(metrics.getAddress().isAnyLocalAddress()).isTrue();
+        Map<String, String> annotations = m.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations();
+        assertThat(annotations.get("prometheus.io/port")).isEqualTo(String.valueOf(metrics.getPort()));
+        assertThat(agent.getPorts()).anySatisfy(p -> assertThat(p.getContainerPort()).isEqualTo(metrics.getPort()));
+        assertThat(agent.getLivenessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(metrics.getPort());
+    }
+
+    @ParameterizedTest
+    @MethodSource("installs")
+    void theInstallerWritesTheHostPathsWhereTheProxysSocketLands(Manifests m) {
+        Container installer = m.container("install-cni");
+        assertThat(installer.getRestartPolicy()).as("a native sidecar").isEqualTo("Always");
+        assertThat(m.pod().getInitContainers()).extracting(Container::getName).containsExactly("install-cni");
+        ParseResult args = parse(installer, "install-cni");
+        assertThat(args.hasMatchedOption("--watch")).isTrue();
+        assertThat(args.hasMatchedOption("--uninstall")).isFalse();
+        assertThat(args.matchedOptionValue("--plugin-source", (Path) null)).isEqualTo(Path.of("/opt/nodemesh/cni"));
+        assertThat(hostPath(m, installer, args.matchedOptionValue("--cni-bin-dir", (Path) null)))
+                .isEqualTo(Path.of("/opt/cni/bin"));
+        assertThat(hostPath(m, installer, args.matchedOptionValue("--cni-conf-dir", (Path) null)))
+                .isEqualTo(Path.of("/etc/cni/net.d"));
+
+        ParseResult proxy = parse(m.container("node-proxy"), "proxy");
+        Path socketOnHost = hostPath(m, m.container("node-proxy"), proxy.matchedOptionValue("--cni-socket", (Path) null));
+        Path enrolmentOnHost = hostPath(m, m.container("node-proxy"),
+                proxy.matchedOptionValue("--cni-enrolment-file", (Path) null));
+        assertThat(args.matchedOptionValue("--control-socket", (Path) null)).isEqualTo(socketOnHost);
+        assertThat(args.matchedOptionValue("--enrolment-file", (Path) null)).isEqualTo(enrolmentOnHost);
+        assertThat(args.matchedOptionValue("--state-dir", (Path) null)).isEqualTo(socketOnHost.getParent());
+        // Only the nodemesh-system pods themselves and kube-system are passed by without asking the proxy.
+        assertThat(args.hasMatchedOption("--exclude-namespaces")).isFalse();
+        assertThat(args.matchedOptionValue("--recheck-interval", Duration.ZERO)).isEqualTo(Duration.ZERO);
+    }
+
+    @ParameterizedTest
+    @MethodSource("installs")
+    void nodeNameComesFromTheDownwardApi(Manifests m) {
+        EnvVar node = m.container("node-proxy").getEnv().stream().filter(e -> e.getName().equals("NODE_NAME"))
+                .findFirst().orElseThrow();
+        assertThat(node.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("spec.nodeName");
+    }
+
+    /** The container's command line as the kubelet expands it and the {@code nodemesh} command parses it. */
+    static ParseResult parse(Container c, String subcommand) {
+        assertThat(c.getCommand()).containsExactly("nodemesh");
+        List<String> args = c.getArgs().stream().map(a -> expand(c, a)).toList();
+        CommandLine cli = NodemeshCommand.commandLine();
+        ParseResult result;
+        try {
+            result = cli.parseArgs(args.toArray(String[]::new));
+        } catch (CommandLine.ParameterException e) {
+            throw new AssertionError(c.getName() + ": nodemesh refuses " + args + ": " + e.getMessage(), e);
+        }
+        assertThat(result.subcommand()).as(c.getName() + " runs a subcommand").isNotNull();
+        assertThat(result.subcommand().commandSpec().name()).isEqualTo(subcommand);
+        return result.subcommand();
+    }
+
+    /** The kubelet's {@code $(VAR)} expansion with the container's env; spec.nodeName is {@link #NODE} here. */
+    private static String expand(Container c, String arg) {
+        Matcher m = Pattern.compile("\\$\\(([A-Za-z_][A-Za-z0-9_]*)\\)").matcher(arg);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            EnvVar env = c.getEnv().stream().filter(e -> e.getName().equals(m.group(1))).findFirst()
+                    .orElseThrow(() -> new AssertionError(c.getName() + ": " + arg + " names no env var"));
+            String value = env.getValue() != null ? env.getValue()
+                    : "spec.nodeName".equals(env.getValueFrom().getFieldRef().getFieldPath()) ? NODE : null;
+            assertThat(value).as(env.getName()).isNotNull();
+            m.appendReplacement(out, Matcher.quoteReplacement(value));
+        }
+        return m.appendTail(out).toString();
+    }
+
+    /** The mount of {@code c} that holds {@code path} (the deepest one); fails if none does. */
+    static VolumeMount mountOf(Container c, Path path) {
+        return c.getVolumeMounts().stream().filter(v -> path.startsWith(Path.of(v.getMountPath())))
+                .max((a, b) -> Integer.compare(a.getMountPath().length(), b.getMountPath().length()))
+                .orElseThrow(() -> new AssertionError(c.getName() + ": " + path + " is on no mounted volume"));
+    }
+
+    /** Where {@code path} of container {@code c} is on the host; fails unless its volume is a hostPath. */
+    static Path hostPath(Manifests m, Container c, Path path) {
+        VolumeMount mount = mountOf(c, path);
+        Volume volume = m.volume(mount.getName());
+        assertThat(volume.getHostPath()).as(path + " is on a hostPath volume").isNotNull();
+        return Path.of(volume.getHostPath().getPath()).resolve(Path.of(mount.getMountPath()).relativize(path));
+    }
+}
