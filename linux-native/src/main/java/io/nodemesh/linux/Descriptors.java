@@ -1,17 +1,24 @@
 package io.nodemesh.linux;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
  * Raw file descriptors the JDK has no type for, such as those received over a {@link SeqpacketSocket}: open, close,
- * ask what namespace one is ({@code NS_GET_NSTYPE}) and name one for a message.
+ * duplicate, ask what namespace one is ({@code NS_GET_NSTYPE}) or whether it is a TCP socket, and name one for a
+ * message.
  */
 public final class Descriptors {
 
     /** {@code CLONE_NEWNET}: the {@link #namespaceType} of a network namespace. */
     public static final int CLONE_NEWNET = Libc.CLONE_NEWNET;
+    private static final int AF_INET = 2;
+    private static final int AF_INET6 = 10;
+    private static final int SOCK_STREAM = 1;
 
     private Descriptors() {
     }
@@ -31,6 +38,37 @@ public final class Descriptors {
      */
     public static void close(int fd) {
         Libc.close(fd);
+    }
+
+    /**
+     * A second descriptor for what {@code fd} refers to ({@code F_DUPFD_CLOEXEC}): the same open file, so a socket lives
+     * on while either is open.
+     *
+     * @throws NativeException naming the descriptor and the errno
+     */
+    public static int duplicate(int fd) throws IOException {
+        return Libc.fcntl(fd, Libc.F_DUPFD_CLOEXEC, 0, "fcntl F_DUPFD_CLOEXEC on fd " + fd);
+    }
+
+    /**
+     * Whether {@code fd} is a TCP socket ({@code AF_INET} or {@code AF_INET6}, {@code SOCK_STREAM}) that listens
+     * ({@code SO_ACCEPTCONN}) exactly when {@code listening}: a check on a descriptor received from another process
+     * before it is wrapped as a channel. False for anything else, a closed descriptor included.
+     */
+    public static boolean isTcpSocket(int fd, boolean listening) {
+        try (Arena arena = Arena.ofConfined()) {
+            int domain = intOption(fd, Libc.SO_DOMAIN, arena);
+            return (domain == AF_INET || domain == AF_INET6) && intOption(fd, Libc.SO_TYPE, arena) == SOCK_STREAM
+                    && (intOption(fd, Libc.SO_ACCEPTCONN, arena) != 0) == listening;
+        } catch (IOException e) {
+            return false; // ENOTSOCK, EBADF: not a socket of ours
+        }
+    }
+
+    private static int intOption(int fd, int option, Arena arena) throws IOException {
+        MemorySegment value = arena.allocate(ValueLayout.JAVA_INT);
+        Libc.getsockopt(fd, Libc.SOL_SOCKET, option, value, arena);
+        return value.get(ValueLayout.JAVA_INT, 0);
     }
 
     /**

@@ -33,6 +33,10 @@ final class Libc {
     static final int SOCK_CLOEXEC = 0x80000;
     static final int SHUT_RDWR = 2;
     static final int SO_PEERCRED = 17;
+    static final int SO_TYPE = 3;
+    static final int SO_ACCEPTCONN = 30;
+    static final int SO_DOMAIN = 39;
+    static final int F_DUPFD_CLOEXEC = 1030;
     static final int SO_RCVTIMEO = 20;
     static final int SO_SNDTIMEO = 21;
     static final int SCM_RIGHTS = 1;
@@ -83,6 +87,9 @@ final class Libc {
     // ioctl is variadic: the linker must be told where the variadic part starts (the unused third argument).
     private static final MethodHandle IOCTL = downcall("ioctl",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle FCNTL = downcall("fcntl",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
             Linker.Option.firstVariadicArg(2));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(),
@@ -338,6 +345,22 @@ final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("ioctl() downcall failed", t);
+        }
+    }
+
+    /** {@code fcntl(fd, cmd, arg)} with an {@code int} argument; returns its non-negative result. */
+    static int fcntl(int fd, int cmd, int arg, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int rc = (int) FCNTL.invokeExact(state, fd, cmd, arg);
+            if (rc < 0) {
+                throw failure(what, state);
+            }
+            return rc;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("fcntl() downcall failed", t);
         }
     }
 

@@ -52,4 +52,33 @@ class DescriptorsTest {
                 .isInstanceOfSatisfying(NativeException.class, e -> assertThat(e.errno()).isEqualTo(NativeException.ENOENT))
                 .hasMessageContaining("open " + missing);
     }
+
+    @Test
+    void aDuplicateRefersToTheSameFileAndOutlivesTheOriginal() throws Exception {
+        int net = Descriptors.openReadOnly(Path.of("/proc/self/ns/net"));
+        String name = Descriptors.describe(net);
+        int copy = Descriptors.duplicate(net);
+        Descriptors.close(net);
+        try {
+            assertThat(copy).isNotEqualTo(net);
+            assertThat(Descriptors.describe(copy)).isEqualTo(name);
+            assertThat(Descriptors.namespaceType(copy)).isEqualTo(Descriptors.CLONE_NEWNET);
+        } finally {
+            Descriptors.close(copy);
+        }
+    }
+
+    @Test
+    void aFileIsNoTcpSocket() throws Exception {
+        // TCP sockets, listening or not, are checked where they are made: node-proxy's UpgradeTest.
+        Path plain = Files.writeString(dir.resolve("plain"), "not a socket");
+        int file = Descriptors.openReadOnly(plain);
+        try {
+            assertThat(Descriptors.isTcpSocket(file, false)).isFalse();
+            assertThat(Descriptors.isTcpSocket(file, true)).isFalse();
+        } finally {
+            Descriptors.close(file);
+        }
+        assertThat(Descriptors.isTcpSocket(file, false)).isFalse(); // closed
+    }
 }
