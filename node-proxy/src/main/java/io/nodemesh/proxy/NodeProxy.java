@@ -38,17 +38,24 @@ import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.proxy.transport.Transport;
 import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.proxy.relay.MovedConnection;
+import io.nodemesh.proxy.upgrade.HandoverSocket;
+import io.nodemesh.proxy.upgrade.Takeover;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -90,6 +97,7 @@ public final class NodeProxy implements AutoCloseable {
     private final boolean removeRulesOnStop;
     private final Path cniSocket;
     private final Path enrolmentPath;
+    private final Path handoverPath;
 
     private final AtomicReference<MeshSnapshot> snapshot = new AtomicReference<>();
     private final NodeStats nodeStats = new NodeStats();
@@ -109,8 +117,15 @@ public final class NodeProxy implements AutoCloseable {
     /** The source's latest snapshot, before the CNI plugin's pods are laid over it (control thread). */
     private MeshSnapshot fromSource;
     private PodHandoff handoff;
-    private ControlSocket controlSocket;
+    private volatile ControlSocket controlSocket;
     private EnrolmentFile enrolment;
+    /** The takeover under way while this proxy starts (the pods of the proxy before it), else null. */
+    private volatile Takeover takeover;
+    private HandoverSocket handoverSocket;
+    /** A new proxy is taking over: snapshots are kept, not applied (control thread). */
+    private volatile boolean retired;
+    /** The pods went to a new proxy: their rules are its now, whatever {@code removeRulesOnStop} says. */
+    private volatile boolean handedOver;
 
     private NodeProxy(Builder b) {
         this.source = b.configFile != null ? new StandaloneFileSource(b.configFile, b.pollInterval) : b.source;
@@ -129,6 +144,7 @@ public final class NodeProxy implements AutoCloseable {
         this.removeRulesOnStop = b.removeRulesOnStop;
         this.cniSocket = b.cniSocket;
         this.enrolmentPath = b.enrolmentFile;
+        this.handoverPath = b.handoverSocket;
     }
 
     public static Builder builder() {
@@ -175,7 +191,10 @@ public final class NodeProxy implements AutoCloseable {
                 .name("nodemesh-control").daemon(true).unstarted(r));
         ConnectionSink reports = sink == null ? ConnectionSink.NONE : sink;
         PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes, reports, nodeStats,
-                identities);
+                identities, key -> {
+                    Takeover t = takeover;
+                    return t == null ? null : t.pods().remove(key);
+                });
         if (cniSocket != null) {
             handoff = new PodHandoff(control, new HandoffHost(), Duration.ofSeconds(20), Duration.ofSeconds(10));
         }
@@ -206,8 +225,14 @@ public final class NodeProxy implements AutoCloseable {
             }
             throw e;
         }
+        if (handoverPath != null) {
+            takeOver(); // before any listener opens: the pods' listeners may be the running proxy's
+        }
         snapshot.set(new MeshSnapshot(initial.proxy(), List.of()));
         onControlThread(() -> apply(initial));
+        if (takeover != null) {
+            finishTakeover();
+        }
         if (cniSocket != null) {
             try {
                 controlSocket = ControlSocket.start(cniSocket, handoff, Duration.ofSeconds(25));
@@ -216,11 +241,73 @@ public final class NodeProxy implements AutoCloseable {
                 throw new IOException("cannot open the CNI control socket " + cniSocket + ": " + e.getMessage(), e);
             }
         }
+        if (handoverPath != null && transport.handsOver()) {
+            try {
+                handoverSocket = HandoverSocket.start(handoverPath, new HandoverHost());
+            } catch (IOException e) {
+                log.warn("no handover socket at {}: an upgrade of this proxy will drain its connections: {}",
+                        handoverPath, e.getMessage());
+            }
+        } else if (handoverPath != null) {
+            log.warn("the {} transport cannot hand sockets over: an upgrade of this proxy drains its connections "
+                    + "(epoll hands them over)", transport);
+        }
         readiness.ready();
         log.info("proxy started: transport {}, {} worker(s), admin on {}, admin socket {}, readiness on {}, config {} "
                 + "({} pod(s))", transport, boot.workers(), HostPort.format(admin.address()), admin.socket(),
                 HostPort.format(readinessServer.address()), source.describe(), initial.pods().size());
         source.follow(control, this::apply);
+    }
+
+    /**
+     * Asks the proxy at the handover socket, if one listens there, for its pods' namespaces and listening sockets;
+     * the captures take them when the first snapshot is applied. A live socket that cannot be taken over is an error:
+     * two proxies listening on the same pods would fight over the rules.
+     */
+    private void takeOver() throws IOException {
+        try {
+            if (!transport.handsOver()) {
+                if (Takeover.someoneListens(handoverPath)) {
+                    throw new IOException("the " + transport + " transport cannot take sockets over (only epoll can)"
+                            + ": stop that proxy first");
+                }
+                return;
+            }
+            takeover = Takeover.begin(handoverPath, Duration.ofSeconds(30));
+        } catch (IOException e) {
+            close();
+            throw new IOException("cannot take over from the nodemesh proxy at " + handoverPath + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** Tells the old proxy this one accepts on its pods, resumes the relays it moves, closes what nobody took. */
+    private void finishTakeover() {
+        Takeover t = takeover;
+        try {
+            t.accepting();
+            t.receiveRelays(this::resume);
+        } catch (IOException e) {
+            log.error("takeover: the relays did not all come over (those not received are cut): {}", e.getMessage());
+        } finally {
+            takeover = null;
+            t.close();
+        }
+    }
+
+    private void resume(MovedConnection moved) {
+        PodCapture pod = pod(moved.pod()).filter(PodCapture::listening).orElse(null);
+        if (pod == null) {
+            log.error("takeover: a relay of pod {} ({} -> {}) came for a pod not captured here; it is cut",
+                    moved.pod(), moved.source(), moved.destination());
+            moved.close();
+            return;
+        }
+        try {
+            pod.resume(moved);
+        } catch (RuntimeException e) {
+            log.error("takeover: a relay of pod {} could not be resumed; it is cut: {}", moved.pod(), e.toString());
+        }
     }
 
     /**
@@ -235,6 +322,9 @@ public final class NodeProxy implements AutoCloseable {
     /** Takes the source's {@code next} snapshot, with the CNI plugin's pods laid over it; on the control thread. */
     private void apply(MeshSnapshot next) {
         fromSource = next;
+        if (retired) {
+            return; // a new proxy is taking the pods over; applied again if it fails
+        }
         applyMerged(handoff == null ? next : handoff.overlay(next));
         if (enrolment != null) {
             enrolment.update(next);
@@ -370,13 +460,19 @@ public final class NodeProxy implements AutoCloseable {
         }
         closed = true;
         readiness.draining();
-        if (controlSocket != null) {
-            controlSocket.close(); // no pod is handed over to a proxy that is leaving: the plugin fails closed
+        if (handoverSocket != null) {
+            handoverSocket.close(); // no takeover of a proxy that is leaving: a new one opens its own listeners
+        }
+        ControlSocket cni = controlSocket;
+        controlSocket = null;
+        if (cni != null) {
+            cni.close(); // no pod is handed over to a proxy that is leaving: the plugin fails closed
         }
         source.close();
         ProxySettings settings = snapshot.get().proxy();
         try {
-            var drained = onControlThread(() -> reconciler.releaseAll(settings, removeRulesOnStop));
+            boolean removeRules = removeRulesOnStop && !handedOver;
+            var drained = onControlThread(() -> reconciler.releaseAll(settings, removeRules));
             drained.get(settings.drainTimeout().toMillis() + 5_000, TimeUnit.MILLISECONDS);
         } catch (TimeoutException | ExecutionException e) {
             log.warn("drain did not finish cleanly: {}", e.toString());
@@ -427,7 +523,68 @@ public final class NodeProxy implements AutoCloseable {
         });
     }
 
-    /** The admin server's read-only window on this proxy. */
+    /** What a takeover by the next proxy asks of this one (docs/upgrade.md); from the handover socket's thread. */
+    private final class HandoverHost implements HandoverSocket.Host {
+        @Override
+        public Map<String, HandoverSocket.Listeners> retire() {
+            onControlThread(() -> retired = true);
+            ControlSocket cni = controlSocket;
+            controlSocket = null;
+            if (cni != null) {
+                // The new proxy binds its own once it holds the pods; meanwhile the plugin's ADD fails and is retried.
+                cni.close();
+            }
+            return onControlThread(() -> {
+                Map<String, HandoverSocket.Listeners> pods = new LinkedHashMap<>();
+                for (PodCapture pod : reconciler.pods()) {
+                    HandoverSocket.Listeners l = pod.handoverListeners();
+                    if (l != null) {
+                        pods.put(pod.spec().key(), l);
+                    }
+                }
+                return pods;
+            });
+        }
+
+        @Override
+        public void resume() {
+            onControlThread(() -> {
+                retired = false;
+                if (fromSource != null) {
+                    apply(fromSource);
+                }
+            });
+            if (cniSocket != null && !closed) {
+                try {
+                    controlSocket = ControlSocket.start(cniSocket, handoff, Duration.ofSeconds(25));
+                } catch (IOException e) {
+                    log.error("cannot reopen the CNI control socket {}: {}", cniSocket, e.getMessage());
+                }
+            }
+        }
+
+        @Override
+        public List<CompletableFuture<MovedConnection>> stopAccepting(long quiesceMillis) {
+            handedOver = true;
+            readiness.draining();
+            return onControlThread(() -> {
+                List<CompletableFuture<MovedConnection>> moves = new ArrayList<>();
+                for (PodCapture pod : reconciler.pods()) {
+                    if (pod.listening()) {
+                        moves.addAll(pod.handOver(quiesceMillis));
+                    }
+                }
+                return moves;
+            });
+        }
+
+        @Override
+        public void handedOver(int moved, int kept) {
+            log.info("handed over to the new proxy: {} relay(s) moved, {} connection(s) drain here; stop this proxy",
+                    moved, kept);
+        }
+    }
+
     /** What the CNI handoff asks of the proxy; on the control thread. */
     private final class HandoffHost implements PodHandoff.Host {
         @Override
@@ -455,6 +612,7 @@ public final class NodeProxy implements AutoCloseable {
         }
     }
 
+    /** The admin server's read-only window on this proxy. */
     private final class View implements ProxyView {
         @Override
         public List<PodCapture> pods() {
@@ -515,6 +673,7 @@ public final class NodeProxy implements AutoCloseable {
         private boolean removeRulesOnStop;
         private Path cniSocket;
         private Path enrolmentFile;
+        private Path handoverSocket;
 
         private Builder() {
         }
@@ -619,6 +778,16 @@ public final class NodeProxy implements AutoCloseable {
         /** Writes the enrolled namespaces to {@code file} for the CNI plugin whenever they change. Off by default. */
         public Builder enrolmentFile(Path file) {
             this.enrolmentFile = file;
+            return this;
+        }
+
+        /**
+         * The handover socket (docs/upgrade.md): at start, if a proxy listens there, this one takes its pods'
+         * listeners and relays over instead of opening its own; then it listens there itself for the next. Off by
+         * default.
+         */
+        public Builder handoverSocket(Path socket) {
+            this.handoverSocket = socket;
             return this;
         }
 

@@ -142,7 +142,13 @@ public final class MeshExtension implements BeforeAllCallback, AfterAllCallback,
      * ({@code nodeName} under this test's directory), so that two proxies run side by side.
      */
     public TestNode startNode(String nodeName, MeshFile config) throws Exception {
-        return start(Files.createDirectories(dir.resolve(nodeName)), config, UnaryOperator.identity());
+        return startNode(nodeName, config, UnaryOperator.identity());
+    }
+
+    /** {@link #startNode(String, MeshFile)} with {@code options} applied to its builder after the test defaults. */
+    public TestNode startNode(String nodeName, MeshFile config, UnaryOperator<NodeProxy.Builder> options)
+            throws Exception {
+        return start(Files.createDirectories(dir.resolve(nodeName)), config, options);
     }
 
     private TestNode start(Path in, MeshFile config, UnaryOperator<NodeProxy.Builder> options) throws Exception {

@@ -114,6 +114,9 @@ public final class CaptureReconciler {
             failed(pod);
             return;
         }
+        if (pod.rulesInherited()) {
+            return; // the proxy before this one installed them; they point at ports, and the ports are ours now
+        }
         try {
             rules.apply(settings.rules()).install(spec, settings);
         } catch (RuntimeException e) {

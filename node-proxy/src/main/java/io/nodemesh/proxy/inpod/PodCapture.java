@@ -7,7 +7,10 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.nodemesh.linux.Descriptors;
 import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.capture.CaptureInitializer;
@@ -26,6 +29,11 @@ import io.nodemesh.proxy.policy.Authorizer;
 import io.nodemesh.proxy.policy.Peer;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.ConnectionListener;
+import io.nodemesh.proxy.relay.IdleTimeout;
+import io.nodemesh.proxy.relay.MovedConnection;
+import io.nodemesh.proxy.relay.Relay;
+import io.nodemesh.proxy.upgrade.HandoverSocket;
+import io.nodemesh.proxy.upgrade.InheritedPod;
 import io.nodemesh.proxy.relay.Upstream;
 import io.nodemesh.proxy.route.RouteDecider;
 import io.nodemesh.proxy.stats.DirectionStats;
@@ -44,12 +52,15 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -72,7 +83,14 @@ public final class PodCapture implements ConnectionListener {
      * rides the mutual-TLS tunnel: each pod gets a tunnel pool and a tunnel server on :15008; without, it stays plain.
      */
     public record Shared(Transport transport, EventLoopGroup group, Supplier<MeshSnapshot> snapshot,
-                         RouteDecider routes, ConnectionSink sink, NodeStats node, IdentityManager identities) {
+                         RouteDecider routes, ConnectionSink sink, NodeStats node, IdentityManager identities,
+                         Function<String, InheritedPod> inherited) {
+
+        /** Without a proxy before this one: every pod's listeners are opened here. */
+        public Shared(Transport transport, EventLoopGroup group, Supplier<MeshSnapshot> snapshot, RouteDecider routes,
+                      ConnectionSink sink, NodeStats node, IdentityManager identities) {
+            this(transport, group, snapshot, routes, sink, node, identities, key -> null);
+        }
     }
 
     private final PodSpec spec;
@@ -92,6 +110,9 @@ public final class PodCapture implements ConnectionListener {
     private volatile TunnelPool tunnels;
     private volatile TunnelServer tunnelServer;
     private volatile boolean draining;
+    /** Ports whose listeners the proxy before this one handed over. */
+    private final Set<Integer> adoptedPorts = ConcurrentHashMap.newKeySet();
+    private InheritedPod inherited;
 
     public PodCapture(PodSpec spec, ProxySettings settings, Shared shared) {
         this.spec = spec;
@@ -137,12 +158,17 @@ public final class PodCapture implements ConnectionListener {
      */
     public void open() throws IOException {
         CaptureFailure stage = CaptureFailure.NETNS_NOT_FOUND;
+        inherited = shared.inherited().apply(spec.key());
         try {
-            if (spec.netns() == null) {
+            NetworkNamespace handed = inherited == null ? null : inherited.takeNamespace();
+            if (handed != null) {
+                namespace = handed; // the same namespace, by the descriptor the proxy before this one held
+            } else if (spec.netns() == null) {
                 throw new IOException("its network namespace was not found (no namespace on this node has "
                         + spec.ips().stream().map(InetAddress::getHostAddress).toList() + ")");
+            } else {
+                namespace = NetworkNamespace.open(spec.netns());
             }
-            namespace = NetworkNamespace.open(spec.netns());
             stage = CaptureFailure.LISTEN_FAILED;
             upstreamTemplate = upstreamTemplate(namespace);
             PodUpstream direct = new PodUpstream(this::upstreamBootstrap);
@@ -156,13 +182,27 @@ public final class PodCapture implements ConnectionListener {
             listeners.add(listen(settings.inboundPort(), new CaptureInitializer(this, Direction.INBOUND, inboundUpstream),
                     "inbound"));
             state = State.LISTENING;
-            log.info("pod {}: listening on :{} (outbound) and :{} (inbound){} in {}", spec.key(),
+            log.info("pod {}: {} on :{} (outbound) and :{} (inbound){} in {}", spec.key(),
+                    rulesInherited() ? "took over the listeners" : "listening",
                     settings.outboundPort(), settings.inboundPort(),
                     tunnel == null ? "" : " and :" + TunnelSettings.PORT + " (tunnel)", spec.netns());
         } catch (IOException | RuntimeException e) {
             failed(classify(stage, e), "cannot capture pod " + spec.key() + ": " + e.getMessage());
             throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
+        } finally {
+            if (inherited != null) {
+                inherited.close(); // what the settings here do not use
+            }
         }
+    }
+
+    /**
+     * Whether this capture took over the listeners the proxy before it opened on the pod's outbound and inbound
+     * ports: the pod's redirect rules, which point at those ports, are in place and must not be rewritten (a rule
+     * switch is where a connection could fail).
+     */
+    public boolean rulesInherited() {
+        return adoptedPorts.contains(settings.outboundPort()) && adoptedPorts.contains(settings.inboundPort());
     }
 
     /** What failed, from the step that was under way and the exception's type and errno (never its text). */
@@ -252,7 +292,6 @@ public final class PodCapture implements ConnectionListener {
     private Channel listen(int port, ChannelHandler childInitializer, String what) throws IOException {
         ServerBootstrap sb = new ServerBootstrap()
                 .group(shared.group())
-                .channelFactory(shared.transport().serverChannels(namespace))
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.AUTO_READ, false) // until the upstream is connected
@@ -260,6 +299,11 @@ public final class PodCapture implements ConnectionListener {
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
                 .childHandler(childInitializer);
+        int handed = inherited == null ? -1 : inherited.takeListener(port);
+        if (handed >= 0) {
+            return adopt(sb, handed, port, what);
+        }
+        sb.channelFactory(shared.transport().serverChannels(namespace));
         // One dual-stack socket takes IPv4 (as mapped addresses) and IPv6; IPv4-only kernels get 0.0.0.0.
         ChannelFuture bound = sb.bind(new InetSocketAddress(InetAddress.ofLiteral("::"), port)).awaitUninterruptibly();
         if (!bound.isSuccess()) {
@@ -270,6 +314,99 @@ public final class PodCapture implements ConnectionListener {
                     + bound.cause().getMessage(), bound.cause());
         }
         return bound.channel();
+    }
+
+    /**
+     * Accepts on a listening socket the proxy before this one handed over: the same kernel socket and accept queue,
+     * so no connection is refused while the two proxies change places.
+     */
+    private Channel adopt(ServerBootstrap sb, int fd, int port, String what) throws IOException {
+        sb.channelFactory(() -> shared.transport().adoptListener(fd));
+        ChannelFuture registered = sb.register().awaitUninterruptibly();
+        if (!registered.isSuccess()) {
+            registered.channel().close();
+            throw new IOException("cannot take over the listener on port " + port + " (" + what + ") of pod "
+                    + spec.key() + ": " + registered.cause().getMessage(), registered.cause());
+        }
+        adoptedPorts.add(port);
+        return registered.channel();
+    }
+
+    /**
+     * The pod's namespace and listening sockets as descriptors, for the next proxy (they stay this capture's), or
+     * null when it is not listening or its transport cannot hand over.
+     */
+    public HandoverSocket.Listeners handoverListeners() {
+        if (state != State.LISTENING || !shared.transport().handsOver()) {
+            return null;
+        }
+        Map<Integer, Integer> byPort = new LinkedHashMap<>();
+        synchronized (listeners) {
+            for (Channel ch : listeners) {
+                if (ch instanceof EpollServerSocketChannel epoll && ch.localAddress() instanceof InetSocketAddress a) {
+                    byPort.put(a.getPort(), epoll.fd().intValue());
+                }
+            }
+        }
+        return new HandoverSocket.Listeners(namespace.fd(), byPort);
+    }
+
+    /**
+     * The next proxy accepts on this pod now: stops accepting here (a close of this process's reference only; the
+     * socket listens on in the next proxy) and starts moving every relay that can move. The pod then drains as on
+     * release, with what stays.
+     */
+    public List<CompletableFuture<MovedConnection>> handOver(long quiesceMillis) {
+        closeListeners();
+        state = State.DRAINING; // released here: the next proxy has it
+        List<CompletableFuture<MovedConnection>> moves = new ArrayList<>();
+        for (Connection c : connections) {
+            moves.add(c.moveOut(spec.key(), quiesceMillis));
+        }
+        return moves;
+    }
+
+    /**
+     * Resumes a relay the proxy before this one moved: its two sockets become channels on one event loop, the relay's
+     * handlers go in, reading starts. Owns {@code moved}'s descriptors from the call on.
+     */
+    public void resume(MovedConnection moved) {
+        Channel down;
+        Channel up;
+        try {
+            down = shared.transport().adoptConnected(moved.downstreamFd());
+        } catch (RuntimeException e) {
+            moved.close();
+            throw e;
+        }
+        try {
+            up = shared.transport().adoptConnected(moved.upstreamFd());
+        } catch (RuntimeException e) {
+            down.close();
+            Descriptors.close(moved.upstreamFd());
+            throw e;
+        }
+        for (Channel ch : List.of(down, up)) {
+            ch.config().setAutoRead(false);
+            ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            ch.config().setAllocator(PooledByteBufAllocator.DEFAULT);
+        }
+        EventLoop loop = shared.group().next();
+        loop.register(down).addListener(d -> loop.register(up).addListener(u -> {
+            if (!d.isSuccess() || !u.isSuccess()) {
+                log.warn("pod {}: a handed-over relay {} -> {} could not be registered", spec.key(), moved.source(),
+                        moved.destination());
+                down.close();
+                up.close();
+                return;
+            }
+            Connection c = Connection.resumed(moved, down, up, this);
+            down.pipeline().addLast("idle", new IdleTimeout(c, currentSettings().idleTimeout().toMillis()))
+                    .addLast("relay", new Relay(c, true, up));
+            up.pipeline().addLast("relay", new Relay(c, false, down));
+            down.config().setAutoRead(true);
+            up.config().setAutoRead(true);
+        }));
     }
 
     /** Starts tracking a connection just accepted by one of this pod's listeners; call from its initializer. */
@@ -303,6 +440,13 @@ public final class PodCapture implements ConnectionListener {
     private OpenedConnection opening(Connection c) {
         return new OpenedConnection(c.direction(), spec.namespace(), spec.name(), spec.serviceAccount(), c.source(),
                 c.destination(), c.openedAtMillis(), c.path());
+    }
+
+    /** Counted open here too (its opening went to telemetry from the proxy before), so the counters add up. */
+    @Override
+    public void resumed(Connection c) {
+        stats(c.direction()).opened();
+        shared.node().direction(c.direction()).opened();
     }
 
     @Override

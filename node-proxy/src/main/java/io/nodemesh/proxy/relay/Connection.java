@@ -4,17 +4,21 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.nodemesh.linux.Descriptors;
 import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One captured connection: the accepted (downstream) channel, the upstream channel the proxy opened
@@ -29,8 +33,8 @@ public final class Connection {
     private final Direction direction;
     private final Channel downstream;
     private final ConnectionListener listener;
-    private final long openedAtMillis = System.currentTimeMillis();
-    private final long openedAtNanos = System.nanoTime();
+    private final long openedAtMillis;
+    private final long openedAtNanos;
 
     private volatile InetSocketAddress source;
     private volatile InetSocketAddress destination;
@@ -44,17 +48,48 @@ public final class Connection {
     private boolean upstreamOutputShut;
     private boolean reported;
     private volatile boolean openReported;
+    /** A handover has turned reading off on both sides; nothing may turn it on again but {@link #thaw}. */
+    private volatile boolean frozen;
+    /** Its sockets went to the next proxy: closing its channels here ends nothing, and nothing is reported here. */
+    private boolean movedAway;
 
     /**
      * Tracks {@code downstream}, which was just accepted by a capture listener (or is a tunnel stream just accepted by a
      * tunnel server), and tells {@code listener} of it.
      */
     public Connection(Direction direction, Channel downstream, ConnectionListener listener) {
+        this(direction, downstream, listener, System.currentTimeMillis());
+    }
+
+    private Connection(Direction direction, Channel downstream, ConnectionListener listener, long openedAtMillis) {
         this.direction = direction;
         this.downstream = downstream;
         this.listener = listener;
+        this.openedAtMillis = openedAtMillis;
+        // Its age as a duration, so that a connection resumed from another proxy reports its whole life.
+        this.openedAtNanos = System.nanoTime() - Math.max(0, System.currentTimeMillis() - openedAtMillis) * 1_000_000L;
         downstream.closeFuture().addListener(f -> channelClosed());
         listener.accepted(this);
+    }
+
+    /**
+     * A relay another proxy handed over ({@code moved}), its sockets now {@code downstream} and {@code upstream}
+     * (registered on one loop, reading off): tracked with its first proxy's start time, counters and path, its
+     * opening already reported there, so that telemetry counts it once, when it ends here. Call on that loop; the
+     * caller installs the {@link Relay}s and turns reading on.
+     */
+    public static Connection resumed(MovedConnection moved, Channel downstream, Channel upstream,
+                                     ConnectionListener listener) {
+        Connection c = new Connection(moved.direction(), downstream, listener, moved.openedAtMillis());
+        c.source = moved.source();
+        c.destination = moved.destination();
+        c.path = moved.path();
+        c.bytesFromSource = moved.bytesFromSource();
+        c.bytesToSource = moved.bytesToSource();
+        c.openReported = true;
+        c.upstreamConnected(upstream);
+        listener.resumed(c);
+        return c;
     }
 
     public Direction direction() {
@@ -296,10 +331,107 @@ public final class Connection {
             return;
         }
         reported = true;
+        if (movedAway) {
+            return; // the next proxy reports it, when it ends there
+        }
         if (destination == null) {
             return; // never redirected or never got that far: counted as such, not a connection
         }
         listener.closed(this, outcome == null ? Outcome.OK : outcome, System.nanoTime() - openedAtNanos);
+    }
+
+    /** Whether a handover has stopped this connection's reads (a relay must not turn them on again). */
+    boolean frozen() {
+        return frozen;
+    }
+
+    /**
+     * Takes this relay out of the proxy for the next one (docs/upgrade.md), on its loop: turns reading off on both
+     * sides and waits, up to {@code limitMillis}, until neither side's outbound buffer holds a byte (the relay holds no
+     * read it has not written, so then the proxy holds none of the connection's bytes: what is in flight is in the
+     * kernel's socket buffers and moves with the sockets). Then it duplicates both descriptors, takes the relays out
+     * and closes its channels: a plain {@code close(2)} of one of several references, no FIN, no RST (SO_LINGER is
+     * never set on a relay that is still running). Completes with null, reading on again, when the connection cannot
+     * move: not two epoll TCP sockets (a tunnel stream's bytes live in the TLS session), not relaying yet, half-closed
+     * either way, ended, or still holding bytes at the limit; the drain then lets it finish here.
+     */
+    public CompletableFuture<MovedConnection> moveOut(String pod, long limitMillis) {
+        CompletableFuture<MovedConnection> out = new CompletableFuture<>();
+        downstream.eventLoop().execute(() -> {
+            if (!movable()) {
+                out.complete(null);
+                return;
+            }
+            frozen = true;
+            downstream.config().setAutoRead(false);
+            upstream.config().setAutoRead(false);
+            awaitEmpty(pod, out, System.nanoTime() + limitMillis * 1_000_000L);
+        });
+        return out;
+    }
+
+    private void awaitEmpty(String pod, CompletableFuture<MovedConnection> out, long deadlineNanos) {
+        if (!movable()) {
+            thaw(out);
+        } else if (pendingBytes(downstream) == 0 && pendingBytes(upstream) == 0) {
+            takeOut(pod, out);
+        } else if (System.nanoTime() - deadlineNanos > 0) {
+            thaw(out);
+        } else {
+            downstream.eventLoop().schedule(() -> awaitEmpty(pod, out, deadlineNanos), 1, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void thaw(CompletableFuture<MovedConnection> out) {
+        frozen = false;
+        if (downstream.isActive() && upstream.isActive()) {
+            resumeReading(downstream);
+            resumeReading(upstream);
+        }
+        out.complete(null);
+    }
+
+    private void takeOut(String pod, CompletableFuture<MovedConnection> out) {
+        int down;
+        int up;
+        try {
+            down = Descriptors.duplicate(((EpollSocketChannel) downstream).fd().intValue());
+        } catch (IOException e) {
+            thaw(out);
+            return;
+        }
+        try {
+            up = Descriptors.duplicate(((EpollSocketChannel) upstream).fd().intValue());
+        } catch (IOException e) {
+            Descriptors.close(down);
+            thaw(out);
+            return;
+        }
+        movedAway = true;
+        // Out of the pipelines first: their channelInactive would close the peer on flush, which is harmless, and
+        // report nothing, but the connection is no longer this proxy's to act on.
+        downstream.pipeline().remove(Relay.class);
+        upstream.pipeline().remove(Relay.class);
+        downstream.close();
+        upstream.close();
+        out.complete(new MovedConnection(pod, direction, source, destination, path, openedAtMillis, bytesFromSource,
+                bytesToSource, down, up));
+    }
+
+    /** Both sides plain epoll TCP, relaying, open both ways, nothing failed: a connection that can move. */
+    private boolean movable() {
+        Channel up = upstream;
+        return outcome == null && !movedAway && destination != null
+                && downstream instanceof EpollSocketChannel d && up instanceof EpollSocketChannel u
+                && d.isActive() && u.isActive() && openChannels == 2
+                && !d.isInputShutdown() && !d.isOutputShutdown() && !u.isInputShutdown() && !u.isOutputShutdown()
+                && !downstreamOutputShut && !upstreamOutputShut
+                && d.pipeline().get(Relay.class) != null && u.pipeline().get(Relay.class) != null;
+    }
+
+    private static long pendingBytes(Channel ch) {
+        ChannelOutboundBuffer buffer = ch.unsafe().outboundBuffer();
+        return buffer == null ? 0 : buffer.totalPendingWriteBytes();
     }
 
     /** Whether this thread may touch the connection's state; allocates nothing. */

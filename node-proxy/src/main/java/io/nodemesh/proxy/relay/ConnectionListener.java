@@ -15,6 +15,13 @@ public interface ConnectionListener {
     /** The connection's original destination is known; it is now counted as open. Event loop: never blocks. */
     void opened(Connection connection);
 
+    /**
+     * {@code connection} was handed over by the proxy before this one and relays here from now on; its opening was
+     * reported there. Event loop: never blocks.
+     */
+    default void resumed(Connection connection) {
+    }
+
     /** Both sides are closed (exactly once per opened connection). Event loop: never blocks. */
     void closed(Connection connection, Outcome outcome, long durationNanos);
 

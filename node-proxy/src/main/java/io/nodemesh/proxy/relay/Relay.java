@@ -69,11 +69,14 @@ public final class Relay extends ChannelInboundHandlerAdapter {
      * side's writability again, so a pause decided just after this side drained is not left standing for good.
      */
     private void resumePeer(Channel self) {
+        if (connection.frozen()) {
+            return; // being handed over: reading stays off until it moves or thaws
+        }
         if (peer.eventLoop().inEventLoop()) {
             Connection.resumeReading(peer);
         } else {
             peer.eventLoop().execute(() -> {
-                if (self.isWritable()) {
+                if (self.isWritable() && !connection.frozen()) {
                     Connection.resumeReading(peer);
                 }
             });

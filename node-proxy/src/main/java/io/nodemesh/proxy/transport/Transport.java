@@ -105,6 +105,32 @@ public final class Transport {
     }
 
     /**
+     * Whether sockets can be handed over to (and taken from) another proxy on this transport: epoll only, whose
+     * channels wrap an existing descriptor. io_uring and NIO drain instead (docs/upgrade.md).
+     */
+    public boolean handsOver() {
+        return kind == TransportKind.EPOLL;
+    }
+
+    /** A listening channel for the listening TCP socket {@code fd} received from the proxy before this one. */
+    public ServerChannel adoptListener(int fd) {
+        requireHandover();
+        return new EpollServerSocketChannel(fd);
+    }
+
+    /** A channel for the connected TCP socket {@code fd} received from the proxy before this one. */
+    public Channel adoptConnected(int fd) {
+        requireHandover();
+        return new EpollSocketChannel(fd);
+    }
+
+    private void requireHandover() {
+        if (!handsOver()) {
+            throw new IllegalStateException("the " + this + " transport cannot take sockets over; only epoll can");
+        }
+    }
+
+    /**
      * Connecting channels whose sockets are created inside {@code ns} and carry the packet mark
      * {@code mark} before they connect (the redirect rules let marked traffic through; unmarked, the
      * proxy's own upstream connections would be captured again). The mark is set through the socket's

@@ -1,0 +1,101 @@
+package io.nodemesh.proxy;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * New connections at a fixed rate, each one a short exchange with an {@link EchoServer} (connect, 8 bytes out, the
+ * same 8 back, close), every failure counted (refused, reset, timed out, a wrong answer): what a pod sees of its
+ * proxy being replaced. Sockets are made on a thread inside the client pod's namespace; the rest on virtual threads.
+ */
+final class ConnectionChurn implements AutoCloseable {
+
+    private final ExecutorService inPod;
+    private final InetSocketAddress echo;
+    private final long intervalNanos;
+    private final AtomicLong ok = new AtomicLong();
+    private final AtomicLong failed = new AtomicLong();
+    private final AtomicLong inFlight = new AtomicLong();
+    private final AtomicReference<Throwable> firstFailure = new AtomicReference<>();
+    private final Thread pacer;
+    private volatile boolean stopped;
+
+    private ConnectionChurn(ExecutorService inPod, InetSocketAddress echo, int perSecond) {
+        this.inPod = inPod;
+        this.echo = echo;
+        this.intervalNanos = 1_000_000_000L / perSecond;
+        this.pacer = Thread.ofPlatform().name("churn").daemon(true).start(this::pace);
+    }
+
+    /** Starts opening {@code perSecond} connections a second to {@code echo}. */
+    static ConnectionChurn start(ExecutorService inPod, InetSocketAddress echo, int perSecond) {
+        return new ConnectionChurn(inPod, echo, perSecond);
+    }
+
+    private void pace() {
+        long next = System.nanoTime();
+        while (!stopped) {
+            next += intervalNanos;
+            inFlight.incrementAndGet();
+            Thread.ofVirtual().start(this::once);
+            long wait = next - System.nanoTime();
+            if (wait > 0) {
+                LockSupport.parkNanos(wait);
+            }
+        }
+    }
+
+    private void once() {
+        try {
+            SocketChannel ch = inPod.submit((java.util.concurrent.Callable<SocketChannel>) SocketChannel::open).get();
+            try (Socket s = ch.socket()) {
+                s.connect(echo, 5_000);
+                s.setSoTimeout(5_000);
+                byte[] ping = {'p', 'i', 'n', 'g', '-', 'o', 'k', '!'};
+                s.getOutputStream().write(ping);
+                InputStream in = s.getInputStream();
+                byte[] back = in.readNBytes(ping.length);
+                if (!java.util.Arrays.equals(back, ping)) {
+                    throw new IOException("answer " + back.length + " bytes, not the 8 sent");
+                }
+            }
+            ok.incrementAndGet();
+        } catch (Exception e) {
+            failed.incrementAndGet();
+            firstFailure.compareAndSet(null, e);
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    long ok() {
+        return ok.get();
+    }
+
+    long failed() {
+        return failed.get();
+    }
+
+    /** The first failure, or null. */
+    Throwable firstFailure() {
+        return firstFailure.get();
+    }
+
+    /** Stops starting connections and waits (up to 10 s) for those under way. */
+    @Override
+    public void close() throws InterruptedException {
+        stopped = true;
+        pacer.join();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+    }
+}
