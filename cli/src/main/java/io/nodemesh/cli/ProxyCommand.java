@@ -109,6 +109,12 @@ public final class ProxyCommand implements Callable<Integer> {
                     + "beside the CNI socket).")
     private Path enrolmentFile;
 
+    @Option(names = "--handover-socket", paramLabel = "PATH",
+            description = "The upgrade socket (docs/upgrade.md): at start, take the pods' listeners and plain "
+                    + "connections over from the proxy listening there, then listen there for the next one "
+                    + "(default: handover.sock beside the CNI socket; none without one).")
+    private Path handoverSocket;
+
     @Option(names = "--no-cni", description = "With --kubernetes: no CNI control socket, no enrolment file.")
     private boolean noCni;
 
@@ -164,6 +170,11 @@ public final class ProxyCommand implements Callable<Integer> {
                     : socket.resolveSibling("enrolment.json"));
         } else if (enrolmentFile != null) {
             builder.enrolmentFile(enrolmentFile.toAbsolutePath());
+        }
+        Path handover = handoverSocket != null ? handoverSocket
+                : socket != null ? socket.resolveSibling("handover.sock") : null;
+        if (handover != null) {
+            builder.handoverSocket(handover.toAbsolutePath());
         }
         if (sink != null) {
             builder.sink(sink);

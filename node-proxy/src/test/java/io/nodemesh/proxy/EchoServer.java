@@ -21,7 +21,12 @@ final class EchoServer implements AutoCloseable {
     }
 
     static EchoServer start(Netns pod, int port) throws Exception {
-        return new EchoServer(pod.call(() -> ServerSocketChannel.open().bind(new InetSocketAddress(port))));
+        return start(pod, port, 0);
+    }
+
+    /** With an accept queue of {@code backlog} (0: the JDK's default, 50), for a burst of new connections. */
+    static EchoServer start(Netns pod, int port, int backlog) throws Exception {
+        return new EchoServer(pod.call(() -> ServerSocketChannel.open().bind(new InetSocketAddress(port), backlog)));
     }
 
     private void acceptLoop() {

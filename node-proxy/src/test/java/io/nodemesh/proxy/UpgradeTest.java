@@ -12,8 +12,11 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -122,5 +125,76 @@ class UpgradeTest {
         assertThat(record.bytesFromSource()).isEqualTo(client.exchanged() + written);
         assertThat(record.bytesToSource()).isEqualTo(client.exchanged() + written);
         assertThat(old.closed).isEmpty();
+    }
+
+    /**
+     * The drill of issue 22: 1000 new connections a second and 200 long-lived connections streaming, a new proxy
+     * started, the old one stopped; no new connection fails, every long-lived one carries bytes afterwards, intact.
+     */
+    @Test
+    void upgradeDrillUnderLoad() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        MeshFile config = mesh.config().capture(a);
+        TestNode old = mesh.start(config, handover());
+        mesh.own(EchoServer.start(b, 7000, 4096)); // 1000 a second: the default queue of 50 overflows on 2 cores
+        ExecutorService inA = a.executor();
+        InetSocketAddress echo = new InetSocketAddress(b.ipv4(), 7000);
+        List<StreamingClient> streams = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            streams.add(mesh.own(StreamingClient.connect(inA, echo, i, 512)));
+        }
+        AtomicInteger cut = new AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        List<Thread> streamers = new ArrayList<>();
+        for (StreamingClient stream : streams) {
+            streamers.add(Thread.ofVirtual().start(() -> {
+                try {
+                    while (!stop.get()) {
+                        stream.exchange();
+                        Thread.sleep(20);
+                    }
+                } catch (Exception e) {
+                    cut.incrementAndGet();
+                }
+            }));
+        }
+        ConnectionChurn churn = ConnectionChurn.start(inA, echo, 1000);
+        Thread.sleep(1500);
+
+        long[] before = streams.stream().mapToLong(StreamingClient::exchanged).toArray();
+        long failedBefore = churn.failed();
+        long switchStarted = System.nanoTime();
+        TestNode next = mesh.startNode("next", config, handover());
+        long takeoverMillis = (System.nanoTime() - switchStarted) / 1_000_000;
+        old.close();
+        long switchMillis = (System.nanoTime() - switchStarted) / 1_000_000;
+        long[] atSwitch = streams.stream().mapToLong(StreamingClient::exchanged).toArray();
+        Thread.sleep(2000);
+        churn.close();
+        stop.set(true);
+        for (Thread t : streamers) {
+            t.join(10_000);
+        }
+
+        int advanced = 0;
+        for (int i = 0; i < streams.size(); i++) {
+            if (streams.get(i).exchanged() > atSwitch[i] && atSwitch[i] >= before[i]) {
+                advanced++;
+            }
+        }
+        long resumed = next.proxy.pods().stream().mapToLong(p -> p.connections().size()).sum();
+        System.out.printf("upgrade drill: takeover %d ms, old proxy stopped after %d ms; new connections: %d ok, "
+                        + "%d failed; long-lived: %d of %d carried bytes after the switch, %d cut; old proxy reported "
+                        + "%d, new proxy holds %d%n", takeoverMillis, switchMillis, churn.ok(), churn.failed(),
+                advanced, streams.size(), cut.get(), old.closed.stream()
+                        .filter(c -> c.bytesFromSource() > 100).count(), resumed);
+        System.out.printf("upgrade drill: failed before the switch %d; outcomes old %s, new %s%n", failedBefore,
+                old.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().closedByOutcome(),
+                next.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().closedByOutcome());
+        assertThat(churn.failed()).as("failed new connections (first: %s)", churn.firstFailure()).isZero();
+        assertThat(churn.ok()).as("new connections made").isGreaterThan(2000);
+        assertThat(cut.get()).as("long-lived connections cut").isZero();
+        assertThat(advanced).as("long-lived connections that carried bytes after the switch").isEqualTo(200);
     }
 }
