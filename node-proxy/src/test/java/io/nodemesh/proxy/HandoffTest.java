@@ -133,6 +133,24 @@ class HandoffTest {
     }
 
     @Test
+    void aCheckAfterARestartFindsThePodCapturedInTheNamespaceTheProxyFoundItself() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        // As a restarted proxy has it: no descriptor from the plugin, the namespace found by the proxy (here: named).
+        TestNode node = start(mesh.config().demoNamespace("").capture(a));
+        await("a captured", () -> node.proxy.captures().states().get("demo/a") == CaptureState.CAPTURED);
+
+        JsonNode same = call(socket(), request("CHECK", "a", "sandbox-1", a));
+        assertThat(same.get("ok").asBoolean()).as(same.toString()).isTrue();
+        assertThat(same.get("state").asText()).isEqualTo("captured");
+        JsonNode other = call(socket(), request("CHECK", "a", "sandbox-1", b));
+        assertThat(other.get("ok").asBoolean()).as("a CHECK naming another namespace: %s", other).isFalse();
+        assertThat(other.get("error").asText()).contains("not handed to this proxy").contains(b.path().toString());
+        JsonNode unnamed = call(socket(), request("CHECK", "a", "sandbox-1", null));
+        assertThat(unnamed.get("ok").asBoolean()).as("a CHECK naming no namespace: %s", unnamed).isFalse();
+    }
+
+    @Test
     void anAddBeforeTheProxySeesThePodWaitsForIt() throws Exception {
         Netns a = mesh.pod("a");
         TestNode node = start(mesh.config().demoNamespace(""));
