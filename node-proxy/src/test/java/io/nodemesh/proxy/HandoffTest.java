@@ -98,8 +98,11 @@ class HandoffTest {
         assertThat(JSON.readTree(Files.readString(mesh.dir().resolve("run/enrolment.json")))
                 .get("enrolledNamespaces").toString()).isEqualTo("[\"demo\"]");
         assertThat(Files.getPosixFilePermissions(socket())).isEqualTo(PosixFilePermissions.fromString("rw-------"));
-        // Not captured before the handoff: the file names no namespace for it.
-        assertThat(node.proxy.captures().states()).doesNotContainKey("demo/a");
+        // Not captured before the handoff (the file names no namespace for it): pending, and it says what for.
+        assertThat(node.proxy.captures().states()).containsEntry("demo/a", CaptureState.PENDING);
+        JsonNode waiting = JSON.readTree(node.admin("/workloads?namespace=demo")).path("workloads");
+        assertThat(waiting.findValues("captureDetail").toString()).contains("the CNI plugin hands the pod over on ADD");
+        assertThat(waiting.findValues("captureError").toString()).doesNotContain("CNI");
 
         JsonNode reply = add(socket(), "a", "sandbox-1", a);
         assertThat(reply.get("ok").asBoolean()).as(reply.toString()).isTrue();

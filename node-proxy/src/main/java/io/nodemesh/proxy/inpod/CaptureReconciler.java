@@ -87,9 +87,11 @@ public final class CaptureReconciler {
         }
         states.retain(next);
         List<PodCapture> pending = new ArrayList<>();
+        List<PodSpec> awaiting = new ArrayList<>();
         for (PodSpec spec : next.pods().values()) {
             if (spec.capture() && spec.netns() == null && spec.ips().isEmpty()) {
-                continue; // its sandbox is not set up yet: the CNI plugin hands it over with its namespace
+                awaiting.add(spec); // its sandbox is not set up yet: the CNI plugin hands it over with its namespace
+                continue;
             }
             if (spec.capture() && !running.containsKey(spec.key())) {
                 PodCapture pod = captures.apply(spec, after);
@@ -97,6 +99,7 @@ public final class CaptureReconciler {
                 pending.add(pod);
             }
         }
+        states.awaiting(awaiting);
         if (!pending.isEmpty()) {
             publish(); // pending while their listeners and rules are set up, one pod after the other
         }
