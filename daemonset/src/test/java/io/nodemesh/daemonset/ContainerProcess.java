@@ -30,8 +30,8 @@ import java.util.stream.Collectors;
  * supplementalGroups), capability bounding set and no_new_privs. Every mount lives in that namespace, which goes with
  * the process, whatever happens to the test. Not emulated: seccomp, cgroups (resources), the PID namespace.
  *
- * <p>The image's command {@code nodemesh} is started as {@code java <flags> -jar nodemesh.jar} through a
- * {@link Launcher} (see there for why not the image's launcher).
+ * <p>The image's command {@code nodemesh} is started through a {@link Launcher}: in DaemonSetRunsTest
+ * {@code java <flags> -jar nodemesh.jar}, as the image's launcher would run it.
  */
 final class ContainerProcess implements AutoCloseable {
 
@@ -47,7 +47,7 @@ final class ContainerProcess implements AutoCloseable {
 
     /** How {@code nodemesh ARGS} is started here. */
     interface Launcher {
-        /** The command line that runs {@code nodemesh args}, and the environment the launcher adds. */
+        /** The command line that runs {@code nodemesh args}. */
         List<String> command(List<String> args);
 
         /** Environment variables the launcher sets for {@code nodemesh args}. */
@@ -224,11 +224,6 @@ final class ContainerProcess implements AutoCloseable {
 
     private static String q(String word) {
         return "'" + word.replace("'", "'\"'\"'") + "'";
-    }
-
-    /** The container's name. */
-    String name() {
-        return name;
     }
 
     /** Whether it still runs. */
