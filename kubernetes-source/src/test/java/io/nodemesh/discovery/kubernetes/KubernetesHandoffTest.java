@@ -114,8 +114,12 @@ class KubernetesHandoffTest {
                 assertThat(proxy.pod("shop/web")).containsSame(capture);
                 assertThat(proxy.captures().states().get("shop/web")).isEqualTo(CaptureState.CAPTURED);
 
+                long asked = System.nanoTime();
                 JsonNode del = call(socket, request("DEL", "sandbox-1", null), null);
                 assertThat(del.get("ok").asBoolean()).as(del.toString()).isTrue();
+                // Answered once the capture is gone, not at the DEL's 10 s deadline.
+                assertThat(Duration.ofNanos(System.nanoTime() - asked)).isLessThan(Duration.ofSeconds(5));
+                assertThat(del.path("detail").asText()).isEmpty();
                 assertThat(proxy.pod("shop/web")).isEmpty();
                 assertThat(natRules(web)).doesNotContain("15001");
             }
