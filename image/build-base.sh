@@ -12,9 +12,9 @@
 #        NODEMESH_BASE_SUITE   Debian suite (default: this machine's, VERSION_CODENAME of /etc/os-release)
 #        NODEMESH_BASE_MIRROR  (default http://deb.debian.org/debian)
 #
-# Same inputs give the same package set, not the same bytes: the packages' versions are whatever the mirror serves
-# the day the cache misses, and dpkg writes the time into its state. The tar's own metadata (file order, owners,
-# times) is fixed, so a rebuild from the same files is byte-identical.
+# Same inputs give the same bytes as long as the mirror serves the same package versions (two builds 2026-12-05 gave
+# the same tar): file order, owners and times in the tar are fixed, gzip writes no name or time. A point release or a
+# fix on the mirror changes the packages, and the next cache miss takes them.
 set -euo pipefail
 
 # iptables and nftables: the proxy applies a pod's redirect rules with iptables-restore / nft -f inside the pod's
@@ -91,7 +91,9 @@ epoch=946684800
 created=2000-01-01T00:00:00Z
 image="$work/image"
 mkdir "$image"
-tar -C "$rootfs" --sort=name --numeric-owner --xattrs --mtime=@$epoch --clamp-mtime -cf "$work/layer.tar" .
+# --xattrs makes it a pax archive, whose headers would carry each file's access and change times: dropped.
+tar -C "$rootfs" --format=posix --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime --sort=name \
+  --numeric-owner --xattrs --mtime=@$epoch --clamp-mtime -cf "$work/layer.tar" .
 diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
 gzip -n -6 <"$work/layer.tar" >"$image/layer.tar.gz"
 cat >"$image/config.json" <<EOF
