@@ -32,8 +32,9 @@ import org.junit.jupiter.api.Timeout;
 /**
  * The built image (target/nodemesh-image.tar) unpacked and run as a container runtime would run it: its entrypoint
  * answers {@code --version}, the agent and the proxy start from it with the flags of its jvm-flags.properties and
- * answer on loopback (metrics, readiness, admin through the image's debugging command), the CNI plugin runs on its own
- * JRE inside the image and, installed by the image's {@code install-cni}, outside it.
+ * answer on loopback (metrics, readiness, admin through the image's debugging command), its rules commands apply the
+ * redirect rules with the image's iptables and nft, the CNI plugin runs on its own JRE inside the image and, installed
+ * by the image's {@code install-cni}, outside it.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(180)
@@ -124,6 +125,28 @@ final class ImageIT {
         UnpackedImage.Result status = image.run(Duration.ofSeconds(60), Map.of(), null,
                 withEntrypoint("status", "--admin", "127.0.0.1:" + admin));
         assertThat(status.exitCode()).as(status.stdout() + status.stderr()).isZero();
+    }
+
+    @Test
+    void theImagesRulesToolsApplyCheckAndRemoveTheRedirectRules() throws Exception {
+        // What the proxy does for every captured pod (nsenter + iptables-restore or nft -f, from the image's Debian),
+        // here in a network namespace of the command's own, which goes when it ends.
+        String script = """
+                set -e
+                for backend in iptables nft; do
+                  nodemesh rules apply --netns /proc/1/ns/net --backend $backend --pod demo/client
+                  nodemesh rules check --netns /proc/1/ns/net --backend $backend --pod demo/client
+                  nodemesh rules remove --netns /proc/1/ns/net --backend $backend
+                done
+                iptables-save; nft list ruleset
+                """;
+        UnpackedImage.Result rules = image.run(true, Duration.ofSeconds(120), Map.of(), null,
+                List.of("/bin/sh", "-c", script));
+        assertThat(rules.exitCode()).as(rules.stdout() + rules.stderr()).isZero();
+        assertThat(rules.stdout()).contains("applied nodemesh rules (iptables)", "applied nodemesh rules (nft)",
+                "removed nodemesh rules (iptables)", "removed nodemesh rules (nft)")
+                // what is left after the removes: no chain of ours
+                .doesNotContain("NODEMESH", "table inet nodemesh");
     }
 
     @Test

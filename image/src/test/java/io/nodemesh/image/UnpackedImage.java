@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * A Docker-save image tar unpacked into a temporary root filesystem, and commands run in it as a container runtime
  * would: chrooted, with the image's environment only, in a PID and mount namespace of their own with a fresh
- * {@code /proc} (so the mount never shows on the host and goes with the namespace). The network is the host's: the
+ * {@code /proc} and the host's {@code /dev} (so the mounts never show on the host and go with the namespace). The network is the host's: the
  * tests use loopback only. Needs root, GNU tar, {@code unshare} and {@code chroot}; fails saying so otherwise.
  */
 final class UnpackedImage implements AutoCloseable {
@@ -93,9 +93,20 @@ final class UnpackedImage implements AutoCloseable {
 
     /** The command line that runs {@code argv} in the image with its environment plus {@code extraEnv}. */
     List<String> command(Map<String, String> extraEnv, List<String> argv) {
+        return command(false, extraEnv, argv);
+    }
+
+    /** As {@link #command(Map, List)}; {@code ownNetwork}: in a new network namespace (only a loopback, down). */
+    List<String> command(boolean ownNetwork, Map<String, String> extraEnv, List<String> argv) {
         List<String> command = new ArrayList<>(List.of("/usr/bin/unshare", "--mount", "--pid", "--fork",
-                "--kill-child", "--mount-proc=" + root.resolve("proc"), "/usr/sbin/chroot", root.toString(),
-                "/usr/bin/env", "-i"));
+                "--kill-child", "--mount-proc=" + root.resolve("proc")));
+        if (ownNetwork) {
+            command.add("--net");
+        }
+        // The host's /dev as a runtime provides one (the image's is empty): the JVM starts its children with stdin
+        // from /dev/null. Bound in the command's own mount namespace, it goes with it.
+        command.addAll(List.of("/bin/sh", "-c", "mount --rbind /dev \"$0\" && exec \"$@\"",
+                root.resolve("dev").toString(), "/usr/sbin/chroot", root.toString(), "/usr/bin/env", "-i"));
         Map<String, String> all = new LinkedHashMap<>(env);
         all.putAll(extraEnv);
         all.forEach((k, v) -> command.add(k + "=" + v));
@@ -106,9 +117,15 @@ final class UnpackedImage implements AutoCloseable {
     /** Runs {@code argv} in the image to its end, {@code stdin} (may be null) fed to it. */
     Result run(Duration timeout, Map<String, String> extraEnv, String stdin, List<String> argv)
             throws IOException, InterruptedException {
+        return run(false, timeout, extraEnv, stdin, argv);
+    }
+
+    /** As {@link #run(Duration, Map, String, List)}; {@code ownNetwork}: in a new network namespace. */
+    Result run(boolean ownNetwork, Duration timeout, Map<String, String> extraEnv, String stdin, List<String> argv)
+            throws IOException, InterruptedException {
         Path out = Files.createTempFile(dir, "out-", ".txt");
         Path err = Files.createTempFile(dir, "err-", ".txt");
-        ProcessBuilder builder = new ProcessBuilder(command(extraEnv, argv))
+        ProcessBuilder builder = new ProcessBuilder(command(ownNetwork, extraEnv, argv))
                 .redirectOutput(out.toFile()).redirectError(err.toFile());
         if (stdin == null) {
             builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
