@@ -17,8 +17,8 @@ set -euo pipefail
 # java.base, java.desktop, java.naming, java.net.http, java.sql, jdk.jfr, jdk.unsupported. java.desktop is left out
 # (24 MB): only java.beans is used from it, by Jackson's and SnakeYAML's optional bean support, which they declare
 # `requires static` and look up guardedly; image/README.md has the measurement. jdk.unsupported: Netty's Unsafe.
-# java.naming: gRPC's and BouncyCastle's optional JNDI lookups (loaded by class references even when unused).
-# java.sql: Jackson's and fabric8's date types. jdk.jfr: Netty's allocation events.
+# The rest as jdeps names their users: java.naming (gRPC's DNS resolver, BouncyCastle's LDAP helpers), java.sql
+# (Jackson's and fabric8's date types), jdk.jfr (Netty's allocation events).
 DAEMON_MODULES=java.base,java.naming,java.net.http,java.sql,jdk.jfr,jdk.unsupported
 # The CNI plugin's class path (cni-plugin.jar, linux-native.jar, jackson-core.jar) needs java.base alone (jdeps).
 PLUGIN_MODULES=java.base
