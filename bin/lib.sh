@@ -10,28 +10,11 @@ NODEMESH_ROOT="$(cd "$_nodemesh_bin/.." && pwd)"
 unset _nodemesh_bin
 NODEMESH_JAR="$NODEMESH_ROOT/cli/target/nodemesh.jar"
 NODEMESH_BENCH_JAR="$NODEMESH_ROOT/jmh-bench/target/benchmarks.jar"
-# The JVM flags come from jvm-flags.properties, their one source (read by the root pom and the benchmarks too): its
-# jvm.* keys, read once into NODEMESH_JVM_FLAG_FILE.
-declare -gA NODEMESH_JVM_FLAG_FILE=()
-while IFS='=' read -r _nodemesh_key _nodemesh_value; do
-  case "$_nodemesh_key" in jvm.*) NODEMESH_JVM_FLAG_FILE[$_nodemesh_key]=$_nodemesh_value ;; esac
-done <"$NODEMESH_ROOT/jvm-flags.properties"
-unset _nodemesh_key _nodemesh_value
-jvm_flag_words() { # prints the value of key $1 of jvm-flags.properties
-  printf '%s\n' "${NODEMESH_JVM_FLAG_FILE[$1]:-}"
-}
-# Every JVM of the project.
-read -r -a NODEMESH_JVM_FLAGS <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags]:-}"
-# Added for `nodemesh proxy` and `nodemesh agent` only (the node's long-running daemons). Override with
-# NODEMESH_PROXY_JVM_FLAGS="..." (words).
-read -r -a NODEMESH_PROXY_JVM_FLAGS_DEFAULT <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.daemon]:-}"
-# Added for `nodemesh agent` only. Override with NODEMESH_AGENT_JVM_FLAGS="..." (words, replacing the daemon flags too).
-read -r -a NODEMESH_AGENT_JVM_FLAGS_ONLY <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.agent]:-}"
-# Added for the debugging commands (status, connections, top, workloads, services, config-dump), which start through
-# cli.DebugCli.
-read -r -a NODEMESH_CLI_JVM_FLAGS <<<"${NODEMESH_JVM_FLAG_FILE[jvm.flags.cli]:-}"
-# glibc malloc arenas for the daemons.
-NODEMESH_PROXY_MALLOC_ARENA_MAX="${NODEMESH_JVM_FLAG_FILE[jvm.env.MALLOC_ARENA_MAX]:-}"
+# The JVM flags come from jvm-flags.properties, their one source (read by the root pom and the benchmarks too):
+# bin/jvm-flags.sh reads them, the same file the image's launcher reads them with.
+# shellcheck source=bin/jvm-flags.sh
+. "$NODEMESH_ROOT/bin/jvm-flags.sh"
+nodemesh_read_jvm_flags "$NODEMESH_ROOT/jvm-flags.properties"
 
 # Debian package -> a command it provides, for what the demo and the tests run.
 NODEMESH_PACKAGES=(
@@ -47,6 +30,8 @@ NODEMESH_BUILD_PACKAGES=("maven:mvn")
 # promtool (ensure_promtool) checks /metrics with Prometheus's own parsers; tcpdump records the link between two
 # test nodes to show that only TLS crosses it.
 NODEMESH_TEST_PACKAGES=("haproxy:haproxy" "openssl:openssl" "tcpdump:tcpdump")
+# What the image module's build uses: debootstrap makes the base (image/build-base.sh, once per machine: cached).
+NODEMESH_IMAGE_PACKAGES=("debootstrap:debootstrap")
 # promtool alone, taken out of Debian's prometheus package: installing the package would also enable a
 # Prometheus server at boot. ExpositionFormatTest looks here (and in NODEMESH_PROMTOOL, then on PATH).
 NODEMESH_PROMTOOL_DIR="$NODEMESH_ROOT/.cache/promtool"  # gitignored

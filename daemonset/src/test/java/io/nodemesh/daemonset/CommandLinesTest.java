@@ -17,8 +17,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -136,7 +134,7 @@ class CommandLinesTest {
     /** The container's command line as the kubelet expands it and the {@code nodemesh} command parses it. */
     static ParseResult parse(Container c, String subcommand) {
         assertThat(c.getCommand()).containsExactly("nodemesh");
-        List<String> args = c.getArgs().stream().map(a -> expand(c, a)).toList();
+        List<String> args = new Kubelet(NODE, "nodemesh-x7k2q", "nodemesh-system").args(c);
         CommandLine cli = NodemeshCommand.commandLine();
         ParseResult result;
         try {
@@ -147,21 +145,6 @@ class CommandLinesTest {
         assertThat(result.subcommand()).as(c.getName() + " runs a subcommand").isNotNull();
         assertThat(result.subcommand().commandSpec().name()).isEqualTo(subcommand);
         return result.subcommand();
-    }
-
-    /** The kubelet's {@code $(VAR)} expansion with the container's env; spec.nodeName is {@link #NODE} here. */
-    private static String expand(Container c, String arg) {
-        Matcher m = Pattern.compile("\\$\\(([A-Za-z_][A-Za-z0-9_]*)\\)").matcher(arg);
-        StringBuilder out = new StringBuilder();
-        while (m.find()) {
-            EnvVar env = c.getEnv().stream().filter(e -> e.getName().equals(m.group(1))).findFirst()
-                    .orElseThrow(() -> new AssertionError(c.getName() + ": " + arg + " names no env var"));
-            String value = env.getValue() != null ? env.getValue()
-                    : "spec.nodeName".equals(env.getValueFrom().getFieldRef().getFieldPath()) ? NODE : null;
-            assertThat(value).as(env.getName()).isNotNull();
-            m.appendReplacement(out, Matcher.quoteReplacement(value));
-        }
-        return m.appendTail(out).toString();
     }
 
     /** The mount of {@code c} that holds {@code path} (the deepest one); fails if none does. */

@@ -49,7 +49,7 @@ final class Libc {
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CALL_STATE.varHandle(
             java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
 
@@ -98,7 +98,7 @@ final class Libc {
     private Libc() {
     }
 
-    private static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+    static MethodHandle downcall(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         MemorySegment symbol = LIBC.find(name)
                 .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
         Linker.Option[] all = Arrays.copyOf(options, options.length + 1);
@@ -377,7 +377,7 @@ final class Libc {
         }
     }
 
-    private static NativeException failure(String what, MemorySegment state) {
+    static NativeException failure(String what, MemorySegment state) {
         int errno = errno(state);
         return new NativeException(what + ": " + strerror(errno) + " (errno " + errno + ")", errno);
     }

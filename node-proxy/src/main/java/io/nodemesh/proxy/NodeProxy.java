@@ -199,12 +199,14 @@ public final class NodeProxy implements AutoCloseable {
             handoff = new PodHandoff(control, new HandoffHost(), Duration.ofSeconds(20), Duration.ofSeconds(10));
         }
         enrolment = enrolmentPath == null ? null : new EnrolmentFile(enrolmentPath);
-        reconciler = new CaptureReconciler((spec, s) -> new PodCapture(spec, s, shared), rules, control, report -> {
-            reports.captureStates(report);
-            if (handoff != null) {
-                handoff.settle(); // a capture in place (or failed, or closed) may answer the CNI plugin
-            }
-        });
+        reconciler = new CaptureReconciler((spec, s) -> new PodCapture(spec, s, shared), rules, control,
+                reports::captureStates, () -> {
+                    if (handoff != null) {
+                        // A capture in place, failed, or closed and drained (its namespace no longer in use) may
+                        // answer the CNI plugin.
+                        handoff.settle();
+                    }
+                });
         try {
             admin = AdminServer.start(boot.admin(), boot.adminSocket(), new View());
             try {

@@ -98,8 +98,11 @@ class HandoffTest {
         assertThat(JSON.readTree(Files.readString(mesh.dir().resolve("run/enrolment.json")))
                 .get("enrolledNamespaces").toString()).isEqualTo("[\"demo\"]");
         assertThat(Files.getPosixFilePermissions(socket())).isEqualTo(PosixFilePermissions.fromString("rw-------"));
-        // Not captured before the handoff: the file names no namespace for it.
-        assertThat(node.proxy.captures().states()).doesNotContainKey("demo/a");
+        // Not captured before the handoff (the file names no namespace for it): pending, and it says what for.
+        assertThat(node.proxy.captures().states()).containsEntry("demo/a", CaptureState.PENDING);
+        JsonNode waiting = JSON.readTree(node.admin("/workloads?namespace=demo")).path("workloads");
+        assertThat(waiting.findValues("captureDetail").toString()).contains("the CNI plugin hands the pod over on ADD");
+        assertThat(waiting.findValues("captureError").toString()).doesNotContain("CNI");
 
         JsonNode reply = add(socket(), "a", "sandbox-1", a);
         assertThat(reply.get("ok").asBoolean()).as(reply.toString()).isTrue();
@@ -130,6 +133,24 @@ class HandoffTest {
         assertThat(call(socket(), request("DEL", "ghost", "sandbox-9", null)).get("ok").asBoolean()).isTrue();
         // A new sandbox of the same pod is captured again.
         assertThat(add(socket(), "a", "sandbox-2", a).get("state").asText()).isEqualTo("captured");
+    }
+
+    @Test
+    void aCheckAfterARestartFindsThePodCapturedInTheNamespaceTheProxyFoundItself() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        // As a restarted proxy has it: no descriptor from the plugin, the namespace found by the proxy (here: named).
+        TestNode node = start(mesh.config().demoNamespace("").capture(a));
+        await("a captured", () -> node.proxy.captures().states().get("demo/a") == CaptureState.CAPTURED);
+
+        JsonNode same = call(socket(), request("CHECK", "a", "sandbox-1", a));
+        assertThat(same.get("ok").asBoolean()).as(same.toString()).isTrue();
+        assertThat(same.get("state").asText()).isEqualTo("captured");
+        JsonNode other = call(socket(), request("CHECK", "a", "sandbox-1", b));
+        assertThat(other.get("ok").asBoolean()).as("a CHECK naming another namespace: %s", other).isFalse();
+        assertThat(other.get("error").asText()).contains("not handed to this proxy").contains(b.path().toString());
+        JsonNode unnamed = call(socket(), request("CHECK", "a", "sandbox-1", null));
+        assertThat(unnamed.get("ok").asBoolean()).as("a CHECK naming no namespace: %s", unnamed).isFalse();
     }
 
     @Test

@@ -2,6 +2,8 @@ package io.nodemesh.cni.install;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import io.nodemesh.linux.NativeException;
+import io.nodemesh.linux.Renames;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
@@ -23,8 +25,10 @@ import java.util.stream.Stream;
  * The plugin's files in the CNI bin dir: the launcher {@code nodemesh-cni} and its directory {@code nodemesh-cni.d/}
  * (jars, AOT cache, a {@code java-home} file or a {@code jre/}), copied from the build's layout so that a runtime that
  * executes the plugin during an upgrade finds the old one or the new one, whole: the directory is copied to
- * {@code nodemesh-cni.d.tmp-<random>} and swapped in (the old one renamed aside first, as a directory cannot be renamed
- * over a non-empty one, then deleted), the launcher goes last, renamed over the old one.
+ * {@code nodemesh-cni.d.tmp-<random>} and exchanged with the installed one in one step ({@code renameat2
+ * RENAME_EXCHANGE}: a directory cannot be renamed over a non-empty one), the old one then deleted; on a filesystem
+ * that cannot exchange, the old one is renamed aside first (the directory missing for that instant). The launcher goes
+ * last, renamed over the old one.
  */
 final class PluginFiles {
 
@@ -151,10 +155,20 @@ final class PluginFiles {
                 Files.write(fresh.resolve(JAVA_HOME_FILE), (javaHome + "\n").getBytes(UTF_8));
             }
             if (Files.exists(directory(), LinkOption.NOFOLLOW_LINKS)) {
-                Path aside = binDir.resolve(DIR + ".old-" + random());
-                AtomicFiles.move(directory(), aside);
-                AtomicFiles.move(fresh, directory());
-                deleteTree(aside);
+                try {
+                    // One step: a runtime starting the plugin meanwhile finds the old directory or the new one.
+                    Renames.exchange(fresh, directory());
+                    deleteTree(fresh); // the old one, now
+                } catch (NativeException e) {
+                    if (e.errno() != Renames.EINVAL && e.errno() != Renames.ENOSYS) {
+                        throw e;
+                    }
+                    // A filesystem that cannot exchange: two renames, the directory missing in between.
+                    Path aside = binDir.resolve(DIR + ".old-" + random());
+                    AtomicFiles.move(directory(), aside);
+                    AtomicFiles.move(fresh, directory());
+                    deleteTree(aside);
+                }
             } else {
                 AtomicFiles.move(fresh, directory());
             }

@@ -138,6 +138,34 @@ class CniInstallerTest {
         try (var entries = Files.list(node.bin)) {
             assertThat(entries.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("nodemesh-cni", "nodemesh-cni.d");
         }
+
+        // Upgrades while a runtime keeps starting the plugin: the directory is exchanged in one step, never missing.
+        Path jar = node.bin.resolve("nodemesh-cni.d/nodemesh-cni.jar");
+        java.util.concurrent.atomic.AtomicBoolean upgrading = new java.util.concurrent.atomic.AtomicBoolean(true);
+        java.util.concurrent.atomic.AtomicLong looks = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong missing = new java.util.concurrent.atomic.AtomicLong();
+        Thread runtime = Thread.ofPlatform().start(() -> {
+            while (upgrading.get()) {
+                looks.incrementAndGet();
+                if (!Files.isRegularFile(jar)) {
+                    missing.incrementAndGet();
+                }
+            }
+        });
+        try {
+            for (int i = 0; i < 30; i++) {
+                Files.write(node.source.resolve("nodemesh-cni.d/nodemesh-cni.jar"), ("version " + i).getBytes(UTF_8));
+                assertThat(node.installer().install()).hasSize(1);
+            }
+        } finally {
+            upgrading.set(false);
+            runtime.join();
+        }
+        assertThat(missing.get()).as("of %d looks during 30 upgrades", looks.get()).isZero();
+        assertThat(jar).hasContent("version 29");
+        try (var entries = Files.list(node.bin)) {
+            assertThat(entries.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("nodemesh-cni", "nodemesh-cni.d");
+        }
     }
 
     @Test

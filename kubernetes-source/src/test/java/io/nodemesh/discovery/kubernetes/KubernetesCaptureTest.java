@@ -25,6 +25,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Map;
@@ -33,6 +34,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
@@ -51,6 +53,10 @@ class KubernetesCaptureTest {
     static final NetnsExtension net = new NetnsExtension();
 
     private static final String NODE = "node-a";
+
+    /** The proxy's admin socket goes here, not to the node's /var/run/nodemesh. */
+    @TempDir
+    Path run;
     /**
      * A /24 of this run only: the scanner looks at every namespace of the machine, and another test JVM's pod with the
      * same address would make it ambiguous (and not handed out).
@@ -79,6 +85,7 @@ class KubernetesCaptureTest {
             KubernetesSource source = KubernetesSource.builder(NODE).client(kube)
                     .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses)).build();
             try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
+                    .adminSocket(run.resolve("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0))
                     .transport(TransportKind.EPOLL).removeRulesOnStop(true).sink(ConnectionSink.NONE).build()) {
                 proxy.start();
                 assertThat(roundTrip(client, app, "before")).isEqualTo("before");
@@ -154,6 +161,7 @@ class KubernetesCaptureTest {
             KubernetesSource source = KubernetesSource.builder(NODE).client(kube)
                     .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses)).build();
             try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
+                    .adminSocket(run.resolve("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0))
                     .transport(TransportKind.EPOLL).removeRulesOnStop(true).sink(ConnectionSink.NONE).build()) {
                 proxy.start();
                 // The first snapshot already has both namespaces, found by their addresses: captured at start.

@@ -68,7 +68,10 @@ final class MeshReport {
         w.put("meshed", meshed);
         CaptureState state = capture == null ? null : capture.state();
         w.put("capture", state == null ? null : state.toString());
-        w.put("captureError", capture == null ? null : capture.detail());
+        boolean failed = state != null && state.phase() == CaptureState.Phase.FAILED;
+        w.put("captureError", failed ? capture.detail() : null);
+        // What a pending pod waits for (its sandbox, from the CNI plugin), or why it failed.
+        w.put("captureDetail", capture == null ? null : capture.detail());
         return w;
     }
 

@@ -4,7 +4,9 @@ import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.model.CaptureState;
+import java.io.IOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -208,9 +210,19 @@ public final class PodHandoff implements AutoCloseable {
             CaptureState state = host.captureState(request.key());
             if (h == null || !h.request().containerId().equals(request.containerId())) {
                 PodSpec p = source.pods().get(request.key());
-                reply.complete(p != null && !p.capture() ? Reply.success("not_captured", "not a mesh workload")
-                        : Reply.error(110, "pod " + request.key() + " (container " + request.containerId()
-                                + ") was not handed to this proxy"));
+                if (p != null && !p.capture()) {
+                    reply.complete(Reply.success("not_captured", "not a mesh workload"));
+                } else if (h == null && p != null && p.netns() != null && state != null
+                        && state.phase() == CaptureState.Phase.CAPTURED && sameNamespace(p.netns(), request.netnsPath())) {
+                    // A proxy restarted since the ADD holds no descriptor for the pod, but found its namespace itself
+                    // (the /proc scan) and captured it there: the namespace the runtime names is that one.
+                    reply.complete(Reply.success("captured", "captured in the namespace the proxy found itself"));
+                } else {
+                    reply.complete(Reply.error(110, "pod " + request.key() + " (container " + request.containerId()
+                            + ") was not handed to this proxy" + (h == null && p != null && p.netns() != null
+                                    ? ", and is " + state + " in " + p.netns() + ", not in " + request.netnsPath()
+                                    : "")));
+                }
             } else if (state != null && state.phase() == CaptureState.Phase.CAPTURED) {
                 reply.complete(Reply.success("captured", ""));
             } else {
@@ -218,6 +230,24 @@ public final class PodHandoff implements AutoCloseable {
             }
         });
         return reply;
+    }
+
+    /**
+     * Whether two paths name the same network namespace: the same nsfs inode, whatever the path ({@code
+     * /proc/<pid>/ns/net}, a runtime's bind mount under {@code /var/run/netns}). A stat of each: no blocking worth the
+     * name on the control thread.
+     */
+    private static boolean sameNamespace(Path captured, String named) {
+        if (named.isEmpty()) {
+            return false;
+        }
+        try {
+            Path other = Path.of(named);
+            return Files.getAttribute(captured, "unix:ino").equals(Files.getAttribute(other, "unix:ino"))
+                    && Files.getAttribute(captured, "unix:dev").equals(Files.getAttribute(other, "unix:dev"));
+        } catch (IOException | RuntimeException gone) {
+            return false; // either path is gone or not a file: not the same namespace as far as anyone can tell
+        }
     }
 
     /**

@@ -46,6 +46,7 @@ public final class CaptureReconciler {
     private final Map<String, PodCapture> running = new LinkedHashMap<>();
     private final Map<PodCapture, CompletableFuture<Void>> draining = new ConcurrentHashMap<>();
     private final CaptureStates states;
+    private final Runnable published;
     private volatile List<PodCapture> view = List.of();
 
     /**
@@ -53,14 +54,17 @@ public final class CaptureReconciler {
      * @param rules the rule installer for a backend
      * @param timer runs drain deadlines
      * @param reports hears every changed {@link CaptureReport}, on the timer's thread
+     * @param published runs after every publication, on the timer's thread, whether the report changed or not: what
+     *     the captures use may have changed even when no state did (a released pod's drain finished, its rules gone)
      */
     public CaptureReconciler(BiFunction<PodSpec, ProxySettings, PodCapture> captures,
                              Function<RulesBackend, PodRules> rules, ScheduledExecutorService timer,
-                             Consumer<CaptureReport> reports) {
+                             Consumer<CaptureReport> reports, Runnable published) {
         this.captures = captures;
         this.rules = rules;
         this.timer = timer;
         this.states = new CaptureStates(reports);
+        this.published = published;
     }
 
     /** Applies {@code next}, given that {@code previous} is what is in force now. Call on the timer's thread. */
@@ -87,9 +91,11 @@ public final class CaptureReconciler {
         }
         states.retain(next);
         List<PodCapture> pending = new ArrayList<>();
+        List<PodSpec> awaiting = new ArrayList<>();
         for (PodSpec spec : next.pods().values()) {
             if (spec.capture() && spec.netns() == null && spec.ips().isEmpty()) {
-                continue; // its sandbox is not set up yet: the CNI plugin hands it over with its namespace
+                awaiting.add(spec); // its sandbox is not set up yet: the CNI plugin hands it over with its namespace
+                continue;
             }
             if (spec.capture() && !running.containsKey(spec.key())) {
                 PodCapture pod = captures.apply(spec, after);
@@ -97,6 +103,7 @@ public final class CaptureReconciler {
                 pending.add(pod);
             }
         }
+        states.awaiting(awaiting);
         if (!pending.isEmpty()) {
             publish(); // pending while their listeners and rules are set up, one pod after the other
         }
@@ -179,6 +186,7 @@ public final class CaptureReconciler {
         }
         view = List.copyOf(all);
         states.publish(running.values(), draining.keySet());
+        published.run();
     }
 
     /** How this node's pods are captured now (the latest published report); safe from any thread. */

@@ -26,7 +26,11 @@ final class CaptureStates {
     private final Consumer<CaptureReport> listener;
     private final EnumMap<CaptureFailure, Long> failures = new EnumMap<>(CaptureFailure.class);
     private final Map<String, PodSpec> released = new LinkedHashMap<>();
+    private List<PodSpec> awaiting = List.of();
     private volatile CaptureReport current = CaptureReport.EMPTY;
+
+    /** What a pod whose sandbox is not set up yet waits for. */
+    static final String AWAITING_SANDBOX = "waiting for its sandbox: the CNI plugin hands the pod over on ADD";
 
     CaptureStates(Consumer<CaptureReport> listener) {
         this.listener = listener;
@@ -40,6 +44,14 @@ final class CaptureStates {
     /** {@code pod} is no longer captured; it shows as released while {@link #retain} keeps it. */
     void released(PodSpec pod) {
         released.put(pod.key(), pod);
+    }
+
+    /**
+     * The pods to be captured that have no namespace and no address yet: their sandbox is not set up, and the CNI
+     * plugin hands each over with its namespace on ADD. They show as pending, saying so, until then.
+     */
+    void awaiting(List<PodSpec> pods) {
+        awaiting = List.copyOf(pods);
     }
 
     /** Forgets the released pods that {@code next} no longer has, or captures again. */
@@ -63,6 +75,11 @@ final class CaptureStates {
         for (PodCapture p : draining) {
             if (seen.add(p.spec().key())) {
                 pods.add(new CaptureReport.Pod(p.spec().namespace(), p.spec().name(), CaptureState.RELEASED, null));
+            }
+        }
+        for (PodSpec p : awaiting) {
+            if (seen.add(p.key())) {
+                pods.add(new CaptureReport.Pod(p.namespace(), p.name(), CaptureState.PENDING, AWAITING_SANDBOX));
             }
         }
         for (PodSpec p : released.values()) {

@@ -49,7 +49,8 @@ public record CaptureReport(List<Pod> pods, Map<CaptureFailure, Long> failures) 
      * @param namespace the pod's namespace
      * @param name its name
      * @param state where its capture stands
-     * @param detail what went wrong, for operators (null unless it failed)
+     * @param detail for operators: what went wrong when it failed, what it waits for when pending before its sandbox
+     *     exists; else null
      */
     public record Pod(String namespace, String name, CaptureState state, String detail) {
         public Pod {

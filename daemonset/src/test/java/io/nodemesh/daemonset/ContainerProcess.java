@@ -1,0 +1,263 @@
+package io.nodemesh.daemonset;
+
+import io.fabric8.kubernetes.api.model.Capabilities;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.PodSecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * One container of the rendered pod run on this machine the way a container runtime would start it, without touching
+ * the machine's own paths: inside the pod's network namespace ({@code nsenter --net}) and a private mount namespace
+ * ({@code unshare --mount}) whose root is a copy-on-write overlay of this machine's root, made read-only when the
+ * container says {@code readOnlyRootFilesystem}, with each volumeMount bind-mounted at its mountPath from the directory
+ * standing for the volume; then {@code chroot} and {@code setpriv} with the container's user, groups (fsGroup and
+ * supplementalGroups), capability bounding set and no_new_privs. Every mount lives in that namespace, which goes with
+ * the process, whatever happens to the test. Not emulated: seccomp, cgroups (resources), the PID namespace.
+ *
+ * <p>The image's command {@code nodemesh} is started through a {@link Launcher}: in DaemonSetRunsTest
+ * {@code java <flags> -jar nodemesh.jar}, as the image's launcher would run it.
+ */
+final class ContainerProcess implements AutoCloseable {
+
+    private final String name;
+    private final Process process;
+    private final Path log;
+
+    private ContainerProcess(String name, Process process, Path log) {
+        this.name = name;
+        this.process = process;
+        this.log = log;
+    }
+
+    /** How {@code nodemesh ARGS} is started here. */
+    interface Launcher {
+        /** The command line that runs {@code nodemesh args}. */
+        List<String> command(List<String> args);
+
+        /** Environment variables the launcher sets for {@code nodemesh args}. */
+        Map<String, String> env(List<String> args);
+    }
+
+    /** What a container is started with beyond its own spec. */
+    record Start(Kubelet kubelet, PodSecurityContext pod, Map<String, Path> volumes, Map<String, Path> extraMounts,
+                 Map<String, String> extraEnv, Path netns, Launcher launcher, Path workDir) {
+    }
+
+    /**
+     * Starts {@code c}: its {@code command} must be the image's {@code nodemesh}, its args are expanded by the kubelet,
+     * each of its volumeMounts is served from {@code start.volumes()} by volume name, {@code extraMounts} (path in the
+     * container → directory or file here) are what the kubelet and the image add (the service account, the image's
+     * own files), {@code extraEnv} what the kubelet adds to every container ({@code KUBERNETES_SERVICE_*}).
+     */
+    static ContainerProcess start(Container c, Start start) throws IOException {
+        if (!List.of("nodemesh").equals(c.getCommand())) {
+            throw new AssertionError(c.getName() + ": command " + c.getCommand() + ", expected the image's nodemesh");
+        }
+        List<String> args = start.kubelet().args(c);
+        Map<String, String> env = new LinkedHashMap<>();
+        // What the image's config sets (Debian's PATH); the launcher's and the kubelet's additions; the container's.
+        env.put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        env.put("HOSTNAME", "nodemesh-x7k2q");
+        env.putAll(start.extraEnv());
+        env.putAll(start.launcher().env(args));
+        env.putAll(start.kubelet().env(c));
+
+        Map<String, Mount> mounts = new LinkedHashMap<>();
+        for (VolumeMount m : c.getVolumeMounts()) {
+            if (m.getSubPath() != null || m.getSubPathExpr() != null) {
+                throw new AssertionError(c.getName() + ": subPath mounts are not emulated (" + m.getName() + ")");
+            }
+            Path source = start.volumes().get(m.getName());
+            if (source == null) {
+                throw new AssertionError(c.getName() + ": no stand-in for volume " + m.getName());
+            }
+            mounts.put(m.getMountPath(), new Mount(source, Boolean.TRUE.equals(m.getReadOnly())));
+        }
+        start.extraMounts().forEach((target, source) -> mounts.put(target, new Mount(source, true)));
+
+        Path dir = Files.createDirectories(start.workDir().resolve(c.getName()));
+        Path script = Files.writeString(dir.resolve("start.sh"), script(c, start.pod(), dir, mounts, start.launcher()
+                .command(args)));
+        Path log = dir.resolve("output.log");
+        ProcessBuilder pb = new ProcessBuilder("nsenter", "--net=" + start.netns(), "unshare", "--mount",
+                "--propagation", "private", "sh", script.toString());
+        pb.environment().clear();
+        pb.environment().putAll(env);
+        pb.redirectErrorStream(true).redirectOutput(log.toFile());
+        // nsenter, unshare, sh (exec) and chroot, setpriv exec one another: the process is the JVM itself, and a
+        // SIGTERM to it is the runtime's SIGTERM to the container.
+        return new ContainerProcess(c.getName(), pb.start(), log);
+    }
+
+    private record Mount(Path source, boolean readOnly) {
+    }
+
+    private static String script(Container c, PodSecurityContext pod, Path dir, Map<String, Mount> mounts,
+                                 List<String> command) throws IOException {
+        Path layers = Files.createDirectories(dir.resolve("rootfs"));
+        String root = layers + "/root";
+        StringBuilder sh = new StringBuilder("set -eu\n");
+        // The container's root: an overlay of this machine's root, its writes in a tmpfs of this mount namespace, so
+        // the mount points can be made without making them here.
+        sh.append("mount -t tmpfs -o mode=0755 nodemesh-rootfs ").append(q(layers.toString())).append('\n');
+        sh.append("mkdir ").append(q(layers + "/upper")).append(' ').append(q(layers + "/work")).append(' ')
+                .append(q(root)).append('\n');
+        sh.append("mount -t overlay overlay -o ").append(q("lowerdir=/,upperdir=" + layers + "/upper,workdir="
+                + layers + "/work")).append(' ').append(q(root)).append('\n');
+        for (String system : List.of("/proc", "/dev", "/sys")) {
+            sh.append("mount --rbind ").append(system).append(' ').append(q(root + system)).append('\n');
+        }
+        // Each target as the container sees it: /var/run/nodemesh is /run/nodemesh there, and "$root/var/run/..."
+        // would follow the absolute link out of the container's root onto this machine's /run.
+        Map<String, Mount> resolved = new LinkedHashMap<>();
+        for (Map.Entry<String, Mount> e : mounts.entrySet()) {
+            resolved.put(inRoot(e.getKey()), e.getValue());
+        }
+        mounts = resolved;
+        List<String> targets = mounts.keySet().stream().sorted(Comparator.comparingInt(String::length)).toList();
+        for (String target : targets) {
+            boolean file = Files.isRegularFile(mounts.get(target).source());
+            if (file) {
+                sh.append("mkdir -p ").append(q(root + Path.of(target).getParent())).append(" && touch ")
+                        .append(q(root + target)).append('\n');
+            } else {
+                sh.append("mkdir -p ").append(q(root + target)).append('\n');
+            }
+        }
+        SecurityContext sc = c.getSecurityContext();
+        if (sc != null && Boolean.TRUE.equals(sc.getReadOnlyRootFilesystem())) {
+            // The overlay is this namespace's own superblock: read-only here changes nothing outside.
+            sh.append("mount -o remount,ro ").append(q(root)).append('\n');
+        }
+        for (String target : targets) {
+            Mount m = mounts.get(target);
+            sh.append("mount --bind ").append(q(m.source().toString())).append(' ').append(q(root + target))
+                    .append('\n');
+            if (m.readOnly()) {
+                sh.append("mount -o remount,bind,ro ").append(q(root + target)).append('\n');
+            }
+        }
+        sh.append("cd ").append(q(root)).append('\n');
+        sh.append("exec chroot ").append(q(root)).append(' ').append(setpriv(c, pod)).append(" -- ")
+                .append(command.stream().map(ContainerProcess::q).collect(Collectors.joining(" "))).append('\n');
+        return sh.toString();
+    }
+
+    /** {@code path} with every symbolic link on the way followed within the container's root (this machine's). */
+    static String inRoot(String path) throws IOException {
+        Deque<String> todo = new ArrayDeque<>(List.of(path.split("/")));
+        Path at = Path.of("/");
+        int links = 0;
+        while (!todo.isEmpty()) {
+            String part = todo.pop();
+            if (part.isEmpty() || part.equals(".")) {
+                continue;
+            }
+            if (part.equals("..")) {
+                at = at.getParent() == null ? at : at.getParent();
+                continue;
+            }
+            Path next = at.resolve(part);
+            if (!Files.isSymbolicLink(next)) {
+                at = next;
+                continue;
+            }
+            if (++links > 40) {
+                throw new IOException(path + ": too many symbolic links");
+            }
+            String link = Files.readSymbolicLink(next).toString();
+            List<String> parts = new ArrayList<>(List.of(link.split("/")));
+            java.util.Collections.reverse(parts);
+            parts.forEach(todo::push);
+            if (link.startsWith("/")) {
+                at = Path.of("/");
+            }
+        }
+        return at.toString();
+    }
+
+    /** {@code setpriv} with the user, groups and capabilities a runtime gives the container. */
+    private static String setpriv(Container c, PodSecurityContext pod) {
+        SecurityContext sc = c.getSecurityContext() != null ? c.getSecurityContext() : new SecurityContext();
+        long uid = sc.getRunAsUser() != null ? sc.getRunAsUser() : pod.getRunAsUser() != null ? pod.getRunAsUser() : 0;
+        long gid = sc.getRunAsGroup() != null ? sc.getRunAsGroup()
+                : pod.getRunAsGroup() != null ? pod.getRunAsGroup() : uid == 0 ? 0 : uid;
+        TreeSet<Long> groups = new TreeSet<>();
+        if (pod.getFsGroup() != null) {
+            groups.add(pod.getFsGroup());
+        }
+        if (pod.getSupplementalGroups() != null) {
+            groups.addAll(pod.getSupplementalGroups());
+        }
+        Capabilities caps = sc.getCapabilities();
+        if (caps == null || !List.of("ALL").equals(caps.getDrop())) {
+            throw new AssertionError(c.getName() + ": only capabilities with drop: [ALL] are emulated here");
+        }
+        // Root's capabilities after exec are its bounding set: the added ones, nothing else (no CAP_DAC_OVERRIDE).
+        String bounding = "-all" + (caps.getAdd() == null ? "" : caps.getAdd().stream()
+                .map(a -> ",+" + a.toLowerCase(Locale.ROOT)).collect(Collectors.joining()));
+        List<String> argv = new ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid,
+                groups.isEmpty() ? "--clear-groups" : "--groups=" + groups.stream().map(String::valueOf)
+                        .collect(Collectors.joining(",")),
+                "--bounding-set=" + bounding, "--inh-caps=-all"));
+        if (Boolean.FALSE.equals(sc.getAllowPrivilegeEscalation())) {
+            argv.add("--no-new-privs");
+        }
+        return argv.stream().map(ContainerProcess::q).collect(Collectors.joining(" "));
+    }
+
+    private static String q(String word) {
+        return "'" + word.replace("'", "'\"'\"'") + "'";
+    }
+
+    /** Whether it still runs. */
+    boolean alive() {
+        return process.isAlive();
+    }
+
+    /** Its output so far (stdout and stderr), for failure messages. */
+    String output() {
+        try {
+            String text = Files.readString(log, StandardCharsets.UTF_8);
+            return text.length() > 6000 ? "…" + text.substring(text.length() - 6000) : text;
+        } catch (IOException e) {
+            return "(no output: " + e.getMessage() + ")";
+        }
+    }
+
+    /** SIGTERM, as the runtime stops a container; the exit status, or null if it still ran after {@code grace}. */
+    Integer terminate(long graceSeconds) throws InterruptedException {
+        process.destroy();
+        return process.waitFor(graceSeconds, TimeUnit.SECONDS) ? process.exitValue() : null;
+    }
+
+    /** SIGKILL if it still runs (what the runtime does after the grace period); its mounts go with it. */
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive()) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name + " (pid " + process.pid() + ")";
+    }
+}

@@ -1,0 +1,404 @@
+package io.nodemesh.daemonset;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.nodemesh.cli.NodemeshCommand;
+import io.nodemesh.proxy.identity.MeshCa;
+import io.nodemesh.telemetry.http.MetricsScrape;
+import io.nodemesh.testing.NetnsExtension;
+import io.nodemesh.topology.Commands;
+import io.nodemesh.topology.Netns;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The default install's pod run on this machine: its {@code install-cni}, {@code node-proxy} and
+ * {@code telemetry-agent} containers started with exactly the command lines, environment, mounts, users and
+ * capabilities of the rendered DaemonSet ({@link ContainerProcess}), in one network namespace standing for the pod's,
+ * against the API mock reached the way a pod reaches its API server (in-cluster: {@code KUBERNETES_SERVICE_*} and the
+ * service account's token and CA). They must become ready and find one another where the manifest says, and stop
+ * within the pod's grace period.
+ *
+ * <p>{@code nodemesh} runs as {@code java <jvm-flags.properties> -jar cli/target/nodemesh.jar} with the flags
+ * bin/nodemesh chooses for each command (the image's launcher, /opt/nodemesh/bin/nodemesh, does the same from its copy of
+ * that file; the image module's test covers the launcher itself). The jar is built by {@code package}: run this with
+ * {@code mvn package -pl daemonset -am -Dtest=DaemonSetRunsTest ...} (bin/test's {@code verify} builds it first).
+ */
+final class DaemonSetRunsTest {
+
+    @RegisterExtension
+    static final NetnsExtension NET = new NetnsExtension();
+
+    private static final String NODE = "node-a";
+    private static final String NAMESPACE = "nodemesh-system";
+    private static final Duration READY_WITHIN = Duration.ofSeconds(60);
+    private static final String BRIDGE_CONFLIST = """
+            {
+              "cniVersion": "1.0.0",
+              "name": "podnet",
+              "plugins": [
+                {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true,
+                 "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.1.0/24"}]]}},
+                {"type": "portmap", "capabilities": {"portMappings": true}}
+              ]
+            }
+            """;
+
+    private final List<ContainerProcess> running = new ArrayList<>();
+
+    @Test
+    void theProxyAndTheAgentStartAsTheManifestSaysBecomeReadyAndStopWithinTheGracePeriod(@TempDir Path dir)
+            throws Exception {
+        requireTools("nsenter", "unshare", "setpriv", "chroot", "mount");
+        Path jar = freshJar();
+        Manifests m = Manifests.render(Manifests.DEFAULT);
+        PodSpec pod = m.pod();
+        Netns podNetns = NET.namespace("dspod");
+
+        try (ApiMock api = new ApiMock()) {
+            api.admin.resource(new NamespaceBuilder().withNewMetadata().withName("shop")
+                    .addToLabels("nodemesh.io/capture", "enabled").endMetadata().build()).create();
+            api.admin.resource(new PodBuilder().withNewMetadata().withName("web").withNamespace("shop")
+                    .withUid("5e1c0ffe-0000-4000-8000-000000000001").endMetadata()
+                    .withNewSpec().withNodeName(NODE).withServiceAccountName("web").addNewContainer().withName("app")
+                    .withImage("app").endContainer().endSpec()
+                    .withNewStatus().withPhase("Running").withPodIP("10.244.1.7").endStatus().build()).create();
+            try (NamespaceForwarder apiInPod = NamespaceForwarder.in(podNetns, api.address())) {
+                Map<String, Path> volumes = standIns(m, dir.resolve("volumes"));
+                Path serviceAccount = serviceAccount(dir.resolve("serviceaccount"), api);
+                Map<String, String> kubeletEnv = Map.of(
+                        // In a pod these name the kubernetes Service; here the forwarder on the pod's loopback.
+                        "KUBERNETES_SERVICE_HOST", "127.0.0.1",
+                        "KUBERNETES_SERVICE_PORT", String.valueOf(apiInPod.port()),
+                        "KUBERNETES_SERVICE_PORT_HTTPS", String.valueOf(apiInPod.port()));
+                Kubelet kubelet = new Kubelet(NODE, "nodemesh-x7k2q", NAMESPACE);
+                JarLauncher launcher = new JarLauncher(jar);
+                try {
+                    for (Container c : Stream.concat(pod.getInitContainers().stream(), pod.getContainers().stream())
+                            .toList()) {
+                        Map<String, Path> extra = new LinkedHashMap<>();
+                        extra.put("/var/run/secrets/kubernetes.io/serviceaccount", serviceAccount);
+                        if (c.getName().equals("install-cni")) {
+                            // The image's copy of the plugin's layout, built by cni-plugin's package.
+                            extra.put("/opt/nodemesh/cni", Manifests.repository("cni-plugin/target/cni"));
+                        }
+                        running.add(ContainerProcess.start(c, new ContainerProcess.Start(kubelet,
+                                pod.getSecurityContext(), volumes, extra, kubeletEnv, podNetns.path(), launcher,
+                                dir.resolve("containers"))));
+                    }
+                    checkReady(m, podNetns, volumes);
+                    checkStops(m, volumes);
+                } finally {
+                    for (ContainerProcess p : running) {
+                        p.close();
+                    }
+                }
+            }
+        }
+    }
+
+    private void checkReady(Manifests m, Netns podNetns, Map<String, Path> volumes) throws Exception {
+        Container proxy = m.container("node-proxy");
+        Container agent = m.container("telemetry-agent");
+        int readinessPort = proxy.getReadinessProbe().getHttpGet().getPort().getIntVal();
+        String readinessPath = proxy.getReadinessProbe().getHttpGet().getPath();
+        await("the proxy's readinessProbe (GET :" + readinessPort + readinessPath + " in the pod) answers 200",
+                () -> get(podNetns, readinessPort, readinessPath).startsWith("200"));
+
+        int livenessPort = agent.getLivenessProbe().getHttpGet().getPort().getIntVal();
+        String livenessPath = agent.getLivenessProbe().getHttpGet().getPath();
+        await("the agent's livenessProbe (GET :" + livenessPort + livenessPath + ") answers 200",
+                () -> get(podNetns, livenessPort, livenessPath).startsWith("200"));
+
+        Map<String, String> scrape = m.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations();
+        int metricsPort = Integer.parseInt(scrape.get("prometheus.io/port"));
+        String metricsPath = scrape.get("prometheus.io/path");
+        // The proxy's reporter reached the agent's socket in the shared emptyDir (root without CAP_DAC_OVERRIDE,
+        // through the fsGroup), and the capture state of the pod it synced from the API came along.
+        await("Prometheus's scrape (GET :" + metricsPort + metricsPath + ") shows the proxy's report stream and the "
+                + "state of shop/web", () -> {
+            String answer = get(podNetns, metricsPort, metricsPath);
+            return answer.startsWith("200")
+                    && MetricsScrape.sum(answer, "nodemesh_agent_active_streams") == 1
+                    && !MetricsScrape.samples(answer, "nodemesh_pod_capture_state", "namespace=\"shop\"",
+                            "pod=\"web\"").isEmpty();
+        });
+
+        // What the CNI plugin and `nodemesh status` on the host need, in the directory standing for the hostPath.
+        Path run = volumes.get("run");
+        for (String file : List.of("cni.sock", "admin.sock")) {
+            assertThat(Files.readAttributes(run.resolve(file), "unix:mode").get("mode"))
+                    .as(file + " is a socket in the host's run dir").matches(mode -> ((Integer) mode & 0170000) == 0140000);
+        }
+        assertThat(Files.readString(run.resolve("enrolment.json"))).as("the enrolled namespaces, for the plugin")
+                .contains("\"shop\"");
+        String workloads = getOverUnixSocket(run.resolve("admin.sock"), "/workloads");
+        assertThat(workloads).as("the admin API on the host's socket").startsWith("200").contains("\"web\"");
+
+        Path confDir = volumes.get("cni-conf");
+        await("install-cni chains nodemesh last in the host's conflist and copies the plugin",
+                () -> Files.readString(confDir.resolve("10-podnet.conflist")).contains("\"nodemesh-cni\"")
+                        && Files.isExecutable(volumes.get("cni-bin").resolve("nodemesh-cni")));
+        assertThat(Files.readString(confDir.resolve("10-podnet.conflist")))
+                .as("the plugin on the host finds the proxy's socket at the hostPath")
+                .contains("\"/var/run/nodemesh/cni.sock\"").contains("\"/var/run/nodemesh/enrolment.json\"");
+    }
+
+    /** SIGTERM to the containers, then the native sidecar, as the kubelet stops a pod: each within the grace period. */
+    private void checkStops(Manifests m, Map<String, Path> volumes) throws InterruptedException {
+        long grace = m.pod().getTerminationGracePeriodSeconds();
+        List<ContainerProcess> order = new ArrayList<>(running.subList(1, running.size()));
+        order.add(running.getFirst());
+        for (ContainerProcess p : order) {
+            Integer status = p.terminate(grace);
+            assertThat(status).as(p + " exits within terminationGracePeriodSeconds (" + grace + " s) of SIGTERM; "
+                    + "its output:\n" + p.output()).isNotNull();
+        }
+        assertThat(volumes.get("run").resolve("admin.sock")).as("the proxy removes its admin socket").doesNotExist();
+    }
+
+    /** Directories standing for the pod's volumes, made as the kubelet makes them. */
+    private static Map<String, Path> standIns(Manifests m, Path dir) throws IOException {
+        Map<String, Path> volumes = new LinkedHashMap<>();
+        Long fsGroup = m.pod().getSecurityContext().getFsGroup();
+        for (Volume v : m.pod().getVolumes()) {
+            Path d = dir.resolve(v.getName());
+            if (v.getHostPath() != null && v.getHostPath().getPath().equals("/proc")) {
+                volumes.put(v.getName(), Path.of("/proc")); // read-only in the container: the real one will do
+                continue;
+            }
+            Files.createDirectories(d);
+            if (v.getHostPath() != null) {
+                chmod("0755", d); // DirectoryOrCreate
+                if (v.getName().equals("cni-conf")) {
+                    Files.writeString(d.resolve("10-podnet.conflist"), BRIDGE_CONFLIST); // the primary CNI's
+                }
+            } else if (v.getEmptyDir() != null) {
+                // The kubelet makes an emptyDir 0777; fsGroup gives it the group, setgid.
+                chmod("2777", d);
+                chgrp(fsGroup, d);
+            } else if (v.getConfigMap() != null) {
+                ConfigMap map = m.all(ConfigMap.class).stream()
+                        .filter(c -> c.getMetadata().getName().equals(v.getConfigMap().getName())).findFirst()
+                        .orElseThrow(() -> new AssertionError("no ConfigMap " + v.getConfigMap().getName()));
+                for (Map.Entry<String, String> e : map.getData().entrySet()) {
+                    secretOrConfigFile(d.resolve(e.getKey()), e.getValue(), v.getConfigMap().getDefaultMode(),
+                            fsGroup);
+                }
+            } else if (v.getSecret() != null && v.getSecret().getSecretName().equals("nodemesh-ca")) {
+                // What README.md has the operator do: nodemesh ca init, a Secret from its two files.
+                Path ca = dir.resolve("ca-init");
+                int exit = NodemeshCommand.commandLine().execute("ca", "init", "--dir", ca.toString(),
+                        "--trust-domain", "cluster.local");
+                assertThat(exit).as("nodemesh ca init").isZero();
+                for (String file : List.of(MeshCa.CERT_FILE, MeshCa.KEY_FILE)) {
+                    secretOrConfigFile(d.resolve(file), Files.readString(ca.resolve(file)),
+                            v.getSecret().getDefaultMode(), fsGroup);
+                }
+            } else {
+                throw new AssertionError("volume " + v.getName() + ": no stand-in for its kind");
+            }
+            volumes.put(v.getName(), d);
+        }
+        return volumes;
+    }
+
+    /** A file of a ConfigMap or Secret volume: defaultMode (0644 if unset), group readable by the fsGroup. */
+    private static void secretOrConfigFile(Path file, String content, Integer defaultMode, Long fsGroup)
+            throws IOException {
+        Files.writeString(file, content);
+        int mode = defaultMode != null ? defaultMode : 0644;
+        if (fsGroup != null) {
+            mode |= (mode & 0700) >> 3;
+            chgrp(fsGroup, file);
+        }
+        chmod(Integer.toOctalString(mode), file);
+    }
+
+    /** The service account's files the kubelet mounts into every container (automountServiceAccountToken). */
+    private static Path serviceAccount(Path dir, ApiMock api) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("token"), "nodemesh-service-account-token");
+        Files.copy(api.certificate(), dir.resolve("ca.crt"));
+        Files.writeString(dir.resolve("namespace"), NAMESPACE);
+        for (String f : List.of("token", "ca.crt", "namespace")) {
+            chmod("0644", dir.resolve(f));
+        }
+        return dir;
+    }
+
+    /** bin/nodemesh's choice of JVM flags for each command, from jvm-flags.properties, and nodemesh.jar. */
+    private record JarLauncher(Path jar, Properties flags) implements ContainerProcess.Launcher {
+        JarLauncher(Path jar) throws IOException {
+            this(jar, new Properties());
+            try (Reader r = Files.newBufferedReader(Manifests.repository("jvm-flags.properties"))) {
+                flags.load(r);
+            }
+        }
+
+        @Override
+        public List<String> command(List<String> args) {
+            List<String> argv = new ArrayList<>();
+            argv.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            argv.addAll(words("jvm.flags"));
+            if (daemon(args)) {
+                argv.addAll(words("jvm.flags.daemon"));
+            }
+            if (args.getFirst().equals("agent")) {
+                argv.addAll(words("jvm.flags.agent"));
+            }
+            argv.addAll(List.of("-jar", jar.toString()));
+            argv.addAll(args);
+            return argv;
+        }
+
+        @Override
+        public Map<String, String> env(List<String> args) {
+            return daemon(args) ? Map.of("MALLOC_ARENA_MAX", flags.getProperty("jvm.env.MALLOC_ARENA_MAX"))
+                    : Map.of();
+        }
+
+        private static boolean daemon(List<String> args) {
+            return args.getFirst().equals("proxy") || args.getFirst().equals("agent");
+        }
+
+        private List<String> words(String key) {
+            return List.of(flags.getProperty(key).trim().split("\\s+"));
+        }
+    }
+
+    /** cli/target/nodemesh.jar, failing when it is missing or older than the classes it is built from. */
+    private static Path freshJar() throws IOException {
+        Path jar = Manifests.repository("cli/target/nodemesh.jar");
+        String build = "build it with package (mvn -B -ntp -o package -pl daemonset -am -Dtest=DaemonSetRunsTest "
+                + "-Dsurefire.failIfNoSpecifiedTests=false -Dnodemesh.aot.skip)";
+        assertThat(jar).as("nodemesh.jar, which the containers run: " + build).isRegularFile();
+        long built = Files.getLastModifiedTime(jar).toMillis();
+        try (Stream<Path> modules = Files.list(Manifests.repository(""))) {
+            for (Path module : modules.toList()) {
+                Path classes = module.resolve("target/classes");
+                if (!Files.isDirectory(classes) || List.of("daemonset", "test-harness", "jmh-bench")
+                        .contains(module.getFileName().toString())) {
+                    continue;
+                }
+                try (Stream<Path> files = Files.walk(classes)) {
+                    Path newer = files.filter(f -> Files.isRegularFile(f) && lastModified(f) > built).findFirst()
+                            .orElse(null);
+                    assertThat(newer).as(jar + " is older than " + newer + ": " + build).isNull();
+                }
+            }
+        }
+        return jar;
+    }
+
+    private static long lastModified(Path f) {
+        try {
+            return Files.getLastModifiedTime(f).toMillis();
+        } catch (IOException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    /** A GET on the pod's loopback from inside its namespace, as the kubelet's probe reaches the pod: "status body". */
+    private static String get(Netns netns, int port, String path) throws Exception {
+        return netns.call(() -> {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 2_000);
+                s.setSoTimeout(5_000);
+                s.getOutputStream().write(("GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                return statusAndBody(s.getInputStream());
+            }
+        });
+    }
+
+    /** A GET over a Unix socket, as {@code nodemesh status} on the node reads the admin API: "status body". */
+    private static String getOverUnixSocket(Path socket, String path) throws IOException {
+        try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            ch.write(ByteBuffer.wrap(("GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII)));
+            return statusAndBody(Channels.newInputStream(ch));
+        }
+    }
+
+    private static String statusAndBody(InputStream in) throws IOException {
+        String answer = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        int headersEnd = answer.indexOf("\r\n\r\n");
+        String status = answer.split(" ", 3).length > 1 ? answer.split(" ", 3)[1] : answer;
+        return status + " " + (headersEnd < 0 ? "" : answer.substring(headersEnd + 4));
+    }
+
+    /** Polls {@code check} until true; fails after {@link #READY_WITHIN} with the containers' output. */
+    private void await(String what, Callable<Boolean> check) throws InterruptedException {
+        long deadline = System.nanoTime() + READY_WITHIN.toNanos();
+        String last = "never true";
+        while (System.nanoTime() < deadline) {
+            for (ContainerProcess p : running) {
+                if (!p.alive()) {
+                    throw new AssertionError(what + ": " + p + " exited; its output:\n" + p.output());
+                }
+            }
+            try {
+                if (check.call()) {
+                    return;
+                }
+                last = "not yet";
+            } catch (Exception e) {
+                last = e.toString();
+            }
+            Thread.sleep(200);
+        }
+        StringBuilder message = new StringBuilder(what + ": not within " + READY_WITHIN.toSeconds() + " s (last: "
+                + last + ")");
+        for (ContainerProcess p : running) {
+            message.append("\n--- ").append(p).append(":\n").append(p.output());
+        }
+        throw new AssertionError(message.toString());
+    }
+
+    private static void requireTools(String... tools) {
+        for (String tool : tools) {
+            // Never a skip: the packages come with .ci/run (util-linux, coreutils, mount).
+            assertThat(Commands.run("sh", "-c", "command -v " + tool).ok())
+                    .as(tool + " is needed to run the pod's containers (Debian: util-linux / coreutils / mount)")
+                    .isTrue();
+        }
+    }
+
+    private static void chmod(String mode, Path p) {
+        Commands.run("chmod", mode, p.toString()).requireOk();
+    }
+
+    private static void chgrp(Long group, Path p) {
+        Commands.run("chgrp", String.valueOf(group), p.toString()).requireOk();
+    }
+}

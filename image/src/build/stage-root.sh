@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Stages what the image adds to its Debian base, as the tree ROOT/opt/nodemesh that Jib copies in (image/pom.xml,
+# extraDirectories) and image/Dockerfile COPYs:
+#   bin/nodemesh, bin/jvm-flags.sh   the launcher (image/src/nodemesh) and the flag choice it shares with bin/nodemesh
+#   jvm-flags.properties             the repository's, the one source of the JVM flags
+#   lib/nodemesh.jar                 cli/target/nodemesh.jar
+#   jre/                             a jlinked JRE 25 for the proxy, agent and CLI
+#   cni/nodemesh-cni, nodemesh-cni.d/ the CNI plugin's layout (cni-plugin/target/cni) with its own java.base-only JRE
+#                                    in nodemesh-cni.d/jre, which `nodemesh install-cni` copies onto the host
+#
+# Usage: stage-root.sh REPO ROOT   (JAVA_HOME: the JDK 25 to cut the JREs from)
+# The JREs are cached beside the base tars (NODEMESH_IMAGE_CACHE, default /var/cache/nodemesh), keyed by the JDK's
+# release file, the modules and this script: jlink and the CDS dump take ~20 s each.
+set -euo pipefail
+
+# The modules nodemesh.jar needs: `jdeps --ignore-missing-deps --multi-release 25 --print-module-deps` on it says
+# java.base, java.desktop, java.naming, java.net.http, java.sql, jdk.jfr, jdk.unsupported. java.desktop is left out
+# (24 MB): only java.beans is used from it, by Jackson's and SnakeYAML's optional bean support, which they declare
+# `requires static` and look up guardedly; image/README.md has the measurement. jdk.unsupported: Netty's Unsafe.
+# The rest as jdeps names their users: java.naming (gRPC's DNS resolver, BouncyCastle's LDAP helpers), java.sql
+# (Jackson's and fabric8's date types), jdk.jfr (Netty's allocation events).
+DAEMON_MODULES=java.base,java.naming,java.net.http,java.sql,jdk.jfr,jdk.unsupported
+# The CNI plugin's class path (cni-plugin.jar, linux-native.jar, jackson-core.jar) needs java.base alone (jdeps).
+PLUGIN_MODULES=java.base
+
+die() { echo "stage-root: $*" >&2; exit 2; }
+
+[ $# -eq 2 ] || die "usage: stage-root.sh REPO ROOT"
+repo=$(cd "$1" && pwd)
+root=$2
+[ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/jlink" ] || die "JAVA_HOME ($JAVA_HOME) has no bin/jlink"
+jar="$repo/cli/target/nodemesh.jar"
+cni="$repo/cni-plugin/target/cni"
+[ -f "$jar" ] || die "$jar is missing: build cli first (mvn package -pl image -am)"
+[ -f "$cni/nodemesh-cni" ] && [ -d "$cni/nodemesh-cni.d" ] || die "$cni is missing: build cni-plugin first"
+cache=${NODEMESH_IMAGE_CACHE:-/var/cache/nodemesh}
+mkdir -p "$cache" || die "cannot create $cache (set NODEMESH_IMAGE_CACHE)"
+
+# shellcheck source=../../../bin/jvm-flags.sh
+. "$repo/bin/jvm-flags.sh"
+nodemesh_read_jvm_flags "$repo/jvm-flags.properties"
+
+# jre MODULES FLAGS...: prints the path of a cached JRE of MODULES with a default CDS archive dumped with FLAGS, made
+# when missing. jlink's own --generate-cds-archive is no use here: it dumps with the default flags, and an archive is
+# only mapped by a JVM with the same object layout; every nodemesh JVM runs -XX:+UseCompactObjectHeaders (jvm.flags),
+# which maps lib/server/classes_coh.jsa and nothing else. So the archive is dumped by the new JRE with our flags.
+jre() {
+  local modules=$1 key dir tmp
+  shift
+  key=$( { cat "$JAVA_HOME/release" "${BASH_SOURCE[0]}"; printf '%s\n' "$modules" "$@"; } | sha256sum | cut -c1-16)
+  dir="$cache/jre-$key"
+  if [ ! -d "$dir" ]; then
+    tmp=$(mktemp -d "$cache/.jre-XXXXXX")
+    "$JAVA_HOME/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages \
+      --output "$tmp/jre" >&2 || { rm -rf "$tmp"; die "jlink --add-modules $modules failed"; }
+    "$tmp/jre/bin/java" "$@" -Xshare:dump >"$tmp/dump.log" 2>&1 \
+      || { cat "$tmp/dump.log" >&2; rm -rf "$tmp"; die "the CDS dump of $modules failed"; }
+    # The archive must be the one these flags map, or start-up silently goes without it.
+    "$tmp/jre/bin/java" "$@" -Xshare:on -version >/dev/null 2>&1 \
+      || { rm -rf "$tmp"; die "the JRE of $modules does not map its CDS archive with $*"; }
+    mv "$tmp/jre" "$dir" 2>/dev/null || [ -d "$dir" ] || die "cannot move the JRE to $dir"
+    rm -rf "$tmp"
+  fi
+  echo "$dir"
+}
+
+daemon_jre=$(jre "$DAEMON_MODULES" "${NODEMESH_JVM_FLAGS[@]}" "${NODEMESH_PROXY_JVM_FLAGS_DEFAULT[@]}")
+read -r -a cni_flags <<<"$(jvm_flag_words jvm.flags.cni)"
+plugin_jre=$(jre "$PLUGIN_MODULES" "${NODEMESH_JVM_FLAGS[@]}" "${cni_flags[@]}")
+
+rm -rf "$root"
+opt="$root/opt/nodemesh"
+mkdir -p "$opt/bin" "$opt/lib"
+install -m 0755 "$repo/image/src/nodemesh" "$opt/bin/nodemesh"
+install -m 0644 "$repo/bin/jvm-flags.sh" "$opt/bin/jvm-flags.sh"
+install -m 0644 "$repo/jvm-flags.properties" "$opt/jvm-flags.properties"
+install -m 0644 "$jar" "$opt/lib/nodemesh.jar"
+cp -a "$daemon_jre" "$opt/jre"
+cp -a "$cni" "$opt/cni"
+# java-home names the JDK of this build machine, which no node has: the plugin's own jre/ replaces it (the launcher
+# looks there first). The AOT cache was trained on that JDK and is only valid for it; and Jib gives every file of the
+# image one modification time, so the launcher's check "cache newer than the jars" would refuse it anyway.
+rm -f "$opt/cni/nodemesh-cni.d/java-home" "$opt/cni/nodemesh-cni.d/nodemesh-cni.aot" "$opt/cni/nodemesh-cni.d/nodemesh-cni.aot.log"
+cp -a "$plugin_jre" "$opt/cni/nodemesh-cni.d/jre"
+echo "stage-root: $opt (jre $(du -sm "$opt/jre" | cut -f1) MB, plugin jre $(du -sm "$opt/cni/nodemesh-cni.d/jre" | cut -f1) MB)" >&2
