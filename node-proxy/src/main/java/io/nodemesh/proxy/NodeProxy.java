@@ -208,6 +208,11 @@ public final class NodeProxy implements AutoCloseable {
                     }
                 });
         try {
+            if (handoverPath != null) {
+                // Before any listener opens, the admin socket's too: the pods' listeners, and the node's admin
+                // socket, may be the running proxy's; it lets them go.
+                takeOver();
+            }
             admin = AdminServer.start(boot.admin(), boot.adminSocket(), new View());
             try {
                 readinessServer = ReadinessServer.start(boot.readiness(), readiness);
@@ -216,6 +221,10 @@ public final class NodeProxy implements AutoCloseable {
                 throw e;
             }
         } catch (IOException e) {
+            if (takeover != null) {
+                takeover.close(); // the old proxy resumes
+                takeover = null;
+            }
             shutdownThreads();
             reconciler = null;
             if (identities != null) {
@@ -226,9 +235,6 @@ public final class NodeProxy implements AutoCloseable {
                 reporter = null;
             }
             throw e;
-        }
-        if (handoverPath != null) {
-            takeOver(); // before any listener opens: the pods' listeners may be the running proxy's
         }
         snapshot.set(new MeshSnapshot(initial.proxy(), List.of()));
         onControlThread(() -> apply(initial));
@@ -277,7 +283,6 @@ public final class NodeProxy implements AutoCloseable {
             }
             takeover = Takeover.begin(handoverPath, Duration.ofSeconds(30));
         } catch (IOException e) {
-            close();
             throw new IOException("cannot take over from the nodemesh proxy at " + handoverPath + ": "
                     + e.getMessage(), e);
         }
@@ -536,6 +541,7 @@ public final class NodeProxy implements AutoCloseable {
                 // The new proxy binds its own once it holds the pods; meanwhile the plugin's ADD fails and is retried.
                 cni.close();
             }
+            admin.releaseSocket(); // the node's CLI asks the new proxy from now on (loopback stays here)
             return onControlThread(() -> {
                 Map<String, HandoverSocket.Listeners> pods = new LinkedHashMap<>();
                 for (PodCapture pod : reconciler.pods()) {
@@ -562,6 +568,11 @@ public final class NodeProxy implements AutoCloseable {
                 } catch (IOException e) {
                     log.error("cannot reopen the CNI control socket {}: {}", cniSocket, e.getMessage());
                 }
+            }
+            try {
+                admin.restoreSocket();
+            } catch (IOException e) {
+                log.error("cannot serve the admin socket {} again: {}", admin.socket(), e.getMessage());
             }
         }
 

@@ -34,9 +34,22 @@ class UpgradeTest {
     @RegisterExtension
     static final MeshExtension mesh = new MeshExtension();
 
+    /** As on a node: one handover socket, one admin socket and one CNI control socket, whichever proxy serves them. */
     private static UnaryOperator<NodeProxy.Builder> handover() {
-        Path socket = mesh.dir().resolve("handover.sock");
-        return b -> b.handoverSocket(socket);
+        Path run = mesh.dir().resolve("run");
+        return b -> b.handoverSocket(run.resolve("handover.sock")).adminSocket(run.resolve("admin.sock"))
+                .cniSocket(run.resolve("cni.sock")).enrolmentFile(run.resolve("enrolment.json"));
+    }
+
+    /** GET {@code path} over the node's admin socket: the status line and the body. */
+    private static String adminOverSocket(String path) throws Exception {
+        try (SocketChannel ch = SocketChannel.open(java.net.UnixDomainSocketAddress.of(
+                mesh.dir().resolve("run/admin.sock")))) {
+            ch.write(java.nio.charset.StandardCharsets.US_ASCII.encode("GET " + path
+                    + " HTTP/1.1\r\nHost: nodemesh\r\nConnection: close\r\n\r\n"));
+            return new String(java.nio.channels.Channels.newInputStream(ch).readAllBytes(),
+                    java.nio.charset.StandardCharsets.UTF_8);
+        }
     }
 
     @Test
@@ -58,6 +71,11 @@ class UpgradeTest {
 
         assertThat(churn.failed()).as("failed new connections (first: %s)", churn.firstFailure()).isZero();
         assertThat(churn.ok()).isGreaterThan(200);
+        // The node's sockets are the new proxy's: the old one let them go and, stopping, left them alone.
+        assertThat(adminOverSocket("/workloads")).startsWith("HTTP/1.1 200").contains("\"pod\" : \"a\"");
+        assertThat(next.proxy.controlSocket()).isPresent();
+        assertThat(mesh.dir().resolve("run/cni.sock")).exists();
+        assertThat(mesh.dir().resolve("run/handover.sock")).as("the new proxy waits for the next").exists();
         PodCapture pod = next.proxy.pod("demo/a").orElseThrow();
         assertThat(pod.rulesInherited()).isTrue();
         assertThat(pod.listening()).isTrue();

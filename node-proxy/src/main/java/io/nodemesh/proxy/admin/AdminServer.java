@@ -54,14 +54,17 @@ public final class AdminServer implements AutoCloseable {
 
     private final EventLoopGroup group;
     private final Channel tcp;
-    private final Channel unix;
     private final Path socket;
+    private final ServerBootstrap unixBootstrap;
+    /** The Unix socket's channel; null while a new proxy taking this one's place serves the socket. */
+    private Channel unix;
 
-    private AdminServer(EventLoopGroup group, Channel tcp, Channel unix, Path socket) {
+    private AdminServer(EventLoopGroup group, Channel tcp, Channel unix, Path socket, ServerBootstrap unixBootstrap) {
         this.group = group;
         this.tcp = tcp;
         this.unix = unix;
         this.socket = socket;
+        this.unixBootstrap = unixBootstrap;
     }
 
     /**
@@ -85,11 +88,10 @@ public final class AdminServer implements AutoCloseable {
                     address.toString());
             UnixSocketFile.prepare(socket, "another process already serves " + socket
                     + " (a second proxy on this node?)");
-            Channel unix = bind(new ServerBootstrap().group(group).channel(NioServerDomainSocketChannel.class), pages,
-                    UnixDomainSocketAddress.of(socket), socket.toString());
-            // Owner-only (0600): the admin API shows the node's pods and connections; the CLI runs as root there.
-            UnixSocketFile.restrict(socket, "rw-------");
-            return new AdminServer(group, tcp, unix, socket);
+            ServerBootstrap unixBootstrap = new ServerBootstrap().group(group).channel(NioServerDomainSocketChannel.class)
+                    .childHandler(pages);
+            Channel unix = bindSocket(unixBootstrap, socket);
+            return new AdminServer(group, tcp, unix, socket, unixBootstrap);
         } catch (IOException e) {
             if (tcp != null) {
                 tcp.close().awaitUninterruptibly();
@@ -109,6 +111,37 @@ public final class AdminServer implements AutoCloseable {
         return bound.channel();
     }
 
+    private static Channel bindSocket(ServerBootstrap bootstrap, Path socket) throws IOException {
+        var bound = bootstrap.bind(UnixDomainSocketAddress.of(socket)).awaitUninterruptibly();
+        if (!bound.isSuccess()) {
+            throw new IOException("cannot start the admin server on " + socket + ": " + bound.cause().getMessage(),
+                    bound.cause());
+        }
+        // Owner-only (0600): the admin API shows the node's pods and connections; the CLI runs as root there.
+        UnixSocketFile.restrict(socket, "rw-------");
+        return bound.channel();
+    }
+
+    /**
+     * Lets go of the Unix socket, its file removed, for a new proxy taking this one's place (docs/upgrade.md): the
+     * node's CLI asks the new one from then on. Loopback stays.
+     */
+    public synchronized void releaseSocket() {
+        if (unix != null) {
+            unix.close().awaitUninterruptibly();
+            unix = null;
+            UnixSocketFile.remove(socket);
+        }
+    }
+
+    /** Serves the Unix socket again after a takeover that failed ({@link #releaseSocket}). */
+    public synchronized void restoreSocket() throws IOException {
+        if (unix == null) {
+            UnixSocketFile.prepare(socket, "another process already serves " + socket);
+            unix = bindSocket(unixBootstrap, socket);
+        }
+    }
+
     /** The bound address (with the real port when 0 was asked for). */
     public InetSocketAddress address() {
         return (InetSocketAddress) tcp.localAddress();
@@ -122,8 +155,8 @@ public final class AdminServer implements AutoCloseable {
     @Override
     public void close() {
         tcp.close().awaitUninterruptibly();
-        unix.close().awaitUninterruptibly();
-        UnixSocketFile.remove(socket);
+        // Released: the file is a new proxy's now, and stays.
+        releaseSocket();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }
 
