@@ -135,7 +135,8 @@ class PostureTest {
         DaemonSetUpdateStrategy update = m.one(DaemonSet.class).getSpec().getUpdateStrategy();
         assertThat(update.getType()).isEqualTo("RollingUpdate");
         assertThat(update.getRollingUpdate().getMaxUnavailable().getIntVal()).isEqualTo(1);
-        assertThat(update.getRollingUpdate().getMaxSurge().getIntVal()).isZero();
+        // A new pod beside the old one on each node: the new proxy takes the old one's sockets over (docs/upgrade.md).
+        assertThat(update.getRollingUpdate().getMaxSurge().getIntVal()).isEqualTo(1);
         Map<String, String> annotations = m.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations();
         assertThat(annotations).containsEntry("prometheus.io/scrape", "true").containsEntry("prometheus.io/path", "/metrics");
         assertThat(m.container("node-proxy").getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
