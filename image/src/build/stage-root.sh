@@ -78,8 +78,22 @@ install -m 0644 "$jar" "$opt/lib/nodemesh.jar"
 cp -a "$daemon_jre" "$opt/jre"
 cp -a "$cni" "$opt/cni"
 # java-home names the JDK of this build machine, which no node has: the plugin's own jre/ replaces it (the launcher
-# looks there first). The AOT cache was trained on that JDK and is only valid for it; and Jib gives every file of the
-# image one modification time, so the launcher's check "cache newer than the jars" would refuse it anyway.
-rm -f "$opt/cni/nodemesh-cni.d/java-home" "$opt/cni/nodemesh-cni.d/nodemesh-cni.aot" "$opt/cni/nodemesh-cni.d/nodemesh-cni.aot.log"
-cp -a "$plugin_jre" "$opt/cni/nodemesh-cni.d/jre"
+# looks there first). The build's AOT cache was trained on that JDK and is only valid for it: the plugin's is trained
+# again below, on its own JRE.
+d="$opt/cni/nodemesh-cni.d"
+rm -f "$d/java-home" "$d/nodemesh-cni.aot" "$d/nodemesh-cni.aot.log"
+cp -a "$plugin_jre" "$d/jre"
+# Jib gives every file of the image one time (1970-01-01T00:00:01Z, its default): the jars get that time before the
+# training and the cache after it, as they will have in the image and, copied with their times by the installer, on
+# the host (the launcher takes a cache not older than the jars). Trained as the build's cache is (CniTraining), without a proxy: the enrolled namespace's calls take the
+# fail-closed path.
+jib_time=@1
+touch -d "$jib_time" "$d/cni-plugin.jar" "$d/linux-native.jar" "$d/jackson-core.jar"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$d/jre/bin/java" "${NODEMESH_JVM_FLAGS[@]}" "${cni_flags[@]}" -XX:AOTCacheOutput="$d/nodemesh-cni.aot" \
+    -cp "$d/cni-plugin.jar:$d/linux-native.jar:$d/jackson-core.jar" io.nodemesh.cni.CniTraining "$work" - \
+    >"$work/training.log" 2>&1 || { cat "$work/training.log" >&2; die "training the plugin's AOT cache failed"; }
+[ -f "$d/nodemesh-cni.aot" ] || { cat "$work/training.log" >&2; die "the plugin's training wrote no AOT cache"; }
+touch -d "$jib_time" "$d/nodemesh-cni.aot"
 echo "stage-root: $opt (jre $(du -sm "$opt/jre" | cut -f1) MB, plugin jre $(du -sm "$opt/cni/nodemesh-cni.d/jre" | cut -f1) MB)" >&2

@@ -73,6 +73,9 @@ final class DaemonSetRunsTest {
             }
             """;
 
+    /** Where the image has nodemesh.jar (image/README.md); the test mounts the built one there. */
+    private static final String IMAGE_JAR = "/opt/nodemesh/lib/nodemesh.jar";
+
     private final List<ContainerProcess> running = new ArrayList<>();
 
     @Test
@@ -101,12 +104,15 @@ final class DaemonSetRunsTest {
                         "KUBERNETES_SERVICE_PORT", String.valueOf(apiInPod.port()),
                         "KUBERNETES_SERVICE_PORT_HTTPS", String.valueOf(apiInPod.port()));
                 Kubelet kubelet = new Kubelet(NODE, "nodemesh-x7k2q", NAMESPACE);
-                JarLauncher launcher = new JarLauncher(jar);
+                // The jar where the image has it: its path in the repository may be hidden in the container (a clone
+                // under /tmp, where the pod mounts an emptyDir).
+                JarLauncher launcher = new JarLauncher(Path.of(IMAGE_JAR));
                 try {
                     for (Container c : Stream.concat(pod.getInitContainers().stream(), pod.getContainers().stream())
                             .toList()) {
                         Map<String, Path> extra = new LinkedHashMap<>();
                         extra.put("/var/run/secrets/kubernetes.io/serviceaccount", serviceAccount);
+                        extra.put(IMAGE_JAR, jar);
                         if (c.getName().equals("install-cni")) {
                             // The image's copy of the plugin's layout, built by cni-plugin's package.
                             extra.put("/opt/nodemesh/cni", Manifests.repository("cni-plugin/target/cni"));

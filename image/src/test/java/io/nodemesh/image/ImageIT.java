@@ -152,10 +152,16 @@ final class ImageIT {
     @Test
     void theCniPluginRunsOnItsOwnJreInTheImageAndInstalledOnTheHost() throws Exception {
         String request = "{\"cniVersion\":\"1.0.0\"}";
-        Map<String, String> version = Map.of("CNI_COMMAND", "VERSION");
+        // AOTMode=on: a JVM given an AOT cache it cannot use refuses to start (instead of running without it).
+        Map<String, String> version = Map.of("CNI_COMMAND", "VERSION", "JDK_JAVA_OPTIONS", "-XX:AOTMode=on");
         UnpackedImage.Result inImage = image.run(Duration.ofSeconds(60), version, request,
                 List.of("/opt/nodemesh/cni/nodemesh-cni"));
         assertVersionAnswer(inImage);
+        // The launcher passes the plugin's AOT cache, trained on this JRE (stage-root.sh), and the JVM maps it: the
+        // archive it prints is that cache, holding the plugin's own classes (the JRE's CDS archive has none).
+        assertUsesItsAotCache(image.run(Duration.ofSeconds(60), Map.of("CNI_COMMAND", "VERSION",
+                "JDK_JAVA_OPTIONS", "-XX:+PrintSharedArchiveAndExit"), request,
+                List.of("/opt/nodemesh/cni/nodemesh-cni")));
 
         // install-cni from the image into a "host" directory, then the installed plugin run outside the image with no
         // Java named anywhere (no JAVA_HOME, no java-home file): it must find the jre/ copied beside it.
@@ -175,7 +181,7 @@ final class ImageIT {
             assertThat(walk.filter(Files::isSymbolicLink).toList()).isEmpty();
         }
 
-        Process plugin = new ProcessBuilder("/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "CNI_COMMAND=VERSION",
+        Process plugin = new ProcessBuilder("/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "CNI_COMMAND=VERSION", "JDK_JAVA_OPTIONS=-XX:AOTMode=on",
                 binDir.resolve("nodemesh-cni").toString()).redirectErrorStream(false).start();
         try (var in = plugin.getOutputStream()) {
             in.write(request.getBytes(StandardCharsets.UTF_8));
@@ -183,6 +189,22 @@ final class ImageIT {
         String stdout = new String(plugin.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         String stderr = new String(plugin.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertVersionAnswer(new UnpackedImage.Result(plugin.waitFor(), stdout, stderr));
+
+        // On the host too, after the installer's copy: the same cache, taken by the launcher and mapped by the JVM.
+        Process printed = new ProcessBuilder("/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "CNI_COMMAND=VERSION",
+                "JDK_JAVA_OPTIONS=-XX:+PrintSharedArchiveAndExit", binDir.resolve("nodemesh-cni").toString())
+                .redirectErrorStream(true).start();
+        printed.getOutputStream().close();
+        String archive = new String(printed.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertUsesItsAotCache(new UnpackedImage.Result(printed.waitFor(), archive, ""));
+    }
+
+    private static void assertUsesItsAotCache(UnpackedImage.Result printed) {
+        String all = printed.stdout() + printed.stderr();
+        assertThat(printed.exitCode()).as(all).isZero();
+        assertThat(all).as("the archive the plugin's JVM maps")
+                .containsPattern("Static archive name: \\S*/nodemesh-cni\\.d/nodemesh-cni\\.aot")
+                .contains("io.nodemesh.cni.CniPlugin app_loader");
     }
 
     private static void assertVersionAnswer(UnpackedImage.Result result) throws IOException {
