@@ -214,22 +214,28 @@ class TwoNodeTunnelTest {
                 .noneMatch(c -> c.outcome() == Outcome.DRAINED);
     }
 
-    @Test
-    void connectionChurnRidesOnePooledConnectionAndLosesNoConnection() throws Exception {
-        Nodes n = twoNodes("1h");
-        InetSocketAddress app = new InetSocketAddress(n.b().ipv4(), APP_PORT);
-        String request = "r".repeat(1024);
-        int threads = 4;
-        int each = 500;
+    /** What one churned connection does with its channel: null when all went well, else what was wrong. */
+    private interface OneConnection {
+        String check(SocketChannel ch) throws Exception;
+    }
+
+    /**
+     * {@code threads} workers, each opening {@code each} connections from {@code pod} to {@code app} one after the
+     * other and running {@code one} on them; every failure as "worker/connection: what", each worker waited for up to
+     * {@code seconds}.
+     */
+    private static List<String> churn(Netns pod, InetSocketAddress app, int threads, int each, int seconds,
+            OneConnection one) throws Exception {
         List<CompletableFuture<List<String>>> workers = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
             int worker = t;
             workers.add(CompletableFuture.supplyAsync(() -> {
                 List<String> failures = new ArrayList<>();
                 for (int i = 0; i < each; i++) {
-                    try (SocketChannel ch = EchoServer.connect(n.a(), app)) {
-                        if (!EchoServer.roundTrip(ch, request).equals(request)) {
-                            failures.add(worker + "/" + i + ": the reply was cut short");
+                    try (SocketChannel ch = EchoServer.connect(pod, app)) {
+                        String wrong = one.check(ch);
+                        if (wrong != null) {
+                            failures.add(worker + "/" + i + ": " + wrong);
                         }
                     } catch (Exception e) {
                         failures.add(worker + "/" + i + ": " + e);
@@ -240,8 +246,20 @@ class TwoNodeTunnelTest {
         }
         List<String> failures = new ArrayList<>();
         for (CompletableFuture<List<String>> w : workers) {
-            failures.addAll(w.get(120, TimeUnit.SECONDS));
+            failures.addAll(w.get(seconds, TimeUnit.SECONDS));
         }
+        return failures;
+    }
+
+    @Test
+    void connectionChurnRidesOnePooledConnectionAndLosesNoConnection() throws Exception {
+        Nodes n = twoNodes("1h");
+        InetSocketAddress app = new InetSocketAddress(n.b().ipv4(), APP_PORT);
+        String request = "r".repeat(1024);
+        int threads = 4;
+        int each = 500;
+        List<String> failures = churn(n.a(), app, threads, each, 120, ch ->
+                EchoServer.roundTrip(ch, request).equals(request) ? null : "the reply was cut short");
         assertThat(failures).as("%d connections, one request each", threads * each).isEmpty();
         JsonNode client = tunnel(n.one()).path("client");
         assertThat(client.path("streams").asLong()).isEqualTo((long) threads * each);
@@ -286,30 +304,12 @@ class TwoNodeTunnelTest {
         InetSocketAddress app = new InetSocketAddress(n.b().ipv4(), 7100);
         int threads = 32;
         int each = 60;
-        List<CompletableFuture<List<String>>> workers = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-            int worker = t;
-            workers.add(CompletableFuture.supplyAsync(() -> {
-                List<String> failures = new ArrayList<>();
-                for (int i = 0; i < each; i++) {
-                    try (SocketChannel ch = EchoServer.connect(n.a(), app)) {
-                        ch.write(ByteBuffer.wrap("r".repeat(1024).getBytes()));
-                        ch.socket().setSoTimeout(10_000);
-                        byte[] got = ch.socket().getInputStream().readAllBytes();
-                        if (!Arrays.equals(got, reply)) {
-                            failures.add(worker + "/" + i + ": " + got.length + " bytes back");
-                        }
-                    } catch (Exception e) {
-                        failures.add(worker + "/" + i + ": " + e);
-                    }
-                }
-                return failures;
-            }, Thread::startVirtualThread));
-        }
-        List<String> failures = new ArrayList<>();
-        for (CompletableFuture<List<String>> w : workers) {
-            failures.addAll(w.get(180, TimeUnit.SECONDS));
-        }
+        List<String> failures = churn(n.a(), app, threads, each, 180, ch -> {
+            ch.write(ByteBuffer.wrap("r".repeat(1024).getBytes()));
+            ch.socket().setSoTimeout(10_000);
+            byte[] got = ch.socket().getInputStream().readAllBytes();
+            return Arrays.equals(got, reply) ? null : got.length + " bytes back";
+        });
         assertThat(failures).as("%d connections, %d at a time, the server closing first", threads * each, threads)
                 .isEmpty();
     }

@@ -179,7 +179,8 @@ class KubernetesCaptureTest {
         }
     }
 
-    private static String natRules(Netns pod) {
+    /** The nat table of {@code pod}'s namespace, as iptables-save prints it. */
+    static String natRules(Netns pod) {
         return pod.execOk("iptables-save", "-t", "nat").stdout();
     }
 
@@ -228,7 +229,8 @@ class KubernetesCaptureTest {
         }
     }
 
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+    /** Waits up to 30 s for {@code condition}, failing with {@code what}. */
+    static void await(String what, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {

@@ -1,5 +1,7 @@
 package io.nodemesh.discovery.kubernetes;
 
+import static io.nodemesh.discovery.kubernetes.KubernetesCaptureTest.await;
+import static io.nodemesh.discovery.kubernetes.KubernetesCaptureTest.natRules;
 import static io.nodemesh.discovery.kubernetes.Resources.namespace;
 import static io.nodemesh.discovery.kubernetes.Resources.pod;
 import static java.nio.charset.StandardCharsets.UTF_8;
@@ -30,7 +32,6 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -151,20 +152,6 @@ class KubernetesHandoffTest {
             if (fd >= 0) {
                 Descriptors.close(fd);
             }
-        }
-    }
-
-    private static String natRules(Netns pod) {
-        return pod.execOk("iptables-save", "-t", "nat").stdout();
-    }
-
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(20);
         }
     }
 }
