@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.nodemesh.linux.Descriptors;
-import io.nodemesh.linux.SeqpacketSocket;
 import io.nodemesh.proxy.handoff.ControlSocket;
 import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.proxy.model.Direction;
@@ -17,7 +16,6 @@ import io.nodemesh.topology.Netns;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -50,34 +48,20 @@ class HandoffTest {
     }
 
     private static String request(String command, String name, String containerId, Netns pod) {
-        String ips = pod == null ? "" : ",\"ips\":[\"" + pod.ipv4().getHostAddress() + "/24\"]";
-        return "{\"version\":1,\"command\":\"" + command + "\",\"containerId\":\"" + containerId + "\","
-                + "\"pod\":{\"namespace\":\"demo\",\"name\":\"" + name + "\",\"uid\":\"uid-" + name + "\"},"
-                + "\"interface\":\"eth0\"" + ips + ",\"netnsPath\":\"" + (pod == null ? "" : pod.path()) + "\"}";
+        return PluginCalls.request(command, "demo", name, containerId, pod);
     }
 
-    /** Sends one request as the plugin does and returns the answer. */
     private static JsonNode call(Path socket, String json, int... fds) throws Exception {
-        return call(socket, json.getBytes(UTF_8), fds);
+        return PluginCalls.call(socket, json, fds);
     }
 
     private static JsonNode call(Path socket, byte[] datagram, int... fds) throws Exception {
-        try (SeqpacketSocket s = SeqpacketSocket.connect(socket)) {
-            s.timeouts(Duration.ofSeconds(40));
-            s.send(datagram, fds);
-            SeqpacketSocket.Received r = s.receive(64 * 1024, 0);
-            return JSON.readTree(r.data());
-        }
+        return PluginCalls.call(socket, datagram, fds);
     }
 
-    /** ADD with the pod's namespace opened as the plugin opens it; the descriptor is closed after sending. */
+    /** ADD with the pod's namespace opened as the plugin opens it. */
     private static JsonNode add(Path socket, String name, String containerId, Netns pod) throws Exception {
-        int fd = Descriptors.openReadOnly(pod.path());
-        try {
-            return call(socket, request("ADD", name, containerId, pod), fd);
-        } finally {
-            Descriptors.close(fd);
-        }
+        return PluginCalls.withNamespace(socket, request("ADD", name, containerId, pod), pod);
     }
 
     private static TestNode start(MeshFile config) throws Exception {

@@ -4,7 +4,6 @@ import static io.nodemesh.discovery.kubernetes.KubernetesCaptureTest.await;
 import static io.nodemesh.discovery.kubernetes.KubernetesCaptureTest.natRules;
 import static io.nodemesh.discovery.kubernetes.Resources.namespace;
 import static io.nodemesh.discovery.kubernetes.Resources.pod;
-import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,10 +11,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.nodemesh.linux.Descriptors;
-import io.nodemesh.linux.SeqpacketSocket;
 import io.nodemesh.proxy.LeakGuard;
 import io.nodemesh.proxy.NodeProxy;
+import io.nodemesh.proxy.PluginCalls;
 import io.nodemesh.proxy.inpod.NetnsScanner;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.CaptureState;
@@ -128,30 +126,15 @@ class KubernetesHandoffTest {
     }
 
     private static String request(String command, String containerId, Netns pod) {
-        String ips = pod == null ? "" : ",\"ips\":[\"" + pod.ipv4().getHostAddress() + "/24\"]";
-        return "{\"version\":1,\"command\":\"" + command + "\",\"containerId\":\"" + containerId + "\","
-                + "\"pod\":{\"namespace\":\"shop\",\"name\":\"web\",\"uid\":\"uid-web\"},"
-                + "\"interface\":\"eth0\"" + ips + ",\"netnsPath\":\"" + (pod == null ? "" : pod.path()) + "\"}";
+        return PluginCalls.request(command, "shop", "web", containerId, pod);
     }
 
-    /** One request as the plugin sends it (with the pod's namespace opened as a descriptor for an ADD), its answer. */
+    /** One request as the plugin sends it (with the pod's namespace as a descriptor when {@code pod} is given). */
     private static JsonNode call(Path socket, String json, Netns pod) {
-        int fd = -1;
-        try (SeqpacketSocket s = SeqpacketSocket.connect(socket)) {
-            s.timeouts(Duration.ofSeconds(40));
-            if (pod != null) {
-                fd = Descriptors.openReadOnly(pod.path());
-                s.send(json.getBytes(UTF_8), fd);
-            } else {
-                s.send(json.getBytes(UTF_8));
-            }
-            return JSON.readTree(s.receive(64 * 1024, 0).data());
+        try {
+            return pod == null ? PluginCalls.call(socket, json) : PluginCalls.withNamespace(socket, json, pod);
         } catch (Exception e) {
             throw new IllegalStateException(e);
-        } finally {
-            if (fd >= 0) {
-                Descriptors.close(fd);
-            }
         }
     }
 }
