@@ -106,8 +106,8 @@ public final class RulesCommand implements Runnable {
                 description = "Network namespace: a path (/var/run/netns/NAME, /proc/PID/ns/net) or a name under /var/run/netns.")
         String netns;
 
-        @Option(names = "--backend", paramLabel = "iptables|nft", defaultValue = "iptables",
-                description = "Which tools write the rules (default ${DEFAULT-VALUE}).")
+        @Option(names = "--backend", paramLabel = "nft|iptables", defaultValue = "nft",
+                description = "Which backend: nft (the default, as the proxy's) or iptables.")
         Backend backend;
 
         Path path() {

@@ -29,6 +29,10 @@ final class Libc {
     static final int EINTR = 4;
     static final int EAGAIN = 11;
     static final int AF_UNIX = 1;
+    static final int AF_NETLINK = 16;
+    static final int SOCK_RAW = 3;
+    static final int SOL_NETLINK = 270;
+    static final int NETLINK_EXT_ACK = 11;
     static final int SOCK_SEQPACKET = 5;
     static final int SOCK_CLOEXEC = 0x80000;
     static final int SHUT_RDWR = 2;
@@ -82,6 +86,12 @@ final class Libc {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static final MethodHandle SENDMSG = downcall("sendmsg",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle SEND = downcall("send",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_INT));
+    private static final MethodHandle RECV = downcall("recv",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_INT));
     private static final MethodHandle RECVMSG = downcall("recvmsg",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
     // ioctl is variadic: the linker must be told where the variadic part starts (the unused third argument).
@@ -207,9 +217,13 @@ final class Libc {
     }
 
     static int socket(int domain, int type, String what) throws IOException {
+        return socket(domain, type, 0, what);
+    }
+
+    static int socket(int domain, int type, int protocol, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) SOCKET.invokeExact(state, domain, type, 0);
+            int fd = (int) SOCKET.invokeExact(state, domain, type, protocol);
             if (fd < 0) {
                 throw failure("socket for " + what, state);
             }
@@ -309,6 +323,46 @@ final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("sendmsg() downcall failed", t);
+        }
+    }
+
+    /** {@code send(fd, buf, len, flags)}, again when a signal interrupts it; returns the bytes sent. */
+    static long send(int fd, MemorySegment buffer, long length, int flags, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            while (true) {
+                long sent = (long) SEND.invokeExact(state, fd, buffer, length, flags);
+                if (sent >= 0) {
+                    return sent;
+                }
+                if (errno(state) != EINTR) {
+                    throw failure("send on " + what, state);
+                }
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("send() downcall failed", t);
+        }
+    }
+
+    /** {@code recv(fd, buf, len, flags)}, again when a signal interrupts it; returns the bytes received. */
+    static long recv(int fd, MemorySegment buffer, long length, int flags, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            while (true) {
+                long received = (long) RECV.invokeExact(state, fd, buffer, length, flags);
+                if (received >= 0) {
+                    return received;
+                }
+                if (errno(state) != EINTR) {
+                    throw failure("recv on " + what, state);
+                }
+            }
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("recv() downcall failed", t);
         }
     }
 

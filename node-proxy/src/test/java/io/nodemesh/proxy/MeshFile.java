@@ -37,7 +37,7 @@ public final class MeshFile {
         this.podNames = podNames;
     }
 
-    /** {@code iptables} (the default), {@code nft} or {@code none}. */
+    /** {@code nft} (the default), {@code iptables} or {@code none}. */
     public MeshFile rules(String backend) {
         this.rules = backend;
         return this;

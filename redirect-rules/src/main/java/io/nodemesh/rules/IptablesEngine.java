@@ -17,6 +17,30 @@ final class IptablesEngine implements RuleEngine {
     @Override
     public void apply(RedirectPlan plan, Path netns) {
         ApplyGuard.refuseIfPresent(netns);
+        restore(plan, netns);
+    }
+
+    @Override
+    public Installed install(RedirectPlan plan, Path netns) {
+        CheckResult live = check(plan, netns);
+        if (live.inSync()) {
+            return Installed.KEPT;
+        }
+        if (live.present()) {
+            remove(netns);
+        }
+        boolean nft;
+        try (NftNetlink netlink = NftNetlink.in(netns)) {
+            nft = netlink.delete();
+        } catch (RulesException e) {
+            nft = false; // no nf_tables to hold a table of the other backend
+        }
+        restore(plan, netns);
+        return live.present() || nft ? Installed.REPLACED : Installed.APPLIED;
+    }
+
+    /** iptables-restore --noflush of each family's rules; a family that fails undoes the ones before it. */
+    private static void restore(RedirectPlan plan, Path netns) {
         List<IpFamily> done = new ArrayList<>();
         for (IpFamily family : plan.families()) {
             NetnsRunner.Result result = NetnsRunner.run(netns, family.iptablesTool() + "-restore",

@@ -6,7 +6,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** {@link RuleEngine} on nodemesh's own nftables table {@code inet nodemesh}, via {@code nft -f}. */
+/**
+ * {@link RuleEngine} on nodemesh's own nftables table {@code inet nodemesh}, written and deleted over netlink
+ * ({@link NftNetlink}: the same bytecode {@code nft -f} sends for {@link NftRenderer}'s text), listed with
+ * {@code nft list table} for {@link #check}.
+ */
 final class NftEngine implements RuleEngine {
 
     @Override
@@ -17,8 +21,27 @@ final class NftEngine implements RuleEngine {
     @Override
     public void apply(RedirectPlan plan, Path netns) {
         ApplyGuard.refuseIfPresent(netns);
-        // One nft -f run is one netlink transaction: the whole table lands or nothing does.
-        NetnsRunner.runOk(netns, "nft", NftRenderer.render(plan), "-f", "-");
+        try (NftNetlink nft = NftNetlink.in(netns)) {
+            nft.create(plan); // one transaction: the whole table lands or nothing does
+        }
+    }
+
+    @Override
+    public Installed install(RedirectPlan plan, Path netns) {
+        try (NftNetlink nft = NftNetlink.in(netns)) {
+            List<String> iptables = nft.iptablesChains();
+            if (!iptables.isEmpty()) {
+                RuleEngine.iptables().remove(netns);
+            }
+            if (nft.tablePresent()) {
+                nft.replace(plan);
+                return Installed.REPLACED;
+            }
+            // Not replace(): a transaction that deletes a table (even one it created) leaves the kernel work that
+            // waits for an RCU grace period, and the next transaction on the machine waits for that work.
+            nft.create(plan);
+            return iptables.isEmpty() ? Installed.APPLIED : Installed.REPLACED;
+        }
     }
 
     @Override
@@ -33,29 +56,20 @@ final class NftEngine implements RuleEngine {
 
     @Override
     public boolean remove(Path netns) {
-        NetnsRunner.requireNamespace(netns);
-        if (!tablePresent(netns)) {
-            return false;
+        try (NftNetlink nft = NftNetlink.in(netns)) {
+            return nft.delete();
         }
-        NetnsRunner.runOk(netns, "nft", null, "delete", "table", "inet", "nodemesh");
-        return true;
     }
 
-    /** {@code nft table inet nodemesh} if that table is live; empty if not (or nft is not installed). */
+    /** {@code nft table inet nodemesh} if that table is live; empty if not. */
     static String describePresence(Path netns) {
-        try {
-            return tablePresent(netns) ? "nft table " + NftRenderer.TABLE : "";
-        } catch (RulesException e) {
-            if (e.getMessage().contains("not found on PATH")) {
-                return "";
-            }
-            throw e;
-        }
+        return tablePresent(netns) ? "nft table " + NftRenderer.TABLE : "";
     }
 
     private static boolean tablePresent(Path netns) {
-        String tables = NetnsRunner.runOk(netns, "nft", null, "list", "tables");
-        return tables.lines().anyMatch(line -> line.strip().equals("table " + NftRenderer.TABLE));
+        try (NftNetlink nft = NftNetlink.in(netns)) {
+            return nft.tablePresent();
+        }
     }
 
     /**

@@ -66,7 +66,7 @@ public final class NftRenderer {
         return family == IpFamily.IPV4 ? "ip daddr" : "ip6 daddr";
     }
 
-    private static String markMatch(RedirectPlan plan) {
+    static String markMatch(RedirectPlan plan) {
         String value = String.format("0x%08x", plan.mark());
         return plan.markMask() == -1
                 ? "meta mark " + value

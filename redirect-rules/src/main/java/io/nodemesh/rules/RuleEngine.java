@@ -4,9 +4,10 @@ import java.nio.file.Path;
 
 /**
  * Applies, checks and removes a {@link RedirectPlan} inside a network namespace given by path
- * ({@code /var/run/netns/NAME} or {@code /proc/PID/ns/net}), by running the netfilter tools there
- * with {@code nsenter --net=PATH}. Every method fails with a {@link RulesException} naming the
- * namespace or carrying the tool's stderr.
+ * ({@code /var/run/netns/NAME} or {@code /proc/PID/ns/net}). The iptables backend runs the tools there with
+ * {@code nsenter --net=PATH}; the nft backend talks to nf_tables over netlink from the calling thread (a platform
+ * thread) and runs {@code nft} only to list the table for {@link #check}. Every method fails with a
+ * {@link RulesException} naming the namespace and carrying the tool's stderr or the kernel's reason.
  */
 public sealed interface RuleEngine permits IptablesEngine, NftEngine {
 
@@ -31,6 +32,25 @@ public sealed interface RuleEngine permits IptablesEngine, NftEngine {
 
     /** {@code iptables} or {@code nft}. */
     String name();
+
+    /** What {@link #install} found and did. */
+    enum Installed {
+        /** The live rules were the plan's already; nothing changed. */
+        KEPT,
+        /** There were no nodemesh rules; the plan's went in. */
+        APPLIED,
+        /** nodemesh rules (of either backend, or of another plan) were there and were replaced by the plan's. */
+        REPLACED
+    }
+
+    /**
+     * Makes nodemesh's rules in the namespace exactly the plan's, replacing any of either backend (rules an earlier
+     * proxy left): what the proxy does when it captures a pod, with as little work as the backend allows. nft: one
+     * netlink dump that looks for iptables-nft leftovers, one lookup of the table, then one transaction that creates
+     * the table or, if one is there, swaps it whole (never an instant without rules); no process. iptables: rules in sync are kept; otherwise what is there is
+     * removed and the plan applied, four processes for a namespace without nodemesh rules.
+     */
+    Installed install(RedirectPlan plan, Path netns);
 
     /**
      * Installs the plan atomically (one transaction per IP family for iptables, one for nft).

@@ -34,10 +34,10 @@ public record ProxySettings(
         Objects.requireNonNull(rules, "rules");
     }
 
-    /** Every default: mark 0x539, ports 15001/15006, 5 s / 1 h / 30 s, iptables. */
+    /** Every default: mark 0x539, ports 15001/15006, 5 s / 1 h / 30 s, nft (written over netlink, no process per pod). */
     public static ProxySettings defaults() {
         return new ProxySettings(DEFAULT_MARK, 15001, 15006, Duration.ofSeconds(5), Duration.ofHours(1),
-                Duration.ofSeconds(30), RulesBackend.IPTABLES);
+                Duration.ofSeconds(30), RulesBackend.NFT);
     }
 
     /** Whether a pod's listeners and rules must be rebuilt when the settings change from {@code this} to {@code next}. */

@@ -58,7 +58,7 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *   connectTimeout: 5s        # durations: <number><ms|s|m|h|d>
  *   idleTimeout: 1h
  *   drainTimeout: 30s
- *   rules: iptables           # iptables | nft | none (none: somebody else installs the redirect rules)
+ *   rules: nft                # nft (default) | iptables | none (none: somebody else installs the redirect rules)
  *   admin: 127.0.0.1:15000    # admin HTTP (stats); port 0 = ephemeral; [::1]:15000 for IPv6
  *   adminSocket: /var/run/nodemesh/admin.sock   # the admin API on a Unix socket too (owner-only)
  *   readiness: 127.0.0.1:15021   # GET /healthz/ready: 200 once the pods are reconciled, 503 while starting or draining

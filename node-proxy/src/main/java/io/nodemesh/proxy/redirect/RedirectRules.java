@@ -3,10 +3,8 @@ package io.nodemesh.proxy.redirect;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.discovery.PodSpec;
-import io.nodemesh.rules.CheckResult;
 import io.nodemesh.rules.RedirectPlan;
 import io.nodemesh.rules.RuleEngine;
-import io.nodemesh.rules.RulesException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,18 +14,16 @@ public final class RedirectRules implements PodRules {
     private static final Logger log = LoggerFactory.getLogger(RedirectRules.class);
 
     private final RuleEngine engine;
-    private final RuleEngine other;
 
-    private RedirectRules(RuleEngine engine, RuleEngine other) {
+    private RedirectRules(RuleEngine engine) {
         this.engine = engine;
-        this.other = other;
     }
 
     /** The installer for {@code backend}; {@link PodRules#NONE} for {@code none}. */
     public static PodRules forBackend(RulesBackend backend) {
         return switch (backend) {
-            case IPTABLES -> new RedirectRules(RuleEngine.iptables(), RuleEngine.nft());
-            case NFT -> new RedirectRules(RuleEngine.nft(), RuleEngine.iptables());
+            case IPTABLES -> new RedirectRules(RuleEngine.iptables());
+            case NFT -> new RedirectRules(RuleEngine.nft());
             case NONE -> PodRules.NONE;
         };
     }
@@ -50,24 +46,17 @@ public final class RedirectRules implements PodRules {
 
     @Override
     public void install(PodSpec pod, ProxySettings settings) {
-        RedirectPlan plan = plan(pod, settings);
-        CheckResult live = engine.check(plan, pod.netns());
-        if (live.inSync()) {
-            log.info("pod {}: {} redirect rules already in place and in sync, kept", pod.key(), engine.name());
-            return;
+        long start = System.nanoTime();
+        RuleEngine.Installed done = engine.install(plan(pod, settings), pod.netns());
+        long micros = (System.nanoTime() - start) / 1000;
+        switch (done) {
+            case KEPT -> log.info("pod {}: {} redirect rules already in place and in sync, kept ({} µs)", pod.key(),
+                    engine.name(), micros);
+            case APPLIED -> log.info("pod {}: {} redirect rules applied in {} ({} µs)", pod.key(), engine.name(),
+                    pod.netns(), micros);
+            case REPLACED -> log.info("pod {}: nodemesh redirect rules in {} replaced by the plan's {} rules ({} µs)",
+                    pod.key(), pod.netns(), engine.name(), micros);
         }
-        if (live.present()) {
-            log.info("pod {}: replacing out-of-date redirect rules: {}", pod.key(), live);
-        }
-        // Rules of either backend left by an earlier proxy would make apply refuse; they are ours to replace.
-        engine.remove(pod.netns());
-        try {
-            other.remove(pod.netns());
-        } catch (RulesException e) {
-            log.debug("pod {}: cannot look for {} rules: {}", pod.key(), other.name(), e.getMessage());
-        }
-        engine.apply(plan, pod.netns());
-        log.info("pod {}: {} redirect rules applied in {}", pod.key(), engine.name(), pod.netns());
     }
 
     @Override

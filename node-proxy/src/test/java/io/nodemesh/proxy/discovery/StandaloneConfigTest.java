@@ -47,7 +47,7 @@ class StandaloneConfigTest {
         assertThat(p.connectTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(p.idleTimeout()).isEqualTo(Duration.ofHours(1));
         assertThat(p.drainTimeout()).isEqualTo(Duration.ofSeconds(30));
-        assertThat(p.rules()).isEqualTo(RulesBackend.IPTABLES);
+        assertThat(p.rules()).isEqualTo(RulesBackend.NFT);
         assertThat(boot.admin()).isEqualTo(new InetSocketAddress("127.0.0.1", 15000));
         assertThat(boot.identity()).isEqualTo(IdentitySettings.defaults());
         PodSpec client = c.pods().get("demo/client");
