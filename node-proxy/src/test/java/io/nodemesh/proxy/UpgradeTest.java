@@ -2,7 +2,9 @@ package io.nodemesh.proxy;
 
 import static io.nodemesh.proxy.MeshExtension.await;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.nodemesh.proxy.handoff.ControlSocket;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
@@ -11,6 +13,7 @@ import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,8 +26,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Replacing the node's proxy (docs/upgrade.md): a new proxy takes the pods' listening sockets and plain relays over
- * through the old one's handover socket, and the old one stops, with no new connection refused and no relay cut.
+ * Replacing the node's proxy (docs/upgrade.md): a new proxy takes the pods' listening sockets, the CNI control socket
+ * and plain relays over through the old one's handover socket, and the old one stops, with no new connection refused,
+ * no relay cut and no call of the CNI plugin refused.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class UpgradeTest {
@@ -85,6 +89,132 @@ class UpgradeTest {
         }
         await("the new proxy counts its connections", () -> next.proxy.nodeStats()
                 .direction(Direction.OUTBOUND).snapshot().opened() > 0);
+    }
+
+    /** Pod {@code name} of namespace demo, its namespace handed by the CNI plugin, not captured (answered at once). */
+    private static String notCaptured(String name) {
+        return """
+                  - name: %s
+                    namespace: demo
+                    serviceAccount: %s
+                    netns: cni
+                    capture: false
+                """.formatted(name, name);
+    }
+
+    private static Path cniSocket() {
+        return mesh.dir().resolve("run/cni.sock");
+    }
+
+    private static Object inode(Path file) throws Exception {
+        return Files.getAttribute(file, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /**
+     * The CNI control socket moves with the pods: the same socket (the file's inode never changes, and it is never
+     * missing) answers every plugin call made while the new proxy takes over, first in the old proxy, then in the new.
+     */
+    @Test
+    void theControlSocketMovesAndEveryPluginCallDuringTheTakeoverIsAnswered() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns c = mesh.pod("c");
+        MeshFile config = mesh.config().capture(a).entry(notCaptured("c"));
+        TestNode old = mesh.start(config, handover());
+        Object inode = inode(cniSocket());
+        PluginLoad plugin = mesh.own(PluginLoad.start(cniSocket(), "c", c));
+        await("the old proxy answers the plugin", () -> plugin.ok() > 20);
+
+        ControlSocket oldSocket = old.proxy.controlSocket().orElseThrow();
+        TestNode next = mesh.startNode("next", config, handover());
+        assertThat(old.proxy.controlSocket()).as("the old proxy let the control socket go").isEmpty();
+        old.close();
+        long atSwitch = plugin.ok();
+        await("the new proxy answers the plugin", () -> plugin.ok() > atSwitch + 20);
+        plugin.close();
+
+        assertThat(plugin.failed()).as("failed plugin calls (first: %s)", plugin.firstFailure()).isZero();
+        assertThat(plugin.missing()).as("times the socket file was missing").isZero();
+        assertThat(plugin.inodes()).as("the socket file's inodes").containsExactly(inode);
+        assertThat(inode(cniSocket())).isEqualTo(inode);
+        assertThat(oldSocket.requests()).as("calls answered by the old proxy").isGreaterThan(20);
+        assertThat(next.proxy.controlSocket().orElseThrow().requests()).as("by the new one").isGreaterThan(20);
+        assertThat(next.proxy.pod("demo/a").orElseThrow().rulesInherited()).isTrue();
+        System.out.printf("control socket handover: %d plugin calls answered, %d failed; inode %s throughout%n",
+                plugin.ok(), plugin.failed(), inode);
+    }
+
+    /** A request the old proxy accepted and has not answered when it hands the socket over is told to try again. */
+    @Test
+    void aPluginCallStillWaitingOnTheOldProxyIsToldToTryAgain() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns ghost = mesh.pod("ghost");
+        MeshFile config = mesh.config().capture(a);
+        TestNode old = mesh.start(config, handover());
+        // An ADD of a pod the proxy's view does not have: it waits (up to 20 s) for the pod to show up.
+        java.util.concurrent.CompletableFuture<com.fasterxml.jackson.databind.JsonNode> waiting =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return PluginCalls.withNamespace(cniSocket(),
+                                PluginCalls.request("ADD", "demo", "ghost", "sandbox-1", ghost), ghost);
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                });
+        await("the old proxy accepted the ADD", () -> old.proxy.controlSocket().orElseThrow().requests() == 1);
+        Thread.sleep(200);
+        assertThat(waiting).isNotDone();
+
+        long start = System.nanoTime();
+        TestNode next = mesh.startNode("next", config, handover());
+        com.fasterxml.jackson.databind.JsonNode answer = waiting.get(10, TimeUnit.SECONDS);
+        long answeredMillis = (System.nanoTime() - start) / 1_000_000;
+        assertThat(answer.path("ok").asBoolean()).as(answer.toString()).isFalse();
+        assertThat(answer.path("code").asInt()).as(answer.toString()).isEqualTo(11);
+        assertThat(answer.path("error").asText()).contains("being replaced");
+        assertThat(answeredMillis).as("answered within the takeover, not after the ADD's own 20 s").isLessThan(10_000);
+        // The runtime's retry reaches the new proxy on the same socket.
+        old.close();
+        assertThat(PluginCalls.call(cniSocket(), PluginCalls.request("DEL", "demo", "ghost", "sandbox-1", null))
+                .path("ok").asBoolean()).isTrue();
+        assertThat(next.proxy.controlSocket().orElseThrow().requests()).isEqualTo(1);
+    }
+
+    /**
+     * A takeover that fails after the control socket was handed over (here the new proxy cannot bind its readiness
+     * port) leaves the old proxy serving it: the same socket, no plugin call failed meanwhile, and the pods still
+     * captured by the old proxy.
+     */
+    @Test
+    void aFailedTakeoverLeavesTheOldProxyServingTheControlSocket() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        Netns c = mesh.pod("c");
+        MeshFile config = mesh.config().capture(a).entry(notCaptured("c"));
+        TestNode old = mesh.start(config, handover());
+        mesh.own(EchoServer.start(b, 7000));
+        Object inode = inode(cniSocket());
+        PluginLoad plugin = mesh.own(PluginLoad.start(cniSocket(), "c", c));
+        await("the old proxy answers the plugin", () -> plugin.ok() > 20);
+
+        InetSocketAddress taken = old.proxy.readinessAddress();
+        assertThatThrownBy(() -> mesh.startNode("next", config, b2 -> handover().apply(b2).readiness(taken)))
+                .isInstanceOf(java.io.IOException.class);
+        long afterFailure = plugin.ok();
+        long servedBefore = old.proxy.controlSocket().orElseThrow().requests();
+        await("the old proxy answers the plugin again", () -> plugin.ok() > afterFailure + 20);
+        plugin.close();
+
+        assertThat(plugin.failed()).as("failed plugin calls (first: %s)", plugin.firstFailure()).isZero();
+        assertThat(plugin.missing()).as("times the socket file was missing").isZero();
+        assertThat(plugin.inodes()).containsExactly(inode);
+        assertThat(old.proxy.controlSocket().orElseThrow().requests()).isGreaterThan(servedBefore);
+        assertThat(old.proxy.pod("demo/a").orElseThrow().listening()).isTrue();
+        try (StreamingClient client = StreamingClient.connect(a.executor(), new InetSocketAddress(b.ipv4(), 7000), 7,
+                64)) {
+            client.exchange(); // still captured by the old proxy
+        }
+        await("the old proxy relayed it", () -> old.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot()
+                .opened() > 0);
     }
 
     @Test
