@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -15,7 +16,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * The CNI plugin calling the control socket back to back while the node's proxy is replaced: an ADD of pod
  * {@code notCaptured} (which the config must list with {@code capture: false}, so that the answer comes at once:
  * {@code not_captured}) with its namespace as the descriptor, then a DEL of a pod nobody holds ({@code released}),
- * over and over; every answer that is not {@code ok} and every failed call counted. Beside it, the socket's file is
+ * over and over, a pause of {@code every} after each pair; every answer that is not {@code ok} and every failed call counted. Beside it, the socket's file is
  * looked at every millisecond: every inode it had, and how often it was missing.
  */
 final class PluginLoad implements AutoCloseable {
@@ -23,6 +24,7 @@ final class PluginLoad implements AutoCloseable {
     private final Path socket;
     private final Netns pod;
     private final String podName;
+    private final Duration every;
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicReference<String> firstFailure = new AtomicReference<>();
@@ -32,17 +34,21 @@ final class PluginLoad implements AutoCloseable {
     private final Thread watcher;
     private volatile boolean stopped;
 
-    private PluginLoad(Path socket, String podName, Netns pod) {
+    private PluginLoad(Path socket, String podName, Netns pod, Duration every) {
         this.socket = socket;
         this.podName = podName;
         this.pod = pod;
+        this.every = every;
         this.caller = Thread.ofPlatform().name("plugin-load").daemon(true).start(this::call);
         this.watcher = Thread.ofPlatform().name("plugin-load-watch").daemon(true).start(this::watch);
     }
 
-    /** Starts calling {@code socket}; {@code notCaptured} is pod {@code demo/<name>}, not captured by the config. */
-    static PluginLoad start(Path socket, String notCaptured, Netns pod) {
-        return new PluginLoad(socket, notCaptured, pod);
+    /**
+     * Starts calling {@code socket}, an ADD and a DEL and then a pause of {@code every} ({@link Duration#ZERO}: back to
+     * back); {@code notCaptured} is pod {@code demo/<name>}, not captured by the config, whose namespace is {@code pod}.
+     */
+    static PluginLoad start(Path socket, String notCaptured, Netns pod, Duration every) {
+        return new PluginLoad(socket, notCaptured, pod, every);
     }
 
     private void call() {
@@ -56,6 +62,11 @@ final class PluginLoad implements AutoCloseable {
                 JsonNode del = PluginCalls.call(socket, PluginCalls.request("DEL", "demo", "gone-" + n, "sandbox-" + n,
                         null));
                 count("DEL", del, "released");
+                if (!every.isZero()) {
+                    Thread.sleep(every);
+                }
+            } catch (InterruptedException e) {
+                return;
             } catch (Exception e) {
                 failed.incrementAndGet();
                 firstFailure.compareAndSet(null, "call " + n + ": " + e);

@@ -15,11 +15,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -121,7 +119,7 @@ class UpgradeTest {
         MeshFile config = mesh.config().capture(a).entry(notCaptured("c"));
         TestNode old = mesh.start(config, handover());
         Object inode = inode(cniSocket());
-        PluginLoad plugin = mesh.own(PluginLoad.start(cniSocket(), "c", c));
+        PluginLoad plugin = mesh.own(PluginLoad.start(cniSocket(), "c", c, Duration.ZERO));
         await("the old proxy answers the plugin", () -> plugin.ok() > 20);
 
         ControlSocket oldSocket = old.proxy.controlSocket().orElseThrow();
@@ -193,7 +191,7 @@ class UpgradeTest {
         TestNode old = mesh.start(config, handover());
         mesh.own(EchoServer.start(b, 7000));
         Object inode = inode(cniSocket());
-        PluginLoad plugin = mesh.own(PluginLoad.start(cniSocket(), "c", c));
+        PluginLoad plugin = mesh.own(PluginLoad.start(cniSocket(), "c", c, Duration.ZERO));
         await("the old proxy answers the plugin", () -> plugin.ok() > 20);
 
         InetSocketAddress taken = old.proxy.readinessAddress();
@@ -288,61 +286,34 @@ class UpgradeTest {
         mesh.own(EchoServer.start(b, 7000, 4096)); // 1000 a second: the default queue of 50 overflows on 2 cores
         ExecutorService inA = a.executor();
         InetSocketAddress echo = new InetSocketAddress(b.ipv4(), 7000);
-        List<StreamingClient> streams = new ArrayList<>();
-        for (int i = 0; i < 200; i++) {
-            streams.add(mesh.own(StreamingClient.connect(inA, echo, i, 512)));
-        }
-        AtomicInteger cut = new AtomicInteger();
-        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-        List<Thread> streamers = new ArrayList<>();
-        for (StreamingClient stream : streams) {
-            streamers.add(Thread.ofVirtual().start(() -> {
-                try {
-                    while (!stop.get()) {
-                        stream.exchange();
-                        Thread.sleep(20);
-                    }
-                } catch (Exception e) {
-                    cut.incrementAndGet();
-                }
-            }));
-        }
+        LongLivedStreams streams = mesh.own(LongLivedStreams.start(inA, echo, 200, 512, Duration.ofMillis(20)));
         ConnectionChurn churn = ConnectionChurn.start(inA, echo, 1000);
         Thread.sleep(1500);
 
-        long[] before = streams.stream().mapToLong(StreamingClient::exchanged).toArray();
         long failedBefore = churn.failed();
         long switchStarted = System.nanoTime();
         TestNode next = mesh.startNode("next", config, handover());
         long takeoverMillis = (System.nanoTime() - switchStarted) / 1_000_000;
         old.close();
         long switchMillis = (System.nanoTime() - switchStarted) / 1_000_000;
-        long[] atSwitch = streams.stream().mapToLong(StreamingClient::exchanged).toArray();
+        long[] atSwitch = streams.exchanged();
         Thread.sleep(2000);
         churn.close();
-        stop.set(true);
-        for (Thread t : streamers) {
-            t.join(10_000);
-        }
-
-        int advanced = 0;
-        for (int i = 0; i < streams.size(); i++) {
-            if (streams.get(i).exchanged() > atSwitch[i] && atSwitch[i] >= before[i]) {
-                advanced++;
-            }
-        }
         long resumed = next.proxy.pods().stream().mapToLong(p -> p.connections().size()).sum();
+        streams.close();
+
+        int advanced = streams.advancedSince(atSwitch);
         System.out.printf("upgrade drill: takeover %d ms, old proxy stopped after %d ms; new connections: %d ok, "
                         + "%d failed; long-lived: %d of %d carried bytes after the switch, %d cut; old proxy reported "
                         + "%d, new proxy holds %d%n", takeoverMillis, switchMillis, churn.ok(), churn.failed(),
-                advanced, streams.size(), cut.get(), old.closed.stream()
+                advanced, streams.size(), streams.cut(), old.closed.stream()
                         .filter(c -> c.bytesFromSource() > 100).count(), resumed);
         System.out.printf("upgrade drill: failed before the switch %d; outcomes old %s, new %s%n", failedBefore,
                 old.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().closedByOutcome(),
                 next.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().closedByOutcome());
         assertThat(churn.failed()).as("failed new connections (first: %s)", churn.firstFailure()).isZero();
         assertThat(churn.ok()).as("new connections made").isGreaterThan(2000);
-        assertThat(cut.get()).as("long-lived connections cut").isZero();
+        assertThat(streams.cut()).as("long-lived connections cut (first: %s)", streams.firstCut()).isZero();
         assertThat(advanced).as("long-lived connections that carried bytes after the switch").isEqualTo(200);
     }
 }
