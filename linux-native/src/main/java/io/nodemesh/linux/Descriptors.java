@@ -9,8 +9,8 @@ import java.nio.file.Path;
 
 /**
  * Raw file descriptors the JDK has no type for, such as those received over a {@link SeqpacketSocket}: open, close,
- * duplicate, ask what namespace one is ({@code NS_GET_NSTYPE}) or whether it is a TCP socket, and name one for a
- * message.
+ * duplicate, ask what namespace one is ({@code NS_GET_NSTYPE}) or whether it is a TCP socket or a listening
+ * {@code SOCK_SEQPACKET} one, and name one for a message.
  */
 public final class Descriptors {
 
@@ -62,6 +62,20 @@ public final class Descriptors {
                     && (intOption(fd, Libc.SO_ACCEPTCONN, arena) != 0) == listening;
         } catch (IOException e) {
             return false; // ENOTSOCK, EBADF: not a socket of ours
+        }
+    }
+
+    /**
+     * Whether {@code fd} is a listening {@code AF_UNIX} {@code SOCK_SEQPACKET} socket (a control socket received from
+     * another process). False for anything else, a closed descriptor included.
+     */
+    public static boolean isSeqpacketListener(int fd) {
+        try (Arena arena = Arena.ofConfined()) {
+            return intOption(fd, Libc.SO_DOMAIN, arena) == Libc.AF_UNIX
+                    && intOption(fd, Libc.SO_TYPE, arena) == Libc.SOCK_SEQPACKET
+                    && intOption(fd, Libc.SO_ACCEPTCONN, arena) != 0;
+        } catch (IOException e) {
+            return false;
         }
     }
 

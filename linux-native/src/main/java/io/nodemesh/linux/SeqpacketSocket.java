@@ -25,6 +25,14 @@ import java.util.Arrays;
  * thread of their own. {@link #close()} may come from any thread: it wakes a blocked {@link #accept()} or
  * {@link #receive} with {@code shutdown} and closes the descriptor only once no call is using it, so a call never acts
  * on a number the process has reused for something else.
+ *
+ * <p>A listener whose descriptor another process also holds (one passed on with {@link #duplicate()}, taken in with
+ * {@link #adopt}) is one socket with two owners: {@code shutdown} by either stops it for both (new connections are
+ * refused, the other's {@code accept} fails), while a plain {@code close(2)} drops only the closer's reference and
+ * does not wake a thread of the closer blocked in {@code accept}, which would go on to accept the next connection. So
+ * a holder that lets go gives its {@code accept} a {@link #timeouts(Duration) receive timeout} (on Linux,
+ * {@code SO_RCVTIMEO} bounds {@code accept} on {@code AF_UNIX}), waits until no call of its own is in the kernel and
+ * only then closes: {@link #close()} then closes without {@code shutdown}.
  */
 public final class SeqpacketSocket implements AutoCloseable {
 
@@ -105,6 +113,24 @@ public final class SeqpacketSocket implements AutoCloseable {
         return new SeqpacketSocket(fd, "seqpacket socket " + path);
     }
 
+    /**
+     * Takes over {@code fd}, a listening {@code AF_UNIX} {@code SOCK_SEQPACKET} socket received from another process
+     * (or duplicated here): the same socket, bound where it was bound, with the same queue of connections. Closing it
+     * does not remove the socket file.
+     *
+     * @param name what to call it in messages, e.g. {@code "seqpacket socket /var/run/nodemesh/cni.sock"}
+     * @throws IOException when {@code fd} is not such a socket; {@code fd} is closed then too
+     */
+    public static SeqpacketSocket adopt(int fd, String name) throws IOException {
+        if (!Descriptors.isSeqpacketListener(fd)) {
+            String what = Descriptors.describe(fd);
+            Libc.close(fd);
+            throw new IOException(name + ": descriptor " + fd + " (" + what + ") is not a listening AF_UNIX "
+                    + "SOCK_SEQPACKET socket");
+        }
+        return new SeqpacketSocket(fd, name);
+    }
+
     /** A socket connected to the listener at {@code path}; a full backlog blocks the connect (no timeout). */
     public static SeqpacketSocket connect(Path path) throws IOException {
         return connect(path, Duration.ZERO);
@@ -132,16 +158,34 @@ public final class SeqpacketSocket implements AutoCloseable {
     }
 
     /**
-     * Waits for the next connection. The accepted socket has no timeouts (they are not inherited): set them.
+     * Waits for the next connection, for at most the receive timeout when one is {@link #timeouts(Duration) set}.
+     * The accepted socket has no timeouts (they are not inherited): set them.
      *
      * @throws AsynchronousCloseException when {@link #close()} ends the wait
+     * @throws NativeException EAGAIN, saying it timed out, when the receive timeout ran out
      */
     public SeqpacketSocket accept() throws IOException {
         int listening = acquire();
         try {
             return new SeqpacketSocket(Libc.accept4(listening, Libc.SOCK_CLOEXEC, name), "connection on " + name);
         } catch (NativeException e) {
-            throw closedMeanwhile() ? asyncClose(e) : e;
+            if (closedMeanwhile()) {
+                throw asyncClose(e);
+            }
+            throw e.errno() == Libc.EAGAIN ? timedOut("accept on " + name, timeout) : e;
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * A second descriptor for this socket ({@code F_DUPFD_CLOEXEC}), the caller's to close: to pass the socket to
+     * another process, which then holds the same socket (see the class comment on letting go of a shared listener).
+     */
+    public int duplicate() throws IOException {
+        int socket = acquire();
+        try {
+            return Descriptors.duplicate(socket);
         } finally {
             release();
         }

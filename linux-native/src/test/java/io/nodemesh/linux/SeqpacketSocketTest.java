@@ -175,6 +175,95 @@ class SeqpacketSocketTest {
     }
 
     @Test
+    void anAcceptThatTimesOutSaysSo() throws Exception {
+        listener.timeouts(Duration.ofMillis(100));
+        long start = System.nanoTime();
+        assertThatThrownBy(listener::accept)
+                .isInstanceOfSatisfying(NativeException.class, e -> assertThat(e.errno()).isEqualTo(NativeException.EAGAIN))
+                .hasMessageContaining("accept on").hasMessageContaining("timed out after PT0.1S");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(80), Duration.ofSeconds(5));
+    }
+
+    /**
+     * The CNI control socket's handover (docs/upgrade.md): the listener passed over {@code SCM_RIGHTS} to a second
+     * owner, the first one's accept woken by its receive timeout and its descriptor closed without {@code shutdown}:
+     * the second owner accepts the next connection on the same socket file.
+     */
+    @Test
+    void aListenerPassedOnListensOnAfterTheFirstOwnerLetsGo() throws Exception {
+        listener.timeouts(Duration.ofMillis(100));
+        CompletableFuture<Integer> firstOwner = onThread(() -> {
+            int timedOut = 0;
+            while (timedOut < 3) {
+                try {
+                    listener.accept().close();
+                } catch (NativeException e) {
+                    assertThat(e.errno()).isEqualTo(NativeException.EAGAIN);
+                    timedOut++;
+                }
+            }
+            return timedOut;
+        });
+        try (SeqpacketSocket adopted = passOn(listener)) {
+            assertThat(firstOwner.get(5, TimeUnit.SECONDS)).isEqualTo(3); // out of the kernel: nothing to wake
+            listener.close(); // no call in flight: close(2) only
+            try (SeqpacketSocket client = SeqpacketSocket.connect(path, Duration.ofSeconds(5));
+                    SeqpacketSocket connection = adopted.accept()) {
+                client.send("{\"command\":\"DEL\"}".getBytes(UTF_8));
+                assertThat(new String(connection.receive(MAX_BYTES, 0).data(), UTF_8)).isEqualTo("{\"command\":\"DEL\"}");
+            }
+        }
+    }
+
+    /** Why a first owner must not close with a call in flight: its {@code shutdown} stops the socket for both. */
+    @Test
+    void aShutdownByOneOwnerStopsTheListenerForTheOther() throws Exception {
+        try (SeqpacketSocket adopted = passOn(listener)) {
+            CompletableFuture<SeqpacketSocket> accepting = onThread(listener::accept);
+            Thread.sleep(200); // into the kernel's accept
+            listener.close(); // a call in flight: shutdown, then close
+            assertThatThrownBy(() -> accepting.get(1, TimeUnit.SECONDS)).cause()
+                    .isInstanceOf(AsynchronousCloseException.class);
+            assertThatThrownBy(() -> SeqpacketSocket.connect(path, Duration.ofSeconds(1)))
+                    .isInstanceOfSatisfying(NativeException.class, e -> assertThat(e.errno()).isEqualTo(111));
+            adopted.timeouts(Duration.ofMillis(200));
+            assertThatThrownBy(adopted::accept).isInstanceOf(NativeException.class); // EINVAL: shut down
+        }
+    }
+
+    @Test
+    void adoptRefusesAndClosesADescriptorThatIsNoSeqpacketListener() throws Exception {
+        int file = Descriptors.openReadOnly(OWN_NETNS);
+        assertThatThrownBy(() -> SeqpacketSocket.adopt(file, "inherited")).isInstanceOf(IOException.class)
+                .hasMessageContaining("not a listening AF_UNIX SOCK_SEQPACKET socket");
+        assertThat(Descriptors.describe(file)).endsWith("(closed)");
+        try (SeqpacketSocket client = SeqpacketSocket.connect(path); SeqpacketSocket connection = listener.accept()) {
+            int connected = connection.duplicate();
+            assertThatThrownBy(() -> SeqpacketSocket.adopt(connected, "inherited")).isInstanceOf(IOException.class);
+        }
+    }
+
+    /** {@code socket}'s duplicate sent with {@code SCM_RIGHTS} over a second socket, received and adopted. */
+    private SeqpacketSocket passOn(SeqpacketSocket socket) throws Exception {
+        Path handover = dir.resolve("handover.sock");
+        try (SeqpacketSocket handoverListener = SeqpacketSocket.listen(handover, 1);
+                SeqpacketSocket sender = SeqpacketSocket.connect(handover);
+                SeqpacketSocket receiver = handoverListener.accept()) {
+            int copy = socket.duplicate();
+            try {
+                sender.send("{\"type\":\"control_socket\"}".getBytes(UTF_8), copy);
+            } finally {
+                Descriptors.close(copy);
+            }
+            Received received = receiver.receive(MAX_BYTES, 2);
+            assertThat(received.fds()).hasSize(1);
+            return SeqpacketSocket.adopt(received.fds()[0], "adopted " + path);
+        } finally {
+            UnixSocketFile.remove(handover);
+        }
+    }
+
+    @Test
     void closeWakesABlockedReceiveAsTheEndOfTheStream() throws Exception {
         try (SeqpacketSocket client = SeqpacketSocket.connect(path);
                 SeqpacketSocket connection = listener.accept()) {

@@ -241,7 +241,7 @@ public final class NodeProxy implements AutoCloseable {
         if (takeover != null) {
             finishTakeover();
         }
-        if (cniSocket != null) {
+        if (cniSocket != null && controlSocket == null) {
             try {
                 controlSocket = ControlSocket.start(cniSocket, handoff, Duration.ofSeconds(25));
             } catch (IOException e) {
@@ -288,10 +288,14 @@ public final class NodeProxy implements AutoCloseable {
         }
     }
 
-    /** Tells the old proxy this one accepts on its pods, resumes the relays it moves, closes what nobody took. */
+    /**
+     * Serves the old proxy's CNI control socket, tells it this one accepts on its pods, resumes the relays it moves,
+     * closes what nobody took.
+     */
     private void finishTakeover() {
         Takeover t = takeover;
         try {
+            adoptControlSocket(t);
             t.accepting();
             t.receiveRelays(this::resume);
         } catch (IOException e) {
@@ -299,6 +303,25 @@ public final class NodeProxy implements AutoCloseable {
         } finally {
             takeover = null;
             t.close();
+        }
+    }
+
+    /**
+     * Accepts on the control socket the old proxy handed over, if it listens where this one's should: the plugin's
+     * calls made since the old proxy stopped accepting wait in its backlog and are answered here.
+     */
+    private void adoptControlSocket(Takeover t) {
+        if (cniSocket == null) {
+            return;
+        }
+        int fd = t.takeControlSocket(cniSocket);
+        if (fd < 0) {
+            return; // none came, or it is elsewhere: start() binds this proxy's own
+        }
+        try {
+            controlSocket = ControlSocket.adopt(fd, cniSocket, handoff, Duration.ofSeconds(25));
+        } catch (IOException e) {
+            log.error("takeover: cannot serve the CNI control socket {} handed over: {}", cniSocket, e.getMessage());
         }
     }
 
@@ -533,25 +556,27 @@ public final class NodeProxy implements AutoCloseable {
     /** What a takeover by the next proxy asks of this one (docs/upgrade.md); from the handover socket's thread. */
     private final class HandoverHost implements HandoverSocket.Host {
         @Override
-        public Map<String, HandoverSocket.Listeners> retire() {
-            onControlThread(() -> retired = true);
+        public HandoverSocket.Retired retire() throws IOException {
             ControlSocket cni = controlSocket;
-            controlSocket = null;
             if (cni != null) {
-                // The new proxy binds its own once it holds the pods; meanwhile the plugin's ADD fails and is retried.
-                cni.close();
+                // First, so that a pod the plugin hands over meanwhile is captured here and goes with the others; the
+                // plugin's next calls wait in the socket's backlog for the new proxy.
+                cni.stopAccepting();
             }
+            onControlThread(() -> retired = true);
             admin.releaseSocket(); // the node's CLI asks the new proxy from now on (loopback stays here)
-            return onControlThread(() -> {
-                Map<String, HandoverSocket.Listeners> pods = new LinkedHashMap<>();
+            Map<String, HandoverSocket.Listeners> pods = onControlThread(() -> {
+                Map<String, HandoverSocket.Listeners> listeners = new LinkedHashMap<>();
                 for (PodCapture pod : reconciler.pods()) {
                     HandoverSocket.Listeners l = pod.handoverListeners();
                     if (l != null) {
-                        pods.put(pod.spec().key(), l);
+                        listeners.put(pod.spec().key(), l);
                     }
                 }
-                return pods;
+                return listeners;
             });
+            return new HandoverSocket.Retired(pods,
+                    cni == null ? null : new HandoverSocket.ControlListener(cni.path(), cni.duplicate()));
         }
 
         @Override
@@ -562,11 +587,12 @@ public final class NodeProxy implements AutoCloseable {
                     apply(fromSource);
                 }
             });
-            if (cniSocket != null && !closed) {
+            ControlSocket cni = controlSocket;
+            if (cni != null && !closed) {
                 try {
-                    controlSocket = ControlSocket.start(cniSocket, handoff, Duration.ofSeconds(25));
+                    cni.resumeAccepting(); // the same socket: its file never went, the calls in its backlog are ours
                 } catch (IOException e) {
-                    log.error("cannot reopen the CNI control socket {}: {}", cniSocket, e.getMessage());
+                    log.error("cannot accept on the CNI control socket {} again: {}", cni.path(), e.getMessage());
                 }
             }
             try {
@@ -580,6 +606,11 @@ public final class NodeProxy implements AutoCloseable {
         public List<CompletableFuture<MovedConnection>> stopAccepting(long quiesceMillis) {
             handedOver = true;
             readiness.draining();
+            ControlSocket cni = controlSocket;
+            controlSocket = null;
+            if (cni != null) {
+                cni.release(); // the new proxy serves it; its file stays
+            }
             return onControlThread(() -> {
                 List<CompletableFuture<MovedConnection>> moves = new ArrayList<>();
                 for (PodCapture pod : reconciler.pods()) {
@@ -602,7 +633,8 @@ public final class NodeProxy implements AutoCloseable {
     private final class HandoffHost implements PodHandoff.Host {
         @Override
         public void reapply() {
-            if (fromSource != null) {
+            // Retired: a new proxy is taking the pods over; a pod captured here now would not go with them.
+            if (fromSource != null && !retired) {
                 applyMerged(handoff.overlay(fromSource));
             }
         }

@@ -7,6 +7,7 @@ import java.net.Socket;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
@@ -24,6 +25,11 @@ final class ConnectionChurn implements AutoCloseable {
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong inFlight = new AtomicLong();
     private final AtomicReference<Throwable> firstFailure = new AtomicReference<>();
+    /** Failures by when their connection was started, in 100 ms slots from {@link #startedNanos}. */
+    private final AtomicLongArray failedBySlot = new AtomicLongArray(3000);
+    private final long startedNanos = System.nanoTime();
+    /** Failures by exception type. */
+    private final java.util.Map<String, AtomicLong> failedByKind = new java.util.concurrent.ConcurrentHashMap<>();
     private final Thread pacer;
     private volatile boolean stopped;
 
@@ -53,6 +59,7 @@ final class ConnectionChurn implements AutoCloseable {
     }
 
     private void once() {
+        long begun = System.nanoTime();
         try {
             SocketChannel ch = inPod.submit((java.util.concurrent.Callable<SocketChannel>) SocketChannel::open).get();
             try (Socket s = ch.socket()) {
@@ -70,6 +77,9 @@ final class ConnectionChurn implements AutoCloseable {
         } catch (Exception e) {
             failed.incrementAndGet();
             firstFailure.compareAndSet(null, e);
+            int slot = (int) Math.min(failedBySlot.length() - 1, (begun - startedNanos) / 100_000_000L);
+            failedBySlot.incrementAndGet(slot);
+            failedByKind.computeIfAbsent(e.getClass().getSimpleName(), k -> new AtomicLong()).incrementAndGet();
         } finally {
             inFlight.decrementAndGet();
         }
@@ -81,6 +91,27 @@ final class ConnectionChurn implements AutoCloseable {
 
     long failed() {
         return failed.get();
+    }
+
+    /**
+     * When the failed connections were started: "+1.2s: 35" for each 100 ms with failures, from {@code origin} (a
+     * {@link System#nanoTime()}), e.g. the moment a new proxy was launched.
+     */
+    String failureTimeline(long originNanos) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < failedBySlot.length(); i++) {
+            long n = failedBySlot.get(i);
+            if (n > 0) {
+                double at = (startedNanos + i * 100_000_000L - originNanos) / 1e9;
+                out.append(out.isEmpty() ? "" : ", ").append(String.format("%+.1fs: %d", at, n));
+            }
+        }
+        return out.isEmpty() ? "none" : out.toString();
+    }
+
+    /** Failed connections by exception type, e.g. {SocketTimeoutException=3, IOException=1}. */
+    String failureKinds() {
+        return new java.util.TreeMap<>(failedByKind).toString();
     }
 
     /** The first failure, or null. */

@@ -2,7 +2,9 @@ package io.nodemesh.proxy;
 
 import static io.nodemesh.proxy.MeshExtension.await;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.nodemesh.proxy.handoff.ControlSocket;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
@@ -11,20 +13,20 @@ import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Replacing the node's proxy (docs/upgrade.md): a new proxy takes the pods' listening sockets and plain relays over
- * through the old one's handover socket, and the old one stops, with no new connection refused and no relay cut.
+ * Replacing the node's proxy (docs/upgrade.md): a new proxy takes the pods' listening sockets, the CNI control socket
+ * and plain relays over through the old one's handover socket, and the old one stops, with no new connection refused,
+ * no relay cut and no call of the CNI plugin refused.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class UpgradeTest {
@@ -85,6 +87,132 @@ class UpgradeTest {
         }
         await("the new proxy counts its connections", () -> next.proxy.nodeStats()
                 .direction(Direction.OUTBOUND).snapshot().opened() > 0);
+    }
+
+    /** Pod {@code name} of namespace demo, its namespace handed by the CNI plugin, not captured (answered at once). */
+    private static String notCaptured(String name) {
+        return """
+                  - name: %s
+                    namespace: demo
+                    serviceAccount: %s
+                    netns: cni
+                    capture: false
+                """.formatted(name, name);
+    }
+
+    private static Path cniSocket() {
+        return mesh.dir().resolve("run/cni.sock");
+    }
+
+    private static Object inode(Path file) throws Exception {
+        return Files.getAttribute(file, "unix:ino", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /**
+     * The CNI control socket moves with the pods: the same socket (the file's inode never changes, and it is never
+     * missing) answers every plugin call made while the new proxy takes over, first in the old proxy, then in the new.
+     */
+    @Test
+    void theControlSocketMovesAndEveryPluginCallDuringTheTakeoverIsAnswered() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns c = mesh.pod("c");
+        MeshFile config = mesh.config().capture(a).entry(notCaptured("c"));
+        TestNode old = mesh.start(config, handover());
+        Object inode = inode(cniSocket());
+        PluginLoad plugin = mesh.own(PluginLoad.start(cniSocket(), "c", c, Duration.ZERO));
+        await("the old proxy answers the plugin", () -> plugin.ok() > 20);
+
+        ControlSocket oldSocket = old.proxy.controlSocket().orElseThrow();
+        TestNode next = mesh.startNode("next", config, handover());
+        assertThat(old.proxy.controlSocket()).as("the old proxy let the control socket go").isEmpty();
+        old.close();
+        long atSwitch = plugin.ok();
+        await("the new proxy answers the plugin", () -> plugin.ok() > atSwitch + 20);
+        plugin.close();
+
+        assertThat(plugin.failed()).as("failed plugin calls (first: %s)", plugin.firstFailure()).isZero();
+        assertThat(plugin.missing()).as("times the socket file was missing").isZero();
+        assertThat(plugin.inodes()).as("the socket file's inodes").containsExactly(inode);
+        assertThat(inode(cniSocket())).isEqualTo(inode);
+        assertThat(oldSocket.requests()).as("calls answered by the old proxy").isGreaterThan(20);
+        assertThat(next.proxy.controlSocket().orElseThrow().requests()).as("by the new one").isGreaterThan(20);
+        assertThat(next.proxy.pod("demo/a").orElseThrow().rulesInherited()).isTrue();
+        System.out.printf("control socket handover: %d plugin calls answered, %d failed; inode %s throughout%n",
+                plugin.ok(), plugin.failed(), inode);
+    }
+
+    /** A request the old proxy accepted and has not answered when it hands the socket over is told to try again. */
+    @Test
+    void aPluginCallStillWaitingOnTheOldProxyIsToldToTryAgain() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns ghost = mesh.pod("ghost");
+        MeshFile config = mesh.config().capture(a);
+        TestNode old = mesh.start(config, handover());
+        // An ADD of a pod the proxy's view does not have: it waits (up to 20 s) for the pod to show up.
+        java.util.concurrent.CompletableFuture<com.fasterxml.jackson.databind.JsonNode> waiting =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return PluginCalls.withNamespace(cniSocket(),
+                                PluginCalls.request("ADD", "demo", "ghost", "sandbox-1", ghost), ghost);
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                });
+        await("the old proxy accepted the ADD", () -> old.proxy.controlSocket().orElseThrow().requests() == 1);
+        Thread.sleep(200);
+        assertThat(waiting).isNotDone();
+
+        long start = System.nanoTime();
+        TestNode next = mesh.startNode("next", config, handover());
+        com.fasterxml.jackson.databind.JsonNode answer = waiting.get(10, TimeUnit.SECONDS);
+        long answeredMillis = (System.nanoTime() - start) / 1_000_000;
+        assertThat(answer.path("ok").asBoolean()).as(answer.toString()).isFalse();
+        assertThat(answer.path("code").asInt()).as(answer.toString()).isEqualTo(11);
+        assertThat(answer.path("error").asText()).contains("being replaced");
+        assertThat(answeredMillis).as("answered within the takeover, not after the ADD's own 20 s").isLessThan(10_000);
+        // The runtime's retry reaches the new proxy on the same socket.
+        old.close();
+        assertThat(PluginCalls.call(cniSocket(), PluginCalls.request("DEL", "demo", "ghost", "sandbox-1", null))
+                .path("ok").asBoolean()).isTrue();
+        assertThat(next.proxy.controlSocket().orElseThrow().requests()).isEqualTo(1);
+    }
+
+    /**
+     * A takeover that fails after the control socket was handed over (here the new proxy cannot bind its readiness
+     * port) leaves the old proxy serving it: the same socket, no plugin call failed meanwhile, and the pods still
+     * captured by the old proxy.
+     */
+    @Test
+    void aFailedTakeoverLeavesTheOldProxyServingTheControlSocket() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        Netns c = mesh.pod("c");
+        MeshFile config = mesh.config().capture(a).entry(notCaptured("c"));
+        TestNode old = mesh.start(config, handover());
+        mesh.own(EchoServer.start(b, 7000));
+        Object inode = inode(cniSocket());
+        PluginLoad plugin = mesh.own(PluginLoad.start(cniSocket(), "c", c, Duration.ZERO));
+        await("the old proxy answers the plugin", () -> plugin.ok() > 20);
+
+        InetSocketAddress taken = old.proxy.readinessAddress();
+        assertThatThrownBy(() -> mesh.startNode("next", config, b2 -> handover().apply(b2).readiness(taken)))
+                .isInstanceOf(java.io.IOException.class);
+        long afterFailure = plugin.ok();
+        long servedBefore = old.proxy.controlSocket().orElseThrow().requests();
+        await("the old proxy answers the plugin again", () -> plugin.ok() > afterFailure + 20);
+        plugin.close();
+
+        assertThat(plugin.failed()).as("failed plugin calls (first: %s)", plugin.firstFailure()).isZero();
+        assertThat(plugin.missing()).as("times the socket file was missing").isZero();
+        assertThat(plugin.inodes()).containsExactly(inode);
+        assertThat(old.proxy.controlSocket().orElseThrow().requests()).isGreaterThan(servedBefore);
+        assertThat(old.proxy.pod("demo/a").orElseThrow().listening()).isTrue();
+        try (StreamingClient client = StreamingClient.connect(a.executor(), new InetSocketAddress(b.ipv4(), 7000), 7,
+                64)) {
+            client.exchange(); // still captured by the old proxy
+        }
+        await("the old proxy relayed it", () -> old.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot()
+                .opened() > 0);
     }
 
     @Test
@@ -158,61 +286,34 @@ class UpgradeTest {
         mesh.own(EchoServer.start(b, 7000, 4096)); // 1000 a second: the default queue of 50 overflows on 2 cores
         ExecutorService inA = a.executor();
         InetSocketAddress echo = new InetSocketAddress(b.ipv4(), 7000);
-        List<StreamingClient> streams = new ArrayList<>();
-        for (int i = 0; i < 200; i++) {
-            streams.add(mesh.own(StreamingClient.connect(inA, echo, i, 512)));
-        }
-        AtomicInteger cut = new AtomicInteger();
-        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-        List<Thread> streamers = new ArrayList<>();
-        for (StreamingClient stream : streams) {
-            streamers.add(Thread.ofVirtual().start(() -> {
-                try {
-                    while (!stop.get()) {
-                        stream.exchange();
-                        Thread.sleep(20);
-                    }
-                } catch (Exception e) {
-                    cut.incrementAndGet();
-                }
-            }));
-        }
+        LongLivedStreams streams = mesh.own(LongLivedStreams.start(inA, echo, 200, 512, Duration.ofMillis(20)));
         ConnectionChurn churn = ConnectionChurn.start(inA, echo, 1000);
         Thread.sleep(1500);
 
-        long[] before = streams.stream().mapToLong(StreamingClient::exchanged).toArray();
         long failedBefore = churn.failed();
         long switchStarted = System.nanoTime();
         TestNode next = mesh.startNode("next", config, handover());
         long takeoverMillis = (System.nanoTime() - switchStarted) / 1_000_000;
         old.close();
         long switchMillis = (System.nanoTime() - switchStarted) / 1_000_000;
-        long[] atSwitch = streams.stream().mapToLong(StreamingClient::exchanged).toArray();
+        long[] atSwitch = streams.exchanged();
         Thread.sleep(2000);
         churn.close();
-        stop.set(true);
-        for (Thread t : streamers) {
-            t.join(10_000);
-        }
-
-        int advanced = 0;
-        for (int i = 0; i < streams.size(); i++) {
-            if (streams.get(i).exchanged() > atSwitch[i] && atSwitch[i] >= before[i]) {
-                advanced++;
-            }
-        }
         long resumed = next.proxy.pods().stream().mapToLong(p -> p.connections().size()).sum();
+        streams.close();
+
+        int advanced = streams.advancedSince(atSwitch);
         System.out.printf("upgrade drill: takeover %d ms, old proxy stopped after %d ms; new connections: %d ok, "
                         + "%d failed; long-lived: %d of %d carried bytes after the switch, %d cut; old proxy reported "
                         + "%d, new proxy holds %d%n", takeoverMillis, switchMillis, churn.ok(), churn.failed(),
-                advanced, streams.size(), cut.get(), old.closed.stream()
+                advanced, streams.size(), streams.cut(), old.closed.stream()
                         .filter(c -> c.bytesFromSource() > 100).count(), resumed);
         System.out.printf("upgrade drill: failed before the switch %d; outcomes old %s, new %s%n", failedBefore,
                 old.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().closedByOutcome(),
                 next.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().closedByOutcome());
         assertThat(churn.failed()).as("failed new connections (first: %s)", churn.firstFailure()).isZero();
         assertThat(churn.ok()).as("new connections made").isGreaterThan(2000);
-        assertThat(cut.get()).as("long-lived connections cut").isZero();
+        assertThat(streams.cut()).as("long-lived connections cut (first: %s)", streams.firstCut()).isZero();
         assertThat(advanced).as("long-lived connections that carried bytes after the switch").isEqualTo(200);
     }
 }

@@ -3,13 +3,16 @@ package io.nodemesh.proxy.handoff;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.nodemesh.linux.Descriptors;
+import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.SeqpacketSocket;
 import io.nodemesh.linux.UnixSocketFile;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -28,6 +31,13 @@ import org.slf4j.LoggerFactory;
  * {@link HandoffRequest#MAX_BYTES} and not truncated; an ADD carries exactly one descriptor, a network namespace
  * ({@code NS_GET_NSTYPE}), anything else none; every field validates. A refusal closes every descriptor received, is
  * answered when the peer can be answered, logged and counted by reason.
+ *
+ * <p>In an upgrade (docs/upgrade.md) the listening socket itself moves to the new proxy, so that its file never
+ * disappears and no plugin call is refused: the old proxy {@link #stopAccepting() stops accepting} (connections wait in
+ * the backlog), passes a {@link #duplicate() duplicate} on, and then either {@link #release() lets go} or, when the
+ * takeover fails, {@link #resumeAccepting() accepts again}; the new proxy {@link #adopt adopts} it. The socket is
+ * shared meanwhile, so nobody may {@code shutdown} it: the acceptor looks up from {@code accept} every
+ * {@link #ACCEPT_WAKEUP} ({@code SO_RCVTIMEO}) to see whether to stop, and the descriptor is closed only once it has.
  */
 public final class ControlSocket implements AutoCloseable {
 
@@ -35,16 +45,27 @@ public final class ControlSocket implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Room for one descriptor more than any request may carry, so that a second one is seen (and refused). */
     private static final int MAX_FDS = 2;
+    /** How long the acceptor may sit in {@code accept} before it looks whether it should stop. */
+    private static final Duration ACCEPT_WAKEUP = Duration.ofMillis(100);
+    /** How long {@link #stopAccepting} lets accepted requests be answered before it fails the rest (try again). */
+    private static final Duration SETTLE = Duration.ofSeconds(2);
+    private static final String SHUTTING_DOWN = "the nodemesh proxy is shutting down";
 
     private final Path path;
     private final PodHandoff handoff;
     private final SeqpacketSocket listener;
     private final Duration receiveTimeout;
     private final Duration answerTimeout;
-    private final Thread acceptor;
     private final Map<String, AtomicLong> refusals = new ConcurrentHashMap<>();
     private final AtomicLong requests = new AtomicLong();
+    /** The threads answering a request (they remove themselves). */
+    private final Set<Thread> serving = ConcurrentHashMap.newKeySet();
+    /** The accepting thread while there is one; changed only under {@code this}. */
+    private Thread acceptor;
+    private volatile boolean accepting;
     private volatile boolean closed;
+    /** What a request whose wait is cut short is answered (code 11, try again). */
+    private volatile String cutShort = SHUTTING_DOWN;
 
     private ControlSocket(Path path, PodHandoff handoff, SeqpacketSocket listener, Duration receiveTimeout,
             Duration answerTimeout) {
@@ -53,7 +74,6 @@ public final class ControlSocket implements AutoCloseable {
         this.listener = listener;
         this.receiveTimeout = receiveTimeout;
         this.answerTimeout = answerTimeout;
-        this.acceptor = Thread.ofPlatform().name("nodemesh-cni-control").daemon(true).unstarted(this::acceptLoop);
     }
 
     /**
@@ -66,8 +86,35 @@ public final class ControlSocket implements AutoCloseable {
         UnixSocketFile.prepare(path, "another nodemesh proxy already listens on its control socket " + path);
         SeqpacketSocket listener = SeqpacketSocket.listen(path, 64);
         ControlSocket socket = new ControlSocket(path, handoff, listener, Duration.ofSeconds(5), answerTimeout);
-        socket.acceptor.start();
+        try {
+            socket.startAccepting();
+        } catch (IOException e) {
+            listener.close();
+            UnixSocketFile.remove(path);
+            throw e;
+        }
         log.info("CNI control socket on {}", path);
+        return socket;
+    }
+
+    /**
+     * Serves the control socket the proxy before this one listened on at {@code path}, handed over as {@code fd} (a
+     * listening {@code SOCK_SEQPACKET} socket, now this one's): the same socket and file, with the connections
+     * waiting in its backlog, so a plugin call made during the switch is answered here.
+     *
+     * @throws IOException when {@code fd} is no such socket (it is closed then)
+     */
+    public static ControlSocket adopt(int fd, Path path, PodHandoff handoff, Duration answerTimeout)
+            throws IOException {
+        SeqpacketSocket listener = SeqpacketSocket.adopt(fd, "seqpacket socket " + path);
+        ControlSocket socket = new ControlSocket(path, handoff, listener, Duration.ofSeconds(5), answerTimeout);
+        try {
+            socket.startAccepting();
+        } catch (IOException e) {
+            listener.close();
+            throw e;
+        }
+        log.info("CNI control socket on {}, taken over from the proxy before this one", path);
         return socket;
     }
 
@@ -88,20 +135,129 @@ public final class ControlSocket implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Stops accepting, for a handover: the socket keeps listening (new connections wait in its backlog) and nothing
+     * is shut down, so whoever holds it next accepts them. Requests already accepted are answered here; those still
+     * waiting for their answer after {@link #SETTLE} are answered with code 11 (try again), which the runtime retries
+     * against whichever proxy then serves the socket.
+     */
+    public void stopAccepting() {
+        joinAcceptor();
+        long deadline = System.nanoTime() + SETTLE.toNanos();
+        for (Thread t : List.copyOf(serving)) {
+            joinUntil(t, deadline);
+        }
+        List<Thread> late = List.copyOf(serving);
+        if (!late.isEmpty()) {
+            cutShort = "the nodemesh proxy is being replaced; try again";
+            log.warn("CNI control socket: {} request(s) not answered within {} ms of the handover are told to try "
+                    + "again", late.size(), SETTLE.toMillis());
+            late.forEach(Thread::interrupt);
+            long answered = System.nanoTime() + 1_000_000_000L;
+            for (Thread t : late) {
+                joinUntil(t, answered);
+            }
+        }
+    }
+
+    /** A takeover that failed: accepts again (the socket never stopped listening, and its file never went). */
+    public synchronized void resumeAccepting() throws IOException {
+        if (closed || accepting) {
+            return;
+        }
+        cutShort = SHUTTING_DOWN;
+        startAccepting();
+        log.info("CNI control socket {}: accepting again", path);
+    }
+
+    /** A descriptor of the listening socket (the caller's to close), to hand it over. */
+    public int duplicate() throws IOException {
+        return listener.duplicate();
+    }
+
+    /**
+     * After a handover: stops accepting and closes this proxy's descriptor of the socket, with no {@code shutdown},
+     * and leaves the file: the socket listens on in the proxy that adopted it.
+     */
+    public void release() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (joinAcceptor()) {
+            listener.close(); // no call in flight: close(2), which leaves the socket to its other holder
+        } else {
+            // Closing under a blocked accept would shut the socket down for the new proxy too: leave the descriptor.
+            log.error("CNI control socket {}: the accepting thread did not stop; its descriptor stays open", path);
+        }
+    }
+
+    private synchronized void startAccepting() throws IOException {
+        listener.timeouts(ACCEPT_WAKEUP); // accept(2) returns EAGAIN when it runs out: time to look at `accepting`
+        accepting = true;
+        acceptor = Thread.ofPlatform().name("nodemesh-cni-control").daemon(true).start(this::acceptLoop);
+    }
+
+    /** Stops the accepting thread; true once it is out of {@code accept} (within {@link #ACCEPT_WAKEUP}). */
+    private synchronized boolean joinAcceptor() {
+        accepting = false;
+        Thread t = acceptor;
+        if (t == null) {
+            return true;
+        }
+        try {
+            t.join(ACCEPT_WAKEUP.toMillis() * 50);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (t.isAlive()) {
+            return false;
+        }
+        acceptor = null;
+        return true;
+    }
+
+    private static void joinUntil(Thread t, long deadlineNanos) {
+        try {
+            t.join(Duration.ofNanos(Math.max(1, deadlineNanos - System.nanoTime())));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     private void acceptLoop() {
-        while (!closed) {
+        while (accepting) {
             SeqpacketSocket peer;
             try {
                 peer = listener.accept();
-            } catch (IOException e) {
-                if (!closed) {
-                    log.error("CNI control socket {}: accept failed, no more pods are handed over: {}", path,
-                            e.getMessage());
+            } catch (NativeException e) {
+                if (e.errno() == NativeException.EAGAIN) {
+                    continue; // the wake-up: nobody came
                 }
+                acceptFailed(e);
+                return;
+            } catch (IOException e) {
+                acceptFailed(e);
                 return;
             }
+            // Accepted, so answered, even when the proxy stops accepting meanwhile (stopAccepting waits for it).
             // A platform thread: adopting the namespace enters it once, which a virtual thread must not do.
-            Thread.ofPlatform().name("nodemesh-cni-request").daemon(true).start(() -> serve(peer));
+            Thread request = Thread.ofPlatform().name("nodemesh-cni-request").daemon(true).unstarted(() -> {
+                try {
+                    serve(peer);
+                } finally {
+                    serving.remove(Thread.currentThread());
+                }
+            });
+            serving.add(request);
+            request.start();
+        }
+    }
+
+    private void acceptFailed(IOException e) {
+        if (accepting && !closed) {
+            accepting = false;
+            log.error("CNI control socket {}: accept failed, no more pods are handed over: {}", path, e.getMessage());
         }
     }
 
@@ -181,8 +337,9 @@ public final class ControlSocket implements AutoCloseable {
             return PodHandoff.Reply.error(110, "the nodemesh proxy failed on the " + request.command() + " of pod "
                     + request.key() + ": " + e.getCause());
         } catch (InterruptedException e) {
+            // Cut short: the proxy stops, or hands the socket over (stopAccepting).
             Thread.currentThread().interrupt();
-            return PodHandoff.Reply.error(11, "the nodemesh proxy is shutting down");
+            return PodHandoff.Reply.error(11, cutShort);
         }
     }
 
@@ -223,13 +380,12 @@ public final class ControlSocket implements AutoCloseable {
     /** Stops accepting and removes the socket file; requests being answered finish on their own threads. */
     @Override
     public void close() {
-        closed = true;
-        listener.close();
-        try {
-            acceptor.join(2_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if (closed) {
+            return;
         }
+        closed = true;
+        joinAcceptor();
+        listener.close(); // a shutdown too, if the acceptor is somehow still in accept: this proxy is its only holder
         UnixSocketFile.remove(path);
     }
 }

@@ -8,7 +8,7 @@ import java.io.IOException;
  * Sends and receives {@link HandoverMessage}s on a session of either side, with the checks both make: the datagram
  * within its limit and not truncated, its control data not truncated, exactly the descriptors its type carries, and
  * each descriptor of the kind it must be (a relay's two connected TCP sockets; a pod's listening TCP sockets; its
- * namespace is proved when it is adopted). A refused message's descriptors are closed before the refusal is thrown.
+ * namespace is proved when it is adopted; the control socket's listening {@code SOCK_SEQPACKET} socket). A refused message's descriptors are closed before the refusal is thrown.
  */
 final class Handover {
 
@@ -61,6 +61,12 @@ final class Handover {
             switch (message) {
                 case HandoverMessage.Relay relay -> requireTcp(fds, 0, false, "a relay's sockets");
                 case HandoverMessage.Pod pod -> requireTcp(fds, 1, true, "pod " + pod.pod() + "'s listeners");
+                case HandoverMessage.ControlSocket control -> {
+                    if (!Descriptors.isSeqpacketListener(fds[0])) {
+                        throw new IOException("the control socket " + control.path() + ": its descriptor ("
+                                + Descriptors.describe(fds[0]) + ") is not a listening SOCK_SEQPACKET socket");
+                    }
+                }
                 case HandoverMessage.Failed failed -> throw new IOException("the peer gave up: " + failed.error());
                 default -> { }
             }

@@ -11,6 +11,8 @@ import io.nodemesh.proxy.relay.MovedConnection;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -47,6 +49,17 @@ public sealed interface HandoverMessage {
         @Override
         public int descriptors() {
             return 1 + ports.size();
+        }
+    }
+
+    /**
+     * Old → new: the CNI control socket, listening at {@code path}, as its one descriptor: the new proxy serves the
+     * same socket, so its file never goes and a plugin call made during the switch waits in its backlog.
+     */
+    record ControlSocket(Path path) implements HandoverMessage {
+        @Override
+        public int descriptors() {
+            return 1;
         }
     }
 
@@ -101,6 +114,10 @@ public sealed interface HandoverMessage {
                 out.put("type", "pod");
                 out.put("pod", p.pod());
                 p.ports().forEach(out.putArray("ports")::add);
+            }
+            case ControlSocket c -> {
+                out.put("type", "control_socket");
+                out.put("path", c.path().toString());
             }
             case ListenersDone d -> {
                 out.put("type", "listeners_done");
@@ -163,6 +180,7 @@ public sealed interface HandoverMessage {
             case "takeover" -> Codec.only(root, Set.of(), new Takeover());
             case "accepting" -> Codec.only(root, Set.of(), new Accepting());
             case "pod" -> Codec.only(root, Set.of("pod", "ports"), new Pod(Codec.podKey(root), Codec.ports(root)));
+            case "control_socket" -> Codec.only(root, Set.of("path"), new ControlSocket(Codec.socketPath(root)));
             case "listeners_done" -> Codec.only(root, Set.of("pods"), new ListenersDone(Codec.count(root, "pods")));
             case "relay" -> Codec.only(root, Codec.RELAY_KEYS, new Relay(Codec.relay(root, fds)));
             case "done" -> Codec.only(root, Set.of("moved", "kept"),
@@ -220,6 +238,22 @@ public sealed interface HandoverMessage {
                 out.add(p.intValue());
             }
             return List.copyOf(out);
+        }
+
+        /** An absolute socket path that fits a {@code sockaddr_un} (107 bytes). */
+        static Path socketPath(JsonNode root) throws IOException {
+            String text = text(root, "path", 107);
+            try {
+                Path path = Path.of(text);
+                if (!path.isAbsolute() || text.getBytes(StandardCharsets.UTF_8).length > 107
+                        || !path.normalize().toString().equals(text)) {
+                    throw new IOException("path: '" + text + "' is not a normalized absolute socket path of at most "
+                            + "107 bytes");
+                }
+                return path;
+            } catch (InvalidPathException e) {
+                throw new IOException("path: " + e.getMessage());
+            }
         }
 
         static int count(JsonNode root, String field) throws IOException {

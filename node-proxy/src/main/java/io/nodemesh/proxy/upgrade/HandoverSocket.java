@@ -1,5 +1,6 @@
 package io.nodemesh.proxy.upgrade;
 
+import io.nodemesh.linux.Descriptors;
 import io.nodemesh.linux.SeqpacketSocket;
 import io.nodemesh.linux.UnixSocketFile;
 import io.nodemesh.proxy.relay.MovedConnection;
@@ -17,8 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The old proxy's side of an upgrade (docs/upgrade.md): an owner-only {@code SOCK_SEQPACKET} socket where the next
  * proxy on the node asks to take over. For a root peer ({@code SO_PEERCRED}) whose first datagram is a valid
- * takeover, one session, on its own thread: the pods' namespaces and listening sockets go first; once the new proxy
- * says it accepts on them, this one stops accepting and hands over its plain relays, one by one, at moments when it
+ * takeover, one session, on its own thread: the pods' namespaces and listening sockets go first, with the CNI control
+ * socket; once the new proxy says it accepts on them, this one stops accepting and hands over its plain relays, one by one, at moments when it
  * holds none of their bytes; what cannot move (tunnel streams) stays to drain. One takeover per proxy: the socket
  * is closed, and its file removed, before the session ends, so that the new proxy can listen there in turn.
  */
@@ -32,15 +33,18 @@ public final class HandoverSocket implements AutoCloseable {
     /** What a session asks of the proxy; each call from the session's thread. */
     public interface Host {
         /**
-         * Stops taking new pods (the source's snapshots, the CNI control socket) and names the pods to hand over:
-         * key → (namespace descriptor, listening descriptors by port), all still owned by the proxy.
+         * Stops taking new pods (the CNI control socket stops accepting, then the source's snapshots are no longer
+         * applied) and names what to hand over: the pods and, when the proxy serves one, its CNI control socket.
          */
-        Map<String, Listeners> retire() throws IOException;
+        Retired retire() throws IOException;
 
-        /** The takeover failed before the new proxy accepted: carry on as before. */
+        /** The takeover failed before the new proxy accepted: carry on as before (the control socket accepts again). */
         void resume();
 
-        /** Stops accepting on every pod (the new proxy does) and starts moving every relay that can move. */
+        /**
+         * Stops accepting on every pod and lets the CNI control socket go (the new proxy accepts on them now), and
+         * starts moving every relay that can move.
+         */
         List<CompletableFuture<MovedConnection>> stopAccepting(long quiesceMillis);
 
         /** The session ended: {@code moved} relays went to the new proxy, {@code kept} connections drain here. */
@@ -49,6 +53,17 @@ public final class HandoverSocket implements AutoCloseable {
 
     /** A pod's namespace and listeners as descriptors the proxy keeps owning. */
     public record Listeners(int netnsFd, Map<Integer, Integer> byPort) {
+    }
+
+    /**
+     * The CNI control socket listening at {@code path}: {@code fd} is a duplicate of the proxy's descriptor, which the
+     * session closes once it is sent.
+     */
+    public record ControlListener(Path path, int fd) {
+    }
+
+    /** What a retiring proxy hands over: key → pod, and its control socket, or null when it serves none. */
+    public record Retired(Map<String, Listeners> pods, ControlListener controlSocket) {
     }
 
     private final Path path;
@@ -119,15 +134,17 @@ public final class HandoverSocket implements AutoCloseable {
             return false;
         }
         log.info("handover socket: a new proxy takes over");
-        Map<String, Listeners> pods;
+        Retired retired;
         try {
-            pods = host.retire();
+            retired = host.retire();
         } catch (IOException | RuntimeException e) {
             log.error("handover: cannot hand the pods over: {}", e.toString());
             host.resume();
             Handover.tryFail(peer, e.toString());
             return false;
         }
+        Map<String, Listeners> pods = retired.pods();
+        ControlListener control = retired.controlSocket();
         try {
             for (var pod : pods.entrySet()) {
                 List<Integer> ports = List.copyOf(pod.getValue().byPort().keySet());
@@ -138,6 +155,9 @@ public final class HandoverSocket implements AutoCloseable {
                 }
                 Handover.send(peer, new HandoverMessage.Pod(pod.getKey(), ports), fds);
             }
+            if (control != null) {
+                Handover.send(peer, new HandoverMessage.ControlSocket(control.path()), control.fd());
+            }
             Handover.send(peer, new HandoverMessage.ListenersDone(pods.size()));
             if (!(Handover.receive(peer) instanceof HandoverMessage.Accepting)) {
                 throw new IOException("the new proxy did not say it accepts");
@@ -147,6 +167,10 @@ public final class HandoverSocket implements AutoCloseable {
             host.resume();
             Handover.tryFail(peer, e.getMessage());
             return false;
+        } finally {
+            if (control != null) {
+                Descriptors.close(control.fd()); // sent or not: the new proxy has its own, the proxy keeps its own
+            }
         }
         // From here on the new proxy accepts: this one stops, whatever happens to the relays.
         closed = true;

@@ -19,9 +19,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The new proxy's side of an upgrade (docs/upgrade.md): connects to the running proxy's handover socket, checks that
- * it is root's, asks to take over, and receives the pods' namespaces and listening sockets ({@link #pods()}); once the
- * caller accepts on them it says so ({@link #accepting}) and receives the relays the old proxy moves
- * ({@link #receiveRelays}). What no capture took is closed with the session.
+ * it is root's, asks to take over, and receives the pods' namespaces and listening sockets ({@link #pods()}) and the
+ * CNI control socket ({@link #takeControlSocket}); once the caller accepts on them it says so ({@link #accepting})
+ * and receives the relays the old proxy moves ({@link #receiveRelays}). What no capture took is closed with the
+ * session.
  */
 public final class Takeover implements AutoCloseable {
 
@@ -29,11 +30,16 @@ public final class Takeover implements AutoCloseable {
 
     private final SeqpacketSocket session;
     private final Map<String, InheritedPod> pods;
+    private final Path controlSocketPath;
+    private int controlSocketFd;
     private int cut;
 
-    private Takeover(SeqpacketSocket session, Map<String, InheritedPod> pods) {
+    private Takeover(SeqpacketSocket session, Map<String, InheritedPod> pods, Path controlSocketPath,
+            int controlSocketFd) {
         this.session = session;
         this.pods = pods;
+        this.controlSocketPath = controlSocketPath;
+        this.controlSocketFd = controlSocketFd;
     }
 
     /**
@@ -56,6 +62,8 @@ public final class Takeover implements AutoCloseable {
             throw e;
         }
         Map<String, InheritedPod> pods = new LinkedHashMap<>();
+        Path controlPath = null;
+        int controlFd = -1;
         try {
             SeqpacketSocket.PeerCredentials who = session.peerCredentials();
             if (who.uid() != 0) {
@@ -73,6 +81,15 @@ public final class Takeover implements AutoCloseable {
                     }
                     break;
                 }
+                if (m instanceof HandoverMessage.ControlSocket control) {
+                    if (controlFd >= 0) {
+                        Descriptors.close(r.fds()[0]);
+                        throw new IOException("the old proxy sent a second control socket");
+                    }
+                    controlPath = control.path();
+                    controlFd = r.fds()[0];
+                    continue;
+                }
                 if (!(m instanceof HandoverMessage.Pod pod)) {
                     throw new IOException("expected a pod, got " + m);
                 }
@@ -80,12 +97,16 @@ public final class Takeover implements AutoCloseable {
             }
         } catch (IOException | RuntimeException e) {
             pods.values().forEach(InheritedPod::close);
+            if (controlFd >= 0) {
+                Descriptors.close(controlFd);
+            }
             Handover.tryFail(session, e.getMessage() == null ? e.toString() : e.getMessage());
             session.close();
             throw e;
         }
-        log.info("taking over from the proxy at {}: {} pod(s)", path, pods.size());
-        return new Takeover(session, pods);
+        log.info("taking over from the proxy at {}: {} pod(s){}", path, pods.size(),
+                controlPath == null ? "" : " and the CNI control socket " + controlPath);
+        return new Takeover(session, pods, controlPath, controlFd);
     }
 
     private static final int ECONNREFUSED = 111;
@@ -124,7 +145,26 @@ public final class Takeover implements AutoCloseable {
         return pods;
     }
 
-    /** Tells the old proxy that this one accepts on the pods now, so it may stop. */
+    /**
+     * Takes the old proxy's CNI control socket (the caller owns the descriptor from then on) when it listens at
+     * {@code path}, this proxy's own control socket path; -1 when none came or it listens elsewhere (then it is
+     * closed with the session, and this proxy binds its own).
+     */
+    public synchronized int takeControlSocket(Path path) {
+        if (controlSocketFd < 0) {
+            return -1;
+        }
+        if (!controlSocketPath.equals(path.toAbsolutePath().normalize())) {
+            log.warn("takeover: the old proxy's CNI control socket is {}, this proxy's is {}: not taken over",
+                    controlSocketPath, path);
+            return -1;
+        }
+        int fd = controlSocketFd;
+        controlSocketFd = -1;
+        return fd;
+    }
+
+    /** Tells the old proxy that this one accepts on the pods (and on the control socket it took), so it may stop. */
     public void accepting() throws IOException {
         Handover.send(session, new HandoverMessage.Accepting());
     }
@@ -167,10 +207,17 @@ public final class Takeover implements AutoCloseable {
         return cut;
     }
 
-    /** Ends the session and closes what no capture took. */
+    /** Ends the session and closes what no capture took (and the control socket if it was not taken). */
     @Override
     public void close() {
         session.close();
         pods.values().forEach(InheritedPod::close);
+        synchronized (this) {
+            if (controlSocketFd >= 0) {
+                // close(2) only: the old proxy holds the same socket and accepts on it again if the takeover failed
+                Descriptors.close(controlSocketFd);
+                controlSocketFd = -1;
+            }
+        }
     }
 }
