@@ -34,6 +34,11 @@ final class NftEngine implements RuleEngine {
                 RuleEngine.iptables().remove(netns);
             }
             if (nft.tablePresent()) {
+                // A table in sync (a restarted proxy's pods) is kept: listing it with nft costs a process, replacing
+                // it costs an RCU grace period for this and the next transaction (RESULTS.md, capture rules per pod).
+                if (iptables.isEmpty() && check(plan, netns).inSync()) {
+                    return Installed.KEPT;
+                }
                 nft.replace(plan);
                 return Installed.REPLACED;
             }

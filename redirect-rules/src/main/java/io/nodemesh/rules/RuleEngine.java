@@ -47,7 +47,8 @@ public sealed interface RuleEngine permits IptablesEngine, NftEngine {
      * Makes nodemesh's rules in the namespace exactly the plan's, replacing any of either backend (rules an earlier
      * proxy left): what the proxy does when it captures a pod, with as little work as the backend allows. nft: one
      * netlink dump that looks for iptables-nft leftovers, one lookup of the table, then one transaction that creates
-     * the table or, if one is there, swaps it whole (never an instant without rules); no process. iptables: rules in sync are kept; otherwise what is there is
+     * the table, no process; a table that is there is listed with {@code nft} and kept when in sync, else swapped
+     * whole in one transaction (never an instant without rules). iptables: rules in sync are kept; otherwise what is there is
      * removed and the plan applied, four processes for a namespace without nodemesh rules.
      */
     Installed install(RedirectPlan plan, Path netns);

@@ -60,8 +60,8 @@ class NftNetlinkTest {
         assertThat(listing(ns)).isEqualTo(NftRenderer.render(first));
         assertThat(RuleEngine.nft().install(second, ns.path())).isEqualTo(RuleEngine.Installed.REPLACED);
         assertThat(listing(ns)).isEqualTo(NftRenderer.render(second));
-        // the same plan again: still exactly one table with one copy of each chain
-        RuleEngine.nft().install(second, ns.path());
+        // the same plan again: kept, still exactly one table with one copy of each chain
+        assertThat(RuleEngine.nft().install(second, ns.path())).isEqualTo(RuleEngine.Installed.KEPT);
         assertThat(ns.execOk("nft", "list", "ruleset").stdout()).isEqualTo(NftRenderer.render(second));
     }
 

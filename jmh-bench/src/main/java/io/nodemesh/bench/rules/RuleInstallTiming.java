@@ -19,10 +19,11 @@ import java.util.function.BiConsumer;
  * machine's noise:
  * <ul>
  * <li>{@code iptables-before} / {@code nft-before}: what the proxy did until issue 23: check, remove its own backend's
- *     rules, remove the other backend's, apply behind the guard (every step a process: 10 for iptables, 9 for nft);
+ *     rules, remove the other backend's, apply behind the guard (every step one or two processes: 10 for a fresh namespace on iptables, 9 on nft);
  * <li>{@code iptables}: {@link RuleEngine#install} on iptables (check, then restore: 4 processes when fresh, 2 when
  *     in sync);
- * <li>{@code nft}: {@link RuleEngine#install} on nft (one netlink dump, one lookup and one transaction, no process).
+ * <li>{@code nft}: {@link RuleEngine#install} on nft (fresh: one netlink dump, one lookup and one transaction, no
+ *     process; rules already there: those and one {@code nft list table} to see they are in sync).
  * </ul>
  * Run as root: {@code java --enable-native-access=ALL-UNNAMED -cp jmh-bench/target/benchmarks.jar
  * io.nodemesh.bench.rules.RuleInstallTiming [ROUNDS [WAY,…]]}.

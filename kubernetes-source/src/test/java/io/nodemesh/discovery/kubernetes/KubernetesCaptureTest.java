@@ -179,9 +179,9 @@ class KubernetesCaptureTest {
         }
     }
 
-    /** The nat table of {@code pod}'s namespace, as iptables-save prints it. */
+    /** The netfilter rules of {@code pod}'s namespace as nft lists them: the default backend's table (and iptables-nft's). */
     static String natRules(Netns pod) {
-        return pod.execOk("iptables-save", "-t", "nat").stdout();
+        return pod.execOk("nft", "list", "ruleset").stdout();
     }
 
     private static long opened(NodeProxy proxy, String pod, Direction direction) {
