@@ -17,7 +17,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
   wait 2>/dev/null
   for ns in $(ip netns list | awk '{print $1}' | grep "^$P"); do ip netns del "$ns"; done
-  rm -rf "$W"
+  [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"
 }
 trap cleanup EXIT
 

@@ -57,53 +57,112 @@ final class Libc {
     private static final VarHandle ERRNO = CALL_STATE.varHandle(
             java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
 
-    private static final MethodHandle OPEN = downcall("open",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle CLOSE = downcall("close",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle SETNS = downcall("setns",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle GETSOCKOPT = downcall("getsockopt",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
-    private static final MethodHandle SETSOCKOPT = downcall("setsockopt",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle SETPRIORITY = downcall("setpriority",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle SOCKET = downcall("socket",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle BIND = downcall("bind",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle CONNECT = downcall("connect",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle LISTEN = downcall("listen",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle ACCEPT4 = downcall("accept4",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
-                    ValueLayout.JAVA_INT));
-    private static final MethodHandle SHUTDOWN = downcall("shutdown",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle SENDMSG = downcall("sendmsg",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle SEND = downcall("send",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_INT));
-    private static final MethodHandle RECV = downcall("recv",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_INT));
-    private static final MethodHandle RECVMSG = downcall("recvmsg",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    // One holder class per downcall handle, so a handle is linked on its first call: linking spins classes at run time
+    // that no AOT cache holds (about 3 ms each for the CNI plugin's JVM, which makes a handful of calls and must start
+    // fast). Still static finals, so the JIT folds them on the proxy's hot paths.
+    private static final class OPEN {
+        static final MethodHandle H = downcall("open",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+
+    private static final class CLOSE {
+        static final MethodHandle H = downcall("close",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+
+    private static final class SETNS {
+        static final MethodHandle H = downcall("setns",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+
+    private static final class GETSOCKOPT {
+        static final MethodHandle H = downcall("getsockopt",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    }
+
+    private static final class SETSOCKOPT {
+        static final MethodHandle H = downcall("setsockopt",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+
+    private static final class SETPRIORITY {
+        static final MethodHandle H = downcall("setpriority",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+
+    private static final class SOCKET {
+        static final MethodHandle H = downcall("socket",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+
+    private static final class BIND {
+        static final MethodHandle H = downcall("bind",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+
+    private static final class CONNECT {
+        static final MethodHandle H = downcall("connect",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+
+    private static final class LISTEN {
+        static final MethodHandle H = downcall("listen",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+
+    private static final class ACCEPT4 {
+        static final MethodHandle H = downcall("accept4",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                        ValueLayout.JAVA_INT));
+    }
+
+    private static final class SHUTDOWN {
+        static final MethodHandle H = downcall("shutdown",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+
+    private static final class SENDMSG {
+        static final MethodHandle H = downcall("sendmsg",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+
+    private static final class SEND {
+        static final MethodHandle H = downcall("send",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT));
+    }
+
+    private static final class RECV {
+        static final MethodHandle H = downcall("recv",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT));
+    }
+
+    private static final class RECVMSG {
+        static final MethodHandle H = downcall("recvmsg",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+
     // ioctl is variadic: the linker must be told where the variadic part starts (the unused third argument).
-    private static final MethodHandle IOCTL = downcall("ioctl",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
-            Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle FCNTL = downcall("fcntl",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
-            Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle STRERROR = LINKER.downcallHandle(
-            LIBC.find("strerror").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final class IOCTL {
+        static final MethodHandle H = downcall("ioctl",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+                Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class FCNTL {
+        static final MethodHandle H = downcall("fcntl",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+                Linker.Option.firstVariadicArg(2));
+    }
+
+    private static final class STRERROR {
+        static final MethodHandle H = LINKER.downcallHandle(
+                LIBC.find("strerror").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
 
     private Libc() {
     }
@@ -119,7 +178,7 @@ final class Libc {
     static int open(String path, int flags) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path), flags);
+            int fd = (int) OPEN.H.invokeExact(state, arena.allocateFrom(path), flags);
             if (fd < 0) {
                 throw failure("open " + path, state);
             }
@@ -133,7 +192,7 @@ final class Libc {
 
     static void close(int fd) {
         try (Arena arena = Arena.ofConfined()) {
-            int ignored = (int) CLOSE.invokeExact(arena.allocate(CALL_STATE), fd);
+            int ignored = (int) CLOSE.H.invokeExact(arena.allocate(CALL_STATE), fd);
         } catch (Throwable t) {
             throw new IllegalStateException("close() downcall failed", t);
         }
@@ -142,7 +201,7 @@ final class Libc {
     static void setns(int fd, int nstype, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) SETNS.invokeExact(state, fd, nstype);
+            int rc = (int) SETNS.H.invokeExact(state, fd, nstype);
             if (rc != 0) {
                 throw failure("setns into " + what, state);
             }
@@ -158,7 +217,7 @@ final class Libc {
         try {
             MemorySegment state = arena.allocate(CALL_STATE);
             MemorySegment len = arena.allocateFrom(ValueLayout.JAVA_INT, (int) out.byteSize());
-            int rc = (int) GETSOCKOPT.invokeExact(state, fd, level, option, out, len);
+            int rc = (int) GETSOCKOPT.H.invokeExact(state, fd, level, option, out, len);
             if (rc != 0) {
                 throw failure("getsockopt(fd " + fd + ", level " + level + ", option " + option + ")", state);
             }
@@ -175,7 +234,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             MemorySegment v = arena.allocateFrom(ValueLayout.JAVA_INT, value);
-            int rc = (int) SETSOCKOPT.invokeExact(state, fd, level, option, v, (int) ValueLayout.JAVA_INT.byteSize());
+            int rc = (int) SETSOCKOPT.H.invokeExact(state, fd, level, option, v, (int) ValueLayout.JAVA_INT.byteSize());
             if (rc != 0) {
                 throw failure("setsockopt(fd " + fd + ", " + what + ")", state);
             }
@@ -190,7 +249,7 @@ final class Libc {
     static void setpriority(int tid, int nice) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) SETPRIORITY.invokeExact(state, PRIO_PROCESS, tid, nice);
+            int rc = (int) SETPRIORITY.H.invokeExact(state, PRIO_PROCESS, tid, nice);
             if (rc != 0) {
                 throw failure("setpriority(PRIO_PROCESS, " + tid + ", " + nice + ")", state);
             }
@@ -205,7 +264,7 @@ final class Libc {
     static void setsockopt(int fd, int level, int option, MemorySegment value, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) SETSOCKOPT.invokeExact(state, fd, level, option, value, (int) value.byteSize());
+            int rc = (int) SETSOCKOPT.H.invokeExact(state, fd, level, option, value, (int) value.byteSize());
             if (rc != 0) {
                 throw failure("setsockopt(fd " + fd + ", " + what + ")", state);
             }
@@ -223,7 +282,7 @@ final class Libc {
     static int socket(int domain, int type, int protocol, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) SOCKET.invokeExact(state, domain, type, protocol);
+            int fd = (int) SOCKET.H.invokeExact(state, domain, type, protocol);
             if (fd < 0) {
                 throw failure("socket for " + what, state);
             }
@@ -238,7 +297,7 @@ final class Libc {
     static void bind(int fd, MemorySegment address, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) BIND.invokeExact(state, fd, address, (int) address.byteSize());
+            int rc = (int) BIND.H.invokeExact(state, fd, address, (int) address.byteSize());
             if (rc != 0) {
                 throw failure("bind to " + what, state);
             }
@@ -252,7 +311,7 @@ final class Libc {
     static void connect(int fd, MemorySegment address, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) CONNECT.invokeExact(state, fd, address, (int) address.byteSize());
+            int rc = (int) CONNECT.H.invokeExact(state, fd, address, (int) address.byteSize());
             if (rc != 0) {
                 throw failure("connect to " + what, state);
             }
@@ -266,7 +325,7 @@ final class Libc {
     static void listen(int fd, int backlog, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) LISTEN.invokeExact(state, fd, backlog);
+            int rc = (int) LISTEN.H.invokeExact(state, fd, backlog);
             if (rc != 0) {
                 throw failure("listen on " + what, state);
             }
@@ -282,7 +341,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             while (true) {
-                int accepted = (int) ACCEPT4.invokeExact(state, fd, MemorySegment.NULL, MemorySegment.NULL, flags);
+                int accepted = (int) ACCEPT4.H.invokeExact(state, fd, MemorySegment.NULL, MemorySegment.NULL, flags);
                 if (accepted >= 0) {
                     return accepted;
                 }
@@ -300,7 +359,7 @@ final class Libc {
     /** {@code shutdown(fd, how)}; a failure (the peer already gone: ENOTCONN) is not reported, as for close. */
     static void shutdown(int fd, int how) {
         try (Arena arena = Arena.ofConfined()) {
-            int ignored = (int) SHUTDOWN.invokeExact(arena.allocate(CALL_STATE), fd, how);
+            int ignored = (int) SHUTDOWN.H.invokeExact(arena.allocate(CALL_STATE), fd, how);
         } catch (Throwable t) {
             throw new IllegalStateException("shutdown() downcall failed", t);
         }
@@ -311,7 +370,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             while (true) {
-                long sent = (long) SENDMSG.invokeExact(state, fd, msghdr, flags);
+                long sent = (long) SENDMSG.H.invokeExact(state, fd, msghdr, flags);
                 if (sent >= 0) {
                     return sent;
                 }
@@ -331,7 +390,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             while (true) {
-                long sent = (long) SEND.invokeExact(state, fd, buffer, length, flags);
+                long sent = (long) SEND.H.invokeExact(state, fd, buffer, length, flags);
                 if (sent >= 0) {
                     return sent;
                 }
@@ -351,7 +410,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             while (true) {
-                long received = (long) RECV.invokeExact(state, fd, buffer, length, flags);
+                long received = (long) RECV.H.invokeExact(state, fd, buffer, length, flags);
                 if (received >= 0) {
                     return received;
                 }
@@ -371,7 +430,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             while (true) {
-                long received = (long) RECVMSG.invokeExact(state, fd, msghdr, flags);
+                long received = (long) RECVMSG.H.invokeExact(state, fd, msghdr, flags);
                 if (received >= 0) {
                     return received;
                 }
@@ -390,7 +449,7 @@ final class Libc {
     static int ioctl(int fd, long request, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) IOCTL.invokeExact(state, fd, request, 0L);
+            int rc = (int) IOCTL.H.invokeExact(state, fd, request, 0L);
             if (rc < 0) {
                 throw failure(what, state);
             }
@@ -406,7 +465,7 @@ final class Libc {
     static int fcntl(int fd, int cmd, int arg, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) FCNTL.invokeExact(state, fd, cmd, arg);
+            int rc = (int) FCNTL.H.invokeExact(state, fd, cmd, arg);
             if (rc < 0) {
                 throw failure(what, state);
             }
@@ -424,7 +483,7 @@ final class Libc {
 
     static String strerror(int errno) {
         try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment s = (MemorySegment) STRERROR.H.invokeExact(errno);
             return s.reinterpret(256).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
