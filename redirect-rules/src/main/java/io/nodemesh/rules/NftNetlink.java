@@ -27,6 +27,50 @@ final class NftNetlink implements AutoCloseable {
     private final Path netns;
     private final NetlinkSocket socket;
     private int nextSeq = 1;
+    /** The datagram being read and where its next message starts ({@link #nextMessage}). */
+    private ByteBuffer datagram;
+    private int datagramAt;
+
+    /** One message the kernel sent: the datagram holding it, where it starts, its type and sequence number. */
+    private record Message(ByteBuffer in, int at, int type, int seq) {
+        /** An error or acknowledgement's errno (0: acknowledged). */
+        int errno() {
+            return -in.getInt(at + NftMessages.HEADER);
+        }
+
+        /** The text of an error's extended acknowledgement ({@code NLMSGERR_ATTR_MSG}), if the kernel sent one. */
+        String extack() {
+            int flags = in.getShort(at + 6) & 0xffff;
+            if ((flags & NftMessages.NLM_F_ACK_TLVS) == 0) {
+                return null;
+            }
+            int echoed = (flags & NftMessages.NLM_F_CAPPED) != 0
+                    ? NftMessages.HEADER : in.getInt(at + NftMessages.HEADER + 4);
+            return string(at + NftMessages.HEADER + 4 + ((echoed + 3) & ~3), NftMessages.NLMSGERR_ATTR_MSG);
+        }
+
+        /** A NUL-terminated string attribute of this nf_tables message, or null. */
+        String attribute(int wanted) {
+            return string(at + NftMessages.HEADER + 4, wanted);
+        }
+
+        /** The string attribute of type {@code wanted} among the attributes from {@code attr} to the message's end. */
+        private String string(int attr, int wanted) {
+            int end = at + in.getInt(at);
+            while (attr + 4 <= end) {
+                int length = in.getShort(attr) & 0xffff;
+                int type = in.getShort(attr + 2) & 0x3fff;
+                if (length < 4 || attr + length > end) {
+                    return null;
+                }
+                if (type == wanted) {
+                    return cString(in, attr + 4, length - 4);
+                }
+                attr += (length + 3) & ~3;
+            }
+            return null;
+        }
+    }
 
     /** What the kernel refused in a transaction: the message, its errno and the kernel's words, if any. */
     private record Refusal(String what, int errno, String extack) {
@@ -57,24 +101,20 @@ final class NftNetlink implements AutoCloseable {
         send(get.finish(), get);
         boolean table = false;
         while (true) {
-            ByteBuffer in = receive();
-            for (int at = in.position(); at + NftMessages.HEADER <= in.limit(); at = next(in, at)) {
-                if (in.getInt(at + 8) != seq) {
-                    continue;
+            Message m = nextMessage();
+            if (m.seq() != seq) {
+                continue;
+            }
+            if (m.type() == NftMessages.type(NftMessages.NFT_MSG_NEWTABLE)) {
+                table = true;
+            } else if (m.type() == NftMessages.NLMSG_ERROR) {
+                if (m.errno() == 0) {
+                    return table;
                 }
-                int type = in.getShort(at + 4) & 0xffff;
-                if (type == NftMessages.type(NftMessages.NFT_MSG_NEWTABLE)) {
-                    table = true;
-                } else if (type == NftMessages.NLMSG_ERROR) {
-                    int errno = -in.getInt(at + NftMessages.HEADER);
-                    if (errno == 0) {
-                        return table;
-                    }
-                    if (errno == ENOENT) {
-                        return false;
-                    }
-                    throw refused(get.describe(seq), errno, extackMessage(in, at));
+                if (m.errno() == ENOENT) {
+                    return false;
                 }
+                throw refused(get.describe(seq), m);
             }
         }
     }
@@ -90,34 +130,30 @@ final class NftNetlink implements AutoCloseable {
         send(dump.finish(), dump);
         List<String> found = new ArrayList<>();
         while (true) {
-            ByteBuffer in = receive();
-            for (int at = in.position(); at + NftMessages.HEADER <= in.limit(); at = next(in, at)) {
-                if (in.getInt(at + 8) != seq) {
-                    continue;
+            Message m = nextMessage();
+            if (m.seq() != seq) {
+                continue;
+            }
+            if (m.type() == NftMessages.NLMSG_DONE) {
+                return found;
+            }
+            if (m.type() == NftMessages.NLMSG_ERROR) {
+                if (m.errno() != 0) {
+                    throw refused(dump.describe(seq), m);
                 }
-                int type = in.getShort(at + 4) & 0xffff;
-                if (type == NftMessages.NLMSG_DONE) {
-                    return found;
-                }
-                if (type == NftMessages.NLMSG_ERROR) {
-                    int errno = -in.getInt(at + NftMessages.HEADER);
-                    if (errno != 0) {
-                        throw refused(dump.describe(seq), errno, extackMessage(in, at));
-                    }
-                    return found;
-                }
-                if (type != NftMessages.type(NftMessages.NFT_MSG_NEWCHAIN)) {
-                    continue;
-                }
-                int family = in.get(at + NftMessages.HEADER) & 0xff;
-                String table = stringAttribute(in, at, NftMessages.NFTA_CHAIN_TABLE);
-                String chain = stringAttribute(in, at, NftMessages.NFTA_CHAIN_NAME);
-                if ("nat".equals(table) && chain != null && chain.startsWith(IptablesRenderer.CHAIN_PREFIX)) {
-                    if (family == NftMessages.NFPROTO_IPV4) {
-                        found.add(IpFamily.IPV4.iptablesTool() + " " + chain);
-                    } else if (family == NftMessages.NFPROTO_IPV6) {
-                        found.add(IpFamily.IPV6.iptablesTool() + " " + chain);
-                    }
+                return found;
+            }
+            if (m.type() != NftMessages.type(NftMessages.NFT_MSG_NEWCHAIN)) {
+                continue;
+            }
+            int family = m.in().get(m.at() + NftMessages.HEADER) & 0xff;
+            String table = m.attribute(NftMessages.NFTA_CHAIN_TABLE);
+            String chain = m.attribute(NftMessages.NFTA_CHAIN_NAME);
+            if ("nat".equals(table) && chain != null && chain.startsWith(IptablesRenderer.CHAIN_PREFIX)) {
+                if (family == NftMessages.NFPROTO_IPV4) {
+                    found.add(IpFamily.IPV4.iptablesTool() + " " + chain);
+                } else if (family == NftMessages.NFPROTO_IPV6) {
+                    found.add(IpFamily.IPV6.iptablesTool() + " " + chain);
                 }
             }
         }
@@ -175,26 +211,33 @@ final class NftNetlink implements AutoCloseable {
         send(sync.finish(), sync);
         Refusal failed = null;
         while (true) {
-            ByteBuffer in = receive();
-            for (int at = in.position(); at + NftMessages.HEADER <= in.limit(); at = next(in, at)) {
-                int type = in.getShort(at + 4) & 0xffff;
-                int seq = in.getInt(at + 8);
-                if (type == NftMessages.NLMSG_ERROR && batch.holds(seq)) {
-                    int errno = -in.getInt(at + NftMessages.HEADER);
-                    if (errno != 0 && failed == null) {
-                        failed = new Refusal(batch.describe(seq), errno, extackMessage(in, at));
-                    }
-                } else if (seq == genSeq) {
-                    if (type == NftMessages.NLMSG_ERROR) {
-                        int errno = -in.getInt(at + NftMessages.HEADER);
-                        throw refused(sync.describe(seq), errno, extackMessage(in, at));
-                    }
-                    if (type == NftMessages.type(NftMessages.NFT_MSG_NEWGEN)) {
-                        return failed;
-                    }
+            Message m = nextMessage();
+            if (m.type() == NftMessages.NLMSG_ERROR && batch.holds(m.seq())) {
+                if (m.errno() != 0 && failed == null) {
+                    failed = new Refusal(batch.describe(m.seq()), m.errno(), m.extack());
+                }
+            } else if (m.seq() == genSeq) {
+                if (m.type() == NftMessages.NLMSG_ERROR) {
+                    throw refused(sync.describe(genSeq), m);
+                }
+                if (m.type() == NftMessages.type(NftMessages.NFT_MSG_NEWGEN)) {
+                    return failed;
                 }
             }
         }
+    }
+
+    /** The next message from the kernel: the rest of the datagram read last, else the next datagram's first. */
+    private Message nextMessage() {
+        while (datagram == null || datagramAt + NftMessages.HEADER > datagram.limit()) {
+            datagram = receive();
+            datagramAt = datagram.position();
+        }
+        int at = datagramAt;
+        int length = datagram.getInt(at);
+        // a malformed length ends the datagram
+        datagramAt = length < NftMessages.HEADER ? datagram.limit() : at + ((length + 3) & ~3);
+        return new Message(datagram, at, datagram.getShort(at + 4) & 0xffff, datagram.getInt(at + 8));
     }
 
     private void send(ByteBuffer bytes, NftMessages.Batch batch) {
@@ -220,59 +263,13 @@ final class NftNetlink implements AutoCloseable {
         return refused(refusal.what(), refusal.errno(), refusal.extack());
     }
 
+    private RulesException refused(String what, Message error) {
+        return refused(what, error.errno(), error.extack());
+    }
+
     private RulesException refused(String what, int errno, String extack) {
         return new RulesException("nf_tables in network namespace " + netns + " refused " + what + ": "
                 + NetlinkSocket.describe(errno) + " (errno " + errno + ")" + (extack == null ? "" : ": " + extack));
-    }
-
-    /** Where the message after the one at {@code at} starts. */
-    private static int next(ByteBuffer in, int at) {
-        int length = in.getInt(at);
-        if (length < NftMessages.HEADER) {
-            return in.limit(); // malformed: stop reading this datagram
-        }
-        return at + ((length + 3) & ~3);
-    }
-
-    /** The text of an error's extended acknowledgement ({@code NLMSGERR_ATTR_MSG}), if the kernel sent one. */
-    private static String extackMessage(ByteBuffer in, int at) {
-        int flags = in.getShort(at + 6) & 0xffff;
-        if ((flags & NftMessages.NLM_F_ACK_TLVS) == 0) {
-            return null;
-        }
-        int end = at + in.getInt(at);
-        int echoed = (flags & NftMessages.NLM_F_CAPPED) != 0 ? NftMessages.HEADER : in.getInt(at + NftMessages.HEADER + 4);
-        int attr = at + NftMessages.HEADER + 4 + ((echoed + 3) & ~3);
-        while (attr + 4 <= end) {
-            int length = in.getShort(attr) & 0xffff;
-            int type = in.getShort(attr + 2) & 0x3fff;
-            if (length < 4 || attr + length > end) {
-                return null;
-            }
-            if (type == NftMessages.NLMSGERR_ATTR_MSG) {
-                return cString(in, attr + 4, length - 4);
-            }
-            attr += (length + 3) & ~3;
-        }
-        return null;
-    }
-
-    /** A NUL-terminated string attribute of an nf_tables message at {@code at}, or null. */
-    private static String stringAttribute(ByteBuffer in, int at, int wanted) {
-        int end = at + in.getInt(at);
-        int attr = at + NftMessages.HEADER + 4;
-        while (attr + 4 <= end) {
-            int length = in.getShort(attr) & 0xffff;
-            int type = in.getShort(attr + 2) & 0x3fff;
-            if (length < 4 || attr + length > end) {
-                return null;
-            }
-            if (type == wanted) {
-                return cString(in, attr + 4, length - 4);
-            }
-            attr += (length + 3) & ~3;
-        }
-        return null;
     }
 
     private static String cString(ByteBuffer in, int from, int max) {
