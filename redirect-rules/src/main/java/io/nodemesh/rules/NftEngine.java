@@ -36,7 +36,7 @@ final class NftEngine implements RuleEngine {
             if (nft.tablePresent()) {
                 // A table in sync (a restarted proxy's pods) is kept: listing it with nft costs a process, replacing
                 // it costs an RCU grace period for this and the next transaction (RESULTS.md, capture rules per pod).
-                if (iptables.isEmpty() && check(plan, netns).inSync()) {
+                if (iptables.isEmpty() && compare(plan, netns, true).inSync()) {
                     return Installed.KEPT;
                 }
                 nft.replace(plan);
@@ -52,7 +52,11 @@ final class NftEngine implements RuleEngine {
     @Override
     public CheckResult check(RedirectPlan plan, Path netns) {
         NetnsRunner.requireNamespace(netns);
-        boolean present = tablePresent(netns);
+        return compare(plan, netns, tablePresent(netns));
+    }
+
+    /** The plan against the live table, listed with nft when {@code present} (as looked up by the caller). */
+    private CheckResult compare(RedirectPlan plan, Path netns, boolean present) {
         Map<String, List<String>> live = present
                 ? listingLines(NetnsRunner.runOk(netns, "nft", null, "list", "table", "inet", "nodemesh"))
                 : Map.of();
