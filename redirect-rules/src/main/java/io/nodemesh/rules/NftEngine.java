@@ -8,8 +8,9 @@ import java.util.Map;
 
 /**
  * {@link RuleEngine} on nodemesh's own nftables table {@code inet nodemesh}, written and deleted over netlink
- * ({@link NftNetlink}: the same bytecode {@code nft -f} sends for {@link NftRenderer}'s text), listed with
- * {@code nft list table} for {@link #check}.
+ * ({@link NftNetlink}: the same bytecode {@code nft -f} sends for {@link NftRenderer}'s text) and, in
+ * {@link #install}, read back over netlink to see whether it is in sync ({@link NftTableImage}); listed with
+ * {@code nft list table} for {@link #check}, whose differences are shown to people in nft's words.
  */
 final class NftEngine implements RuleEngine {
 
@@ -33,10 +34,12 @@ final class NftEngine implements RuleEngine {
             if (!iptables.isEmpty()) {
                 RuleEngine.iptables().remove(netns);
             }
-            if (nft.tablePresent()) {
-                // A table in sync (a restarted proxy's pods) is kept: listing it with nft costs a process, replacing
-                // it costs an RCU grace period for this and the next transaction (RESULTS.md, capture rules per pod).
-                if (iptables.isEmpty() && compare(plan, netns, true).inSync()) {
+            NftTableImage live = nft.image();
+            if (live != null) {
+                // A table in sync (a restarted proxy's pods) is kept: it is read back over netlink and compared with
+                // what the plan's transaction would send; replacing it costs an RCU grace period for this and the next
+                // transaction (RESULTS.md, capture rules per pod).
+                if (iptables.isEmpty() && live.equals(NftTableImage.of(plan))) {
                     return Installed.KEPT;
                 }
                 nft.replace(plan);
@@ -55,7 +58,7 @@ final class NftEngine implements RuleEngine {
         return compare(plan, netns, tablePresent(netns));
     }
 
-    /** The plan against the live table, listed with nft when {@code present} (as looked up by the caller). */
+    /** The plan against the live table, listed with nft when {@code present}. */
     private CheckResult compare(RedirectPlan plan, Path netns, boolean present) {
         Map<String, List<String>> live = present
                 ? listingLines(NetnsRunner.runOk(netns, "nft", null, "list", "table", "inet", "nodemesh"))

@@ -51,6 +51,7 @@ final class NftMessages {
     static final int NFT_MSG_NEWCHAIN = 3;
     static final int NFT_MSG_GETCHAIN = 4;
     static final int NFT_MSG_NEWRULE = 6;
+    static final int NFT_MSG_GETRULE = 7;
     static final int NFT_MSG_NEWGEN = 15;
     static final int NFT_MSG_GETGEN = 16;
     // attributes
@@ -313,6 +314,15 @@ final class NftMessages {
     /** Asks for every chain of every table of {@code family} (a dump). */
     static int dumpChains(Batch batch, int family) {
         int seq = batch.begin(NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, family, "list chains");
+        batch.end();
+        return seq;
+    }
+
+    /** Asks for every rule of {@code table inet nodemesh} (a dump; the kernel filters by the table). */
+    static int dumpRules(Batch batch) {
+        int seq = batch.begin(NFT_MSG_GETRULE, NLM_F_REQUEST | NLM_F_DUMP, NFPROTO_INET, "list rules of table inet "
+                + TABLE);
+        batch.string(NFTA_RULE_TABLE, TABLE);
         batch.end();
         return seq;
     }

@@ -96,6 +96,28 @@ final class NftNetlink implements AutoCloseable {
 
     /** Whether {@code table inet nodemesh} is there. */
     boolean tablePresent() {
+        return table(null);
+    }
+
+    /**
+     * What the kernel holds of {@code table inet nodemesh}, to compare with {@link NftTableImage#of} a plan: the
+     * table, its chains and its rules, in three requests (a lookup and two dumps) on this socket. Null when the table
+     * is not there.
+     */
+    NftTableImage image() {
+        NftTableImage image = NftTableImage.empty();
+        if (!table(image)) {
+            return null;
+        }
+        NftMessages.Batch chains = NftMessages.Batch.requests(nextSeq);
+        dump(chains, NftMessages.dumpChains(chains, NftMessages.NFPROTO_INET), image::add);
+        NftMessages.Batch rules = NftMessages.Batch.requests(nextSeq);
+        dump(rules, NftMessages.dumpRules(rules), image::add);
+        return image;
+    }
+
+    /** Looks the table up; adds it to {@code image} when there is one and an image is given. */
+    private boolean table(NftTableImage image) {
         NftMessages.Batch get = NftMessages.Batch.requests(nextSeq);
         int seq = NftMessages.getTable(get);
         send(get.finish(), get);
@@ -107,6 +129,9 @@ final class NftNetlink implements AutoCloseable {
             }
             if (m.type() == NftMessages.type(NftMessages.NFT_MSG_NEWTABLE)) {
                 table = true;
+                if (image != null) {
+                    image.add(m.in(), m.at(), m.type());
+                }
             } else if (m.type() == NftMessages.NLMSG_ERROR) {
                 if (m.errno() == 0) {
                     return table;
@@ -119,34 +144,45 @@ final class NftNetlink implements AutoCloseable {
         }
     }
 
-    /**
-     * The nodemesh chains of the iptables backend as {@code iptables-nft} keeps them in nf_tables ({@code iptables
-     * NODEMESH_OUTPUT}, …): one netlink dump instead of an {@code iptables-save} per family. Chains of the legacy
-     * x_tables iptables are not in nf_tables and not found here.
-     */
-    List<String> iptablesChains() {
-        NftMessages.Batch dump = NftMessages.Batch.requests(nextSeq);
-        int seq = NftMessages.dumpChains(dump, NftMessages.NFPROTO_UNSPEC);
-        send(dump.finish(), dump);
-        List<String> found = new ArrayList<>();
+    /** What a dump request receives: each message of its answer until NLMSG_DONE, handed to {@code each}. */
+    private interface Each {
+        void message(ByteBuffer in, int at, int type);
+    }
+
+    private void dump(NftMessages.Batch request, int seq, Each each) {
+        send(request.finish(), request);
         while (true) {
             Message m = nextMessage();
             if (m.seq() != seq) {
                 continue;
             }
             if (m.type() == NftMessages.NLMSG_DONE) {
-                return found;
+                return;
             }
             if (m.type() == NftMessages.NLMSG_ERROR) {
                 if (m.errno() != 0) {
-                    throw refused(dump.describe(seq), m);
+                    throw refused(request.describe(seq), m);
                 }
-                return found;
+                return;
             }
-            if (m.type() != NftMessages.type(NftMessages.NFT_MSG_NEWCHAIN)) {
-                continue;
+            each.message(m.in(), m.at(), m.type());
+        }
+    }
+
+    /**
+     * The nodemesh chains of the iptables backend as {@code iptables-nft} keeps them in nf_tables ({@code iptables
+     * NODEMESH_OUTPUT}, …): one netlink dump instead of an {@code iptables-save} per family. Chains of the legacy
+     * x_tables iptables are not in nf_tables and not found here.
+     */
+    List<String> iptablesChains() {
+        NftMessages.Batch request = NftMessages.Batch.requests(nextSeq);
+        List<String> found = new ArrayList<>();
+        dump(request, NftMessages.dumpChains(request, NftMessages.NFPROTO_UNSPEC), (in, at, type) -> {
+            if (type != NftMessages.type(NftMessages.NFT_MSG_NEWCHAIN)) {
+                return;
             }
-            int family = m.in().get(m.at() + NftMessages.HEADER) & 0xff;
+            Message m = new Message(in, at, type, 0);
+            int family = in.get(at + NftMessages.HEADER) & 0xff;
             String table = m.attribute(NftMessages.NFTA_CHAIN_TABLE);
             String chain = m.attribute(NftMessages.NFTA_CHAIN_NAME);
             if ("nat".equals(table) && chain != null && chain.startsWith(IptablesRenderer.CHAIN_PREFIX)) {
@@ -156,7 +192,8 @@ final class NftNetlink implements AutoCloseable {
                     found.add(IpFamily.IPV6.iptablesTool() + " " + chain);
                 }
             }
-        }
+        });
+        return found;
     }
 
     /** Adds the plan's table; refused (nothing changed) when {@code table inet nodemesh} exists already. */

@@ -8,6 +8,7 @@ import io.nodemesh.topology.Netns;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -43,12 +44,81 @@ class NftNetlinkTest {
             Netns ns = net.namespace("nl");
             try (NftNetlink nft = NftNetlink.in(ns.path())) {
                 assertThat(nft.tablePresent()).isFalse();
+                assertThat(nft.image()).isNull();
                 nft.create(plan);
                 assertThat(nft.tablePresent()).isTrue();
+                // read back over netlink, the table is the plan's and no other plan's
+                NftTableImage live = nft.image();
+                assertThat(live.difference(NftTableImage.of(plan))).as("plan %s", plan).isEmpty();
+                assertThat(live).isEqualTo(NftTableImage.of(plan));
+                for (RedirectPlan other : plans) {
+                    if (other != plan) {
+                        assertThat(live).as("plan %s against %s", plan, other).isNotEqualTo(NftTableImage.of(other));
+                    }
+                }
             }
             assertThat(listing(ns)).as("plan %s", plan).isEqualTo(NftRenderer.render(plan));
             assertThat(RuleEngine.nft().check(plan, ns.path()).inSync()).isTrue();
+            assertThat(RuleEngine.nft().install(plan, ns.path())).isEqualTo(RuleEngine.Installed.KEPT);
         }
+    }
+
+    @Test
+    void aTableNftWroteFromTheRenderingIsKept() throws Exception {
+        for (RedirectPlan plan : List.of(RenderingGoldenTest.defaults(), RenderingGoldenTest.everything())) {
+            Netns ns = net.namespace("nftf");
+            Path file = Files.createTempFile("nodemesh-table", ".nft");
+            try {
+                Files.writeString(file, NftRenderer.render(plan));
+                ns.execOk("nft", "-f", file.toString());
+            } finally {
+                Files.delete(file);
+            }
+            assertThat(RuleEngine.nft().install(plan, ns.path())).as("plan %s", plan)
+                    .isEqualTo(RuleEngine.Installed.KEPT);
+        }
+    }
+
+    @Test
+    void everyChangeToALiveTableIsSeenAndUndone() {
+        RedirectPlan plan = RenderingGoldenTest.everything();
+        Map<String, java.util.function.Consumer<Netns>> changes = new java.util.LinkedHashMap<>();
+        changes.put("a rule deleted", ns -> ns.execOk("nft", "delete", "rule", "inet", "nodemesh", "output",
+                "handle", handle(ns, "oifname \"lo\" return")));
+        changes.put("a rule added", ns -> ns.execOk("nft", "add", "rule", "inet", "nodemesh", "prerouting",
+                "tcp", "dport", "9999", "return"));
+        changes.put("a rule inserted first", ns -> ns.execOk("nft", "insert", "rule", "inet", "nodemesh", "output",
+                "tcp", "dport", "9999", "return"));
+        changes.put("a port changed", ns -> ns.execOk("nft", "replace", "rule", "inet", "nodemesh", "prerouting",
+                "handle", handle(ns, "redirect to :16006"), "meta", "l4proto", "tcp", "redirect", "to", ":16007"));
+        changes.put("a comment dropped", ns -> ns.execOk("nft", "replace", "rule", "inet", "nodemesh", "prerouting",
+                "handle", handle(ns, "redirect to :16006"), "meta", "l4proto", "tcp", "redirect", "to", ":16006"));
+        changes.put("a policy changed", ns -> ns.execOk("nft", "chain", "inet", "nodemesh", "output",
+                "{ policy drop; }"));
+        changes.put("a chain added", ns -> ns.execOk("nft", "add", "chain", "inet", "nodemesh", "extra"));
+        changes.put("the table made dormant", ns -> ns.execOk("nft", "add", "table", "inet", "nodemesh",
+                "{ flags dormant; }"));
+        for (var change : changes.entrySet()) {
+            Netns ns = net.namespace("tamper");
+            assertThat(RuleEngine.nft().install(plan, ns.path())).isEqualTo(RuleEngine.Installed.APPLIED);
+            change.getValue().accept(ns);
+            assertThat(listing(ns)).as(change.getKey()).isNotEqualTo(NftRenderer.render(plan));
+            assertThat(RuleEngine.nft().install(plan, ns.path())).as(change.getKey())
+                    .isEqualTo(RuleEngine.Installed.REPLACED);
+            assertThat(listing(ns)).as(change.getKey()).isEqualTo(NftRenderer.render(plan));
+            assertThat(RuleEngine.nft().install(plan, ns.path())).as(change.getKey())
+                    .isEqualTo(RuleEngine.Installed.KEPT);
+        }
+    }
+
+    /** The handle of the rule of the live table whose listing contains {@code text}. */
+    private static String handle(Netns ns, String text) {
+        for (String line : ns.execOk("nft", "-a", "list", "table", "inet", "nodemesh").stdout().split("\n")) {
+            if (line.contains(text)) {
+                return line.substring(line.lastIndexOf("# handle ") + "# handle ".length()).strip();
+            }
+        }
+        throw new AssertionError("no rule with " + text + " in " + listing(ns));
     }
 
     @Test

@@ -1,0 +1,172 @@
+package io.nodemesh.bench.rules;
+
+import io.nodemesh.bench.harness.PlainHttp;
+import io.nodemesh.topology.Commands;
+import io.nodemesh.topology.Netns;
+import io.nodemesh.topology.Topology;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Issue 23's capture-at-scale goal, end to end: a proxy restarted on a node whose N pods it captured before (their
+ * rules still in place, as after a crash or a {@code kill -9}: no handover) until it listens in all of them again.
+ * Per round and per proxy jar (variants interleaved, so they share the machine's noise): the proxy is started, the
+ * admin {@code /stats} polled every 10 ms; reported are launch → every pod {@code listening} (JVM start included), and
+ * the proxy's own span from its first pod line to its last in the log (the capture alone), with how many pods' rules
+ * were kept, applied or replaced. The first start of each jar (rules applied to fresh namespaces) is not counted.
+ *
+ * <p>Run as root from the repository: {@code java --enable-native-access=ALL-UNNAMED -cp
+ * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
+ * [--cpu C] NAME=nodemesh.jar ...}.
+ */
+public final class RestartTiming {
+
+    private static final int ADMIN_PORT = 15090;
+    private static final Pattern LISTENING = Pattern.compile("\"state\"\\s*:\\s*\"listening\"");
+    private static final Pattern POD_LINE = Pattern.compile(
+            "^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:(\\d\\d\\.\\d+))Z .* pod \\S+: .*(kept|applied|replaced).*\\((\\d+) µs\\)");
+
+    private RestartTiming() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int pods = 500;
+        int rounds = 3;
+        int cpu = 1;
+        String backend = "nft";
+        Map<String, Path> jars = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--pods" -> pods = Integer.parseInt(args[++i]);
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                case "--cpu" -> cpu = Integer.parseInt(args[++i]);
+                case "--backend" -> backend = args[++i];
+                default -> {
+                    int eq = args[i].indexOf('=');
+                    if (eq < 1) {
+                        throw new IllegalArgumentException("expected NAME=path/to/nodemesh.jar, got " + args[i]);
+                    }
+                    jars.put(args[i].substring(0, eq), Path.of(args[i].substring(eq + 1)));
+                }
+            }
+        }
+        if (jars.isEmpty()) {
+            jars.put("current", Path.of("cli/target/nodemesh.jar"));
+        }
+        Path work = Files.createTempDirectory("nm-restart");
+        Map<String, List<long[]>> results = new LinkedHashMap<>();
+        try (Topology topo = new Topology("nmrs" + ProcessHandle.current().pid()).closeOnExit()) {
+            Netns node = topo.namespace("node");
+            Commands.run("ip", "-n", node.name(), "link", "set", "lo", "up").requireOk();
+            long t0 = System.nanoTime();
+            StringBuilder cfg = new StringBuilder("proxy: { mark: 0x539, outboundPort: 15001, inboundPort: 15006, "
+                    + "transport: epoll, workers: 1, rules: " + backend + ", admin: 127.0.0.1:" + ADMIN_PORT + " }\npods:\n");
+            for (int i = 0; i < pods; i++) {
+                Netns ns = topo.namespace("p" + i);
+                String ip = "10.77." + (1 + i / 250) + "." + (2 + i % 250);
+                Commands.run("ip", "-n", ns.name(), "link", "set", "lo", "up").requireOk();
+                Commands.run("ip", "-n", ns.name(), "addr", "add", ip + "/32", "dev", "lo").requireOk();
+                cfg.append("  - { name: p").append(i).append(", namespace: restart, serviceAccount: sa, ips: [")
+                        .append(ip).append("], netns: ").append(ns.path()).append(", capture: true }\n");
+            }
+            System.out.printf("%d pod namespaces in %d ms%n", pods, (System.nanoTime() - t0) / 1_000_000);
+            Path config = work.resolve("mesh.yaml");
+            Files.writeString(config, cfg);
+            for (int round = 0; round <= rounds; round++) {
+                for (var jar : jars.entrySet()) {
+                    long[] r = restart(node, jar.getKey(), jar.getValue(), config, work, pods, cpu, round);
+                    if (round > 0) { // round 0 applies the rules to fresh namespaces (or replaces another jar's)
+                        results.computeIfAbsent(jar.getKey(), k -> new ArrayList<>()).add(r);
+                    }
+                    System.out.printf("round %d %-10s launch→all listening %5d ms, capture span %5d ms, of it rules "
+                            + "%5d ms; kept %d, applied %d, replaced %d%n", round, jar.getKey(), r[0], r[1], r[5] / 1000,
+                            r[2], r[3], r[4]);
+                }
+            }
+            // Leave no rules behind: the namespaces go with the topology, and their tables with them.
+        } finally {
+            Commands.run("rm", "-rf", work.toString());
+        }
+        System.out.printf("%n%-10s %-34s %-34s %-34s%n", "jar", "launch → all listening, ms",
+                "capture span (proxy log), ms", "rules, all pods, µs");
+        for (var e : results.entrySet()) {
+            System.out.printf("%-10s %-34s %-34s %-34s%n", e.getKey(), summary(e.getValue(), 0),
+                    summary(e.getValue(), 1), summary(e.getValue(), 5));
+        }
+    }
+
+    /** {launch→all listening ms, capture span ms, kept, applied, replaced, rules µs summed over the pods}. */
+    private static long[] restart(Netns node, String name, Path jar, Path config, Path work, int pods, int cpu,
+                                  int round) throws Exception {
+        Path log = work.resolve(name + "-" + round + ".log");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        long start = System.nanoTime();
+        Process proxy = node.spawn("sh", "-c", "exec \"$@\" >\"$0\" 2>&1", log.toString(), "taskset", "-c",
+                Integer.toString(cpu), java, "--enable-native-access=ALL-UNNAMED",
+                "--sun-misc-unsafe-memory-access=allow", "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+                "-XX:+UseCompactObjectHeaders", "-XX:+UseSerialGC", "-Xms8m", "-Xmx128m", "-jar",
+                jar.toAbsolutePath().toString(), "proxy", "--config", config.toString(), "--no-telemetry",
+                "--admin-socket", work.resolve("admin-" + name + ".sock").toString());
+        try {
+            long deadline = start + TimeUnit.SECONDS.toNanos(60 + pods / 5);
+            while (listening(node) != pods) {
+                if (!proxy.isAlive() || System.nanoTime() > deadline) {
+                    throw new IllegalStateException(name + ": the proxy " + (proxy.isAlive() ? "did not capture all "
+                            + pods + " pods in time" : "exited") + "; its log: " + Files.readString(log));
+                }
+                Thread.sleep(10);
+            }
+            long ready = (System.nanoTime() - start) / 1_000_000;
+            Thread.sleep(200);
+            long[] r = {ready, 0, 0, 0, 0, 0};
+            double first = -1;
+            double last = -1;
+            for (String line : Files.readAllLines(log)) {
+                Matcher m = POD_LINE.matcher(line);
+                if (m.find()) {
+                    double s = Double.parseDouble(m.group(2));
+                    first = first < 0 ? s : first;
+                    last = s;
+                    r[5] += Long.parseLong(m.group(4));
+                    r[switch (m.group(3)) {
+                        case "kept" -> 2;
+                        case "applied" -> 3;
+                        default -> 4;
+                    }]++;
+                }
+            }
+            r[1] = first < 0 ? -1 : Math.round((last - first + (last < first ? 60 : 0)) * 1000);
+            return r;
+        } finally {
+            proxy.destroyForcibly(); // SIGKILL: the rules stay, as after a crash
+            proxy.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static int listening(Netns node) {
+        try {
+            String body = node.call(() -> PlainHttp.get(new InetSocketAddress("127.0.0.1", ADMIN_PORT), "/stats"));
+            Matcher m = LISTENING.matcher(body);
+            int n = 0;
+            while (m.find()) {
+                n++;
+            }
+            return n;
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
+    private static String summary(List<long[]> rows, int column) {
+        long[] v = rows.stream().mapToLong(r -> r[column]).sorted().toArray();
+        return String.format("min %d  median %d  max %d (n=%d)", v[0], v[v.length / 2], v[v.length - 1], v.length);
+    }
+}
