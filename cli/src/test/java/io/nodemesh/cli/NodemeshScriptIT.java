@@ -112,4 +112,67 @@ final class NodemeshScriptIT {
             assertThat(quiet).as(cache.toString()).isEqualTo(new Run(0, expected, ""));
         }
     }
+
+    @Test
+    void theProxyStartsFromItsTrainedCacheUnlessToldNotTo() throws Exception {
+        Path cache = Path.of("target", "nodemesh-proxy.aot");
+        org.junit.jupiter.api.Assumptions.assumeTrue("0".equals(uid()) || Files.isRegularFile(cache),
+                "the proxy's AOT cache is trained as root only (ProxyAotCacheBuilder); not root here");
+        assertThat(cache).as("built at package by ProxyAotCacheBuilder").isRegularFile();
+        assertThat(Files.getLastModifiedTime(cache)).isGreaterThan(Files.getLastModifiedTime(JAR));
+        assertThat(proxyClassSource(null)).isEqualTo("shared objects file");
+        assertThat(proxyClassSource("")).startsWith("file:"); // NODEMESH_PROXY_AOT= : without
+        Path stale = dir.resolve("stale-proxy.aot");
+        Files.copy(cache, stale, StandardCopyOption.REPLACE_EXISTING);
+        Files.setLastModifiedTime(stale, FileTime.fromMillis(Files.getLastModifiedTime(JAR).toMillis() - 60_000));
+        assertThat(proxyClassSource(stale.toString())).startsWith("file:");
+    }
+
+    private static String uid() throws IOException {
+        return String.valueOf(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+    }
+
+    /**
+     * Starts bin/nodemesh proxy (no pods) with NODEMESH_PROXY_AOT={@code cache} (null: unset, the built one) until it
+     * is ready; where the JVM took NodeProxy from ({@code -Xlog:class+load}).
+     */
+    private static String proxyClassSource(String cache) throws Exception {
+        Path config = Files.writeString(dir.resolve("proxy.yaml"), "proxy: { rules: none }\npods: []\n");
+        Path log = dir.resolve("proxy-classes.log");
+        Path out = dir.resolve("proxy.out");
+        Files.deleteIfExists(log);
+        ProcessBuilder pb = new ProcessBuilder(SCRIPT.toString(), "proxy", "--config", config.toString(),
+                "--no-telemetry", "--admin", "127.0.0.1:0", "--readiness", "127.0.0.1:0",
+                "--admin-socket", dir.resolve("admin-" + System.nanoTime() + ".sock").toString())
+                .redirectErrorStream(true)
+                .redirectOutput(out.toFile());
+        Map<String, String> env = pb.environment();
+        env.put("JAVA_HOME", System.getProperty("java.home"));
+        env.remove("NODEMESH_PROXY_JVM_FLAGS");
+        env.remove("NODEMESH_PROXY_AOT");
+        if (cache != null) {
+            env.put("NODEMESH_PROXY_AOT", cache);
+        }
+        env.put("NODEMESH_JAVA_OPTS", "-Xlog:class+load:file=" + log);
+        Process p = pb.start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!Files.readString(out).contains("proxy started")) {
+                assertThat(p.isAlive()).as("the proxy exited: %s", Files.readString(out)).isTrue();
+                assertThat(System.nanoTime()).as("the proxy did not start: %s", Files.readString(out))
+                        .isLessThan(deadline);
+                Thread.sleep(20);
+            }
+        } finally {
+            java.util.List<ProcessHandle> all = new java.util.ArrayList<>(p.descendants().toList());
+            all.add(p.toHandle());
+            all.forEach(ProcessHandle::destroy);
+            for (ProcessHandle h : all) {
+                h.onExit().get(30, TimeUnit.SECONDS);
+            }
+        }
+        String line = Files.readAllLines(log).stream().filter(l -> l.contains(" io.nodemesh.proxy.NodeProxy source: "))
+                .findFirst().orElseThrow(() -> new AssertionError("NodeProxy was not loaded"));
+        return line.substring(line.indexOf("source: ") + "source: ".length());
+    }
 }

@@ -37,6 +37,15 @@ final class ProxyProcess implements AutoCloseable {
 
     /** Starts {@code nodemesh proxy args}, its output in {@code <name>.log} in {@code dir}. */
     static ProxyProcess start(String name, Path dir, List<String> args) throws IOException {
+        return start(name, dir, List.of(), "proxy", args);
+    }
+
+    /**
+     * Starts {@code nodemesh COMMAND args} ({@code proxy} or {@code agent}) with the daemons' flags (the agent's too
+     * for {@code agent}) and then {@code jvm}, its output in {@code <name>.log} in {@code dir}.
+     */
+    static ProxyProcess start(String name, Path dir, List<String> jvm, String command, List<String> args)
+            throws IOException {
         Properties flags = new Properties();
         try (Reader r = Files.newBufferedReader(REPOSITORY.resolve("jvm-flags.properties"))) {
             flags.load(r);
@@ -45,7 +54,11 @@ final class ProxyProcess implements AutoCloseable {
         argv.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         argv.addAll(words(flags, "jvm.flags"));
         argv.addAll(words(flags, "jvm.flags.daemon"));
-        argv.addAll(List.of("-jar", JAR.toString(), "proxy"));
+        if (command.equals("agent")) {
+            argv.addAll(words(flags, "jvm.flags.agent"));
+        }
+        argv.addAll(jvm);
+        argv.addAll(List.of("-jar", JAR.toString(), command));
         argv.addAll(args);
         Path log = dir.resolve(name + ".log");
         ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile());

@@ -1,6 +1,7 @@
 package io.nodemesh.bench.rules;
 
 import io.nodemesh.bench.harness.PlainHttp;
+import io.nodemesh.bench.harness.ProxyJvmFlags;
 import io.nodemesh.topology.Commands;
 import io.nodemesh.topology.Netns;
 import io.nodemesh.topology.Topology;
@@ -25,7 +26,8 @@ import java.util.regex.Pattern;
  *
  * <p>Run as root from the repository: {@code java --enable-native-access=ALL-UNNAMED -cp
  * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
- * [--cpu C] NAME=nodemesh.jar ...}.
+ * [--cpu C] NAME=nodemesh.jar[,aot=nodemesh-proxy.aot] ...}: the proxy runs with the daemons' flags
+ * ({@link ProxyJvmFlags#TUNED}), and with the AOT cache when one is named.
  */
 public final class RestartTiming {
 
@@ -43,6 +45,7 @@ public final class RestartTiming {
         int cpu = 1;
         String backend = "nft";
         Map<String, Path> jars = new LinkedHashMap<>();
+        Map<String, Path> aots = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--pods" -> pods = Integer.parseInt(args[++i]);
@@ -54,7 +57,11 @@ public final class RestartTiming {
                     if (eq < 1) {
                         throw new IllegalArgumentException("expected NAME=path/to/nodemesh.jar, got " + args[i]);
                     }
-                    jars.put(args[i].substring(0, eq), Path.of(args[i].substring(eq + 1)));
+                    String[] paths = args[i].substring(eq + 1).split(",aot=");
+                    jars.put(args[i].substring(0, eq), Path.of(paths[0]));
+                    if (paths.length > 1) {
+                        aots.put(args[i].substring(0, eq), Path.of(paths[1]));
+                    }
                 }
             }
         }
@@ -82,7 +89,8 @@ public final class RestartTiming {
             Files.writeString(config, cfg);
             for (int round = 0; round <= rounds; round++) {
                 for (var jar : jars.entrySet()) {
-                    long[] r = restart(node, jar.getKey(), jar.getValue(), config, work, pods, cpu, round);
+                    long[] r = restart(node, jar.getKey(), jar.getValue(), aots.get(jar.getKey()), config, work, pods,
+                            cpu, round);
                     if (round > 0) { // round 0 applies the rules to fresh namespaces (or replaces another jar's)
                         results.computeIfAbsent(jar.getKey(), k -> new ArrayList<>()).add(r);
                     }
@@ -104,17 +112,21 @@ public final class RestartTiming {
     }
 
     /** {launch→all listening ms, capture span ms, kept, applied, replaced, rules µs summed over the pods}. */
-    private static long[] restart(Netns node, String name, Path jar, Path config, Path work, int pods, int cpu,
-                                  int round) throws Exception {
+    private static long[] restart(Netns node, String name, Path jar, Path aot, Path config, Path work, int pods,
+                                  int cpu, int round) throws Exception {
         Path log = work.resolve(name + "-" + round + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         long start = System.nanoTime();
-        Process proxy = node.spawn("sh", "-c", "exec \"$@\" >\"$0\" 2>&1", log.toString(), "taskset", "-c",
-                Integer.toString(cpu), java, "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
-                "-XX:+UseCompactObjectHeaders", "-XX:+UseSerialGC", "-Xms8m", "-Xmx128m", "-jar",
-                jar.toAbsolutePath().toString(), "proxy", "--config", config.toString(), "--no-telemetry",
-                "--admin-socket", work.resolve("admin-" + name + ".sock").toString());
+        List<String> argv = new ArrayList<>(List.of("sh", "-c", "exec \"$@\" >\"$0\" 2>&1", log.toString(), "env"));
+        ProxyJvmFlags.TUNED_ENV.forEach((k, v) -> argv.add(k + "=" + v));
+        argv.addAll(List.of("taskset", "-c", Integer.toString(cpu)));
+        argv.addAll(ProxyJvmFlags.tunedJava(java));
+        if (aot != null) {
+            argv.add("-XX:AOTCache=" + aot.toAbsolutePath());
+        }
+        argv.addAll(List.of("-jar", jar.toAbsolutePath().toString(), "proxy", "--config", config.toString(),
+                "--no-telemetry", "--admin-socket", work.resolve("admin-" + name + ".sock").toString()));
+        Process proxy = node.spawn(argv.toArray(String[]::new));
         try {
             long deadline = start + TimeUnit.SECONDS.toNanos(60 + pods / 5);
             while (listening(node) != pods) {

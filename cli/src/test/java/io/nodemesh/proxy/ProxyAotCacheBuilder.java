@@ -1,0 +1,136 @@
+package io.nodemesh.proxy;
+
+import io.nodemesh.topology.Lan;
+import io.nodemesh.topology.Netns;
+import io.nodemesh.topology.Topology;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * Builds the node proxy's AOT cache (JEP 483/514/515: classes loaded and linked, method profiles) at {@code package},
+ * after the shade (cli/pom.xml): {@code bin/nodemesh proxy} starts with it when it is newer than the jar. The training
+ * run is the real thing: {@code nodemesh proxy} from the built jar with the daemons' flags and
+ * {@code -XX:AOTCacheOutput}, reporting to a {@code nodemesh agent}, capturing two pods (nft rules, listeners in
+ * their namespaces) while a client in one opens 500 connections a second to an echo server in the other and 20
+ * long-lived connections stream, and the admin API is asked for its stats; then SIGTERM, and the JVM writes the cache
+ * as it exits. The cache is valid for exactly that jar and those flags.
+ *
+ * <p>Needs root (network namespaces, nf_tables): without it, no cache is built (a stale one is removed) and the proxy
+ * starts without one. A training run that fails fails the build.
+ */
+final class ProxyAotCacheBuilder {
+
+    private static final Duration START = Duration.ofSeconds(60);
+    private static final Duration TRAFFIC = Duration.ofSeconds(10);
+    private static final Pattern ADMIN = Pattern.compile("admin on ([0-9.]+:[0-9]+)");
+
+    private ProxyAotCacheBuilder() {
+    }
+
+    /** {@code CACHE}: writes CACHE for cli/target/nodemesh.jar, or exits 1 saying why not. */
+    public static void main(String[] args) throws Exception {
+        Path cache = Path.of(args[0]).toAbsolutePath();
+        Files.deleteIfExists(cache);
+        Object uid = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        if (!Integer.valueOf(0).equals(uid)) {
+            System.out.println("ProxyAotCacheBuilder: not root (uid " + uid + "), so no namespaces to train the proxy "
+                    + "in: no " + cache + "; bin/nodemesh proxy starts without an AOT cache");
+            return;
+        }
+        Path dir = Files.createTempDirectory("nodemesh-proxy-aot");
+        Deque<AutoCloseable> owned = new ArrayDeque<>();
+        int status = 1;
+        try (Topology topo = new Topology("nmaot" + ProcessHandle.current().pid() % 100000).closeOnExit()) {
+            train(topo, dir, cache, owned);
+            System.out.println("ProxyAotCacheBuilder: " + cache + " (" + Files.size(cache) / 1024 + " KiB) for "
+                    + ProxyProcess.JAR);
+            status = 0;
+        } catch (Exception | AssertionError e) {
+            System.err.println("ProxyAotCacheBuilder: the proxy's training run failed: " + e.getMessage());
+            Files.deleteIfExists(cache);
+        } finally {
+            while (!owned.isEmpty()) {
+                owned.pop().close();
+            }
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+        System.exit(status);
+    }
+
+    private static void train(Topology topo, Path dir, Path cache, Deque<AutoCloseable> owned) throws Exception {
+        Lan lan = topo.lan("lan");
+        Netns client = lan.attach("a", "10.78.0.2/24");
+        Netns server = lan.attach("b", "10.78.0.3/24");
+        Path config = Files.writeString(dir.resolve("mesh.yaml"), """
+                proxy: { transport: epoll, workers: 1, rules: nft }
+                pods:
+                  - { name: client, namespace: training, serviceAccount: client, ips: [10.78.0.2], netns: %s, capture: true }
+                  - { name: server, namespace: training, serviceAccount: server, ips: [10.78.0.3], netns: %s, capture: true }
+                """.formatted(client.path(), server.path()));
+        Path telemetry = dir.resolve("telemetry.sock");
+        ProxyProcess agent = own(owned, ProxyProcess.start("agent", dir, List.of(), "agent",
+                List.of("--socket", telemetry.toString(), "--metrics-address", "127.0.0.1:0")));
+        agent.awaitLine("telemetry agent", START);
+        ProxyProcess proxy = own(owned, ProxyProcess.start("proxy", dir, List.of("-XX:AOTCacheOutput=" + cache), "proxy",
+                List.of("--config", config.toString(), "--admin", "127.0.0.1:0", "--readiness", "127.0.0.1:0",
+                        "--admin-socket", dir.resolve("admin.sock").toString(),
+                        "--telemetry-socket", telemetry.toString())));
+        Matcher admin = ADMIN.matcher(proxy.awaitLine("proxy started", START));
+        if (!admin.find()) {
+            throw new AssertionError("no admin address in the proxy's log:\n" + proxy.log());
+        }
+        own(owned, EchoServer.start(server, 7000, 4096));
+        ExecutorService inClient = client.executor();
+        owned.push(inClient::shutdownNow);
+        InetSocketAddress echo = new InetSocketAddress(server.ipv4(), 7000);
+        LongLivedStreams streams = own(owned, LongLivedStreams.start(inClient, echo, 20, 4096, Duration.ofMillis(10)));
+        ConnectionChurn churn = own(owned, ConnectionChurn.start(inClient, echo, 500));
+        HttpClient http = HttpClient.newHttpClient();
+        long end = System.nanoTime() + TRAFFIC.toNanos();
+        while (System.nanoTime() < end) {
+            Thread.sleep(1000);
+            for (String path : List.of("/stats", "/connections")) {
+                http.send(HttpRequest.newBuilder(URI.create("http://" + admin.group(1) + path))
+                        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.discarding());
+            }
+        }
+        churn.close();
+        streams.close();
+        if (churn.ok() < 1000) {
+            throw new AssertionError("the training traffic did not go through the proxy: " + churn.ok() + " connections "
+                    + "made, " + churn.failed() + " failed (first: " + churn.firstFailure() + ")\n" + proxy.log());
+        }
+        // The JVM writes the cache as it exits; after SIGTERM its status is 143 (128 + 15) once the proxy has drained.
+        int exit = proxy.terminate(Duration.ofSeconds(60));
+        if ((exit != 0 && exit != 143) || !Files.isRegularFile(cache)) {
+            throw new AssertionError("the training proxy exited " + exit + (Files.isRegularFile(cache) ? ""
+                    : " without writing " + cache) + ":\n" + proxy.log());
+        }
+        System.out.println("ProxyAotCacheBuilder: trained on " + churn.ok() + " connections (" + churn.failed()
+                + " failed) and " + streams.size() + " long-lived ones");
+        agent.terminate(Duration.ofSeconds(30));
+    }
+
+    private static <T extends AutoCloseable> T own(Deque<AutoCloseable> owned, T resource) {
+        owned.push(resource);
+        return resource;
+    }
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# How a freshly started proxy's cost per new connection falls as it warms up (issue 23: a proxy started 30 s earlier
+# within 1.3x of its own steady state), with and without its AOT cache (cli/target/nodemesh-proxy.aot, which
+# bin/nodemesh proxy uses), side by side: per round and variant a fresh proxy (daemon flags, CPU 1) captures one pod
+# (churn-lib.sh's topology) and ChurnClient (CPU 0) opens connections through it for WARMUP + 10 s; every 5 s the
+# proxy's CPU time (/proc/PID/stat) and its admin API's count of outbound connections are sampled. Prints, per variant,
+# the median over the rounds of the proxy's CPU milliseconds per 1000 new connections in each 5 s window of the warm-up
+# and in the client's measured 10 s after it (the steady state), with each window's ratio to the steady state; and the
+# same steady state for HAProxy 2.6 (TCP mode, one thread, CPU 1) run in the client's namespace as a sidecar would be,
+# the client connecting to it. Needs root; from the repository root after
+# `mvn package -pl cli,jmh-bench -am -DskipTests`. Usage: ROUNDS=3 WARMUP=35 jmh-bench/scripts/churn-warmup.sh
+set -euo pipefail
+PREFIX=nmwarm
+. "$(dirname "$0")/churn-lib.sh"
+ROUNDS=${ROUNDS:-3}
+AOT=${AOT:-$ROOT/cli/target/nodemesh-proxy.aot}
+[ -f "$AOT" ] && [ "$AOT" -nt "$NODEMESH_JAR" ] || { echo "no AOT cache newer than $NODEMESH_JAR at $AOT" >&2; exit 1; }
+HZ=$(getconf CLK_TCK)
+WINDOWS=$(( WARMUP / 5 ))
+
+cpu_ms() { awk -v hz="$HZ" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"; }
+opened() { # outbound connections the proxy has accepted so far (admin /stats totals)
+  curl -fs "http://$1/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['totals']['outbound']['opened'])"
+}
+
+run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RATE w1 w2 ..."
+  local variant=$1 aot=() admin= line pid cpu0 n0 cpu n out target=10.77.0.3:9000 steady0 connections
+  [ "$variant" = aot ] && aot=("-XX:AOTCache=$AOT")
+  if [ "$variant" = haproxy ]; then
+    # HAProxy beside the client as a sidecar would be: in the pod's namespace, the client connecting to it.
+    taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/haproxy.cfg" -db > "$WORK/haproxy-$2.log" 2>&1 &
+    pid=$!
+    target=127.0.0.1:9001
+    sleep 1
+  else
+    env "MALLOC_ARENA_MAX=${NODEMESH_PROXY_MALLOC_ARENA_MAX:-2}" taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${aot[@]}" \
+      -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" --no-telemetry --workers 1 --admin 127.0.0.1:0 \
+      --remove-rules-on-exit > "$WORK/proxy-$variant-$2.log" 2>&1 &
+    pid=$!
+    proxy_ready "$pid" "$WORK/proxy-$variant-$2.log"
+    for _ in $(seq 100); do
+      line=$(grep -m1 'proxy started' "$WORK/proxy-$variant-$2.log" || true)
+      [ -n "$line" ] && break
+      sleep 0.05
+    done
+    admin=$(sed -n 's/.*admin on \([0-9.]*:[0-9]*\).*/\1/p' <<<"$line")
+  fi
+  EXTRA_PIDS=("$pid")
+  taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.ChurnClient \
+    --target "$target" --threads "${CHURN_THREADS:-4}" --duration 10s --warmup "${WARMUP}s" \
+    > "$WORK/churn.json" 2>/dev/null &
+  CLIENT=$!
+  cpu0=$(cpu_ms "$pid"); n0=$([ -n "$admin" ] && opened "$admin" || echo 0)
+  out=""
+  for _ in $(seq "$WINDOWS"); do
+    sleep 5
+    cpu=$(cpu_ms "$pid"); n=$([ -n "$admin" ] && opened "$admin" || echo 0)
+    out+=" $(( (cpu - cpu0) * 1000 / (n - n0 > 0 ? n - n0 : 1) )):$((n - n0))"
+    cpu0=$cpu; n0=$n
+  done
+  steady0=$(cpu_ms "$pid") # the client's measured window opens about now: WARMUP s after it started
+  wait "$CLIENT"; CLIENT=
+  cpu=$(cpu_ms "$pid")
+  connections=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['connections'])" "$WORK/churn.json")
+  rate=$(python3 -c "import json,sys; print(int(json.load(open(sys.argv[1]))['connectionsPerSecond']))" "$WORK/churn.json")
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  echo "$variant $(( (cpu - steady0) * 1000 / (connections > 0 ? connections : 1) )) $rate$out"
+}
+
+cat > "$WORK/haproxy.cfg" <<H
+global
+  maxconn 8000
+  nbthread 1
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+listen churn
+  bind 127.0.0.1:9001
+  server s 10.77.0.3:9000
+H
+taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.LoadServer \
+  --bind 10.77.0.3:9000 --mode rr > "$WORK/server.log" 2>&1 &
+SERVER=$!
+sleep 3
+RESULTS=()
+for r in $(seq "$ROUNDS"); do
+  for v in jit aot haproxy; do
+    line=$(run "$v" "$r")
+    echo "round $r: $line   (steady CPU ms per 1000 connections, connections/s, then per 5 s window CPU ms per 1000:connections)"
+    RESULTS+=("$line")
+  done
+done
+printf '%s\n' "${RESULTS[@]}" | python3 -c '
+import sys, statistics
+rows = {}
+for line in sys.stdin:
+    w = line.split()
+    rows.setdefault(w[0], []).append((int(w[1]), int(w[2]), [int(x.split(":")[0]) for x in w[3:]]))
+ha = statistics.median(r[0] for r in rows.get("haproxy", [(0, 0, [])])) or 1
+for v, rs in rows.items():
+    steady = statistics.median(r[0] for r in rs)
+    rate = statistics.median(r[1] for r in rs)
+    print("%-8s steady state (the client s last 10 s): %d CPU ms per 1000 new connections (%.2fx haproxy), %d connections/s" % (v, steady, steady / ha, rate))
+    if v != "haproxy":
+        med = [statistics.median(col) for col in zip(*(r[2] for r in rs))]
+        print("%-8s by 5 s window since ready, CPU ms per 1000: %s; ratio to steady: %s" % (v, " ".join("%d" % m for m in med), " ".join("%.2f" % (m / (steady or 1)) for m in med)))
+'
