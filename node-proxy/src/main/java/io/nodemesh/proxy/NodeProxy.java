@@ -193,7 +193,12 @@ public final class NodeProxy implements AutoCloseable {
         PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes, reports, nodeStats,
                 identities, key -> {
                     Takeover t = takeover;
-                    return t == null ? null : t.pods().remove(key);
+                    if (t == null) {
+                        return null;
+                    }
+                    synchronized (t) { // pods are captured on several threads at once (CaptureReconciler)
+                        return t.pods().remove(key);
+                    }
                 });
         if (cniSocket != null) {
             handoff = new PodHandoff(control, new HandoffHost(), Duration.ofSeconds(20), Duration.ofSeconds(10));

@@ -6,10 +6,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.model.CaptureFailure;
+import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Netns;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -68,6 +72,32 @@ class ConfigErrorTest {
         assertThat(node.proxy.pod("demo/a").orElseThrow().listening()).isTrue();
         assertThat(SeededClients.run(a, b.ipv4(), 8080, 2, 1000, 1000)).containsOnly("ok");
         await("a captured", () -> node.closed.size() == 2);
+    }
+
+    @Test
+    void manyPodsAtStartAreCapturedTogetherAndOneThatFailsFailsAlone() throws Exception {
+        Netns server = mesh.pod("server");
+        List<Netns> pods = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            pods.add(mesh.pod("p" + i));
+        }
+        Path missing = Path.of("/var/run/netns", NetnsExtension.PREFIX + "never-made");
+        TestNode node = mesh.start(mesh.config().rules("nft").capture(pods.toArray(Netns[]::new))
+                .entry("  - name: ghost\n    namespace: demo\n    netns: " + missing + "\n"));
+        mesh.own(SeededServer.start(server, 8080, 1000, 1000, false));
+        for (int i = 0; i < pods.size(); i++) {
+            assertThat(node.proxy.captures().states()).containsEntry("demo/p" + i, CaptureState.CAPTURED);
+            assertThat(pods.get(i).execOk("nft", "list", "table", "inet", "nodemesh").stdout())
+                    .contains("redirect to :15001");
+        }
+        assertThat(node.proxy.captures().states())
+                .containsEntry("demo/ghost", CaptureState.failed(CaptureFailure.NETNS_NOT_FOUND));
+        assertThat(node.proxy.captures().failures()).containsEntry(CaptureFailure.NETNS_NOT_FOUND, 1L)
+                .containsEntry(CaptureFailure.NETNS_UNUSABLE, 0L).containsEntry(CaptureFailure.LISTEN_FAILED, 0L)
+                .containsEntry(CaptureFailure.RULES_FAILED, 0L).containsEntry(CaptureFailure.INTERNAL, 0L);
+        assertThat(SeededClients.run(pods.getFirst(), server.ipv4(), 8080, 2, 1000, 1000)).containsOnly("ok");
+        assertThat(SeededClients.run(pods.getLast(), server.ipv4(), 8080, 2, 1000, 1000)).containsOnly("ok");
+        await("both pods' connections went through the proxy", () -> node.closed.size() == 4);
     }
 
     @Test

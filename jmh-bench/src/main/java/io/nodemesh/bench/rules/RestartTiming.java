@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
  *
  * <p>Run as root from the repository: {@code java --enable-native-access=ALL-UNNAMED -cp
  * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
- * [--cpu C] NAME=nodemesh.jar[,aot=nodemesh-proxy.aot] ...}: the proxy runs with the daemons' flags
+ * [--cpu CPUS (taskset's list, default 1)] NAME=nodemesh.jar[,aot=nodemesh-proxy.aot] ...}: the proxy runs with the daemons' flags
  * ({@link ProxyJvmFlags#TUNED}), and with the AOT cache when one is named.
  */
 public final class RestartTiming {
@@ -42,7 +42,7 @@ public final class RestartTiming {
     public static void main(String[] args) throws Exception {
         int pods = 500;
         int rounds = 3;
-        int cpu = 1;
+        String cpu = "1";
         String backend = "nft";
         Map<String, Path> jars = new LinkedHashMap<>();
         Map<String, Path> aots = new LinkedHashMap<>();
@@ -50,7 +50,7 @@ public final class RestartTiming {
             switch (args[i]) {
                 case "--pods" -> pods = Integer.parseInt(args[++i]);
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
-                case "--cpu" -> cpu = Integer.parseInt(args[++i]);
+                case "--cpu" -> cpu = args[++i];
                 case "--backend" -> backend = args[++i];
                 default -> {
                     int eq = args[i].indexOf('=');
@@ -113,13 +113,13 @@ public final class RestartTiming {
 
     /** {launch→all listening ms, capture span ms, kept, applied, replaced, rules µs summed over the pods}. */
     private static long[] restart(Netns node, String name, Path jar, Path aot, Path config, Path work, int pods,
-                                  int cpu, int round) throws Exception {
+                                  String cpu, int round) throws Exception {
         Path log = work.resolve(name + "-" + round + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         long start = System.nanoTime();
         List<String> argv = new ArrayList<>(List.of("sh", "-c", "exec \"$@\" >\"$0\" 2>&1", log.toString(), "env"));
         ProxyJvmFlags.TUNED_ENV.forEach((k, v) -> argv.add(k + "=" + v));
-        argv.addAll(List.of("taskset", "-c", Integer.toString(cpu)));
+        argv.addAll(List.of("taskset", "-c", cpu));
         argv.addAll(ProxyJvmFlags.tunedJava(java));
         if (aot != null) {
             argv.add("-XX:AOTCache=" + aot.toAbsolutePath());

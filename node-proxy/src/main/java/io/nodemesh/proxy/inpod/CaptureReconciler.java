@@ -11,8 +11,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
@@ -25,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * an added pod gets listeners, then rules (so nothing is redirected to a closed port); a removed or
  * no-longer-captured pod stops accepting, its connections drain, then its rules go; a changed pod
  * is released and captured again (the new capture replaces the rules); an unchanged pod is not
- * touched. Runs on one thread: the timer's, which is single-threaded.
+ * touched. Runs on one thread: the timer's, which is single-threaded; pods added together are captured on a few
+ * threads of their own meanwhile ({@link #PARALLEL_CAPTURES}), the timer's thread waiting for them.
  *
  * <p>Every pod it captures is {@code pending} until its listeners and rules are in place, then {@code captured} or
  * {@code failed(reason)}; a pod it lets go is {@code released}. Each change is published as a {@link CaptureReport}
@@ -39,6 +42,11 @@ import org.slf4j.LoggerFactory;
 public final class CaptureReconciler {
 
     private static final Logger log = LoggerFactory.getLogger(CaptureReconciler.class);
+    /**
+     * The most pods captured at once, on threads of their own beside the timer's, which waits for them: two per
+     * processor the proxy may run on (a capture waits for the event loop and the kernel part of the time), at most 8.
+     */
+    static final int PARALLEL_CAPTURES = Math.min(8, 2 * Runtime.getRuntime().availableProcessors());
 
     private final BiFunction<PodSpec, ProxySettings, PodCapture> captures;
     private final Function<RulesBackend, PodRules> rules;
@@ -105,31 +113,83 @@ public final class CaptureReconciler {
         }
         states.awaiting(awaiting);
         if (!pending.isEmpty()) {
-            publish(); // pending while their listeners and rules are set up, one pod after the other
+            publish(); // pending while their listeners and rules are set up
         }
-        for (PodCapture pod : pending) {
-            capture(pod, after);
+        for (PodCapture pod : captureAll(pending, after)) {
+            failed(pod);
         }
         publish();
     }
 
-    private void capture(PodCapture pod, ProxySettings settings) {
+    /**
+     * Captures {@code pods}: one on the calling thread, more (a proxy starting or restarted on a node's pods, a
+     * config that adds many) on up to {@link #PARALLEL_CAPTURES} platform threads of their own, each pod's listeners
+     * then rules on one thread, since most of a capture is waiting (for the event loop to bind, for the kernel's
+     * netlink answers, for {@code iptables-restore}). Returns the pods that failed, for the caller to count on its
+     * own thread; they have logged nothing yet.
+     */
+    private List<PodCapture> captureAll(List<PodCapture> pods, ProxySettings settings) {
+        List<PodCapture> failed = new ArrayList<>();
+        if (pods.size() <= 1) {
+            for (PodCapture pod : pods) {
+                if (!capture(pod, settings)) {
+                    failed.add(pod);
+                }
+            }
+            return failed;
+        }
+        ConcurrentLinkedQueue<PodCapture> queue = new ConcurrentLinkedQueue<>(pods);
+        Set<PodCapture> failures = ConcurrentHashMap.newKeySet();
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < Math.min(pods.size(), PARALLEL_CAPTURES); i++) {
+            threads.add(Thread.ofPlatform().name("nodemesh-capture-" + i).daemon(true).start(() -> {
+                for (PodCapture pod = queue.poll(); pod != null; pod = queue.poll()) {
+                    if (!capture(pod, settings)) {
+                        failures.add(pod);
+                    }
+                }
+            }));
+        }
+        boolean interrupted = false;
+        for (Thread t : threads) {
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the captures run to their end: a half-captured pod is worse than a wait
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        for (PodCapture pod : pods) { // in the order they came, for the log
+            if (failures.contains(pod)) {
+                failed.add(pod);
+            }
+        }
+        return failed;
+    }
+
+    /** Opens the pod's listeners, then installs its rules; false (the pod marked failed) if either fails. */
+    private boolean capture(PodCapture pod, ProxySettings settings) {
         PodSpec spec = pod.spec();
         try {
             pod.open();
         } catch (Exception e) {
-            failed(pod);
-            return;
+            return false;
         }
         if (pod.rulesInherited()) {
-            return; // the proxy before this one installed them; they point at ports, and the ports are ours now
+            return true; // the proxy before this one installed them; they point at ports, and the ports are ours now
         }
         try {
             rules.apply(settings.rules()).install(spec, settings);
+            return true;
         } catch (RuntimeException e) {
             pod.failed(CaptureFailure.RULES_FAILED, "cannot install redirect rules for pod " + spec.key() + " in "
                     + spec.netns() + ": " + e.getMessage());
-            failed(pod);
+            return false;
         }
     }
 
