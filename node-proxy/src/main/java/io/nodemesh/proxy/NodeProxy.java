@@ -1,6 +1,7 @@
 package io.nodemesh.proxy;
 
 import io.netty.channel.EventLoopGroup;
+import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.admin.AdminServer;
 import io.nodemesh.proxy.admin.ProxyView;
 import io.nodemesh.proxy.config.BootSettings;
@@ -40,6 +41,7 @@ import io.nodemesh.proxy.transport.Transport;
 import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.relay.MovedConnection;
 import io.nodemesh.proxy.upgrade.HandoverSocket;
+import io.nodemesh.proxy.upgrade.InheritedPod;
 import io.nodemesh.proxy.upgrade.Takeover;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -217,6 +219,9 @@ public final class NodeProxy implements AutoCloseable {
                 // Before any listener opens, the admin socket's too: the pods' listeners, and the node's admin
                 // socket, may be the running proxy's; it lets them go.
                 takeOver();
+                if (takeover != null && handoff != null) {
+                    inheritHandoffs(takeover);
+                }
             }
             admin = AdminServer.start(boot.admin(), boot.adminSocket(), new View());
             try {
@@ -290,6 +295,30 @@ public final class NodeProxy implements AutoCloseable {
         } catch (IOException e) {
             throw new IOException("cannot take over from the nodemesh proxy at " + handoverPath + ": "
                     + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The old proxy's records of the pods the CNI plugin handed it: a pod whose namespace only the plugin gave (a
+     * standalone {@code netns: cni} pod) is captured here as it was there, instead of waiting for an ADD that the
+     * plugin will not make again. Before the first snapshot is applied.
+     */
+    private void inheritHandoffs(Takeover t) {
+        for (InheritedPod pod : t.pods().values()) {
+            if (pod.cni() == null) {
+                continue;
+            }
+            try {
+                int fd = pod.duplicateNamespace();
+                if (fd >= 0) {
+                    NetworkNamespace ns = NetworkNamespace.adopt(fd, "netns of pod " + pod.key()
+                            + " (CNI handoff, handed over)");
+                    onControlThread(() -> handoff.inherit(pod.cni(), ns));
+                }
+            } catch (IOException e) {
+                log.error("takeover: pod {}: cannot keep its CNI handoff, it waits for the plugin's next ADD: {}",
+                        pod.key(), e.getMessage());
+            }
         }
     }
 
@@ -575,7 +604,9 @@ public final class NodeProxy implements AutoCloseable {
                 for (PodCapture pod : reconciler.pods()) {
                     HandoverSocket.Listeners l = pod.handoverListeners();
                     if (l != null) {
-                        listeners.put(pod.spec().key(), l);
+                        // with the plugin's ADD, for a pod the plugin handed over: the next proxy keeps its record
+                        String key = pod.spec().key();
+                        listeners.put(key, handoff == null ? l : l.withCni(handoff.handed(key)));
                     }
                 }
                 return listeners;

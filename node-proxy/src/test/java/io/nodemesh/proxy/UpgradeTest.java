@@ -141,6 +141,48 @@ class UpgradeTest {
                 plugin.ok(), plugin.failed(), inode);
     }
 
+    /**
+     * A pod whose namespace only the CNI plugin gave (standalone {@code netns: cni}) stays captured through a takeover:
+     * the old proxy hands its record over with its listeners, so the new proxy captures it at once (listeners taken,
+     * rules left alone) instead of waiting for an ADD that will not come, and a later DEL releases it there.
+     */
+    @Test
+    void aPodTheCniPluginHandedOverStaysCapturedThroughATakeover() throws Exception {
+        Netns h = mesh.pod("h");
+        Netns b = mesh.pod("b");
+        MeshFile config = mesh.config().entry("""
+                  - name: h
+                    namespace: demo
+                    serviceAccount: h
+                    netns: cni
+                """);
+        TestNode old = mesh.start(config, handover());
+        mesh.own(EchoServer.start(b, 7000));
+        com.fasterxml.jackson.databind.JsonNode added = PluginCalls.withNamespace(cniSocket(),
+                PluginCalls.request("ADD", "demo", "h", "sandbox-h", h), h);
+        assertThat(added.path("ok").asBoolean()).as(added.toString()).isTrue();
+        assertThat(old.proxy.pod("demo/h").orElseThrow().listening()).isTrue();
+
+        TestNode next = mesh.startNode("next", config, handover());
+        old.close();
+        PodCapture pod = next.proxy.pod("demo/h").orElseThrow();
+        assertThat(pod.listening()).as("captured by the new proxy at once").isTrue();
+        assertThat(pod.rulesInherited()).isTrue();
+        try (StreamingClient client = StreamingClient.connect(h.executor(), new InetSocketAddress(b.ipv4(), 7000), 1,
+                64)) {
+            client.exchange();
+        }
+        await("the new proxy relays the pod's connection", () -> next.proxy.nodeStats()
+                .direction(Direction.OUTBOUND).snapshot().opened() > 0);
+
+        com.fasterxml.jackson.databind.JsonNode deleted = PluginCalls.call(cniSocket(),
+                PluginCalls.request("DEL", "demo", "h", "sandbox-h", null));
+        assertThat(deleted.path("ok").asBoolean()).as(deleted.toString()).isTrue();
+        await("released by the new proxy", () -> next.proxy.pod("demo/h").isEmpty()
+                || !next.proxy.pod("demo/h").orElseThrow().listening());
+        await("its rules gone", () -> !h.exec("iptables-save", "-t", "nat").stdout().contains("NODEMESH"));
+    }
+
     /** A request the old proxy accepted and has not answered when it hands the socket over is told to try again. */
     @Test
     void aPluginCallStillWaitingOnTheOldProxyIsToldToTryAgain() throws Exception {

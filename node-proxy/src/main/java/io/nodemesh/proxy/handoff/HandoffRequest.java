@@ -55,6 +55,31 @@ public record HandoffRequest(String command, String containerId, String namespac
         ips = List.copyOf(ips);
     }
 
+    /**
+     * This request as the plugin sends it (what {@link #parse} reads back to an equal request): how a proxy that hands
+     * its pods over passes on the ADD it captured a pod for (docs/upgrade.md).
+     */
+    public byte[] encode() {
+        com.fasterxml.jackson.databind.node.ObjectNode out = JSON.createObjectNode();
+        out.put("version", VERSION);
+        out.put("command", command);
+        out.put("containerId", containerId);
+        com.fasterxml.jackson.databind.node.ObjectNode pod = out.putObject("pod");
+        pod.put("namespace", namespace);
+        pod.put("name", name);
+        if (uid != null && !uid.isEmpty()) {
+            pod.put("uid", uid);
+        }
+        com.fasterxml.jackson.databind.node.ArrayNode list = out.putArray("ips");
+        ips.forEach(ip -> list.add(ip.getHostAddress()));
+        out.put("netnsPath", netnsPath);
+        try {
+            return JSON.writeValueAsBytes(out);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("cannot encode " + this, e);
+        }
+    }
+
     /** {@code namespace/name}, the pod's key in the snapshot. */
     public String key() {
         return namespace + "/" + name;

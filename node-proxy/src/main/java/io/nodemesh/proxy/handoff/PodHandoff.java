@@ -129,6 +129,26 @@ public final class PodHandoff implements AutoCloseable {
                 List.copyOf(fromSource.services().values()), fromSource.policies());
     }
 
+    /** The ADD a pod is captured for, or null when the plugin did not hand it over (or released it). Control thread. */
+    public HandoffRequest handed(String key) {
+        Handed h = live.get(key);
+        return h == null ? null : h.request();
+    }
+
+    /**
+     * Takes over the proxy before this one's record of a pod the plugin handed it ({@code request}, the pod's
+     * namespace {@code netns}, owned from now on): the pod is captured here as if its ADD had come here, with nobody
+     * waiting for an answer, and a later DEL releases it. Control thread, before the first snapshot is applied.
+     */
+    public void inherit(HandoffRequest request, NetworkNamespace netns) {
+        Handed before = live.put(request.key(), new Handed(request, netns));
+        if (before != null) {
+            retired.add(before.netns());
+        }
+        log.info("pod {}: its CNI handoff taken over from the proxy before (container {}, {})", request.key(),
+                request.containerId(), request.ips());
+    }
+
     /**
      * Hands a pod over: answers once it is captured in {@code netns}, or when the proxy's view says it is not to be
      * captured, or with the reason it cannot be. Takes ownership of {@code netns}.

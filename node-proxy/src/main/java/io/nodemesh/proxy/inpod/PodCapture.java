@@ -348,7 +348,7 @@ public final class PodCapture implements ConnectionListener {
                 }
             }
         }
-        return new HandoverSocket.Listeners(namespace.fd(), byPort);
+        return new HandoverSocket.Listeners(namespace.fd(), byPort, null);
     }
 
     /**

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.nodemesh.proxy.config.HostPort;
+import io.nodemesh.proxy.handoff.HandoffException;
+import io.nodemesh.proxy.handoff.HandoffRequest;
 import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.SpiffeId;
@@ -44,8 +46,11 @@ public sealed interface HandoverMessage {
         }
     }
 
-    /** Old → new: one captured pod: its namespace, then one listening socket per port, in this order. */
-    record Pod(String pod, List<Integer> ports) implements HandoverMessage {
+    /**
+     * Old → new: one captured pod: its namespace, then one listening socket per port, in this order; and the CNI
+     * plugin's ADD it was captured for when the plugin handed it over (null otherwise), in the plugin's own words.
+     */
+    record Pod(String pod, List<Integer> ports, HandoffRequest cni) implements HandoverMessage {
         @Override
         public int descriptors() {
             return 1 + ports.size();
@@ -114,6 +119,13 @@ public sealed interface HandoverMessage {
                 out.put("type", "pod");
                 out.put("pod", p.pod());
                 p.ports().forEach(out.putArray("ports")::add);
+                if (p.cni() != null) {
+                    try {
+                        out.set("cni", Codec.JSON.readTree(p.cni().encode()));
+                    } catch (IOException e) {
+                        throw new IllegalStateException("cannot encode the CNI request of pod " + p.pod(), e);
+                    }
+                }
             }
             case ControlSocket c -> {
                 out.put("type", "control_socket");
@@ -179,7 +191,8 @@ public sealed interface HandoverMessage {
         HandoverMessage message = switch (type) {
             case "takeover" -> Codec.only(root, Set.of(), new Takeover());
             case "accepting" -> Codec.only(root, Set.of(), new Accepting());
-            case "pod" -> Codec.only(root, Set.of("pod", "ports"), new Pod(Codec.podKey(root), Codec.ports(root)));
+            case "pod" -> Codec.only(root, Set.of("pod", "ports", "cni"),
+                    new Pod(Codec.podKey(root), Codec.ports(root), Codec.cni(root)));
             case "control_socket" -> Codec.only(root, Set.of("path"), new ControlSocket(Codec.socketPath(root)));
             case "listeners_done" -> Codec.only(root, Set.of("pods"), new ListenersDone(Codec.count(root, "pods")));
             case "relay" -> Codec.only(root, Codec.RELAY_KEYS, new Relay(Codec.relay(root, fds)));
@@ -222,6 +235,28 @@ public sealed interface HandoverMessage {
                 throw new IOException("pod: '" + key + "' is not namespace/name");
             }
             return key;
+        }
+
+        /** A pod's CNI ADD, validated as the control socket validates it, and for the same pod; null if absent. */
+        static HandoffRequest cni(JsonNode root) throws IOException {
+            JsonNode cni = root.get("cni");
+            if (cni == null) {
+                return null;
+            }
+            if (!cni.isObject()) {
+                throw new IOException("cni: not an object");
+            }
+            HandoffRequest request;
+            try {
+                request = HandoffRequest.parse(JSON.writeValueAsBytes(cni));
+            } catch (HandoffException e) {
+                throw new IOException("cni." + e.getMessage(), e);
+            }
+            if (!request.command().equals("ADD") || !request.key().equals(podKey(root))) {
+                throw new IOException("cni: an ADD of pod " + podKey(root) + " expected, got " + request.command()
+                        + " of " + request.key());
+            }
+            return request;
         }
 
         static List<Integer> ports(JsonNode root) throws IOException {

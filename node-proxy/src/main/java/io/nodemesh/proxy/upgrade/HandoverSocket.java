@@ -1,6 +1,7 @@
 package io.nodemesh.proxy.upgrade;
 
 import io.nodemesh.linux.Descriptors;
+import io.nodemesh.proxy.handoff.HandoffRequest;
 import io.nodemesh.linux.SeqpacketSocket;
 import io.nodemesh.linux.UnixSocketFile;
 import io.nodemesh.proxy.relay.MovedConnection;
@@ -51,8 +52,15 @@ public final class HandoverSocket implements AutoCloseable {
         void handedOver(int moved, int kept);
     }
 
-    /** A pod's namespace and listeners as descriptors the proxy keeps owning. */
-    public record Listeners(int netnsFd, Map<Integer, Integer> byPort) {
+    /**
+     * A pod's namespace and listeners as descriptors the proxy keeps owning, and the CNI plugin's ADD it was captured
+     * for, if the plugin handed it over (else null).
+     */
+    public record Listeners(int netnsFd, Map<Integer, Integer> byPort, HandoffRequest cni) {
+        /** The same with the plugin's ADD. */
+        public Listeners withCni(HandoffRequest request) {
+            return new Listeners(netnsFd, byPort, request);
+        }
     }
 
     /**
@@ -153,7 +161,7 @@ public final class HandoverSocket implements AutoCloseable {
                 for (int i = 0; i < ports.size(); i++) {
                     fds[i + 1] = pod.getValue().byPort().get(ports.get(i));
                 }
-                Handover.send(peer, new HandoverMessage.Pod(pod.getKey(), ports), fds);
+                Handover.send(peer, new HandoverMessage.Pod(pod.getKey(), ports, pod.getValue().cni()), fds);
             }
             if (control != null) {
                 Handover.send(peer, new HandoverMessage.ControlSocket(control.path()), control.fd());

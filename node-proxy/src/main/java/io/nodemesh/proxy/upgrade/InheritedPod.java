@@ -2,6 +2,7 @@ package io.nodemesh.proxy.upgrade;
 
 import io.nodemesh.linux.Descriptors;
 import io.nodemesh.linux.NetworkNamespace;
+import io.nodemesh.proxy.handoff.HandoffRequest;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -14,12 +15,24 @@ public final class InheritedPod implements AutoCloseable {
 
     private final String key;
     private final Map<Integer, Integer> listeners;
+    private final HandoffRequest cni;
     private NetworkNamespace netns;
 
-    InheritedPod(String key, NetworkNamespace netns, Map<Integer, Integer> listeners) {
+    InheritedPod(String key, NetworkNamespace netns, Map<Integer, Integer> listeners, HandoffRequest cni) {
         this.key = key;
         this.netns = netns;
         this.listeners = new LinkedHashMap<>(listeners);
+        this.cni = cni;
+    }
+
+    /** The CNI plugin's ADD the proxy before captured the pod for, or null when the plugin did not hand it over. */
+    public HandoffRequest cni() {
+        return cni;
+    }
+
+    /** A descriptor of its own on the pod's namespace (the caller closes it), or -1 if the namespace was taken. */
+    public synchronized int duplicateNamespace() throws java.io.IOException {
+        return netns == null ? -1 : Descriptors.duplicate(netns.fd());
     }
 
     /** The pod's key, {@code namespace/name}. */

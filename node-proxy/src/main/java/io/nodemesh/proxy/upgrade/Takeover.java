@@ -137,7 +137,7 @@ public final class Takeover implements AutoCloseable {
         for (int i = 0; i < pod.ports().size(); i++) {
             listeners.put(pod.ports().get(i), fds[i + 1]);
         }
-        return new InheritedPod(pod.pod(), netns, listeners);
+        return new InheritedPod(pod.pod(), netns, listeners, pod.cni());
     }
 
     /** The pods handed over, by key; a capture takes what it uses. */
