@@ -79,19 +79,15 @@ final class NftTableImage {
                     + (dormant ? " dormant" : "");
         } else if (type == NftMessages.type(NftMessages.NFT_MSG_NEWCHAIN)) {
             if (ours(in, attrs, end, NFTA_CHAIN_TABLE)) {
-                chains.put(string(in, attrs, end, NFTA_CHAIN_NAME), canonical(in, attrs, end, CHAIN_KEPT, "chain"));
+                chains.put(String.valueOf(string(in, attrs, end, NFTA_CHAIN_NAME)),
+                        canonical(in, attrs, end, CHAIN_KEPT, "chain"));
             }
         } else if (type == NftMessages.type(NftMessages.NFT_MSG_NEWRULE)) {
             if (ours(in, attrs, end, NFTA_RULE_TABLE)) {
-                rules.computeIfAbsent(string(in, attrs, end, NFTA_RULE_CHAIN), k -> new ArrayList<>())
+                rules.computeIfAbsent(String.valueOf(string(in, attrs, end, NFTA_RULE_CHAIN)), k -> new ArrayList<>())
                         .add(canonical(in, attrs, end, RULE_KEPT, "rule"));
             }
         }
-    }
-
-    /** Whether the table itself was seen (a NEWTABLE message). */
-    boolean hasTable() {
-        return table != null;
     }
 
     /**

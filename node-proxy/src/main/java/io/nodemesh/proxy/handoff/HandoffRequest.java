@@ -1,10 +1,13 @@
 package io.nodemesh.proxy.handoff;
 
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.util.ArrayList;
@@ -60,22 +63,22 @@ public record HandoffRequest(String command, String containerId, String namespac
      * its pods over passes on the ADD it captured a pod for (docs/upgrade.md).
      */
     public byte[] encode() {
-        com.fasterxml.jackson.databind.node.ObjectNode out = JSON.createObjectNode();
+        ObjectNode out = JSON.createObjectNode();
         out.put("version", VERSION);
         out.put("command", command);
         out.put("containerId", containerId);
-        com.fasterxml.jackson.databind.node.ObjectNode pod = out.putObject("pod");
+        ObjectNode pod = out.putObject("pod");
         pod.put("namespace", namespace);
         pod.put("name", name);
         if (uid != null && !uid.isEmpty()) {
             pod.put("uid", uid);
         }
-        com.fasterxml.jackson.databind.node.ArrayNode list = out.putArray("ips");
+        ArrayNode list = out.putArray("ips");
         ips.forEach(ip -> list.add(ip.getHostAddress()));
         out.put("netnsPath", netnsPath);
         try {
             return JSON.writeValueAsBytes(out);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot encode " + this, e);
         }
     }

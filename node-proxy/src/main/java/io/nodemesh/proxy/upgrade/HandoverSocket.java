@@ -1,9 +1,9 @@
 package io.nodemesh.proxy.upgrade;
 
 import io.nodemesh.linux.Descriptors;
-import io.nodemesh.proxy.handoff.HandoffRequest;
 import io.nodemesh.linux.SeqpacketSocket;
 import io.nodemesh.linux.UnixSocketFile;
+import io.nodemesh.proxy.handoff.HandoffRequest;
 import io.nodemesh.proxy.relay.MovedConnection;
 import java.io.IOException;
 import java.nio.file.Path;
