@@ -8,7 +8,7 @@
 # alternate their order from round to round. Needs root. Usage, from the repository root after a build:
 #   jmh-bench/scripts/proxy-memory.sh [NAME='JVM FLAGS' ...]
 # Each argument is a variant: its flags replace jvm.flags.daemon (jvm.flags and MALLOC_ARENA_MAX stay as
-# jvm-flags.properties has them); with no argument the one variant is `current`, jvm.flags.daemon as it is.
+# jvm-flags.properties has them), and its KEY=VALUE words are set in the proxy's (and agent's) environment; with no argument the one variant is `current`, jvm.flags.daemon as it is.
 # ROUNDS (default 2), WARM (default 10), CHURN (default 10), FIXED (default 20) in the environment. AGENT=on runs a
 # `nodemesh agent` beside each proxy (same variant flags plus jvm.flags.agent, CPU 1) and the proxy reports to it: the
 # table then also has the agent's RSS after start and at the end, and the peak RSS of both processes.
@@ -46,17 +46,19 @@ for round in $(seq "$ROUNDS"); do
   order=$(seq 0 $((${#NAMES[@]} - 1)))
   if [ $((round % 2)) -eq 0 ]; then order=$(echo "$order" | tac); fi
   for i in $order; do
-    read -r -a vf <<<"${FLAGS[$i]}"
+    read -r -a words <<<"${FLAGS[$i]}"
+    ve=(); vf=() # KEY=VALUE words go to the environment (e.g. MALLOC_ARENA_MAX=1), the rest are JVM flags
+    for w in "${words[@]}"; do if [[ $w =~ ^[A-Z_][A-Z0-9_]*= ]]; then ve+=("$w"); else vf+=("$w"); fi; done
     TELEMETRY_ARGS=(--no-telemetry); AGENT_PID=
     if [ "$AGENT" = on ]; then
       rm -f "$WORK/t.sock"
-      taskset -c 1 "$J" "${F[@]}" "${vf[@]}" "${NODEMESH_AGENT_JVM_FLAGS_ONLY[@]}" -jar "$NODEMESH_JAR" agent \
+      env ${ve[@]+"${ve[@]}"} taskset -c 1 "$J" "${F[@]}" ${vf[@]+"${vf[@]}"} "${NODEMESH_AGENT_JVM_FLAGS_ONLY[@]}" -jar "$NODEMESH_JAR" agent \
         --socket "$WORK/t.sock" --metrics-address 127.0.0.1:0 > "$WORK/agent.log" 2>&1 &
       AGENT_PID=$!
       for _ in $(seq 100); do [ -S "$WORK/t.sock" ] && break; sleep 0.1; done
       TELEMETRY_ARGS=(--telemetry-socket "$WORK/t.sock")
     fi
-    taskset -c 1 "$J" "${F[@]}" "${vf[@]}" -Xlog:gc:file="$WORK/gc.log" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
+    env ${ve[@]+"${ve[@]}"} taskset -c 1 "$J" "${F[@]}" ${vf[@]+"${vf[@]}"} -Xlog:gc:file="$WORK/gc.log" -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" \
       "${TELEMETRY_ARGS[@]}" --remove-rules-on-exit --workers 1 --admin 127.0.0.1:0 --readiness 127.0.0.1:0 --admin-socket "$WORK/admin.sock" > "$WORK/proxy.log" 2>&1 &
     PROXY=$!
     EXTRA_PIDS=("$PROXY" $AGENT_PID)
@@ -92,4 +94,4 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 echo
-for i in "${!NAMES[@]}"; do echo "- ${NAMES[$i]}: MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX java ${F[*]} ${FLAGS[$i]}"; done
+for i in "${!NAMES[@]}"; do echo "- ${NAMES[$i]}: MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX java ${F[*]} ${FLAGS[$i]} (KEY=VALUE words: environment)"; done
