@@ -28,12 +28,16 @@ public final class ProxyJvmFlags {
      * Footprint flags for the daemons ({@code jvm.flags.daemon}). Why each: the JVM's defaults size the heap from the
      * machine's RAM (G1, initial heap 1/64 of RAM: hundreds of MiB on a node), while the proxy keeps little on the heap
      * (snapshots, per-connection objects) and moves bytes in pooled direct buffers. Serial GC has no per-region
-     * remembered sets or concurrent threads; a small, growable heap; one direct pool arena instead of 2 per core (the
+     * remembered sets or concurrent threads; a small, growable heap that keeps 10-30 % free rather than 40-70 % (with
+     * the defaults the first full GC, which C2's code cache growth triggers under churn, doubled a 12 MiB heap to
+     * 24 MiB for 10 MiB of live data); one direct pool arena instead of 2 per core, in 1 MiB chunks instead of 4 MiB
+     * ({@code maxOrder=7}: a chunk is touched, hence resident, as a whole; the relay's buffers are at most 64 KiB) (the
      * caps, 128 MiB heap and 256 MiB direct, are limits for a node with thousands of busy connections, not what is
      * used: side by side with 64m/32m caps the RSS was the same, RESULTS.md); no heap arenas (the data path allocates
      * direct buffers only); smaller thread stacks and code cache reservation; glibc's freed native memory (C2's
-     * compiler arenas after a burst of compilation) handed back to the kernel every 5 s. C2 stays on (throughput): C1
-     * alone ({@code -XX:TieredStopAtLevel=1}, the growth benchmark's {@code c1} variant) is smaller still but slower.
+     * compiler arenas after a burst of compilation) handed back to the kernel every 5 s. C2 stays on: C1 alone
+     * ({@code -XX:TieredStopAtLevel=1}, the growth benchmark's {@code c1} variant) is 15-20 MiB smaller and its peak
+     * 50 MiB lower, but costs CPU per new connection (RESULTS.md, "The proxy's memory, where it goes").
      */
     public static final List<String> TUNED_ONLY = words("jvm.flags.daemon");
 
