@@ -18,7 +18,7 @@ import java.util.regex.Pattern;
 
 /**
  * Issue 23's capture-at-scale goal, end to end: a proxy restarted on a node whose N pods it captured before (their
- * rules still in place, as after a crash or a {@code kill -9}: no handover) until it listens in all of them again.
+ * rules still in place, as after a crash: stopped without {@code --remove-rules-on-exit}, no handover) until it listens in all of them again.
  * Per round and per proxy jar (variants interleaved, so they share the machine's noise): the proxy is started, the
  * admin {@code /stats} polled every 10 ms; reported are launch → every pod {@code listening} (JVM start included), and
  * the proxy's own span from its first pod line to its last in the log (the capture alone), with how many pods' rules
@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
  *
  * <p>Run as root from the repository: {@code java --enable-native-access=ALL-UNNAMED -cp
  * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
- * [--cpu CPUS (taskset's list, default 1)] NAME=nodemesh.jar[,aot=nodemesh-proxy.aot] ...}: the proxy runs with the daemons' flags
+ * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)] NAME=nodemesh.jar[,aot=nodemesh-proxy.aot] ...}: the proxy runs with the daemons' flags
  * ({@link ProxyJvmFlags#TUNED}), and with the AOT cache when one is named.
  */
 public final class RestartTiming {
@@ -46,12 +46,14 @@ public final class RestartTiming {
         String backend = "nft";
         Map<String, Path> jars = new LinkedHashMap<>();
         Map<String, Path> aots = new LinkedHashMap<>();
+        List<String> extra = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--pods" -> pods = Integer.parseInt(args[++i]);
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--cpu" -> cpu = args[++i];
                 case "--backend" -> backend = args[++i];
+                case "--jvm" -> extra.addAll(List.of(args[++i].trim().split("\\s+")));
                 default -> {
                     int eq = args[i].indexOf('=');
                     if (eq < 1) {
@@ -89,8 +91,8 @@ public final class RestartTiming {
             Files.writeString(config, cfg);
             for (int round = 0; round <= rounds; round++) {
                 for (var jar : jars.entrySet()) {
-                    long[] r = restart(node, jar.getKey(), jar.getValue(), aots.get(jar.getKey()), config, work, pods,
-                            cpu, round);
+                    long[] r = restart(node, jar.getKey(), jar.getValue(), aots.get(jar.getKey()), extra, config, work,
+                            pods, cpu, round);
                     if (round > 0) { // round 0 applies the rules to fresh namespaces (or replaces another jar's)
                         results.computeIfAbsent(jar.getKey(), k -> new ArrayList<>()).add(r);
                     }
@@ -112,8 +114,8 @@ public final class RestartTiming {
     }
 
     /** {launch→all listening ms, capture span ms, kept, applied, replaced, rules µs summed over the pods}. */
-    private static long[] restart(Netns node, String name, Path jar, Path aot, Path config, Path work, int pods,
-                                  String cpu, int round) throws Exception {
+    private static long[] restart(Netns node, String name, Path jar, Path aot, List<String> extra, Path config,
+                                  Path work, int pods, String cpu, int round) throws Exception {
         Path log = work.resolve(name + "-" + round + ".log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         long start = System.nanoTime();
@@ -124,6 +126,7 @@ public final class RestartTiming {
         if (aot != null) {
             argv.add("-XX:AOTCache=" + aot.toAbsolutePath());
         }
+        argv.addAll(extra.stream().map(w -> w.replace("{name}", name + "-" + round)).toList());
         argv.addAll(List.of("-jar", jar.toAbsolutePath().toString(), "proxy", "--config", config.toString(),
                 "--no-telemetry", "--admin-socket", work.resolve("admin-" + name + ".sock").toString()));
         Process proxy = node.spawn(argv.toArray(String[]::new));
@@ -158,8 +161,13 @@ public final class RestartTiming {
             r[1] = first < 0 ? -1 : Math.round((last - first + (last < first ? 60 : 0)) * 1000);
             return r;
         } finally {
-            proxy.destroyForcibly(); // SIGKILL: the rules stay, as after a crash
-            proxy.waitFor(10, TimeUnit.SECONDS);
+            // SIGTERM without --remove-rules-on-exit: the rules stay, as after a crash (and a flight recording, if
+            // one was asked for with --jvm, is written)
+            proxy.destroy();
+            if (!proxy.waitFor(30, TimeUnit.SECONDS)) {
+                proxy.destroyForcibly();
+                proxy.waitFor(10, TimeUnit.SECONDS);
+            }
         }
     }
 
