@@ -241,6 +241,45 @@ final class ContainerProcess implements AutoCloseable {
         }
     }
 
+    /** The container's name, as the manifest has it. */
+    String name() {
+        return name;
+    }
+
+    /** The resident set of the container's JVM in bytes ({@code VmRSS}), or -1 when no JVM runs in it. */
+    long jvmRssBytes() {
+        String memory = jvmMemory();
+        java.util.regex.Matcher rss = java.util.regex.Pattern.compile("Rss ([0-9.]+) MiB").matcher(memory);
+        return rss.find() ? (long) (Double.parseDouble(rss.group(1)) * (1 << 20)) : -1;
+    }
+
+    /**
+     * The memory of the container's JVM as {@code /proc/PID/smaps_rollup} has it ("Rss 95.1 MiB, Pss_Anon 70.2 MiB"),
+     * or why there is none to read.
+     */
+    String jvmMemory() {
+        List<ProcessHandle> all = new ArrayList<>(process.descendants().toList());
+        all.addFirst(process.toHandle());
+        for (ProcessHandle h : all) {
+            if (h.info().command().map(c -> c.endsWith("/java")).orElse(false)) {
+                try {
+                    Map<String, Long> kib = new LinkedHashMap<>();
+                    for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(h.pid()), "smaps_rollup"))) {
+                        String[] w = line.split("\\s+");
+                        if (w.length >= 2 && (w[0].equals("Rss:") || w[0].equals("Pss_Anon:"))) {
+                            kib.put(w[0].substring(0, w[0].length() - 1), Long.parseLong(w[1]));
+                        }
+                    }
+                    return kib.entrySet().stream().map(e -> String.format(Locale.ROOT, "%s %.1f MiB", e.getKey(),
+                            e.getValue() / 1024.0)).collect(Collectors.joining(", "));
+                } catch (IOException | RuntimeException e) {
+                    return "(unreadable: " + e.getMessage() + ")";
+                }
+            }
+        }
+        return "(no JVM running)";
+    }
+
     /** SIGTERM, as the runtime stops a container; the exit status, or null if it still ran after {@code grace}. */
     Integer terminate(long graceSeconds) throws InterruptedException {
         process.destroy();

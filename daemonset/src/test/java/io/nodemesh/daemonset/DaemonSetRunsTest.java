@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.nodemesh.cli.NodemeshCommand;
@@ -122,6 +123,17 @@ final class DaemonSetRunsTest {
                                 dir.resolve("containers"))));
                     }
                     checkReady(m, podNetns, volumes);
+                    // Settled, then what each container's JVM holds, against its memory request: a DaemonSet pod
+                    // above its requests is among the first evicted when the node runs short of memory.
+                    Thread.sleep(3000);
+                    for (ContainerProcess p : running) {
+                        // Kubernetes mode (fabric8's informers), one pod captured: RESULTS.md quotes this line.
+                        System.out.println("DaemonSet pod, ready and idle: " + p + ": " + p.jvmMemory());
+                        long request = Quantity.getAmountInBytes(m.container(p.name()).getResources().getRequests()
+                                .get("memory")).longValueExact();
+                        assertThat(p.jvmRssBytes()).as(p + ": resident memory, ready and idle, within its memory "
+                                + "request").isPositive().isLessThanOrEqualTo(request);
+                    }
                     checkStops(m, volumes);
                 } finally {
                     for (ContainerProcess p : running) {
