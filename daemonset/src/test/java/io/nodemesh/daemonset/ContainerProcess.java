@@ -19,6 +19,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -34,6 +36,8 @@ import java.util.stream.Collectors;
  * {@code java <flags> -jar nodemesh.jar}, as the image's launcher would run it.
  */
 final class ContainerProcess implements AutoCloseable {
+
+    private static final Pattern RSS = Pattern.compile("Rss ([0-9.]+) MiB");
 
     private final String name;
     private final Process process;
@@ -249,7 +253,7 @@ final class ContainerProcess implements AutoCloseable {
     /** The resident set of the container's JVM in bytes ({@code VmRSS}), or -1 when no JVM runs in it. */
     long jvmRssBytes() {
         String memory = jvmMemory();
-        java.util.regex.Matcher rss = java.util.regex.Pattern.compile("Rss ([0-9.]+) MiB").matcher(memory);
+        Matcher rss = RSS.matcher(memory);
         return rss.find() ? (long) (Double.parseDouble(rss.group(1)) * (1 << 20)) : -1;
     }
 
