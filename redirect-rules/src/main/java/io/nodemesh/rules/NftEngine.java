@@ -30,11 +30,12 @@ final class NftEngine implements RuleEngine {
     @Override
     public Installed install(RedirectPlan plan, Path netns) {
         try (NftNetlink nft = NftNetlink.in(netns)) {
-            List<String> iptables = nft.iptablesChains();
+            NftNetlink.Survey found = nft.survey();
+            List<String> iptables = found.iptablesChains();
             if (!iptables.isEmpty()) {
                 RuleEngine.iptables().remove(netns);
             }
-            NftTableImage live = nft.image();
+            NftTableImage live = found.image();
             if (live != null) {
                 // A table in sync (a restarted proxy's pods) is kept: it is read back over netlink and compared with
                 // what the plan's transaction would send; replacing it costs an RCU grace period for this and the next

@@ -121,6 +121,38 @@ final class NftMessages {
     private NftMessages() {
     }
 
+    /**
+     * The payload of the first attribute of {@code type} (its flags masked off) among those from {@code from} to
+     * {@code end} of {@code in}, or null when there is none or the attributes are malformed before it.
+     */
+    static byte[] attribute(ByteBuffer in, int from, int end, int type) {
+        for (int at = from; at + 4 <= end; ) {
+            int length = in.getShort(at) & 0xffff;
+            if (length < 4 || at + length > end) {
+                return null;
+            }
+            if ((in.getShort(at + 2) & 0x3fff) == type) {
+                byte[] value = new byte[length - 4];
+                in.get(at + 4, value);
+                return value;
+            }
+            at += (length + 3) & ~3;
+        }
+        return null;
+    }
+
+    /** A NUL-terminated (or unterminated) UTF-8 string attribute's text; null for null. */
+    static String text(byte[] payload) {
+        if (payload == null) {
+            return null;
+        }
+        int length = 0;
+        while (length < payload.length && payload[length] != 0) {
+            length++;
+        }
+        return new String(payload, 0, length, StandardCharsets.UTF_8);
+    }
+
     /** The nfnetlink message type of an nf_tables message. */
     static int type(int message) {
         return NFNL_SUBSYS_NFTABLES << 8 | message;

@@ -4,7 +4,6 @@ import io.nodemesh.linux.NetlinkSocket;
 import io.nodemesh.linux.NetworkNamespace;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -56,19 +55,7 @@ final class NftNetlink implements AutoCloseable {
 
         /** The string attribute of type {@code wanted} among the attributes from {@code attr} to the message's end. */
         private String string(int attr, int wanted) {
-            int end = at + in.getInt(at);
-            while (attr + 4 <= end) {
-                int length = in.getShort(attr) & 0xffff;
-                int type = in.getShort(attr + 2) & 0x3fff;
-                if (length < 4 || attr + length > end) {
-                    return null;
-                }
-                if (type == wanted) {
-                    return cString(in, attr + 4, length - 4);
-                }
-                attr += (length + 3) & ~3;
-            }
-            return null;
+            return NftMessages.text(NftMessages.attribute(in, attr, at + in.getInt(at), wanted));
         }
     }
 
@@ -100,20 +87,41 @@ final class NftNetlink implements AutoCloseable {
     }
 
     /**
-     * What the kernel holds of {@code table inet nodemesh}, to compare with {@link NftTableImage#of} a plan: the
-     * table, its chains and its rules, in three requests (a lookup and two dumps) on this socket. Null when the table
-     * is not there.
+     * What install needs to know of this namespace's nf_tables: the nodemesh chains of the iptables backend
+     * ({@link #iptablesChains}) and the live {@code table inet nodemesh} as an {@link NftTableImage} (null when there
+     * is none).
      */
-    NftTableImage image() {
+    record Survey(List<String> iptablesChains, NftTableImage image) {
+    }
+
+    /**
+     * One chain dump of every family (the iptables backend's chains, and the chains of nodemesh's table), a lookup of
+     * the table and, when it is there, a dump of its rules: at most three requests on this socket.
+     */
+    Survey survey() {
         NftTableImage image = NftTableImage.empty();
-        if (!table(image)) {
-            return null;
-        }
+        List<String> iptables = new ArrayList<>();
         NftMessages.Batch chains = NftMessages.Batch.requests(nextSeq);
-        dump(chains, NftMessages.dumpChains(chains, NftMessages.NFPROTO_INET), image::add);
+        dump(chains, NftMessages.dumpChains(chains, NftMessages.NFPROTO_UNSPEC), (in, at, type) -> {
+            if (type == NftMessages.type(NftMessages.NFT_MSG_NEWCHAIN)) {
+                iptablesChain(new Message(in, at, type, 0), iptables);
+                image.add(in, at, type); // kept only when it is a chain of table inet nodemesh
+            }
+        });
+        if (!table(image)) {
+            return new Survey(iptables, null);
+        }
         NftMessages.Batch rules = NftMessages.Batch.requests(nextSeq);
         dump(rules, NftMessages.dumpRules(rules), image::add);
-        return image;
+        return new Survey(iptables, image);
+    }
+
+    /**
+     * What the kernel holds of {@code table inet nodemesh}, to compare with {@link NftTableImage#of} a plan; null when
+     * the table is not there.
+     */
+    NftTableImage image() {
+        return survey().image();
     }
 
     /** Looks the table up; adds it to {@code image} when there is one and an image is given. */
@@ -175,25 +183,21 @@ final class NftNetlink implements AutoCloseable {
      * x_tables iptables are not in nf_tables and not found here.
      */
     List<String> iptablesChains() {
-        NftMessages.Batch request = NftMessages.Batch.requests(nextSeq);
-        List<String> found = new ArrayList<>();
-        dump(request, NftMessages.dumpChains(request, NftMessages.NFPROTO_UNSPEC), (in, at, type) -> {
-            if (type != NftMessages.type(NftMessages.NFT_MSG_NEWCHAIN)) {
-                return;
+        return survey().iptablesChains();
+    }
+
+    /** Adds {@code chain}, a NEWCHAIN message, to {@code found} when it is one of the iptables backend's. */
+    private static void iptablesChain(Message chain, List<String> found) {
+        int family = chain.in().get(chain.at() + NftMessages.HEADER) & 0xff;
+        String table = chain.attribute(NftMessages.NFTA_CHAIN_TABLE);
+        String name = chain.attribute(NftMessages.NFTA_CHAIN_NAME);
+        if ("nat".equals(table) && name != null && name.startsWith(IptablesRenderer.CHAIN_PREFIX)) {
+            if (family == NftMessages.NFPROTO_IPV4) {
+                found.add(IpFamily.IPV4.iptablesTool() + " " + name);
+            } else if (family == NftMessages.NFPROTO_IPV6) {
+                found.add(IpFamily.IPV6.iptablesTool() + " " + name);
             }
-            Message m = new Message(in, at, type, 0);
-            int family = in.get(at + NftMessages.HEADER) & 0xff;
-            String table = m.attribute(NftMessages.NFTA_CHAIN_TABLE);
-            String chain = m.attribute(NftMessages.NFTA_CHAIN_NAME);
-            if ("nat".equals(table) && chain != null && chain.startsWith(IptablesRenderer.CHAIN_PREFIX)) {
-                if (family == NftMessages.NFPROTO_IPV4) {
-                    found.add(IpFamily.IPV4.iptablesTool() + " " + chain);
-                } else if (family == NftMessages.NFPROTO_IPV6) {
-                    found.add(IpFamily.IPV6.iptablesTool() + " " + chain);
-                }
-            }
-        });
-        return found;
+        }
     }
 
     /** Adds the plan's table; refused (nothing changed) when {@code table inet nodemesh} exists already. */
@@ -307,16 +311,6 @@ final class NftNetlink implements AutoCloseable {
     private RulesException refused(String what, int errno, String extack) {
         return new RulesException("nf_tables in network namespace " + netns + " refused " + what + ": "
                 + NetlinkSocket.describe(errno) + " (errno " + errno + ")" + (extack == null ? "" : ": " + extack));
-    }
-
-    private static String cString(ByteBuffer in, int from, int max) {
-        int length = 0;
-        while (length < max && in.get(from + length) != 0) {
-            length++;
-        }
-        byte[] bytes = new byte[length];
-        in.get(from, bytes);
-        return new String(bytes, StandardCharsets.UTF_8);
     }
 
     @Override

@@ -71,8 +71,8 @@ final class NftTableImage {
         int attrs = at + NftMessages.HEADER + 4;
         int end = at + in.getInt(at);
         if (type == NftMessages.type(NftMessages.NFT_MSG_NEWTABLE)) {
-            byte[] userdata = payload(in, attrs, end, NFTA_TABLE_USERDATA);
-            byte[] flags = payload(in, attrs, end, NFTA_TABLE_FLAGS);
+            byte[] userdata = NftMessages.attribute(in, attrs, end, NFTA_TABLE_USERDATA);
+            byte[] flags = NftMessages.attribute(in, attrs, end, NFTA_TABLE_FLAGS);
             boolean dormant = flags != null && flags.length == 4
                     && (ByteBuffer.wrap(flags).getInt() & NFT_TABLE_F_DORMANT) != 0;
             table = "comment " + (userdata == null ? "-" : HexFormat.of().formatHex(userdata))
@@ -179,31 +179,7 @@ final class NftTableImage {
     }
 
     private static String string(ByteBuffer in, int from, int end, int wanted) {
-        byte[] value = payload(in, from, end, wanted);
-        if (value == null) {
-            return null;
-        }
-        int length = 0;
-        while (length < value.length && value[length] != 0) {
-            length++;
-        }
-        return new String(value, 0, length, java.nio.charset.StandardCharsets.UTF_8);
-    }
-
-    private static byte[] payload(ByteBuffer in, int from, int end, int wanted) {
-        for (int at = from; at + 4 <= end; ) {
-            int length = in.getShort(at) & 0xffff;
-            if (length < 4 || at + length > end) {
-                return null;
-            }
-            if ((in.getShort(at + 2) & NLA_TYPE_MASK) == wanted) {
-                byte[] value = new byte[length - 4];
-                in.get(at + 4, value);
-                return value;
-            }
-            at += (length + 3) & ~3;
-        }
-        return null;
+        return NftMessages.text(NftMessages.attribute(in, from, end, wanted));
     }
 
     /** Where this image and {@code other} differ, for a log line; empty when they are equal. */
