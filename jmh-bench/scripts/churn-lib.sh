@@ -52,13 +52,18 @@ proxy_ready() {
   cat "$2" >&2; echo "the proxy did not capture the pod within 10 s" >&2; exit 1
 }
 
-# Starts the server, then after 3 s the churn client (CHURN_THREADS connect loops, default 4) for WARMUP s + $1
-# measured (its JSON in $WORK/churn.json).
-churn_start() {
+# Starts the request/response server in the server pod (CPU 0) and gives it 3 s to listen.
+server_start() {
   taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.LoadServer \
     --bind 10.77.0.3:9000 --mode rr > "$WORK/server.log" 2>&1 &
   SERVER=$!
   sleep 3
+}
+
+# Starts the server, then the churn client (CHURN_THREADS connect loops, default 4) for WARMUP s + $1 measured (its
+# JSON in $WORK/churn.json).
+churn_start() {
+  server_start
   taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.ChurnClient \
     --target 10.77.0.3:9000 --threads "${CHURN_THREADS:-4}" --duration "$1" --warmup "${WARMUP}s" > "$WORK/churn.json" &
   CLIENT=$!

@@ -81,10 +81,7 @@ listen churn
   bind 127.0.0.1:9001
   server s 10.77.0.3:9000
 H
-taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.LoadServer \
-  --bind 10.77.0.3:9000 --mode rr > "$WORK/server.log" 2>&1 &
-SERVER=$!
-sleep 3
+server_start
 RESULTS=()
 for r in $(seq "$ROUNDS"); do
   for v in jit aot haproxy; do

@@ -22,10 +22,7 @@ NAMES=(); FLAGS=()
 if [ $# -eq 0 ]; then set -- "current=${PF[*]}"; fi
 for v in "$@"; do NAMES+=("${v%%=*}"); FLAGS+=("${v#*=}"); done
 
-taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.LoadServer \
-  --bind 10.77.0.3:9000 --mode rr > "$WORK/server.log" 2>&1 &
-SERVER=$!
-sleep 2
+server_start
 load() { # tool args...: runs a load tool in the client pod on CPU 0, its JSON on stdout
   taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" "io.nodemesh.bench.load.$@" 2>>"$WORK/load.err" | tail -1
 }

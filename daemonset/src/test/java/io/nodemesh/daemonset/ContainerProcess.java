@@ -19,8 +19,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -36,8 +34,6 @@ import java.util.stream.Collectors;
  * {@code java <flags> -jar nodemesh.jar}, as the image's launcher would run it.
  */
 final class ContainerProcess implements AutoCloseable {
-
-    private static final Pattern RSS = Pattern.compile("Rss ([0-9.]+) MiB");
 
     private final String name;
     private final Process process;
@@ -250,38 +246,41 @@ final class ContainerProcess implements AutoCloseable {
         return name;
     }
 
-    /** The resident set of the container's JVM in bytes ({@code VmRSS}), or -1 when no JVM runs in it. */
+    /** The resident set of the container's JVM in bytes ({@code Rss}), or -1 when none can be read. */
     long jvmRssBytes() {
-        String memory = jvmMemory();
-        Matcher rss = RSS.matcher(memory);
-        return rss.find() ? (long) (Double.parseDouble(rss.group(1)) * (1 << 20)) : -1;
+        Long rss = jvmMemoryKib().get("Rss");
+        return rss == null ? -1 : rss << 10;
     }
 
-    /**
-     * The memory of the container's JVM as {@code /proc/PID/smaps_rollup} has it ("Rss 95.1 MiB, Pss_Anon 70.2 MiB"),
-     * or why there is none to read.
-     */
+    /** The memory of the container's JVM ("Rss 95.1 MiB, Pss_Anon 70.2 MiB"), or why there is none to read. */
     String jvmMemory() {
+        Map<String, Long> kib = jvmMemoryKib();
+        return kib.isEmpty() ? "(no JVM running, or its smaps_rollup unreadable)" : kib.entrySet().stream()
+                .map(e -> String.format(Locale.ROOT, "%s %.1f MiB", e.getKey(), e.getValue() / 1024.0))
+                .collect(Collectors.joining(", "));
+    }
+
+    /** {@code Rss} and {@code Pss_Anon} of the container's JVM in KiB, from {@code /proc/PID/smaps_rollup}. */
+    private Map<String, Long> jvmMemoryKib() {
         List<ProcessHandle> all = new ArrayList<>(process.descendants().toList());
         all.addFirst(process.toHandle());
+        Map<String, Long> kib = new LinkedHashMap<>();
         for (ProcessHandle h : all) {
             if (h.info().command().map(c -> c.endsWith("/java")).orElse(false)) {
                 try {
-                    Map<String, Long> kib = new LinkedHashMap<>();
                     for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(h.pid()), "smaps_rollup"))) {
                         String[] w = line.split("\\s+");
                         if (w.length >= 2 && (w[0].equals("Rss:") || w[0].equals("Pss_Anon:"))) {
                             kib.put(w[0].substring(0, w[0].length() - 1), Long.parseLong(w[1]));
                         }
                     }
-                    return kib.entrySet().stream().map(e -> String.format(Locale.ROOT, "%s %.1f MiB", e.getKey(),
-                            e.getValue() / 1024.0)).collect(Collectors.joining(", "));
                 } catch (IOException | RuntimeException e) {
-                    return "(unreadable: " + e.getMessage() + ")";
+                    kib.clear();
                 }
+                break;
             }
         }
-        return "(no JVM running)";
+        return kib;
     }
 
     /** SIGTERM, as the runtime stops a container; the exit status, or null if it still ran after {@code grace}. */

@@ -212,7 +212,7 @@ public final class GrowthBenchmark {
     }
 
     /** How many pods a {@code /stats} JSON body reports in state {@code listening}. */
-    static int countListening(String statsJson) {
+    public static int countListening(String statsJson) {
         Matcher m = LISTENING.matcher(statsJson);
         int n = 0;
         while (m.find()) {

@@ -1,5 +1,6 @@
 package io.nodemesh.bench.rules;
 
+import io.nodemesh.bench.growth.GrowthBenchmark;
 import io.nodemesh.bench.harness.PlainHttp;
 import io.nodemesh.bench.harness.ProxyJvmFlags;
 import io.nodemesh.topology.Commands;
@@ -32,7 +33,6 @@ import java.util.regex.Pattern;
 public final class RestartTiming {
 
     private static final int ADMIN_PORT = 15090;
-    private static final Pattern LISTENING = Pattern.compile("\"state\"\\s*:\\s*\"listening\"");
     private static final Pattern POD_LINE = Pattern.compile(
             "^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:(\\d\\d\\.\\d+))Z .* pod \\S+: .*(kept|applied|replaced).*\\((\\d+) µs\\)");
 
@@ -173,13 +173,8 @@ public final class RestartTiming {
 
     private static int listening(Netns node) {
         try {
-            String body = node.call(() -> PlainHttp.get(new InetSocketAddress("127.0.0.1", ADMIN_PORT), "/stats"));
-            Matcher m = LISTENING.matcher(body);
-            int n = 0;
-            while (m.find()) {
-                n++;
-            }
-            return n;
+            return GrowthBenchmark.countListening(node.call(() -> PlainHttp.get(
+                    new InetSocketAddress("127.0.0.1", ADMIN_PORT), "/stats")));
         } catch (Exception e) {
             return -1;
         }
