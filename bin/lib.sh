@@ -25,7 +25,9 @@ NODEMESH_PACKAGES=(
   "containernetworking-plugins:/usr/lib/cni/bridge"
   "procps:ps"
 )
-NODEMESH_BUILD_PACKAGES=("maven:mvn")
+# What the build uses: Maven; gcc with the C library's and the kernel's headers for the CNI plugin's JNI library
+# (cni-plugin/src/main/native).
+NODEMESH_BUILD_PACKAGES=("maven:mvn" "gcc:gcc" "libc6-dev:/usr/include/stdlib.h" "linux-libc-dev:/usr/include/linux/nsfs.h")
 # What only the tests use: haproxy -c and openssl check the benchmark's generated HAProxy/mTLS configs;
 # promtool (ensure_promtool) checks /metrics with Prometheus's own parsers; tcpdump records the link between two
 # test nodes to show that only TLS crosses it.

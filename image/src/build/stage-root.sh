@@ -20,7 +20,8 @@ set -euo pipefail
 # The rest as jdeps names their users: java.naming (gRPC's DNS resolver, BouncyCastle's LDAP helpers), java.sql
 # (Jackson's and fabric8's date types), jdk.jfr (Netty's allocation events).
 DAEMON_MODULES=java.base,java.naming,java.net.http,java.sql,jdk.jfr,jdk.unsupported
-# The CNI plugin's class path (cni-plugin.jar, linux-native.jar, jackson-core.jar) needs java.base alone (jdeps).
+# The CNI plugin's class path (cni-plugin.jar, jackson-core.jar; its JNI library beside them) needs java.base alone
+# (jdeps).
 PLUGIN_MODULES=java.base
 
 die() { echo "stage-root: $*" >&2; exit 2; }
@@ -88,11 +89,12 @@ cp -a "$plugin_jre" "$d/jre"
 # the host (the launcher takes a cache not older than the jars). Trained as the build's cache is (CniTraining), without a proxy: the enrolled namespace's calls take the
 # fail-closed path.
 jib_time=@1
-touch -d "$jib_time" "$d/cni-plugin.jar" "$d/linux-native.jar" "$d/jackson-core.jar"
+touch -d "$jib_time" "$d/cni-plugin.jar" "$d/jackson-core.jar"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$d/jre/bin/java" "${NODEMESH_JVM_FLAGS[@]}" "${cni_flags[@]}" -XX:AOTCacheOutput="$d/nodemesh-cni.aot" \
-    -cp "$d/cni-plugin.jar:$d/linux-native.jar:$d/jackson-core.jar" io.nodemesh.cni.CniTraining "$work" - \
+    -Dnodemesh.cni.library="$d/libnodemesh-cni.so" -cp "$d/cni-plugin.jar:$d/jackson-core.jar" \
+    io.nodemesh.cni.CniTraining "$work" - \
     >"$work/training.log" 2>&1 || { cat "$work/training.log" >&2; die "training the plugin's AOT cache failed"; }
 [ -f "$d/nodemesh-cni.aot" ] || { cat "$work/training.log" >&2; die "the plugin's training wrote no AOT cache"; }
 touch -d "$jib_time" "$d/nodemesh-cni.aot"

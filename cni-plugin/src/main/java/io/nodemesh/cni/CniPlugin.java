@@ -24,7 +24,7 @@ public final class CniPlugin {
     }
 
     public static void main(String[] args) {
-        NativeControlSocket socket = new NativeControlSocket();
+        JniControlSocket socket = new JniControlSocket();
         int status = new CniPlugin(socket, socket).run(System.getenv(), System.in, System.out, System.err);
         System.out.flush();
         if (status != 0) {

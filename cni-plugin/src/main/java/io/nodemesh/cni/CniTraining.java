@@ -81,7 +81,7 @@ public final class CniTraining {
                 + "K8S_POD_INFRA_CONTAINER_ID=8c0ffee0training;K8S_POD_UID=0c1d2e3f-training");
         env.put("CNI_PATH", "/opt/cni/bin");
         PrintStream discard = new PrintStream(OutputStream.nullOutputStream(), false, StandardCharsets.UTF_8);
-        NativeControlSocket socket = new NativeControlSocket();
+        JniControlSocket socket = new JniControlSocket();
         return new CniPlugin(socket, socket).run(env,
                 new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)), discard, discard);
     }

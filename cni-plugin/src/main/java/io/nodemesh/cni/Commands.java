@@ -2,6 +2,7 @@ package io.nodemesh.cni;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -126,7 +127,7 @@ final class Commands {
         } catch (ProxyClient.NotANamespace e) {
             throw new CniError(CniError.INVALID_ENVIRONMENT, "invalid environment: CNI_NETNS",
                     "CNI_NETNS " + netns + " is not a network namespace: " + e.getMessage());
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | InvalidPathException e) {
             throw new CniError(CniError.INVALID_ENVIRONMENT, "invalid environment: CNI_NETNS",
                     "CNI_NETNS " + netns + " cannot be opened: " + e.getMessage());
         }

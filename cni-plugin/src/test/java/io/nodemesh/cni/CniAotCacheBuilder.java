@@ -34,9 +34,9 @@ final class CniAotCacheBuilder {
             List<String> command = new ArrayList<>();
             command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             command.addAll(flags);
-            command.addAll(List.of("-XX:AOTCacheOutput=" + cache, "-cp",
-                    dir.resolve("cni-plugin.jar") + ":" + dir.resolve("linux-native.jar") + ":"
-                            + dir.resolve("jackson-core.jar"),
+            command.addAll(List.of("-XX:AOTCacheOutput=" + cache,
+                    "-D" + JniControlSocket.LIBRARY_PROPERTY + "=" + dir.resolve("libnodemesh-cni.so"), "-cp",
+                    dir.resolve("cni-plugin.jar") + ":" + dir.resolve("jackson-core.jar"),
                     CniTraining.class.getName(), work.toString(), server.path().toString()));
             Process training = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             if (!training.waitFor(5, TimeUnit.MINUTES)) {

@@ -13,7 +13,7 @@ import java.util.Properties;
 /**
  * The plugin as a runtime runs it, a separate JVM per call: a bin directory holding {@code nodemesh-cni}. With
  * {@code -Dnodemesh.cni.layout=DIR} (the built layout, cni-plugin/target/cni) that is the real launcher; otherwise (the
- * tests run before {@code package}) a script written here that starts this build's classes, linux-native and
+ * tests run before {@code package}) a script written here that starts this build's classes, its JNI library and
  * jackson-core with the same flags (jvm-flags.properties' {@code jvm.flags} and {@code jvm.flags.cni}).
  */
 final class PluginProcess {
@@ -28,18 +28,22 @@ final class PluginProcess {
             return Path.of(layout);
         }
         List<String> classPath = new ArrayList<>();
+        Path library = null;
         for (String entry : System.getProperty("java.class.path").split(":")) {
-            if (entry.contains("cni-plugin/target/classes") || entry.contains("linux-native")
-                    || entry.contains("jackson-core")) {
+            if (entry.contains("cni-plugin/target/classes") || entry.contains("jackson-core")) {
                 classPath.add(entry);
             }
+            if (entry.contains("cni-plugin/target/classes")) {
+                library = Path.of(entry).resolveSibling("libnodemesh-cni.so"); // built at compile
+            }
         }
-        if (classPath.size() != 3) {
-            throw new IllegalStateException("expected the plugin's classes, linux-native and jackson-core on the test"
-                    + " class path, found " + classPath);
+        if (classPath.size() != 2 || !Files.isRegularFile(library)) {
+            throw new IllegalStateException("expected the plugin's classes and jackson-core on the test class path,"
+                    + " found " + classPath + ", and target/libnodemesh-cni.so beside the classes");
         }
         String script = "#!/bin/sh\nexec " + Path.of(System.getProperty("java.home"), "bin", "java") + " "
-                + String.join(" ", jvmFlags()) + " -cp " + String.join(":", classPath) + " io.nodemesh.cni.CniPlugin\n";
+                + String.join(" ", jvmFlags()) + " -D" + JniControlSocket.LIBRARY_PROPERTY + "=" + library
+                + " -cp " + String.join(":", classPath) + " io.nodemesh.cni.CniPlugin\n";
         try {
             Path dir = Files.createDirectories(scratch.resolve("bin"));
             Path launcher = dir.resolve("nodemesh-cni");

@@ -197,6 +197,30 @@ final class ImageIT {
         printed.getOutputStream().close();
         String archive = new String(printed.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertUsesItsAotCache(new UnpackedImage.Result(printed.waitFor(), archive, ""));
+
+        // An enrolled pod's ADD on the host with no proxy behind the socket: the installed plugin opens the namespace
+        // and connects through its JNI library (nodemesh-cni.d/libnodemesh-cni.so, copied with the rest), and fails
+        // closed with the kernel's reason.
+        Path work = Files.createDirectories(host.resolve("run")).toAbsolutePath();
+        Path refusing = Files.writeString(work.resolve("cni.sock"), ""); // a file, not a listening socket
+        Path enrolment = Files.writeString(work.resolve("enrolment.json"),
+                "{\"version\":1,\"generation\":1,\"enrolledNamespaces\":[\"shop\"]}");
+        String add = "{\"cniVersion\":\"1.0.0\",\"name\":\"pods\",\"type\":\"nodemesh-cni\",\"controlSocket\":\""
+                + refusing + "\",\"enrolmentFile\":\"" + enrolment + "\",\"stateDir\":\"" + work + "\",\"prevResult\":"
+                + "{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"10.88.0.5/16\"}]}}";
+        Process enrolled = new ProcessBuilder("/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "CNI_COMMAND=ADD",
+                "CNI_CONTAINERID=c0ffee", "CNI_NETNS=/proc/self/ns/net", "CNI_IFNAME=eth0",
+                "CNI_ARGS=K8S_POD_NAMESPACE=shop;K8S_POD_NAME=cart;K8S_POD_UID=u-1",
+                binDir.resolve("nodemesh-cni").toString()).start();
+        try (var in = enrolled.getOutputStream()) {
+            in.write(add.getBytes(StandardCharsets.UTF_8));
+        }
+        String failed = new String(enrolled.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String why = new String(enrolled.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(enrolled.waitFor()).as(failed + why).isEqualTo(1);
+        JsonNode error = new ObjectMapper().readTree(failed);
+        assertThat(error.get("code").asInt()).as(failed).isEqualTo(11);
+        assertThat(error.get("details").asText()).as(failed).contains("connect to " + refusing, "Connection refused");
     }
 
     private static void assertUsesItsAotCache(UnpackedImage.Result printed) {
