@@ -6,11 +6,11 @@ import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine;
@@ -29,49 +29,24 @@ public final class AgentCommand implements Callable<Integer> {
     @Option(names = "--socket", paramLabel = "PATH", description = "Unix socket for reports (default: ${DEFAULT-VALUE}).")
     private Path socket = AgentConfig.DEFAULT_SOCKET;
 
-    @Option(names = "--metrics-address", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
-            description = "Where /metrics, /healthz and /top are served (default: 0.0.0.0:15020).")
-    private InetSocketAddress metricsAddress = AgentConfig.DEFAULT_METRICS_ADDRESS;
-
-    @Option(names = "--access-log", paramLabel = "FILE|-", description = "Write one JSON line per connection to FILE, or '-' for stdout.")
-    private String accessLog;
-
-    @Option(names = "--access-log-rate", paramLabel = "LINES", description = "Most access log lines per second (default: ${DEFAULT-VALUE}).")
-    private double accessLogRate = 100;
-
-    @Option(names = "--max-series", paramLabel = "N", description = "Most Istio label sets before new ones fold into 'overflow' (default: ${DEFAULT-VALUE}).")
-    private int maxSeries = 10_000;
-
-    @Option(names = "--nice-increment", paramLabel = "N", description = "Run every agent thread N nice levels below the "
-            + "priority it was started with (0-19, default: ${DEFAULT-VALUE}), so the proxy's event loops on the same cores "
-            + "are not preempted by a batch being aggregated; 0 keeps it.")
-    private int niceIncrement = 10;
+    @Mixin
+    private AgentOptions options = new AgentOptions();
 
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (niceIncrement < 0 || niceIncrement > Scheduling.MAX_NICE) {
-            err.println("nodemesh agent: --nice-increment must be 0.." + Scheduling.MAX_NICE + ", got " + niceIncrement);
-            return 2;
-        }
         AgentConfig config;
         try {
-            config = AgentConfig.builder()
-                    .socketPath(socket)
-                    .metricsAddress(metricsAddress)
-                    .accessLog(accessLog)
-                    .accessLogLinesPerSecond(accessLogRate)
-                    .maxSeries(maxSeries)
-                    .build();
+            config = options.config(socket);
         } catch (IllegalArgumentException e) {
             err.println("nodemesh agent: " + e.getMessage());
             return 2;
         }
-        if (niceIncrement > 0) {
+        if (options.niceIncrement > 0) {
             // Before the agent starts its threads: they inherit the lowered priority; the JVM's own are lowered here.
             try {
-                Scheduling.lowerProcess(niceIncrement);
+                Scheduling.lowerProcess(options.niceIncrement);
             } catch (IOException | RuntimeException | LinkageError e) {
                 err.println("nodemesh agent: keeps its priority (could not lower it: " + e + ")");
             }

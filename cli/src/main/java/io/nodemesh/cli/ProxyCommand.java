@@ -10,6 +10,7 @@ import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.telemetry.agent.AgentConfig;
+import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -17,6 +18,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine;
 
@@ -92,6 +94,15 @@ public final class ProxyCommand implements Callable<Integer> {
 
     @Option(names = "--no-telemetry", description = "Report nothing to a telemetry agent.")
     private boolean noTelemetry;
+
+    @Option(names = "--agent-in-process",
+            description = "Host the telemetry agent in this process (one JVM per node instead of two), on its own "
+                    + "threads, --nice-increment levels below the proxy's; it receives the reports on "
+                    + "--telemetry-socket as 'nodemesh agent' would, and takes the agent's options below.")
+    private boolean agentInProcess;
+
+    @Mixin
+    private AgentOptions agentOptions = new AgentOptions();
 
     /** Where the CNI plugin finds the proxy by default (docs/cni.md). */
     static final Path DEFAULT_CNI_SOCKET = Path.of("/var/run/nodemesh/cni.sock");
@@ -176,6 +187,16 @@ public final class ProxyCommand implements Callable<Integer> {
         if (handover != null) {
             builder.handoverSocket(handover.toAbsolutePath());
         }
+        if (agentInProcess && (sink != null || noTelemetry)) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--agent-in-process and --no-telemetry contradict");
+        }
+        for (String name : AgentOptions.NAMES) {
+            if (!agentInProcess && spec.commandLine().getParseResult().hasMatchedOption(name)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), name + " is the telemetry agent's: it "
+                        + "goes with --agent-in-process (or on 'nodemesh agent')");
+            }
+        }
         if (sink != null) {
             builder.sink(sink);
         } else if (!noTelemetry) {
@@ -217,21 +238,43 @@ public final class ProxyCommand implements Callable<Integer> {
             builder.workers(workers);
         }
         PrintWriter err = spec.commandLine().getErr();
+        TelemetryAgent hosted = null;
+        if (agentInProcess) {
+            try {
+                hosted = startAgent(err);
+            } catch (IllegalArgumentException e) {
+                err.println("nodemesh proxy: " + e.getMessage());
+                err.flush();
+                return 2;
+            } catch (IOException e) {
+                err.println("nodemesh proxy: the telemetry agent did not start: " + e.getMessage());
+                err.flush();
+                return 1;
+            }
+            spec.commandLine().getOut().println("nodemesh proxy: telemetry agent in this process, reports on "
+                    + hosted.socketPath() + ", metrics on http://" + HostPort.format(hosted.metricsAddress())
+                    + "/metrics");
+            spec.commandLine().getOut().flush();
+        }
+        TelemetryAgent agent = hosted;
         NodeProxy started = builder.build();
         try {
             started.start();
         } catch (ConfigException e) {
+            stopAgent(agent, "the proxy did not start");
             err.println("nodemesh proxy: " + e.getMessage());
             err.flush();
             return 2;
         } catch (IOException e) {
+            stopAgent(agent, "the proxy did not start");
             err.println("nodemesh proxy: " + e.getMessage());
             err.flush();
             return 1;
         }
         proxy = started;
         Thread hook = new Thread(() -> {
-            started.close(); // SIGTERM/SIGINT: stop accepting, drain, stop
+            started.close(); // SIGTERM/SIGINT: stop accepting, drain, stop; its last reports reach the agent
+            stopAgent(agent, "shutdown signal: SIGTERM, SIGINT or SIGHUP");
             stop.countDown();
         }, "nodemesh-proxy-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
@@ -242,7 +285,43 @@ public final class ProxyCommand implements Callable<Integer> {
             // the hook is what woke us up
         }
         started.close();
+        stopAgent(agent, "the proxy stopped");
         return 0;
+    }
+
+    /**
+     * Starts the hosted agent from a thread of its own, lowered first, so that every thread the agent starts (and
+     * those threads start in turn) inherits the lower priority; the proxy's threads keep theirs.
+     */
+    private TelemetryAgent startAgent(PrintWriter err) throws IOException, InterruptedException {
+        var config = agentOptions.config(telemetrySocket.toAbsolutePath());
+        TelemetryAgent[] started = new TelemetryAgent[1];
+        Throwable[] failed = new Throwable[1];
+        Thread starter = Thread.ofPlatform().name("nodemesh-agent-start").start(() -> {
+            String warning = agentOptions.lowerCurrentThread();
+            if (warning != null) {
+                err.println("nodemesh proxy: the telemetry agent " + warning);
+            }
+            try {
+                started[0] = TelemetryAgent.start(config);
+            } catch (IOException | RuntimeException e) {
+                failed[0] = e;
+            }
+        });
+        starter.join();
+        if (failed[0] instanceof IOException e) {
+            throw e;
+        }
+        if (failed[0] instanceof RuntimeException e) {
+            throw e;
+        }
+        return started[0];
+    }
+
+    private static void stopAgent(TelemetryAgent agent, String why) {
+        if (agent != null) {
+            agent.stop(why);
+        }
     }
 
     /** The Kubernetes source of this node, finding running pods' namespaces with a /proc scan. */

@@ -61,6 +61,33 @@ class ProxyCommandTest {
     }
 
     @Test
+    void theHostedAgentsOptionsAreCheckedAndAnAgentThatCannotStartStopsTheProxyFromStarting() throws Exception {
+        Path file = Files.writeString(dir.resolve("mesh.yaml"), "proxy:\n  rules: none\npods: []\n");
+        String config = file.toString();
+        assertThat(cli(new ProxyCommand()).execute("--config", config, "--metrics-address", "127.0.0.1:0"))
+                .isEqualTo(2);
+        assertThat(err.toString()).contains("--metrics-address is the telemetry agent's: it goes with --agent-in-process");
+        assertThat(cli(new ProxyCommand()).execute("--config", config, "--agent-in-process", "--no-telemetry"))
+                .isEqualTo(2);
+        assertThat(err.toString()).contains("--agent-in-process and --no-telemetry contradict");
+        assertThat(cli(new ProxyCommand()).execute("--config", config, "--agent-in-process", "--nice-increment", "20"))
+                .isEqualTo(2);
+        assertThat(err.toString()).contains("--nice-increment must be 0..19, got 20");
+
+        // The agent's socket path is taken by a regular file: the agent does not start, so neither does the proxy
+        // (it would report into nothing), and nothing of either is left. --nice-increment 0: this JVM is the test run.
+        Path taken = Files.writeString(dir.resolve("telemetry.sock"), "x");
+        ProxyCommand command = new ProxyCommand();
+        assertThat(cli(command).execute("--config", config, "--agent-in-process", "--nice-increment", "0",
+                "--metrics-address", "127.0.0.1:0", "--telemetry-socket", taken.toString(), "--admin", "127.0.0.1:0",
+                "--admin-socket", dir.resolve("admin.sock").toString(), "--readiness", "127.0.0.1:0")).isEqualTo(1);
+        assertThat(err.toString()).contains("the telemetry agent did not start: " + taken + " exists and is not a socket");
+        assertThat(command.proxy()).isNull();
+        assertThat(dir.resolve("admin.sock")).doesNotExist();
+        assertThat(taken).hasContent("x");
+    }
+
+    @Test
     void kubernetesNeedsTheNodeNameAndAReadableKubeconfig() {
         ProxyCommand noNode = new ProxyCommand(null, name -> null);
         assertThat(cli(noNode).execute("--kubernetes", "--no-telemetry")).isEqualTo(2);

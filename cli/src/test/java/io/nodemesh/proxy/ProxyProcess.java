@@ -106,6 +106,11 @@ final class ProxyProcess implements AutoCloseable {
         return process.exitValue();
     }
 
+    /** The process's pid. */
+    long pid() {
+        return process.pid();
+    }
+
     /** Everything it logged so far. */
     String log() throws IOException {
         return Files.readString(log);

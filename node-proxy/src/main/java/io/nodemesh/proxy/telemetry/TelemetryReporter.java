@@ -91,13 +91,17 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     private TunnelStats.Totals tunnelSent;
     private long nextTunnelLookNanos;
 
+    /** The nice value of the thread that built this reporter: the reporting threads run {@link #NICE_INCREMENT} below. */
+    private final int proxyNice;
+
     private TelemetryReporter(ReporterConfig config, WorkloadLookup lookup, Supplier<TunnelStats.Totals> tunnel) {
         this.config = config;
         this.tunnel = tunnel;
         this.ring = new EventRing(config.bufferCapacity());
         this.openingsInBatch = new int[Integer.highestOneBit(Math.max(config.batchSize(), 2) * 4 - 1)];
         this.mapper = new RecordMapper(lookup, config.trustDomain());
-        this.group = new MultiThreadIoEventLoopGroup(1, new LowerPriorityThreads("telemetry-client"),
+        this.proxyNice = proxyNice();
+        this.group = new MultiThreadIoEventLoopGroup(1, new LowerPriorityThreads("telemetry-client", proxyNice),
                 EpollIoHandler.newFactory());
         this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(config.socketPath().toString()))
                 .channelType(EpollDomainSocketChannel.class)
@@ -164,16 +168,30 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         }
     }
 
-    /**
-     * Puts the calling (reporting) thread {@link #NICE_INCREMENT} below the proxy's priority. Both reporting threads
-     * share cores with the event loops; at the same priority the scheduler lets them preempt a busy event loop the
-     * moment a batch is ready, and under churn every connection in flight then waits a few milliseconds for them
-     * (RESULTS.md, telemetry). Where that cannot be done (no /proc, a seccomp filter) reporting goes on at the
-     * proxy's priority.
-     */
-    static void lowerPriority() {
+    /** The nice value of the thread that builds the reporter (the proxy's), -1 when it cannot be read. */
+    private static int proxyNice() {
         try {
-            Scheduling.lowerCurrentThread(NICE_INCREMENT);
+            return Scheduling.currentThreadNice();
+        } catch (IOException | RuntimeException | LinkageError e) {
+            return -1;
+        }
+    }
+
+    /**
+     * Puts the calling (reporting) thread {@link #NICE_INCREMENT} below the proxy's priority ({@code proxyNice}, read
+     * on the thread that built the reporter): a thread started by one already lowered (the gRPC client's, started by
+     * the reporter thread) inherits the lowered value and is not lowered twice. Both reporting threads share cores
+     * with the event loops; at the same priority the scheduler lets them preempt a busy event loop the moment a batch
+     * is ready, and under churn every connection in flight then waits a few milliseconds for them (RESULTS.md,
+     * telemetry). Where that cannot be done (no /proc, a seccomp filter) reporting goes on at the proxy's priority.
+     */
+    static void lowerPriority(int proxyNice) {
+        try {
+            int now = Scheduling.currentThreadNice();
+            int target = Math.min(Scheduling.MAX_NICE, (proxyNice < 0 ? now : proxyNice) + NICE_INCREMENT);
+            if (now < target) {
+                Scheduling.lowerCurrentThread(target - now);
+            }
         } catch (IOException | RuntimeException | LinkageError e) {
             LOG.info("telemetry thread {} keeps the proxy's priority: {}", Thread.currentThread().getName(), e.toString());
         }
@@ -181,14 +199,17 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
 
     /** Netty's daemon threads for the gRPC client, each {@link #lowerPriority lowered} before it runs anything. */
     private static final class LowerPriorityThreads extends DefaultThreadFactory {
-        LowerPriorityThreads(String name) {
+        private final int proxyNice;
+
+        LowerPriorityThreads(String name, int proxyNice) {
             super(name, true);
+            this.proxyNice = proxyNice;
         }
 
         @Override
         protected Thread newThread(Runnable r, String name) {
             return super.newThread(() -> {
-                lowerPriority();
+                lowerPriority(proxyNice);
                 r.run();
             }, name);
         }
@@ -222,7 +243,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     }
 
     private void run() {
-        lowerPriority();
+        lowerPriority(proxyNice);
         long flushDeadline = 0;
         int batchSize = config.batchSize();
         while (running || ring.size() > 0) {
