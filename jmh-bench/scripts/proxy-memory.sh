@@ -11,7 +11,9 @@
 # jvm-flags.properties has them), and its KEY=VALUE words are set in the proxy's (and agent's) environment; with no argument the one variant is `current`, jvm.flags.daemon as it is.
 # ROUNDS (default 2), WARM (default 10), CHURN (default 10), FIXED (default 20) in the environment. AGENT=on runs a
 # `nodemesh agent` beside each proxy (same variant flags plus jvm.flags.agent, CPU 1) and the proxy reports to it: the
-# table then also has the agent's RSS after start and at the end, and the peak RSS of both processes.
+# table then also has the agent's RSS after start and at the end, and the peak RSS of both processes, and the CPU
+# columns count both processes. AGENT=in-process runs the proxy with --agent-in-process instead (one process: its
+# figures are both's); AGENT=both runs each variant both ways, one after the other.
 set -euo pipefail
 PREFIX=nmmem
 WARMUP=0
@@ -28,11 +30,19 @@ load() { # tool args...: runs a load tool in the client pod on CPU 0, its JSON o
 }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+both_ticks() { # the proxy's CPU ticks, and the agent's when it runs apart
+  if [ -n "$AGENT_PID" ]; then echo $(( $(ticks "$PROXY") + $(ticks "$AGENT_PID") )); else ticks "$PROXY"; fi
+}
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "$1"; }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 
 AGENT=${AGENT:-off}
-if [ "$AGENT" = on ]; then
+case $AGENT in
+  off|on|in-process) MODES=("$AGENT") ;;
+  both) MODES=(on in-process) ;;
+  *) echo "AGENT must be off, on, in-process or both, not $AGENT" >&2; exit 2 ;;
+esac
+if [ "$AGENT" != off ]; then
   echo "| round | variant | idle RSS | idle anon | churn conn/s | CPU ms per 1000 conn | 1000 req/s: RSS | anon | heap | CPU ms per 1000 req | errors | peak RSS | agent: idle RSS | end RSS | peak RSS | proxy + agent, sum of peaks |"
   echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 else
@@ -42,12 +52,17 @@ fi
 for round in $(seq "$ROUNDS"); do
   order=$(seq 0 $((${#NAMES[@]} - 1)))
   if [ $((round % 2)) -eq 0 ]; then order=$(echo "$order" | tac); fi
-  for i in $order; do
+  for i in $order; do for mode in "${MODES[@]}"; do
+    name=${NAMES[$i]}
+    [ ${#MODES[@]} -gt 1 ] && name="$name, $([ "$mode" = on ] && echo "agent apart" || echo "agent in process")"
     read -r -a words <<<"${FLAGS[$i]}"
     ve=(); vf=() # KEY=VALUE words go to the environment (e.g. MALLOC_ARENA_MAX=1), the rest are JVM flags
     for w in "${words[@]}"; do if [[ $w =~ ^[A-Z_][A-Z0-9_]*= ]]; then ve+=("$w"); else vf+=("$w"); fi; done
     TELEMETRY_ARGS=(--no-telemetry); AGENT_PID=
-    if [ "$AGENT" = on ]; then
+    if [ "$mode" = in-process ]; then
+      rm -f "$WORK/t.sock"
+      TELEMETRY_ARGS=(--telemetry-socket "$WORK/t.sock" --agent-in-process --metrics-address 127.0.0.1:0)
+    elif [ "$mode" = on ]; then
       rm -f "$WORK/t.sock"
       env ${ve[@]+"${ve[@]}"} taskset -c 1 "$J" "${F[@]}" ${vf[@]+"${vf[@]}"} "${NODEMESH_AGENT_JVM_FLAGS_ONLY[@]}" -jar "$NODEMESH_JAR" agent \
         --socket "$WORK/t.sock" --metrics-address 127.0.0.1:0 > "$WORK/agent.log" 2>&1 &
@@ -64,11 +79,11 @@ for round in $(seq "$ROUNDS"); do
     idle_rss=$(kib "/proc/$PROXY/status" VmRSS); idle_anon=$(kib "/proc/$PROXY/smaps_rollup" Anonymous)
     agent_idle=0; [ -z "$AGENT_PID" ] || agent_idle=$(kib "/proc/$AGENT_PID/status" VmRSS)
     load ChurnClient --target 10.77.0.3:9000 --threads 4 --duration "${WARM}s" --warmup 0s > /dev/null
-    t0=$(ticks "$PROXY")
+    t0=$(both_ticks)
     churn=$(load ChurnClient --target 10.77.0.3:9000 --threads 4 --duration "${CHURN}s" --warmup 0s)
-    t1=$(ticks "$PROXY")
+    t1=$(both_ticks)
     fixed=$(load FixedRateClient --target 10.77.0.3:9000 --rate 1000 --connections 4 --duration "${FIXED}s" --warmup 0s)
-    t2=$(ticks "$PROXY")
+    t2=$(both_ticks)
     rss=$(kib "/proc/$PROXY/status" VmRSS); anon=$(kib "/proc/$PROXY/smaps_rollup" Anonymous)
     hwm=$(kib "/proc/$PROXY/status" VmHWM)
     heap=$(grep -o '([0-9]*M)' "$WORK/gc.log" | tail -1 | tr -d '()')
@@ -80,15 +95,16 @@ for round in $(seq "$ROUNDS"); do
     conns=$(field "$churn" connections); reqs=$(field "$fixed" requests)
     errors=$(($(field "$churn" errors) + $(field "$fixed" errors)))
     hz=$(getconf CLK_TCK)
-    awk -v r="$round" -v n="${NAMES[$i]}" -v ir="$(mib "$idle_rss")" -v ia="$(mib "$idle_anon")" -v c="$conns" -v cs="$CHURN" \
+    awk -v r="$round" -v n="$name" -v ir="$(mib "$idle_rss")" -v ia="$(mib "$idle_anon")" -v c="$conns" -v cs="$CHURN" \
         -v ct=$((t1 - t0)) -v q="$reqs" -v qt=$((t2 - t1)) -v hz="$hz" -v rr="$(mib "$rss")" -v ra="$(mib "$anon")" \
         -v h="$heap" -v e="$errors" -v pk="$(mib "$hwm")" -v ag="$AGENT" -v ai="$(mib "$agent_idle")" -v ar="$(mib "$agent_rss")" \
-        -v ap="$(mib "$agent_hwm")" 'BEGIN {
+        -v ap="$(mib "$agent_hwm")" -v m="$mode" 'BEGIN {
       printf "| %d | %s | %s MiB | %s MiB | %.0f | %.0f | %s MiB | %s MiB | %s | %.0f | %d | %s MiB |",
         r, n, ir, ia, c / cs, (c ? ct / hz * 1e6 / c : 0), rr, ra, h, (q ? qt / hz * 1e6 / q : 0), e, pk
-      if (ag == "on") printf " %s MiB | %s MiB | %s MiB | %.1f MiB |", ai, ar, ap, pk + ap
+      if (m == "on") printf " %s MiB | %s MiB | %s MiB | %.1f MiB |", ai, ar, ap, pk + ap
+      if (m == "in-process") printf " in the proxy | | | %s MiB |", pk
       print "" }'
-  done
+  done; done
 done
 echo
 for i in "${!NAMES[@]}"; do echo "- ${NAMES[$i]}: MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX java ${F[*]} ${FLAGS[$i]} (KEY=VALUE words: environment)"; done

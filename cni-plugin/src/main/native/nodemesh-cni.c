@@ -1,7 +1,7 @@
 /*
  * libnodemesh-cni.so: the plugin's four system-call paths for a pod of an enrolled namespace, as JNI functions of
  * io.nodemesh.cni.JniControlSocket (docs/cni.md, "Why JNI"). The plugin is a fresh JVM per pod start; linking FFM
- * downcalls cost it about 120 ms there (jmh-bench/RESULTS.md), a JNI function costs a dlsym. Everything else,
+ * downcalls cost it 80-120 ms there (jmh-bench/RESULTS.md), a JNI function costs a dlsym. Everything else,
  * the decisions and the messages, stays in Java: each function here makes its system calls and reports a failure as
  * the step that failed and its errno, in failure[0] and failure[1].
  */

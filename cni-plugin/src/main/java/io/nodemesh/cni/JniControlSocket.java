@@ -11,7 +11,7 @@ import java.util.OptionalInt;
  * The control socket and the pod's namespace through {@code libnodemesh-cni.so} (src/main/native/nodemesh-cni.c):
  * {@code SOCK_SEQPACKET} with the namespace's descriptor by {@code SCM_RIGHTS}, and {@code O_RDONLY|O_CLOEXEC} plus
  * {@code NS_GET_NSTYPE}. JNI, not linux-native's FFM: the plugin is a fresh JVM per pod start, and linking its FFM
- * downcalls took about 120 ms of an enrolled pod's ADD (docs/cni.md, "Why JNI"). The library is loaded from the path
+ * downcalls took 80–120 ms of an enrolled pod's ADD (docs/cni.md, "Why JNI"). The library is loaded from the path
  * in the system property {@value #LIBRARY_PROPERTY}, which the launcher sets, when a pod goes to the proxy: a pod that
  * is passed through loads nothing.
  */
