@@ -279,7 +279,8 @@ public final class PodCapture implements ConnectionListener {
                 .channelFactory(shared.transport().socketChannels(ns, settings.mark()))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
+                // No TCP_NODELAY here or on the accepted sockets: Netty's socket configs turn it on as they are made
+                // (TcpNoDelayDefaultTest), and setting it again was one more setsockopt per socket.
                 .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT);
     }
 
@@ -296,7 +297,6 @@ public final class PodCapture implements ConnectionListener {
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.AUTO_READ, false) // until the upstream is connected
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
                 .childHandler(childInitializer);
         int handed = inherited == null ? -1 : inherited.takeListener(port);
