@@ -9,12 +9,16 @@
 # same steady state for HAProxy 2.6 (TCP mode, one thread, CPU 1) run in the client's namespace as a sidecar would be,
 # the client connecting to it. Needs root; from the repository root after
 # `mvn package -pl cli,jmh-bench -am -DskipTests`. Usage: ROUNDS=3 WARMUP=35 jmh-bench/scripts/churn-warmup.sh
+# VARIANTS (default "jit aot haproxy") picks and orders them; `uring` is `jit` on the io_uring transport.
 set -euo pipefail
 PREFIX=nmwarm
 . "$(dirname "$0")/churn-lib.sh"
 ROUNDS=${ROUNDS:-3}
 AOT=${AOT:-$ROOT/cli/target/nodemesh-proxy.aot}
-[ -f "$AOT" ] && [ "$AOT" -nt "$NODEMESH_JAR" ] || { echo "no AOT cache newer than $NODEMESH_JAR at $AOT" >&2; exit 1; }
+VARIANTS=${VARIANTS:-jit aot haproxy}
+if [[ " $VARIANTS " == *" aot "* ]] && ! { [ -f "$AOT" ] && [ "$AOT" -nt "$NODEMESH_JAR" ]; }; then
+  echo "no AOT cache newer than $NODEMESH_JAR at $AOT" >&2; exit 1
+fi
 HZ=$(getconf CLK_TCK)
 WINDOWS=$(( WARMUP / 5 ))
 
@@ -24,8 +28,9 @@ opened() { # outbound connections the proxy has accepted so far (admin /stats to
 }
 
 run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RATE w1 w2 ..."
-  local variant=$1 aot=() admin= line pid cpu0 n0 cpu n out target=10.77.0.3:9000 steady0 connections
+  local variant=$1 aot=() transport=epoll admin= line pid cpu0 n0 cpu n out target=10.77.0.3:9000 steady0 connections
   [ "$variant" = aot ] && aot=("-XX:AOTCache=$AOT")
+  [ "$variant" = uring ] && transport=io_uring
   if [ "$variant" = haproxy ]; then
     # HAProxy beside the client as a sidecar would be: in the pod's namespace, the client connecting to it.
     taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/haproxy.cfg" -db > "$WORK/haproxy-$2.log" 2>&1 &
@@ -35,7 +40,7 @@ run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RA
   else
     env "MALLOC_ARENA_MAX=${NODEMESH_PROXY_MALLOC_ARENA_MAX:-2}" taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${aot[@]}" \
       -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" --no-telemetry --workers 1 --admin 127.0.0.1:0 \
-      --remove-rules-on-exit > "$WORK/proxy-$variant-$2.log" 2>&1 &
+      --admin-socket "$WORK/admin.sock" --transport "$transport" --remove-rules-on-exit > "$WORK/proxy-$variant-$2.log" 2>&1 &
     pid=$!
     proxy_ready "$pid" "$WORK/proxy-$variant-$2.log"
     for _ in $(seq 100); do
@@ -84,7 +89,7 @@ H
 server_start
 RESULTS=()
 for r in $(seq "$ROUNDS"); do
-  for v in jit aot haproxy; do
+  for v in $VARIANTS; do
     line=$(run "$v" "$r")
     echo "round $r: $line   (steady CPU ms per 1000 connections, connections/s, then per 5 s window CPU ms per 1000:connections)"
     RESULTS+=("$line")
