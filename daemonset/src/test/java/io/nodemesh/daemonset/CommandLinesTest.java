@@ -82,15 +82,26 @@ class CommandLinesTest {
     @MethodSource("installs")
     void theAgentListensWhereTheProxyReportsAndIsScrapedWhereAnnotated(Manifests m) {
         Container proxy = m.container("node-proxy");
+        ParseResult proxyArgs = parse(proxy, "proxy");
+        Map<String, String> annotations = m.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations();
+        if (!m.has("telemetry-agent")) {
+            // Hosted: the proxy's own process receives its reports on --telemetry-socket and serves /metrics.
+            assertThat(proxyArgs.hasMatchedOption("--agent-in-process")).isTrue();
+            InetSocketAddress metrics = proxyArgs.matchedOptionValue("--metrics-address", (InetSocketAddress) null);
+            assertThat(metrics.getAddress().isAnyLocalAddress()).isTrue();
+            assertThat(annotations.get("prometheus.io/port")).isEqualTo(String.valueOf(metrics.getPort()));
+            assertThat(proxy.getPorts()).anySatisfy(p -> assertThat(p.getContainerPort()).isEqualTo(metrics.getPort()));
+            return;
+        }
+        assertThat(proxyArgs.hasMatchedOption("--agent-in-process")).isFalse();
         Container agent = m.container("telemetry-agent");
         ParseResult args = parse(agent, "agent");
         Path socket = args.matchedOptionValue("--socket", (Path) null);
-        assertThat(socket).isEqualTo(parse(proxy, "proxy").matchedOptionValue("--telemetry-socket", (Path) null));
+        assertThat(socket).isEqualTo(proxyArgs.matchedOptionValue("--telemetry-socket", (Path) null));
         // The same volume in both containers, so the socket the agent makes is the one the proxy connects to.
         assertThat(mountOf(agent, socket).getName()).isEqualTo(mountOf(proxy, socket).getName()).isEqualTo("telemetry");
         InetSocketAddress metrics = args.matchedOptionValue("--metrics-address", (InetSocketAddress) null);
         assertThat(metrics.getAddress().isAnyLocalAddress()).isTrue();
-        Map<String, String> annotations = m.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations();
         assertThat(annotations.get("prometheus.io/port")).isEqualTo(String.valueOf(metrics.getPort()));
         assertThat(agent.getPorts()).anySatisfy(p -> assertThat(p.getContainerPort()).isEqualTo(metrics.getPort()));
         assertThat(agent.getLivenessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(metrics.getPort());

@@ -32,6 +32,8 @@ record Manifests(String source, List<HasMetadata> objects) {
     static final Path BASE = MODULE.resolve("base");
     /** The local kind cluster's overlay. */
     static final Path KIND = MODULE.resolve("overlays/kind");
+    /** The overlay that hosts the telemetry agent in the proxy's container (one JVM per node). */
+    static final Path ONE_PROCESS = MODULE.resolve("overlays/one-process");
 
     private static final KubernetesSerialization SERIALIZATION = new KubernetesSerialization();
 
@@ -95,6 +97,18 @@ record Manifests(String source, List<HasMetadata> objects) {
     }
 
     /** The container or init container {@code name} of the DaemonSet's pod. */
+    /** Whether the pod has a container (or init container) {@code name}. */
+    boolean has(String name) {
+        PodSpec pod = pod();
+        return Stream.concat(pod.getInitContainers().stream(), pod.getContainers().stream())
+                .anyMatch(c -> c.getName().equals(name));
+    }
+
+    /** The container that serves the agent's /metrics: the telemetry agent's, or the proxy's when it hosts it. */
+    Container metricsContainer() {
+        return has("telemetry-agent") ? container("telemetry-agent") : container("node-proxy");
+    }
+
     Container container(String name) {
         PodSpec pod = pod();
         return Stream.concat(pod.getInitContainers().stream(), pod.getContainers().stream())

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 class RenderTest {
 
     static Stream<Path> directories() {
-        return Stream.of(Manifests.BASE, Manifests.DEFAULT, Manifests.KIND);
+        return Stream.of(Manifests.BASE, Manifests.DEFAULT, Manifests.KIND, Manifests.ONE_PROCESS);
     }
 
     @ParameterizedTest
@@ -59,6 +59,23 @@ class RenderTest {
         }
         assertThat(kind.one(DaemonSet.class).getSpec().getTemplate().getSpec().getContainers())
                 .hasSameSizeAs(base.pod().getContainers());
+    }
+
+    @Test
+    void oneProcessIsTheBaseWithTheAgentInTheProxysContainer() {
+        Manifests base = Manifests.render(Manifests.BASE);
+        Manifests one = Manifests.render(Manifests.ONE_PROCESS);
+        assertThat(one.pod().getContainers()).extracting(c -> c.getName()).containsExactly("node-proxy");
+        assertThat(one.container("node-proxy").getArgs()).containsSequence(base.container("node-proxy").getArgs())
+                .endsWith("--agent-in-process", "--metrics-address=0.0.0.0:15020");
+        assertThat(one.container("node-proxy").getPorts()).extracting(p -> p.getContainerPort())
+                .containsExactlyInAnyOrder(15020, 15021);
+        assertThat(one.container("node-proxy").getLivenessProbe()).as("a failing one would restart the proxy").isNull();
+        assertThat(one.container("node-proxy").getSecurityContext())
+                .isEqualTo(base.container("node-proxy").getSecurityContext());
+        assertThat(one.container("install-cni")).isEqualTo(base.container("install-cni"));
+        assertThat(one.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations())
+                .isEqualTo(base.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations());
     }
 
     @Test
