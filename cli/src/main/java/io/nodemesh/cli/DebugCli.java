@@ -82,7 +82,7 @@ public final class DebugCli {
                         : picocli(new ConfigDumpCommand(), name, options, out, err);
             }
             default -> {
-                return NodemeshCommand.commandLine().setOut(out).setErr(err).execute(args);
+                return NodemeshCommand.commandLine(name.isEmpty() ? null : name).setOut(out).setErr(err).execute(args);
             }
         }
     }

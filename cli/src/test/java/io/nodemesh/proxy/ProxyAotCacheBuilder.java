@@ -120,8 +120,11 @@ final class ProxyAotCacheBuilder {
         }
         // The JVM writes the cache as it exits; after SIGTERM its status is 143 (128 + 15) once the proxy has drained.
         int exit = proxy.terminate(Duration.ofSeconds(60));
-        if ((exit != 0 && exit != 143) || !Files.isRegularFile(cache)) {
-            throw new AssertionError("the training proxy exited " + exit + (Files.isRegularFile(cache) ? ""
+        // The cache is assembled by a child JVM at exit; when that one fails (a JVM bug has made it crash) the file
+        // is left empty and the proxy's exit status does not say so.
+        if ((exit != 0 && exit != 143) || !Files.isRegularFile(cache) || Files.size(cache) == 0) {
+            throw new AssertionError("the training proxy exited " + exit + (Files.isRegularFile(cache)
+                    ? Files.size(cache) == 0 ? " and left " + cache + " empty" : ""
                     : " without writing " + cache) + ":\n" + proxy.log());
         }
         System.out.println("ProxyAotCacheBuilder: trained on " + churn.ok() + " connections (" + churn.failed()

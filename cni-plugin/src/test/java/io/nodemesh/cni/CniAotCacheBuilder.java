@@ -43,9 +43,9 @@ final class CniAotCacheBuilder {
                 training.destroyForcibly();
                 fail("the training run did not finish in 5 minutes", log);
             }
-            if (training.exitValue() != 0 || !Files.isRegularFile(cache)) {
+            if (training.exitValue() != 0 || !Files.isRegularFile(cache) || Files.size(cache) == 0) {
                 fail("the training run exited with " + training.exitValue()
-                        + (Files.isRegularFile(cache) ? "" : " and wrote no cache"), log);
+                        + (!Files.isRegularFile(cache) ? " and wrote no cache" : Files.size(cache) == 0 ? " and left the cache empty" : ""), log);
             }
             System.out.println("CniAotCacheBuilder: " + cache + " (" + Files.size(cache) / 1024 + " KiB)");
         } finally {
