@@ -11,8 +11,8 @@ import java.util.List;
  * so it is neither compiled into nor shipped with the plugin): {@code LAYOUT/nodemesh-cni}, the launcher, from the
  * template beside this file with the JVM flags written in, and {@code LAYOUT/nodemesh-cni.d/} with
  * {@code cni-plugin.jar}, {@code jackson-core.jar} (modification times kept: the launcher compares the AOT cache's with
- * theirs), {@code libnodemesh-cni.so} (the plugin's JNI functions) and {@code java-home} (the JDK that ran the build). An old AOT cache is
- * removed; the next step of the build trains a new one.
+ * theirs), {@code libnodemesh-cni.so} (the plugin's JNI functions) and {@code java-home} (the JDK that ran the build).
+ * An old AOT cache is removed; the next step of the build trains a new one.
  *
  * <p>Usage: {@code CniLayout.java TEMPLATE LAYOUT PLUGIN_JAR LIBRARY CLASSPATH JVM_FLAG...}, CLASSPATH being the
  * module's runtime class path (its classes, linux-native's jar, jackson-core's jar; only jackson-core's is taken).

@@ -8,7 +8,7 @@ import java.util.OptionalInt;
 /**
  * The proxy's control socket as the plugin uses it (docs/cni.md): one connection per call, one request datagram
  * (with the pod's network namespace as a descriptor on ADD), one reply datagram. An interface so that the plugin's
- * decisions are tested without a socket; {@link SeqpacketProxyClient} is the real one.
+ * decisions are tested without a socket; {@link JniControlSocket} is the real one.
  */
 interface ProxyClient {
 
