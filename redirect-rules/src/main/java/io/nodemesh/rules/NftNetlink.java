@@ -87,9 +87,11 @@ final class NftNetlink implements AutoCloseable {
     }
 
     /**
-     * What install needs to know of this namespace's nf_tables: the nodemesh chains of the iptables backend
-     * ({@link #iptablesChains}) and the live {@code table inet nodemesh} as an {@link NftTableImage} (null when there
-     * is none).
+     * What install needs to know of this namespace's nf_tables: the nodemesh chains of the iptables backend as
+     * {@code iptables-nft} keeps them in nf_tables ({@code iptables NODEMESH_OUTPUT}, …; one netlink dump instead of
+     * an {@code iptables-save} per family; chains of the legacy x_tables iptables are not in nf_tables and not found
+     * here), and the live {@code table inet nodemesh} as an {@link NftTableImage}, to compare with
+     * {@link NftTableImage#of} a plan (null when there is none).
      */
     record Survey(List<String> iptablesChains, NftTableImage image) {
     }
@@ -114,14 +116,6 @@ final class NftNetlink implements AutoCloseable {
         NftMessages.Batch rules = NftMessages.Batch.requests(nextSeq);
         dump(rules, NftMessages.dumpRules(rules), image::add);
         return new Survey(iptables, image);
-    }
-
-    /**
-     * What the kernel holds of {@code table inet nodemesh}, to compare with {@link NftTableImage#of} a plan; null when
-     * the table is not there.
-     */
-    NftTableImage image() {
-        return survey().image();
     }
 
     /** Looks the table up; adds it to {@code image} when there is one and an image is given. */
@@ -175,15 +169,6 @@ final class NftNetlink implements AutoCloseable {
             }
             each.message(m.in(), m.at(), m.type());
         }
-    }
-
-    /**
-     * The nodemesh chains of the iptables backend as {@code iptables-nft} keeps them in nf_tables ({@code iptables
-     * NODEMESH_OUTPUT}, …): one netlink dump instead of an {@code iptables-save} per family. Chains of the legacy
-     * x_tables iptables are not in nf_tables and not found here.
-     */
-    List<String> iptablesChains() {
-        return survey().iptablesChains();
     }
 
     /** Adds {@code chain}, a NEWCHAIN message, to {@code found} when it is one of the iptables backend's. */

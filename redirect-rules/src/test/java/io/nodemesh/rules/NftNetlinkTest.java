@@ -44,11 +44,11 @@ class NftNetlinkTest {
             Netns ns = net.namespace("nl");
             try (NftNetlink nft = NftNetlink.in(ns.path())) {
                 assertThat(nft.tablePresent()).isFalse();
-                assertThat(nft.image()).isNull();
+                assertThat(nft.survey().image()).isNull();
                 nft.create(plan);
                 assertThat(nft.tablePresent()).isTrue();
                 // read back over netlink, the table is the plan's and no other plan's
-                NftTableImage live = nft.image();
+                NftTableImage live = nft.survey().image();
                 assertThat(live.difference(NftTableImage.of(plan))).as("plan %s", plan).isEmpty();
                 assertThat(live).isEqualTo(NftTableImage.of(plan));
                 for (RedirectPlan other : plans) {
@@ -168,7 +168,7 @@ class NftNetlinkTest {
         Netns ns = net.namespace("mixed");
         RuleEngine.iptables().apply(RenderingGoldenTest.defaults(), ns.path());
         try (NftNetlink nft = NftNetlink.in(ns.path())) {
-            assertThat(nft.iptablesChains()).containsExactlyInAnyOrder(
+            assertThat(nft.survey().iptablesChains()).containsExactlyInAnyOrder(
                     "iptables NODEMESH_OUTPUT", "iptables NODEMESH_PREROUTING",
                     "ip6tables NODEMESH_OUTPUT", "ip6tables NODEMESH_PREROUTING");
         }
@@ -178,7 +178,7 @@ class NftNetlinkTest {
         assertThat(ns.execOk("ip6tables-save", "-t", "nat").stdout()).doesNotContain("NODEMESH");
         assertThat(listing(ns)).isEqualTo(NftRenderer.render(plan));
         try (NftNetlink nft = NftNetlink.in(ns.path())) {
-            assertThat(nft.iptablesChains()).isEmpty();
+            assertThat(nft.survey().iptablesChains()).isEmpty();
         }
     }
 
