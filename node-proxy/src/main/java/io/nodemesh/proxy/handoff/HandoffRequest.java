@@ -1,7 +1,6 @@
 package io.nodemesh.proxy.handoff;
 
 import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -59,10 +58,10 @@ public record HandoffRequest(String command, String containerId, String namespac
     }
 
     /**
-     * This request as the plugin sends it (what {@link #parse} reads back to an equal request): how a proxy that hands
-     * its pods over passes on the ADD it captured a pod for (docs/upgrade.md).
+     * This request as the plugin sends it, as a JSON tree (written out, {@link #parse} reads it back to an equal
+     * request): how a proxy that hands its pods over passes on the ADD it captured a pod for (docs/upgrade.md).
      */
-    public byte[] encode() {
+    public ObjectNode toJson() {
         ObjectNode out = JSON.createObjectNode();
         out.put("version", VERSION);
         out.put("command", command);
@@ -76,11 +75,7 @@ public record HandoffRequest(String command, String containerId, String namespac
         ArrayNode list = out.putArray("ips");
         ips.forEach(ip -> list.add(ip.getHostAddress()));
         out.put("netnsPath", netnsPath);
-        try {
-            return JSON.writeValueAsBytes(out);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot encode " + this, e);
-        }
+        return out;
     }
 
     /** {@code namespace/name}, the pod's key in the snapshot. */

@@ -120,11 +120,7 @@ public sealed interface HandoverMessage {
                 out.put("pod", p.pod());
                 p.ports().forEach(out.putArray("ports")::add);
                 if (p.cni() != null) {
-                    try {
-                        out.set("cni", Codec.JSON.readTree(p.cni().encode()));
-                    } catch (IOException e) {
-                        throw new IllegalStateException("cannot encode the CNI request of pod " + p.pod(), e);
-                    }
+                    out.set("cni", p.cni().toJson());
                 }
             }
             case ControlSocket c -> {
