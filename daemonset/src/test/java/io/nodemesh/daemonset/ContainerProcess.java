@@ -246,18 +246,29 @@ final class ContainerProcess implements AutoCloseable {
         return name;
     }
 
-    /** The resident set of the container's JVM in bytes ({@code Rss}), or -1 when none can be read. */
-    long jvmRssBytes() {
-        Long rss = jvmMemoryKib().get("Rss");
-        return rss == null ? -1 : rss << 10;
+    /**
+     * What the container's JVM holds, read once: {@code Rss} and {@code Pss_Anon} in KiB (empty when there is no JVM
+     * or its smaps_rollup cannot be read).
+     */
+    record JvmMemory(Map<String, Long> kib) {
+        /** The resident set in bytes, or -1 when none was read. */
+        long rssBytes() {
+            Long rss = kib.get("Rss");
+            return rss == null ? -1 : rss << 10;
+        }
+
+        /** "Rss 95.1 MiB, Pss_Anon 70.2 MiB", or why there is nothing. */
+        @Override
+        public String toString() {
+            return kib.isEmpty() ? "(no JVM running, or its smaps_rollup unreadable)" : kib.entrySet().stream()
+                    .map(e -> String.format(Locale.ROOT, "%s %.1f MiB", e.getKey(), e.getValue() / 1024.0))
+                    .collect(Collectors.joining(", "));
+        }
     }
 
-    /** The memory of the container's JVM ("Rss 95.1 MiB, Pss_Anon 70.2 MiB"), or why there is none to read. */
-    String jvmMemory() {
-        Map<String, Long> kib = jvmMemoryKib();
-        return kib.isEmpty() ? "(no JVM running, or its smaps_rollup unreadable)" : kib.entrySet().stream()
-                .map(e -> String.format(Locale.ROOT, "%s %.1f MiB", e.getKey(), e.getValue() / 1024.0))
-                .collect(Collectors.joining(", "));
+    /** The memory of the container's JVM, now. */
+    JvmMemory jvmMemory() {
+        return new JvmMemory(jvmMemoryKib());
     }
 
     /** {@code Rss} and {@code Pss_Anon} of the container's JVM in KiB, from {@code /proc/PID/smaps_rollup}. */

@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
 
 /**
  * Issue 23's capture-at-scale goal, end to end: a proxy restarted on a node whose N pods it captured before (their
- * rules still in place, as after a crash: stopped without {@code --remove-rules-on-exit}, no handover) until it listens in all of them again.
+ * rules still in place, as after a crash: stopped without {@code --remove-rules-on-exit}, no handover) until it
+ * listens in all of them again.
  * Per round and per proxy jar (variants interleaved, so they share the machine's noise): the proxy is started, the
  * admin {@code /stats} polled every 10 ms; reported are launch → every pod {@code listening} (JVM start included), and
  * the proxy's own span from its first pod line to its last in the log (the capture alone), with how many pods' rules
@@ -27,7 +28,8 @@ import java.util.regex.Pattern;
  *
  * <p>Run as root from the repository: {@code java --enable-native-access=ALL-UNNAMED -cp
  * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
- * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)] NAME=nodemesh.jar[,aot=nodemesh-proxy.aot] ...}: the proxy runs with the daemons' flags
+ * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)]
+ * NAME=nodemesh.jar[,aot=nodemesh-proxy.aot] ...}: the proxy runs with the daemons' flags
  * ({@link ProxyJvmFlags#TUNED}), and with the AOT cache when one is named.
  */
 public final class RestartTiming {
