@@ -1,16 +1,14 @@
 package io.nodemesh.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nodemesh.linux.Scheduling;
+import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,8 +40,6 @@ class AgentInProcessIT {
 
     private static final Duration START = Duration.ofSeconds(60);
     private static final Pattern METRICS = Pattern.compile("metrics on http://([0-9.]+:[0-9]+)/metrics");
-    private static final Pattern CLOSED = Pattern.compile("(?m)^istio_tcp_connections_closed_total\\{[^}]*"
-            + "source_workload=\"a\"[^}]*} (\\d+)");
 
     @Test
     void theProxyHostsTheAgentAndItsConnectionsAreInTheMetrics() throws Exception {
@@ -70,17 +66,14 @@ class AgentInProcessIT {
         assertThat(churn.failed()).isZero();
 
         // The reports go through the hosted agent's socket like any other; the agent aggregates within a second.
-        URI metrics = URI.create("http://" + metricsAt.group(1) + "/metrics");
+        String[] at = metricsAt.group(1).split(":");
+        InetSocketAddress metrics = new InetSocketAddress(at[0], Integer.parseInt(at[1]));
         long closed = 0;
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        try (HttpClient http = HttpClient.newHttpClient()) {
-            while (closed < churn.ok() && System.nanoTime() < deadline) {
-                Thread.sleep(200);
-                String body = http.send(HttpRequest.newBuilder(metrics).build(), HttpResponse.BodyHandlers.ofString())
-                        .body();
-                Matcher m = CLOSED.matcher(body);
-                closed = m.find() ? Long.parseLong(m.group(1)) : 0;
-            }
+        while (closed < churn.ok() && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+            closed = (long) MetricsScrape.sum(MetricsScrape.fetch(metrics), "istio_tcp_connections_closed_total",
+                    "source_workload=\"a\"");
         }
         assertThat(closed).as("connections from pod a closed, in the hosted agent's metrics").isEqualTo(churn.ok());
 
@@ -99,11 +92,7 @@ class AgentInProcessIT {
         assertThat(exit).as(proxy.log()).isIn(0, 143);
         assertThat(telemetry).as("the hosted agent removes its socket").doesNotExist();
         assertThat(proxy.log()).contains("telemetry agent stopped");
-        try (HttpClient http = HttpClient.newHttpClient()) {
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> http.send(HttpRequest.newBuilder(metrics)
-                    .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()))
-                    .isInstanceOf(ConnectException.class);
-        }
+        assertThatThrownBy(() -> MetricsScrape.fetch(metrics)).isInstanceOf(ConnectException.class);
     }
 
     /** Each thread's nice value by its name as Linux keeps it ({@code comm}, 15 characters), with its tid. */
