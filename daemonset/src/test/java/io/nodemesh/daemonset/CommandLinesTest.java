@@ -14,7 +14,6 @@ import io.nodemesh.proxy.discovery.StandaloneConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -113,9 +112,18 @@ class CommandLinesTest {
         Container installer = m.container("install-cni");
         assertThat(installer.getRestartPolicy()).as("a native sidecar").isEqualTo("Always");
         assertThat(m.pod().getInitContainers()).extracting(Container::getName).containsExactly("install-cni");
-        ParseResult args = parse(installer, "install-cni");
-        assertThat(args.hasMatchedOption("--watch")).isTrue();
+        // nodemesh-cni-watch runs the one-shot installer whenever the installer's own two directories change.
+        assertThat(installer.getCommand()).containsExactly("nodemesh-cni-watch");
+        List<String> all = new Kubelet(NODE, "nodemesh-x7k2q", "nodemesh-system").args(installer);
+        int end = all.indexOf("--");
+        assertThat(end).as("the command after --").isPositive();
+        assertThat(all.get(end + 1)).isEqualTo("nodemesh");
+        ParseResult args = parse(installer, all.subList(end + 2, all.size()), "install-cni");
+        assertThat(args.hasMatchedOption("--watch")).as("one install per run; the watcher is the C program").isFalse();
         assertThat(args.hasMatchedOption("--uninstall")).isFalse();
+        assertThat(all.subList(0, end)).containsExactlyInAnyOrder(
+                "--dir=" + args.matchedOptionValue("--cni-conf-dir", (Path) null),
+                "--dir=" + args.matchedOptionValue("--cni-bin-dir", (Path) null));
         assertThat(args.matchedOptionValue("--plugin-source", (Path) null)).isEqualTo(Path.of("/opt/nodemesh/cni"));
         assertThat(hostPath(m, installer, args.matchedOptionValue("--cni-bin-dir", (Path) null)))
                 .isEqualTo(Path.of("/opt/cni/bin"));
@@ -131,7 +139,6 @@ class CommandLinesTest {
         assertThat(args.matchedOptionValue("--state-dir", (Path) null)).isEqualTo(socketOnHost.getParent());
         // Only the nodemesh-system pods themselves and kube-system are passed by without asking the proxy.
         assertThat(args.hasMatchedOption("--exclude-namespaces")).isFalse();
-        assertThat(args.matchedOptionValue("--recheck-interval", Duration.ZERO)).isEqualTo(Duration.ZERO);
     }
 
     @ParameterizedTest
@@ -145,7 +152,11 @@ class CommandLinesTest {
     /** The container's command line as the kubelet expands it and the {@code nodemesh} command parses it. */
     static ParseResult parse(Container c, String subcommand) {
         assertThat(c.getCommand()).containsExactly("nodemesh");
-        List<String> args = new Kubelet(NODE, "nodemesh-x7k2q", "nodemesh-system").args(c);
+        return parse(c, new Kubelet(NODE, "nodemesh-x7k2q", "nodemesh-system").args(c), subcommand);
+    }
+
+    /** {@code args} (of container {@code c}) as the {@code nodemesh} command parses them. */
+    static ParseResult parse(Container c, List<String> args, String subcommand) {
         CommandLine cli = NodemeshCommand.commandLine();
         ParseResult result;
         try {

@@ -59,23 +59,43 @@ final class ContainerProcess implements AutoCloseable {
                  Map<String, String> extraEnv, Path netns, Launcher launcher, Path workDir) {
     }
 
+    /** Where the image has nodemesh-cni-watch, the install-cni sidecar's command (the test mounts the built one). */
+    static final String IMAGE_WATCH = "/opt/nodemesh/bin/nodemesh-cni-watch";
+
     /**
-     * Starts {@code c}: its {@code command} must be the image's {@code nodemesh}, its args are expanded by the kubelet,
+     * Starts {@code c}: its {@code command} must be the image's {@code nodemesh}, or its {@code nodemesh-cni-watch}
+     * with {@code nodemesh} as the command it runs (after {@code --}); its args are expanded by the kubelet,
      * each of its volumeMounts is served from {@code start.volumes()} by volume name, {@code extraMounts} (path in the
      * container → directory or file here) are what the kubelet and the image add (the service account, the image's
-     * own files), {@code extraEnv} what the kubelet adds to every container ({@code KUBERNETES_SERVICE_*}).
+     * own files, {@link #IMAGE_WATCH}), {@code extraEnv} what the kubelet adds to every container
+     * ({@code KUBERNETES_SERVICE_*}).
      */
     static ContainerProcess start(Container c, Start start) throws IOException {
-        if (!List.of("nodemesh").equals(c.getCommand())) {
-            throw new AssertionError(c.getName() + ": command " + c.getCommand() + ", expected the image's nodemesh");
-        }
         List<String> args = start.kubelet().args(c);
+        List<String> command;
+        List<String> nodemeshArgs;
+        if (List.of("nodemesh").equals(c.getCommand())) {
+            nodemeshArgs = args;
+            command = start.launcher().command(args);
+        } else if (List.of("nodemesh-cni-watch").equals(c.getCommand())) {
+            int end = args.indexOf("--");
+            if (end < 0 || end + 1 >= args.size() || !args.get(end + 1).equals("nodemesh")) {
+                throw new AssertionError(c.getName() + ": nodemesh-cni-watch " + args + " runs no nodemesh command");
+            }
+            nodemeshArgs = args.subList(end + 2, args.size());
+            command = new ArrayList<>(List.of(IMAGE_WATCH));
+            command.addAll(args.subList(0, end + 1));
+            command.addAll(start.launcher().command(nodemeshArgs));
+        } else {
+            throw new AssertionError(c.getName() + ": command " + c.getCommand()
+                    + ", expected the image's nodemesh or nodemesh-cni-watch");
+        }
         Map<String, String> env = new LinkedHashMap<>();
         // What the image's config sets (Debian's PATH); the launcher's and the kubelet's additions; the container's.
         env.put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         env.put("HOSTNAME", "nodemesh-x7k2q");
         env.putAll(start.extraEnv());
-        env.putAll(start.launcher().env(args));
+        env.putAll(start.launcher().env(nodemeshArgs));
         env.putAll(start.kubelet().env(c));
 
         Map<String, Mount> mounts = new LinkedHashMap<>();
@@ -92,16 +112,15 @@ final class ContainerProcess implements AutoCloseable {
         start.extraMounts().forEach((target, source) -> mounts.put(target, new Mount(source, true)));
 
         Path dir = Files.createDirectories(start.workDir().resolve(c.getName()));
-        Path script = Files.writeString(dir.resolve("start.sh"), script(c, start.pod(), dir, mounts, start.launcher()
-                .command(args)));
+        Path script = Files.writeString(dir.resolve("start.sh"), script(c, start.pod(), dir, mounts, command));
         Path log = dir.resolve("output.log");
         ProcessBuilder pb = new ProcessBuilder("nsenter", "--net=" + start.netns(), "unshare", "--mount",
                 "--propagation", "private", "sh", script.toString());
         pb.environment().clear();
         pb.environment().putAll(env);
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
-        // nsenter, unshare, sh (exec) and chroot, setpriv exec one another: the process is the JVM itself, and a
-        // SIGTERM to it is the runtime's SIGTERM to the container.
+        // nsenter, unshare, sh (exec) and chroot, setpriv exec one another: the process is the container's program
+        // itself (a JVM, or nodemesh-cni-watch), and a SIGTERM to it is the runtime's SIGTERM to the container.
         return new ContainerProcess(c.getName(), pb.start(), log);
     }
 
@@ -247,51 +266,41 @@ final class ContainerProcess implements AutoCloseable {
     }
 
     /**
-     * What the container's JVM holds, read once: {@code Rss} and {@code Pss_Anon} in KiB (empty when there is no JVM
-     * or its smaps_rollup cannot be read).
+     * What the container's program (the process the runtime started: a JVM, or nodemesh-cni-watch) holds, read once:
+     * {@code Rss} and {@code Pss_Anon} in KiB (empty when it is gone or its smaps_rollup cannot be read).
      */
-    record JvmMemory(Map<String, Long> kib) {
+    record Memory(String program, Map<String, Long> kib) {
         /** The resident set in bytes, or -1 when none was read. */
         long rssBytes() {
             Long rss = kib.get("Rss");
             return rss == null ? -1 : rss << 10;
         }
 
-        /** "Rss 95.1 MiB, Pss_Anon 70.2 MiB", or why there is nothing. */
+        /** "java: Rss 95.1 MiB, Pss_Anon 70.2 MiB", or why there is nothing. */
         @Override
         public String toString() {
-            return kib.isEmpty() ? "(no JVM running, or its smaps_rollup unreadable)" : kib.entrySet().stream()
-                    .map(e -> String.format(Locale.ROOT, "%s %.1f MiB", e.getKey(), e.getValue() / 1024.0))
-                    .collect(Collectors.joining(", "));
+            return program + ": " + (kib.isEmpty() ? "(not running, or its smaps_rollup unreadable)"
+                    : kib.entrySet().stream()
+                            .map(e -> String.format(Locale.ROOT, "%s %.1f MiB", e.getKey(), e.getValue() / 1024.0))
+                            .collect(Collectors.joining(", ")));
         }
     }
 
-    /** The memory of the container's JVM, now. */
-    JvmMemory jvmMemory() {
-        return new JvmMemory(jvmMemoryKib());
-    }
-
-    /** {@code Rss} and {@code Pss_Anon} of the container's JVM in KiB, from {@code /proc/PID/smaps_rollup}. */
-    private Map<String, Long> jvmMemoryKib() {
-        List<ProcessHandle> all = new ArrayList<>(process.descendants().toList());
-        all.addFirst(process.toHandle());
+    /** The memory of the container's program, now, from {@code /proc/PID/smaps_rollup}. */
+    Memory memory() {
+        String program = process.info().command().map(c -> Path.of(c).getFileName().toString()).orElse("?");
         Map<String, Long> kib = new LinkedHashMap<>();
-        for (ProcessHandle h : all) {
-            if (h.info().command().map(c -> c.endsWith("/java")).orElse(false)) {
-                try {
-                    for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(h.pid()), "smaps_rollup"))) {
-                        String[] w = line.split("\\s+");
-                        if (w.length >= 2 && (w[0].equals("Rss:") || w[0].equals("Pss_Anon:"))) {
-                            kib.put(w[0].substring(0, w[0].length() - 1), Long.parseLong(w[1]));
-                        }
-                    }
-                } catch (IOException | RuntimeException e) {
-                    kib.clear();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(process.pid()), "smaps_rollup"))) {
+                String[] w = line.split("\\s+");
+                if (w.length >= 2 && (w[0].equals("Rss:") || w[0].equals("Pss_Anon:"))) {
+                    kib.put(w[0].substring(0, w[0].length() - 1), Long.parseLong(w[1]));
                 }
-                break;
             }
+        } catch (IOException | RuntimeException e) {
+            kib.clear();
         }
-        return kib;
+        return new Memory(program, kib);
     }
 
     /** SIGTERM, as the runtime stops a container; the exit status, or null if it still ran after {@code grace}. */

@@ -29,6 +29,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -124,18 +125,20 @@ final class DaemonSetRunsTest {
                         if (c.getName().equals("install-cni")) {
                             // The image's copy of the plugin's layout, built by cni-plugin's package.
                             extra.put("/opt/nodemesh/cni", Manifests.repository("cni-plugin/target/cni"));
+                            extra.put(ContainerProcess.IMAGE_WATCH,
+                                    Manifests.repository("cni-plugin/target/nodemesh-cni-watch"));
                         }
                         running.add(ContainerProcess.start(c, new ContainerProcess.Start(kubelet,
                                 pod.getSecurityContext(), volumes, extra, kubeletEnv, podNetns.path(), launcher,
                                 dir.resolve("containers"))));
                     }
                     checkReady(m, podNetns, volumes);
-                    // Settled, then what each container's JVM holds, against its memory request: a DaemonSet pod
-                    // above its requests is among the first evicted when the node runs short of memory.
+                    // Settled, then what each container's program holds, against its memory request: a DaemonSet
+                    // pod above its requests is among the first evicted when the node runs short of memory.
                     Thread.sleep(3000);
                     for (ContainerProcess p : running) {
                         // Kubernetes mode (fabric8's informers), one pod captured: RESULTS.md quotes this line.
-                        ContainerProcess.JvmMemory memory = p.jvmMemory(); // one reading, printed and checked
+                        ContainerProcess.Memory memory = p.memory(); // one reading, printed and checked
                         System.out.println("DaemonSet pod, ready and idle: " + p + ": " + memory);
                         long request = Quantity.getAmountInBytes(m.container(p.name()).getResources().getRequests()
                                 .get("memory")).longValueExact();
@@ -200,6 +203,13 @@ final class DaemonSetRunsTest {
         assertThat(Files.readString(confDir.resolve("10-podnet.conflist")))
                 .as("the plugin on the host finds the proxy's socket at the hostPath")
                 .contains("\"/var/run/nodemesh/cni.sock\"").contains("\"/var/run/nodemesh/enrolment.json\"");
+        // The primary CNI writes its config again (a temp file, then a rename): the sidecar's nodemesh-cni-watch
+        // runs the installer again, which chains the plugin back.
+        Path conflist = confDir.resolve("10-podnet.conflist");
+        Path temp = Files.writeString(confDir.resolve(".10-podnet.conflist.tmp"), BRIDGE_CONFLIST);
+        Files.move(temp, conflist, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        await("install-cni chains nodemesh again after the primary CNI wrote its config anew",
+                () -> Files.readString(conflist).contains("\"nodemesh-cni\""));
     }
 
     /** SIGTERM to the containers, then the native sidecar, as the kubelet stops a pod: each within the grace period. */

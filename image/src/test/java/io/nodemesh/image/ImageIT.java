@@ -15,6 +15,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -22,6 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -77,7 +80,7 @@ final class ImageIT {
         // Jib writes 644 for every file the pom does not name: an executable it was not told about would be one here.
         Path inImage = image.root().resolve("opt/nodemesh");
         Map<String, String> staged = describe(STAGED_ROOT.resolve("opt/nodemesh"));
-        assertThat(staged).containsKeys("bin/nodemesh", "lib/nodemesh.jar", "jre/bin/java", "jvm-flags.properties",
+        assertThat(staged).containsKeys("bin/nodemesh", "bin/nodemesh-cni-watch", "lib/nodemesh.jar", "jre/bin/java", "jvm-flags.properties",
                 "cni/nodemesh-cni", "cni/nodemesh-cni.d/jre/bin/java", "cni/nodemesh-cni.d/cni-plugin.jar");
         assertThat(describe(inImage)).isEqualTo(staged);
         // The plugin's java-home named the build machine's JDK; on a node only its own jre/ can be found.
@@ -172,10 +175,28 @@ final class ImageIT {
                 {"cniVersion":"1.0.0","name":"pods","plugins":[{"type":"bridge","bridge":"cni0",
                  "ipam":{"type":"host-local","subnet":"10.88.0.0/16"}}]}
                 """);
-        UnpackedImage.Result install = image.run(Duration.ofSeconds(60), Map.of(), null,
-                withEntrypoint("install-cni", "--cni-bin-dir", "/host/opt/cni/bin", "--cni-conf-dir", "/host/etc/cni/net.d"));
-        assertThat(install.exitCode()).as(install.stdout() + install.stderr()).isZero();
-        assertThat(binDir.resolve("nodemesh-cni.d/jre/bin/java")).isExecutable();
+        // As the DaemonSet's install-cni sidecar runs it: nodemesh-cni-watch (on PATH, PID 1 of its PID namespace)
+        // runs `nodemesh install-cni` at start and again when the primary CNI writes its config anew.
+        Path watchLog = image.root().resolveSibling("install-cni.log");
+        Process watch = image.start(watchLog, Map.of(), List.of("nodemesh-cni-watch", "--dir", "/host/etc/cni/net.d",
+                "--dir", "/host/opt/cni/bin", "--", "nodemesh", "install-cni", "--cni-bin-dir", "/host/opt/cni/bin",
+                "--cni-conf-dir", "/host/etc/cni/net.d"));
+        Path conflist = confDir.resolve("10-bridge.conflist");
+        String primary = Files.readString(conflist);
+        await(watchLog, Duration.ofSeconds(60), () -> Files.readString(conflist).contains("\"nodemesh-cni\"")
+                && Files.isExecutable(binDir.resolve("nodemesh-cni.d/jre/bin/java")));
+        ProcessHandle pid1 = watch.children().findFirst().orElseThrow();
+        awaitQuiet(watchLog, pid1); // the runs for the start and for the bin dir it made are over
+        Path temp = Files.writeString(confDir.resolve(".10-bridge.conflist.tmp"), primary);
+        Files.move(temp, conflist, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        await(watchLog, Duration.ofSeconds(60), () -> Files.readString(conflist).contains("\"nodemesh-cni\""));
+        awaitQuiet(watchLog, pid1);
+        new ProcessBuilder("kill", "-TERM", String.valueOf(pid1.pid())).start().waitFor();
+        assertThat(watch.waitFor(30, TimeUnit.SECONDS)).as(Files.readString(watchLog)).isTrue();
+        assertThat(watch.exitValue()).as(Files.readString(watchLog)).isZero();
+        assertThat(Files.readString(watchLog)).contains("running nodemesh install-cni (/host/etc/cni/net.d changed)",
+                "stopped; what is installed stays installed");
+        assertThat(Files.readString(conflist)).as("SIGTERM leaves the plugin chained").contains("\"nodemesh-cni\"");
         // The installer copies links as links (PluginFiles.copyTree); one pointing into the image would dangle here.
         try (Stream<Path> walk = Files.walk(binDir.resolve("nodemesh-cni.d"))) {
             assertThat(walk.filter(Files::isSymbolicLink).toList()).isEmpty();
@@ -243,6 +264,31 @@ final class ImageIT {
         List<String> argv = new ArrayList<>(image.entrypoint());
         argv.addAll(List.of(args));
         return argv;
+    }
+
+    /** Waits until {@code watcher} runs no command and its log has not grown for 1.5 s. */
+    private static void awaitQuiet(Path log, ProcessHandle watcher) throws Exception {
+        String before = Files.readString(log);
+        for (int i = 0; i < 40; i++) {
+            Thread.sleep(1500);
+            String now = Files.readString(log);
+            if (now.equals(before) && watcher.children().findAny().isEmpty()) {
+                return;
+            }
+            before = now;
+        }
+        throw new AssertionError("nodemesh-cni-watch never went quiet; its output:\n" + before);
+    }
+
+    /** Waits for {@code condition}; fails with the log of what runs when it does not hold within {@code limit}. */
+    private static void await(Path log, Duration limit, Callable<Boolean> condition) throws Exception {
+        long end = System.nanoTime() + limit.toNanos();
+        while (!condition.call()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("not within " + limit + "; its output:\n" + Files.readString(log));
+            }
+            Thread.sleep(50);
+        }
     }
 
     private void awaitStatus(Process process, String url, Path log) throws Exception {

@@ -141,7 +141,8 @@ public record CniStatus(Plugin plugin, Config config, List<LastCall> lastCalls) 
         String installed = String.valueOf(record.get("config"));
         if (!installed.equals(name)) {
             return new Config(confDir, file, "out_of_sync", name + " comes first now, but the installer put our entry in "
-                    + installed + ": the runtime does not run the plugin (install-cni --watch repairs this)");
+                    + installed + ": the runtime does not run the plugin (the next install-cni repairs this; the "
+                    + "DaemonSet's sidecar runs it on such a change)");
         }
         ConfigEdit.Placement placement;
         try {

@@ -135,7 +135,7 @@ class InstallWatcherTest {
         watcher = null;
     }
 
-    private static boolean oursLast(Path file) {
+    static boolean oursLast(Path file) {
         try {
             List<?> plugins = (List<?>) Json.parseObject(Files.readAllBytes(file)).get("plugins");
             return plugins.getLast().equals(PluginEntry.defaults().toJson());
