@@ -33,8 +33,8 @@ jvm_flag_words() { # prints the value of key $1 of the jvm-flags.properties read
 
 # nodemesh_exec_java JAVA JAR AOT_DIR ARG...: replaces the shell with `JAVA ... -jar JAR ARG...` (nodemesh_read_jvm_flags
 # first). NODEMESH_JAVA_OPTS (words) are added last. AOT_DIR holds the debugging commands' AOT caches
-# (nodemesh-cli-COMMAND.aot) and the proxy's (nodemesh-proxy.aot), used only when newer than JAR; NODEMESH_CLI_AOT=FILE
-# and NODEMESH_PROXY_AOT=FILE name others.
+# (nodemesh-cli-COMMAND.aot, used only when newer than JAR) and the proxy's (nodemesh-proxy.aot, when not older);
+# NODEMESH_CLI_AOT=FILE and NODEMESH_PROXY_AOT=FILE name others.
 nodemesh_exec_java() {
   local java=$1 jar=$2 aot_dir=$3 aot_file
   shift 3
@@ -53,13 +53,14 @@ nodemesh_exec_java() {
     fi
     export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-$NODEMESH_PROXY_MALLOC_ARENA_MAX}"
     # The proxy's AOT cache (nodemesh-proxy.aot, trained at package time on a proxy capturing pods under traffic with
-    # exactly the default daemon flags: cli/pom.xml) when it is newer than the jar, the flags are the default ones and
+    # exactly the default daemon flags: cli/pom.xml; the image's on its own JRE: stage-root.sh) when it is not older
+    # than the jar (in the image both have Jib's one time), the flags are the default ones and
     # NODEMESH_JAVA_OPTS brings no archive of its own; NODEMESH_PROXY_AOT=FILE names another one, NODEMESH_PROXY_AOT=
     # (empty) starts without. A cache the JVM cannot use is ignored with a warning on stdout.
     local aot=()
     if [ "$1" = proxy ] && [ -z "${NODEMESH_PROXY_JVM_FLAGS:-}" ]; then
       aot_file="${NODEMESH_PROXY_AOT-$aot_dir/nodemesh-proxy.aot}"
-      if [ -n "$aot_file" ] && [ "$aot_file" -nt "$jar" ]; then
+      if [ -n "$aot_file" ] && [ -f "$aot_file" ] && ! [ "$jar" -nt "$aot_file" ]; then
         case " ${NODEMESH_JAVA_OPTS:-} " in
           *-Xshare*|*SharedArchiveFile*|*AOTCache*|*AOTMode*|*ArchiveClassesAtExit*) ;;
           *) aot=("-XX:AOTCache=$aot_file") ;;

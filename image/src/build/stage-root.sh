@@ -5,11 +5,13 @@
 #   bin/nodemesh-cni-watch           the install-cni sidecar's watcher (cni-plugin/target/nodemesh-cni-watch, C)
 #   jvm-flags.properties             the repository's, the one source of the JVM flags
 #   lib/nodemesh.jar                 cli/target/nodemesh.jar
+#   lib/nodemesh-proxy.aot           the proxy's AOT cache, trained here on jre/ and lib/nodemesh.jar (below)
 #   jre/                             a jlinked JRE 25 for the proxy, agent and CLI
 #   cni/nodemesh-cni, nodemesh-cni.d/ the CNI plugin's layout (cni-plugin/target/cni) with its own java.base-only JRE
 #                                    in nodemesh-cni.d/jre, which `nodemesh install-cni` copies onto the host
 #
-# Usage: stage-root.sh REPO ROOT   (JAVA_HOME: the JDK 25 to cut the JREs from)
+# Usage: stage-root.sh REPO ROOT TRAINING_CLASSPATH   (JAVA_HOME: the JDK 25 to cut the JREs from; the class path holds
+# cli's test classes, for ProxyAotCacheBuilder; run as root, which the training's network namespaces need)
 # The JREs are cached beside the base tars (NODEMESH_IMAGE_CACHE, default /var/cache/nodemesh), keyed by the JDK's
 # release file, the modules and this script: jlink and the CDS dump take ~20 s each.
 set -euo pipefail
@@ -27,7 +29,7 @@ PLUGIN_MODULES=java.base
 
 die() { echo "stage-root: $*" >&2; exit 2; }
 
-[ $# -eq 2 ] || die "usage: stage-root.sh REPO ROOT"
+[ $# -eq 3 ] || die "usage: stage-root.sh REPO ROOT TRAINING_CLASSPATH"
 repo=$(cd "$1" && pwd)
 root=$2
 [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/jlink" ] || die "JAVA_HOME ($JAVA_HOME) has no bin/jlink"
@@ -101,4 +103,17 @@ trap 'rm -rf "$work"' EXIT
     >"$work/training.log" 2>&1 || { cat "$work/training.log" >&2; die "training the plugin's AOT cache failed"; }
 [ -f "$d/nodemesh-cni.aot" ] || { cat "$work/training.log" >&2; die "the plugin's training wrote no AOT cache"; }
 touch -d "$jib_time" "$d/nodemesh-cni.aot"
+
+# The proxy's AOT cache (start-up: a restarted proxy refuses its pods' new connections until it listens again), trained
+# as the build's cache is (ProxyAotCacheBuilder: the real `nodemesh proxy` with the daemons' flags capturing two pods
+# under churn), but on the image's JRE and its copy of the jar, which has the image's time first: the JVM takes a cache
+# only for the jar's exact size and time, and only on the JVM that wrote it. The launcher takes it when it is not
+# older than the jar, as it will be in the image, where both have Jib's time.
+touch -d "$jib_time" "$opt/lib/nodemesh.jar"
+"$JAVA_HOME/bin/java" "${NODEMESH_JVM_FLAGS[@]}" -cp "$3" io.nodemesh.proxy.ProxyAotCacheBuilder \
+    "$opt/lib/nodemesh-proxy.aot" "$opt/jre/bin/java" "$opt/lib/nodemesh.jar" >"$work/proxy-training.log" 2>&1 \
+    || { cat "$work/proxy-training.log" >&2; die "training the proxy's AOT cache failed"; }
+[ -s "$opt/lib/nodemesh-proxy.aot" ] \
+    || { cat "$work/proxy-training.log" >&2; die "the proxy's training wrote no AOT cache (it needs root)"; }
+touch -d "$jib_time" "$opt/lib/nodemesh-proxy.aot"
 echo "stage-root: $opt (jre $(du -sm "$opt/jre" | cut -f1) MB, plugin jre $(du -sm "$opt/cni/nodemesh-cni.d/jre" | cut -f1) MB)" >&2

@@ -27,7 +27,10 @@ import java.util.stream.Stream;
  * {@code -XX:AOTCacheOutput}, reporting to a {@code nodemesh agent}, capturing two pods (nft rules, listeners in
  * their namespaces) while a client in one opens 500 connections a second to an echo server in the other and 20
  * long-lived connections stream, and the admin API is asked for its stats; then SIGTERM, and the JVM writes the cache
- * as it exits. The cache is valid for exactly that jar and those flags.
+ * as it exits. The cache is valid for exactly that JVM, that jar (its size and time) and those flags.
+ *
+ * <p>The image's build (image/pom.xml) runs it too, with the image's JRE and its copy of the jar
+ * ({@code CACHE JAVA JAR}), for /opt/nodemesh/lib/nodemesh-proxy.aot.
  *
  * <p>Needs root (network namespaces, nf_tables): without it, no cache is built (a stale one is removed) and the proxy
  * starts without one. A training run that fails fails the build.
@@ -41,9 +44,14 @@ final class ProxyAotCacheBuilder {
     private ProxyAotCacheBuilder() {
     }
 
-    /** {@code CACHE}: writes CACHE for cli/target/nodemesh.jar, or exits 1 saying why not. */
+    /**
+     * {@code CACHE [JAVA JAR]}: writes CACHE for cli/target/nodemesh.jar run by this JVM (or for JAR run by JAVA), or
+     * exits 1 saying why not.
+     */
     public static void main(String[] args) throws Exception {
         Path cache = Path.of(args[0]).toAbsolutePath();
+        Path java = args.length > 2 ? Path.of(args[1]) : Path.of(System.getProperty("java.home"), "bin", "java");
+        Path jar = args.length > 2 ? Path.of(args[2]) : ProxyProcess.JAR;
         Files.deleteIfExists(cache);
         Object uid = Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         if (!Integer.valueOf(0).equals(uid)) {
@@ -55,9 +63,9 @@ final class ProxyAotCacheBuilder {
         Deque<AutoCloseable> owned = new ArrayDeque<>();
         int status = 1;
         try (Topology topo = new Topology("nmaot" + ProcessHandle.current().pid() % 100000).closeOnExit()) {
-            train(topo, dir, cache, owned);
+            train(topo, dir, cache, java, jar, owned);
             System.out.println("ProxyAotCacheBuilder: " + cache + " (" + Files.size(cache) / 1024 + " KiB) for "
-                    + ProxyProcess.JAR);
+                    + jar + " on " + java);
             status = 0;
         } catch (Exception | AssertionError e) {
             System.err.println("ProxyAotCacheBuilder: the proxy's training run failed: " + e.getMessage());
@@ -75,7 +83,8 @@ final class ProxyAotCacheBuilder {
         System.exit(status);
     }
 
-    private static void train(Topology topo, Path dir, Path cache, Deque<AutoCloseable> owned) throws Exception {
+    private static void train(Topology topo, Path dir, Path cache, Path java, Path jar, Deque<AutoCloseable> owned)
+            throws Exception {
         Lan lan = topo.lan("lan");
         Netns client = lan.attach("a", "10.78.0.2/24");
         Netns server = lan.attach("b", "10.78.0.3/24");
@@ -86,10 +95,11 @@ final class ProxyAotCacheBuilder {
                   - { name: server, namespace: training, serviceAccount: server, ips: [10.78.0.3], netns: %s, capture: true }
                 """.formatted(client.path(), server.path()));
         Path telemetry = dir.resolve("telemetry.sock");
-        ProxyProcess agent = own(owned, ProxyProcess.start("agent", dir, List.of(), "agent",
+        ProxyProcess agent = own(owned, ProxyProcess.start(java, jar, "agent", dir, List.of(), "agent",
                 List.of("--socket", telemetry.toString(), "--metrics-address", "127.0.0.1:0")));
         agent.awaitLine("telemetry agent", START);
-        ProxyProcess proxy = own(owned, ProxyProcess.start("proxy", dir, List.of("-XX:AOTCacheOutput=" + cache), "proxy",
+        ProxyProcess proxy = own(owned, ProxyProcess.start(java, jar, "proxy", dir,
+                List.of("-XX:AOTCacheOutput=" + cache), "proxy",
                 List.of("--config", config.toString(), "--admin", "127.0.0.1:0", "--readiness", "127.0.0.1:0",
                         "--admin-socket", dir.resolve("admin.sock").toString(),
                         "--telemetry-socket", telemetry.toString())));

@@ -46,19 +46,25 @@ final class ProxyProcess implements AutoCloseable {
      */
     static ProxyProcess start(String name, Path dir, List<String> jvm, String command, List<String> args)
             throws IOException {
+        return start(Path.of(System.getProperty("java.home"), "bin", "java"), JAR, name, dir, jvm, command, args);
+    }
+
+    /** As {@link #start(String, Path, List, String, List)}, with {@code java} running {@code jar}. */
+    static ProxyProcess start(Path java, Path jar, String name, Path dir, List<String> jvm, String command,
+                              List<String> args) throws IOException {
         Properties flags = new Properties();
         try (Reader r = Files.newBufferedReader(REPOSITORY.resolve("jvm-flags.properties"))) {
             flags.load(r);
         }
         List<String> argv = new ArrayList<>();
-        argv.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        argv.add(java.toString());
         argv.addAll(words(flags, "jvm.flags"));
         argv.addAll(words(flags, "jvm.flags.daemon"));
         if (command.equals("agent")) {
             argv.addAll(words(flags, "jvm.flags.agent"));
         }
         argv.addAll(jvm);
-        argv.addAll(List.of("-jar", JAR.toString(), command));
+        argv.addAll(List.of("-jar", jar.toString(), command));
         argv.addAll(args);
         Path log = dir.resolve(name + ".log");
         ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile());

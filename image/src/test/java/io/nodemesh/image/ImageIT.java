@@ -80,7 +80,8 @@ final class ImageIT {
         // Jib writes 644 for every file the pom does not name: an executable it was not told about would be one here.
         Path inImage = image.root().resolve("opt/nodemesh");
         Map<String, String> staged = describe(STAGED_ROOT.resolve("opt/nodemesh"));
-        assertThat(staged).containsKeys("bin/nodemesh", "bin/nodemesh-cni-watch", "lib/nodemesh.jar", "jre/bin/java", "jvm-flags.properties",
+        assertThat(staged).containsKeys("bin/nodemesh", "bin/nodemesh-cni-watch", "lib/nodemesh.jar",
+                "lib/nodemesh-proxy.aot", "jre/bin/java", "jvm-flags.properties",
                 "cni/nodemesh-cni", "cni/nodemesh-cni.d/jre/bin/java", "cni/nodemesh-cni.d/cni-plugin.jar");
         assertThat(describe(inImage)).isEqualTo(staged);
         // The plugin's java-home named the build machine's JDK; on a node only its own jre/ can be found.
@@ -108,7 +109,9 @@ final class ImageIT {
                 """.formatted(admin, readiness));
         Process agent = image.start(logs.resolve("agent.log"), Map.of(), withEntrypoint("agent",
                 "--socket", "/run/nodemesh/telemetry.sock", "--metrics-address", "127.0.0.1:" + metrics));
-        Process proxy = image.start(logs.resolve("proxy.log"), Map.of(), withEntrypoint("proxy",
+        // Where the JVM takes the proxy's classes from: the AOT cache trained on this JRE (stage-root.sh).
+        Process proxy = image.start(logs.resolve("proxy.log"),
+                Map.of("NODEMESH_JAVA_OPTS", "-Xlog:class+load:file=/tmp/proxy-classes.log"), withEntrypoint("proxy",
                 "--config", "/etc/nodemesh/standalone.yaml", "--telemetry-socket", "/run/nodemesh/telemetry.sock"));
 
         awaitStatus(proxy, "http://127.0.0.1:" + readiness + "/healthz/ready", logs.resolve("proxy.log"));
@@ -118,7 +121,11 @@ final class ImageIT {
         List<String> proxyLine = javaCommandLine(proxy);
         assertThat(proxyLine).containsSubsequence(words(flags, "jvm.flags"))
                 .containsSubsequence(words(flags, "jvm.flags.daemon"))
+                .contains("-XX:AOTCache=/opt/nodemesh/lib/nodemesh-proxy.aot")
                 .containsSequence("-jar", "/opt/nodemesh/lib/nodemesh.jar", "proxy");
+        assertThat(Files.readAllLines(image.root().resolve("tmp/proxy-classes.log")))
+                .as("the proxy's JVM maps the image's AOT cache").anyMatch(l -> l.contains(
+                        " io.nodemesh.proxy.NodeProxy source: shared objects file"));
         assertThat(proxyLine.getFirst()).isEqualTo("/opt/nodemesh/jre/bin/java");
         assertThat(javaEnvironment(proxy)).contains("MALLOC_ARENA_MAX=" + flags.getProperty("jvm.env.MALLOC_ARENA_MAX"));
         assertThat(javaCommandLine(agent)).containsSubsequence(words(flags, "jvm.flags.daemon"))
