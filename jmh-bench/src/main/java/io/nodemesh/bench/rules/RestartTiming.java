@@ -29,8 +29,9 @@ import java.util.regex.Pattern;
  * <p>Run as root from the repository: {@code java --enable-native-access=ALL-UNNAMED -cp
  * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
  * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)]
- * NAME=nodemesh.jar[,aot=nodemesh-proxy.aot] ...}: the proxy runs with the daemons' flags
- * ({@link ProxyJvmFlags#TUNED}), and with the AOT cache when one is named.
+ * NAME=nodemesh.jar[,aot=nodemesh-proxy.aot][,java=bin/java] ...}: the proxy runs with the daemons' flags
+ * ({@link ProxyJvmFlags#TUNED}), with the AOT cache when one is named, on this JVM or the {@code java} named (the
+ * image's JRE, say, whose cache is only valid there).
  */
 public final class RestartTiming {
 
@@ -48,6 +49,7 @@ public final class RestartTiming {
         String backend = "nft";
         Map<String, Path> jars = new LinkedHashMap<>();
         Map<String, Path> aots = new LinkedHashMap<>();
+        Map<String, Path> javas = new LinkedHashMap<>();
         List<String> extra = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -61,10 +63,18 @@ public final class RestartTiming {
                     if (eq < 1) {
                         throw new IllegalArgumentException("expected NAME=path/to/nodemesh.jar, got " + args[i]);
                     }
-                    String[] paths = args[i].substring(eq + 1).split(",aot=");
-                    jars.put(args[i].substring(0, eq), Path.of(paths[0]));
-                    if (paths.length > 1) {
-                        aots.put(args[i].substring(0, eq), Path.of(paths[1]));
+                    String name = args[i].substring(0, eq);
+                    String[] parts = args[i].substring(eq + 1).split(",");
+                    jars.put(name, Path.of(parts[0]));
+                    for (String part : List.of(parts).subList(1, parts.length)) {
+                        if (part.startsWith("aot=")) {
+                            aots.put(name, Path.of(part.substring(4)));
+                        } else if (part.startsWith("java=")) {
+                            javas.put(name, Path.of(part.substring(5)));
+                        } else {
+                            throw new IllegalArgumentException("expected aot=FILE or java=FILE after the jar, got "
+                                    + part);
+                        }
                     }
                 }
             }
@@ -93,8 +103,10 @@ public final class RestartTiming {
             Files.writeString(config, cfg);
             for (int round = 0; round <= rounds; round++) {
                 for (var jar : jars.entrySet()) {
-                    long[] r = restart(node, jar.getKey(), jar.getValue(), aots.get(jar.getKey()), extra, config, work,
-                            pods, cpu, round);
+                    Path java = javas.getOrDefault(jar.getKey(), Path.of(System.getProperty("java.home"), "bin",
+                            "java"));
+                    long[] r = restart(node, jar.getKey(), java, jar.getValue(), aots.get(jar.getKey()), extra, config,
+                            work, pods, cpu, round);
                     if (round > 0) { // round 0 applies the rules to fresh namespaces (or replaces another jar's)
                         results.computeIfAbsent(jar.getKey(), k -> new ArrayList<>()).add(r);
                     }
@@ -116,10 +128,10 @@ public final class RestartTiming {
     }
 
     /** {launch→all listening ms, capture span ms, kept, applied, replaced, rules µs summed over the pods}. */
-    private static long[] restart(Netns node, String name, Path jar, Path aot, List<String> extra, Path config,
-                                  Path work, int pods, String cpu, int round) throws Exception {
+    private static long[] restart(Netns node, String name, Path javaPath, Path jar, Path aot, List<String> extra,
+                                  Path config, Path work, int pods, String cpu, int round) throws Exception {
         Path log = work.resolve(name + "-" + round + ".log");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String java = javaPath.toAbsolutePath().toString();
         long start = System.nanoTime();
         List<String> argv = new ArrayList<>(List.of("sh", "-c", "exec \"$@\" >\"$0\" 2>&1", log.toString(), "env"));
         ProxyJvmFlags.TUNED_ENV.forEach((k, v) -> argv.add(k + "=" + v));
