@@ -61,7 +61,10 @@ for round in $(seq "$ROUNDS"); do
     TELEMETRY_ARGS=(--no-telemetry); AGENT_PID=
     if [ "$mode" = in-process ]; then
       rm -f "$WORK/t.sock"
-      TELEMETRY_ARGS=(--telemetry-socket "$WORK/t.sock" --agent-in-process --metrics-address 127.0.0.1:0)
+      # The hosted agent takes the reports directly (no socket); HOSTED_SOCKET=1 for a build before that (56cb626
+      # and older), whose hosted agent listened on --telemetry-socket.
+      TELEMETRY_ARGS=(--agent-in-process --metrics-address 127.0.0.1:0)
+      [ -z "${HOSTED_SOCKET:-}" ] || TELEMETRY_ARGS+=(--telemetry-socket "$WORK/t.sock")
     elif [ "$mode" = on ]; then
       rm -f "$WORK/t.sock"
       env ${ve[@]+"${ve[@]}"} taskset -c 1 "$J" "${F[@]}" ${vf[@]+"${vf[@]}"} "${NODEMESH_AGENT_JVM_FLAGS_ONLY[@]}" -jar "$NODEMESH_JAR" agent \

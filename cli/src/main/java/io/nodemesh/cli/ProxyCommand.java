@@ -97,8 +97,8 @@ public final class ProxyCommand implements Callable<Integer> {
 
     @Option(names = "--agent-in-process",
             description = "Host the telemetry agent in this process (one JVM per node instead of two), on its own "
-                    + "threads, --nice-increment levels below the proxy's; it receives the reports on "
-                    + "--telemetry-socket as 'nodemesh agent' would, and takes the agent's options below.")
+                    + "threads, --nice-increment levels below the proxy's; the proxy hands it its reports directly "
+                    + "(no socket, no gRPC), and it takes the agent's options below.")
     private boolean agentInProcess;
 
     @Mixin
@@ -191,6 +191,11 @@ public final class ProxyCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--agent-in-process and --no-telemetry contradict");
         }
+        if (agentInProcess && spec.commandLine().getParseResult().hasMatchedOption("--telemetry-socket")) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--telemetry-socket: the agent in this "
+                    + "process takes the proxy's reports directly, without a socket (drop the option, or run "
+                    + "'nodemesh agent' apart)");
+        }
         for (String name : AgentOptions.NAMES) {
             if (!agentInProcess && spec.commandLine().getParseResult().hasMatchedOption(name)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), name + " is the telemetry agent's: it "
@@ -199,9 +204,9 @@ public final class ProxyCommand implements Callable<Integer> {
         }
         if (sink != null) {
             builder.sink(sink);
-        } else if (!noTelemetry) {
+        } else if (!noTelemetry && !agentInProcess) {
             builder.telemetry(ReporterConfig.builder().socketPath(telemetrySocket).build());
-        }
+        } // with --agent-in-process the reports go to the agent's intake once it runs (run())
         return run(builder);
     }
 
@@ -251,10 +256,11 @@ public final class ProxyCommand implements Callable<Integer> {
                 err.flush();
                 return 1;
             }
-            spec.commandLine().getOut().println("nodemesh proxy: telemetry agent in this process, reports on "
-                    + hosted.socketPath() + ", metrics on http://" + HostPort.format(hosted.metricsAddress())
-                    + "/metrics");
+            spec.commandLine().getOut().println("nodemesh proxy: telemetry agent in this process, reports handed "
+                    + "over directly, metrics on http://" + HostPort.format(hosted.metricsAddress()) + "/metrics");
             spec.commandLine().getOut().flush();
+            builder.telemetry(ReporterConfig.builder().socketPath(telemetrySocket).build(),
+                    new HostedAgentTransport(hosted.intake()));
         }
         TelemetryAgent agent = hosted;
         NodeProxy started = builder.build();
@@ -303,7 +309,7 @@ public final class ProxyCommand implements Callable<Integer> {
                 err.println("nodemesh proxy: the telemetry agent " + warning);
             }
             try {
-                started[0] = TelemetryAgent.start(config);
+                started[0] = TelemetryAgent.startHosted(config);
             } catch (IOException | RuntimeException e) {
                 failed[0] = e;
             }

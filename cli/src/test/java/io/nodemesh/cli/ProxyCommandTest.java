@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -74,17 +75,25 @@ class ProxyCommandTest {
                 .isEqualTo(2);
         assertThat(err.toString()).contains("--nice-increment must be 0..19, got 20");
 
-        // The agent's socket path is taken by a regular file: the agent does not start, so neither does the proxy
-        // (it would report into nothing), and nothing of either is left. --nice-increment 0: this JVM is the test run.
-        Path taken = Files.writeString(dir.resolve("telemetry.sock"), "x");
-        ProxyCommand command = new ProxyCommand();
-        assertThat(cli(command).execute("--config", config, "--agent-in-process", "--nice-increment", "0",
-                "--metrics-address", "127.0.0.1:0", "--telemetry-socket", taken.toString(), "--admin", "127.0.0.1:0",
-                "--admin-socket", dir.resolve("admin.sock").toString(), "--readiness", "127.0.0.1:0")).isEqualTo(1);
-        assertThat(err.toString()).contains("the telemetry agent did not start: " + taken + " exists and is not a socket");
-        assertThat(command.proxy()).isNull();
-        assertThat(dir.resolve("admin.sock")).doesNotExist();
-        assertThat(taken).hasContent("x");
+        // The hosted agent has no socket: the proxy hands it its reports.
+        assertThat(cli(new ProxyCommand()).execute("--config", config, "--agent-in-process", "--telemetry-socket",
+                dir.resolve("telemetry.sock").toString())).isEqualTo(2);
+        assertThat(err.toString()).contains("--telemetry-socket: the agent in this process takes the proxy's reports "
+                + "directly, without a socket");
+
+        // The agent's metrics address is taken: the agent does not start, so neither does the proxy (it would report
+        // into nothing), and nothing of either is left. --nice-increment 0: this JVM is the test run.
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            ProxyCommand command = new ProxyCommand();
+            assertThat(cli(command).execute("--config", config, "--agent-in-process", "--nice-increment", "0",
+                    "--metrics-address", "127.0.0.1:" + taken.getLocalPort(), "--admin", "127.0.0.1:0",
+                    "--admin-socket", dir.resolve("admin.sock").toString(), "--readiness", "127.0.0.1:0"))
+                    .isEqualTo(1);
+            assertThat(err.toString()).contains("nodemesh proxy: the telemetry agent did not start: cannot serve "
+                    + "/metrics on 127.0.0.1:" + taken.getLocalPort() + ": ");
+            assertThat(command.proxy()).isNull();
+            assertThat(dir.resolve("admin.sock")).doesNotExist();
+        }
     }
 
     @Test

@@ -27,8 +27,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * {@code nodemesh proxy --agent-in-process} as a node would run it (issue 23's "a mode that hosts the agent in the
  * proxy's process"): one process from the built nodemesh.jar with the daemons' flags, capturing a pod whose
- * connections are then in the hosted agent's Istio metrics; the agent's threads run 10 nice levels below the proxy's;
- * SIGTERM stops both and leaves no socket behind. Runs after {@code package} (failsafe).
+ * connections are then in the hosted agent's Istio metrics, handed over without a socket or gRPC (not one gRPC class
+ * is loaded); the agent's threads run 10 nice levels below the proxy's; SIGTERM stops both. Runs after {@code package}
+ * (failsafe).
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class AgentInProcessIT {
@@ -47,15 +48,15 @@ class AgentInProcessIT {
         Netns a = mesh.pod("a");
         Netns b = mesh.pod("b");
         Path config = Files.writeString(mesh.dir().resolve("mesh.yaml"), mesh.config().capture(a).yaml());
-        Path telemetry = mesh.dir().resolve("telemetry.sock");
-        ProxyProcess proxy = mesh.own(ProxyProcess.start("proxy", mesh.dir(), List.of("--config", config.toString(),
+        Path classes = mesh.dir().resolve("classes.log");
+        ProxyProcess proxy = mesh.own(ProxyProcess.start("proxy", mesh.dir(),
+                List.of("-Xlog:class+load=info:file=" + classes), "proxy", List.of("--config", config.toString(),
                 "--transport", "epoll", "--admin", "127.0.0.1:0", "--readiness", "127.0.0.1:0",
-                "--admin-socket", mesh.dir().resolve("admin.sock").toString(), "--telemetry-socket", telemetry.toString(),
+                "--admin-socket", mesh.dir().resolve("admin.sock").toString(),
                 "--agent-in-process", "--metrics-address", "127.0.0.1:0")));
         Matcher metricsAt = METRICS.matcher(proxy.awaitLine("telemetry agent in this process", START));
         assertThat(metricsAt.find()).isTrue();
         proxy.awaitLine("proxy started", START);
-        assertThat(telemetry).exists();
 
         mesh.own(EchoServer.start(b, 7000, 4096));
         ExecutorService inA = a.executor();
@@ -65,7 +66,7 @@ class AgentInProcessIT {
         assertThat(churn.ok()).isGreaterThan(50);
         assertThat(churn.failed()).isZero();
 
-        // The reports go through the hosted agent's socket like any other; the agent aggregates within a second.
+        // The reports are handed to the hosted agent directly; it aggregates within a second.
         String[] at = metricsAt.group(1).split(":");
         InetSocketAddress metrics = new InetSocketAddress(at[0], Integer.parseInt(at[1]));
         long closed = 0;
@@ -82,15 +83,17 @@ class AgentInProcessIT {
         Map<String, Integer> nices = nices(proxy.pid());
         int base = Scheduling.currentThreadNice();
         int lowered = Math.min(Scheduling.MAX_NICE, base + 10);
-        assertThat(nices.keySet()).anyMatch(t -> t.startsWith("telemetry-accep")).anyMatch(t -> t.startsWith("telemetry-io"))
-                .anyMatch(t -> t.startsWith("telemetry-http"));
+        assertThat(nices.keySet()).anyMatch(t -> t.startsWith("telemetry-repor")).anyMatch(t -> t.startsWith("telemetry-http"))
+                .noneMatch(t -> t.startsWith("telemetry-accep") || t.startsWith("telemetry-io")
+                        || t.startsWith("telemetry-clien")); // the socket's threads, on either side
+        assertThat(Files.readAllLines(classes)).as("gRPC is not loaded: the reports do not cross a socket")
+                .noneMatch(l -> l.contains(" io.grpc.")).anyMatch(l -> l.contains(" io.nodemesh.telemetry.agent.ReportIntake "));
         nices.forEach((thread, nice) -> assertThat(nice).as(thread).isEqualTo(thread.startsWith("telemetry-") ? lowered
                 : base));
         assertThat(nices.keySet().stream().filter(t -> !t.startsWith("telemetry-")).count()).isGreaterThan(5);
 
         int exit = proxy.terminate(Duration.ofSeconds(30));
         assertThat(exit).as(proxy.log()).isIn(0, 143);
-        assertThat(telemetry).as("the hosted agent removes its socket").doesNotExist();
         assertThat(proxy.log()).contains("telemetry agent stopped");
         assertThatThrownBy(() -> MetricsScrape.fetch(metrics)).isInstanceOf(ConnectException.class);
     }

@@ -51,12 +51,16 @@ class CommandLinesTest {
         assertThat(proxy.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(readiness.getPort());
         assertThat(proxy.getPorts()).anySatisfy(p -> assertThat(p.getContainerPort()).isEqualTo(readiness.getPort()));
 
-        for (String option : List.of("--config", "--admin-socket", "--cni-socket", "--cni-enrolment-file",
+        boolean hosted = args.hasMatchedOption("--agent-in-process");
+        for (String option : hosted ? List.of("--config", "--admin-socket", "--cni-socket", "--cni-enrolment-file",
+                "--host-proc") : List.of("--config", "--admin-socket", "--cni-socket", "--cni-enrolment-file",
                 "--telemetry-socket", "--host-proc")) {
             Path path = args.matchedOptionValue(option, (Path) null);
             assertThat(path).as(option).isNotNull();
             mountOf(proxy, path);
         }
+        // The hosted agent takes the reports without a socket; nodemesh proxy refuses one with it.
+        assertThat(hosted && args.hasMatchedOption("--telemetry-socket")).isFalse();
         assertThat(mountOf(proxy, args.matchedOptionValue("--host-proc", (Path) null)).getName())
                 .isEqualTo("host-proc");
         // The CNI plugin on the host reaches the control socket and the enrolment file: they are on the host.
@@ -84,7 +88,7 @@ class CommandLinesTest {
         ParseResult proxyArgs = parse(proxy, "proxy");
         Map<String, String> annotations = m.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations();
         if (!m.has("telemetry-agent")) {
-            // Hosted: the proxy's own process receives its reports on --telemetry-socket and serves /metrics.
+            // Hosted: the proxy hands its reports to the agent in its own process, which serves /metrics.
             assertThat(proxyArgs.hasMatchedOption("--agent-in-process")).isTrue();
             InetSocketAddress metrics = proxyArgs.matchedOptionValue("--metrics-address", (InetSocketAddress) null);
             assertThat(metrics.getAddress().isAnyLocalAddress()).isTrue();

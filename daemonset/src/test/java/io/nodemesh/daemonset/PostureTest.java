@@ -75,7 +75,9 @@ class PostureTest {
             // No agent container: only because the proxy hosts it (the one-process overlay).
             assertThat(m.container("node-proxy").getArgs()).contains("--agent-in-process");
         }
-        assertThat(m.volume("telemetry").getEmptyDir()).isNotNull();
+        if (m.has("telemetry-agent")) {
+            assertThat(m.volume("telemetry").getEmptyDir()).isNotNull();
+        }
         assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
     }
 

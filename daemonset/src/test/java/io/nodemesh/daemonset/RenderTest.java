@@ -66,8 +66,15 @@ class RenderTest {
         Manifests base = Manifests.render(Manifests.BASE);
         Manifests one = Manifests.render(Manifests.ONE_PROCESS);
         assertThat(one.pod().getContainers()).extracting(c -> c.getName()).containsExactly("node-proxy");
-        assertThat(one.container("node-proxy").getArgs()).containsSequence(base.container("node-proxy").getArgs())
-                .endsWith("--agent-in-process", "--metrics-address=0.0.0.0:15020");
+        // The base's arguments but the report socket, then the agent's.
+        assertThat(one.container("node-proxy").getArgs()).containsSequence(base.container("node-proxy").getArgs()
+                        .stream().filter(a -> !a.startsWith("--telemetry-socket=")).toList())
+                .endsWith("--agent-in-process", "--metrics-address=0.0.0.0:15020")
+                .noneMatch(a -> a.startsWith("--telemetry-socket"));
+        assertThat(one.pod().getVolumes()).extracting(v -> v.getName()).doesNotContain("telemetry");
+        assertThat(one.container("node-proxy").getVolumeMounts()).extracting(v -> v.getName())
+                .containsExactlyElementsOf(base.container("node-proxy").getVolumeMounts().stream()
+                        .map(v -> v.getName()).filter(n -> !n.equals("telemetry")).toList());
         assertThat(one.container("node-proxy").getPorts()).extracting(p -> p.getContainerPort())
                 .containsExactlyInAnyOrder(15020, 15021);
         assertThat(one.container("node-proxy").getLivenessProbe()).as("a failing one would restart the proxy").isNull();

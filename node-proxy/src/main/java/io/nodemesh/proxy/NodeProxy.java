@@ -35,6 +35,7 @@ import io.nodemesh.proxy.route.RouteDecider;
 import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.telemetry.PodWorkloads;
+import io.nodemesh.proxy.telemetry.ReportTransport;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.telemetry.TelemetryReporter;
 import io.nodemesh.proxy.transport.Transport;
@@ -94,6 +95,7 @@ public final class NodeProxy implements AutoCloseable {
     private final InetSocketAddress readinessOverride;
     private final ConnectionSink sinkOverride;
     private final ReporterConfig telemetry;
+    private final ReportTransport telemetryTransport;
     private final RouteDecider routesOverride;
     private final Function<RulesBackend, PodRules> rules;
     private final boolean removeRulesOnStop;
@@ -141,6 +143,7 @@ public final class NodeProxy implements AutoCloseable {
         this.readinessOverride = b.readiness;
         this.sinkOverride = b.sink;
         this.telemetry = b.telemetry;
+        this.telemetryTransport = b.telemetryTransport;
         this.routesOverride = b.routes;
         this.rules = b.rules;
         this.removeRulesOnStop = b.removeRulesOnStop;
@@ -184,7 +187,8 @@ public final class NodeProxy implements AutoCloseable {
             // Principals in the trust domain the certificates are issued in.
             // The tunnel's counters too, where there is a tunnel (a mesh CA).
             reporter = TelemetryReporter.start(telemetry.withTrustDomain(identity.trustDomain()),
-                    new PodWorkloads(this::snapshot), identities == null ? null : new View()::tunnelTotals);
+                    new PodWorkloads(this::snapshot), identities == null ? null : new View()::tunnelTotals,
+                    telemetryTransport);
             sink = reporter;
         }
         transport = Transport.select(boot.transport(), log::warn);
@@ -749,6 +753,7 @@ public final class NodeProxy implements AutoCloseable {
         private InetSocketAddress readiness;
         private ConnectionSink sink;
         private ReporterConfig telemetry;
+        private ReportTransport telemetryTransport;
         private RouteDecider routes;
         private Function<RulesBackend, PodRules> rules = RedirectRules::forBackend;
         private boolean removeRulesOnStop;
@@ -818,7 +823,18 @@ public final class NodeProxy implements AutoCloseable {
          */
         public Builder telemetry(ReporterConfig config) {
             this.telemetry = Objects.requireNonNull(config, "config");
+            this.telemetryTransport = null;
             this.sink = null;
+            return this;
+        }
+
+        /**
+         * As {@link #telemetry(ReporterConfig)}, the reports going to {@code transport} (an agent in this process)
+         * instead of the agent's socket; the reporter closes it when the proxy stops.
+         */
+        public Builder telemetry(ReporterConfig config, ReportTransport transport) {
+            telemetry(config);
+            this.telemetryTransport = Objects.requireNonNull(transport, "transport");
             return this;
         }
 
@@ -826,6 +842,7 @@ public final class NodeProxy implements AutoCloseable {
         public Builder sink(ConnectionSink sink) {
             this.sink = Objects.requireNonNull(sink, "sink");
             this.telemetry = null;
+            this.telemetryTransport = null;
             return this;
         }
 

@@ -11,7 +11,7 @@ import java.util.concurrent.locks.LockSupport;
  * One client stream of report batches to the agent. Driven by the reporter thread; gRPC's
  * callbacks only record what happened and wake that thread.
  */
-final class ReportStream implements ClientResponseObserver<ReportBatch, ReportAck> {
+final class ReportStream implements ClientResponseObserver<ReportBatch, ReportAck>, ReportTransport.Stream {
 
     private final Thread reporter;
     private ClientCallStreamObserver<ReportBatch> requests;
@@ -61,17 +61,20 @@ final class ReportStream implements ClientResponseObserver<ReportBatch, ReportAc
     }
 
     /** True once the agent ended the stream or the transport failed. */
-    boolean broken() {
+    @Override
+    public boolean broken() {
         return ended;
     }
 
-    String failure() {
+    @Override
+    public String failure() {
         Throwable t = failure;
         return t == null ? "completed by the agent" : t.toString();
     }
 
     /** Parks the calling (reporter) thread until the stream takes more data, breaks, or the timeout passes. */
-    boolean awaitReady(long timeoutNanos) {
+    @Override
+    public boolean awaitReady(long timeoutNanos) {
         long deadline = System.nanoTime() + timeoutNanos;
         while (true) {
             if (ended) {
@@ -95,16 +98,19 @@ final class ReportStream implements ClientResponseObserver<ReportBatch, ReportAc
         }
     }
 
-    void send(ReportBatch batch) {
+    @Override
+    public void send(ReportBatch batch) {
         requests.onNext(batch);
     }
 
-    void cancel(String why) {
+    @Override
+    public void cancel(String why) {
         requests.cancel(why, null);
     }
 
     /** Half-closes and waits (bounded) for the agent's answer, so the last batches are processed. */
-    void finish(long timeoutNanos) {
+    @Override
+    public void finish(long timeoutNanos) {
         if (ended) {
             return;
         }

@@ -1,19 +1,10 @@
 package io.nodemesh.proxy.telemetry;
 
-import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.unix.DomainSocketAddress;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.linux.Scheduling;
 import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.stats.TunnelStats;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.ReportProtocol;
-import io.nodemesh.telemetry.v1.TelemetryReportGrpc;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
@@ -27,7 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The proxy's side of telemetry: {@link #opened} and {@link #closed} copy each connection's opening and end into a bounded
  * lock-free ring of slots ({@link EventRing}: never blocking, dropping and counting when full); one reporter thread maps
- * them to records and streams batches to the node's agent over its Unix socket, reconnecting
+ * them to records and streams batches to the node's agent over its Unix socket (or hands them to an agent in this
+ * process: {@link ReportTransport}), reconnecting
  * with capped exponential back-off while the agent is away and dropping (and counting) what it
  * cannot send. The data path never notices the agent.
  *
@@ -43,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * once per flush interval and sent when they changed (a batch of their own when no record is waiting), and again on
  * every new stream, since the agent holds the pooled-connections gauge only while the stream lasts.
  *
- * <p>"Sent" means handed to the gRPC stream; records in flight when a stream breaks are lost
+ * <p>"Sent" means handed to the stream; records in flight when a stream breaks are lost
  * without being counted as dropped.
  */
 public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
@@ -63,8 +55,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     /** Openings of the batch being taken, by connection hash: offset in the batch + 1, 0 free, -1 removed. */
     private final int[] openingsInBatch;
     private final RecordMapper mapper;
-    private final EventLoopGroup group;
-    private final ManagedChannel channel;
+    private final ReportTransport transport;
     private final Thread thread;
     private final LongAdder dropped = new LongAdder();
     private final AtomicLong lastDropLog = new AtomicLong(System.nanoTime() - DROP_LOG_INTERVAL_NANOS);
@@ -80,7 +71,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     private final Supplier<TunnelStats.Totals> tunnel;
 
     // Reporter-thread state.
-    private ReportStream stream;
+    private ReportTransport.Stream stream;
     private boolean everConnected;
     private long backoffNanos;
     private long nextAttemptNanos;
@@ -94,21 +85,15 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     /** The nice value of the thread that built this reporter: the reporting threads run {@link #NICE_INCREMENT} below. */
     private final int proxyNice;
 
-    private TelemetryReporter(ReporterConfig config, WorkloadLookup lookup, Supplier<TunnelStats.Totals> tunnel) {
+    private TelemetryReporter(ReporterConfig config, WorkloadLookup lookup, Supplier<TunnelStats.Totals> tunnel,
+            ReportTransport transport) {
         this.config = config;
         this.tunnel = tunnel;
         this.ring = new EventRing(config.bufferCapacity());
         this.openingsInBatch = new int[Integer.highestOneBit(Math.max(config.batchSize(), 2) * 4 - 1)];
         this.mapper = new RecordMapper(lookup, config.trustDomain());
         this.proxyNice = proxyNice();
-        this.group = new MultiThreadIoEventLoopGroup(1, new LowerPriorityThreads("telemetry-client", proxyNice),
-                EpollIoHandler.newFactory());
-        this.channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(config.socketPath().toString()))
-                .channelType(EpollDomainSocketChannel.class)
-                .eventLoopGroup(group)
-                .directExecutor() // callbacks only set flags and unpark the reporter thread
-                .usePlaintext()
-                .build();
+        this.transport = transport != null ? transport : new GrpcReportTransport(config.socketPath(), proxyNice);
         this.backoffNanos = config.initialBackoff().toNanos();
         this.thread = new Thread(this::run, "telemetry-reporter");
         this.thread.setDaemon(true);
@@ -125,7 +110,16 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
      */
     public static TelemetryReporter start(ReporterConfig config, WorkloadLookup lookup,
             Supplier<TunnelStats.Totals> tunnel) {
-        TelemetryReporter reporter = new TelemetryReporter(config, lookup, tunnel);
+        return start(config, lookup, tunnel, null);
+    }
+
+    /**
+     * As {@link #start(ReporterConfig, WorkloadLookup, Supplier)}, the batches going to {@code transport} (null: the
+     * agent on {@code config.socketPath()}, over gRPC); the reporter closes it.
+     */
+    public static TelemetryReporter start(ReporterConfig config, WorkloadLookup lookup,
+            Supplier<TunnelStats.Totals> tunnel, ReportTransport transport) {
+        TelemetryReporter reporter = new TelemetryReporter(config, lookup, tunnel, transport);
         reporter.thread.start();
         return reporter;
     }
@@ -194,24 +188,6 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
             }
         } catch (IOException | RuntimeException | LinkageError e) {
             LOG.info("telemetry thread {} keeps the proxy's priority: {}", Thread.currentThread().getName(), e.toString());
-        }
-    }
-
-    /** Netty's daemon threads for the gRPC client, each {@link #lowerPriority lowered} before it runs anything. */
-    private static final class LowerPriorityThreads extends DefaultThreadFactory {
-        private final int proxyNice;
-
-        LowerPriorityThreads(String name, int proxyNice) {
-            super(name, true);
-            this.proxyNice = proxyNice;
-        }
-
-        @Override
-        protected Thread newThread(Runnable r, String name) {
-            return super.newThread(() -> {
-                lowerPriority(proxyNice);
-                r.run();
-            }, name);
         }
     }
 
@@ -394,7 +370,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
     }
 
     private void endStream() {
-        LOG.info("telemetry stream to {} ended: {}", config.socketPath(), stream.failure());
+        LOG.info("telemetry stream to {} ended: {}", transport, stream.failure());
         stream = null;
         capturesSent = null;
         tunnelSent = null;
@@ -407,8 +383,7 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
             endStream();
         }
         if (stream == null && System.nanoTime() >= nextAttemptNanos) {
-            channel.resetConnectBackoff();
-            stream = ReportStream.open(TelemetryReportGrpc.newStub(channel), thread);
+            stream = transport.open(thread);
             capturesSent = null;
             tunnelSent = null;
             if (everConnected) {
@@ -466,12 +441,6 @@ public final class TelemetryReporter implements ConnectionSink, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        channel.shutdownNow();
-        try {
-            channel.awaitTermination(2, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        transport.close();
     }
 }

@@ -1,16 +1,6 @@
 package io.nodemesh.telemetry.agent;
 
-import io.grpc.Server;
-import io.grpc.netty.NettyServerBuilder;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.NetUtil;
-import io.netty.util.concurrent.DefaultThreadFactory;
-import io.nodemesh.linux.UnixSocketFile;
 import io.nodemesh.telemetry.accesslog.AccessLog;
 import io.nodemesh.telemetry.http.MetricsHttpServer;
 import io.nodemesh.telemetry.metrics.AgentSelfMetrics;
@@ -24,9 +14,6 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +21,8 @@ import org.slf4j.LoggerFactory;
  * The node's telemetry agent: receives report batches on a Unix socket (gRPC), aggregates them
  * into Istio-named Prometheus series, writes an access log and serves {@code /metrics}.
  * Start with {@link #start(AgentConfig)}; {@link #close()} stops it and removes the socket file.
+ * {@link #startHosted(AgentConfig)} starts one inside a proxy's process, which hands its batches to {@link #intake()}
+ * directly: no socket, no gRPC.
  */
 public final class TelemetryAgent implements AutoCloseable {
 
@@ -43,24 +32,19 @@ public final class TelemetryAgent implements AutoCloseable {
     private final IstioMetrics metrics;
     private final CaptureMetrics captures;
     private final AgentSelfMetrics self;
-    private final EventLoopGroup boss;
-    private final EventLoopGroup workers;
-    private final ExecutorService executor;
-    private final Server server;
+    private final ReportIntake intake;
+    private final GrpcReportServer server; // null when hosted
     private final AccessLog accessLog;
     private final MetricsHttpServer http;
     private boolean stopped;
 
     private TelemetryAgent(AgentConfig config, IstioMetrics metrics, CaptureMetrics captures, AgentSelfMetrics self,
-            EventLoopGroup boss, EventLoopGroup workers, ExecutorService executor, Server server, AccessLog accessLog,
-            MetricsHttpServer http) {
+            ReportIntake intake, GrpcReportServer server, AccessLog accessLog, MetricsHttpServer http) {
         this.config = config;
         this.metrics = metrics;
         this.captures = captures;
         this.self = self;
-        this.boss = boss;
-        this.workers = workers;
-        this.executor = executor;
+        this.intake = intake;
         this.server = server;
         this.accessLog = accessLog;
         this.http = http;
@@ -68,67 +52,46 @@ public final class TelemetryAgent implements AutoCloseable {
 
     /** Binds the report socket and the HTTP server; fails with a message naming what could not be set up. */
     public static TelemetryAgent start(AgentConfig config) throws IOException {
-        if (!Epoll.isAvailable()) {
-            throw new IOException("the telemetry agent needs Netty's epoll transport (Linux): "
-                    + Epoll.unavailabilityCause());
-        }
+        return start(config, true);
+    }
+
+    /**
+     * An agent for a proxy that hosts it: the HTTP server, the aggregation and the access log, and no report socket;
+     * the proxy hands its batches to {@link #intake()}.
+     */
+    public static TelemetryAgent startHosted(AgentConfig config) throws IOException {
+        return start(config, false);
+    }
+
+    private static TelemetryAgent start(AgentConfig config, boolean socket) throws IOException {
         PrometheusRegistry registry = new PrometheusRegistry();
         IstioMetrics metrics = new IstioMetrics(registry, config.maxSeries());
         AgentSelfMetrics self = new AgentSelfMetrics(registry, metrics::seriesCount);
         CaptureMetrics captures = new CaptureMetrics(registry);
         AccessLog accessLog = openAccessLog(config, self);
-        Set<Integer> allowed = config.allowedPeerUids().isEmpty()
-                ? Set.copyOf(java.util.List.of(0, ownUid()))
-                : config.allowedPeerUids();
-        PeerCredentialsGate gate = new PeerCredentialsGate(allowed, self);
-        ReportService service = new ReportService(new BatchValidator(config.limits(), System::currentTimeMillis),
+        ReportIntake intake = new ReportIntake(new BatchValidator(config.limits(), System::currentTimeMillis),
                 metrics, captures, new TunnelMetrics(registry), self, accessLog, config.maxActiveStreams());
-
-        UnixSocketFile.prepare(config.socketPath(),
-                "another process is already listening on " + config.socketPath());
-        EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1,
-                new DefaultThreadFactory("telemetry-accept", true), EpollIoHandler.newFactory());
-        EventLoopGroup workers = new MultiThreadIoEventLoopGroup(1,
-                new DefaultThreadFactory("telemetry-io", true), EpollIoHandler.newFactory());
-        // Aggregation is CPU-only and short; two threads let two reporters progress at once.
-        ExecutorService executor = Executors.newFixedThreadPool(2, new DefaultThreadFactory("telemetry-report", true));
-        Server server = null;
+        GrpcReportServer server = null;
         try {
-            server = NettyServerBuilder.forAddress(new DomainSocketAddress(config.socketPath().toString()))
-                    .channelFactory(() -> {
-                        EpollServerDomainSocketChannel channel = new EpollServerDomainSocketChannel();
-                        channel.pipeline().addLast(gate);
-                        return channel;
-                    })
-                    .bossEventLoopGroup(boss)
-                    .workerEventLoopGroup(workers)
-                    .executor(executor)
-                    .maxInboundMessageSize(config.maxInboundMessageBytes())
-                    .maxInboundMetadataSize(16 * 1024)
-                    .maxConcurrentCallsPerConnection(config.maxStreamsPerConnection())
-                    .permitKeepAliveTime(10, TimeUnit.SECONDS)
-                    .permitKeepAliveWithoutCalls(true)
-                    .addService(service)
-                    .build()
-                    .start();
-            UnixSocketFile.restrict(config.socketPath(), "rw-rw----"); // owner and group (0660)
+            if (socket) {
+                Set<Integer> allowed = config.allowedPeerUids().isEmpty()
+                        ? Set.copyOf(java.util.List.of(0, ownUid()))
+                        : config.allowedPeerUids();
+                server = GrpcReportServer.start(config, intake, new PeerCredentialsGate(allowed, self));
+            }
             MetricsHttpServer http = MetricsHttpServer.start(config.metricsAddress(), registry, metrics);
-            LOG.info("telemetry agent: reports on {}, metrics on http://{}/metrics, max {} series",
-                    config.socketPath(), NetUtil.toSocketAddressString(http.address()),
-                    config.maxSeries());
-            return new TelemetryAgent(config, metrics, captures, self, boss, workers, executor, server, accessLog, http);
+            LOG.info("telemetry agent: reports {}, metrics on http://{}/metrics, max {} series",
+                    socket ? "on " + config.socketPath() : "from this process",
+                    NetUtil.toSocketAddressString(http.address()), config.maxSeries());
+            return new TelemetryAgent(config, metrics, captures, self, intake, server, accessLog, http);
         } catch (IOException | RuntimeException e) {
             if (server != null) {
-                server.shutdownNow();
+                server.stop();
             }
-            shutdown(boss, workers, executor);
-            UnixSocketFile.remove(config.socketPath());
             if (accessLog != null) {
                 accessLog.close();
             }
-            throw e instanceof IOException io ? io
-                    : new IOException("cannot start the telemetry agent on " + config.socketPath() + ": "
-                            + e.getMessage(), e);
+            throw e instanceof IOException io ? io : new IOException(e.getMessage(), e); // it names what failed
         }
     }
 
@@ -159,8 +122,14 @@ public final class TelemetryAgent implements AutoCloseable {
         return http.address();
     }
 
+    /** Where the reports come in, or null when hosted (they are handed to {@link #intake()}). */
     public Path socketPath() {
-        return config.socketPath();
+        return server == null ? null : config.socketPath();
+    }
+
+    /** Where a hosting proxy hands its batches in. */
+    public ReportIntake intake() {
+        return intake;
     }
 
     /** The Istio aggregation, for tests and {@code /top}. */
@@ -190,19 +159,10 @@ public final class TelemetryAgent implements AutoCloseable {
             return;
         }
         stopped = true;
-        server.shutdown();
-        try {
-            if (!server.awaitTermination(2, TimeUnit.SECONDS)) {
-                server.shutdownNow();
-                server.awaitTermination(2, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            server.shutdownNow();
-            Thread.currentThread().interrupt();
+        if (server != null) {
+            server.stop();
         }
         http.close();
-        shutdown(boss, workers, executor);
-        UnixSocketFile.remove(config.socketPath());
         if (accessLog != null) {
             try {
                 accessLog.close();
@@ -211,11 +171,5 @@ public final class TelemetryAgent implements AutoCloseable {
             }
         }
         LOG.info("telemetry agent stopped ({})", why);
-    }
-
-    private static void shutdown(EventLoopGroup boss, EventLoopGroup workers, ExecutorService executor) {
-        boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-        executor.shutdownNow();
     }
 }

@@ -15,6 +15,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.telemetry.metrics.IstioMetrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
@@ -60,9 +61,10 @@ public final class MetricsHttpServer implements AutoCloseable {
                     })
                     .bind(address).syncUninterruptibly().channel();
             return new MetricsHttpServer(group, channel);
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Netty's bind failure is an IOException it throws undeclared
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-            throw new IllegalStateException("cannot serve /metrics on " + address + ": " + e.getMessage(), e);
+            throw new IllegalStateException("cannot serve /metrics on " + NetUtil.toSocketAddressString(address) + ": "
+                    + e.getMessage(), e);
         }
     }
 
