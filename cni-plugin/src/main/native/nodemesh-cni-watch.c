@@ -71,7 +71,8 @@ static void usage(const char *problem) {
     if (problem != NULL) {
         say("%s", problem);
     }
-    fputs("usage: nodemesh-cni-watch --dir DIR [--dir DIR ...] [--recheck-seconds N] [--settle-ms N] -- COMMAND [ARG ...]\n"
+    fputs("usage: nodemesh-cni-watch --dir DIR [--dir DIR ...] [--recheck-seconds N] [--settle-ms N] "
+          "-- COMMAND [ARG ...]\n"
           "Runs COMMAND now and each time a DIR changes; stops on SIGTERM, leaving everything in place.\n",
           problem != NULL ? stderr : stdout);
     exit(problem != NULL ? 2 : 0);

@@ -83,11 +83,13 @@ class AgentInProcessIT {
         Map<String, Integer> nices = nices(proxy.pid());
         int base = Scheduling.currentThreadNice();
         int lowered = Math.min(Scheduling.MAX_NICE, base + 10);
-        assertThat(nices.keySet()).anyMatch(t -> t.startsWith("telemetry-repor")).anyMatch(t -> t.startsWith("telemetry-http"))
+        assertThat(nices.keySet()).anyMatch(t -> t.startsWith("telemetry-repor"))
+                .anyMatch(t -> t.startsWith("telemetry-http"))
                 .noneMatch(t -> t.startsWith("telemetry-accep") || t.startsWith("telemetry-io")
                         || t.startsWith("telemetry-clien")); // the socket's threads, on either side
         assertThat(Files.readAllLines(classes)).as("gRPC is not loaded: the reports do not cross a socket")
-                .noneMatch(l -> l.contains(" io.grpc.")).anyMatch(l -> l.contains(" io.nodemesh.telemetry.agent.ReportIntake "));
+                .noneMatch(l -> l.contains(" io.grpc."))
+                .anyMatch(l -> l.contains(" io.nodemesh.telemetry.agent.ReportIntake "));
         nices.forEach((thread, nice) -> assertThat(nice).as(thread).isEqualTo(thread.startsWith("telemetry-") ? lowered
                 : base));
         assertThat(nices.keySet().stream().filter(t -> !t.startsWith("telemetry-")).count()).isGreaterThan(5);

@@ -22,7 +22,10 @@ final class GrpcReportTransport implements ReportTransport {
     private final EventLoopGroup group;
     private final ManagedChannel channel;
 
-    /** @param proxyNice the proxy's nice value, which the client's thread runs {@link TelemetryReporter#NICE_INCREMENT} below */
+    /**
+     * @param proxyNice the proxy's nice value, which the client's thread runs {@link TelemetryReporter#NICE_INCREMENT}
+     *                  below
+     */
     GrpcReportTransport(Path socket, int proxyNice) {
         this.socket = socket;
         this.group = new MultiThreadIoEventLoopGroup(1, new LowerPriorityThreads("telemetry-client", proxyNice),
@@ -57,7 +60,10 @@ final class GrpcReportTransport implements ReportTransport {
         return socket.toString();
     }
 
-    /** Netty's daemon threads for the gRPC client, each {@link TelemetryReporter#lowerPriority lowered} before it runs anything. */
+    /**
+     * Netty's daemon threads for the gRPC client, each {@link TelemetryReporter#lowerPriority lowered} before it runs
+     * anything.
+     */
     private static final class LowerPriorityThreads extends DefaultThreadFactory {
         private final int proxyNice;
 
