@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.nodemesh.testing.cni.WatcherLog;
 import java.io.IOException;
 import java.io.Reader;
 import java.net.ConnectException;
@@ -193,11 +194,11 @@ final class ImageIT {
         await(watchLog, Duration.ofSeconds(60), () -> Files.readString(conflist).contains("\"nodemesh-cni\"")
                 && Files.isExecutable(binDir.resolve("nodemesh-cni.d/jre/bin/java")));
         ProcessHandle pid1 = watch.children().findFirst().orElseThrow();
-        awaitQuiet(watchLog, pid1); // the runs for the start and for the bin dir it made are over
+        WatcherLog.awaitQuiet(watchLog, pid1); // the runs for the start and for the bin dir it made are over
         Path temp = Files.writeString(confDir.resolve(".10-bridge.conflist.tmp"), primary);
         Files.move(temp, conflist, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         await(watchLog, Duration.ofSeconds(60), () -> Files.readString(conflist).contains("\"nodemesh-cni\""));
-        awaitQuiet(watchLog, pid1);
+        WatcherLog.awaitQuiet(watchLog, pid1);
         new ProcessBuilder("kill", "-TERM", String.valueOf(pid1.pid())).start().waitFor();
         assertThat(watch.waitFor(30, TimeUnit.SECONDS)).as(Files.readString(watchLog)).isTrue();
         assertThat(watch.exitValue()).as(Files.readString(watchLog)).isZero();
@@ -271,20 +272,6 @@ final class ImageIT {
         List<String> argv = new ArrayList<>(image.entrypoint());
         argv.addAll(List.of(args));
         return argv;
-    }
-
-    /** Waits until {@code watcher} runs no command and its log has not grown for 1.5 s. */
-    private static void awaitQuiet(Path log, ProcessHandle watcher) throws Exception {
-        String before = Files.readString(log);
-        for (int i = 0; i < 40; i++) {
-            Thread.sleep(1500);
-            String now = Files.readString(log);
-            if (now.equals(before) && watcher.children().findAny().isEmpty()) {
-                return;
-            }
-            before = now;
-        }
-        throw new AssertionError("nodemesh-cni-watch never went quiet; its output:\n" + before);
     }
 
     /** Waits for {@code condition}; fails with the log of what runs when it does not hold within {@code limit}. */

@@ -3,6 +3,7 @@ package io.nodemesh.cni.install;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.nodemesh.testing.cni.WatcherLog;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -50,18 +51,18 @@ class CniWatchTest {
                 System.getProperty("java.class.path"), InstallOnce.class.getName(), tmp.toString()));
         within(Duration.ofSeconds(30), () -> InstallWatcherTest.oursLast(calico)
                 && Files.isExecutable(node.bin.resolve("nodemesh-cni")));
-        awaitQuiet(watch);
+        WatcherLog.awaitQuiet(log, watch.toHandle());
 
         for (int i = 0; i < 2; i++) {
             FakeNode.rewriteAsPrimary(calico, FakeNode.sample("10-calico.conflist"));
             within(Duration.ofSeconds(30), () -> InstallWatcherTest.oursLast(calico));
-            awaitQuiet(watch);
+            WatcherLog.awaitQuiet(log, watch.toHandle());
         }
         CniInstallerTest.assertOursLastAndTheRestAsIn(calico, FakeNode.sample("10-calico.conflist"));
 
         Files.delete(node.bin.resolve("nodemesh-cni"));
         within(Duration.ofSeconds(30), () -> Files.isExecutable(node.bin.resolve("nodemesh-cni")));
-        awaitQuiet(watch);
+        WatcherLog.awaitQuiet(log, watch.toHandle());
         assertThat(watch.isAlive()).isTrue();
         assertThat(output()).contains("watching " + node.conf, "(start)", node.conf + " changed",
                 node.bin + " changed");
@@ -235,20 +236,6 @@ class CniWatchTest {
         } catch (IOException e) {
             return "(no output: " + e + ")";
         }
-    }
-
-    /** Waits until the watcher runs no command and has said nothing new for 1.5 s. */
-    private void awaitQuiet(Process watch) throws InterruptedException {
-        String before = output();
-        for (int i = 0; i < 40; i++) {
-            Thread.sleep(1500);
-            String now = output();
-            if (now.equals(before) && watch.children().findAny().isEmpty()) {
-                return;
-            }
-            before = now;
-        }
-        throw new AssertionError("never quiet; it said:\n" + output());
     }
 
     private static int count(Path runs) {
