@@ -45,17 +45,19 @@ class PolicyCrdTest {
 
     @Test
     void namesTheResourceTheProxyWatches() {
-        assertThat(crd.getSpec().getGroup()).isEqualTo(PolicyResources.CONTEXT.getGroup());
-        assertThat(crd.getSpec().getNames().getKind()).isEqualTo(PolicyResources.CONTEXT.getKind());
-        assertThat(crd.getSpec().getNames().getPlural()).isEqualTo(PolicyResources.CONTEXT.getPlural());
+        assertThat(crd.getSpec().getGroup()).isEqualTo(PolicyResources.GROUP);
+        assertThat(crd.getSpec().getNames().getKind()).isEqualTo(PolicyResources.KIND);
+        assertThat(crd.getSpec().getNames().getPlural()).isEqualTo(PolicyResources.PLURAL);
         assertThat(crd.getSpec().getScope()).isEqualTo("Namespaced");
         assertThat(crd.getMetadata().getName())
-                .isEqualTo(PolicyResources.CONTEXT.getPlural() + "." + PolicyResources.CONTEXT.getGroup());
+                .isEqualTo(PolicyResources.PLURAL + "." + PolicyResources.GROUP);
         assertThat(crd.getSpec().getVersions()).singleElement().satisfies(v -> {
-            assertThat(v.getName()).isEqualTo(PolicyResources.CONTEXT.getVersion());
+            assertThat(v.getName()).isEqualTo(PolicyResources.VERSION);
             assertThat(v.getServed()).isTrue();
             assertThat(v.getStorage()).isTrue();
         });
+        assertThat(PolicyResources.PATH).isEqualTo("/apis/" + crd.getSpec().getGroup() + "/"
+                + crd.getSpec().getVersions().getFirst().getName() + "/" + crd.getSpec().getNames().getPlural());
     }
 
     @Test

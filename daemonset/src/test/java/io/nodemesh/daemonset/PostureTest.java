@@ -122,8 +122,8 @@ class PostureTest {
         assertThat(granted).containsExactlyInAnyOrderEntriesOf(Map.of(
                 "/namespaces", listWatch, "/pods", listWatch, "/services", listWatch,
                 "discovery.k8s.io/endpointslices", listWatch,
-                io.nodemesh.discovery.kubernetes.PolicyResources.CONTEXT.getGroup() + "/"
-                        + io.nodemesh.discovery.kubernetes.PolicyResources.CONTEXT.getPlural(), listWatch));
+                io.nodemesh.discovery.kubernetes.PolicyResources.GROUP + "/"
+                        + io.nodemesh.discovery.kubernetes.PolicyResources.PLURAL, listWatch));
         ClusterRoleBinding binding = m.one(ClusterRoleBinding.class);
         assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
         assertThat(binding.getSubjects()).singleElement().satisfies(s -> {

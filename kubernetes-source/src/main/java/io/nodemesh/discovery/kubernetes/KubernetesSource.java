@@ -1,17 +1,6 @@
 package io.nodemesh.discovery.kubernetes;
 
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.Namespace;
-import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Service;
-import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
-import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.fabric8.kubernetes.client.informers.cache.ReducedStateItemStore;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.config.ProxySettings;
@@ -19,6 +8,7 @@ import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.SourceStatus;
 import io.nodemesh.proxy.discovery.StandaloneConfig;
 import io.nodemesh.proxy.discovery.WorkloadSource;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,26 +30,27 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The mesh as the Kubernetes API says it is: shared informers on namespaces, this node's pods (field selector
- * {@code spec.nodeName}), every node's pods (keeping only what identifies a meshed pod: {@code CLUSTER_POD_FIELDS}),
- * services, EndpointSlices ({@code discovery.k8s.io/v1}) and {@code NodemeshAuthorizationPolicy}
- * custom resources ({@link PolicyResources}; the CRD must be installed), turned into snapshots by
- * {@link SnapshotBuilder}. The client is fabric8's on the JDK's HTTP client; its configuration comes from a kubeconfig
- * file or, without one, from fabric8's auto-configuration (in a pod: the service account's token and CA and
- * {@code KUBERNETES_SERVICE_HOST}; elsewhere {@code ~/.kube/config}).
+ * The mesh as the Kubernetes API says it is: namespaces, this node's pods (field selector {@code spec.nodeName}), every
+ * node's pods, services, EndpointSlices ({@code discovery.k8s.io/v1}) and {@code NodemeshAuthorizationPolicy} custom
+ * resources ({@link PolicyResources}; the CRD must be installed), each listed and watched by a {@link WatchedKind} and
+ * kept as the few fields the mesh reads ({@link ApiObjects}), turned into snapshots by {@link SnapshotBuilder}. The
+ * client is our own on the JDK's HTTP client ({@link ApiClient}: lists, and watches over WebSockets), without a typed
+ * model of the API; its configuration ({@link ApiConfig}) comes from a kubeconfig file or, without one, from the pod's
+ * service account (its token and CA and {@code KUBERNETES_SERVICE_HOST}), else {@code $KUBECONFIG} or
+ * {@code ~/.kube/config}.
  *
- * <p>{@link #start()} blocks until every informer has listed its objects (a {@link ConfigException} naming those that
- * did not, after the sync timeout). From then on every change any informer sees schedules a rebuild, debounced
- * ({@link Debounce}: a burst of events gives a handful of snapshots); a rebuild that gives the snapshot in force again
- * hands nothing on. A watch that breaks is re-established by fabric8 (resumed, or listed again when the API has
- * compacted past it), and the rebuild after it catches the snapshot up; while a list fails {@link #status()} says why.
- * A watch that goes quiet without breaking is caught by a periodic check against a direct list ({@code watchCheck})
- * and started anew.
+ * <p>{@link #start()} blocks until every kind has been listed (a {@link ConfigException} naming those that were not,
+ * after the sync timeout). From then on every change of any kind schedules a rebuild, debounced ({@link Debounce}: a
+ * burst of events gives a handful of snapshots); a rebuild that gives the snapshot in force again hands nothing on. A
+ * watch that breaks is re-established (resumed, or listed again when the API has compacted past it), and the rebuild
+ * after it catches the snapshot up; while a list fails {@link #status()} says why. A watch that goes quiet without
+ * breaking is caught by its pings, and by a periodic check against a direct list ({@code watchCheck}), which lists the
+ * kind again.
  *
  * <p>Network namespaces: a pod to capture that was already running when the proxy learnt of it (the proxy restarted,
  * its namespace was enrolled later) is looked for by its addresses through the {@link NetnsFinder}, once per rebuild
@@ -75,31 +66,27 @@ public final class KubernetesSource implements WorkloadSource {
     private static final Logger log = LoggerFactory.getLogger(KubernetesSource.class);
 
     private final String node;
-    private final KubernetesClient givenClient;
+    private final ApiConfig givenConfig;
     private final Path kubeconfig;
     private final Path settingsFile;
     private final NetnsFinder finder;
     private final Duration syncTimeout;
     private final Duration netnsRetry;
     private final Duration watchCheck;
+    private final Duration reconnect;
+    private final Duration ping;
     private final Debounce debounce;
     private final Map<String, Path> netnsByUid = new ConcurrentHashMap<>();
 
-    private KubernetesClient client;
-    /**
-     * What the informer on every node's pods keeps of each (besides its namespace and name): enough to know another
-     * node's meshed pod and its identity, a few hundred bytes instead of the whole object.
-     */
-    private static final String[] CLUSTER_POD_FIELDS = {"metadata.labels", "metadata.annotations", "spec.nodeName",
-            "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs"};
+    private ApiClient client;
 
     private final List<Watched<?>> watched = new CopyOnWriteArrayList<>();
-    private Watched<Namespace> namespaces;
-    private Watched<Pod> pods;
-    private Watched<Pod> clusterPods;
-    private Watched<Service> services;
-    private Watched<EndpointSlice> slices;
-    private Watched<GenericKubernetesResource> policies;
+    private Watched<ApiObjects.Namespace> namespaces;
+    private Watched<ApiObjects.Pod> pods;
+    private Watched<ApiObjects.Pod> clusterPods;
+    private Watched<ApiObjects.Service> services;
+    private Watched<ApiObjects.EndpointSlice> slices;
+    private Watched<ApiObjects.Policy> policies;
     private ProxySettings settings = ProxySettings.defaults();
     private BootSettings boot;
     private ScheduledExecutorService control;
@@ -116,13 +103,15 @@ public final class KubernetesSource implements WorkloadSource {
 
     private KubernetesSource(Builder b) {
         this.node = b.node;
-        this.givenClient = b.client;
+        this.givenConfig = b.config;
         this.kubeconfig = b.kubeconfig;
         this.settingsFile = b.settingsFile;
         this.finder = b.finder;
         this.syncTimeout = b.syncTimeout;
         this.netnsRetry = b.netnsRetry;
         this.watchCheck = b.watchCheck;
+        this.reconnect = b.reconnect;
+        this.ping = b.ping;
         this.debounce = new Debounce(b.quiet, b.max, this::rebuildQuietly);
     }
 
@@ -133,8 +122,8 @@ public final class KubernetesSource implements WorkloadSource {
 
     @Override
     public String describe() {
-        String api = client != null ? client.getMasterUrl().toString() : kubeconfig != null ? kubeconfig.toString()
-                : "(auto-configured)";
+        String api = client != null ? client.server().toString() : givenConfig != null
+                ? givenConfig.server().toString() : kubeconfig != null ? kubeconfig.toString() : "(auto-configured)";
         return "Kubernetes API " + api + ", node " + node;
     }
 
@@ -143,24 +132,17 @@ public final class KubernetesSource implements WorkloadSource {
         if (settingsFile != null) {
             readSettings();
         }
-        client = givenClient != null ? givenClient : newClient();
-        KubernetesClient c = client;
-        namespaces = watch("namespaces", () -> c.namespaces().runnableInformer(0),
-                () -> c.namespaces().list().getItems());
-        pods = watch("pods of node " + node,
-                () -> c.pods().inAnyNamespace().withField("spec.nodeName", node).runnableInformer(0),
-                () -> c.pods().inAnyNamespace().withField("spec.nodeName", node).list().getItems());
-        clusterPods = watch("pods of all nodes", () -> c.pods().inAnyNamespace().runnableInformer(0)
-                .itemStore(new ReducedStateItemStore<>(ReducedStateItemStore.NAME_KEY_STATE, Pod.class,
-                        c.getKubernetesSerialization(), CLUSTER_POD_FIELDS)),
-                () -> c.pods().inAnyNamespace().list().getItems());
-        services = watch("services", () -> c.services().inAnyNamespace().runnableInformer(0),
-                () -> c.services().inAnyNamespace().list().getItems());
-        slices = watch("endpointslices", () -> c.discovery().v1().endpointSlices().inAnyNamespace()
-                .runnableInformer(0), () -> c.discovery().v1().endpointSlices().inAnyNamespace().list().getItems());
-        policies = watch("nodemeshauthorizationpolicies.nodemesh.io", () -> c.genericKubernetesResources(
-                PolicyResources.CONTEXT).inAnyNamespace().runnableInformer(0), () -> c.genericKubernetesResources(
-                PolicyResources.CONTEXT).inAnyNamespace().list().getItems());
+        client = new ApiClient(givenConfig != null ? givenConfig
+                : kubeconfig != null ? ApiConfig.kubeconfig(kubeconfig) : ApiConfig.auto());
+        namespaces = watch("namespaces", "/api/v1/namespaces", "", ApiObjects::namespace);
+        pods = watch("pods of node " + node, "/api/v1/pods",
+                "fieldSelector=" + ApiClient.encode("spec.nodeName=" + node), ApiObjects::pod);
+        clusterPods = watch("pods of all nodes", "/api/v1/pods", "", ApiObjects::pod);
+        services = watch("services", "/api/v1/services", "", ApiObjects::service);
+        slices = watch("endpointslices", "/apis/discovery.k8s.io/v1/endpointslices", "",
+                ApiObjects::endpointSlice);
+        policies = watch(PolicyResources.PLURAL + "." + PolicyResources.GROUP, PolicyResources.PATH, "",
+                ApiObjects::policy);
         awaitSync();
         SnapshotBuilder.Result first;
         try {
@@ -188,66 +170,29 @@ public final class KubernetesSource implements WorkloadSource {
         boot = doc.boot();
     }
 
-    private KubernetesClient newClient() throws ConfigException {
-        try {
-            Config config = kubeconfig != null ? Config.fromKubeconfig(kubeconfig.toFile())
-                    : Config.autoConfigure(null);
-            return new KubernetesClientBuilder().withConfig(config).build();
-        } catch (RuntimeException e) {
-            throw new ConfigException((kubeconfig != null ? kubeconfig + ": " : "Kubernetes client configuration: ")
-                    + e.getMessage(), e);
-        }
-    }
-
-    private <T extends HasMetadata> Watched<T> watch(String what, Supplier<SharedIndexInformer<T>> factory,
-            Supplier<List<T>> lister) {
-        Watched<T> w = new Watched<>(what, factory, lister);
-        w.informer = informer(w);
+    private <T extends ApiObjects.ApiObject> Watched<T> watch(String what, String path, String query,
+            Function<JsonNode, T> parse) {
+        Watched<T> w = new Watched<>(what, path, query);
+        w.kind = new WatchedKind<>(what, path, query, parse, client, debounce::changed, error -> {
+            if (!error.equals(w.lastLogged)) {
+                log.warn("{}: {} (retrying)", describe(), error);
+            }
+            w.lastLogged = error;
+        }, reconnect, ping);
         watched.add(w);
         return w;
     }
 
-    /** A new informer for {@code w}, every change it sees scheduling a rebuild. Not started. */
-    private <T extends HasMetadata> SharedIndexInformer<T> informer(Watched<T> w) {
-        String what = w.what;
-        SharedIndexInformer<T> informer = w.factory.get();
-        informer.addEventHandler(new ResourceEventHandler<T>() {
-            @Override
-            public void onAdd(T obj) {
-                debounce.changed();
-            }
-
-            @Override
-            public void onUpdate(T oldObj, T newObj) {
-                debounce.changed();
-            }
-
-            @Override
-            public void onDelete(T obj, boolean deletedFinalStateUnknown) {
-                debounce.changed();
-            }
-        });
-        informer.exceptionHandler((started, t) -> {
-            String error = what + ": " + t;
-            if (!error.equals(w.error)) {
-                log.warn("{}: {} (retrying)", describe(), error);
-            }
-            w.error = error;
-            return !closed; // keep retrying: a list or watch that fails now may work in a moment
-        });
-        return informer;
-    }
-
-    /** Starts every informer and waits until all have listed, or the sync timeout has passed. */
+    /** Starts every kind and waits until all have listed, or the sync timeout has passed. */
     private void awaitSync() throws ConfigException {
         long deadline = System.nanoTime() + syncTimeout.toNanos();
         List<CompletableFuture<Void>> started = new ArrayList<>();
-        watched.forEach(w -> started.add(w.informer.start().toCompletableFuture()));
+        watched.forEach(w -> started.add(w.kind.start()));
         for (var f : started) {
             try {
                 f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             } catch (TimeoutException | ExecutionException e) {
-                break; // reported below, with every informer that has not synced
+                break; // reported below, with every kind that has not synced
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 close();
@@ -257,9 +202,9 @@ public final class KubernetesSource implements WorkloadSource {
         List<String> missing = new ArrayList<>();
         String error = null;
         for (Watched<?> w : watched) {
-            if (!w.informer.hasSynced()) {
+            if (!w.kind.hasSynced()) {
                 missing.add(w.what);
-                error = error != null ? error : w.error;
+                error = error != null ? error : w.kind.error();
             }
         }
         if (!missing.isEmpty()) {
@@ -270,7 +215,7 @@ public final class KubernetesSource implements WorkloadSource {
         }
     }
 
-    /** Builds from the informers' caches, looking once for the namespaces of pods to capture that lack one. */
+    /** Builds from the caches, looking once for the namespaces of pods to capture that lack one. */
     private SnapshotBuilder.Result build() {
         SnapshotBuilder.Result result = buildWith();
         if (!result.unplaced().isEmpty() && finder != NetnsFinder.NONE) {
@@ -291,16 +236,16 @@ public final class KubernetesSource implements WorkloadSource {
             }
         }
         Set<String> uids = new HashSet<>();
-        pods.informer.getStore().list().forEach(p -> uids.add(p.getMetadata().getUid()));
+        pods.kind.objects().forEach(p -> uids.add(p.meta().uid()));
         netnsByUid.keySet().retainAll(uids);
         report(result.problems());
         return result;
     }
 
     private SnapshotBuilder.Result buildWith() {
-        return SnapshotBuilder.build(node, settings, namespaces.informer.getStore().list(),
-                pods.informer.getStore().list(), clusterPods.informer.getStore().list(), services.informer.getStore().list(),
-                slices.informer.getStore().list(), policies.informer.getStore().list(), netnsByUid);
+        return SnapshotBuilder.build(node, settings, namespaces.kind.objects(), pods.kind.objects(),
+                clusterPods.kind.objects(), services.kind.objects(), slices.kind.objects(), policies.kind.objects(),
+                netnsByUid);
     }
 
     /** Logs each problem once (again only if it went away and came back). */
@@ -341,11 +286,10 @@ public final class KubernetesSource implements WorkloadSource {
     }
 
     /**
-     * Lists every kind directly and restarts an informer found behind the API: an object the API showed unchanged at
-     * two checks in a row that the informer's cache does not hold as listed, or an object the cache still holds that
-     * neither list showed. Events in flight cannot look like that (they are younger than one interval); a watch that
-     * went deaf does (seen with fabric8 8.0 on the JDK's WebSocket: a watch whose connection was closed while it held
-     * a message in hand never noticed, and never saw another event). Restarting lists again and watches anew.
+     * Lists every kind directly and lists again a kind found behind the API: an object the API showed unchanged at two
+     * checks in a row that the cache does not hold as listed, or an object the cache still holds that neither list
+     * showed. Events in flight cannot look like that (they are younger than one interval); a watch that went deaf
+     * without its connection failing does. Listing again replaces the cache and watches anew.
      */
     private void checkWatches() {
         for (Watched<?> w : watched) {
@@ -354,20 +298,29 @@ public final class KubernetesSource implements WorkloadSource {
             }
             try {
                 check(w);
-            } catch (RuntimeException e) {
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (IOException | RuntimeException e) {
                 log.debug("{}: cannot list {} to check its watch: {}", describe(), w.what, e.toString());
             }
         }
     }
 
-    private <T extends HasMetadata> void check(Watched<T> w) {
-        Map<String, String> listed = versions(w.lister.get());
+    private <T extends ApiObjects.ApiObject> void check(Watched<T> w) throws IOException, InterruptedException {
+        Map<String, String> listed = new HashMap<>();
+        for (JsonNode item : client.list(w.path, w.query).items()) {
+            ApiObjects.Meta meta = ApiObjects.meta(item);
+            if (meta.uid() != null) {
+                listed.put(meta.uid(), String.valueOf(meta.resourceVersion()));
+            }
+        }
         Map<String, String> previous = w.lastListed;
         w.lastListed = listed;
-        if (previous == null || !w.informer.hasSynced()) {
+        if (previous == null || !w.kind.hasSynced()) {
             return;
         }
-        Map<String, String> cached = versions(w.informer.getStore().list());
+        Map<String, String> cached = w.kind.versions();
         boolean behind = false;
         for (var e : listed.entrySet()) {
             behind |= e.getValue().equals(previous.get(e.getKey())) && !e.getValue().equals(cached.get(e.getKey()));
@@ -376,49 +329,11 @@ public final class KubernetesSource implements WorkloadSource {
             behind |= !listed.containsKey(uid) && !previous.containsKey(uid);
         }
         if (behind && !closed) {
-            log.warn("{}: the {} informer is behind the API (its watch went quiet): listing and watching again",
+            log.warn("{}: the cache of {} is behind the API (its watch went quiet): listing and watching again",
                     describe(), w.what);
-            restart(w);
+            w.lastListed = null;
+            w.kind.relist();
         }
-    }
-
-    /**
-     * Replaces {@code w}'s informer by a new one once that one has listed (a rebuild meanwhile reads the old one's
-     * cache: a new informer's cache is empty until its list is in, and a snapshot built from it would release every
-     * pod). On a watchdog thread.
-     */
-    private <T extends HasMetadata> void restart(Watched<T> w) {
-        SharedIndexInformer<T> fresh = informer(w);
-        try {
-            fresh.start().toCompletableFuture().get(syncTimeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            fresh.stop();
-            Thread.currentThread().interrupt();
-            return;
-        } catch (ExecutionException | TimeoutException e) {
-            fresh.stop();
-            log.warn("{}: {} did not list again within {} ms; trying at the next check", describe(), w.what,
-                    syncTimeout.toMillis());
-            return;
-        }
-        SharedIndexInformer<T> stale = w.informer;
-        w.informer = fresh;
-        w.lastListed = null;
-        stale.stop();
-        if (closed) {
-            fresh.stop();
-        }
-        debounce.changed();
-    }
-
-    private static Map<String, String> versions(List<? extends HasMetadata> objects) {
-        Map<String, String> out = new HashMap<>();
-        for (HasMetadata o : objects) {
-            if (o.getMetadata() != null && o.getMetadata().getUid() != null) {
-                out.put(o.getMetadata().getUid(), String.valueOf(o.getMetadata().getResourceVersion()));
-            }
-        }
-        return out;
     }
 
     @Override
@@ -480,8 +395,8 @@ public final class KubernetesSource implements WorkloadSource {
     public SourceStatus status() {
         String error = buildError;
         for (Watched<?> w : watched) {
-            if (error == null && w.error != null && !w.informer.isWatching()) {
-                error = w.error;
+            if (error == null && w.kind.error() != null && !w.kind.isWatching()) {
+                error = w.kind.error();
             }
         }
         return new SourceStatus(describe(), loadedAtMillis, error != null ? error : problems);
@@ -499,35 +414,35 @@ public final class KubernetesSource implements WorkloadSource {
         if (watchdog != null) {
             watchdog.cancel(false);
         }
-        watched.forEach(w -> w.informer.stop());
-        if (client != null && givenClient == null) {
+        watched.forEach(w -> w.kind.stop());
+        if (client != null) {
             client.close();
         }
     }
 
     /**
-     * One kind of object watched: its informer (replaced when it is found behind), how to make another and how to
-     * list the objects directly, and what it last failed with (the exception handler's thread writes, status() reads).
+     * One kind of object watched: its cache, and its API path to list directly; what the last check listed and the
+     * last failure logged.
      */
-    private static final class Watched<T extends HasMetadata> {
+    private static final class Watched<T extends ApiObjects.ApiObject> {
         final String what;
-        final Supplier<SharedIndexInformer<T>> factory;
-        final Supplier<List<T>> lister;
-        volatile SharedIndexInformer<T> informer;
-        volatile String error;
+        final String path;
+        final String query;
+        WatchedKind<T> kind;
+        volatile String lastLogged;
         Map<String, String> lastListed;
 
-        Watched(String what, Supplier<SharedIndexInformer<T>> factory, Supplier<List<T>> lister) {
+        Watched(String what, String path, String query) {
             this.what = what;
-            this.factory = factory;
-            this.lister = lister;
+            this.path = path;
+            this.query = query;
         }
     }
 
     /** Settings for a {@link KubernetesSource}; only the node name is required. */
     public static final class Builder {
         private final String node;
-        private KubernetesClient client;
+        private ApiConfig config;
         private Path kubeconfig;
         private Path settingsFile;
         private NetnsFinder finder = NetnsFinder.NONE;
@@ -536,6 +451,8 @@ public final class KubernetesSource implements WorkloadSource {
         private Duration syncTimeout = Duration.ofSeconds(30);
         private Duration netnsRetry = Duration.ofSeconds(2);
         private Duration watchCheck = Duration.ofMinutes(2);
+        private Duration reconnect = Duration.ofSeconds(1);
+        private Duration ping = Duration.ofSeconds(30);
 
         private Builder(String node) {
             if (node == null || node.isBlank()) {
@@ -544,17 +461,35 @@ public final class KubernetesSource implements WorkloadSource {
             this.node = node;
         }
 
-        /** Talks through {@code client}, which the caller keeps and closes (tests, embedding). */
-        public Builder client(KubernetesClient client) {
-            this.client = Objects.requireNonNull(client, "client");
+        /** Talks to the API as {@code config} says (tests, embedding). */
+        public Builder api(ApiConfig config) {
+            this.config = Objects.requireNonNull(config, "config");
             this.kubeconfig = null;
             return this;
         }
 
-        /** Configures the client from this kubeconfig file instead of fabric8's auto-configuration. */
+        /** Configures the client from this kubeconfig file instead of the pod's service account. */
         public Builder kubeconfig(Path file) {
             this.kubeconfig = Objects.requireNonNull(file, "file");
-            this.client = null;
+            this.config = null;
+            return this;
+        }
+
+        /**
+         * After a broken watch or a failed list, wait {@code delay} before trying again, doubling on each failure in a
+         * row up to 30 s (default 1 s).
+         */
+        public Builder reconnect(Duration delay) {
+            this.reconnect = Objects.requireNonNull(delay, "delay");
+            return this;
+        }
+
+        /**
+         * Ping each watch every {@code interval}; one that hears nothing (no event, no pong) for two intervals is
+         * dropped and watched again (default 30 s).
+         */
+        public Builder ping(Duration interval) {
+            this.ping = Objects.requireNonNull(interval, "interval");
             return this;
         }
 

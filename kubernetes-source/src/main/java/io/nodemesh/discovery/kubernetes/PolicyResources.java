@@ -1,8 +1,7 @@
 package io.nodemesh.discovery.kubernetes;
 
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.ObjectMeta;
-import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.nodemesh.discovery.kubernetes.ApiObjects.Meta;
+import io.nodemesh.discovery.kubernetes.ApiObjects.Policy;
 import io.nodemesh.proxy.policy.AuthorizationPolicy;
 import io.nodemesh.proxy.policy.PolicyException;
 import io.nodemesh.proxy.policy.PolicyReader;
@@ -25,14 +24,16 @@ import java.util.Map;
  */
 public final class PolicyResources {
 
-    /** The custom resource: group {@code nodemesh.io}, version {@code v1alpha1}, namespaced. */
-    public static final ResourceDefinitionContext CONTEXT = new ResourceDefinitionContext.Builder()
-            .withGroup("nodemesh.io")
-            .withVersion("v1alpha1")
-            .withKind("NodemeshAuthorizationPolicy")
-            .withPlural("nodemeshauthorizationpolicies")
-            .withNamespaced(true)
-            .build();
+    /** The custom resource's API group. */
+    public static final String GROUP = "nodemesh.io";
+    /** The custom resource's version. */
+    public static final String VERSION = "v1alpha1";
+    /** The custom resource's kind (it is namespaced). */
+    public static final String KIND = "NodemeshAuthorizationPolicy";
+    /** The custom resource's plural name, as in its paths and its CRD's name ({@code PLURAL.GROUP}). */
+    public static final String PLURAL = "nodemeshauthorizationpolicies";
+    /** Where the policies of every namespace are listed and watched. */
+    public static final String PATH = "/apis/" + GROUP + "/" + VERSION + "/" + PLURAL;
 
     private PolicyResources() {
     }
@@ -41,23 +42,22 @@ public final class PolicyResources {
      * The policies of {@code objects}, ordered by namespace and name; a policy that cannot be enforced as written is
      * replaced by its closed form and described in {@code problems}.
      */
-    static List<AuthorizationPolicy> read(Collection<GenericKubernetesResource> objects, List<String> problems) {
-        List<GenericKubernetesResource> sorted = new ArrayList<>(objects);
-        sorted.sort(Comparator.comparing((GenericKubernetesResource r) -> r.getMetadata().getNamespace())
-                .thenComparing(r -> r.getMetadata().getName()));
+    static List<AuthorizationPolicy> read(Collection<Policy> objects, List<String> problems) {
+        List<Policy> sorted = new ArrayList<>(objects);
+        sorted.sort(Comparator.comparing((Policy r) -> r.meta().namespace()).thenComparing(r -> r.meta().name()));
         List<AuthorizationPolicy> out = new ArrayList<>();
-        for (GenericKubernetesResource r : sorted) {
-            ObjectMeta meta = r.getMetadata();
-            String key = meta.getNamespace() + "/" + meta.getName();
-            Object spec = r.getAdditionalProperties().get("spec");
+        for (Policy r : sorted) {
+            Meta meta = r.meta();
+            String key = meta.namespace() + "/" + meta.name();
+            Object spec = r.spec();
             Map<?, ?> fields = spec instanceof Map<?, ?> m ? m : Map.of();
             try {
                 if (!(spec instanceof Map<?, ?>)) {
                     throw new PolicyException("spec: expected a mapping");
                 }
-                out.add(PolicyReader.read(meta.getNamespace(), meta.getName(), fields, "spec"));
+                out.add(PolicyReader.read(meta.namespace(), meta.name(), fields, "spec"));
             } catch (PolicyException | RuntimeException e) {
-                AuthorizationPolicy closed = closed(meta.getNamespace(), meta.getName(), fields);
+                AuthorizationPolicy closed = closed(meta.namespace(), meta.name(), fields);
                 problems.add("NodemeshAuthorizationPolicy " + key + ": " + e.getMessage() + "; enforced closed: "
                         + (closed.action() == AuthorizationPolicy.Action.DENY
                                 ? "it denies every connection to the workloads it selects"

@@ -1,17 +1,16 @@
 package io.nodemesh.discovery.kubernetes;
 
-import io.fabric8.kubernetes.api.model.IntOrString;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.Namespace;
-import io.fabric8.kubernetes.api.model.ObjectMeta;
-import io.fabric8.kubernetes.api.model.ObjectReference;
-import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodIP;
-import io.fabric8.kubernetes.api.model.Service;
-import io.fabric8.kubernetes.api.model.ServicePort;
-import io.fabric8.kubernetes.api.model.discovery.v1.Endpoint;
-import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort;
-import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.nodemesh.discovery.kubernetes.ApiObjects.ApiObject;
+import io.nodemesh.discovery.kubernetes.ApiObjects.Endpoint;
+import io.nodemesh.discovery.kubernetes.ApiObjects.EndpointSlice;
+import io.nodemesh.discovery.kubernetes.ApiObjects.Meta;
+import io.nodemesh.discovery.kubernetes.ApiObjects.Namespace;
+import io.nodemesh.discovery.kubernetes.ApiObjects.Pod;
+import io.nodemesh.discovery.kubernetes.ApiObjects.Policy;
+import io.nodemesh.discovery.kubernetes.ApiObjects.Service;
+import io.nodemesh.discovery.kubernetes.ApiObjects.ServicePort;
+import io.nodemesh.discovery.kubernetes.ApiObjects.SlicePort;
+import io.nodemesh.discovery.kubernetes.ApiObjects.TargetRef;
 import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.Enrolment;
@@ -33,12 +32,11 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.Function;
 
 /**
- * Turns what the informers hold (namespaces, this node's pods, services, EndpointSlices) into a {@link MeshSnapshot}.
- * A pure function of its inputs, so every rule is unit-tested without an API server; {@link KubernetesSource} calls it
- * on the control thread after each (debounced) change.
+ * Turns what the source's caches hold ({@link ApiObjects}: namespaces, this node's pods, services, EndpointSlices,
+ * policies) into a {@link MeshSnapshot}. A pure function of its inputs, so every rule is unit-tested without an API
+ * server; {@link KubernetesSource} calls it on the control thread after each (debounced) change.
  *
  * <p>The rules, in the order they apply:
  * <ul>
@@ -49,11 +47,11 @@ import java.util.function.Function;
  *       captured). It is meshed by {@link Enrolment} and then captured here; its network namespace comes from
  *       {@code netnsByUid}, and a captured pod without one is listed in {@link Result#unplaced()} so that the source
  *       can look for it. A pod without a service account gets {@code default}, as the API server gives it.</li>
- *   <li>Pods of other nodes come from {@code clusterPods} (an informer on every node's pods that keeps only the
- *       fields this needs): one of an enrolled namespace, not opted out and not on the host's network is a meshed pod
- *       of that node with its service account, so a tunnel to it requires its identity. Only those of enrolled
+ *   <li>Pods of other nodes come from {@code clusterPods} (the source's cache of every node's pods): one of an
+ *       enrolled namespace, not opted out and not on the host's network is a meshed pod of that node with its
+ *       service account, so a tunnel to it requires its identity. Only those of enrolled
  *       namespaces are kept: the others route like any address outside the mesh. An endpoint of an EndpointSlice
- *       whose pod that informer has not seen yet becomes a meshed pod of its node too, with the service account
+ *       whose pod that cache has not seen yet becomes a meshed pod of its node too, with the service account
  *       {@code ""} (unknown: a tunnel to it fails its handshake until the pod is seen).</li>
  *   <li>A service's TCP ports at its cluster IPs; its endpoints are those of the EndpointSlices labelled
  *       {@code kubernetes.io/service-name} with its name in its namespace; a named target port is resolved by the
@@ -79,7 +77,7 @@ public final class SnapshotBuilder {
     /**
      * What one build gives.
      *
-     * @param snapshot the mesh as the informers saw it
+     * @param snapshot the mesh as the source's caches held it
      * @param unplaced this node's pods to capture whose network namespace is not known yet
      * @param problems input left out, one line each, in a stable order (the source logs each once)
      */
@@ -116,41 +114,40 @@ public final class SnapshotBuilder {
      */
     public static Result build(String node, ProxySettings settings, Collection<Namespace> namespaces,
             Collection<Pod> pods, Collection<Pod> clusterPods, Collection<Service> services,
-            Collection<EndpointSlice> slices, Collection<GenericKubernetesResource> policies,
-            Map<String, Path> netnsByUid) {
+            Collection<EndpointSlice> slices, Collection<Policy> policies, Map<String, Path> netnsByUid) {
         return new SnapshotBuilder(node).build(settings, namespaces, pods, clusterPods, services, slices, policies,
                 netnsByUid);
     }
 
     private Result build(ProxySettings settings, Collection<Namespace> namespaceObjects, Collection<Pod> podObjects,
-            Collection<Pod> clusterPodObjects, Collection<Service> serviceObjects, Collection<EndpointSlice> sliceObjects,
-            Collection<GenericKubernetesResource> policyObjects, Map<String, Path> netnsByUid) {
+            Collection<Pod> clusterPodObjects, Collection<Service> serviceObjects,
+            Collection<EndpointSlice> sliceObjects, Collection<Policy> policyObjects, Map<String, Path> netnsByUid) {
         Map<String, NamespaceSpec> namespaces = namespaces(namespaceObjects);
         Map<InetAddress, String> owners = new HashMap<>();
         List<Unplaced> unplaced = new ArrayList<>();
         Map<String, PodSpec> pods = new LinkedHashMap<>();
-        for (Pod pod : sorted(podObjects, Pod::getMetadata)) {
+        for (Pod pod : sorted(podObjects)) {
             PodSpec spec = localPod(pod, namespaces, netnsByUid);
             if (spec != null && claim(spec.key(), spec.ips(), owners)) {
                 pods.put(spec.key(), spec);
                 if (spec.capture() && spec.netns() == null && !spec.ips().isEmpty()) {
-                    unplaced.add(new Unplaced(pod.getMetadata().getUid(), spec.key(), spec.ips()));
+                    unplaced.add(new Unplaced(pod.meta().uid(), spec.key(), spec.ips()));
                 }
             }
         }
-        for (Pod pod : sorted(clusterPodObjects, Pod::getMetadata)) {
+        for (Pod pod : sorted(clusterPodObjects)) {
             PodSpec remote = remotePod(pod, namespaces);
             if (remote != null && !pods.containsKey(remote.key()) && claim(remote.key(), remote.ips(), owners)) {
                 pods.put(remote.key(), remote);
             }
         }
-        List<EndpointSlice> slices = sorted(sliceObjects, EndpointSlice::getMetadata);
+        List<EndpointSlice> slices = sorted(sliceObjects);
         for (PodSpec remote : remotePods(slices, namespaces, pods.keySet())) {
             if (claim(remote.key(), remote.ips(), owners)) {
                 pods.put(remote.key(), remote);
             }
         }
-        List<ServiceSpec> services = services(sorted(serviceObjects, Service::getMetadata), slices, owners);
+        List<ServiceSpec> services = services(sorted(serviceObjects), slices, owners);
         MeshSnapshot snapshot = new MeshSnapshot(settings, List.copyOf(namespaces.values()), List.copyOf(pods.values()),
                 services, PolicyResources.read(policyObjects, problems));
         return new Result(snapshot, unplaced, problems);
@@ -159,71 +156,65 @@ public final class SnapshotBuilder {
     private Map<String, NamespaceSpec> namespaces(Collection<Namespace> objects) {
         Map<String, NamespaceSpec> out = new TreeMap<>();
         for (Namespace ns : objects) {
-            ObjectMeta meta = ns.getMetadata();
-            if (meta == null || blank(meta.getName())) {
+            Meta meta = ns.meta();
+            if (blank(meta.name())) {
                 problems.add("a namespace without metadata.name: left out");
                 continue;
             }
-            out.put(meta.getName(), new NamespaceSpec(meta.getName(), strings(meta.getLabels())));
+            out.put(meta.name(), new NamespaceSpec(meta.name(), meta.labels()));
         }
         return out;
     }
 
     /**
      * Another node's pod of an enrolled namespace, meshed by {@link Enrolment}, with its service account (its
-     * identity), or null: this node's (its own informer says more), not enrolled, on the host's network, finished, or
+     * identity), or null: this node's (its own cache says more), not enrolled, on the host's network, finished, or
      * without an address yet.
      */
     private PodSpec remotePod(Pod pod, Map<String, NamespaceSpec> namespaces) {
-        ObjectMeta meta = pod.getMetadata();
-        var spec = pod.getSpec();
-        if (meta == null || blank(meta.getName()) || blank(meta.getNamespace()) || spec == null
-                || blank(spec.getNodeName()) || node.equals(spec.getNodeName())) {
+        Meta meta = pod.meta();
+        if (blank(meta.name()) || blank(meta.namespace()) || blank(pod.nodeName()) || node.equals(pod.nodeName())) {
             return null;
         }
-        NamespaceSpec ns = namespaces.get(meta.getNamespace());
-        if (ns == null || !Enrolment.meshed(ns.labels(), strings(meta.getAnnotations()),
-                Boolean.TRUE.equals(spec.getHostNetwork()))) {
+        NamespaceSpec ns = namespaces.get(meta.namespace());
+        if (ns == null || !Enrolment.meshed(ns.labels(), meta.annotations(), pod.hostNetwork())) {
             return null;
         }
-        List<InetAddress> ips = addresses(pod, meta.getNamespace() + "/" + meta.getName());
+        List<InetAddress> ips = addresses(pod, meta.key());
         if (ips == null || ips.isEmpty()) {
             return null;
         }
-        String sa = blank(spec.getServiceAccountName()) ? "default" : spec.getServiceAccountName();
-        return new PodSpec(meta.getName(), meta.getNamespace(), sa, ips, spec.getNodeName(), strings(meta.getLabels()),
-                null, true, false, List.of(), List.of(), List.of());
+        String sa = blank(pod.serviceAccountName()) ? "default" : pod.serviceAccountName();
+        return new PodSpec(meta.name(), meta.namespace(), sa, ips, pod.nodeName(), meta.labels(), null, true, false,
+                List.of(), List.of(), List.of());
     }
 
     /** This node's pod as the mesh sees it, or null when it is not in the snapshot (see the class comment). */
     private PodSpec localPod(Pod pod, Map<String, NamespaceSpec> namespaces, Map<String, Path> netnsByUid) {
-        ObjectMeta meta = pod.getMetadata();
-        if (meta == null || blank(meta.getName()) || blank(meta.getNamespace())) {
+        Meta meta = pod.meta();
+        if (blank(meta.name()) || blank(meta.namespace())) {
             problems.add("a pod without metadata.name or metadata.namespace: left out");
             return null;
         }
-        String key = meta.getNamespace() + "/" + meta.getName();
-        var spec = pod.getSpec();
-        if (spec == null || !node.equals(spec.getNodeName())) {
+        if (!node.equals(pod.nodeName())) {
             return null; // another node's, or not scheduled yet
         }
-        if (Boolean.TRUE.equals(spec.getHostNetwork())) {
+        if (pod.hostNetwork()) {
             return null;
         }
-        List<InetAddress> ips = addresses(pod, key);
+        List<InetAddress> ips = addresses(pod, meta.key());
         if (ips == null) {
             return null; // finished, or bad input (named in problems)
         }
-        NamespaceSpec ns = namespaces.get(meta.getNamespace());
-        Map<String, String> annotations = strings(meta.getAnnotations());
-        boolean meshed = Enrolment.meshed(ns == null ? Map.of() : ns.labels(), annotations, false);
+        NamespaceSpec ns = namespaces.get(meta.namespace());
+        boolean meshed = Enrolment.meshed(ns == null ? Map.of() : ns.labels(), meta.annotations(), false);
         if (ips.isEmpty() && !meshed) {
             return null; // no address yet, and nothing for the CNI plugin to hand over
         }
-        String sa = blank(spec.getServiceAccountName()) ? "default" : spec.getServiceAccountName();
-        Path netns = meshed && meta.getUid() != null ? netnsByUid.get(meta.getUid()) : null;
-        return new PodSpec(meta.getName(), meta.getNamespace(), sa, ips, node, strings(meta.getLabels()), netns,
-                meshed, meshed, List.of(), List.of(), List.of());
+        String sa = blank(pod.serviceAccountName()) ? "default" : pod.serviceAccountName();
+        Path netns = meshed && meta.uid() != null ? netnsByUid.get(meta.uid()) : null;
+        return new PodSpec(meta.name(), meta.namespace(), sa, ips, node, meta.labels(), netns, meshed, meshed,
+                List.of(), List.of(), List.of());
     }
 
     /**
@@ -231,22 +222,11 @@ public final class SnapshotBuilder {
      * {@link #problems}).
      */
     private List<InetAddress> addresses(Pod pod, String key) {
-        var status = pod.getStatus();
-        if (status == null) {
-            return List.of();
-        }
-        String phase = status.getPhase();
-        if ("Succeeded".equals(phase) || "Failed".equals(phase)) {
+        if ("Succeeded".equals(pod.phase()) || "Failed".equals(pod.phase())) {
             return null;
         }
-        List<String> texts = new ArrayList<>();
-        if (status.getPodIPs() != null && !status.getPodIPs().isEmpty()) {
-            status.getPodIPs().stream().map(PodIP::getIp).forEach(texts::add);
-        } else if (!blank(status.getPodIP())) {
-            texts.add(status.getPodIP());
-        }
         List<InetAddress> ips = new ArrayList<>();
-        for (String text : texts) {
+        for (String text : pod.ips()) {
             InetAddress ip = ip(text);
             if (ip == null) {
                 problems.add("pod " + key + ": status.podIPs: '" + text + "' is not an IP address: left out");
@@ -264,23 +244,23 @@ public final class SnapshotBuilder {
             Set<String> local) {
         Map<String, RemotePod> byKey = new LinkedHashMap<>();
         for (EndpointSlice slice : slices) {
-            if (slice.getMetadata() == null || slice.getEndpoints() == null || !isIp(slice.getAddressType())) {
+            if (!isIp(slice.addressType())) {
                 continue;
             }
-            for (Endpoint ep : slice.getEndpoints()) {
-                ObjectReference ref = ep.getTargetRef();
-                if (ref == null || !"Pod".equals(ref.getKind()) || blank(ref.getName())) {
+            for (Endpoint ep : slice.endpoints()) {
+                TargetRef ref = ep.targetRef();
+                if (ref == null || !"Pod".equals(ref.kind()) || blank(ref.name())) {
                     continue;
                 }
-                String namespace = blank(ref.getNamespace()) ? slice.getMetadata().getNamespace() : ref.getNamespace();
+                String namespace = blank(ref.namespace()) ? slice.meta().namespace() : ref.namespace();
                 NamespaceSpec ns = namespaces.get(namespace);
-                String nodeName = ep.getNodeName() == null ? "" : ep.getNodeName();
-                String key = namespace + "/" + ref.getName();
+                String nodeName = ep.nodeName() == null ? "" : ep.nodeName();
+                String key = namespace + "/" + ref.name();
                 if (ns == null || !ns.enrolled() || node.equals(nodeName) || local.contains(key)) {
                     continue; // not meshed, or this node's (its own pod object says more)
                 }
-                RemotePod pod = byKey.computeIfAbsent(key, k -> new RemotePod(ref.getName(), namespace, nodeName));
-                for (String text : ep.getAddresses() == null ? List.<String>of() : ep.getAddresses()) {
+                RemotePod pod = byKey.computeIfAbsent(key, k -> new RemotePod(ref.name(), namespace, nodeName));
+                for (String text : ep.addresses()) {
                     InetAddress ip = ip(text);
                     if (ip != null) {
                         pod.ips.add(ip);
@@ -315,10 +295,10 @@ public final class SnapshotBuilder {
             Map<InetAddress, String> podOwners) {
         Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
         for (EndpointSlice slice : slices) {
-            ObjectMeta meta = slice.getMetadata();
-            String service = meta == null || meta.getLabels() == null ? null : meta.getLabels().get(SERVICE_NAME_LABEL);
+            Meta meta = slice.meta();
+            String service = meta.labels().get(SERVICE_NAME_LABEL);
             if (service != null) {
-                slicesByService.computeIfAbsent(meta.getNamespace() + "/" + service, k -> new ArrayList<>()).add(slice);
+                slicesByService.computeIfAbsent(meta.namespace() + "/" + service, k -> new ArrayList<>()).add(slice);
             }
         }
         Set<String> known = new HashSet<>();
@@ -336,29 +316,26 @@ public final class SnapshotBuilder {
         }
         slicesByService.forEach((service, list) -> {
             if (!known.contains(service)) {
-                list.forEach(s -> problems.add("EndpointSlice " + s.getMetadata().getNamespace() + "/"
-                        + s.getMetadata().getName() + ": service " + service + " does not exist: left out"));
+                list.forEach(s -> problems.add("EndpointSlice " + s.meta().namespace() + "/" + s.meta().name()
+                        + ": service " + service + " does not exist: left out"));
             }
         });
         return out;
     }
 
     private ServiceSpec service(Service svc, Map<String, List<EndpointSlice>> slicesByService) {
-        ObjectMeta meta = svc.getMetadata();
-        if (meta == null || blank(meta.getName()) || blank(meta.getNamespace())) {
+        Meta meta = svc.meta();
+        if (blank(meta.name()) || blank(meta.namespace())) {
             problems.add("a service without metadata.name or metadata.namespace: left out");
             return null;
         }
-        String key = meta.getNamespace() + "/" + meta.getName();
-        var spec = svc.getSpec();
-        if (spec == null) {
+        String key = meta.key();
+        if (!svc.hasSpec()) {
             problems.add("service " + key + ": no spec: left out");
             return null;
         }
         List<InetAddress> vips = new ArrayList<>();
-        List<String> texts = spec.getClusterIPs() != null && !spec.getClusterIPs().isEmpty() ? spec.getClusterIPs()
-                : spec.getClusterIP() == null ? List.of() : List.of(spec.getClusterIP());
-        for (String text : texts) {
+        for (String text : svc.clusterIPs()) {
             if (blank(text) || "None".equals(text)) {
                 continue; // headless
             }
@@ -370,58 +347,52 @@ public final class SnapshotBuilder {
             vips.add(vip);
         }
         List<ServiceSpec.Port> ports = new ArrayList<>();
-        for (ServicePort p : spec.getPorts() == null ? List.<ServicePort>of() : spec.getPorts()) {
-            if (p.getProtocol() != null && !"TCP".equals(p.getProtocol())) {
+        for (ServicePort p : svc.ports()) {
+            if (p.protocol() != null && !"TCP".equals(p.protocol())) {
                 continue; // the proxy relays TCP
             }
-            String name = p.getName() == null ? "" : p.getName();
-            if (!validPort(p.getPort())) {
-                problems.add("service " + key + ": port " + (name.isEmpty() ? "" : name + " ") + p.getPort()
+            String name = p.name() == null ? "" : p.name();
+            if (!validPort(p.port())) {
+                problems.add("service " + key + ": port " + (name.isEmpty() ? "" : name + " ") + p.port()
                         + " is not a TCP port (1-65535): left out");
                 continue;
             }
-            ports.add(new ServiceSpec.Port(name, p.getPort(), targetPort(p.getTargetPort(), p.getPort())));
+            String target = p.targetPort() == null ? Integer.toString(p.port()) : p.targetPort();
+            ports.add(new ServiceSpec.Port(name, p.port(), target));
         }
         List<ServiceSpec.Endpoint> endpoints = endpoints(key,
                 slicesByService.getOrDefault(key, List.of()));
-        return new ServiceSpec(meta.getNamespace(), meta.getName(), vips, ports, endpoints);
-    }
-
-    private static String targetPort(IntOrString target, int port) {
-        if (target == null) {
-            return Integer.toString(port);
-        }
-        return target.getIntVal() != null ? target.getIntVal().toString() : target.getStrVal();
+        return new ServiceSpec(meta.namespace(), meta.name(), vips, ports, endpoints);
     }
 
     /** The endpoints of a service's slices, each address once (ready if any slice says so). */
     private List<ServiceSpec.Endpoint> endpoints(String service, List<EndpointSlice> slices) {
         Map<InetAddress, ServiceSpec.Endpoint> byAddress = new LinkedHashMap<>();
         for (EndpointSlice slice : slices) {
-            if (!isIp(slice.getAddressType()) || slice.getEndpoints() == null) {
+            if (!isIp(slice.addressType())) {
                 continue;
             }
-            String sliceName = slice.getMetadata().getNamespace() + "/" + slice.getMetadata().getName();
+            String sliceName = slice.meta().namespace() + "/" + slice.meta().name();
             Map<String, Integer> ports = new HashMap<>();
-            for (EndpointPort p : slice.getPorts() == null ? List.<EndpointPort>of() : slice.getPorts()) {
-                if (p.getProtocol() != null && !"TCP".equals(p.getProtocol()) || p.getPort() == null) {
+            for (SlicePort p : slice.ports()) {
+                if (p.protocol() != null && !"TCP".equals(p.protocol()) || p.port() == null) {
                     continue;
                 }
-                if (!validPort(p.getPort())) {
+                if (!validPort(p.port())) {
                     problems.add("EndpointSlice " + sliceName + " of service " + service + ": port "
-                            + p.getPort() + " is not a TCP port (1-65535): left out");
+                            + p.port() + " is not a TCP port (1-65535): left out");
                     continue;
                 }
-                ports.put(p.getName() == null ? "" : p.getName(), p.getPort());
+                ports.put(p.name() == null ? "" : p.name(), p.port());
             }
-            for (Endpoint ep : slice.getEndpoints()) {
-                boolean ready = ep.getConditions() == null || !Boolean.FALSE.equals(ep.getConditions().getReady());
-                ObjectReference ref = ep.getTargetRef();
-                String pod = ref != null && "Pod".equals(ref.getKind()) && !blank(ref.getName())
-                        ? (blank(ref.getNamespace()) ? slice.getMetadata().getNamespace() : ref.getNamespace()) + "/"
-                        + ref.getName() : "";
-                String nodeName = ep.getNodeName() == null ? "" : ep.getNodeName();
-                for (String text : ep.getAddresses() == null ? List.<String>of() : ep.getAddresses()) {
+            for (Endpoint ep : slice.endpoints()) {
+                boolean ready = !Boolean.FALSE.equals(ep.ready());
+                TargetRef ref = ep.targetRef();
+                String pod = ref != null && "Pod".equals(ref.kind()) && !blank(ref.name())
+                        ? (blank(ref.namespace()) ? slice.meta().namespace() : ref.namespace()) + "/" + ref.name()
+                        : "";
+                String nodeName = ep.nodeName() == null ? "" : ep.nodeName();
+                for (String text : ep.addresses()) {
                     InetAddress ip = ip(text);
                     if (ip == null) {
                         problems.add("EndpointSlice " + sliceName + ": '" + text + "' is not an IP address: left out");
@@ -475,27 +446,11 @@ public final class SnapshotBuilder {
         return true;
     }
 
-    private static <T> List<T> sorted(Collection<T> objects, Function<T, ObjectMeta> meta) {
+    private static <T extends ApiObject> List<T> sorted(Collection<T> objects) {
         List<T> list = new ArrayList<>(objects);
-        list.sort(Comparator.comparing(o -> {
-            ObjectMeta m = meta.apply(o);
-            return m == null ? "" : Objects.toString(m.getNamespace(), "") + "/" + Objects.toString(m.getName(), "");
-        }));
+        list.sort(Comparator.comparing((T o) -> Objects.toString(o.meta().namespace(), "") + "/"
+                + Objects.toString(o.meta().name(), "")));
         return list;
-    }
-
-    /** Labels or annotations without the null values the model cannot hold. */
-    private static Map<String, String> strings(Map<String, String> map) {
-        if (map == null) {
-            return Map.of();
-        }
-        Map<String, String> out = new HashMap<>();
-        map.forEach((k, v) -> {
-            if (k != null && v != null) {
-                out.put(k, v);
-            }
-        });
-        return out;
     }
 
     private static InetAddress ip(String text) {

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.client.KubernetesClient;
 import io.nodemesh.proxy.LeakGuard;
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.discovery.Enrolment;
@@ -75,14 +74,13 @@ class KubernetesCaptureTest {
         Netns server = lan.attach("server", SUBNET + "3/24");
         InetSocketAddress app = new InetSocketAddress(SUBNET + "3", 8080);
         try (ServerSocketChannel echo = server.call(() -> ServerSocketChannel.open().bind(new InetSocketAddress(8080)));
-             MockApi api = new MockApi();
-             KubernetesClient kube = api.client()) {
+             MockApi api = new MockApi()) {
             Thread.ofVirtual().start(() -> echoEach(echo));
             api.admin.resource(namespace("shop", false)).create();
             api.admin.resource(pod("shop", "client", NODE, SUBNET + "2").build()).create();
             api.admin.resource(pod("shop", "server", NODE, SUBNET + "3").build()).create();
 
-            KubernetesSource source = KubernetesSource.builder(NODE).client(kube)
+            KubernetesSource source = api.source(NODE)
                     .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses)).build();
             try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
                     .adminSocket(run.resolve("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0))
@@ -150,15 +148,14 @@ class KubernetesCaptureTest {
         Netns server = lan.attach("server", SUBNET + "3/24");
         InetSocketAddress app = new InetSocketAddress(SUBNET + "3", 8080);
         try (ServerSocketChannel echo = server.call(() -> ServerSocketChannel.open().bind(new InetSocketAddress(8080)));
-             MockApi api = new MockApi();
-             KubernetesClient kube = api.client()) {
+             MockApi api = new MockApi()) {
             Thread.ofVirtual().start(() -> echoEach(echo));
             api.admin.resource(namespace("shop", true)).create();
             api.admin.resource(pod("shop", "client", NODE, SUBNET + "2").build()).create();
             api.admin.resource(pod("shop", "server", NODE, SUBNET + "3").build()).create();
             assertThat(roundTrip(client, app, "before")).isEqualTo("before");
 
-            KubernetesSource source = KubernetesSource.builder(NODE).client(kube)
+            KubernetesSource source = api.source(NODE)
                     .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses)).build();
             try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
                     .adminSocket(run.resolve("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0))

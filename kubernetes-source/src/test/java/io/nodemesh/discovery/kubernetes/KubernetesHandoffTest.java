@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.client.KubernetesClient;
 import io.nodemesh.proxy.LeakGuard;
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.PluginCalls;
@@ -69,9 +68,9 @@ class KubernetesHandoffTest {
         Netns web = lan.attach("web", SUBNET + "2/24");
         Path socket = run.resolve("cni.sock");
         Path enrolment = run.resolve("enrolment.json");
-        try (MockApi api = new MockApi(); KubernetesClient kube = api.client()) {
+        try (MockApi api = new MockApi()) {
             api.admin.resource(namespace("shop", true)).create();
-            KubernetesSource source = KubernetesSource.builder(NODE).client(kube)
+            KubernetesSource source = api.source(NODE)
                     .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses)).build();
             try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
                     .adminSocket(run.resolve("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0))

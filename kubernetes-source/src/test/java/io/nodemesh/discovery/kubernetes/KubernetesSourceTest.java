@@ -15,6 +15,7 @@ import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.nodemesh.proxy.config.BootSettings;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.discovery.Enrolment;
@@ -28,6 +29,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,6 +56,9 @@ class KubernetesSourceTest {
 
     private static final String NODE = "node-a";
     private static final InetAddress VIP = InetAddress.ofLiteral("10.96.0.10");
+    private static final ResourceDefinitionContext POLICIES = new ResourceDefinitionContext.Builder()
+            .withGroup(PolicyResources.GROUP).withVersion(PolicyResources.VERSION).withKind(PolicyResources.KIND)
+            .withPlural(PolicyResources.PLURAL).withNamespaced(true).build();
 
     private MockApi api;
     private KubernetesClient client;
@@ -87,7 +92,7 @@ class KubernetesSourceTest {
         create(slice("shop", "web-1", "web", 8080, endpoint("10.1.0.5", "shop", "web", NODE, true),
                 endpoint("10.2.0.5", "shop", "api", "node-b", true)));
 
-        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        MeshSnapshot s = start(api.source(NODE));
 
         assertThat(s.namespaces().get("shop").enrolled()).isTrue();
         PodSpec spec = s.pods().get("shop/web");
@@ -109,7 +114,7 @@ class KubernetesSourceTest {
         create(namespace("shop", true));
         create(pod("shop", "web", NODE, "10.1.0.5").build());
         create(service("shop", "clash", "10.1.0.5", 80));
-        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        MeshSnapshot s = start(api.source(NODE));
         assertThat(s.pods()).containsOnlyKeys("shop/web");
         assertThat(s.services()).isEmpty();
         assertThat(source.status().lastError()).isEqualTo("1 object(s) left out, first: service shop/clash: "
@@ -127,7 +132,7 @@ class KubernetesSourceTest {
         create(pod("shop", "web", NODE, "10.1.0.5").build());
         policy("shop", "no-dev", Map.of("action", "DENY", "selector", Map.of("matchLabels", Map.of("app", "web")),
                 "rules", List.of(Map.of("from", List.of(Map.of("source", Map.of("namespaces", List.of("dev"))))))));
-        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        MeshSnapshot s = start(api.source(NODE));
         assertThat(s.policies()).singleElement().satisfies(p -> {
             assertThat(p.key()).isEqualTo("shop/no-dev");
             assertThat(p.action()).isEqualTo(AuthorizationPolicy.Action.DENY);
@@ -150,7 +155,7 @@ class KubernetesSourceTest {
                 + "shop/no-admin-path: spec.rules[0].to[0].operation.paths: cannot be enforced at L4")
                 && e.contains("enforced closed: it denies every connection to the workloads it selects"));
 
-        api.admin.genericKubernetesResources(PolicyResources.CONTEXT).inNamespace("shop").withName("no-admin-path")
+        api.admin.genericKubernetesResources(POLICIES).inNamespace("shop").withName("no-admin-path")
                 .delete();
         awaitSnapshot("the L7 policy gone", m -> m.policies().size() == 1);
         awaitStatus("nothing left out", e -> e == null);
@@ -163,14 +168,14 @@ class KubernetesSourceTest {
         r.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMetaBuilder().withNamespace(namespace).withName(name)
                 .build());
         r.setAdditionalProperty("spec", spec);
-        api.admin.genericKubernetesResources(PolicyResources.CONTEXT).inNamespace(namespace).resource(r).create();
+        api.admin.genericKubernetesResources(POLICIES).inNamespace(namespace).resource(r).create();
     }
 
     @Test
     void relabellingTheNamespaceCapturesAndReleasesItsPods() throws Exception {
         create(namespace("shop", false));
         create(pod("shop", "web", NODE, "10.1.0.5").build());
-        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        MeshSnapshot s = start(api.source(NODE));
         assertThat(s.pods().get("shop/web").capture()).isFalse();
 
         label("shop", true);
@@ -184,7 +189,7 @@ class KubernetesSourceTest {
         create(namespace("shop", true));
         Pod web = create(pod("shop", "web", NODE, "10.1.0.5").build());
         create(pod("shop", "host", NODE, "192.168.0.1").editSpec().withHostNetwork(true).endSpec().build());
-        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        MeshSnapshot s = start(api.source(NODE));
         assertThat(s.pods()).containsOnlyKeys("shop/web");
         assertThat(s.pods().get("shop/web").capture()).isTrue();
 
@@ -202,7 +207,7 @@ class KubernetesSourceTest {
                 .extracting(p -> p.getMetadata().getName()).contains("remote");
 
         // Known from the informer on every node's pods: a meshed pod of node-b with its identity, never captured here.
-        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        MeshSnapshot s = start(api.source(NODE));
         PodSpec remote = s.pods().get("shop/remote");
         assertThat(remote.node()).isEqualTo("node-b");
         assertThat(remote.serviceAccount()).isEqualTo("sa-remote");
@@ -224,7 +229,7 @@ class KubernetesSourceTest {
         create(service("shop", "web", VIP.getHostAddress(), 80));
         EndpointSlice slice = create(slice("shop", "web-1", "web", 8080,
                 endpoint("10.2.0.5", "shop", "a", "node-b", true), endpoint("10.2.0.6", "shop", "b", "node-b", true)));
-        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client));
+        MeshSnapshot s = start(api.source(NODE));
         assertThat(backends(s)).containsExactly("10.2.0.5:8080", "10.2.0.6:8080");
 
         slice.getEndpoints().get(1).getConditions().setReady(false);
@@ -237,7 +242,7 @@ class KubernetesSourceTest {
     @Test
     void aBurstOfAThousandPodEventsGivesAHandfulOfSnapshots() throws Exception {
         create(namespace("shop", true));
-        start(KubernetesSource.builder(NODE).client(client).debounce(Duration.ofMillis(100), Duration.ofSeconds(1)));
+        start(api.source(NODE).debounce(Duration.ofMillis(100), Duration.ofSeconds(1)));
         int before = applied.get();
 
         long t0 = System.nanoTime();
@@ -259,7 +264,7 @@ class KubernetesSourceTest {
         create(namespace("shop", true));
         Pod gone = create(pod("shop", "gone", NODE, "10.1.0.4").build());
         create(pod("shop", "web", NODE, "10.1.0.5").build());
-        start(KubernetesSource.builder(NODE).client(client).watchCheck(Duration.ofMillis(500)));
+        start(api.source(NODE).watchCheck(Duration.ofMillis(500)));
 
         // The API server goes down and comes back having compacted its history: every connection is closed, and a
         // watch resumed from before now is answered 410 Gone, so fabric8 must list again. Meanwhile: an addition, a
@@ -287,15 +292,12 @@ class KubernetesSourceTest {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             closedPort = s.getLocalPort();
         }
-        try (KubernetesClient nowhere = MockApi.clientTo(closedPort)) {
-            KubernetesSource unreachable = KubernetesSource.builder(NODE).client(nowhere)
-                    .syncTimeout(Duration.ofSeconds(3)).build();
-            assertThatThrownBy(unreachable::start).isInstanceOf(ConfigException.class)
-                    .hasMessageContaining("Kubernetes API http://127.0.0.1:" + closedPort)
-                    .hasMessageContaining("not synced within 3000 ms: namespaces, pods of node node-a, pods of all "
-                            + "nodes, services, endpointslices, nodemeshauthorizationpolicies.nodemesh.io")
-                    .hasMessageContaining("last error:");
-        }
+        KubernetesSource unreachable = MockApi.sourceTo(NODE, closedPort).syncTimeout(Duration.ofSeconds(3)).build();
+        assertThatThrownBy(unreachable::start).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("Kubernetes API http://127.0.0.1:" + closedPort)
+                .hasMessageContaining("not synced within 3000 ms: namespaces, pods of node node-a, pods of all "
+                        + "nodes, services, endpointslices, nodemeshauthorizationpolicies.nodemesh.io")
+                .hasMessageContaining("last error:");
     }
 
     @Test
@@ -303,26 +305,25 @@ class KubernetesSourceTest {
             throws Exception {
         try (MockApi cluster = new MockApi(true)) {
             cluster.admin.resource(namespace("shop", true)).create();
-            Path token = Files.writeString(dir.resolve("token"), "in-cluster-token");
-            // What a pod has: KUBERNETES_SERVICE_HOST/PORT and the service account's token file (fabric8 reads each
-            // also as a system property; the token's path and trusting the mock's self-signed certificate too).
-            Map<String, String> inPod = Map.of(
-                    "KUBERNETES_SERVICE_HOST", "127.0.0.1",
-                    "KUBERNETES_SERVICE_PORT", String.valueOf(cluster.server.getPort()),
-                    "kubernetes.auth.serviceAccount.token", token.toString(),
-                    "kubernetes.trust.certificates", "true",
-                    "kubernetes.auth.tryKubeConfig", "false");
-            inPod.forEach(System::setProperty);
-            try {
-                source = KubernetesSource.builder(NODE).build();
-                MeshSnapshot s = source.start();
-                assertThat(s.namespaces()).containsKey("shop");
-                assertThat(source.describe()).contains("https://127.0.0.1:" + cluster.server.getPort());
-                assertThat(cluster.authorizations()).as("the test's own client says Bearer secret")
-                        .containsExactlyInAnyOrder("Bearer in-cluster-token", "Bearer secret");
-            } finally {
-                inPod.keySet().forEach(System::clearProperty);
-            }
+            // What a pod has: KUBERNETES_SERVICE_HOST/PORT, and the service account's token and the cluster's CA.
+            Files.writeString(dir.resolve("token"), "in-cluster-token\n");
+            Files.copy(cluster.certificate(), dir.resolve("ca.crt"));
+            Map<String, String> env = Map.of("KUBERNETES_SERVICE_HOST", "127.0.0.1",
+                    "KUBERNETES_SERVICE_PORT", String.valueOf(cluster.server.getPort()));
+            source = KubernetesSource.builder(NODE).api(ApiConfig.inCluster(env, dir)).build();
+            MeshSnapshot s = source.start();
+            assertThat(s.namespaces()).containsKey("shop");
+            assertThat(source.describe()).contains("https://127.0.0.1:" + cluster.server.getPort());
+            assertThat(cluster.authorizations()).as("the test's own client says Bearer secret")
+                    .containsExactlyInAnyOrder("Bearer in-cluster-token", "Bearer secret");
+            source.close();
+
+            // A CA that did not sign the server's certificate: nothing is believed, and the start says why.
+            Files.copy(MockApi.otherCertificate(dir), dir.resolve("ca.crt"), StandardCopyOption.REPLACE_EXISTING);
+            source = KubernetesSource.builder(NODE).api(ApiConfig.inCluster(env, dir))
+                    .syncTimeout(Duration.ofSeconds(2)).build();
+            assertThatThrownBy(source::start).isInstanceOf(ConfigException.class)
+                    .hasMessageContaining("not synced within 2000 ms").hasMessageContaining("last error:");
         }
     }
 
@@ -375,7 +376,7 @@ class KubernetesSourceTest {
             asked.add(List.copyOf(addresses));
             return looks.incrementAndGet() < 3 ? Map.of() : Map.of(InetAddress.ofLiteral("10.1.0.5"), netns);
         };
-        MeshSnapshot s = start(KubernetesSource.builder(NODE).client(client).netnsFinder(appearsOnTheThirdLook)
+        MeshSnapshot s = start(api.source(NODE).netnsFinder(appearsOnTheThirdLook)
                 .netnsRetry(Duration.ofMillis(200)));
         assertThat(s.pods().get("shop/web").netns()).isNull();
         assertThat(s.pods().get("shop/web").capture()).isTrue();

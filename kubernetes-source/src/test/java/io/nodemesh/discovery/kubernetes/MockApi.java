@@ -17,9 +17,15 @@ import io.fabric8.mockwebserver.http.WebSocketListener;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.net.ssl.SSLContext;
 
 /**
  * fabric8's API mock in CRUD mode on loopback, with a {@link TcpForwarder} in front for the source's client. Tests
@@ -38,6 +44,7 @@ import java.util.regex.Pattern;
 final class MockApi implements AutoCloseable {
 
     final KubernetesMockServer server;
+    private final MockWebServer web;
     /** Writes straight to the mock. */
     final KubernetesClient admin;
     final TcpForwarder forwarder;
@@ -49,13 +56,33 @@ final class MockApi implements AutoCloseable {
 
     /** The mock on HTTPS (a self-signed certificate) when {@code https}, as an API server in a cluster is. */
     MockApi(boolean https) throws IOException {
-        server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), dispatcher, https);
+        web = new MockWebServer();
+        server = new KubernetesMockServer(new Context(), web, new HashMap<>(), dispatcher, https);
         server.init(InetAddress.getLoopbackAddress(), 0);
         admin = server.createClient();
         forwarder = TcpForwarder.to(new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getPort()));
     }
 
-    /** A client through the forwarder (the caller closes it). */
+    /**
+     * A source of node {@code node} reading the mock through the forwarder, retrying a broken watch after 100 ms and
+     * pinging its watches every 500 ms.
+     */
+    KubernetesSource.Builder source(String node) {
+        return sourceTo(node, forwarder.port());
+    }
+
+    /** A source of node {@code node} reading whatever listens on loopback {@code port} (as {@link #source}). */
+    static KubernetesSource.Builder sourceTo(String node, int port) {
+        try {
+            return KubernetesSource.builder(node)
+                    .api(new ApiConfig(URI.create("http://127.0.0.1:" + port), SSLContext.getDefault(), null))
+                    .reconnect(Duration.ofMillis(100)).ping(Duration.ofMillis(500));
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** A fabric8 client through the forwarder, for the tests' own reading (the caller closes it). */
     KubernetesClient client() {
         return clientTo(forwarder.port());
     }
@@ -71,6 +98,18 @@ final class MockApi implements AutoCloseable {
                 .withNamespace("default").withWatchReconnectInterval(100).withRequestRetryBackoffLimit(0)
                 .withWebsocketPingInterval(500L).withHttp2Disable(true).build();
         return new KubernetesClientBuilder().withConfig(config).build();
+    }
+
+    /** The HTTPS mock's self-signed certificate (PEM): the cluster CA a pod finds in its service account. */
+    Path certificate() {
+        return Path.of(web.getSelfSignedCertificate().certificatePath());
+    }
+
+    /** A self-signed certificate (PEM, written into {@code dir}) that signed nothing the mock presents. */
+    static Path otherCertificate(Path dir) throws IOException {
+        try (MockApi other = new MockApi(true)) {
+            return Files.copy(other.certificate(), dir.resolve("other-ca.crt"));
+        }
     }
 
     /** The {@code Authorization} headers the mock has seen. */

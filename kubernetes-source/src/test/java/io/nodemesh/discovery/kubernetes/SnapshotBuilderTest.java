@@ -23,9 +23,13 @@ import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
-/** The rules that turn the informers' objects into a snapshot, without an API server. */
+/**
+ * The rules that turn the source's cached objects into a snapshot, without an API server. The objects are built with
+ * fabric8 ({@link Resources}) and reach the builder through their JSON ({@link ApiJson}), as the source reads them.
+ */
 class SnapshotBuilderTest {
 
     private static final String NODE = "node-a";
@@ -172,12 +176,14 @@ class SnapshotBuilderTest {
         Pod legacy = pod("legacy", "db", "node-b", "10.2.0.8").build();
         Pod local = pod("shop", "web", NODE, "10.1.0.5").build();
         List<Pod> cluster = List.of(remote, optedOut, hostNet, legacy, local);
-        // The endpoint of a pod the cluster informer has not seen yet: meshed, identity unknown.
+        // The endpoint of a pod the cache of every node's pods has not seen yet: meshed, identity unknown.
         EndpointSlice slice = slice("shop", "api-1", "api", 8080, endpoint("10.2.0.5", "shop", "api", "node-b", true),
                 endpoint("10.2.0.9", "shop", "api-new", "node-c", true));
         MeshSnapshot s = SnapshotBuilder.build(NODE, ProxySettings.defaults(),
-                List.of(namespace("shop", true), namespace("legacy", false)), List.of(local), cluster,
-                List.of(service("shop", "api", "10.96.0.11", 80)), List.of(slice), List.of(), Map.of()).snapshot();
+                lean(List.of(namespace("shop", true), namespace("legacy", false)), ApiJson::of),
+                lean(List.of(local), ApiJson::of), lean(cluster, ApiJson::of),
+                lean(List.of(service("shop", "api", "10.96.0.11", 80)), ApiJson::of), lean(List.of(slice), ApiJson::of),
+                List.of(), Map.of()).snapshot();
 
         assertThat(s.pods()).containsOnlyKeys("shop/web", "shop/api", "shop/api-new");
         PodSpec api = s.pods().get("shop/api");
@@ -202,8 +208,12 @@ class SnapshotBuilderTest {
 
     private static SnapshotBuilder.Result build(List<Namespace> ns, List<Pod> pods, List<Service> services,
             List<EndpointSlice> slices, Map<String, Path> netns) {
-        return SnapshotBuilder.build(NODE, ProxySettings.defaults(), ns, pods, List.of(), services, slices, List.of(),
-                netns);
+        return SnapshotBuilder.build(NODE, ProxySettings.defaults(), lean(ns, ApiJson::of), lean(pods, ApiJson::of),
+                List.of(), lean(services, ApiJson::of), lean(slices, ApiJson::of), List.of(), netns);
+    }
+
+    private static <T, R> List<R> lean(List<T> objects, Function<T, R> read) {
+        return objects.stream().map(read).toList();
     }
 
     private static InetAddress ip(String text) {
