@@ -116,6 +116,7 @@ final class DaemonSetRunsTest {
                 // The jar where the image has it: its path in the repository may be hidden in the container (a clone
                 // under /tmp, where the pod mounts an emptyDir).
                 JarLauncher launcher = new JarLauncher(Path.of(IMAGE_JAR));
+                long started = System.nanoTime();
                 try {
                     for (Container c : Stream.concat(pod.getInitContainers().stream(), pod.getContainers().stream())
                             .toList()) {
@@ -132,14 +133,16 @@ final class DaemonSetRunsTest {
                                 pod.getSecurityContext(), volumes, extra, kubeletEnv, podNetns.path(), launcher,
                                 dir.resolve("containers"))));
                     }
-                    checkReady(m, podNetns, volumes);
+                    long readyMillis = checkReady(m, podNetns, volumes, started);
                     // Settled, then what each container's program holds, against its memory request: a DaemonSet
                     // pod above its requests is among the first evicted when the node runs short of memory.
                     Thread.sleep(3000);
                     for (ContainerProcess p : running) {
-                        // Kubernetes mode (fabric8's informers), one pod captured: RESULTS.md quotes this line.
+                        // Kubernetes mode, one pod captured: RESULTS.md quotes this line.
                         ContainerProcess.Memory memory = p.memory(); // one reading, printed and checked
-                        System.out.println("DaemonSet pod, ready and idle: " + p + ": " + memory);
+                        System.out.println("DaemonSet pod, ready and idle: " + p + ": " + memory
+                                + (p.name().equals("node-proxy") ? ", ready " + readyMillis + " ms after the start"
+                                        : ""));
                         long request = Quantity.getAmountInBytes(m.container(p.name()).getResources().getRequests()
                                 .get("memory")).longValueExact();
                         assertThat(memory.rssBytes()).as(p + ": resident memory, ready and idle, within its memory "
@@ -155,13 +158,15 @@ final class DaemonSetRunsTest {
         }
     }
 
-    private void checkReady(Manifests m, Netns podNetns, Map<String, Path> volumes) throws Exception {
+    /** Checks the pod's readiness and wiring; returns the ms from {@code started} to the proxy's readiness. */
+    private long checkReady(Manifests m, Netns podNetns, Map<String, Path> volumes, long started) throws Exception {
         Container proxy = m.container("node-proxy");
         Container agent = m.has("telemetry-agent") ? m.container("telemetry-agent") : null; // null: hosted by the proxy
         int readinessPort = proxy.getReadinessProbe().getHttpGet().getPort().getIntVal();
         String readinessPath = proxy.getReadinessProbe().getHttpGet().getPath();
         await("the proxy's readinessProbe (GET :" + readinessPort + readinessPath + " in the pod) answers 200",
                 () -> get(podNetns, readinessPort, readinessPath).startsWith("200"));
+        long readyMillis = (System.nanoTime() - started) / 1_000_000;
 
         if (agent != null) {
             int livenessPort = agent.getLivenessProbe().getHttpGet().getPort().getIntVal();
@@ -210,6 +215,7 @@ final class DaemonSetRunsTest {
         Files.move(temp, conflist, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         await("install-cni chains nodemesh again after the primary CNI wrote its config anew",
                 () -> Files.readString(conflist).contains("\"nodemesh-cni\""));
+        return readyMillis;
     }
 
     /** SIGTERM to the containers, then the native sidecar, as the kubelet stops a pod: each within the grace period. */
@@ -335,8 +341,15 @@ final class DaemonSetRunsTest {
         }
     }
 
-    /** cli/target/nodemesh.jar, failing when it is missing or older than the classes it is built from. */
+    /**
+     * cli/target/nodemesh.jar, failing when it is missing or older than the classes it is built from; or, to measure
+     * another build's pod with this test, the jar the system property {@code nodemesh.test.jar} names, as it is.
+     */
     private static Path freshJar() throws IOException {
+        String other = System.getProperty("nodemesh.test.jar");
+        if (other != null) {
+            return Path.of(other);
+        }
         Path jar = Manifests.repository("cli/target/nodemesh.jar");
         String build = "build it with package (mvn -B -ntp -o package -pl daemonset -am -Dtest=DaemonSetRunsTest "
                 + "-Dsurefire.failIfNoSpecifiedTests=false -Dnodemesh.aot.skip)";

@@ -176,16 +176,15 @@ final class WatchedKind<T extends ApiObject> {
 
     /** Lists every object, replaces the cache with them, and returns the list's version. */
     private String list() throws IOException, InterruptedException {
-        ApiClient.Listed listed = api.list(path, query);
         Map<String, T> fresh = new ConcurrentHashMap<>();
-        for (JsonNode item : listed.items()) {
+        String version = api.list(path, query, item -> {
             T object = parse.apply(item);
             fresh.put(object.meta().key(), object);
-        }
+        });
         cache = fresh;
         synced.complete(null);
         changed.run();
-        return listed.resourceVersion();
+        return version;
     }
 
     /**
@@ -197,16 +196,20 @@ final class WatchedKind<T extends ApiObject> {
         Events events = new Events(version);
         current = events;
         Duration timeout = Duration.ofSeconds(ThreadLocalRandom.current().nextLong(300, 600));
+        // The liveness budget of an open watch (two pings) bounds its opening too, at most the connect timeout.
+        Duration openWithin = ping.multipliedBy(2).compareTo(ApiClient.CONNECT_TIMEOUT) < 0 ? ping.multipliedBy(2)
+                : ApiClient.CONNECT_TIMEOUT;
         WebSocket ws;
         try {
-            ws = api.watch(path, query, version, timeout, events).get(30, TimeUnit.SECONDS);
+            ws = api.watch(path, query, version, timeout, openWithin, events)
+                    .get(openWithin.toMillis() + 5000, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof WebSocketHandshakeException h && h.getResponse().statusCode() == 410) {
                 throw new Gone();
             }
             throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
         } catch (TimeoutException e) {
-            throw new IOException("the watch did not open within 30 s");
+            throw new IOException("the watch did not open within " + (openWithin.toMillis() + 5000) + " ms");
         }
         if (stopped || relist) {
             events.abort("stopped or listing again");

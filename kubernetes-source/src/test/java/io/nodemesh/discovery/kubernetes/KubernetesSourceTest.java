@@ -287,6 +287,21 @@ class KubernetesSourceTest {
     }
 
     @Test
+    void watchesThatGoSilentWithoutBreakingAreDroppedByTheirPingsAndTheSnapshotCatchesUp() throws Exception {
+        create(namespace("shop", true));
+        create(pod("shop", "web", NODE, "10.1.0.5").build());
+        // The check against a direct list every 2 minutes (the default) cannot be what notices here.
+        start(api.source(NODE));
+
+        // Every watch's connection goes dark: no close, no reset, nothing more in either direction.
+        assertThat(api.forwarder.stall()).as("connections stalled").isPositive();
+        create(pod("shop", "new", NODE, "10.1.0.6").build());
+        awaitSnapshot("caught up: each watch missed its pongs (pinged every 500 ms), was dropped and opened again",
+                m -> m.pods().containsKey("shop/new"));
+        assertThat(source.status().lastError()).isNull();
+    }
+
+    @Test
     void startFailsNamingWhatDidNotSyncWhenTheApiIsUnreachable() throws Exception {
         int closedPort;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

@@ -8,17 +8,21 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * A TCP forwarder on loopback in front of the API mock, so that a test can cut every open connection (the watches
- * with them) the way a restarting API server or a broken network does, while new connections still get through.
+ * with them) the way a restarting API server or a broken network does, or silence them without closing them, while
+ * new connections still get through.
  */
 final class TcpForwarder implements AutoCloseable {
 
     private final ServerSocket listener;
     private final InetSocketAddress target;
     private final List<Socket> open = new CopyOnWriteArrayList<>();
+    private final Set<Socket> stalled = ConcurrentHashMap.newKeySet();
 
     private TcpForwarder(InetSocketAddress target) throws IOException {
         this.target = target;
@@ -44,6 +48,15 @@ final class TcpForwarder implements AutoCloseable {
         return n;
     }
 
+    /**
+     * From now on drops what the connections open now carry, both ways, without closing them: a connection through a
+     * network that went dark (a peer gone without a reset, a middlebox that lost its state). New connections work.
+     */
+    int stall() {
+        stalled.addAll(open);
+        return open.size() / 2;
+    }
+
     private void accept() {
         while (!listener.isClosed()) {
             try {
@@ -61,7 +74,12 @@ final class TcpForwarder implements AutoCloseable {
 
     private void copy(Socket from, Socket to) {
         try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
-            in.transferTo(out);
+            byte[] buffer = new byte[8192];
+            for (int n; (n = in.read(buffer)) >= 0; ) {
+                if (!stalled.contains(from)) {
+                    out.write(buffer, 0, n);
+                }
+            }
         } catch (IOException e) {
             // cut or closed
         } finally {
@@ -73,6 +91,8 @@ final class TcpForwarder implements AutoCloseable {
             }
             open.remove(from);
             open.remove(to);
+            stalled.remove(from);
+            stalled.remove(to);
         }
     }
 
