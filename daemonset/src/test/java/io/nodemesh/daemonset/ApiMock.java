@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
 /**
  * fabric8's API mock in CRUD mode on loopback over HTTPS, as a cluster's API server is reached from a pod. The mock
  * answers a {@code spec.nodeName} field selector with no pod at all; the selector is taken out here (as in
- * kubernetes-source's MockApi), so the proxy's own-node informer sees the pods and drops other nodes' itself.
+ * kubernetes-source's MockApi), so the proxy's own-node watch sees the pods and drops other nodes' itself.
  */
 final class ApiMock implements AutoCloseable {
 

@@ -117,7 +117,7 @@ class PostureTest {
                 }
             }
         }
-        // KubernetesSource's informers: list, then watch; its watchdog lists. Nothing is read one by one or written.
+        // KubernetesSource's kinds: list, then watch; its watchdog lists. Nothing is read one by one or written.
         List<String> listWatch = List.of("list", "watch");
         assertThat(granted).containsExactlyInAnyOrderEntriesOf(Map.of(
                 "/namespaces", listWatch, "/pods", listWatch, "/services", listWatch,

@@ -20,10 +20,10 @@ import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 
 /**
- * The few calls the source makes to the Kubernetes API, on the JDK's HTTP client: a list (every page of it) and a watch
- * over a WebSocket, each event a JSON text message (what the API server and its test mock both serve). Objects come back
- * as Jackson trees; {@link ApiObjects} keeps what the mesh reads of them. The client's threads are virtual, apart from
- * the JDK clients' own selectors.
+ * The few calls the source makes to the Kubernetes API, on the JDK's HTTP client: a list (every page of it) and a
+ * watch over a WebSocket, each event a JSON text message (what the API server and its test mock both serve). Objects
+ * come back as Jackson trees; {@link ApiObjects} keeps what the mesh reads of them. The client's threads are virtual,
+ * apart from the JDK clients' own selectors.
  */
 final class ApiClient implements AutoCloseable {
 

@@ -42,9 +42,9 @@ import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
 
 /**
- * How to reach the Kubernetes API: its address, the TLS to talk to it with and the credential to send. Made from a pod's
- * service account ({@link #inCluster}), from a kubeconfig file ({@link #kubeconfig}), or by {@link #auto}: the service
- * account in a pod, else {@code $KUBECONFIG} (its first file), else {@code ~/.kube/config}.
+ * How to reach the Kubernetes API: its address, the TLS to talk to it with and the credential to send. Made from a
+ * pod's service account ({@link #inCluster}), from a kubeconfig file ({@link #kubeconfig}), or by {@link #auto}: the
+ * service account in a pod, else {@code $KUBECONFIG} (its first file), else {@code ~/.kube/config}.
  *
  * <p>Of kubeconfig's ways to authenticate, a bearer token ({@code token}, {@code tokenFile}) and a client certificate
  * ({@code client-certificate[-data]} with {@code client-key[-data]}) are taken; {@code exec} plugins,

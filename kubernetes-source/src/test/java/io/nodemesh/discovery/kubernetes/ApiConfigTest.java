@@ -82,7 +82,8 @@ class ApiConfigTest {
                 kind: Config
                 current-context: c
                 contexts: [{name: other, context: {cluster: nowhere}}, {name: c, context: {cluster: k, user: u}}]
-                clusters: [{name: k, cluster: {server: "https://api.example:6443/", certificate-authority: certs/ca.pem}}]
+                clusters:
+                - {name: k, cluster: {server: "https://api.example:6443/", certificate-authority: certs/ca.pem}}
                 users: [{name: u, user: {tokenFile: certs/token}}]
                 """);
         ApiConfig config = ApiConfig.kubeconfig(file);
@@ -106,7 +107,8 @@ class ApiConfigTest {
                 + "contexts: [{name: c, context: {cluster: k, user: u}}]\n";
         String cluster = "clusters: [{name: k, cluster: {server: \"https://127.0.0.1:6443\"}}]\n";
         Map<String, String> cases = Map.of(
-                head + cluster + "users: [{name: u, user: {exec: {command: aws}}}]\n", "user u: 'exec' is not supported",
+                head + cluster + "users: [{name: u, user: {exec: {command: aws}}}]\n",
+                "user u: 'exec' is not supported",
                 head + cluster + "users: [{name: u, user: {auth-provider: {name: oidc}}}]\n",
                 "user u: 'auth-provider' is not supported",
                 head + cluster + "users: [{name: u, user: {client-certificate-data: AAAA}}]\n",

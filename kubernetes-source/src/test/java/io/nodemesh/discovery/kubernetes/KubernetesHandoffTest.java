@@ -35,11 +35,11 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * The race at pod start with the Kubernetes source: the CNI plugin's ADD reaches the proxy before the proxy's informer
- * has seen the pod (the API has it without an address until the kubelet reports one). The ADD waits for the informer,
+ * The race at pod start with the Kubernetes source: the CNI plugin's ADD reaches the proxy before the proxy's watch
+ * has seen the pod (the API has it without an address until the kubelet reports one). The ADD waits for the watch,
  * the pod is captured in the handed namespace with the handed address before the answer, the kubelet's later status
  * update changes nothing, and DEL takes it away. The test plays the plugin over the real control socket with a real
- * namespace descriptor; the proxy runs on the API mock's informers.
+ * namespace descriptor; the proxy reads the API mock.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KubernetesHandoffTest {
@@ -81,7 +81,7 @@ class KubernetesHandoffTest {
                 assertThat(JSON.readTree(enrolment.toFile()).get("enrolledNamespaces").toString())
                         .isEqualTo("[\"shop\"]");
 
-                // The runtime set up the sandbox and calls the plugin; the informer has not seen the pod yet.
+                // The runtime set up the sandbox and calls the plugin; the watch has not seen the pod yet.
                 CompletableFuture<JsonNode> added = CompletableFuture.supplyAsync(
                         () -> call(socket, request("ADD", "sandbox-1", web), web), Thread::startVirtualThread);
                 Thread.sleep(1_500);
@@ -108,7 +108,7 @@ class KubernetesHandoffTest {
                 // The kubelet reports the address: the same pod, the same capture, nothing redone.
                 api.admin.resource(pod("shop", "web", NODE, SUBNET + "2").editMetadata()
                         .withUid(pending.getMetadata().getUid()).endMetadata().build()).update();
-                Thread.sleep(2_000); // the informer's event and a debounced rebuild or two
+                Thread.sleep(2_000); // the watch's event and a debounced rebuild or two
                 assertThat(proxy.pod("shop/web")).containsSame(capture);
                 assertThat(proxy.captures().states().get("shop/web")).isEqualTo(CaptureState.CAPTURED);
 

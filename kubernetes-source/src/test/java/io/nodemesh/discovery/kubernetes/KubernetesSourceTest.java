@@ -48,8 +48,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The Kubernetes source against fabric8's API mock in CRUD mode: what the informers see reaches the snapshots the
- * proxy follows, debounced, and survives the API's connections being cut.
+ * The Kubernetes source against fabric8's API mock in CRUD mode: what the source's watches see reaches the snapshots
+ * the proxy follows, debounced, and survives the API's connections being cut or going silent.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class KubernetesSourceTest {
@@ -206,7 +206,7 @@ class KubernetesSourceTest {
         assertThat(client.pods().inAnyNamespace().withField("spec.nodeName", NODE).list().getItems())
                 .extracting(p -> p.getMetadata().getName()).contains("remote");
 
-        // Known from the informer on every node's pods: a meshed pod of node-b with its identity, never captured here.
+        // Known from the watch on every node's pods: a meshed pod of node-b with its identity, never captured here.
         MeshSnapshot s = start(api.source(NODE));
         PodSpec remote = s.pods().get("shop/remote");
         assertThat(remote.node()).isEqualTo("node-b");

@@ -8,9 +8,9 @@ import java.util.function.Consumer;
 /**
  * Where the proxy learns what the mesh looks like: its settings and the pods (later services and policies), as
  * immutable {@link MeshSnapshot}s. The standalone file is one implementation ({@link StandaloneFileSource}); the
- * Kubernetes API (informers) is the next. The proxy starts on {@link #start()}'s snapshot and then applies each one
- * the source hands it; a source never mutates a snapshot, and a change it cannot accept keeps the last good one in
- * force ({@link #status()} says why).
+ * Kubernetes API (kubernetes-source) is the other. The proxy starts on {@link #start()}'s snapshot and then applies
+ * each one the source hands it; a source never mutates a snapshot, and a change it cannot accept keeps the last good
+ * one in force ({@link #status()} says why).
  */
 public interface WorkloadSource extends AutoCloseable {
 
@@ -18,7 +18,7 @@ public interface WorkloadSource extends AutoCloseable {
     String describe();
 
     /**
-     * The first complete view; blocks until there is one (a file read, an informer's first full sync).
+     * The first complete view; blocks until there is one (a file read, the first list of every kind).
      *
      * @throws ConfigException if there is none to be had, with a message naming what and where
      */
