@@ -38,10 +38,7 @@ final class ApiClient implements AutoCloseable {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     /** Lists, on connections kept for the next list. */
     private final HttpClient http;
-    /**
-     * Watches: a client of their own, whose pool never holds a connection (a WebSocket keeps its own), so that a
-     * watch opened again never gets a kept connection that went dark with the one it replaces.
-     */
+    /** Watches: a client of their own, so that opening one never meets a connection kept for the lists. */
     private final HttpClient watches;
     private final ObjectMapper json = new ObjectMapper();
 

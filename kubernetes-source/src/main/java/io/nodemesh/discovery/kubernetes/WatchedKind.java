@@ -32,8 +32,9 @@ import java.util.function.Function;
  *       last version seen, bookmarks included, at once;</li>
  *   <li>the connection breaks, or the server is silent for two ping intervals (no event, no pong): watched again from
  *       the last version after the reconnect delay, doubling on each failure in a row up to 30 s;</li>
- *   <li>the version is too old ({@code 410 Gone}, as an ERROR event or the handshake's status): listed again; the
- *       cache is replaced only once the list is in, so a snapshot built meanwhile still has every object;</li>
+ *   <li>the version is too old ({@code 410 Gone}, as an ERROR event or the handshake's status): listed again (after
+ *       the delay when that version came from a list just made); the cache is replaced only once the list is in, so a
+ *       snapshot built meanwhile still has every object;</li>
  *   <li>a list fails: tried again after the same delay, the error kept for {@link #error()}.</li>
  * </ul>
  * {@link #relist()} forces a list (the source's check found the cache behind the API).
@@ -135,16 +136,25 @@ final class WatchedKind<T extends ApiObject> {
     private void run() {
         String version = null;
         while (!stopped) {
+            boolean listed = false;
             try {
                 if (version == null || relist) {
                     relist = false;
                     version = list();
+                    listed = true;
                 }
                 version = watch(version);
             } catch (InterruptedException e) {
                 return;
             } catch (Gone e) {
                 version = null;
+                if (listed) {
+                    // Gone from a version listed a moment ago: listing again at once could repeat it without end.
+                    failures++;
+                    if (!pause()) {
+                        return;
+                    }
+                }
             } catch (IOException | RuntimeException e) {
                 if (stopped) {
                     return;
@@ -159,12 +169,20 @@ final class WatchedKind<T extends ApiObject> {
                     error = message;
                     failed.accept(message);
                 }
-                try {
-                    Thread.sleep(delay(failures).toMillis());
-                } catch (InterruptedException ie) {
+                if (!pause()) {
                     return;
                 }
             }
+        }
+    }
+
+    /** Waits the delay for the failures so far; false when interrupted (stopped). */
+    private boolean pause() {
+        try {
+            Thread.sleep(delay(failures).toMillis());
+            return true;
+        } catch (InterruptedException e) {
+            return false;
         }
     }
 
