@@ -123,7 +123,7 @@ class KubernetesSourceTest {
         api.admin.services().inNamespace("shop").withName("clash").delete();
         create(service("shop", "web", VIP.getHostAddress(), 80));
         awaitSnapshot("the good service", m -> m.services().containsKey("shop/web"));
-        assertThat(source.status().lastError()).isNull();
+        awaitStatus("nothing left out", e -> e == null);
     }
 
     @Test
@@ -291,7 +291,7 @@ class KubernetesSourceTest {
         create(namespace("shop", true));
         create(pod("shop", "web", NODE, "10.1.0.5").build());
         // The check against a direct list every 2 minutes (the default) cannot be what notices here.
-        start(api.source(NODE));
+        start(api.source(NODE).watchCheck(Duration.ofMinutes(2)));
 
         // Every watch's connection goes dark: no close, no reset, nothing more in either direction.
         assertThat(api.forwarder.stall()).as("connections stalled").isPositive();
