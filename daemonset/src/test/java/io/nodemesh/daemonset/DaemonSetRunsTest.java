@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.nodemesh.cli.NodemeshCommand;
+import io.nodemesh.discovery.kubernetes.MockApi;
 import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.testing.NetnsExtension;
@@ -96,7 +97,7 @@ final class DaemonSetRunsTest {
         PodSpec pod = m.pod();
         Netns podNetns = NET.namespace("dspod");
 
-        try (ApiMock api = new ApiMock()) {
+        try (MockApi api = new MockApi(true)) {
             api.admin.resource(new NamespaceBuilder().withNewMetadata().withName("shop")
                     .addToLabels("nodemesh.io/capture", "enabled").endMetadata().build()).create();
             api.admin.resource(new PodBuilder().withNewMetadata().withName("web").withNamespace("shop")
@@ -290,7 +291,7 @@ final class DaemonSetRunsTest {
     }
 
     /** The service account's files the kubelet mounts into every container (automountServiceAccountToken). */
-    private static Path serviceAccount(Path dir, ApiMock api) throws IOException {
+    private static Path serviceAccount(Path dir, MockApi api) throws IOException {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("token"), "nodemesh-service-account-token");
         Files.copy(api.certificate(), dir.resolve("ca.crt"));

@@ -28,25 +28,26 @@ import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
 
 /**
- * fabric8's API mock in CRUD mode on loopback, with a {@link TcpForwarder} in front for the source's client. Tests
- * write objects through {@link #admin} (straight to the mock) and the source reads through the forwarder, which they
- * can cut. The mock is not an API server in three ways the tests work around here:
+ * fabric8's API mock in CRUD mode on loopback, over HTTP or HTTPS, with a {@link TcpForwarder} in front for the source's
+ * client. Tests write objects through {@link #admin} (straight to the mock) and the source reads through the forwarder,
+ * which they can cut or stall; daemonset's tests (this module's test jar) reach the mock itself ({@link #address}) from
+ * a pod's network namespace. The mock is not an API server in three ways the tests work around here:
  * <ul>
  *   <li>It cannot select pods by {@code spec.nodeName} (8.0.0 answers such a field selector with no pod at all, list
  *       and watch). That selector is taken out of the requests, so every node's pods are sent, as by an API server
  *       that ignored it: the source must drop other nodes' pods itself, and the tests show that it does.</li>
  *   <li>It keeps no history: a watch resumed from an old resource version misses what happened meanwhile, where an
  *       API server replays it or, when it has compacted it, opens the watch and sends an ERROR event with status 410
- *       (Gone). {@link #expireWatchesBefore} makes the mock do that, and fabric8 lists again.</li>
+ *       (Gone). {@link #expireWatchesBefore} makes the mock do that, and the source lists again.</li>
  *   <li>It allocates no cluster IPs: the tests give them.</li>
  * </ul>
  */
-final class MockApi implements AutoCloseable {
+public final class MockApi implements AutoCloseable {
 
     final KubernetesMockServer server;
     private final MockWebServer web;
     /** Writes straight to the mock. */
-    final KubernetesClient admin;
+    public final KubernetesClient admin;
     final TcpForwarder forwarder;
     private final AsAnApiServer dispatcher = new AsAnApiServer(new KubernetesCrudDispatcher());
 
@@ -55,7 +56,7 @@ final class MockApi implements AutoCloseable {
     }
 
     /** The mock on HTTPS (a self-signed certificate) when {@code https}, as an API server in a cluster is. */
-    MockApi(boolean https) throws IOException {
+    public MockApi(boolean https) throws IOException {
         web = new MockWebServer();
         server = new KubernetesMockServer(new Context(), web, new HashMap<>(), dispatcher, https);
         server.init(InetAddress.getLoopbackAddress(), 0);
@@ -88,24 +89,18 @@ final class MockApi implements AutoCloseable {
 
     /** A fabric8 client through the forwarder, for the tests' own reading (the caller closes it). */
     KubernetesClient client() {
-        return clientTo(forwarder.port());
-    }
-
-    /**
-     * A client of whatever listens on loopback {@code port}, retrying a broken watch after 100 ms. It pings its watches
-     * every 500 ms: a watch whose connection the server closed while the JDK's WebSocket was not reading (it had a
-     * message in hand) is noticed only when a ping fails to go out (seen here: without pings such a watch stayed
-     * silent for the rest of the test).
-     */
-    static KubernetesClient clientTo(int port) {
-        Config config = new ConfigBuilder(Config.empty()).withMasterUrl("http://127.0.0.1:" + port)
-                .withNamespace("default").withWatchReconnectInterval(100).withRequestRetryBackoffLimit(0)
-                .withWebsocketPingInterval(500L).withHttp2Disable(true).build();
+        Config config = new ConfigBuilder(Config.empty()).withMasterUrl("http://127.0.0.1:" + forwarder.port())
+                .withNamespace("default").withRequestRetryBackoffLimit(0).withHttp2Disable(true).build();
         return new KubernetesClientBuilder().withConfig(config).build();
     }
 
+    /** Where the mock itself listens, on this network namespace's loopback (the forwarder is in front of it). */
+    public InetSocketAddress address() {
+        return new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getPort());
+    }
+
     /** The HTTPS mock's self-signed certificate (PEM): the cluster CA a pod finds in its service account. */
-    Path certificate() {
+    public Path certificate() {
         return Path.of(web.getSelfSignedCertificate().certificatePath());
     }
 
