@@ -23,6 +23,9 @@ public final class ApiObjects {
     /** An object as the API names it; every kind has one. */
     public interface ApiObject {
         Meta meta();
+
+        /** The same object at another resource version (to tell a change the mesh reads from one it does not). */
+        ApiObject atVersion(String resourceVersion);
     }
 
     /**
@@ -40,10 +43,18 @@ public final class ApiObjects {
         public String key() {
             return (namespace == null ? "" : namespace) + "/" + name;
         }
+
+        Meta atVersion(String version) {
+            return new Meta(uid, namespace, name, version, labels, annotations);
+        }
     }
 
     /** A namespace: its name and labels. */
     public record Namespace(Meta meta) implements ApiObject {
+        @Override
+        public Namespace atVersion(String version) {
+            return new Namespace(meta.atVersion(version));
+        }
     }
 
     /**
@@ -61,6 +72,11 @@ public final class ApiObjects {
         public Pod {
             ips = List.copyOf(ips);
         }
+
+        @Override
+        public Pod atVersion(String version) {
+            return new Pod(meta.atVersion(version), nodeName, serviceAccountName, hostNetwork, phase, ips);
+        }
     }
 
     /**
@@ -75,6 +91,11 @@ public final class ApiObjects {
         public Service {
             clusterIPs = List.copyOf(clusterIPs);
             ports = List.copyOf(ports);
+        }
+
+        @Override
+        public Service atVersion(String version) {
+            return new Service(meta.atVersion(version), hasSpec, clusterIPs, ports);
         }
     }
 
@@ -94,6 +115,11 @@ public final class ApiObjects {
         public EndpointSlice {
             ports = List.copyOf(ports);
             endpoints = List.copyOf(endpoints);
+        }
+
+        @Override
+        public EndpointSlice atVersion(String version) {
+            return new EndpointSlice(meta.atVersion(version), addressType, ports, endpoints);
         }
     }
 
@@ -124,6 +150,10 @@ public final class ApiObjects {
      * @param spec its {@code spec} as plain Java values (maps, lists, strings, numbers, booleans), null when absent
      */
     public record Policy(Meta meta, Object spec) implements ApiObject {
+        @Override
+        public Policy atVersion(String version) {
+            return new Policy(meta.atVersion(version), spec);
+        }
     }
 
     /** A namespace from its JSON. */

@@ -402,6 +402,11 @@ public final class KubernetesSource implements WorkloadSource {
         return new SourceStatus(describe(), loadedAtMillis, error != null ? error : problems);
     }
 
+    /** The watch events of the kind named {@code what} that changed what the mesh reads, so far. */
+    long changes(String what) {
+        return watched.stream().filter(w -> w.what.equals(what)).mapToLong(w -> w.kind.changes()).sum();
+    }
+
     /** The namespaces found so far for pods to capture, by pod uid (what the next snapshots use). */
     Map<String, Path> netnsByUid() {
         return Map.copyOf(netnsByUid);

@@ -18,13 +18,14 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
  * The objects of one kind as the API has them: listed, then kept up to date by a watch from the list's resource
  * version, on a virtual thread of its own. Each object is kept as the {@link ApiObjects} record {@code parse} makes of
- * it, by {@code namespace/name}; every change calls {@code changed}.
+ * it, by {@code namespace/name}; every change of a record (beyond its resource version) calls {@code changed}.
  *
  * <p>What can happen to a watch, and what is done:
  * <ul>
@@ -54,6 +55,7 @@ final class WatchedKind<T extends ApiObject> {
     private final Duration reconnect;
     private final Duration ping;
     private final CompletableFuture<Void> synced = new CompletableFuture<>();
+    private final AtomicLong changes = new AtomicLong();
 
     private volatile Map<String, T> cache = new ConcurrentHashMap<>();
     private volatile boolean watching;
@@ -106,6 +108,11 @@ final class WatchedKind<T extends ApiObject> {
     /** The last failure, until a watch opens again; null when there was none. */
     String error() {
         return error;
+    }
+
+    /** Watch events that changed what the mesh reads (added, deleted, or changed beyond the version). */
+    long changes() {
+        return changes.get();
     }
 
     /** The objects as last seen. */
@@ -370,11 +377,17 @@ final class WatchedKind<T extends ApiObject> {
             switch (type) {
                 case "ADDED", "MODIFIED" -> {
                     T parsed = parse.apply(object);
-                    cache.put(parsed.meta().key(), parsed);
-                    changed.run();
+                    T old = cache.put(parsed.meta().key(), parsed);
+                    // Most updates (a pod's conditions, its containers' states) change nothing the mesh reads: the
+                    // cache takes the new version, and no snapshot is rebuilt for them.
+                    if (old == null || !old.equals(parsed.atVersion(old.meta().resourceVersion()))) {
+                        changes.incrementAndGet();
+                        changed.run();
+                    }
                 }
                 case "DELETED" -> {
                     if (cache.remove(ApiObjects.meta(object).key()) != null) {
+                        changes.incrementAndGet();
                         changed.run();
                     }
                 }
