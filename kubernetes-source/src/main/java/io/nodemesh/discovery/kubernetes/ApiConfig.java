@@ -10,6 +10,7 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -71,15 +72,19 @@ public record ApiConfig(URI server, SSLContext tls, Supplier<String> token) {
     /** The pod's view, else the user's kubeconfig (see the class comment). */
     public static ApiConfig auto() throws ConfigException {
         Map<String, String> env = System.getenv();
-        if (env.get("KUBERNETES_SERVICE_HOST") != null && Files.exists(SERVICE_ACCOUNT.resolve("token"))) {
+        boolean host = env.get("KUBERNETES_SERVICE_HOST") != null;
+        boolean token = Files.exists(SERVICE_ACCOUNT.resolve("token"));
+        if (host && token) {
             return inCluster(env, SERVICE_ACCOUNT);
         }
         String list = env.get("KUBECONFIG");
         Path file = list != null && !list.isBlank() ? Path.of(list.split(":")[0])
                 : Path.of(System.getProperty("user.home"), ".kube", "config");
         if (!Files.exists(file)) {
-            throw new ConfigException("Kubernetes client configuration: not in a pod (no KUBERNETES_SERVICE_HOST and "
-                    + SERVICE_ACCOUNT.resolve("token") + ") and no kubeconfig at " + file
+            String pod = host ? "KUBERNETES_SERVICE_HOST is set but there is no service account token at "
+                    + SERVICE_ACCOUNT.resolve("token") + " (automountServiceAccountToken: false?)"
+                    : "not in a pod (no KUBERNETES_SERVICE_HOST)";
+            throw new ConfigException("Kubernetes client configuration: " + pod + ", and no kubeconfig at " + file
                     + " (give one with --kubeconfig)");
         }
         return kubeconfig(file);
@@ -109,6 +114,8 @@ public record ApiConfig(URI server, SSLContext tls, Supplier<String> token) {
         Object doc;
         try {
             doc = new Yaml(new SafeConstructor(new LoaderOptions())).load(new StringReader(Files.readString(file)));
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(what + ": no such file", e);
         } catch (IOException e) {
             throw new ConfigException(what + ": cannot read: " + e.getMessage(), e);
         } catch (RuntimeException e) {

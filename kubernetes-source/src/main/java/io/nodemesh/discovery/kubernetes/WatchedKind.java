@@ -92,7 +92,7 @@ final class WatchedKind<T extends ApiObject> {
 
     /** Starts listing and watching; the future completes once the first list is in. */
     CompletableFuture<Void> start() {
-        thread = Thread.ofVirtual().name("nodemesh-kube-" + path).start(this::run);
+        thread = Thread.ofVirtual().name("nodemesh-kube " + what).start(this::run);
         return synced;
     }
 
