@@ -234,6 +234,7 @@ final class WatchedKind<T extends ApiObject> {
             }
             throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
         } catch (TimeoutException e) {
+            events.abort("not opened in time"); // and a WebSocket that opens after all is dropped as it opens
             throw new IOException("the watch did not open within " + (openWithin.toMillis() + 5000) + " ms");
         }
         if (stopped || relist) {
