@@ -229,8 +229,12 @@ final class WatchedKind<T extends ApiObject> {
             ws = api.watch(path, query, version, timeout, openWithin, events)
                     .get(openWithin.toMillis() + 5000, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof WebSocketHandshakeException h && h.getResponse().statusCode() == 410) {
-                throw new Gone();
+            if (e.getCause() instanceof WebSocketHandshakeException h) {
+                int status = h.getResponse().statusCode();
+                if (status == 410) {
+                    throw new Gone();
+                }
+                throw refused(status, h.getResponse().body());
             }
             throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
         } catch (TimeoutException e) {
@@ -284,6 +288,26 @@ final class WatchedKind<T extends ApiObject> {
             watching = false;
             ws.abort();
         }
+    }
+
+    /**
+     * A watch the API answered with {@code status} instead of switching to a WebSocket, saying what it said (a
+     * {@code Status} object's message: a missing {@code watch} permission, say) and, for answers that mean the upgrade
+     * itself was not taken, what to look at.
+     */
+    private ApiClient.ApiException refused(int status, Object body) {
+        String said = "";
+        if (body instanceof String text && !text.isBlank()) { // the JDK reads a refused handshake's body as text
+            try {
+                said = api.parse(text).path("message").asText("");
+            } catch (IOException | RuntimeException notJson) {
+                said = "";
+            }
+        }
+        boolean upgrade = status == 400 || status == 404 || status == 405 || status == 426 || status == 501;
+        return new ApiClient.ApiException("watch " + path + ": HTTP " + status + (said.isEmpty() ? "" : ": " + said)
+                + (upgrade ? " (the watch is a WebSocket: does a proxy in front of the API server pass upgrades?)"
+                        : ""), status);
     }
 
     /** The watch's messages: events applied to the cache as they come. */
