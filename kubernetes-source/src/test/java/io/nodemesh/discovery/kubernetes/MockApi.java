@@ -28,10 +28,11 @@ import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
 
 /**
- * fabric8's API mock in CRUD mode on loopback, over HTTP or HTTPS, with a {@link TcpForwarder} in front for the source's
- * client. Tests write objects through {@link #admin} (straight to the mock) and the source reads through the forwarder,
- * which they can cut or stall; daemonset's tests (this module's test jar) reach the mock itself ({@link #address}) from
- * a pod's network namespace. The mock is not an API server in three ways the tests work around here:
+ * fabric8's API mock in CRUD mode on loopback, over HTTP or HTTPS, with a {@link TcpForwarder} in front for the
+ * source's client. Tests write objects through {@link #admin} (straight to the mock) and the source reads through the
+ * forwarder, which they can cut or stall; daemonset's tests (this module's test jar) reach the mock itself
+ * ({@link #address}) from a pod's network namespace. The mock is not an API server in three ways the tests work around
+ * here:
  * <ul>
  *   <li>It cannot select pods by {@code spec.nodeName} (8.0.0 answers such a field selector with no pod at all, list
  *       and watch). That selector is taken out of the requests, so every node's pods are sent, as by an API server
