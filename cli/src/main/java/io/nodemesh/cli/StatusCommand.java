@@ -46,6 +46,9 @@ public final class StatusCommand implements Callable<Integer> {
             out.println("          last change REJECTED, still running the previous config: "
                     + config.path("lastError").asText());
         }
+        for (JsonNode detail : config.path("details")) {
+            out.println("          " + detail.asText());
+        }
         JsonNode totals = stats.path("totals");
         out.printf("totals    outbound %s   inbound %s   not redirected %d%n", summary(totals.path("outbound")),
                 summary(totals.path("inbound")), totals.path("notRedirected").asLong());

@@ -44,6 +44,8 @@ final class CliServers implements AutoCloseable {
 
     /** The config file name the admin server reports. */
     static final String CONFIG_FILE = "/etc/nodemesh/cli-servers.yaml";
+    /** A line of what the source follows, as the Kubernetes source gives it. */
+    static final String WATCH_DETAIL = "pods of node node-a: 2 object(s), watching";
 
     private final AdminServer admin;
     private final TelemetryAgent agent;
@@ -151,7 +153,8 @@ final class CliServers implements AutoCloseable {
     private static final class FixedView implements ProxyView {
         private final NodeStats stats = recentlyClosed();
         private final Transport transport = Transport.select(TransportKind.NIO, notice -> { });
-        private final ConfigStatus config = new ConfigStatus(CONFIG_FILE, System.currentTimeMillis(), null);
+        private final ConfigStatus config = new ConfigStatus(CONFIG_FILE, System.currentTimeMillis(), null,
+                List.of(WATCH_DETAIL));
         private final MeshSnapshot snapshot = fixedSnapshot();
         private final CaptureReport captures = new CaptureReport(List.of(
                 new CaptureReport.Pod("demo", "a", CaptureState.CAPTURED, null),

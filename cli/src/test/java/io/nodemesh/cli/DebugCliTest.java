@@ -80,7 +80,8 @@ final class DebugCliTest {
             assertThat(fast).as(String.join(" ", call)).isEqualTo(picocli(call));
             assertThat(fast.status()).as(fast.err()).isZero();
         }
-        assertThat(fast("status", "--admin", servers.admin()).out()).contains("transport nio", CliServers.CONFIG_FILE);
+        assertThat(fast("status", "--admin", servers.admin()).out()).contains("transport nio", CliServers.CONFIG_FILE)
+                .contains("\n          " + CliServers.WATCH_DETAIL + "\n");
         assertThat(fast("top", "--metrics-address", servers.agent()).out().lines().toList())
                 .hasSize(3).anySatisfy(line -> assertThat(line).startsWith("busy.demo"));
         assertThat(fast("workloads", "--admin", servers.adminSocket()).out()).isEqualTo("""

@@ -717,7 +717,7 @@ public final class NodeProxy implements AutoCloseable {
         @Override
         public ConfigStatus config() {
             SourceStatus s = source.status();
-            return new ConfigStatus(s.source(), s.loadedAtMillis(), s.lastError());
+            return new ConfigStatus(s.source(), s.loadedAtMillis(), s.lastError(), s.details());
         }
 
         @Override

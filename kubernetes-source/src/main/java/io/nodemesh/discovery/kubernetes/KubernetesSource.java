@@ -399,7 +399,12 @@ public final class KubernetesSource implements WorkloadSource {
                 error = w.kind.error();
             }
         }
-        return new SourceStatus(describe(), loadedAtMillis, error != null ? error : problems);
+        List<String> details = new ArrayList<>();
+        for (Watched<?> w : watched) {
+            details.add(w.what + ": " + w.kind.size() + " object(s), " + (w.kind.isWatching() ? "watching"
+                    : !w.kind.hasSynced() ? "listing" : "not watching, retrying"));
+        }
+        return new SourceStatus(describe(), loadedAtMillis, error != null ? error : problems, details);
     }
 
     /** The watch events of the kind named {@code what} that changed what the mesh reads, so far. */

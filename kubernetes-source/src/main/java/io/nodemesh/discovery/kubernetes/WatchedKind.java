@@ -115,6 +115,11 @@ final class WatchedKind<T extends ApiObject> {
         return changes.get();
     }
 
+    /** How many objects the cache holds. */
+    int size() {
+        return cache.size();
+    }
+
     /** The objects as last seen. */
     Collection<T> objects() {
         return List.copyOf(cache.values());

@@ -108,6 +108,18 @@ class KubernetesSourceTest {
         assertThat(s.pods().get("shop/api").node()).isEqualTo("node-b");
         assertThat(source.status().lastError()).isNull();
         assertThat(web.getMetadata().getUid()).isNotNull();
+
+        // What `nodemesh status` shows under the source: each kind, its objects, its watch (the mock sends every
+        // node's pods for this node's: the source drops the other node's pod when it builds, not when it caches).
+        List<String> watching = List.of("namespaces: 1 object(s), watching",
+                "pods of node node-a: 2 object(s), watching", "pods of all nodes: 2 object(s), watching",
+                "services: 1 object(s), watching", "endpointslices: 1 object(s), watching",
+                "nodemeshauthorizationpolicies.nodemesh.io: 0 object(s), watching");
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!source.status().details().equals(watching)) {
+            assertThat(System.nanoTime()).as("every watch open; status: " + source.status()).isLessThan(deadline);
+            Thread.sleep(20);
+        }
     }
 
     @Test

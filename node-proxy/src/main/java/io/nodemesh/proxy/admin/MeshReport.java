@@ -185,6 +185,7 @@ final class MeshReport {
         source.put("source", cfg.file());
         source.put("loadedAt", Instant.ofEpochMilli(cfg.loadedAtMillis()).toString());
         source.put("lastError", cfg.lastError());
+        source.put("details", cfg.details());
         out.put("source", source);
         BootSettings boot = view.boot();
         Map<String, Object> b = new LinkedHashMap<>();

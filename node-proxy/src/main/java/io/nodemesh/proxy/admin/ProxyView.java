@@ -49,6 +49,14 @@ public interface ProxyView {
      * @param loadedAtMillis when the config in force was loaded
      * @param lastError why the latest change was rejected, or null if it was accepted
      */
-    record ConfigStatus(String file, long loadedAtMillis, String lastError) {
+    record ConfigStatus(String file, long loadedAtMillis, String lastError, List<String> details) {
+        public ConfigStatus {
+            details = List.copyOf(details);
+        }
+
+        /** A status without details. */
+        public ConfigStatus(String file, long loadedAtMillis, String lastError) {
+            this(file, loadedAtMillis, lastError, List.of());
+        }
     }
 }

@@ -30,6 +30,7 @@ final class StatsReport {
         config.put("file", cfg.file());
         config.put("loadedAt", Instant.ofEpochMilli(cfg.loadedAtMillis()).toString());
         config.put("lastError", cfg.lastError());
+        config.put("details", cfg.details());
         out.put("config", config);
         Map<String, Object> totals = new LinkedHashMap<>();
         totals.put("outbound", direction(view.nodeStats().direction(Direction.OUTBOUND).snapshot()));
