@@ -401,8 +401,17 @@ public final class KubernetesSource implements WorkloadSource {
         }
         List<String> details = new ArrayList<>();
         for (Watched<?> w : watched) {
-            details.add(w.what + ": " + w.kind.size() + " object(s), " + (w.kind.isWatching() ? "watching"
-                    : !w.kind.hasSynced() ? "listing" : "not watching, retrying"));
+            String failure = w.kind.error();
+            String state;
+            if (w.kind.isWatching()) {
+                state = "watching";
+            } else if (failure == null) {
+                state = w.kind.hasSynced() ? "opening its watch" : "listing";
+            } else {
+                state = (w.kind.hasSynced() ? "not watching" : "not listed") + ", retrying: "
+                        + failure.substring(failure.startsWith(w.what + ": ") ? w.what.length() + 2 : 0);
+            }
+            details.add(w.what + ": " + w.kind.size() + " object(s), " + state);
         }
         return new SourceStatus(describe(), loadedAtMillis, error != null ? error : problems, details);
     }

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link WatchedKind} against a small HTTP server that lists but refuses the watch, as an API server does for a
  * service account allowed to {@code list} but not to {@code watch}, or as a proxy in front of it does that does not
- * pass WebSocket upgrades: the kind is listed, and the refusal is reported with what the server said.
+ * pass WebSocket upgrades: the kind is listed, and the refusal is reported with what the server said, in the
+ * source's status too.
  */
 class WatchedKindTest {
 
@@ -83,6 +84,34 @@ class WatchedKindTest {
         awaitFailure();
         assertThat(failures.getFirst()).isEqualTo("pods of node node-a: watch /api/v1/pods: HTTP 400 (the watch is a "
                 + "WebSocket: does a proxy in front of the API server pass upgrades?)");
+    }
+
+    @Test
+    void theSourcesStatusSaysWhichWatchIsRefusedAndWhy() throws Exception {
+        watchStatus = 403;
+        server.createContext("/", exchange -> {
+            if (exchange.getRequestURI().getRawQuery().contains("watch=true")) {
+                send(exchange, 403, "{\"kind\":\"Status\",\"code\":403,\"message\":\"forbidden\"}");
+            } else {
+                send(exchange, 200, "{\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[]}");
+            }
+        });
+        KubernetesSource source = MockApi.sourceTo("node-a", server.getAddress().getPort()).build();
+        try {
+            source.start();
+            String pods = "pods of node node-a: 1 object(s), not watching, retrying: watch /api/v1/pods: HTTP 403: "
+                    + "pods is forbidden: User \"system:serviceaccount:nodemesh:nodemesh\" cannot watch resource "
+                    + "\"pods\" in API group \"\" at the cluster scope";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!source.status().details().contains(pods)) {
+                assertThat(System.nanoTime()).as(source.status().toString()).isLessThan(deadline);
+                Thread.sleep(20);
+            }
+            assertThat(source.status().details()).contains("namespaces: 0 object(s), not watching, retrying: watch "
+                    + "/api/v1/namespaces: HTTP 403: forbidden");
+        } finally {
+            source.close();
+        }
     }
 
     private void start() throws Exception {
