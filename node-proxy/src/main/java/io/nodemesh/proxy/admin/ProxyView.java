@@ -45,9 +45,10 @@ public interface ProxyView {
     /**
      * The config source's state.
      *
-     * @param file the standalone file
+     * @param file what the source reads (the standalone file, or the Kubernetes API and node)
      * @param loadedAtMillis when the config in force was loaded
      * @param lastError why the latest change was rejected, or null if it was accepted
+     * @param details the source's lines on what it follows ({@code SourceStatus#details})
      */
     record ConfigStatus(String file, long loadedAtMillis, String lastError, List<String> details) {
         public ConfigStatus {
