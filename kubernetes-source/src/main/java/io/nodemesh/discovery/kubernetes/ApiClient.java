@@ -131,9 +131,9 @@ final class ApiClient implements AutoCloseable {
         URI uri = URI.create(("https".equals(server.getScheme()) ? "wss" : "ws")
                 + server.toString().substring(server.getScheme().length()) + path + "?" + q);
         WebSocket.Builder ws = watches.newWebSocketBuilder().connectTimeout(openWithin);
-        String token = config.token() == null ? null : config.token().get();
-        if (token != null) {
-            ws.header("Authorization", "Bearer " + token);
+        String authorization = authorization();
+        if (authorization != null) {
+            ws.header("Authorization", authorization);
         }
         return ws.buildAsync(uri, listener);
     }
@@ -152,10 +152,16 @@ final class ApiClient implements AutoCloseable {
     }
 
     private void authorize(HttpRequest.Builder request) {
-        String token = config.token() == null ? null : config.token().get();
-        if (token != null) {
-            request.header("Authorization", "Bearer " + token);
+        String authorization = authorization();
+        if (authorization != null) {
+            request.header("Authorization", authorization);
         }
+    }
+
+    /** The {@code Authorization} header's value for the token in force now, or null without one. */
+    private String authorization() {
+        String token = config.token() == null ? null : config.token().get();
+        return token == null ? null : "Bearer " + token;
     }
 
     static String encode(String value) {

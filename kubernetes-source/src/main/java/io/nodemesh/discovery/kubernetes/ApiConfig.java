@@ -1,6 +1,7 @@
 package io.nodemesh.discovery.kubernetes;
 
 import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.identity.PemKeys;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,10 +35,7 @@ import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
@@ -303,15 +301,11 @@ public record ApiConfig(URI server, SSLContext tls, Supplier<String> token) {
     /** A PEM key in any of the forms kubeconfigs hold: PKCS#8, PKCS#1 (RSA) or SEC1 (EC). */
     private static PrivateKey privateKey(String what, byte[] pem) throws ConfigException {
         try (PEMParser parser = new PEMParser(new StringReader(new String(pem, StandardCharsets.US_ASCII)))) {
-            Object o = parser.readObject();
-            JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
-            if (o instanceof PEMKeyPair pair) {
-                return converter.getPrivateKey(pair.getPrivateKeyInfo()); // SEC1 may leave the public key out
+            PrivateKey key = PemKeys.privateKey(parser.readObject());
+            if (key == null) {
+                throw new ConfigException(what + ": not an unencrypted PEM private key");
             }
-            if (o instanceof PrivateKeyInfo info) {
-                return converter.getPrivateKey(info);
-            }
-            throw new ConfigException(what + ": not an unencrypted PEM private key");
+            return key;
         } catch (IOException e) {
             throw new ConfigException(what + ": not a PEM private key: " + e.getMessage(), e);
         }

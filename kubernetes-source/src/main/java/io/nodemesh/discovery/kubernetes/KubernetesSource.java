@@ -309,12 +309,7 @@ public final class KubernetesSource implements WorkloadSource {
 
     private <T extends ApiObjects.ApiObject> void check(Watched<T> w) throws IOException, InterruptedException {
         Map<String, String> listed = new HashMap<>();
-        client.list(w.path, w.query, item -> {
-            ApiObjects.Meta meta = ApiObjects.meta(item);
-            if (meta.uid() != null) {
-                listed.put(meta.uid(), String.valueOf(meta.resourceVersion()));
-            }
-        });
+        client.list(w.path, w.query, item -> WatchedKind.putVersion(listed, ApiObjects.meta(item)));
         Map<String, String> previous = w.lastListed;
         w.lastListed = listed;
         if (previous == null || !w.kind.hasSynced()) {

@@ -466,11 +466,14 @@ final class WatchedKind<T extends ApiObject> {
     /** The versions of the cached objects by uid (objects without a uid left out). */
     Map<String, String> versions() {
         Map<String, String> out = new HashMap<>();
-        for (T o : cache.values()) {
-            if (o.meta().uid() != null) {
-                out.put(o.meta().uid(), String.valueOf(o.meta().resourceVersion()));
-            }
-        }
+        cache.values().forEach(o -> putVersion(out, o.meta()));
         return out;
+    }
+
+    /** Puts {@code meta}'s resource version under its uid into {@code versions}; an object without a uid is left out. */
+    static void putVersion(Map<String, String> versions, ApiObjects.Meta meta) {
+        if (meta.uid() != null) {
+            versions.put(meta.uid(), String.valueOf(meta.resourceVersion()));
+        }
     }
 }

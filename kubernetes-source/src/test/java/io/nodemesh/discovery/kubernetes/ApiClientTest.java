@@ -5,15 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -45,15 +41,14 @@ class ApiClientTest {
                         {"kind":"PodList","items":[%s],"extra":{"x":[1,2,{"y":3}]},
                          "metadata":{"resourceVersion":"42"}}""".formatted(pod("c", "10.0.0.3"));
             }
-            send(exchange, 200, body);
+            PlainApi.send(exchange, 200, body);
         });
-        server.createContext("/api/v1/services", exchange -> send(exchange, 403, """
+        server.createContext("/api/v1/services", exchange -> PlainApi.send(exchange, 403, """
                 {"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403,
                  "message":"services is forbidden: User \\"system:serviceaccount:nodemesh:proxy\\" cannot list"}"""));
-        server.createContext("/api/v1/namespaces", exchange -> send(exchange, 200, "[1,2]"));
+        server.createContext("/api/v1/namespaces", exchange -> PlainApi.send(exchange, 200, "[1,2]"));
         server.start();
-        client = new ApiClient(new ApiConfig(URI.create("http://127.0.0.1:" + server.getAddress().getPort()),
-                SSLContext.getDefault(), () -> "t0ken"));
+        client = new ApiClient(PlainApi.config(server.getAddress().getPort(), () -> "t0ken"));
     }
 
     @AfterEach
@@ -93,15 +88,5 @@ class ApiClientTest {
                  "managedFields":[{"manager":"kubelet","fieldsV1":{"f:status":{}}}]},
                  "spec":{"nodeName":"node-a","containers":[{"name":"app","image":"app"}]},
                  "status":{"phase":"Running","podIP":"%s","podIPs":[{"ip":"%s"}]}}""".formatted(name, name, ip, ip);
-    }
-
-    private static void send(com.sun.net.httpserver.HttpExchange exchange, int status, String body)
-            throws java.io.IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        exchange.getResponseHeaders().add("Content-Type", "application/json");
-        exchange.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(bytes);
-        }
     }
 }

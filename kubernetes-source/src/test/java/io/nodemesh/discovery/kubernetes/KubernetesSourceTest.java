@@ -23,6 +23,7 @@ import io.nodemesh.proxy.discovery.Enrolment;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.discovery.ServiceTarget;
+import io.nodemesh.proxy.discovery.SourceStatus;
 import io.nodemesh.proxy.policy.AuthorizationPolicy;
 import io.nodemesh.proxy.policy.Authorizer;
 import io.nodemesh.proxy.policy.Peer;
@@ -115,11 +116,7 @@ class KubernetesSourceTest {
                 "pods of node node-a: 2 object(s), watching", "pods of all nodes: 2 object(s), watching",
                 "services: 1 object(s), watching", "endpointslices: 1 object(s), watching",
                 "nodemeshauthorizationpolicies.nodemesh.io: 0 object(s), watching");
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!source.status().details().equals(watching)) {
-            assertThat(System.nanoTime()).as("every watch open; status: " + source.status()).isLessThan(deadline);
-            Thread.sleep(20);
-        }
+        awaitSourceStatus("every watch open", status -> status.details().equals(watching));
     }
 
     @Test
@@ -465,8 +462,12 @@ class KubernetesSourceTest {
     }
 
     private void awaitStatus(String what, Predicate<String> lastError) throws InterruptedException {
+        awaitSourceStatus(what, s -> lastError.test(s.lastError()));
+    }
+
+    private void awaitSourceStatus(String what, Predicate<SourceStatus> condition) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!lastError.test(source.status().lastError())) {
+        while (!condition.test(source.status())) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("timed out waiting for " + what + "; status: " + source.status());
             }

@@ -17,15 +17,12 @@ import io.fabric8.mockwebserver.http.WebSocketListener;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.net.ssl.SSLContext;
 
 /**
  * fabric8's API mock in CRUD mode on loopback, over HTTP or HTTPS, with a {@link TcpForwarder} in front for the
@@ -78,14 +75,8 @@ public final class MockApi implements AutoCloseable {
 
     /** A source of node {@code node} reading whatever listens on loopback {@code port} (as {@link #source}). */
     static KubernetesSource.Builder sourceTo(String node, int port) {
-        try {
-            return KubernetesSource.builder(node)
-                    .api(new ApiConfig(URI.create("http://127.0.0.1:" + port), SSLContext.getDefault(), null))
-                    .reconnect(Duration.ofMillis(100)).ping(Duration.ofMillis(500))
-                    .watchCheck(Duration.ofSeconds(1));
-        } catch (NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
+        return KubernetesSource.builder(node).api(PlainApi.config(port, null))
+                .reconnect(Duration.ofMillis(100)).ping(Duration.ofMillis(500)).watchCheck(Duration.ofSeconds(1));
     }
 
     /** A fabric8 client through the forwarder, for the tests' own reading (the caller closes it). */

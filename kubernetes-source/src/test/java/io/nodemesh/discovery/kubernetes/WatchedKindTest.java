@@ -2,19 +2,13 @@ package io.nodemesh.discovery.kubernetes;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -38,21 +32,20 @@ class WatchedKindTest {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/api/v1/pods", exchange -> {
             if (!exchange.getRequestURI().getRawQuery().contains("watch=true")) {
-                send(exchange, 200, """
+                PlainApi.send(exchange, 200, """
                         {"kind":"PodList","metadata":{"resourceVersion":"5"},"items":[{"metadata":{"name":"web",
                          "namespace":"shop","uid":"u1","resourceVersion":"5"},"spec":{"nodeName":"node-a"}}]}""");
             } else if (watchStatus == 403) {
-                send(exchange, 403, """
+                PlainApi.send(exchange, 403, """
                         {"kind":"Status","status":"Failure","reason":"Forbidden","code":403,"message":"pods is \
                         forbidden: User \\"system:serviceaccount:nodemesh:nodemesh\\" cannot watch resource \\"pods\\" \
                         in API group \\"\\" at the cluster scope"}""");
             } else {
-                send(exchange, watchStatus, "upgrade not taken here");
+                PlainApi.send(exchange, watchStatus, "upgrade not taken here");
             }
         });
         server.start();
-        client = new ApiClient(new ApiConfig(URI.create("http://127.0.0.1:" + server.getAddress().getPort()),
-                SSLContext.getDefault(), null));
+        client = new ApiClient(PlainApi.config(server.getAddress().getPort(), null));
     }
 
     @AfterEach
@@ -91,9 +84,9 @@ class WatchedKindTest {
         watchStatus = 403;
         server.createContext("/", exchange -> {
             if (exchange.getRequestURI().getRawQuery().contains("watch=true")) {
-                send(exchange, 403, "{\"kind\":\"Status\",\"code\":403,\"message\":\"forbidden\"}");
+                PlainApi.send(exchange, 403, "{\"kind\":\"Status\",\"code\":403,\"message\":\"forbidden\"}");
             } else {
-                send(exchange, 200, "{\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[]}");
+                PlainApi.send(exchange, 200, "{\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[]}");
             }
         });
         KubernetesSource source = MockApi.sourceTo("node-a", server.getAddress().getPort()).build();
@@ -127,15 +120,6 @@ class WatchedKindTest {
                 throw new AssertionError("no failure reported; error: " + pods.error());
             }
             Thread.sleep(20);
-        }
-    }
-
-    private static void send(HttpExchange exchange, int status, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        exchange.getResponseHeaders().add("Content-Type", "application/json");
-        exchange.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(bytes);
         }
     }
 }

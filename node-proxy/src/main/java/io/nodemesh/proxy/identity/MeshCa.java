@@ -54,7 +54,6 @@ import org.bouncycastle.openssl.PEMEncryptedKeyPair;
 import org.bouncycastle.openssl.PEMException;
 import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.operator.OperatorCreationException;
@@ -335,13 +334,10 @@ public final class MeshCa implements CertificateSource {
 
     private static PrivateKey readKey(Path file) throws IdentityException {
         Object first = readPem(file, "private key");
-        JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
         try {
-            if (first instanceof PrivateKeyInfo info) {
-                return converter.getPrivateKey(info);
-            }
-            if (first instanceof PEMKeyPair pair) {
-                return converter.getPrivateKey(pair.getPrivateKeyInfo());
+            PrivateKey key = PemKeys.privateKey(first);
+            if (key != null) {
+                return key;
             }
         } catch (PEMException e) {
             throw new IdentityException(file + ": not a usable private key: " + e.getMessage());
