@@ -106,12 +106,15 @@ touch -d "$jib_time" "$d/nodemesh-cni.aot"
 
 # The proxy's AOT cache (start-up: a restarted proxy refuses its pods' new connections until it listens again), trained
 # as the build's cache is (ProxyAotCacheBuilder: the real `nodemesh proxy` with the daemons' flags capturing two pods
-# under churn), but on the image's JRE and its copy of the jar, which has the image's time first: the JVM takes a cache
-# only for the jar's exact size and time, and only on the JVM that wrote it. The launcher takes it when it is not
+# under churn) but in Kubernetes mode, as the DaemonSet runs it (`--kubernetes`: following an API mock over HTTPS and
+# finding the pods' namespaces by their addresses, which a restarted proxy does before it captures anything), and on
+# the image's JRE and its copy of the jar, which has the image's time first: the JVM takes a cache only for the jar's
+# exact size and time, and only on the JVM that wrote it. The launcher takes it when it is not
 # older than the jar, as it will be in the image, where both have Jib's time.
 touch -d "$jib_time" "$opt/lib/nodemesh.jar"
 "$JAVA_HOME/bin/java" "${NODEMESH_JVM_FLAGS[@]}" -cp "$3" io.nodemesh.proxy.ProxyAotCacheBuilder \
-    "$opt/lib/nodemesh-proxy.aot" "$opt/jre/bin/java" "$opt/lib/nodemesh.jar" >"$work/proxy-training.log" 2>&1 \
+    "$opt/lib/nodemesh-proxy.aot" "$opt/jre/bin/java" "$opt/lib/nodemesh.jar" --kubernetes \
+    >"$work/proxy-training.log" 2>&1 \
     || { cat "$work/proxy-training.log" >&2; die "training the proxy's AOT cache failed"; }
 [ -s "$opt/lib/nodemesh-proxy.aot" ] \
     || { cat "$work/proxy-training.log" >&2; die "the proxy's training wrote no AOT cache (it needs root)"; }

@@ -1,5 +1,10 @@
 package io.nodemesh.proxy;
 
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.nodemesh.discovery.kubernetes.MockApi;
 import io.nodemesh.topology.Lan;
 import io.nodemesh.topology.Netns;
 import io.nodemesh.topology.Topology;
@@ -12,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
@@ -29,8 +35,16 @@ import java.util.stream.Stream;
  * long-lived connections stream, and the admin API is asked for its stats; then SIGTERM, and the JVM writes the cache
  * as it exits. The cache is valid for exactly that JVM, that jar (its size and time) and those flags.
  *
- * <p>The image's build (image/pom.xml) runs it too, with the image's JRE and its copy of the jar
- * ({@code CACHE JAVA JAR}), for /opt/nodemesh/lib/nodemesh-proxy.aot.
+ * <p>The proxy reads its pods from a file, as {@code bin/nodemesh proxy} users run it; with {@code --kubernetes} it
+ * runs as the DaemonSet does instead, {@code nodemesh proxy --kubernetes} following an API server over HTTPS
+ * (fabric8's mock, {@link MockApi}, holding an enrolled namespace, the two pods running on this node and a Service)
+ * and finding the pods' namespaces by their addresses: the cache then also holds the API client, the JDK's HTTP
+ * client and TLS and the namespace scan that a restarted DaemonSet proxy runs before it captures anything. That one
+ * costs a proxy reading a file about 14 MiB more at idle (classes it never uses, mapped), so each mode has its own
+ * (RESULTS.md, "A restart in Kubernetes mode").
+ *
+ * <p>The image's build (image/pom.xml) runs it too, in Kubernetes mode with the image's JRE and its copy of the jar
+ * ({@code CACHE JAVA JAR --kubernetes}), for /opt/nodemesh/lib/nodemesh-proxy.aot.
  *
  * <p>Needs root (network namespaces, nf_tables): without it, no cache is built (a stale one is removed) and the proxy
  * starts without one. A training run that fails fails the build.
@@ -40,15 +54,19 @@ final class ProxyAotCacheBuilder {
     private static final Duration START = Duration.ofSeconds(60);
     private static final Duration TRAFFIC = Duration.ofSeconds(10);
     private static final Pattern ADMIN = Pattern.compile("admin on ([0-9.]+:[0-9]+)");
+    private static final String NODE = "training-node";
 
     private ProxyAotCacheBuilder() {
     }
 
     /**
-     * {@code CACHE [JAVA JAR]}: writes CACHE for cli/target/nodemesh.jar run by this JVM (or for JAR run by JAVA), or
-     * exits 1 saying why not.
+     * {@code CACHE [JAVA JAR] [--kubernetes]}: writes CACHE for cli/target/nodemesh.jar run by this JVM (or for JAR run
+     * by JAVA), trained on a file of pods (or in Kubernetes mode), or exits 1 saying why not.
      */
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] given) throws Exception {
+        List<String> list = new ArrayList<>(List.of(given));
+        boolean kubernetes = list.remove("--kubernetes");
+        String[] args = list.toArray(String[]::new);
         Path cache = Path.of(args[0]).toAbsolutePath();
         Path java = args.length > 2 ? Path.of(args[1]) : Path.of(System.getProperty("java.home"), "bin", "java");
         Path jar = args.length > 2 ? Path.of(args[2]) : ProxyProcess.JAR;
@@ -63,7 +81,7 @@ final class ProxyAotCacheBuilder {
         Deque<AutoCloseable> owned = new ArrayDeque<>();
         int status = 1;
         try (Topology topo = new Topology("nmaot" + ProcessHandle.current().pid() % 100000).closeOnExit()) {
-            train(topo, dir, cache, java, jar, owned);
+            train(topo, dir, cache, java, jar, owned, kubernetes);
             System.out.println("ProxyAotCacheBuilder: " + cache + " (" + Files.size(cache) / 1024 + " KiB) for "
                     + jar + " on " + java);
             status = 0;
@@ -83,26 +101,35 @@ final class ProxyAotCacheBuilder {
         System.exit(status);
     }
 
-    private static void train(Topology topo, Path dir, Path cache, Path java, Path jar, Deque<AutoCloseable> owned)
-            throws Exception {
+    private static void train(Topology topo, Path dir, Path cache, Path java, Path jar, Deque<AutoCloseable> owned,
+                              boolean kubernetes) throws Exception {
         Lan lan = topo.lan("lan");
         Netns client = lan.attach("a", "10.78.0.2/24");
         Netns server = lan.attach("b", "10.78.0.3/24");
-        Path config = Files.writeString(dir.resolve("mesh.yaml"), """
-                proxy: { transport: epoll, workers: 1, rules: nft }
-                pods:
-                  - { name: client, namespace: training, serviceAccount: client, ips: [10.78.0.2], netns: %s, capture: true }
-                  - { name: server, namespace: training, serviceAccount: server, ips: [10.78.0.3], netns: %s, capture: true }
-                """.formatted(client.path(), server.path()));
+        String settings = "proxy: { transport: epoll, workers: 1, rules: nft }\n";
+        List<String> source;
+        if (kubernetes) {
+            MockApi api = own(owned, new MockApi(true));
+            writeCluster(api);
+            source = List.of("--kubernetes", "--node-name", NODE, "--kubeconfig", api.kubeconfig(dir).toString(),
+                    "--config", Files.writeString(dir.resolve("settings.yaml"), settings).toString(),
+                    "--cni-socket", dir.resolve("cni.sock").toString());
+        } else {
+            source = List.of("--config", Files.writeString(dir.resolve("mesh.yaml"), settings + """
+                    pods:
+                      - { name: client, namespace: training, serviceAccount: client, ips: [10.78.0.2], netns: %s, capture: true }
+                      - { name: server, namespace: training, serviceAccount: server, ips: [10.78.0.3], netns: %s, capture: true }
+                    """.formatted(client.path(), server.path())).toString());
+        }
         Path telemetry = dir.resolve("telemetry.sock");
         ProxyProcess agent = own(owned, ProxyProcess.start(java, jar, "agent", dir, List.of(), "agent",
                 List.of("--socket", telemetry.toString(), "--metrics-address", "127.0.0.1:0")));
         agent.awaitLine("telemetry agent", START);
+        List<String> args = new ArrayList<>(source);
+        args.addAll(List.of("--admin", "127.0.0.1:0", "--readiness", "127.0.0.1:0",
+                "--admin-socket", dir.resolve("admin.sock").toString(), "--telemetry-socket", telemetry.toString()));
         ProxyProcess proxy = own(owned, ProxyProcess.start(java, jar, "proxy", dir,
-                List.of("-XX:AOTCacheOutput=" + cache), "proxy",
-                List.of("--config", config.toString(), "--admin", "127.0.0.1:0", "--readiness", "127.0.0.1:0",
-                        "--admin-socket", dir.resolve("admin.sock").toString(),
-                        "--telemetry-socket", telemetry.toString())));
+                List.of("-XX:AOTCacheOutput=" + cache), "proxy", args));
         Matcher admin = ADMIN.matcher(proxy.awaitLine("proxy started", START));
         if (!admin.find()) {
             throw new AssertionError("no admin address in the proxy's log:\n" + proxy.log());
@@ -140,6 +167,32 @@ final class ProxyAotCacheBuilder {
         System.out.println("ProxyAotCacheBuilder: trained on " + churn.ok() + " connections (" + churn.failed()
                 + " failed) and " + streams.size() + " long-lived ones");
         agent.terminate(Duration.ofSeconds(30));
+    }
+
+    /**
+     * The two training pods as the API has them (a namespace enrolled, the pods on this node running, the server
+     * behind a Service with its EndpointSlice), so that the proxy lists them, finds their namespaces by their addresses
+     * and captures them as a restarted DaemonSet proxy does.
+     */
+    private static void writeCluster(MockApi api) {
+        api.admin.resource(new NamespaceBuilder().withNewMetadata().withName("training")
+                .addToLabels("nodemesh.io/capture", "enabled").endMetadata().build()).create();
+        for (String[] pod : List.of(new String[] {"client", "10.78.0.2", "1"}, new String[] {"server", "10.78.0.3", "2"})) {
+            api.admin.resource(new PodBuilder().withNewMetadata().withName(pod[0]).withNamespace("training")
+                    .withUid("7a11c0de-0000-4000-8000-00000000000" + pod[2]).addToLabels("app", pod[0]).endMetadata()
+                    .withNewSpec().withNodeName(NODE).withServiceAccountName(pod[0]).addNewContainer().withName("app")
+                    .withImage("app").endContainer().endSpec()
+                    .withNewStatus().withPhase("Running").withPodIP(pod[1]).endStatus().build()).create();
+        }
+        api.admin.resource(new ServiceBuilder().withNewMetadata().withName("echo").withNamespace("training").endMetadata()
+                .withNewSpec().withClusterIP("10.78.0.100").addToSelector("app", "server").addNewPort().withName("tcp")
+                .withProtocol("TCP").withPort(80).withNewTargetPort(7000).endPort().endSpec().build()).create();
+        api.admin.resource(new EndpointSliceBuilder().withNewMetadata().withName("echo-1").withNamespace("training")
+                .addToLabels("kubernetes.io/service-name", "echo").endMetadata().withAddressType("IPv4")
+                .addNewEndpoint().withAddresses("10.78.0.3").withNewConditions().withReady(true).endConditions()
+                .withNewTargetRef().withKind("Pod").withName("server").withNamespace("training").endTargetRef()
+                .withNodeName(NODE).endEndpoint()
+                .addNewPort().withName("tcp").withProtocol("TCP").withPort(7000).endPort().build()).create();
     }
 
     private static <T extends AutoCloseable> T own(Deque<AutoCloseable> owned, T resource) {

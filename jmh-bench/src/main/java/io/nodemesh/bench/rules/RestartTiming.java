@@ -1,14 +1,19 @@
 package io.nodemesh.bench.rules;
 
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.nodemesh.bench.growth.GrowthBenchmark;
 import io.nodemesh.bench.harness.PlainHttp;
 import io.nodemesh.bench.harness.ProxyJvmFlags;
+import io.nodemesh.discovery.kubernetes.MockApi;
 import io.nodemesh.topology.Commands;
 import io.nodemesh.topology.Netns;
 import io.nodemesh.topology.Topology;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,16 +33,25 @@ import java.util.regex.Pattern;
  *
  * <p>Run as root from the repository: {@code java --enable-native-access=ALL-UNNAMED -cp
  * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
- * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)]
+ * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)] [--kubernetes]
+ * [--keep-logs DIR (the proxies' logs, NAME-ROUND.log)]
  * NAME=nodemesh.jar[,aot=nodemesh-proxy.aot][,java=bin/java] ...}: the proxy runs with the daemons' flags
  * ({@link ProxyJvmFlags#TUNED}), with the AOT cache when one is named, on this JVM or the {@code java} named (the
  * image's JRE, say, whose cache is only valid there).
+ *
+ * <p>{@code --kubernetes}: the proxy runs as the DaemonSet's does, {@code --kubernetes} against an API (fabric8's mock
+ * on HTTPS with a bearer token, in this JVM) that holds the N pods on its node in an enrolled namespace; it lists
+ * them, finds their namespaces by their addresses ({@code NetnsScanner}: the bind mounts, entered one by one, as no
+ * process lives in them) and captures them. It runs in this host's network namespace (where the mock listens), its
+ * admin on 127.0.0.1:15090. The mock's own answer time is in the figure, as an API server's would be.
  */
 public final class RestartTiming {
 
     private static final int ADMIN_PORT = 15090;
+    private static final String NODE = "restart-node";
     private static final Pattern POD_LINE = Pattern.compile(
             "^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:(\\d\\d\\.\\d+))Z .* pod \\S+: .*(kept|applied|replaced).*\\((\\d+) µs\\)");
+    private static final Pattern SYNCED_LINE = Pattern.compile("^(\\d{4}-\\d\\d-\\d\\dT[0-9:.]+)Z .*: synced: ");
 
     private RestartTiming() {
     }
@@ -47,6 +61,8 @@ public final class RestartTiming {
         int rounds = 3;
         String cpu = "1";
         String backend = "nft";
+        boolean kubernetes = false;
+        Path keep = null;
         Map<String, Path> jars = new LinkedHashMap<>();
         Map<String, Path> aots = new LinkedHashMap<>();
         Map<String, Path> javas = new LinkedHashMap<>();
@@ -57,6 +73,8 @@ public final class RestartTiming {
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--cpu" -> cpu = args[++i];
                 case "--backend" -> backend = args[++i];
+                case "--kubernetes" -> kubernetes = true;
+                case "--keep-logs" -> keep = Path.of(args[++i]);
                 case "--jvm" -> extra.addAll(List.of(args[++i].trim().split("\\s+")));
                 default -> {
                     int eq = args[i].indexOf('=');
@@ -84,55 +102,92 @@ public final class RestartTiming {
         }
         Path work = Files.createTempDirectory("nm-restart");
         Map<String, List<long[]>> results = new LinkedHashMap<>();
-        try (Topology topo = new Topology("nmrs" + ProcessHandle.current().pid()).closeOnExit()) {
-            Netns node = topo.namespace("node");
-            Commands.run("ip", "-n", node.name(), "link", "set", "lo", "up").requireOk();
+        try (Topology topo = new Topology("nmrs" + ProcessHandle.current().pid()).closeOnExit();
+             MockApi api = kubernetes ? new MockApi(true) : null) {
+            // Standalone: the proxy in a namespace of its own, reading the pods from its file. Kubernetes: in this
+            // one, where the mock listens.
+            Netns node = kubernetes ? null : topo.namespace("node");
+            if (node != null) {
+                Commands.run("ip", "-n", node.name(), "link", "set", "lo", "up").requireOk();
+            }
             long t0 = System.nanoTime();
-            StringBuilder cfg = new StringBuilder("proxy: { mark: 0x539, outboundPort: 15001, inboundPort: 15006, "
-                    + "transport: epoll, workers: 1, rules: " + backend + ", admin: 127.0.0.1:" + ADMIN_PORT + " }\npods:\n");
+            String settings = "proxy: { mark: 0x539, outboundPort: 15001, inboundPort: 15006, transport: epoll, "
+                    + "workers: 1, rules: " + backend + ", admin: 127.0.0.1:" + ADMIN_PORT + " }\n";
+            StringBuilder cfg = new StringBuilder(settings).append(kubernetes ? "" : "pods:\n");
+            if (api != null) {
+                api.admin.resource(new NamespaceBuilder().withNewMetadata().withName("restart")
+                        .addToLabels("nodemesh.io/capture", "enabled").endMetadata().build()).create();
+            }
             for (int i = 0; i < pods; i++) {
                 Netns ns = topo.namespace("p" + i);
                 String ip = "10.77." + (1 + i / 250) + "." + (2 + i % 250);
                 Commands.run("ip", "-n", ns.name(), "link", "set", "lo", "up").requireOk();
                 Commands.run("ip", "-n", ns.name(), "addr", "add", ip + "/32", "dev", "lo").requireOk();
-                cfg.append("  - { name: p").append(i).append(", namespace: restart, serviceAccount: sa, ips: [")
-                        .append(ip).append("], netns: ").append(ns.path()).append(", capture: true }\n");
+                if (api != null) {
+                    api.admin.resource(new PodBuilder().withNewMetadata().withName("p" + i).withNamespace("restart")
+                            .withUid(String.format("00000000-0000-4000-8000-%012d", i)).endMetadata()
+                            .withNewSpec().withNodeName(NODE).withServiceAccountName("sa").addNewContainer()
+                            .withName("app").withImage("app").endContainer().endSpec()
+                            .withNewStatus().withPhase("Running").withPodIP(ip).endStatus().build()).create();
+                } else {
+                    cfg.append("  - { name: p").append(i).append(", namespace: restart, serviceAccount: sa, ips: [")
+                            .append(ip).append("], netns: ").append(ns.path()).append(", capture: true }\n");
+                }
             }
-            System.out.printf("%d pod namespaces in %d ms%n", pods, (System.nanoTime() - t0) / 1_000_000);
+            System.out.printf("%d pod namespaces%s in %d ms%n", pods, api == null ? "" : " and pods in the API",
+                    (System.nanoTime() - t0) / 1_000_000);
             Path config = work.resolve("mesh.yaml");
             Files.writeString(config, cfg);
+            List<String> source = api == null ? List.of("--config", config.toString())
+                    : List.of("--kubernetes", "--node-name", NODE, "--kubeconfig", api.kubeconfig(work).toString(),
+                            "--config", config.toString(), "--no-cni", "--readiness", "127.0.0.1:0");
             for (int round = 0; round <= rounds; round++) {
                 for (var jar : jars.entrySet()) {
                     Path java = javas.getOrDefault(jar.getKey(), Path.of(System.getProperty("java.home"), "bin",
                             "java"));
-                    long[] r = restart(node, jar.getKey(), java, jar.getValue(), aots.get(jar.getKey()), extra, config,
+                    long[] r = restart(node, jar.getKey(), java, jar.getValue(), aots.get(jar.getKey()), extra, source,
                             work, pods, cpu, round);
                     if (round > 0) { // round 0 applies the rules to fresh namespaces (or replaces another jar's)
                         results.computeIfAbsent(jar.getKey(), k -> new ArrayList<>()).add(r);
                     }
-                    System.out.printf("round %d %-10s launch→all listening %5d ms, capture span %5d ms, of it rules "
-                            + "%5d ms; kept %d, applied %d, replaced %d%n", round, jar.getKey(), r[0], r[1], r[5] / 1000,
-                            r[2], r[3], r[4]);
+                    System.out.printf("round %d %-10s launch→all listening %5d ms (%s→first pod %d ms), capture "
+                            + "span %5d ms, of it rules %5d ms; kept %d, applied %d, replaced %d; RSS %.1f MiB%n", round,
+                            jar.getKey(), r[0], r[7] < 0 ? "" : "→synced " + r[7] + " ms ", r[6], r[1], r[5] / 1000,
+                            r[2], r[3], r[4], r[8] / 1024.0);
                 }
             }
             // Leave no rules behind: the namespaces go with the topology, and their tables with them.
         } finally {
+            if (keep != null) {
+                Files.createDirectories(keep);
+                try (var logs = Files.newDirectoryStream(work, "*.log")) {
+                    for (Path log : logs) {
+                        Files.copy(log, keep.resolve(log.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            }
             Commands.run("rm", "-rf", work.toString());
         }
-        System.out.printf("%n%-10s %-34s %-34s %-34s%n", "jar", "launch → all listening, ms",
-                "capture span (proxy log), ms", "rules, all pods, µs");
+        System.out.printf("%n%-10s %-34s %-34s %-34s %-34s %s%n", "jar", "launch → all listening, ms",
+                "capture span (proxy log), ms", "rules, all pods, µs", kubernetes ? "launch → synced, ms"
+                        : "launch → first pod, ms", "RSS once listening, KiB");
         for (var e : results.entrySet()) {
-            System.out.printf("%-10s %-34s %-34s %-34s%n", e.getKey(), summary(e.getValue(), 0),
-                    summary(e.getValue(), 1), summary(e.getValue(), 5));
+            System.out.printf("%-10s %-34s %-34s %-34s %-34s %s%n", e.getKey(), summary(e.getValue(), 0),
+                    summary(e.getValue(), 1), summary(e.getValue(), 5), summary(e.getValue(), kubernetes ? 7 : 6),
+                    summary(e.getValue(), 8));
         }
     }
 
-    /** {launch→all listening ms, capture span ms, kept, applied, replaced, rules µs summed over the pods}. */
+    /**
+     * {launch→all listening ms, capture span ms, kept, applied, replaced, rules µs summed over the pods, launch→first
+     * pod's rules ms, launch→the Kubernetes source's first sync ms (-1 standalone), the proxy's RSS KiB 200 ms after}.
+     */
     private static long[] restart(Netns node, String name, Path javaPath, Path jar, Path aot, List<String> extra,
-                                  Path config, Path work, int pods, String cpu, int round) throws Exception {
+                                  List<String> source, Path work, int pods, String cpu, int round) throws Exception {
         Path log = work.resolve(name + "-" + round + ".log");
         String java = javaPath.toAbsolutePath().toString();
         long start = System.nanoTime();
+        long launchedMillis = System.currentTimeMillis();
         List<String> argv = new ArrayList<>(List.of("sh", "-c", "exec \"$@\" >\"$0\" 2>&1", log.toString(), "env"));
         ProxyJvmFlags.TUNED_ENV.forEach((k, v) -> argv.add(k + "=" + v));
         argv.addAll(List.of("taskset", "-c", cpu));
@@ -141,9 +196,11 @@ public final class RestartTiming {
             argv.add("-XX:AOTCache=" + aot.toAbsolutePath());
         }
         argv.addAll(extra.stream().map(w -> w.replace("{name}", name + "-" + round)).toList());
-        argv.addAll(List.of("-jar", jar.toAbsolutePath().toString(), "proxy", "--config", config.toString(),
-                "--no-telemetry", "--admin-socket", work.resolve("admin-" + name + ".sock").toString()));
-        Process proxy = node.spawn(argv.toArray(String[]::new));
+        argv.addAll(List.of("-jar", jar.toAbsolutePath().toString(), "proxy"));
+        argv.addAll(source);
+        argv.addAll(List.of("--no-telemetry", "--admin-socket", work.resolve("admin-" + name + ".sock").toString()));
+        Process proxy = node != null ? node.spawn(argv.toArray(String[]::new))
+                : new ProcessBuilder(argv).redirectErrorStream(true).start();
         try {
             long deadline = start + TimeUnit.SECONDS.toNanos(60 + pods / 5);
             while (listening(node) != pods) {
@@ -155,13 +212,20 @@ public final class RestartTiming {
             }
             long ready = (System.nanoTime() - start) / 1_000_000;
             Thread.sleep(200);
-            long[] r = {ready, 0, 0, 0, 0, 0};
+            long[] r = {ready, 0, 0, 0, 0, 0, -1, -1, rssKib(proxy.pid())};
             double first = -1;
             double last = -1;
             for (String line : Files.readAllLines(log)) {
+                Matcher synced = SYNCED_LINE.matcher(line);
+                if (synced.find() && r[7] < 0) {
+                    r[7] = Instant.parse(synced.group(1) + "Z").toEpochMilli() - launchedMillis;
+                }
                 Matcher m = POD_LINE.matcher(line);
                 if (m.find()) {
                     double s = Double.parseDouble(m.group(2));
+                    if (first < 0) {
+                        r[6] = Instant.parse(m.group(1) + "Z").toEpochMilli() - launchedMillis;
+                    }
                     first = first < 0 ? s : first;
                     last = s;
                     r[5] += Long.parseLong(m.group(4));
@@ -185,10 +249,20 @@ public final class RestartTiming {
         }
     }
 
+    private static long rssKib(long pid) throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D", ""));
+            }
+        }
+        return -1;
+    }
+
     private static int listening(Netns node) {
+        InetSocketAddress admin = new InetSocketAddress("127.0.0.1", ADMIN_PORT);
         try {
-            return GrowthBenchmark.countListening(node.call(() -> PlainHttp.get(
-                    new InetSocketAddress("127.0.0.1", ADMIN_PORT), "/stats")));
+            return GrowthBenchmark.countListening(node == null ? PlainHttp.get(admin, "/stats")
+                    : node.call(() -> PlainHttp.get(admin, "/stats")));
         } catch (Exception e) {
             return -1;
         }

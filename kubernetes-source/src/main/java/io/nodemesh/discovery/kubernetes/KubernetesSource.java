@@ -129,6 +129,7 @@ public final class KubernetesSource implements WorkloadSource {
 
     @Override
     public MeshSnapshot start() throws ConfigException {
+        long started = System.nanoTime();
         if (settingsFile != null) {
             readSettings();
         }
@@ -144,6 +145,7 @@ public final class KubernetesSource implements WorkloadSource {
         policies = watch(PolicyResources.PLURAL + "." + PolicyResources.GROUP, PolicyResources.PATH, "",
                 ApiObjects::policy);
         awaitSync();
+        long listed = System.nanoTime();
         SnapshotBuilder.Result first;
         try {
             first = build();
@@ -153,9 +155,12 @@ public final class KubernetesSource implements WorkloadSource {
         }
         current = first.snapshot();
         loadedAtMillis = System.currentTimeMillis();
-        log.info("{}: synced: {} namespace(s), {} pod(s), {} service(s), {} policy(ies)", describe(),
+        long built = System.nanoTime();
+        log.info("{}: synced: {} namespace(s), {} pod(s), {} service(s), {} policy(ies), in {} ms (listed in {} ms, "
+                + "then the first snapshot and its pods' network namespaces {} ms)", describe(),
                 current.namespaces().size(), current.pods().size(), current.services().size(),
-                current.policies().size());
+                current.policies().size(), (built - started) / 1_000_000, (listed - started) / 1_000_000,
+                (built - listed) / 1_000_000);
         return current;
     }
 

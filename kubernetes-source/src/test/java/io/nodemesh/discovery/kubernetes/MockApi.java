@@ -96,6 +96,21 @@ public final class MockApi implements AutoCloseable {
         return Path.of(web.getSelfSignedCertificate().certificatePath());
     }
 
+    /**
+     * A kubeconfig (written into {@code dir}) for the mock itself as a pod sees its API server: HTTPS (the mock made
+     * with {@code https}), its certificate as the cluster's CA, a bearer token. For a proxy run as a process.
+     */
+    public Path kubeconfig(Path dir) throws IOException {
+        return Files.writeString(dir.resolve("kubeconfig"), """
+                apiVersion: v1
+                kind: Config
+                clusters: [{name: mock, cluster: {server: "https://127.0.0.1:%d", certificate-authority: %s}}]
+                users: [{name: mock, user: {token: mock-token}}]
+                contexts: [{name: mock, context: {cluster: mock, user: mock}}]
+                current-context: mock
+                """.formatted(server.getPort(), certificate()));
+    }
+
     /** A self-signed certificate (PEM, written into {@code dir}) that signed nothing the mock presents. */
     static Path otherCertificate(Path dir) throws IOException {
         try (MockApi other = new MockApi(true)) {

@@ -74,6 +74,28 @@ class NetnsScannerTest {
     }
 
     @Test
+    void manyNamespacesAreEachFoundUnderTheirOwnPath() throws Exception {
+        // The scan thread enters one namespace after another: each address must come back with its own namespace.
+        Map<InetAddress, Path> made = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < 40; i++) {
+            Netns pod = net.namespace("many" + i);
+            InetAddress v4 = ipv4();
+            add(pod, v4);
+            made.put(v4, pod.path());
+        }
+        long pid = loner();
+        InetAddress held = ipv4();
+        add(pid, held);
+        made.put(held, Path.of("/proc", String.valueOf(pid), "ns/net"));
+
+        Result result = scanner.scan();
+
+        assertThat(result.findAll(made.keySet())).isEqualTo(made);
+        assertThat(result.ambiguities()).noneMatch(a -> made.containsKey(a.address()));
+        System.out.println(result);
+    }
+
+    @Test
     void aNamespaceOnlyAProcessHoldsIsFoundThroughTheProcessAndIsThatNamespace() throws Exception {
         long pid = loner();
         InetAddress v4 = ipv4();
