@@ -13,17 +13,13 @@ import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.InetAddress;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 
 /**
@@ -43,8 +39,6 @@ import picocli.CommandLine;
                         + "--config then holds only the proxy section.",
                 "Config format: see standalone-example.yaml in the nodemesh jar."})
 public final class ProxyCommand implements Callable<Integer> {
-
-    private static final Logger log = LoggerFactory.getLogger(ProxyCommand.class);
 
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
@@ -355,21 +349,11 @@ public final class ProxyCommand implements Callable<Integer> {
     }
 
     /**
-     * Finds running pods' namespaces by a scan of {@code proc} (the host's) and the runtime's bind mounts; a scan that
-     * found any is logged with what it visited and took (a restarted proxy captures no pod before it).
+     * Finds running pods' namespaces by a scan of {@code proc} (the host's) and the runtime's bind mounts, each scan that
+     * found any logged.
      */
     static NetnsFinder netnsFinder(Path proc) {
-        NetnsScanner scanner = new NetnsScanner(proc, NETNS_DIR);
-        return addresses -> {
-            NetnsScanner.Result scan = scanner.scan();
-            Map<InetAddress, Path> found = scan.findAll(addresses);
-            if (found.isEmpty()) {
-                log.debug("looked for {} pod address(es), found none: {}", addresses.size(), scan);
-            } else {
-                log.info("looked for {} pod address(es), found {}: {}", addresses.size(), found.size(), scan);
-            }
-            return found;
-        };
+        return NetnsFinder.scanning(new NetnsScanner(proc, NETNS_DIR));
     }
 
     /** The running proxy, or null before it started. */

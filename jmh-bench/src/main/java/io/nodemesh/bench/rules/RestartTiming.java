@@ -35,9 +35,9 @@ import java.util.regex.Pattern;
  * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
  * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)] [--kubernetes]
  * [--keep-logs DIR (the proxies' logs, NAME-ROUND.log)]
- * NAME=nodemesh.jar[,aot=nodemesh-proxy.aot][,java=bin/java] ...}: the proxy runs with the daemons' flags
+ * NAME=nodemesh.jar[,aot=nodemesh-proxy.aot][,java=bin/java][,jvm=FLAG]... ...}: the proxy runs with the daemons' flags
  * ({@link ProxyJvmFlags#TUNED}), with the AOT cache when one is named, on this JVM or the {@code java} named (the
- * image's JRE, say, whose cache is only valid there).
+ * image's JRE, say, whose cache is only valid there), and the variant's own JVM flags after {@code --jvm}'s.
  *
  * <p>{@code --kubernetes}: the proxy runs as the DaemonSet's does, {@code --kubernetes} against an API (fabric8's mock
  * on HTTPS with a bearer token, in this JVM) that holds the N pods on its node in an enrolled namespace; it lists
@@ -66,6 +66,7 @@ public final class RestartTiming {
         Map<String, Path> jars = new LinkedHashMap<>();
         Map<String, Path> aots = new LinkedHashMap<>();
         Map<String, Path> javas = new LinkedHashMap<>();
+        Map<String, List<String>> flags = new LinkedHashMap<>();
         List<String> extra = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -89,9 +90,11 @@ public final class RestartTiming {
                             aots.put(name, Path.of(part.substring(4)));
                         } else if (part.startsWith("java=")) {
                             javas.put(name, Path.of(part.substring(5)));
+                        } else if (part.startsWith("jvm=")) {
+                            flags.computeIfAbsent(name, k -> new ArrayList<>()).add(part.substring(4));
                         } else {
-                            throw new IllegalArgumentException("expected aot=FILE or java=FILE after the jar, got "
-                                    + part);
+                            throw new IllegalArgumentException("expected aot=FILE, java=FILE or jvm=FLAG after the "
+                                    + "jar, got " + part);
                         }
                     }
                 }
@@ -145,7 +148,9 @@ public final class RestartTiming {
                 for (var jar : jars.entrySet()) {
                     Path java = javas.getOrDefault(jar.getKey(), Path.of(System.getProperty("java.home"), "bin",
                             "java"));
-                    long[] r = restart(node, jar.getKey(), java, jar.getValue(), aots.get(jar.getKey()), extra, source,
+                    List<String> jvm = new ArrayList<>(extra);
+                    jvm.addAll(flags.getOrDefault(jar.getKey(), List.of()));
+                    long[] r = restart(node, jar.getKey(), java, jar.getValue(), aots.get(jar.getKey()), jvm, source,
                             work, pods, cpu, round);
                     if (round > 0) { // round 0 applies the rules to fresh namespaces (or replaces another jar's)
                         results.computeIfAbsent(jar.getKey(), k -> new ArrayList<>()).add(r);

@@ -135,6 +135,7 @@ public final class KubernetesSource implements WorkloadSource {
         }
         client = new ApiClient(givenConfig != null ? givenConfig
                 : kubeconfig != null ? ApiConfig.kubeconfig(kubeconfig) : ApiConfig.auto());
+        CompletableFuture<NetnsFinder> ahead = lookAhead();
         namespaces = watch("namespaces", "/api/v1/namespaces", "", ApiObjects::namespace);
         pods = watch("pods of node " + node, "/api/v1/pods",
                 "fieldSelector=" + ApiClient.encode("spec.nodeName=" + node), ApiObjects::pod);
@@ -144,11 +145,16 @@ public final class KubernetesSource implements WorkloadSource {
                 ApiObjects::endpointSlice);
         policies = watch(PolicyResources.PLURAL + "." + PolicyResources.GROUP, PolicyResources.PATH, "",
                 ApiObjects::policy);
-        awaitSync();
+        try {
+            awaitSync();
+        } catch (ConfigException e) {
+            ahead.join(); // its scan's thread ends with it
+            throw e;
+        }
         long listed = System.nanoTime();
         SnapshotBuilder.Result first;
         try {
-            first = build();
+            first = build(ahead.join());
         } catch (RuntimeException e) {
             close();
             throw new ConfigException(describe() + ": cannot build the first snapshot: " + e.getMessage(), e);
@@ -220,8 +226,35 @@ public final class KubernetesSource implements WorkloadSource {
         }
     }
 
+    /**
+     * Starts the finder's look ahead ({@link NetnsFinder#lookAhead}) on a thread of its own, so that it runs while the
+     * first lists come in; a look that fails leaves the first snapshot to the finder itself.
+     */
+    private CompletableFuture<NetnsFinder> lookAhead() {
+        CompletableFuture<NetnsFinder> ahead = new CompletableFuture<>();
+        if (finder == NetnsFinder.NONE) {
+            ahead.complete(finder);
+            return ahead;
+        }
+        Thread.ofPlatform().name("nodemesh-netns-lookahead").daemon(true).start(() -> {
+            try {
+                ahead.complete(finder.lookAhead());
+            } catch (RuntimeException e) {
+                log.warn("{}: could not look for running pods' network namespaces ahead of the lists: {}", describe(),
+                        e.toString());
+                ahead.complete(finder);
+            }
+        });
+        return ahead;
+    }
+
     /** Builds from the caches, looking once for the namespaces of pods to capture that lack one. */
     private SnapshotBuilder.Result build() {
+        return build(finder);
+    }
+
+    /** Builds from the caches, looking once with {@code finder} for the namespaces of pods to capture that lack one. */
+    private SnapshotBuilder.Result build(NetnsFinder finder) {
         SnapshotBuilder.Result result = buildWith();
         if (!result.unplaced().isEmpty() && finder != NetnsFinder.NONE) {
             Set<InetAddress> addresses = new LinkedHashSet<>();

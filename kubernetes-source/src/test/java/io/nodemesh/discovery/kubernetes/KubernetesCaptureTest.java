@@ -82,7 +82,7 @@ class KubernetesCaptureTest {
             api.admin.resource(pod("shop", "server", NODE, SUBNET + "3").build()).create();
 
             KubernetesSource source = api.source(NODE).settingsFile(shortDrain())
-                    .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses)).build();
+                    .netnsFinder(NetnsFinder.scanning(new NetnsScanner())).build();
             try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
                     .adminSocket(run.resolve("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0))
                     .transport(TransportKind.EPOLL).removeRulesOnStop(true).sink(ConnectionSink.NONE).build()) {
@@ -157,7 +157,7 @@ class KubernetesCaptureTest {
             assertThat(roundTrip(client, app, "before")).isEqualTo("before");
 
             KubernetesSource source = api.source(NODE).settingsFile(shortDrain())
-                    .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses)).build();
+                    .netnsFinder(NetnsFinder.scanning(new NetnsScanner())).build();
             try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
                     .adminSocket(run.resolve("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0))
                     .transport(TransportKind.EPOLL).removeRulesOnStop(true).sink(ConnectionSink.NONE).build()) {

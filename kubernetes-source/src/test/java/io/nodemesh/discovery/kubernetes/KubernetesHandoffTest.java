@@ -71,7 +71,7 @@ class KubernetesHandoffTest {
         try (MockApi api = new MockApi()) {
             api.admin.resource(namespace("shop", true)).create();
             KubernetesSource source = api.source(NODE)
-                    .netnsFinder(addresses -> new NetnsScanner().scan().findAll(addresses)).build();
+                    .netnsFinder(NetnsFinder.scanning(new NetnsScanner())).build();
             try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
                     .adminSocket(run.resolve("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0))
                     .transport(TransportKind.EPOLL).removeRulesOnStop(true).sink(ConnectionSink.NONE)

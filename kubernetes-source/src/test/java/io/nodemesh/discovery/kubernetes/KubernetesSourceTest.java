@@ -34,6 +34,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
@@ -432,6 +433,58 @@ class KubernetesSourceTest {
         Thread.sleep(600);
         assertThat(looks.get()).as("no more looks once found").isEqualTo(after);
         assertThat(n.pods().get("shop/web").capture()).isTrue();
+    }
+
+    @Test
+    void theFirstSnapshotTakesItsNamespacesFromTheLookAheadAndLaterOnesFromTheFinder() throws Exception {
+        create(namespace("shop", true));
+        create(pod("shop", "web", NODE, "10.1.0.5").build());
+        Path early = Path.of("/var/run/netns/web-seen-ahead");
+        AtomicInteger aheads = new AtomicInteger();
+        AtomicInteger finds = new AtomicInteger();
+        NetnsFinder finder = new NetnsFinder() {
+            @Override
+            public Map<InetAddress, Path> find(Collection<InetAddress> addresses) {
+                finds.incrementAndGet();
+                return Map.of();
+            }
+
+            @Override
+            public NetnsFinder lookAhead() {
+                aheads.incrementAndGet();
+                return addresses -> Map.of(InetAddress.ofLiteral("10.1.0.5"), early);
+            }
+        };
+        MeshSnapshot s = start(api.source(NODE).netnsFinder(finder));
+        assertThat(s.pods().get("shop/web").netns()).isEqualTo(early);
+        assertThat(aheads.get()).isOne();
+        assertThat(finds.get()).isZero();
+
+        // A pod started later is looked for by the finder itself.
+        create(pod("shop", "api", NODE, "10.1.0.6").build());
+        awaitSnapshot("api", m -> m.pods().containsKey("shop/api"));
+        assertThat(finds.get()).isPositive();
+        assertThat(aheads.get()).isOne();
+    }
+
+    @Test
+    void aLookAheadThatFailsLeavesTheFirstSnapshotToTheFinder() throws Exception {
+        create(namespace("shop", true));
+        create(pod("shop", "web", NODE, "10.1.0.5").build());
+        Path netns = Path.of("/var/run/netns/web");
+        NetnsFinder finder = new NetnsFinder() {
+            @Override
+            public Map<InetAddress, Path> find(Collection<InetAddress> addresses) {
+                return Map.of(InetAddress.ofLiteral("10.1.0.5"), netns);
+            }
+
+            @Override
+            public NetnsFinder lookAhead() {
+                throw new IllegalStateException("cannot list /proc");
+            }
+        };
+        MeshSnapshot s = start(api.source(NODE).netnsFinder(finder));
+        assertThat(s.pods().get("shop/web").netns()).isEqualTo(netns);
     }
 
     // ---- helpers ----

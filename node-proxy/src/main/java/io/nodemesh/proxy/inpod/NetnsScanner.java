@@ -96,13 +96,13 @@ public final class NetnsScanner {
         collectProcesses(byInode, hostInode, counts);
 
         List<Addresses> read = new ArrayList<>(byInode.size());
-        List<Path> toEnter = new ArrayList<>();
+        List<Namespace> toEnter = new ArrayList<>();
         for (Namespace ns : byInode.values()) {
             Addresses addresses = readThroughProcess(ns);
             if (addresses != null) {
                 read.add(addresses);
             } else if (ns.bindMount != null) {
-                toEnter.add(ns.bindMount);
+                toEnter.add(ns);
             } else {
                 counts.unreadable++;
             }
@@ -115,7 +115,8 @@ public final class NetnsScanner {
 
         Index index = new Index();
         read.forEach(index::add);
-        return new Result(Map.copyOf(index.found), index.ambiguities(), byInode.size(), counts.processes,
+        return new Result(Map.copyOf(index.found), Map.copyOf(index.inodes), index.ambiguities(), byInode.size(),
+                counts.processes,
                 counts.unreadable, Duration.ofNanos(System.nanoTime() - start));
     }
 
@@ -187,7 +188,8 @@ public final class NetnsScanner {
                 // The process may have exited and its pid been reused while we read: only trust what we read if it
                 // is still in the same namespace afterwards.
                 if (namespaceInode(process) == ns.inode) {
-                    return new Addresses(ns.bindMount != null ? ns.bindMount : process.resolve("ns/net"), addresses);
+                    return new Addresses(ns.bindMount != null ? ns.bindMount : process.resolve("ns/net"), ns.inode,
+                            addresses);
                 }
             } catch (IOException e) {
                 // exited, or not ours to read: try the next process in the namespace
@@ -201,12 +203,13 @@ public final class NetnsScanner {
      * virtual thread (which cannot enter), and a thread that fails to come back must not be the control thread. A
      * namespace that cannot be entered or read is left out.
      */
-    private static List<Addresses> enterAndRead(List<Path> bindMounts) {
-        List<Addresses> read = new ArrayList<>(bindMounts.size());
+    private static List<Addresses> enterAndRead(List<Namespace> bindMounted) {
+        List<Addresses> read = new ArrayList<>(bindMounted.size());
         Thread scan = Thread.ofPlatform().name("nodemesh-netns-scan").start(() -> {
-            for (Path bindMount : bindMounts) {
-                try (NetworkNamespace ns = NetworkNamespace.open(bindMount)) {
-                    read.add(new Addresses(bindMount, ns.call(() -> addresses(Path.of("/proc/thread-self/net")))));
+            for (Namespace namespace : bindMounted) {
+                try (NetworkNamespace ns = NetworkNamespace.open(namespace.bindMount)) {
+                    read.add(new Addresses(namespace.bindMount, namespace.inode,
+                            ns.call(() -> addresses(Path.of("/proc/thread-self/net")))));
                 } catch (IllegalStateException stuck) {
                     return; // this thread could not come back from the namespace: it must not enter another
                 } catch (Exception e) {
@@ -303,8 +306,8 @@ public final class NetnsScanner {
     }
 
     /** What one scan found: each address held by exactly one namespace, the ambiguous ones, and what was visited. */
-    public record Result(Map<InetAddress, Path> byAddress, List<Ambiguity> ambiguities, int namespaceCount,
-                         int processCount, int unreadableCount, Duration took) {
+    public record Result(Map<InetAddress, Path> byAddress, Map<Path, Long> inodes, List<Ambiguity> ambiguities,
+                         int namespaceCount, int processCount, int unreadableCount, Duration took) {
 
         /** The namespace holding {@code address}, if exactly one does. */
         public Optional<Path> find(InetAddress address) {
@@ -323,6 +326,24 @@ public final class NetnsScanner {
             return found;
         }
 
+        /**
+         * Whether {@code path}, as this scan handed it out, still names the namespace the scan read: the same nsfs
+         * inode (a namespace keeps its inode while it lives, and no two live ones share one). False once the bind mount
+         * is gone or the process has exited, or when a new process has the old one's pid: so a scan taken a moment
+         * earlier can be trusted for each path that passes, and only for those.
+         */
+        public boolean stillNames(Path path) {
+            Long inode = inodes.get(path);
+            if (inode == null) {
+                return false;
+            }
+            try {
+                return inode.equals(Files.getAttribute(path, "unix:ino"));
+            } catch (IOException | RuntimeException gone) {
+                return false;
+            }
+        }
+
         /** One line for the log. */
         @Override
         public String toString() {
@@ -338,9 +359,11 @@ public final class NetnsScanner {
     /** Addresses to namespaces, keeping out (and listing) every address that more than one namespace holds. */
     private static final class Index {
         final Map<InetAddress, Path> found = new HashMap<>();
+        final Map<Path, Long> inodes = new HashMap<>();
         final Map<InetAddress, Set<Path>> ambiguous = new TreeMap<>(NetnsScanner::compare);
 
         void add(Addresses namespace) {
+            inodes.put(namespace.path, namespace.inode);
             for (InetAddress address : namespace.addresses) {
                 Set<Path> clash = ambiguous.get(address);
                 if (clash != null) {
@@ -373,7 +396,7 @@ public final class NetnsScanner {
         }
     }
 
-    private record Addresses(Path path, Set<InetAddress> addresses) {}
+    private record Addresses(Path path, long inode, Set<InetAddress> addresses) {}
 
     private static final class Counts {
         int processes;

@@ -96,6 +96,34 @@ class NetnsScannerTest {
     }
 
     @Test
+    void aPathStillNamesItsNamespaceUntilTheNamespaceIsReplacedOrGone() throws Exception {
+        Netns pod = net.namespace("pod");
+        InetAddress mounted = ipv4();
+        add(pod, mounted);
+        long pid = loner();
+        InetAddress held = ipv4();
+        add(pid, held);
+        Result result = scanner.scan();
+        Path bindMount = result.find(mounted).orElseThrow();
+        Path process = result.find(held).orElseThrow();
+        assertThat(result.stillNames(bindMount)).isTrue();
+        assertThat(result.stillNames(process)).isTrue();
+        assertThat(result.stillNames(Path.of("/var/run/netns/" + pod.name() + "-never-scanned"))).isFalse();
+
+        // Another namespace mounted under the same name (a pod deleted, a new one's sandbox): not the one scanned.
+        Commands.run("ip", "netns", "del", pod.name()).requireOk();
+        Commands.run("ip", "netns", "add", pod.name()).requireOk();
+        assertThat(result.stillNames(bindMount)).isFalse();
+        // The process exited: its path names nothing (or, its pid taken, another process's namespace).
+        ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+        ProcessHandle.of(pid).ifPresent(h -> h.onExit().join());
+        for (Process p : loners) {
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+        assertThat(result.stillNames(process)).isFalse();
+    }
+
+    @Test
     void aNamespaceOnlyAProcessHoldsIsFoundThroughTheProcessAndIsThatNamespace() throws Exception {
         long pid = loner();
         InetAddress v4 = ipv4();
