@@ -170,6 +170,10 @@ public final class NodeProxy implements AutoCloseable {
             throw new IllegalStateException("already started");
         }
         started = true;
+        // While the source reads its pods (a file, or the API's lists), the default rule backend runs its code once,
+        // so that the first pods' captures do not pay its first run (RESULTS.md, a restart in Kubernetes mode).
+        Thread.ofPlatform().name("nodemesh-rules-prepare").daemon(true)
+                .start(() -> rules.apply(ProxySettings.defaults().rules()).prepare());
         MeshSnapshot initial = source.start();
         boot = withOverrides(source.boot(BootSettings.defaults()));
         IdentitySettings identity = boot.identity();

@@ -28,6 +28,17 @@ final class NftEngine implements RuleEngine {
     }
 
     @Override
+    public void prepare() {
+        NftTableImage sample = NftTableImage.of(RedirectPlan.builder().podLabel("nodemesh/prepare").build());
+        try (NftNetlink nft = NftNetlink.in(Path.of("/proc/thread-self/ns/net"))) {
+            nft.tablePresent();
+        }
+        if (sample.equals(NftTableImage.empty())) {
+            throw new IllegalStateException("a plan's table image is empty");
+        }
+    }
+
+    @Override
     public Installed install(RedirectPlan plan, Path netns) {
         try (NftNetlink nft = NftNetlink.in(netns)) {
             NftNetlink.Survey found = nft.survey();

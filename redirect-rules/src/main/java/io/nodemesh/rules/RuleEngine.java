@@ -33,6 +33,18 @@ public sealed interface RuleEngine permits IptablesEngine, NftEngine {
     /** {@code iptables} or {@code nft}. */
     String name();
 
+    /**
+     * Runs the backend's own code once without changing anything, so that what its first {@link #install} would pay
+     * once (classes initialised, native calls linked, code run for the first time) is paid before it: a restarted
+     * proxy calls it while it waits for its pods, then captures hundreds of them at once. nft: a netlink socket to
+     * this thread's namespace asks whether {@code table inet nodemesh} is there (one lookup, not a dump), and a sample
+     * plan's table image is built and compared. iptables: nothing (each install runs its processes anyway).
+     *
+     * @throws RulesException when the backend cannot run here (no nf_tables, no CAP_NET_ADMIN)
+     */
+    default void prepare() {
+    }
+
     /** What {@link #install} found and did. */
     enum Installed {
         /** The live rules were the plan's already; nothing changed. */

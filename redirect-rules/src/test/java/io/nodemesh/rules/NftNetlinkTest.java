@@ -64,6 +64,26 @@ class NftNetlinkTest {
     }
 
     @Test
+    void prepareChangesNothingInItsThreadsNamespaceAndFailsWhereNfTablesIsOutOfReach() throws Exception {
+        Netns ns = net.namespace("prep");
+        String before = ns.execOk("nft", "list", "ruleset").stdout();
+        ns.call(() -> {
+            RuleEngine.nft().prepare();
+            return null;
+        });
+        assertThat(ns.execOk("nft", "list", "ruleset").stdout()).isEqualTo(before);
+        assertThat(RuleEngine.nft().check(RenderingGoldenTest.defaults(), ns.path()).present()).isFalse();
+        // A thread that cannot reach nf_tables gets the engine's own error (the proxy's captures report theirs).
+        Thread virtual = Thread.ofVirtual().unstarted(() -> RuleEngine.nft().prepare());
+        Throwable[] failed = new Throwable[1];
+        virtual.setUncaughtExceptionHandler((t, e) -> failed[0] = e);
+        virtual.start();
+        virtual.join();
+        assertThat(failed[0]).isInstanceOf(RulesException.class);
+        RuleEngine.iptables().prepare(); // nothing to do, nothing to fail
+    }
+
+    @Test
     void aTableNftWroteFromTheRenderingIsKept() throws Exception {
         for (RedirectPlan plan : List.of(RenderingGoldenTest.defaults(), RenderingGoldenTest.everything())) {
             Netns ns = net.namespace("nftf");

@@ -27,4 +27,11 @@ public interface PodRules {
 
     /** Removes nodemesh's rules from the pod (nothing else); no error if there are none. */
     void remove(PodSpec pod, ProxySettings settings);
+
+    /**
+     * Runs the installer's code once, changing nothing, before the first pods are captured (see
+     * {@link io.nodemesh.rules.RuleEngine#prepare}); a failure here is left for the captures to report.
+     */
+    default void prepare() {
+    }
 }

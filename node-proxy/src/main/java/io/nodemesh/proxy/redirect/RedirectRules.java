@@ -60,6 +60,18 @@ public final class RedirectRules implements PodRules {
     }
 
     @Override
+    public void prepare() {
+        long start = System.nanoTime();
+        try {
+            engine.prepare();
+            log.debug("{} rules prepared in {} µs", engine.name(), (System.nanoTime() - start) / 1000);
+        } catch (RuntimeException e) {
+            log.debug("{} rules could not be prepared (the captures will say why, if they fail): {}", engine.name(),
+                    e.toString());
+        }
+    }
+
+    @Override
     public void remove(PodSpec pod, ProxySettings settings) {
         if (engine.remove(pod.netns())) {
             log.info("pod {}: {} redirect rules removed from {}", pod.key(), engine.name(), pod.netns());
