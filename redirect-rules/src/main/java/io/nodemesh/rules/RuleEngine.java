@@ -38,7 +38,7 @@ public sealed interface RuleEngine permits IptablesEngine, NftEngine {
      * once (classes initialised, native calls linked, code run for the first time) is paid before it: a restarted
      * proxy calls it while it waits for its pods, then captures hundreds of them at once. nft: a netlink socket to
      * this thread's namespace asks whether {@code table inet nodemesh} is there (one lookup, not a dump), and a sample
-     * plan's table image is built and compared. iptables: nothing (each install runs its processes anyway).
+     * plan's table image is built. iptables: nothing (each install runs its processes anyway).
      *
      * @throws RulesException when the backend cannot run here (no nf_tables, no CAP_NET_ADMIN)
      */

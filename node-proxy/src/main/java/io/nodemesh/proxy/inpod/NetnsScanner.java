@@ -116,8 +116,7 @@ public final class NetnsScanner {
         Index index = new Index();
         read.forEach(index::add);
         return new Result(Map.copyOf(index.found), Map.copyOf(index.inodes), index.ambiguities(), byInode.size(),
-                counts.processes,
-                counts.unreadable, Duration.ofNanos(System.nanoTime() - start));
+                counts.processes, counts.unreadable, Duration.ofNanos(System.nanoTime() - start));
     }
 
     /** The namespaces bind-mounted in {@code /var/run/netns} (the way {@code ip netns add} and CNI runtimes keep them). */
