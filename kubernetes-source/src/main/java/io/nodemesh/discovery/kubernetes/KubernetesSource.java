@@ -242,7 +242,8 @@ public final class KubernetesSource implements WorkloadSource {
             } catch (RuntimeException e) {
                 log.warn("{}: could not look for running pods' network namespaces ahead of the lists: {}", describe(),
                         e.toString());
-                ahead.complete(finder);
+            } finally {
+                ahead.complete(finder); // whatever went wrong, the start is not left waiting (a no-op once done)
             }
         });
         return ahead;
