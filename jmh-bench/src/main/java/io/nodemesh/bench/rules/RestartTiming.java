@@ -34,7 +34,7 @@ import java.util.regex.Pattern;
  * <p>Run as root from the repository: {@code java --enable-native-access=ALL-UNNAMED -cp
  * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
  * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)] [--kubernetes]
- * [--keep-logs DIR (the proxies' logs, NAME-ROUND.log)]
+ * [--keep-logs DIR (the proxies' logs, NAME-ROUND.log)] [--capture-again]
  * NAME=nodemesh.jar[,aot=nodemesh-proxy.aot][,java=bin/java][,jvm=FLAG]... ...}: the proxy runs with the daemons' flags
  * ({@link ProxyJvmFlags#TUNED}), with the AOT cache when one is named, on this JVM or the {@code java} named (the
  * image's JRE, say, whose cache is only valid there), and the variant's own JVM flags after {@code --jvm}'s.
@@ -44,6 +44,10 @@ import java.util.regex.Pattern;
  * them, finds their namespaces by their addresses ({@code NetnsScanner}: the bind mounts, entered one by one, as no
  * process lives in them) and captures them. It runs in this host's network namespace (where the mock listens), its
  * admin on 127.0.0.1:15090. The mock's own answer time is in the figure, as an API server's would be.
+ *
+ * <p>{@code --capture-again} (a file of pods only): once all pods listen, the same proxy is given the file without them
+ * (each released, its rules removed) and then with them again, and the second capture's span is reported too: the
+ * capture's cost in a JVM that has run it once, against the first, cold one.
  */
 public final class RestartTiming {
 
@@ -62,6 +66,7 @@ public final class RestartTiming {
         String cpu = "1";
         String backend = "nft";
         boolean kubernetes = false;
+        boolean again = false;
         Path keep = null;
         Map<String, Path> jars = new LinkedHashMap<>();
         Map<String, Path> aots = new LinkedHashMap<>();
@@ -75,6 +80,7 @@ public final class RestartTiming {
                 case "--cpu" -> cpu = args[++i];
                 case "--backend" -> backend = args[++i];
                 case "--kubernetes" -> kubernetes = true;
+                case "--capture-again" -> again = true;
                 case "--keep-logs" -> keep = Path.of(args[++i]);
                 case "--jvm" -> extra.addAll(List.of(args[++i].trim().split("\\s+")));
                 default -> {
@@ -141,6 +147,10 @@ public final class RestartTiming {
                     (System.nanoTime() - t0) / 1_000_000);
             Path config = work.resolve("mesh.yaml");
             Files.writeString(config, cfg);
+            if (again && api != null) {
+                throw new IllegalArgumentException("--capture-again rewrites the file of pods: not with --kubernetes");
+            }
+            Recapture recapture = again ? new Recapture(config, settings + "pods: []\n", cfg.toString()) : null;
             List<String> source = api == null ? List.of("--config", config.toString())
                     : List.of("--kubernetes", "--node-name", NODE, "--kubeconfig", api.kubeconfig(work).toString(),
                             "--config", config.toString(), "--no-cni", "--readiness", "127.0.0.1:0");
@@ -151,7 +161,7 @@ public final class RestartTiming {
                     List<String> jvm = new ArrayList<>(extra);
                     jvm.addAll(flags.getOrDefault(jar.getKey(), List.of()));
                     long[] r = restart(node, jar.getKey(), java, jar.getValue(), aots.get(jar.getKey()), jvm, source,
-                            work, pods, cpu, round);
+                            work, pods, cpu, round, recapture);
                     if (round > 0) { // round 0 applies the rules to fresh namespaces (or replaces another jar's)
                         results.computeIfAbsent(jar.getKey(), k -> new ArrayList<>()).add(r);
                     }
@@ -159,6 +169,10 @@ public final class RestartTiming {
                             + "span %5d ms, of it rules %5d ms; kept %d, applied %d, replaced %d; RSS %.1f MiB%n", round,
                             jar.getKey(), r[0], r[7] < 0 ? "" : "→synced " + r[7] + " ms ", r[6], r[1], r[5] / 1000,
                             r[2], r[3], r[4], r[8] / 1024.0);
+                    if (recapture != null) {
+                        System.out.printf("round %d %-10s the same pods released and captured again in that JVM: "
+                                + "capture span %5d ms, of it rules %5d ms%n", round, jar.getKey(), r[9], r[10] / 1000);
+                    }
                 }
             }
             // Leave no rules behind: the namespaces go with the topology, and their tables with them.
@@ -181,14 +195,25 @@ public final class RestartTiming {
                     summary(e.getValue(), 1), summary(e.getValue(), 5), summary(e.getValue(), kubernetes ? 7 : 6),
                     summary(e.getValue(), 8));
         }
+        if (again) {
+            System.out.printf("%n%-10s %-34s %-34s%n", "jar", "captured again: span, ms", "rules, all pods, µs");
+            for (var e : results.entrySet()) {
+                System.out.printf("%-10s %-34s %-34s%n", e.getKey(), summary(e.getValue(), 9),
+                        summary(e.getValue(), 10));
+            }
+        }
     }
+
+    /** {@code --capture-again}: the config file, and its text without pods and with them. */
+    private record Recapture(Path config, String withoutPods, String withPods) {}
 
     /**
      * {launch→all listening ms, capture span ms, kept, applied, replaced, rules µs summed over the pods, launch→first
      * pod's rules ms, launch→the Kubernetes source's first sync ms (-1 standalone), the proxy's RSS KiB 200 ms after}.
      */
     private static long[] restart(Netns node, String name, Path javaPath, Path jar, Path aot, List<String> extra,
-                                  List<String> source, Path work, int pods, String cpu, int round) throws Exception {
+                                  List<String> source, Path work, int pods, String cpu, int round,
+                                  Recapture recapture) throws Exception {
         Path log = work.resolve(name + "-" + round + ".log");
         String java = javaPath.toAbsolutePath().toString();
         long start = System.nanoTime();
@@ -208,40 +233,34 @@ public final class RestartTiming {
                 : new ProcessBuilder(argv).redirectErrorStream(true).start();
         try {
             long deadline = start + TimeUnit.SECONDS.toNanos(60 + pods / 5);
-            while (listening(node) != pods) {
-                if (!proxy.isAlive() || System.nanoTime() > deadline) {
-                    throw new IllegalStateException(name + ": the proxy " + (proxy.isAlive() ? "did not capture all "
-                            + pods + " pods in time" : "exited") + "; its log: " + Files.readString(log));
-                }
-                Thread.sleep(10);
-            }
+            awaitListening(node, proxy, log, name, pods, deadline);
             long ready = (System.nanoTime() - start) / 1_000_000;
             Thread.sleep(200);
-            long[] r = {ready, 0, 0, 0, 0, 0, -1, -1, rssKib(proxy.pid())};
-            double first = -1;
-            double last = -1;
-            for (String line : Files.readAllLines(log)) {
+            long[] r = {ready, 0, 0, 0, 0, 0, -1, -1, rssKib(proxy.pid()), -1, -1};
+            List<String> lines = Files.readAllLines(log);
+            for (String line : lines) {
                 Matcher synced = SYNCED_LINE.matcher(line);
                 if (synced.find() && r[7] < 0) {
                     r[7] = Instant.parse(synced.group(1) + "Z").toEpochMilli() - launchedMillis;
                 }
-                Matcher m = POD_LINE.matcher(line);
-                if (m.find()) {
-                    double s = Double.parseDouble(m.group(2));
-                    if (first < 0) {
-                        r[6] = Instant.parse(m.group(1) + "Z").toEpochMilli() - launchedMillis;
-                    }
-                    first = first < 0 ? s : first;
-                    last = s;
-                    r[5] += Long.parseLong(m.group(4));
-                    r[switch (m.group(3)) {
-                        case "kept" -> 2;
-                        case "applied" -> 3;
-                        default -> 4;
-                    }]++;
-                }
             }
-            r[1] = first < 0 ? -1 : Math.round((last - first + (last < first ? 60 : 0)) * 1000);
+            long[] first = capture(lines, launchedMillis);
+            System.arraycopy(first, 0, r, 1, 5);
+            r[6] = first[5];
+            if (recapture != null) {
+                // Warm: the same JVM releases every pod (the file without them), then captures them again.
+                Files.writeString(recapture.config(), recapture.withoutPods());
+                awaitListening(node, proxy, log, name, 0, System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+                Thread.sleep(1500); // their drains end (no connections) and their rules go
+                int before = Files.readAllLines(log).size();
+                Files.writeString(recapture.config(), recapture.withPods());
+                awaitListening(node, proxy, log, name, pods, System.nanoTime() + TimeUnit.SECONDS.toNanos(60 + pods / 5));
+                Thread.sleep(200);
+                List<String> all = Files.readAllLines(log);
+                long[] again = capture(all.subList(before, all.size()), launchedMillis);
+                r[9] = again[0];
+                r[10] = again[4];
+            }
             return r;
         } finally {
             // SIGTERM without --remove-rules-on-exit: the rules stay, as after a crash (and a flight recording, if
@@ -251,6 +270,47 @@ public final class RestartTiming {
                 proxy.destroyForcibly();
                 proxy.waitFor(10, TimeUnit.SECONDS);
             }
+        }
+    }
+
+    /**
+     * The pods' capture lines of {@code lines}: {span ms (first line to last), kept, applied, replaced, rules µs summed,
+     * launch → first line ms}.
+     */
+    private static long[] capture(List<String> lines, long launchedMillis) {
+        long[] c = {-1, 0, 0, 0, 0, -1};
+        double first = -1;
+        double last = -1;
+        for (String line : lines) {
+            Matcher m = POD_LINE.matcher(line);
+            if (m.find()) {
+                double s = Double.parseDouble(m.group(2));
+                if (first < 0) {
+                    c[5] = Instant.parse(m.group(1) + "Z").toEpochMilli() - launchedMillis;
+                    first = s;
+                }
+                last = s;
+                c[4] += Long.parseLong(m.group(4));
+                c[switch (m.group(3)) {
+                    case "kept" -> 1;
+                    case "applied" -> 2;
+                    default -> 3;
+                }]++;
+            }
+        }
+        c[0] = first < 0 ? -1 : Math.round((last - first + (last < first ? 60 : 0)) * 1000);
+        return c;
+    }
+
+    /** Polls the admin API until {@code count} pods listen, or fails when the proxy exits or the deadline passes. */
+    private static void awaitListening(Netns node, Process proxy, Path log, String name, int count, long deadline)
+            throws Exception {
+        while (listening(node) != count) {
+            if (!proxy.isAlive() || System.nanoTime() > deadline) {
+                throw new IllegalStateException(name + ": the proxy " + (proxy.isAlive() ? "did not have " + count
+                        + " pods listening in time" : "exited") + "; its log: " + Files.readString(log));
+            }
+            Thread.sleep(10);
         }
     }
 
