@@ -1,10 +1,7 @@
 package io.nodemesh.proxy;
 
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.nodemesh.discovery.kubernetes.MockApi;
+import io.nodemesh.discovery.kubernetes.Resources;
 import io.nodemesh.topology.Lan;
 import io.nodemesh.topology.Netns;
 import io.nodemesh.topology.Topology;
@@ -175,24 +172,12 @@ final class ProxyAotCacheBuilder {
      * and captures them as a restarted DaemonSet proxy does.
      */
     private static void writeCluster(MockApi api) {
-        api.admin.resource(new NamespaceBuilder().withNewMetadata().withName("training")
-                .addToLabels("nodemesh.io/capture", "enabled").endMetadata().build()).create();
-        for (String[] pod : List.of(new String[] {"client", "10.78.0.2", "1"}, new String[] {"server", "10.78.0.3", "2"})) {
-            api.admin.resource(new PodBuilder().withNewMetadata().withName(pod[0]).withNamespace("training")
-                    .withUid("7a11c0de-0000-4000-8000-00000000000" + pod[2]).addToLabels("app", pod[0]).endMetadata()
-                    .withNewSpec().withNodeName(NODE).withServiceAccountName(pod[0]).addNewContainer().withName("app")
-                    .withImage("app").endContainer().endSpec()
-                    .withNewStatus().withPhase("Running").withPodIP(pod[1]).endStatus().build()).create();
-        }
-        api.admin.resource(new ServiceBuilder().withNewMetadata().withName("echo").withNamespace("training").endMetadata()
-                .withNewSpec().withClusterIP("10.78.0.100").addToSelector("app", "server").addNewPort().withName("tcp")
-                .withProtocol("TCP").withPort(80).withNewTargetPort(7000).endPort().endSpec().build()).create();
-        api.admin.resource(new EndpointSliceBuilder().withNewMetadata().withName("echo-1").withNamespace("training")
-                .addToLabels("kubernetes.io/service-name", "echo").endMetadata().withAddressType("IPv4")
-                .addNewEndpoint().withAddresses("10.78.0.3").withNewConditions().withReady(true).endConditions()
-                .withNewTargetRef().withKind("Pod").withName("server").withNamespace("training").endTargetRef()
-                .withNodeName(NODE).endEndpoint()
-                .addNewPort().withName("tcp").withProtocol("TCP").withPort(7000).endPort().build()).create();
+        api.admin.resource(Resources.namespace("training", true)).create();
+        api.admin.resource(Resources.pod("training", "client", NODE, "10.78.0.2").build()).create();
+        api.admin.resource(Resources.pod("training", "server", NODE, "10.78.0.3").build()).create();
+        api.admin.resource(Resources.service("training", "echo", "10.78.0.100", 80)).create();
+        api.admin.resource(Resources.slice("training", "echo-1", "echo", 7000,
+                Resources.endpoint("10.78.0.3", "training", "server", NODE, true))).create();
     }
 
     private static <T extends AutoCloseable> T own(Deque<AutoCloseable> owned, T resource) {

@@ -4,14 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.nodemesh.cli.NodemeshCommand;
 import io.nodemesh.discovery.kubernetes.MockApi;
+import io.nodemesh.discovery.kubernetes.Resources;
 import io.nodemesh.proxy.identity.MeshCa;
 import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.testing.NetnsExtension;
@@ -98,13 +97,8 @@ final class DaemonSetRunsTest {
         Netns podNetns = NET.namespace("dspod");
 
         try (MockApi api = new MockApi(true)) {
-            api.admin.resource(new NamespaceBuilder().withNewMetadata().withName("shop")
-                    .addToLabels("nodemesh.io/capture", "enabled").endMetadata().build()).create();
-            api.admin.resource(new PodBuilder().withNewMetadata().withName("web").withNamespace("shop")
-                    .withUid("5e1c0ffe-0000-4000-8000-000000000001").endMetadata()
-                    .withNewSpec().withNodeName(NODE).withServiceAccountName("web").addNewContainer().withName("app")
-                    .withImage("app").endContainer().endSpec()
-                    .withNewStatus().withPhase("Running").withPodIP("10.244.1.7").endStatus().build()).create();
+            api.admin.resource(Resources.namespace("shop", true)).create();
+            api.admin.resource(Resources.pod("shop", "web", NODE, "10.244.1.7").build()).create();
             try (NamespaceForwarder apiInPod = NamespaceForwarder.in(podNetns, api.address())) {
                 Map<String, Path> volumes = standIns(m, dir.resolve("volumes"));
                 Path serviceAccount = serviceAccount(dir.resolve("serviceaccount"), api);

@@ -1,11 +1,10 @@
 package io.nodemesh.bench.rules;
 
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.nodemesh.bench.growth.GrowthBenchmark;
 import io.nodemesh.bench.harness.PlainHttp;
 import io.nodemesh.bench.harness.ProxyJvmFlags;
 import io.nodemesh.discovery.kubernetes.MockApi;
+import io.nodemesh.discovery.kubernetes.Resources;
 import io.nodemesh.topology.Commands;
 import io.nodemesh.topology.Netns;
 import io.nodemesh.topology.Topology;
@@ -106,6 +105,9 @@ public final class RestartTiming {
                 }
             }
         }
+        if (again && kubernetes) {
+            throw new IllegalArgumentException("--capture-again rewrites the file of pods: not with --kubernetes");
+        }
         if (jars.isEmpty()) {
             jars.put("current", Path.of("cli/target/nodemesh.jar"));
         }
@@ -124,8 +126,7 @@ public final class RestartTiming {
                     + "workers: 1, rules: " + backend + ", admin: 127.0.0.1:" + ADMIN_PORT + " }\n";
             StringBuilder cfg = new StringBuilder(settings).append(kubernetes ? "" : "pods:\n");
             if (api != null) {
-                api.admin.resource(new NamespaceBuilder().withNewMetadata().withName("restart")
-                        .addToLabels("nodemesh.io/capture", "enabled").endMetadata().build()).create();
+                api.admin.resource(Resources.namespace("restart", true)).create();
             }
             for (int i = 0; i < pods; i++) {
                 Netns ns = topo.namespace("p" + i);
@@ -133,11 +134,7 @@ public final class RestartTiming {
                 Commands.run("ip", "-n", ns.name(), "link", "set", "lo", "up").requireOk();
                 Commands.run("ip", "-n", ns.name(), "addr", "add", ip + "/32", "dev", "lo").requireOk();
                 if (api != null) {
-                    api.admin.resource(new PodBuilder().withNewMetadata().withName("p" + i).withNamespace("restart")
-                            .withUid(String.format("00000000-0000-4000-8000-%012d", i)).endMetadata()
-                            .withNewSpec().withNodeName(NODE).withServiceAccountName("sa").addNewContainer()
-                            .withName("app").withImage("app").endContainer().endSpec()
-                            .withNewStatus().withPhase("Running").withPodIP(ip).endStatus().build()).create();
+                    api.admin.resource(Resources.pod("restart", "p" + i, NODE, ip).build()).create();
                 } else {
                     cfg.append("  - { name: p").append(i).append(", namespace: restart, serviceAccount: sa, ips: [")
                             .append(ip).append("], netns: ").append(ns.path()).append(", capture: true }\n");
@@ -147,9 +144,6 @@ public final class RestartTiming {
                     (System.nanoTime() - t0) / 1_000_000);
             Path config = work.resolve("mesh.yaml");
             Files.writeString(config, cfg);
-            if (again && api != null) {
-                throw new IllegalArgumentException("--capture-again rewrites the file of pods: not with --kubernetes");
-            }
             Recapture recapture = again ? new Recapture(config, settings + "pods: []\n", cfg.toString()) : null;
             List<String> source = api == null ? List.of("--config", config.toString())
                     : List.of("--kubernetes", "--node-name", NODE, "--kubeconfig", api.kubeconfig(work).toString(),
