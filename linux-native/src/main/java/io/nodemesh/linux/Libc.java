@@ -24,6 +24,11 @@ final class Libc {
     static final int IP6T_SO_ORIGINAL_DST = 80;
     static final int SOL_SOCKET = 1;
     static final int SO_MARK = 36;
+    static final int SO_KEEPALIVE = 9;
+    static final int IPPROTO_TCP = 6;
+    static final int TCP_KEEPIDLE = 4;
+    static final int TCP_KEEPINTVL = 5;
+    static final int TCP_KEEPCNT = 6;
     static final int PRIO_PROCESS = 0;
     static final int ESRCH = 3;
     static final int EINTR = 4;
@@ -242,6 +247,24 @@ final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("setsockopt() downcall failed", t);
+        }
+    }
+
+    /**
+     * {@code setsockopt} of an {@code int} option with the caller's call state and value segments, so that several
+     * options on one socket share one arena.
+     */
+    static void setsockopt(MemorySegment state, MemorySegment value, int fd, int level, int option, int v, String what)
+            throws IOException {
+        value.set(ValueLayout.JAVA_INT, 0, v);
+        int rc;
+        try {
+            rc = (int) SETSOCKOPT.H.invokeExact(state, fd, level, option, value, (int) ValueLayout.JAVA_INT.byteSize());
+        } catch (Throwable t) {
+            throw new IllegalStateException("setsockopt() downcall failed", t);
+        }
+        if (rc != 0) {
+            throw failure("setsockopt(fd " + fd + ", " + what + ")", state);
         }
     }
 

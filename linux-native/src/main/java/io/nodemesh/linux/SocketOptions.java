@@ -6,8 +6,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Socket options no Java API offers, by file descriptor: the packet mark ({@code SO_MARK}), which
- * nodemesh's redirect rules use to let the proxy's own upstream connections through uncaptured.
+ * Socket options by file descriptor, for sockets whatever transport made them: the packet mark ({@code SO_MARK}),
+ * which nodemesh's redirect rules use to let the proxy's own upstream connections through uncaptured, and TCP
+ * keepalive with its three timings.
  */
 public final class SocketOptions {
 
@@ -24,6 +25,42 @@ public final class SocketOptions {
      */
     public static void setMark(int fd, int mark) throws IOException {
         Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_MARK, mark, "SOL_SOCKET, SO_MARK, 0x" + Integer.toHexString(mark));
+    }
+
+    /**
+     * TCP keepalive on socket {@code fd}: the first probe after {@code idleSeconds} without a segment from the peer,
+     * then one every {@code intervalSeconds}, and the connection is dropped (ETIMEDOUT) after {@code probes} of them
+     * go unanswered. Set on a listening socket, the connections it accepts inherit all four. Four system calls in
+     * one arena; the timings go first, so keepalive never runs with the kernel's (two-hour) defaults.
+     *
+     * @throws NativeException naming the option and the errno (EINVAL for a value out of the kernel's range)
+     */
+    public static void setKeepalive(int fd, int idleSeconds, int intervalSeconds, int probes) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            MemorySegment value = arena.allocate(ValueLayout.JAVA_INT);
+            Libc.setsockopt(state, value, fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPIDLE, idleSeconds, "TCP_KEEPIDLE");
+            Libc.setsockopt(state, value, fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPINTVL, intervalSeconds, "TCP_KEEPINTVL");
+            Libc.setsockopt(state, value, fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPCNT, probes, "TCP_KEEPCNT");
+            Libc.setsockopt(state, value, fd, Libc.SOL_SOCKET, Libc.SO_KEEPALIVE, 1, "SO_KEEPALIVE, 1");
+        }
+    }
+
+    /** Turns TCP keepalive off on socket {@code fd} ({@code SO_KEEPALIVE 0}); its timings stay as they were. */
+    public static void clearKeepalive(int fd) throws IOException {
+        Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_KEEPALIVE, 0, "SO_KEEPALIVE, 0");
+    }
+
+    /**
+     * The TCP keepalive of socket {@code fd}: {@code {idle, interval, probes}} in seconds and count, or null when
+     * {@code SO_KEEPALIVE} is off.
+     */
+    public static int[] keepalive(int fd) throws IOException {
+        if (intOption(fd, Libc.SOL_SOCKET, Libc.SO_KEEPALIVE) == 0) {
+            return null;
+        }
+        return new int[] {intOption(fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPIDLE),
+                intOption(fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPINTVL), intOption(fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPCNT)};
     }
 
     /** The packet mark of socket {@code fd} ({@code getsockopt SO_MARK}). */

@@ -32,6 +32,7 @@ public final class MeshFile {
     private String connectTimeout = "2s";
     private String drainTimeout = "2s";
     private String identity = "";
+    private String keepalive;
 
     MeshFile(Function<Netns, String> podNames) {
         this.podNames = podNames;
@@ -56,6 +57,12 @@ public final class MeshFile {
 
     public MeshFile drainTimeout(String duration) {
         this.drainTimeout = duration;
+        return this;
+    }
+
+    /** {@code proxy.keepalive}: {@code off} or a flow mapping such as {@code {time: 1s, interval: 1s, probes: 2}}. */
+    public MeshFile keepalive(String yaml) {
+        this.keepalive = yaml;
         return this;
     }
 
@@ -148,7 +155,8 @@ public final class MeshFile {
                   connectTimeout: %s
                   idleTimeout: %s
                   drainTimeout: %s
-                """.formatted(rules, connectTimeout, idleTimeout, drainTimeout) + identity;
+                """.formatted(rules, connectTimeout, idleTimeout, drainTimeout)
+                + (keepalive == null ? "" : "  keepalive: " + keepalive + "\n") + identity;
         String head = namespaceLabels == null ? proxy : proxy + "namespaces:\n  - name: demo\n"
                 + "    labels: {nodemesh.io/capture: enabled" + (namespaceLabels.isEmpty() ? "" : ", " + namespaceLabels)
                 + "}\n";

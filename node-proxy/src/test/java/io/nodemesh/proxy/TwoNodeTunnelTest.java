@@ -13,6 +13,7 @@ import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import io.netty.util.concurrent.Future;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.identity.IdentityManager;
 import io.nodemesh.proxy.identity.IssuedCertificate;
 import io.nodemesh.proxy.identity.MeshCa;
@@ -574,7 +575,8 @@ class TwoNodeTunnelTest {
         Throwable open(SpiffeId as, MeshTls tls, Netns to) throws Exception {
             TunnelPool pool = new TunnelPool(TunnelSettings.defaults().withConnectTimeout(Duration.ofSeconds(3)),
                     new TlsSecurity(as, WorkloadCertificates.held(Map.of(as, tls))),
-                    () -> new Bootstrap().channelFactory(transport.socketChannels(ns, ProxySettings.DEFAULT_MARK))
+                    () -> new Bootstrap().channelFactory(transport.socketChannels(ns, ProxySettings.DEFAULT_MARK,
+                            TcpKeepalive::defaults))
                             .option(ChannelOption.TCP_NODELAY, true), new TunnelStats());
             try {
                 Future<Http2StreamChannel> stream = pool.openStream(new TunnelKey(as, B, new InetSocketAddress(

@@ -1,9 +1,11 @@
 package io.nodemesh.proxy.admin;
 
 import io.nodemesh.proxy.config.BootSettings;
+import io.nodemesh.proxy.config.DurationText;
 import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.IdentitySettings;
 import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.NamespaceSpec;
 import io.nodemesh.proxy.discovery.PodSpec;
@@ -232,6 +234,16 @@ final class MeshReport {
         m.put("connectTimeout", duration(s.connectTimeout()));
         m.put("idleTimeout", duration(s.idleTimeout()));
         m.put("drainTimeout", duration(s.drainTimeout()));
+        TcpKeepalive k = s.keepalive();
+        if (k.enabled()) {
+            Map<String, Object> keepalive = new LinkedHashMap<>();
+            keepalive.put("time", duration(k.time()));
+            keepalive.put("interval", duration(k.interval()));
+            keepalive.put("probes", k.probes());
+            m.put("keepalive", keepalive);
+        } else {
+            m.put("keepalive", "off");
+        }
         m.put("rules", s.rules().configName());
         return m;
     }
@@ -310,14 +322,6 @@ final class MeshReport {
 
     /** {@code 5s}, {@code 1h}, {@code 250ms}: the way the standalone file writes durations. */
     private static String duration(Duration d) {
-        long ms = d.toMillis();
-        long[] units = {86_400_000, 3_600_000, 60_000, 1000};
-        String[] names = {"d", "h", "m", "s"};
-        for (int i = 0; i < units.length; i++) {
-            if (ms != 0 && ms % units[i] == 0) {
-                return ms / units[i] + names[i];
-            }
-        }
-        return ms + "ms";
+        return DurationText.format(d);
     }
 }

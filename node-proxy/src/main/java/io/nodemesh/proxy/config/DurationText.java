@@ -34,4 +34,17 @@ public final class DurationText {
             default -> Duration.ofDays(n);
         };
     }
+
+    /** Writes {@code d} as {@link #parse} reads it, in the largest unit that divides it: {@code 90s} is {@code 90s}, {@code 180s} {@code 3m}. */
+    public static String format(Duration d) {
+        long ms = d.toMillis();
+        long[] units = {86_400_000, 3_600_000, 60_000, 1000};
+        String[] names = {"d", "h", "m", "s"};
+        for (int i = 0; i < units.length; i++) {
+            if (ms != 0 && ms % units[i] == 0) {
+                return ms / units[i] + names[i];
+            }
+        }
+        return ms + "ms";
+    }
 }

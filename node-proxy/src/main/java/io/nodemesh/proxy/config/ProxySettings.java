@@ -14,6 +14,8 @@ import java.util.Objects;
  * @param idleTimeout a connection with no bytes either way for this long is closed
  * @param drainTimeout how long open connections may finish after their listener closed
  * @param rules who installs the redirect rules
+ * @param keepalive TCP keepalive on the proxy's sockets; a change applies to the pods' listeners and new upstream
+ *     sockets without reopening anything (connections already accepted keep what they had)
  */
 public record ProxySettings(
         int mark,
@@ -22,7 +24,8 @@ public record ProxySettings(
         Duration connectTimeout,
         Duration idleTimeout,
         Duration drainTimeout,
-        RulesBackend rules) {
+        RulesBackend rules,
+        TcpKeepalive keepalive) {
 
     /** The default mark, 0x539 (1337). */
     public static final int DEFAULT_MARK = 0x539;
@@ -32,12 +35,16 @@ public record ProxySettings(
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         Objects.requireNonNull(drainTimeout, "drainTimeout");
         Objects.requireNonNull(rules, "rules");
+        Objects.requireNonNull(keepalive, "keepalive");
     }
 
-    /** Every default: mark 0x539, ports 15001/15006, 5 s / 1 h / 30 s, nft (written over netlink, no process per pod). */
+    /**
+     * Every default: mark 0x539, ports 15001/15006, 5 s / 1 h / 30 s, nft (written over netlink, no process per pod),
+     * {@link TcpKeepalive#defaults() keepalive} 3 min / 3 min / 9.
+     */
     public static ProxySettings defaults() {
         return new ProxySettings(DEFAULT_MARK, 15001, 15006, Duration.ofSeconds(5), Duration.ofHours(1),
-                Duration.ofSeconds(30), RulesBackend.NFT);
+                Duration.ofSeconds(30), RulesBackend.NFT, TcpKeepalive.defaults());
     }
 
     /** Whether a pod's listeners and rules must be rebuilt when the settings change from {@code this} to {@code next}. */

@@ -7,6 +7,7 @@ import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.IdentitySettings;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.policy.AuthorizationPolicy;
 import io.nodemesh.proxy.policy.PolicyException;
@@ -59,6 +60,11 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *   idleTimeout: 1h
  *   drainTimeout: 30s
  *   rules: nft                # nft (default) | iptables | none (none: somebody else installs the redirect rules)
+ *   keepalive:                # TCP keepalive on both sides of every relayed connection (default on: 3m, 3m, 9)
+ *     time: 3m                # silence before the first probe (whole seconds, at most 32767s)
+ *     interval: 3m            # between probes
+ *     probes: 9               # unanswered probes before the connection is dropped and its other side reset
+ *                             # keepalive: off turns it off
  *   admin: 127.0.0.1:15000    # admin HTTP (stats); port 0 = ephemeral; [::1]:15000 for IPv6
  *   adminSocket: /var/run/nodemesh/admin.sock   # the admin API on a Unix socket too (owner-only)
  *   readiness: 127.0.0.1:15021   # GET /healthz/ready: 200 once the pods are reconciled, 503 while starting or draining
@@ -115,8 +121,9 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
 public final class StandaloneConfig {
 
     private static final Set<String> PROXY_KEYS = Set.of("mark", "outboundPort", "inboundPort", "transport",
-            "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "admin", "adminSocket", "readiness",
-            "identity");
+            "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "keepalive", "admin", "adminSocket",
+            "readiness", "identity");
+    private static final Set<String> KEEPALIVE_KEYS = Set.of("time", "interval", "probes");
     private static final Set<String> IDENTITY_KEYS = Set.of("caDir", "trustDomain", "certificateLifetime");
     /** The {@code netns} of a pod whose namespace the CNI plugin hands over. */
     public static final String HANDED_BY_CNI = "cni";
@@ -339,7 +346,42 @@ public final class StandaloneConfig {
                 m.containsKey("connectTimeout") ? duration(m.get("connectTimeout"), "proxy.connectTimeout") : d.connectTimeout(),
                 m.containsKey("idleTimeout") ? duration(m.get("idleTimeout"), "proxy.idleTimeout") : d.idleTimeout(),
                 m.containsKey("drainTimeout") ? duration(m.get("drainTimeout"), "proxy.drainTimeout") : d.drainTimeout(),
-                m.containsKey("rules") ? rules(m.get("rules")) : d.rules());
+                m.containsKey("rules") ? rules(m.get("rules")) : d.rules(),
+                m.containsKey("keepalive") ? keepalive(m.get("keepalive")) : d.keepalive());
+    }
+
+    private TcpKeepalive keepalive(Node node) throws ConfigException {
+        String field = "proxy.keepalive";
+        if (node instanceof ScalarNode s && !isNull(node)) {
+            if (s.getValue().trim().equals("off")) {
+                return TcpKeepalive.off();
+            }
+            throw new ConfigException(where(node) + field + ": '" + s.getValue().trim()
+                    + "' is neither off nor a mapping of time, interval and probes");
+        }
+        Map<String, Node> m = mapping(node, field, KEEPALIVE_KEYS);
+        TcpKeepalive d = TcpKeepalive.defaults();
+        Duration time = m.containsKey("time") ? keepaliveSeconds(m.get("time"), field + ".time") : d.time();
+        Duration interval = m.containsKey("interval")
+                ? keepaliveSeconds(m.get("interval"), field + ".interval") : d.interval();
+        int probes = d.probes();
+        if (m.containsKey("probes")) {
+            probes = integer(m.get("probes"), field + ".probes");
+            if (probes < 1 || probes > TcpKeepalive.MAX_PROBES) {
+                throw new ConfigException(where(m.get("probes")) + field + ".probes: " + probes
+                        + " is not between 1 and " + TcpKeepalive.MAX_PROBES);
+            }
+        }
+        return new TcpKeepalive(true, time, interval, probes);
+    }
+
+    private Duration keepaliveSeconds(Node node, String field) throws ConfigException {
+        Duration d = duration(node, field);
+        String problem = TcpKeepalive.secondsProblem(d);
+        if (problem != null) {
+            throw new ConfigException(where(node) + field + ": " + problem);
+        }
+        return d;
     }
 
     private NamespaceSpec namespace(Node node, String field) throws ConfigException {

@@ -86,6 +86,9 @@ public final class CaptureReconciler {
             boolean keep = !everyPod && stillCaptured && wanted.equals(pod.spec())
                     && pod.state() != PodCapture.State.FAILED;
             if (keep) {
+                if (!before.keepalive().equals(after.keepalive())) {
+                    pod.keepaliveChanged(after.keepalive());
+                }
                 continue;
             }
             if (stillCaptured && after.rules() == RulesBackend.NONE && before.rules() != RulesBackend.NONE) {

@@ -15,6 +15,7 @@ import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.capture.CaptureInitializer;
 import io.nodemesh.proxy.config.ProxySettings;
+import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.model.CaptureFailure;
@@ -106,7 +107,12 @@ public final class PodCapture implements ConnectionListener {
     private volatile String lastError;
     private volatile CaptureFailure failure;
     private volatile NetworkNamespace namespace;
-    private volatile Bootstrap upstreamTemplate;
+    /** Connections across the network (plain outbound, the tunnel's): the mark and TCP keepalive. */
+    private volatile Bootstrap networkTemplate;
+    /** Connections to the pod's own apps (inbound, the tunnel server's streams): the mark only. */
+    private volatile Bootstrap appTemplate;
+    /** The listeners whose connections come across the network (inbound, tunnel): TCP keepalive on them. */
+    private final Set<Channel> networkListeners = ConcurrentHashMap.newKeySet();
     private volatile TunnelPool tunnels;
     private volatile TunnelServer tunnelServer;
     private volatile boolean draining;
@@ -170,17 +176,19 @@ public final class PodCapture implements ConnectionListener {
                 namespace = NetworkNamespace.open(spec.netns());
             }
             stage = CaptureFailure.LISTEN_FAILED;
-            upstreamTemplate = upstreamTemplate(namespace);
-            PodUpstream direct = new PodUpstream(this::upstreamBootstrap);
+            networkTemplate = upstreamTemplate(namespace, () -> currentSettings().keepalive());
+            appTemplate = upstreamTemplate(namespace, TcpKeepalive::off);
+            PodUpstream direct = new PodUpstream(() -> upstreamBootstrap(networkTemplate));
+            PodUpstream app = new PodUpstream(() -> upstreamBootstrap(appTemplate));
             SpiffeId self = shared.identities() == null ? null
                     : new SpiffeId(shared.identities().trustDomain(), spec.namespace(), spec.serviceAccount());
-            TunnelUpstream tunnel = self == null ? null : openTunnel(self, direct);
+            TunnelUpstream tunnel = self == null ? null : openTunnel(self, app);
             Upstream outboundUpstream = new OutboundUpstream(shared.snapshot(), shared.routes(), spec, direct, tunnel);
             listeners.add(listen(settings.outboundPort(),
-                    new CaptureInitializer(this, Direction.OUTBOUND, outboundUpstream), "outbound"));
-            Upstream inboundUpstream = new InboundUpstream(shared.snapshot(), spec, self, direct);
+                    new CaptureInitializer(this, Direction.OUTBOUND, outboundUpstream), "outbound", false));
+            Upstream inboundUpstream = new InboundUpstream(shared.snapshot(), spec, self, app);
             listeners.add(listen(settings.inboundPort(), new CaptureInitializer(this, Direction.INBOUND, inboundUpstream),
-                    "inbound"));
+                    "inbound", true));
             state = State.LISTENING;
             log.info("pod {}: {} on :{} (outbound) and :{} (inbound){} in {}", spec.key(),
                     rulesInherited() ? "took over the listeners" : "listening",
@@ -224,9 +232,9 @@ public final class PodCapture implements ConnectionListener {
     private TunnelUpstream openTunnel(SpiffeId self, PodUpstream app) throws IOException {
         TunnelSecurity tls = new TlsSecurity(self, shared.identities());
         TunnelSettings tunnelSettings = TunnelSettings.defaults().withConnectTimeout(currentSettings().connectTimeout());
-        tunnels = new TunnelPool(tunnelSettings, tls, upstreamTemplate::clone, shared.node().tunnel());
+        tunnels = new TunnelPool(tunnelSettings, tls, networkTemplate::clone, shared.node().tunnel());
         tunnelServer = new TunnelServer(tunnelSettings, tls, this::authorizeStream, app, this, shared.node().tunnel());
-        listeners.add(listen(TunnelSettings.PORT, tunnelServer, "tunnel"));
+        listeners.add(listen(TunnelSettings.PORT, tunnelServer, "tunnel", true));
         return new TunnelUpstream(tunnels, self);
     }
 
@@ -274,9 +282,14 @@ public final class PodCapture implements ConnectionListener {
         drained.complete(null);
     }
 
-    private Bootstrap upstreamTemplate(NetworkNamespace ns) {
+    /**
+     * Upstream connections from the pod's namespace with the proxy's mark and TCP keepalive as {@code keepalive} says:
+     * the settings' for connections across the network, off for those to the pod's own apps, which cannot vanish
+     * without the kernel closing their sockets (and would cost four system calls per connection for nothing).
+     */
+    private Bootstrap upstreamTemplate(NetworkNamespace ns, Supplier<TcpKeepalive> keepalive) {
         return new Bootstrap()
-                .channelFactory(shared.transport().socketChannels(ns, settings.mark()))
+                .channelFactory(shared.transport().socketChannels(ns, settings.mark(), keepalive))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 // No TCP_NODELAY here or on the accepted sockets: Netty's socket configs turn it on as they are made
@@ -285,12 +298,51 @@ public final class PodCapture implements ConnectionListener {
     }
 
     /** A bootstrap for one upstream connection from this pod (group and handler still to be set). */
-    private Bootstrap upstreamBootstrap() {
-        return upstreamTemplate.clone()
+    private Bootstrap upstreamBootstrap(Bootstrap template) {
+        return template.clone()
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) currentSettings().connectTimeout().toMillis());
     }
 
-    private Channel listen(int port, ChannelHandler childInitializer, String what) throws IOException {
+    /**
+     * Opens (or takes over) the listener on {@code port}. One whose connections come across the network
+     * ({@code network}: inbound, tunnel) gets TCP keepalive, which the connections it accepts inherit; the outbound
+     * listener's come from the pod's own apps and need none.
+     */
+    private Channel listen(int port, ChannelHandler childInitializer, String what, boolean network) throws IOException {
+        Channel listener = bindOrAdopt(port, childInitializer, what);
+        if (!network) {
+            return listener;
+        }
+        try {
+            shared.transport().keepalive(listener, currentSettings().keepalive());
+        } catch (IOException e) {
+            listener.close().awaitUninterruptibly();
+            throw new IOException("cannot set TCP keepalive on the listener on port " + port + " (" + what + ") in "
+                    + spec.netns() + ": " + e.getMessage(), e);
+        }
+        networkListeners.add(listener);
+        return listener;
+    }
+
+    /**
+     * Sets TCP keepalive as the settings now say on the pod's inbound and tunnel listeners, for the connections they
+     * accept from now on (those open keep theirs; new upstream sockets read the settings as they are made). Call when
+     * only the keepalive settings changed; a failure is logged and leaves that listener as it was.
+     */
+    public void keepaliveChanged(TcpKeepalive keepalive) {
+        for (Channel ch : networkListeners) {
+            if (!ch.isOpen()) {
+                continue;
+            }
+            try {
+                shared.transport().keepalive(ch, keepalive);
+            } catch (IOException e) {
+                log.warn("pod {}: cannot change TCP keepalive on {}: {}", spec.key(), ch, e.getMessage());
+            }
+        }
+    }
+
+    private Channel bindOrAdopt(int port, ChannelHandler childInitializer, String what) throws IOException {
         ServerBootstrap sb = new ServerBootstrap()
                 .group(shared.group())
                 .option(ChannelOption.SO_REUSEADDR, true)

@@ -16,6 +16,11 @@ public enum Outcome {
     DENIED,
     /** The proxy closed it because the drain deadline passed during shutdown or pod removal. */
     DRAINED,
+    /**
+     * One side stopped answering on an established connection (its TCP keepalive probes or retransmissions went
+     * unanswered: ETIMEDOUT); the proxy reset the other side.
+     */
+    PEER_LOST,
     /** Any other I/O failure. */
     ERROR
 }

@@ -58,4 +58,16 @@ public final class Outcomes {
         }
         return cause instanceof SocketException;
     }
+
+    /** Linux's ETIMEDOUT as the native transports carry it (negated). */
+    private static final int ETIMEDOUT_NEGATIVE = -110;
+
+    /**
+     * Whether {@code cause}, raised on an established connection, says the peer stopped answering: ETIMEDOUT, which
+     * the kernel reports when TCP keepalive probes or retransmissions go unanswered. Only the native transports carry
+     * the errno; on NIO such a connection ends as a reset or an error.
+     */
+    public static boolean isPeerLost(Throwable cause) {
+        return cause instanceof Errors.NativeIoException nio && nio.expectedErr() == ETIMEDOUT_NEGATIVE;
+    }
 }

@@ -111,6 +111,12 @@ public final class Relay extends ChannelInboundHandlerAdapter {
             connection.reset(Outcome.RESET);
             return;
         }
+        if (Outcomes.isPeerLost(cause)) {
+            // A FIN would tell the side that is still there that the data ended; it did not, it was cut.
+            log.debug("{}: the {} side stopped answering", connection, fromSource ? "downstream" : "upstream");
+            connection.reset(Outcome.PEER_LOST);
+            return;
+        }
         log.debug("{}: {} side failed", connection, fromSource ? "downstream" : "upstream", cause);
         connection.fail(Outcome.ERROR);
         ctx.close();

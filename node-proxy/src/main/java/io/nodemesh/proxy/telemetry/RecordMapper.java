@@ -167,6 +167,7 @@ final class RecordMapper {
             case IDLE_TIMEOUT -> Outcome.OUTCOME_IDLE_TIMEOUT;
             case DENIED -> Outcome.OUTCOME_DENIED;
             case DRAINED -> Outcome.OUTCOME_DRAINED;
+            case PEER_LOST -> Outcome.OUTCOME_PEER_LOST;
             case ERROR -> Outcome.OUTCOME_ERROR;
         };
     }

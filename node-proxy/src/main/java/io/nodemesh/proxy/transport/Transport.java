@@ -20,6 +20,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.OriginalDestination;
 import io.nodemesh.linux.SocketOptions;
+import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.inpod.NamespacedChannelFactory;
 import java.io.IOException;
 import java.net.Inet6Address;
@@ -133,18 +134,39 @@ public final class Transport {
     /**
      * Connecting channels whose sockets are created inside {@code ns} and carry the packet mark
      * {@code mark} before they connect (the redirect rules let marked traffic through; unmarked, the
-     * proxy's own upstream connections would be captured again). The mark is set through the socket's
-     * file descriptor on every transport, so a socket that cannot be marked fails its connection
-     * attempt instead of connecting unmarked (a Bootstrap option would only log a warning).
+     * proxy's own upstream connections would be captured again), and TCP keepalive as {@code keepalive}
+     * says when the socket is made. Both are set through the socket's file descriptor on every transport,
+     * so a socket that cannot be marked fails its connection attempt instead of connecting unmarked (a
+     * Bootstrap option would only log a warning).
      */
-    public NamespacedChannelFactory<Channel> socketChannels(NetworkNamespace ns, int mark) {
+    public NamespacedChannelFactory<Channel> socketChannels(NetworkNamespace ns, int mark,
+                                                            Supplier<TcpKeepalive> keepalive) {
         Supplier<Channel> ctor = switch (kind) {
             case EPOLL -> EpollSocketChannel::new;
             case IO_URING -> IoUringSocketChannel::new;
             case NIO -> NioSocketChannel::new;
         };
-        return new NamespacedChannelFactory<>(ns, ctor, ch -> SocketOptions.setMark(fd(ch), mark),
-                "set the mark 0x" + Integer.toHexString(mark) + " (SO_MARK)");
+        return new NamespacedChannelFactory<>(ns, ctor, ch -> {
+            int fd = fd(ch);
+            SocketOptions.setMark(fd, mark);
+            TcpKeepalive k = keepalive.get();
+            if (k.enabled()) {
+                SocketOptions.setKeepalive(fd, k.timeSeconds(), k.intervalSeconds(), k.probes());
+            }
+        }, "set the mark 0x" + Integer.toHexString(mark) + " (SO_MARK) and TCP keepalive");
+    }
+
+    /**
+     * Sets (or, when it is off, clears) TCP keepalive on the listening channel {@code listener}: the connections it
+     * accepts from then on inherit it from the kernel, with no system call of their own.
+     */
+    public void keepalive(Channel listener, TcpKeepalive keepalive) throws IOException {
+        int fd = fd(listener);
+        if (keepalive.enabled()) {
+            SocketOptions.setKeepalive(fd, keepalive.timeSeconds(), keepalive.intervalSeconds(), keepalive.probes());
+        } else {
+            SocketOptions.clearKeepalive(fd);
+        }
     }
 
     /** The file descriptor of {@code ch}'s socket. */

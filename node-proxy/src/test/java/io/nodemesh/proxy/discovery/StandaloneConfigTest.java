@@ -9,6 +9,7 @@ import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.config.IdentitySettings;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
+import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.transport.TransportKind;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -48,6 +49,7 @@ class StandaloneConfigTest {
         assertThat(p.idleTimeout()).isEqualTo(Duration.ofHours(1));
         assertThat(p.drainTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(p.rules()).isEqualTo(RulesBackend.NFT);
+        assertThat(p.keepalive()).isEqualTo(TcpKeepalive.defaults());
         assertThat(boot.admin()).isEqualTo(new InetSocketAddress("127.0.0.1", 15000));
         assertThat(boot.identity()).isEqualTo(IdentitySettings.defaults());
         PodSpec client = c.pods().get("demo/client");
@@ -87,6 +89,18 @@ class StandaloneConfigTest {
     }
 
     @Test
+    void keepaliveIsOnByDefaultAndCanBeTunedOrTurnedOff() throws Exception {
+        assertThat(StandaloneConfig.parse("f", "proxy:\n  keepalive: off\n").proxy().keepalive().enabled()).isFalse();
+        TcpKeepalive tuned = StandaloneConfig.parse("f", "proxy:\n  keepalive: {time: 30s, probes: 4}\n").proxy()
+                .keepalive();
+        assertThat(tuned).isEqualTo(new TcpKeepalive(true, Duration.ofSeconds(30), Duration.ofMinutes(3), 4));
+        assertThat(tuned.deadPeerDropped()).isEqualTo(Duration.ofSeconds(30 + 4 * 180));
+        assertThat(TcpKeepalive.defaults().deadPeerDropped()).isEqualTo(Duration.ofMinutes(30));
+        assertThat(StandaloneConfig.parse("f", "proxy:\n  keepalive: {time: 9h}\n").proxy().keepalive().timeSeconds())
+                .isEqualTo(32400);
+    }
+
+    @Test
     void mistakesNameFileLineColumnAndField() {
         List<String[]> cases = List.of(
                 new String[] {"proxy:\n  mark: 0x539\n  idle: 5s\n", "f:3:3: proxy.idle: unknown key"},
@@ -97,6 +111,14 @@ class StandaloneConfigTest {
                 new String[] {"proxy:\n  rules: ebpf\n", "f:2:10: proxy.rules: 'ebpf' is not one of iptables, nft, none"},
                 new String[] {"proxy:\n  outboundPort: 70000\n", "f:2:17: proxy.outboundPort: 70000 is not a TCP port"},
                 new String[] {"proxy:\n  mark: 0\n", "f:2:9: proxy.mark: '0' is not a packet mark"},
+                new String[] {"proxy:\n  keepalive: on\n",
+                        "f:2:14: proxy.keepalive: 'on' is neither off nor a mapping of time, interval and probes"},
+                new String[] {"proxy:\n  keepalive: {time: 1500ms}\n",
+                        "f:2:21: proxy.keepalive.time: '1500ms' is not a whole number of seconds (TCP keepalive counts seconds)"},
+                new String[] {"proxy:\n  keepalive: {interval: 10h}\n",
+                        "f:2:25: proxy.keepalive.interval: '10h' is longer than the kernel's 32767 s"},
+                new String[] {"proxy:\n  keepalive: {probes: 0}\n", "f:2:23: proxy.keepalive.probes: 0 is not between 1 and 127"},
+                new String[] {"proxy:\n  keepalive: {idle: 1m}\n", "f:2:15: proxy.keepalive.idle: unknown key"},
                 new String[] {"proxy:\n  identity:\n    trustDomain: Mesh\n",
                         "f:3:18: proxy.identity.trustDomain: 'Mesh' is not a trust domain"},
                 new String[] {"proxy:\n  identity:\n    certificateLifetime: 1 day\n",

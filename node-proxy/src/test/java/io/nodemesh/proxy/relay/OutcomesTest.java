@@ -40,6 +40,14 @@ class OutcomesTest {
     }
 
     @Test
+    void aPeerThatStoppedAnsweringIsToldByETIMEDOUT() {
+        assertThat(Outcomes.isPeerLost(new Errors.NativeIoException("read", -110))).isTrue();
+        assertThat(Outcomes.isReset(new Errors.NativeIoException("read", -110))).isFalse();
+        assertThat(Outcomes.isPeerLost(new Errors.NativeIoException("read", Errors.ERRNO_ECONNRESET_NEGATIVE))).isFalse();
+        assertThat(Outcomes.isPeerLost(new IOException("Connection timed out"))).as("NIO carries no errno").isFalse();
+    }
+
+    @Test
     void resetsByTypeOnNio() {
         assertThat(Outcomes.isReset(new SocketException("whatever the JDK says"))).isTrue();
         assertThat(Outcomes.isReset(new IOException("Connection reset by peer"))).isFalse();

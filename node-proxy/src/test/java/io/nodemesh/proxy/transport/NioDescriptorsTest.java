@@ -10,6 +10,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.SocketOptions;
+import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.inpod.NamespacedChannelFactory;
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Netns;
@@ -91,17 +92,18 @@ class NioDescriptorsTest {
     }
 
     @Test
-    void nioUpstreamSocketsCarryTheMarkBeforeTheyConnect() throws Exception {
+    void nioUpstreamSocketsCarryTheMarkAndKeepaliveBeforeTheyConnect() throws Exception {
         Netns pod = net.namespace("pod");
         try (NetworkNamespace ns = NetworkNamespace.open(pod.path())) {
             Transport nio = Transport.select(TransportKind.NIO, notice -> {
                 throw new AssertionError("no notice expected on NIO now: " + notice);
             });
             assertThat(nio.readsOriginalDestination()).isTrue();
-            Channel ch = nio.socketChannels(ns, 0x539).newChannel();
+            Channel ch = nio.socketChannels(ns, 0x539, TcpKeepalive::defaults).newChannel();
             try {
                 assertThat(ch).isInstanceOf(NioSocketChannel.class);
                 assertThat(SocketOptions.mark(NioDescriptors.fd(ch))).isEqualTo(0x539);
+                assertThat(SocketOptions.keepalive(NioDescriptors.fd(ch))).containsExactly(180, 180, 9);
                 // Made inside the pod's namespace: its (empty) /proc/net/tcp lists no socket of ours.
                 assertThat(pod.execOk("cat", "/proc/net/tcp").stdout().lines().count()).isEqualTo(1);
             } finally {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.channel.Channel;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.nodemesh.linux.NetworkNamespace;
+import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Netns;
 import org.junit.jupiter.api.Test;
@@ -30,7 +31,7 @@ class TcpNoDelayDefaultTest {
                 if (transport.kind() != kind) {
                     continue; // not available here: select fell back, and the fallback is checked on its own turn
                 }
-                Channel ch = transport.socketChannels(ns, 0x539).newChannel();
+                Channel ch = transport.socketChannels(ns, 0x539, TcpKeepalive::off).newChannel();
                 try {
                     assertThat(((SocketChannelConfig) ch.config()).isTcpNoDelay()).as(kind.toString()).isTrue();
                 } finally {

@@ -17,6 +17,8 @@ import io.nodemesh.telemetry.v1.Outcome;
  *   IDLE_TIMEOUT    SI      idle timeout
  *   DENIED          UAEX    refused by authorization policy
  *   DRAINED         LR      the proxy closed it itself (drain deadline at shutdown / pod removal)
+ *   PEER_LOST       UC      one side stopped answering (keepalive or retransmissions unanswered): Envoy counts
+ *                           that as a connection termination; the outcome itself tells it apart from ERROR
  *   ERROR           UC      any other I/O failure ("upstream connection termination")
  * </pre>
  */
@@ -38,7 +40,7 @@ public final class ResponseFlags {
             case OUTCOME_IDLE_TIMEOUT -> "SI";
             case OUTCOME_DENIED -> "UAEX";
             case OUTCOME_DRAINED -> "LR";
-            case OUTCOME_ERROR, OUTCOME_UNSPECIFIED, UNRECOGNIZED -> "UC";
+            case OUTCOME_PEER_LOST, OUTCOME_ERROR, OUTCOME_UNSPECIFIED, UNRECOGNIZED -> "UC";
         };
     }
 }
