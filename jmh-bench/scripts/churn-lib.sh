@@ -2,7 +2,8 @@
 # pod (10.77.0.2) and one server pod (10.77.0.3) joined by a veth pair with no route anywhere else, a proxy config
 # that captures the first, the request/response server and the churn client on CPU 0. The caller sets PREFIX
 # (namespace name prefix) and WARMUP, starts its proxy on CPU 1 with "${F[@]}" "${PF[@]}", and lists its own extra
-# processes in EXTRA_PIDS and files to remove in EXTRA_FILES for churn_cleanup.
+# processes in EXTRA_PIDS and files to remove in EXTRA_FILES for churn_cleanup. KEEPALIVE=off (or a flow mapping)
+# sets the proxy's proxy.keepalive.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$ROOT/bin/lib.sh"
 NODEMESH_JAR=${JAR:-$NODEMESH_JAR} # JAR=...: another build's nodemesh.jar, for A/B runs
@@ -34,7 +35,7 @@ ip -n "$A" link add eth0 type veth peer name eth0 netns "$B"
 ip -n "$A" addr add 10.77.0.2/24 dev eth0; ip -n "$B" addr add 10.77.0.3/24 dev eth0
 ip -n "$A" link set eth0 up; ip -n "$B" link set eth0 up
 cat > "$WORK/cfg.yaml" <<Y
-proxy: { workers: 1, rules: iptables, admin: 127.0.0.1:0 }
+proxy: { workers: 1, rules: iptables, admin: 127.0.0.1:0${KEEPALIVE:+, keepalive: $KEEPALIVE} }
 pods:
   - { name: a, namespace: prof, ips: [10.77.0.2], netns: /var/run/netns/$A }
 Y

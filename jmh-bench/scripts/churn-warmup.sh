@@ -9,7 +9,8 @@
 # same steady state for HAProxy 2.6 (TCP mode, one thread, CPU 1) run in the client's namespace as a sidecar would be,
 # the client connecting to it. Needs root; from the repository root after
 # `mvn package -pl cli,jmh-bench -am -DskipTests`. Usage: ROUNDS=3 WARMUP=35 jmh-bench/scripts/churn-warmup.sh
-# VARIANTS (default "jit aot haproxy") picks and orders them; `uring` is `jit` on the io_uring transport.
+# VARIANTS (default "jit aot haproxy") picks and orders them; `uring` is `jit` on the io_uring transport,
+# `nokeepalive` is `jit` with `keepalive: off` (the upstream sockets then get no TCP keepalive options).
 set -euo pipefail
 PREFIX=nmwarm
 . "$(dirname "$0")/churn-lib.sh"
@@ -29,8 +30,10 @@ opened() { # outbound connections the proxy has accepted so far (admin /stats to
 
 run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RATE w1 w2 ..."
   local variant=$1 aot=() transport=epoll admin= line pid cpu0 n0 cpu n out target=10.77.0.3:9000 steady0 connections
+  local config=$WORK/cfg.yaml
   [ "$variant" = aot ] && aot=("-XX:AOTCache=$AOT")
   [ "$variant" = uring ] && transport=io_uring
+  [ "$variant" = nokeepalive ] && config=$WORK/cfg-nokeepalive.yaml
   if [ "$variant" = haproxy ]; then
     # HAProxy beside the client as a sidecar would be: in the pod's namespace, the client connecting to it.
     taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/haproxy.cfg" -db > "$WORK/haproxy-$2.log" 2>&1 &
@@ -39,7 +42,7 @@ run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RA
     sleep 1
   else
     env "MALLOC_ARENA_MAX=${NODEMESH_PROXY_MALLOC_ARENA_MAX:-2}" taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${aot[@]}" \
-      -jar "$NODEMESH_JAR" proxy --config "$WORK/cfg.yaml" --no-telemetry --workers 1 --admin 127.0.0.1:0 \
+      -jar "$NODEMESH_JAR" proxy --config "$config" --no-telemetry --workers 1 --admin 127.0.0.1:0 \
       --admin-socket "$WORK/admin.sock" --transport "$transport" --remove-rules-on-exit > "$WORK/proxy-$variant-$2.log" 2>&1 &
     pid=$!
     proxy_ready "$pid" "$WORK/proxy-$variant-$2.log"
@@ -86,6 +89,7 @@ listen churn
   bind 127.0.0.1:9001
   server s 10.77.0.3:9000
 H
+sed 's/^proxy: { /proxy: { keepalive: off, /' "$WORK/cfg.yaml" > "$WORK/cfg-nokeepalive.yaml"
 server_start
 RESULTS=()
 for r in $(seq "$ROUNDS"); do

@@ -250,22 +250,37 @@ final class Libc {
         }
     }
 
+    /** A thread's call state and one {@code int}, reused by {@link #setsockoptInt}. */
+    private record Scratch(MemorySegment state, MemorySegment value) {
+    }
+
+    /** Freed with its thread (an automatic arena), so short-lived threads leave nothing behind. */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(() -> {
+        Arena arena = Arena.ofAuto();
+        return new Scratch(arena.allocate(CALL_STATE), arena.allocate(ValueLayout.JAVA_INT));
+    });
+
     /**
-     * {@code setsockopt} of an {@code int} option with the caller's call state and value segments, so that several
-     * options on one socket share one arena.
+     * {@code setsockopt} of an {@code int} option, allocating nothing: the call state and the value live in the
+     * calling thread's scratch segments (the data path sets options on every upstream socket). Returns 0, or the
+     * errno; the caller names the option in its error.
      */
-    static void setsockopt(MemorySegment state, MemorySegment value, int fd, int level, int option, int v, String what)
-            throws IOException {
-        value.set(ValueLayout.JAVA_INT, 0, v);
+    static int setsockoptInt(int fd, int level, int option, int v) {
+        Scratch scratch = SCRATCH.get();
+        scratch.value.set(ValueLayout.JAVA_INT, 0, v);
         int rc;
         try {
-            rc = (int) SETSOCKOPT.H.invokeExact(state, fd, level, option, value, (int) ValueLayout.JAVA_INT.byteSize());
+            rc = (int) SETSOCKOPT.H.invokeExact(scratch.state, fd, level, option, scratch.value,
+                    (int) ValueLayout.JAVA_INT.byteSize());
         } catch (Throwable t) {
             throw new IllegalStateException("setsockopt() downcall failed", t);
         }
-        if (rc != 0) {
-            throw failure("setsockopt(fd " + fd + ", " + what + ")", state);
-        }
+        return rc == 0 ? 0 : errno(scratch.state);
+    }
+
+    /** The exception for {@code what} failing with {@code errno}: the call, the system's text and the number. */
+    static NativeException failure(String what, int errno) {
+        return new NativeException(what + ": " + strerror(errno) + " (errno " + errno + ")", errno);
     }
 
     /** {@code setpriority(PRIO_PROCESS, tid, nice)}: on Linux the nice value of one thread (0: the calling one). */
@@ -514,7 +529,6 @@ final class Libc {
     }
 
     static NativeException failure(String what, MemorySegment state) {
-        int errno = errno(state);
-        return new NativeException(what + ": " + strerror(errno) + " (errno " + errno + ")", errno);
+        return failure(what, errno(state));
     }
 }

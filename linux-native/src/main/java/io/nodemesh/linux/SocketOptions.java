@@ -19,36 +19,45 @@ public final class SocketOptions {
     }
 
     /**
-     * {@code setsockopt(fd, SOL_SOCKET, SO_MARK, mark)}; needs CAP_NET_ADMIN.
+     * {@code setsockopt(fd, SOL_SOCKET, SO_MARK, mark)}; needs CAP_NET_ADMIN. Allocates nothing unless it fails
+     * (it runs for every upstream connection).
      *
      * @throws NativeException naming the call and the errno (EPERM without CAP_NET_ADMIN, EBADF, ENOTSOCK)
      */
     public static void setMark(int fd, int mark) throws IOException {
-        Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_MARK, mark, "SOL_SOCKET, SO_MARK, 0x" + Integer.toHexString(mark));
+        int errno = Libc.setsockoptInt(fd, Libc.SOL_SOCKET, Libc.SO_MARK, mark);
+        if (errno != 0) {
+            throw Libc.failure("setsockopt(fd " + fd + ", SOL_SOCKET, SO_MARK, 0x" + Integer.toHexString(mark) + ")",
+                    errno);
+        }
     }
 
     /**
      * TCP keepalive on socket {@code fd}: the first probe after {@code idleSeconds} without a segment from the peer,
      * then one every {@code intervalSeconds}, and the connection is dropped (ETIMEDOUT) after {@code probes} of them
-     * go unanswered. Set on a listening socket, the connections it accepts inherit all four. Four system calls in
-     * one arena; the timings go first, so keepalive never runs with the kernel's (two-hour) defaults.
+     * go unanswered. Set on a listening socket, the connections it accepts inherit all four. Four system calls
+     * that allocate nothing; the timings go first, so keepalive never runs with the kernel's (two-hour) defaults.
      *
      * @throws NativeException naming the option and the errno (EINVAL for a value out of the kernel's range)
      */
     public static void setKeepalive(int fd, int idleSeconds, int intervalSeconds, int probes) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(Libc.CALL_STATE);
-            MemorySegment value = arena.allocate(ValueLayout.JAVA_INT);
-            Libc.setsockopt(state, value, fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPIDLE, idleSeconds, "TCP_KEEPIDLE");
-            Libc.setsockopt(state, value, fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPINTVL, intervalSeconds, "TCP_KEEPINTVL");
-            Libc.setsockopt(state, value, fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPCNT, probes, "TCP_KEEPCNT");
-            Libc.setsockopt(state, value, fd, Libc.SOL_SOCKET, Libc.SO_KEEPALIVE, 1, "SO_KEEPALIVE, 1");
+        set(fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPIDLE, idleSeconds, "TCP_KEEPIDLE");
+        set(fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPINTVL, intervalSeconds, "TCP_KEEPINTVL");
+        set(fd, Libc.IPPROTO_TCP, Libc.TCP_KEEPCNT, probes, "TCP_KEEPCNT");
+        set(fd, Libc.SOL_SOCKET, Libc.SO_KEEPALIVE, 1, "SO_KEEPALIVE");
+    }
+
+    /** Sets an {@code int} option, allocating nothing unless it fails; {@code name} names it in the error. */
+    private static void set(int fd, int level, int option, int value, String name) throws NativeException {
+        int errno = Libc.setsockoptInt(fd, level, option, value);
+        if (errno != 0) {
+            throw Libc.failure("setsockopt(fd " + fd + ", " + name + ", " + value + ")", errno);
         }
     }
 
     /** Turns TCP keepalive off on socket {@code fd} ({@code SO_KEEPALIVE 0}); its timings stay as they were. */
     public static void clearKeepalive(int fd) throws IOException {
-        Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_KEEPALIVE, 0, "SO_KEEPALIVE, 0");
+        set(fd, Libc.SOL_SOCKET, Libc.SO_KEEPALIVE, 0, "SO_KEEPALIVE");
     }
 
     /**

@@ -52,7 +52,7 @@ class SocketOptionsTest {
         try {
             assertThatThrownBy(() -> SocketOptions.setKeepalive(fd, 60, 60, 128))
                     .isInstanceOfSatisfying(NativeException.class, e -> assertThat(e.errno()).isEqualTo(EINVAL))
-                    .hasMessageContaining("setsockopt(fd " + fd + ", TCP_KEEPCNT)");
+                    .hasMessageContaining("setsockopt(fd " + fd + ", TCP_KEEPCNT, 128)");
             assertThat(SocketOptions.keepalive(fd)).isNull();
         } finally {
             Libc.close(fd);

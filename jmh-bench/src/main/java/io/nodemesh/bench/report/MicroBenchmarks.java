@@ -35,8 +35,9 @@ public final class MicroBenchmarks {
     public static final String ALL = "io\\.nodemesh\\.bench\\.[a-z]+\\.[A-Za-z]+Benchmark\\.";
 
     /** Benchmark classes that need root (they enter network namespaces) → why. */
-    static final Map<String, String> NEEDS_ROOT = Map.of("NamespaceEntryBenchmark",
-            "needs root: creates a network namespace and enters it with setns");
+    static final Map<String, String> NEEDS_ROOT = Map.of(
+            "NamespaceEntryBenchmark", "needs root: creates a network namespace and enters it with setns",
+            "UpstreamSocketBenchmark", "needs root: creates a network namespace, enters it and marks sockets");
 
     /** Raw outputs, in {@code results/} beside the results file. */
     public static final String JSON = "jmh-micro.json";

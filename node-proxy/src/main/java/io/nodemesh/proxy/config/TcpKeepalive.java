@@ -28,6 +28,9 @@ public record TcpKeepalive(boolean enabled, Duration time, Duration interval, in
     /** The kernel's limit for {@code TCP_KEEPCNT}. */
     public static final int MAX_PROBES = 127;
 
+    private static final TcpKeepalive DEFAULTS = new TcpKeepalive(true, Duration.ofMinutes(3), Duration.ofMinutes(3), 9);
+    private static final TcpKeepalive OFF = new TcpKeepalive(false, DEFAULTS.time, DEFAULTS.interval, DEFAULTS.probes);
+
     public TcpKeepalive {
         Objects.requireNonNull(time, "time");
         Objects.requireNonNull(interval, "interval");
@@ -49,13 +52,12 @@ public record TcpKeepalive(boolean enabled, Duration time, Duration interval, in
      * timings as Istio's ztunnel.
      */
     public static TcpKeepalive defaults() {
-        return new TcpKeepalive(true, Duration.ofMinutes(3), Duration.ofMinutes(3), 9);
+        return DEFAULTS;
     }
 
-    /** Off, with the default timings kept for display. */
+    /** Off, with the default timings kept for display (one instance: the data path asks for it per connection). */
     public static TcpKeepalive off() {
-        TcpKeepalive d = defaults();
-        return new TcpKeepalive(false, d.time, d.interval, d.probes);
+        return OFF;
     }
 
     /** {@link #time} in seconds. */
