@@ -175,6 +175,7 @@ public final class NodeProxy implements AutoCloseable {
         Thread.ofPlatform().name("nodemesh-rules-prepare").daemon(true)
                 .start(() -> rules.apply(ProxySettings.defaults().rules()).prepare());
         MeshSnapshot initial = source.start();
+        long viewed = System.nanoTime();
         boot = withOverrides(source.boot(BootSettings.defaults()));
         IdentitySettings identity = boot.identity();
         routes = routesOverride != null ? routesOverride : new RouteDecider(identity.trustDomain(), new EndpointLoad());
@@ -197,6 +198,7 @@ public final class NodeProxy implements AutoCloseable {
         }
         transport = Transport.select(boot.transport(), log::warn);
         group = transport.newEventLoopGroup(boot.workers(), "nodemesh-proxy");
+        long loopsUp = System.nanoTime();
         control = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
                 .name("nodemesh-control").daemon(true).unstarted(r));
         ConnectionSink reports = sink == null ? ConnectionSink.NONE : sink;
@@ -254,8 +256,10 @@ public final class NodeProxy implements AutoCloseable {
             }
             throw e;
         }
+        long serving = System.nanoTime();
         snapshot.set(new MeshSnapshot(initial.proxy(), List.of()));
         onControlThread(() -> apply(initial));
+        long captured = System.nanoTime();
         if (takeover != null) {
             finishTakeover();
         }
@@ -280,8 +284,11 @@ public final class NodeProxy implements AutoCloseable {
         }
         readiness.ready();
         log.info("proxy started: transport {}, {} worker(s), admin on {}, admin socket {}, readiness on {}, config {} "
-                + "({} pod(s))", transport, boot.workers(), HostPort.format(admin.address()), admin.socket(),
-                HostPort.format(readinessServer.address()), source.describe(), initial.pods().size());
+                + "({} pod(s)); {} ms after the source's first view: identities, telemetry and event loops {} ms, "
+                + "admin and readiness {} ms, pods captured {} ms", transport, boot.workers(),
+                HostPort.format(admin.address()), admin.socket(), HostPort.format(readinessServer.address()),
+                source.describe(), initial.pods().size(), millis(System.nanoTime() - viewed), millis(loopsUp - viewed),
+                millis(serving - loopsUp), millis(captured - serving));
         source.follow(control, this::apply);
     }
 
@@ -416,6 +423,10 @@ public final class NodeProxy implements AutoCloseable {
         }
         reconciler.reconcile(previous, next);
         routes.load().retain(next);
+    }
+
+    private static long millis(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos);
     }
 
     private BootSettings withOverrides(BootSettings b) {
