@@ -77,13 +77,19 @@ public final class ConnectionsCommand implements Callable<Integer> {
                     c.path("destination").asText(), path(c), c.path("security").asText(null), peer(c),
                     Vocabulary.bytes(c.path("bytesFromSource").asLong()),
                     Vocabulary.bytes(c.path("bytesToSource").asLong()), c.path("durationMillis").asLong() + " ms",
-                    c.path("outcome").asText());
+                    outcome(c));
             shown++;
         }
         out.println("recently closed, newest first (" + shown + ")");
         closed.print(out);
         out.flush();
         return 0;
+    }
+
+    /** {@code RESET}, or {@code RESET (upstream)} when one side's failure ended the connection. */
+    private static String outcome(JsonNode connection) {
+        String endedBy = connection.path("endedBy").asText(null);
+        return connection.path("outcome").asText() + (endedBy == null ? "" : " (" + endedBy + ")");
     }
 
     /** {@code tunnel 10.0.0.5:15008} (the tunnel connection's far end), {@code plaintext}, or null: not chosen. */

@@ -16,6 +16,7 @@ import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Side;
 import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
@@ -112,10 +113,14 @@ final class CliServers implements AutoCloseable {
     }
 
     /**
-     * What the fixed proxy recently closed, oldest first: a to c through the tunnel, c to a through it, and a plaintext
-     * client outside the mesh denied at a.
+     * What the fixed proxy recently closed, oldest first: a plaintext connection from a to a server outside the mesh
+     * that the server reset, a to c through the tunnel, c to a through it, and a plaintext client outside the mesh
+     * denied at a.
      */
     static final List<ClosedConnection> RECENT = List.of(
+            new ClosedConnection(closed(Direction.OUTBOUND, "10.77.0.2:40001", "10.99.0.8:5432",
+                    ConnectionPath.plaintext(id("demo", "a"), null), 100, Outcome.RESET).opening(), 100, 50, 3_000_000,
+                    Outcome.RESET, false, Side.UPSTREAM),
             closed(Direction.OUTBOUND, "10.77.0.2:40000", "10.78.0.3:8080", ConnectionPath.tunnel(
                     HostPort.parse("10.78.0.3:15008"), true, id("demo", "a"), id("other", "c")), 2048, Outcome.OK),
             closed(Direction.INBOUND, "10.78.0.3:0", "10.77.0.2:8080", ConnectionPath.tunnel(

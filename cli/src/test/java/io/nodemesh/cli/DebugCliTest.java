@@ -128,11 +128,12 @@ final class DebugCliTest {
                 open (0)
                 POD  DIRECTION  SOURCE  ORIGINAL DESTINATION  PATH  SECURITY  PEER  BYTES OUT  BYTES BACK  OPENED
 
-                recently closed, newest first (3)
+                recently closed, newest first (4)
                 POD     DIRECTION  SOURCE           ORIGINAL DESTINATION  PATH                    SECURITY    PEER                                  BYTES OUT  BYTES BACK  DURATION  OUTCOME
                 demo/a  inbound    10.99.0.7:51000  10.77.0.2:8080        plaintext               none        -                                     0 B        0 B         3 ms      DENIED
                 demo/a  inbound    10.78.0.3:0      10.77.0.2:8080        tunnel 10.78.0.3:43122  mutual_tls  spiffe://cluster.local/ns/other/sa/c  512 B      256 B       3 ms      OK
                 demo/a  outbound   10.77.0.2:40000  10.78.0.3:8080        tunnel 10.78.0.3:15008  mutual_tls  spiffe://cluster.local/ns/other/sa/c  2.0 KiB    1.0 KiB     3 ms      OK
+                demo/a  outbound   10.77.0.2:40001  10.99.0.8:5432        plaintext               none        -                                     100 B      50 B        3 ms      RESET (upstream)
                 """);
         assertThat(fast("connections", "--admin", servers.admin(), "--pod", "demo/ghost").out())
                 .contains("recently closed, newest first (0)");

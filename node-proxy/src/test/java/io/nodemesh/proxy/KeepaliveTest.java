@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.netty.channel.uring.IoUring;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Side;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.topology.Netns;
@@ -79,6 +80,7 @@ class KeepaliveTest {
         await("the closed record", () -> node.closed.size() == 1);
         ClosedConnection record = node.closed.peek();
         assertThat(record.outcome()).isEqualTo(Outcome.PEER_LOST);
+        assertThat(record.endedBy()).as("the server was lost").isEqualTo(Side.UPSTREAM);
         assertThat(record.direction()).isEqualTo(Direction.OUTBOUND);
         await("no connection left", () -> node.proxy.pods().getFirst().connections().isEmpty());
     }
@@ -127,6 +129,7 @@ class KeepaliveTest {
         await("the lost client's record", () -> node.closed.size() == 1);
         ClosedConnection record = node.closed.peek();
         assertThat(record.outcome()).isEqualTo(Outcome.PEER_LOST);
+        assertThat(record.endedBy()).as("the client was lost").isEqualTo(Side.DOWNSTREAM);
         assertThat(record.direction()).isEqualTo(Direction.INBOUND);
         await("no connection left", () -> node.proxy.pods().getFirst().connections().isEmpty());
     }

@@ -88,6 +88,9 @@ final class StatsReport {
                     c.bytesToSource(), c.openedAtEpochMillis(), c.opening().path());
             m.put("durationMillis", c.durationNanos() / 1_000_000);
             m.put("outcome", c.outcome().name());
+            if (c.endedBy() != null) {
+                m.put("endedBy", c.endedBy().name().toLowerCase(Locale.ROOT));
+            }
             recent.add(m);
         }
         Map<String, Object> out = new LinkedHashMap<>();

@@ -517,14 +517,15 @@ public final class PodCapture implements ConnectionListener {
         stats(c.direction()).closed(outcome, c.bytesFromSource(), c.bytesToSource());
         shared.node().direction(c.direction()).closed(outcome, c.bytesFromSource(), c.bytesToSource());
         ClosedConnection record = new ClosedConnection(opening(c), c.bytesFromSource(), c.bytesToSource(), durationNanos,
-                outcome, c.openReported());
+                outcome, c.openReported(), c.endedBy());
         shared.node().remember(record);
         // One line per connection is an access log written synchronously on the event loop: off by
         // default (the agent keeps the access log, /connections the recent ones); on with
         // -Dorg.slf4j.simpleLogger.log.io.nodemesh.proxy.connections=debug.
         if (connectionLog.isDebugEnabled()) {
-            connectionLog.debug("{} {} {} -> {} {} sent={} received={} {}ms", spec.key(),
+            connectionLog.debug("{} {} {} -> {} {}{} sent={} received={} {}ms", spec.key(),
                     c.direction().name().toLowerCase(java.util.Locale.ROOT), c.source(), c.destination(), outcome,
+                    c.endedBy() == null ? "" : " (" + c.endedBy().name().toLowerCase(java.util.Locale.ROOT) + ")",
                     c.bytesFromSource(), c.bytesToSource(), TimeUnit.NANOSECONDS.toMillis(durationNanos));
         }
         try {

@@ -14,6 +14,7 @@ import io.nodemesh.linux.Descriptors;
 import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Side;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -43,6 +44,8 @@ public final class Connection {
     private volatile long bytesToSource;
     private volatile Channel upstream;
     private Outcome outcome;
+    /** Whose failure set {@link #outcome}, where it was one side's; null otherwise. */
+    private Side endedBy;
     private int openChannels = 1;
     private boolean downstreamOutputShut;
     private boolean upstreamOutputShut;
@@ -193,13 +196,24 @@ public final class Connection {
 
     /** Records why the connection ends; the first reason wins, later ones are consequences. */
     void fail(Outcome why) {
+        fail(why, null);
+    }
+
+    /** {@link #fail(Outcome)}, and that it was {@code side}'s failure (null: no one side's). */
+    void fail(Outcome why, Side side) {
         if (!onLoop()) {
-            downstream.eventLoop().execute(() -> fail(why));
+            downstream.eventLoop().execute(() -> fail(why, side));
             return;
         }
         if (outcome == null) {
             outcome = why;
+            endedBy = side;
         }
+    }
+
+    /** Whose failure ended the connection ({@link Side}), or null: it ended normally, or not by one side's failure. */
+    public Side endedBy() {
+        return endedBy;
     }
 
     /** One side's output was shut down after a half-close; closes both once both directions are done. */
@@ -224,11 +238,16 @@ public final class Connection {
 
     /** Closes both sides with RST (SO_LINGER 0) so that neither peer waits on a connection that is gone. */
     void reset(Outcome why) {
+        reset(why, null);
+    }
+
+    /** {@link #reset(Outcome)} for {@code side}'s failure. */
+    void reset(Outcome why, Side side) {
         if (!onLoop()) {
-            downstream.eventLoop().execute(() -> reset(why));
+            downstream.eventLoop().execute(() -> reset(why, side));
             return;
         }
-        fail(why);
+        fail(why, side);
         abort(downstream);
         Channel up = upstream;
         if (up != null) {

@@ -7,6 +7,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Side;
 import java.nio.channels.NotYetConnectedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -107,18 +108,19 @@ public final class Relay extends ChannelInboundHandlerAdapter {
             // The connect's own result decides; failing here closed both sides before it came.
             return;
         }
+        Side side = fromSource ? Side.DOWNSTREAM : Side.UPSTREAM;
         if (Outcomes.isReset(cause)) {
-            connection.reset(Outcome.RESET);
+            connection.reset(Outcome.RESET, side);
             return;
         }
         if (Outcomes.isPeerLost(cause)) {
             // A FIN would tell the side that is still there that the data ended; it did not, it was cut.
-            log.debug("{}: the {} side stopped answering", connection, fromSource ? "downstream" : "upstream");
-            connection.reset(Outcome.PEER_LOST);
+            log.debug("{}: the {} side stopped answering", connection, side);
+            connection.reset(Outcome.PEER_LOST, side);
             return;
         }
-        log.debug("{}: {} side failed", connection, fromSource ? "downstream" : "upstream", cause);
-        connection.fail(Outcome.ERROR);
+        log.debug("{}: {} side failed", connection, side, cause);
+        connection.fail(Outcome.ERROR, side);
         ctx.close();
         Connection.closeOnFlush(peer);
     }

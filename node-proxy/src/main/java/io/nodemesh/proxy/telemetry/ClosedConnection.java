@@ -2,6 +2,7 @@ package io.nodemesh.proxy.telemetry;
 
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Side;
 import java.net.InetSocketAddress;
 import java.util.Objects;
 
@@ -16,6 +17,8 @@ import java.util.Objects;
  * @param outcome how it ended
  * @param openReported whether {@code opening} was queued for the agent on its own (which then
  *        does not count it as opened a second time)
+ * @param endedBy whose failure ended it ({@code RESET}, {@code PEER_LOST}, {@code ERROR} on an established
+ *        connection), or null
  */
 public record ClosedConnection(
         OpenedConnection opening,
@@ -23,11 +26,18 @@ public record ClosedConnection(
         long bytesToSource,
         long durationNanos,
         Outcome outcome,
-        boolean openReported) implements ConnectionEvent {
+        boolean openReported,
+        Side endedBy) implements ConnectionEvent {
 
     public ClosedConnection {
         Objects.requireNonNull(opening, "opening");
         Objects.requireNonNull(outcome, "outcome");
+    }
+
+    /** A finished connection that no one side's failure ended. */
+    public ClosedConnection(OpenedConnection opening, long bytesFromSource, long bytesToSource, long durationNanos,
+            Outcome outcome, boolean openReported) {
+        this(opening, bytesFromSource, bytesToSource, durationNanos, outcome, openReported, null);
     }
 
     /** A finished connection whose opening was not reported on its own. */

@@ -2,6 +2,7 @@ package io.nodemesh.proxy.telemetry;
 
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Side;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.net.Inet4Address;
@@ -150,6 +151,7 @@ final class EventRing {
         long bytesToSource;
         long durationNanos;
         Outcome outcome;
+        Side endedBy;
         boolean openReported;
         boolean mutualTls;
         /** Consumer only: an opening whose closing travels in the same batch. */
@@ -165,6 +167,7 @@ final class EventRing {
                     bytesToSource = 0;
                     durationNanos = 0;
                     outcome = null;
+                    endedBy = null;
                     openReported = false;
                 }
                 case ClosedConnection closed -> {
@@ -174,6 +177,7 @@ final class EventRing {
                     bytesToSource = closed.bytesToSource();
                     durationNanos = closed.durationNanos();
                     outcome = closed.outcome();
+                    endedBy = closed.endedBy();
                     openReported = closed.openReported();
                 }
             }

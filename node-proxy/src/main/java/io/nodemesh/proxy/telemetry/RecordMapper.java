@@ -7,6 +7,7 @@ import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.Outcome;
+import io.nodemesh.telemetry.v1.Side;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.SecurityPolicy;
 import io.nodemesh.telemetry.v1.Workload;
@@ -52,6 +53,7 @@ final class RecordMapper {
                 .setBytesReceived(slot.bytesToSource)
                 .setDurationNanos(slot.durationNanos)
                 .setOutcome(outcome(slot.outcome))
+                .setEndedBy(side(slot.endedBy))
                 .setOpenReported(slot.openReported)
                 .build();
     }
@@ -156,6 +158,16 @@ final class RecordMapper {
             encoded.put(ref, w);
         }
         return w;
+    }
+
+    static Side side(io.nodemesh.proxy.model.Side side) {
+        if (side == null) {
+            return Side.SIDE_UNSPECIFIED;
+        }
+        return switch (side) {
+            case DOWNSTREAM -> Side.SIDE_DOWNSTREAM;
+            case UPSTREAM -> Side.SIDE_UPSTREAM;
+        };
     }
 
     static Outcome outcome(io.nodemesh.proxy.model.Outcome outcome) {

@@ -12,6 +12,7 @@ import io.netty.channel.unix.Errors;
 import io.nodemesh.proxy.LeakGuard;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Side;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -167,6 +168,7 @@ class RelayTest {
         assertThat(downstream.isOpen()).isFalse();
         assertThat(upstream.isOpen()).isFalse();
         assertThat(listener.closed()).containsExactly(new RecordingListener.Closed(Outcome.RESET, 3, 2));
+        assertThat(connection.endedBy()).as("whose reset it was").isEqualTo(Side.UPSTREAM);
     }
 
     @Test
@@ -178,6 +180,7 @@ class RelayTest {
 
         assertThat(upstream.isOpen()).isFalse();
         assertThat(listener.closed()).extracting(RecordingListener.Closed::outcome).containsExactly(Outcome.RESET);
+        assertThat(connection.endedBy()).isEqualTo(Side.DOWNSTREAM);
     }
 
     @Test
@@ -191,6 +194,7 @@ class RelayTest {
         assertThat(downstream.isOpen()).isFalse();
         assertThat(upstream.isOpen()).isFalse();
         assertThat(listener.closed()).containsExactly(new RecordingListener.Closed(Outcome.ERROR, 3, 0));
+        assertThat(connection.endedBy()).isEqualTo(Side.DOWNSTREAM);
     }
 
     @Test

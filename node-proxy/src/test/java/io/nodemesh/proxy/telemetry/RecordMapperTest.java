@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.model.Side;
 import io.nodemesh.proxy.model.WorkloadRef;
 import io.nodemesh.telemetry.report.BatchValidator;
 import io.nodemesh.telemetry.report.Endpoints;
@@ -39,6 +40,24 @@ class RecordMapperTest {
         assertThat(r.getSourceIpv4()).isZero();
         assertThat(Endpoints.source(r)).isEqualTo("[fd77:0:0:0:0:0:0:2]:40001");
         assertThat(Endpoints.destination(r)).isEqualTo("[fd77:1:2:3:4:5:6:ff03]:443");
+    }
+
+    @Test
+    void theSideWhoseFailureEndedAConnectionTravelsWithItsOutcome() throws Exception {
+        ClosedConnection plain = closed("10.77.0.2", 40_000, "10.77.0.3", 8080);
+        ClosedConnection reset = new ClosedConnection(plain.opening(), 1, 2, 3, Outcome.RESET, false, Side.DOWNSTREAM);
+        ClosedConnection lost = new ClosedConnection(plain.opening(), 1, 2, 3, Outcome.PEER_LOST, true, Side.UPSTREAM);
+        ReportBatch.Builder batch = ReportBatch.newBuilder();
+        mapper.startBatch();
+
+        ConnectionRecord r = mapper.map(slot(reset), batch);
+        assertThat(r.getOutcome()).isEqualTo(io.nodemesh.telemetry.v1.Outcome.OUTCOME_RESET);
+        assertThat(r.getEndedBy()).isEqualTo(io.nodemesh.telemetry.v1.Side.SIDE_DOWNSTREAM);
+        assertThat(mapper.map(slot(lost), batch).getEndedBy()).isEqualTo(io.nodemesh.telemetry.v1.Side.SIDE_UPSTREAM);
+        assertThat(mapper.map(slot(plain), batch).getEndedBy())
+                .isEqualTo(io.nodemesh.telemetry.v1.Side.SIDE_UNSPECIFIED);
+        assertThat(mapper.map(slot(plain.opening()), batch).getEndedBy()).as("an opening")
+                .isEqualTo(io.nodemesh.telemetry.v1.Side.SIDE_UNSPECIFIED);
     }
 
     @Test

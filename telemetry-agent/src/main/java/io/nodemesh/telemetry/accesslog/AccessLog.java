@@ -11,6 +11,7 @@ import io.nodemesh.telemetry.v1.ConnectionPhase;
 import io.nodemesh.telemetry.v1.ConnectionRecord;
 import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.ReportBatch;
+import io.nodemesh.telemetry.v1.Side;
 import io.nodemesh.telemetry.v1.Workload;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
@@ -109,8 +110,11 @@ public final class AccessLog implements Closeable {
         json.writeNumberField("bytes_sent", r.getBytesSent());
         json.writeNumberField("bytes_received", r.getBytesReceived());
         json.writeStringField("outcome", r.getOutcome().name().replace("OUTCOME_", ""));
+        if (r.getEndedBy() == Side.SIDE_DOWNSTREAM || r.getEndedBy() == Side.SIDE_UPSTREAM) {
+            json.writeStringField("ended_by", r.getEndedBy() == Side.SIDE_DOWNSTREAM ? "downstream" : "upstream");
+        }
         json.writeStringField("response_flags",
-                r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome()) : r.getResponseFlags());
+                r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome(), r.getEndedBy()) : r.getResponseFlags());
         json.writeEndObject();
         json.writeRaw('\n');
     }

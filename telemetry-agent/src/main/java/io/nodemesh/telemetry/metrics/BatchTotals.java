@@ -71,8 +71,9 @@ final class BatchTotals {
         }
         long k = r.getDirectionValue() & 0x3;
         k = k << 1 | (r.getPhase() == ConnectionPhase.CONNECTION_PHASE_OPENED ? 1 : 0);
-        // An opening has no outcome yet; a closing's outcome picks its response flags.
+        // An opening has no outcome yet; a closing's outcome and the side that ended it pick its response flags.
         k = k << 4 | (r.getPhase() == ConnectionPhase.CONNECTION_PHASE_OPENED ? 0 : r.getOutcomeValue() & 0xf);
+        k = k << 2 | (r.getPhase() == ConnectionPhase.CONNECTION_PHASE_OPENED ? 0 : r.getEndedByValue() & 0x3);
         k = k << 2 | (r.getSecurityPolicyValue() & 0x3);
         k = k << REF_BITS | source;
         k = k << REF_BITS | destination;

@@ -136,7 +136,8 @@ public final class IstioMetrics {
                 service, "tcp", "",
                 // At open nothing has gone wrong yet, as with Envoy's and ztunnel's opened counter.
                 opening ? ResponseFlags.NONE
-                        : r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome()) : r.getResponseFlags(),
+                        : r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome(), r.getEndedBy())
+                        : r.getResponseFlags(),
                 securityPolicy(r.getSecurityPolicy()));
     }
 

@@ -229,8 +229,9 @@ public final class BatchValidator {
             return "bytes_sent/bytes_received: an OPENED record carries no bytes (they are reported when it closes)";
         }
         if (r.getDurationNanos() != 0 || r.getOutcome() != Outcome.OUTCOME_UNSPECIFIED || !r.getResponseFlags().isEmpty()
-                || r.getOpenReported()) {
-            return "phase: an OPENED record carries no duration_nanos, outcome, response_flags or open_reported";
+                || r.getOpenReported() || r.getEndedByValue() != 0) {
+            return "phase: an OPENED record carries no duration_nanos, outcome, ended_by, response_flags or "
+                    + "open_reported";
         }
         return null;
     }

@@ -1,6 +1,7 @@
 package io.nodemesh.telemetry.report;
 
 import io.nodemesh.telemetry.v1.Outcome;
+import io.nodemesh.telemetry.v1.Side;
 
 /**
  * Maps how a connection ended to Envoy-style response flags, so Istio dashboards that filter on
@@ -12,14 +13,16 @@ import io.nodemesh.telemetry.v1.Outcome;
  *   REFUSED         UF      upstream connection failure (RST on SYN)
  *   CONNECT_TIMEOUT UF,URX  upstream connection failure, connect attempts exhausted (what Envoy's
  *                           tcp_proxy reports when the connect times out)
- *   RESET           UR      a reset after the connection was established (the data path does not
- *                           say which side reset; reported as Envoy's "upstream remote reset")
+ *   RESET           UR      the upstream reset an established connection (upstream remote reset)
+ *                   DR      the downstream did (downstream remote reset); UR too when the side is not known
  *   IDLE_TIMEOUT    SI      idle timeout
  *   DENIED          UAEX    refused by authorization policy
  *   DRAINED         LR      the proxy closed it itself (drain deadline at shutdown / pod removal)
- *   PEER_LOST       UC      one side stopped answering (keepalive or retransmissions unanswered): Envoy counts
- *                           that as a connection termination; the outcome itself tells it apart from ERROR
- *   ERROR           UC      any other I/O failure ("upstream connection termination")
+ *   PEER_LOST       UC      the upstream stopped answering (keepalive or retransmissions unanswered): Envoy
+ *                           counts that as a connection termination; the outcome tells it apart from ERROR
+ *                   DC      the downstream did (downstream connection termination)
+ *   ERROR           UC      any other I/O failure (upstream connection termination); DC when it was the
+ *                           downstream side's
  * </pre>
  */
 public final class ResponseFlags {
@@ -32,6 +35,20 @@ public final class ResponseFlags {
 
     /** Envoy-style flags for an outcome; unknown (newer) outcomes count as errors. */
     public static String of(Outcome outcome) {
+        return of(outcome, Side.SIDE_UNSPECIFIED);
+    }
+
+    /** Envoy-style flags for an outcome that {@code endedBy}'s failure caused (unspecified: taken as upstream). */
+    public static String of(Outcome outcome, Side endedBy) {
+        boolean downstream = endedBy == Side.SIDE_DOWNSTREAM;
+        return switch (outcome) {
+            case OUTCOME_RESET -> downstream ? "DR" : "UR";
+            case OUTCOME_PEER_LOST, OUTCOME_ERROR -> downstream ? "DC" : "UC";
+            default -> ofOutcome(outcome);
+        };
+    }
+
+    private static String ofOutcome(Outcome outcome) {
         return switch (outcome) {
             case OUTCOME_OK -> NONE;
             case OUTCOME_REFUSED -> "UF";

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.nodemesh.telemetry.http.MetricsScrape;
 import io.nodemesh.telemetry.v1.Outcome;
 import io.nodemesh.telemetry.v1.ReportBatch;
+import io.nodemesh.telemetry.v1.Side;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,7 +61,35 @@ final class AccessLogTest {
         }
     }
 
-    /** What this version's reporter sends: the addresses as flat fields, IPv4 and IPv6; an older reporter's nested ones above. */
+    @Test
+    void aLineSaysWhichSideEndedAConnectionAndItsFlagsFollow() throws Exception {
+        Path log = dir.resolve("sides.log");
+        try (TelemetryAgent agent = agentLoggingTo(log, "s.sock");
+                ReportClient client = new ReportClient(agent.socketPath())) {
+            client.send(ReportClient.batch()
+                    .addConnections(ReportClient.connection("a", 1, 2, Outcome.OUTCOME_RESET)
+                            .setEndedBy(Side.SIDE_DOWNSTREAM))
+                    .addConnections(ReportClient.connection("b", 1, 2, Outcome.OUTCOME_PEER_LOST)
+                            .setEndedBy(Side.SIDE_UPSTREAM))
+                    .addConnections(ReportClient.connection("c", 1, 2, Outcome.OUTCOME_OK))
+                    .build());
+
+            List<String> lines = Files.readAllLines(log);
+            assertThat(lines).hasSize(3);
+            ObjectMapper json = new ObjectMapper();
+            JsonNode reset = json.readTree(lines.get(0));
+            assertThat(reset.get("outcome").asText()).isEqualTo("RESET");
+            assertThat(reset.get("ended_by").asText()).isEqualTo("downstream");
+            assertThat(reset.get("response_flags").asText()).isEqualTo("DR");
+            JsonNode lost = json.readTree(lines.get(1));
+            assertThat(lost.get("outcome").asText()).isEqualTo("PEER_LOST");
+            assertThat(lost.get("ended_by").asText()).isEqualTo("upstream");
+            assertThat(lost.get("response_flags").asText()).isEqualTo("UC");
+            assertThat(json.readTree(lines.get(2)).has("ended_by")).as("nobody's failure").isFalse();
+        }
+    }
+
+    /** What this version's reporter sends: the addresses as flat fields, IPv4 and IPv6; an older reporter's nested ones above.
     @Test
     void writesTheFlatAddressesOfBothFamilies() throws Exception {
         Path log = dir.resolve("flat.log");

@@ -134,7 +134,9 @@ final class BadInputTest {
                 ReportClient.batch().addConnections(ReportClient.connection("fam", 1, 1, Outcome.OUTCOME_OK)
                         .clearDestinationAddress().setDestinationIpv4(0x0a4d0003).setDestinationIpv6Low(1)).build(),
                 ReportClient.batch().addConnections(ReportClient.connection("sport", 1, 1, Outcome.OUTCOME_OK)
-                        .clearSourceAddress().setSourceIpv4(0x0a4d0002).setSourcePort(70_000)).build());
+                        .clearSourceAddress().setSourceIpv4(0x0a4d0002).setSourcePort(70_000)).build(),
+                ReportClient.batch().addConnections(ReportClient.opened("side")
+                        .setEndedBy(io.nodemesh.telemetry.v1.Side.SIDE_UPSTREAM)).build());
         List<String> expected = List.of("connections[0].bytes_sent: 18446744073709551611 exceeds",
                 "connections[0].duration_nanos: -1 is negative",
                 "connections[0].destination_port: 70000 is not a port",
@@ -142,7 +144,8 @@ final class BadInputTest {
                 "connections[0].source_ref: 5 points past the 1 workloads of the batch",
                 "connections[0].source_address: set either it or source_ipv4/source_ipv6_*/source_port, not both",
                 "connections[0].destination_ipv4 and destination_ipv6_*: an end has one address, not both families",
-                "connections[0].source_port: 70000 is not a port");
+                "connections[0].source_port: 70000 is not a port",
+                "an OPENED record carries no duration_nanos, outcome, ended_by");
         for (int i = 0; i < bad.size(); i++) {
             ReportClient.Result result = client.send(bad.get(i));
             assertThat(result.status().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);

@@ -8,6 +8,7 @@ import io.nodemesh.telemetry.v1.Direction;
 import io.nodemesh.telemetry.v1.Outcome;
 import io.nodemesh.telemetry.v1.ReportBatch;
 import io.nodemesh.telemetry.v1.SecurityPolicy;
+import io.nodemesh.telemetry.v1.Side;
 import io.nodemesh.telemetry.v1.Workload;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
@@ -49,6 +50,28 @@ class IstioMetricsTest {
             }
         }
         return total;
+    }
+
+    @Test
+    void theSideThatEndedAConnectionPicksItsResponseFlags() {
+        PrometheusRegistry registry = new PrometheusRegistry();
+        IstioMetrics metrics = new IstioMetrics(registry, 100);
+        ReportBatch.Builder b = batch(2);
+        b.addConnections(closed(1, 2, Outcome.OUTCOME_RESET, 1, 1).setEndedBy(Side.SIDE_UPSTREAM));
+        b.addConnections(closed(1, 2, Outcome.OUTCOME_RESET, 1, 1).setEndedBy(Side.SIDE_DOWNSTREAM));
+        b.addConnections(closed(1, 2, Outcome.OUTCOME_RESET, 1, 1).setEndedBy(Side.SIDE_DOWNSTREAM));
+        b.addConnections(closed(1, 2, Outcome.OUTCOME_RESET, 1, 1)); // a reporter that does not say: upstream
+        b.addConnections(closed(1, 2, Outcome.OUTCOME_PEER_LOST, 1, 1).setEndedBy(Side.SIDE_DOWNSTREAM));
+        b.addConnections(closed(1, 2, Outcome.OUTCOME_PEER_LOST, 1, 1).setEndedBy(Side.SIDE_UPSTREAM));
+        b.addConnections(closed(1, 2, Outcome.OUTCOME_ERROR, 1, 1).setEndedBy(Side.SIDE_UPSTREAM));
+
+        metrics.record(b.build());
+
+        assertThat(value(registry, "istio_tcp_connections_closed", "w1", "UR")).isEqualTo(2);
+        assertThat(value(registry, "istio_tcp_connections_closed", "w1", "DR")).isEqualTo(2);
+        assertThat(value(registry, "istio_tcp_connections_closed", "w1", "DC")).isEqualTo(1);
+        assertThat(value(registry, "istio_tcp_connections_closed", "w1", "UC")).isEqualTo(2);
+        assertThat(value(registry, "istio_tcp_connections_closed", "w1", null)).isEqualTo(7);
     }
 
     @Test
