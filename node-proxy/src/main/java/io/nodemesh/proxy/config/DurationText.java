@@ -35,7 +35,10 @@ public final class DurationText {
         };
     }
 
-    /** Writes {@code d} as {@link #parse} reads it, in the largest unit that divides it: {@code 90s} is {@code 90s}, {@code 180s} {@code 3m}. */
+    /**
+     * Writes {@code d} as {@link #parse} reads it, in the largest unit that divides it: 90 s is {@code 90s}, 180 s
+     * {@code 3m}.
+     */
     public static String format(Duration d) {
         long ms = d.toMillis();
         long[] units = {86_400_000, 3_600_000, 60_000, 1000};

@@ -4,7 +4,7 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * TCP keepalive on the proxy's own sockets, both sides of every relayed connection and the tunnel's. An application's
+ * TCP keepalive on the proxy's own sockets where a connection crosses the network (below). An application's
  * keepalive probes end at the proxy in its pod, so without its own the proxy would never learn that the far side
  * vanished without a FIN or RST (a node gone, a cable pulled, a NAT or load balancer that forgot the flow): the relay
  * would hold both sockets until the idle timeout. With it, the kernel probes a connection that has been silent for
@@ -28,7 +28,8 @@ public record TcpKeepalive(boolean enabled, Duration time, Duration interval, in
     /** The kernel's limit for {@code TCP_KEEPCNT}. */
     public static final int MAX_PROBES = 127;
 
-    private static final TcpKeepalive DEFAULTS = new TcpKeepalive(true, Duration.ofMinutes(3), Duration.ofMinutes(3), 9);
+    private static final TcpKeepalive DEFAULTS =
+            new TcpKeepalive(true, Duration.ofMinutes(3), Duration.ofMinutes(3), 9);
     private static final TcpKeepalive OFF = new TcpKeepalive(false, DEFAULTS.time, DEFAULTS.interval, DEFAULTS.probes);
 
     public TcpKeepalive {

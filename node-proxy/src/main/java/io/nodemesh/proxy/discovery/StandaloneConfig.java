@@ -60,7 +60,7 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *   idleTimeout: 1h
  *   drainTimeout: 30s
  *   rules: nft                # nft (default) | iptables | none (none: somebody else installs the redirect rules)
- *   keepalive:                # TCP keepalive on both sides of every relayed connection (default on: 3m, 3m, 9)
+ *   keepalive:                # TCP keepalive where a connection crosses the network (default on: 3m, 3m, 9)
  *     time: 3m                # silence before the first probe (whole seconds, at most 32767s)
  *     interval: 3m            # between probes
  *     probes: 9               # unanswered probes before the connection is dropped and its other side reset

@@ -43,7 +43,8 @@ class OutcomesTest {
     void aPeerThatStoppedAnsweringIsToldByETIMEDOUT() {
         assertThat(Outcomes.isPeerLost(new Errors.NativeIoException("read", -110))).isTrue();
         assertThat(Outcomes.isReset(new Errors.NativeIoException("read", -110))).isFalse();
-        assertThat(Outcomes.isPeerLost(new Errors.NativeIoException("read", Errors.ERRNO_ECONNRESET_NEGATIVE))).isFalse();
+        assertThat(Outcomes.isPeerLost(new Errors.NativeIoException("read", Errors.ERRNO_ECONNRESET_NEGATIVE)))
+                .isFalse();
         assertThat(Outcomes.isPeerLost(new IOException("Connection timed out"))).as("NIO carries no errno").isFalse();
     }
 

@@ -114,7 +114,8 @@ public final class AccessLog implements Closeable {
             json.writeStringField("ended_by", r.getEndedBy() == Side.SIDE_DOWNSTREAM ? "downstream" : "upstream");
         }
         json.writeStringField("response_flags",
-                r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome(), r.getEndedBy()) : r.getResponseFlags());
+                r.getResponseFlags().isEmpty() ? ResponseFlags.of(r.getOutcome(), r.getEndedBy())
+                        : r.getResponseFlags());
         json.writeEndObject();
         json.writeRaw('\n');
     }
