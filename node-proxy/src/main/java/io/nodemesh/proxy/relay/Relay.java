@@ -5,6 +5,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.Side;
@@ -97,6 +98,12 @@ public final class Relay extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (ctx.channel() instanceof Http2StreamChannel stream && !stream.parent().isActive()) {
+            // The tunnel connection under this stream went away with it: what was in flight was cut, not ended, so the
+            // other side is reset instead of being sent a FIN (CarrierLoss).
+            connection.reset(CarrierLoss.of(stream.parent()), fromSource ? Side.DOWNSTREAM : Side.UPSTREAM);
+            return;
+        }
         Connection.closeOnFlush(peer);
     }
 

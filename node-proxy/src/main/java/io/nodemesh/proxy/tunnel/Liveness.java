@@ -4,6 +4,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
 import io.netty.util.concurrent.Future;
+import io.nodemesh.proxy.relay.CarrierLoss;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -78,6 +79,7 @@ final class Liveness extends ChannelInboundHandlerAdapter {
                 log.debug("tunnel to {}: no answer to PING within {} ms, closing", ctx.channel().remoteAddress(),
                         TimeUnit.NANOSECONDS.toMillis(timeoutNanos));
                 stop();
+                CarrierLoss.unanswered(ctx.channel());
                 ctx.close();
             }
         } else if (now - lastRead >= intervalNanos) {

@@ -19,6 +19,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.nodemesh.proxy.model.SpiffeId;
+import io.nodemesh.proxy.relay.CarrierLoss;
 import io.nodemesh.proxy.stats.TunnelStats;
 import java.net.InetSocketAddress;
 import java.nio.channels.ClosedChannelException;
@@ -322,6 +323,7 @@ public final class TunnelPool implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             log.debug("tunnel to {}: {}", key.destinationAddress(), cause.toString());
+            CarrierLoss.failed(ctx.channel(), cause);
             failed(cause);
             ctx.close();
         }

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.Future;
 import io.nodemesh.proxy.identity.MeshTls;
 import io.nodemesh.proxy.model.SpiffeId;
+import io.nodemesh.proxy.relay.CarrierLoss;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.Upstream;
 import io.nodemesh.proxy.stats.TunnelStats;
@@ -119,6 +120,7 @@ public final class TunnelServer extends ChannelInitializer<Channel> {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             log.debug("tunnel connection from {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+            CarrierLoss.failed(ctx.channel(), cause);
             ctx.close();
         }
     }

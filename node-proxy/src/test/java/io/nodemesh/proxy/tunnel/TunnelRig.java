@@ -47,6 +47,8 @@ final class TunnelRig implements AutoCloseable {
     final Outcomes server = new Outcomes();
     /** Tunnel connections the server accepted, and the clients the authorizer was asked about. */
     final AtomicInteger tunnelConnections = new AtomicInteger();
+    /** The tunnel connections the server accepted, as channels. */
+    final List<Channel> serverTunnels = new CopyOnWriteArrayList<>();
     final List<InetSocketAddress> askedFor = new CopyOnWriteArrayList<>();
     /** The peers' proven identities, as the authorizer was told them (null: none). */
     final List<SpiffeId> peers = new CopyOnWriteArrayList<>();
@@ -75,6 +77,7 @@ final class TunnelRig implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         tunnelConnections.incrementAndGet();
+                        serverTunnels.add(ch);
                         ch.pipeline().addLast(tunnelServer);
                     }
                 })

@@ -3,6 +3,8 @@ package io.nodemesh.proxy.tunnel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
 import io.nodemesh.proxy.LeakGuard;
 import io.nodemesh.proxy.model.Outcome;
 import java.io.IOException;
@@ -11,6 +13,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -21,6 +24,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.zip.CRC32;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -46,6 +50,66 @@ class TunnelTest {
             assertThat(rig.server.next()).isEqualTo(Outcome.OK);
             assertThat(rig.askedFor).extracting(a -> a.getAddress()).containsExactly(TunnelRig.LOOPBACK);
             assertThat(rig.tunnelConnections).hasValue(1);
+        }
+    }
+
+    @Test
+    void aStreamWhoseTunnelConnectionDiesIsResetOnBothSidesNotEnded() throws Exception {
+        CountDownLatch appSawTheEnd = new CountDownLatch(1);
+        AtomicReference<String> appSaw = new AtomicReference<>();
+        AppServer.App echoOnce = s -> {
+            s.getOutputStream().write(s.getInputStream().readNBytes(5));
+            try {
+                appSaw.set(s.getInputStream().read() < 0 ? "end of stream" : "more bytes");
+            } catch (SocketException e) {
+                appSaw.set("reset");
+            }
+            appSawTheEnd.countDown();
+        };
+        try (AppServer app = AppServer.start(echoOnce); TunnelRig rig = TunnelRig.plain()) {
+            InetSocketAddress front = rig.front(app.address());
+            try (Socket client = connect(front)) {
+                client.getOutputStream().write("hello".getBytes());
+                assertThat(client.getInputStream().readNBytes(5)).isEqualTo("hello".getBytes());
+
+                // The tunnel connection under the stream is cut (RST from the server's end): the client's data did not
+                // end, so neither end of the relayed connection may read a FIN.
+                Channel tunnel = rig.serverTunnels.getFirst();
+                tunnel.config().setOption(ChannelOption.SO_LINGER, 0);
+                tunnel.close().sync();
+
+                assertThatThrownBy(() -> client.getInputStream().read()).isInstanceOf(SocketException.class);
+                assertThat(appSawTheEnd.await(10, TimeUnit.SECONDS)).isTrue();
+                assertThat(appSaw).hasValue("reset");
+            }
+            assertThat(rig.front.next()).as("the client's side: its tunnel connection was reset").isEqualTo(Outcome.RESET);
+            assertThat(rig.server.next()).as("the app's side").isNotEqualTo(Outcome.OK);
+        }
+    }
+
+    @Test
+    void aStreamWhosePeerStopsAnsweringPingsIsResetAsPeerLost() throws Exception {
+        TunnelSettings pingy = TunnelSettings.defaults().withPing(Duration.ofMillis(200), Duration.ofMillis(300));
+        try (AppServer app = AppServer.echo();
+             TunnelRig rig = new TunnelRig(pingy, TunnelSettings.defaults(), new PlaintextSecurity(TunnelRig.SOURCE),
+                     TunnelAuthorizer.ALLOW_ALL)) {
+            InetSocketAddress front = rig.front(app.address());
+            try (Socket client = connect(front)) {
+                client.getOutputStream().write("hello".getBytes());
+                assertThat(client.getInputStream().readNBytes(5)).isEqualTo("hello".getBytes());
+
+                // The far proxy hangs: its tunnel connection leaves its event loop, the kernel still takes the bytes, but
+                // no PING is answered.
+                Channel hung = rig.serverTunnels.getFirst();
+                hung.deregister().sync();
+                try {
+                    assertThatThrownBy(() -> client.getInputStream().read()).isInstanceOf(SocketException.class);
+                } finally {
+                    rig.group.register(hung).sync();
+                    hung.close().sync();
+                }
+            }
+            assertThat(rig.front.next()).isEqualTo(Outcome.PEER_LOST);
         }
     }
 
