@@ -14,6 +14,9 @@ import java.net.SocketException;
  */
 public final class Outcomes {
 
+    /** Linux's ETIMEDOUT as the native transports carry it (negated). */
+    private static final int ETIMEDOUT_NEGATIVE = -110;
+
     private Outcomes() {
     }
 
@@ -58,9 +61,6 @@ public final class Outcomes {
         }
         return cause instanceof SocketException;
     }
-
-    /** Linux's ETIMEDOUT as the native transports carry it (negated). */
-    private static final int ETIMEDOUT_NEGATIVE = -110;
 
     /**
      * Whether {@code cause}, raised on an established connection, says the peer stopped answering: ETIMEDOUT, which

@@ -210,6 +210,7 @@ final class EventRing {
             podName = null;
             podServiceAccount = null;
             outcome = null;
+            endedBy = null;
         }
 
         /** Whether this opening and {@code closing}'s opening are the same connection. */
