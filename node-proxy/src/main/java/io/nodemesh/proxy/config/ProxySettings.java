@@ -11,7 +11,7 @@ import java.util.Objects;
  * @param outboundPort outbound capture port inside each pod
  * @param inboundPort inbound plaintext capture port inside each pod
  * @param connectTimeout limit on connecting upstream
- * @param idleTimeout a connection with no bytes either way for this long is closed
+ * @param idleTimeout a connection with no bytes either way for this long is closed (within a quarter of it more)
  * @param drainTimeout how long open connections may finish after their listener closed
  * @param rules who installs the redirect rules
  * @param keepalive TCP keepalive on the proxy's sockets; a change applies to the pods' listeners and new upstream

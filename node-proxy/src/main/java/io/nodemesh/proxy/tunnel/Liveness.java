@@ -14,7 +14,9 @@ import org.slf4j.LoggerFactory;
  * HTTP/2 PING liveness of a pooled tunnel connection: when nothing was read for the ping interval a PING goes out, and
  * when nothing at all (its ACK or anything else) comes back within the timeout the peer is taken for dead and the
  * connection closed, so its streams end and no new stream is put on it. Sits below HTTP/2 and watches the bytes read,
- * so a busy connection is never pinged; one timer per connection.
+ * so a busy connection is never pinged; one timer per connection. A read only sets a flag, which the timer looks at
+ * (reading the clock on every read cost more than the rest of the check): times are taken at the timer's ticks, so a
+ * PING may go out up to a tick (half the shorter of interval and timeout) later than the interval.
  */
 final class Liveness extends ChannelInboundHandlerAdapter {
 
@@ -23,6 +25,7 @@ final class Liveness extends ChannelInboundHandlerAdapter {
     private final long intervalNanos;
     private final long timeoutNanos;
     private long lastRead;
+    private boolean readSinceTick;
     private long pingSentAt;
     private boolean awaitingAnswer;
     private Future<?> tick;
@@ -56,8 +59,7 @@ final class Liveness extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        lastRead = System.nanoTime();
-        awaitingAnswer = false;
+        readSinceTick = true;
         ctx.fireChannelRead(msg);
     }
 
@@ -74,6 +76,11 @@ final class Liveness extends ChannelInboundHandlerAdapter {
 
     private void check(ChannelHandlerContext ctx) {
         long now = System.nanoTime();
+        if (readSinceTick) {
+            readSinceTick = false;
+            lastRead = now;
+            awaitingAnswer = false;
+        }
         if (awaitingAnswer) {
             if (now - pingSentAt >= timeoutNanos) {
                 log.debug("tunnel to {}: no answer to PING within {} ms, closing", ctx.channel().remoteAddress(),

@@ -73,6 +73,19 @@ class IdleTimeoutTest {
     }
 
     @Test
+    void itClosesWithinAQuarterOfTheTimeoutAfterTheLastByteAndNeverBefore() {
+        tick(TIMEOUT_MILLIS / 2 + 7); // some time into the connection, between two looks
+        downstream.writeInbound(Unpooled.wrappedBuffer(new byte[] {1}));
+        downstream.releaseInbound();
+        tick(TIMEOUT_MILLIS - 1);
+        assertThat(downstream.isOpen()).as("idle for less than the timeout").isTrue();
+        tick(TIMEOUT_MILLIS / IdleTimeout.CHECKS + 1);
+        assertThat(downstream.isOpen()).as("idle for a quarter more than the timeout").isFalse();
+        assertThat(listener.closed()).extracting(RecordingListener.Closed::outcome)
+                .containsExactly(Outcome.IDLE_TIMEOUT);
+    }
+
+    @Test
     void aConnectionThatClosedByItselfIsNotReportedAsIdle() {
         downstream.close();
         tick(3 * TIMEOUT_MILLIS);
