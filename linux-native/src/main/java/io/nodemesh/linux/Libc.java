@@ -234,19 +234,11 @@ final class Libc {
         }
     }
 
-    /** setsockopt with an {@code int} value; {@code what} names the option in the error. */
+    /** setsockopt with an {@code int} value ({@link #setsockoptInt}); {@code what} names the option in the error. */
     static void setsockopt(int fd, int level, int option, int value, String what) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            MemorySegment v = arena.allocateFrom(ValueLayout.JAVA_INT, value);
-            int rc = (int) SETSOCKOPT.H.invokeExact(state, fd, level, option, v, (int) ValueLayout.JAVA_INT.byteSize());
-            if (rc != 0) {
-                throw failure("setsockopt(fd " + fd + ", " + what + ")", state);
-            }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("setsockopt() downcall failed", t);
+        int errno = setsockoptInt(fd, level, option, value);
+        if (errno != 0) {
+            throw failure("setsockopt(fd " + fd + ", " + what + ")", errno);
         }
     }
 

@@ -45,6 +45,19 @@ class KeepaliveTest {
         ns.execOk("nft", "add chain inet vanish in { type filter hook input priority -300 ; policy drop ; }");
     }
 
+    /**
+     * The node's one connection, of {@code direction}, was recorded {@code PEER_LOST} by {@code lost}'s silence, and
+     * the pod holds no connection any more.
+     */
+    private static void assertLost(TestNode node, Direction direction, Side lost) throws InterruptedException {
+        await("the lost peer's record", () -> node.closed.size() == 1);
+        ClosedConnection record = node.closed.peek();
+        assertThat(record.outcome()).isEqualTo(Outcome.PEER_LOST);
+        assertThat(record.endedBy()).as("the side that was lost").isEqualTo(lost);
+        assertThat(record.direction()).isEqualTo(direction);
+        await("no connection left", () -> node.proxy.pods().getFirst().connections().isEmpty());
+    }
+
     private static SocketChannel echoConnection(Netns from, Netns to) throws Exception {
         return mesh.own(EchoServer.connect(from, new InetSocketAddress(to.ipv4(), 7000)));
     }
@@ -77,12 +90,7 @@ class KeepaliveTest {
                 .isInstanceOf(SocketException.class);
         long afterMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - vanished);
         assertThat(afterMillis).as("given up after the silence and both probes").isBetween(1_500L, 20_000L);
-        await("the closed record", () -> node.closed.size() == 1);
-        ClosedConnection record = node.closed.peek();
-        assertThat(record.outcome()).isEqualTo(Outcome.PEER_LOST);
-        assertThat(record.endedBy()).as("the server was lost").isEqualTo(Side.UPSTREAM);
-        assertThat(record.direction()).isEqualTo(Direction.OUTBOUND);
-        await("no connection left", () -> node.proxy.pods().getFirst().connections().isEmpty());
+        assertLost(node, Direction.OUTBOUND, Side.UPSTREAM); // the server
     }
 
     @Test
@@ -126,12 +134,7 @@ class KeepaliveTest {
         assertThat(EchoServer.roundTrip(after, "after")).isEqualTo("after");
         vanish(a);
 
-        await("the lost client's record", () -> node.closed.size() == 1);
-        ClosedConnection record = node.closed.peek();
-        assertThat(record.outcome()).isEqualTo(Outcome.PEER_LOST);
-        assertThat(record.endedBy()).as("the client was lost").isEqualTo(Side.DOWNSTREAM);
-        assertThat(record.direction()).isEqualTo(Direction.INBOUND);
-        await("no connection left", () -> node.proxy.pods().getFirst().connections().isEmpty());
+        assertLost(node, Direction.INBOUND, Side.DOWNSTREAM); // the client
     }
 
     @Test

@@ -3,7 +3,6 @@ package io.nodemesh.bench.netns;
 import io.nodemesh.linux.NetworkNamespace;
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -33,20 +32,18 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-XX:+UseCompactObjectHeaders"})
 public class NamespaceEntryBenchmark {
 
-    private String name;
+    private BenchNamespace namespace;
     private NetworkNamespace pod;
 
     @Setup(Level.Trial)
     public void createNamespace() throws Exception {
-        name = "nmjmh" + ProcessHandle.current().pid();
-        run("ip", "netns", "add", name);
-        pod = NetworkNamespace.open(Path.of("/var/run/netns", name));
+        namespace = new BenchNamespace("nmjmh");
+        pod = namespace.handle();
     }
 
     @TearDown(Level.Trial)
     public void removeNamespace() throws Exception {
-        pod.close();
-        run("ip", "netns", "del", name);
+        namespace.close();
     }
 
     @Benchmark
@@ -62,12 +59,5 @@ public class NamespaceEntryBenchmark {
     @Benchmark
     public void socketInPlace() throws IOException {
         SocketChannel.open().close();
-    }
-
-    private static void run(String... argv) throws Exception {
-        Process p = new ProcessBuilder(argv).inheritIO().start();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", argv) + " failed (needs root)");
-        }
     }
 }

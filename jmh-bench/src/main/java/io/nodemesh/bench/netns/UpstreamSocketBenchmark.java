@@ -1,12 +1,10 @@
 package io.nodemesh.bench.netns;
 
 import io.netty.channel.Channel;
-import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.inpod.NamespacedChannelFactory;
 import io.nodemesh.proxy.transport.Transport;
 import io.nodemesh.proxy.transport.TransportKind;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -41,37 +39,26 @@ public class UpstreamSocketBenchmark {
     @Param({"off", "on"})
     public String keepalive;
 
-    private String name;
-    private NetworkNamespace pod;
+    private BenchNamespace pod;
     private NamespacedChannelFactory<Channel> channels;
 
     @Setup(Level.Trial)
     public void createNamespace() throws Exception {
-        name = "nmjmhup" + ProcessHandle.current().pid();
-        run("ip", "netns", "add", name);
-        pod = NetworkNamespace.open(Path.of("/var/run/netns", name));
+        pod = new BenchNamespace("nmjmhup");
         Transport epoll = Transport.select(TransportKind.EPOLL, notice -> {
             throw new IllegalStateException("epoll is needed: " + notice);
         });
         TcpKeepalive k = keepalive.equals("on") ? TcpKeepalive.defaults() : TcpKeepalive.off();
-        channels = epoll.socketChannels(pod, 0x539, () -> k);
+        channels = epoll.socketChannels(pod.handle(), 0x539, () -> k);
     }
 
     @TearDown(Level.Trial)
     public void removeNamespace() throws Exception {
         pod.close();
-        run("ip", "netns", "del", name);
     }
 
     @Benchmark
     public void upstreamSocket() {
         channels.newChannel().unsafe().closeForcibly();
-    }
-
-    private static void run(String... argv) throws Exception {
-        Process p = new ProcessBuilder(argv).inheritIO().start();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", argv) + " failed (needs root)");
-        }
     }
 }

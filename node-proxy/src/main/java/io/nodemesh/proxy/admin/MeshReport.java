@@ -17,7 +17,6 @@ import io.nodemesh.proxy.policy.AuthorizationPolicy;
 import io.nodemesh.proxy.policy.Authorizer;
 import io.nodemesh.proxy.policy.Cidr;
 import java.net.InetAddress;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -231,14 +230,14 @@ final class MeshReport {
         m.put("mark", String.format("0x%x", s.mark()));
         m.put("outboundPort", s.outboundPort());
         m.put("inboundPort", s.inboundPort());
-        m.put("connectTimeout", duration(s.connectTimeout()));
-        m.put("idleTimeout", duration(s.idleTimeout()));
-        m.put("drainTimeout", duration(s.drainTimeout()));
+        m.put("connectTimeout", DurationText.format(s.connectTimeout()));
+        m.put("idleTimeout", DurationText.format(s.idleTimeout()));
+        m.put("drainTimeout", DurationText.format(s.drainTimeout()));
         TcpKeepalive k = s.keepalive();
         if (k.enabled()) {
             Map<String, Object> keepalive = new LinkedHashMap<>();
-            keepalive.put("time", duration(k.time()));
-            keepalive.put("interval", duration(k.interval()));
+            keepalive.put("time", DurationText.format(k.time()));
+            keepalive.put("interval", DurationText.format(k.interval()));
             keepalive.put("probes", k.probes());
             m.put("keepalive", keepalive);
         } else {
@@ -321,7 +320,4 @@ final class MeshReport {
     }
 
     /** {@code 5s}, {@code 1h}, {@code 250ms}: the way the standalone file writes durations. */
-    private static String duration(Duration d) {
-        return DurationText.format(d);
-    }
 }

@@ -39,8 +39,8 @@ public record TcpKeepalive(boolean enabled, Duration time, Duration interval, in
         if (problem == null) {
             problem = secondsProblem(interval);
         }
-        if (problem == null && (probes < 1 || probes > MAX_PROBES)) {
-            problem = probes + " probes is not between 1 and " + MAX_PROBES;
+        if (problem == null) {
+            problem = probesProblem(probes);
         }
         if (problem != null) {
             throw new IllegalArgumentException(problem);
@@ -74,6 +74,11 @@ public record TcpKeepalive(boolean enabled, Duration time, Duration interval, in
     /** How long a peer that stopped answering keeps a silent connection open: time + interval × probes. */
     public Duration deadPeerDropped() {
         return time.plus(interval.multipliedBy(probes));
+    }
+
+    /** Why {@code probes} cannot be a keepalive's count of probes, or null. */
+    public static String probesProblem(int probes) {
+        return probes < 1 || probes > MAX_PROBES ? probes + " is not between 1 and " + MAX_PROBES : null;
     }
 
     /** Why {@code d} cannot be a keepalive timing, or null. */

@@ -367,9 +367,9 @@ public final class StandaloneConfig {
         int probes = d.probes();
         if (m.containsKey("probes")) {
             probes = integer(m.get("probes"), field + ".probes");
-            if (probes < 1 || probes > TcpKeepalive.MAX_PROBES) {
-                throw new ConfigException(where(m.get("probes")) + field + ".probes: " + probes
-                        + " is not between 1 and " + TcpKeepalive.MAX_PROBES);
+            String problem = TcpKeepalive.probesProblem(probes);
+            if (problem != null) {
+                throw new ConfigException(where(m.get("probes")) + field + ".probes: " + problem);
             }
         }
         return new TcpKeepalive(true, time, interval, probes);

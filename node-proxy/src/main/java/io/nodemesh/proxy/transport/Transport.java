@@ -151,7 +151,7 @@ public final class Transport {
             SocketOptions.setMark(fd, mark);
             TcpKeepalive k = keepalive.get();
             if (k.enabled()) {
-                SocketOptions.setKeepalive(fd, k.timeSeconds(), k.intervalSeconds(), k.probes());
+                setKeepalive(fd, k);
             }
         }, "set the mark 0x" + Integer.toHexString(mark) + " (SO_MARK) and TCP keepalive");
     }
@@ -163,10 +163,14 @@ public final class Transport {
     public void keepalive(Channel listener, TcpKeepalive keepalive) throws IOException {
         int fd = fd(listener);
         if (keepalive.enabled()) {
-            SocketOptions.setKeepalive(fd, keepalive.timeSeconds(), keepalive.intervalSeconds(), keepalive.probes());
+            setKeepalive(fd, keepalive);
         } else {
             SocketOptions.clearKeepalive(fd);
         }
+    }
+
+    private static void setKeepalive(int fd, TcpKeepalive k) throws IOException {
+        SocketOptions.setKeepalive(fd, k.timeSeconds(), k.intervalSeconds(), k.probes());
     }
 
     /** The file descriptor of {@code ch}'s socket. */

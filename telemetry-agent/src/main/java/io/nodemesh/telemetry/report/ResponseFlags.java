@@ -33,31 +33,22 @@ public final class ResponseFlags {
     private ResponseFlags() {
     }
 
-    /** Envoy-style flags for an outcome; unknown (newer) outcomes count as errors. */
-    public static String of(Outcome outcome) {
-        return of(outcome, Side.SIDE_UNSPECIFIED);
-    }
-
-    /** Envoy-style flags for an outcome that {@code endedBy}'s failure caused (unspecified: taken as upstream). */
+    /**
+     * Envoy-style flags for an outcome that {@code endedBy}'s failure caused (unspecified: taken as upstream); unknown
+     * (newer) outcomes count as errors.
+     */
     public static String of(Outcome outcome, Side endedBy) {
         boolean downstream = endedBy == Side.SIDE_DOWNSTREAM;
-        return switch (outcome) {
-            case OUTCOME_RESET -> downstream ? "DR" : "UR";
-            case OUTCOME_PEER_LOST, OUTCOME_ERROR -> downstream ? "DC" : "UC";
-            default -> ofOutcome(outcome);
-        };
-    }
-
-    private static String ofOutcome(Outcome outcome) {
         return switch (outcome) {
             case OUTCOME_OK -> NONE;
             case OUTCOME_REFUSED -> "UF";
             case OUTCOME_CONNECT_TIMEOUT -> "UF,URX";
-            case OUTCOME_RESET -> "UR";
+            case OUTCOME_RESET -> downstream ? "DR" : "UR";
             case OUTCOME_IDLE_TIMEOUT -> "SI";
             case OUTCOME_DENIED -> "UAEX";
             case OUTCOME_DRAINED -> "LR";
-            case OUTCOME_PEER_LOST, OUTCOME_ERROR, OUTCOME_UNSPECIFIED, UNRECOGNIZED -> "UC";
+            case OUTCOME_PEER_LOST, OUTCOME_ERROR -> downstream ? "DC" : "UC";
+            case OUTCOME_UNSPECIFIED, UNRECOGNIZED -> "UC";
         };
     }
 }
