@@ -159,6 +159,23 @@ class CaptureTest {
     }
 
     @Test
+    void aServerThatEndsFirstStillGetsEverythingTheClientSendsAfterItsFin() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = capture(a);
+        // The server sends its short reply and FIN at once and goes on reading 3 MiB: the proxy passes that FIN on,
+        // then the client's FIN ends the connection both ways while the client's bytes may still be on their way up.
+        // Those must all arrive, followed by a FIN, not a reset.
+        SeededServer server = mesh.own(SeededServer.start(b, 8080, 3 * 1024 * 1024, 1000, false));
+        List<String> verdicts = SeededClients.run(a, b.ipv4(), 8080, 3, 3 * 1024 * 1024, 1000);
+        assertThat(verdicts).containsOnly("ok");
+        assertThat(server.verdicts(3).values()).containsOnly("ok");
+        await("3 closed", () -> node.closed.size() == 3);
+        assertThat(node.closed).extracting(ClosedConnection::outcome).containsOnly(Outcome.OK);
+        await("no connection left", () -> node.proxy.pods().getFirst().connections().isEmpty());
+    }
+
+    @Test
     void refusedDestinationResetsTheClientPromptly() throws Exception {
         Netns a = mesh.pod("a");
         Netns b = mesh.pod("b");

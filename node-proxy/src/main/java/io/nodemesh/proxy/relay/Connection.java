@@ -7,6 +7,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -227,12 +228,29 @@ public final class Connection {
         } else {
             upstreamOutputShut = true;
         }
+        Channel up = upstream;
         if (downstreamOutputShut && upstreamOutputShut) {
             downstream.close();
-            Channel up = upstream;
             if (up != null) {
                 up.close();
             }
+        } else if (up != null) {
+            lastFinCloses(downstreamSide ? downstream : up, downstreamSide ? up : downstream);
+        }
+    }
+
+    /**
+     * {@code shut}'s output was just shut because {@code other}'s input ended, so the FIN still to come from
+     * {@code shut}'s peer ends the connection both ways. When both are sockets, that FIN can close {@code shut} outright
+     * ({@link Relay#channelInactive} then closes {@code other} once flushed, and its close sends the FIN): the same
+     * packets as a half-close followed by two closes, with three system calls fewer per connection. Netty's half-close
+     * of a socket whose peer's FIN answers ours fails with ENOTCONN, the socket being gone already, and builds a
+     * {@code NotYetConnectedException} with its stack trace for it; this path builds none (RESULTS.md, churn). A tunnel
+     * stream (not a {@link DuplexChannel}) keeps the half-close: its close would be a reset of the stream, not its end.
+     */
+    private static void lastFinCloses(Channel shut, Channel other) {
+        if (shut.config() instanceof SocketChannelConfig config && other instanceof DuplexChannel) {
+            config.setAllowHalfClosure(false);
         }
     }
 
