@@ -10,7 +10,11 @@
 # the client connecting to it. Needs root; from the repository root after
 # `mvn package -pl cli,jmh-bench -am -DskipTests`. Usage: ROUNDS=3 WARMUP=35 jmh-bench/scripts/churn-warmup.sh
 # VARIANTS (default "jit aot haproxy") picks and orders them; `uring` is `jit` on the io_uring transport,
-# `nokeepalive` is `jit` with `keepalive: off` (the upstream sockets then get no TCP keepalive options).
+# `nokeepalive` is `jit` with `keepalive: off` (the upstream sockets then get no TCP keepalive options),
+# `haproxy-captured` is HAProxy behind the same kind of capture as the proxy: the client connects to the server's
+# address, an iptables REDIRECT in the pod's OUTPUT (the proxy's own chain shape, HAProxy's sockets let through by
+# its uid instead of a mark) sends it to HAProxy, which forwards to the original destination (SO_ORIGINAL_DST, its
+# `server 0.0.0.0`), so both pay the same NAT and conntrack per connection.
 set -euo pipefail
 PREFIX=nmwarm
 . "$(dirname "$0")/churn-lib.sh"
@@ -39,6 +43,11 @@ run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RA
     taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/haproxy.cfg" -db > "$WORK/haproxy-$2.log" 2>&1 &
     pid=$!
     target=127.0.0.1:9001
+    sleep 1
+  elif [ "$variant" = haproxy-captured ]; then
+    capture_for_haproxy add
+    taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/haproxy-captured.cfg" -db > "$WORK/haproxy-captured-$2.log" 2>&1 &
+    pid=$!
     sleep 1
   else
     env "MALLOC_ARENA_MAX=${NODEMESH_PROXY_MALLOC_ARENA_MAX:-2}" taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${aot[@]}" \
@@ -73,9 +82,41 @@ run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RA
   rate=$(python3 -c "import json,sys; print(int(json.load(open(sys.argv[1]))['connectionsPerSecond']))" "$WORK/churn.json")
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  [ "$variant" = haproxy-captured ] && capture_for_haproxy delete
   echo "$variant $(( (cpu - steady0) * 1000 / (connections > 0 ? connections : 1) )) $rate$out"
 }
 
+# The capture of the haproxy-captured variant in the client's pod, added (add) or taken out again (delete): the
+# proxy's iptables layout (IptablesRenderer) with HAProxy's uid in place of the proxy's mark.
+capture_for_haproxy() {
+  if [ "$1" = add ]; then
+    ip netns exec "$A" iptables -t nat -N HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -A OUTPUT -p tcp -j HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -m owner --uid-owner "$HAPROXY_UID" -j RETURN
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -o lo -j RETURN
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -d 127.0.0.1/32 -j RETURN
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -p tcp -j REDIRECT --to-ports 9002
+  else
+    ip netns exec "$A" iptables -t nat -D OUTPUT -p tcp -j HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -F HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -X HAPROXY_OUTPUT
+  fi
+}
+HAPROXY_UID=$(id -u nobody)
+cat > "$WORK/haproxy-captured.cfg" <<H
+global
+  maxconn 8000
+  nbthread 1
+  user nobody
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+listen churn
+  bind 127.0.0.1:9002
+  server s 0.0.0.0
+H
 cat > "$WORK/haproxy.cfg" <<H
 global
   maxconn 8000
@@ -106,11 +147,13 @@ for line in sys.stdin:
     w = line.split()
     rows.setdefault(w[0], []).append((int(w[1]), int(w[2]), [int(x.split(":")[0]) for x in w[3:]]))
 ha = statistics.median(r[0] for r in rows.get("haproxy", [(0, 0, [])])) or 1
+hc = statistics.median(r[0] for r in rows.get("haproxy-captured", [(0, 0, [])])) or 1
 for v, rs in rows.items():
     steady = statistics.median(r[0] for r in rs)
     rate = statistics.median(r[1] for r in rs)
-    print("%-8s steady state (the client s last 10 s): %d CPU ms per 1000 new connections (%.2fx haproxy), %d connections/s" % (v, steady, steady / ha, rate))
-    if v != "haproxy":
+    captured = " (%.2fx haproxy-captured)" % (steady / hc) if "haproxy-captured" in rows else ""
+    print("%-8s steady state (the client s last 10 s): %d CPU ms per 1000 new connections (%.2fx haproxy)%s, %d connections/s" % (v, steady, steady / ha, captured, rate))
+    if not v.startswith("haproxy"):
         med = [statistics.median(col) for col in zip(*(r[2] for r in rs))]
         print("%-8s by 5 s window since ready, CPU ms per 1000: %s; ratio to steady: %s" % (v, " ".join("%d" % m for m in med), " ".join("%.2f" % (m / (steady or 1)) for m in med)))
 '

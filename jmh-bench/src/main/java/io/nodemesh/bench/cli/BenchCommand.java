@@ -47,7 +47,7 @@ public final class BenchCommand implements Callable<Integer> {
     private int body;
 
     @Option(names = "--subjects", split = ",", paramLabel = "NAME",
-            description = "Subjects to run, from direct,nodemesh,haproxy (default all).")
+            description = "Subjects to run, from direct,nodemesh,haproxy,haproxy-captured (default all).")
     private List<String> subjects = BenchOptions.ALL_SUBJECTS;
 
     @Option(names = "--out", paramLabel = "FILE", defaultValue = "jmh-bench/RESULTS.md",

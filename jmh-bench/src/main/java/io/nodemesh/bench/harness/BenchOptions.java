@@ -28,7 +28,7 @@ public record BenchOptions(Duration roundDuration, Duration warmup, int rounds, 
                            int loadCpu, int nice, boolean keepLogs, String commandLine) {
 
     /** The subjects this harness knows, in report order. */
-    public static final List<String> ALL_SUBJECTS = List.of("direct", "nodemesh", "haproxy");
+    public static final List<String> ALL_SUBJECTS = List.of("direct", "nodemesh", "haproxy", "haproxy-captured");
 
     /** Checks every field and names the offending option. */
     public BenchOptions {

@@ -29,7 +29,9 @@ public final class EndToEndBenchmark {
     private static final Map<String, String> DESCRIPTIONS = Map.of(
             "direct", "client pod → server pod, no proxy",
             "nodemesh", "client pod → (iptables REDIRECT) → nodemesh proxy → server pod",
-            "haproxy", "client pod → HAProxy (tcp mode, in the client pod) → server pod");
+            "haproxy", "client pod → HAProxy (tcp mode, in the client pod) → server pod",
+            "haproxy-captured", "client pod → (iptables REDIRECT) → HAProxy (tcp mode, in the client pod, to the original "
+                    + "destination) → server pod");
 
     private final BenchOptions options;
     private final PrintStream out;
@@ -94,6 +96,8 @@ public final class EndToEndBenchmark {
             Netns server = lan.attach("server", SERVER_IP + "/24");
             Netns plain = lan.attach("plain", "10.77.0.4/24");
             Netns captured = lan.attach("client", "10.77.0.2/24");
+            Netns haproxyCaptured = options.subjects().contains("haproxy-captured")
+                    ? lan.attach("hcapture", "10.77.0.5/24") : null;
             InetSocketAddress upstream = new InetSocketAddress(SERVER_IP, SERVER_PORT);
             startServer(server, plain, upstream, loadCpu, workDir);
 
@@ -108,6 +112,8 @@ public final class EndToEndBenchmark {
                     subjects.put(name, switch (name) {
                         case "direct" -> new DirectSubject(plain, "http://" + SERVER_IP + ":" + SERVER_PORT + "/");
                         case "haproxy" -> HaproxySubject.start(plain, upstream, proxyCpu, options.nice(), workDir);
+                        case "haproxy-captured" -> HaproxySubject.start(haproxyCaptured, upstream, proxyCpu,
+                                options.nice(), workDir, true);
                         case "nodemesh" -> NodemeshSubject.start(lan.node(), captured, upstream, options.proxyJar(),
                                 options.transport(), proxyCpu, options.nice(), workDir);
                         default -> throw new IllegalArgumentException("unknown subject " + name);
@@ -159,6 +165,11 @@ public final class EndToEndBenchmark {
             if (subjects.containsKey("nodemesh") && !unavailable.containsKey("nodemesh")) {
                 notes.add("nodemesh: every measured round was checked to be captured (the client pod's REDIRECT rule to :"
                         + NodemeshSubject.OUTBOUND_PORT + " counted at least " + options.connections() + " new connections)");
+            }
+            if (subjects.containsKey("haproxy-captured") && !unavailable.containsKey("haproxy-captured")) {
+                notes.add("haproxy-captured: every measured round was checked to be captured (its pod's REDIRECT rule to :"
+                        + HaproxySubject.CAPTURED_PORT + " counted at least " + options.connections() + " new connections); "
+                        + "its rules have the proxy's layout, with HAProxy's uid (it runs as nobody) in place of the proxy's mark");
             }
             notes.add("host load average (1/5/15 min) before: " + loadBefore + ", after: " + loadAverage()
                     + " — anything else running on the machine disturbs these figures; interleaved rounds spread it over all subjects");

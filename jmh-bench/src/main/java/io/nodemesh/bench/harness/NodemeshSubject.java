@@ -20,8 +20,6 @@ import java.util.regex.Pattern;
 final class NodemeshSubject implements Subject {
 
     static final int OUTBOUND_PORT = 15001;
-    private static final Pattern REDIRECT_RULE = Pattern.compile(
-            "^\\[(\\d+):(\\d+)\\] .*-j REDIRECT .*--to-ports " + OUTBOUND_PORT + "\\b.*$", Pattern.MULTILINE);
 
     private final Netns client;
     private final String url;
@@ -144,13 +142,19 @@ final class NodemeshSubject implements Subject {
         }
     }
 
+    /** {@link #redirectedPackets(String, int)} to the proxy's outbound port, 15001. */
+    static long redirectedPackets(String iptablesSave) {
+        return redirectedPackets(iptablesSave, OUTBOUND_PORT);
+    }
+
     /**
-     * Packets counted by the pod's {@code REDIRECT --to-ports 15001} rules in
+     * Packets counted by the pod's {@code REDIRECT --to-ports PORT} rules in
      * {@code iptables-save -c -t nat} output (only a connection's first packet traverses nat, so
      * this counts captured connections), or -1 when there is no such rule.
      */
-    static long redirectedPackets(String iptablesSave) {
-        Matcher m = REDIRECT_RULE.matcher(iptablesSave);
+    static long redirectedPackets(String iptablesSave, int port) {
+        Matcher m = Pattern.compile("^\\[(\\d+):(\\d+)\\] .*-j REDIRECT .*--to-ports " + port + "\\b.*$",
+                Pattern.MULTILINE).matcher(iptablesSave);
         long sum = -1;
         while (m.find()) {
             sum = Math.max(sum, 0) + Long.parseLong(m.group(1));

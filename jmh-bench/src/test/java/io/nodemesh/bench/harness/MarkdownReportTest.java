@@ -55,6 +55,25 @@ class MarkdownReportTest {
     }
 
     @Test
+    void setsTheProxyAgainstHaproxyBehindTheSameCaptureWhenThatRan() {
+        BenchReport report = new BenchReport(MACHINE, OPTIONS, Instant.parse("2026-11-23T06:00:00Z"), Duration.ofSeconds(61),
+                List.of(summary("nodemesh", NODEMESH, 1.5, new ProcessSample(0, 40_960, 51_200)),
+                        summary("haproxy", HAPROXY, 4.18, new ProcessSample(0, 14_745, 14_745)),
+                        summary("haproxy-captured", DIRECT, 2.0, new ProcessSample(0, 14_745, 14_745))),
+                List.of(new RoundResult("nodemesh", 0, NODEMESH, 1.5, 0.02), new RoundResult("haproxy", 0, HAPROXY, 4.18, 0.02),
+                        new RoundResult("haproxy-captured", 0, DIRECT, 2.0, 0.02)),
+                List.of());
+
+        String md = MarkdownReport.render(report, List.of());
+
+        // 24,819 / 16,399 req/s; CPU per request (1.5 s / 50,473) / (2.0 s / 32,921) = 0.49.
+        assertThat(md).contains("| nodemesh / haproxy-captured | 1.51 | 1.51 [1.51 – 1.51] | 0.15 | 9.63 | 0.49 |");
+        assertThat(md).contains("| haproxy-captured / haproxy | 0.41 |");
+        assertThat(md).contains("issue 23, nodemesh req/s ≥ HAProxy's behind the same capture (median of same-round pairs): "
+                + "**met** (1.51 ×; single rounds 1.51 – 1.51)");
+    }
+
+    @Test
     void saysWhichSubjectDidNotRunAndWhyWithoutInventingRatios() {
         BenchReport report = new BenchReport(MACHINE, OPTIONS, Instant.parse("2026-11-23T06:00:00Z"), Duration.ofSeconds(30),
                 List.of(summary("direct", DIRECT, Double.NaN, null),
@@ -72,7 +91,7 @@ class MarkdownReportTest {
         assertThat(md).contains("0.8 × HAProxy's on the same core (median of same-round pairs): not measured in this run");
         assertThat(md).contains("- nodemesh not run: proxy exited with status 1\n  ```\n  log line | one\n  log line two\n  ```\n");
         assertThat(md).contains("| 1 | haproxy | 40,441 | 322 µs | 568 µs | 1.98 ms | 8.94 ms | 4.18 | 3 % | 0 |");
-        assertThat(md).contains("- a note").doesNotContain("![");
+        assertThat(md).contains("- a note").doesNotContain("![").doesNotContain("haproxy-captured");
     }
 
     @Test

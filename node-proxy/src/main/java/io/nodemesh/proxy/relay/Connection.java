@@ -243,7 +243,7 @@ public final class Connection {
      * {@code shut}'s output was just shut because {@code other}'s input ended, so the FIN still to come from
      * {@code shut}'s peer ends the connection both ways. When both are sockets, that FIN can close {@code shut} outright
      * ({@link Relay#channelInactive} then closes {@code other} once flushed, and its close sends the FIN): the same
-     * packets as a half-close followed by two closes, with three system calls fewer per connection. Netty's half-close
+     * packets as a half-close followed by two closes, with two system calls fewer per connection. Netty's half-close
      * of a socket whose peer's FIN answers ours fails with ENOTCONN, the socket being gone already, and builds a
      * {@code NotYetConnectedException} with its stack trace for it; this path builds none (RESULTS.md, churn). A tunnel
      * stream (not a {@link DuplexChannel}) keeps the half-close: its close would be a reset of the stream, not its end.
