@@ -22,7 +22,7 @@ class BenchCommandTest {
         assertThat(errorsOf("--rounds", "0")).contains("--rounds must be between 1 and 20, got 0");
         assertThat(errorsOf("--duration", "1500ms")).contains("--duration must be a whole number of seconds");
         assertThat(errorsOf("--duration", "ten")).contains("'ten' is not a duration like 10s, 500ms or 2m");
-        assertThat(errorsOf("--subjects", "direct,envoy")).contains("--subjects must be a non-empty list from [direct, nodemesh, haproxy]");
+        assertThat(errorsOf("--subjects", "direct,envoy")).contains("--subjects must be a non-empty list from [direct, nodemesh, haproxy, haproxy-captured]");
         assertThat(errorsOf("--nice", "-40")).contains("--nice must be between -20 and 19, got -40");
         assertThat(errorsOf("--transport", "dpdk")).contains("--transport must be epoll, io_uring or nio, got dpdk");
     }
