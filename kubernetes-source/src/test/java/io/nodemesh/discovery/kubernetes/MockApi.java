@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.ByteString;
 import io.fabric8.mockwebserver.http.Dispatcher;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
@@ -166,13 +167,78 @@ public final class MockApi implements AutoCloseable {
             if (without.endsWith("?") || without.endsWith("&")) {
                 without = without.substring(0, without.length() - 1);
             }
-            return crud.dispatch(path.equals(without) ? request : new RecordedRequest(request.getHttpVersion(),
-                    request.method(), without, request.getHeaders(), request.getBody()));
+            MockResponse response = crud.dispatch(path.equals(without) ? request
+                    : new RecordedRequest(request.getHttpVersion(), request.method(), without, request.getHeaders(),
+                            request.getBody()));
+            WebSocketListener events = response.getWebSocketListener();
+            return events == null ? response : response.withWebSocketUpgrade(new EndedOffTheEventLoop(events));
         }
 
         @Override
         public void shutdown() {
             crud.shutdown();
+        }
+    }
+
+    /**
+     * A watch of the CRUD mock whose end is handled off the mock's event loop. The mock (8.0.0) sends a watch's events
+     * from a thread of the watch's own, each send waiting up to 30 s for the write to complete on the event loop; when
+     * the watch's connection ends, its end handler, on that event loop, waits for that thread to finish. A watch that
+     * ends while an event is being sent to it (a source dropping or cutting it mid-burst) so blocked the event loop,
+     * every request to the mock with it, for 30 s ("Thread blocked", "write did not complete within 30s" in the tests'
+     * output; two CI runs of 2026-12-07 timed out on it). Handled on a thread of its own, the end lets the loop fail
+     * the write at once.
+     */
+    private static final class EndedOffTheEventLoop extends WebSocketListener {
+        private final WebSocketListener watch;
+
+        EndedOffTheEventLoop(WebSocketListener watch) {
+            this.watch = watch;
+        }
+
+        @Override
+        public void onBeforeAccept(WebSocket ws, Response response) {
+            watch.onBeforeAccept(ws, response);
+        }
+
+        @Override
+        public void onOpen(WebSocket ws, Response response) {
+            watch.onOpen(ws, response);
+        }
+
+        @Override
+        public void onMessage(WebSocket ws, String text) {
+            watch.onMessage(ws, text);
+        }
+
+        @Override
+        public void onMessage(WebSocket ws, byte[] bytes) {
+            watch.onMessage(ws, bytes);
+        }
+
+        @Override
+        public void onMessage(WebSocket ws, ByteString bytes) {
+            watch.onMessage(ws, bytes);
+        }
+
+        @Override
+        public void onPing(WebSocket ws, byte[] bytes) {
+            watch.onPing(ws, bytes);
+        }
+
+        @Override
+        public void onClosing(WebSocket ws, int code, String reason) {
+            Thread.ofVirtual().name("mock-watch-closing").start(() -> watch.onClosing(ws, code, reason));
+        }
+
+        @Override
+        public void onClosed(WebSocket ws, int code, String reason) {
+            Thread.ofVirtual().name("mock-watch-closed").start(() -> watch.onClosed(ws, code, reason));
+        }
+
+        @Override
+        public void onFailure(WebSocket ws, Throwable t, Response response) {
+            Thread.ofVirtual().name("mock-watch-failed").start(() -> watch.onFailure(ws, t, response));
         }
     }
 
