@@ -164,13 +164,16 @@ public final class IdentityManager implements AutoCloseable, WorkloadCertificate
         try {
             MeshTls tls = MeshTls.of(source.issue(e.id, lifetime));
             boolean renewal = e.tls != null;
-            e.tls = tls;
             e.renewals += renewal ? 1 : 0;
             e.failures = 0;
             e.lastError = null;
             e.retry = null;
             Instant end = tls.certificate().notAfter();
             Instant renewAt = start.plus(Duration.between(start, end).dividedBy(2));
+            // The status first: whoever is handed the new certificate (current, ready) then reads its status too. The
+            // other way round, status() could still say ISSUING with the certificate already in use.
+            e.publish(tls, renewAt);
+            e.tls = tls;
             schedule(e, renewAt);
             for (CompletableFuture<MeshTls> w : e.waiters) {
                 w.complete(tls);
@@ -195,7 +198,7 @@ public final class IdentityManager implements AutoCloseable, WorkloadCertificate
                 attempt(e);
             }
         }, delay, TimeUnit.MILLISECONDS);
-        e.publish(at);
+        e.publish(e.tls, at);
     }
 
     private void drop(Entry e) {
@@ -230,8 +233,8 @@ public final class IdentityManager implements AutoCloseable, WorkloadCertificate
             this.status = new CertificateStatus(id, null, null, null, 0, 0, null, null);
         }
 
-        void publish(Instant nextAttempt) {
-            IssuedCertificate c = tls == null ? null : tls.certificate();
+        void publish(MeshTls shown, Instant nextAttempt) {
+            IssuedCertificate c = shown == null ? null : shown.certificate();
             status = new CertificateStatus(id, c == null ? null : c.serial(), c == null ? null : c.notBefore(),
                     c == null ? null : c.notAfter(), renewals, failures, lastError, nextAttempt);
         }
