@@ -203,17 +203,17 @@ final class Libc {
         }
     }
 
+    /** {@code setns(2)}; allocates nothing (the call state is the thread's scratch: two calls per upstream socket). */
     static void setns(int fd, int nstype, String what) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) SETNS.H.invokeExact(state, fd, nstype);
-            if (rc != 0) {
-                throw failure("setns into " + what, state);
-            }
-        } catch (IOException e) {
-            throw e;
+        MemorySegment state = SCRATCH.get().state;
+        int rc;
+        try {
+            rc = (int) SETNS.H.invokeExact(state, fd, nstype);
         } catch (Throwable t) {
             throw new IllegalStateException("setns() downcall failed", t);
+        }
+        if (rc != 0) {
+            throw failure("setns into " + what, state);
         }
     }
 
@@ -242,15 +242,45 @@ final class Libc {
         }
     }
 
-    /** A thread's call state and one {@code int}, reused by {@link #setsockoptInt}. */
-    private record Scratch(MemorySegment state, MemorySegment value) {
+    /**
+     * A thread's call state, one {@code int}, a length and a small buffer, reused by {@link #setsockoptInt},
+     * {@link #getsockoptScratch} and {@link #setns}.
+     */
+    private record Scratch(MemorySegment state, MemorySegment value, MemorySegment length, MemorySegment buffer) {
     }
+
+    /** The largest option {@link #getsockoptScratch} reads: a {@code sockaddr_in6} is 28 bytes. */
+    static final int SCRATCH_BYTES = 32;
 
     /** Freed with its thread (an automatic arena), so short-lived threads leave nothing behind. */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(() -> {
         Arena arena = Arena.ofAuto();
-        return new Scratch(arena.allocate(CALL_STATE), arena.allocate(ValueLayout.JAVA_INT));
+        return new Scratch(arena.allocate(CALL_STATE), arena.allocate(ValueLayout.JAVA_INT),
+                arena.allocate(ValueLayout.JAVA_INT), arena.allocate(SCRATCH_BYTES, 8));
     });
+
+    /**
+     * {@code getsockopt} of an option of at most {@link #SCRATCH_BYTES} bytes into the calling thread's scratch buffer,
+     * which it returns: read it before this thread's next call. Allocates no native memory (the original destination is
+     * read this way once per captured connection).
+     */
+    static MemorySegment getsockoptScratch(int fd, int level, int option, int size) throws IOException {
+        if (size > SCRATCH_BYTES) {
+            throw new IllegalArgumentException("an option of " + size + " bytes does not fit the scratch buffer");
+        }
+        Scratch scratch = SCRATCH.get();
+        scratch.length.set(ValueLayout.JAVA_INT, 0, size);
+        int rc;
+        try {
+            rc = (int) GETSOCKOPT.H.invokeExact(scratch.state, fd, level, option, scratch.buffer, scratch.length);
+        } catch (Throwable t) {
+            throw new IllegalStateException("getsockopt() downcall failed", t);
+        }
+        if (rc != 0) {
+            throw failure("getsockopt(fd " + fd + ", level " + level + ", option " + option + ")", scratch.state);
+        }
+        return scratch.buffer;
+    }
 
     /**
      * {@code setsockopt} of an {@code int} option, allocating nothing: the call state and the value live in the

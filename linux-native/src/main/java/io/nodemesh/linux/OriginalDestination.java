@@ -1,7 +1,6 @@
 package io.nodemesh.linux;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.net.InetAddress;
@@ -26,21 +25,20 @@ public final class OriginalDestination {
      * @throws NativeException when the socket was not redirected (ENOENT) or the call fails
      */
     public static InetSocketAddress of(int fd, boolean ipv6) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            if (ipv6) {
-                // struct sockaddr_in6 { u16 family; u16 port; u32 flowinfo; u8 addr[16]; u32 scope_id; }
-                MemorySegment sa = arena.allocate(28, 4);
-                Libc.getsockopt(fd, Libc.SOL_IPV6, Libc.IP6T_SO_ORIGINAL_DST, sa, arena);
-                int port = Short.toUnsignedInt(sa.get(PORT, 2));
-                byte[] addr = sa.asSlice(8, 16).toArray(ValueLayout.JAVA_BYTE);
-                return new InetSocketAddress(InetAddress.getByAddress(addr), port);
-            }
-            // struct sockaddr_in { u16 family; u16 port; u8 addr[4]; u8 zero[8]; }
-            MemorySegment sa = arena.allocate(16, 4);
-            Libc.getsockopt(fd, Libc.SOL_IP, Libc.SO_ORIGINAL_DST, sa, arena);
+        // Read from the thread's scratch buffer: no native allocation per connection.
+        if (ipv6) {
+            // struct sockaddr_in6 { u16 family; u16 port; u32 flowinfo; u8 addr[16]; u32 scope_id; }
+            MemorySegment sa = Libc.getsockoptScratch(fd, Libc.SOL_IPV6, Libc.IP6T_SO_ORIGINAL_DST, 28);
             int port = Short.toUnsignedInt(sa.get(PORT, 2));
-            byte[] addr = sa.asSlice(4, 4).toArray(ValueLayout.JAVA_BYTE);
+            byte[] addr = new byte[16];
+            MemorySegment.copy(sa, ValueLayout.JAVA_BYTE, 8, addr, 0, 16);
             return new InetSocketAddress(InetAddress.getByAddress(addr), port);
         }
+        // struct sockaddr_in { u16 family; u16 port; u8 addr[4]; u8 zero[8]; }
+        MemorySegment sa = Libc.getsockoptScratch(fd, Libc.SOL_IP, Libc.SO_ORIGINAL_DST, 16);
+        int port = Short.toUnsignedInt(sa.get(PORT, 2));
+        byte[] addr = new byte[4];
+        MemorySegment.copy(sa, ValueLayout.JAVA_BYTE, 4, addr, 0, 4);
+        return new InetSocketAddress(InetAddress.getByAddress(addr), port);
     }
 }
