@@ -197,7 +197,7 @@ public final class TunnelVsPlainBench {
     }
 
     private static Upstream plainUpstream() {
-        return new PodUpstream(() -> new Bootstrap().channel(EpollSocketChannel.class)
+        return new PodUpstream(loop -> new Bootstrap().group(loop).channel(EpollSocketChannel.class)
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)

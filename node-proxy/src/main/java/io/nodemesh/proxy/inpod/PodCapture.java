@@ -178,8 +178,9 @@ public final class PodCapture implements ConnectionListener {
             stage = CaptureFailure.LISTEN_FAILED;
             networkTemplate = upstreamTemplate(namespace, () -> currentSettings().keepalive());
             appTemplate = upstreamTemplate(namespace, TcpKeepalive::off);
-            PodUpstream direct = new PodUpstream(() -> upstreamBootstrap(networkTemplate));
-            PodUpstream app = new PodUpstream(() -> upstreamBootstrap(appTemplate));
+            PodUpstream direct =
+                    new PodUpstream(new UpstreamBootstraps(networkTemplate, this::connectTimeoutMillis)::on);
+            PodUpstream app = new PodUpstream(new UpstreamBootstraps(appTemplate, this::connectTimeoutMillis)::on);
             SpiffeId self = shared.identities() == null ? null
                     : new SpiffeId(shared.identities().trustDomain(), spec.namespace(), spec.serviceAccount());
             TunnelUpstream tunnel = self == null ? null : openTunnel(self, app);
@@ -297,10 +298,9 @@ public final class PodCapture implements ConnectionListener {
                 .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT);
     }
 
-    /** A bootstrap for one upstream connection from this pod (group and handler still to be set). */
-    private Bootstrap upstreamBootstrap(Bootstrap template) {
-        return template.clone()
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) currentSettings().connectTimeout().toMillis());
+    /** The connect timeout in force for this pod's upstream connects. */
+    private int connectTimeoutMillis() {
+        return (int) currentSettings().connectTimeout().toMillis();
     }
 
     /**

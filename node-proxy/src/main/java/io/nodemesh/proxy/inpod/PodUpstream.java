@@ -7,7 +7,7 @@ import io.netty.channel.EventLoop;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.Upstream;
 import java.net.InetSocketAddress;
-import java.util.function.Supplier;
+import java.util.function.Function;
 
 /**
  * A plain TCP connect from a pod: the socket is created inside the pod's network namespace and carries the proxy's
@@ -15,10 +15,13 @@ import java.util.function.Supplier;
  */
 public final class PodUpstream implements Upstream {
 
-    private final Supplier<Bootstrap> bootstrap;
+    private final Function<EventLoop, Bootstrap> bootstrap;
 
-    /** @param bootstrap a fresh bootstrap per call, configured for the pod (namespace, mark, connect timeout, AUTO_READ off) */
-    public PodUpstream(Supplier<Bootstrap> bootstrap) {
+    /**
+     * @param bootstrap the bootstrap for a connect on an event loop, its group that loop, configured for the pod
+     *        (namespace, mark, connect timeout, AUTO_READ off); asked for once per connect, which sets its handler
+     */
+    public PodUpstream(Function<EventLoop, Bootstrap> bootstrap) {
         this.bootstrap = bootstrap;
     }
 
@@ -30,7 +33,7 @@ public final class PodUpstream implements Upstream {
 
     /** Connects to {@code address}, which a route decision may have chosen in place of the original destination. */
     public ChannelFuture connect(Connection connection, InetSocketAddress address, EventLoop loop, ChannelHandler handler) {
-        ChannelFuture connect = bootstrap.get().group(loop).handler(handler).connect(address);
+        ChannelFuture connect = bootstrap.apply(loop).handler(handler).connect(address);
         connection.upstreamConnecting(connect.channel());
         return connect;
     }

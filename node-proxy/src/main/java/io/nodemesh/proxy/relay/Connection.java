@@ -245,8 +245,8 @@ public final class Connection {
      * ({@link Relay#channelInactive} then closes {@code other} once flushed, and its close sends the FIN): the same
      * packets as a half-close followed by two closes, with two system calls fewer per connection. Netty's half-close
      * of a socket whose peer's FIN answers ours fails with ENOTCONN, the socket being gone already, and builds a
-     * {@code NotYetConnectedException} with its stack trace for it; this path builds none (RESULTS.md, churn). A tunnel
-     * stream (not a {@link DuplexChannel}) keeps the half-close: its close would be a reset of the stream, not its end.
+     * {@code NotYetConnectedException} with its stack trace for it; this path builds none (RESULTS.md, churn). A
+     * tunnel stream (not a {@link DuplexChannel}) keeps the half-close: its close would reset the stream, not end it.
      */
     private static void lastFinCloses(Channel shut, Channel other) {
         if (shut.config() instanceof SocketChannelConfig config && other instanceof DuplexChannel) {

@@ -66,7 +66,7 @@ final class TunnelRig implements AutoCloseable {
             askedFor.add(client);
             peers.add(peer);
             return authorizer.deny(peer, client, destination);
-        }, new PodUpstream(() -> new Bootstrap()
+        }, new PodUpstream(loop -> new Bootstrap().group(loop)
                 .channel(EpollSocketChannel.class)
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
