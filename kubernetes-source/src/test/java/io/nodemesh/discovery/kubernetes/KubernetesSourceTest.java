@@ -256,12 +256,11 @@ class KubernetesSourceTest {
         create(namespace("shop", true));
         // The watches' liveness at the source's defaults (pings every 30 s, checked against a list every 2 min), not
         // the other tests' 500 ms and 1 s: the mock sends a watch's events one at a time, so in a burst its watches lag
-        // seconds behind, and a source that takes that for a deaf watch drops it. The mock (8.0.0) then blocks its own
-        // event loop until that watch's sender gives up a write to the closed socket, 30 s later (WatchEventsListener's
-        // onFailure awaits the sender's termination; the test's output says "Thread blocked" and "write did not
-        // complete within 30s"), and every request waits. Two CI runs of 2026-12-07 timed out, 776 and 802 pods in; the
-        // second's log shows the source's watch check finding the pods watch "behind the API" just before the stall.
-        // This test is about the debounce; the watch checks have their own tests.
+        // seconds behind, and a source that takes that for a deaf watch drops it and lists everything again. The mock
+        // (8.0.0) then blocked its own event loop for 30 s, every request with it (MockApi now takes a watch's end off
+        // that loop): two CI runs of 2026-12-07 timed out so, 776 and 802 pods in, the second's log showing the source's
+        // watch check finding the pods watch "behind the API" just before the stall. This test is about the debounce;
+        // the watch checks have their own tests.
         start(api.source(NODE).ping(Duration.ofSeconds(30)).watchCheck(Duration.ofMinutes(2))
                 .debounce(Duration.ofMillis(100), Duration.ofSeconds(1)));
         int before = applied.get();
