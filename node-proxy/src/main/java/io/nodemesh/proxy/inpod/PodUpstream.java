@@ -3,6 +3,7 @@ package io.nodemesh.proxy.inpod;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.Upstream;
@@ -14,6 +15,9 @@ import java.util.function.Function;
  * mark, so the pod's rules let it through uncaptured (both are the bootstrap's business, {@link PodCapture}).
  */
 public final class PodUpstream implements Upstream {
+
+    /** What a bootstrap holds between connects in place of the last connection's handler. */
+    static final ChannelHandler NO_HANDLER = new NoHandler();
 
     private final Function<EventLoop, Bootstrap> bootstrap;
 
@@ -33,8 +37,16 @@ public final class PodUpstream implements Upstream {
 
     /** Connects to {@code address}, which a route decision may have chosen in place of the original destination. */
     public ChannelFuture connect(Connection connection, InetSocketAddress address, EventLoop loop, ChannelHandler handler) {
-        ChannelFuture connect = bootstrap.apply(loop).handler(handler).connect(address);
+        Bootstrap b = bootstrap.apply(loop);
+        ChannelFuture connect = b.handler(handler).connect(address);
+        // The connect has put the handler in the new channel's pipeline; a bootstrap kept for the loop
+        // (UpstreamBootstraps) must not hold on to it, and to its connection, until the pod's next connect.
+        b.handler(NO_HANDLER);
         connection.upstreamConnecting(connect.channel());
         return connect;
+    }
+
+    @ChannelHandler.Sharable
+    private static final class NoHandler extends ChannelHandlerAdapter {
     }
 }

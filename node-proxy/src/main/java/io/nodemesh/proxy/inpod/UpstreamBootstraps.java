@@ -9,8 +9,8 @@ import java.util.function.IntSupplier;
 
 /**
  * The bootstraps of a pod's plain upstream connects, one per event loop: a connect on a loop, made on that loop's
- * thread, gets that loop's bootstrap, which no other thread uses (its handler is set per connect and read by the
- * connect itself). So a connection's upstream copies no bootstrap: a copy per connection was about 1 KiB of garbage,
+ * thread, gets that loop's bootstrap, which no other thread uses (its handler is set per connect, read by the
+ * connect itself and then let go, {@link PodUpstream}). So a connection's upstream copies no bootstrap: a copy per connection was about 1 KiB of garbage,
  * its options map and config (RESULTS.md, churn). The connect timeout in force is read per connect; when it has
  * changed, the loops' bootstraps are made again. A connect asked for from another thread gets a copy of its own.
  */
