@@ -102,34 +102,26 @@ capture_for_haproxy() {
     ip netns exec "$A" iptables -t nat -X HAPROXY_OUTPUT
   fi
 }
+# HAProxy's config, TCP mode, one thread: $1 the file, $2 its listening address, $3 the server, $4 more for global.
+haproxy_config() {
+  cat > "$1" <<H
+global
+  maxconn 8000
+  nbthread 1
+${4:+  $4
+}defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+listen churn
+  bind $2
+  server s $3
+H
+}
 HAPROXY_UID=$(id -u nobody)
-cat > "$WORK/haproxy-captured.cfg" <<H
-global
-  maxconn 8000
-  nbthread 1
-  user nobody
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-listen churn
-  bind 127.0.0.1:9002
-  server s 0.0.0.0
-H
-cat > "$WORK/haproxy.cfg" <<H
-global
-  maxconn 8000
-  nbthread 1
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-listen churn
-  bind 127.0.0.1:9001
-  server s 10.77.0.3:9000
-H
+haproxy_config "$WORK/haproxy-captured.cfg" 127.0.0.1:9002 0.0.0.0 "user nobody"
+haproxy_config "$WORK/haproxy.cfg" 127.0.0.1:9001 10.77.0.3:9000
 sed 's/^proxy: { /proxy: { keepalive: off, /' "$WORK/cfg.yaml" > "$WORK/cfg-nokeepalive.yaml"
 server_start
 RESULTS=()

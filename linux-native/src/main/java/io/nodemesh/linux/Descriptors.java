@@ -81,7 +81,7 @@ public final class Descriptors {
 
     private static int intOption(int fd, int option, Arena arena) throws IOException {
         MemorySegment value = arena.allocate(ValueLayout.JAVA_INT);
-        Libc.getsockopt(fd, Libc.SOL_SOCKET, option, value, arena);
+        Libc.getsockopt(fd, Libc.SOL_SOCKET, option, value);
         return value.get(ValueLayout.JAVA_INT, 0);
     }
 

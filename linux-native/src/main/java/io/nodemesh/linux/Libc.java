@@ -217,21 +217,23 @@ final class Libc {
         }
     }
 
-    /** getsockopt into {@code out}; returns the length the kernel wrote. */
-    static int getsockopt(int fd, int level, int option, MemorySegment out, Arena arena) throws IOException {
+    /**
+     * getsockopt into {@code out}; returns the length the kernel wrote. The call state and the length live in the
+     * calling thread's scratch segments, so only {@code out} is the caller's.
+     */
+    static int getsockopt(int fd, int level, int option, MemorySegment out) throws IOException {
+        Scratch scratch = SCRATCH.get();
+        scratch.length.set(ValueLayout.JAVA_INT, 0, (int) out.byteSize());
+        int rc;
         try {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            MemorySegment len = arena.allocateFrom(ValueLayout.JAVA_INT, (int) out.byteSize());
-            int rc = (int) GETSOCKOPT.H.invokeExact(state, fd, level, option, out, len);
-            if (rc != 0) {
-                throw failure("getsockopt(fd " + fd + ", level " + level + ", option " + option + ")", state);
-            }
-            return len.get(ValueLayout.JAVA_INT, 0);
-        } catch (IOException e) {
-            throw e;
+            rc = (int) GETSOCKOPT.H.invokeExact(scratch.state, fd, level, option, out, scratch.length);
         } catch (Throwable t) {
             throw new IllegalStateException("getsockopt() downcall failed", t);
         }
+        if (rc != 0) {
+            throw failure("getsockopt(fd " + fd + ", level " + level + ", option " + option + ")", scratch.state);
+        }
+        return scratch.length.get(ValueLayout.JAVA_INT, 0);
     }
 
     /** setsockopt with an {@code int} value ({@link #setsockoptInt}); {@code what} names the option in the error. */
@@ -244,7 +246,7 @@ final class Libc {
 
     /**
      * A thread's call state, one {@code int}, a length and a small buffer, reused by {@link #setsockoptInt},
-     * {@link #getsockoptScratch} and {@link #setns}.
+     * {@link #getsockopt}, {@link #getsockoptScratch} and {@link #setns}.
      */
     private record Scratch(MemorySegment state, MemorySegment value, MemorySegment length, MemorySegment buffer) {
     }
@@ -268,18 +270,9 @@ final class Libc {
         if (size > SCRATCH_BYTES) {
             throw new IllegalArgumentException("an option of " + size + " bytes does not fit the scratch buffer");
         }
-        Scratch scratch = SCRATCH.get();
-        scratch.length.set(ValueLayout.JAVA_INT, 0, size);
-        int rc;
-        try {
-            rc = (int) GETSOCKOPT.H.invokeExact(scratch.state, fd, level, option, scratch.buffer, scratch.length);
-        } catch (Throwable t) {
-            throw new IllegalStateException("getsockopt() downcall failed", t);
-        }
-        if (rc != 0) {
-            throw failure("getsockopt(fd " + fd + ", level " + level + ", option " + option + ")", scratch.state);
-        }
-        return scratch.buffer;
+        MemorySegment buffer = SCRATCH.get().buffer;
+        getsockopt(fd, level, option, buffer.asSlice(0, size));
+        return buffer;
     }
 
     /**

@@ -197,7 +197,7 @@ public final class SeqpacketSocket implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
             MemorySegment ucred = arena.allocate(12, 4);
-            Libc.getsockopt(socket, Libc.SOL_SOCKET, Libc.SO_PEERCRED, ucred, arena);
+            Libc.getsockopt(socket, Libc.SOL_SOCKET, Libc.SO_PEERCRED, ucred);
             return new PeerCredentials(ucred.get(ValueLayout.JAVA_INT, 0), ucred.get(ValueLayout.JAVA_INT, 4),
                     ucred.get(ValueLayout.JAVA_INT, 8));
         } finally {

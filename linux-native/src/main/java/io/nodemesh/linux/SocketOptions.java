@@ -81,7 +81,7 @@ public final class SocketOptions {
     public static int intOption(int fd, int level, int option) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
-            Libc.getsockopt(fd, level, option, out, arena);
+            Libc.getsockopt(fd, level, option, out);
             return out.get(ValueLayout.JAVA_INT, 0);
         }
     }

@@ -80,31 +80,21 @@ final class HaproxySubject implements Subject {
     }
 
     static String config(InetSocketAddress server) {
-        return """
-                global
-                    nbthread 1
-                    maxconn 4096
-                defaults
-                    mode tcp
-                    timeout connect 5s
-                    timeout client 60s
-                    timeout server 60s
-                frontend bench
-                    bind 127.0.0.1:%d
-                    default_backend server
-                backend server
-                    server s1 %s:%d
-                """.formatted(PORT, server.getAddress().getHostAddress(), server.getPort());
+        return config("", PORT, server.getAddress().getHostAddress() + ":" + server.getPort());
     }
 
     /** Behind the capture: {@code server 0.0.0.0} connects to each connection's original destination, port and all. */
     static String capturedConfig() {
+        return config("    user nobody\n", CAPTURED_PORT, "0.0.0.0");
+    }
+
+    /** TCP mode, one thread, on 127.0.0.1:{@code port}, to {@code server}; {@code global} adds to the global section. */
+    private static String config(String global, int port, String server) {
         return """
                 global
                     nbthread 1
                     maxconn 4096
-                    user nobody
-                defaults
+                %sdefaults
                     mode tcp
                     timeout connect 5s
                     timeout client 60s
@@ -113,8 +103,8 @@ final class HaproxySubject implements Subject {
                     bind 127.0.0.1:%d
                     default_backend server
                 backend server
-                    server s1 0.0.0.0
-                """.formatted(CAPTURED_PORT);
+                    server s1 %s
+                """.formatted(global, port, server);
     }
 
     /**

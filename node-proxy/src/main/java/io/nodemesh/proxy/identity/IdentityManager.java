@@ -172,9 +172,8 @@ public final class IdentityManager implements AutoCloseable, WorkloadCertificate
             Instant renewAt = start.plus(Duration.between(start, end).dividedBy(2));
             // The status first: whoever is handed the new certificate (current, ready) then reads its status too. The
             // other way round, status() could still say ISSUING with the certificate already in use.
-            e.publish(tls, renewAt);
+            schedule(e, tls, renewAt);
             e.tls = tls;
-            schedule(e, renewAt);
             for (CompletableFuture<MeshTls> w : e.waiters) {
                 w.complete(tls);
             }
@@ -185,20 +184,21 @@ public final class IdentityManager implements AutoCloseable, WorkloadCertificate
             e.failures++;
             e.lastError = ex.getMessage();
             e.retry = e.retry == null ? firstRetry : min(e.retry.multipliedBy(2), maxRetry);
-            schedule(e, clock.instant().plus(e.retry));
+            schedule(e, e.tls, clock.instant().plus(e.retry));
             log.warn("cannot issue a certificate for {} (attempt {}, next in {}): {}", e.id, e.failures, e.retry,
                     ex.getMessage());
         }
     }
 
-    private void schedule(Entry e, Instant at) {
+    /** The next attempt for {@code e} at {@code at}, published in its status with {@code shown} as its certificate. */
+    private void schedule(Entry e, MeshTls shown, Instant at) {
         long delay = Math.max(0, Duration.between(clock.instant(), at).toMillis());
         e.task = thread.schedule(() -> {
             if (entries.get(e.id) == e) {
                 attempt(e);
             }
         }, delay, TimeUnit.MILLISECONDS);
-        e.publish(e.tls, at);
+        e.publish(shown, at);
     }
 
     private void drop(Entry e) {

@@ -14,9 +14,8 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.nodemesh.proxy.model.Direction;
-import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.relay.Connection;
-import io.nodemesh.proxy.relay.ConnectionListener;
+import io.nodemesh.proxy.relay.RecordingListener;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -70,7 +69,7 @@ class UpstreamBootstrapsTest {
             InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
             PodUpstream upstream = new PodUpstream(bootstraps::on);
             ChannelHandler relay = new ChannelInboundHandlerAdapter();
-            Connection connection = new Connection(Direction.OUTBOUND, new EmbeddedChannel(), new Quiet());
+            Connection connection = new Connection(Direction.OUTBOUND, new EmbeddedChannel(), new RecordingListener());
 
             ChannelFuture connect = onLoop(() -> upstream.connect(connection, address, loop, relay));
 
@@ -79,20 +78,6 @@ class UpstreamBootstrapsTest {
             assertThat(connect.channel().pipeline().last()).isSameAs(relay);
             assertThat(onLoop(() -> bootstraps.on(loop)).config().handler()).isSameAs(PodUpstream.NO_HANDLER);
             connect.channel().close().sync();
-        }
-    }
-
-    private static final class Quiet implements ConnectionListener {
-        @Override
-        public void opened(Connection c) {
-        }
-
-        @Override
-        public void closed(Connection c, Outcome outcome, long durationNanos) {
-        }
-
-        @Override
-        public void notRedirected(Connection c, String reason) {
         }
     }
 }
