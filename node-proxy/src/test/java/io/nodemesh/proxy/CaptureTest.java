@@ -194,4 +194,81 @@ class CaptureTest {
         await("refused recorded", () -> node.closed.size() == 1);
         assertThat(node.closed.peek().outcome()).isEqualTo(Outcome.REFUSED);
     }
+
+    @Test
+    void anUnansweredConnectResetsTheClientAtTheConnectTimeout() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = mesh.start(mesh.config().connectTimeout("500ms").capture(a), x -> x.transport(transport()));
+        // b answers nothing, not even a reset: the proxy's SYNs go unanswered until its connect timeout.
+        b.execOk("nft", "add table inet silent");
+        b.execOk("nft", "add chain inet silent in { type filter hook input priority -300 ; policy drop ; }");
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> a.call(() -> {
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(10_000);
+                s.connect(new InetSocketAddress(b.ipv4(), 8080), 10_000);
+                return s.getInputStream().read();
+            }
+        })).isInstanceOf(java.net.SocketException.class).hasMessageContaining("reset");
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertThat(tookMillis).isBetween(400L, 5_000L);
+        await("timeout recorded", () -> node.closed.size() == 1);
+        assertThat(node.closed.peek().outcome()).isEqualTo(Outcome.CONNECT_TIMEOUT);
+        await("no connection left", () -> node.proxy.pods().getFirst().connections().isEmpty());
+    }
+
+    @Test
+    void aServerThatStopsReadingHoldsTheClientBackAndLosesNothing() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = capture(a);
+        long size = 64L * 1024 * 1024; // more than every socket buffer on the way can hold
+        java.nio.channels.ServerSocketChannel listener = mesh.own(b.call(() ->
+                java.nio.channels.ServerSocketChannel.open().bind(new InetSocketAddress(8080))));
+        java.util.concurrent.atomic.AtomicLong readingFrom = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.CompletableFuture<long[]> received = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> {
+                    try (java.nio.channels.SocketChannel ch = listener.accept()) {
+                        Thread.sleep(1500); // not reading: the proxy must stop reading the client, not buffer it
+                        readingFrom.set(System.nanoTime());
+                        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+                        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(64 * 1024);
+                        long n = 0;
+                        for (int r; (r = ch.read(buf.clear())) >= 0; ) {
+                            crc.update(buf.flip());
+                            n += r;
+                        }
+                        return new long[] {n, crc.getValue()};
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                });
+        long[] sent = a.call(() -> {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(b.ipv4(), 8080), 10_000);
+                java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+                byte[] chunk = new byte[64 * 1024];
+                java.util.Random random = new java.util.Random(23);
+                java.io.OutputStream out = s.getOutputStream();
+                for (long n = 0; n < size; n += chunk.length) {
+                    random.nextBytes(chunk);
+                    crc.update(chunk);
+                    out.write(chunk);
+                }
+                long done = System.nanoTime();
+                s.shutdownOutput();
+                s.getInputStream().read(); // the proxy passes the server's close on
+                return new long[] {crc.getValue(), done};
+            }
+        });
+        long[] got = received.get(60, TimeUnit.SECONDS);
+        assertThat(got[0]).isEqualTo(size);
+        assertThat(got[1]).isEqualTo(sent[0]);
+        assertThat(sent[1]).as("the client's last write completed only once the server read")
+                .isGreaterThan(readingFrom.get());
+        await("closed", () -> node.closed.size() == 1);
+        assertThat(node.closed.peek().outcome()).isEqualTo(Outcome.OK);
+        assertThat(node.closed.peek().bytesFromSource()).isEqualTo(size);
+    }
 }

@@ -5,6 +5,7 @@ import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.IdleTimeout;
@@ -64,7 +65,7 @@ public class RelayReadBenchmark {
     public void setUp() {
         upstream = new EmbeddedChannel();
         downstream = new EmbeddedChannel();
-        Connection connection = new Connection(Direction.OUTBOUND, downstream, new Uncounted());
+        ChannelConnection connection = new ChannelConnection(Direction.OUTBOUND, downstream, new Uncounted());
         // The pipelines OutboundInitializer and UpstreamConnector build once the upstream is connected.
         if (idleHandler) {
             downstream.pipeline().addLast("idle", new IdleTimeout(connection, 3_600_000));

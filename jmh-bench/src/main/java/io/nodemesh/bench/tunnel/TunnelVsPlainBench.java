@@ -12,6 +12,7 @@ import io.nodemesh.proxy.inpod.PodUpstream;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.SpiffeId;
+import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.Upstream;
@@ -232,7 +233,7 @@ public final class TunnelVsPlainBench {
                     .childHandler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel ch) {
-                            Connection connection = new Connection(Direction.OUTBOUND, ch, NOTHING);
+                            ChannelConnection connection = new ChannelConnection(Direction.OUTBOUND, ch, NOTHING);
                             connection.opened(target);
                             ch.pipeline().addLast(new UpstreamConnector(connection, upstream));
                         }

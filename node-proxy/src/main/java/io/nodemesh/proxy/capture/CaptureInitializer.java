@@ -5,7 +5,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
-import io.nodemesh.proxy.relay.Connection;
+import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.IdleTimeout;
 import io.nodemesh.proxy.relay.Upstream;
 import io.nodemesh.proxy.relay.UpstreamConnector;
@@ -33,7 +33,7 @@ public final class CaptureInitializer extends ChannelInitializer<Channel> {
 
     @Override
     protected void initChannel(Channel ch) {
-        Connection connection = pod.track(ch, direction);
+        ChannelConnection connection = pod.track(ch, direction);
         long idleMillis = pod.currentSettings().idleTimeout().toMillis();
         ch.pipeline()
                 .addLast("idle", new IdleTimeout(connection, idleMillis))

@@ -3,7 +3,7 @@ package io.nodemesh.proxy.capture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.nodemesh.linux.NativeException;
-import io.nodemesh.proxy.relay.Connection;
+import io.nodemesh.proxy.relay.ChannelConnection;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 
@@ -15,10 +15,10 @@ import java.net.InetSocketAddress;
  */
 public final class OriginalDestinationReader extends ChannelInboundHandlerAdapter {
 
-    private final Connection connection;
+    private final ChannelConnection connection;
     private final OriginalDestinationLookup lookup;
 
-    public OriginalDestinationReader(Connection connection, OriginalDestinationLookup lookup) {
+    public OriginalDestinationReader(ChannelConnection connection, OriginalDestinationLookup lookup) {
         this.connection = connection;
         this.lookup = lookup;
     }

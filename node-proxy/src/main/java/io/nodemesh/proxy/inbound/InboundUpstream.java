@@ -11,9 +11,11 @@ import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.policy.Authorizer;
 import io.nodemesh.proxy.policy.Peer;
-import io.nodemesh.proxy.relay.Connection;
-import io.nodemesh.proxy.relay.Upstream;
+import io.nodemesh.proxy.relay.ChannelConnection;
+import io.nodemesh.proxy.relay.CapturedUpstream;
+import io.nodemesh.proxy.relay.Way;
 import io.nodemesh.proxy.route.RouteDenied;
+import java.net.InetSocketAddress;
 import java.util.function.Supplier;
 
 /**
@@ -24,7 +26,7 @@ import java.util.function.Supplier;
  * admitted at all: only the mutual-TLS tunnel reaches its pods. A denied connection is reset without a socket to the
  * app ({@code Outcome.DENIED}, counted with the other denials in the node's telemetry; the reason is in the proxy's debug log).
  */
-public final class InboundUpstream implements Upstream {
+public final class InboundUpstream implements CapturedUpstream {
 
     private final Supplier<MeshSnapshot> snapshot;
     private final PodSpec workload;
@@ -45,24 +47,31 @@ public final class InboundUpstream implements Upstream {
     }
 
     @Override
-    public ChannelFuture connect(Connection connection, EventLoop loop, ChannelHandler handler) {
-        connection.path(plaintext); // admitted or not, it came in plaintext from a peer that proved nothing
+    public Way way(InetSocketAddress source, InetSocketAddress destination) {
+        // Admitted or not, it came in plaintext from a peer that proved nothing.
         MeshSnapshot mesh = snapshot.get();
         if (mesh.peerAuthentication(workload.namespace()) == PeerAuthentication.STRICT) {
-            return connection.downstream().newFailedFuture(new RouteDenied("peer authentication of namespace "
-                    + workload.namespace() + " is strict: plaintext refused ("
-                    + connection.source().getAddress().getHostAddress() + " -> " + workload.key() + ":"
-                    + connection.destination().getPort() + ")"));
+            return new Way.Refused("peer authentication of namespace " + workload.namespace()
+                    + " is strict: plaintext refused (" + source.getAddress().getHostAddress() + " -> "
+                    + workload.key() + ":" + destination.getPort() + ")", plaintext);
         }
         if (!mesh.policies(workload.namespace()).isEmpty()) {
-            Peer peer = new Peer(null, connection.source().getAddress(), connection.destination().getPort());
+            Peer peer = new Peer(null, source.getAddress(), destination.getPort());
             Authorizer.Decision decision = Authorizer.decide(mesh, workload, peer);
             if (!decision.allowed()) {
-                return connection.downstream().newFailedFuture(new RouteDenied(decision.reason() + " ("
-                        + connection.source().getAddress().getHostAddress() + " -> " + workload.key() + ":"
-                        + connection.destination().getPort() + ", plaintext)"));
+                return new Way.Refused(decision.reason() + " (" + source.getAddress().getHostAddress() + " -> "
+                        + workload.key() + ":" + destination.getPort() + ", plaintext)", plaintext);
             }
         }
-        return app.connect(connection, loop, handler);
+        return new Way.Plain(app, destination, plaintext, null);
+    }
+
+    @Override
+    public ChannelFuture connect(ChannelConnection connection, Way way, EventLoop loop, ChannelHandler handler) {
+        return switch (way) {
+            case Way.Plain p -> p.via().connect(connection, p.address(), loop, handler);
+            case Way.Refused r -> connection.downstream().newFailedFuture(new RouteDenied(r.reason()));
+            case Way.Tunnel t -> throw new IllegalArgumentException("an inbound connection has no tunnel way: " + t);
+        };
     }
 }

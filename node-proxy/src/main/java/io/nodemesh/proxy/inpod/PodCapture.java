@@ -14,6 +14,7 @@ import io.nodemesh.linux.Descriptors;
 import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.capture.CaptureInitializer;
+import io.nodemesh.proxy.capture.SocketListener;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.discovery.MeshSnapshot;
@@ -28,6 +29,8 @@ import io.nodemesh.proxy.model.SpiffeId;
 import io.nodemesh.proxy.outbound.OutboundUpstream;
 import io.nodemesh.proxy.policy.Authorizer;
 import io.nodemesh.proxy.policy.Peer;
+import io.nodemesh.proxy.relay.CapturedUpstream;
+import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.IdleTimeout;
@@ -35,7 +38,6 @@ import io.nodemesh.proxy.relay.MovedConnection;
 import io.nodemesh.proxy.relay.Relay;
 import io.nodemesh.proxy.upgrade.HandoverSocket;
 import io.nodemesh.proxy.upgrade.InheritedPod;
-import io.nodemesh.proxy.relay.Upstream;
 import io.nodemesh.proxy.route.RouteDecider;
 import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.stats.NodeStats;
@@ -102,6 +104,8 @@ public final class PodCapture implements ConnectionListener {
     private final java.util.concurrent.atomic.LongAdder notRedirected = new java.util.concurrent.atomic.LongAdder();
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final List<Channel> listeners = new ArrayList<>();
+    /** The outbound and inbound listeners on epoll, below Netty's channel API (guarded by {@link #listeners}). */
+    private final List<SocketListener> socketListeners = new ArrayList<>();
     private final CompletableFuture<Void> drained = new CompletableFuture<>();
     private volatile State state = State.STARTING;
     private volatile String lastError;
@@ -113,6 +117,7 @@ public final class PodCapture implements ConnectionListener {
     private volatile Bootstrap appTemplate;
     /** The listeners whose connections come across the network (inbound, tunnel): TCP keepalive on them. */
     private final Set<Channel> networkListeners = ConcurrentHashMap.newKeySet();
+    private final Set<SocketListener> networkSocketListeners = ConcurrentHashMap.newKeySet();
     private volatile TunnelPool tunnels;
     private volatile TunnelServer tunnelServer;
     private volatile boolean draining;
@@ -178,18 +183,21 @@ public final class PodCapture implements ConnectionListener {
             stage = CaptureFailure.LISTEN_FAILED;
             networkTemplate = upstreamTemplate(namespace, () -> currentSettings().keepalive());
             appTemplate = upstreamTemplate(namespace, TcpKeepalive::off);
-            PodUpstream direct =
-                    new PodUpstream(new UpstreamBootstraps(networkTemplate, this::connectTimeoutMillis)::on);
-            PodUpstream app = new PodUpstream(new UpstreamBootstraps(appTemplate, this::connectTimeoutMillis)::on);
+            Transport transport = shared.transport();
+            PodUpstream direct = new PodUpstream(
+                    new UpstreamBootstraps(networkTemplate, this::connectTimeoutMillis)::on,
+                    transport.upstreamSockets(namespace, settings.mark(), () -> currentSettings().keepalive(),
+                            this::connectTimeoutMillis));
+            PodUpstream app = new PodUpstream(new UpstreamBootstraps(appTemplate, this::connectTimeoutMillis)::on,
+                    transport.upstreamSockets(namespace, settings.mark(), TcpKeepalive::off, this::connectTimeoutMillis));
             SpiffeId self = shared.identities() == null ? null
                     : new SpiffeId(shared.identities().trustDomain(), spec.namespace(), spec.serviceAccount());
             TunnelUpstream tunnel = self == null ? null : openTunnel(self, app);
-            Upstream outboundUpstream = new OutboundUpstream(shared.snapshot(), shared.routes(), spec, direct, tunnel);
-            listeners.add(listen(settings.outboundPort(),
-                    new CaptureInitializer(this, Direction.OUTBOUND, outboundUpstream), "outbound", false));
-            Upstream inboundUpstream = new InboundUpstream(shared.snapshot(), spec, self, app);
-            listeners.add(listen(settings.inboundPort(), new CaptureInitializer(this, Direction.INBOUND, inboundUpstream),
-                    "inbound", true));
+            CapturedUpstream outboundUpstream =
+                    new OutboundUpstream(shared.snapshot(), shared.routes(), spec, direct, tunnel);
+            capture(settings.outboundPort(), Direction.OUTBOUND, outboundUpstream, "outbound", false);
+            CapturedUpstream inboundUpstream = new InboundUpstream(shared.snapshot(), spec, self, app);
+            capture(settings.inboundPort(), Direction.INBOUND, inboundUpstream, "inbound", true);
             state = State.LISTENING;
             log.info("pod {}: {} on :{} (outbound) and :{} (inbound){} in {}", spec.key(),
                     rulesInherited() ? "took over the listeners" : "listening",
@@ -304,6 +312,54 @@ public final class PodCapture implements ConnectionListener {
     }
 
     /**
+     * Opens (or takes over) the capture listener on {@code port}: below Netty's channel API where the transport relays
+     * sockets ({@link SocketListener}), a Netty server channel otherwise. One whose connections come across the network
+     * ({@code network}: inbound) gets TCP keepalive, which the connections it accepts inherit.
+     */
+    private void capture(int port, Direction direction, CapturedUpstream upstream, String what, boolean network)
+            throws IOException {
+        if (!shared.transport().relaysSockets()) {
+            Channel listener = listen(port, new CaptureInitializer(this, direction, upstream), what, network);
+            synchronized (listeners) {
+                listeners.add(listener);
+            }
+            return;
+        }
+        int handed = inherited == null ? -1 : inherited.takeListener(port);
+        SocketListener listener;
+        if (handed >= 0) {
+            try {
+                listener = SocketListener.adopt(handed, port, this, direction, upstream, shared.group(),
+                        shared.transport());
+            } catch (IOException e) {
+                throw new IOException("cannot take over the listener on port " + port + " (" + what + ") of pod "
+                        + spec.key() + ": " + e.getMessage(), e);
+            }
+            adoptedPorts.add(port);
+        } else {
+            try {
+                listener = SocketListener.bind(namespace, port, this, direction, upstream, shared.group(),
+                        shared.transport());
+            } catch (IOException e) {
+                throw new IOException("cannot listen on port " + port + " (" + what + ") in " + spec.netns() + ": "
+                        + e.getMessage(), e);
+            }
+        }
+        synchronized (listeners) {
+            socketListeners.add(listener);
+        }
+        if (network) {
+            try {
+                Transport.keepalive(listener.descriptor(), currentSettings().keepalive());
+            } catch (IOException e) {
+                throw new IOException("cannot set TCP keepalive on the listener on port " + port + " (" + what
+                        + ") in " + spec.netns() + ": " + e.getMessage(), e);
+            }
+            networkSocketListeners.add(listener);
+        }
+    }
+
+    /**
      * Opens (or takes over) the listener on {@code port}. One whose connections come across the network
      * ({@code network}: inbound, tunnel) gets TCP keepalive, which the connections it accepts inherit; the outbound
      * listener's come from the pod's own apps and need none.
@@ -338,6 +394,18 @@ public final class PodCapture implements ConnectionListener {
                 shared.transport().keepalive(ch, keepalive);
             } catch (IOException e) {
                 log.warn("pod {}: cannot change TCP keepalive on {}: {}", spec.key(), ch, e.getMessage());
+            }
+        }
+        synchronized (listeners) {
+            for (SocketListener listener : networkSocketListeners) {
+                if (!socketListeners.contains(listener)) {
+                    continue; // closed
+                }
+                try {
+                    Transport.keepalive(listener.descriptor(), keepalive);
+                } catch (IOException e) {
+                    log.warn("pod {}: cannot change TCP keepalive on {}: {}", spec.key(), listener, e.getMessage());
+                }
             }
         }
     }
@@ -399,6 +467,9 @@ public final class PodCapture implements ConnectionListener {
                     byPort.put(a.getPort(), epoll.fd().intValue());
                 }
             }
+            for (SocketListener listener : socketListeners) {
+                byPort.put(listener.port(), listener.descriptor());
+            }
         }
         return new HandoverSocket.Listeners(namespace.fd(), byPort, null);
     }
@@ -452,7 +523,7 @@ public final class PodCapture implements ConnectionListener {
                 up.close();
                 return;
             }
-            Connection c = Connection.resumed(moved, down, up, this);
+            ChannelConnection c = ChannelConnection.resumed(moved, down, up, this);
             down.pipeline().addLast("idle", new IdleTimeout(c, currentSettings().idleTimeout().toMillis()))
                     .addLast("relay", new Relay(c, true, up));
             up.pipeline().addLast("relay", new Relay(c, false, down));
@@ -462,15 +533,15 @@ public final class PodCapture implements ConnectionListener {
     }
 
     /** Starts tracking a connection just accepted by one of this pod's listeners; call from its initializer. */
-    public Connection track(Channel accepted, Direction direction) {
-        return new Connection(direction, accepted, this);
+    public ChannelConnection track(Channel accepted, Direction direction) {
+        return new ChannelConnection(direction, accepted, this);
     }
 
     /** Holds {@code c} (a captured connection or a stream of this pod's tunnel server) until its downstream closes. */
     @Override
     public void accepted(Connection c) {
         connections.add(c);
-        c.downstream().closeFuture().addListener(f -> {
+        c.whenDownstreamCloses(() -> {
             connections.remove(c);
             if (draining && connections.isEmpty()) {
                 finishDrain();
@@ -539,8 +610,8 @@ public final class PodCapture implements ConnectionListener {
     public void notRedirected(Connection c, String reason) {
         notRedirected.increment();
         shared.node().notRedirected();
-        log.debug("pod {}: closed a connection from {} on {}: {}", spec.key(), c.source(),
-                c.downstream().localAddress(), reason);
+        log.debug("pod {}: closed an {} connection from {}: {}", spec.key(),
+                c.direction().name().toLowerCase(java.util.Locale.ROOT), c.source(), reason);
     }
 
     public DirectionStats stats(Direction d) {
@@ -622,12 +693,18 @@ public final class PodCapture implements ConnectionListener {
 
     private void closeListeners() {
         List<Channel> copy;
+        List<SocketListener> sockets;
         synchronized (listeners) {
             copy = new ArrayList<>(listeners);
             listeners.clear();
+            sockets = new ArrayList<>(socketListeners);
+            socketListeners.clear();
         }
         for (Channel ch : copy) {
             ch.close().awaitUninterruptibly();
+        }
+        for (SocketListener listener : sockets) {
+            listener.close();
         }
     }
 

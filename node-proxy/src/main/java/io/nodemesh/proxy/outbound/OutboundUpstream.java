@@ -7,13 +7,15 @@ import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.inpod.PodUpstream;
 import io.nodemesh.proxy.model.ConnectionPath;
-import io.nodemesh.proxy.relay.Connection;
-import io.nodemesh.proxy.relay.Upstream;
+import io.nodemesh.proxy.relay.ChannelConnection;
+import io.nodemesh.proxy.relay.CapturedUpstream;
+import io.nodemesh.proxy.relay.Way;
 import io.nodemesh.proxy.route.EndpointLoad;
 import io.nodemesh.proxy.route.Route;
 import io.nodemesh.proxy.route.RouteDecider;
 import io.nodemesh.proxy.route.RouteDenied;
 import io.nodemesh.proxy.tunnel.TunnelUpstream;
+import java.net.InetSocketAddress;
 import java.util.function.Supplier;
 
 /**
@@ -24,7 +26,7 @@ import java.util.function.Supplier;
  * destination pod's inbound capture takes it there). A denied route fails the connect without a socket, and the
  * client gets a reset.
  */
-public final class OutboundUpstream implements Upstream {
+public final class OutboundUpstream implements CapturedUpstream {
 
     private final Supplier<MeshSnapshot> snapshot;
     private final RouteDecider decider;
@@ -53,25 +55,26 @@ public final class OutboundUpstream implements Upstream {
     }
 
     @Override
-    public ChannelFuture connect(Connection connection, EventLoop loop, ChannelHandler handler) {
-        Route route = decider.decide(snapshot.get(), source, connection.destination());
+    public Way way(InetSocketAddress client, InetSocketAddress destination) {
+        Route route = decider.decide(snapshot.get(), source, destination);
         EndpointLoad.Lease lease = route.lease();
-        if (lease != null) {
-            // The endpoint's count falls when the app's connection closes, whatever happened upstream.
-            connection.downstream().closeFuture().addListener(f -> lease.release());
-        }
+        // The endpoint's count falls when the app's connection closes, whatever happened upstream.
+        Runnable release = lease == null ? null : lease::release;
         return switch (route) {
-            case Route.Passthrough p -> direct(connection).connect(connection, loop, handler);
-            case Route.Direct d -> direct(connection).connect(connection, d.address(), loop, handler);
-            case Route.Tunnel t -> tunnel != null ? tunnel.connect(connection, t.identity(), t.address(), loop, handler)
-                    : direct(connection).connect(connection, t.address(), loop, handler);
-            case Route.Deny d -> connection.downstream().newFailedFuture(new RouteDenied(d.reason()));
+            case Route.Passthrough p -> new Way.Plain(direct, destination, plaintext, release);
+            case Route.Direct d -> new Way.Plain(direct, d.address(), plaintext, release);
+            case Route.Tunnel t -> tunnel != null ? new Way.Tunnel(t.identity(), t.address(), release)
+                    : new Way.Plain(direct, t.address(), plaintext, release);
+            case Route.Deny d -> new Way.Refused(d.reason(), null);
         };
     }
 
-    /** Plain TCP from the pod, recorded as the connection's path (a tunnel stream records its own on success). */
-    private PodUpstream direct(Connection connection) {
-        connection.path(plaintext);
-        return direct;
+    @Override
+    public ChannelFuture connect(ChannelConnection connection, Way way, EventLoop loop, ChannelHandler handler) {
+        return switch (way) {
+            case Way.Plain p -> p.via().connect(connection, p.address(), loop, handler);
+            case Way.Tunnel t -> tunnel.connect(connection, t.identity(), t.address(), loop, handler);
+            case Way.Refused r -> connection.downstream().newFailedFuture(new RouteDenied(r.reason()));
+        };
     }
 }

@@ -1,39 +1,24 @@
 package io.nodemesh.proxy.relay;
 
-import io.netty.buffer.Unpooled;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.ChannelOutboundBuffer;
-import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannelConfig;
-import io.netty.channel.unix.Socket;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.nodemesh.linux.Descriptors;
+import io.netty.channel.EventLoop;
 import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.Side;
-import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
- * One captured connection: the accepted (downstream) channel, the upstream channel the proxy opened
- * for it, what was moved each way and how it ended. Its state is mutated only on the downstream channel's event
- * loop; other threads only read the volatile fields for the admin API or ask for a close through
- * {@link #closeFromAnyThread}. A TCP upstream is registered on the same loop, so nothing hops; a tunnel stream lives
- * on its pooled connection's loop, which may be another, and what its side reports (a failure, a half-close, its
- * close) is handed over to the downstream's loop. Each byte counter has one writer: the side that reads those bytes.
+ * One captured connection as telemetry, the admin API, the drain and the handover see it: who opened it, where it was
+ * going, how it crosses between the proxies, what was moved each way and how it ended. How its bytes are moved is the
+ * subclass's: {@link ChannelConnection} between Netty channels (tunnel streams, and every transport),
+ * {@link SocketConnection} between two plain sockets on the epoll loop, below Netty's channel API. Its state is mutated
+ * only on its event loop ({@link #loop}); other threads read the volatile fields or ask through
+ * {@link #closeFromAnyThread}. Each byte counter has one writer: the side that reads those bytes.
  */
-public final class Connection {
+public abstract class Connection {
 
     private final Direction direction;
-    private final Channel downstream;
     private final ConnectionListener listener;
     private final long openedAtMillis;
     private final long openedAtNanos;
@@ -43,65 +28,62 @@ public final class Connection {
     private volatile ConnectionPath path;
     private volatile long bytesFromSource;
     private volatile long bytesToSource;
-    private volatile Channel upstream;
     private Outcome outcome;
     /** Whose failure set {@link #outcome}, where it was one side's; null otherwise. */
     private Side endedBy;
-    private int openChannels = 1;
-    private boolean downstreamOutputShut;
-    private boolean upstreamOutputShut;
     private boolean reported;
     private volatile boolean openReported;
-    /** A handover has turned reading off on both sides; nothing may turn it on again but {@link #thaw}. */
-    private volatile boolean frozen;
-    /** Its sockets went to the next proxy: closing its channels here ends nothing, and nothing is reported here. */
-    private boolean movedAway;
 
     /**
-     * Tracks {@code downstream}, which was just accepted by a capture listener (or is a tunnel stream just accepted by a
-     * tunnel server), and tells {@code listener} of it.
+     * @param openedAtMillis when it was accepted: now, or by the proxy it was handed over from, so that its duration
+     *        counts its whole life
      */
-    public Connection(Direction direction, Channel downstream, ConnectionListener listener) {
-        this(direction, downstream, listener, System.currentTimeMillis());
-    }
-
-    private Connection(Direction direction, Channel downstream, ConnectionListener listener, long openedAtMillis) {
+    protected Connection(Direction direction, ConnectionListener listener, long openedAtMillis) {
         this.direction = direction;
-        this.downstream = downstream;
         this.listener = listener;
         this.openedAtMillis = openedAtMillis;
-        // Its age as a duration, so that a connection resumed from another proxy reports its whole life.
         this.openedAtNanos = System.nanoTime() - Math.max(0, System.currentTimeMillis() - openedAtMillis) * 1_000_000L;
-        downstream.closeFuture().addListener(f -> channelClosed());
+    }
+
+    /** Tells the listener of the connection; the subclass calls it once its own fields are set. */
+    protected final void announce() {
         listener.accepted(this);
     }
 
     /**
-     * A relay another proxy handed over ({@code moved}), its sockets now {@code downstream} and {@code upstream}
-     * (registered on one loop, reading off): tracked with its first proxy's start time, counters and path, its
-     * opening already reported there, so that telemetry counts it once, when it ends here. Call on that loop; the
-     * caller installs the {@link Relay}s and turns reading on.
+     * Takes over what the proxy before this one knew of {@code moved}: its ends, path and counters, its opening
+     * reported there (so that telemetry counts it once, when it ends here).
      */
-    public static Connection resumed(MovedConnection moved, Channel downstream, Channel upstream,
-                                     ConnectionListener listener) {
-        Connection c = new Connection(moved.direction(), downstream, listener, moved.openedAtMillis());
-        c.source = moved.source();
-        c.destination = moved.destination();
-        c.path = moved.path();
-        c.bytesFromSource = moved.bytesFromSource();
-        c.bytesToSource = moved.bytesToSource();
-        c.openReported = true;
-        c.upstreamConnected(upstream);
-        listener.resumed(c);
-        return c;
+    protected final void takeOver(MovedConnection moved) {
+        source = moved.source();
+        destination = moved.destination();
+        path = moved.path();
+        bytesFromSource = moved.bytesFromSource();
+        bytesToSource = moved.bytesToSource();
+        openReported = true;
     }
+
+    protected final ConnectionListener listener() {
+        return listener;
+    }
+
+    /** The event loop that owns this connection's state. */
+    public abstract EventLoop loop();
+
+    /** Runs {@code action} once, when the downstream side (the one the proxy accepted) has closed. */
+    public abstract void whenDownstreamCloses(Runnable action);
+
+    /** Closes both sides now (idle timeout, drain deadline, a tunnel stream refused) with {@code why}. Call on its loop. */
+    public abstract void close(Outcome why);
+
+    /**
+     * Takes this relay out of the proxy for the next one (docs/upgrade.md). Completes with null when it cannot move;
+     * it then finishes here.
+     */
+    public abstract CompletableFuture<MovedConnection> moveOut(String pod, long limitMillis);
 
     public Direction direction() {
         return direction;
-    }
-
-    public Channel downstream() {
-        return downstream;
     }
 
     /** The peer that opened the connection, once known. */
@@ -139,14 +121,9 @@ public final class Connection {
         return openedAtMillis;
     }
 
-    /** Records the original destination; from now on the connection counts as opened. */
-    public void opened(InetSocketAddress originalDestination) {
-        opened(inet(downstream.remoteAddress()), originalDestination);
-    }
-
     /**
-     * Records the source and the destination when the downstream channel's peer is not the source: a tunnel stream,
-     * whose client is named by the tunnel's {@code forwarded} header.
+     * Records where the connection came from and where it was going; from now on it counts as opened. A tunnel
+     * stream's source is its client, named by the tunnel's {@code forwarded} header.
      */
     public void opened(InetSocketAddress source, InetSocketAddress destination) {
         this.source = source;
@@ -164,27 +141,10 @@ public final class Connection {
         this.openReported = taken;
     }
 
-    /** The connection had no original destination: it is closed and counted apart, never reported. */
-    public void notRedirected(String reason) {
-        this.source = inet(downstream.remoteAddress());
+    /** The connection from {@code source} had no original destination: counted apart, never reported. */
+    protected final void notRedirectedFrom(InetSocketAddress source, String reason) {
+        this.source = source;
         listener.notRedirected(this, reason);
-        downstream.close();
-    }
-
-    /** The channel being connected upstream, so that a close reaches it even before it connects; see {@link Upstream}. */
-    public void upstreamConnecting(Channel channel) {
-        this.upstream = channel;
-    }
-
-    /**
-     * The upstream channel connected; the connection is finished only when it has closed too. Call on the downstream's
-     * loop (the relay's {@link UpstreamConnector} does, and so does the tunnel's server side, whose downstream is the
-     * stream).
-     */
-    public void upstreamConnected(Channel channel) {
-        this.upstream = channel;
-        openChannels++;
-        channel.closeFuture().addListener(f -> channelClosed());
     }
 
     void countFromSource(int bytes) {
@@ -203,7 +163,7 @@ public final class Connection {
     /** {@link #fail(Outcome)}, and that it was {@code side}'s failure (null: no one side's). */
     void fail(Outcome why, Side side) {
         if (!onLoop()) {
-            downstream.eventLoop().execute(() -> fail(why, side));
+            loop().execute(() -> fail(why, side));
             return;
         }
         if (outcome == null) {
@@ -212,272 +172,39 @@ public final class Connection {
         }
     }
 
+    /** Whether a failure was recorded: the connection is ending. */
+    final boolean failed() {
+        return outcome != null;
+    }
+
     /** Whose failure ended the connection ({@link Side}), or null: it ended normally, or not by one side's failure. */
     public Side endedBy() {
         return endedBy;
     }
 
-    /** One side's output was shut down after a half-close; closes both once both directions are done. */
-    void outputShut(boolean downstreamSide) {
-        if (!onLoop()) {
-            downstream.eventLoop().execute(() -> outputShut(downstreamSide));
-            return;
-        }
-        if (downstreamSide) {
-            downstreamOutputShut = true;
-        } else {
-            upstreamOutputShut = true;
-        }
-        Channel up = upstream;
-        if (downstreamOutputShut && upstreamOutputShut) {
-            downstream.close();
-            if (up != null) {
-                up.close();
-            }
-        } else if (up != null) {
-            lastFinCloses(downstreamSide ? downstream : up, downstreamSide ? up : downstream);
-        }
-    }
-
-    /**
-     * {@code shut}'s output was just shut because {@code other}'s input ended, so the FIN still to come from
-     * {@code shut}'s peer ends the connection both ways. When both are sockets, that FIN can close {@code shut} outright
-     * ({@link Relay#channelInactive} then closes {@code other} once flushed, and its close sends the FIN): the same
-     * packets as a half-close followed by two closes, with two system calls fewer per connection. Netty's half-close
-     * of a socket whose peer's FIN answers ours fails with ENOTCONN, the socket being gone already, and builds a
-     * {@code NotYetConnectedException} with its stack trace for it; this path builds none (RESULTS.md, churn). A
-     * tunnel stream (not a {@link DuplexChannel}) keeps the half-close: its close would reset the stream, not end it.
-     */
-    private static void lastFinCloses(Channel shut, Channel other) {
-        if (shut.config() instanceof SocketChannelConfig config && other instanceof DuplexChannel) {
-            config.setAllowHalfClosure(false);
-        }
-    }
-
-    /** Closes both sides with RST (SO_LINGER 0) so that neither peer waits on a connection that is gone. */
-    void reset(Outcome why) {
-        reset(why, null);
-    }
-
-    /** {@link #reset(Outcome)} for {@code side}'s failure. */
-    void reset(Outcome why, Side side) {
-        if (!onLoop()) {
-            downstream.eventLoop().execute(() -> reset(why, side));
-            return;
-        }
-        fail(why, side);
-        abort(downstream);
-        Channel up = upstream;
-        if (up != null) {
-            abort(up);
-        }
-    }
-
-    /** Closes both sides now (idle timeout, drain deadline, a tunnel stream refused) with {@code why}. */
-    public void close(Outcome why) {
-        if (!onLoop()) {
-            downstream.eventLoop().execute(() -> close(why));
-            return;
-        }
-        fail(why);
-        downstream.close();
-        Channel up = upstream;
-        if (up != null) {
-            up.close();
-        }
-    }
-
     /** Asks the event loop to close both sides with {@code why} (from the drain timer, for instance). */
     public void closeFromAnyThread(Outcome why) {
-        downstream.eventLoop().execute(() -> close(why));
-    }
-
-    /** Turns reading on for {@code ch} unless its input is already shut down (nothing left to read). */
-    static void resumeReading(Channel ch) {
-        if (ch instanceof DuplexChannel d && d.isInputShutdown()) {
-            return;
-        }
-        ch.config().setAutoRead(true);
-    }
-
-    /** Closes {@code ch} once everything already written to it has been flushed. */
-    static void closeOnFlush(Channel ch) {
-        if (ch.isActive()) {
-            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-        } else {
-            ch.close();
-        }
-    }
-
-    /** Sends FIN on {@code ch} once everything already written to it has been flushed. */
-    void shutdownOutputOnFlush(Channel ch, boolean downstreamSide) {
-        if (!ch.isActive()) {
-            return;
-        }
-        ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
-            if (!written.isSuccess()) {
-                close(Outcome.ERROR);
-            } else if (ch instanceof Http2StreamChannel stream) {
-                // A tunnel stream's FIN is an empty DATA frame that ends the stream.
-                stream.writeAndFlush(new DefaultHttp2DataFrame(true)).addListener(shut -> outputShut(downstreamSide));
-            } else if (ch instanceof EpollSocketChannel epoll && epoll.fd() instanceof Socket socket) {
-                finOnEpoll(socket, downstreamSide);
-            } else if (ch instanceof DuplexChannel duplex) {
-                duplex.shutdownOutput().addListener(shut -> outputShut(downstreamSide));
-            } else {
-                ch.close();
-            }
-        });
+        loop().execute(() -> close(why));
     }
 
     /**
-     * Sends FIN with {@code shutdown(2)} on the epoll socket itself. Netty's {@code shutdownOutput()} does the same call
-     * but first builds a {@code ChannelOutputShutdownException}, stack trace and all, for every connection, to fail
-     * writes still queued; here there are none (this runs once everything written has been flushed, and nothing is
-     * written after the FIN). Under churn those stack traces were about 1.5 % of the proxy's CPU (RESULTS.md, churn).
-     * {@link Socket#shutdown} records the shut output, so the channel's {@code isOutputShutdown()} says so as after
-     * Netty's path; a socket already gone fails the call, and like a failed {@code shutdownOutput()} that only means
-     * the close follows.
+     * Both sides are closed: tells the listener how it ended, once, unless it was never redirected (nothing to report)
+     * or it {@code movedAway} (the next proxy reports it, when it ends there). Call on its loop.
      */
-    private void finOnEpoll(Socket socket, boolean downstreamSide) {
-        try {
-            socket.shutdown(false, true);
-        } catch (IOException | RuntimeException alreadyGone) {
-            // As with Netty's path, whose failure the listener ignored: the side counts as shut, the close follows.
-        }
-        outputShut(downstreamSide);
-    }
-
-    private static void abort(Channel ch) {
-        if (ch.isOpen()) {
-            try {
-                ch.config().setOption(ChannelOption.SO_LINGER, 0);
-            } catch (RuntimeException ignored) {
-                // The socket may already be half gone; a plain close is the best left to do.
-            }
-            ch.close();
-        }
-    }
-
-    private void channelClosed() {
-        if (!onLoop()) {
-            downstream.eventLoop().execute(this::channelClosed);
-            return;
-        }
-        if (--openChannels > 0 || reported) {
+    protected final void finished(boolean movedAway) {
+        if (reported) {
             return;
         }
         reported = true;
-        if (movedAway) {
-            return; // the next proxy reports it, when it ends there
-        }
-        if (destination == null) {
-            return; // never redirected or never got that far: counted as such, not a connection
+        if (movedAway || destination == null) {
+            return;
         }
         listener.closed(this, outcome == null ? Outcome.OK : outcome, System.nanoTime() - openedAtNanos);
     }
 
-    /** Whether a handover has stopped this connection's reads (a relay must not turn them on again). */
-    boolean frozen() {
-        return frozen;
-    }
-
-    /**
-     * Takes this relay out of the proxy for the next one (docs/upgrade.md), on its loop: turns reading off on both
-     * sides and waits, up to {@code limitMillis}, until neither side's outbound buffer holds a byte (the relay holds no
-     * read it has not written, so then the proxy holds none of the connection's bytes: what is in flight is in the
-     * kernel's socket buffers and moves with the sockets). Then it duplicates both descriptors, takes the relays out
-     * and closes its channels: a plain {@code close(2)} of one of several references, no FIN, no RST (SO_LINGER is
-     * never set on a relay that is still running). Completes with null, reading on again, when the connection cannot
-     * move: not two epoll TCP sockets (a tunnel stream's bytes live in the TLS session), not relaying yet, half-closed
-     * either way, ended, or still holding bytes at the limit; the drain then lets it finish here.
-     */
-    public CompletableFuture<MovedConnection> moveOut(String pod, long limitMillis) {
-        CompletableFuture<MovedConnection> out = new CompletableFuture<>();
-        downstream.eventLoop().execute(() -> {
-            if (!movable()) {
-                out.complete(null);
-                return;
-            }
-            frozen = true;
-            downstream.config().setAutoRead(false);
-            upstream.config().setAutoRead(false);
-            awaitEmpty(pod, out, System.nanoTime() + limitMillis * 1_000_000L);
-        });
-        return out;
-    }
-
-    private void awaitEmpty(String pod, CompletableFuture<MovedConnection> out, long deadlineNanos) {
-        if (!movable()) {
-            thaw(out);
-        } else if (pendingBytes(downstream) == 0 && pendingBytes(upstream) == 0) {
-            takeOut(pod, out);
-        } else if (System.nanoTime() - deadlineNanos > 0) {
-            thaw(out);
-        } else {
-            downstream.eventLoop().schedule(() -> awaitEmpty(pod, out, deadlineNanos), 1, TimeUnit.MILLISECONDS);
-        }
-    }
-
-    private void thaw(CompletableFuture<MovedConnection> out) {
-        frozen = false;
-        if (downstream.isActive() && upstream.isActive()) {
-            resumeReading(downstream);
-            resumeReading(upstream);
-        }
-        out.complete(null);
-    }
-
-    private void takeOut(String pod, CompletableFuture<MovedConnection> out) {
-        int down;
-        int up;
-        try {
-            down = Descriptors.duplicate(((EpollSocketChannel) downstream).fd().intValue());
-        } catch (IOException e) {
-            thaw(out);
-            return;
-        }
-        try {
-            up = Descriptors.duplicate(((EpollSocketChannel) upstream).fd().intValue());
-        } catch (IOException e) {
-            Descriptors.close(down);
-            thaw(out);
-            return;
-        }
-        movedAway = true;
-        // Out of the pipelines first: their channelInactive would close the peer on flush, which is harmless, and
-        // report nothing, but the connection is no longer this proxy's to act on.
-        downstream.pipeline().remove(Relay.class);
-        upstream.pipeline().remove(Relay.class);
-        downstream.close();
-        upstream.close();
-        out.complete(new MovedConnection(pod, direction, source, destination, path, openedAtMillis, bytesFromSource,
-                bytesToSource, down, up));
-    }
-
-    /** Both sides plain epoll TCP, relaying, open both ways, nothing failed: a connection that can move. */
-    private boolean movable() {
-        Channel up = upstream;
-        return outcome == null && !movedAway && destination != null
-                && downstream instanceof EpollSocketChannel d && up instanceof EpollSocketChannel u
-                && d.isActive() && u.isActive() && openChannels == 2
-                && !d.isInputShutdown() && !d.isOutputShutdown() && !u.isInputShutdown() && !u.isOutputShutdown()
-                && !downstreamOutputShut && !upstreamOutputShut
-                && d.pipeline().get(Relay.class) != null && u.pipeline().get(Relay.class) != null;
-    }
-
-    private static long pendingBytes(Channel ch) {
-        ChannelOutboundBuffer buffer = ch.unsafe().outboundBuffer();
-        return buffer == null ? 0 : buffer.totalPendingWriteBytes();
-    }
-
     /** Whether this thread may touch the connection's state; allocates nothing. */
-    private boolean onLoop() {
-        return downstream.eventLoop().inEventLoop();
-    }
-
-    private static InetSocketAddress inet(SocketAddress a) {
-        return a instanceof InetSocketAddress i ? i : new InetSocketAddress(0);
+    protected final boolean onLoop() {
+        return loop().inEventLoop();
     }
 
     @Override

@@ -22,13 +22,13 @@ public final class IdleTimeout extends ChannelDuplexHandler {
     /** Looks per timeout: a connection idle for the timeout is closed within 1/CHECKS of it. */
     static final int CHECKS = 4;
 
-    private final Connection connection;
+    private final ChannelConnection connection;
     private final long checkNanos;
     private boolean active;
     private int quietChecks;
     private Future<?> check;
 
-    public IdleTimeout(Connection connection, long timeoutMillis) {
+    public IdleTimeout(ChannelConnection connection, long timeoutMillis) {
         this.connection = connection;
         this.checkNanos = Math.max(1, TimeUnit.MILLISECONDS.toNanos(timeoutMillis) / CHECKS);
     }

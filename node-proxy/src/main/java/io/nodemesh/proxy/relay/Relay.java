@@ -24,7 +24,7 @@ public final class Relay extends ChannelInboundHandlerAdapter {
 
     private static final Logger log = LoggerFactory.getLogger(Relay.class);
 
-    private final Connection connection;
+    private final ChannelConnection connection;
     private final boolean fromSource;
     private final Channel peer;
 
@@ -33,7 +33,7 @@ public final class Relay extends ChannelInboundHandlerAdapter {
      * @param fromSource whether this handler's channel is the downstream (the side that opened the connection)
      * @param peer the other side's channel
      */
-    public Relay(Connection connection, boolean fromSource, Channel peer) {
+    public Relay(ChannelConnection connection, boolean fromSource, Channel peer) {
         this.connection = connection;
         this.fromSource = fromSource;
         this.peer = peer;
@@ -76,11 +76,11 @@ public final class Relay extends ChannelInboundHandlerAdapter {
             return; // being handed over: reading stays off until it moves or thaws
         }
         if (peer.eventLoop().inEventLoop()) {
-            Connection.resumeReading(peer);
+            ChannelConnection.resumeReading(peer);
         } else {
             peer.eventLoop().execute(() -> {
                 if (self.isWritable() && !connection.frozen()) {
-                    Connection.resumeReading(peer);
+                    ChannelConnection.resumeReading(peer);
                 }
             });
         }
@@ -104,7 +104,7 @@ public final class Relay extends ChannelInboundHandlerAdapter {
             connection.reset(CarrierLoss.of(stream.parent()), fromSource ? Side.DOWNSTREAM : Side.UPSTREAM);
             return;
         }
-        Connection.closeOnFlush(peer);
+        ChannelConnection.closeOnFlush(peer);
     }
 
     @Override
@@ -129,6 +129,6 @@ public final class Relay extends ChannelInboundHandlerAdapter {
         log.debug("{}: {} side failed", connection, side, cause);
         connection.fail(Outcome.ERROR, side);
         ctx.close();
-        Connection.closeOnFlush(peer);
+        ChannelConnection.closeOnFlush(peer);
     }
 }

@@ -19,5 +19,5 @@ public interface Upstream {
      * connects. A failed future's cause says why ({@link Outcomes#ofConnectFailure}); a refusal decided without a
      * channel fails the downstream's own future.
      */
-    ChannelFuture connect(Connection connection, EventLoop loop, ChannelHandler handler);
+    ChannelFuture connect(ChannelConnection connection, EventLoop loop, ChannelHandler handler);
 }

@@ -28,7 +28,7 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter implem
 
     private static final Logger log = LoggerFactory.getLogger(UpstreamConnector.class);
 
-    private final Connection connection;
+    private final ChannelConnection connection;
     private final Upstream upstream;
     private ChannelHandlerContext ctx;
     private ArrayDeque<Object> early;
@@ -38,7 +38,7 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter implem
      * @param connection the connection being set up
      * @param upstream how to reach the destination
      */
-    public UpstreamConnector(Connection connection, Upstream upstream) {
+    public UpstreamConnector(ChannelConnection connection, Upstream upstream) {
         this.connection = connection;
         this.upstream = upstream;
     }
@@ -116,7 +116,7 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter implem
         if (earlyInputShutdown) {
             pipeline.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
         }
-        Connection.resumeReading(up);
-        Connection.resumeReading(downstream);
+        ChannelConnection.resumeReading(up);
+        ChannelConnection.resumeReading(downstream);
     }
 }

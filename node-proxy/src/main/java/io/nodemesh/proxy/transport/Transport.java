@@ -11,6 +11,7 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
@@ -22,10 +23,12 @@ import io.nodemesh.linux.OriginalDestination;
 import io.nodemesh.linux.SocketOptions;
 import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.inpod.NamespacedChannelFactory;
+import io.nodemesh.proxy.relay.UpstreamSockets;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.util.function.Consumer;
+import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -157,11 +160,68 @@ public final class Transport {
     }
 
     /**
+     * Whether captured connections with a plain way are relayed between sockets below Netty's channel API
+     * ({@code relay.SocketConnection}): on epoll, whose loops take such sockets as they are.
+     */
+    public boolean relaysSockets() {
+        return kind == TransportKind.EPOLL;
+    }
+
+    /**
+     * The upstream sockets of {@code relay.SocketConnection}s from the pod in {@code ns}: made inside it, marked with
+     * {@code mark} and given TCP keepalive as {@code keepalive} says before they connect, as
+     * {@link #socketChannels} makes channels; null where this transport does not relay sockets.
+     */
+    public UpstreamSockets upstreamSockets(NetworkNamespace ns, int mark, Supplier<TcpKeepalive> keepalive,
+                                           IntSupplier connectTimeoutMillis) {
+        if (!relaysSockets()) {
+            return null;
+        }
+        return new UpstreamSockets() {
+            @Override
+            public Socket open(InetSocketAddress destination) throws IOException {
+                Socket socket;
+                try {
+                    socket = ns.call(Socket::newSocketStream);
+                } catch (IOException | RuntimeException e) {
+                    throw e;
+                } catch (Exception e) {
+                    throw new IOException("cannot create a socket in " + ns + ": " + e.getMessage(), e);
+                }
+                try {
+                    int fd = socket.intValue();
+                    SocketOptions.setMark(fd, mark);
+                    TcpKeepalive k = keepalive.get();
+                    if (k.enabled()) {
+                        setKeepalive(fd, k);
+                    }
+                    socket.setTcpNoDelay(true);
+                } catch (IOException | RuntimeException e) {
+                    socket.close();
+                    throw new IOException("cannot set the mark 0x" + Integer.toHexString(mark)
+                            + " (SO_MARK) and TCP keepalive on a new socket in " + ns + ", so it was closed unused: "
+                            + e.getMessage(), e);
+                }
+                return socket;
+            }
+
+            @Override
+            public int connectTimeoutMillis() {
+                return connectTimeoutMillis.getAsInt();
+            }
+        };
+    }
+
+    /**
      * Sets (or, when it is off, clears) TCP keepalive on the listening channel {@code listener}: the connections it
      * accepts from then on inherit it from the kernel, with no system call of their own.
      */
     public void keepalive(Channel listener, TcpKeepalive keepalive) throws IOException {
-        int fd = fd(listener);
+        keepalive(fd(listener), keepalive);
+    }
+
+    /** {@link #keepalive(Channel, TcpKeepalive)} for the listening socket {@code fd}. */
+    public static void keepalive(int fd, TcpKeepalive keepalive) throws IOException {
         if (keepalive.enabled()) {
             setKeepalive(fd, keepalive);
         } else {

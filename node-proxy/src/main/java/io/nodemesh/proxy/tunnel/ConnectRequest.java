@@ -16,7 +16,7 @@ import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.SpiffeId;
-import io.nodemesh.proxy.relay.Connection;
+import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.Outcomes;
 import io.nodemesh.proxy.relay.Relay;
@@ -71,7 +71,7 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
         SpiffeId peer = path == null ? null : path.sourcePrincipal();
         InetSocketAddress client = client(headers, stream);
         String denied = authorizer.deny(peer, client, destination);
-        Connection connection = new Connection(Direction.INBOUND, stream, listener);
+        ChannelConnection connection = new ChannelConnection(Direction.INBOUND, stream, listener);
         connection.path(path);
         connection.opened(client, destination);
         if (denied != null) {
@@ -84,7 +84,7 @@ final class ConnectRequest extends ChannelInboundHandlerAdapter {
                 (ChannelFuture connect) -> connected(ctx, connection, connect));
     }
 
-    private void connected(ChannelHandlerContext ctx, Connection connection, ChannelFuture connect) {
+    private void connected(ChannelHandlerContext ctx, ChannelConnection connection, ChannelFuture connect) {
         Channel stream = ctx.channel();
         if (!connect.isSuccess()) {
             Outcome outcome = Outcomes.ofConnectFailure(connect.cause());

@@ -7,7 +7,7 @@ import io.netty.channel.DefaultChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.nodemesh.proxy.model.SpiffeId;
-import io.nodemesh.proxy.relay.Connection;
+import io.nodemesh.proxy.relay.ChannelConnection;
 import java.net.InetSocketAddress;
 
 /**
@@ -40,8 +40,8 @@ public final class TunnelUpstream {
      * loop, which may be another: the relay hands work across), reading off, {@code handler} last, and the
      * connection's path is the tunnel connection's (its far end, the identities both ends proved).
      */
-    public ChannelFuture connect(Connection connection, SpiffeId destination, InetSocketAddress address, EventLoop loop,
-                                 ChannelHandler handler) {
+    public ChannelFuture connect(ChannelConnection connection, SpiffeId destination, InetSocketAddress address,
+                                 EventLoop loop, ChannelHandler handler) {
         StreamPromise promise = new StreamPromise(connection.downstream(), loop);
         pool.openStream(new TunnelKey(source, destination, address), connection.source(), loop, handler)
                 .addListener(f -> {

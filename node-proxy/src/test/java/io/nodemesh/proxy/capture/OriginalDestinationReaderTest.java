@@ -8,6 +8,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.nodemesh.linux.NativeException;
 import io.nodemesh.proxy.LeakGuard;
 import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.RecordingListener;
 import io.nodemesh.proxy.transport.Transport;
@@ -38,7 +39,7 @@ class OriginalDestinationReaderTest {
 
     @Test
     void aConnectionWhoseSocketTheTransportCannotReachIsClosedAndCountedNotRelayed() {
-        Connection connection = new Connection(Direction.OUTBOUND, accepted, listener);
+        ChannelConnection connection = new ChannelConnection(Direction.OUTBOUND, accepted, listener);
         Transport epoll = Transport.select(TransportKind.EPOLL, notice -> { });
         ActivationSeen relay = new ActivationSeen();
         accepted.pipeline().addLast(new OriginalDestinationReader(connection, epoll::originalDestination), relay);
@@ -57,7 +58,7 @@ class OriginalDestinationReaderTest {
 
     @Test
     void aRedirectedConnectionOpensWithItsOriginalDestinationAndTheReaderStepsAside() {
-        Connection connection = new Connection(Direction.OUTBOUND, accepted, listener);
+        ChannelConnection connection = new ChannelConnection(Direction.OUTBOUND, accepted, listener);
         ActivationSeen next = new ActivationSeen();
         accepted.pipeline().addLast(new OriginalDestinationReader(connection, ch -> ORIGINAL), next);
 
@@ -72,7 +73,7 @@ class OriginalDestinationReaderTest {
 
     @Test
     void noConntrackTranslationMeansNotRedirected() {
-        Connection connection = new Connection(Direction.INBOUND, accepted, listener);
+        ChannelConnection connection = new ChannelConnection(Direction.INBOUND, accepted, listener);
         ActivationSeen next = new ActivationSeen();
         accepted.pipeline().addLast(new OriginalDestinationReader(connection, ch -> {
             throw new NativeException("getsockopt(SO_ORIGINAL_DST)", NativeException.ENOENT);
@@ -96,7 +97,7 @@ class OriginalDestinationReaderTest {
             }
         };
         try {
-            Connection connection = new Connection(Direction.OUTBOUND, dialledDirectly, listener);
+            ChannelConnection connection = new ChannelConnection(Direction.OUTBOUND, dialledDirectly, listener);
             ActivationSeen next = new ActivationSeen();
             // conntrack answers for an untranslated connection too: with the address it was sent to.
             dialledDirectly.pipeline().addLast(new OriginalDestinationReader(connection,

@@ -14,6 +14,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.RecordingListener;
 import java.net.InetAddress;
@@ -69,7 +70,7 @@ class UpstreamBootstrapsTest {
             InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
             PodUpstream upstream = new PodUpstream(bootstraps::on);
             ChannelHandler relay = new ChannelInboundHandlerAdapter();
-            Connection connection = new Connection(Direction.OUTBOUND, new EmbeddedChannel(), new RecordingListener());
+            ChannelConnection connection = new ChannelConnection(Direction.OUTBOUND, new EmbeddedChannel(), new RecordingListener());
 
             ChannelFuture connect = onLoop(() -> upstream.connect(connection, address, loop, relay));
 

@@ -32,7 +32,7 @@ class IdleTimeoutTest {
     void wire() {
         downstream = new EmbeddedChannel();
         downstream.freezeTime();
-        Connection connection = new Connection(Direction.INBOUND, downstream, listener);
+        ChannelConnection connection = new ChannelConnection(Direction.INBOUND, downstream, listener);
         connection.opened(new InetSocketAddress("10.77.0.3", 8080));
         downstream.pipeline().addLast(new IdleTimeout(connection, TIMEOUT_MILLIS));
     }

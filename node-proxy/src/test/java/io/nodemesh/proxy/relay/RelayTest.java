@@ -35,13 +35,13 @@ class RelayTest {
     private final RecordingListener listener = new RecordingListener();
     private HalfClosableChannel downstream;
     private HalfClosableChannel upstream;
-    private Connection connection;
+    private ChannelConnection connection;
 
     @BeforeEach
     void wire() {
         downstream = new HalfClosableChannel();
         upstream = new HalfClosableChannel();
-        connection = new Connection(Direction.OUTBOUND, downstream, listener);
+        connection = new ChannelConnection(Direction.OUTBOUND, downstream, listener);
         connection.opened(DESTINATION);
         connection.upstreamConnecting(upstream);
         connection.upstreamConnected(upstream);

@@ -35,7 +35,7 @@ class UpstreamConnectorTest {
 
     private final Recorder recorder = new Recorder();
     private final EmbeddedChannel downstream = new EmbeddedChannel();
-    private final Connection connection = new Connection(Direction.OUTBOUND, downstream, recorder);
+    private final ChannelConnection connection = new ChannelConnection(Direction.OUTBOUND, downstream, recorder);
     private EmbeddedChannel upstream;
     private ChannelPromise pending;
 

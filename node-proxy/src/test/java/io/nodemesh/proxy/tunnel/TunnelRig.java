@@ -13,6 +13,7 @@ import io.nodemesh.proxy.inpod.PodUpstream;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.SpiffeId;
+import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.ConnectionListener;
 import io.nodemesh.proxy.relay.UpstreamConnector;
@@ -92,7 +93,7 @@ final class TunnelRig implements AutoCloseable {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        Connection connection = new Connection(Direction.OUTBOUND, ch, front);
+                        ChannelConnection connection = new ChannelConnection(Direction.OUTBOUND, ch, front);
                         connection.opened(target);
                         ch.pipeline().addLast(new UpstreamConnector(connection,
                                 (c, loop, relay) -> tunnel.connect(c, DESTINATION, c.destination(), loop, relay)));
