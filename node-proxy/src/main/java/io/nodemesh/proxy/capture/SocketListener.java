@@ -32,6 +32,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Locale;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,9 +49,6 @@ public final class SocketListener implements EpollIoHandle {
 
     private static final Logger log = LoggerFactory.getLogger(SocketListener.class);
 
-    /** Accepts per readiness before the loop moves on, as Netty's server channels read at most 16 per loop turn. */
-    private static final int ACCEPTS_PER_WAKEUP = 16;
-
     private final Socket socket;
     private final int port;
     private final PodCapture pod;
@@ -62,6 +60,7 @@ public final class SocketListener implements EpollIoHandle {
     /** Netty's form of an accepted peer's address: its length, then the address, scope and port. */
     private final byte[] acceptedAddress = new byte[26];
     private IoRegistration registration;
+    private long lastAcceptWarning;
 
     private SocketListener(Socket socket, int port, PodCapture pod, Direction direction, CapturedUpstream upstream,
                            EventLoopGroup group, Transport transport) {
@@ -177,27 +176,35 @@ public final class SocketListener implements EpollIoHandle {
         return socket;
     }
 
+    /**
+     * Accepts one connection per readiness: the listener is level-triggered, so a backlog with more in it is reported
+     * again on the loop's next turn, together with whatever else is ready, where accepting until the backlog is empty
+     * costs a failing {@code accept4} per wakeup.
+     */
     @Override
     public void handle(IoRegistration reg, IoEvent event) {
-        for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
-            int fd;
-            try {
-                fd = socket.accept(acceptedAddress);
-            } catch (IOException e) {
-                // EMFILE and the like: the connection waits in the backlog; the next readiness tries again.
+        int fd;
+        try {
+            fd = socket.accept(acceptedAddress);
+        } catch (IOException e) {
+            // EMFILE and the like: the connection waits in the backlog and the next readiness tries again, so this
+            // repeats while it lasts: said once a minute.
+            long now = System.nanoTime();
+            if (now - lastAcceptWarning > TimeUnit.MINUTES.toNanos(1) || lastAcceptWarning == 0) {
+                lastAcceptWarning = now;
                 log.warn("pod {}: accept on :{} failed: {}", pod.spec().key(), port, e.getMessage());
-                return;
             }
-            if (fd < 0) {
-                return; // the backlog is empty
-            }
-            InetSocketAddress source = NativeInetAddress.address(acceptedAddress, 1, acceptedAddress[0]);
-            IoEventLoop target = (IoEventLoop) group.next();
-            if (target.inEventLoop()) {
-                start(target, fd, source);
-            } else {
-                target.execute(() -> start(target, fd, source));
-            }
+            return;
+        }
+        if (fd < 0) {
+            return; // another loop thread or a handed-over copy took it
+        }
+        InetSocketAddress source = NativeInetAddress.address(acceptedAddress, 1, acceptedAddress[0]);
+        IoEventLoop target = (IoEventLoop) group.next();
+        if (target.inEventLoop()) {
+            start(target, fd, source);
+        } else {
+            target.execute(() -> start(target, fd, source));
         }
     }
 

@@ -53,6 +53,11 @@ public final class SocketConnection extends Connection {
 
     private static final EpollIoOps SOCKET_OPS = EpollIoOps.valueOf(EpollIoOps.EPOLLIN.value()
             | EpollIoOps.EPOLLOUT.value() | EpollIoOps.EPOLLRDHUP.value() | EpollIoOps.EPOLLET.value());
+    /** epoll's EPOLLHUP (both directions shut, or a reset), which {@link EpollIoOps} names no constant for. */
+    private static final int EPOLLHUP = 0x010;
+    private static final int READABLE = EpollIoOps.EPOLLIN.value() | EpollIoOps.EPOLLRDHUP.value()
+            | EpollIoOps.EPOLLERR.value() | EPOLLHUP;
+    private static final int ENDED = EpollIoOps.EPOLLRDHUP.value() | EpollIoOps.EPOLLERR.value() | EPOLLHUP;
     /** The largest read, as Netty's adaptive reads go up to. */
     static final int READ_BUFFER = 64 * 1024;
     private static final FastThreadLocal<ReadBuffer> READS = new FastThreadLocal<>() {
@@ -175,20 +180,21 @@ public final class SocketConnection extends Connection {
         if (closed) {
             return;
         }
-        if (end == upstream && !connected) {
-            if (ops.contains(EpollIoOps.EPOLLOUT) || ops.contains(EpollIoOps.EPOLLERR)) {
+        int events = ops.value();
+        if (!connected) {
+            // What arrives meanwhile waits in its socket; its edge is remembered, to be read once connected.
+            end.readable |= (events & READABLE) != 0;
+            end.ended |= (events & ENDED) != 0;
+            if (end == upstream && (ops.contains(EpollIoOps.EPOLLOUT) || ops.contains(EpollIoOps.EPOLLERR))) {
                 finishConnect();
             }
             return;
         }
-        if (!connected) {
-            return; // what the client sends waits in its socket until the upstream is connected
-        }
         if (end.pending != null && ops.contains(EpollIoOps.EPOLLOUT) && !flush(end)) {
             return;
         }
-        if (!frozen) {
-            pump(end, ops.contains(EpollIoOps.EPOLLRDHUP) || ops.contains(EpollIoOps.EPOLLERR));
+        if (!frozen && (events & READABLE) != 0) {
+            pump(end, (events & ENDED) != 0);
         }
     }
 
@@ -206,10 +212,12 @@ public final class SocketConnection extends Connection {
             connectTimer.cancel(false);
             connectTimer = null;
         }
-        // The client may have sent data, or its FIN, while the upstream was connecting: its edges came and went.
-        pump(downstream, true);
-        if (!closed) {
-            pump(upstream, true);
+        // The edges that came while connecting (the client's data or FIN, the server's first bytes) are acted on now.
+        if (downstream.readable) {
+            pump(downstream, downstream.ended);
+        }
+        if (upstream.readable && !closed) {
+            pump(upstream, upstream.ended);
         }
     }
 
@@ -469,6 +477,9 @@ public final class SocketConnection extends Connection {
         IoRegistration registration;
         /** Read from the peer, not yet taken by this socket; null when nothing waits. */
         ByteBuf pending;
+        /** Before the upstream connected: an edge said there is something to read (and, with {@link #ended}, a FIN). */
+        boolean readable;
+        boolean ended;
         boolean inputEnded;
         boolean outputShut;
 

@@ -182,7 +182,8 @@ public final class Transport {
             public Socket open(InetSocketAddress destination) throws IOException {
                 Socket socket;
                 try {
-                    socket = ns.call(Socket::newSocketStream);
+                    boolean ipv6 = destination.getAddress() instanceof Inet6Address;
+                    socket = ns.call(() -> StreamSockets.open(ipv6));
                 } catch (IOException | RuntimeException e) {
                     throw e;
                 } catch (Exception e) {
