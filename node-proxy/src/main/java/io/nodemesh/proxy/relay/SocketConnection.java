@@ -145,16 +145,17 @@ public final class SocketConnection extends Connection {
             return;
         }
         if (!connected) {
-            connectTimer = loop.schedule(this::connectTimedOut, sockets.connectTimeoutMillis(), TimeUnit.MILLISECONDS);
+            int timeoutMillis = sockets.connectTimeoutMillis();
+            connectTimer = loop.schedule(() -> connectTimedOut(timeoutMillis), timeoutMillis, TimeUnit.MILLISECONDS);
         }
         long checkNanos = Math.max(1, TimeUnit.MILLISECONDS.toNanos(idleMillis) / IdleTimeout.CHECKS);
         idleCheck = loop.scheduleAtFixedRate(this::idleLook, checkNanos, checkNanos, TimeUnit.NANOSECONDS);
     }
 
-    private void connectTimedOut() {
+    private void connectTimedOut(int timeoutMillis) {
         if (!connected && !closed) {
-            connectFailed(new ConnectTimeoutException("connection timed out after "
-                    + "the connect timeout: " + destination()));
+            connectFailed(new ConnectTimeoutException("connection timed out after " + timeoutMillis + " ms: "
+                    + destination()));
         }
     }
 
@@ -182,6 +183,10 @@ public final class SocketConnection extends Connection {
         }
         int events = ops.value();
         if (!connected) {
+            if (end == downstream && (events & (EpollIoOps.EPOLLERR.value() | EPOLLHUP)) != 0) {
+                reset(Outcome.RESET, Side.DOWNSTREAM); // the client gave up while the upstream was connecting
+                return;
+            }
             // What arrives meanwhile waits in its socket; its edge is remembered, to be read once connected.
             end.readable |= (events & READABLE) != 0;
             end.ended |= (events & ENDED) != 0;
@@ -190,10 +195,11 @@ public final class SocketConnection extends Connection {
             }
             return;
         }
-        if (end.pending != null && ops.contains(EpollIoOps.EPOLLOUT) && !flush(end)) {
-            return;
+        // Writing what waits for this socket and reading from it are the two directions: one may not stop the other.
+        if (end.pending != null && ops.contains(EpollIoOps.EPOLLOUT)) {
+            flush(end);
         }
-        if (!frozen && (events & READABLE) != 0) {
+        if (!closed && !frozen && (events & READABLE) != 0) {
             pump(end, (events & ENDED) != 0);
         }
     }
@@ -272,32 +278,29 @@ public final class SocketConnection extends Connection {
         }
     }
 
-    /** Writes what waits for {@code to}; true once all of it is out (then its peer reads again, or its FIN follows). */
-    private boolean flush(End to) {
+    /** Writes what waits for {@code to}; once all of it is out, its peer reads again, or its FIN follows. */
+    private void flush(End to) {
         ByteBuf pending = to.pending;
         int written;
         try {
             written = to.socket.sendAddress(pending.memoryAddress(), pending.readerIndex(), pending.writerIndex());
         } catch (IOException e) {
             failed(to, e);
-            return false;
+            return;
         }
         pending.skipBytes(written);
         active = true;
         if (pending.isReadable()) {
-            return false;
+            return;
         }
         pending.release();
         to.pending = null;
         End from = peer(to);
         if (from.inputEnded) {
             shutOutput(to);
-            return false;
-        }
-        if (!frozen) {
+        } else if (!frozen) {
             pump(from, true);
         }
-        return !closed;
     }
 
     /**
@@ -515,9 +518,18 @@ public final class SocketConnection extends Connection {
             }
         }
 
-        /** Closes the socket, then leaves the loop: closed first, epoll has already dropped it (no EPOLL_CTL_DEL). */
+        /**
+         * Closes the socket and leaves the loop. Closed first, epoll has dropped it with the socket's last descriptor
+         * (no EPOLL_CTL_DEL). A relay handed to the next proxy has duplicates of its descriptors, which keep the socket
+         * and its epoll entry alive: its registration is cancelled first, while the descriptor is open, so that it is
+         * taken out of this loop's epoll.
+         */
         @Override
         public void close() {
+            if (movedAway && registration != null) {
+                registration.cancel();
+                registration = null;
+            }
             try {
                 socket.close();
             } catch (IOException ignored) {
