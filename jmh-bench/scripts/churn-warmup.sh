@@ -14,8 +14,7 @@
 # `haproxy-captured` is HAProxy behind the same kind of capture as the proxy: the client connects to the server's
 # address, an iptables REDIRECT in the pod's OUTPUT (the proxy's own chain shape, HAProxy's sockets let through by
 # its uid instead of a mark) sends it to HAProxy, which forwards to the original destination (SO_ORIGINAL_DST, its
-# `server 0.0.0.0`), so both pay the same NAT and conntrack per connection. `bare` is BareRelay (benchmarks.jar), the
-# proxy's per-connection work and nothing else on Netty's epoll loop below its channel API, behind the same capture.
+# `server 0.0.0.0`), so both pay the same NAT and conntrack per connection.
 # `before` is `jit` with the jar BEFORE_JAR (another build's nodemesh.jar), for a before/after in one run.
 set -euo pipefail
 PREFIX=nmwarm
@@ -55,12 +54,6 @@ run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RA
     taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/haproxy-captured.cfg" -db > "$WORK/haproxy-captured-$2.log" 2>&1 &
     pid=$!
     sleep 1
-  elif [ "$variant" = bare ]; then
-    capture_for_bare add
-    taskset -c 1 ip netns exec "$A" "$J" "${F[@]}" "${PF[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.relay.BareRelay \
-      --listen '[::]:9003' --mark 1337 --keepalive > "$WORK/bare-$2.log" 2>&1 &
-    pid=$!
-    sleep 2
   else
     env "MALLOC_ARENA_MAX=${NODEMESH_PROXY_MALLOC_ARENA_MAX:-2}" taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${aot[@]}" \
       -jar "$jar" proxy --config "$config" --no-telemetry --workers 1 --admin 127.0.0.1:0 \
@@ -97,34 +90,23 @@ run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RA
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   [ "$variant" = haproxy-captured ] && capture_for_haproxy delete
-  [ "$variant" = bare ] && capture_for_bare delete
   echo "$variant $(( (cpu - steady0) * 1000 / (connections > 0 ? connections : 1) )) $rate$out"
 }
 
 # The capture of the haproxy-captured variant in the client's pod, added (add) or taken out again (delete): the
 # proxy's iptables layout (IptablesRenderer) with HAProxy's uid in place of the proxy's mark.
 capture_for_haproxy() {
-  capture_to "$1" 9002 -m owner --uid-owner "$HAPROXY_UID"
-}
-# The same for the bare variant (BareRelay, a relay below Netty's channel API), whose sockets carry the proxy's mark.
-capture_for_bare() {
-  capture_to "$1" 9003 -m mark --mark 1337
-}
-# add|delete, the port to redirect to, then the match that lets the relay's own connections through.
-capture_to() {
-  local op=$1 port=$2
-  shift 2
-  if [ "$op" = add ]; then
-    ip netns exec "$A" iptables -t nat -N RELAY_OUTPUT
-    ip netns exec "$A" iptables -t nat -A OUTPUT -p tcp -j RELAY_OUTPUT
-    ip netns exec "$A" iptables -t nat -A RELAY_OUTPUT "$@" -j RETURN
-    ip netns exec "$A" iptables -t nat -A RELAY_OUTPUT -o lo -j RETURN
-    ip netns exec "$A" iptables -t nat -A RELAY_OUTPUT -d 127.0.0.1/32 -j RETURN
-    ip netns exec "$A" iptables -t nat -A RELAY_OUTPUT -p tcp -j REDIRECT --to-ports "$port"
+  if [ "$1" = add ]; then
+    ip netns exec "$A" iptables -t nat -N HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -A OUTPUT -p tcp -j HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -m owner --uid-owner "$HAPROXY_UID" -j RETURN
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -o lo -j RETURN
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -d 127.0.0.1/32 -j RETURN
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -p tcp -j REDIRECT --to-ports 9002
   else
-    ip netns exec "$A" iptables -t nat -D OUTPUT -p tcp -j RELAY_OUTPUT
-    ip netns exec "$A" iptables -t nat -F RELAY_OUTPUT
-    ip netns exec "$A" iptables -t nat -X RELAY_OUTPUT
+    ip netns exec "$A" iptables -t nat -D OUTPUT -p tcp -j HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -F HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -X HAPROXY_OUTPUT
   fi
 }
 # HAProxy's config, TCP mode, one thread: $1 the file, $2 its listening address, $3 the server, $4 more for global.
@@ -170,7 +152,7 @@ for v, rs in rows.items():
     rate = statistics.median(r[1] for r in rs)
     captured = " (%.2fx haproxy-captured)" % (steady / hc) if "haproxy-captured" in rows else ""
     print("%-8s steady state (the client s last 10 s): %d CPU ms per 1000 new connections (%.2fx haproxy)%s, %d connections/s" % (v, steady, steady / ha, captured, rate))
-    if not v.startswith("haproxy") and v != "bare":
+    if not v.startswith("haproxy"):
         med = [statistics.median(col) for col in zip(*(r[2] for r in rs))]
         print("%-8s by 5 s window since ready, CPU ms per 1000: %s; ratio to steady: %s" % (v, " ".join("%d" % m for m in med), " ".join("%.2f" % (m / (steady or 1)) for m in med)))
 '

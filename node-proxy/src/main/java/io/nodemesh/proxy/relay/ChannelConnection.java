@@ -13,7 +13,6 @@ import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.nodemesh.linux.Descriptors;
-import io.nodemesh.proxy.model.ConnectionPath;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.Side;
