@@ -7,10 +7,9 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.nodemesh.linux.Descriptors;
 import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.proxy.capture.CaptureInitializer;
@@ -33,9 +32,8 @@ import io.nodemesh.proxy.relay.CapturedUpstream;
 import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.relay.ConnectionListener;
-import io.nodemesh.proxy.relay.IdleTimeout;
 import io.nodemesh.proxy.relay.MovedConnection;
-import io.nodemesh.proxy.relay.Relay;
+import io.nodemesh.proxy.relay.SocketConnection;
 import io.nodemesh.proxy.upgrade.HandoverSocket;
 import io.nodemesh.proxy.upgrade.InheritedPod;
 import io.nodemesh.proxy.route.RouteDecider;
@@ -490,46 +488,13 @@ public final class PodCapture implements ConnectionListener {
     }
 
     /**
-     * Resumes a relay the proxy before this one moved: its two sockets become channels on one event loop, the relay's
-     * handlers go in, reading starts. Owns {@code moved}'s descriptors from the call on.
+     * Resumes a relay the proxy before this one moved (only an epoll proxy takes relays over): its two sockets are
+     * relayed below the channel API on one event loop, as a connection accepted here would be. Owns {@code moved}'s
+     * descriptors from the call on.
      */
     public void resume(MovedConnection moved) {
-        Channel down;
-        Channel up;
-        try {
-            down = shared.transport().adoptConnected(moved.downstreamFd());
-        } catch (RuntimeException e) {
-            moved.close();
-            throw e;
-        }
-        try {
-            up = shared.transport().adoptConnected(moved.upstreamFd());
-        } catch (RuntimeException e) {
-            down.close();
-            Descriptors.close(moved.upstreamFd());
-            throw e;
-        }
-        for (Channel ch : List.of(down, up)) {
-            ch.config().setAutoRead(false);
-            ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-            ch.config().setAllocator(PooledByteBufAllocator.DEFAULT);
-        }
-        EventLoop loop = shared.group().next();
-        loop.register(down).addListener(d -> loop.register(up).addListener(u -> {
-            if (!d.isSuccess() || !u.isSuccess()) {
-                log.warn("pod {}: a handed-over relay {} -> {} could not be registered", spec.key(), moved.source(),
-                        moved.destination());
-                down.close();
-                up.close();
-                return;
-            }
-            ChannelConnection c = ChannelConnection.resumed(moved, down, up, this);
-            down.pipeline().addLast("idle", new IdleTimeout(c, currentSettings().idleTimeout().toMillis()))
-                    .addLast("relay", new Relay(c, true, up));
-            up.pipeline().addLast("relay", new Relay(c, false, down));
-            down.config().setAutoRead(true);
-            up.config().setAutoRead(true);
-        }));
+        IoEventLoop loop = (IoEventLoop) shared.group().next();
+        loop.execute(() -> SocketConnection.resumed(moved, loop, this, currentSettings().idleTimeout().toMillis()));
     }
 
     /** Starts tracking a connection just accepted by one of this pod's listeners; call from its initializer. */

@@ -4,7 +4,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.DuplexChannel;
@@ -12,7 +11,6 @@ import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.channel.unix.Socket;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.nodemesh.linux.Descriptors;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.Side;
@@ -20,7 +18,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A {@link Connection} relayed between Netty channels: the accepted (downstream) channel, or a tunnel stream, and the
@@ -38,10 +35,6 @@ public final class ChannelConnection extends Connection {
     private int openChannels = 1;
     private boolean downstreamOutputShut;
     private boolean upstreamOutputShut;
-    /** A handover has turned reading off on both sides; nothing may turn it on again but {@link #thaw}. */
-    private volatile boolean frozen;
-    /** Its sockets went to the next proxy: closing its channels here ends nothing, and nothing is reported here. */
-    private boolean movedAway;
 
     /**
      * Tracks {@code downstream}, which was just accepted by a capture listener (or is a tunnel stream just accepted by a
@@ -57,21 +50,6 @@ public final class ChannelConnection extends Connection {
         this.downstream = downstream;
         downstream.closeFuture().addListener(f -> channelClosed());
         announce();
-    }
-
-    /**
-     * A relay another proxy handed over ({@code moved}), its sockets now {@code downstream} and {@code upstream}
-     * (registered on one loop, reading off): tracked with its first proxy's start time, counters and path, its
-     * opening already reported there, so that telemetry counts it once, when it ends here. Call on that loop; the
-     * caller installs the {@link Relay}s and turns reading on.
-     */
-    public static ChannelConnection resumed(MovedConnection moved, Channel downstream, Channel upstream,
-                                            ConnectionListener listener) {
-        ChannelConnection c = new ChannelConnection(moved.direction(), downstream, listener, moved.openedAtMillis());
-        c.takeOver(moved);
-        c.upstreamConnected(upstream);
-        listener.resumed(c);
-        return c;
     }
 
     public Channel downstream() {
@@ -260,102 +238,17 @@ public final class ChannelConnection extends Connection {
         if (--openChannels > 0) {
             return;
         }
-        finished(movedAway);
-    }
-
-    /** Whether a handover has stopped this connection's reads (a relay must not turn them on again). */
-    boolean frozen() {
-        return frozen;
+        finished(false);
     }
 
     /**
-     * Takes this relay out of the proxy for the next one (docs/upgrade.md), on its loop: turns reading off on both
-     * sides and waits, up to {@code limitMillis}, until neither side's outbound buffer holds a byte (the relay holds no
-     * read it has not written, so then the proxy holds none of the connection's bytes: what is in flight is in the
-     * kernel's socket buffers and moves with the sockets). Then it duplicates both descriptors, takes the relays out
-     * and closes its channels: a plain {@code close(2)} of one of several references, no FIN, no RST (SO_LINGER is
-     * never set on a relay that is still running). Completes with null, reading on again, when the connection cannot
-     * move: not two epoll TCP sockets (a tunnel stream's bytes live in the TLS session), not relaying yet, half-closed
-     * either way, ended, or still holding bytes at the limit; the drain then lets it finish here.
+     * A connection on channels does not move to the next proxy; it finishes here. A tunnel stream's bytes live in the
+     * TLS session, and plain relays run on channels only on io_uring and NIO, which do not hand over (on epoll they
+     * are {@link SocketConnection}s).
      */
     @Override
     public CompletableFuture<MovedConnection> moveOut(String pod, long limitMillis) {
-        CompletableFuture<MovedConnection> out = new CompletableFuture<>();
-        loop().execute(() -> {
-            if (!movable()) {
-                out.complete(null);
-                return;
-            }
-            frozen = true;
-            downstream.config().setAutoRead(false);
-            upstream.config().setAutoRead(false);
-            awaitEmpty(pod, out, System.nanoTime() + limitMillis * 1_000_000L);
-        });
-        return out;
-    }
-
-    private void awaitEmpty(String pod, CompletableFuture<MovedConnection> out, long deadlineNanos) {
-        if (!movable()) {
-            thaw(out);
-        } else if (pendingBytes(downstream) == 0 && pendingBytes(upstream) == 0) {
-            takeOut(pod, out);
-        } else if (System.nanoTime() - deadlineNanos > 0) {
-            thaw(out);
-        } else {
-            downstream.eventLoop().schedule(() -> awaitEmpty(pod, out, deadlineNanos), 1, TimeUnit.MILLISECONDS);
-        }
-    }
-
-    private void thaw(CompletableFuture<MovedConnection> out) {
-        frozen = false;
-        if (downstream.isActive() && upstream.isActive()) {
-            resumeReading(downstream);
-            resumeReading(upstream);
-        }
-        out.complete(null);
-    }
-
-    private void takeOut(String pod, CompletableFuture<MovedConnection> out) {
-        int down;
-        int up;
-        try {
-            down = Descriptors.duplicate(((EpollSocketChannel) downstream).fd().intValue());
-        } catch (IOException e) {
-            thaw(out);
-            return;
-        }
-        try {
-            up = Descriptors.duplicate(((EpollSocketChannel) upstream).fd().intValue());
-        } catch (IOException e) {
-            Descriptors.close(down);
-            thaw(out);
-            return;
-        }
-        movedAway = true;
-        // Out of the pipelines first: their channelInactive would close the peer on flush, which is harmless, and
-        // report nothing, but the connection is no longer this proxy's to act on.
-        downstream.pipeline().remove(Relay.class);
-        upstream.pipeline().remove(Relay.class);
-        downstream.close();
-        upstream.close();
-        out.complete(new MovedConnection(pod, direction(), source(), destination(), path(), openedAtMillis(),
-                bytesFromSource(), bytesToSource(), down, up));
-    }
-
-    /** Both sides plain epoll TCP, relaying, open both ways, nothing failed: a connection that can move. */
-    private boolean movable() {
-        Channel up = upstream;
-        return !failed() && !movedAway && destination() != null
-                && downstream instanceof EpollSocketChannel d && up instanceof EpollSocketChannel u
-                && d.isActive() && u.isActive() && openChannels == 2
-                && !d.isInputShutdown() && !d.isOutputShutdown() && !u.isInputShutdown() && !u.isOutputShutdown()
-                && !downstreamOutputShut && !upstreamOutputShut
-                && d.pipeline().get(Relay.class) != null && u.pipeline().get(Relay.class) != null;
-    }
-
-    private static long pendingBytes(Channel ch) {
-        ChannelOutboundBuffer buffer = ch.unsafe().outboundBuffer();
-        return buffer == null ? 0 : buffer.totalPendingWriteBytes();
+        return CompletableFuture.completedFuture(null);
     }
 
     private static InetSocketAddress inet(SocketAddress a) {

@@ -7,7 +7,7 @@ import java.net.InetSocketAddress;
 
 /**
  * A plain relay taken out of one proxy to be resumed by the next (docs/upgrade.md): its two TCP sockets as
- * descriptors this process owns until it {@link #close closes} them or a channel adopts them, and what telemetry needs
+ * descriptors this process owns until it {@link #close closes} them or a relay takes them, and what telemetry needs
  * to report the connection once, when it ends, as if it had never moved.
  *
  * @param pod the captured pod's key, {@code namespace/name}

@@ -72,14 +72,11 @@ public final class Relay extends ChannelInboundHandlerAdapter {
      * side's writability again, so a pause decided just after this side drained is not left standing for good.
      */
     private void resumePeer(Channel self) {
-        if (connection.frozen()) {
-            return; // being handed over: reading stays off until it moves or thaws
-        }
         if (peer.eventLoop().inEventLoop()) {
             ChannelConnection.resumeReading(peer);
         } else {
             peer.eventLoop().execute(() -> {
-                if (self.isWritable() && !connection.frozen()) {
+                if (self.isWritable()) {
                     ChannelConnection.resumeReading(peer);
                 }
             });

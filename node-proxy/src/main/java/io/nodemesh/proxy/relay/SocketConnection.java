@@ -85,10 +85,43 @@ public final class SocketConnection extends Connection {
 
     /** Tracks {@code accepted}, a socket a capture listener just accepted on {@code loop}, and tells the listener. */
     public SocketConnection(Direction direction, IoEventLoop loop, Socket accepted, ConnectionListener listener) {
-        super(direction, listener, System.currentTimeMillis());
+        this(direction, loop, accepted, listener, System.currentTimeMillis());
+    }
+
+    private SocketConnection(Direction direction, IoEventLoop loop, Socket accepted, ConnectionListener listener,
+                             long openedAtMillis) {
+        super(direction, listener, openedAtMillis);
         this.loop = loop;
         this.downstream = new End(accepted, Side.DOWNSTREAM);
         announce();
+    }
+
+    /**
+     * A relay another proxy handed over ({@code moved}), its two connected sockets now this process's: tracked with
+     * its first proxy's start time, counters and path, its opening already reported there (telemetry counts it once,
+     * when it ends here), and relaying at once. Call on {@code loop}; owns the sockets from the call on, also when it
+     * throws.
+     */
+    public static SocketConnection resumed(MovedConnection moved, IoEventLoop loop, ConnectionListener listener,
+                                           long idleMillis) {
+        Socket down = new Socket(moved.downstreamFd());
+        SocketConnection c = new SocketConnection(moved.direction(), loop, down, listener, moved.openedAtMillis());
+        c.takeOver(moved);
+        c.upstream = c.new End(new Socket(moved.upstreamFd()), Side.UPSTREAM);
+        c.connected = true;
+        listener.resumed(c);
+        try {
+            // Registered edge-triggered, each reports at once what is already waiting in it.
+            c.downstream.register();
+            c.upstream.register();
+        } catch (IOException | RuntimeException e) {
+            log.warn("{}: a handed-over relay could not be registered: {}", c, e.toString());
+            c.fail(Outcome.ERROR);
+            c.closeBoth();
+            return c;
+        }
+        c.idleCheck(idleMillis);
+        return c;
     }
 
     @Override
@@ -148,6 +181,10 @@ public final class SocketConnection extends Connection {
             int timeoutMillis = sockets.connectTimeoutMillis();
             connectTimer = loop.schedule(() -> connectTimedOut(timeoutMillis), timeoutMillis, TimeUnit.MILLISECONDS);
         }
+        idleCheck(idleMillis);
+    }
+
+    private void idleCheck(long idleMillis) {
         long checkNanos = Math.max(1, TimeUnit.MILLISECONDS.toNanos(idleMillis) / IdleTimeout.CHECKS);
         idleCheck = loop.scheduleAtFixedRate(this::idleLook, checkNanos, checkNanos, TimeUnit.NANOSECONDS);
     }
