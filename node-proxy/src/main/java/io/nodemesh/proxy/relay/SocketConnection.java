@@ -320,7 +320,8 @@ public final class SocketConnection extends Connection {
         ByteBuf pending = to.pending;
         int written;
         try {
-            written = to.socket.sendAddress(pending.memoryAddress(), pending.readerIndex(), pending.writerIndex());
+            ByteBuffer out = pending.internalNioBuffer(pending.readerIndex(), pending.readableBytes());
+            written = to.socket.send(out, out.position(), out.limit());
         } catch (IOException e) {
             failed(to, e);
             return;
