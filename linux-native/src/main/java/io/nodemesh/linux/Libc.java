@@ -46,6 +46,10 @@ final class Libc {
     static final int SO_ACCEPTCONN = 30;
     static final int SO_DOMAIN = 39;
     static final int F_DUPFD_CLOEXEC = 1030;
+    static final int O_NONBLOCK = 0x800;
+    static final int F_SETPIPE_SZ = 1031;
+    static final int SPLICE_F_MOVE = 1;
+    static final int SPLICE_F_NONBLOCK = 2;
     static final int SO_RCVTIMEO = 20;
     static final int SO_SNDTIMEO = 21;
     static final int SCM_RIGHTS = 1;
@@ -163,6 +167,17 @@ final class Libc {
                 Linker.Option.firstVariadicArg(2));
     }
 
+    private static final class PIPE2 {
+        static final MethodHandle H = downcall("pipe2",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+
+    private static final class SPLICE {
+        static final MethodHandle H = downcall("splice",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
+                        ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    }
+
     private static final class STRERROR {
         static final MethodHandle H = LINKER.downcallHandle(
                 LIBC.find("strerror").orElseThrow(),
@@ -195,12 +210,43 @@ final class Libc {
         }
     }
 
+    /** {@code close(2)}, its result not looked at; allocates nothing (the call state is the thread's scratch). */
     static void close(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            int ignored = (int) CLOSE.H.invokeExact(arena.allocate(CALL_STATE), fd);
+        try {
+            int ignored = (int) CLOSE.H.invokeExact(SCRATCH.get().state, fd);
         } catch (Throwable t) {
             throw new IllegalStateException("close() downcall failed", t);
         }
+    }
+
+    /** {@code pipe2(2)} with {@code flags}: the read end and the write end. */
+    static int[] pipe2(int flags) throws IOException {
+        Scratch scratch = SCRATCH.get();
+        int rc;
+        try {
+            rc = (int) PIPE2.H.invokeExact(scratch.state, scratch.buffer, flags);
+        } catch (Throwable t) {
+            throw new IllegalStateException("pipe2() downcall failed", t);
+        }
+        if (rc != 0) {
+            throw failure("pipe2", scratch.state);
+        }
+        return new int[] {scratch.buffer.get(ValueLayout.JAVA_INT, 0), scratch.buffer.get(ValueLayout.JAVA_INT, 4)};
+    }
+
+    /**
+     * {@code splice(2)} of up to {@code len} bytes from {@code in} to {@code out} at their current positions: the bytes
+     * moved (0: end of input), or the negated errno. Allocates nothing.
+     */
+    static long splice(int in, int out, long len, int flags) {
+        MemorySegment state = SCRATCH.get().state;
+        long rc;
+        try {
+            rc = (long) SPLICE.H.invokeExact(state, in, MemorySegment.NULL, out, MemorySegment.NULL, len, flags);
+        } catch (Throwable t) {
+            throw new IllegalStateException("splice() downcall failed", t);
+        }
+        return rc >= 0 ? rc : -errno(state);
     }
 
     /** {@code setns(2)}; allocates nothing (the call state is the thread's scratch: two calls per upstream socket). */
@@ -246,7 +292,8 @@ final class Libc {
 
     /**
      * A thread's call state, one {@code int}, a length and a small buffer, reused by {@link #setsockoptInt},
-     * {@link #getsockopt}, {@link #getsockoptScratch} and {@link #setns}.
+     * {@link #getsockopt}, {@link #getsockoptScratch}, {@link #setns}, {@link #close}, {@link #pipe2} and
+     * {@link #splice}.
      */
     private record Scratch(MemorySegment state, MemorySegment value, MemorySegment length, MemorySegment buffer) {
     }

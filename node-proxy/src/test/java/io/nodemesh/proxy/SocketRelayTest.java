@@ -9,17 +9,30 @@ import io.nodemesh.proxy.relay.SocketConnection;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.topology.Netns;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import java.util.zip.CRC32;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What the epoll transport's socket relay ({@link SocketConnection}) does beyond what {@link CaptureTest} holds every
- * transport to: a plain captured connection is one, and a client that resets while the upstream is still connecting
- * ends it then, not at the connect timeout.
+ * transport to: a plain captured connection is one, a bulk transfer goes through pipes both ways and leaves none
+ * behind, and a client that resets while the upstream is still connecting ends it then, not at the connect timeout.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SocketRelayTest {
@@ -73,5 +86,99 @@ class SocketRelayTest {
         assertThat(record.outcome()).isEqualTo(Outcome.RESET);
         assertThat(record.endedBy()).isEqualTo(Side.DOWNSTREAM);
         await("no connection left", () -> node.proxy.pods().getFirst().connections().isEmpty());
+    }
+
+    @Test
+    void bulkTransfersAreSplicedThroughPipesThatCloseWithTheConnection() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns b = mesh.pod("b");
+        TestNode node = mesh.start(mesh.config().capture(a), x -> x.transport(TransportKind.EPOLL));
+        long size = 24L * 1024 * 1024;
+        ServerSocketChannel listener = mesh.own(b.call(() -> ServerSocketChannel.open().bind(new InetSocketAddress(8080))));
+        long pipesBefore = pipes();
+        CompletableFuture<Void> serverReads = new CompletableFuture<>();
+        // The server holds off reading until the client's bytes wait in the proxy, then reads them all, then sends as
+        // many back and closes.
+        CompletableFuture<long[]> server = CompletableFuture.supplyAsync(() -> {
+            try (SocketChannel ch = listener.accept()) {
+                serverReads.get(30, TimeUnit.SECONDS);
+                CRC32 crc = new CRC32();
+                ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
+                long n = 0;
+                for (int r; (r = ch.read(buf.clear())) >= 0; ) {
+                    crc.update(buf.flip());
+                    n += r;
+                }
+                long[] sent = send(java.nio.channels.Channels.newOutputStream(ch), size, 29);
+                return new long[] {n, crc.getValue(), sent[0]};
+            } catch (Exception e) {
+                throw new CompletionException(e);
+            }
+        });
+        long[] client = a.call(() -> {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(b.ipv4(), 8080), 10_000);
+                CompletableFuture<long[]> sending = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        long[] sent = send(s.getOutputStream(), size, 23);
+                        s.shutdownOutput();
+                        return sent;
+                    } catch (IOException e) {
+                        throw new CompletionException(e);
+                    }
+                });
+                await("the upload held back in the proxy, through a pipe", () -> pipes() >= pipesBefore + 2);
+                serverReads.complete(null);
+                long[] sent = sending.get(30, TimeUnit.SECONDS);
+                CRC32 crc = new CRC32();
+                byte[] buf = new byte[64 * 1024];
+                long n = 0;
+                InputStream in = s.getInputStream();
+                for (int r; (r = in.read(buf)) >= 0; ) {
+                    crc.update(buf, 0, r);
+                    n += r;
+                }
+                return new long[] {sent[0], n, crc.getValue()};
+            }
+        });
+        long[] got = server.get(60, TimeUnit.SECONDS);
+        assertThat(got[0]).as("bytes the server got").isEqualTo(size);
+        assertThat(got[1]).as("the upload's CRC").isEqualTo(client[0]);
+        assertThat(client[1]).as("bytes the client got").isEqualTo(size);
+        assertThat(client[2]).as("the download's CRC").isEqualTo(got[2]);
+        await("closed", () -> node.closed.size() == 1);
+        ClosedConnection record = node.closed.peek();
+        assertThat(record.outcome()).isEqualTo(Outcome.OK);
+        assertThat(record.bytesFromSource()).isEqualTo(size);
+        assertThat(record.bytesToSource()).isEqualTo(size);
+        await("no pipe left behind", () -> pipes() <= pipesBefore);
+    }
+
+    /** Writes {@code size} random bytes from {@code seed}; their CRC. */
+    private static long[] send(OutputStream out, long size, long seed) throws IOException {
+        CRC32 crc = new CRC32();
+        byte[] chunk = new byte[64 * 1024];
+        Random random = new Random(seed);
+        for (long n = 0; n < size; n += chunk.length) {
+            random.nextBytes(chunk);
+            crc.update(chunk);
+            out.write(chunk);
+        }
+        return new long[] {crc.getValue()};
+    }
+
+    /** The pipes this JVM, where the test's proxy runs, has open. */
+    private static long pipes() {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().startsWith("pipe:");
+                } catch (IOException gone) {
+                    return false; // closed while listed
+                }
+            }).count();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }

@@ -10,11 +10,13 @@ import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoEvent;
 import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoOps;
+import io.netty.channel.unix.Errors;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.Socket;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.Future;
 import io.nodemesh.linux.Descriptors;
+import io.nodemesh.linux.Splice;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.model.Side;
@@ -42,7 +44,9 @@ import org.slf4j.LoggerFactory;
  * <p>What it does is what {@link Relay} does for channels, with the same outcomes: bytes move as they come (a read
  * goes into one buffer per loop thread and out to the peer at once; what the peer does not take is copied aside to a
  * pooled buffer and the reading side waits for the peer's next write edge, so at most one read is held per
- * direction); a FIN is passed on as a half-close once everything before it is out, and the FIN that ends the second
+ * direction); a direction whose read fills that buffer is a bulk transfer and goes on through a pipe of its own,
+ * spliced in the kernel from one socket to the other with no copy to user space ({@code splice(2)}; at most one
+ * pipe's worth, 64 KiB, held per direction; off with {@code -Dnodemesh.relay.splice=false}); a FIN is passed on as a half-close once everything before it is out, and the FIN that ends the second
  * direction closes both; a reset is passed on as a reset, a peer that stopped answering as one too
  * ({@link Outcome#PEER_LOST}). A refused or timed-out connect resets the client. The idle timeout works as
  * {@link IdleTimeout}'s does. All state is touched on the loop only.
@@ -60,6 +64,18 @@ public final class SocketConnection extends Connection {
     private static final int ENDED = EpollIoOps.EPOLLRDHUP.value() | EpollIoOps.EPOLLERR.value() | EPOLLHUP;
     /** The largest read, as Netty's adaptive reads go up to. */
     static final int READ_BUFFER = 64 * 1024;
+    /**
+     * Whether a bulk direction is spliced (the system property {@code nodemesh.relay.splice}, on unless
+     * {@code false}).
+     */
+    static final boolean SPLICE = !"false".equals(System.getProperty("nodemesh.relay.splice"));
+    /** A pipe's capacity unless it is changed: Linux's default, 16 pages. */
+    private static final int DEFAULT_PIPE = 64 * 1024;
+    /**
+     * A pipe's capacity, and the most one splice moves: {@link #DEFAULT_PIPE}, or the system property
+     * {@code nodemesh.relay.splice.pipe} (bytes; a larger pipe moves more per call and holds more per direction).
+     */
+    private static final int SPLICE_CHUNK = Integer.getInteger("nodemesh.relay.splice.pipe", DEFAULT_PIPE);
     private static final FastThreadLocal<ReadBuffer> READS = new FastThreadLocal<>() {
         @Override
         protected ReadBuffer initialValue() {
@@ -233,7 +249,7 @@ public final class SocketConnection extends Connection {
             return;
         }
         // Writing what waits for this socket and reading from it are the two directions: one may not stop the other.
-        if (end.pending != null && ops.contains(EpollIoOps.EPOLLOUT)) {
+        if ((end.pending != null || end.piped > 0) && ops.contains(EpollIoOps.EPOLLOUT)) {
             flush(end);
         }
         if (!closed && !frozen && (events & READABLE) != 0) {
@@ -271,6 +287,10 @@ public final class SocketConnection extends Connection {
      */
     private void pump(End from, boolean untilEmpty) {
         End to = peer(from);
+        if (to.pipeIn >= 0) {
+            splice(from, to);
+            return;
+        }
         ReadBuffer buffer = READS.get();
         while (!from.inputEnded && to.pending == null && !closed) {
             int n;
@@ -309,14 +329,79 @@ public final class SocketConnection extends Connection {
                 to.pending = rest;
                 return; // from reads again once to has taken it (flush)
             }
-            if (n < READ_BUFFER && !untilEmpty) {
-                return; // a short read emptied the socket; the next bytes come with an edge of their own
+            if (n < READ_BUFFER) {
+                if (!untilEmpty) {
+                    return; // a short read emptied the socket; the next bytes come with an edge of their own
+                }
+            } else if (SPLICE && to.openPipe(this)) {
+                splice(from, to); // a full read: a bulk transfer, on through the kernel
+                return;
             }
         }
     }
 
+    /**
+     * {@link #pump} for a bulk direction: from {@code from} into {@code to}'s pipe and on into {@code to}, one pipe's
+     * worth at a time, until {@code from} has nothing (a splice may stop short of what the socket holds, when the pipe's
+     * slots are full, so only EAGAIN says it is empty), its input ended, or {@code to} takes no more (the rest stays in
+     * the pipe, and {@code from} is read again once {@link #flush} has emptied it).
+     */
+    private void splice(End from, End to) {
+        int in = from.socket.intValue();
+        while (!from.inputEnded && to.pending == null && to.piped == 0 && !closed) {
+            long n = Splice.move(in, to.pipeIn, SPLICE_CHUNK);
+            if (n == Splice.EAGAIN_NEGATIVE) {
+                return; // the next edge brings more
+            }
+            if (n < 0) {
+                failed(from, Errors.newIOException("splice", (int) n));
+                return;
+            }
+            if (n == 0) {
+                from.inputEnded = true;
+                shutOutput(to);
+                return;
+            }
+            active = true;
+            to.piped = (int) n; // at most SPLICE_CHUNK
+            if (from == downstream) {
+                countFromSource(to.piped);
+            } else {
+                countToSource(to.piped);
+            }
+            if (!drainPipe(to)) {
+                return;
+            }
+        }
+    }
+
+    /** Splices what waits in {@code to}'s pipe into {@code to}; whether all of it went. */
+    private boolean drainPipe(End to) {
+        int out = to.socket.intValue();
+        while (to.piped > 0) {
+            long n = Splice.move(to.pipeOut, out, to.piped);
+            if (n == Splice.EAGAIN_NEGATIVE) {
+                return false; // to's next write edge (flush)
+            }
+            if (n <= 0) {
+                failed(to, Errors.newIOException("splice", n == 0 ? Errors.ERRNO_EPIPE_NEGATIVE : (int) n));
+                return false;
+            }
+            to.piped -= (int) n;
+            active = true;
+        }
+        return true;
+    }
+
     /** Writes what waits for {@code to}; once all of it is out, its peer reads again, or its FIN follows. */
     private void flush(End to) {
+        if (to.pending == null) {
+            if (!drainPipe(to)) {
+                return;
+            }
+            afterFlush(to);
+            return;
+        }
         ByteBuf pending = to.pending;
         int written;
         try {
@@ -333,6 +418,11 @@ public final class SocketConnection extends Connection {
         }
         pending.release();
         to.pending = null;
+        afterFlush(to);
+    }
+
+    /** Everything read for {@code to} is out: its peer reads again, or its FIN follows. */
+    private void afterFlush(End to) {
         End from = peer(to);
         if (from.inputEnded) {
             shutOutput(to);
@@ -461,7 +551,8 @@ public final class SocketConnection extends Connection {
     private void awaitEmpty(String pod, CompletableFuture<MovedConnection> out, long deadlineNanos) {
         if (!movable()) {
             thaw(out);
-        } else if (downstream.pending == null && upstream.pending == null) {
+        } else if (downstream.pending == null && upstream.pending == null && downstream.piped == 0
+                && upstream.piped == 0) {
             takeOut(pod, out);
         } else if (System.nanoTime() - deadlineNanos > 0) {
             thaw(out);
@@ -518,6 +609,13 @@ public final class SocketConnection extends Connection {
         IoRegistration registration;
         /** Read from the peer, not yet taken by this socket; null when nothing waits. */
         ByteBuf pending;
+        /** The pipe the peer's bytes are spliced through to this socket, once that direction is bulk; -1 before. */
+        int pipeIn = -1;
+        int pipeOut = -1;
+        /** Bytes in the pipe, not yet taken by this socket. */
+        int piped;
+        /** A pipe could not be made for this direction (out of descriptors): it stays on copies. */
+        boolean noPipe;
         /** Before the upstream connected: an edge said there is something to read (and, with {@link #ended}, a FIN). */
         boolean readable;
         boolean ended;
@@ -537,6 +635,31 @@ public final class SocketConnection extends Connection {
             }
             registration = registered.getNow();
             registration.submit(SOCKET_OPS);
+        }
+
+        /** Makes this direction's pipe; false if it cannot be made (the direction goes on copying). */
+        boolean openPipe(SocketConnection c) {
+            if (noPipe) {
+                return false;
+            }
+            int[] pipe = null;
+            try {
+                pipe = Splice.pipe();
+                if (SPLICE_CHUNK != DEFAULT_PIPE) {
+                    Splice.resize(pipe[1], SPLICE_CHUNK);
+                }
+            } catch (IOException e) {
+                if (pipe != null) {
+                    Descriptors.close(pipe[0]);
+                    Descriptors.close(pipe[1]);
+                }
+                noPipe = true;
+                log.debug("{}: no pipe to splice the {} side's bytes through, copying them: {}", c, side, e.toString());
+                return false;
+            }
+            pipeOut = pipe[0];
+            pipeIn = pipe[1];
+            return true;
         }
 
         @Override
@@ -580,6 +703,13 @@ public final class SocketConnection extends Connection {
             if (pending != null) {
                 pending.release();
                 pending = null;
+            }
+            if (pipeIn >= 0) {
+                Descriptors.close(pipeIn);
+                Descriptors.close(pipeOut);
+                pipeIn = -1;
+                pipeOut = -1;
+                piped = 0;
             }
         }
     }
