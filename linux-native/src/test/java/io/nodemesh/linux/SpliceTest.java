@@ -11,9 +11,9 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Splice} between two pipes (splice needs a pipe on one side; the relay's other side, a TCP socket, is covered by
- * node-proxy's SocketRelayTest): bytes move in order without blocking, EAGAIN when the destination is full, 0 at the
- * end of the input, and a pipe takes a new size.
+ * {@link Splice} between two pipes (splice needs a pipe on one side; the relay's other side, a TCP socket, is covered
+ * by node-proxy's SocketRelayTest): bytes move in order without blocking, EAGAIN when the destination is full, 0 at
+ * the end of the input, and a pipe takes a new size.
  */
 class SpliceTest {
 
@@ -37,7 +37,8 @@ class SpliceTest {
                 assertThat(out.readNBytes(got, 64 * 1024, sent.length - 64 * 1024)).isEqualTo(sent.length - 64 * 1024);
             }
             assertThat(got).isEqualTo(sent);
-            assertThat(Splice.move(a[0], b[1], 1024)).as("a is empty, its writer still open").isEqualTo(Splice.EAGAIN_NEGATIVE);
+            assertThat(Splice.move(a[0], b[1], 1024)).as("a is empty, its writer still open")
+                    .isEqualTo(Splice.EAGAIN_NEGATIVE);
             Descriptors.close(a[1]);
             a[1] = -1;
             assertThat(Splice.move(a[0], b[1], 1024)).as("a's writer closed: the end of its input").isZero();

@@ -94,7 +94,8 @@ class SocketRelayTest {
         Netns b = mesh.pod("b");
         TestNode node = mesh.start(mesh.config().capture(a), x -> x.transport(TransportKind.EPOLL));
         long size = 24L * 1024 * 1024;
-        ServerSocketChannel listener = mesh.own(b.call(() -> ServerSocketChannel.open().bind(new InetSocketAddress(8080))));
+        ServerSocketChannel listener = mesh.own(b.call(() ->
+                ServerSocketChannel.open().bind(new InetSocketAddress(8080))));
         long pipesBefore = pipes();
         CompletableFuture<Void> serverReads = new CompletableFuture<>();
         // The server holds off reading until the client's bytes wait in the proxy, then reads them all, then sends as

@@ -46,8 +46,8 @@ import org.slf4j.LoggerFactory;
  * pooled buffer and the reading side waits for the peer's next write edge, so at most one read is held per
  * direction); a direction whose read fills that buffer is a bulk transfer and goes on through a pipe of its own,
  * spliced in the kernel from one socket to the other with no copy to user space ({@code splice(2)}; at most one
- * pipe's worth, 64 KiB, held per direction; off with {@code -Dnodemesh.relay.splice=false}); a FIN is passed on as a half-close once everything before it is out, and the FIN that ends the second
- * direction closes both; a reset is passed on as a reset, a peer that stopped answering as one too
+ * pipe's worth, 64 KiB, held per direction; off with {@code -Dnodemesh.relay.splice=false}); a FIN is passed on as a
+ * half-close once everything before it is out, and the FIN that ends the second direction closes both; a reset is passed on as a reset, a peer that stopped answering as one too
  * ({@link Outcome#PEER_LOST}). A refused or timed-out connect resets the client. The idle timeout works as
  * {@link IdleTimeout}'s does. All state is touched on the loop only.
  */
@@ -333,7 +333,7 @@ public final class SocketConnection extends Connection {
                 if (!untilEmpty) {
                     return; // a short read emptied the socket; the next bytes come with an edge of their own
                 }
-            } else if (SPLICE && to.openPipe(this)) {
+            } else if (SPLICE && to.openPipe()) {
                 splice(from, to); // a full read: a bulk transfer, on through the kernel
                 return;
             }
@@ -341,10 +341,10 @@ public final class SocketConnection extends Connection {
     }
 
     /**
-     * {@link #pump} for a bulk direction: from {@code from} into {@code to}'s pipe and on into {@code to}, one pipe's
-     * worth at a time, until {@code from} has nothing (a splice may stop short of what the socket holds, when the pipe's
-     * slots are full, so only EAGAIN says it is empty), its input ended, or {@code to} takes no more (the rest stays in
-     * the pipe, and {@code from} is read again once {@link #flush} has emptied it).
+     * {@link #pump} for a bulk direction: from {@code from} into {@code to}'s pipe and on into {@code to}, one
+     * pipe's worth at a time, until {@code from} has nothing (a splice may stop short of what the socket holds, when
+     * the pipe's slots are full, so only EAGAIN says it is empty), its input ended, or {@code to} takes no more (the
+     * rest stays in the pipe, and {@code from} is read again once {@link #flush} has emptied it).
      */
     private void splice(End from, End to) {
         int in = from.socket.intValue();
@@ -638,7 +638,7 @@ public final class SocketConnection extends Connection {
         }
 
         /** Makes this direction's pipe; false if it cannot be made (the direction goes on copying). */
-        boolean openPipe(SocketConnection c) {
+        boolean openPipe() {
             if (noPipe) {
                 return false;
             }
@@ -654,7 +654,8 @@ public final class SocketConnection extends Connection {
                     Descriptors.close(pipe[1]);
                 }
                 noPipe = true;
-                log.debug("{}: no pipe to splice the {} side's bytes through, copying them: {}", c, side, e.toString());
+                log.debug("{}: no pipe to splice the {} side's bytes through, copying them: {}", SocketConnection.this,
+                        side, e.toString());
                 return false;
             }
             pipeOut = pipe[0];
