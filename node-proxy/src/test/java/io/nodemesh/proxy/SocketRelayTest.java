@@ -17,13 +17,10 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import java.util.zip.CRC32;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -96,7 +93,7 @@ class SocketRelayTest {
         long size = 24L * 1024 * 1024;
         ServerSocketChannel listener = mesh.own(b.call(() ->
                 ServerSocketChannel.open().bind(new InetSocketAddress(8080))));
-        long pipesBefore = pipes();
+        long pipesBefore = OpenPipes.count();
         CompletableFuture<Void> serverReads = new CompletableFuture<>();
         // The server holds off reading until the client's bytes wait in the proxy, then reads them all, then sends as
         // many back and closes.
@@ -128,7 +125,7 @@ class SocketRelayTest {
                         throw new CompletionException(e);
                     }
                 });
-                await("the upload held back in the proxy, through a pipe", () -> pipes() >= pipesBefore + 2);
+                await("the upload held back in the proxy, through a pipe", () -> OpenPipes.count() >= pipesBefore + 2);
                 serverReads.complete(null);
                 long[] sent = sending.get(30, TimeUnit.SECONDS);
                 CRC32 crc = new CRC32();
@@ -152,7 +149,7 @@ class SocketRelayTest {
         assertThat(record.outcome()).isEqualTo(Outcome.OK);
         assertThat(record.bytesFromSource()).isEqualTo(size);
         assertThat(record.bytesToSource()).isEqualTo(size);
-        await("no pipe left behind", () -> pipes() <= pipesBefore);
+        await("no pipe left behind", () -> OpenPipes.count() <= pipesBefore);
     }
 
     /** Writes {@code size} random bytes from {@code seed}; their CRC. */
@@ -166,20 +163,5 @@ class SocketRelayTest {
             out.write(chunk);
         }
         return new long[] {crc.getValue()};
-    }
-
-    /** The pipes this JVM, where the test's proxy runs, has open. */
-    private static long pipes() {
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            return fds.filter(fd -> {
-                try {
-                    return Files.readSymbolicLink(fd).toString().startsWith("pipe:");
-                } catch (IOException gone) {
-                    return false; // closed while listed
-                }
-            }).count();
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
     }
 }

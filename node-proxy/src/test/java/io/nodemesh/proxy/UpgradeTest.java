@@ -269,6 +269,11 @@ class UpgradeTest {
         for (int i = 0; i < 10; i++) {
             client.exchange();
         }
+        // A bulk exchange first: both directions go through pipes (the relay splices them), which must be empty
+        // when it moves and close behind it.
+        long pipesBefore = OpenPipes.count();
+        long bulk = bulkEcho(client.channel(), 8L << 20);
+        assertThat(OpenPipes.count()).as("the relay splices both ways").isGreaterThanOrEqualTo(pipesBefore + 4);
 
         TestNode next = mesh.startNode("next", config, handover());
         old.close();
@@ -310,9 +315,46 @@ class UpgradeTest {
         await("the new proxy's record", () -> next.closed.size() == 1);
         ClosedConnection record = next.closed.peek();
         assertThat(record.outcome()).isEqualTo(Outcome.OK);
-        assertThat(record.bytesFromSource()).isEqualTo(client.exchanged() + written);
-        assertThat(record.bytesToSource()).isEqualTo(client.exchanged() + written);
+        assertThat(record.bytesFromSource()).isEqualTo(client.exchanged() + bulk + written);
+        assertThat(record.bytesToSource()).isEqualTo(client.exchanged() + bulk + written);
         assertThat(old.closed).isEmpty();
+        await("no pipe left behind by either proxy", () -> OpenPipes.count() <= pipesBefore);
+    }
+
+    /** Writes {@code size} random bytes to the echo behind {@code ch} while reading them back; checks them. */
+    private static long bulkEcho(SocketChannel ch, long size) throws Exception {
+        java.util.zip.CRC32 sent = new java.util.zip.CRC32();
+        java.util.concurrent.CompletableFuture<Long> echoed = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+            ByteBuffer in = ByteBuffer.allocate(64 * 1024);
+            long n = 0;
+            try {
+                while (n < size) {
+                    in.clear().limit((int) Math.min(in.capacity(), size - n));
+                    int r = ch.read(in);
+                    if (r < 0) {
+                        throw new java.io.EOFException("the echo ended after " + n + " bytes");
+                    }
+                    crc.update(in.flip());
+                    n += r;
+                }
+            } catch (java.io.IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+            return crc.getValue();
+        });
+        java.util.Random random = new java.util.Random(5);
+        byte[] chunk = new byte[256 * 1024];
+        for (long n = 0; n < size; n += chunk.length) {
+            random.nextBytes(chunk);
+            sent.update(chunk);
+            ByteBuffer out = ByteBuffer.wrap(chunk);
+            while (out.hasRemaining()) {
+                ch.write(out);
+            }
+        }
+        assertThat(echoed.get(30, TimeUnit.SECONDS)).as("the bulk echo's CRC").isEqualTo(sent.getValue());
+        return size;
     }
 
     /**
