@@ -7,7 +7,8 @@
 # milliseconds per GB moved in the measured window, then the medians and the ratios to `copy`. `haproxy-captured` is
 # HAProxy 2.6 (TCP mode, one thread, CPU 1) behind the same kind of REDIRECT, as in churn-warmup.sh, and
 # `haproxy-captured-splice` the same with `option splice-request` and `option splice-response` (HAProxy's own splice);
-# `splice-BYTES` is `splice` with pipes of BYTES (-Dnodemesh.relay.splice.pipe); `before` is the jar BEFORE_JAR. Needs root; from the repository root after `mvn package -pl cli,jmh-bench -am -DskipTests`.
+# `splice-BYTES` is `splice` with pipes of BYTES (-Dnodemesh.relay.splice.pipe); `before` is the jar BEFORE_JAR.
+# Needs root; from the repository root after `mvn package -pl cli,jmh-bench -am -DskipTests`.
 # Usage: ROUNDS=3 STREAMS=1 VARIANTS="copy splice haproxy-captured haproxy-captured-splice" \
 #   jmh-bench/scripts/bulk-splice.sh
 set -euo pipefail
@@ -15,42 +16,10 @@ PREFIX=nmbulk
 . "$(dirname "$0")/churn-lib.sh"
 ROUNDS=${ROUNDS:-3}; STREAMS=${STREAMS:-1}; WARM=${WARM:-2}; DURATION=${DURATION:-8}
 VARIANTS=${VARIANTS:-copy splice haproxy-captured haproxy-captured-splice}
-HZ=$(getconf CLK_TCK)
-cpu_ms() { awk -v hz="$HZ" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"; }
-
-capture_for_haproxy() { # the proxy's iptables layout with HAProxy's uid in place of its mark (churn-warmup.sh)
-  if [ "$1" = add ]; then
-    ip netns exec "$A" iptables -t nat -N HAPROXY_OUTPUT
-    ip netns exec "$A" iptables -t nat -A OUTPUT -p tcp -j HAPROXY_OUTPUT
-    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -m owner --uid-owner "$(id -u nobody)" -j RETURN
-    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -o lo -j RETURN
-    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -d 127.0.0.1/32 -j RETURN
-    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -p tcp -j REDIRECT --to-ports 9002
-  else
-    ip netns exec "$A" iptables -t nat -D OUTPUT -p tcp -j HAPROXY_OUTPUT
-    ip netns exec "$A" iptables -t nat -F HAPROXY_OUTPUT
-    ip netns exec "$A" iptables -t nat -X HAPROXY_OUTPUT
-  fi
-}
-haproxy_captured_config() { # $1 the file, $2 more for defaults
-cat > "$1" <<H
-global
-  maxconn 4000
-  nbthread 1
-  user nobody
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-${2:+  $2
-}listen bulk
-  bind 127.0.0.1:9002
-  server s 0.0.0.0
-H
-}
-haproxy_captured_config "$WORK/haproxy-captured.cfg"
-haproxy_captured_config "$WORK/haproxy-captured-splice.cfg" "option splice-request
+# HAProxy's splice needs a pipe per connection, so its descriptors for 8000 connections would pass this machine's limit.
+HAPROXY_MAXCONN=4000
+haproxy_config "$WORK/haproxy-captured.cfg" 127.0.0.1:9002 0.0.0.0 "user nobody"
+haproxy_config "$WORK/haproxy-captured-splice.cfg" 127.0.0.1:9002 0.0.0.0 "user nobody" "option splice-request
   option splice-response"
 
 taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.LoadServer \

@@ -3,7 +3,8 @@
 # that captures the first, the request/response server and the churn client on CPU 0. The caller sets PREFIX
 # (namespace name prefix) and WARMUP, starts its proxy on CPU 1 with "${F[@]}" "${PF[@]}", and lists its own extra
 # processes in EXTRA_PIDS and files to remove in EXTRA_FILES for churn_cleanup. KEEPALIVE=off (or a flow mapping)
-# sets the proxy's proxy.keepalive.
+# sets the proxy's proxy.keepalive. Also: cpu_ms (a process's CPU time), and for the scripts that set HAProxy beside
+# the proxy (churn-warmup.sh, bulk-splice.sh) capture_for_haproxy and haproxy_config.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 . "$ROOT/bin/lib.sh"
 NODEMESH_JAR=${JAR:-$NODEMESH_JAR} # JAR=...: another build's nodemesh.jar, for A/B runs
@@ -74,4 +75,46 @@ churn_start() {
 churn_result() {
   wait "$CLIENT"; CLIENT=
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); l=d['latency']; print('churn after %s s warm-up: %d new connections/s, %d errors, per connection p50 %d us, p99 %d us, p99.9 %d us' % (sys.argv[2], d['connectionsPerSecond'], d['errors'], l['p50Us'], l['p99Us'], l['p999Us']))" "$WORK/churn.json" "$WARMUP"
+}
+
+HZ=$(getconf CLK_TCK)
+# The CPU time process $1 has used so far, in milliseconds (user + system, /proc/PID/stat).
+cpu_ms() { awk -v hz="$HZ" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"; }
+
+# HAProxy behind the same kind of capture as the proxy (the haproxy-captured variants): its REDIRECT in the client's
+# pod, added (add) or taken out again (delete), the proxy's iptables layout (IptablesRenderer) with HAProxy's uid in
+# place of the proxy's mark, to HAProxy on :9002.
+HAPROXY_UID=$(id -u nobody)
+capture_for_haproxy() {
+  if [ "$1" = add ]; then
+    ip netns exec "$A" iptables -t nat -N HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -A OUTPUT -p tcp -j HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -m owner --uid-owner "$HAPROXY_UID" -j RETURN
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -o lo -j RETURN
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -d 127.0.0.1/32 -j RETURN
+    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -p tcp -j REDIRECT --to-ports 9002
+  else
+    ip netns exec "$A" iptables -t nat -D OUTPUT -p tcp -j HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -F HAPROXY_OUTPUT
+    ip netns exec "$A" iptables -t nat -X HAPROXY_OUTPUT
+  fi
+}
+# HAProxy's config, TCP mode, one thread, HAPROXY_MAXCONN connections (default 8000): $1 the file, $2 its listening
+# address, $3 the server (0.0.0.0: the original destination), $4 more for global, $5 more for defaults.
+haproxy_config() {
+  cat > "$1" <<H
+global
+  maxconn ${HAPROXY_MAXCONN:-8000}
+  nbthread 1
+${4:+  $4
+}defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+${5:+  $5
+}listen churn
+  bind $2
+  server s $3
+H
 }

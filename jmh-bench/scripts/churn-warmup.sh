@@ -25,10 +25,8 @@ VARIANTS=${VARIANTS:-jit aot haproxy}
 if [[ " $VARIANTS " == *" aot "* ]] && ! { [ -f "$AOT" ] && [ "$AOT" -nt "$NODEMESH_JAR" ]; }; then
   echo "no AOT cache newer than $NODEMESH_JAR at $AOT" >&2; exit 1
 fi
-HZ=$(getconf CLK_TCK)
 WINDOWS=$(( WARMUP / 5 ))
 
-cpu_ms() { awk -v hz="$HZ" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"; }
 opened() { # outbound connections the proxy has accepted so far (admin /stats totals)
   curl -fs "http://$1/stats" | python3 -c "import json,sys; print(json.load(sys.stdin)['totals']['outbound']['opened'])"
 }
@@ -93,40 +91,6 @@ run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RA
   echo "$variant $(( (cpu - steady0) * 1000 / (connections > 0 ? connections : 1) )) $rate$out"
 }
 
-# The capture of the haproxy-captured variant in the client's pod, added (add) or taken out again (delete): the
-# proxy's iptables layout (IptablesRenderer) with HAProxy's uid in place of the proxy's mark.
-capture_for_haproxy() {
-  if [ "$1" = add ]; then
-    ip netns exec "$A" iptables -t nat -N HAPROXY_OUTPUT
-    ip netns exec "$A" iptables -t nat -A OUTPUT -p tcp -j HAPROXY_OUTPUT
-    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -m owner --uid-owner "$HAPROXY_UID" -j RETURN
-    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -o lo -j RETURN
-    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -d 127.0.0.1/32 -j RETURN
-    ip netns exec "$A" iptables -t nat -A HAPROXY_OUTPUT -p tcp -j REDIRECT --to-ports 9002
-  else
-    ip netns exec "$A" iptables -t nat -D OUTPUT -p tcp -j HAPROXY_OUTPUT
-    ip netns exec "$A" iptables -t nat -F HAPROXY_OUTPUT
-    ip netns exec "$A" iptables -t nat -X HAPROXY_OUTPUT
-  fi
-}
-# HAProxy's config, TCP mode, one thread: $1 the file, $2 its listening address, $3 the server, $4 more for global.
-haproxy_config() {
-  cat > "$1" <<H
-global
-  maxconn 8000
-  nbthread 1
-${4:+  $4
-}defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-listen churn
-  bind $2
-  server s $3
-H
-}
-HAPROXY_UID=$(id -u nobody)
 haproxy_config "$WORK/haproxy-captured.cfg" 127.0.0.1:9002 0.0.0.0 "user nobody"
 haproxy_config "$WORK/haproxy.cfg" 127.0.0.1:9001 10.77.0.3:9000
 sed 's/^proxy: { /proxy: { keepalive: off, /' "$WORK/cfg.yaml" > "$WORK/cfg-nokeepalive.yaml"
