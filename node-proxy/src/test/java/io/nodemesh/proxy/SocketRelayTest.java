@@ -18,9 +18,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32;
@@ -110,8 +110,7 @@ class SocketRelayTest {
                     crc.update(buf.flip());
                     n += r;
                 }
-                long[] sent = send(java.nio.channels.Channels.newOutputStream(ch), size, 29);
-                return new long[] {n, crc.getValue(), sent[0]};
+                return new long[] {n, crc.getValue(), send(java.nio.channels.Channels.newOutputStream(ch), size, 29)};
             } catch (Exception e) {
                 throw new CompletionException(e);
             }
@@ -119,9 +118,9 @@ class SocketRelayTest {
         long[] client = a.call(() -> {
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress(b.ipv4(), 8080), 10_000);
-                CompletableFuture<long[]> sending = CompletableFuture.supplyAsync(() -> {
+                CompletableFuture<Long> sending = CompletableFuture.supplyAsync(() -> {
                     try {
-                        long[] sent = send(s.getOutputStream(), size, 23);
+                        long sent = send(s.getOutputStream(), size, 23);
                         s.shutdownOutput();
                         return sent;
                     } catch (IOException e) {
@@ -131,7 +130,7 @@ class SocketRelayTest {
                 await("the upload held back in the proxy, through a pipe",
                         () -> spliced.addAll(OpenPipes.since(pipesBefore)));
                 serverReads.complete(null);
-                long[] sent = sending.get(30, TimeUnit.SECONDS);
+                long sent = sending.get(30, TimeUnit.SECONDS);
                 CRC32 crc = new CRC32();
                 byte[] buf = new byte[64 * 1024];
                 long n = 0;
@@ -140,7 +139,7 @@ class SocketRelayTest {
                     crc.update(buf, 0, r);
                     n += r;
                 }
-                return new long[] {sent[0], n, crc.getValue()};
+                return new long[] {sent, n, crc.getValue()};
             }
         });
         long[] got = server.get(60, TimeUnit.SECONDS);
@@ -157,7 +156,7 @@ class SocketRelayTest {
     }
 
     /** Writes {@code size} random bytes from {@code seed}; their CRC. */
-    private static long[] send(OutputStream out, long size, long seed) throws IOException {
+    private static long send(OutputStream out, long size, long seed) throws IOException {
         CRC32 crc = new CRC32();
         byte[] chunk = new byte[64 * 1024];
         Random random = new Random(seed);
@@ -166,6 +165,6 @@ class SocketRelayTest {
             crc.update(chunk);
             out.write(chunk);
         }
-        return new long[] {crc.getValue()};
+        return crc.getValue();
     }
 }

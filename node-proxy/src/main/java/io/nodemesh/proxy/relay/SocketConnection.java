@@ -68,7 +68,7 @@ public final class SocketConnection extends Connection {
      * Whether a bulk direction is spliced (the system property {@code nodemesh.relay.splice}, on unless
      * {@code false}).
      */
-    static final boolean SPLICE = !"false".equals(System.getProperty("nodemesh.relay.splice"));
+    private static final boolean SPLICE = !"false".equals(System.getProperty("nodemesh.relay.splice"));
     /** A pipe's capacity unless it is changed: Linux's default, 16 pages. */
     private static final int DEFAULT_PIPE = 64 * 1024;
     /**
