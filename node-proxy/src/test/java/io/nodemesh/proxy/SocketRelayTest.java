@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32;
 import org.junit.jupiter.api.Test;
@@ -100,6 +101,8 @@ class SocketRelayTest {
         CompletableFuture<Void> serverReads = new CompletableFuture<>();
         // The server holds off reading until the client's bytes wait in the proxy, then reads them all, then sends as
         // many back and closes.
+        // Threads of their own: the common pool has one worker on two cores, and an earlier test's task may hold it.
+        Executor threads = task -> Thread.ofPlatform().daemon().start(task);
         CompletableFuture<long[]> server = CompletableFuture.supplyAsync(() -> {
             try (SocketChannel ch = listener.accept()) {
                 serverReads.get(30, TimeUnit.SECONDS);
@@ -114,7 +117,7 @@ class SocketRelayTest {
             } catch (Exception e) {
                 throw new CompletionException(e);
             }
-        });
+        }, threads);
         long[] client = a.call(() -> {
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress(b.ipv4(), 8080), 10_000);
@@ -126,7 +129,7 @@ class SocketRelayTest {
                     } catch (IOException e) {
                         throw new CompletionException(e);
                     }
-                });
+                }, threads);
                 await("the upload held back in the proxy, through a pipe",
                         () -> spliced.addAll(OpenPipes.since(pipesBefore)));
                 serverReads.complete(null);

@@ -343,7 +343,7 @@ class UpgradeTest {
                 throw new java.util.concurrent.CompletionException(e);
             }
             return crc.getValue();
-        });
+        }, task -> Thread.ofPlatform().daemon().start(task)); // not the common pool: one worker on two cores
         java.util.Random random = new java.util.Random(5);
         byte[] chunk = new byte[256 * 1024];
         for (long n = 0; n < size; n += chunk.length) {
