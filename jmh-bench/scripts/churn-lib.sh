@@ -30,11 +30,21 @@ churn_cleanup() {
 }
 trap churn_cleanup EXIT INT TERM
 
-ip netns add "$A"; ip netns add "$B"
-ip -n "$A" link set lo up; ip -n "$B" link set lo up
-ip -n "$A" link add eth0 type veth peer name eth0 netns "$B"
-ip -n "$A" addr add 10.77.0.2/24 dev eth0; ip -n "$B" addr add 10.77.0.3/24 dev eth0
-ip -n "$A" link set eth0 up; ip -n "$B" link set eth0 up
+# (Re)creates the client's pod A and its veth pair to B: a fresh A has no netfilter state, so no connection tracking
+# until rules that need it are loaded there (capture-nat.sh starts each variant in a fresh A).
+pod_a_create() {
+  # The pair goes first: a deleted namespace's devices are removed later, asynchronously.
+  ip -n "$B" link del eth0 2>/dev/null || true
+  ip netns del "$A" 2>/dev/null || true
+  ip netns add "$A"
+  ip -n "$A" link set lo up
+  ip -n "$A" link add eth0 type veth peer name eth0 netns "$B"
+  ip -n "$A" addr add 10.77.0.2/24 dev eth0; ip -n "$B" addr add 10.77.0.3/24 dev eth0
+  ip -n "$A" link set eth0 up; ip -n "$B" link set eth0 up
+}
+ip netns add "$B"
+ip -n "$B" link set lo up
+pod_a_create
 cat > "$WORK/cfg.yaml" <<Y
 proxy: { workers: 1, rules: iptables, admin: 127.0.0.1:0${KEEPALIVE:+, keepalive: $KEEPALIVE} }
 pods:
