@@ -10,6 +10,7 @@ import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.testing.OwnThreads;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.io.InputStream;
@@ -243,7 +244,7 @@ class CaptureTest {
                     } catch (Exception e) {
                         throw new java.util.concurrent.CompletionException(e);
                     }
-                });
+                }, OwnThreads.EACH);
         long[] sent = a.call(() -> {
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress(b.ipv4(), 8080), 10_000);

@@ -12,6 +12,7 @@ import io.nodemesh.proxy.model.CaptureState;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.redirect.RedirectRules;
 import io.nodemesh.rules.RuleEngine;
+import io.nodemesh.testing.OwnThreads;
 import io.nodemesh.topology.Netns;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -147,7 +148,7 @@ class HandoffTest {
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
-        });
+        }, OwnThreads.EACH);
         Thread.sleep(1_000);
         assertThat(reply).isNotDone();
         node.rewrite(mesh.config().demoNamespace("").entry(handed("a", "")));

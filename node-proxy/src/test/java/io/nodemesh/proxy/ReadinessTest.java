@@ -8,6 +8,7 @@ import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.redirect.PodRules;
 import io.nodemesh.proxy.redirect.RedirectRules;
+import io.nodemesh.testing.OwnThreads;
 import io.nodemesh.topology.Netns;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
@@ -57,7 +58,7 @@ class ReadinessTest {
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
-        });
+        }, OwnThreads.EACH);
         URI probe = URI.create("http://127.0.0.1:" + port + "/healthz/ready");
 
         try {
@@ -78,7 +79,7 @@ class ReadinessTest {
         mesh.own(EchoServer.start(b, 7000));
         SocketChannel held = mesh.own(EchoServer.connect(a, new InetSocketAddress(b.ipv4(), 7000)));
         assertThat(EchoServer.roundTrip(held, "hi")).isEqualTo("hi");
-        CompletableFuture<Void> closing = CompletableFuture.runAsync(node::close);
+        CompletableFuture<Void> closing = CompletableFuture.runAsync(node::close, OwnThreads.EACH);
         await("the probe says draining", () -> {
             try {
                 HttpResponse<String> r = get(probe);

@@ -8,6 +8,7 @@ import io.nodemesh.proxy.model.Side;
 import io.nodemesh.proxy.relay.SocketConnection;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.testing.OwnThreads;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,8 +23,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.zip.CRC32;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -98,14 +99,13 @@ class SocketRelayTest {
                 ServerSocketChannel.open().bind(new InetSocketAddress(8080))));
         Set<String> pipesBefore = OpenPipes.now();
         Set<String> spliced = ConcurrentHashMap.newKeySet();
-        CompletableFuture<Void> serverReads = new CompletableFuture<>();
-        // The server holds off reading until the client's bytes wait in the proxy, then reads them all, then sends as
-        // many back and closes.
-        // Threads of their own: the common pool has one worker on two cores, and an earlier test's task may hold it.
-        Executor threads = task -> Thread.ofPlatform().daemon().start(task);
+        // The server holds off reading for a while, so that the client's bytes back up in the proxy (bulk: the proxy
+        // splices them through a pipe, and back-pressure holds one pipe's worth there), then reads them all, then
+        // sends as many back and closes. (Not "until a pipe is there": a first write the server's socket takes only
+        // in part leaves that direction copying until the server reads.)
         CompletableFuture<long[]> server = CompletableFuture.supplyAsync(() -> {
             try (SocketChannel ch = listener.accept()) {
-                serverReads.get(30, TimeUnit.SECONDS);
+                Thread.sleep(1500);
                 CRC32 crc = new CRC32();
                 ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
                 long n = 0;
@@ -117,7 +117,15 @@ class SocketRelayTest {
             } catch (Exception e) {
                 throw new CompletionException(e);
             }
-        }, threads);
+        }, OwnThreads.EACH);
+        // The pipes opened while the bytes go both ways.
+        CompletableFuture<Void> transferred = new CompletableFuture<>();
+        CompletableFuture<Void> watched = CompletableFuture.runAsync(() -> {
+            while (!transferred.isDone()) {
+                spliced.addAll(OpenPipes.since(pipesBefore));
+                LockSupport.parkNanos(5_000_000);
+            }
+        }, OwnThreads.EACH);
         long[] client = a.call(() -> {
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress(b.ipv4(), 8080), 10_000);
@@ -129,11 +137,7 @@ class SocketRelayTest {
                     } catch (IOException e) {
                         throw new CompletionException(e);
                     }
-                }, threads);
-                await("the upload held back in the proxy, through a pipe",
-                        () -> spliced.addAll(OpenPipes.since(pipesBefore)));
-                serverReads.complete(null);
-                long sent = sending.get(30, TimeUnit.SECONDS);
+                }, OwnThreads.EACH);
                 CRC32 crc = new CRC32();
                 byte[] buf = new byte[64 * 1024];
                 long n = 0;
@@ -142,7 +146,7 @@ class SocketRelayTest {
                     crc.update(buf, 0, r);
                     n += r;
                 }
-                return new long[] {sent, n, crc.getValue()};
+                return new long[] {sending.get(30, TimeUnit.SECONDS), n, crc.getValue()};
             }
         });
         long[] got = server.get(60, TimeUnit.SECONDS);
@@ -155,6 +159,9 @@ class SocketRelayTest {
         assertThat(record.outcome()).isEqualTo(Outcome.OK);
         assertThat(record.bytesFromSource()).isEqualTo(size);
         assertThat(record.bytesToSource()).isEqualTo(size);
+        transferred.complete(null);
+        watched.get(10, TimeUnit.SECONDS);
+        assertThat(spliced).as("pipes the proxy spliced the transfer through").isNotEmpty();
         await("no pipe left behind", () -> OpenPipes.allClosed(spliced));
     }
 

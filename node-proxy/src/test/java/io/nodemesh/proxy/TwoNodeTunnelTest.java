@@ -31,6 +31,7 @@ import io.nodemesh.proxy.tunnel.TunnelKey;
 import io.nodemesh.proxy.tunnel.TunnelPool;
 import io.nodemesh.proxy.tunnel.TunnelRefused;
 import io.nodemesh.proxy.tunnel.TunnelSettings;
+import io.nodemesh.testing.OwnThreads;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -550,7 +551,7 @@ class TwoNodeTunnelTest {
                 } catch (IOException reset) {
                     return true;
                 }
-            });
+            }, OwnThreads.EACH);
             return closed.get(5, TimeUnit.SECONDS);
         }
     }

@@ -9,6 +9,7 @@ import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
+import io.nodemesh.testing.OwnThreads;
 import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -199,7 +200,7 @@ class UpgradeTest {
                     } catch (Exception e) {
                         throw new java.util.concurrent.CompletionException(e);
                     }
-                });
+                }, OwnThreads.EACH);
         await("the old proxy accepted the ADD", () -> old.proxy.controlSocket().orElseThrow().requests() == 1);
         Thread.sleep(200);
         assertThat(waiting).isNotDone();
@@ -343,7 +344,7 @@ class UpgradeTest {
                 throw new java.util.concurrent.CompletionException(e);
             }
             return crc.getValue();
-        }, task -> Thread.ofPlatform().daemon().start(task)); // not the common pool: one worker on two cores
+        }, OwnThreads.EACH);
         java.util.Random random = new java.util.Random(5);
         byte[] chunk = new byte[256 * 1024];
         for (long n = 0; n < size; n += chunk.length) {

@@ -16,12 +16,14 @@ final class IptablesEngine implements RuleEngine {
 
     @Override
     public void apply(RedirectPlan plan, Path netns) {
+        requireRedirect(plan);
         ApplyGuard.refuseIfPresent(netns);
         restore(plan, netns);
     }
 
     @Override
     public Installed install(RedirectPlan plan, Path netns) {
+        requireRedirect(plan);
         CheckResult live = check(plan, netns);
         if (live.inSync()) {
             return Installed.KEPT;
@@ -57,6 +59,7 @@ final class IptablesEngine implements RuleEngine {
 
     @Override
     public CheckResult check(RedirectPlan plan, Path netns) {
+        requireRedirect(plan);
         NetnsRunner.requireNamespace(netns);
         Map<String, List<String>> expected = new LinkedHashMap<>();
         Map<String, List<String>> live = new LinkedHashMap<>();
@@ -155,5 +158,13 @@ final class IptablesEngine implements RuleEngine {
             }
         }
         return places;
+    }
+
+    /** This backend writes nat REDIRECT rules only; a TPROXY plan is refused before anything changes. */
+    private static void requireRedirect(RedirectPlan plan) {
+        if (plan.capture() != CaptureMode.REDIRECT) {
+            throw new RulesException("capture: " + plan.capture().configName() + " needs the nft backend (rules: nft); "
+                    + "the iptables backend writes nat REDIRECT rules only");
+        }
     }
 }

@@ -22,8 +22,39 @@ final class NftEngine implements RuleEngine {
     @Override
     public void apply(RedirectPlan plan, Path netns) {
         ApplyGuard.refuseIfPresent(netns);
+        // A TPROXY plan's routes first: alone they route nothing (no packet has the mark yet), and a table that
+        // cannot go in takes them out again.
+        routes(plan, netns, false);
         try (NftNetlink nft = NftNetlink.in(netns)) {
             nft.create(plan); // one transaction: the whole table lands or nothing does
+        } catch (RulesException e) {
+            if (plan.capture() == CaptureMode.TPROXY) {
+                removeRoutes(netns);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Makes the namespace's policy routing what {@code plan} wants: a TPROXY plan's rule and route per family added
+     * where missing (after taking out nodemesh's others when {@code stale}); for a REDIRECT plan, nodemesh's taken
+     * out when {@code stale} (the table being replaced may have been a TPROXY one).
+     */
+    private static void routes(RedirectPlan plan, Path netns, boolean stale) {
+        if (plan.capture() != CaptureMode.TPROXY && !stale) {
+            return;
+        }
+        try (PolicyRoutes routes = PolicyRoutes.in(netns)) {
+            if (stale) {
+                routes.remove();
+            }
+            routes.install(plan);
+        }
+    }
+
+    private static boolean removeRoutes(Path netns) {
+        try (PolicyRoutes routes = PolicyRoutes.in(netns)) {
+            return routes.remove();
         }
     }
 
@@ -44,11 +75,14 @@ final class NftEngine implements RuleEngine {
                 RuleEngine.iptables().remove(netns);
             }
             NftTableImage live = found.image();
+            boolean inSync = live != null && iptables.isEmpty() && live.equals(NftTableImage.of(plan));
+            // Routes before the table's marks (see apply); a table being replaced may leave routes of another plan.
+            routes(plan, netns, live != null && !inSync);
             if (live != null) {
                 // A table in sync (a restarted proxy's pods) is kept: it is read back over netlink and compared with
                 // what the plan's transaction would send; replacing it costs an RCU grace period for this and the next
                 // transaction (RESULTS.md, capture rules per pod).
-                if (iptables.isEmpty() && live.equals(NftTableImage.of(plan))) {
+                if (inSync) {
                     return Installed.KEPT;
                 }
                 nft.replace(plan);
@@ -69,17 +103,27 @@ final class NftEngine implements RuleEngine {
 
     /** The plan against the live table, listed with nft when {@code present}. */
     private CheckResult compare(RedirectPlan plan, Path netns, boolean present) {
-        Map<String, List<String>> live = present
+        Map<String, List<String>> live = new LinkedHashMap<>(present
                 ? listingLines(NetnsRunner.runOk(netns, "nft", null, "list", "table", "inet", "nodemesh"))
-                : Map.of();
-        return CheckResult.compare(name(), present, listingLines(NftRenderer.render(plan)), live);
+                : Map.of());
+        Map<String, List<String>> expected = new LinkedHashMap<>(listingLines(NftRenderer.render(plan)));
+        // A TPROXY plan's policy routing is part of it; nodemesh's routes where the plan wants none are unexpected.
+        List<PolicyRoutes.Entry> routes;
+        try (PolicyRoutes r = PolicyRoutes.in(netns)) {
+            routes = r.live();
+        }
+        live.putAll(PolicyRoutes.lines(routes));
+        expected.putAll(PolicyRoutes.lines(PolicyRoutes.wanted(plan)));
+        return CheckResult.compare(name(), present || !routes.isEmpty(), expected, live);
     }
 
     @Override
     public boolean remove(Path netns) {
+        boolean table;
         try (NftNetlink nft = NftNetlink.in(netns)) {
-            return nft.delete();
+            table = nft.delete();
         }
+        return removeRoutes(netns) | table; // the table first: its marks would route nowhere without the routes
     }
 
     /** {@code nft table inet nodemesh} if that table is live; empty if not. */

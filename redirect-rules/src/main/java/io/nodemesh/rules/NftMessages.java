@@ -93,6 +93,9 @@ final class NftMessages {
     private static final int NFTA_IMMEDIATE_DATA = 2;
     private static final int NFTA_REDIR_REG_PROTO_MIN = 1;
     private static final int NFTA_REDIR_FLAGS = 3;
+    private static final int NFTA_META_SREG = 3;
+    private static final int NFTA_TPROXY_FAMILY = 1;
+    private static final int NFTA_TPROXY_REG_PORT = 3;
     // values
     private static final int NFT_REG_VERDICT = 0;
     private static final int NFT_REG_1 = 1;
@@ -102,6 +105,7 @@ final class NftMessages {
     private static final int NF_INET_PRE_ROUTING = 0;
     private static final int NF_INET_LOCAL_OUT = 3;
     private static final int NAT_PRIORITY = -100;
+    private static final int MANGLE_PRIORITY = -150;
     private static final int NFT_META_MARK = 3;
     private static final int NFT_META_IIFNAME = 6;
     private static final int NFT_META_OIFNAME = 7;
@@ -292,8 +296,12 @@ final class NftMessages {
         batch.string(NFTA_TABLE_NAME, TABLE);
         batch.bytes(NFTA_TABLE_USERDATA, comment(plan.comment()));
         batch.end();
+        if (plan.capture() == CaptureMode.TPROXY) {
+            tproxyChains(batch, plan);
+            return;
+        }
 
-        chain(batch, "output", NF_INET_LOCAL_OUT);
+        chain(batch, "output", NF_INET_LOCAL_OUT, "nat", NAT_PRIORITY);
         List<Rule> output = new ArrayList<>();
         skipUncapturedFamily(plan, output);
         output.add(markReturn(plan));
@@ -310,7 +318,7 @@ final class NftMessages {
         output.add(redirect(plan.outboundPort(), plan.comment()));
         rules(batch, "output", output);
 
-        chain(batch, "prerouting", NF_INET_PRE_ROUTING);
+        chain(batch, "prerouting", NF_INET_PRE_ROUTING, "nat", NAT_PRIORITY);
         List<Rule> prerouting = new ArrayList<>();
         skipUncapturedFamily(plan, prerouting);
         prerouting.add(new Rule("iifname \"lo\" return").meta(NFT_META_IIFNAME).cmp(ifname("lo")).ret());
@@ -319,6 +327,91 @@ final class NftMessages {
         }
         prerouting.add(redirect(plan.inboundPort(), plan.comment()));
         rules(batch, "prerouting", prerouting);
+    }
+
+    /**
+     * {@link CaptureMode#TPROXY}'s chains, in {@link NftRenderer}'s order: a route-type {@code output} chain that
+     * marks what it captures (the mark routes it back in through {@code lo}), and a {@code prerouting} filter chain
+     * that gives marked packets to the outbound listener and inbound ones to the inbound listener with {@code tproxy}.
+     */
+    private static void tproxyChains(Batch batch, RedirectPlan plan) {
+        chain(batch, "output", NF_INET_LOCAL_OUT, "route", MANGLE_PRIORITY);
+        List<Rule> output = new ArrayList<>();
+        skipUncapturedFamily(plan, output);
+        output.add(markReturn(plan));
+        output.add(new Rule("oifname \"lo\" return").meta(NFT_META_OIFNAME).cmp(ifname("lo")).ret());
+        for (IpFamily family : plan.families()) {
+            output.add(daddrReturn(family.loopback()));
+        }
+        for (Cidr cidr : plan.exemptCidrs()) {
+            output.add(daddrReturn(cidr));
+        }
+        for (int port : plan.exemptOutboundPorts()) {
+            output.add(dportReturn(port));
+        }
+        // Replies of connections accepted on ports inbound capture leaves alone: every packet passes this chain, not
+        // only a connection's first (nat's), and nothing here knows which connection a packet belongs to.
+        for (int port : plan.exemptInboundPorts()) {
+            output.add(sportReturn(port));
+        }
+        Rule mark = new Rule("meta l4proto tcp " + NftRenderer.tproxyMarkSet(plan)).meta(NFT_META_L4PROTO)
+                .cmp(new byte[] {IPPROTO_TCP});
+        if (plan.markMask() == -1) {
+            rule(mark, "immediate", b -> {
+                b.u32(NFTA_IMMEDIATE_DREG, NFT_REG_1);
+                int data = b.open(NFTA_IMMEDIATE_DATA);
+                b.bytes(NFTA_DATA_VALUE, hostU32(plan.tproxyMark()));
+                b.close(data);
+            });
+        } else {
+            mark.meta(NFT_META_MARK).bitwise(hostU32(~plan.markMask()), hostU32(plan.tproxyMark()));
+        }
+        rule(mark, "meta", b -> {
+            b.u32(NFTA_META_KEY, NFT_META_MARK);
+            b.u32(NFTA_META_SREG, NFT_REG_1);
+        });
+        mark.comment = plan.comment();
+        output.add(mark);
+        rules(batch, "output", output);
+
+        chain(batch, "prerouting", NF_INET_PRE_ROUTING, "filter", MANGLE_PRIORITY);
+        List<Rule> prerouting = new ArrayList<>();
+        skipUncapturedFamily(plan, prerouting);
+        Rule outbound = new Rule("meta l4proto tcp " + NftRenderer.tproxyMarkMatch(plan) + " tproxy to :"
+                + plan.outboundPort()).meta(NFT_META_L4PROTO).cmp(new byte[] {IPPROTO_TCP}).meta(NFT_META_MARK);
+        if (plan.markMask() != -1) {
+            outbound.bitwise(hostU32(plan.markMask()), new byte[4]);
+        }
+        outbound.cmp(hostU32(plan.tproxyMark()));
+        prerouting.add(tproxy(outbound, plan.outboundPort()));
+        prerouting.add(new Rule("iifname \"lo\" return").meta(NFT_META_IIFNAME).cmp(ifname("lo")).ret());
+        for (int port : plan.exemptInboundPorts()) {
+            prerouting.add(dportReturn(port));
+        }
+        Rule inbound = tproxy(new Rule("meta l4proto tcp tproxy to :" + plan.inboundPort()).meta(NFT_META_L4PROTO)
+                .cmp(new byte[] {IPPROTO_TCP}), plan.inboundPort());
+        inbound.comment = plan.comment();
+        prerouting.add(inbound);
+        rules(batch, "prerouting", prerouting);
+    }
+
+    /** Ends {@code rule} with {@code tproxy to :port}, for both families ({@code NFPROTO_UNSPEC}, the port only). */
+    private static Rule tproxy(Rule rule, int port) {
+        rule(rule, "immediate", b -> {
+            b.u32(NFTA_IMMEDIATE_DREG, NFT_REG_1);
+            int data = b.open(NFTA_IMMEDIATE_DATA);
+            b.bytes(NFTA_DATA_VALUE, port(port));
+            b.close(data);
+        });
+        rule(rule, "tproxy", b -> {
+            b.u32(NFTA_TPROXY_FAMILY, NFPROTO_UNSPEC);
+            b.u32(NFTA_TPROXY_REG_PORT, NFT_REG_1);
+        });
+        return rule;
+    }
+
+    private static void rule(Rule rule, String expression, Body body) {
+        rule.expressions.add(new Expression(expression, body));
     }
 
     /** Creates the table if it is missing, so that a {@link #deleteTable} in the same transaction cannot fail. */
@@ -366,16 +459,16 @@ final class NftMessages {
         return seq;
     }
 
-    private static void chain(Batch batch, String name, int hook) {
+    private static void chain(Batch batch, String name, int hook, String type, int priority) {
         batch.begin(NFT_MSG_NEWCHAIN, NLM_F_REQUEST | NLM_F_CREATE, NFPROTO_INET, "chain " + name);
         batch.string(NFTA_CHAIN_TABLE, TABLE);
         batch.string(NFTA_CHAIN_NAME, name);
         int h = batch.open(NFTA_CHAIN_HOOK);
         batch.u32(NFTA_HOOK_HOOKNUM, hook);
-        batch.u32(NFTA_HOOK_PRIORITY, NAT_PRIORITY);
+        batch.u32(NFTA_HOOK_PRIORITY, priority);
         batch.close(h);
         batch.u32(NFTA_CHAIN_POLICY, NF_ACCEPT);
-        batch.string(NFTA_CHAIN_TYPE, "nat");
+        batch.string(NFTA_CHAIN_TYPE, type);
         batch.end();
     }
 
@@ -447,6 +540,11 @@ final class NftMessages {
     private static Rule dportReturn(int port) {
         return new Rule("tcp dport " + port + " return").meta(NFT_META_L4PROTO).cmp(new byte[] {IPPROTO_TCP})
                 .payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2).cmp(port(port)).ret();
+    }
+
+    private static Rule sportReturn(int port) {
+        return new Rule("tcp sport " + port + " return").meta(NFT_META_L4PROTO).cmp(new byte[] {IPPROTO_TCP})
+                .payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2).cmp(port(port)).ret();
     }
 
     private static Rule redirect(int port, String comment) {

@@ -24,6 +24,10 @@ public final class NftRenderer {
         List<String> out = new ArrayList<>();
         out.add("table " + TABLE + " {");
         out.add("\tcomment \"" + plan.comment() + "\"");
+        if (plan.capture() == CaptureMode.TPROXY) {
+            tproxyChains(plan, comment, out);
+            return String.join("\n", out) + "\n";
+        }
         out.add("\tchain output {");
         out.add("\t\ttype nat hook output priority -100; policy accept;");
         skipUncapturedFamily(plan, out);
@@ -52,6 +56,65 @@ public final class NftRenderer {
         out.add("\t}");
         out.add("}");
         return String.join("\n", out) + "\n";
+    }
+
+    /**
+     * {@link CaptureMode#TPROXY}'s chains: {@code output} (type route, priority mangle) marks outbound TCP, which the
+     * policy route then delivers through {@code lo} (not the replies of connections accepted on an exempt inbound
+     * port: this chain sees every packet, not a connection's first); {@code prerouting} (type filter, priority mangle) gives those
+     * marked packets to the outbound port and inbound TCP to the inbound port with {@code tproxy}, rewriting nothing.
+     */
+    private static void tproxyChains(RedirectPlan plan, String comment, List<String> out) {
+        out.add("\tchain output {");
+        out.add("\t\ttype route hook output priority mangle; policy accept;");
+        skipUncapturedFamily(plan, out);
+        out.add("\t\t" + markMatch(plan) + " return");
+        out.add("\t\toifname \"lo\" return");
+        for (IpFamily family : plan.families()) {
+            out.add("\t\t" + daddr(family) + " " + family.loopback().nftForm() + " return");
+        }
+        for (Cidr cidr : plan.exemptCidrs()) {
+            out.add("\t\t" + daddr(cidr.family()) + " " + cidr.nftForm() + " return");
+        }
+        for (int port : plan.exemptOutboundPorts()) {
+            out.add("\t\ttcp dport " + port + " return");
+        }
+        for (int port : plan.exemptInboundPorts()) {
+            out.add("\t\ttcp sport " + port + " return");
+        }
+        out.add("\t\tmeta l4proto tcp " + tproxyMarkSet(plan) + comment);
+        out.add("\t}");
+        out.add("");
+        out.add("\tchain prerouting {");
+        out.add("\t\ttype filter hook prerouting priority mangle; policy accept;");
+        skipUncapturedFamily(plan, out);
+        out.add("\t\tmeta l4proto tcp " + tproxyMarkMatch(plan) + " tproxy to :" + plan.outboundPort());
+        out.add("\t\tiifname \"lo\" return");
+        for (int port : plan.exemptInboundPorts()) {
+            out.add("\t\ttcp dport " + port + " return");
+        }
+        out.add("\t\tmeta l4proto tcp tproxy to :" + plan.inboundPort() + comment);
+        out.add("\t}");
+        out.add("}");
+    }
+
+    /**
+     * The statement that puts the TPROXY mark on a packet, keeping its bits outside the mask, as nft lists it (it
+     * shows {@code (mark & ~mask) ^ tproxyMark} as {@code mark & (~mask | tproxyMark) | tproxyMark}).
+     */
+    static String tproxyMarkSet(RedirectPlan plan) {
+        return plan.markMask() == -1
+                ? String.format("meta mark set 0x%08x", plan.tproxyMark())
+                : String.format("meta mark set meta mark & 0x%08x | 0x%08x", ~plan.markMask() | plan.tproxyMark(),
+                        plan.tproxyMark());
+    }
+
+    /** The match for the TPROXY mark under the mask. */
+    static String tproxyMarkMatch(RedirectPlan plan) {
+        String value = String.format("0x%08x", plan.tproxyMark());
+        return plan.markMask() == -1
+                ? "meta mark " + value
+                : "meta mark & " + String.format("0x%08x", plan.markMask()) + " == " + value;
     }
 
     private static void skipUncapturedFamily(RedirectPlan plan, List<String> out) {

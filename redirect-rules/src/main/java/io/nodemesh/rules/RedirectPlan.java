@@ -6,6 +6,7 @@ import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
@@ -26,6 +27,10 @@ public final class RedirectPlan {
     public static final int DEFAULT_MARK = 0x539;
     /** Default mask: only these mark bits are compared, so other users of the mark keep theirs. */
     public static final int DEFAULT_MARK_MASK = 0xfff;
+    /** Default mark of outbound packets a {@link CaptureMode#TPROXY} capture routes to the proxy (within the mask). */
+    public static final int DEFAULT_TPROXY_MARK = 0x53a;
+    /** Default routing table of a {@link CaptureMode#TPROXY} capture's policy route ({@code local default dev lo}). */
+    public static final int DEFAULT_ROUTE_TABLE = 133;
     /** The proxy's well-known ports (admin, capture, tunnel, metrics, readiness), never redirected inbound. */
     public static final List<Integer> PROXY_PORTS = List.of(15000, 15001, 15006, 15008, 15020, 15021);
 
@@ -41,6 +46,9 @@ public final class RedirectPlan {
     private final SortedSet<Integer> exemptInboundPorts;
     private final List<Cidr> exemptCidrs;
     private final Set<IpFamily> families;
+    private final CaptureMode capture;
+    private final int tproxyMark;
+    private final int routeTable;
 
     private RedirectPlan(Builder b, List<Cidr> cidrs) {
         this.podLabel = b.podLabel;
@@ -48,7 +56,13 @@ public final class RedirectPlan {
         this.inboundPort = b.inboundPort;
         this.mark = b.mark;
         this.markMask = b.markMask;
-        this.exemptOutboundPorts = Collections.unmodifiableSortedSet(new TreeSet<>(b.exemptOutboundPorts));
+        TreeSet<Integer> outbound = new TreeSet<>(b.exemptOutboundPorts);
+        if (b.capture == CaptureMode.TPROXY) {
+            // A connection the listener accepts for this port was not handed to it by tproxy (it cannot tell them
+            // apart: both keep their destination), so outbound TCP to the port is not captured.
+            outbound.add(b.outboundPort);
+        }
+        this.exemptOutboundPorts = Collections.unmodifiableSortedSet(outbound);
         TreeSet<Integer> inbound = new TreeSet<>(PROXY_PORTS);
         inbound.add(b.outboundPort);
         inbound.add(b.inboundPort);
@@ -56,6 +70,9 @@ public final class RedirectPlan {
         this.exemptInboundPorts = Collections.unmodifiableSortedSet(inbound);
         this.exemptCidrs = List.copyOf(cidrs);
         this.families = Collections.unmodifiableSet(EnumSet.copyOf(b.families));
+        this.capture = b.capture;
+        this.tproxyMark = b.tproxyMark;
+        this.routeTable = b.routeTable;
     }
 
     /** A builder with every default: ports 15001/15006, mark 0x539/0xfff, IPv4 and IPv6, nothing else exempt. */
@@ -119,12 +136,33 @@ public final class RedirectPlan {
         return families.contains(family);
     }
 
+    /** How captured TCP reaches the proxy. */
+    public CaptureMode capture() {
+        return capture;
+    }
+
+    /**
+     * {@link CaptureMode#TPROXY}: the mark (under {@link #markMask()}) outbound packets get so that the policy route
+     * delivers them locally.
+     */
+    public int tproxyMark() {
+        return tproxyMark;
+    }
+
+    /** {@link CaptureMode#TPROXY}: the routing table holding {@code local default dev lo}, looked up for the mark. */
+    public int routeTable() {
+        return routeTable;
+    }
+
     @Override
     public String toString() {
         return "RedirectPlan[pod=" + podLabel + ", outbound=" + outboundPort + ", inbound=" + inboundPort
                 + ", mark=0x" + Integer.toHexString(mark) + "/0x" + Integer.toHexString(markMask)
                 + ", exemptPorts=" + exemptOutboundPorts + ", exemptInboundPorts=" + exemptInboundPorts
-                + ", exemptCidrs=" + exemptCidrs + ", families=" + families + "]";
+                + ", exemptCidrs=" + exemptCidrs + ", families=" + families + ", capture=" + capture.configName()
+                + (capture == CaptureMode.TPROXY
+                        ? ", tproxyMark=0x" + Integer.toHexString(tproxyMark) + ", routeTable=" + routeTable : "")
+                + "]";
     }
 
     /** Collects plan settings; {@link #build()} validates them all and names the first bad field. */
@@ -139,8 +177,29 @@ public final class RedirectPlan {
         private final List<Integer> exemptInboundPorts = new ArrayList<>();
         private final List<String> exemptCidrs = new ArrayList<>();
         private final Set<IpFamily> families = EnumSet.allOf(IpFamily.class);
+        private CaptureMode capture = CaptureMode.REDIRECT;
+        private int tproxyMark = DEFAULT_TPROXY_MARK;
+        private int routeTable = DEFAULT_ROUTE_TABLE;
 
         private Builder() {
+        }
+
+        /** How captured TCP reaches the proxy (default {@link CaptureMode#REDIRECT}). */
+        public Builder capture(CaptureMode mode) {
+            this.capture = Objects.requireNonNull(mode, "capture");
+            return this;
+        }
+
+        /** {@link CaptureMode#TPROXY}'s mark for outbound packets (default 0x53a; under the mask, not the mark). */
+        public Builder tproxyMark(int value) {
+            this.tproxyMark = value;
+            return this;
+        }
+
+        /** {@link CaptureMode#TPROXY}'s routing table (default 133). */
+        public Builder routeTable(int table) {
+            this.routeTable = table;
+            return this;
         }
 
         /** The pod label for comments, e.g. {@code demo/client}; null or empty for none. */
@@ -240,6 +299,18 @@ public final class RedirectPlan {
             if ((mark & ~markMask) != 0) {
                 throw new RulesException("mark: 0x" + Integer.toHexString(mark) + " has bits outside markMask 0x"
                         + Integer.toHexString(markMask));
+            }
+            if (capture == CaptureMode.TPROXY) {
+                if (tproxyMark == 0 || (tproxyMark & ~markMask) != 0 || tproxyMark == mark) {
+                    throw new RulesException("tproxyMark: 0x" + Integer.toHexString(tproxyMark) + " must be non-zero, "
+                            + "within markMask 0x" + Integer.toHexString(markMask) + " and not the proxy's mark 0x"
+                            + Integer.toHexString(mark));
+                }
+                // 0 is unspecified; 253, 254 and 255 are the default, main and local tables.
+                if (routeTable == 0 || (routeTable >= 253 && routeTable <= 255)) {
+                    throw new RulesException("routeTable: " + Integer.toUnsignedString(routeTable)
+                            + " is not a table of nodemesh's own (not 0, 253 default, 254 main or 255 local)");
+                }
             }
             exemptOutboundPorts.forEach(p -> checkPort("exemptPort", p));
             exemptInboundPorts.forEach(p -> checkPort("exemptInboundPort", p));

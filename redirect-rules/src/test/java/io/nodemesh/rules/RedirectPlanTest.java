@@ -80,4 +80,22 @@ class RedirectPlanTest {
                 .isInstanceOf(RulesException.class)
                 .hasMessageContaining(message);
     }
+
+    @Test
+    void aTproxyPlanChecksItsMarkAndTableAndLeavesTheOutboundPortAlone() {
+        RedirectPlan plan = RedirectPlan.builder().capture(CaptureMode.TPROXY).build();
+        assertThat(plan.tproxyMark()).isEqualTo(0x53a);
+        assertThat(plan.routeTable()).isEqualTo(133);
+        assertThat(plan.exemptOutboundPorts()).containsExactly(15001);
+        assertThat(RedirectPlan.builder().build().exemptOutboundPorts()).isEmpty();
+        assertThatThrownBy(() -> RedirectPlan.builder().capture(CaptureMode.TPROXY).tproxyMark(0x539).build())
+                .isInstanceOf(RulesException.class).hasMessageContaining("tproxyMark: 0x539")
+                .hasMessageContaining("not the proxy's mark");
+        assertThatThrownBy(() -> RedirectPlan.builder().capture(CaptureMode.TPROXY).tproxyMark(0x1000).build())
+                .isInstanceOf(RulesException.class).hasMessageContaining("within markMask 0xfff");
+        assertThatThrownBy(() -> RedirectPlan.builder().capture(CaptureMode.TPROXY).routeTable(254).build())
+                .isInstanceOf(RulesException.class).hasMessageContaining("routeTable: 254");
+        assertThatThrownBy(() -> CaptureMode.parse("dnat"))
+                .isInstanceOf(RulesException.class).hasMessage("capture: 'dnat' is not one of redirect, tproxy");
+    }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.nodemesh.testing.OwnThreads;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -285,9 +286,11 @@ public final class CniRuntime {
             } catch (IOException e) {
                 // the plugin closed its stdin (EPIPE): it answers with what it read
             }
-        });
-        CompletableFuture<byte[]> stdout = CompletableFuture.supplyAsync(() -> readAll(process.getInputStream()));
-        CompletableFuture<byte[]> stderr = CompletableFuture.supplyAsync(() -> readAll(process.getErrorStream()));
+        }, OwnThreads.EACH);
+        CompletableFuture<byte[]> stdout = CompletableFuture.supplyAsync(() -> readAll(process.getInputStream()),
+                OwnThreads.EACH);
+        CompletableFuture<byte[]> stderr = CompletableFuture.supplyAsync(() -> readAll(process.getErrorStream()),
+                OwnThreads.EACH);
         int exit;
         try {
             if (process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
