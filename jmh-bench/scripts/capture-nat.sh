@@ -12,6 +12,10 @@
 #             through, nothing that needs connection tracking), the mark routed to `local default dev lo` by a policy
 #             rule, and the looped packet handed to HAProxy's IP_TRANSPARENT listener by nft's tproxy in prerouting;
 #             HAProxy's `server 0.0.0.0` then connects to the accepted socket's own local address.
+#   nft-redirect, nft-tproxy
+#             the proxy's own rules, exactly as it installs them (`nodemesh rules apply --capture redirect|tproxy`,
+#             nft backend), HAProxy on :15001 in their place (transparent for tproxy); HAProxy's sockets carry the
+#             proxy's mark through a chain of their own that runs first (`meta skuid nobody meta mark set 0x539`).
 # Prints per round and variant the connections/s and the CPU milliseconds per 1000 new connections of HAProxy, of the
 # client and of the whole machine (/proc/stat, both CPUs: this includes the server and anything else running), in the
 # client's measured DURATION s after WARMUP s, and the pod's tracked connections at the end; then the medians and the
@@ -33,6 +37,8 @@ PORT=9000
 haproxy_config "$WORK/none.cfg" 127.0.0.1:9001 "10.77.0.3:$PORT"
 haproxy_config "$WORK/redirect.cfg" 127.0.0.1:9002 0.0.0.0 "user nobody"
 haproxy_config "$WORK/tproxy.cfg" "0.0.0.0:9003 transparent" 0.0.0.0 "user nobody"
+haproxy_config "$WORK/nft-redirect.cfg" "0.0.0.0:15001" 0.0.0.0 "user nobody"
+haproxy_config "$WORK/nft-tproxy.cfg" "0.0.0.0:15001 transparent" 0.0.0.0 "user nobody"
 
 capture_tproxy() {
   ip netns exec "$A" nft -f - <<N
@@ -56,6 +62,20 @@ N
 }
 
 per1000() { awk -v ms="$1" -v n="$2" 'BEGIN{printf "%.2f", ms * 1000 / n}'; } # CPU ms $1 per 1000 of $2
+# The proxy's own rules for $1 (redirect or tproxy), with HAProxy's sockets given the proxy's mark first.
+capture_nodemesh() {
+  ip netns exec "$A" nft -f - <<N
+table inet haproxymark {
+  chain output {
+    type route hook output priority -160; policy accept;
+    meta skuid $HAPROXY_UID meta mark set 0x539
+  }
+}
+N
+  "$J" --enable-native-access=ALL-UNNAMED -jar "$NODEMESH_JAR" rules apply --netns "/var/run/netns/$A" --capture "$1" \
+    --pod bench/a > /dev/null
+}
+
 busy_ms() { awk -v hz="$HZ" '/^cpu /{print int(($2 + $3 + $4 + $7 + $8) * 1000 / hz)}' /proc/stat; }
 
 # wrk against $1 for $2 s, on CPU 0 in the client's pod (its pid in CLIENT); its output in $WORK/wrk.txt.
@@ -71,6 +91,8 @@ run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tr
     none) target=127.0.0.1:9001 ;;
     redirect) capture_for_haproxy add ;;
     tproxy) capture_tproxy ;;
+    nft-redirect) capture_nodemesh redirect ;;
+    nft-tproxy) capture_nodemesh tproxy ;;
     *) echo "unknown variant $variant" >&2; exit 2 ;;
   esac
   taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/$variant.cfg" -db > "$WORK/$variant-$2.log" 2>&1 &

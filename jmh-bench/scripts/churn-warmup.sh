@@ -15,7 +15,9 @@
 # address, an iptables REDIRECT in the pod's OUTPUT (the proxy's own chain shape, HAProxy's sockets let through by
 # its uid instead of a mark) sends it to HAProxy, which forwards to the original destination (SO_ORIGINAL_DST, its
 # `server 0.0.0.0`), so both pay the same NAT and conntrack per connection.
-# `before` is `jit` with the jar BEFORE_JAR (another build's nodemesh.jar), for a before/after in one run.
+# `nft` is `jit` with the proxy's nft rules (`rules: nft`, REDIRECT), `tproxy` the same with `capture: tproxy` (no NAT,
+# no connection tracking; compare them with FRESH=1, which makes the client's pod afresh for each round and variant, so
+# that no variant runs where an earlier one's nat table left connection tracking on). `before` is `jit` with the jar BEFORE_JAR (another build's nodemesh.jar), for a before/after in one run.
 set -euo pipefail
 PREFIX=nmwarm
 . "$(dirname "$0")/churn-lib.sh"
@@ -34,9 +36,12 @@ opened() { # outbound connections the proxy has accepted so far (admin /stats to
 run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RATE w1 w2 ..."
   local variant=$1 aot=() transport=epoll admin= line pid cpu0 n0 cpu n out target=10.77.0.3:9000 steady0 connections errors
   local config=$WORK/cfg.yaml
+  [ -n "${FRESH:-}" ] && pod_a_create # FRESH=1: each round and variant in a new client pod, no netfilter state left
   [ "$variant" = aot ] && aot=("-XX:AOTCache=$AOT")
   [ "$variant" = uring ] && transport=io_uring
   [ "$variant" = nokeepalive ] && config=$WORK/cfg-nokeepalive.yaml
+  [ "$variant" = nft ] && config=$WORK/cfg-nft.yaml
+  [ "$variant" = tproxy ] && config=$WORK/cfg-tproxy.yaml
   local jar=$NODEMESH_JAR
   if [ "$variant" = before ]; then
     jar=${BEFORE_JAR:?BEFORE_JAR=another build\'s nodemesh.jar for the before variant}
@@ -94,6 +99,8 @@ run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RA
 haproxy_config "$WORK/haproxy-captured.cfg" 127.0.0.1:9002 0.0.0.0 "user nobody"
 haproxy_config "$WORK/haproxy.cfg" 127.0.0.1:9001 10.77.0.3:9000
 sed 's/^proxy: { /proxy: { keepalive: off, /' "$WORK/cfg.yaml" > "$WORK/cfg-nokeepalive.yaml"
+sed 's/rules: iptables/rules: nft/' "$WORK/cfg.yaml" > "$WORK/cfg-nft.yaml"
+sed 's/rules: iptables/rules: nft, capture: tproxy/' "$WORK/cfg.yaml" > "$WORK/cfg-tproxy.yaml"
 server_start
 RESULTS=()
 for r in $(seq "$ROUNDS"); do

@@ -9,6 +9,8 @@ import io.nodemesh.proxy.inpod.NetnsScanner;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.telemetry.ReporterConfig;
 import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.rules.CaptureMode;
+import io.nodemesh.rules.RulesException;
 import io.nodemesh.telemetry.agent.AgentConfig;
 import io.nodemesh.telemetry.agent.TelemetryAgent;
 import java.io.IOException;
@@ -65,6 +67,11 @@ public final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--transport", paramLabel = "epoll|io_uring|nio",
             description = "Netty transport (overrides proxy.transport; default epoll, falling back when unavailable).")
     private String transport;
+
+    @Option(names = "--capture", paramLabel = "redirect|tproxy",
+            description = "How captured TCP reaches the proxy (overrides proxy.capture; default redirect; tproxy "
+                    + "needs the epoll transport and rules nft or none).")
+    private String capture;
 
     @Option(names = "--admin", paramLabel = "HOST:PORT",
             description = "Admin HTTP address (overrides proxy.admin; default 127.0.0.1:15000, port 0 = any).")
@@ -218,6 +225,14 @@ public final class ProxyCommand implements Callable<Integer> {
                         "--transport: '" + transport + "' is not one of epoll, io_uring, nio");
             }
             builder.transport(kind);
+        }
+        if (capture != null) {
+            try {
+                builder.capture(CaptureMode.parse(capture));
+            } catch (RulesException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--capture: '" + capture + "' is not one of redirect, tproxy");
+            }
         }
         if (admin != null) {
             try {

@@ -1,5 +1,6 @@
 package io.nodemesh.cli;
 
+import io.nodemesh.rules.CaptureMode;
 import io.nodemesh.rules.CheckResult;
 import io.nodemesh.rules.IpFamily;
 import io.nodemesh.rules.IptablesRenderer;
@@ -78,6 +79,18 @@ public final class RulesCommand implements Runnable {
         @Option(names = "--no-ipv4", description = "Capture IPv6 only.")
         boolean noIpv4;
 
+        @Option(names = "--capture", paramLabel = "redirect|tproxy",
+                description = "How captured TCP reaches the proxy: nat redirect (the default) or tproxy (nft only: "
+                        + "nothing translated or tracked, a policy route per family).")
+        String capture;
+
+        @Option(names = "--tproxy-mark", paramLabel = "VALUE",
+                description = "tproxy: the mark outbound packets get, under the mask (default 0x53a).")
+        String tproxyMark;
+
+        @Option(names = "--route-table", paramLabel = "TABLE", description = "tproxy: the policy route's table (default 133).")
+        Integer routeTable;
+
         RedirectPlan plan(CommandSpec spec) {
             RedirectPlan.Builder b = RedirectPlan.builder().podLabel(pod).ipv4(!noIpv4).ipv6(!noIpv6);
             if (mark != null) {
@@ -93,11 +106,34 @@ public final class RulesCommand implements Runnable {
             exemptInboundPorts.forEach(b::exemptInboundPort);
             exemptCidrs.forEach(b::exemptCidr);
             try {
+                if (capture != null) {
+                    b.capture(CaptureMode.parse(capture));
+                }
+                if (tproxyMark != null) {
+                    b.tproxyMark(number("--tproxy-mark", tproxyMark));
+                }
+                if (routeTable != null) {
+                    b.routeTable(routeTable);
+                }
                 return b.build();
             } catch (RulesException e) {
                 throw new ParameterException(spec.commandLine(), "Invalid plan: " + e.getMessage());
             }
         }
+    }
+
+    /** A 32-bit number, hex ({@code 0x53a}) or decimal. */
+    private static int number(String option, String text) {
+        String t = text.strip().toLowerCase(java.util.Locale.ROOT);
+        try {
+            long value = t.startsWith("0x") ? Long.parseLong(t.substring(2), 16) : Long.parseLong(t);
+            if (value >= 0 && value <= 0xffffffffL) {
+                return (int) value;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new RulesException(option + ": '" + text + "' is not a 32-bit number (hex 0x53a or decimal)");
     }
 
     /** Options naming the namespace and backend to act on. */
@@ -170,6 +206,11 @@ public final class RulesCommand implements Runnable {
         }
 
         private String iptables(RedirectPlan p, IpFamily family, String disablingFlag) {
+            if (p.capture() != CaptureMode.REDIRECT) {
+                throw new ParameterException(spec.commandLine(), "--format " + format + " has no --capture "
+                        + p.capture().configName() + " rules (the iptables backend writes nat REDIRECT only): "
+                        + "use --format nft");
+            }
             if (!p.covers(family)) {
                 throw new ParameterException(spec.commandLine(),
                         "--format " + format + " renders a family that " + disablingFlag + " turned off");

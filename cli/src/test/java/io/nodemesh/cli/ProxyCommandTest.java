@@ -55,10 +55,24 @@ class ProxyCommandTest {
         Files.writeString(file, "");
         assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--transport", "dpdk")).isEqualTo(2);
         assertThat(err.toString()).contains("--transport: 'dpdk' is not one of epoll, io_uring, nio");
+        assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--capture", "nat")).isEqualTo(2);
+        assertThat(err.toString()).contains("--capture: 'nat' is not one of redirect, tproxy");
         assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--admin", "localhost")).isEqualTo(2);
         assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--readiness", "15021")).isEqualTo(2);
         assertThat(err.toString()).contains("--readiness: '15021' is not HOST:PORT");
         assertThat(cli(new ProxyCommand()).execute()).isEqualTo(2);
+    }
+
+    @Test
+    void aCaptureThatTheTransportOrTheRulesCannotHaveExitsTwoNamingTheCapture() throws Exception {
+        Path file = Files.writeString(dir.resolve("mesh.yaml"), "proxy:\n  rules: none\npods: []\n");
+        assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--no-telemetry", "--capture", "tproxy",
+                "--transport", "nio")).isEqualTo(2);
+        assertThat(err.toString()).contains("proxy.capture: tproxy needs the epoll transport");
+        Files.writeString(file, "proxy:\n  rules: iptables\npods: []\n");
+        assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--no-telemetry", "--capture", "tproxy"))
+                .isEqualTo(2);
+        assertThat(err.toString()).contains("proxy.capture: tproxy needs rules nft or none");
     }
 
     @Test

@@ -71,6 +71,11 @@ class RulesCommandTest {
         "--format=pf|pf",
         "--no-ipv6 --exempt-cidr=fd00::/8|exemptCidr: 'fd00::/8' is IPv6",
         "--no-ipv6 --format=ip6tables|--no-ipv6",
+        "--capture=dnat|capture: 'dnat' is not one of redirect, tproxy",
+        "--capture=tproxy --format=iptables|--format iptables has no --capture tproxy rules",
+        "--capture=tproxy --tproxy-mark=0x539|tproxyMark: 0x539",
+        "--capture=tproxy --tproxy-mark=x|--tproxy-mark: 'x'",
+        "--capture=tproxy --route-table=255|routeTable: 255",
     })
     void badInputIsExitTwoWithTheFieldOnStderr(String spec) {
         String[] parts = spec.split("\\|");
@@ -132,6 +137,30 @@ class RulesCommandTest {
             assertThat(absent.exit()).isEqualTo(1);
             assertThat(absent.out()).contains("no nodemesh rules are present");
             assertThat(run("remove", "--netns", path, "--backend", backend).out()).contains("no nodemesh rules");
+        }
+
+        @Test
+        void applyCheckRemoveTproxy() {
+            Netns ns = net.namespace("cli");
+            String path = ns.path().toString();
+            Run render = run("render", "--format", "nft", "--capture", "tproxy", "--route-table", "140");
+            assertThat(render.out()).contains("type route hook output priority mangle;",
+                    "meta l4proto tcp meta mark & 0x00000fff == 0x0000053a tproxy to :15001");
+            Run apply = run("apply", "--netns", path, "--capture", "tproxy", "--route-table", "140", "--pod", "demo/c");
+            assertThat(apply.exit()).as(apply.err()).isZero();
+            assertThat(ns.execOk("ip", "rule").stdout()).contains("fwmark 0x53a/0xfff lookup 140");
+            Run inSync = run("check", "--netns", path, "--capture", "tproxy", "--route-table", "140", "--pod", "demo/c");
+            assertThat(inSync.exit()).as(inSync.out()).isZero();
+            Run redirect = run("check", "--netns", path, "--pod", "demo/c");
+            assertThat(redirect.exit()).isEqualTo(1);
+            assertThat(redirect.out()).contains("unexpected: policy routing: ipv4 rule pref 32764 fwmark 0x53a/0xfff "
+                    + "lookup 140", "unexpected: nft chain output: type route hook output priority mangle;");
+            Run iptables = run("apply", "--netns", path, "--backend", "iptables", "--capture", "tproxy");
+            assertThat(iptables.exit()).isEqualTo(2);
+            assertThat(iptables.err()).contains("capture: tproxy needs the nft backend");
+            assertThat(run("remove", "--netns", path).exit()).isZero();
+            assertThat(ns.execOk("ip", "rule").stdout()).doesNotContain("lookup 140");
+            assertThat(ns.execOk("ip", "route", "show", "table", "all").stdout()).doesNotContain("table 140");
         }
 
         @Test

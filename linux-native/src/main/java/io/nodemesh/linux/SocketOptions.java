@@ -7,13 +7,15 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * Socket options by file descriptor, for sockets whatever transport made them: the packet mark ({@code SO_MARK}),
- * which nodemesh's redirect rules use to let the proxy's own upstream connections through uncaptured, and TCP
- * keepalive with its three timings.
+ * which nodemesh's redirect rules use to let the proxy's own upstream connections through uncaptured, transparency
+ * ({@code IP_TRANSPARENT}), which a TPROXY capture's listeners need, and TCP keepalive with its three timings.
  */
 public final class SocketOptions {
 
     /** {@code SOL_SOCKET}. */
     public static final int SOL_SOCKET = Libc.SOL_SOCKET;
+    private static final int IP_TRANSPARENT = 19;
+    private static final int IPV6_TRANSPARENT = 75;
 
     private SocketOptions() {
     }
@@ -30,6 +32,26 @@ public final class SocketOptions {
             throw Libc.failure("setsockopt(fd " + fd + ", SOL_SOCKET, SO_MARK, 0x" + Integer.toHexString(mark) + ")",
                     errno);
         }
+    }
+
+    /**
+     * Makes socket {@code fd} transparent: {@code IP_TRANSPARENT} and, on an IPv6 socket ({@code ipv6}),
+     * {@code IPV6_TRANSPARENT}. nft's {@code tproxy} hands connections only to transparent listeners, and a connection
+     * such a listener accepts keeps the address it was sent to as its own local address. Needs CAP_NET_ADMIN or
+     * CAP_NET_RAW.
+     *
+     * @throws NativeException naming the option and the errno (EPERM without the capability)
+     */
+    public static void setTransparent(int fd, boolean ipv6) throws IOException {
+        set(fd, Libc.SOL_IP, IP_TRANSPARENT, 1, "IP_TRANSPARENT");
+        if (ipv6) {
+            set(fd, Libc.SOL_IPV6, IPV6_TRANSPARENT, 1, "IPV6_TRANSPARENT");
+        }
+    }
+
+    /** Whether socket {@code fd} is transparent ({@code IP_TRANSPARENT}, which an IPv6 socket shares). */
+    public static boolean transparent(int fd) throws IOException {
+        return intOption(fd, Libc.SOL_IP, IP_TRANSPARENT) != 0;
     }
 
     /**

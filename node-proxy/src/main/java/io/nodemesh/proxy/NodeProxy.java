@@ -44,6 +44,7 @@ import io.nodemesh.proxy.relay.MovedConnection;
 import io.nodemesh.proxy.upgrade.HandoverSocket;
 import io.nodemesh.proxy.upgrade.InheritedPod;
 import io.nodemesh.proxy.upgrade.Takeover;
+import io.nodemesh.rules.CaptureMode;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -89,6 +90,7 @@ public final class NodeProxy implements AutoCloseable {
 
     private final WorkloadSource source;
     private final TransportKind transportOverride;
+    private final CaptureMode captureOverride;
     private final Integer workersOverride;
     private final InetSocketAddress adminOverride;
     private final Path adminSocketOverride;
@@ -130,6 +132,8 @@ public final class NodeProxy implements AutoCloseable {
     private volatile boolean retired;
     /** The pods went to a new proxy: their rules are its now, whatever {@code removeRulesOnStop} says. */
     private volatile boolean handedOver;
+    /** Why the latest snapshot the source took was not applied here (its capture cannot be had), or null. */
+    private volatile String captureRejection;
 
     private NodeProxy(Builder b) {
         this.source = b.configFile != null ? new StandaloneFileSource(b.configFile, b.pollInterval) : b.source;
@@ -137,6 +141,7 @@ public final class NodeProxy implements AutoCloseable {
             throw new IllegalStateException("a workload source is required: source(...) or configFile(...)");
         }
         this.transportOverride = b.transport;
+        this.captureOverride = b.capture;
         this.workersOverride = b.workers;
         this.adminOverride = b.admin;
         this.adminSocketOverride = b.adminSocket;
@@ -161,8 +166,9 @@ public final class NodeProxy implements AutoCloseable {
      * captures the pods; ready from then on. A pod that cannot be captured fails alone (see {@code /workloads}); the
      * proxy still starts.
      *
-     * @throws ConfigException if the source has no usable view (for the file: file:line:column: field: problem), or
-     *     the mesh CA it names cannot be read (file: problem)
+     * @throws ConfigException if the source has no usable view (for the file: file:line:column: field: problem), its
+     *     capture cannot be had with its rules or on the transport ({@code proxy.capture: problem}), or the mesh CA it
+     *     names cannot be read (file: problem)
      * @throws IOException if the admin server or the readiness probe cannot be bound
      */
     public synchronized void start() throws ConfigException, IOException {
@@ -174,9 +180,15 @@ public final class NodeProxy implements AutoCloseable {
         // so that the first pods' captures do not pay its first run (RESULTS.md, a restart in Kubernetes mode).
         Thread.ofPlatform().name("nodemesh-rules-prepare").daemon(true)
                 .start(() -> rules.apply(ProxySettings.defaults().rules()).prepare());
-        MeshSnapshot initial = source.start();
+        MeshSnapshot initial = withCaptureOverride(source.start());
         long viewed = System.nanoTime();
         boot = withOverrides(source.boot(BootSettings.defaults()));
+        transport = Transport.select(boot.transport(), log::warn);
+        String unfit = captureProblem(initial.proxy());
+        if (unfit != null) {
+            source.close();
+            throw new ConfigException(unfit);
+        }
         IdentitySettings identity = boot.identity();
         routes = routesOverride != null ? routesOverride : new RouteDecider(identity.trustDomain(), new EndpointLoad());
         if (identity.caDir() != null) {
@@ -196,7 +208,6 @@ public final class NodeProxy implements AutoCloseable {
                     telemetryTransport);
             sink = reporter;
         }
-        transport = Transport.select(boot.transport(), log::warn);
         group = transport.newEventLoopGroup(boot.workers(), "nodemesh-proxy");
         long loopsUp = System.nanoTime();
         control = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
@@ -398,8 +409,19 @@ public final class NodeProxy implements AutoCloseable {
         return onControlThread(source::refresh);
     }
 
-    /** Takes the source's {@code next} snapshot, with the CNI plugin's pods laid over it; on the control thread. */
-    private void apply(MeshSnapshot next) {
+    /**
+     * Takes the snapshot the source {@code handed} over, with the CNI plugin's pods laid over it; on the control
+     * thread. One whose capture cannot be had with its rules or on this transport is not applied: the last good one
+     * stays in force.
+     */
+    private void apply(MeshSnapshot handed) {
+        MeshSnapshot next = withCaptureOverride(handed);
+        String unfit = captureProblem(next.proxy());
+        captureRejection = unfit;
+        if (unfit != null) {
+            log.error("config not applied, keeping the one in force: {}", unfit);
+            return;
+        }
         fromSource = next;
         if (retired) {
             return; // a new proxy is taking the pods over; applied again if it fails
@@ -427,6 +449,29 @@ public final class NodeProxy implements AutoCloseable {
 
     private static long millis(long nanos) {
         return TimeUnit.NANOSECONDS.toMillis(nanos);
+    }
+
+    /** {@code snapshot} under the builder's capture mode, where it overrides the source's. */
+    private MeshSnapshot withCaptureOverride(MeshSnapshot snapshot) {
+        if (captureOverride == null || snapshot.proxy().capture() == captureOverride) {
+            return snapshot;
+        }
+        return snapshot.withProxy(snapshot.proxy().withCapture(captureOverride));
+    }
+
+    /**
+     * Why the capture of {@code settings} cannot be had with their rules or on the transport in use, as a config error
+     * ({@code proxy.capture: problem}), or null.
+     */
+    private String captureProblem(ProxySettings settings) {
+        String problem = settings.captureRulesProblem();
+        if (problem == null) {
+            problem = settings.captureTransportProblem(transport.kind());
+            if (problem != null && transport.kind() != boot.transport()) {
+                problem += " (the " + boot.transport().configName() + " transport asked for is not available here)";
+            }
+        }
+        return problem == null ? null : "proxy.capture: " + problem;
     }
 
     private BootSettings withOverrides(BootSettings b) {
@@ -522,9 +567,13 @@ public final class NodeProxy implements AutoCloseable {
         return Optional.ofNullable(controlSocket);
     }
 
-    /** Why the source's latest change was rejected, or null. */
+    /** Why the source's latest change was rejected (by the source, or here for its capture), or null. */
     public String lastConfigError() {
-        return source.status().lastError();
+        return configError(source.status());
+    }
+
+    private String configError(SourceStatus status) {
+        return status.lastError() != null ? status.lastError() : captureRejection;
     }
 
     /**
@@ -732,7 +781,7 @@ public final class NodeProxy implements AutoCloseable {
         @Override
         public ConfigStatus config() {
             SourceStatus s = source.status();
-            return new ConfigStatus(s.source(), s.loadedAtMillis(), s.lastError(), s.details());
+            return new ConfigStatus(s.source(), s.loadedAtMillis(), configError(s), s.details());
         }
 
         @Override
@@ -762,6 +811,7 @@ public final class NodeProxy implements AutoCloseable {
         private Path configFile;
         private Duration pollInterval = Duration.ofSeconds(1);
         private TransportKind transport;
+        private CaptureMode capture;
         private Integer workers;
         private InetSocketAddress admin;
         private Path adminSocket;
@@ -802,6 +852,12 @@ public final class NodeProxy implements AutoCloseable {
         /** Overrides the source's transport. */
         public Builder transport(TransportKind kind) {
             this.transport = kind;
+            return this;
+        }
+
+        /** Overrides the source's {@code proxy.capture}, in every snapshot it hands over. */
+        public Builder capture(CaptureMode mode) {
+            this.capture = mode;
             return this;
         }
 

@@ -101,6 +101,7 @@ class AdminApiTest {
         assertThat(dump.path("boot").path("adminSocket").asText()).isEqualTo(socket.toString());
         assertThat(dump.path("proxy").path("drainTimeout").asText()).isEqualTo("2s");
         assertThat(dump.path("proxy").path("rules").asText()).isEqualTo("iptables");
+        assertThat(dump.path("proxy").path("capture").asText()).isEqualTo("redirect");
         assertThat(dump.path("pods")).hasSize(5);
         assertThat(dump.path("pods").get(0).path("netns").asText()).isEqualTo(a.path().toString());
         assertThat(dump.path("services").get(0).path("endpoints")).hasSize(2);

@@ -28,6 +28,7 @@ public final class MeshFile {
     private final List<String> policies = new ArrayList<>();
     private String namespaceLabels;
     private String rules = "iptables";
+    private String captureMode;
     private String idleTimeout = "1m";
     private String connectTimeout = "2s";
     private String drainTimeout = "2s";
@@ -41,6 +42,12 @@ public final class MeshFile {
     /** {@code nft} (the default), {@code iptables} or {@code none}. */
     public MeshFile rules(String backend) {
         this.rules = backend;
+        return this;
+    }
+
+    /** {@code proxy.capture}: {@code redirect} (the default) or {@code tproxy}. */
+    public MeshFile captureMode(String mode) {
+        this.captureMode = mode;
         return this;
     }
 
@@ -156,6 +163,7 @@ public final class MeshFile {
                   idleTimeout: %s
                   drainTimeout: %s
                 """.formatted(rules, connectTimeout, idleTimeout, drainTimeout)
+                + (captureMode == null ? "" : "  capture: " + captureMode + "\n")
                 + (keepalive == null ? "" : "  keepalive: " + keepalive + "\n") + identity;
         String head = namespaceLabels == null ? proxy : proxy + "namespaces:\n  - name: demo\n"
                 + "    labels: {nodemesh.io/capture: enabled" + (namespaceLabels.isEmpty() ? "" : ", " + namespaceLabels)

@@ -244,6 +244,7 @@ final class MeshReport {
             m.put("keepalive", "off");
         }
         m.put("rules", s.rules().configName());
+        m.put("capture", s.capture().configName());
         return m;
     }
 

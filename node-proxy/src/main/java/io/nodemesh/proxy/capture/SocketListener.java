@@ -16,6 +16,7 @@ import io.netty.util.concurrent.Future;
 import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.OriginalDestination;
+import io.nodemesh.linux.SocketOptions;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
@@ -26,6 +27,7 @@ import io.nodemesh.proxy.relay.SocketConnection;
 import io.nodemesh.proxy.relay.UpstreamConnector;
 import io.nodemesh.proxy.relay.Way;
 import io.nodemesh.proxy.transport.Transport;
+import io.nodemesh.rules.CaptureMode;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -44,6 +46,11 @@ import org.slf4j.LoggerFactory;
  * stream) go through a Netty channel made from the accepted socket with the pipeline {@link CaptureInitializer} would
  * have given it. A connection that was not redirected is closed and counted apart, as there. Accepted sockets inherit
  * TCP_NODELAY and, on a listener whose connections come across the network, TCP keepalive from this socket.
+ *
+ * <p>Under {@code capture: tproxy} the socket is transparent and carries the proxy's mark: nft's {@code tproxy} hands
+ * it connections for any address, each accepted socket's own local address is the original destination (nothing was
+ * translated, so there is no connection tracking to ask), and the accepted sockets inherit the mark, with which their
+ * replies pass the pod's rules instead of being captured again.
  */
 public final class SocketListener implements EpollIoHandle {
 
@@ -57,6 +64,8 @@ public final class SocketListener implements EpollIoHandle {
     private final EventLoopGroup group;
     private final Transport transport;
     private final IoEventLoop loop;
+    /** {@code capture: tproxy}: the destination is the accepted socket's local address, not conntrack's answer. */
+    private final boolean transparent;
     /** Netty's form of an accepted peer's address: its length, then the address, scope and port. */
     private final byte[] acceptedAddress = new byte[26];
     private IoRegistration registration;
@@ -72,13 +81,14 @@ public final class SocketListener implements EpollIoHandle {
         this.group = group;
         this.transport = transport;
         this.loop = (IoEventLoop) group.next();
+        this.transparent = pod.settings().capture() == CaptureMode.TPROXY;
     }
 
     /**
      * Opens a listener on {@code port} in {@code namespace} (dual-stack {@code ::}, or {@code 0.0.0.0} on a kernel
-     * without IPv6) and starts accepting.
+     * without IPv6), transparent and marked if the pod's capture is TPROXY, and starts accepting.
      *
-     * @throws IOException naming the port when it cannot be bound
+     * @throws IOException naming the port when it cannot be bound, or the option that cannot be set
      */
     public static SocketListener bind(NetworkNamespace namespace, int port, PodCapture pod, Direction direction,
                                       CapturedUpstream upstream, EventLoopGroup group, Transport transport)
@@ -94,6 +104,9 @@ public final class SocketListener implements EpollIoHandle {
         try {
             socket.setReuseAddress(true);
             socket.setTcpNoDelay(true);
+            if (pod.settings().capture() == CaptureMode.TPROXY) {
+                transparent(socket, pod.settings().mark());
+            }
             try {
                 socket.bind(new InetSocketAddress(InetAddress.ofLiteral("::"), port));
             } catch (IOException noIpv6) {
@@ -107,16 +120,31 @@ public final class SocketListener implements EpollIoHandle {
         }
     }
 
-    /** Accepts on the listening socket {@code fd} the proxy before this one handed over; owns it from the call on. */
+    /**
+     * Accepts on the listening socket {@code fd} the proxy before this one handed over; owns it from the call on. Under
+     * a TPROXY capture it is made transparent and marked (again, if the proxy before this one captured so too).
+     */
     public static SocketListener adopt(int fd, int port, PodCapture pod, Direction direction, CapturedUpstream upstream,
                                        EventLoopGroup group, Transport transport) throws IOException {
         Socket socket = new Socket(fd);
         try {
+            if (pod.settings().capture() == CaptureMode.TPROXY) {
+                transparent(socket, pod.settings().mark());
+            }
             return start(socket, port, pod, direction, upstream, group, transport);
         } catch (IOException | RuntimeException e) {
             socket.close();
             throw e;
         }
+    }
+
+    /**
+     * Makes {@code socket} a TPROXY listener: transparent ({@code IPV6_TRANSPARENT} too on the dual-stack socket that
+     * {@link Socket#newSocketStream()} makes wherever the kernel has IPv6), and marked with the proxy's {@code mark}.
+     */
+    private static void transparent(Socket socket, int mark) throws IOException {
+        SocketOptions.setTransparent(socket.intValue(), Socket.isIPv6Preferred());
+        SocketOptions.setMark(socket.intValue(), mark);
     }
 
     private static SocketListener start(Socket socket, int port, PodCapture pod, Direction direction,
@@ -228,24 +256,10 @@ public final class SocketListener implements EpollIoHandle {
     /** Starts the connection accepted as {@code fd} from {@code source}, on {@code target}, its loop from now on. */
     private void accepted(IoEventLoop target, Socket accepted, InetSocketAddress source) {
         int fd = accepted.intValue();
-        InetSocketAddress destination;
-        try {
-            // A dual-stack listener's IPv4 connections are IPv4-mapped (Java shows them as Inet4Address), and
-            // conntrack answers for them under SOL_IP.
-            destination = OriginalDestination.of(fd, !(source.getAddress() instanceof Inet4Address));
-        } catch (IOException e) {
-            String reason = e instanceof NativeException n && n.errno() == NativeException.ENOENT
-                    ? "not redirected (no original destination)" : "original destination unreadable: " + e.getMessage();
-            new SocketConnection(direction, target, accepted, pod).notRedirected(source, reason);
-            return;
-        }
-        // conntrack answers for untranslated connections too, with the address they were sent to: relaying that
-        // would connect the proxy to itself, over and over. Only such a connection has this port as its destination
-        // and this socket's own address (read only then: a system call per connection otherwise).
-        if (destination.getPort() == port && destination.equals(accepted.localAddress())) {
-            new SocketConnection(direction, target, accepted, pod)
-                    .notRedirected(source, "not redirected (addressed to the capture port itself)");
-            return;
+        InetSocketAddress destination = transparent ? handedDestination(target, accepted, source)
+                : redirectedDestination(target, accepted, source);
+        if (destination == null) {
+            return; // closed and counted as not redirected
         }
         Way way;
         try {
@@ -270,6 +284,57 @@ public final class SocketListener implements EpollIoHandle {
         } else {
             throughChannel(target, fd, source, destination, way);
         }
+    }
+
+    /**
+     * The original destination of a connection nat REDIRECTed to this listener, from connection tracking; null when
+     * there is none, the connection then closed and counted as not redirected.
+     */
+    private InetSocketAddress redirectedDestination(IoEventLoop target, Socket accepted, InetSocketAddress source) {
+        InetSocketAddress destination;
+        try {
+            // A dual-stack listener's IPv4 connections are IPv4-mapped (Java shows them as Inet4Address), and
+            // conntrack answers for them under SOL_IP.
+            destination = OriginalDestination.of(accepted.intValue(), !(source.getAddress() instanceof Inet4Address));
+        } catch (IOException e) {
+            String reason = e instanceof NativeException n && n.errno() == NativeException.ENOENT
+                    ? "not redirected (no original destination)" : "original destination unreadable: " + e.getMessage();
+            new SocketConnection(direction, target, accepted, pod).notRedirected(source, reason);
+            return null;
+        }
+        // conntrack answers for untranslated connections too, with the address they were sent to: relaying that
+        // would connect the proxy to itself, over and over. Only such a connection has this port as its destination
+        // and this socket's own address (read only then: a system call per connection otherwise).
+        if (destination.getPort() == port && destination.equals(accepted.localAddress())) {
+            new SocketConnection(direction, target, accepted, pod)
+                    .notRedirected(source, "not redirected (addressed to the capture port itself)");
+            return null;
+        }
+        return destination;
+    }
+
+    /**
+     * The original destination of a connection nft's {@code tproxy} handed to this transparent listener: the accepted
+     * socket's own local address ({@code getsockname}); null when the connection was not handed over, but addressed
+     * to this port itself, the connection then closed and counted as not redirected.
+     */
+    private InetSocketAddress handedDestination(IoEventLoop target, Socket accepted, InetSocketAddress source) {
+        // A dual-stack listener's IPv4 connections have IPv4-mapped local addresses, which Netty (and the JDK under
+        // it) turn into Inet4Address, as OriginalDestination does.
+        InetSocketAddress destination = accepted.localAddress();
+        if (destination == null) {
+            new SocketConnection(direction, target, accepted, pod)
+                    .notRedirected(source, "original destination unreadable: getsockname failed");
+            return null;
+        }
+        // The rules never hand over a connection to this port (they let it through uncaptured): one that came was
+        // addressed to the listener itself, and relaying it would connect the proxy to itself, over and over.
+        if (destination.getPort() == port) {
+            new SocketConnection(direction, target, accepted, pod)
+                    .notRedirected(source, "not redirected (addressed to the capture port itself)");
+            return null;
+        }
+        return destination;
     }
 
     /**

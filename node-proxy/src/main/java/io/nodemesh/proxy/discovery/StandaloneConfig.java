@@ -13,6 +13,8 @@ import io.nodemesh.proxy.policy.AuthorizationPolicy;
 import io.nodemesh.proxy.policy.PolicyException;
 import io.nodemesh.proxy.policy.PolicyReader;
 import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.rules.CaptureMode;
+import io.nodemesh.rules.RulesException;
 import java.io.IOException;
 import java.io.StringReader;
 import java.net.InetAddress;
@@ -60,6 +62,8 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *   idleTimeout: 1h
  *   drainTimeout: 30s
  *   rules: nft                # nft (default) | iptables | none (none: somebody else installs the redirect rules)
+ *   capture: redirect         # redirect (default: nat REDIRECT, connection tracking) | tproxy (transparent listeners,
+ *                             # no connection tracking; needs transport epoll and rules nft or none)
  *   keepalive:                # TCP keepalive where a connection crosses the network (default on: 3m, 3m, 9)
  *     time: 3m                # silence before the first probe (whole seconds, at most 32767s)
  *     interval: 3m            # between probes
@@ -121,8 +125,8 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
 public final class StandaloneConfig {
 
     private static final Set<String> PROXY_KEYS = Set.of("mark", "outboundPort", "inboundPort", "transport",
-            "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "keepalive", "admin", "adminSocket",
-            "readiness", "identity");
+            "workers", "connectTimeout", "idleTimeout", "drainTimeout", "rules", "capture", "keepalive", "admin",
+            "adminSocket", "readiness", "identity");
     private static final Set<String> KEEPALIVE_KEYS = Set.of("time", "interval", "probes");
     private static final Set<String> IDENTITY_KEYS = Set.of("caDir", "trustDomain", "certificateLifetime");
     /** The {@code netns} of a pod whose namespace the CNI plugin hands over. */
@@ -339,7 +343,7 @@ public final class StandaloneConfig {
 
     private ProxySettings proxy(Map<String, Node> m) throws ConfigException {
         ProxySettings d = ProxySettings.defaults();
-        return new ProxySettings(
+        ProxySettings settings = new ProxySettings(
                 m.containsKey("mark") ? mark(m.get("mark"), "proxy.mark") : d.mark(),
                 m.containsKey("outboundPort") ? port(m.get("outboundPort"), "proxy.outboundPort", false) : d.outboundPort(),
                 m.containsKey("inboundPort") ? port(m.get("inboundPort"), "proxy.inboundPort", false) : d.inboundPort(),
@@ -347,7 +351,13 @@ public final class StandaloneConfig {
                 m.containsKey("idleTimeout") ? duration(m.get("idleTimeout"), "proxy.idleTimeout") : d.idleTimeout(),
                 m.containsKey("drainTimeout") ? duration(m.get("drainTimeout"), "proxy.drainTimeout") : d.drainTimeout(),
                 m.containsKey("rules") ? rules(m.get("rules")) : d.rules(),
+                m.containsKey("capture") ? capture(m.get("capture")) : d.capture(),
                 m.containsKey("keepalive") ? keepalive(m.get("keepalive")) : d.keepalive());
+        String problem = settings.captureRulesProblem();
+        if (problem != null) {
+            throw new ConfigException(where(m.get("capture")) + "proxy.capture: " + problem);
+        }
+        return settings;
     }
 
     private TcpKeepalive keepalive(Node node) throws ConfigException {
@@ -676,6 +686,15 @@ public final class StandaloneConfig {
             throw new ConfigException(where(node) + "proxy.rules: '" + text + "' is not one of iptables, nft, none");
         }
         return b;
+    }
+
+    private CaptureMode capture(Node node) throws ConfigException {
+        String text = scalar(node, "proxy.capture");
+        try {
+            return CaptureMode.parse(text);
+        } catch (RulesException e) {
+            throw new ConfigException(where(node) + "proxy.capture: '" + text + "' is not one of redirect, tproxy");
+        }
     }
 
     private InetSocketAddress address(Node node, String field) throws ConfigException {

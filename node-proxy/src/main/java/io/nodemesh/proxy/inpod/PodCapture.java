@@ -12,6 +12,7 @@ import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
+import io.nodemesh.linux.SocketOptions;
 import io.nodemesh.proxy.capture.CaptureInitializer;
 import io.nodemesh.proxy.capture.SocketListener;
 import io.nodemesh.proxy.config.ProxySettings;
@@ -49,6 +50,7 @@ import io.nodemesh.proxy.tunnel.TunnelSecurity;
 import io.nodemesh.proxy.tunnel.TunnelServer;
 import io.nodemesh.proxy.tunnel.TunnelSettings;
 import io.nodemesh.proxy.tunnel.TunnelUpstream;
+import io.nodemesh.rules.CaptureMode;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -161,6 +163,14 @@ public final class PodCapture implements ConnectionListener {
     }
 
     /**
+     * The settings this capture was opened under: its ports, mark, rules and capture mode, which do not change while it
+     * lives (a change of them captures the pod anew, {@link ProxySettings#podsAffectedBy}).
+     */
+    public ProxySettings settings() {
+        return settings;
+    }
+
+    /**
      * Enters the pod's namespace and opens the outbound and inbound listeners there.
      *
      * @throws IOException naming the pod and what failed; the pod is then {@link State#FAILED}
@@ -197,10 +207,11 @@ public final class PodCapture implements ConnectionListener {
             CapturedUpstream inboundUpstream = new InboundUpstream(shared.snapshot(), spec, self, app);
             capture(settings.inboundPort(), Direction.INBOUND, inboundUpstream, "inbound", true);
             state = State.LISTENING;
-            log.info("pod {}: {} on :{} (outbound) and :{} (inbound){} in {}", spec.key(),
+            log.info("pod {}: {} on :{} (outbound) and :{} (inbound){}, capture {}, in {}", spec.key(),
                     rulesInherited() ? "took over the listeners" : "listening",
                     settings.outboundPort(), settings.inboundPort(),
-                    tunnel == null ? "" : " and :" + TunnelSettings.PORT + " (tunnel)", spec.netns());
+                    tunnel == null ? "" : " and :" + TunnelSettings.PORT + " (tunnel)",
+                    settings.capture().configName(), spec.netns());
         } catch (IOException | RuntimeException e) {
             failed(classify(stage, e), "cannot capture pod " + spec.key() + ": " + e.getMessage());
             throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
@@ -326,6 +337,14 @@ public final class PodCapture implements ConnectionListener {
         int handed = inherited == null ? -1 : inherited.takeListener(port);
         SocketListener listener;
         if (handed >= 0) {
+            // Read before adopt(), which makes a TPROXY capture's listener transparent. Unreadable, the rules are
+            // installed anew.
+            boolean sameCapture;
+            try {
+                sameCapture = SocketOptions.transparent(handed) == (settings.capture() == CaptureMode.TPROXY);
+            } catch (IOException e) {
+                sameCapture = false;
+            }
             try {
                 listener = SocketListener.adopt(handed, port, this, direction, upstream, shared.group(),
                         shared.transport());
@@ -333,7 +352,14 @@ public final class PodCapture implements ConnectionListener {
                 throw new IOException("cannot take over the listener on port " + port + " (" + what + ") of pod "
                         + spec.key() + ": " + e.getMessage(), e);
             }
-            adoptedPorts.add(port);
+            if (sameCapture) {
+                adoptedPorts.add(port);
+            } else {
+                // The proxy before this one captured the pod the other way: its rules are not this capture's, so they
+                // are installed anew (rulesInherited() is false), for the listener adopt() set up for this capture.
+                log.info("pod {}: the listener on :{} ({}) was handed over from a capture other than {}; the pod's "
+                        + "rules are installed anew", spec.key(), port, what, settings.capture().configName());
+            }
         } else {
             try {
                 listener = SocketListener.bind(namespace, port, this, direction, upstream, shared.group(),

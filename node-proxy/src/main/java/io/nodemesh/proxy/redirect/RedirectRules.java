@@ -34,7 +34,8 @@ public final class RedirectRules implements PodRules {
                 .podLabel(pod.key())
                 .outboundPort(settings.outboundPort())
                 .inboundPort(settings.inboundPort())
-                .mark(settings.mark());
+                .mark(settings.mark())
+                .capture(settings.capture());
         if ((settings.mark() & ~RedirectPlan.DEFAULT_MARK_MASK) != 0) {
             b.markMask(-1); // a mark outside the default mask is compared whole
         }

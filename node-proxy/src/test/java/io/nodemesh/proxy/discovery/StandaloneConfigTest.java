@@ -11,6 +11,7 @@ import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.config.TcpKeepalive;
 import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.rules.CaptureMode;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -49,6 +50,7 @@ class StandaloneConfigTest {
         assertThat(p.idleTimeout()).isEqualTo(Duration.ofHours(1));
         assertThat(p.drainTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(p.rules()).isEqualTo(RulesBackend.NFT);
+        assertThat(p.capture()).isEqualTo(CaptureMode.REDIRECT);
         assertThat(p.keepalive()).isEqualTo(TcpKeepalive.defaults());
         assertThat(boot.admin()).isEqualTo(new InetSocketAddress("127.0.0.1", 15000));
         assertThat(boot.identity()).isEqualTo(IdentitySettings.defaults());
@@ -101,6 +103,22 @@ class StandaloneConfigTest {
     }
 
     @Test
+    void captureIsRedirectUnlessTproxyIsAskedForWithRulesThatCanInstallIt() throws Exception {
+        assertThat(StandaloneConfig.parse("f", "proxy:\n  rules: iptables\n").proxy().capture())
+                .isEqualTo(CaptureMode.REDIRECT);
+        ProxySettings tproxy = StandaloneConfig.parse("f", "proxy:\n  capture: tproxy\n").proxy();
+        assertThat(tproxy.capture()).isEqualTo(CaptureMode.TPROXY);
+        assertThat(tproxy.rules()).isEqualTo(RulesBackend.NFT);
+        assertThat(tproxy.podsAffectedBy(ProxySettings.defaults())).as("a change of capture recaptures the pods").isTrue();
+        assertThat(StandaloneConfig.parse("f", "proxy:\n  rules: none\n  capture: tproxy\n").proxy().capture())
+                .isEqualTo(CaptureMode.TPROXY);
+        assertThatThrownBy(() -> StandaloneConfig.parse("f", "proxy:\n  rules: iptables\n  capture: tproxy\n"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("f:3:12: proxy.capture: tproxy needs rules nft or none; the iptables backend installs "
+                        + "REDIRECT rules only");
+    }
+
+    @Test
     void mistakesNameFileLineColumnAndField() {
         List<String[]> cases = List.of(
                 new String[] {"proxy:\n  mark: 0x539\n  idle: 5s\n", "f:3:3: proxy.idle: unknown key"},
@@ -109,6 +127,9 @@ class StandaloneConfigTest {
                 new String[] {"proxy:\n  idleTimeout: 1 hour\n", "f:2:16: proxy.idleTimeout: '1 hour' is not a duration"},
                 new String[] {"proxy:\n  transport: dpdk\n", "f:2:14: proxy.transport: 'dpdk' is not one of epoll, io_uring, nio"},
                 new String[] {"proxy:\n  rules: ebpf\n", "f:2:10: proxy.rules: 'ebpf' is not one of iptables, nft, none"},
+                new String[] {"proxy:\n  capture: nat\n", "f:2:12: proxy.capture: 'nat' is not one of redirect, tproxy"},
+                new String[] {"proxy:\n  capture: TPROXY\n",
+                        "f:2:12: proxy.capture: 'TPROXY' is not one of redirect, tproxy"},
                 new String[] {"proxy:\n  outboundPort: 70000\n", "f:2:17: proxy.outboundPort: 70000 is not a TCP port"},
                 new String[] {"proxy:\n  mark: 0\n", "f:2:9: proxy.mark: '0' is not a packet mark"},
                 new String[] {"proxy:\n  keepalive: on\n",

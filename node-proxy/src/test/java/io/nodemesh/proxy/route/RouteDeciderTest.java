@@ -78,7 +78,7 @@ class RouteDeciderTest {
     void theCapturePortsFollowTheSnapshotsSettings() {
         ProxySettings d = ProxySettings.defaults();
         ProxySettings moved = new ProxySettings(d.mark(), 16001, 16006, d.connectTimeout(), d.idleTimeout(),
-                d.drainTimeout(), d.rules(), d.keepalive());
+                d.drainTimeout(), d.rules(), d.capture(), d.keepalive());
         MeshSnapshot mesh = new MeshSnapshot(moved, List.of(CLIENT, SERVER));
 
         assertThat(DECIDER.decide(mesh, CLIENT, at("10.1.0.3", 16006))).isInstanceOf(Route.Deny.class);
