@@ -56,11 +56,8 @@ run() { # variant round: prints "variant push-Gbit/s push-ms/GB pull-Gbit/s pull
     [ "$variant" = copy ] && extra=(-Dnodemesh.relay.splice=false)
     [[ "$variant" == splice-* ]] && extra=("-Dnodemesh.relay.splice.pipe=${variant#splice-}")
     [ "$variant" = before ] && jar=${BEFORE_JAR:?BEFORE_JAR=another build\'s nodemesh.jar for the before variant}
-    env "MALLOC_ARENA_MAX=${NODEMESH_PROXY_MALLOC_ARENA_MAX:-2}" taskset -c 1 "$J" "${F[@]}" "${PF[@]}" ${extra[@]+"${extra[@]}"} \
-      -jar "$jar" proxy --config "$WORK/cfg.yaml" --no-telemetry --workers 1 --admin 127.0.0.1:0 \
-      --admin-socket "$WORK/admin.sock" --remove-rules-on-exit > "$WORK/proxy-$variant-$2.log" 2>&1 &
-    pid=$!
-    proxy_ready "$pid" "$WORK/proxy-$variant-$2.log"
+    proxy_start "$jar" "$WORK/cfg.yaml" epoll "$WORK/proxy-$variant-$2.log" ${extra[@]+"${extra[@]}"}
+    pid=$PROXY_PID
   fi
   EXTRA_PIDS=("$SINK" "$SOURCE" "$pid")
   push=$(bulk "$pid" push 9100)

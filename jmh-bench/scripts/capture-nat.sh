@@ -16,7 +16,12 @@
 #             the proxy's own rules, exactly as it installs them (`nodemesh rules apply --capture redirect|tproxy`,
 #             nft backend), HAProxy on :15001 in their place (transparent for tproxy); HAProxy's sockets carry the
 #             proxy's mark through a chain of their own that runs first (`meta skuid nobody meta mark set 0x539`).
-# Prints per round and variant the connections/s and the CPU milliseconds per 1000 new connections of HAProxy, of the
+#   proxy-redirect, proxy-tproxy
+#             nodemesh's proxy in HAProxy's place (daemon flags, CPU 1, one worker, no telemetry, its AOT cache not
+#             used), capturing the pod with its own nft rules, `capture: redirect` or `capture: tproxy`; its column is
+#             the proxy's CPU (give it WARMUP=25 or more: its code warms up, HAProxy's does not need to).
+# Prints per round and variant the connections/s and the CPU milliseconds per 1000 new connections of HAProxy (or the
+# proxy), of the
 # client and of the whole machine (/proc/stat, both CPUs: this includes the server and anything else running), in the
 # client's measured DURATION s after WARMUP s, and the pod's tracked connections at the end; then the medians and the
 # ratios to `none`. Needs root; from the repository root after `mvn package -pl cli,jmh-bench -am -DskipTests`.
@@ -88,6 +93,13 @@ run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tr
   local variant=$1 pid target=10.77.0.3:$PORT h0 c0 m0 h c m connections rate errors tracked
   pod_a_create
   case "$variant" in
+    proxy-redirect|proxy-tproxy)
+      sed "s/rules: iptables/rules: nft, capture: ${variant#proxy-}/" "$WORK/cfg.yaml" > "$WORK/$variant.yaml"
+      EXTRA_PIDS=()
+      proxy_start "$NODEMESH_JAR" "$WORK/$variant.yaml" epoll "$WORK/$variant-$2.log"
+      pid=$PROXY_PID
+      EXTRA_PIDS=("$pid")
+      ;;
     none) target=127.0.0.1:9001 ;;
     redirect) capture_for_haproxy add ;;
     tproxy) capture_tproxy ;;
@@ -95,10 +107,12 @@ run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tr
     nft-tproxy) capture_nodemesh tproxy ;;
     *) echo "unknown variant $variant" >&2; exit 2 ;;
   esac
-  taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/$variant.cfg" -db > "$WORK/$variant-$2.log" 2>&1 &
-  pid=$!
-  EXTRA_PIDS=("$pid")
-  sleep 1
+  if [[ "$variant" != proxy-* ]]; then
+    taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/$variant.cfg" -db > "$WORK/$variant-$2.log" 2>&1 &
+    pid=$!
+    EXTRA_PIDS=("$pid")
+    sleep 1
+  fi
   if [ "$LOAD" = keepalive ]; then
     # One wrk run of WARMUP + DURATION + 1 s, measured over DURATION s from WARMUP s on (its rate is steady by then);
     # the requests in that window are its rate times DURATION.

@@ -66,6 +66,20 @@ proxy_ready() {
   cat "$2" >&2; echo "the proxy did not capture the pod within 10 s" >&2; exit 1
 }
 
+# Starts a proxy as the benchmarks run it (daemon flags, CPU 1, one worker, no telemetry, ephemeral admin, rules removed
+# on exit) and waits until it captured the pod: $1 its jar, $2 its config, $3 the transport, $4 its log, then any JVM
+# flags of its own. Its pid in PROXY_PID.
+proxy_start() {
+  local jar=$1 config=$2 transport=$3 log=$4
+  shift 4
+  env "MALLOC_ARENA_MAX=${NODEMESH_PROXY_MALLOC_ARENA_MAX:-2}" taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "$@" \
+    -jar "$jar" proxy --config "$config" --no-telemetry --workers 1 --admin 127.0.0.1:0 \
+    --admin-socket "$WORK/admin.sock" --transport "$transport" --remove-rules-on-exit > "$log" 2>&1 &
+  PROXY_PID=$!
+  EXTRA_PIDS+=("$PROXY_PID") # killed by churn_cleanup if the script stops here
+  proxy_ready "$PROXY_PID" "$log"
+}
+
 # Starts the request/response server in the server pod (CPU 0) and gives it 3 s to listen.
 server_start() {
   taskset -c 0 ip netns exec "$B" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.LoadServer \

@@ -58,11 +58,8 @@ run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RA
     pid=$!
     sleep 1
   else
-    env "MALLOC_ARENA_MAX=${NODEMESH_PROXY_MALLOC_ARENA_MAX:-2}" taskset -c 1 "$J" "${F[@]}" "${PF[@]}" "${aot[@]}" \
-      -jar "$jar" proxy --config "$config" --no-telemetry --workers 1 --admin 127.0.0.1:0 \
-      --admin-socket "$WORK/admin.sock" --transport "$transport" --remove-rules-on-exit > "$WORK/proxy-$variant-$2.log" 2>&1 &
-    pid=$!
-    proxy_ready "$pid" "$WORK/proxy-$variant-$2.log"
+    proxy_start "$jar" "$config" "$transport" "$WORK/proxy-$variant-$2.log" ${aot[@]+"${aot[@]}"}
+    pid=$PROXY_PID
     for _ in $(seq 100); do
       line=$(grep -m1 'proxy started' "$WORK/proxy-$variant-$2.log" || true)
       [ -n "$line" ] && break

@@ -110,7 +110,7 @@ public final class RulesCommand implements Runnable {
                     b.capture(CaptureMode.parse(capture));
                 }
                 if (tproxyMark != null) {
-                    b.tproxyMark(number("--tproxy-mark", tproxyMark));
+                    b.tproxyMark(tproxyMark);
                 }
                 if (routeTable != null) {
                     b.routeTable(routeTable);
@@ -120,20 +120,6 @@ public final class RulesCommand implements Runnable {
                 throw new ParameterException(spec.commandLine(), "Invalid plan: " + e.getMessage());
             }
         }
-    }
-
-    /** A 32-bit number, hex ({@code 0x53a}) or decimal. */
-    private static int number(String option, String text) {
-        String t = text.strip().toLowerCase(java.util.Locale.ROOT);
-        try {
-            long value = t.startsWith("0x") ? Long.parseLong(t.substring(2), 16) : Long.parseLong(t);
-            if (value >= 0 && value <= 0xffffffffL) {
-                return (int) value;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new RulesException(option + ": '" + text + "' is not a 32-bit number (hex 0x53a or decimal)");
     }
 
     /** Options naming the namespace and backend to act on. */

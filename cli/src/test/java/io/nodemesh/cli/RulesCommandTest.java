@@ -74,7 +74,7 @@ class RulesCommandTest {
         "--capture=dnat|capture: 'dnat' is not one of redirect, tproxy",
         "--capture=tproxy --format=iptables|--format iptables has no --capture tproxy rules",
         "--capture=tproxy --tproxy-mark=0x539|tproxyMark: 0x539",
-        "--capture=tproxy --tproxy-mark=x|--tproxy-mark: 'x'",
+        "--capture=tproxy --tproxy-mark=x|tproxyMark: 'x'",
         "--capture=tproxy --route-table=255|routeTable: 255",
     })
     void badInputIsExitTwoWithTheFieldOnStderr(String spec) {

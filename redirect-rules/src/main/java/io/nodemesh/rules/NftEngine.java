@@ -10,7 +10,9 @@ import java.util.Map;
  * {@link RuleEngine} on nodemesh's own nftables table {@code inet nodemesh}, written and deleted over netlink
  * ({@link NftNetlink}: the same bytecode {@code nft -f} sends for {@link NftRenderer}'s text) and, in
  * {@link #install}, read back over netlink to see whether it is in sync ({@link NftTableImage}); listed with
- * {@code nft list table} for {@link #check}, whose differences are shown to people in nft's words.
+ * {@code nft list table} for {@link #check}, whose differences are shown to people in nft's words. A
+ * {@link CaptureMode#TPROXY} plan's policy rules and routes ({@link PolicyRoutes}) go in before its table and come out
+ * after it, so that no packet is ever marked for a route that is not there.
  */
 final class NftEngine implements RuleEngine {
 

@@ -303,18 +303,7 @@ final class NftMessages {
 
         chain(batch, "output", NF_INET_LOCAL_OUT, "nat", NAT_PRIORITY);
         List<Rule> output = new ArrayList<>();
-        skipUncapturedFamily(plan, output);
-        output.add(markReturn(plan));
-        output.add(new Rule("oifname \"lo\" return").meta(NFT_META_OIFNAME).cmp(ifname("lo")).ret());
-        for (IpFamily family : plan.families()) {
-            output.add(daddrReturn(family.loopback()));
-        }
-        for (Cidr cidr : plan.exemptCidrs()) {
-            output.add(daddrReturn(cidr));
-        }
-        for (int port : plan.exemptOutboundPorts()) {
-            output.add(dportReturn(port));
-        }
+        outboundExemptions(plan, output);
         output.add(redirect(plan.outboundPort(), plan.comment()));
         rules(batch, "output", output);
 
@@ -337,18 +326,7 @@ final class NftMessages {
     private static void tproxyChains(Batch batch, RedirectPlan plan) {
         chain(batch, "output", NF_INET_LOCAL_OUT, "route", MANGLE_PRIORITY);
         List<Rule> output = new ArrayList<>();
-        skipUncapturedFamily(plan, output);
-        output.add(markReturn(plan));
-        output.add(new Rule("oifname \"lo\" return").meta(NFT_META_OIFNAME).cmp(ifname("lo")).ret());
-        for (IpFamily family : plan.families()) {
-            output.add(daddrReturn(family.loopback()));
-        }
-        for (Cidr cidr : plan.exemptCidrs()) {
-            output.add(daddrReturn(cidr));
-        }
-        for (int port : plan.exemptOutboundPorts()) {
-            output.add(dportReturn(port));
-        }
+        outboundExemptions(plan, output);
         // Replies of connections accepted on ports inbound capture leaves alone: every packet passes this chain, not
         // only a connection's first (nat's), and nothing here knows which connection a packet belongs to.
         for (int port : plan.exemptInboundPorts()) {
@@ -492,6 +470,22 @@ final class NftMessages {
                 batch.bytes(NFTA_RULE_USERDATA, comment(rule.comment));
             }
             batch.end();
+        }
+    }
+
+    /** What the output chain lets through uncaptured, either capture: the proxy's mark, loopback, exemptions. */
+    private static void outboundExemptions(RedirectPlan plan, List<Rule> output) {
+        skipUncapturedFamily(plan, output);
+        output.add(markReturn(plan));
+        output.add(new Rule("oifname \"lo\" return").meta(NFT_META_OIFNAME).cmp(ifname("lo")).ret());
+        for (IpFamily family : plan.families()) {
+            output.add(daddrReturn(family.loopback()));
+        }
+        for (Cidr cidr : plan.exemptCidrs()) {
+            output.add(daddrReturn(cidr));
+        }
+        for (int port : plan.exemptOutboundPorts()) {
+            output.add(dportReturn(port));
         }
     }
 

@@ -30,18 +30,7 @@ public final class NftRenderer {
         }
         out.add("\tchain output {");
         out.add("\t\ttype nat hook output priority -100; policy accept;");
-        skipUncapturedFamily(plan, out);
-        out.add("\t\t" + markMatch(plan) + " return");
-        out.add("\t\toifname \"lo\" return");
-        for (IpFamily family : plan.families()) {
-            out.add("\t\t" + daddr(family) + " " + family.loopback().nftForm() + " return");
-        }
-        for (Cidr cidr : plan.exemptCidrs()) {
-            out.add("\t\t" + daddr(cidr.family()) + " " + cidr.nftForm() + " return");
-        }
-        for (int port : plan.exemptOutboundPorts()) {
-            out.add("\t\ttcp dport " + port + " return");
-        }
+        outboundExemptions(plan, out);
         out.add("\t\tmeta l4proto tcp redirect to :" + plan.outboundPort() + comment);
         out.add("\t}");
         out.add("");
@@ -67,18 +56,7 @@ public final class NftRenderer {
     private static void tproxyChains(RedirectPlan plan, String comment, List<String> out) {
         out.add("\tchain output {");
         out.add("\t\ttype route hook output priority mangle; policy accept;");
-        skipUncapturedFamily(plan, out);
-        out.add("\t\t" + markMatch(plan) + " return");
-        out.add("\t\toifname \"lo\" return");
-        for (IpFamily family : plan.families()) {
-            out.add("\t\t" + daddr(family) + " " + family.loopback().nftForm() + " return");
-        }
-        for (Cidr cidr : plan.exemptCidrs()) {
-            out.add("\t\t" + daddr(cidr.family()) + " " + cidr.nftForm() + " return");
-        }
-        for (int port : plan.exemptOutboundPorts()) {
-            out.add("\t\ttcp dport " + port + " return");
-        }
+        outboundExemptions(plan, out);
         for (int port : plan.exemptInboundPorts()) {
             out.add("\t\ttcp sport " + port + " return");
         }
@@ -115,6 +93,22 @@ public final class NftRenderer {
         return plan.markMask() == -1
                 ? "meta mark " + value
                 : "meta mark & " + String.format("0x%08x", plan.markMask()) + " == " + value;
+    }
+
+    /** What the output chain lets through uncaptured, either capture: the proxy's mark, loopback, exemptions. */
+    private static void outboundExemptions(RedirectPlan plan, List<String> out) {
+        skipUncapturedFamily(plan, out);
+        out.add("\t\t" + markMatch(plan) + " return");
+        out.add("\t\toifname \"lo\" return");
+        for (IpFamily family : plan.families()) {
+            out.add("\t\t" + daddr(family) + " " + family.loopback().nftForm() + " return");
+        }
+        for (Cidr cidr : plan.exemptCidrs()) {
+            out.add("\t\t" + daddr(cidr.family()) + " " + cidr.nftForm() + " return");
+        }
+        for (int port : plan.exemptOutboundPorts()) {
+            out.add("\t\ttcp dport " + port + " return");
+        }
     }
 
     private static void skipUncapturedFamily(RedirectPlan plan, List<String> out) {

@@ -179,6 +179,7 @@ public final class RedirectPlan {
         private final Set<IpFamily> families = EnumSet.allOf(IpFamily.class);
         private CaptureMode capture = CaptureMode.REDIRECT;
         private int tproxyMark = DEFAULT_TPROXY_MARK;
+        private String tproxyMarkSpec;
         private int routeTable = DEFAULT_ROUTE_TABLE;
 
         private Builder() {
@@ -193,6 +194,13 @@ public final class RedirectPlan {
         /** {@link CaptureMode#TPROXY}'s mark for outbound packets (default 0x53a; under the mask, not the mark). */
         public Builder tproxyMark(int value) {
             this.tproxyMark = value;
+            this.tproxyMarkSpec = null;
+            return this;
+        }
+
+        /** The same as text, hex ({@code 0x53a}) or decimal; parsed at build. */
+        public Builder tproxyMark(String spec) {
+            this.tproxyMarkSpec = spec;
             return this;
         }
 
@@ -299,6 +307,9 @@ public final class RedirectPlan {
             if ((mark & ~markMask) != 0) {
                 throw new RulesException("mark: 0x" + Integer.toHexString(mark) + " has bits outside markMask 0x"
                         + Integer.toHexString(markMask));
+            }
+            if (tproxyMarkSpec != null) {
+                tproxyMark = parseMarkNumber("tproxyMark", tproxyMarkSpec, tproxyMarkSpec);
             }
             if (capture == CaptureMode.TPROXY) {
                 if (tproxyMark == 0 || (tproxyMark & ~markMask) != 0 || tproxyMark == mark) {

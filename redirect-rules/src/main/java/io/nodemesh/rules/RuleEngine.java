@@ -72,11 +72,15 @@ public sealed interface RuleEngine permits IptablesEngine, NftEngine {
      */
     void apply(RedirectPlan plan, Path netns);
 
-    /** Compares the live nodemesh rules of this backend with the plan; changes nothing. */
+    /**
+     * Compares the live nodemesh rules of this backend with the plan; changes nothing. nft compares nodemesh's policy
+     * rules and routes too (place {@code policy routing}): a TPROXY plan's must be there, others not.
+     */
     CheckResult check(RedirectPlan plan, Path netns);
 
     /**
-     * Removes nodemesh's chains and the jumps into them (nothing else), atomically per transaction.
+     * Removes nodemesh's chains and the jumps into them (nothing else), atomically per transaction; nft also removes
+     * nodemesh's policy rules and routes (a TPROXY plan's, found by their routing protocol), after the table.
      *
      * @return false if there was nothing of nodemesh's to remove
      */

@@ -1,19 +1,13 @@
 package io.nodemesh.rules;
 
+import static io.nodemesh.rules.Greeters.greeting;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Lan;
 import io.nodemesh.topology.Netns;
-import java.io.IOException;
-import java.io.OutputStream;
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -29,13 +23,11 @@ class RedirectTrafficTest {
     @RegisterExtension
     static final NetnsExtension net = new NetnsExtension();
 
-    private final List<ServerSocket> listeners = new ArrayList<>();
+    private final Greeters greeters = new Greeters();
 
     @AfterEach
-    void closeListeners() throws IOException {
-        for (ServerSocket s : listeners) {
-            s.close();
-        }
+    void closeListeners() throws Exception {
+        greeters.close();
     }
 
     @ParameterizedTest
@@ -45,12 +37,12 @@ class RedirectTrafficTest {
         Netns a = lan.attach("a", "10.77.0.2/24", "fd77::2/64");
         Netns b = lan.attach("b", "10.77.0.3/24", "fd77::3/64");
         for (int port : List.of(8080, 9090)) {
-            listen(b, port, "b:" + port);
+            greeters.listen(b, port, "b:" + port);
         }
-        listen(a, 15001, "outbound-capture");
-        listen(a, 15006, "inbound-capture");
-        listen(a, 15008, "tunnel");
-        listen(a, 8080, "a:8080");
+        greeters.listen(a, 15001, "outbound-capture");
+        greeters.listen(a, 15006, "inbound-capture");
+        greeters.listen(a, 15008, "tunnel");
+        greeters.listen(a, 8080, "a:8080");
         InetAddress bV4 = b.ipv4();
         InetAddress bV6 = b.ipv6();
         InetAddress aV4 = a.ipv4();
@@ -78,35 +70,5 @@ class RedirectTrafficTest {
         assertThat(engine.remove(a.path())).isTrue();
         assertThat(greeting(a, bV4, 8080)).as("after remove").isEqualTo("b:8080");
         assertThat(greeting(b, aV4, 8080)).as("after remove").isEqualTo("a:8080");
-    }
-
-    /** A listener in {@code ns} on every address that sends {@code name} to each connection and closes it. */
-    private void listen(Netns ns, int port, String name) throws Exception {
-        ServerSocket server = ns.call(() -> {
-            ServerSocket s = new ServerSocket();
-            s.setReuseAddress(true);
-            s.bind(new InetSocketAddress(port));
-            return s;
-        });
-        listeners.add(server);
-        Thread.ofVirtual().start(() -> {
-            while (!server.isClosed()) {
-                try (Socket accepted = server.accept(); OutputStream out = accepted.getOutputStream()) {
-                    out.write(name.getBytes(StandardCharsets.UTF_8));
-                } catch (IOException e) {
-                    // closed at the end of the test
-                }
-            }
-        });
-    }
-
-    private static String greeting(Netns from, InetAddress address, int port) throws Exception {
-        return from.call(() -> {
-            try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress(address, port), 5000);
-                socket.setSoTimeout(5000);
-                return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            }
-        });
     }
 }

@@ -1,22 +1,16 @@
 package io.nodemesh.rules;
 
+import static io.nodemesh.rules.Greeters.greeting;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Lan;
 import io.nodemesh.topology.Netns;
-import java.io.IOException;
-import java.io.OutputStream;
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -32,13 +26,11 @@ class TproxyTrafficTest {
     @RegisterExtension
     static final NetnsExtension net = new NetnsExtension();
 
-    private final List<AutoCloseable> listeners = new ArrayList<>();
+    private final Greeters greeters = new Greeters();
 
     @AfterEach
     void closeListeners() throws Exception {
-        for (AutoCloseable s : listeners) {
-            s.close();
-        }
+        greeters.close();
     }
 
     @Test
@@ -47,12 +39,12 @@ class TproxyTrafficTest {
         Netns a = lan.attach("a", "10.78.0.2/24", "fd78::2/64");
         Netns b = lan.attach("b", "10.78.0.3/24", "fd78::3/64");
         for (int port : List.of(8080, 9090, 15001)) {
-            listen(b, port, "b:" + port);
+            greeters.listen(b, port, "b:" + port);
         }
-        listeners.add(TransparentListener.open(a, 15001, 0x539, "outbound-capture"));
-        listeners.add(TransparentListener.open(a, 15006, 0x539, "inbound-capture"));
-        listen(a, 15008, "tunnel");
-        listen(a, 8080, "a:8080");
+        greeters.add(TransparentListener.open(a, 15001, 0x539, "outbound-capture"));
+        greeters.add(TransparentListener.open(a, 15006, 0x539, "inbound-capture"));
+        greeters.listen(a, 15008, "tunnel");
+        greeters.listen(a, 8080, "a:8080");
         InetAddress bV4 = b.ipv4();
         InetAddress bV6 = b.ipv6();
         InetAddress aV4 = a.ipv4();
@@ -137,38 +129,6 @@ class TproxyTrafficTest {
         return ns.call(() -> {
             Path count = Path.of("/proc/sys/net/netfilter/nf_conntrack_count");
             return Files.exists(count) ? Integer.parseInt(Files.readString(count).strip()) : 0;
-        });
-    }
-
-    /** A plain listener in {@code ns} on every address that sends {@code name} to each connection and closes it. */
-    private void listen(Netns ns, int port, String name) throws Exception {
-        ServerSocket server = ns.call(() -> {
-            ServerSocket s = new ServerSocket();
-            s.setReuseAddress(true);
-            s.bind(new InetSocketAddress(port));
-            return s;
-        });
-        listeners.add(server);
-        Thread.ofVirtual().start(() -> {
-            while (!server.isClosed()) {
-                try (Socket accepted = server.accept(); OutputStream out = accepted.getOutputStream()) {
-                    out.write(name.getBytes(StandardCharsets.UTF_8));
-                } catch (IOException e) {
-                    // closed at the end of the test
-                }
-            }
-        });
-    }
-
-    private static String greeting(Netns from, InetAddress address, int port) throws Exception {
-        return from.call(() -> {
-            try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress(address, port), 5000);
-                socket.setSoTimeout(5000);
-                return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new IOException("from " + from + " to " + address.getHostAddress() + " port " + port + ": " + e, e);
-            }
         });
     }
 }
