@@ -16,7 +16,7 @@ import java.util.stream.Collectors;
 
 /**
  * The standalone config file of a test node, as a builder: test ports, two workers, short timeouts, rules by the
- * proxy, and the pods to capture. Get one from {@link MeshExtension#config()}, which knows the pods' names.
+ * proxy (iptables unless {@link #rules} says otherwise), and the pods to capture. Get one from {@link MeshExtension#config()}, which knows the pods' names.
  */
 public final class MeshFile {
 
