@@ -119,7 +119,8 @@ for v, rs in rows.items():
     steady = statistics.median(r[0] for r in rs)
     rate = statistics.median(r[1] for r in rs)
     captured = " (%.2fx haproxy-captured)" % (steady / hc) if "haproxy-captured" in rows else ""
-    print("%-8s steady state (the client s last 10 s): %d CPU ms per 1000 new connections (%.2fx haproxy)%s, %d connections/s" % (v, steady, steady / ha, captured, rate))
+    plain = " (%.2fx haproxy)" % (steady / ha) if "haproxy" in rows else ""
+    print("%-8s steady state (the client s last 10 s): %d CPU ms per 1000 new connections%s%s, %d connections/s" % (v, steady, plain, captured, rate))
     if not v.startswith("haproxy"):
         med = [statistics.median(col) for col in zip(*(r[2] for r in rs))]
         print("%-8s by 5 s window since ready, CPU ms per 1000: %s; ratio to steady: %s" % (v, " ".join("%d" % m for m in med), " ".join("%.2f" % (m / (steady or 1)) for m in med)))
