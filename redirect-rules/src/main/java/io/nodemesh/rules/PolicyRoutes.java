@@ -111,12 +111,17 @@ final class PolicyRoutes implements AutoCloseable {
     }
 
     /**
-     * Adds what the plan wants; an identical rule or route that is there already is kept (the kernel says EEXIST).
-     * Others of nodemesh's (another mark or table) are not looked for: {@link #remove} them first when the plan changed.
-     * One datagram there and one acknowledgement per entry back.
+     * Adds what the plan wants and is not there ({@link #live}: two dumps, which change nothing, so a restarted
+     * proxy's pods in sync cost no write); one added meanwhile by someone else is kept (the kernel says EEXIST). Others
+     * of nodemesh's (another mark or table) are left: {@link #remove} them first when the plan changed. The additions go
+     * in one datagram, one acknowledgement per entry back.
      */
     void install(RedirectPlan plan) {
         List<Entry> entries = wanted(plan);
+        if (entries.isEmpty()) {
+            return;
+        }
+        entries.removeAll(live());
         if (entries.isEmpty()) {
             return;
         }

@@ -32,6 +32,7 @@ import java.util.regex.Pattern;
  *
  * <p>Run as root from the repository: {@code java --enable-native-access=ALL-UNNAMED -cp
  * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
+ * [--capture redirect|tproxy (the proxy's {@code proxy.capture}, every variant's)]
  * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)] [--kubernetes]
  * [--keep-logs DIR (the proxies' logs, NAME-ROUND.log)] [--capture-again]
  * NAME=nodemesh.jar[,aot=nodemesh-proxy.aot][,java=bin/java][,jvm=FLAG]... ...}: the proxy runs with the daemons' flags
@@ -64,6 +65,7 @@ public final class RestartTiming {
         int rounds = 3;
         String cpu = "1";
         String backend = "nft";
+        String capture = "redirect";
         boolean kubernetes = false;
         boolean again = false;
         Path keep = null;
@@ -78,6 +80,7 @@ public final class RestartTiming {
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--cpu" -> cpu = args[++i];
                 case "--backend" -> backend = args[++i];
+                case "--capture" -> capture = args[++i];
                 case "--kubernetes" -> kubernetes = true;
                 case "--capture-again" -> again = true;
                 case "--keep-logs" -> keep = Path.of(args[++i]);
@@ -123,7 +126,8 @@ public final class RestartTiming {
             }
             long t0 = System.nanoTime();
             String settings = "proxy: { mark: 0x539, outboundPort: 15001, inboundPort: 15006, transport: epoll, "
-                    + "workers: 1, rules: " + backend + ", admin: 127.0.0.1:" + ADMIN_PORT + " }\n";
+                    + "workers: 1, rules: " + backend + ", capture: " + capture + ", admin: 127.0.0.1:" + ADMIN_PORT
+                    + " }\n";
             StringBuilder cfg = new StringBuilder(settings).append(kubernetes ? "" : "pods:\n");
             if (api != null) {
                 api.admin.resource(Resources.namespace("restart", true)).create();
