@@ -597,7 +597,7 @@ final class NftMessages {
         void write(Batch batch);
     }
 
-    /** A rule as nft builds it, every expression working on register 1 and ending in a verdict or a redirect. */
+    /** A rule as nft builds it: its expressions work on register 1; it ends in a verdict, redirect, mark or tproxy. */
     private static final class Rule {
         final String text;
         final List<Expression> expressions = new ArrayList<>();

@@ -6,7 +6,9 @@ import java.util.List;
 /**
  * Renders a plan as {@code nft -f} input: one {@code table inet nodemesh} (both families in one
  * table, so one transaction applies or deletes everything) with a nat {@code output} and
- * {@code prerouting} base chain at priority -100 (dstnat). A family the plan does not capture is
+ * {@code prerouting} base chain at priority -100 (dstnat), or for a {@link CaptureMode#TPROXY} plan a
+ * route-type {@code output} and a filter {@code prerouting} chain at priority mangle that mark and
+ * {@code tproxy} instead of translating. A family the plan does not capture is
  * skipped by a leading {@code meta nfproto … return}. The text is exactly what
  * {@code nft list table inet nodemesh} prints back, so it doubles as the expected listing.
  */
@@ -50,8 +52,9 @@ public final class NftRenderer {
     /**
      * {@link CaptureMode#TPROXY}'s chains: {@code output} (type route, priority mangle) marks outbound TCP, which the
      * policy route then delivers through {@code lo} (not the replies of connections accepted on an exempt inbound
-     * port: this chain sees every packet, not a connection's first); {@code prerouting} (type filter, priority mangle) gives those
-     * marked packets to the outbound port and inbound TCP to the inbound port with {@code tproxy}, rewriting nothing.
+     * port: this chain sees every packet, not a connection's first); {@code prerouting} (type filter, priority
+     * mangle) gives those marked packets to the outbound port and inbound TCP to the inbound port with
+     * {@code tproxy}, rewriting nothing.
      */
     private static void tproxyChains(RedirectPlan plan, String comment, List<String> out) {
         out.add("\tchain output {");

@@ -87,7 +87,7 @@ final class PolicyRoutes implements AutoCloseable {
 
     /** One rule or route of nodemesh's, as found or wanted: its family, mark, mask and table. */
     record Entry(IpFamily family, boolean rule, int mark, int mask, int table) {
-        /** The line {@link #describe} shows for it, in {@code ip}'s words. */
+        /** The line {@code rules check} shows for it, in {@code ip}'s words. */
         String line() {
             String f = family == IpFamily.IPV4 ? "ipv4" : "ipv6";
             return rule
@@ -112,9 +112,9 @@ final class PolicyRoutes implements AutoCloseable {
 
     /**
      * Adds what the plan wants and is not there ({@link #live}: two dumps, which change nothing, so a restarted
-     * proxy's pods in sync cost no write); one added meanwhile by someone else is kept (the kernel says EEXIST). Others
-     * of nodemesh's (another mark or table) are left: {@link #remove} them first when the plan changed. The additions go
-     * in one datagram, one acknowledgement per entry back.
+     * proxy's pods in sync cost no write); one added meanwhile by someone else is kept (the kernel says EEXIST).
+     * Others of nodemesh's (another mark or table) are left: {@link #remove} them first when the plan changed. The
+     * additions go in one datagram, one acknowledgement per entry back.
      */
     void install(RedirectPlan plan) {
         List<Entry> entries = wanted(plan);
@@ -125,7 +125,7 @@ final class PolicyRoutes implements AutoCloseable {
         if (entries.isEmpty()) {
             return;
         }
-        ByteBuffer out = buffer();
+        ByteBuffer out = buffer(entries.size());
         int first = seq + 1;
         for (Entry e : entries) {
             message(out, e, e.rule() ? RTM_NEWRULE : RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
@@ -142,7 +142,7 @@ final class PolicyRoutes implements AutoCloseable {
         if (found.isEmpty()) {
             return false;
         }
-        ByteBuffer out = buffer();
+        ByteBuffer out = buffer(found.size());
         int first = seq + 1;
         for (Entry e : found) {
             message(out, e, e.rule() ? RTM_DELRULE : RTM_DELROUTE, 0);
@@ -174,7 +174,7 @@ final class PolicyRoutes implements AutoCloseable {
     }
 
     private void dump(int type, List<Entry> found) {
-        ByteBuffer out = buffer();
+        ByteBuffer out = buffer(1);
         int at = out.position();
         int requestSeq = ++seq;
         out.putInt(0).putShort((short) type).putShort((short) (NLM_F_REQUEST | NLM_F_DUMP)).putInt(requestSeq)
@@ -315,8 +315,9 @@ final class PolicyRoutes implements AutoCloseable {
         return af == AF_INET ? IpFamily.IPV4 : af == AF_INET6 ? IpFamily.IPV6 : null;
     }
 
-    private static ByteBuffer buffer() {
-        return ByteBuffer.allocate(1024).order(ByteOrder.nativeOrder());
+    /** Room for {@code messages} requests of {@link #message}'s size (at most 72 bytes each). */
+    private static ByteBuffer buffer(int messages) {
+        return ByteBuffer.allocate(96 * messages).order(ByteOrder.nativeOrder());
     }
 
     private void send(ByteBuffer out) {
