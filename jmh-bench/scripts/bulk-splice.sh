@@ -51,6 +51,7 @@ run() { # variant round: prints "variant push-Gbit/s push-ms/GB pull-Gbit/s pull
     capture_for_haproxy add
     taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/$variant.cfg" -db > "$WORK/$variant-$2.log" 2>&1 &
     pid=$!
+    kill_on_exit "$pid"
     sleep 1
   else
     [ "$variant" = copy ] && extra=(-Dnodemesh.relay.splice=false)

@@ -110,6 +110,7 @@ run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tr
   if [[ "$variant" != proxy-* ]]; then
     taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/$variant.cfg" -db > "$WORK/$variant-$2.log" 2>&1 &
     pid=$!
+    kill_on_exit "$pid"
     EXTRA_PIDS=("$pid")
     sleep 1
   fi

@@ -66,6 +66,15 @@ proxy_ready() {
   cat "$2" >&2; echo "the proxy did not capture the pod within 10 s" >&2; exit 1
 }
 
+# Kills process $1 when the subshell this runs in exits, however it exits. The scripts run each round's variant in
+# a command substitution, `line=$(run …)`, which does not run the script's EXIT trap (churn_cleanup): a relay it
+# started would outlive a failing round. Outside a subshell it does nothing (churn_cleanup has the EXIT trap there).
+kill_on_exit() {
+  if [ "$BASH_SUBSHELL" -gt 0 ]; then
+    trap "kill $1 2>/dev/null || true" EXIT
+  fi
+}
+
 # Starts a proxy as the benchmarks run it (daemon flags, CPU 1, one worker, no telemetry, ephemeral admin, rules removed
 # on exit) and waits until it captured the pod: $1 its jar, $2 its config, $3 the transport, $4 its log, then any JVM
 # flags of its own. Its pid in PROXY_PID.
@@ -77,6 +86,7 @@ proxy_start() {
     --admin-socket "$WORK/admin.sock" --transport "$transport" --remove-rules-on-exit > "$log" 2>&1 &
   PROXY_PID=$!
   EXTRA_PIDS+=("$PROXY_PID") # killed by churn_cleanup if the script stops here
+  kill_on_exit "$PROXY_PID" # or by its subshell's end
   proxy_ready "$PROXY_PID" "$log"
 }
 

@@ -50,12 +50,14 @@ run() { # variant round: one fresh proxy (or HAProxy); prints "variant STEADY RA
     # HAProxy beside the client as a sidecar would be: in the pod's namespace, the client connecting to it.
     taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/haproxy.cfg" -db > "$WORK/haproxy-$2.log" 2>&1 &
     pid=$!
+    kill_on_exit "$pid"
     target=127.0.0.1:9001
     sleep 1
   elif [ "$variant" = haproxy-captured ]; then
     capture_for_haproxy add
     taskset -c 1 ip netns exec "$A" haproxy -f "$WORK/haproxy-captured.cfg" -db > "$WORK/haproxy-captured-$2.log" 2>&1 &
     pid=$!
+    kill_on_exit "$pid"
     sleep 1
   else
     proxy_start "$jar" "$config" "$transport" "$WORK/proxy-$variant-$2.log" ${aot[@]+"${aot[@]}"}
