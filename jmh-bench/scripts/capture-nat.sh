@@ -158,14 +158,7 @@ else
   server_start
 fi
 UNIT=connections; [ "$LOAD" = keepalive ] && UNIT=requests
-RESULTS=()
-for r in $(seq "$ROUNDS"); do
-  for v in $VARIANTS; do
-    line=$(run "$v" "$r")
-    echo "round $r: $line   ($UNIT/s; CPU ms per 1000 $UNIT: HAProxy, client, machine; tracked connections in the pod)"
-    RESULTS+=("$line")
-  done
-done
+each_round "$UNIT/s; CPU ms per 1000 $UNIT: HAProxy, client, machine; tracked connections in the pod"
 printf '%s\n' "${RESULTS[@]}" | UNIT=$UNIT python3 -c '
 import os, sys, statistics
 u = os.environ["UNIT"]

@@ -75,6 +75,20 @@ kill_on_exit() {
   fi
 }
 
+# Runs `run VARIANT ROUND` (the caller's) for each of ROUNDS rounds and each of VARIANTS in order, printing each line
+# it returns with the legend $1 and collecting the lines in RESULTS.
+each_round() {
+  RESULTS=()
+  local r v line
+  for r in $(seq "$ROUNDS"); do
+    for v in $VARIANTS; do
+      line=$(run "$v" "$r")
+      echo "round $r: $line   ($1)"
+      RESULTS+=("$line")
+    done
+  done
+}
+
 # Starts a proxy as the benchmarks run it (daemon flags, CPU 1, one worker, no telemetry, ephemeral admin, rules removed
 # on exit) and waits until it captured the pod: $1 its jar, $2 its config, $3 the transport, $4 its log, then any JVM
 # flags of its own. Its pid in PROXY_PID.

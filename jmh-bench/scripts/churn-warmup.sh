@@ -101,14 +101,7 @@ sed 's/^proxy: { /proxy: { keepalive: off, /' "$WORK/cfg.yaml" > "$WORK/cfg-noke
 sed 's/rules: iptables/rules: nft/' "$WORK/cfg.yaml" > "$WORK/cfg-nft.yaml"
 sed 's/rules: iptables/rules: nft, capture: tproxy/' "$WORK/cfg.yaml" > "$WORK/cfg-tproxy.yaml"
 server_start
-RESULTS=()
-for r in $(seq "$ROUNDS"); do
-  for v in $VARIANTS; do
-    line=$(run "$v" "$r")
-    echo "round $r: $line   (steady CPU ms per 1000 connections, connections/s, then per 5 s window CPU ms per 1000:connections)"
-    RESULTS+=("$line")
-  done
-done
+each_round "steady CPU ms per 1000 connections, connections/s, then per 5 s window CPU ms per 1000:connections"
 printf '%s\n' "${RESULTS[@]}" | python3 -c '
 import sys, statistics
 rows = {}

@@ -11,8 +11,9 @@ import java.util.Map;
  * ({@link NftNetlink}: the same bytecode {@code nft -f} sends for {@link NftRenderer}'s text) and, in
  * {@link #install}, read back over netlink to see whether it is in sync ({@link NftTableImage}); listed with
  * {@code nft list table} for {@link #check}, whose differences are shown to people in nft's words. A
- * {@link CaptureMode#TPROXY} plan's policy rules and routes ({@link PolicyRoutes}) go in before its table and come out
- * after it, so that no packet is ever marked for a route that is not there.
+ * {@link CaptureMode#TPROXY} plan's policy rules and routes ({@link PolicyRoutes}) go in before its table, and
+ * nodemesh's routes come out only after the table that marked for them, so that no packet is ever marked for a route
+ * that is not there.
  */
 final class NftEngine implements RuleEngine {
 
@@ -24,34 +25,31 @@ final class NftEngine implements RuleEngine {
     @Override
     public void apply(RedirectPlan plan, Path netns) {
         ApplyGuard.refuseIfPresent(netns);
-        // A TPROXY plan's routes first: alone they route nothing (no packet has the mark yet), and a table that
-        // cannot go in takes them out again.
-        routes(plan, netns, false);
-        try (NftNetlink nft = NftNetlink.in(netns)) {
-            nft.create(plan); // one transaction: the whole table lands or nothing does
-        } catch (RulesException e) {
-            if (plan.capture() == CaptureMode.TPROXY) {
-                removeRoutes(netns);
+        try (PolicyRoutes routes = routesFor(plan, netns, false)) {
+            // A TPROXY plan's routes first: alone they route nothing (no packet has the mark yet), and a table that
+            // cannot go in takes them out again.
+            List<PolicyRoutes.Entry> others = routes == null ? List.of() : routes.ensure(plan);
+            try (NftNetlink nft = NftNetlink.in(netns)) {
+                nft.create(plan); // one transaction: the whole table lands or nothing does
+            } catch (RulesException e) {
+                if (routes != null) {
+                    routes.remove();
+                }
+                throw e;
             }
-            throw e;
+            if (routes != null) {
+                routes.delete(others);
+            }
         }
     }
 
     /**
-     * Makes the namespace's policy routing what {@code plan} wants: a TPROXY plan's rule and route per family added
-     * where missing (after taking out nodemesh's others when {@code stale}); for a REDIRECT plan, nodemesh's taken
-     * out when {@code stale} (the table being replaced may have been a TPROXY one).
+     * A session on the namespace's policy routing when {@code plan} needs one: a TPROXY plan, whose routes must be
+     * there, or any plan replacing a table ({@code replacing}), which may have been a TPROXY one whose routes must go;
+     * null otherwise (a REDIRECT pod in sync, a restart's usual case, opens none).
      */
-    private static void routes(RedirectPlan plan, Path netns, boolean stale) {
-        if (plan.capture() != CaptureMode.TPROXY && !stale) {
-            return;
-        }
-        try (PolicyRoutes routes = PolicyRoutes.in(netns)) {
-            if (stale) {
-                routes.remove();
-            }
-            routes.install(plan);
-        }
+    private static PolicyRoutes routesFor(RedirectPlan plan, Path netns, boolean replacing) {
+        return plan.capture() == CaptureMode.TPROXY || replacing ? PolicyRoutes.in(netns) : null;
     }
 
     private static boolean removeRoutes(Path netns) {
@@ -78,23 +76,36 @@ final class NftEngine implements RuleEngine {
             }
             NftTableImage live = found.image();
             boolean inSync = live != null && iptables.isEmpty() && live.equals(NftTableImage.of(plan));
-            // Routes before the table's marks (see apply); a table being replaced may leave routes of another plan.
-            routes(plan, netns, live != null && !inSync);
-            if (live != null) {
-                // A table in sync (a restarted proxy's pods) is kept: it is read back over netlink and compared with
-                // what the plan's transaction would send; replacing it costs an RCU grace period for this and the next
-                // transaction (RESULTS.md, capture rules per pod).
-                if (inSync) {
-                    return Installed.KEPT;
+            try (PolicyRoutes routes = routesFor(plan, netns, live != null && !inSync)) {
+                // The plan's routes before its table marks anything (see apply); nodemesh's others only once the
+                // table that may mark packets for them is replaced.
+                List<PolicyRoutes.Entry> others = routes == null ? List.of() : routes.ensure(plan);
+                Installed installed = table(nft, plan, live, inSync, iptables.isEmpty());
+                if (routes != null) {
+                    routes.delete(others);
                 }
-                nft.replace(plan);
-                return Installed.REPLACED;
+                return installed;
             }
-            // Not replace(): a transaction that deletes a table (even one it created) leaves the kernel work that
-            // waits for an RCU grace period, and the next transaction on the machine waits for that work.
-            nft.create(plan);
-            return iptables.isEmpty() ? Installed.APPLIED : Installed.REPLACED;
         }
+    }
+
+    /** The table part of {@link #install}: kept when in sync, else replaced or created. */
+    private static Installed table(NftNetlink nft, RedirectPlan plan, NftTableImage live, boolean inSync,
+                                   boolean noIptables) {
+        if (live != null) {
+            // A table in sync (a restarted proxy's pods) is kept: it is read back over netlink and compared with
+            // what the plan's transaction would send; replacing it costs an RCU grace period for this and the next
+            // transaction (RESULTS.md, capture rules per pod).
+            if (inSync) {
+                return Installed.KEPT;
+            }
+            nft.replace(plan);
+            return Installed.REPLACED;
+        }
+        // Not replace(): a transaction that deletes a table (even one it created) leaves the kernel work that
+        // waits for an RCU grace period, and the next transaction on the machine waits for that work.
+        nft.create(plan);
+        return noIptables ? Installed.APPLIED : Installed.REPLACED;
     }
 
     @Override

@@ -111,26 +111,24 @@ final class PolicyRoutes implements AutoCloseable {
     }
 
     /**
-     * Adds what the plan wants and is not there ({@link #live}: two dumps, which change nothing, so a restarted
-     * proxy's pods in sync cost no write); one added meanwhile by someone else is kept (the kernel says EEXIST).
-     * Others of nodemesh's (another mark or table) are left: {@link #remove} them first when the plan changed. The
-     * additions go in one datagram, one acknowledgement per entry back.
+     * Adds what the plan wants and is not there, and returns nodemesh's others (another mark or table), for
+     * {@link #delete} once the table that may still mark packets for them is gone. One read ({@link #live}: two dumps,
+     * which change nothing, so a restarted proxy's pods in sync cost no write); one added meanwhile by someone else is
+     * kept (the kernel says EEXIST). The additions go in one datagram, one acknowledgement per entry back.
      */
-    void install(RedirectPlan plan) {
-        List<Entry> entries = wanted(plan);
-        if (entries.isEmpty()) {
-            return;
-        }
-        entries.removeAll(live());
-        if (entries.isEmpty()) {
-            return;
-        }
-        ByteBuffer out = buffer(entries.size());
-        int first = seq + 1;
-        for (Entry e : entries) {
-            message(out, e, e.rule() ? RTM_NEWRULE : RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
-        }
-        acknowledged(out, first, entries, EEXIST, "add");
+    List<Entry> ensure(RedirectPlan plan) {
+        List<Entry> have = live();
+        List<Entry> missing = wanted(plan);
+        List<Entry> others = new ArrayList<>(have);
+        others.removeAll(missing);
+        missing.removeAll(have);
+        send(missing, true);
+        return others;
+    }
+
+    /** Deletes {@code entries}; one gone meanwhile is gone (ENOENT for a rule, ESRCH for a route). */
+    void delete(List<Entry> entries) {
+        send(entries, false);
     }
 
     /**
@@ -139,17 +137,22 @@ final class PolicyRoutes implements AutoCloseable {
      */
     boolean remove() {
         List<Entry> found = live();
-        if (found.isEmpty()) {
-            return false;
+        delete(found);
+        return !found.isEmpty();
+    }
+
+    /** Adds ({@code add}) or deletes {@code entries} in one datagram; nothing for none. */
+    private void send(List<Entry> entries, boolean add) {
+        if (entries.isEmpty()) {
+            return;
         }
-        ByteBuffer out = buffer(found.size());
+        ByteBuffer out = buffer(entries.size());
         int first = seq + 1;
-        for (Entry e : found) {
-            message(out, e, e.rule() ? RTM_DELRULE : RTM_DELROUTE, 0);
+        for (Entry e : entries) {
+            message(out, e, add ? (e.rule() ? RTM_NEWRULE : RTM_NEWROUTE) : (e.rule() ? RTM_DELRULE : RTM_DELROUTE),
+                    add ? NLM_F_CREATE | NLM_F_EXCL : 0);
         }
-        // Gone meanwhile is gone: ENOENT for a rule, ESRCH for a route.
-        acknowledged(out, first, found, ENOENT, "delete");
-        return true;
+        acknowledged(out, first, entries, add ? EEXIST : ENOENT, add ? "add" : "delete");
     }
 
     /** nodemesh's rules and routes in this namespace, both families, by their protocol number. */
