@@ -16,9 +16,15 @@
 #             the proxy's own rules, exactly as it installs them (`nodemesh rules apply --capture redirect|tproxy`,
 #             nft backend), HAProxy on :15001 in their place (transparent for tproxy); HAProxy's sockets carry the
 #             proxy's mark through a chain of their own that runs first (`meta skuid nobody meta mark set 0x539`).
-#   proxy-redirect, proxy-tproxy
+#   ebpf      the client runs in a cgroup of its own (as a pod's containers do) carrying the proxy's eBPF capture,
+#             as `nodemesh rules apply --capture ebpf --cgroup` attaches it: its connect() to the server's address is
+#             sent to HAProxy on 127.0.0.1:15001 before any packet exists (the original destination recorded in a
+#             map HAProxy does not read; it forwards to the server as `none` does); no netfilter rule sees outbound
+#             packets (the pod's inbound tproxy chain is there, as the proxy installs it);
+#   proxy-redirect, proxy-tproxy, proxy-ebpf
 #             nodemesh's proxy in HAProxy's place (daemon flags, CPU 1, one worker, no telemetry, its AOT cache not
-#             used), capturing the pod with its own nft rules, `capture: redirect` or `capture: tproxy`; its column is
+#             used), capturing the pod with its own nft rules, `capture: redirect`, `tproxy` or `ebpf` (the client
+#             then in the pod's cgroup, named in the proxy's config); its column is
 #             the proxy's CPU (give it WARMUP=25 or more: its code warms up, HAProxy's does not need to).
 # Prints per round and variant the connections/s and the CPU milliseconds per 1000 new connections of HAProxy (or the
 # proxy), of the
@@ -44,6 +50,13 @@ haproxy_config "$WORK/redirect.cfg" 127.0.0.1:9002 0.0.0.0 "user nobody"
 haproxy_config "$WORK/tproxy.cfg" "0.0.0.0:9003 transparent" 0.0.0.0 "user nobody"
 haproxy_config "$WORK/nft-redirect.cfg" "0.0.0.0:15001" 0.0.0.0 "user nobody"
 haproxy_config "$WORK/nft-tproxy.cfg" "0.0.0.0:15001 transparent" 0.0.0.0 "user nobody"
+haproxy_config "$WORK/ebpf.cfg" 127.0.0.1:15001 "10.77.0.3:$PORT"
+# The client's cgroup for the ebpf variant, removed at exit (its programs go with it).
+CGROOT=$(awk '{for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break }}' /proc/self/mountinfo)
+CG=${CGROOT:+$CGROOT/nmnat-$$-a}
+drop_cgroup() { [ -n "$CG" ] && [ -d "$CG" ] && { echo 1 > "$CG/cgroup.kill" 2>/dev/null || true; sleep 0.2; rmdir "$CG"; } || true; }
+trap 'drop_cgroup; churn_cleanup' EXIT INT TERM
+CLIENT_IN=()  # what the client's command is prefixed with: for ebpf, joining the pod's cgroup
 
 capture_tproxy() {
   ip netns exec "$A" nft -f - <<N
@@ -81,11 +94,20 @@ N
     --pod bench/a > /dev/null
 }
 
+# The proxy's eBPF capture on the client's cgroup (and its inbound tproxy chain in the pod).
+capture_ebpf() {
+  [ -n "$CG" ] || { echo "no cgroup v2 hierarchy is mounted: no ebpf variant" >&2; exit 2; }
+  mkdir -p "$CG"
+  "$J" --enable-native-access=ALL-UNNAMED -jar "$NODEMESH_JAR" rules apply --netns "/var/run/netns/$A" --capture ebpf \
+    --cgroup "$CG" --pod bench/a > /dev/null
+  CLIENT_IN=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG")
+}
+
 busy_ms() { awk -v hz="$HZ" '/^cpu /{print int(($2 + $3 + $4 + $7 + $8) * 1000 / hz)}' /proc/stat; }
 
 # wrk against $1 for $2 s, on CPU 0 in the client's pod (its pid in CLIENT); its output in $WORK/wrk.txt.
 wrk_start() {
-  taskset -c 0 ip netns exec "$A" wrk -t1 -c16 -d"$2s" --timeout 2s "http://$1/" > "$WORK/wrk.txt" 2>&1 &
+  taskset -c 0 "${CLIENT_IN[@]}" ip netns exec "$A" wrk -t1 -c16 -d"$2s" --timeout 2s "http://$1/" > "$WORK/wrk.txt" 2>&1 &
   CLIENT=$!
 }
 
@@ -93,18 +115,30 @@ run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tr
   local variant=$1 pid target=10.77.0.3:$PORT h0 c0 m0 h c m connections rate errors tracked
   pod_a_create
   case "$variant" in
-    proxy-redirect|proxy-tproxy)
+    proxy-redirect|proxy-tproxy|proxy-ebpf)
       sed "s/rules: iptables/rules: nft, capture: ${variant#proxy-}/" "$WORK/cfg.yaml" > "$WORK/$variant.yaml"
+      if [ "$variant" = proxy-ebpf ]; then
+        [ -n "$CG" ] || { echo "no cgroup v2 hierarchy is mounted: no proxy-ebpf variant" >&2; exit 2; }
+        mkdir -p "$CG"
+        sed -i "s|netns: /var/run/netns/$A|&, cgroup: $CG|" "$WORK/$variant.yaml"
+        CLIENT_IN=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG")
+      fi
       EXTRA_PIDS=()
       proxy_start "$NODEMESH_JAR" "$WORK/$variant.yaml" epoll "$WORK/$variant-$2.log"
       pid=$PROXY_PID
       EXTRA_PIDS=("$pid")
+      if [ "$variant" = proxy-ebpf ]; then # the programs go on after the table proxy_ready waits for
+        for _ in $(seq 50); do grep -q 'eBPF capture programs on cgroup' "$WORK/$variant-$2.log" && break; sleep 0.1; done
+        grep -q 'eBPF capture programs on cgroup' "$WORK/$variant-$2.log" \
+          || { cat "$WORK/$variant-$2.log" >&2; echo "the proxy did not attach its programs" >&2; exit 1; }
+      fi
       ;;
     none) target=127.0.0.1:9001 ;;
     redirect) capture_for_haproxy add ;;
     tproxy) capture_tproxy ;;
     nft-redirect) capture_nodemesh redirect ;;
     nft-tproxy) capture_nodemesh tproxy ;;
+    ebpf) capture_ebpf ;;
     *) echo "unknown variant $variant" >&2; exit 2 ;;
   esac
   if [[ "$variant" != proxy-* ]]; then
@@ -130,7 +164,7 @@ r = float(re.search(r'Requests/sec:\s+([\d.]+)', t).group(1))
 e = sum(int(x) for x in re.findall(r'(?:connect|read|write|timeout) (\d+)', t)) + sum(int(x) for x in re.findall(r'Non-2xx or 3xx responses: (\d+)', t))
 print(int(r * int(sys.argv[2])), int(r), e)" "$WORK/wrk.txt" "$DURATION")
   else
-    taskset -c 0 ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.ChurnClient \
+    taskset -c 0 "${CLIENT_IN[@]}" ip netns exec "$A" "$J" "${F[@]}" -cp "$NODEMESH_BENCH_JAR" io.nodemesh.bench.load.ChurnClient \
       --target "$target" --threads "${CHURN_THREADS:-4}" --duration "${DURATION}s" --warmup "${WARMUP}s" \
       > "$WORK/churn.json" 2>/dev/null &
     CLIENT=$!

@@ -68,9 +68,10 @@ public final class ProxyCommand implements Callable<Integer> {
             description = "Netty transport (overrides proxy.transport; default epoll, falling back when unavailable).")
     private String transport;
 
-    @Option(names = "--capture", paramLabel = "redirect|tproxy",
+    @Option(names = "--capture", paramLabel = "redirect|tproxy|ebpf",
             description = "How captured TCP reaches the proxy (overrides proxy.capture; default redirect; tproxy "
-                    + "needs the epoll transport and rules nft or none).")
+                    + "needs the epoll transport and rules nft or none; ebpf the epoll transport, rules nft and each "
+                    + "pod's cgroup, so not --kubernetes yet).")
     private String capture;
 
     @Option(names = "--admin", paramLabel = "HOST:PORT",
@@ -227,12 +228,18 @@ public final class ProxyCommand implements Callable<Integer> {
             builder.transport(kind);
         }
         if (capture != null) {
+            CaptureMode mode;
             try {
-                builder.capture(CaptureMode.parse(capture));
+                mode = CaptureMode.parse(capture);
             } catch (RulesException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(),
-                        "--capture: '" + capture + "' is not one of redirect, tproxy");
+                        "--capture: '" + capture + "' is not one of redirect, tproxy, ebpf");
             }
+            if (mode == CaptureMode.EBPF && kubernetes) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--capture ebpf attaches its programs "
+                        + "to each pod's cgroup, which --kubernetes does not find yet: use redirect or tproxy");
+            }
+            builder.capture(mode);
         }
         if (admin != null) {
             try {

@@ -2,6 +2,7 @@ package io.nodemesh.cli;
 
 import io.nodemesh.rules.CaptureMode;
 import io.nodemesh.rules.CheckResult;
+import io.nodemesh.rules.ConnectCapture;
 import io.nodemesh.rules.IpFamily;
 import io.nodemesh.rules.IptablesRenderer;
 import io.nodemesh.rules.NftRenderer;
@@ -79,9 +80,10 @@ public final class RulesCommand implements Runnable {
         @Option(names = "--no-ipv4", description = "Capture IPv6 only.")
         boolean noIpv4;
 
-        @Option(names = "--capture", paramLabel = "redirect|tproxy",
-                description = "How captured TCP reaches the proxy: nat redirect (the default) or tproxy (nft only: "
-                        + "nothing translated or tracked, a policy route per family).")
+        @Option(names = "--capture", paramLabel = "redirect|tproxy|ebpf",
+                description = "How captured TCP reaches the proxy: nat redirect (the default), tproxy (nft only: "
+                        + "nothing translated or tracked, a policy route per family) or ebpf (outbound sent to the "
+                        + "proxy at connect() by eBPF programs on the pod's cgroup, --cgroup; inbound by tproxy).")
         String capture;
 
         @Option(names = "--tproxy-mark", paramLabel = "VALUE",
@@ -132,12 +134,27 @@ public final class RulesCommand implements Runnable {
                 description = "Which backend: nft (the default, as the proxy's) or iptables.")
         Backend backend;
 
+        @Option(names = "--cgroup", paramLabel = "DIR",
+                description = "The pod's cgroup (v2) directory: where --capture ebpf attaches its programs "
+                        + "(apply, check, remove).")
+        Path cgroup;
+
         Path path() {
             return netns.contains("/") ? Path.of(netns) : Path.of("/var/run/netns", netns);
         }
 
         RuleEngine engine() {
             return RuleEngine.named(backend.name());
+        }
+
+        /** {@code --capture ebpf} needs {@code --cgroup}, and only it takes one. */
+        void requireCgroup(CommandSpec spec, RedirectPlan plan) {
+            if (plan.capture() == CaptureMode.EBPF && cgroup == null) {
+                throw new ParameterException(spec.commandLine(), "--capture ebpf needs --cgroup DIR (the pod's cgroup)");
+            }
+            if (plan.capture() != CaptureMode.EBPF && cgroup != null) {
+                throw new ParameterException(spec.commandLine(), "--cgroup is for --capture ebpf only");
+            }
         }
     }
 
@@ -217,7 +234,16 @@ public final class RulesCommand implements Runnable {
         @Override
         int act(PrintWriter out) {
             RedirectPlan p = plan.plan(spec);
+            target.requireCgroup(spec, p);
             target.engine().apply(p, target.path());
+            if (p.capture() == CaptureMode.EBPF) {
+                try (ConnectCapture programs = ConnectCapture.open()) {
+                    programs.install(p, target.cgroup);
+                } catch (RulesException e) {
+                    target.engine().remove(target.path()); // all or nothing, as for the rules alone
+                    throw e;
+                }
+            }
             out.printf("applied nodemesh rules (%s) in %s: outbound TCP -> :%d, inbound TCP -> :%d%n",
                     target.backend, target.path(), p.outboundPort(), p.inboundPort());
             out.flush();
@@ -236,7 +262,14 @@ public final class RulesCommand implements Runnable {
 
         @Override
         int act(PrintWriter out) {
-            CheckResult result = target.engine().check(plan.plan(spec), target.path());
+            RedirectPlan p = plan.plan(spec);
+            target.requireCgroup(spec, p);
+            CheckResult result = target.engine().check(p, target.path());
+            if (target.cgroup != null) {
+                try (ConnectCapture programs = ConnectCapture.open()) {
+                    result = result.and(programs.check(p, target.cgroup));
+                }
+            }
             out.println(result);
             out.flush();
             return result.inSync() ? 0 : DIFFERENT;
@@ -253,6 +286,11 @@ public final class RulesCommand implements Runnable {
         @Override
         int act(PrintWriter out) {
             boolean removed = target.engine().remove(target.path());
+            if (target.cgroup != null) {
+                try (ConnectCapture programs = ConnectCapture.open()) {
+                    removed |= programs.remove(target.cgroup);
+                }
+            }
             out.println(removed
                     ? "removed nodemesh rules (" + target.backend + ") from " + target.path()
                     : "no nodemesh rules (" + target.backend + ") in " + target.path());

@@ -149,6 +149,29 @@ public final class NetworkNamespace implements AutoCloseable {
         }
     }
 
+    /**
+     * The namespace's cookie: {@code SO_NETNS_COOKIE} of a socket made in it (a Unix datagram socket, made and closed
+     * here), the number eBPF programs see for it ({@code bpf_get_netns_cookie}). Needs a platform thread.
+     */
+    public long cookie() throws IOException {
+        try {
+            return call(() -> {
+                int socket = Libc.socket(Libc.AF_UNIX, SOCK_DGRAM | Libc.SOCK_CLOEXEC, "the cookie of " + name);
+                try {
+                    return SocketOptions.netnsCookie(socket);
+                } finally {
+                    Libc.close(socket);
+                }
+            });
+        } catch (IOException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException("the cookie of network namespace " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static final int SOCK_DGRAM = 2;
+
     @Override
     public synchronized void close() {
         if (!closed) {

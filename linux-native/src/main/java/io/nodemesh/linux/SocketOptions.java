@@ -107,4 +107,15 @@ public final class SocketOptions {
             return out.get(ValueLayout.JAVA_INT, 0);
         }
     }
+
+    /**
+     * The cookie of the network namespace socket {@code fd} lives in ({@code getsockopt SO_NETNS_COOKIE}, Linux
+     * 5.14): the number eBPF programs see for that namespace ({@code bpf_get_netns_cookie}).
+     */
+    public static long netnsCookie(int fd) throws IOException {
+        MemorySegment out = Libc.getsockoptScratch(fd, Libc.SOL_SOCKET, SO_NETNS_COOKIE, 8);
+        return out.get(ValueLayout.JAVA_LONG, 0);
+    }
+
+    private static final int SO_NETNS_COOKIE = 71;
 }

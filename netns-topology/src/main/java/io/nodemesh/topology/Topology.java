@@ -22,6 +22,7 @@ public final class Topology implements AutoCloseable {
     private final List<Netns> namespaces = new ArrayList<>();
     private final List<Process> processes = new ArrayList<>();
     private final List<ExecutorService> executors = new ArrayList<>();
+    private final List<Cgroup> cgroups = new ArrayList<>();
     private Thread exitHook;
 
     /** A topology whose namespaces are all named {@code <prefix><n>-<label>}. */
@@ -54,6 +55,27 @@ public final class Topology implements AutoCloseable {
         } catch (IOException | RuntimeException | Error e) {
             Commands.run("ip", "netns", "del", name);
             throw new IllegalStateException("cannot set up namespace " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Creates a cgroup named {@code <prefix><n>-<label>} under the cgroup v2 hierarchy ({@link Cgroup#root}), removed
+     * (what runs in it killed) when this topology closes.
+     *
+     * @throws IllegalStateException when there is no cgroup v2 hierarchy or the directory cannot be made
+     */
+    public synchronized Cgroup cgroup(String label) {
+        Path root = Cgroup.root();
+        if (root == null) {
+            throw new IllegalStateException("no cgroup v2 hierarchy is mounted (cgroup2 in /proc/self/mountinfo)");
+        }
+        String name = prefix + COUNTER.incrementAndGet() + "-" + label;
+        try {
+            Cgroup c = new Cgroup(name, java.nio.file.Files.createDirectory(root.resolve(name)));
+            cgroups.add(c);
+            return c;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot make cgroup " + root.resolve(name) + ": " + e.getMessage(), e);
         }
     }
 
@@ -95,6 +117,14 @@ public final class Topology implements AutoCloseable {
         for (ExecutorService ex : executors) {
             ex.shutdownNow();
         }
+        for (Cgroup c : cgroups) {
+            try {
+                c.remove();
+            } catch (RuntimeException e) {
+                System.err.println("topology: " + e.getMessage());
+            }
+        }
+        cgroups.clear();
         for (int i = namespaces.size() - 1; i >= 0; i--) {
             Netns ns = namespaces.get(i);
             ns.handle().close();

@@ -119,6 +119,11 @@ public final class MeshExtension implements BeforeAllCallback, AfterAllCallback,
         return node.node();
     }
 
+    /** A cgroup (v2) for a pod's processes, removed after the test (what runs in it killed). */
+    public io.nodemesh.topology.Cgroup cgroup(String label) {
+        return net.cgroup(label);
+    }
+
     /** A config for this test's pods: {@code mesh.config().capture(a, b)}. */
     public MeshFile config() {
         return new MeshFile(podNames::get);

@@ -96,6 +96,13 @@ public final class MeshFile {
         return this;
     }
 
+    /** Captures {@code ns} as {@link #capture(Netns...)} does, its entry naming {@code cgroup} as the pod's cgroup. */
+    public MeshFile capture(Netns ns, io.nodemesh.topology.Cgroup cgroup) {
+        String name = podNames.apply(ns);
+        pods.add(() -> podEntry(name, ns) + "    cgroup: " + cgroup.path() + "\n");
+        return this;
+    }
+
     /**
      * Lists these pods (made by {@link MeshExtension#pod} or {@link MeshExtension#podOnSecondNode}) as pods of another
      * node, {@code nodeName}: known to this node's proxy (addresses, identity, enrolment), not captured by it.

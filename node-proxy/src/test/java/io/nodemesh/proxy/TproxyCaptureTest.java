@@ -118,7 +118,7 @@ class TproxyCaptureTest {
         assertThatThrownBy(() -> mesh.start(tproxy, x -> x.transport(TransportKind.NIO)))
                 .isInstanceOf(ConfigException.class)
                 .hasMessage("proxy.capture: tproxy needs the epoll transport; the nio transport's listeners cannot "
-                        + "take TPROXY connections");
+                        + "take tproxy connections");
         if (IoUring.isAvailable()) { // else io_uring falls back to epoll, which takes TPROXY connections
             assertThatThrownBy(() -> mesh.start(tproxy, x -> x.transport(TransportKind.IO_URING)))
                     .isInstanceOf(ConfigException.class)

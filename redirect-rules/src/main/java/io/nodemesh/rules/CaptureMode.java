@@ -14,24 +14,30 @@ import java.util.Locale;
  *       {@code tproxy} hands them, like inbound ones, to the capture listeners, which are {@code IP_TRANSPARENT}: an
  *       accepted socket's own local address is the original destination. Nothing needs connection tracking. nft
  *       backend only.</li>
+ *   <li>{@link #EBPF}: outbound TCP is sent to the proxy at {@code connect()}, before any packet exists: eBPF programs
+ *       on the pod's cgroup (v2) rewrite the socket's destination to the outbound port on loopback and record the
+ *       original one in a map the proxy reads ({@link ConnectCapture}); no netfilter hook sees outbound traffic.
+ *       Inbound TCP is taken by {@code tproxy}, as with {@link #TPROXY}, without marks or policy routes (its packets
+ *       are for the pod's own addresses). Needs the pod's cgroup; nft backend only.</li>
  * </ul>
  */
 public enum CaptureMode {
     REDIRECT,
-    TPROXY;
+    TPROXY,
+    EBPF;
 
-    /** The name in config files and on the command line: {@code redirect} or {@code tproxy}. */
+    /** The name in config files and on the command line: {@code redirect}, {@code tproxy} or {@code ebpf}. */
     public String configName() {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** Parses {@code redirect} or {@code tproxy}. */
+    /** Parses {@code redirect}, {@code tproxy} or {@code ebpf}. */
     public static CaptureMode parse(String text) {
         for (CaptureMode mode : values()) {
             if (mode.configName().equals(text)) {
                 return mode;
             }
         }
-        throw new RulesException("capture: '" + text + "' is not one of redirect, tproxy");
+        throw new RulesException("capture: '" + text + "' is not one of redirect, tproxy, ebpf");
     }
 }

@@ -25,6 +25,17 @@ public record CheckResult(String backend, boolean present, List<String> missing,
         reordered = List.copyOf(reordered);
     }
 
+    /** This result and {@code other}'s (another place the plan is installed in), under this one's backend. */
+    public CheckResult and(CheckResult other) {
+        List<String> m = new ArrayList<>(missing);
+        m.addAll(other.missing);
+        List<String> u = new ArrayList<>(unexpected);
+        u.addAll(other.unexpected);
+        List<String> r = new ArrayList<>(reordered);
+        r.addAll(other.reordered);
+        return new CheckResult(backend, present || other.present, m, u, r);
+    }
+
     /** True when the live rules are exactly the plan, in order. */
     public boolean inSync() {
         return missing.isEmpty() && unexpected.isEmpty() && reordered.isEmpty();

@@ -296,7 +296,7 @@ final class NftMessages {
         batch.string(NFTA_TABLE_NAME, TABLE);
         batch.bytes(NFTA_TABLE_USERDATA, comment(plan.comment()));
         batch.end();
-        if (plan.capture() == CaptureMode.TPROXY) {
+        if (plan.capture() != CaptureMode.REDIRECT) {
             tproxyChains(batch, plan);
             return;
         }
@@ -324,6 +324,13 @@ final class NftMessages {
      * that gives marked packets to the outbound listener and inbound ones to the inbound listener with {@code tproxy}.
      */
     private static void tproxyChains(Batch batch, RedirectPlan plan) {
+        if (plan.capture() == CaptureMode.EBPF) { // outbound is captured at connect(), outside netfilter
+            chain(batch, "prerouting", NF_INET_PRE_ROUTING, "filter", MANGLE_PRIORITY);
+            List<Rule> prerouting = new ArrayList<>();
+            skipUncapturedFamily(plan, prerouting);
+            inboundTproxy(batch, plan, prerouting);
+            return;
+        }
         chain(batch, "output", NF_INET_LOCAL_OUT, "route", MANGLE_PRIORITY);
         List<Rule> output = new ArrayList<>();
         outboundExemptions(plan, output);
@@ -362,6 +369,11 @@ final class NftMessages {
         }
         outbound.cmp(hostU32(plan.tproxyMark()));
         prerouting.add(tproxy(outbound, plan.outboundPort()));
+        inboundTproxy(batch, plan, prerouting);
+    }
+
+    /** The prerouting chain's inbound part ({@code lo} and exempt ports let through, TCP to the inbound port). */
+    private static void inboundTproxy(Batch batch, RedirectPlan plan, List<Rule> prerouting) {
         prerouting.add(new Rule("iifname \"lo\" return").meta(NFT_META_IIFNAME).cmp(ifname("lo")).ret());
         for (int port : plan.exemptInboundPorts()) {
             prerouting.add(dportReturn(port));

@@ -26,7 +26,7 @@ public final class NftRenderer {
         List<String> out = new ArrayList<>();
         out.add("table " + TABLE + " {");
         out.add("\tcomment \"" + plan.comment() + "\"");
-        if (plan.capture() == CaptureMode.TPROXY) {
+        if (plan.capture() != CaptureMode.REDIRECT) {
             tproxyChains(plan, comment, out);
             return String.join("\n", out) + "\n";
         }
@@ -54,9 +54,16 @@ public final class NftRenderer {
      * policy route then delivers through {@code lo} (not the replies of connections accepted on an exempt inbound
      * port: this chain sees every packet, not a connection's first); {@code prerouting} (type filter, priority
      * mangle) gives those marked packets to the outbound port and inbound TCP to the inbound port with
-     * {@code tproxy}, rewriting nothing.
+     * {@code tproxy}, rewriting nothing. An {@link CaptureMode#EBPF} plan has only the inbound part: its outbound
+     * connections reach the proxy at {@code connect()}, outside netfilter.
      */
     private static void tproxyChains(RedirectPlan plan, String comment, List<String> out) {
+        if (plan.capture() == CaptureMode.EBPF) {
+            out.add("\tchain prerouting {");
+            out.add("\t\ttype filter hook prerouting priority mangle; policy accept;");
+            inboundTproxy(plan, comment, out);
+            return;
+        }
         out.add("\tchain output {");
         out.add("\t\ttype route hook output priority mangle; policy accept;");
         outboundExemptions(plan, out);
@@ -70,6 +77,11 @@ public final class NftRenderer {
         out.add("\t\ttype filter hook prerouting priority mangle; policy accept;");
         skipUncapturedFamily(plan, out);
         out.add("\t\tmeta l4proto tcp " + tproxyMarkMatch(plan) + " tproxy to :" + plan.outboundPort());
+        inboundTproxy(plan, comment, out);
+    }
+
+    /** The rest of the tproxy prerouting chain (inbound TCP to the inbound port) and the table's end. */
+    private static void inboundTproxy(RedirectPlan plan, String comment, List<String> out) {
         out.add("\t\tiifname \"lo\" return");
         for (int port : plan.exemptInboundPorts()) {
             out.add("\t\ttcp dport " + port + " return");

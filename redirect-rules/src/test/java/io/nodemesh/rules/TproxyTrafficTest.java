@@ -125,7 +125,7 @@ class TproxyTrafficTest {
     }
 
     /** Connections tracked in {@code ns} (0 when connection tracking never started there). */
-    private static int tracked(Netns ns) throws Exception {
+    static int tracked(Netns ns) throws Exception {
         return ns.call(() -> {
             Path count = Path.of("/proc/sys/net/netfilter/nf_conntrack_count");
             return Files.exists(count) ? Integer.parseInt(Files.readString(count).strip()) : 0;

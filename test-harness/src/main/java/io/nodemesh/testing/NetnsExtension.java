@@ -70,6 +70,11 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
         return current().namespace(label);
     }
 
+    /** Creates a cgroup (v2) named {@code PREFIX<n>-<label>}, removed with the namespaces. */
+    public io.nodemesh.topology.Cgroup cgroup(String label) {
+        return current().cgroup(label);
+    }
+
     /** Creates a "node": a namespace holding an up bridge {@code br0} that pods attach to. */
     public Lan lan(String label) {
         return current().lan(label);
@@ -153,6 +158,14 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
         for (String name : listNamespaces()) {
             if (name.startsWith(PREFIX)) {
                 Commands.run("ip", "netns", "del", name);
+            }
+        }
+        Path cgroups = io.nodemesh.topology.Cgroup.root();
+        if (cgroups != null) {
+            try (var dirs = Files.list(cgroups)) {
+                dirs.filter(d -> d.getFileName().toString().startsWith(PREFIX)).forEach(d -> d.toFile().delete());
+            } catch (IOException e) {
+                // best effort at exit
             }
         }
     }

@@ -20,6 +20,7 @@ import io.nodemesh.linux.SocketOptions;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.redirect.RedirectRules;
 import io.nodemesh.proxy.relay.CapturedUpstream;
 import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.IdleTimeout;
@@ -28,6 +29,7 @@ import io.nodemesh.proxy.relay.UpstreamConnector;
 import io.nodemesh.proxy.relay.Way;
 import io.nodemesh.proxy.transport.Transport;
 import io.nodemesh.rules.CaptureMode;
+import io.nodemesh.rules.ConnectCapture;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -66,6 +68,8 @@ public final class SocketListener implements EpollIoHandle {
     private final IoEventLoop loop;
     /** {@code capture: tproxy}: the destination is the accepted socket's local address, not conntrack's answer. */
     private final boolean transparent;
+    /** {@code capture: ebpf}'s outbound listener: the destination is in the eBPF programs' map. */
+    private final ConnectCapture connectCapture;
     /** Netty's form of an accepted peer's address: its length, then the address, scope and port. */
     private final byte[] acceptedAddress = new byte[26];
     private IoRegistration registration;
@@ -81,12 +85,15 @@ public final class SocketListener implements EpollIoHandle {
         this.group = group;
         this.transport = transport;
         this.loop = (IoEventLoop) group.next();
-        this.transparent = pod.settings().capture() == CaptureMode.TPROXY;
+        this.transparent = PodCapture.transparent(pod.settings().capture(), direction);
+        this.connectCapture = pod.settings().capture() == CaptureMode.EBPF && direction == Direction.OUTBOUND
+                ? RedirectRules.connectCapture() : null;
     }
 
     /**
      * Opens a listener on {@code port} in {@code namespace} (dual-stack {@code ::}, or {@code 0.0.0.0} on a kernel
-     * without IPv6), transparent and marked if the pod's capture is TPROXY, and starts accepting.
+     * without IPv6), transparent and marked where the pod's capture hands it connections by TPROXY
+     * ({@link PodCapture#transparent}), and starts accepting.
      *
      * @throws IOException naming the port when it cannot be bound, or the option that cannot be set
      */
@@ -104,7 +111,7 @@ public final class SocketListener implements EpollIoHandle {
         try {
             socket.setReuseAddress(true);
             socket.setTcpNoDelay(true);
-            if (pod.settings().capture() == CaptureMode.TPROXY) {
+            if (PodCapture.transparent(pod.settings().capture(), direction)) {
                 transparent(socket, pod.settings().mark());
             }
             try {
@@ -128,7 +135,7 @@ public final class SocketListener implements EpollIoHandle {
                                        EventLoopGroup group, Transport transport) throws IOException {
         Socket socket = new Socket(fd);
         try {
-            if (pod.settings().capture() == CaptureMode.TPROXY) {
+            if (PodCapture.transparent(pod.settings().capture(), direction)) {
                 transparent(socket, pod.settings().mark());
             }
             return start(socket, port, pod, direction, upstream, group, transport);
@@ -257,9 +264,13 @@ public final class SocketListener implements EpollIoHandle {
     private void accepted(IoEventLoop target, Socket accepted, InetSocketAddress source) {
         int fd = accepted.intValue();
         InetSocketAddress destination = transparent ? handedDestination(target, accepted, source)
+                : connectCapture != null ? connectedDestination(target, accepted, source)
                 : redirectedDestination(target, accepted, source);
         if (destination == null) {
             return; // closed and counted as not redirected
+        }
+        if (connectCapture != null) {
+            source = podSource(source, destination);
         }
         Way way;
         try {
@@ -311,6 +322,44 @@ public final class SocketListener implements EpollIoHandle {
             return null;
         }
         return destination;
+    }
+
+    /**
+     * The original destination of a connection the eBPF programs sent here at its {@code connect()}: taken out of
+     * their map by the pod's namespace and the client's address (one {@code bpf()} call); null when the map has none
+     * (a connection addressed to this port itself, or one made before the programs were attached), the connection
+     * then closed and counted as not redirected.
+     */
+    private InetSocketAddress connectedDestination(IoEventLoop target, Socket accepted, InetSocketAddress source) {
+        InetSocketAddress destination;
+        try {
+            destination = connectCapture.originalDestination(pod.netnsCookie(), source);
+        } catch (IOException e) {
+            new SocketConnection(direction, target, accepted, pod)
+                    .notRedirected(source, "original destination unreadable: " + e.getMessage());
+            return null;
+        }
+        if (destination == null) {
+            new SocketConnection(direction, target, accepted, pod)
+                    .notRedirected(source, "not redirected (no original destination in the eBPF capture's map)");
+        }
+        return destination;
+    }
+
+    /**
+     * The source to report and to forward for a connection the eBPF programs sent here: it came from loopback (the
+     * programs send it to 127.0.0.1 or ::1), and its upstream will leave from the pod's own address, so that address
+     * of the destination's family (telemetry, and the tunnel's {@code forwarded: for=} that the far side's policies
+     * read); the client's port kept. Loopback as it was for a pod with no address of that family.
+     */
+    private InetSocketAddress podSource(InetSocketAddress source, InetSocketAddress destination) {
+        boolean v4 = destination.getAddress() instanceof Inet4Address;
+        for (InetAddress ip : pod.spec().ips()) {
+            if (ip instanceof Inet4Address == v4) {
+                return new InetSocketAddress(ip, source.getPort());
+            }
+        }
+        return source;
     }
 
     /**

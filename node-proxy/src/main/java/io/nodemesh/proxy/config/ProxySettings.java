@@ -67,11 +67,16 @@ public record ProxySettings(
 
     /**
      * Why the capture cannot go with these rules, or null: TPROXY rules come from the nft backend or from somebody
-     * else ({@code rules: none}); the iptables backend installs REDIRECT rules only.
+     * else ({@code rules: none}); the iptables backend installs REDIRECT rules only. An eBPF capture needs the nft
+     * backend: the proxy attaches the programs itself, and reads the original destinations from their map.
      */
     public String captureRulesProblem() {
         if (capture == CaptureMode.TPROXY && rules == RulesBackend.IPTABLES) {
             return "tproxy needs rules nft or none; the iptables backend installs REDIRECT rules only";
+        }
+        if (capture == CaptureMode.EBPF && rules != RulesBackend.NFT) {
+            return "ebpf needs rules nft: the proxy attaches the eBPF programs itself and reads the original "
+                    + "destinations from their map";
         }
         return null;
     }
@@ -81,9 +86,9 @@ public record ProxySettings(
      * transparent and take the destination from the accepted socket's own address.
      */
     public String captureTransportProblem(TransportKind transport) {
-        if (capture == CaptureMode.TPROXY && transport != TransportKind.EPOLL) {
-            return "tproxy needs the epoll transport; the " + transport.configName()
-                    + " transport's listeners cannot take TPROXY connections";
+        if (capture != CaptureMode.REDIRECT && transport != TransportKind.EPOLL) {
+            return capture.configName() + " needs the epoll transport; the " + transport.configName()
+                    + " transport's listeners cannot take " + capture.configName() + " connections";
         }
         return null;
     }

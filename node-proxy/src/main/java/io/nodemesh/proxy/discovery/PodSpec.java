@@ -25,6 +25,8 @@ import java.util.Objects;
  * @param exemptPorts outbound destination ports that are not captured
  * @param exemptInboundPorts inbound destination ports that are not captured
  * @param exemptCidrs outbound destination networks that are not captured, as {@code addr/prefix}
+ * @param cgroup the pod's cgroup (v2) directory, where {@code capture: ebpf} attaches its programs; null when not
+ *     known (the other capture modes do not need it)
  */
 public record PodSpec(
         String name,
@@ -38,7 +40,8 @@ public record PodSpec(
         boolean capture,
         List<Integer> exemptPorts,
         List<Integer> exemptInboundPorts,
-        List<String> exemptCidrs) {
+        List<String> exemptCidrs,
+        Path cgroup) {
 
     public PodSpec {
         Objects.requireNonNull(name, "name");
@@ -53,6 +56,14 @@ public record PodSpec(
         if (capture && !meshed) {
             throw new IllegalArgumentException("pod " + namespace + "/" + name + ": captured but not meshed");
         }
+    }
+
+    /** A pod whose cgroup is not known (only {@code capture: ebpf} needs it). */
+    public PodSpec(String name, String namespace, String serviceAccount, List<InetAddress> ips, String node,
+            Map<String, String> labels, Path netns, boolean meshed, boolean capture, List<Integer> exemptPorts,
+            List<Integer> exemptInboundPorts, List<String> exemptCidrs) {
+        this(name, namespace, serviceAccount, ips, node, labels, netns, meshed, capture, exemptPorts,
+                exemptInboundPorts, exemptCidrs, null);
     }
 
     /** A captured pod of this node with default exemptions: what tests and the demo mostly need. */
@@ -70,24 +81,24 @@ public record PodSpec(
     /** The same pod with {@code addresses} instead of its own. */
     public PodSpec withIps(List<InetAddress> addresses) {
         return new PodSpec(name, namespace, serviceAccount, addresses, node, labels, netns, meshed, capture,
-                exemptPorts, exemptInboundPorts, exemptCidrs);
+                exemptPorts, exemptInboundPorts, exemptCidrs, cgroup);
     }
 
     /** The same pod in the namespace the CNI plugin handed over (at {@code path}), with {@code addresses}. */
     public PodSpec handed(Path path, List<InetAddress> addresses) {
         return new PodSpec(name, namespace, serviceAccount, addresses, node, labels, path, meshed, capture,
-                exemptPorts, exemptInboundPorts, exemptCidrs);
+                exemptPorts, exemptInboundPorts, exemptCidrs, cgroup);
     }
 
     /** The same pod, not captured (its sandbox is gone): still a mesh workload for routing. */
     public PodSpec uncaptured() {
         return new PodSpec(name, namespace, serviceAccount, ips, node, labels, null, meshed, false, exemptPorts,
-                exemptInboundPorts, exemptCidrs);
+                exemptInboundPorts, exemptCidrs, cgroup);
     }
 
     /** The same pod, captured or not, in the namespace found at {@code path}. */
     public PodSpec withNetns(Path path) {
         return new PodSpec(name, namespace, serviceAccount, ips, node, labels, path, meshed, capture, exemptPorts,
-                exemptInboundPorts, exemptCidrs);
+                exemptInboundPorts, exemptCidrs, cgroup);
     }
 }

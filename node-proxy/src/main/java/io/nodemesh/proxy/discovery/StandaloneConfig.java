@@ -96,6 +96,7 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  *     exemptPorts: [22]       # outbound destination ports not captured
  *     exemptInboundPorts: []  # inbound destination ports not captured
  *     exemptCidrs: [10.96.0.0/12]
+ *     cgroup: /sys/fs/cgroup/kubepods.slice/...   # the pod's cgroup (v2) directory: needed by capture: ebpf
  * services:
  *   - name: web               # required
  *     namespace: demo         # default "default"
@@ -133,7 +134,7 @@ public final class StandaloneConfig {
     public static final String HANDED_BY_CNI = "cni";
     private static final Set<String> POD_KEYS = Set.of("name", "namespace", "serviceAccount", "ips", "netns",
             "node", "labels", "annotations", "hostNetwork", "ports", "ready", "capture", "exemptPorts",
-            "exemptInboundPorts", "exemptCidrs");
+            "exemptInboundPorts", "exemptCidrs", "cgroup");
     private static final Set<String> NAMESPACE_KEYS = Set.of("name", "labels");
     private static final Set<String> SERVICE_KEYS = Set.of("name", "namespace", "addresses", "ports", "selector");
     private static final Set<String> SERVICE_PORT_KEYS = Set.of("name", "port", "targetPort");
@@ -481,9 +482,18 @@ public final class StandaloneConfig {
                 cidrs.add(cidr(items.get(i), field + ".exemptCidrs[" + i + "]"));
             }
         }
+        Path cgroup = null;
+        if (m.containsKey("cgroup")) {
+            String text = scalar(m.get("cgroup"), field + ".cgroup");
+            if (!text.startsWith("/")) {
+                throw new ConfigException(where(m.get("cgroup")) + field + ".cgroup: '" + text
+                        + "' is not an absolute path");
+            }
+            cgroup = Path.of(text);
+        }
         PodSpec spec = new PodSpec(name, namespace, sa, ips, nodeName, labels, netns, meshed,
                 meshed && (netns != null || handed),
-                exemptPorts, exemptInbound, cidrs);
+                exemptPorts, exemptInbound, cidrs, cgroup);
         return new ParsedPod(spec, ports, ready);
     }
 

@@ -7,6 +7,7 @@ import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.model.CaptureFailure;
 import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.redirect.PodRules;
+import io.nodemesh.rules.CaptureMode;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -183,9 +184,11 @@ public final class CaptureReconciler {
         } catch (Exception e) {
             return false;
         }
-        if (pod.rulesInherited()) {
+        if (pod.rulesInherited() && settings.capture() != CaptureMode.EBPF) {
             return true; // the proxy before this one installed them; they point at ports, and the ports are ours now
         }
+        // An eBPF capture's are looked at even then (kept, unless they differ): this proxy reads the original
+        // destinations from their maps, which it adopts there.
         try {
             rules.apply(settings.rules()).install(spec, settings);
             return true;

@@ -111,6 +111,8 @@ public final class PodCapture implements ConnectionListener {
     private volatile String lastError;
     private volatile CaptureFailure failure;
     private volatile NetworkNamespace namespace;
+    /** {@code capture: ebpf}: the pod's namespace cookie, the peer map's key with a connection's client address. */
+    private volatile long netnsCookie;
     /** Connections across the network (plain outbound, the tunnel's): the mark and TCP keepalive. */
     private volatile Bootstrap networkTemplate;
     /** Connections to the pod's own apps (inbound, the tunnel server's streams): the mark only. */
@@ -157,6 +159,19 @@ public final class PodCapture implements ConnectionListener {
         return shared.transport();
     }
 
+    /**
+     * Whether a listener of {@code direction} is transparent under {@code capture}: both under tproxy, the inbound
+     * one under ebpf (its outbound connections come to loopback, its inbound ones by tproxy).
+     */
+    public static boolean transparent(CaptureMode capture, Direction direction) {
+        return capture == CaptureMode.TPROXY || capture == CaptureMode.EBPF && direction == Direction.INBOUND;
+    }
+
+    /** {@code capture: ebpf}: the cookie of the pod's network namespace (0 under the other captures). */
+    public long netnsCookie() {
+        return netnsCookie;
+    }
+
     /** The settings in force now (timeouts may change without reopening the pod). */
     public ProxySettings currentSettings() {
         return shared.snapshot().get().proxy();
@@ -187,6 +202,9 @@ public final class PodCapture implements ConnectionListener {
                         + spec.ips().stream().map(InetAddress::getHostAddress).toList() + ")");
             } else {
                 namespace = NetworkNamespace.open(spec.netns());
+            }
+            if (settings.capture() == CaptureMode.EBPF) {
+                netnsCookie = namespace.cookie();
             }
             stage = CaptureFailure.LISTEN_FAILED;
             networkTemplate = upstreamTemplate(namespace, () -> currentSettings().keepalive());
@@ -341,7 +359,7 @@ public final class PodCapture implements ConnectionListener {
             // installed anew.
             boolean sameCapture;
             try {
-                sameCapture = SocketOptions.transparent(handed) == (settings.capture() == CaptureMode.TPROXY);
+                sameCapture = SocketOptions.transparent(handed) == transparent(settings.capture(), direction);
             } catch (IOException e) {
                 sameCapture = false;
             }

@@ -3,8 +3,11 @@ package io.nodemesh.proxy.redirect;
 import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.config.RulesBackend;
 import io.nodemesh.proxy.discovery.PodSpec;
+import io.nodemesh.rules.CaptureMode;
+import io.nodemesh.rules.ConnectCapture;
 import io.nodemesh.rules.RedirectPlan;
 import io.nodemesh.rules.RuleEngine;
+import io.nodemesh.rules.RulesException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,10 +48,37 @@ public final class RedirectRules implements PodRules {
         return b.build();
     }
 
+    /**
+     * The node's eBPF capture ({@code capture: ebpf}): one per process, since its maps are the node's (every pod's
+     * programs share them) and its listeners read the original destinations from them.
+     */
+    public static synchronized ConnectCapture connectCapture() {
+        if (connect == null) {
+            connect = ConnectCapture.open();
+        }
+        return connect;
+    }
+
+    private static ConnectCapture connect;
+
     @Override
     public void install(PodSpec pod, ProxySettings settings) {
         long start = System.nanoTime();
-        RuleEngine.Installed done = engine.install(plan(pod, settings), pod.netns());
+        RedirectPlan plan = plan(pod, settings);
+        if (plan.capture() == CaptureMode.EBPF && pod.cgroup() == null) {
+            throw new RulesException("capture ebpf attaches its programs to the pod's cgroup, and the cgroup of pod "
+                    + pod.key() + " is not known ('cgroup' in a standalone config's pod entry; Kubernetes mode does "
+                    + "not find pods' cgroups yet)");
+        }
+        RuleEngine.Installed done = engine.install(plan, pod.netns());
+        if (plan.capture() == CaptureMode.EBPF) {
+            RuleEngine.Installed programs = connectCapture().install(plan, pod.cgroup());
+            log.info("pod {}: eBPF capture programs on cgroup {} {}", pod.key(), pod.cgroup(),
+                    programs == RuleEngine.Installed.KEPT ? "already in place, kept" : programs.name().toLowerCase());
+        } else if (pod.cgroup() != null && connectCapture().remove(pod.cgroup())) {
+            log.info("pod {}: eBPF capture programs detached from cgroup {} (capture {})", pod.key(), pod.cgroup(),
+                    plan.capture().configName());
+        }
         long micros = (System.nanoTime() - start) / 1000;
         switch (done) {
             case KEPT -> log.info("pod {}: {} redirect rules already in place and in sync, kept ({} µs)", pod.key(),
@@ -74,6 +104,9 @@ public final class RedirectRules implements PodRules {
 
     @Override
     public void remove(PodSpec pod, ProxySettings settings) {
+        if (pod.cgroup() != null && connectCapture().remove(pod.cgroup())) { // before the rules, as they went in after
+            log.info("pod {}: eBPF capture programs detached from cgroup {}", pod.key(), pod.cgroup());
+        }
         if (engine.remove(pod.netns())) {
             log.info("pod {}: {} redirect rules removed from {}", pod.key(), engine.name(), pod.netns());
         }

@@ -1,0 +1,279 @@
+package io.nodemesh.linux;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The {@code bpf(2)} commands nodemesh uses, through the FFM API: maps and programs made, programs attached to and
+ * detached from a cgroup, what a cgroup has attached and what a program is, and a map entry read and deleted. Each
+ * call's {@code union bpf_attr} is laid out here by its offsets in {@code <linux/bpf.h>} (only the fields used). No
+ * process, no library: the programs are bytecode made in Java ({@link BpfCode}).
+ *
+ * <p>Descriptors returned are the caller's to {@link #close}. Failures are {@link NativeException}s naming the call;
+ * a program the verifier refuses carries the verifier's log.
+ */
+public final class Bpf {
+
+    /** {@code BPF_MAP_TYPE_LRU_HASH}: a hash whose least recently used entries make room for new ones. */
+    public static final int MAP_LRU_HASH = 9;
+    /** {@code BPF_PROG_TYPE_SOCK_OPS}: called at TCP events of a cgroup's sockets. */
+    public static final int PROG_SOCK_OPS = 13;
+    /** {@code BPF_PROG_TYPE_CGROUP_SOCK_ADDR}: called at a cgroup's {@code connect()}, {@code bind()}, ... */
+    public static final int PROG_CGROUP_SOCK_ADDR = 18;
+    /** {@code BPF_CGROUP_SOCK_OPS}. */
+    public static final int ATTACH_SOCK_OPS = 3;
+    /** {@code BPF_CGROUP_INET4_CONNECT}. */
+    public static final int ATTACH_INET4_CONNECT = 10;
+    /** {@code BPF_CGROUP_INET6_CONNECT}. */
+    public static final int ATTACH_INET6_CONNECT = 11;
+    /** {@code BPF_F_ALLOW_MULTI}: other programs may be attached beside this one, here and below. */
+    public static final int F_ALLOW_MULTI = 1 << 1;
+    /** {@code BPF_F_REPLACE}: replace the program given as {@code replace_bpf_fd}, in its place, atomically. */
+    public static final int F_REPLACE = 1 << 2;
+    /** ENOENT: no such entry. */
+    public static final int ENOENT = 2;
+
+    private static final int SYS_BPF = 321; // x86_64
+    private static final int MAP_CREATE = 0;
+    private static final int PROG_LOAD = 5;
+    private static final int PROG_ATTACH = 8;
+    private static final int PROG_DETACH = 9;
+    private static final int PROG_GET_FD_BY_ID = 13;
+    private static final int MAP_GET_FD_BY_ID = 14;
+    private static final int OBJ_GET_INFO_BY_FD = 15;
+    private static final int PROG_QUERY = 16;
+    private static final int MAP_LOOKUP_AND_DELETE_ELEM = 21;
+    private static final int ATTR_BYTES = 160;
+    private static final int NAME_BYTES = 16;
+    private static final int LOG_BYTES = 1 << 16;
+    private static final int O_DIRECTORY = 0x10000;
+
+    private static final class SYSCALL {
+        // long syscall(long number, ...): the three bpf arguments are variadic.
+        static final MethodHandle H = Libc.downcall("syscall",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
+                        ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
+                Linker.Option.firstVariadicArg(1));
+    }
+
+    private Bpf() {
+    }
+
+    /** A map of {@code type}: its descriptor. {@code name} (at most 15 bytes) is what {@code bpftool} shows. */
+    public static int mapCreate(int type, int keySize, int valueSize, int maxEntries, String name) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, type);
+            attr.set(ValueLayout.JAVA_INT, 4, keySize);
+            attr.set(ValueLayout.JAVA_INT, 8, valueSize);
+            attr.set(ValueLayout.JAVA_INT, 12, maxEntries);
+            putName(attr, 28, name);
+            return (int) call(MAP_CREATE, attr, arena, "bpf(BPF_MAP_CREATE " + name + ")");
+        }
+    }
+
+    /**
+     * Loads a GPL program of {@code type} for {@code expectedAttachType} from {@code code} (8 bytes per instruction):
+     * its descriptor. A program the verifier refuses is loaded again with the verifier's log, which the exception
+     * then carries.
+     */
+    public static int progLoad(int type, int expectedAttachType, byte[] code, String name) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            MemorySegment insns = arena.allocate(code.length, 8);
+            MemorySegment.copy(code, 0, insns, ValueLayout.JAVA_BYTE, 0, code.length);
+            MemorySegment license = arena.allocateFrom("GPL");
+            attr.set(ValueLayout.JAVA_INT, 0, type);
+            attr.set(ValueLayout.JAVA_INT, 4, code.length / 8);
+            attr.set(ValueLayout.JAVA_LONG, 8, insns.address());
+            attr.set(ValueLayout.JAVA_LONG, 16, license.address());
+            putName(attr, 48, name);
+            attr.set(ValueLayout.JAVA_INT, 68, expectedAttachType);
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            long fd = invoke(PROG_LOAD, attr, state);
+            if (fd >= 0) {
+                return (int) fd;
+            }
+            int errno = Libc.errno(state);
+            MemorySegment log = arena.allocate(LOG_BYTES);
+            attr.set(ValueLayout.JAVA_INT, 24, 1); // log_level
+            attr.set(ValueLayout.JAVA_INT, 28, LOG_BYTES);
+            attr.set(ValueLayout.JAVA_LONG, 32, log.address());
+            fd = invoke(PROG_LOAD, attr, state);
+            if (fd >= 0) { // loaded with a log asked for: keep it, the first failure was transient
+                return (int) fd;
+            }
+            String text = log.getString(0, StandardCharsets.UTF_8).strip();
+            int tail = Math.max(0, text.length() - 2000);
+            throw Libc.failure("bpf(BPF_PROG_LOAD " + name + ")" + (text.isEmpty() ? "" : "; the verifier: "
+                    + text.substring(tail)), errno);
+        }
+    }
+
+    /** Attaches {@code prog} to {@code cgroup} at {@code attachType}; {@code replace} (or -1) the one it replaces. */
+    public static void progAttach(int cgroup, int prog, int attachType, int flags, int replace) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, cgroup);
+            attr.set(ValueLayout.JAVA_INT, 4, prog);
+            attr.set(ValueLayout.JAVA_INT, 8, attachType);
+            attr.set(ValueLayout.JAVA_INT, 12, flags);
+            attr.set(ValueLayout.JAVA_INT, 16, replace < 0 ? 0 : replace);
+            call(PROG_ATTACH, attr, arena, "bpf(BPF_PROG_ATTACH type " + attachType + ")");
+        }
+    }
+
+    /** Detaches {@code prog} from {@code cgroup} at {@code attachType}. */
+    public static void progDetach(int cgroup, int prog, int attachType) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, cgroup);
+            attr.set(ValueLayout.JAVA_INT, 4, prog);
+            attr.set(ValueLayout.JAVA_INT, 8, attachType);
+            call(PROG_DETACH, attr, arena, "bpf(BPF_PROG_DETACH type " + attachType + ")");
+        }
+    }
+
+    /** The ids of the programs attached to {@code cgroup} itself at {@code attachType}, in the order they run. */
+    public static int[] progQuery(int cgroup, int attachType) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            int room = 64;
+            MemorySegment ids = arena.allocate(4L * room, 4);
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, cgroup);
+            attr.set(ValueLayout.JAVA_INT, 4, attachType);
+            attr.set(ValueLayout.JAVA_LONG, 16, ids.address());
+            attr.set(ValueLayout.JAVA_INT, 24, room);
+            call(PROG_QUERY, attr, arena, "bpf(BPF_PROG_QUERY type " + attachType + ")");
+            int count = Math.min(room, attr.get(ValueLayout.JAVA_INT, 24));
+            return ids.asSlice(0, 4L * count).toArray(ValueLayout.JAVA_INT);
+        }
+    }
+
+    /** A descriptor of the program with {@code id}. */
+    public static int progById(int id) throws IOException {
+        return byId(PROG_GET_FD_BY_ID, id, "program");
+    }
+
+    /** A descriptor of the map with {@code id}. */
+    public static int mapById(int id) throws IOException {
+        return byId(MAP_GET_FD_BY_ID, id, "map");
+    }
+
+    private static int byId(int cmd, int id, String what) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, id);
+            return (int) call(cmd, attr, arena, "bpf(BPF_" + what.toUpperCase(java.util.Locale.ROOT)
+                    + "_GET_FD_BY_ID " + id + ")");
+        }
+    }
+
+    /** What a loaded program is: its id, name, tag (a hash of its instructions, map references left out) and maps. */
+    public record ProgInfo(int id, String name, long tag, int[] mapIds) {
+    }
+
+    /** The {@link ProgInfo} of the program {@code prog}. */
+    public static ProgInfo progInfo(int prog) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            int room = 16;
+            MemorySegment maps = arena.allocate(4L * room, 4);
+            MemorySegment info = arena.allocate(256, 8); // struct bpf_prog_info, the fields up to name
+            info.set(ValueLayout.JAVA_INT, 52, room); // nr_map_ids
+            info.set(ValueLayout.JAVA_LONG, 56, maps.address());
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, prog);
+            attr.set(ValueLayout.JAVA_INT, 4, (int) info.byteSize());
+            attr.set(ValueLayout.JAVA_LONG, 8, info.address());
+            call(OBJ_GET_INFO_BY_FD, attr, arena, "bpf(BPF_OBJ_GET_INFO_BY_FD)");
+            int count = Math.min(room, info.get(ValueLayout.JAVA_INT, 52));
+            String name = info.asSlice(64, NAME_BYTES).getString(0, StandardCharsets.US_ASCII);
+            return new ProgInfo(info.get(ValueLayout.JAVA_INT, 4), name, info.get(ValueLayout.JAVA_LONG, 8),
+                    maps.asSlice(0, 4L * count).toArray(ValueLayout.JAVA_INT));
+        }
+    }
+
+    /** What a map is: its id, name, key and value sizes. */
+    public record MapInfo(int id, String name, int keySize, int valueSize) {
+    }
+
+    /** The {@link MapInfo} of the map {@code map}. */
+    public static MapInfo mapInfo(int map) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment info = arena.allocate(96, 8); // struct bpf_map_info, the fields up to name
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, map);
+            attr.set(ValueLayout.JAVA_INT, 4, (int) info.byteSize());
+            attr.set(ValueLayout.JAVA_LONG, 8, info.address());
+            call(OBJ_GET_INFO_BY_FD, attr, arena, "bpf(BPF_OBJ_GET_INFO_BY_FD)");
+            return new MapInfo(info.get(ValueLayout.JAVA_INT, 4),
+                    info.asSlice(24, NAME_BYTES).getString(0, StandardCharsets.US_ASCII),
+                    info.get(ValueLayout.JAVA_INT, 8), info.get(ValueLayout.JAVA_INT, 12));
+        }
+    }
+
+    /**
+     * Reads the entry of {@code key} into {@code value} and deletes it, in one call: 0, or the errno ({@link #ENOENT}:
+     * no such entry). {@code attr} is the caller's scratch of at least 32 bytes, {@code state} a
+     * {@link #callState}: nothing is allocated (this runs once per accepted connection).
+     */
+    public static int lookupAndDelete(int map, MemorySegment key, MemorySegment value, MemorySegment attr,
+            MemorySegment state) {
+        attr.set(ValueLayout.JAVA_INT, 0, map);
+        attr.set(ValueLayout.JAVA_INT, 4, 0);
+        attr.set(ValueLayout.JAVA_LONG, 8, key.address());
+        attr.set(ValueLayout.JAVA_LONG, 16, value.address());
+        attr.set(ValueLayout.JAVA_LONG, 24, 0L);
+        return invoke(MAP_LOOKUP_AND_DELETE_ELEM, attr, 32, state) >= 0 ? 0 : Libc.errno(state);
+    }
+
+    /** A segment for a call's errno, for {@link #lookupAndDelete}. */
+    public static MemorySegment callState(Arena arena) {
+        return arena.allocate(Libc.CALL_STATE);
+    }
+
+    /** A descriptor of the cgroup (v2) directory {@code path}, to attach to. */
+    public static int openCgroup(String path) throws IOException {
+        return Libc.open(path, Libc.O_RDONLY | O_DIRECTORY | Libc.O_CLOEXEC);
+    }
+
+    /** Closes a descriptor this class returned. */
+    public static void close(int fd) {
+        Libc.close(fd);
+    }
+
+    private static void putName(MemorySegment attr, long offset, String name) {
+        byte[] bytes = name.getBytes(StandardCharsets.US_ASCII);
+        if (bytes.length >= NAME_BYTES) {
+            throw new IllegalArgumentException("a bpf object's name has at most 15 bytes: " + name);
+        }
+        MemorySegment.copy(bytes, 0, attr, ValueLayout.JAVA_BYTE, offset, bytes.length);
+    }
+
+    private static long call(int cmd, MemorySegment attr, Arena arena, String what) throws IOException {
+        MemorySegment state = arena.allocate(Libc.CALL_STATE);
+        long rc = invoke(cmd, attr, state);
+        if (rc < 0) {
+            throw Libc.failure(what, Libc.errno(state));
+        }
+        return rc;
+    }
+
+    private static long invoke(int cmd, MemorySegment attr, MemorySegment state) {
+        return invoke(cmd, attr, (int) attr.byteSize(), state);
+    }
+
+    private static long invoke(int cmd, MemorySegment attr, int size, MemorySegment state) {
+        try {
+            return (long) SYSCALL.H.invokeExact(state, (long) SYS_BPF, cmd, attr, size);
+        } catch (Throwable t) {
+            throw new IllegalStateException("bpf() downcall failed", t);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+package io.nodemesh.proxy;
+
+import static io.nodemesh.proxy.MeshExtension.await;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.nodemesh.proxy.config.ConfigException;
+import io.nodemesh.proxy.inpod.PodCapture;
+import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.model.Outcome;
+import io.nodemesh.proxy.redirect.RedirectRules;
+import io.nodemesh.proxy.telemetry.ClosedConnection;
+import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.topology.Cgroup;
+import io.nodemesh.topology.ExecResult;
+import io.nodemesh.topology.Netns;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.channels.SocketChannel;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * {@code capture: ebpf}: a pod's outbound TCP is sent to the proxy at {@code connect()} by the eBPF programs the proxy
+ * attached to the pod's cgroup, which record the original destination in a map the proxy reads; its inbound TCP comes
+ * by nft's {@code tproxy}. The pod's "apps" are processes in its cgroup and namespace (bash's {@code /dev/tcp}), as a
+ * pod's containers are; the test's own threads in the namespace are not in the cgroup, and so not captured outbound.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class EbpfCaptureTest {
+
+    @RegisterExtension
+    static final LeakGuard leaks = new LeakGuard();
+    @RegisterExtension
+    static final MeshExtension mesh = new MeshExtension();
+
+    @BeforeEach
+    void needsCgroups() {
+        if (Cgroup.root() == null) {
+            if ("1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
+                throw new AssertionError("the eBPF capture tests must run here but no cgroup v2 hierarchy is mounted");
+            }
+            Assumptions.abort("skipped: no cgroup v2 hierarchy is mounted");
+        }
+    }
+
+    @Test
+    void thePodsOutboundConnectionsReachTheirDestinationsThroughTheProxyAndNothingIsTracked() throws Exception {
+        Netns a = mesh.dualStackPod("a");
+        Netns b = mesh.dualStackPod("b");
+        Cgroup pod = mesh.cgroup("pod-a");
+        TestNode node = captureByEbpf(a, pod);
+        mesh.own(EchoServer.start(b, 8080));
+
+        String v4 = b.ipv4().getHostAddress();
+        assertThat(echo(pod, a, v4, 8080)).isEqualTo("hello");
+        assertThat(echo(pod, a, b.ipv6().getHostAddress(), 8080)).isEqualTo("hello");
+        assertThat(echo(pod, a, "::ffff:" + v4, 8080)).as("from an IPv6 socket to an IPv4-mapped address")
+                .isEqualTo("hello");
+
+        await("3 closed", () -> node.closed.size() == 3);
+        assertThat(node.closed).allSatisfy(c -> {
+            assertThat(c.direction()).isEqualTo(Direction.OUTBOUND);
+            assertThat(c.outcome()).isEqualTo(Outcome.OK);
+            assertThat(c.bytesFromSource()).isEqualTo(6);
+            assertThat(c.bytesToSource()).isEqualTo(6);
+        });
+        List<ClosedConnection> ipv4 = node.closed.stream()
+                .filter(c -> c.destination().equals(new InetSocketAddress(b.ipv4(), 8080))).toList();
+        assertThat(ipv4).as("IPv4 destinations, the mapped one too").hasSize(2)
+                .allSatisfy(c -> assertThat(c.source().getAddress()).as("the pod's address, not loopback")
+                        .isEqualTo(a.ipv4()));
+        assertThat(node.closed).filteredOn(c -> c.destination().equals(new InetSocketAddress(b.ipv6(), 8080)))
+                .hasSize(1).allSatisfy(c -> assertThat(c.source().getAddress()).isEqualTo(a.ipv6()));
+        assertThat(conntrackCount(a)).as("connections tracked in pod a").isZero();
+        assertThat(a.execOk("nft", "list", "table", "inet", "nodemesh").stdout())
+                .as("inbound only: no output chain").contains("tproxy to :15006").doesNotContain("output");
+        assertThat(node.admin("/config_dump")).contains("\"capture\" : \"ebpf\"");
+
+        // A process of the namespace outside the pod's cgroup (as the proxy's own sockets are) goes straight out.
+        assertThat(mesh.own(EchoServer.connect(a, new InetSocketAddress(b.ipv4(), 8080)))).satisfies(
+                ch -> assertThat(EchoServer.roundTrip(ch, "direct")).isEqualTo("direct"));
+        Thread.sleep(200);
+        assertThat(node.closed).hasSize(3);
+    }
+
+    @Test
+    void inboundConnectionsComeByTproxyAndAConnectionToTheCapturePortIsNotRelayed() throws Exception {
+        Netns a = mesh.dualStackPod("a");
+        Netns b = mesh.dualStackPod("b");
+        Cgroup pod = mesh.cgroup("pod-a");
+        TestNode node = captureByEbpf(a, pod);
+        mesh.own(EchoServer.start(a, 8080));
+
+        SocketChannel in = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 8080)));
+        assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
+        in.close();
+        await("1 closed", () -> node.closed.size() == 1);
+        ClosedConnection c = node.closed.peek();
+        assertThat(c.direction()).isEqualTo(Direction.INBOUND);
+        assertThat(c.destination()).isEqualTo(new InetSocketAddress(a.ipv4(), 8080));
+        assertThat(c.source().getAddress()).isEqualTo(b.ipv4());
+
+        // Loopback is never captured: this reaches the outbound listener addressed to it, with nothing in the map.
+        assertThat(readFrom(a, new InetSocketAddress("127.0.0.1", 15001))).isEqualTo(-1);
+        PodCapture capture = node.proxy.pod("demo/a").orElseThrow();
+        await("counted", () -> capture.notRedirectedCount() == 1);
+        assertThat(capture.stats(Direction.OUTBOUND).snapshot().opened()).isZero();
+    }
+
+    @Test
+    void aReleasedPodsProgramsAreDetachedAndAPodWithoutACgroupFailsSayingWhy() throws Exception {
+        Netns a = mesh.dualStackPod("a");
+        Netns b = mesh.dualStackPod("b");
+        Cgroup pod = mesh.cgroup("pod-a");
+        TestNode node = captureByEbpf(a, pod);
+        mesh.own(EchoServer.start(b, 8080));
+        assertThat(echo(pod, a, b.ipv4().getHostAddress(), 8080)).isEqualTo("hello");
+
+        node.rewrite(mesh.config().rules("nft").captureMode("ebpf").capture(b).drainTimeout("1s"));
+        await("a released", () -> node.proxy.pod("demo/a").isEmpty());
+        assertThat(RedirectRules.connectCapture().attached(pod.path())).isEmpty();
+        assertThat(echo(pod, a, b.ipv4().getHostAddress(), 8080)).as("straight to b now").isEqualTo("hello");
+        PodCapture noCgroup = node.proxy.pod("demo/b").orElseThrow();
+        await("b failed", () -> noCgroup.lastError() != null);
+        assertThat(noCgroup.lastError()).contains("the cgroup of pod demo/b is not known");
+    }
+
+    @Test
+    void ebpfNeedsTheEpollTransportAndTheNftBackend() {
+        assertThatThrownBy(() -> mesh.start(mesh.config().rules("none").captureMode("ebpf")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("proxy.capture: ebpf needs rules nft");
+        assertThatThrownBy(() -> mesh.start(mesh.config().rules("nft").captureMode("ebpf"),
+                x -> x.transport(TransportKind.NIO)))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("proxy.capture: ebpf needs the epoll transport; the nio transport's listeners cannot "
+                        + "take ebpf connections");
+    }
+
+    /** A proxy on epoll capturing {@code pod} (its processes in {@code cgroup}) with {@code capture: ebpf}. */
+    private static TestNode captureByEbpf(Netns pod, Cgroup cgroup) throws Exception {
+        TestNode node = mesh.start(mesh.config().rules("nft").captureMode("ebpf").capture(pod, cgroup),
+                x -> x.transport(TransportKind.EPOLL));
+        PodCapture capture = node.proxy.pods().getFirst();
+        assertThat(capture.listening()).isTrue();
+        await("programs attached", () -> RedirectRules.connectCapture().attached(cgroup.path()).size() == 3);
+        return node;
+    }
+
+    /** What a process of the pod ({@code cgroup}, {@code ns}) reads back after sending "hello" to host:port. */
+    private static String echo(Cgroup cgroup, Netns ns, String host, int port) {
+        ExecResult r = cgroup.exec(ns, "timeout", "5", "bash", "-c",
+                "exec 3<>/dev/tcp/" + host + "/" + port + " && printf 'hello\\n' >&3 && head -c 6 <&3");
+        assertThat(r.exitCode()).as(r.describe()).isZero();
+        return r.stdout().strip();
+    }
+
+    /** Connects from inside {@code pod} to {@code destination} and reads one byte: -1 when the proxy closes it. */
+    private static int readFrom(Netns pod, InetSocketAddress destination) throws Exception {
+        return pod.call(() -> {
+            try (Socket s = new Socket()) {
+                s.setSoTimeout(10_000);
+                s.connect(destination, 10_000);
+                return s.getInputStream().read();
+            }
+        });
+    }
+
+    /** The connections {@code pod}'s namespace tracks: 0 also when it has no conntrack at all. */
+    private static long conntrackCount(Netns pod) {
+        ExecResult count = pod.exec("cat", "/proc/sys/net/netfilter/nf_conntrack_count");
+        return count.exitCode() == 0 ? Long.parseLong(count.stdout().strip()) : 0;
+    }
+}
