@@ -21,6 +21,9 @@
 #             sent to HAProxy on 127.0.0.1:15001 before any packet exists (the original destination recorded in a
 #             map HAProxy does not read; it forwards to the server as `none` does); no netfilter rule sees outbound
 #             packets (the pod's inbound tproxy chain is there, as the proxy installs it);
+#   ebpf-outbound
+#             the same programs without the pod's nft table (no inbound capture): what the inbound chain costs the
+#             packets on lo;
 #   proxy-redirect, proxy-tproxy, proxy-ebpf
 #             nodemesh's proxy in HAProxy's place (daemon flags, CPU 1, one worker, no telemetry, its AOT cache not
 #             used), capturing the pod with its own nft rules, `capture: redirect`, `tproxy` or `ebpf` (the client
@@ -51,6 +54,7 @@ haproxy_config "$WORK/tproxy.cfg" "0.0.0.0:9003 transparent" 0.0.0.0 "user nobod
 haproxy_config "$WORK/nft-redirect.cfg" "0.0.0.0:15001" 0.0.0.0 "user nobody"
 haproxy_config "$WORK/nft-tproxy.cfg" "0.0.0.0:15001 transparent" 0.0.0.0 "user nobody"
 haproxy_config "$WORK/ebpf.cfg" 127.0.0.1:15001 "10.77.0.3:$PORT"
+cp "$WORK/ebpf.cfg" "$WORK/ebpf-outbound.cfg"
 # The client's cgroup for the ebpf variant, removed at exit (its programs go with it).
 CGROOT=$(awk '{for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break }}' /proc/self/mountinfo)
 CG=${CGROOT:+$CGROOT/nmnat-$$-a}
@@ -139,6 +143,7 @@ run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tr
     nft-redirect) capture_nodemesh redirect ;;
     nft-tproxy) capture_nodemesh tproxy ;;
     ebpf) capture_ebpf ;;
+    ebpf-outbound) capture_ebpf; ip netns exec "$A" nft delete table inet nodemesh ;;
     *) echo "unknown variant $variant" >&2; exit 2 ;;
   esac
   if [[ "$variant" != proxy-* ]]; then

@@ -1,5 +1,6 @@
 package io.nodemesh.cli;
 
+import io.nodemesh.discovery.kubernetes.CgroupFinder;
 import io.nodemesh.discovery.kubernetes.KubernetesSource;
 import io.nodemesh.discovery.kubernetes.NetnsFinder;
 import io.nodemesh.proxy.NodeProxy;
@@ -71,7 +72,7 @@ public final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--capture", paramLabel = "redirect|tproxy|ebpf",
             description = "How captured TCP reaches the proxy (overrides proxy.capture; default redirect; tproxy "
                     + "needs the epoll transport and rules nft or none; ebpf the epoll transport, rules nft and each "
-                    + "pod's cgroup, so not --kubernetes yet).")
+                    + "pod's cgroup: a pod entry's cgroup, or with --kubernetes found under --cgroup-root).")
     private String capture;
 
     @Option(names = "--admin", paramLabel = "HOST:PORT",
@@ -143,6 +144,12 @@ public final class ProxyCommand implements Callable<Integer> {
                     + "default: ${DEFAULT-VALUE}).")
     private Path hostProc = Path.of("/proc");
 
+    @Option(names = "--cgroup-root", paramLabel = "DIR",
+            description = "With --kubernetes and capture ebpf: the host's cgroup v2 hierarchy, where each pod's cgroup "
+                    + "is looked for by its uid (in a DaemonSet the host's /sys/fs/cgroup mounted read-only: a "
+                    + "container's own shows only itself; default: ${DEFAULT-VALUE}).")
+    private Path cgroupRoot = Path.of("/sys/fs/cgroup");
+
     private final ConnectionSink sink;
     private final Function<String, String> environment;
     private final CountDownLatch stop = new CountDownLatch(1);
@@ -162,6 +169,21 @@ public final class ProxyCommand implements Callable<Integer> {
     ProxyCommand(ConnectionSink sink, Function<String, String> environment) {
         this.sink = sink;
         this.environment = environment;
+    }
+
+    /** {@code --capture}, checked: null when not given. */
+    private CaptureMode captureMode() {
+        if (capture == null) {
+            return null;
+        }
+        CaptureMode mode;
+        try {
+            mode = CaptureMode.parse(capture);
+        } catch (RulesException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--capture: '" + capture + "' is not one of redirect, tproxy, ebpf");
+        }
+        return mode;
     }
 
     @Override
@@ -227,18 +249,8 @@ public final class ProxyCommand implements Callable<Integer> {
             }
             builder.transport(kind);
         }
-        if (capture != null) {
-            CaptureMode mode;
-            try {
-                mode = CaptureMode.parse(capture);
-            } catch (RulesException e) {
-                throw new CommandLine.ParameterException(spec.commandLine(),
-                        "--capture: '" + capture + "' is not one of redirect, tproxy, ebpf");
-            }
-            if (mode == CaptureMode.EBPF && kubernetes) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--capture ebpf attaches its programs "
-                        + "to each pod's cgroup, which --kubernetes does not find yet: use redirect or tproxy");
-            }
+        CaptureMode mode = captureMode();
+        if (mode != null) {
             builder.capture(mode);
         }
         if (admin != null) {
@@ -360,7 +372,8 @@ public final class ProxyCommand implements Callable<Integer> {
                     + "--node-name NAME, or NODE_NAME set (in a DaemonSet, from the downward API's spec.nodeName)");
         }
         KubernetesSource.Builder b = KubernetesSource.builder(node)
-                .netnsFinder(netnsFinder(hostProc));
+                .netnsFinder(netnsFinder(hostProc))
+                .cgroupFinder(CgroupFinder.under(cgroupRoot));
         if (kubeconfig != null) {
             b.kubeconfig(kubeconfig);
         }

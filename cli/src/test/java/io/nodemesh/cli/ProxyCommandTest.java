@@ -56,7 +56,8 @@ class ProxyCommandTest {
         assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--transport", "dpdk")).isEqualTo(2);
         assertThat(err.toString()).contains("--transport: 'dpdk' is not one of epoll, io_uring, nio");
         assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--capture", "nat")).isEqualTo(2);
-        assertThat(err.toString()).contains("--capture: 'nat' is not one of redirect, tproxy");
+        assertThat(err.toString()).contains("--capture: 'nat' is not one of redirect, tproxy, ebpf");
+
         assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--admin", "localhost")).isEqualTo(2);
         assertThat(cli(new ProxyCommand()).execute("--config", file.toString(), "--readiness", "15021")).isEqualTo(2);
         assertThat(err.toString()).contains("--readiness: '15021' is not HOST:PORT");

@@ -7,6 +7,7 @@ import io.nodemesh.rules.IptablesRenderer;
 import io.nodemesh.rules.NftRenderer;
 import io.nodemesh.rules.RedirectPlan;
 import io.nodemesh.testing.NetnsExtension;
+import io.nodemesh.topology.Cgroup;
 import io.nodemesh.topology.Netns;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -76,6 +77,7 @@ class RulesCommandTest {
         "--capture=tproxy --tproxy-mark=0x539|tproxyMark: 0x539",
         "--capture=tproxy --tproxy-mark=x|tproxyMark: 'x'",
         "--capture=tproxy --route-table=255|routeTable: 255",
+        "--capture=ebpf --format=iptables|--format iptables has no --capture ebpf rules",
     })
     void badInputIsExitTwoWithTheFieldOnStderr(String spec) {
         String[] parts = spec.split("\\|");
@@ -161,6 +163,36 @@ class RulesCommandTest {
             assertThat(run("remove", "--netns", path).exit()).isZero();
             assertThat(ns.execOk("ip", "rule").stdout()).doesNotContain("lookup 140");
             assertThat(ns.execOk("ip", "route", "show", "table", "all").stdout()).doesNotContain("table 140");
+        }
+
+        @Test
+        void applyCheckRemoveEbpf() {
+            Netns ns = net.namespace("cli");
+            Cgroup cgroup = net.cgroup("cli");
+            String path = ns.path().toString();
+            String cg = cgroup.path().toString();
+            Run noCgroup = run("apply", "--netns", path, "--capture", "ebpf");
+            assertThat(noCgroup.exit()).isEqualTo(2);
+            assertThat(noCgroup.err()).contains("--capture ebpf needs --cgroup DIR");
+            Run cgroupWithoutEbpf = run("apply", "--netns", path, "--cgroup", cg);
+            assertThat(cgroupWithoutEbpf.exit()).isEqualTo(2);
+            assertThat(cgroupWithoutEbpf.err()).contains("--cgroup is for --capture ebpf only");
+
+            Run apply = run("apply", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c");
+            assertThat(apply.exit()).as(apply.err()).isZero();
+            Run inSync = run("check", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c");
+            assertThat(inSync.exit()).as(inSync.out()).isZero();
+            Run other = run("check", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c",
+                    "--exempt-port", "22");
+            assertThat(other.exit()).isEqualTo(1);
+            assertThat(other.out()).contains("missing:    cgroup " + cg + ": nodemesh_conn4 (the plan's)",
+                    "unexpected: cgroup " + cg + ": nodemesh_conn4 (another plan's)");
+            Run remove = run("remove", "--netns", path, "--cgroup", cg);
+            assertThat(remove.exit()).isZero();
+            assertThat(remove.out()).contains("removed");
+            Run gone = run("check", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c");
+            assertThat(gone.exit()).isEqualTo(1);
+            assertThat(gone.out()).contains("no nodemesh rules are present");
         }
 
         @Test

@@ -5,7 +5,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * A throw-away cgroup (v2) made by a {@link Topology}, as a pod's cgroup is on a node: commands run in it with
@@ -55,7 +57,7 @@ public final class Cgroup {
         return Commands.run(all);
     }
 
-    /** Kills what still runs in it and removes it; nothing if it is gone. */
+    /** Kills what still runs in it and below and removes it with the cgroups made under it; nothing if it is gone. */
     void remove() {
         if (!Files.isDirectory(path)) {
             return;
@@ -63,22 +65,34 @@ public final class Cgroup {
         try {
             Path kill = path.resolve("cgroup.kill");
             if (Files.exists(kill)) {
-                Files.writeString(kill, "1");
+                Files.writeString(kill, "1"); // the whole subtree
             }
-            for (int i = 0; i < 100; i++) {
-                try {
-                    Files.delete(path);
-                    return;
-                } catch (IOException busy) { // processes still leaving
-                    Thread.sleep(20);
-                }
+            List<Path> deepestFirst;
+            try (Stream<Path> all = Files.walk(path)) {
+                // A cgroup's files cannot be deleted, only its directory once its children are gone.
+                deepestFirst = all.filter(Files::isDirectory).sorted(Comparator.comparingInt(Path::getNameCount)
+                        .reversed()).toList();
             }
-            Files.delete(path);
+            for (Path dir : deepestFirst) {
+                removeEmptied(dir);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove cgroup " + path, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    private static void removeEmptied(Path dir) throws IOException, InterruptedException {
+        for (int i = 0; i < 100; i++) {
+            try {
+                Files.delete(dir);
+                return;
+            } catch (IOException busy) { // processes still leaving
+                Thread.sleep(20);
+            }
+        }
+        Files.delete(dir);
     }
 
     @Override

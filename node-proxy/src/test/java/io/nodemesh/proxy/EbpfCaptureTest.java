@@ -15,7 +15,6 @@ import io.nodemesh.topology.Cgroup;
 import io.nodemesh.topology.ExecResult;
 import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.channels.SocketChannel;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -77,7 +76,7 @@ class EbpfCaptureTest {
                         .isEqualTo(a.ipv4()));
         assertThat(node.closed).filteredOn(c -> c.destination().equals(new InetSocketAddress(b.ipv6(), 8080)))
                 .hasSize(1).allSatisfy(c -> assertThat(c.source().getAddress()).isEqualTo(a.ipv6()));
-        assertThat(conntrackCount(a)).as("connections tracked in pod a").isZero();
+        assertThat(TproxyCaptureTest.conntrackCount(a)).as("connections tracked in pod a").isZero();
         assertThat(a.execOk("nft", "list", "table", "inet", "nodemesh").stdout())
                 .as("inbound only: no output chain").contains("tproxy to :15006").doesNotContain("output");
         assertThat(node.admin("/config_dump")).contains("\"capture\" : \"ebpf\"");
@@ -107,7 +106,7 @@ class EbpfCaptureTest {
         assertThat(c.source().getAddress()).isEqualTo(b.ipv4());
 
         // Loopback is never captured: this reaches the outbound listener addressed to it, with nothing in the map.
-        assertThat(readFrom(a, new InetSocketAddress("127.0.0.1", 15001))).isEqualTo(-1);
+        assertThat(TproxyCaptureTest.readFrom(a, new InetSocketAddress("127.0.0.1", 15001))).isEqualTo(-1);
         PodCapture capture = node.proxy.pod("demo/a").orElseThrow();
         await("counted", () -> capture.notRedirectedCount() == 1);
         assertThat(capture.stats(Direction.OUTBOUND).snapshot().opened()).isZero();
@@ -159,22 +158,5 @@ class EbpfCaptureTest {
                 "exec 3<>/dev/tcp/" + host + "/" + port + " && printf 'hello\\n' >&3 && head -c 6 <&3");
         assertThat(r.exitCode()).as(r.describe()).isZero();
         return r.stdout().strip();
-    }
-
-    /** Connects from inside {@code pod} to {@code destination} and reads one byte: -1 when the proxy closes it. */
-    private static int readFrom(Netns pod, InetSocketAddress destination) throws Exception {
-        return pod.call(() -> {
-            try (Socket s = new Socket()) {
-                s.setSoTimeout(10_000);
-                s.connect(destination, 10_000);
-                return s.getInputStream().read();
-            }
-        });
-    }
-
-    /** The connections {@code pod}'s namespace tracks: 0 also when it has no conntrack at all. */
-    private static long conntrackCount(Netns pod) {
-        ExecResult count = pod.exec("cat", "/proc/sys/net/netfilter/nf_conntrack_count");
-        return count.exitCode() == 0 ? Long.parseLong(count.stdout().strip()) : 0;
     }
 }

@@ -170,7 +170,7 @@ class TproxyCaptureTest {
     }
 
     /** Connects from inside {@code pod} to {@code destination} and reads one byte: -1 when the proxy closes it. */
-    private static int readFrom(Netns pod, InetSocketAddress destination) throws Exception {
+    static int readFrom(Netns pod, InetSocketAddress destination) throws Exception {
         return pod.call(() -> {
             try (Socket s = new Socket()) {
                 s.setSoTimeout(10_000);
@@ -181,7 +181,7 @@ class TproxyCaptureTest {
     }
 
     /** The connections {@code pod}'s namespace tracks: 0 also when it has no conntrack at all. */
-    private static long conntrackCount(Netns pod) {
+    static long conntrackCount(Netns pod) {
         ExecResult count = pod.exec("cat", "/proc/sys/net/netfilter/nf_conntrack_count");
         return count.exitCode() == 0 ? Long.parseLong(count.stdout().strip()) : 0;
     }

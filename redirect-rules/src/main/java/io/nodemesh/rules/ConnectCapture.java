@@ -63,7 +63,8 @@ public final class ConnectCapture implements AutoCloseable {
     }
 
     private int originMap = -1;
-    private int peerMap = -1;
+    /** Read by the proxy's event loops ({@link #originalDestination}) without the lock; set once, under it. */
+    private volatile int peerMap = -1;
     private int originMapId;
     private int peerMapId;
     private final Map<String, Loaded> loaded = new HashMap<>();
@@ -85,12 +86,7 @@ public final class ConnectCapture implements AutoCloseable {
         int fd = openCgroup(cgroup);
         Map<Hook, List<Integer>> found = new HashMap<>();
         try {
-            for (Hook hook : Hook.values()) {
-                found.put(hook, nodemeshPrograms(fd, hook, cgroup));
-            }
-            if (originMap < 0) {
-                adoptOrCreateMaps(found, cgroup);
-            }
+            survey(fd, cgroup, found);
             boolean none = found.values().stream().allMatch(List::isEmpty);
             boolean changed = false;
             for (Hook hook : Hook.values()) {
@@ -137,12 +133,7 @@ public final class ConnectCapture implements AutoCloseable {
         int fd = openCgroup(cgroup);
         Map<Hook, List<Integer>> found = new HashMap<>();
         try {
-            for (Hook hook : Hook.values()) {
-                found.put(hook, nodemeshPrograms(fd, hook, cgroup));
-            }
-            if (originMap < 0) {
-                adoptOrCreateMaps(found, cgroup);
-            }
+            survey(fd, cgroup, found);
             String place = "cgroup " + cgroup;
             List<String> expected = new ArrayList<>();
             List<String> live = new ArrayList<>();
@@ -268,6 +259,19 @@ public final class ConnectCapture implements AutoCloseable {
         }
         if (p >= 0) {
             Bpf.close(p);
+        }
+    }
+
+    /**
+     * Fills {@code found} with descriptors of nodemesh's programs on the cgroup, per hook (the caller closes them),
+     * and adopts their maps if this capture has none yet (or makes them).
+     */
+    private void survey(int fd, Path cgroup, Map<Hook, List<Integer>> found) {
+        for (Hook hook : Hook.values()) {
+            found.put(hook, nodemeshPrograms(fd, hook, cgroup));
+        }
+        if (originMap < 0) {
+            adoptOrCreateMaps(found, cgroup);
         }
     }
 

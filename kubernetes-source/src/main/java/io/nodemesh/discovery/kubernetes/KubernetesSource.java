@@ -70,6 +70,7 @@ public final class KubernetesSource implements WorkloadSource {
     private final Path kubeconfig;
     private final Path settingsFile;
     private final NetnsFinder finder;
+    private final CgroupFinder cgroups;
     private final Duration syncTimeout;
     private final Duration netnsRetry;
     private final Duration watchCheck;
@@ -107,6 +108,7 @@ public final class KubernetesSource implements WorkloadSource {
         this.kubeconfig = b.kubeconfig;
         this.settingsFile = b.settingsFile;
         this.finder = b.finder;
+        this.cgroups = b.cgroups;
         this.syncTimeout = b.syncTimeout;
         this.netnsRetry = b.netnsRetry;
         this.watchCheck = b.watchCheck;
@@ -277,6 +279,7 @@ public final class KubernetesSource implements WorkloadSource {
         Set<String> uids = new HashSet<>();
         pods.kind.objects().forEach(p -> uids.add(p.meta().uid()));
         netnsByUid.keySet().retainAll(uids);
+        cgroups.retain(uids);
         report(result.problems());
         return result;
     }
@@ -284,7 +287,7 @@ public final class KubernetesSource implements WorkloadSource {
     private SnapshotBuilder.Result buildWith() {
         return SnapshotBuilder.build(node, settings, namespaces.kind.objects(), pods.kind.objects(),
                 clusterPods.kind.objects(), services.kind.objects(), slices.kind.objects(), policies.kind.objects(),
-                netnsByUid);
+                netnsByUid, cgroups::find);
     }
 
     /** Logs each problem once (again only if it went away and came back). */
@@ -499,6 +502,7 @@ public final class KubernetesSource implements WorkloadSource {
         private Path kubeconfig;
         private Path settingsFile;
         private NetnsFinder finder = NetnsFinder.NONE;
+        private CgroupFinder cgroups = CgroupFinder.NONE;
         private Duration quiet = Duration.ofMillis(100);
         private Duration max = Duration.ofSeconds(1);
         private Duration syncTimeout = Duration.ofSeconds(30);
@@ -555,6 +559,15 @@ public final class KubernetesSource implements WorkloadSource {
         /** How running pods' network namespaces are found (default {@link NetnsFinder#NONE}). */
         public Builder netnsFinder(NetnsFinder finder) {
             this.finder = Objects.requireNonNull(finder, "finder");
+            return this;
+        }
+
+        /**
+         * How this node's pods' cgroups are found (default {@link CgroupFinder#NONE}: not looked for; only
+         * {@code capture: ebpf} needs them).
+         */
+        public Builder cgroupFinder(CgroupFinder finder) {
+            this.cgroups = Objects.requireNonNull(finder, "finder");
             return this;
         }
 

@@ -18,6 +18,7 @@ import io.nodemesh.proxy.discovery.MeshSnapshot;
 import io.nodemesh.proxy.discovery.NamespaceSpec;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.discovery.ServiceSpec;
+import io.nodemesh.rules.CaptureMode;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,6 +33,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * Turns what the source's caches hold ({@link ApiObjects}: namespaces, this node's pods, services, EndpointSlices,
@@ -115,19 +117,31 @@ public final class SnapshotBuilder {
     public static Result build(String node, ProxySettings settings, Collection<Namespace> namespaces,
             Collection<Pod> pods, Collection<Pod> clusterPods, Collection<Service> services,
             Collection<EndpointSlice> slices, Collection<Policy> policies, Map<String, Path> netnsByUid) {
+        return build(node, settings, namespaces, pods, clusterPods, services, slices, policies, netnsByUid,
+                uid -> null);
+    }
+
+    /** {@link #build} with {@code cgroupByUid}: a captured pod's cgroup directory by its uid (null: not found). */
+    public static Result build(String node, ProxySettings settings, Collection<Namespace> namespaces,
+            Collection<Pod> pods, Collection<Pod> clusterPods, Collection<Service> services,
+            Collection<EndpointSlice> slices, Collection<Policy> policies, Map<String, Path> netnsByUid,
+            Function<String, Path> cgroupByUid) {
         return new SnapshotBuilder(node).build(settings, namespaces, pods, clusterPods, services, slices, policies,
-                netnsByUid);
+                netnsByUid, cgroupByUid);
     }
 
     private Result build(ProxySettings settings, Collection<Namespace> namespaceObjects, Collection<Pod> podObjects,
             Collection<Pod> clusterPodObjects, Collection<Service> serviceObjects,
-            Collection<EndpointSlice> sliceObjects, Collection<Policy> policyObjects, Map<String, Path> netnsByUid) {
+            Collection<EndpointSlice> sliceObjects, Collection<Policy> policyObjects, Map<String, Path> netnsByUid,
+            Function<String, Path> cgroupByUid) {
         Map<String, NamespaceSpec> namespaces = namespaces(namespaceObjects);
         Map<InetAddress, String> owners = new HashMap<>();
         List<Unplaced> unplaced = new ArrayList<>();
         Map<String, PodSpec> pods = new LinkedHashMap<>();
         for (Pod pod : sorted(podObjects)) {
-            PodSpec spec = localPod(pod, namespaces, netnsByUid);
+            // Only an eBPF capture attaches to a pod's cgroup; the others do not look for it.
+            PodSpec spec = localPod(pod, namespaces, netnsByUid,
+                    settings.capture() == CaptureMode.EBPF ? cgroupByUid : uid -> null);
             if (spec != null && claim(spec.key(), spec.ips(), owners)) {
                 pods.put(spec.key(), spec);
                 if (spec.capture() && spec.netns() == null && !spec.ips().isEmpty()) {
@@ -190,7 +204,8 @@ public final class SnapshotBuilder {
     }
 
     /** This node's pod as the mesh sees it, or null when it is not in the snapshot (see the class comment). */
-    private PodSpec localPod(Pod pod, Map<String, NamespaceSpec> namespaces, Map<String, Path> netnsByUid) {
+    private PodSpec localPod(Pod pod, Map<String, NamespaceSpec> namespaces, Map<String, Path> netnsByUid,
+            Function<String, Path> cgroupByUid) {
         Meta meta = pod.meta();
         if (blank(meta.name()) || blank(meta.namespace())) {
             problems.add("a pod without metadata.name or metadata.namespace: left out");
@@ -213,8 +228,9 @@ public final class SnapshotBuilder {
         }
         String sa = blank(pod.serviceAccountName()) ? "default" : pod.serviceAccountName();
         Path netns = meshed && meta.uid() != null ? netnsByUid.get(meta.uid()) : null;
+        Path cgroup = meshed && meta.uid() != null ? cgroupByUid.apply(meta.uid()) : null;
         return new PodSpec(meta.name(), meta.namespace(), sa, ips, node, meta.labels(), netns, meshed, meshed,
-                List.of(), List.of(), List.of());
+                List.of(), List.of(), List.of(), cgroup);
     }
 
     /**

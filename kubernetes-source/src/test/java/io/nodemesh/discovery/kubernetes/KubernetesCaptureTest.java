@@ -6,15 +6,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.nodemesh.proxy.LeakGuard;
 import io.nodemesh.proxy.NodeProxy;
 import io.nodemesh.proxy.discovery.Enrolment;
 import io.nodemesh.proxy.inpod.NetnsScanner;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
+import io.nodemesh.proxy.redirect.RedirectRules;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.testing.NetnsExtension;
+import io.nodemesh.topology.Cgroup;
+import io.nodemesh.topology.Commands;
+import io.nodemesh.topology.ExecResult;
 import io.nodemesh.topology.Lan;
 import io.nodemesh.topology.Netns;
 import java.io.IOException;
@@ -32,6 +37,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -173,6 +179,60 @@ class KubernetesCaptureTest {
                 }
                 await("five through the proxy", () -> opened(proxy, "shop/client", Direction.OUTBOUND) == 5
                         && opened(proxy, "shop/server", Direction.INBOUND) >= 5);
+            }
+        }
+    }
+
+    @Test
+    void anEbpfCaptureFindsThePodsCgroupByItsUidAndSendsItsAppsConnectionsToTheProxy() throws Exception {
+        if (Cgroup.root() == null) {
+            if ("1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
+                throw new AssertionError("the eBPF capture tests must run here but no cgroup v2 hierarchy is mounted");
+            }
+            Assumptions.abort("skipped: no cgroup v2 hierarchy is mounted");
+        }
+        Lan lan = net.lan("node");
+        Netns client = lan.attach("client", SUBNET + "2/24");
+        Netns server = lan.attach("server", SUBNET + "3/24");
+        // The node's cgroup hierarchy as the kubelet lays it out (systemd driver), under a cgroup of this test's own.
+        Cgroup node = net.cgroup("kubelet");
+        try (ServerSocketChannel echo = server.call(() -> ServerSocketChannel.open().bind(new InetSocketAddress(8080)));
+             MockApi api = new MockApi()) {
+            Thread.ofVirtual().start(() -> echoEach(echo));
+            api.admin.resource(namespace("shop", true)).create();
+            Pod clientPod = api.admin.resource(pod("shop", "client", NODE, SUBNET + "2").build()).create();
+            Pod serverPod = api.admin.resource(pod("shop", "server", NODE, SUBNET + "3").build()).create();
+            // By the uids the API server has (it makes its own).
+            Path podCgroup = Files.createDirectories(node.path().resolve("kubepods.slice/kubepods-burstable.slice")
+                    .resolve("kubepods-burstable-pod" + clientPod.getMetadata().getUid().replace('-', '_') + ".slice"));
+            Files.createDirectories(node.path().resolve("kubepods.slice/kubepods-besteffort.slice")
+                    .resolve("kubepods-besteffort-pod" + serverPod.getMetadata().getUid().replace('-', '_')
+                            + ".slice"));
+
+            Path settings = Files.writeString(run.resolve("settings.yaml"),
+                    "proxy:\n  drainTimeout: 3s\n  capture: ebpf\n");
+            KubernetesSource source = api.source(NODE).settingsFile(settings)
+                    .netnsFinder(NetnsFinder.scanning(new NetnsScanner()))
+                    .cgroupFinder(CgroupFinder.under(node.path())).build();
+            try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
+                    .adminSocket(run.resolve("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0))
+                    .transport(TransportKind.EPOLL).removeRulesOnStop(true).sink(ConnectionSink.NONE).build()) {
+                proxy.start();
+                assertThat(proxy.snapshot().pods().get("shop/client").cgroup()).isEqualTo(podCgroup);
+                await("both pods listening", () -> proxy.pods().size() == 2
+                        && proxy.pods().stream().allMatch(p -> p.state() == PodCapture.State.LISTENING));
+                await("the client's programs", () -> RedirectRules.connectCapture()
+                        .attached(podCgroup).size() == 3);
+                // The pod's app: a process in the pod's cgroup (its container's, below it) and namespace.
+                Path container = Files.createDirectories(podCgroup.resolve("cri-containerd-app.scope"));
+                ExecResult r = Commands.run("sh", "-c",
+                        "echo $$ > \"$0\"/cgroup.procs && exec \"$@\"", container.toString(), "nsenter",
+                        "--net=" + client.path(), "timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/" + SUBNET
+                                + "3/8080 && printf 'hello\\n' >&3 && head -c 6 <&3");
+                assertThat(r.exitCode()).as(r.describe()).isZero();
+                assertThat(r.stdout().strip()).isEqualTo("hello");
+                await("through the proxy", () -> opened(proxy, "shop/client", Direction.OUTBOUND) == 1);
+                Files.delete(container);
             }
         }
     }

@@ -57,6 +57,31 @@ class SnapshotBuilderTest {
     }
 
     @Test
+    void anEbpfCaptureLooksForItsPodsCgroupsByUidAndTheOthersDoNot() {
+        Pod web = pod("shop", "web", NODE, "10.1.0.5").build();
+        Pod other = pod("other", "x", NODE, "10.1.0.7").build();
+        Path cgroup = Path.of("/sys/fs/cgroup/kubepods.slice/web");
+        List<String> asked = new java.util.ArrayList<>();
+        Function<String, Path> cgroups = uid -> {
+            asked.add(uid);
+            return uid.equals(web.getMetadata().getUid()) ? cgroup : null;
+        };
+        SnapshotBuilder.Result ebpf = SnapshotBuilder.build(NODE,
+                ProxySettings.defaults().withCapture(io.nodemesh.rules.CaptureMode.EBPF),
+                lean(List.of(namespace("shop", true), namespace("other", false)), ApiJson::of),
+                lean(List.of(web, other), ApiJson::of), List.of(), List.of(), List.of(), List.of(), Map.of(), cgroups);
+        assertThat(ebpf.snapshot().pods().get("shop/web").cgroup()).isEqualTo(cgroup);
+        assertThat(asked).as("only meshed pods are looked for").containsExactly(web.getMetadata().getUid());
+
+        asked.clear();
+        SnapshotBuilder.Result redirect = SnapshotBuilder.build(NODE, ProxySettings.defaults(),
+                lean(List.of(namespace("shop", true)), ApiJson::of), lean(List.of(web), ApiJson::of), List.of(),
+                List.of(), List.of(), List.of(), Map.of(), cgroups);
+        assertThat(redirect.snapshot().pods().get("shop/web").cgroup()).isNull();
+        assertThat(asked).isEmpty();
+    }
+
+    @Test
     void enrolmentFollowsTheLabelTheAnnotationAndNeverTheHostNetwork() {
         Pod plain = pod("shop", "plain", NODE, "10.1.0.5").build();
         Pod optedOut = Resources.optedOut(pod("shop", "out", NODE, "10.1.0.6").build());

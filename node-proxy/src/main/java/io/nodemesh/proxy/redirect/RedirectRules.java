@@ -67,8 +67,8 @@ public final class RedirectRules implements PodRules {
         RedirectPlan plan = plan(pod, settings);
         if (plan.capture() == CaptureMode.EBPF && pod.cgroup() == null) {
             throw new RulesException("capture ebpf attaches its programs to the pod's cgroup, and the cgroup of pod "
-                    + pod.key() + " is not known ('cgroup' in a standalone config's pod entry; Kubernetes mode does "
-                    + "not find pods' cgroups yet)");
+                    + pod.key() + " is not known ('cgroup' in a standalone config's pod entry; in Kubernetes mode "
+                    + "looked for by the pod's uid under --cgroup-root)");
         }
         RuleEngine.Installed done = engine.install(plan, pod.netns());
         if (plan.capture() == CaptureMode.EBPF) {

@@ -176,6 +176,8 @@ class StandaloneConfigTest {
                 new String[] {"pods:\n  - netns: /x\n", "f:2:5: pods[0]: missing required field 'name'"},
                 new String[] {"pods:\n  - name: Client_1\n    netns: /x\n", "f:2:11: pods[0].name: 'Client_1' is not a Kubernetes name"},
                 new String[] {"pods:\n  - name: c\n    netns: relative/x\n", "f:3:12: pods[0].netns: 'relative/x' is not an absolute path"},
+                new String[] {"pods:\n  - name: c\n    netns: /x\n    cgroup: pod-c\n",
+                        "f:4:13: pods[0].cgroup: 'pod-c' is not an absolute path"},
                 new String[] {POD + "  - name: client\n    netns: /y\n", "f:4:5: pods[1]: pod default/client is listed twice"},
                 new String[] {POD + "    ips: [10.0.0.1]\n  - name: other\n    ips: [10.0.0.1]\n    netns: /y\n",
                         "f:5:5: pods[1].ips: 10.0.0.1 is also the address of pod default/client"},
@@ -193,6 +195,19 @@ class StandaloneConfigTest {
                     .isInstanceOf(ConfigException.class)
                     .hasMessageStartingWith(c[1]);
         }
+    }
+
+    @Test
+    void aPodsCgroupIsReadForTheEbpfCapture() throws Exception {
+        StandaloneConfig.Document doc = StandaloneConfig.parse("f", """
+                proxy: {capture: ebpf}
+                pods:
+                  - {name: a, netns: /run/netns/a, cgroup: /sys/fs/cgroup/pod-a}
+                  - {name: b, netns: /run/netns/b}
+                """);
+        assertThat(doc.snapshot().proxy().capture()).isEqualTo(CaptureMode.EBPF);
+        assertThat(doc.snapshot().pods().get("default/a").cgroup()).isEqualTo(Path.of("/sys/fs/cgroup/pod-a"));
+        assertThat(doc.snapshot().pods().get("default/b").cgroup()).isNull();
     }
 
     private static final String ENROLLED = "namespaces:\n  - name: demo\n    labels: {nodemesh.io/capture: enabled}\n";
