@@ -72,7 +72,7 @@ class RulesCommandTest {
         "--format=pf|pf",
         "--no-ipv6 --exempt-cidr=fd00::/8|exemptCidr: 'fd00::/8' is IPv6",
         "--no-ipv6 --format=ip6tables|--no-ipv6",
-        "--capture=dnat|capture: 'dnat' is not one of redirect, tproxy",
+        "--capture=dnat|capture: 'dnat' is not one of redirect, tproxy, ebpf",
         "--capture=tproxy --format=iptables|--format iptables has no --capture tproxy rules",
         "--capture=tproxy --tproxy-mark=0x539|tproxyMark: 0x539",
         "--capture=tproxy --tproxy-mark=x|tproxyMark: 'x'",

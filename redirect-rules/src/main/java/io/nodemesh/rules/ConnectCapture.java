@@ -145,7 +145,8 @@ public final class ConnectCapture implements AutoCloseable {
                 }
                 for (int prog : found.get(hook)) {
                     present = true;
-                    live.add(hook.progName + (want != null && same(prog, want) ? " (the plan's)" : " (another plan's)"));
+                    boolean plans = want != null && same(prog, want);
+                    live.add(hook.progName + (plans ? " (the plan's)" : " (another plan's)"));
                 }
             }
             return CheckResult.compare("ebpf", present, Map.of(place, expected), Map.of(place, live));

@@ -106,7 +106,8 @@ final class ConnectPrograms {
             c.load(Size.W, 2, 6, SA_IP6).jump32(Cond.NE, 2, 0, "not-local");
             c.load(Size.W, 2, 6, SA_IP6 + 4).jump32(Cond.NE, 2, 0, "not-local");
             c.load(Size.W, 2, 6, SA_IP6 + 8).jump32(Cond.NE, 2, 0, "not-local");
-            c.load(Size.W, 2, 6, SA_IP6 + 12).jump32(Cond.EQ, 2, LOOPBACK6_LAST, "allow").jump32(Cond.EQ, 2, 0, "allow");
+            c.load(Size.W, 2, 6, SA_IP6 + 12).jump32(Cond.EQ, 2, LOOPBACK6_LAST, "allow")
+                    .jump32(Cond.EQ, 2, 0, "allow");
             c.label("not-local");
             int n = 0;
             for (Cidr cidr : plan.exemptCidrs(IpFamily.IPV6)) {

@@ -96,6 +96,6 @@ class RedirectPlanTest {
         assertThatThrownBy(() -> RedirectPlan.builder().capture(CaptureMode.TPROXY).routeTable(254).build())
                 .isInstanceOf(RulesException.class).hasMessageContaining("routeTable: 254");
         assertThatThrownBy(() -> CaptureMode.parse("dnat"))
-                .isInstanceOf(RulesException.class).hasMessage("capture: 'dnat' is not one of redirect, tproxy");
+                .isInstanceOf(RulesException.class).hasMessage("capture: 'dnat' is not one of redirect, tproxy, ebpf");
     }
 }

@@ -32,7 +32,8 @@ import java.util.regex.Pattern;
  *
  * <p>Run as root from the repository: {@code java --enable-native-access=ALL-UNNAMED -cp
  * jmh-bench/target/benchmarks.jar io.nodemesh.bench.rules.RestartTiming [--pods N] [--rounds R] [--backend nft|iptables]
- * [--capture redirect|tproxy (the proxy's {@code proxy.capture}, every variant's)]
+ * [--capture redirect|tproxy|ebpf (the proxy's {@code proxy.capture}, every variant's; ebpf gives each pod a cgroup
+ * of its own, file of pods only)]
  * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)] [--kubernetes]
  * [--keep-logs DIR (the proxies' logs, NAME-ROUND.log)] [--capture-again]
  * NAME=nodemesh.jar[,aot=nodemesh-proxy.aot][,java=bin/java][,jvm=FLAG]... ...}: the proxy runs with the daemons' flags
@@ -111,6 +112,10 @@ public final class RestartTiming {
         if (again && kubernetes) {
             throw new IllegalArgumentException("--capture-again rewrites the file of pods: not with --kubernetes");
         }
+        if (kubernetes && capture.equals("ebpf")) {
+            throw new IllegalArgumentException("--capture ebpf gives each pod a cgroup in the file of pods: not with "
+                    + "--kubernetes");
+        }
         if (jars.isEmpty()) {
             jars.put("current", Path.of("cli/target/nodemesh.jar"));
         }
@@ -141,7 +146,9 @@ public final class RestartTiming {
                     api.admin.resource(Resources.pod("restart", "p" + i, NODE, ip).build()).create();
                 } else {
                     cfg.append("  - { name: p").append(i).append(", namespace: restart, serviceAccount: sa, ips: [")
-                            .append(ip).append("], netns: ").append(ns.path()).append(", capture: true }\n");
+                            .append(ip).append("], netns: ").append(ns.path())
+                            .append(capture.equals("ebpf") ? ", cgroup: " + topo.cgroup("p" + i).path() : "")
+                            .append(", capture: true }\n");
                 }
             }
             System.out.printf("%d pod namespaces%s in %d ms%n", pods, api == null ? "" : " and pods in the API",

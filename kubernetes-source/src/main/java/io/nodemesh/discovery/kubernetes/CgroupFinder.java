@@ -34,7 +34,7 @@ public final class CgroupFinder {
     /** When a walk of the hierarchy last found nothing: the next waits {@link #WALK_PAUSE_NANOS}. */
     private volatile long emptyWalk = Long.MIN_VALUE;
 
-    /** A finder under {@code root}, the cgroup v2 hierarchy's mount ({@code /sys/fs/cgroup}, or where it is mounted). */
+    /** A finder under {@code root}, the cgroup v2 hierarchy's mount ({@code /sys/fs/cgroup}, or where it is). */
     public static CgroupFinder under(Path root) {
         return new CgroupFinder(root);
     }

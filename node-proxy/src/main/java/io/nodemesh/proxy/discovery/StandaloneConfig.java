@@ -703,7 +703,8 @@ public final class StandaloneConfig {
         try {
             return CaptureMode.parse(text);
         } catch (RulesException e) {
-            throw new ConfigException(where(node) + "proxy.capture: '" + text + "' is not one of redirect, tproxy");
+            throw new ConfigException(where(node) + "proxy.capture: '" + text
+                    + "' is not one of redirect, tproxy, ebpf");
         }
     }
 
