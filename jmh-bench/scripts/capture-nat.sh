@@ -37,6 +37,7 @@
 # LOAD=keepalive puts wrk (one thread, 16 connections, CPU 0) in place of ChurnClient, against the e2e harness's
 # BenchHttpServer (1 KiB bodies) in the server pod, and counts requests in place of connections (WARMUP s of wrk first,
 # unmeasured).
+# A proxy variant ending in @b (proxy-ebpf@b) runs the build JAR_B=…/nodemesh.jar instead: before/after in one run.
 # Usage: ROUNDS=3 WARMUP=10 DURATION=10 VARIANTS="none redirect tproxy" LOAD=churn bash jmh-bench/scripts/capture-nat.sh
 set -euo pipefail
 PREFIX=nmnat
@@ -116,7 +117,11 @@ wrk_start() {
 }
 
 run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tracked"
-  local variant=$1 pid target=10.77.0.3:$PORT h0 c0 m0 h c m connections rate errors tracked
+  local variant=$1 pid target=10.77.0.3:$PORT h0 c0 m0 h c m connections rate errors tracked jar=$NODEMESH_JAR
+  if [[ "$variant" == *@b ]]; then # the same proxy variant from another build, JAR_B=…/nodemesh.jar (an A/B run)
+    jar=${JAR_B:?a variant ending in @b needs JAR_B}
+    variant=${variant%@b}
+  fi
   pod_a_create
   case "$variant" in
     proxy-redirect|proxy-tproxy|proxy-ebpf)
@@ -128,7 +133,7 @@ run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tr
         CLIENT_IN=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG")
       fi
       EXTRA_PIDS=()
-      proxy_start "$NODEMESH_JAR" "$WORK/$variant.yaml" epoll "$WORK/$variant-$2.log"
+      proxy_start "$jar" "$WORK/$variant.yaml" epoll "$WORK/$variant-$2.log"
       pid=$PROXY_PID
       EXTRA_PIDS=("$pid")
       if [ "$variant" = proxy-ebpf ]; then # the programs go on after the table proxy_ready waits for
@@ -185,7 +190,7 @@ print(int(r * int(sys.argv[2])), int(r), e)" "$WORK/wrk.txt" "$DURATION")
   tracked=$(ip netns exec "$A" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo "-")
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  echo "$variant $rate $(per1000 $((h - h0)) "$connections") $(per1000 $((c - c0)) "$connections") $(per1000 $((m - m0)) "$connections") $tracked"
+  echo "$1 $rate $(per1000 $((h - h0)) "$connections") $(per1000 $((c - c0)) "$connections") $(per1000 $((m - m0)) "$connections") $tracked"
 }
 
 if [ "$LOAD" = keepalive ]; then

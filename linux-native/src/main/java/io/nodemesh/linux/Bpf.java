@@ -32,6 +32,10 @@ public final class Bpf {
     public static final int ATTACH_INET4_CONNECT = 10;
     /** {@code BPF_CGROUP_INET6_CONNECT}. */
     public static final int ATTACH_INET6_CONNECT = 11;
+    /** {@code BPF_CGROUP_INET4_GETPEERNAME}. */
+    public static final int ATTACH_INET4_GETPEERNAME = 29;
+    /** {@code BPF_CGROUP_INET6_GETPEERNAME}. */
+    public static final int ATTACH_INET6_GETPEERNAME = 30;
     /** {@code BPF_F_ALLOW_MULTI}: other programs may be attached beside this one, here and below. */
     public static final int F_ALLOW_MULTI = 1 << 1;
     /** {@code BPF_F_REPLACE}: replace the program given as {@code replace_bpf_fd}, in its place, atomically. */

@@ -148,7 +148,7 @@ class EbpfCaptureTest {
                 x -> x.transport(TransportKind.EPOLL));
         PodCapture capture = node.proxy.pods().getFirst();
         assertThat(capture.listening()).isTrue();
-        await("programs attached", () -> RedirectRules.connectCapture().attached(cgroup.path()).size() == 3);
+        await("programs attached", () -> RedirectRules.connectCapture().attached(cgroup.path()).size() == 5);
         return node;
     }
 

@@ -37,15 +37,18 @@ public final class ConnectCapture implements AutoCloseable {
     static final String ORIGIN_MAP = "nodemesh_origin";
     static final String PEER_MAP = "nodemesh_peer";
     private static final String PREFIX = "nodemesh_";
-    private static final int ORIGIN_ENTRIES = 16384;
+    /** Also what {@code getpeername} reads for a connection's life: room for that many recent connections. */
+    private static final int ORIGIN_ENTRIES = 65536;
     private static final int PEER_ENTRIES = 32768;
     private static final ValueLayout.OfShort PORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
-    /** The three hooks, in the order they go in. */
+    /** The hooks, in the order they go in. */
     private enum Hook {
         SOCK_OPS("nodemesh_sockop", Bpf.PROG_SOCK_OPS, Bpf.ATTACH_SOCK_OPS),
         CONNECT4("nodemesh_conn4", Bpf.PROG_CGROUP_SOCK_ADDR, Bpf.ATTACH_INET4_CONNECT),
-        CONNECT6("nodemesh_conn6", Bpf.PROG_CGROUP_SOCK_ADDR, Bpf.ATTACH_INET6_CONNECT);
+        CONNECT6("nodemesh_conn6", Bpf.PROG_CGROUP_SOCK_ADDR, Bpf.ATTACH_INET6_CONNECT),
+        PEERNAME4("nodemesh_peer4", Bpf.PROG_CGROUP_SOCK_ADDR, Bpf.ATTACH_INET4_GETPEERNAME),
+        PEERNAME6("nodemesh_peer6", Bpf.PROG_CGROUP_SOCK_ADDR, Bpf.ATTACH_INET6_GETPEERNAME);
 
         final String progName;
         final int type;
@@ -105,7 +108,7 @@ public final class ConnectCapture implements AutoCloseable {
         int fd = openCgroup(cgroup);
         try {
             boolean any = false;
-            for (Hook hook : List.of(Hook.CONNECT4, Hook.CONNECT6, Hook.SOCK_OPS)) {
+            for (Hook hook : List.of(Hook.CONNECT4, Hook.CONNECT6, Hook.SOCK_OPS, Hook.PEERNAME4, Hook.PEERNAME6)) {
                 for (int prog : nodemeshPrograms(fd, hook, cgroup)) {
                     try {
                         Bpf.progDetach(fd, prog, hook.attach);
@@ -282,6 +285,8 @@ public final class ConnectCapture implements AutoCloseable {
             case SOCK_OPS -> ConnectPrograms.sockOps(originMap, peerMap);
             case CONNECT4 -> plan.covers(IpFamily.IPV4) ? ConnectPrograms.connect4(plan, originMap) : null;
             case CONNECT6 -> ConnectPrograms.connect6(plan, originMap);
+            case PEERNAME4 -> plan.covers(IpFamily.IPV4) ? ConnectPrograms.getpeername4(plan, originMap) : null;
+            case PEERNAME6 -> ConnectPrograms.getpeername6(plan, originMap);
         };
         if (code == null) {
             return null;

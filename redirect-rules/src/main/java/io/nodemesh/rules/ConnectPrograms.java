@@ -14,7 +14,9 @@ import java.nio.ByteOrder;
  * loopback, keeping the destination the application asked for in the origin map under the socket's cookie;
  * {@code sock_ops} (the same cgroup), once such a connection is established, moves that entry to the peer map under
  * the key the proxy can find from its accepted socket: the pod's network namespace cookie and the connection's
- * local address and port as the proxy sees them from the other end.
+ * local address and port as the proxy sees them from the other end. {@code getpeername4} and {@code getpeername6}
+ * show the application the destination it asked for instead of the proxy's port on loopback, from the origin map
+ * (whose entries stay until the map's least recently used ones make room).
  *
  * <p>What is exempt is the plan's outbound exemptions, as the nft rules have them: loopback and the unspecified
  * address (a connection to the pod itself), the exempt networks and ports. Only sockets of the pod's cgroup run these
@@ -39,7 +41,6 @@ final class ConnectPrograms {
     private static final int AF_INET = 2;
     private static final int MAP_LOOKUP = 1;
     private static final int MAP_UPDATE = 2;
-    private static final int MAP_DELETE = 3;
     private static final int GET_SOCKET_COOKIE = 46;
     private static final int GET_NETNS_COOKIE = 122;
     private static final int ACTIVE_ESTABLISHED = 4;
@@ -130,7 +131,7 @@ final class ConnectPrograms {
 
     /**
      * {@code sock_ops}: at {@code ACTIVE_ESTABLISHED} (the client's side of a connection, once the handshake is
-     * done, before the proxy can have accepted it), the origin recorded under the socket's cookie is moved to the peer
+     * done, before the proxy can have accepted it), the origin recorded under the socket's cookie is copied to the peer
      * map under (namespace cookie, local address, local port).
      */
     static byte[] sockOps(int originMap, int peerMap) {
@@ -158,10 +159,54 @@ final class ConnectPrograms {
         c.mov32(2, 0).store(Size.W, 10, -12, 2);
         c.loadMap(1, peerMap).mov64Reg(2, 10).add64(2, -40).mov64Reg(3, 10).add64(3, -64).mov64(4, 0)
                 .call(MAP_UPDATE);
-        c.loadMap(1, originMap).mov64Reg(2, 10).add64(2, -8).call(MAP_DELETE);
-        c.label("out");
+        c.label("out"); // the origin stays for getpeername
         c.mov64(0, 1).exit();
         return c.bytes();
+    }
+
+    /**
+     * {@code getpeername4}: an IPv4 TCP socket whose peer is the proxy's outbound port on 127.0.0.1 and whose origin
+     * is recorded shows that origin instead.
+     */
+    static byte[] getpeername4(RedirectPlan plan, int originMap) {
+        BpfCode c = new BpfCode();
+        prologue(c);
+        c.load(Size.W, 2, 6, SA_PORT).jump32(Cond.NE, 2, portBe(plan.outboundPort()), "allow");
+        c.load(Size.W, 2, 6, SA_IP4).jump32(Cond.NE, 2, LOOPBACK4, "allow");
+        lookupOrigin(c, originMap);
+        c.load(Size.W, 2, 7, 12).store(Size.W, 6, SA_IP4, 2);
+        c.load(Size.W, 2, 7, 16).store(Size.W, 6, SA_PORT, 2);
+        return allow(c);
+    }
+
+    /**
+     * {@code getpeername6}: the same for an IPv6 socket whose peer is the port on {@code ::1} or
+     * {@code ::ffff:127.0.0.1}.
+     */
+    static byte[] getpeername6(RedirectPlan plan, int originMap) {
+        BpfCode c = new BpfCode();
+        prologue(c);
+        c.load(Size.W, 2, 6, SA_PORT).jump32(Cond.NE, 2, portBe(plan.outboundPort()), "allow");
+        c.load(Size.W, 2, 6, SA_IP6).jump32(Cond.NE, 2, 0, "allow");
+        c.load(Size.W, 2, 6, SA_IP6 + 4).jump32(Cond.NE, 2, 0, "allow");
+        c.load(Size.W, 2, 6, SA_IP6 + 8).jump32(Cond.EQ, 2, 0, "v6").jump32(Cond.NE, 2, MAPPED, "allow");
+        c.load(Size.W, 2, 6, SA_IP6 + 12).jump32(Cond.NE, 2, LOOPBACK4, "allow").jump("found");
+        c.label("v6");
+        c.load(Size.W, 2, 6, SA_IP6 + 12).jump32(Cond.NE, 2, LOOPBACK6_LAST, "allow");
+        c.label("found");
+        lookupOrigin(c, originMap);
+        for (int w = 0; w < 4; w++) {
+            c.load(Size.W, 2, 7, 4 * w).store(Size.W, 6, SA_IP6 + 4 * w, 2);
+        }
+        c.load(Size.W, 2, 7, 16).store(Size.W, 6, SA_PORT, 2);
+        return allow(c);
+    }
+
+    /** {@code r7} = the origin recorded under the socket's cookie; none: {@code allow}. */
+    private static void lookupOrigin(BpfCode c, int originMap) {
+        c.mov64Reg(1, 6).call(GET_SOCKET_COOKIE).store(Size.DW, 10, -8, 0);
+        c.loadMap(1, originMap).mov64Reg(2, 10).add64(2, -8).call(MAP_LOOKUP);
+        c.jump64(Cond.EQ, 0, 0, "allow").mov64Reg(7, 0);
     }
 
     /** {@code r6 = ctx}; not TCP (a stream socket of protocol TCP): allowed as it is. */

@@ -73,7 +73,7 @@ class ConnectCaptureTest {
             assertThat(capture.install(plan, pod.path())).isEqualTo(RuleEngine.Installed.APPLIED);
             proxy(capture);
             assertThat(capture.attached(pod.path())).containsExactly("nodemesh_sockop", "nodemesh_conn4",
-                    "nodemesh_conn6");
+                    "nodemesh_conn6", "nodemesh_peer4", "nodemesh_peer6");
 
             assertThat(fromPod("10.79.0.3", 8080)).isEqualTo("captured /10.79.0.3:8080");
             assertThat(fromPod("fd79::3", 8080)).isEqualTo("captured /[fd79:0:0:0:0:0:0:3]:8080");
@@ -88,6 +88,11 @@ class ConnectCaptureTest {
             assertThat(run(a.exec("timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/10.79.0.3/8080 && cat <&3")))
                     .as("a process of the namespace outside the pod's cgroup (the proxy's)").isEqualTo("b:8080");
             assertThat(greeting(a, b.ipv4(), 8080)).as("the test's own thread in a").isEqualTo("b:8080");
+            assertThat(peerFromPod("10.79.0.3", 8080)).as("getpeername: the destination asked for, not :15001")
+                    .isEqualTo("10.79.0.3 8080");
+            assertThat(peerFromPod("fd79::3", 8080)).isEqualTo("fd79::3 8080");
+            assertThat(peerFromPod("::ffff:10.79.0.3", 8080)).isEqualTo("::ffff:10.79.0.3 8080");
+            assertThat(peerFromPod("127.0.0.1", 8080)).as("an uncaptured peer as it is").isEqualTo("127.0.0.1 8080");
 
             assertThat(capture.install(plan, pod.path())).isEqualTo(RuleEngine.Installed.KEPT);
             assertThat(capture.remove(pod.path())).isTrue();
@@ -150,14 +155,16 @@ class ConnectCaptureTest {
                     .build();
             assertThat(second.install(other, pod.path())).isEqualTo(RuleEngine.Installed.REPLACED);
             assertThat(second.attached(pod.path())).as("replaced in place, not added")
-                    .containsExactly("nodemesh_sockop", "nodemesh_conn4", "nodemesh_conn6");
+                    .containsExactly("nodemesh_sockop", "nodemesh_conn4", "nodemesh_conn6", "nodemesh_peer4",
+                            "nodemesh_peer6");
             assertThat(fromPod("10.79.0.3", 8080)).isEqualTo("b:8080");
             assertThat(fromPod("10.79.0.3", 9090)).isEqualTo("captured /10.79.0.3:9090");
 
             RedirectPlan v6only = RedirectPlan.builder().podLabel("test/a").capture(CaptureMode.EBPF)
                     .ipv4(false).build();
             assertThat(second.install(v6only, pod.path())).isEqualTo(RuleEngine.Installed.REPLACED);
-            assertThat(second.attached(pod.path())).containsExactly("nodemesh_sockop", "nodemesh_conn6");
+            assertThat(second.attached(pod.path())).containsExactly("nodemesh_sockop", "nodemesh_conn6",
+                    "nodemesh_peer6");
             assertThat(fromPod("10.79.0.3", 8080)).as("IPv4 not captured").isEqualTo("b:8080");
             assertThat(fromPod("::ffff:10.79.0.3", 8080)).as("nor IPv4-mapped").isEqualTo("b:8080");
             assertThat(fromPod("fd79::3", 8080)).isEqualTo("captured /[fd79:0:0:0:0:0:0:3]:8080");
@@ -206,6 +213,18 @@ class ConnectCaptureTest {
     /** What a connection from a process in pod a's cgroup and namespace to {@code host}:{@code port} is answered. */
     private String fromPod(String host, int port) {
         return run(pod.exec(a, "timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/" + host + "/" + port + " && cat <&3"));
+    }
+
+    /**
+     * What {@code getpeername} tells a process in pod a's cgroup and namespace connected to {@code host}:{@code port}
+     * ({@code HOST PORT}, numeric), by Perl's Socket (perl-base is in every Debian system).
+     */
+    private String peerFromPod(String host, int port) {
+        String script = "use Socket qw(:addrinfo SOCK_STREAM); my ($e, @a) = getaddrinfo($ARGV[0], $ARGV[1], "
+                + "{socktype => SOCK_STREAM}); die $e if $e; socket(my $s, $a[0]{family}, SOCK_STREAM, 0) or die $!; "
+                + "connect($s, $a[0]{addr}) or die \"connect: $!\"; my ($f, $h, $p) = getnameinfo(getpeername($s), "
+                + "NI_NUMERICHOST | NI_NUMERICSERV); die $f if $f; print \"$h $p\";";
+        return run(pod.exec(a, "timeout", "5", "perl", "-e", script, host, Integer.toString(port)));
     }
 
     private static String run(ExecResult r) {

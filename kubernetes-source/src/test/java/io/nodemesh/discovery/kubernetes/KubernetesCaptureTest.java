@@ -222,7 +222,7 @@ class KubernetesCaptureTest {
                 await("both pods listening", () -> proxy.pods().size() == 2
                         && proxy.pods().stream().allMatch(p -> p.state() == PodCapture.State.LISTENING));
                 await("the client's programs", () -> RedirectRules.connectCapture()
-                        .attached(podCgroup).size() == 3);
+                        .attached(podCgroup).size() == 5);
                 // The pod's app: a process in the pod's cgroup (its container's, below it) and namespace.
                 Path container = Files.createDirectories(podCgroup.resolve("cri-containerd-app.scope"));
                 ExecResult r = Commands.run("sh", "-c",
