@@ -79,7 +79,8 @@ class EbpfCaptureTest {
         assertThat(TproxyCaptureTest.conntrackCount(a)).as("connections tracked in pod a").isZero();
         assertThat(a.execOk("nft", "list", "table", "inet", "nodemesh").stdout())
                 .as("inbound only: no output chain").contains("tproxy to :15006").doesNotContain("output");
-        assertThat(node.admin("/config_dump")).contains("\"capture\" : \"ebpf\"");
+        assertThat(node.admin("/config_dump")).contains("\"capture\" : \"ebpf\"",
+                "\"cgroup\" : \"" + pod.path() + "\"");
 
         // A process of the namespace outside the pod's cgroup (as the proxy's own sockets are) goes straight out.
         assertThat(mesh.own(EchoServer.connect(a, new InetSocketAddress(b.ipv4(), 8080)))).satisfies(

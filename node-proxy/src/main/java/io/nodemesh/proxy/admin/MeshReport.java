@@ -262,6 +262,9 @@ final class MeshReport {
         p.put("exemptPorts", pod.exemptPorts());
         p.put("exemptInboundPorts", pod.exemptInboundPorts());
         p.put("exemptCidrs", pod.exemptCidrs());
+        if (pod.cgroup() != null) {
+            p.put("cgroup", pod.cgroup().toString()); // capture: ebpf attaches there
+        }
         return p;
     }
 
