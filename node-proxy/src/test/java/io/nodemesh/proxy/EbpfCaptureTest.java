@@ -16,8 +16,10 @@ import io.nodemesh.topology.ExecResult;
 import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -129,6 +131,43 @@ class EbpfCaptureTest {
         PodCapture noCgroup = node.proxy.pod("demo/b").orElseThrow();
         await("b failed", () -> noCgroup.lastError() != null);
         assertThat(noCgroup.lastError()).contains("the cgroup of pod demo/b is not known");
+    }
+
+    @Test
+    void aNewProxyTakesOverThePodsProgramsAndListenersWithoutLosingAConnection() throws Exception {
+        Netns a = mesh.dualStackPod("a");
+        Netns b = mesh.dualStackPod("b");
+        Cgroup pod = mesh.cgroup("pod-a");
+        Path run = mesh.dir().resolve("run");
+        UnaryOperator<NodeProxy.Builder> handover = x -> x.transport(TransportKind.EPOLL)
+                .handoverSocket(run.resolve("handover.sock")).adminSocket(run.resolve("admin.sock"));
+        MeshFile config = mesh.config().rules("nft").captureMode("ebpf").capture(a, pod);
+        TestNode old = mesh.start(config, handover);
+        await("programs attached", () -> RedirectRules.connectCapture().attached(pod.path()).size() == 5);
+        mesh.own(EchoServer.start(b, 7000));
+        // The pod's app: connections one after the other for 4 s (at most 3000), each a round trip, counted.
+        String loop = "ok=0; bad=0; n=0; end=$((SECONDS + 4)); while [ $SECONDS -lt $end ] && [ $n -lt 3000 ]; do "
+                + "n=$((n + 1)); r=$( (exec 3<>/dev/tcp/" + b.ipv4().getHostAddress() + "/7000 && printf 'x\\n' >&3 "
+                + "&& head -c 2 <&3) 2>/dev/null); if [ \"$r\" = x ]; then ok=$((ok + 1)); else bad=$((bad + 1)); "
+                + "fi; done; echo \"$ok $bad\"";
+        Process app = new ProcessBuilder("sh", "-c", "echo $$ > \"$0\"/cgroup.procs && exec \"$@\"",
+                pod.path().toString(), "nsenter", "--net=" + a.path(), "bash", "-c", loop).start();
+        await("the old proxy relays the app's connections", () -> old.proxy.nodeStats()
+                .direction(Direction.OUTBOUND).snapshot().opened() > 10);
+
+        TestNode next = mesh.startNode("next", config, handover);
+        old.close();
+        assertThat(app.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        String[] counts = new String(app.getInputStream().readAllBytes()).strip().split(" ");
+        System.out.println("connections through the takeover: " + counts[0] + " ok, " + counts[1] + " failed");
+        assertThat(Integer.parseInt(counts[1])).as("failed connections of %s", String.join(" ", counts)).isZero();
+        assertThat(Integer.parseInt(counts[0])).isGreaterThan(50);
+        PodCapture taken = next.proxy.pod("demo/a").orElseThrow();
+        assertThat(taken.rulesInherited()).isTrue();
+        assertThat(RedirectRules.connectCapture().attached(pod.path())).hasSize(5);
+        assertThat(echo(pod, a, b.ipv4().getHostAddress(), 7000)).isEqualTo("hello");
+        await("the new proxy relays", () -> next.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot()
+                .opened() > 0);
     }
 
     @Test
