@@ -45,6 +45,7 @@ import io.nodemesh.proxy.upgrade.HandoverSocket;
 import io.nodemesh.proxy.upgrade.InheritedPod;
 import io.nodemesh.proxy.upgrade.Takeover;
 import io.nodemesh.rules.CaptureMode;
+import io.nodemesh.rules.ConnectCapture;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -100,6 +101,11 @@ public final class NodeProxy implements AutoCloseable {
     private final ReportTransport telemetryTransport;
     private final RouteDecider routesOverride;
     private final Function<RulesBackend, PodRules> rules;
+    /**
+     * {@code capture: ebpf}'s programs and maps, the pods' rules and listeners sharing it. Its descriptors live as long
+     * as the process: the programs stay attached without them, and a proxy that starts again adopts the maps.
+     */
+    private final ConnectCapture connectCapture = ConnectCapture.open();
     private final boolean removeRulesOnStop;
     private final Path cniSocket;
     private final Path enrolmentPath;
@@ -150,7 +156,7 @@ public final class NodeProxy implements AutoCloseable {
         this.telemetry = b.telemetry;
         this.telemetryTransport = b.telemetryTransport;
         this.routesOverride = b.routes;
-        this.rules = b.rules;
+        this.rules = b.rules != null ? b.rules : backend -> RedirectRules.forBackend(backend, connectCapture);
         this.removeRulesOnStop = b.removeRulesOnStop;
         this.cniSocket = b.cniSocket;
         this.enrolmentPath = b.enrolmentFile;
@@ -214,7 +220,7 @@ public final class NodeProxy implements AutoCloseable {
                 .name("nodemesh-control").daemon(true).unstarted(r));
         ConnectionSink reports = sink == null ? ConnectionSink.NONE : sink;
         PodCapture.Shared shared = new PodCapture.Shared(transport, group, snapshot::get, routes, reports, nodeStats,
-                identities, key -> {
+                identities, connectCapture, key -> {
                     Takeover t = takeover;
                     if (t == null) {
                         return null;
@@ -820,7 +826,7 @@ public final class NodeProxy implements AutoCloseable {
         private ReporterConfig telemetry;
         private ReportTransport telemetryTransport;
         private RouteDecider routes;
-        private Function<RulesBackend, PodRules> rules = RedirectRules::forBackend;
+        private Function<RulesBackend, PodRules> rules;
         private boolean removeRulesOnStop;
         private Path cniSocket;
         private Path enrolmentFile;
@@ -923,7 +929,10 @@ public final class NodeProxy implements AutoCloseable {
             return this;
         }
 
-        /** Who installs redirect rules for each {@code proxy.rules} backend (default: the redirect-rules module). */
+        /**
+         * Who installs redirect rules for each {@code proxy.rules} backend (default: the redirect-rules module, with the
+         * proxy's {@link ConnectCapture} for {@code capture: ebpf}).
+         */
         public Builder rules(Function<RulesBackend, PodRules> rules) {
             this.rules = Objects.requireNonNull(rules, "rules");
             return this;

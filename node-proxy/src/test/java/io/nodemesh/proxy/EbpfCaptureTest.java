@@ -8,9 +8,9 @@ import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
-import io.nodemesh.proxy.redirect.RedirectRules;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.rules.ConnectCapture;
 import io.nodemesh.topology.Cgroup;
 import io.nodemesh.topology.ExecResult;
 import io.nodemesh.topology.Netns;
@@ -126,7 +126,7 @@ class EbpfCaptureTest {
 
         node.rewrite(mesh.config().rules("nft").captureMode("ebpf").capture(b).drainTimeout("1s"));
         await("a released", () -> node.proxy.pod("demo/a").isEmpty());
-        assertThat(RedirectRules.connectCapture().attached(pod.path())).isEmpty();
+        assertThat(attachedTo(pod.path())).isEmpty();
         assertThat(echo(pod, a, b.ipv4().getHostAddress(), 8080)).as("straight to b now").isEqualTo("hello");
         PodCapture noCgroup = node.proxy.pod("demo/b").orElseThrow();
         await("b failed", () -> noCgroup.lastError() != null);
@@ -143,7 +143,7 @@ class EbpfCaptureTest {
                 .handoverSocket(run.resolve("handover.sock")).adminSocket(run.resolve("admin.sock"));
         MeshFile config = mesh.config().rules("nft").captureMode("ebpf").capture(a, pod);
         TestNode old = mesh.start(config, handover);
-        await("programs attached", () -> RedirectRules.connectCapture().attached(pod.path()).size() == 5);
+        await("programs attached", () -> attachedTo(pod.path()).size() == 5);
         mesh.own(EchoServer.start(b, 7000));
         // The pod's app: connections one after the other for 4 s (at most 3000), each a round trip, counted.
         String loop = "ok=0; bad=0; n=0; end=$((SECONDS + 4)); while [ $SECONDS -lt $end ] && [ $n -lt 3000 ]; do "
@@ -164,7 +164,7 @@ class EbpfCaptureTest {
         assertThat(Integer.parseInt(counts[0])).isGreaterThan(50);
         PodCapture taken = next.proxy.pod("demo/a").orElseThrow();
         assertThat(taken.rulesInherited()).isTrue();
-        assertThat(RedirectRules.connectCapture().attached(pod.path())).hasSize(5);
+        assertThat(attachedTo(pod.path())).hasSize(5);
         assertThat(echo(pod, a, b.ipv4().getHostAddress(), 7000)).isEqualTo("hello");
         await("the new proxy relays", () -> next.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot()
                 .opened() > 0);
@@ -188,8 +188,15 @@ class EbpfCaptureTest {
                 x -> x.transport(TransportKind.EPOLL));
         PodCapture capture = node.proxy.pods().getFirst();
         assertThat(capture.listening()).isTrue();
-        await("programs attached", () -> RedirectRules.connectCapture().attached(cgroup.path()).size() == 5);
+        await("programs attached", () -> attachedTo(cgroup.path()).size() == 5);
         return node;
+    }
+
+    /** nodemesh's programs on {@code cgroup}, as any process sees them. */
+    static List<String> attachedTo(Path cgroup) {
+        try (ConnectCapture programs = ConnectCapture.open()) {
+            return programs.attached(cgroup);
+        }
     }
 
     /** What a process of the pod ({@code cgroup}, {@code ns}) reads back after sending "hello" to host:port. */

@@ -8,6 +8,7 @@ import io.nodemesh.proxy.config.ProxySettings;
 import io.nodemesh.proxy.discovery.PodSpec;
 import io.nodemesh.proxy.redirect.PodRules;
 import io.nodemesh.proxy.redirect.RedirectRules;
+import io.nodemesh.rules.ConnectCapture;
 import io.nodemesh.testing.OwnThreads;
 import io.nodemesh.topology.Netns;
 import java.net.ConnectException;
@@ -54,7 +55,7 @@ class ReadinessTest {
             try {
                 return mesh.start(mesh.config().drainTimeout("3s").capture(a), o -> o
                         .readiness(new InetSocketAddress("127.0.0.1", port))
-                        .rules(backend -> heldBack(RedirectRules.forBackend(backend), rulesMayGo)));
+                        .rules(backend -> heldBack(RedirectRules.forBackend(backend, ConnectCapture.open()), rulesMayGo)));
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }

@@ -13,9 +13,9 @@ import io.nodemesh.proxy.discovery.Enrolment;
 import io.nodemesh.proxy.inpod.NetnsScanner;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
-import io.nodemesh.proxy.redirect.RedirectRules;
 import io.nodemesh.proxy.telemetry.ConnectionSink;
 import io.nodemesh.proxy.transport.TransportKind;
+import io.nodemesh.rules.ConnectCapture;
 import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Cgroup;
 import io.nodemesh.topology.Commands;
@@ -221,8 +221,11 @@ class KubernetesCaptureTest {
                 assertThat(proxy.snapshot().pods().get("shop/client").cgroup()).isEqualTo(podCgroup);
                 await("both pods listening", () -> proxy.pods().size() == 2
                         && proxy.pods().stream().allMatch(p -> p.state() == PodCapture.State.LISTENING));
-                await("the client's programs", () -> RedirectRules.connectCapture()
-                        .attached(podCgroup).size() == 5);
+                await("the client's programs", () -> {
+                    try (ConnectCapture programs = ConnectCapture.open()) {
+                        return programs.attached(podCgroup).size() == 5;
+                    }
+                });
                 // The pod's app: a process in the pod's cgroup (its container's, below it) and namespace.
                 Path container = Files.createDirectories(podCgroup.resolve("cri-containerd-app.scope"));
                 ExecResult r = Commands.run("sh", "-c",

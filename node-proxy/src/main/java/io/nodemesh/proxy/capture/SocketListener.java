@@ -20,7 +20,6 @@ import io.nodemesh.linux.SocketOptions;
 import io.nodemesh.proxy.inpod.PodCapture;
 import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.model.Outcome;
-import io.nodemesh.proxy.redirect.RedirectRules;
 import io.nodemesh.proxy.relay.CapturedUpstream;
 import io.nodemesh.proxy.relay.ChannelConnection;
 import io.nodemesh.proxy.relay.IdleTimeout;
@@ -87,7 +86,7 @@ public final class SocketListener implements EpollIoHandle {
         this.loop = (IoEventLoop) group.next();
         this.transparent = PodCapture.transparent(pod.settings().capture(), direction);
         this.connectCapture = pod.settings().capture() == CaptureMode.EBPF && direction == Direction.OUTBOUND
-                ? RedirectRules.connectCapture() : null;
+                ? pod.connectCapture() : null;
     }
 
     /**

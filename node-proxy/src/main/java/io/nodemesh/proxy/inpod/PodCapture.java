@@ -51,6 +51,7 @@ import io.nodemesh.proxy.tunnel.TunnelServer;
 import io.nodemesh.proxy.tunnel.TunnelSettings;
 import io.nodemesh.proxy.tunnel.TunnelUpstream;
 import io.nodemesh.rules.CaptureMode;
+import io.nodemesh.rules.ConnectCapture;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -87,12 +88,12 @@ public final class PodCapture implements ConnectionListener {
      */
     public record Shared(Transport transport, EventLoopGroup group, Supplier<MeshSnapshot> snapshot,
                          RouteDecider routes, ConnectionSink sink, NodeStats node, IdentityManager identities,
-                         Function<String, InheritedPod> inherited) {
+                         ConnectCapture connect, Function<String, InheritedPod> inherited) {
 
         /** Without a proxy before this one: every pod's listeners are opened here. */
         public Shared(Transport transport, EventLoopGroup group, Supplier<MeshSnapshot> snapshot, RouteDecider routes,
                       ConnectionSink sink, NodeStats node, IdentityManager identities) {
-            this(transport, group, snapshot, routes, sink, node, identities, key -> null);
+            this(transport, group, snapshot, routes, sink, node, identities, ConnectCapture.open(), key -> null);
         }
     }
 
@@ -165,6 +166,11 @@ public final class PodCapture implements ConnectionListener {
      */
     public static boolean transparent(CaptureMode capture, Direction direction) {
         return capture == CaptureMode.TPROXY || capture == CaptureMode.EBPF && direction == Direction.INBOUND;
+    }
+
+    /** The proxy's eBPF capture, whose map {@code capture: ebpf}'s outbound listener reads. */
+    public ConnectCapture connectCapture() {
+        return shared.connect();
     }
 
     /** {@code capture: ebpf}: the cookie of the pod's network namespace (0 under the other captures). */

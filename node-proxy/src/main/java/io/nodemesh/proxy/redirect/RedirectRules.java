@@ -17,16 +17,21 @@ public final class RedirectRules implements PodRules {
     private static final Logger log = LoggerFactory.getLogger(RedirectRules.class);
 
     private final RuleEngine engine;
+    private final ConnectCapture connect;
 
-    private RedirectRules(RuleEngine engine) {
+    private RedirectRules(RuleEngine engine, ConnectCapture connect) {
         this.engine = engine;
+        this.connect = connect;
     }
 
-    /** The installer for {@code backend}; {@link PodRules#NONE} for {@code none}. */
-    public static PodRules forBackend(RulesBackend backend) {
+    /**
+     * The installer for {@code backend}; {@link PodRules#NONE} for {@code none}. {@code connect} is the proxy's eBPF
+     * capture ({@code capture: ebpf}: its programs go on pods' cgroups; the proxy's listeners read its map).
+     */
+    public static PodRules forBackend(RulesBackend backend, ConnectCapture connect) {
         return switch (backend) {
-            case IPTABLES -> new RedirectRules(RuleEngine.iptables());
-            case NFT -> new RedirectRules(RuleEngine.nft());
+            case IPTABLES -> new RedirectRules(RuleEngine.iptables(), connect);
+            case NFT -> new RedirectRules(RuleEngine.nft(), connect);
             case NONE -> PodRules.NONE;
         };
     }
@@ -48,19 +53,6 @@ public final class RedirectRules implements PodRules {
         return b.build();
     }
 
-    /**
-     * The node's eBPF capture ({@code capture: ebpf}): one per process, since its maps are the node's (every pod's
-     * programs share them) and its listeners read the original destinations from them.
-     */
-    public static synchronized ConnectCapture connectCapture() {
-        if (connect == null) {
-            connect = ConnectCapture.open();
-        }
-        return connect;
-    }
-
-    private static ConnectCapture connect;
-
     @Override
     public void install(PodSpec pod, ProxySettings settings) {
         long start = System.nanoTime();
@@ -72,10 +64,10 @@ public final class RedirectRules implements PodRules {
         }
         RuleEngine.Installed done = engine.install(plan, pod.netns());
         if (plan.capture() == CaptureMode.EBPF) {
-            RuleEngine.Installed programs = connectCapture().install(plan, pod.cgroup());
+            RuleEngine.Installed programs = connect.install(plan, pod.cgroup());
             log.info("pod {}: eBPF capture programs on cgroup {} {}", pod.key(), pod.cgroup(),
                     programs == RuleEngine.Installed.KEPT ? "already in place, kept" : programs.name().toLowerCase());
-        } else if (pod.cgroup() != null && connectCapture().remove(pod.cgroup())) {
+        } else if (pod.cgroup() != null && connect.remove(pod.cgroup())) {
             log.info("pod {}: eBPF capture programs detached from cgroup {} (capture {})", pod.key(), pod.cgroup(),
                     plan.capture().configName());
         }
@@ -104,7 +96,7 @@ public final class RedirectRules implements PodRules {
 
     @Override
     public void remove(PodSpec pod, ProxySettings settings) {
-        if (pod.cgroup() != null && connectCapture().remove(pod.cgroup())) { // before the rules, as they went in after
+        if (pod.cgroup() != null && connect.remove(pod.cgroup())) { // before the rules, as they went in after
             log.info("pod {}: eBPF capture programs detached from cgroup {}", pod.key(), pod.cgroup());
         }
         if (engine.remove(pod.netns())) {
