@@ -11,6 +11,7 @@ import io.nodemesh.proxy.model.Outcome;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
 import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.rules.ConnectCapture;
+import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Cgroup;
 import io.nodemesh.topology.ExecResult;
 import io.nodemesh.topology.Netns;
@@ -20,7 +21,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -42,12 +42,7 @@ class EbpfCaptureTest {
 
     @BeforeEach
     void needsCgroups() {
-        if (Cgroup.root() == null) {
-            if ("1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
-                throw new AssertionError("the eBPF capture tests must run here but no cgroup v2 hierarchy is mounted");
-            }
-            Assumptions.abort("skipped: no cgroup v2 hierarchy is mounted");
-        }
+        NetnsExtension.requireCgroupV2();
     }
 
     @Test

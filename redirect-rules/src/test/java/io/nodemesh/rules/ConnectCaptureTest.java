@@ -19,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -42,12 +41,7 @@ class ConnectCaptureTest {
 
     @BeforeEach
     void pods() throws Exception {
-        if (Cgroup.root() == null) {
-            if ("1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
-                throw new AssertionError("the eBPF capture tests must run here but no cgroup v2 hierarchy is mounted");
-            }
-            Assumptions.abort("skipped: no cgroup v2 hierarchy is mounted");
-        }
+        NetnsExtension.requireCgroupV2();
         var lan = net.lan("node");
         a = lan.attach("a", "10.79.0.2/24", "fd79::2/64");
         b = lan.attach("b", "10.79.0.3/24", "fd79::3/64");

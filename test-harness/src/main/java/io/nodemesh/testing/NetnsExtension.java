@@ -70,6 +70,21 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
         return current().namespace(label);
     }
 
+    /**
+     * Skips the calling test where no cgroup v2 hierarchy is mounted (what the eBPF capture attaches to), unless the
+     * environment sets {@code NODEMESH_REQUIRE_NETNS=1} (CI does): then it fails.
+     */
+    public static void requireCgroupV2() {
+        if (io.nodemesh.topology.Cgroup.root() != null) {
+            return;
+        }
+        if ("1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
+            throw new AssertionError("the eBPF capture tests must run here (NODEMESH_REQUIRE_NETNS=1) but no cgroup v2 "
+                    + "hierarchy is mounted");
+        }
+        Assumptions.abort("skipped: no cgroup v2 hierarchy is mounted");
+    }
+
     /** Creates a cgroup (v2) named {@code PREFIX<n>-<label>}, removed with the namespaces. */
     public io.nodemesh.topology.Cgroup cgroup(String label) {
         return current().cgroup(label);

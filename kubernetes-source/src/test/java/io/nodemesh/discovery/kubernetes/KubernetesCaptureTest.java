@@ -37,7 +37,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -185,12 +184,7 @@ class KubernetesCaptureTest {
 
     @Test
     void anEbpfCaptureFindsThePodsCgroupByItsUidAndSendsItsAppsConnectionsToTheProxy() throws Exception {
-        if (Cgroup.root() == null) {
-            if ("1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
-                throw new AssertionError("the eBPF capture tests must run here but no cgroup v2 hierarchy is mounted");
-            }
-            Assumptions.abort("skipped: no cgroup v2 hierarchy is mounted");
-        }
+        NetnsExtension.requireCgroupV2();
         Lan lan = net.lan("node");
         Netns client = lan.attach("client", SUBNET + "2/24");
         Netns server = lan.attach("server", SUBNET + "3/24");
