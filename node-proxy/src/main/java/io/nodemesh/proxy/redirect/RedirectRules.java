@@ -8,6 +8,7 @@ import io.nodemesh.rules.ConnectCapture;
 import io.nodemesh.rules.RedirectPlan;
 import io.nodemesh.rules.RuleEngine;
 import io.nodemesh.rules.RulesException;
+import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,7 +67,7 @@ public final class RedirectRules implements PodRules {
         if (plan.capture() == CaptureMode.EBPF) {
             RuleEngine.Installed programs = connect.install(plan, pod.cgroup());
             log.info("pod {}: eBPF capture programs on cgroup {} {}", pod.key(), pod.cgroup(),
-                    programs == RuleEngine.Installed.KEPT ? "already in place, kept" : programs.name().toLowerCase());
+                    programs == RuleEngine.Installed.KEPT ? "already in place, kept" : programs.name().toLowerCase(Locale.ROOT));
         } else if (pod.cgroup() != null && connect.remove(pod.cgroup())) {
             log.info("pod {}: eBPF capture programs detached from cgroup {} (capture {})", pod.key(), pod.cgroup(),
                     plan.capture().configName());
