@@ -159,6 +159,7 @@ class EbpfCaptureTest {
         assertThat(Integer.parseInt(counts[0])).isGreaterThan(50);
         PodCapture taken = next.proxy.pod("demo/a").orElseThrow();
         assertThat(taken.rulesInherited()).isTrue();
+        assertThat(taken.notRedirectedCount()).as("connections the new proxy found no destination for").isZero();
         assertThat(attachedTo(pod.path())).hasSize(5);
         assertThat(echo(pod, a, b.ipv4().getHostAddress(), 7000)).isEqualTo("hello");
         await("the new proxy relays", () -> next.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot()

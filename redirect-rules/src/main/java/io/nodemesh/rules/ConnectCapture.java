@@ -20,8 +20,8 @@ import java.util.Map;
 /**
  * The outbound half of a {@link CaptureMode#EBPF} capture: {@link ConnectPrograms} attached to pods' cgroups (v2),
  * and the lookup of a captured connection's original destination. One per proxy (node-wide): the two maps are shared
- * by every pod's programs, keyed by the pod's network namespace cookie, and programs made from equal plans are loaded
- * once.
+ * by every pod's programs (the origin map keyed by socket cookies, the peer map by the pod's network namespace cookie
+ * and the client's address), and programs made from equal plans are loaded once.
  *
  * <p>Attachments outlive the proxy, like nft rules: a restarted proxy finds its predecessor's programs on a pod's
  * cgroup, adopts their maps (so connections captured meanwhile are still found) and keeps programs equal to its own
@@ -82,7 +82,7 @@ public final class ConnectCapture implements AutoCloseable {
     }
 
     /**
-     * Makes nodemesh's programs on {@code cgroup} exactly the plan's ({@link #ConnectCapture above}): KEPT when they
+     * Makes nodemesh's programs on {@code cgroup} exactly the plan's (as the class comment says): KEPT when they
      * were, APPLIED when there were none, REPLACED otherwise.
      */
     public synchronized RuleEngine.Installed install(RedirectPlan plan, Path cgroup) {
@@ -242,6 +242,29 @@ public final class ConnectCapture implements AutoCloseable {
         return a[10] == (byte) 0xff && a[11] == (byte) 0xff;
     }
 
+    /**
+     * Takes over the maps of the programs already on {@code cgroup}, if this capture has none yet, changing nothing
+     * there: what a proxy that takes over or restarts does before its listeners accept, since those programs send
+     * connections to them already and record where they were going in those maps. Nothing for a cgroup without
+     * nodemesh's programs (its connections are not sent anywhere yet); {@link #install} makes the maps then.
+     */
+    public synchronized void adopt(Path cgroup) {
+        if (originMap >= 0) {
+            return;
+        }
+        int fd = openCgroup(cgroup);
+        List<Integer> found = List.of();
+        try {
+            found = nodemeshPrograms(fd, Hook.SOCK_OPS, cgroup);
+            adoptMaps(Map.of(Hook.SOCK_OPS, found));
+        } catch (IOException e) {
+            throw new RulesException("cannot read the maps of cgroup " + cgroup + "'s programs: " + e.getMessage(), e);
+        } finally {
+            found.forEach(Bpf::close);
+            Bpf.close(fd);
+        }
+    }
+
     /** The peer map's id, for tests and diagnostics; 0 before the first {@link #install}. */
     public synchronized int peerMapId() {
         return peerMapId;
@@ -384,32 +407,8 @@ public final class ConnectCapture implements AutoCloseable {
     /** The maps of a predecessor's programs found on this cgroup, or new ones. */
     private void adoptOrCreateMaps(Map<Hook, List<Integer>> found, Path cgroup) {
         try {
-            for (int prog : found.get(Hook.SOCK_OPS)) {
-                int origin = -1;
-                int peer = -1;
-                for (int id : Bpf.progInfo(prog).mapIds()) {
-                    int map = Bpf.mapById(id);
-                    Bpf.MapInfo info = Bpf.mapInfo(map);
-                    if (info.name().equals(ORIGIN_MAP) && info.valueSize() == ConnectPrograms.ORIGIN_BYTES
-                            && origin < 0) {
-                        origin = map;
-                    } else if (info.name().equals(PEER_MAP)
-                            && info.keySize() == ConnectPrograms.PEER_KEY_BYTES && peer < 0) {
-                        peer = map;
-                    } else {
-                        Bpf.close(map);
-                    }
-                }
-                if (origin >= 0 && peer >= 0) {
-                    setMaps(origin, peer);
-                    return;
-                }
-                if (origin >= 0) {
-                    Bpf.close(origin);
-                }
-                if (peer >= 0) {
-                    Bpf.close(peer);
-                }
+            if (adoptMaps(found)) {
+                return;
             }
             int origin = Bpf.mapCreate(Bpf.MAP_LRU_HASH, 8, ConnectPrograms.ORIGIN_BYTES, ORIGIN_ENTRIES, ORIGIN_MAP);
             int peer;
@@ -424,6 +423,38 @@ public final class ConnectCapture implements AutoCloseable {
         } catch (IOException e) {
             throw new RulesException("cannot make the capture's maps (cgroup " + cgroup + "): " + e.getMessage(), e);
         }
+    }
+
+    /** Takes the maps of the first of {@code found}'s {@code sock_ops} programs that has both; whether one had. */
+    private boolean adoptMaps(Map<Hook, List<Integer>> found) throws IOException {
+        for (int prog : found.get(Hook.SOCK_OPS)) {
+            int origin = -1;
+            int peer = -1;
+            for (int id : Bpf.progInfo(prog).mapIds()) {
+                int map = Bpf.mapById(id);
+                Bpf.MapInfo info = Bpf.mapInfo(map);
+                if (info.name().equals(ORIGIN_MAP) && info.valueSize() == ConnectPrograms.ORIGIN_BYTES
+                        && origin < 0) {
+                    origin = map;
+                } else if (info.name().equals(PEER_MAP)
+                        && info.keySize() == ConnectPrograms.PEER_KEY_BYTES && peer < 0) {
+                    peer = map;
+                } else {
+                    Bpf.close(map);
+                }
+            }
+            if (origin >= 0 && peer >= 0) {
+                setMaps(origin, peer);
+                return true;
+            }
+            if (origin >= 0) {
+                Bpf.close(origin);
+            }
+            if (peer >= 0) {
+                Bpf.close(peer);
+            }
+        }
+        return false;
     }
 
     private void setMaps(int origin, int peer) throws IOException {

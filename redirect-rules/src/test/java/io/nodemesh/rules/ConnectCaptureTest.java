@@ -140,9 +140,13 @@ class ConnectCaptureTest {
         }
         // The first "proxy" is gone; its programs and maps stay, and connections are still sent to :15001.
         try (ConnectCapture second = ConnectCapture.open()) {
-            assertThat(second.install(plan, pod.path())).isEqualTo(RuleEngine.Installed.KEPT);
+            // Before it installs anything, as a proxy taking over does before its listeners accept.
+            second.adopt(pod.path());
             assertThat(second.peerMapId()).isEqualTo(peerMap);
             proxy(second);
+            assertThat(fromPod("10.79.0.3", 9090)).isEqualTo("captured /10.79.0.3:9090");
+            assertThat(second.install(plan, pod.path())).isEqualTo(RuleEngine.Installed.KEPT);
+            assertThat(second.peerMapId()).isEqualTo(peerMap);
             assertThat(fromPod("10.79.0.3", 8080)).isEqualTo("captured /10.79.0.3:8080");
 
             RedirectPlan other = RedirectPlan.builder().podLabel("test/a").capture(CaptureMode.EBPF).exemptPort(8080)

@@ -161,6 +161,23 @@ public final class PodCapture implements ConnectionListener {
     }
 
     /**
+     * Under {@code capture: ebpf}, the maps of the programs already on the pod's cgroup (a takeover, a restart), taken
+     * before the listeners accept: connections come to them at once, and their destinations are in those maps. A
+     * failure here is said again, with its reason, when the rules are installed.
+     */
+    private void adoptConnectMaps() {
+        if (spec.cgroup() == null) {
+            return;
+        }
+        try {
+            shared.connect().adopt(spec.cgroup());
+        } catch (RuntimeException e) {
+            log.debug("pod {}: the eBPF capture's maps could not be taken over before listening: {}", spec.key(),
+                    e.getMessage());
+        }
+    }
+
+    /**
      * Whether a listener of {@code direction} is transparent under {@code capture}: both under tproxy, the inbound
      * one under ebpf (its outbound connections come to loopback, its inbound ones by tproxy).
      */
@@ -211,6 +228,7 @@ public final class PodCapture implements ConnectionListener {
             }
             if (settings.capture() == CaptureMode.EBPF) {
                 netnsCookie = namespace.cookie();
+                adoptConnectMaps();
             }
             stage = CaptureFailure.LISTEN_FAILED;
             networkTemplate = upstreamTemplate(namespace, () -> currentSettings().keepalive());
