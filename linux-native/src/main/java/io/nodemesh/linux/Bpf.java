@@ -40,8 +40,6 @@ public final class Bpf {
     public static final int F_ALLOW_MULTI = 1 << 1;
     /** {@code BPF_F_REPLACE}: replace the program given as {@code replace_bpf_fd}, in its place, atomically. */
     public static final int F_REPLACE = 1 << 2;
-    /** ENOENT: no such entry. */
-    public static final int ENOENT = 2;
 
     private static final int SYS_BPF = 321; // x86_64
     private static final int MAP_CREATE = 0;
@@ -122,25 +120,25 @@ public final class Bpf {
 
     /** Attaches {@code prog} to {@code cgroup} at {@code attachType}; {@code replace} (or -1) the one it replaces. */
     public static void progAttach(int cgroup, int prog, int attachType, int flags, int replace) throws IOException {
+        attachment(PROG_ATTACH, "BPF_PROG_ATTACH", cgroup, prog, attachType, flags, replace < 0 ? 0 : replace);
+    }
+
+    /** Detaches {@code prog} from {@code cgroup} at {@code attachType}. */
+    public static void progDetach(int cgroup, int prog, int attachType) throws IOException {
+        attachment(PROG_DETACH, "BPF_PROG_DETACH", cgroup, prog, attachType, 0, 0);
+    }
+
+    /** {@code PROG_ATTACH} or {@code PROG_DETACH}: the same fields, the flags and replaced program attach's only. */
+    private static void attachment(int cmd, String name, int cgroup, int prog, int attachType, int flags, int replace)
+            throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
             attr.set(ValueLayout.JAVA_INT, 0, cgroup);
             attr.set(ValueLayout.JAVA_INT, 4, prog);
             attr.set(ValueLayout.JAVA_INT, 8, attachType);
             attr.set(ValueLayout.JAVA_INT, 12, flags);
-            attr.set(ValueLayout.JAVA_INT, 16, replace < 0 ? 0 : replace);
-            call(PROG_ATTACH, attr, arena, "bpf(BPF_PROG_ATTACH type " + attachType + ")");
-        }
-    }
-
-    /** Detaches {@code prog} from {@code cgroup} at {@code attachType}. */
-    public static void progDetach(int cgroup, int prog, int attachType) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
-            attr.set(ValueLayout.JAVA_INT, 0, cgroup);
-            attr.set(ValueLayout.JAVA_INT, 4, prog);
-            attr.set(ValueLayout.JAVA_INT, 8, attachType);
-            call(PROG_DETACH, attr, arena, "bpf(BPF_PROG_DETACH type " + attachType + ")");
+            attr.set(ValueLayout.JAVA_INT, 16, replace);
+            call(cmd, attr, arena, "bpf(" + name + " type " + attachType + ")");
         }
     }
 
@@ -191,11 +189,7 @@ public final class Bpf {
             MemorySegment info = arena.allocate(256, 8); // struct bpf_prog_info, the fields up to name
             info.set(ValueLayout.JAVA_INT, 52, room); // nr_map_ids
             info.set(ValueLayout.JAVA_LONG, 56, maps.address());
-            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
-            attr.set(ValueLayout.JAVA_INT, 0, prog);
-            attr.set(ValueLayout.JAVA_INT, 4, (int) info.byteSize());
-            attr.set(ValueLayout.JAVA_LONG, 8, info.address());
-            call(OBJ_GET_INFO_BY_FD, attr, arena, "bpf(BPF_OBJ_GET_INFO_BY_FD)");
+            info(prog, info, arena);
             int count = Math.min(room, info.get(ValueLayout.JAVA_INT, 52));
             String name = info.asSlice(64, NAME_BYTES).getString(0, StandardCharsets.US_ASCII);
             return new ProgInfo(info.get(ValueLayout.JAVA_INT, 4), name, info.get(ValueLayout.JAVA_LONG, 8),
@@ -211,19 +205,24 @@ public final class Bpf {
     public static MapInfo mapInfo(int map) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment info = arena.allocate(96, 8); // struct bpf_map_info, the fields up to name
-            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
-            attr.set(ValueLayout.JAVA_INT, 0, map);
-            attr.set(ValueLayout.JAVA_INT, 4, (int) info.byteSize());
-            attr.set(ValueLayout.JAVA_LONG, 8, info.address());
-            call(OBJ_GET_INFO_BY_FD, attr, arena, "bpf(BPF_OBJ_GET_INFO_BY_FD)");
+            info(map, info, arena);
             return new MapInfo(info.get(ValueLayout.JAVA_INT, 4),
                     info.asSlice(24, NAME_BYTES).getString(0, StandardCharsets.US_ASCII),
                     info.get(ValueLayout.JAVA_INT, 8), info.get(ValueLayout.JAVA_INT, 12));
         }
     }
 
+    /** {@code OBJ_GET_INFO_BY_FD}: what the kernel says of the object {@code fd} into {@code info}. */
+    private static void info(int fd, MemorySegment info, Arena arena) throws IOException {
+        MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+        attr.set(ValueLayout.JAVA_INT, 0, fd);
+        attr.set(ValueLayout.JAVA_INT, 4, (int) info.byteSize());
+        attr.set(ValueLayout.JAVA_LONG, 8, info.address());
+        call(OBJ_GET_INFO_BY_FD, attr, arena, "bpf(BPF_OBJ_GET_INFO_BY_FD)");
+    }
+
     /**
-     * Reads the entry of {@code key} into {@code value} and deletes it, in one call: 0, or the errno ({@link #ENOENT}:
+     * Reads the entry of {@code key} into {@code value} and deletes it, in one call: 0, or the errno ({@link NativeException#ENOENT}:
      * no such entry). {@code attr} is the caller's scratch of at least 32 bytes, {@code state} a
      * {@link #callState}: nothing is allocated (this runs once per accepted connection).
      */

@@ -51,10 +51,18 @@ public final class Cgroup {
 
     /** Runs {@code argv} to completion in this cgroup and in {@code ns} (60 s limit). */
     public ExecResult exec(Netns ns, String... argv) {
+        return Commands.run(command(path, ns, argv));
+    }
+
+    /**
+     * The command line that runs {@code argv} in the cgroup directory {@code dir} (this one, or one made below it, as a
+     * container's is below its pod's) and in {@code ns}: a shell joins the cgroup, then becomes the command.
+     */
+    public static List<String> command(Path dir, Netns ns, String... argv) {
         List<String> all = new ArrayList<>(List.of("sh", "-c", "echo $$ > \"$0\"/cgroup.procs && exec \"$@\"",
-                path.toString(), "nsenter", "--net=" + ns.path()));
+                dir.toString(), "nsenter", "--net=" + ns.path()));
         all.addAll(List.of(argv));
-        return Commands.run(all);
+        return all;
     }
 
     /** Kills what still runs in it and below and removes it with the cgroups made under it; nothing if it is gone. */

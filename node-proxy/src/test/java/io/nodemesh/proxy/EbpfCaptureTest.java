@@ -145,8 +145,7 @@ class EbpfCaptureTest {
                 + "n=$((n + 1)); r=$( (exec 3<>/dev/tcp/" + b.ipv4().getHostAddress() + "/7000 && printf 'x\\n' >&3 "
                 + "&& head -c 2 <&3) 2>/dev/null); if [ \"$r\" = x ]; then ok=$((ok + 1)); else bad=$((bad + 1)); "
                 + "fi; done; echo \"$ok $bad\"";
-        Process app = new ProcessBuilder("sh", "-c", "echo $$ > \"$0\"/cgroup.procs && exec \"$@\"",
-                pod.path().toString(), "nsenter", "--net=" + a.path(), "bash", "-c", loop).start();
+        Process app = new ProcessBuilder(Cgroup.command(pod.path(), a, "bash", "-c", loop)).start();
         await("the old proxy relays the app's connections", () -> old.proxy.nodeStats()
                 .direction(Direction.OUTBOUND).snapshot().opened() > 10);
 

@@ -1,6 +1,7 @@
 package io.nodemesh.rules;
 
 import io.nodemesh.linux.Bpf;
+import io.nodemesh.linux.NativeException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -9,6 +10,7 @@ import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -70,7 +72,8 @@ public final class ConnectCapture implements AutoCloseable {
     private volatile int peerMap = -1;
     private int originMapId;
     private int peerMapId;
-    private final Map<String, Loaded> loaded = new HashMap<>();
+    /** Programs loaded so far, by hook and instructions (a {@link ByteBuffer} compares its contents). */
+    private final Map<Map.Entry<Hook, ByteBuffer>, Loaded> loaded = new HashMap<>();
     private boolean closed;
 
     /** A capture with no maps yet: they are adopted or made at the first {@link #install}. */
@@ -213,7 +216,7 @@ public final class ConnectCapture implements AutoCloseable {
         }
         key.set(PORT, 24, (short) peer.getPort());
         int errno = Bpf.lookupAndDelete(map, key, s.value, s.attr, s.state);
-        if (errno == Bpf.ENOENT) {
+        if (errno == NativeException.ENOENT) {
             return null;
         }
         if (errno != 0) {
@@ -314,7 +317,7 @@ public final class ConnectCapture implements AutoCloseable {
         if (code == null) {
             return null;
         }
-        String key = hook + ":" + Arrays.toString(code);
+        Map.Entry<Hook, ByteBuffer> key = Map.entry(hook, ByteBuffer.wrap(code));
         Loaded l = loaded.get(key);
         if (l == null) {
             try {

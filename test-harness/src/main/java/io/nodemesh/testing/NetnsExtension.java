@@ -75,14 +75,9 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
      * environment sets {@code NODEMESH_REQUIRE_NETNS=1} (CI does): then it fails.
      */
     public static void requireCgroupV2() {
-        if (io.nodemesh.topology.Cgroup.root() != null) {
-            return;
+        if (io.nodemesh.topology.Cgroup.root() == null) {
+            missing("the eBPF capture tests", "a cgroup v2 hierarchy", "no cgroup v2 hierarchy is mounted");
         }
-        if ("1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
-            throw new AssertionError("the eBPF capture tests must run here (NODEMESH_REQUIRE_NETNS=1) but no cgroup v2 "
-                    + "hierarchy is mounted");
-        }
-        Assumptions.abort("skipped: no cgroup v2 hierarchy is mounted");
     }
 
     /** Creates a cgroup (v2) named {@code PREFIX<n>-<label>}, removed with the namespaces. */
@@ -119,13 +114,17 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
 
     private static void requireCapabilities() {
         String missing = missingCapability();
-        if (missing == null) {
-            return;
+        if (missing != null) {
+            missing("network-namespace tests", "root on Linux with ip and nsenter", missing);
         }
+    }
+
+    /** {@code tests} lack what they {@code needs}, {@code why}: failed under NODEMESH_REQUIRE_NETNS=1, else skipped. */
+    private static void missing(String tests, String needs, String why) {
         if ("1".equals(System.getenv("NODEMESH_REQUIRE_NETNS"))) {
-            throw new AssertionError("network-namespace tests must run here (NODEMESH_REQUIRE_NETNS=1) but " + missing);
+            throw new AssertionError(tests + " must run here (NODEMESH_REQUIRE_NETNS=1) but " + why);
         }
-        Assumptions.abort("skipped: needs root on Linux with ip and nsenter, but " + missing);
+        Assumptions.abort("skipped: needs " + needs + ", but " + why);
     }
 
     private static String missingCapability() {

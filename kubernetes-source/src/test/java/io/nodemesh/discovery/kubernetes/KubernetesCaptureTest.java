@@ -222,10 +222,8 @@ class KubernetesCaptureTest {
                 });
                 // The pod's app: a process in the pod's cgroup (its container's, below it) and namespace.
                 Path container = Files.createDirectories(podCgroup.resolve("cri-containerd-app.scope"));
-                ExecResult r = Commands.run("sh", "-c",
-                        "echo $$ > \"$0\"/cgroup.procs && exec \"$@\"", container.toString(), "nsenter",
-                        "--net=" + client.path(), "timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/" + SUBNET
-                                + "3/8080 && printf 'hello\\n' >&3 && head -c 6 <&3");
+                ExecResult r = Commands.run(Cgroup.command(container, client, "timeout", "5", "bash", "-c",
+                        "exec 3<>/dev/tcp/" + SUBNET + "3/8080 && printf 'hello\\n' >&3 && head -c 6 <&3"));
                 assertThat(r.exitCode()).as(r.describe()).isZero();
                 assertThat(r.stdout().strip()).isEqualTo("hello");
                 await("through the proxy", () -> opened(proxy, "shop/client", Direction.OUTBOUND) == 1);

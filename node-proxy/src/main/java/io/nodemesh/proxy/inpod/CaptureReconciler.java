@@ -187,8 +187,9 @@ public final class CaptureReconciler {
         if (pod.rulesInherited() && settings.capture() != CaptureMode.EBPF) {
             return true; // the proxy before this one installed them; they point at ports, and the ports are ours now
         }
-        // An eBPF capture's are looked at even then (kept, unless they differ): this proxy reads the original
-        // destinations from their maps, which it adopts there.
+        // An eBPF capture's are looked at even then (kept when they are the plan's): its maps were taken over before
+        // the listeners opened (PodCapture.open), and the programs that fill them must be there and the plan's, or
+        // the pod fails saying why.
         try {
             rules.apply(settings.rules()).install(spec, settings);
             return true;
