@@ -71,8 +71,9 @@ public final class ProxyCommand implements Callable<Integer> {
 
     @Option(names = "--capture", paramLabel = "redirect|tproxy|ebpf",
             description = "How captured TCP reaches the proxy (overrides proxy.capture; default redirect; tproxy "
-                    + "needs the epoll transport and rules nft or none; ebpf the epoll transport, rules nft and each "
-                    + "pod's cgroup: a pod entry's cgroup, or with --kubernetes found under --cgroup-root).")
+                    + "needs the epoll transport and rules nft or none; ebpf the epoll transport, rules nft, a bpf "
+                    + "filesystem at --bpffs and each pod's cgroup: a pod entry's cgroup, or with --kubernetes found "
+                    + "under --cgroup-root).")
     private String capture;
 
     @Option(names = "--admin", paramLabel = "HOST:PORT",
@@ -150,6 +151,11 @@ public final class ProxyCommand implements Callable<Integer> {
                     + "container's own shows only itself; default: ${DEFAULT-VALUE}).")
     private Path cgroupRoot = Path.of("/sys/fs/cgroup");
 
+    @Option(names = "--bpffs", paramLabel = "DIR",
+            description = "With capture ebpf: a bpf filesystem, where each pod's inbound program is pinned so that it "
+                    + "outlives the proxy (in a DaemonSet the host's /sys/fs/bpf; default: ${DEFAULT-VALUE}).")
+    private Path bpffs = Path.of("/sys/fs/bpf");
+
     private final ConnectionSink sink;
     private final Function<String, String> environment;
     private final CountDownLatch stop = new CountDownLatch(1);
@@ -188,7 +194,7 @@ public final class ProxyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        NodeProxy.Builder builder = NodeProxy.builder().removeRulesOnStop(removeRulesOnExit);
+        NodeProxy.Builder builder = NodeProxy.builder().removeRulesOnStop(removeRulesOnExit).bpffs(bpffs);
         if (kubernetes) {
             builder.source(kubernetesSource());
         } else if (config != null) {

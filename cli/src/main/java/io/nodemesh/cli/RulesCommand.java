@@ -139,6 +139,11 @@ public final class RulesCommand implements Runnable {
                         + "(apply, check, remove).")
         Path cgroup;
 
+        @Option(names = "--bpffs", paramLabel = "DIR", defaultValue = "/sys/fs/bpf",
+                description = "A bpf filesystem, where --capture ebpf pins the pod's inbound program (apply, check, "
+                        + "remove; default: ${DEFAULT-VALUE}).")
+        Path bpffs;
+
         Path path() {
             return netns.contains("/") ? Path.of(netns) : Path.of("/var/run/netns", netns);
         }
@@ -198,6 +203,10 @@ public final class RulesCommand implements Runnable {
         @Override
         int act(PrintWriter out) {
             RedirectPlan p = plan.plan(spec);
+            if (p.capture() == CaptureMode.EBPF) {
+                throw new ParameterException(spec.commandLine(), "--capture ebpf has no rules to render: its capture "
+                        + "is eBPF programs on the pod's cgroup and network namespace (rules apply attaches them)");
+            }
             String text = switch (format) {
                 case nft -> NftRenderer.render(p);
                 case iptables -> iptables(p, IpFamily.IPV4, "--no-ipv4");
@@ -237,15 +246,20 @@ public final class RulesCommand implements Runnable {
             target.requireCgroup(spec, p);
             target.engine().apply(p, target.path());
             if (p.capture() == CaptureMode.EBPF) {
-                try (ConnectCapture programs = ConnectCapture.open()) {
-                    programs.install(p, target.cgroup);
-                } catch (RulesException e) {
-                    target.engine().remove(target.path()); // all or nothing, as for the rules alone
-                    throw e;
+                try (ConnectCapture programs = ConnectCapture.open(target.bpffs)) {
+                    try {
+                        programs.install(p, target.cgroup);
+                        programs.inbound().install(p, target.path());
+                    } catch (RulesException e) {
+                        programs.remove(target.cgroup); // all or nothing, as for the rules alone
+                        programs.inbound().remove(target.path());
+                        throw e;
+                    }
                 }
             }
             out.printf("applied nodemesh rules (%s) in %s: outbound TCP -> :%d, inbound TCP -> :%d%n",
-                    target.backend, target.path(), p.outboundPort(), p.inboundPort());
+                    p.capture() == CaptureMode.EBPF ? "eBPF programs" : target.backend, target.path(),
+                    p.outboundPort(), p.inboundPort());
             out.flush();
             return 0;
         }
@@ -266,8 +280,9 @@ public final class RulesCommand implements Runnable {
             target.requireCgroup(spec, p);
             CheckResult result = target.engine().check(p, target.path());
             if (target.cgroup != null) {
-                try (ConnectCapture programs = ConnectCapture.open()) {
-                    result = result.and(programs.check(p, target.cgroup));
+                try (ConnectCapture programs = ConnectCapture.open(target.bpffs)) {
+                    result = result.and(programs.check(p, target.cgroup))
+                            .and(programs.inbound().check(p, target.path()));
                 }
             }
             out.println(result);
@@ -286,10 +301,11 @@ public final class RulesCommand implements Runnable {
         @Override
         int act(PrintWriter out) {
             boolean removed = target.engine().remove(target.path());
-            if (target.cgroup != null) {
-                try (ConnectCapture programs = ConnectCapture.open()) {
+            try (ConnectCapture programs = ConnectCapture.open(target.bpffs)) {
+                if (target.cgroup != null) {
                     removed |= programs.remove(target.cgroup);
                 }
+                removed |= programs.inbound().remove(target.path());
             }
             out.println(removed
                     ? "removed nodemesh rules (" + target.backend + ") from " + target.path()

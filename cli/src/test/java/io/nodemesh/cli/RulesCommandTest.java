@@ -77,7 +77,8 @@ class RulesCommandTest {
         "--capture=tproxy --tproxy-mark=0x539|tproxyMark: 0x539",
         "--capture=tproxy --tproxy-mark=x|tproxyMark: 'x'",
         "--capture=tproxy --route-table=255|routeTable: 255",
-        "--capture=ebpf --format=iptables|--format iptables has no --capture ebpf rules",
+        "--capture=ebpf --format=iptables|--capture ebpf has no rules to render",
+        "--capture=ebpf|--capture ebpf has no rules to render",
     })
     void badInputIsExitTwoWithTheFieldOnStderr(String spec) {
         String[] parts = spec.split("\\|");
@@ -178,19 +179,33 @@ class RulesCommandTest {
             assertThat(cgroupWithoutEbpf.exit()).isEqualTo(2);
             assertThat(cgroupWithoutEbpf.err()).contains("--cgroup is for --capture ebpf only");
 
-            Run apply = run("apply", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c");
+            String bpffs = NetnsExtension.bpffs().toString();
+            Run notBpffs = run("apply", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--bpffs", "/tmp");
+            assertThat(notBpffs.exit()).isEqualTo(2);
+            assertThat(notBpffs.err()).contains("/tmp is not one", "mount -t bpf bpf /tmp");
+            assertThat(run("check", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--bpffs", bpffs)
+                    .out()).as("nothing left by the refused apply").contains("no nodemesh rules are present");
+
+            Run apply = run("apply", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c",
+                    "--bpffs", bpffs);
             assertThat(apply.exit()).as(apply.err()).isZero();
-            Run inSync = run("check", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c");
+            assertThat(apply.out()).contains("applied nodemesh rules (eBPF programs)");
+            assertThat(ns.execOk("nft", "list", "ruleset").stdout()).as("nothing in netfilter").doesNotContain("table");
+            Run inSync = run("check", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c",
+                    "--bpffs", bpffs);
             assertThat(inSync.exit()).as(inSync.out()).isZero();
             Run other = run("check", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c",
-                    "--exempt-port", "22");
+                    "--exempt-port", "22", "--exempt-inbound-port", "8080", "--bpffs", bpffs);
             assertThat(other.exit()).isEqualTo(1);
             assertThat(other.out()).contains("missing:    cgroup " + cg + ": nodemesh_conn4 (the plan's)",
-                    "unexpected: cgroup " + cg + ": nodemesh_conn4 (another plan's)");
-            Run remove = run("remove", "--netns", path, "--cgroup", cg);
+                    "unexpected: cgroup " + cg + ": nodemesh_conn4 (another plan's)",
+                    "missing:    netns " + path + ": nodemesh_inbnd (the plan's)",
+                    "unexpected: netns " + path + ": nodemesh_inbnd (another plan's)");
+            Run remove = run("remove", "--netns", path, "--cgroup", cg, "--bpffs", bpffs);
             assertThat(remove.exit()).isZero();
             assertThat(remove.out()).contains("removed");
-            Run gone = run("check", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c");
+            Run gone = run("check", "--netns", path, "--capture", "ebpf", "--cgroup", cg, "--pod", "demo/c",
+                    "--bpffs", bpffs);
             assertThat(gone.exit()).isEqualTo(1);
             assertThat(gone.out()).contains("no nodemesh rules are present");
         }

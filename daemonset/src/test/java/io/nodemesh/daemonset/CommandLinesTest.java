@@ -53,8 +53,8 @@ class CommandLinesTest {
 
         boolean hosted = args.hasMatchedOption("--agent-in-process");
         for (String option : hosted ? List.of("--config", "--admin-socket", "--cni-socket", "--cni-enrolment-file",
-                "--host-proc", "--cgroup-root") : List.of("--config", "--admin-socket", "--cni-socket",
-                "--cni-enrolment-file", "--telemetry-socket", "--host-proc", "--cgroup-root")) {
+                "--host-proc", "--cgroup-root", "--bpffs") : List.of("--config", "--admin-socket", "--cni-socket",
+                "--cni-enrolment-file", "--telemetry-socket", "--host-proc", "--cgroup-root", "--bpffs")) {
             Path path = args.matchedOptionValue(option, (Path) null);
             assertThat(path).as(option).isNotNull();
             mountOf(proxy, path);
@@ -65,6 +65,7 @@ class CommandLinesTest {
                 .isEqualTo("host-proc");
         assertThat(mountOf(proxy, args.matchedOptionValue("--cgroup-root", (Path) null)).getName())
                 .isEqualTo("host-cgroup");
+        assertThat(mountOf(proxy, args.matchedOptionValue("--bpffs", (Path) null)).getName()).isEqualTo("host-bpffs");
         // The CNI plugin on the host reaches the control socket and the enrolment file: they are on the host.
         assertThat(hostPath(m, proxy, args.matchedOptionValue("--cni-socket", (Path) null))).isNotNull();
         assertThat(hostPath(m, proxy, args.matchedOptionValue("--cni-enrolment-file", (Path) null))).isNotNull();

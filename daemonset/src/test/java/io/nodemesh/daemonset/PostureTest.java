@@ -88,7 +88,7 @@ class PostureTest {
                 .collect(Collectors.toMap(Volume::getName, v -> v.getHostPath().getPath(), (a, b) -> a, TreeMap::new));
         assertThat(hostPaths).containsExactlyInAnyOrderEntriesOf(Map.of("cni-bin", "/opt/cni/bin",
                 "cni-conf", "/etc/cni/net.d", "run", "/var/run/nodemesh", "netns", "/var/run/netns",
-                "host-proc", "/proc", "host-cgroup", "/sys/fs/cgroup"));
+                "host-proc", "/proc", "host-cgroup", "/sys/fs/cgroup", "host-bpffs", "/sys/fs/bpf"));
         if (m.has("telemetry-agent")) {
             assertThat(mounts(m.container("telemetry-agent"))).doesNotContainAnyElementsOf(hostPaths.keySet());
         }
@@ -98,6 +98,9 @@ class PostureTest {
         assertThat(netns.getReadOnly()).isTrue();
         assertThat(mount(m.container("node-proxy"), "host-proc").getReadOnly()).isTrue();
         assertThat(mount(m.container("node-proxy"), "host-cgroup").getReadOnly()).isTrue();
+        VolumeMount bpffs = mount(m.container("node-proxy"), "host-bpffs");
+        assertThat(bpffs.getReadOnly()).as("pins are written there").isNotEqualTo(true);
+        assertThat(bpffs.getMountPropagation()).isEqualTo("HostToContainer");
         assertThat(mount(m.container("node-proxy"), "mesh").getReadOnly()).isTrue();
         assertThat(mount(m.container("node-proxy"), "mesh-ca").getReadOnly()).isTrue();
         assertThat(m.volume("mesh-ca").getSecret().getOptional()).as("the pod waits for the mesh CA").isNotEqualTo(true);

@@ -36,6 +36,12 @@ public final class Bpf {
     public static final int ATTACH_INET4_GETPEERNAME = 29;
     /** {@code BPF_CGROUP_INET6_GETPEERNAME}. */
     public static final int ATTACH_INET6_GETPEERNAME = 30;
+    /** {@code BPF_MAP_TYPE_SOCKMAP}: sockets by index (a descriptor in, the socket's cookie out). */
+    public static final int MAP_SOCKMAP = 15;
+    /** {@code BPF_PROG_TYPE_SK_LOOKUP}: called when the kernel looks for the socket a packet is for. */
+    public static final int PROG_SK_LOOKUP = 30;
+    /** {@code BPF_SK_LOOKUP}: a network namespace's socket lookup. */
+    public static final int ATTACH_SK_LOOKUP = 36;
     /** {@code BPF_F_ALLOW_MULTI}: other programs may be attached beside this one, here and below. */
     public static final int F_ALLOW_MULTI = 1 << 1;
     /** {@code BPF_F_REPLACE}: replace the program given as {@code replace_bpf_fd}, in its place, atomically. */
@@ -43,7 +49,10 @@ public final class Bpf {
 
     private static final int SYS_BPF = 321; // x86_64
     private static final int MAP_CREATE = 0;
+    private static final int MAP_UPDATE_ELEM = 2;
     private static final int PROG_LOAD = 5;
+    private static final int OBJ_PIN = 6;
+    private static final int OBJ_GET = 7;
     private static final int PROG_ATTACH = 8;
     private static final int PROG_DETACH = 9;
     private static final int PROG_GET_FD_BY_ID = 13;
@@ -51,6 +60,9 @@ public final class Bpf {
     private static final int OBJ_GET_INFO_BY_FD = 15;
     private static final int PROG_QUERY = 16;
     private static final int MAP_LOOKUP_AND_DELETE_ELEM = 21;
+    private static final int LINK_CREATE = 28;
+    private static final int LINK_UPDATE = 29;
+    private static final int LINK_DETACH = 34;
     private static final int ATTR_BYTES = 160;
     private static final int NAME_BYTES = 16;
     private static final int LOG_BYTES = 1 << 16;
@@ -139,6 +151,91 @@ public final class Bpf {
             attr.set(ValueLayout.JAVA_INT, 12, flags);
             attr.set(ValueLayout.JAVA_INT, 16, replace);
             call(cmd, attr, arena, "bpf(" + name + " type " + attachType + ")");
+        }
+    }
+
+    /**
+     * A link attaching {@code prog} at {@code attachType} to {@code target} (for {@link #ATTACH_SK_LOOKUP}, a network
+     * namespace's descriptor): its descriptor. The program stays attached while the link is held, by a descriptor or
+     * a pin ({@link #objPin}).
+     */
+    public static int linkCreate(int prog, int target, int attachType) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, prog);
+            attr.set(ValueLayout.JAVA_INT, 4, target);
+            attr.set(ValueLayout.JAVA_INT, 8, attachType);
+            return (int) call(LINK_CREATE, attr, arena, "bpf(BPF_LINK_CREATE type " + attachType + ")");
+        }
+    }
+
+    /** Puts {@code prog} in the place of the program {@code link} runs, atomically. */
+    public static void linkUpdate(int link, int prog) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, link);
+            attr.set(ValueLayout.JAVA_INT, 4, prog);
+            call(LINK_UPDATE, attr, arena, "bpf(BPF_LINK_UPDATE)");
+        }
+    }
+
+    /** Detaches {@code link}'s program now, whoever else holds the link (a pin, another descriptor). */
+    public static void linkDetach(int link) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, link);
+            call(LINK_DETACH, attr, arena, "bpf(BPF_LINK_DETACH)");
+        }
+    }
+
+    /** Pins the object {@code fd} at {@code path}, a new name in a bpf filesystem: it lives while the name does. */
+    public static void objPin(int fd, String path) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_LONG, 0, arena.allocateFrom(path).address());
+            attr.set(ValueLayout.JAVA_INT, 8, fd);
+            call(OBJ_PIN, attr, arena, "bpf(BPF_OBJ_PIN " + path + ")");
+        }
+    }
+
+    /** A descriptor of the object pinned at {@code path}. */
+    public static int objGet(String path) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_LONG, 0, arena.allocateFrom(path).address());
+            return (int) call(OBJ_GET, attr, arena, "bpf(BPF_OBJ_GET " + path + ")");
+        }
+    }
+
+    /** Sets {@code map}'s entry of the 4-byte {@code key} to the 8-byte {@code value} (a socket map: a descriptor). */
+    public static void mapUpdate(int map, int key, long value) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment k = arena.allocate(ValueLayout.JAVA_INT);
+            k.set(ValueLayout.JAVA_INT, 0, key);
+            MemorySegment v = arena.allocate(ValueLayout.JAVA_LONG);
+            v.set(ValueLayout.JAVA_LONG, 0, value);
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, map);
+            attr.set(ValueLayout.JAVA_LONG, 8, k.address());
+            attr.set(ValueLayout.JAVA_LONG, 16, v.address());
+            call(MAP_UPDATE_ELEM, attr, arena, "bpf(BPF_MAP_UPDATE_ELEM)");
+        }
+    }
+
+    /**
+     * What a network namespace's link is: its program's id and the inode of the namespace it is attached to (0 once
+     * that namespace is gone, or the link detached).
+     */
+    public record NetnsLinkInfo(int progId, long netnsInode) {
+    }
+
+    /** The {@link NetnsLinkInfo} of the link {@code link}. */
+    public static NetnsLinkInfo netnsLinkInfo(int link) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment info = arena.allocate(64, 8); // struct bpf_link_info: type, id, prog_id, the union at 16
+            info(link, info, arena);
+            return new NetnsLinkInfo(info.get(ValueLayout.JAVA_INT, 8),
+                    Integer.toUnsignedLong(info.get(ValueLayout.JAVA_INT, 16)));
         }
     }
 

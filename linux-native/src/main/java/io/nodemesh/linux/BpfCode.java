@@ -120,6 +120,12 @@ public final class BpfCode {
         return this;
     }
 
+    /** {@code if (wdst cond wsrc) goto label} (32-bit compare of two registers). */
+    public BpfCode jump32Reg(Cond cond, int dst, int src, String label) {
+        insns.add(new Insn(JMP32 | cond.code | X, dst, src, 0, 0, label));
+        return this;
+    }
+
     /** {@code if (dst cond imm) goto label} (64-bit compare, the immediate sign-extended). */
     public BpfCode jump64(Cond cond, int dst, int imm, String label) {
         insns.add(new Insn(JMP | cond.code | K, dst, 0, 0, imm, label));

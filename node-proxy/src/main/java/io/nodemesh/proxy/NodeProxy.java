@@ -103,9 +103,10 @@ public final class NodeProxy implements AutoCloseable {
     private final Function<RulesBackend, PodRules> rules;
     /**
      * {@code capture: ebpf}'s programs and maps, the pods' rules and listeners sharing it. Its descriptors live as long
-     * as the process: the programs stay attached without them, and a proxy that starts again adopts the maps.
+     * as the process: the programs stay attached without them (the inbound ones pinned in the bpf filesystem), and a
+     * proxy that starts again adopts the maps.
      */
-    private final ConnectCapture connectCapture = ConnectCapture.open();
+    private final ConnectCapture connectCapture;
     private final boolean removeRulesOnStop;
     private final Path cniSocket;
     private final Path enrolmentPath;
@@ -156,6 +157,7 @@ public final class NodeProxy implements AutoCloseable {
         this.telemetry = b.telemetry;
         this.telemetryTransport = b.telemetryTransport;
         this.routesOverride = b.routes;
+        this.connectCapture = ConnectCapture.open(b.bpffs);
         this.rules = b.rules != null ? b.rules : backend -> RedirectRules.forBackend(backend, connectCapture);
         this.removeRulesOnStop = b.removeRulesOnStop;
         this.cniSocket = b.cniSocket;
@@ -831,8 +833,18 @@ public final class NodeProxy implements AutoCloseable {
         private Path cniSocket;
         private Path enrolmentFile;
         private Path handoverSocket;
+        private Path bpffs = Path.of("/sys/fs/bpf");
 
         private Builder() {
+        }
+
+        /**
+         * The bpf filesystem where {@code capture: ebpf} pins its pods' inbound programs, so they outlive the process
+         * (default {@code /sys/fs/bpf}).
+         */
+        public Builder bpffs(Path mount) {
+            this.bpffs = Objects.requireNonNull(mount, "mount");
+            return this;
         }
 
         /** Where the mesh comes from. */

@@ -17,6 +17,7 @@ import io.nodemesh.topology.ExecResult;
 import io.nodemesh.topology.Netns;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -28,8 +29,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code capture: ebpf}: a pod's outbound TCP is sent to the proxy at {@code connect()} by the eBPF programs the proxy
- * attached to the pod's cgroup, which record the original destination in a map the proxy reads; its inbound TCP comes
- * by nft's {@code tproxy}. The pod's "apps" are processes in its cgroup and namespace (bash's {@code /dev/tcp}), as a
+ * attached to the pod's cgroup, which record the original destination in a map the proxy reads; its inbound TCP is
+ * handed to the proxy's inbound listener by an {@code sk_lookup} program on the pod's namespace, pinned in a bpf
+ * filesystem of the test's own. Nothing of it is in netfilter. The pod's "apps" are processes in its cgroup and namespace (bash's {@code /dev/tcp}), as a
  * pod's containers are; the test's own threads in the namespace are not in the cgroup, and so not captured outbound.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -74,8 +76,7 @@ class EbpfCaptureTest {
         assertThat(node.closed).filteredOn(c -> c.destination().equals(new InetSocketAddress(b.ipv6(), 8080)))
                 .hasSize(1).allSatisfy(c -> assertThat(c.source().getAddress()).isEqualTo(a.ipv6()));
         assertThat(TproxyCaptureTest.conntrackCount(a)).as("connections tracked in pod a").isZero();
-        assertThat(a.execOk("nft", "list", "table", "inet", "nodemesh").stdout())
-                .as("inbound only: no output chain").contains("tproxy to :15006").doesNotContain("output");
+        assertThat(a.execOk("nft", "list", "ruleset").stdout()).as("nothing in netfilter").doesNotContain("table");
         assertThat(node.admin("/config_dump")).contains("\"capture\" : \"ebpf\"",
                 "\"cgroup\" : \"" + pod.path() + "\"");
 
@@ -87,7 +88,7 @@ class EbpfCaptureTest {
     }
 
     @Test
-    void inboundConnectionsComeByTproxyAndAConnectionToTheCapturePortIsNotRelayed() throws Exception {
+    void inboundConnectionsComeBySocketLookupAndAConnectionToTheCapturePortIsNotRelayed() throws Exception {
         Netns a = mesh.dualStackPod("a");
         Netns b = mesh.dualStackPod("b");
         Cgroup pod = mesh.cgroup("pod-a");
@@ -102,6 +103,13 @@ class EbpfCaptureTest {
         assertThat(c.direction()).isEqualTo(Direction.INBOUND);
         assertThat(c.destination()).isEqualTo(new InetSocketAddress(a.ipv4(), 8080));
         assertThat(c.source().getAddress()).isEqualTo(b.ipv4());
+        SocketChannel in6 = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv6(), 8080)));
+        assertThat(EchoServer.roundTrip(in6, "inbound6")).isEqualTo("inbound6");
+        in6.close();
+        await("2 closed", () -> node.closed.size() == 2);
+        assertThat(node.closed).filteredOn(x -> x.destination().equals(new InetSocketAddress(a.ipv6(), 8080)))
+                .singleElement().satisfies(x -> assertThat(x.direction()).isEqualTo(Direction.INBOUND));
+        node.closed.clear();
 
         // Loopback is never captured: this reaches the outbound listener addressed to it, with nothing in the map.
         assertThat(TproxyCaptureTest.readFrom(a, new InetSocketAddress("127.0.0.1", 15001))).isEqualTo(-1);
@@ -135,7 +143,7 @@ class EbpfCaptureTest {
         Cgroup pod = mesh.cgroup("pod-a");
         Path run = mesh.dir().resolve("run");
         UnaryOperator<NodeProxy.Builder> handover = x -> x.transport(TransportKind.EPOLL)
-                .handoverSocket(run.resolve("handover.sock")).adminSocket(run.resolve("admin.sock"));
+                .bpffs(NetnsExtension.bpffs()).handoverSocket(run.resolve("handover.sock")).adminSocket(run.resolve("admin.sock"));
         MeshFile config = mesh.config().rules("nft").captureMode("ebpf").capture(a, pod);
         TestNode old = mesh.start(config, handover);
         await("programs attached", () -> attachedTo(pod.path()).size() == 5);
@@ -163,6 +171,46 @@ class EbpfCaptureTest {
         assertThat(echo(pod, a, b.ipv4().getHostAddress(), 7000)).isEqualTo("hello");
         await("the new proxy relays", () -> next.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot()
                 .opened() > 0);
+        mesh.own(EchoServer.start(a, 8080));
+        SocketChannel in = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 8080)));
+        assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
+        await("the new proxy relays inbound", () -> next.proxy.nodeStats().direction(Direction.INBOUND).snapshot()
+                .opened() > 0);
+    }
+
+    @Test
+    void aPodSwitchedBetweenTproxyAndEbpfKeepsNothingOfTheOtherCapture() throws Exception {
+        Netns a = mesh.dualStackPod("a");
+        Netns b = mesh.dualStackPod("b");
+        Cgroup pod = mesh.cgroup("pod-a");
+        mesh.own(EchoServer.start(b, 8080));
+        mesh.own(EchoServer.start(a, 9000));
+        TestNode node = mesh.start(mesh.config().rules("nft").captureMode("tproxy").capture(a, pod),
+                x -> x.transport(TransportKind.EPOLL).bpffs(NetnsExtension.bpffs()));
+        assertThat(a.execOk("nft", "list", "ruleset").stdout()).contains("tproxy to :15006");
+
+        node.rewrite(mesh.config().rules("nft").captureMode("ebpf").capture(a, pod));
+        await("programs attached", () -> attachedTo(pod.path()).size() == 5);
+        await("the tproxy table gone", () -> !a.execOk("nft", "list", "ruleset").stdout().contains("table"));
+        assertThat(a.exec("ip", "rule").stdout()).as("the tproxy capture's policy route").doesNotContain("lookup 133");
+        await("listening", () -> node.proxy.pod("demo/a").map(PodCapture::listening).orElse(false));
+        assertThat(echo(pod, a, b.ipv4().getHostAddress(), 8080)).isEqualTo("hello");
+        SocketChannel in = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 9000)));
+        assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
+        await("relayed inbound", () -> node.proxy.nodeStats().direction(Direction.INBOUND).snapshot().opened() > 0);
+        try (var pins = Files.list(NetnsExtension.bpffs().resolve("nodemesh"))) {
+            assertThat(pins.toList()).as("the inbound program's pin").hasSize(1);
+        }
+
+        node.rewrite(mesh.config().rules("nft").captureMode("tproxy").capture(a, pod));
+        await("the programs detached", () -> attachedTo(pod.path()).isEmpty());
+        await("the tproxy table back", () -> a.execOk("nft", "list", "ruleset").stdout().contains("tproxy"));
+        try (var pins = Files.list(NetnsExtension.bpffs().resolve("nodemesh"))) {
+            assertThat(pins.toList()).as("the inbound program's pin").isEmpty();
+        }
+        await("listening", () -> node.proxy.pod("demo/a").map(PodCapture::listening).orElse(false));
+        SocketChannel again = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 9000)));
+        assertThat(EchoServer.roundTrip(again, "tproxy")).isEqualTo("tproxy");
     }
 
     @Test
@@ -180,7 +228,7 @@ class EbpfCaptureTest {
     /** A proxy on epoll capturing {@code pod} (its processes in {@code cgroup}) with {@code capture: ebpf}. */
     private static TestNode captureByEbpf(Netns pod, Cgroup cgroup) throws Exception {
         TestNode node = mesh.start(mesh.config().rules("nft").captureMode("ebpf").capture(pod, cgroup),
-                x -> x.transport(TransportKind.EPOLL));
+                x -> x.transport(TransportKind.EPOLL).bpffs(NetnsExtension.bpffs()));
         PodCapture capture = node.proxy.pods().getFirst();
         assertThat(capture.listening()).isTrue();
         await("programs attached", () -> attachedTo(cgroup.path()).size() == 5);

@@ -20,8 +20,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The outbound half of a {@link CaptureMode#EBPF} capture: {@link ConnectPrograms} attached to pods' cgroups (v2),
- * and the lookup of a captured connection's original destination. One per proxy (node-wide): the two maps are shared
+ * A {@link CaptureMode#EBPF} capture: its outbound half here, {@link ConnectPrograms} attached to pods' cgroups (v2)
+ * and the lookup of a captured connection's original destination; its inbound half, {@link #inbound()}, an
+ * {@code sk_lookup} program on each pod's network namespace ({@link LookupCapture}). One per proxy (node-wide): the two maps are shared
  * by every pod's programs (the origin map keyed by socket cookies, the peer map by the pod's network namespace cookie
  * and the client's address), and programs made from equal plans are loaded once.
  *
@@ -74,14 +75,29 @@ public final class ConnectCapture implements AutoCloseable {
     private int peerMapId;
     /** Programs loaded so far, by hook and instructions (a {@link ByteBuffer} compares its contents). */
     private final Map<Map.Entry<Hook, ByteBuffer>, Loaded> loaded = new HashMap<>();
+    private final LookupCapture inbound;
     private boolean closed;
 
-    /** A capture with no maps yet: they are adopted or made at the first {@link #install}. */
-    public static ConnectCapture open() {
-        return new ConnectCapture();
+    /**
+     * A capture with no maps yet (they are adopted or made at the first {@link #install}), whose inbound half pins its
+     * programs in the bpf filesystem {@code bpffs}.
+     */
+    public static ConnectCapture open(Path bpffs) {
+        return new ConnectCapture(LookupCapture.open(bpffs));
     }
 
-    private ConnectCapture() {
+    /** {@link #open(Path)} on {@code /sys/fs/bpf}, where systemd mounts the bpf filesystem. */
+    public static ConnectCapture open() {
+        return open(Path.of("/sys/fs/bpf"));
+    }
+
+    private ConnectCapture(LookupCapture inbound) {
+        this.inbound = inbound;
+    }
+
+    /** The inbound half: the pods' {@code sk_lookup} programs. */
+    public LookupCapture inbound() {
+        return inbound;
     }
 
     /**
@@ -279,6 +295,7 @@ public final class ConnectCapture implements AutoCloseable {
             return;
         }
         closed = true;
+        inbound.close();
         loaded.values().forEach(l -> Bpf.close(l.fd()));
         loaded.clear();
         int o = originMap;

@@ -13,7 +13,8 @@ import java.util.Map;
  * {@code nft list table} for {@link #check}, whose differences are shown to people in nft's words. A
  * {@link CaptureMode#TPROXY} plan's policy rules and routes ({@link PolicyRoutes}) go in before its table, and
  * nodemesh's routes come out only after the table that marked for them, so that no packet is ever marked for a route
- * that is not there.
+ * that is not there. A {@link CaptureMode#EBPF} plan has no rules: applying it adds nothing, installing it takes out
+ * what an earlier capture left (nodemesh's table, iptables chains, routes), checking it expects none.
  */
 final class NftEngine implements RuleEngine {
 
@@ -25,6 +26,9 @@ final class NftEngine implements RuleEngine {
     @Override
     public void apply(RedirectPlan plan, Path netns) {
         ApplyGuard.refuseIfPresent(netns);
+        if (plan.capture() == CaptureMode.EBPF) {
+            return;
+        }
         try (PolicyRoutes routes = routesFor(plan, netns, false)) {
             // A TPROXY plan's routes first: alone they route nothing (no packet has the mark yet), and a table that
             // cannot go in takes them out again.
@@ -75,6 +79,11 @@ final class NftEngine implements RuleEngine {
                 RuleEngine.iptables().remove(netns);
             }
             NftTableImage live = found.image();
+            if (plan.capture() == CaptureMode.EBPF) {
+                boolean table = live != null && nft.delete();
+                boolean routes = (table || !iptables.isEmpty()) && removeRoutes(netns);
+                return table || routes || !iptables.isEmpty() ? Installed.REPLACED : Installed.KEPT;
+            }
             boolean inSync = live != null && iptables.isEmpty() && live.equals(NftTableImage.of(plan));
             try (PolicyRoutes routes = routesFor(plan, netns, live != null && !inSync)) {
                 // The plan's routes before its table marks anything (see apply); nodemesh's others only once the

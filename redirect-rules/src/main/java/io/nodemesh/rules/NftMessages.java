@@ -291,6 +291,9 @@ final class NftMessages {
      * @param exclusive fail (EEXIST) when the table exists, instead of adding to it
      */
     static void table(Batch batch, RedirectPlan plan, boolean exclusive) {
+        if (plan.capture() == CaptureMode.EBPF) {
+            throw new IllegalArgumentException("an ebpf plan has no nft table: its capture is all eBPF programs");
+        }
         batch.begin(NFT_MSG_NEWTABLE, NLM_F_REQUEST | NLM_F_CREATE | (exclusive ? NLM_F_EXCL : 0), NFPROTO_INET,
                 "table inet " + TABLE);
         batch.string(NFTA_TABLE_NAME, TABLE);
@@ -324,13 +327,6 @@ final class NftMessages {
      * that gives marked packets to the outbound listener and inbound ones to the inbound listener with {@code tproxy}.
      */
     private static void tproxyChains(Batch batch, RedirectPlan plan) {
-        if (plan.capture() == CaptureMode.EBPF) { // outbound is captured at connect(), outside netfilter
-            chain(batch, "prerouting", NF_INET_PRE_ROUTING, "filter", MANGLE_PRIORITY);
-            List<Rule> prerouting = new ArrayList<>();
-            skipUncapturedFamily(plan, prerouting);
-            inboundTproxy(batch, plan, prerouting);
-            return;
-        }
         chain(batch, "output", NF_INET_LOCAL_OUT, "route", MANGLE_PRIORITY);
         List<Rule> output = new ArrayList<>();
         outboundExemptions(plan, output);

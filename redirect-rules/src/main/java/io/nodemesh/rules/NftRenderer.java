@@ -10,7 +10,8 @@ import java.util.List;
  * route-type {@code output} and a filter {@code prerouting} chain at priority mangle that mark and
  * {@code tproxy} instead of translating. A family the plan does not capture is
  * skipped by a leading {@code meta nfproto … return}. The text is exactly what
- * {@code nft list table inet nodemesh} prints back, so it doubles as the expected listing.
+ * {@code nft list table inet nodemesh} prints back, so it doubles as the expected listing. A
+ * {@link CaptureMode#EBPF} plan has no table (empty text): its capture is all eBPF programs.
  */
 public final class NftRenderer {
 
@@ -22,6 +23,9 @@ public final class NftRenderer {
 
     /** The full table definition, in nft's listing form (tab indented). */
     public static String render(RedirectPlan plan) {
+        if (plan.capture() == CaptureMode.EBPF) {
+            return "";
+        }
         String comment = " comment \"" + plan.comment() + "\"";
         List<String> out = new ArrayList<>();
         out.add("table " + TABLE + " {");
@@ -54,16 +58,9 @@ public final class NftRenderer {
      * policy route then delivers through {@code lo} (not the replies of connections accepted on an exempt inbound
      * port: this chain sees every packet, not a connection's first); {@code prerouting} (type filter, priority
      * mangle) gives those marked packets to the outbound port and inbound TCP to the inbound port with
-     * {@code tproxy}, rewriting nothing. An {@link CaptureMode#EBPF} plan has only the inbound part: its outbound
-     * connections reach the proxy at {@code connect()}, outside netfilter.
+     * {@code tproxy}, rewriting nothing.
      */
     private static void tproxyChains(RedirectPlan plan, String comment, List<String> out) {
-        if (plan.capture() == CaptureMode.EBPF) {
-            out.add("\tchain prerouting {");
-            out.add("\t\ttype filter hook prerouting priority mangle; policy accept;");
-            inboundTproxy(plan, comment, out);
-            return;
-        }
         out.add("\tchain output {");
         out.add("\t\ttype route hook output priority mangle; policy accept;");
         outboundExemptions(plan, out);

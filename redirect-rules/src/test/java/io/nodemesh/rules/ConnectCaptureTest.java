@@ -97,20 +97,24 @@ class ConnectCaptureTest {
     }
 
     @Test
-    void theWholeCaptureTakesInboundByTproxyWithoutAnOutputChainAndTracksNothing() throws Exception {
+    void theWholeCaptureIsProgramsOnlyAndTakesTheRulesOfAnEarlierCaptureOut() throws Exception {
         RedirectPlan plan = RedirectPlan.builder().podLabel("test/a").capture(CaptureMode.EBPF).build();
         RuleEngine engine = RuleEngine.nft();
-        greeters.add(TransparentListener.open(a, 15006, 0x539, "inbound-capture"));
-        try (ConnectCapture capture = ConnectCapture.open()) {
-            engine.apply(plan, a.path());
+        engine.apply(RedirectPlan.builder().podLabel("test/a").capture(CaptureMode.TPROXY).build(), a.path());
+        TransparentListener inbound = TransparentListener.plain(a, 15006, "inbound-capture");
+        greeters.add(inbound);
+        try (ConnectCapture capture = ConnectCapture.open(NetnsExtension.bpffs())) {
             assertThat(capture.install(plan, pod.path())).isEqualTo(RuleEngine.Installed.APPLIED);
+            capture.inbound().listen(a.path(), inbound.fd());
+            assertThat(capture.inbound().install(plan, a.path())).isEqualTo(RuleEngine.Installed.APPLIED);
+            assertThat(engine.install(plan, a.path())).as("the tproxy capture's table and routes taken out")
+                    .isEqualTo(RuleEngine.Installed.REPLACED);
+            assertThat(engine.install(plan, a.path())).isEqualTo(RuleEngine.Installed.KEPT);
             proxy(capture);
-            CheckResult check = engine.check(plan, a.path()).and(capture.check(plan, pod.path()));
+            CheckResult check = engine.check(plan, a.path()).and(capture.check(plan, pod.path()))
+                    .and(capture.inbound().check(plan, a.path()));
             assertThat(check.inSync()).as(check.toString()).isTrue();
-            assertThat(engine.install(plan, a.path())).as("the table read back equal").isEqualTo(
-                    RuleEngine.Installed.KEPT);
-            assertThat(a.execOk("nft", "list", "table", "inet", "nodemesh").stdout()).doesNotContain("output")
-                    .doesNotContain("meta mark");
+            assertThat(a.execOk("nft", "list", "ruleset").stdout()).doesNotContain("table");
             assertThat(a.exec("ip", "rule").stdout()).doesNotContain("lookup 133");
 
             assertThat(fromPod("10.79.0.3", 8080)).isEqualTo("captured /10.79.0.3:8080");
@@ -124,8 +128,9 @@ class ConnectCaptureTest {
                     .exemptPort(22).build(), pod.path());
             assertThat(other.missing()).contains("cgroup " + pod.path() + ": nodemesh_conn4 (the plan's)");
             assertThat(other.unexpected()).contains("cgroup " + pod.path() + ": nodemesh_conn4 (another plan's)");
-            assertThat(engine.remove(a.path())).isTrue();
+            assertThat(engine.remove(a.path())).isFalse();
             assertThat(capture.remove(pod.path())).isTrue();
+            assertThat(capture.inbound().remove(a.path())).isTrue();
             assertThat(capture.check(plan, pod.path()).present()).isFalse();
         }
     }

@@ -15,7 +15,8 @@ import java.nio.charset.StandardCharsets;
  * A test listener as the proxy's TPROXY capture listeners are: dual-stack on {@code ::}, {@code IP_TRANSPARENT}, its
  * packets carrying the proxy's mark. Each connection is answered with the listener's name and the accepted socket's
  * own local address ({@code getsockname}: where the client sent it), then closed. The JDK has no
- * {@code IP_TRANSPARENT}, so this speaks libc through FFM.
+ * {@code IP_TRANSPARENT}, so this speaks libc through FFM. {@link #plain} makes one as {@code capture: ebpf}'s inbound
+ * listener is: neither transparent nor marked, handed its connections by an {@code sk_lookup} program.
  */
 final class TransparentListener implements AutoCloseable {
 
@@ -59,9 +60,19 @@ final class TransparentListener implements AutoCloseable {
 
     /** Listens on {@code port} in {@code ns}, marked {@code mark}, answering with {@code name}. */
     static TransparentListener open(Netns ns, int port, int mark, String name) throws Exception {
+        return open(ns, port, mark, true, name);
+    }
+
+    /** Listens on {@code port} in {@code ns}, neither transparent nor marked, answering with {@code name}. */
+    static TransparentListener plain(Netns ns, int port, String name) throws Exception {
+        return open(ns, port, 0, false, name);
+    }
+
+    private static TransparentListener open(Netns ns, int port, int mark, boolean transparent, String name)
+            throws Exception {
         int fd = ns.call(() -> {
             try {
-                return listen(port, mark);
+                return listen(port, mark, transparent);
             } catch (Exception | Error e) {
                 throw e;
             } catch (Throwable t) {
@@ -71,15 +82,22 @@ final class TransparentListener implements AutoCloseable {
         return new TransparentListener(fd, name);
     }
 
-    private static int listen(int port, int mark) throws Throwable {
+    /** The listening socket's descriptor. */
+    int fd() {
+        return fd;
+    }
+
+    private static int listen(int port, int mark, boolean transparent) throws Throwable {
         int fd = (int) SOCKET.invokeExact(AF_INET6, SOCK_STREAM, 0);
         check(fd, "socket");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_INT, 1);
             check((int) SETSOCKOPT.invokeExact(fd, SOL_SOCKET, SO_REUSEADDR, one, 4), "setsockopt(SO_REUSEADDR)");
-            check((int) SETSOCKOPT.invokeExact(fd, SOL_IP, IP_TRANSPARENT, one, 4), "setsockopt(IP_TRANSPARENT)");
-            MemorySegment markValue = arena.allocateFrom(ValueLayout.JAVA_INT, mark);
-            check((int) SETSOCKOPT.invokeExact(fd, SOL_SOCKET, SO_MARK, markValue, 4), "setsockopt(SO_MARK)");
+            if (transparent) {
+                check((int) SETSOCKOPT.invokeExact(fd, SOL_IP, IP_TRANSPARENT, one, 4), "setsockopt(IP_TRANSPARENT)");
+                MemorySegment markValue = arena.allocateFrom(ValueLayout.JAVA_INT, mark);
+                check((int) SETSOCKOPT.invokeExact(fd, SOL_SOCKET, SO_MARK, markValue, 4), "setsockopt(SO_MARK)");
+            }
             MemorySegment address = arena.allocate(28); // sockaddr_in6 for [::]:port
             address.set(ValueLayout.JAVA_SHORT, 0, (short) AF_INET6);
             address.set(ValueLayout.JAVA_BYTE, 2, (byte) (port >>> 8));

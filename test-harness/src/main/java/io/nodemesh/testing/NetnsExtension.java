@@ -36,6 +36,7 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
     private static final String FAMILY = "nmt";
     private static final Object SWEEP_LOCK = new Object();
     private static boolean swept;
+    private static Path bpffs;
 
     private final Deque<Topology> scopes = new ArrayDeque<>();
 
@@ -78,6 +79,29 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
         if (io.nodemesh.topology.Cgroup.root() == null) {
             missing("the eBPF capture tests", "a cgroup v2 hierarchy", "no cgroup v2 hierarchy is mounted");
         }
+    }
+
+    /**
+     * A bpf filesystem of this JVM's own, where {@code capture: ebpf} pins its inbound programs: mounted at the first
+     * call ({@code <tmp>/PREFIX bpffs}), unmounted at exit, its pins with it. Where it cannot be mounted the calling
+     * test is skipped, or under {@code NODEMESH_REQUIRE_NETNS=1} fails.
+     */
+    public static synchronized Path bpffs() {
+        if (bpffs == null) {
+            Path dir = Path.of(System.getProperty("java.io.tmpdir"), PREFIX + "bpffs");
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                missing("the eBPF capture tests", "a bpf filesystem", "cannot make " + dir + ": " + e.getMessage());
+            }
+            var mounted = Commands.run("mount", "-t", "bpf", "bpf", dir.toString());
+            if (!mounted.ok()) {
+                dir.toFile().delete();
+                missing("the eBPF capture tests", "a bpf filesystem", "mount -t bpf failed: " + mounted.describe());
+            }
+            bpffs = dir;
+        }
+        return bpffs;
     }
 
     /** Creates a cgroup (v2) named {@code PREFIX<n>-<label>}, removed with the namespaces. */
@@ -165,10 +189,35 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
                     Commands.run("ip", "netns", "del", name);
                 }
             }
+            Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+            try (var dirs = Files.list(tmp)) {
+                for (Path dir : dirs.toList()) {
+                    String name = dir.getFileName().toString();
+                    String pid = name.substring(Math.min(name.length(), FAMILY.length()),
+                            Math.max(FAMILY.length(), name.indexOf('-')));
+                    if (name.startsWith(FAMILY) && name.endsWith("-bpffs") && !pid.isEmpty()
+                            && pid.chars().allMatch(Character::isDigit)
+                            && ProcessHandle.of(Long.parseLong(pid)).isEmpty()) {
+                        unmount(dir);
+                    }
+                }
+            } catch (IOException e) {
+                // nothing to sweep there
+            }
         }
     }
 
+    private static void unmount(Path dir) {
+        Commands.run("umount", "-l", dir.toString());
+        dir.toFile().delete();
+    }
+
     private static void removeOwnLeftovers() {
+        synchronized (NetnsExtension.class) {
+            if (bpffs != null) {
+                unmount(bpffs);
+            }
+        }
         for (String name : listNamespaces()) {
             if (name.startsWith(PREFIX)) {
                 Commands.run("ip", "netns", "del", name);

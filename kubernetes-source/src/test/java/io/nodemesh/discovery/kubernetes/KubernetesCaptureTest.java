@@ -210,7 +210,8 @@ class KubernetesCaptureTest {
                     .cgroupFinder(CgroupFinder.under(node.path())).build();
             try (NodeProxy proxy = NodeProxy.builder().source(source).admin(new InetSocketAddress("127.0.0.1", 0))
                     .adminSocket(run.resolve("admin.sock")).readiness(new InetSocketAddress("127.0.0.1", 0))
-                    .transport(TransportKind.EPOLL).removeRulesOnStop(true).sink(ConnectionSink.NONE).build()) {
+                    .transport(TransportKind.EPOLL).bpffs(NetnsExtension.bpffs()).removeRulesOnStop(true)
+                    .sink(ConnectionSink.NONE).build()) {
                 proxy.start();
                 assertThat(proxy.snapshot().pods().get("shop/client").cgroup()).isEqualTo(podCgroup);
                 await("both pods listening", () -> proxy.pods().size() == 2
@@ -227,6 +228,8 @@ class KubernetesCaptureTest {
                 assertThat(r.exitCode()).as(r.describe()).isZero();
                 assertThat(r.stdout().strip()).isEqualTo("hello");
                 await("through the proxy", () -> opened(proxy, "shop/client", Direction.OUTBOUND) == 1);
+                await("into the server by its sk_lookup program", () -> opened(proxy, "shop/server",
+                        Direction.INBOUND) == 1);
                 Files.delete(container);
             }
         }

@@ -51,7 +51,10 @@ import org.slf4j.LoggerFactory;
  * <p>Under {@code capture: tproxy} the socket is transparent and carries the proxy's mark: nft's {@code tproxy} hands
  * it connections for any address, each accepted socket's own local address is the original destination (nothing was
  * translated, so there is no connection tracking to ask), and the accepted sockets inherit the mark, with which their
- * replies pass the pod's rules instead of being captured again.
+ * replies pass the pod's rules instead of being captured again. Under {@code capture: ebpf} the inbound listener's
+ * connections are handed to it by the pod's {@code sk_lookup} program, as plain sockets: the original destination is
+ * again the accepted socket's own local address; its outbound listener reads the destination from the eBPF programs'
+ * map.
  */
 public final class SocketListener implements EpollIoHandle {
 
@@ -65,8 +68,11 @@ public final class SocketListener implements EpollIoHandle {
     private final EventLoopGroup group;
     private final Transport transport;
     private final IoEventLoop loop;
-    /** {@code capture: tproxy}: the destination is the accepted socket's local address, not conntrack's answer. */
-    private final boolean transparent;
+    /**
+     * {@code capture: tproxy}, and {@code ebpf}'s inbound listener: the destination is the accepted socket's local
+     * address, not conntrack's answer.
+     */
+    private final boolean handed;
     /** {@code capture: ebpf}'s outbound listener: the destination is in the eBPF programs' map. */
     private final ConnectCapture connectCapture;
     /** Netty's form of an accepted peer's address: its length, then the address, scope and port. */
@@ -84,7 +90,8 @@ public final class SocketListener implements EpollIoHandle {
         this.group = group;
         this.transport = transport;
         this.loop = (IoEventLoop) group.next();
-        this.transparent = PodCapture.transparent(pod.settings().capture(), direction);
+        CaptureMode capture = pod.settings().capture();
+        this.handed = capture == CaptureMode.TPROXY || capture == CaptureMode.EBPF && direction == Direction.INBOUND;
         this.connectCapture = pod.settings().capture() == CaptureMode.EBPF && direction == Direction.OUTBOUND
                 ? pod.connectCapture() : null;
     }
@@ -262,7 +269,7 @@ public final class SocketListener implements EpollIoHandle {
     /** Starts the connection accepted as {@code fd} from {@code source}, on {@code target}, its loop from now on. */
     private void accepted(IoEventLoop target, Socket accepted, InetSocketAddress source) {
         int fd = accepted.intValue();
-        InetSocketAddress destination = transparent ? handedDestination(target, accepted, source)
+        InetSocketAddress destination = handed ? handedDestination(target, accepted, source)
                 : connectCapture != null ? connectedDestination(target, accepted, source)
                 : redirectedDestination(target, accepted, source);
         if (destination == null) {
@@ -362,7 +369,8 @@ public final class SocketListener implements EpollIoHandle {
     }
 
     /**
-     * The original destination of a connection nft's {@code tproxy} handed to this transparent listener: the accepted
+     * The original destination of a connection nft's {@code tproxy} or an {@code sk_lookup} program handed to this
+     * listener: the accepted
      * socket's own local address ({@code getsockname}); null when the connection was not handed over, but addressed
      * to this port itself, the connection then closed and counted as not redirected.
      */

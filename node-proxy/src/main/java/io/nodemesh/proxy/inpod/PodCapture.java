@@ -178,11 +178,12 @@ public final class PodCapture implements ConnectionListener {
     }
 
     /**
-     * Whether a listener of {@code direction} is transparent under {@code capture}: both under tproxy, the inbound
-     * one under ebpf (its outbound connections come to loopback, its inbound ones by tproxy).
+     * Whether a listener of {@code direction} is transparent under {@code capture}: both under tproxy, none under ebpf
+     * (its outbound connections come to loopback, its inbound ones are handed to the listener by the kernel's socket
+     * lookup).
      */
     public static boolean transparent(CaptureMode capture, Direction direction) {
-        return capture == CaptureMode.TPROXY || capture == CaptureMode.EBPF && direction == Direction.INBOUND;
+        return capture == CaptureMode.TPROXY;
     }
 
     /** The proxy's eBPF capture, whose map {@code capture: ebpf}'s outbound listener reads. */
@@ -422,6 +423,11 @@ public final class PodCapture implements ConnectionListener {
                         + ") in " + spec.netns() + ": " + e.getMessage(), e);
             }
             networkSocketListeners.add(listener);
+        }
+        if (direction == Direction.INBOUND && settings.capture() == CaptureMode.EBPF) {
+            // Into the map the pod's sk_lookup program reads: a restarted proxy's pod takes inbound connections again
+            // from here on, not only once its rules step has looked at the program.
+            shared.connect().inbound().listen(namespace.path(), listener.descriptor());
         }
     }
 

@@ -63,23 +63,39 @@ public final class RedirectRules implements PodRules {
                     + pod.key() + " is not known ('cgroup' in a standalone config's pod entry; in Kubernetes mode "
                     + "looked for by the pod's uid under --cgroup-root)");
         }
-        RuleEngine.Installed done = engine.install(plan, pod.netns());
+        RuleEngine.Installed done;
         if (plan.capture() == CaptureMode.EBPF) {
             RuleEngine.Installed programs = connect.install(plan, pod.cgroup());
+            done = connect.inbound().install(plan, pod.netns());
             log.info("pod {}: eBPF capture programs on cgroup {} {}", pod.key(), pod.cgroup(),
                     programs == RuleEngine.Installed.KEPT ? "already in place, kept" : programs.name().toLowerCase(Locale.ROOT));
-        } else if (pod.cgroup() != null && connect.remove(pod.cgroup())) {
-            log.info("pod {}: eBPF capture programs detached from cgroup {} (capture {})", pod.key(), pod.cgroup(),
-                    plan.capture().configName());
+            // An earlier capture's rules out, now the programs are in: not looked for when the inbound program was
+            // kept, which only an ebpf capture leaves (the others detach it), and whose install took them out.
+            if (done != RuleEngine.Installed.KEPT
+                    && engine.install(plan, pod.netns()) != RuleEngine.Installed.KEPT) {
+                log.info("pod {}: the {} redirect rules of an earlier capture removed from {}", pod.key(),
+                        engine.name(), pod.netns());
+            }
+        } else {
+            done = engine.install(plan, pod.netns());
+            if (pod.cgroup() != null && connect.remove(pod.cgroup())) {
+                log.info("pod {}: eBPF capture programs detached from cgroup {} (capture {})", pod.key(),
+                        pod.cgroup(), plan.capture().configName());
+            }
+            if (connect.inbound().remove(pod.netns())) {
+                log.info("pod {}: eBPF inbound program detached from {} (capture {})", pod.key(), pod.netns(),
+                        plan.capture().configName());
+            }
         }
         long micros = (System.nanoTime() - start) / 1000;
+        String what = plan.capture() == CaptureMode.EBPF ? "eBPF inbound" : engine.name();
         switch (done) {
             case KEPT -> log.info("pod {}: {} redirect rules already in place and in sync, kept ({} µs)", pod.key(),
-                    engine.name(), micros);
-            case APPLIED -> log.info("pod {}: {} redirect rules applied in {} ({} µs)", pod.key(), engine.name(),
+                    what, micros);
+            case APPLIED -> log.info("pod {}: {} redirect rules applied in {} ({} µs)", pod.key(), what,
                     pod.netns(), micros);
             case REPLACED -> log.info("pod {}: nodemesh redirect rules in {} replaced by the plan's {} rules ({} µs)",
-                    pod.key(), pod.netns(), engine.name(), micros);
+                    pod.key(), pod.netns(), what, micros);
         }
     }
 
@@ -99,6 +115,9 @@ public final class RedirectRules implements PodRules {
     public void remove(PodSpec pod, ProxySettings settings) {
         if (pod.cgroup() != null && connect.remove(pod.cgroup())) { // before the rules, as they went in after
             log.info("pod {}: eBPF capture programs detached from cgroup {}", pod.key(), pod.cgroup());
+        }
+        if (connect.inbound().remove(pod.netns())) {
+            log.info("pod {}: eBPF inbound program detached from {}", pod.key(), pod.netns());
         }
         if (engine.remove(pod.netns())) {
             log.info("pod {}: {} redirect rules removed from {}", pod.key(), engine.name(), pod.netns());

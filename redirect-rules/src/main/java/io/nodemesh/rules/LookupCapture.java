@@ -1,0 +1,412 @@
+package io.nodemesh.rules;
+
+import io.nodemesh.linux.Bpf;
+import io.nodemesh.linux.BpfCode;
+import io.nodemesh.linux.BpfCode.Cond;
+import io.nodemesh.linux.BpfCode.Size;
+import io.nodemesh.linux.NativeException;
+import io.nodemesh.linux.NetworkNamespace;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The inbound half of a {@link CaptureMode#EBPF} capture: an {@code sk_lookup} program on the pod's network namespace
+ * hands inbound TCP to the proxy's inbound listener when the kernel looks for the socket a connection is for, before
+ * any listener of the pod's apps is considered. No netfilter hook, no rewrite, nothing tracked: the accepted socket's
+ * own local address is the original destination, as under {@code tproxy}.
+ *
+ * <p>What is let through to the pod's own sockets, as the other captures' rules have it: the pod's own connections
+ * (the proxy's to the pod's apps among them), which are those from the address they are sent to, or sent to loopback;
+ * the plan's exempt inbound ports (the proxy's own among them); a family the plan does not capture; anything but TCP.
+ * (The interface a packet came in on does not tell: a packet the pod sends itself comes in on {@code lo}, but the
+ * socket lookup is given the interface its route names.)
+ *
+ * <p>Each pod has its own program and a one-entry socket map that holds the proxy's inbound listener. The program's
+ * link is pinned in a bpf filesystem ({@code <bpffs>/nodemesh/inbound-<namespace inode>}), so it outlives the proxy,
+ * like the cgroup programs and nft rules: while no proxy listens, the map is empty (the kernel takes a closed socket
+ * out) and the program drops the connection, which is refused (fail closed, as in the other modes) rather than
+ * reaching the app around the proxy. A restarted proxy puts its new listener in the pinned program's map
+ * ({@link #listen}) before anything else, keeps the program when it is the plan's (by the kernel's tag) and replaces
+ * it in place otherwise ({@code BPF_LINK_UPDATE}). A pin whose namespace is gone is removed by {@link #sweep}.
+ *
+ * <p>Errors are {@link RulesException}s naming the namespace and the kernel's reason. Thread-safe.
+ */
+public final class LookupCapture implements AutoCloseable {
+
+    static final String PROG_NAME = "nodemesh_inbnd";
+    static final String MAP_NAME = "nodemesh_listen";
+    private static final String PIN_PREFIX = "inbound-";
+    private static final int AF_INET = 2;
+    private static final int AF_INET6 = 10;
+    private static final int IPPROTO_TCP = 6;
+    /** 127.0.0.0/8's first byte, as the low byte of a word read little-endian from network order. */
+    private static final int LOOPBACK4_NET = 127;
+    /** {@code ::1}'s last word read little-endian from network order. */
+    private static final int LOOPBACK6_LAST = 0x01000000;
+    private static final int MAP_LOOKUP = 1;
+    private static final int SK_RELEASE = 86;
+    private static final int SK_ASSIGN = 124;
+    // struct bpf_sk_lookup
+    private static final int SL_FAMILY = 8;
+    private static final int SL_PROTOCOL = 12;
+    private static final int SL_REMOTE_IP4 = 16;
+    private static final int SL_REMOTE_IP6 = 20;
+    private static final int SL_LOCAL_IP4 = 40;
+    private static final int SL_LOCAL_IP6 = 44;
+    private static final int SL_LOCAL_PORT = 60;
+
+    private final Path bpffs;
+    private final Path dir;
+    /** The socket maps of pods this proxy made or took over, by namespace inode. */
+    private final Map<Long, Integer> maps = new HashMap<>();
+    /** The inode each namespace path had when last seen, for a removal after the namespace is gone. */
+    private final Map<Path, Long> inodes = new HashMap<>();
+    private boolean ready;
+    private boolean closed;
+
+    private LookupCapture(Path bpffs) {
+        this.bpffs = bpffs;
+        this.dir = bpffs.resolve("nodemesh");
+    }
+
+    /** A capture pinning its programs under {@code bpffs} (a bpf filesystem's mount point, e.g. {@code /sys/fs/bpf}). */
+    public static LookupCapture open(Path bpffs) {
+        return new LookupCapture(bpffs);
+    }
+
+    /** The bpf filesystem this capture pins in. */
+    public Path bpffs() {
+        return bpffs;
+    }
+
+    /** The program for {@code plan}, reading the socket map {@code map} (its descriptor). */
+    static byte[] program(RedirectPlan plan, int map) {
+        BpfCode c = new BpfCode();
+        c.mov64Reg(6, 1);
+        c.load(Size.W, 2, 6, SL_PROTOCOL).jump32(Cond.NE, 2, IPPROTO_TCP, "pass");
+        if (!plan.covers(IpFamily.IPV4) || !plan.covers(IpFamily.IPV6)) {
+            c.load(Size.W, 2, 6, SL_FAMILY)
+                    .jump32(Cond.NE, 2, plan.covers(IpFamily.IPV4) ? AF_INET : AF_INET6, "pass");
+        }
+        // The pod's own connections: from the address they are sent to, or to loopback.
+        c.load(Size.W, 2, 6, SL_FAMILY).jump32(Cond.NE, 2, AF_INET, "v6");
+        c.load(Size.W, 2, 6, SL_LOCAL_IP4).load(Size.W, 3, 6, SL_REMOTE_IP4).jump32Reg(Cond.EQ, 2, 3, "pass");
+        c.and32(2, 0xff).jump32(Cond.EQ, 2, LOOPBACK4_NET, "pass");
+        c.jump("ports");
+        c.label("v6");
+        for (int w = 0; w < 4; w++) {
+            c.load(Size.W, 2, 6, SL_LOCAL_IP6 + 4 * w).load(Size.W, 3, 6, SL_REMOTE_IP6 + 4 * w)
+                    .jump32Reg(Cond.NE, 2, 3, "not-self");
+        }
+        c.jump("pass");
+        c.label("not-self");
+        for (int w = 0; w < 3; w++) {
+            c.load(Size.W, 2, 6, SL_LOCAL_IP6 + 4 * w).jump32(Cond.NE, 2, 0, "ports");
+        }
+        c.load(Size.W, 2, 6, SL_LOCAL_IP6 + 12).jump32(Cond.EQ, 2, LOOPBACK6_LAST, "pass");
+        c.label("ports");
+        c.load(Size.W, 7, 6, SL_LOCAL_PORT);
+        for (int port : plan.exemptInboundPorts()) {
+            c.jump32(Cond.EQ, 7, port, "pass");
+        }
+        c.mov32(2, 0).store(Size.W, 10, -4, 2);
+        c.loadMap(1, map).mov64Reg(2, 10).add64(2, -4).call(MAP_LOOKUP);
+        c.jump64(Cond.EQ, 0, 0, "drop"); // no listener: refused, not let through to the app
+        c.mov64Reg(7, 0);
+        c.mov64Reg(1, 6).mov64Reg(2, 7).mov64(3, 0).call(SK_ASSIGN);
+        c.mov64Reg(8, 0);
+        c.mov64Reg(1, 7).call(SK_RELEASE);
+        c.jump64(Cond.NE, 8, 0, "drop");
+        c.label("pass").mov64(0, 1).exit(); // SK_PASS: the listener assigned above, or the usual lookup
+        c.label("drop").mov64(0, 0).exit(); // SK_DROP
+        return c.bytes();
+    }
+
+    /**
+     * Makes the program on the namespace at {@code netns} exactly the plan's: KEPT when it was, APPLIED when there was
+     * none, REPLACED otherwise. Its map is the one {@link #listen} filled, if it did; else an empty one, filled when
+     * the proxy listens.
+     */
+    public synchronized RuleEngine.Installed install(RedirectPlan plan, Path netns) {
+        ensureReady();
+        long ino = inode(netns);
+        Path pin = pin(ino);
+        int link = pinned(pin, ino);
+        int prog = -1;
+        try {
+            if (link >= 0) {
+                int map = mapOf(link, ino, pin);
+                prog = load(plan, map, netns);
+                Bpf.NetnsLinkInfo info = Bpf.netnsLinkInfo(link);
+                if (sameTag(info.progId(), prog)) {
+                    return RuleEngine.Installed.KEPT;
+                }
+                Bpf.linkUpdate(link, prog);
+                return RuleEngine.Installed.REPLACED;
+            }
+            int map = maps.computeIfAbsent(ino, i -> newMap(netns));
+            prog = load(plan, map, netns);
+            try (NetworkNamespace ns = NetworkNamespace.open(netns)) {
+                link = Bpf.linkCreate(prog, ns.fd(), Bpf.ATTACH_SK_LOOKUP);
+            }
+            Bpf.objPin(link, pin.toString());
+            return RuleEngine.Installed.APPLIED;
+        } catch (IOException e) {
+            throw new RulesException("cannot attach " + PROG_NAME + " to " + netns + ": " + e.getMessage(), e);
+        } finally {
+            if (prog >= 0) {
+                Bpf.close(prog);
+            }
+            if (link >= 0) {
+                Bpf.close(link); // the pin holds it
+            }
+        }
+    }
+
+    /**
+     * Puts {@code listener} (a listening TCP socket in the namespace at {@code netns}, dual-stack or of the plan's
+     * family) in the pod's socket map, in place of any listener before it: from now on the pod's inbound connections
+     * come to it. Whether the pod's program is already attached (a restarted proxy's case); if not, {@link #install}
+     * attaches one reading this map.
+     */
+    public synchronized boolean listen(Path netns, int listener) {
+        ensureReady();
+        long ino = inode(netns);
+        Path pin = pin(ino);
+        int link = pinned(pin, ino);
+        try {
+            int map = link >= 0 ? mapOf(link, ino, pin) : maps.computeIfAbsent(ino, i -> newMap(netns));
+            Bpf.mapUpdate(map, 0, listener);
+            return link >= 0;
+        } catch (IOException e) {
+            throw new RulesException("cannot put the inbound listener in " + MAP_NAME + " of " + netns + ": "
+                    + e.getMessage(), e);
+        } finally {
+            if (link >= 0) {
+                Bpf.close(link);
+            }
+        }
+    }
+
+    /** Detaches the pod's program and removes its pin; whether there was one. */
+    public synchronized boolean remove(Path netns) {
+        if (netns == null) {
+            return false;
+        }
+        Long ino = Files.exists(netns) ? inode(netns) : inodes.get(netns); // gone: the inode it had
+        if (ino == null) {
+            return false;
+        }
+        Integer map = maps.remove(ino);
+        if (map != null) {
+            Bpf.close(map);
+        }
+        inodes.remove(netns);
+        Path pin = pin(ino);
+        if (!Files.exists(pin)) {
+            return false;
+        }
+        try {
+            int link = Bpf.objGet(pin.toString());
+            try {
+                Bpf.linkDetach(link);
+            } finally {
+                Bpf.close(link);
+            }
+            Files.deleteIfExists(pin);
+            return true;
+        } catch (IOException e) {
+            throw new RulesException("cannot detach " + PROG_NAME + " from " + netns + " (" + pin + "): "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The pod's program against the plan's, changing nothing: place {@code netns PATH}, one line, {@code
+     * nodemesh_inbnd (the plan's)} or {@code (another plan's)}, and whether a listener is in its map is not looked at.
+     */
+    public synchronized CheckResult check(RedirectPlan plan, Path netns) {
+        String place = "netns " + netns;
+        List<String> live = new ArrayList<>();
+        if (Files.isDirectory(dir)) {
+            long ino = inode(netns);
+            Path pin = pin(ino);
+            int link = pinned(pin, ino);
+            if (link >= 0) {
+                int prog = -1;
+                try {
+                    int map = mapOf(link, ino, pin);
+                    prog = load(plan, map, netns);
+                    boolean plans = sameTag(Bpf.netnsLinkInfo(link).progId(), prog);
+                    live.add(PROG_NAME + (plans ? " (the plan's)" : " (another plan's)"));
+                } catch (IOException e) {
+                    throw new RulesException("cannot read " + pin + ": " + e.getMessage(), e);
+                } finally {
+                    if (prog >= 0) {
+                        Bpf.close(prog);
+                    }
+                    Bpf.close(link);
+                }
+            }
+        }
+        return CheckResult.compare("ebpf", !live.isEmpty(), Map.of(place, List.of(PROG_NAME + " (the plan's)")),
+                Map.of(place, live));
+    }
+
+    /**
+     * Removes the pins whose network namespace is gone (their programs detached with it): a pod deleted while no proxy
+     * ran. How many.
+     */
+    public synchronized int sweep() {
+        if (!Files.isDirectory(dir)) {
+            return 0;
+        }
+        int removed = 0;
+        try (DirectoryStream<Path> pins = Files.newDirectoryStream(dir, PIN_PREFIX + "*")) {
+            for (Path pin : pins) {
+                int link;
+                try {
+                    link = Bpf.objGet(pin.toString());
+                } catch (IOException e) {
+                    continue;
+                }
+                try {
+                    if (Bpf.netnsLinkInfo(link).netnsInode() == 0) {
+                        Files.deleteIfExists(pin);
+                        removed++;
+                    }
+                } catch (IOException e) {
+                    // another kind of object, or unreadable: left alone
+                } finally {
+                    Bpf.close(link);
+                }
+            }
+        } catch (IOException e) {
+            throw new RulesException("cannot list " + dir + ": " + e.getMessage(), e);
+        }
+        return removed;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        maps.values().forEach(Bpf::close);
+        maps.clear();
+    }
+
+    /** Checks once that {@link #bpffs} is a bpf filesystem, makes {@code nodemesh/} in it and sweeps it. */
+    private void ensureReady() {
+        if (ready) {
+            return;
+        }
+        String type;
+        try {
+            type = Files.getFileStore(bpffs).type();
+        } catch (IOException e) {
+            throw new RulesException("capture ebpf pins its inbound programs in a bpf filesystem, and " + bpffs
+                    + " cannot be read: " + e.getMessage() + " (mount one: mount -t bpf bpf " + bpffs + ")", e);
+        }
+        if (!type.equals("bpf")) {
+            throw new RulesException("capture ebpf pins its inbound programs in a bpf filesystem, and " + bpffs
+                    + " is not one (it is on a " + type + " filesystem; mount one: mount -t bpf bpf " + bpffs + ")");
+        }
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new RulesException("cannot make " + dir + ": " + e.getMessage(), e);
+        }
+        ready = true;
+        sweep();
+    }
+
+    private Path pin(long ino) {
+        return dir.resolve(PIN_PREFIX + ino);
+    }
+
+    private long inode(Path netns) {
+        try {
+            long ino = (Long) Files.getAttribute(netns, "unix:ino");
+            inodes.put(netns, ino);
+            return ino;
+        } catch (IOException | RuntimeException e) {
+            throw new RulesException("network namespace " + netns + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A descriptor of the link pinned at {@code pin} for the namespace {@code ino}, or -1 for none. A pin of a
+     * namespace that is gone (whose inode a new one now has) is removed.
+     */
+    private static int pinned(Path pin, long ino) {
+        if (!Files.exists(pin)) {
+            return -1;
+        }
+        try {
+            int link = Bpf.objGet(pin.toString());
+            if (Bpf.netnsLinkInfo(link).netnsInode() == ino) {
+                return link;
+            }
+            Bpf.close(link);
+            Files.deleteIfExists(pin);
+            return -1;
+        } catch (IOException e) {
+            throw new RulesException("cannot read " + pin + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The socket map of the program {@code link} runs, taken over if this capture has none for the pod yet. */
+    private int mapOf(int link, long ino, Path pin) throws IOException {
+        Integer known = maps.get(ino);
+        if (known != null) {
+            return known;
+        }
+        int prog = Bpf.progById(Bpf.netnsLinkInfo(link).progId());
+        try {
+            for (int id : Bpf.progInfo(prog).mapIds()) {
+                int map = Bpf.mapById(id);
+                if (Bpf.mapInfo(map).name().equals(MAP_NAME)) {
+                    maps.put(ino, map);
+                    return map;
+                }
+                Bpf.close(map);
+            }
+        } finally {
+            Bpf.close(prog);
+        }
+        throw new NativeException("the program pinned at " + pin + " has no map " + MAP_NAME, 0);
+    }
+
+    private static int newMap(Path netns) {
+        try {
+            return Bpf.mapCreate(Bpf.MAP_SOCKMAP, 4, 8, 1, MAP_NAME);
+        } catch (IOException e) {
+            throw new RulesException("cannot make " + MAP_NAME + " for " + netns + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int load(RedirectPlan plan, int map, Path netns) {
+        try {
+            return Bpf.progLoad(Bpf.PROG_SK_LOOKUP, Bpf.ATTACH_SK_LOOKUP, program(plan, map), PROG_NAME);
+        } catch (IOException e) {
+            throw new RulesException("cannot load " + PROG_NAME + " for " + netns + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean sameTag(int progId, int prog) throws IOException {
+        int live = Bpf.progById(progId);
+        try {
+            return Bpf.progInfo(live).tag() == Bpf.progInfo(prog).tag();
+        } finally {
+            Bpf.close(live);
+        }
+    }
+}
