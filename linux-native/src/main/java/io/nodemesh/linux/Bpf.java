@@ -49,6 +49,7 @@ public final class Bpf {
 
     private static final int SYS_BPF = 321; // x86_64
     private static final int MAP_CREATE = 0;
+    private static final int MAP_LOOKUP_ELEM = 1;
     private static final int MAP_UPDATE_ELEM = 2;
     private static final int PROG_LOAD = 5;
     private static final int OBJ_PIN = 6;
@@ -219,6 +220,31 @@ public final class Bpf {
             attr.set(ValueLayout.JAVA_LONG, 8, k.address());
             attr.set(ValueLayout.JAVA_LONG, 16, v.address());
             call(MAP_UPDATE_ELEM, attr, arena, "bpf(BPF_MAP_UPDATE_ELEM)");
+        }
+    }
+
+    /**
+     * The 8-byte value of {@code map}'s entry of the 4-byte {@code key} (a socket map: the socket's cookie), or
+     * {@code empty} when there is none.
+     */
+    public static long mapLookup(int map, int key, long empty) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment k = arena.allocate(ValueLayout.JAVA_INT);
+            k.set(ValueLayout.JAVA_INT, 0, key);
+            MemorySegment v = arena.allocate(ValueLayout.JAVA_LONG);
+            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+            attr.set(ValueLayout.JAVA_INT, 0, map);
+            attr.set(ValueLayout.JAVA_LONG, 8, k.address());
+            attr.set(ValueLayout.JAVA_LONG, 16, v.address());
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            if (invoke(MAP_LOOKUP_ELEM, attr, state) >= 0) {
+                return v.get(ValueLayout.JAVA_LONG, 0);
+            }
+            int errno = Libc.errno(state);
+            if (errno == NativeException.ENOENT) {
+                return empty;
+            }
+            throw Libc.failure("bpf(BPF_MAP_LOOKUP_ELEM)", errno);
         }
     }
 

@@ -117,5 +117,15 @@ public final class SocketOptions {
         return out.get(ValueLayout.JAVA_LONG, 0);
     }
 
+    /**
+     * The socket's cookie ({@code getsockopt SO_COOKIE}): the number the kernel names it by to eBPF programs, and
+     * what a socket map gives back for it.
+     */
+    public static long cookie(int fd) throws IOException {
+        MemorySegment out = Libc.getsockoptScratch(fd, Libc.SOL_SOCKET, SO_COOKIE, 8);
+        return out.get(ValueLayout.JAVA_LONG, 0);
+    }
+
+    private static final int SO_COOKIE = 57;
     private static final int SO_NETNS_COOKIE = 71;
 }

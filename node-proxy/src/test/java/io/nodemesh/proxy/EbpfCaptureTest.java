@@ -179,6 +179,38 @@ class EbpfCaptureTest {
     }
 
     @Test
+    void aProxyCapturingByRedirectThatTakesOverFromAnEbpfOneReplacesItsPrograms() throws Exception {
+        Netns a = mesh.dualStackPod("a");
+        Netns b = mesh.dualStackPod("b");
+        Cgroup pod = mesh.cgroup("pod-a");
+        mesh.own(EchoServer.start(b, 8080));
+        mesh.own(EchoServer.start(a, 9000));
+        Path run = mesh.dir().resolve("run");
+        UnaryOperator<NodeProxy.Builder> handover = x -> x.transport(TransportKind.EPOLL)
+                .bpffs(NetnsExtension.bpffs()).handoverSocket(run.resolve("handover.sock"))
+                .adminSocket(run.resolve("admin.sock"));
+        TestNode old = mesh.start(mesh.config().rules("nft").captureMode("ebpf").capture(a, pod), handover);
+        await("programs attached", () -> attachedTo(pod.path()).size() == 5);
+
+        // Neither capture's listeners are transparent: what tells them apart is the pod's sk_lookup program.
+        TestNode next = mesh.startNode("next", mesh.config().rules("nft").captureMode("redirect").capture(a, pod),
+                handover);
+        old.close();
+        PodCapture taken = next.proxy.pod("demo/a").orElseThrow();
+        assertThat(taken.rulesInherited()).as("the ebpf capture's listeners are not a redirect capture's").isFalse();
+        await("the programs detached", () -> attachedTo(pod.path()).isEmpty());
+        try (var pins = Files.list(NetnsExtension.bpffs().resolve("nodemesh"))) {
+            assertThat(pins.toList()).as("the inbound program's pin").isEmpty();
+        }
+        assertThat(a.execOk("nft", "list", "ruleset").stdout()).contains("redirect to :15001");
+        assertThat(echo(pod, a, b.ipv4().getHostAddress(), 8080)).isEqualTo("hello");
+        SocketChannel in = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 9000)));
+        assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
+        await("the new proxy relays both ways", () -> next.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot()
+                .opened() > 0 && next.proxy.nodeStats().direction(Direction.INBOUND).snapshot().opened() > 0);
+    }
+
+    @Test
     void aPodSwitchedBetweenTproxyAndEbpfKeepsNothingOfTheOtherCapture() throws Exception {
         Netns a = mesh.dualStackPod("a");
         Netns b = mesh.dualStackPod("b");

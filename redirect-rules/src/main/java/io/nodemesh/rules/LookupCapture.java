@@ -6,6 +6,7 @@ import io.nodemesh.linux.BpfCode.Cond;
 import io.nodemesh.linux.BpfCode.Size;
 import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
+import io.nodemesh.linux.SocketOptions;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -191,6 +192,29 @@ public final class LookupCapture implements AutoCloseable {
             if (link >= 0) {
                 Bpf.close(link);
             }
+        }
+    }
+
+    /**
+     * Whether {@code listener} is the socket the pod's program hands inbound connections to: a listener an ebpf
+     * capture made, handed over by the proxy before this one. False where the pod has no program.
+     */
+    public synchronized boolean holds(Path netns, int listener) {
+        if (!Files.isDirectory(dir) || !Files.exists(netns)) {
+            return false;
+        }
+        long ino = inode(netns);
+        Path pin = pin(ino);
+        int link = pinned(pin, ino);
+        if (link < 0) {
+            return false;
+        }
+        try {
+            return Bpf.mapLookup(mapOf(link, ino, pin), 0, 0) == SocketOptions.cookie(listener);
+        } catch (IOException e) {
+            throw new RulesException("cannot read " + MAP_NAME + " of " + netns + ": " + e.getMessage(), e);
+        } finally {
+            Bpf.close(link);
         }
     }
 

@@ -56,6 +56,11 @@ class LookupCaptureTest {
             assertThat(capture.listen(a.path(), inbound.fd())).as("no program yet").isFalse();
             assertThat(greeting(b, a.ipv4(), 8080)).as("before the program").isEqualTo("a:8080");
             assertThat(capture.install(plan, a.path())).isEqualTo(RuleEngine.Installed.APPLIED);
+            assertThat(capture.holds(a.path(), inbound.fd())).isTrue();
+            TransparentListener another = TransparentListener.plain(a, 15007, "another");
+            greeters.add(another);
+            assertThat(capture.holds(a.path(), another.fd())).as("another listener").isFalse();
+            assertThat(capture.holds(b.path(), another.fd())).as("a namespace without a program").isFalse();
 
             assertThat(greeting(b, a.ipv4(), 8080)).isEqualTo(TransparentListener.answer("inbound", a.ipv4(), 8080));
             assertThat(greeting(b, a.ipv6(), 8080)).isEqualTo(TransparentListener.answer("inbound", a.ipv6(), 8080));

@@ -380,12 +380,15 @@ public final class PodCapture implements ConnectionListener {
         int handed = inherited == null ? -1 : inherited.takeListener(port);
         SocketListener listener;
         if (handed >= 0) {
-            // Read before adopt(), which makes a TPROXY capture's listener transparent. Unreadable, the rules are
-            // installed anew.
+            // Read before adopt(), which makes a TPROXY capture's listener transparent. An ebpf capture's inbound
+            // listener is the one its pod's sk_lookup program holds (its listeners are not transparent, as a
+            // redirect capture's are not). Unreadable, the rules are installed anew.
             boolean sameCapture;
             try {
-                sameCapture = SocketOptions.transparent(handed) == transparent(settings.capture(), direction);
-            } catch (IOException e) {
+                sameCapture = SocketOptions.transparent(handed) == transparent(settings.capture(), direction)
+                        && (direction != Direction.INBOUND || shared.connect().inbound().holds(namespace.path(),
+                        handed) == (settings.capture() == CaptureMode.EBPF));
+            } catch (IOException | RuntimeException e) {
                 sameCapture = false;
             }
             try {
