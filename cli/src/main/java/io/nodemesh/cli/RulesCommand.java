@@ -83,7 +83,8 @@ public final class RulesCommand implements Runnable {
         @Option(names = "--capture", paramLabel = "redirect|tproxy|ebpf",
                 description = "How captured TCP reaches the proxy: nat redirect (the default), tproxy (nft only: "
                         + "nothing translated or tracked, a policy route per family) or ebpf (outbound sent to the "
-                        + "proxy at connect() by eBPF programs on the pod's cgroup, --cgroup; inbound by tproxy).")
+                        + "proxy at connect() by eBPF programs on the pod's cgroup, --cgroup; inbound by an sk_lookup "
+                        + "program on the namespace, pinned under --bpffs; no netfilter rules).")
         String capture;
 
         @Option(names = "--tproxy-mark", paramLabel = "VALUE",

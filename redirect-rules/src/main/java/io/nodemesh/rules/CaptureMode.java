@@ -16,9 +16,10 @@ import java.util.Locale;
  *       backend only.</li>
  *   <li>{@link #EBPF}: outbound TCP is sent to the proxy at {@code connect()}, before any packet exists: eBPF programs
  *       on the pod's cgroup (v2) rewrite the socket's destination to the outbound port on loopback and record the
- *       original one in a map the proxy reads ({@link ConnectCapture}); no netfilter hook sees outbound traffic.
- *       Inbound TCP is taken by {@code tproxy}, as with {@link #TPROXY}, without marks or policy routes (its packets
- *       are for the pod's own addresses). Needs the pod's cgroup; nft backend only.</li>
+ *       original one in a map the proxy reads ({@link ConnectCapture}). Inbound TCP is handed to the proxy's inbound
+ *       listener by an {@code sk_lookup} program on the pod's network namespace ({@link LookupCapture}), pinned in a
+ *       bpf filesystem. No netfilter hook is involved. Needs the pod's cgroup; nft backend only (which takes an
+ *       earlier capture's rules out).</li>
  * </ul>
  */
 public enum CaptureMode {

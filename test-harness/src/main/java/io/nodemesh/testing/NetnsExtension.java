@@ -193,10 +193,11 @@ public final class NetnsExtension implements BeforeAllCallback, AfterAllCallback
             try (var dirs = Files.list(tmp)) {
                 for (Path dir : dirs.toList()) {
                     String name = dir.getFileName().toString();
-                    String pid = name.substring(Math.min(name.length(), FAMILY.length()),
-                            Math.max(FAMILY.length(), name.indexOf('-')));
-                    if (name.startsWith(FAMILY) && name.endsWith("-bpffs") && !pid.isEmpty()
-                            && pid.chars().allMatch(Character::isDigit)
+                    if (!name.startsWith(FAMILY) || !name.endsWith("-bpffs") || name.startsWith(PREFIX)) {
+                        continue;
+                    }
+                    String pid = name.substring(FAMILY.length(), name.indexOf('-'));
+                    if (!pid.isEmpty() && pid.chars().allMatch(Character::isDigit)
                             && ProcessHandle.of(Long.parseLong(pid)).isEmpty()) {
                         unmount(dir);
                     }
