@@ -19,11 +19,11 @@
 #   ebpf      the client runs in a cgroup of its own (as a pod's containers do) carrying the proxy's eBPF capture,
 #             as `nodemesh rules apply --capture ebpf --cgroup` attaches it: its connect() to the server's address is
 #             sent to HAProxy on 127.0.0.1:15001 before any packet exists (the original destination recorded in a
-#             map HAProxy does not read; it forwards to the server as `none` does); no netfilter rule sees outbound
-#             packets (the pod's inbound tproxy chain is there, as the proxy installs it);
+#             map HAProxy does not read; it forwards to the server as `none` does); no netfilter rule is in the pod
+#             (its inbound sk_lookup program is there, as the proxy installs it, and lets the client's loopback
+#             connections to HAProxy through); the programs pinned in /sys/fs/bpf (mounted for the run if it is not);
 #   ebpf-outbound
-#             the same programs without the pod's nft table (no inbound capture): what the inbound chain costs the
-#             packets on lo;
+#             the same programs without the pod's inbound sk_lookup program: what that program costs;
 #   proxy-redirect, proxy-tproxy, proxy-ebpf
 #             nodemesh's proxy in HAProxy's place (daemon flags, CPU 1, one worker, no telemetry, its AOT cache not
 #             used), capturing the pod with its own nft rules, `capture: redirect`, `tproxy` or `ebpf` (the client
@@ -60,7 +60,14 @@ cp "$WORK/ebpf.cfg" "$WORK/ebpf-outbound.cfg"
 CGROOT=$(awk '{for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break }}' /proc/self/mountinfo)
 CG=${CGROOT:+$CGROOT/nmnat-$$-a}
 drop_cgroup() { [ -n "$CG" ] && [ -d "$CG" ] && { echo 1 > "$CG/cgroup.kill" 2>/dev/null || true; sleep 0.2; rmdir "$CG"; } || true; }
-trap 'drop_cgroup; churn_cleanup' EXIT INT TERM
+# The ebpf variants pin the pod's inbound program in the bpf filesystem at /sys/fs/bpf (the CLI's and the proxy's
+# default), mounted for the run where it is not (and unmounted at exit).
+BPFFS_MOUNTED=
+if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+  mount -t bpf bpf /sys/fs/bpf && BPFFS_MOUNTED=1
+fi
+drop_bpffs() { [ -n "$BPFFS_MOUNTED" ] && umount /sys/fs/bpf || true; }
+trap 'drop_cgroup; churn_cleanup; drop_bpffs' EXIT INT TERM
 CLIENT_IN=()  # what the client's command is prefixed with: for ebpf, joining the pod's cgroup
 
 capture_tproxy() {
@@ -99,7 +106,7 @@ N
     --pod bench/a > /dev/null
 }
 
-# The proxy's eBPF capture on the client's cgroup (and its inbound tproxy chain in the pod).
+# The proxy's eBPF capture on the client's cgroup (and its inbound sk_lookup program on the pod's namespace).
 capture_ebpf() {
   [ -n "$CG" ] || { echo "no cgroup v2 hierarchy is mounted: no ebpf variant" >&2; exit 2; }
   mkdir -p "$CG"
@@ -148,7 +155,8 @@ run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tr
     nft-redirect) capture_nodemesh redirect ;;
     nft-tproxy) capture_nodemesh tproxy ;;
     ebpf) capture_ebpf ;;
-    ebpf-outbound) capture_ebpf; ip netns exec "$A" nft delete table inet nodemesh ;;
+    ebpf-outbound) capture_ebpf
+      "$J" --enable-native-access=ALL-UNNAMED -jar "$NODEMESH_JAR" rules remove --netns "/var/run/netns/$A" > /dev/null ;;
     *) echo "unknown variant $variant" >&2; exit 2 ;;
   esac
   if [[ "$variant" != proxy-* ]]; then

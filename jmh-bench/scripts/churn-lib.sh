@@ -51,8 +51,8 @@ pods:
   - { name: a, namespace: prof, ips: [10.77.0.2], netns: /var/run/netns/$A }
 Y
 
-# Waits until the proxy has installed the pod's redirect rules (a NODEMESH_ chain in its nat table, or nft's
-# table inet nodemesh), so a
+# Waits until the proxy has installed the pod's redirect rules (a NODEMESH_ chain in its nat table, nft's
+# table inet nodemesh, or under capture: ebpf its log saying the inbound program is there), so a
 # profile never measures traffic that went around the proxy; stops the script if the proxy exits or
 # logs an error first. $1: the proxy's pid, $2: its log.
 proxy_ready() {
@@ -61,6 +61,7 @@ proxy_ready() {
     if grep -q ' ERROR ' "$2"; then cat "$2" >&2; echo "the proxy could not capture the pod" >&2; exit 1; fi
     ip netns exec "$A" iptables-save -t nat 2>/dev/null | grep -q '^:NODEMESH_' && return 0
     ip netns exec "$A" nft list table inet nodemesh > /dev/null 2>&1 && return 0
+    grep -q 'eBPF inbound redirect rules' "$2" && return 0 # capture: ebpf, with no netfilter rule
     sleep 0.1
   done
   cat "$2" >&2; echo "the proxy did not capture the pod within 10 s" >&2; exit 1

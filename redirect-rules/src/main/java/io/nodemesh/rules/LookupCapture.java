@@ -8,6 +8,7 @@ import io.nodemesh.linux.NativeException;
 import io.nodemesh.linux.NetworkNamespace;
 import io.nodemesh.linux.SocketOptions;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,6 +67,11 @@ public final class LookupCapture implements AutoCloseable {
     private final Path dir;
     /** The socket maps of pods this proxy made or took over, by namespace inode. */
     private final Map<Long, Integer> maps = new HashMap<>();
+    /**
+     * The kernel's tag of each plan's program, by its instructions with no map: the tag leaves map references out, so
+     * a pod whose program is in place is checked without loading one (a restart's common case).
+     */
+    private final Map<ByteBuffer, Long> tags = new HashMap<>();
     /** The inode each namespace path had when last seen, for a removal after the namespace is gone. */
     private final Map<Path, Long> inodes = new HashMap<>();
     private boolean ready;
@@ -143,11 +149,10 @@ public final class LookupCapture implements AutoCloseable {
         try {
             if (link >= 0) {
                 int map = mapOf(link, ino, pin);
-                prog = load(plan, map, netns);
-                Bpf.NetnsLinkInfo info = Bpf.netnsLinkInfo(link);
-                if (sameTag(info.progId(), prog)) {
+                if (liveTag(link) == wantedTag(plan, map, netns)) {
                     return RuleEngine.Installed.KEPT;
                 }
+                prog = load(plan, map, netns);
                 Bpf.linkUpdate(link, prog);
                 return RuleEngine.Installed.REPLACED;
             }
@@ -263,18 +268,12 @@ public final class LookupCapture implements AutoCloseable {
             Path pin = pin(ino);
             int link = pinned(pin, ino);
             if (link >= 0) {
-                int prog = -1;
                 try {
-                    int map = mapOf(link, ino, pin);
-                    prog = load(plan, map, netns);
-                    boolean plans = sameTag(Bpf.netnsLinkInfo(link).progId(), prog);
+                    boolean plans = liveTag(link) == wantedTag(plan, mapOf(link, ino, pin), netns);
                     live.add(PROG_NAME + (plans ? " (the plan's)" : " (another plan's)"));
                 } catch (IOException e) {
                     throw new RulesException("cannot read " + pin + ": " + e.getMessage(), e);
                 } finally {
-                    if (prog >= 0) {
-                        Bpf.close(prog);
-                    }
                     Bpf.close(link);
                 }
             }
@@ -425,12 +424,29 @@ public final class LookupCapture implements AutoCloseable {
         }
     }
 
-    private static boolean sameTag(int progId, int prog) throws IOException {
-        int live = Bpf.progById(progId);
+    /** The tag of the program {@code link} runs. */
+    private static long liveTag(int link) throws IOException {
+        int live = Bpf.progById(Bpf.netnsLinkInfo(link).progId());
         try {
-            return Bpf.progInfo(live).tag() == Bpf.progInfo(prog).tag();
+            return Bpf.progInfo(live).tag();
         } finally {
             Bpf.close(live);
         }
+    }
+
+    /** The tag of the plan's program: loaded once per plan (with {@code map}, which the tag leaves out). */
+    private long wantedTag(RedirectPlan plan, int map, Path netns) throws IOException {
+        ByteBuffer key = ByteBuffer.wrap(program(plan, 0));
+        Long tag = tags.get(key);
+        if (tag == null) {
+            int prog = load(plan, map, netns);
+            try {
+                tag = Bpf.progInfo(prog).tag();
+            } finally {
+                Bpf.close(prog);
+            }
+            tags.put(key, tag);
+        }
+        return tag;
     }
 }
