@@ -37,7 +37,8 @@
 # LOAD=keepalive puts wrk (one thread, 16 connections, CPU 0) in place of ChurnClient, against the e2e harness's
 # BenchHttpServer (1 KiB bodies) in the server pod, and counts requests in place of connections (WARMUP s of wrk first,
 # unmeasured).
-# A proxy variant ending in @b (proxy-ebpf@b) runs the build JAR_B=…/nodemesh.jar instead: before/after in one run.
+# A variant ending in @b (proxy-ebpf@b, ebpf@b) runs the build JAR_B=…/nodemesh.jar instead (the proxy, or the
+# `nodemesh rules apply` that installs the capture for HAProxy): before/after in one run.
 # Usage: ROUNDS=3 WARMUP=10 DURATION=10 VARIANTS="none redirect tproxy" LOAD=churn bash jmh-bench/scripts/capture-nat.sh
 set -euo pipefail
 PREFIX=nmnat
@@ -125,10 +126,11 @@ wrk_start() {
 
 run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tracked"
   local variant=$1 pid target=10.77.0.3:$PORT h0 c0 m0 h c m connections rate errors tracked jar=$NODEMESH_JAR
-  if [[ "$variant" == *@b ]]; then # the same proxy variant from another build, JAR_B=…/nodemesh.jar (an A/B run)
+  if [[ "$variant" == *@b ]]; then # the same variant from another build, JAR_B=…/nodemesh.jar (an A/B run)
     jar=${JAR_B:?a variant ending in @b needs JAR_B}
     variant=${variant%@b}
   fi
+  local NODEMESH_JAR=$jar # what installs the rules of the variants without the proxy (`nodemesh rules apply`), too
   pod_a_create
   case "$variant" in
     proxy-redirect|proxy-tproxy|proxy-ebpf)
