@@ -11,7 +11,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The {@code bpf(2)} commands nodemesh uses, through the FFM API: maps and programs made, programs attached to and
- * detached from a cgroup, what a cgroup has attached and what a program is, and a map entry read and deleted. Each
+ * detached from a cgroup, links to a network namespace made, updated, detached and pinned in a bpf filesystem, what
+ * a cgroup has attached and what a program or link is, and map entries read, set, and read and deleted. Each
  * call's {@code union bpf_attr} is laid out here by its offsets in {@code <linux/bpf.h>} (only the fields used). No
  * process, no library: the programs are bytecode made in Java ({@link BpfCode}).
  *

@@ -15,6 +15,7 @@ import io.nodemesh.testing.NetnsExtension;
 import io.nodemesh.topology.Cgroup;
 import io.nodemesh.topology.ExecResult;
 import io.nodemesh.topology.Netns;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
@@ -141,9 +142,7 @@ class EbpfCaptureTest {
         Netns a = mesh.dualStackPod("a");
         Netns b = mesh.dualStackPod("b");
         Cgroup pod = mesh.cgroup("pod-a");
-        Path run = mesh.dir().resolve("run");
-        UnaryOperator<NodeProxy.Builder> handover = x -> x.transport(TransportKind.EPOLL)
-                .bpffs(NetnsExtension.bpffs()).handoverSocket(run.resolve("handover.sock")).adminSocket(run.resolve("admin.sock"));
+        UnaryOperator<NodeProxy.Builder> handover = handover();
         MeshFile config = mesh.config().rules("nft").captureMode("ebpf").capture(a, pod);
         TestNode old = mesh.start(config, handover);
         await("programs attached", () -> attachedTo(pod.path()).size() == 5);
@@ -185,10 +184,7 @@ class EbpfCaptureTest {
         Cgroup pod = mesh.cgroup("pod-a");
         mesh.own(EchoServer.start(b, 8080));
         mesh.own(EchoServer.start(a, 9000));
-        Path run = mesh.dir().resolve("run");
-        UnaryOperator<NodeProxy.Builder> handover = x -> x.transport(TransportKind.EPOLL)
-                .bpffs(NetnsExtension.bpffs()).handoverSocket(run.resolve("handover.sock"))
-                .adminSocket(run.resolve("admin.sock"));
+        UnaryOperator<NodeProxy.Builder> handover = handover();
         TestNode old = mesh.start(mesh.config().rules("nft").captureMode("ebpf").capture(a, pod), handover);
         await("programs attached", () -> attachedTo(pod.path()).size() == 5);
 
@@ -199,9 +195,7 @@ class EbpfCaptureTest {
         PodCapture taken = next.proxy.pod("demo/a").orElseThrow();
         assertThat(taken.rulesInherited()).as("the ebpf capture's listeners are not a redirect capture's").isFalse();
         await("the programs detached", () -> attachedTo(pod.path()).isEmpty());
-        try (var pins = Files.list(NetnsExtension.bpffs().resolve("nodemesh"))) {
-            assertThat(pins.toList()).as("the inbound program's pin").isEmpty();
-        }
+        assertThat(pins()).as("the inbound program's pin").isEmpty();
         assertThat(a.execOk("nft", "list", "ruleset").stdout()).contains("redirect to :15001");
         assertThat(echo(pod, a, b.ipv4().getHostAddress(), 8080)).isEqualTo("hello");
         SocketChannel in = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 9000)));
@@ -218,7 +212,7 @@ class EbpfCaptureTest {
         mesh.own(EchoServer.start(b, 8080));
         mesh.own(EchoServer.start(a, 9000));
         TestNode node = mesh.start(mesh.config().rules("nft").captureMode("tproxy").capture(a, pod),
-                x -> x.transport(TransportKind.EPOLL).bpffs(NetnsExtension.bpffs()));
+                EbpfCaptureTest::onEpoll);
         assertThat(a.execOk("nft", "list", "ruleset").stdout()).contains("tproxy to :15006");
 
         node.rewrite(mesh.config().rules("nft").captureMode("ebpf").capture(a, pod));
@@ -230,16 +224,12 @@ class EbpfCaptureTest {
         SocketChannel in = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 9000)));
         assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
         await("relayed inbound", () -> node.proxy.nodeStats().direction(Direction.INBOUND).snapshot().opened() > 0);
-        try (var pins = Files.list(NetnsExtension.bpffs().resolve("nodemesh"))) {
-            assertThat(pins.toList()).as("the inbound program's pin").hasSize(1);
-        }
+        assertThat(pins()).as("the inbound program's pin").hasSize(1);
 
         node.rewrite(mesh.config().rules("nft").captureMode("tproxy").capture(a, pod));
         await("the programs detached", () -> attachedTo(pod.path()).isEmpty());
         await("the tproxy table back", () -> a.execOk("nft", "list", "ruleset").stdout().contains("tproxy"));
-        try (var pins = Files.list(NetnsExtension.bpffs().resolve("nodemesh"))) {
-            assertThat(pins.toList()).as("the inbound program's pin").isEmpty();
-        }
+        assertThat(pins()).as("the inbound program's pin").isEmpty();
         await("listening", () -> node.proxy.pod("demo/a").map(PodCapture::listening).orElse(false));
         SocketChannel again = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 9000)));
         assertThat(EchoServer.roundTrip(again, "tproxy")).isEqualTo("tproxy");
@@ -260,11 +250,29 @@ class EbpfCaptureTest {
     /** A proxy on epoll capturing {@code pod} (its processes in {@code cgroup}) with {@code capture: ebpf}. */
     private static TestNode captureByEbpf(Netns pod, Cgroup cgroup) throws Exception {
         TestNode node = mesh.start(mesh.config().rules("nft").captureMode("ebpf").capture(pod, cgroup),
-                x -> x.transport(TransportKind.EPOLL).bpffs(NetnsExtension.bpffs()));
+                EbpfCaptureTest::onEpoll);
         PodCapture capture = node.proxy.pods().getFirst();
         assertThat(capture.listening()).isTrue();
         await("programs attached", () -> attachedTo(cgroup.path()).size() == 5);
         return node;
+    }
+
+    /** A proxy on epoll pinning in the test's bpf filesystem. */
+    private static NodeProxy.Builder onEpoll(NodeProxy.Builder b) {
+        return b.transport(TransportKind.EPOLL).bpffs(NetnsExtension.bpffs());
+    }
+
+    /** {@link #onEpoll}, with the handover and admin sockets in the mesh's run dir: a proxy that takes over another. */
+    private static UnaryOperator<NodeProxy.Builder> handover() {
+        Path run = mesh.dir().resolve("run");
+        return x -> onEpoll(x).handoverSocket(run.resolve("handover.sock")).adminSocket(run.resolve("admin.sock"));
+    }
+
+    /** The pins in the test's bpf filesystem. */
+    private static List<Path> pins() throws IOException {
+        try (var files = Files.list(NetnsExtension.bpffs().resolve("nodemesh"))) {
+            return files.toList();
+        }
     }
 
     /** nodemesh's programs on {@code cgroup}, as any process sees them. */

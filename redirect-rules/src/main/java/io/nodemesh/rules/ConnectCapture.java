@@ -22,9 +22,9 @@ import java.util.Map;
 /**
  * A {@link CaptureMode#EBPF} capture: its outbound half here, {@link ConnectPrograms} attached to pods' cgroups (v2)
  * and the lookup of a captured connection's original destination; its inbound half, {@link #inbound()}, an
- * {@code sk_lookup} program on each pod's network namespace ({@link LookupCapture}). One per proxy (node-wide): the two maps are shared
- * by every pod's programs (the origin map keyed by socket cookies, the peer map by the pod's network namespace cookie
- * and the client's address), and programs made from equal plans are loaded once.
+ * {@code sk_lookup} program on each pod's network namespace ({@link LookupCapture}). One per proxy (node-wide): the
+ * two maps are shared by every pod's programs (the origin map keyed by socket cookies, the peer map by the pod's
+ * network namespace cookie and the client's address), and programs made from equal plans are loaded once.
  *
  * <p>Attachments outlive the proxy, like nft rules: a restarted proxy finds its predecessor's programs on a pod's
  * cgroup, adopts their maps (so connections captured meanwhile are still found) and keeps programs equal to its own

@@ -117,7 +117,7 @@ public final class SocketListener implements EpollIoHandle {
         try {
             socket.setReuseAddress(true);
             socket.setTcpNoDelay(true);
-            if (PodCapture.transparent(pod.settings().capture(), direction)) {
+            if (PodCapture.transparent(pod.settings().capture())) {
                 transparent(socket, pod.settings().mark());
             }
             try {
@@ -141,7 +141,7 @@ public final class SocketListener implements EpollIoHandle {
                                        EventLoopGroup group, Transport transport) throws IOException {
         Socket socket = new Socket(fd);
         try {
-            if (PodCapture.transparent(pod.settings().capture(), direction)) {
+            if (PodCapture.transparent(pod.settings().capture())) {
                 transparent(socket, pod.settings().mark());
             }
             return start(socket, port, pod, direction, upstream, group, transport);
@@ -370,9 +370,8 @@ public final class SocketListener implements EpollIoHandle {
 
     /**
      * The original destination of a connection nft's {@code tproxy} or an {@code sk_lookup} program handed to this
-     * listener: the accepted
-     * socket's own local address ({@code getsockname}); null when the connection was not handed over, but addressed
-     * to this port itself, the connection then closed and counted as not redirected.
+     * listener: the accepted socket's own local address ({@code getsockname}); null when the connection was not
+     * handed over, but addressed to this port itself, the connection then closed and counted as not redirected.
      */
     private InetSocketAddress handedDestination(IoEventLoop target, Socket accepted, InetSocketAddress source) {
         // A dual-stack listener's IPv4 connections have IPv4-mapped local addresses, which Netty (and the JDK under

@@ -178,11 +178,10 @@ public final class PodCapture implements ConnectionListener {
     }
 
     /**
-     * Whether a listener of {@code direction} is transparent under {@code capture}: both under tproxy, none under ebpf
-     * (its outbound connections come to loopback, its inbound ones are handed to the listener by the kernel's socket
-     * lookup).
+     * Whether the capture listeners are transparent under {@code capture}: under tproxy only (ebpf's outbound
+     * connections come to loopback, its inbound ones are handed to the listener by the kernel's socket lookup).
      */
-    public static boolean transparent(CaptureMode capture, Direction direction) {
+    public static boolean transparent(CaptureMode capture) {
         return capture == CaptureMode.TPROXY;
     }
 
@@ -385,7 +384,7 @@ public final class PodCapture implements ConnectionListener {
             // redirect capture's are not). Unreadable, the rules are installed anew.
             boolean sameCapture;
             try {
-                sameCapture = SocketOptions.transparent(handed) == transparent(settings.capture(), direction)
+                sameCapture = SocketOptions.transparent(handed) == transparent(settings.capture())
                         && (direction != Direction.INBOUND || shared.connect().inbound().holds(namespace.path(),
                         handed) == (settings.capture() == CaptureMode.EBPF));
             } catch (IOException | RuntimeException e) {
