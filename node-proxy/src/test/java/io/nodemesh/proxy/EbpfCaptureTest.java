@@ -205,6 +205,37 @@ class EbpfCaptureTest {
     }
 
     @Test
+    void whileNoProxyListensThePodsConnectionsAreRefusedAndARestartedProxyTakesThemBack() throws Exception {
+        Netns a = mesh.dualStackPod("a");
+        Netns b = mesh.dualStackPod("b");
+        Cgroup pod = mesh.cgroup("pod-a");
+        mesh.own(EchoServer.start(b, 8080));
+        mesh.own(EchoServer.start(a, 9000));
+        MeshFile config = mesh.config().rules("nft").captureMode("ebpf").capture(a, pod);
+        TestNode first = mesh.start(config, EbpfCaptureTest::onEpoll);
+        await("programs attached", () -> attachedTo(pod.path()).size() == 5);
+        first.close(); // as a crash leaves them: the programs stay, attached and pinned; no listener
+
+        InetSocketAddress app = new InetSocketAddress(a.ipv4(), 9000);
+        assertThatThrownBy(() -> EchoServer.connect(b, app)).as("inbound fails closed, not around the proxy")
+                .hasMessageContaining("Connection refused");
+        ExecResult out = pod.exec(a, "timeout", "5", "bash", "-c",
+                "exec 3<>/dev/tcp/" + b.ipv4().getHostAddress() + "/8080");
+        assertThat(out.exitCode()).as("outbound fails closed too: " + out.describe()).isNotZero();
+        assertThat(pins()).hasSize(1);
+
+        TestNode second = mesh.startNode("second", config, EbpfCaptureTest::onEpoll);
+        await("listening", () -> second.proxy.pod("demo/a").map(PodCapture::listening).orElse(false));
+        SocketChannel in = mesh.own(EchoServer.connect(b, app));
+        assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
+        assertThat(echo(pod, a, b.ipv4().getHostAddress(), 8080)).isEqualTo("hello");
+        await("the restarted proxy relays both ways", () -> second.proxy.nodeStats().direction(Direction.INBOUND)
+                .snapshot().opened() > 0 && second.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot()
+                .opened() > 0);
+        assertThat(pins()).as("the same pin, not another").hasSize(1);
+    }
+
+    @Test
     void aPodSwitchedBetweenTproxyAndEbpfKeepsNothingOfTheOtherCapture() throws Exception {
         Netns a = mesh.dualStackPod("a");
         Netns b = mesh.dualStackPod("b");
