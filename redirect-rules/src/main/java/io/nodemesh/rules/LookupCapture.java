@@ -284,36 +284,45 @@ public final class LookupCapture implements AutoCloseable {
 
     /**
      * Removes the pins whose network namespace is gone (their programs detached with it): a pod deleted while no proxy
-     * ran. How many.
+     * ran. How many. Each pin is looked at and removed under this capture's lock, so that an {@link #install} never
+     * sees a pin half-way (a new namespace can have a gone one's inode, whose pin install then replaces); between
+     * pins the lock is free, and captures go on while a sweep runs.
      */
-    public synchronized int sweep() {
+    public int sweep() {
         if (!Files.isDirectory(dir)) {
             return 0;
         }
         int removed = 0;
         try (DirectoryStream<Path> pins = Files.newDirectoryStream(dir, PIN_PREFIX + "*")) {
             for (Path pin : pins) {
-                int link;
-                try {
-                    link = Bpf.objGet(pin.toString());
-                } catch (IOException e) {
-                    continue;
-                }
-                try {
-                    if (Bpf.netnsLinkInfo(link).netnsInode() == 0) {
-                        Files.deleteIfExists(pin);
-                        removed++;
-                    }
-                } catch (IOException e) {
-                    // another kind of object, or unreadable: left alone
-                } finally {
-                    Bpf.close(link);
+                if (sweep(pin)) {
+                    removed++;
                 }
             }
         } catch (IOException e) {
             throw new RulesException("cannot list " + dir + ": " + e.getMessage(), e);
         }
         return removed;
+    }
+
+    /** Removes {@code pin} if its namespace is gone; whether it did. */
+    private synchronized boolean sweep(Path pin) {
+        int link;
+        try {
+            link = Bpf.objGet(pin.toString());
+        } catch (IOException e) {
+            return false; // removed meanwhile
+        }
+        try {
+            if (Bpf.netnsLinkInfo(link).netnsInode() == 0) {
+                return Files.deleteIfExists(pin);
+            }
+            return false;
+        } catch (IOException e) {
+            return false; // another kind of object, or unreadable: left alone
+        } finally {
+            Bpf.close(link);
+        }
     }
 
     @Override
@@ -326,7 +335,10 @@ public final class LookupCapture implements AutoCloseable {
         maps.clear();
     }
 
-    /** Checks once that {@link #bpffs} is a bpf filesystem, makes {@code nodemesh/} in it and sweeps it. */
+    /**
+     * Checks once that {@link #bpffs} is a bpf filesystem, makes {@code nodemesh/} in it and starts a {@link #sweep}
+     * of it.
+     */
     private void ensureReady() {
         if (ready) {
             return;
@@ -348,7 +360,14 @@ public final class LookupCapture implements AutoCloseable {
             throw new RulesException("cannot make " + dir + ": " + e.getMessage(), e);
         }
         ready = true;
-        sweep();
+        // Off the capture's path: a restarted proxy's pods listen again without waiting for it (500 pins: ~50 ms).
+        Thread.ofVirtual().name("nodemesh-bpffs-sweep").start(() -> {
+            try {
+                sweep();
+            } catch (RulesException e) {
+                // said again by the capture that needs the directory
+            }
+        });
     }
 
     private Path pin(long ino) {
