@@ -250,10 +250,10 @@ public final class Bpf {
     }
 
     /**
-     * What a network namespace's link is: its program's id and the inode of the namespace it is attached to (0 once
-     * that namespace is gone, or the link detached).
+     * What a network namespace's link is: its id, its program's id and the inode of the namespace it is attached to (0
+     * once that namespace is gone, or the link detached).
      */
-    public record NetnsLinkInfo(int progId, long netnsInode) {
+    public record NetnsLinkInfo(int id, int progId, long netnsInode) {
     }
 
     /** The {@link NetnsLinkInfo} of the link {@code link}. */
@@ -261,7 +261,7 @@ public final class Bpf {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment info = arena.allocate(64, 8); // struct bpf_link_info: type, id, prog_id, the union at 16
             info(link, info, arena);
-            return new NetnsLinkInfo(info.get(ValueLayout.JAVA_INT, 8),
+            return new NetnsLinkInfo(info.get(ValueLayout.JAVA_INT, 4), info.get(ValueLayout.JAVA_INT, 8),
                     Integer.toUnsignedLong(info.get(ValueLayout.JAVA_INT, 16)));
         }
     }

@@ -74,6 +74,11 @@ public final class LookupCapture implements AutoCloseable {
     private final Map<ByteBuffer, Long> tags = new HashMap<>();
     /** The inode each namespace path had when last seen, for a removal after the namespace is gone. */
     private final Map<Path, Long> inodes = new HashMap<>();
+    /**
+     * The id of the link seen last on each namespace (by inode): a removal after the namespace is gone detaches only
+     * that one, not a new namespace's that has the same inode now.
+     */
+    private final Map<Long, Integer> linkIds = new HashMap<>();
     private boolean ready;
     private boolean closed;
 
@@ -162,6 +167,7 @@ public final class LookupCapture implements AutoCloseable {
                 link = Bpf.linkCreate(prog, ns.fd(), Bpf.ATTACH_SK_LOOKUP);
             }
             Bpf.objPin(link, pin.toString());
+            linkIds.put(ino, Bpf.netnsLinkInfo(link).id());
             return RuleEngine.Installed.APPLIED;
         } catch (IOException e) {
             throw new RulesException("cannot attach " + PROG_NAME + " to " + netns + ": " + e.getMessage(), e);
@@ -223,12 +229,16 @@ public final class LookupCapture implements AutoCloseable {
         }
     }
 
-    /** Detaches the pod's program and removes its pin; whether there was one. */
+    /**
+     * Detaches the pod's program and removes its pin; whether there was one. Once the namespace is gone (its path
+     * too), only the link this capture saw on it is detached: the pin of a new namespace with the same inode is left.
+     */
     public synchronized boolean remove(Path netns) {
         if (netns == null) {
             return false;
         }
-        Long ino = Files.exists(netns) ? inode(netns) : inodes.get(netns); // gone: the inode it had
+        boolean gone = !Files.exists(netns);
+        Long ino = gone ? inodes.get(netns) : Long.valueOf(inode(netns)); // gone: the inode it had
         if (ino == null) {
             return false;
         }
@@ -237,6 +247,7 @@ public final class LookupCapture implements AutoCloseable {
             Bpf.close(map);
         }
         inodes.remove(netns);
+        Integer seen = linkIds.remove(ino);
         Path pin = pin(ino);
         if (!Files.exists(pin)) {
             return false;
@@ -244,6 +255,9 @@ public final class LookupCapture implements AutoCloseable {
         try {
             int link = Bpf.objGet(pin.toString());
             try {
+                if (gone && (seen == null || Bpf.netnsLinkInfo(link).id() != seen)) {
+                    return false;
+                }
                 Bpf.linkDetach(link);
             } finally {
                 Bpf.close(link);
@@ -388,13 +402,15 @@ public final class LookupCapture implements AutoCloseable {
      * A descriptor of the link pinned at {@code pin} for the namespace {@code ino}, or -1 for none. A pin of a
      * namespace that is gone (whose inode a new one now has) is removed.
      */
-    private static int pinned(Path pin, long ino) {
+    private int pinned(Path pin, long ino) {
         if (!Files.exists(pin)) {
             return -1;
         }
         try {
             int link = Bpf.objGet(pin.toString());
-            if (Bpf.netnsLinkInfo(link).netnsInode() == ino) {
+            Bpf.NetnsLinkInfo info = Bpf.netnsLinkInfo(link);
+            if (info.netnsInode() == ino) {
+                linkIds.put(ino, info.id());
                 return link;
             }
             Bpf.close(link);

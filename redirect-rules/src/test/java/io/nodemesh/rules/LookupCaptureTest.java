@@ -142,6 +142,14 @@ class LookupCaptureTest {
             }
             assertThat(pins()).hasSize(1);
             assertThat(swept).as("swept here, not by the sweep that started with the capture").isEqualTo(1);
+
+            // A pod released after its namespace went: the pin of the link this capture saw there is removed.
+            Commands.run("ip", "netns", "add", gone).requireOk();
+            assertThat(capture.install(plan, gonePath)).isEqualTo(RuleEngine.Installed.APPLIED);
+            Commands.run("ip", "netns", "del", gone).requireOk();
+            assertThat(capture.remove(gonePath)).isTrue();
+            assertThat(pins()).hasSize(1);
+            assertThat(capture.remove(gonePath)).isFalse();
             assertThat(capture.remove(a.path())).isTrue();
         } finally {
             Commands.run("ip", "netns", "del", gone);
