@@ -179,11 +179,10 @@ class EbpfCaptureTest {
 
     @Test
     void aProxyCapturingByRedirectThatTakesOverFromAnEbpfOneReplacesItsPrograms() throws Exception {
-        Netns a = mesh.dualStackPod("a");
-        Netns b = mesh.dualStackPod("b");
-        Cgroup pod = mesh.cgroup("pod-a");
-        mesh.own(EchoServer.start(b, 8080));
-        mesh.own(EchoServer.start(a, 9000));
+        Pods p = pods();
+        Netns a = p.a();
+        Netns b = p.b();
+        Cgroup pod = p.pod();
         UnaryOperator<NodeProxy.Builder> handover = handover();
         TestNode old = mesh.start(mesh.config().rules("nft").captureMode("ebpf").capture(a, pod), handover);
         await("programs attached", () -> attachedTo(pod.path()).size() == 5);
@@ -197,20 +196,15 @@ class EbpfCaptureTest {
         await("the programs detached", () -> attachedTo(pod.path()).isEmpty());
         assertThat(pins()).as("the inbound program's pin").isEmpty();
         assertThat(a.execOk("nft", "list", "ruleset").stdout()).contains("redirect to :15001");
-        assertThat(echo(pod, a, b.ipv4().getHostAddress(), 8080)).isEqualTo("hello");
-        SocketChannel in = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 9000)));
-        assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
-        await("the new proxy relays both ways", () -> next.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot()
-                .opened() > 0 && next.proxy.nodeStats().direction(Direction.INBOUND).snapshot().opened() > 0);
+        relaysBothWays(p, next);
     }
 
     @Test
     void whileNoProxyListensThePodsConnectionsAreRefusedAndARestartedProxyTakesThemBack() throws Exception {
-        Netns a = mesh.dualStackPod("a");
-        Netns b = mesh.dualStackPod("b");
-        Cgroup pod = mesh.cgroup("pod-a");
-        mesh.own(EchoServer.start(b, 8080));
-        mesh.own(EchoServer.start(a, 9000));
+        Pods p = pods();
+        Netns a = p.a();
+        Netns b = p.b();
+        Cgroup pod = p.pod();
         MeshFile config = mesh.config().rules("nft").captureMode("ebpf").capture(a, pod);
         TestNode first = mesh.start(config, EbpfCaptureTest::onEpoll);
         await("programs attached", () -> attachedTo(pod.path()).size() == 5);
@@ -226,22 +220,16 @@ class EbpfCaptureTest {
 
         TestNode second = mesh.startNode("second", config, EbpfCaptureTest::onEpoll);
         await("listening", () -> second.proxy.pod("demo/a").map(PodCapture::listening).orElse(false));
-        SocketChannel in = mesh.own(EchoServer.connect(b, app));
-        assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
-        assertThat(echo(pod, a, b.ipv4().getHostAddress(), 8080)).isEqualTo("hello");
-        await("the restarted proxy relays both ways", () -> second.proxy.nodeStats().direction(Direction.INBOUND)
-                .snapshot().opened() > 0 && second.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot()
-                .opened() > 0);
+        relaysBothWays(p, second);
         assertThat(pins()).as("the same pin, not another").hasSize(1);
     }
 
     @Test
     void aPodSwitchedBetweenTproxyAndEbpfKeepsNothingOfTheOtherCapture() throws Exception {
-        Netns a = mesh.dualStackPod("a");
-        Netns b = mesh.dualStackPod("b");
-        Cgroup pod = mesh.cgroup("pod-a");
-        mesh.own(EchoServer.start(b, 8080));
-        mesh.own(EchoServer.start(a, 9000));
+        Pods p = pods();
+        Netns a = p.a();
+        Netns b = p.b();
+        Cgroup pod = p.pod();
         TestNode node = mesh.start(mesh.config().rules("nft").captureMode("tproxy").capture(a, pod),
                 EbpfCaptureTest::onEpoll);
         assertThat(a.execOk("nft", "list", "ruleset").stdout()).contains("tproxy to :15006");
@@ -251,10 +239,7 @@ class EbpfCaptureTest {
         await("the tproxy table gone", () -> !a.execOk("nft", "list", "ruleset").stdout().contains("table"));
         assertThat(a.exec("ip", "rule").stdout()).as("the tproxy capture's policy route").doesNotContain("lookup 133");
         await("listening", () -> node.proxy.pod("demo/a").map(PodCapture::listening).orElse(false));
-        assertThat(echo(pod, a, b.ipv4().getHostAddress(), 8080)).isEqualTo("hello");
-        SocketChannel in = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 9000)));
-        assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
-        await("relayed inbound", () -> node.proxy.nodeStats().direction(Direction.INBOUND).snapshot().opened() > 0);
+        relaysBothWays(p, node);
         assertThat(pins()).as("the inbound program's pin").hasSize(1);
 
         node.rewrite(mesh.config().rules("nft").captureMode("tproxy").capture(a, pod));
@@ -286,6 +271,29 @@ class EbpfCaptureTest {
         assertThat(capture.listening()).isTrue();
         await("programs attached", () -> attachedTo(cgroup.path()).size() == 5);
         return node;
+    }
+
+    /** Pods a and b on one LAN, a's processes in cgroup {@code pod}; an echo server in b on 8080, in a on 9000. */
+    private record Pods(Netns a, Netns b, Cgroup pod) {
+    }
+
+    private static Pods pods() throws Exception {
+        Pods p = new Pods(mesh.dualStackPod("a"), mesh.dualStackPod("b"), mesh.cgroup("pod-a"));
+        mesh.own(EchoServer.start(p.b(), 8080));
+        mesh.own(EchoServer.start(p.a(), 9000));
+        return p;
+    }
+
+    /**
+     * A connection each way, answered, through {@code node}'s proxy: the pod's app to b:8080, b to the pod's app on
+     * 9000; and the proxy counted both.
+     */
+    private static void relaysBothWays(Pods p, TestNode node) throws Exception {
+        assertThat(echo(p.pod(), p.a(), p.b().ipv4().getHostAddress(), 8080)).isEqualTo("hello");
+        SocketChannel in = mesh.own(EchoServer.connect(p.b(), new InetSocketAddress(p.a().ipv4(), 9000)));
+        assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
+        await("relayed both ways", () -> node.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().opened() > 0
+                && node.proxy.nodeStats().direction(Direction.INBOUND).snapshot().opened() > 0);
     }
 
     /** A proxy on epoll pinning in the test's bpf filesystem. */
