@@ -26,8 +26,8 @@ import java.util.Map;
  * <p>What is let through to the pod's own sockets, as the other captures' rules have it: the pod's own connections
  * (the proxy's to the pod's apps among them), which are those from the address they are sent to, or sent to loopback;
  * the plan's exempt inbound ports (the proxy's own among them); a family the plan does not capture; anything but TCP.
- * (The interface a packet came in on does not tell: a packet the pod sends itself comes in on {@code lo}, but the
- * socket lookup is given the interface its route names.)
+ * (Not by the interface the lookup is given as the packet's: a connection of the pod to its own address, which
+ * comes in through {@code lo}, was not given {@code lo}'s index in {@code LookupCaptureTest}, and was captured.)
  *
  * <p>Each pod has its own program and a one-entry socket map that holds the proxy's inbound listener. The program's
  * link is pinned in a bpf filesystem ({@code <bpffs>/nodemesh/inbound-<namespace inode>}), so it outlives the proxy,
