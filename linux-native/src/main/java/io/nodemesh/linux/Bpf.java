@@ -183,44 +183,35 @@ public final class Bpf {
 
     /** Detaches {@code link}'s program now, whoever else holds the link (a pin, another descriptor). */
     public static void linkDetach(int link) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
-            attr.set(ValueLayout.JAVA_INT, 0, link);
-            call(LINK_DETACH, attr, arena, "bpf(BPF_LINK_DETACH)");
-        }
+        first(LINK_DETACH, link, "bpf(BPF_LINK_DETACH)");
     }
 
     /** Pins the object {@code fd} at {@code path}, a new name in a bpf filesystem: it lives while the name does. */
     public static void objPin(int fd, String path) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
-            attr.set(ValueLayout.JAVA_LONG, 0, arena.allocateFrom(path).address());
-            attr.set(ValueLayout.JAVA_INT, 8, fd);
-            call(OBJ_PIN, attr, arena, "bpf(BPF_OBJ_PIN " + path + ")");
-        }
+        object(OBJ_PIN, "BPF_OBJ_PIN", path, fd);
     }
 
     /** A descriptor of the object pinned at {@code path}. */
     public static int objGet(String path) throws IOException {
+        return (int) object(OBJ_GET, "BPF_OBJ_GET", path, 0);
+    }
+
+    /** {@code OBJ_PIN} or {@code OBJ_GET}: the same fields, the object's descriptor pin's only. */
+    private static long object(int cmd, String name, String path, int fd) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
             attr.set(ValueLayout.JAVA_LONG, 0, arena.allocateFrom(path).address());
-            return (int) call(OBJ_GET, attr, arena, "bpf(BPF_OBJ_GET " + path + ")");
+            attr.set(ValueLayout.JAVA_INT, 8, fd);
+            return call(cmd, attr, arena, "bpf(" + name + " " + path + ")");
         }
     }
 
     /** Sets {@code map}'s entry of the 4-byte {@code key} to the 8-byte {@code value} (a socket map: a descriptor). */
     public static void mapUpdate(int map, int key, long value) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment k = arena.allocate(ValueLayout.JAVA_INT);
-            k.set(ValueLayout.JAVA_INT, 0, key);
             MemorySegment v = arena.allocate(ValueLayout.JAVA_LONG);
             v.set(ValueLayout.JAVA_LONG, 0, value);
-            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
-            attr.set(ValueLayout.JAVA_INT, 0, map);
-            attr.set(ValueLayout.JAVA_LONG, 8, k.address());
-            attr.set(ValueLayout.JAVA_LONG, 16, v.address());
-            call(MAP_UPDATE_ELEM, attr, arena, "bpf(BPF_MAP_UPDATE_ELEM)");
+            call(MAP_UPDATE_ELEM, elementAttr(arena, map, key, v), arena, "bpf(BPF_MAP_UPDATE_ELEM)");
         }
     }
 
@@ -230,13 +221,8 @@ public final class Bpf {
      */
     public static long mapLookup(int map, int key, long empty) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment k = arena.allocate(ValueLayout.JAVA_INT);
-            k.set(ValueLayout.JAVA_INT, 0, key);
             MemorySegment v = arena.allocate(ValueLayout.JAVA_LONG);
-            MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
-            attr.set(ValueLayout.JAVA_INT, 0, map);
-            attr.set(ValueLayout.JAVA_LONG, 8, k.address());
-            attr.set(ValueLayout.JAVA_LONG, 16, v.address());
+            MemorySegment attr = elementAttr(arena, map, key, v);
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
             if (invoke(MAP_LOOKUP_ELEM, attr, state) >= 0) {
                 return v.get(ValueLayout.JAVA_LONG, 0);
@@ -247,6 +233,17 @@ public final class Bpf {
             }
             throw Libc.failure("bpf(BPF_MAP_LOOKUP_ELEM)", errno);
         }
+    }
+
+    /** The {@code bpf_attr} of a call on {@code map}'s entry of the 4-byte {@code key}, its value in {@code value}. */
+    private static MemorySegment elementAttr(Arena arena, int map, int key, MemorySegment value) {
+        MemorySegment k = arena.allocate(ValueLayout.JAVA_INT);
+        k.set(ValueLayout.JAVA_INT, 0, key);
+        MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
+        attr.set(ValueLayout.JAVA_INT, 0, map);
+        attr.set(ValueLayout.JAVA_LONG, 8, k.address());
+        attr.set(ValueLayout.JAVA_LONG, 16, value.address());
+        return attr;
     }
 
     /**
@@ -293,11 +290,15 @@ public final class Bpf {
     }
 
     private static int byId(int cmd, int id, String what) throws IOException {
+        return (int) first(cmd, id, "bpf(BPF_" + what.toUpperCase(java.util.Locale.ROOT) + "_GET_FD_BY_ID " + id + ")");
+    }
+
+    /** A command whose {@code bpf_attr} is one 32-bit field, {@code value}, first. */
+    private static long first(int cmd, int value, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(ATTR_BYTES, 8);
-            attr.set(ValueLayout.JAVA_INT, 0, id);
-            return (int) call(cmd, attr, arena, "bpf(BPF_" + what.toUpperCase(java.util.Locale.ROOT)
-                    + "_GET_FD_BY_ID " + id + ")");
+            attr.set(ValueLayout.JAVA_INT, 0, value);
+            return call(cmd, attr, arena, what);
         }
     }
 
@@ -346,9 +347,9 @@ public final class Bpf {
     }
 
     /**
-     * Reads the entry of {@code key} into {@code value} and deletes it, in one call: 0, or the errno ({@link NativeException#ENOENT}:
-     * no such entry). {@code attr} is the caller's scratch of at least 32 bytes, {@code state} a
-     * {@link #callState}: nothing is allocated (this runs once per accepted connection).
+     * Reads the entry of {@code key} into {@code value} and deletes it, in one call: 0, or the errno
+     * ({@link NativeException#ENOENT}: no such entry). {@code attr} is the caller's scratch of at least 32 bytes,
+     * {@code state} a {@link #callState}: nothing is allocated (this runs once per accepted connection).
      */
     public static int lookupAndDelete(int map, MemorySegment key, MemorySegment value, MemorySegment attr,
             MemorySegment state) {

@@ -106,7 +106,7 @@ public final class ConnectCapture implements AutoCloseable {
      */
     public synchronized RuleEngine.Installed install(RedirectPlan plan, Path cgroup) {
         int fd = openCgroup(cgroup);
-        Map<Hook, List<Integer>> found = new HashMap<>();
+        Map<Hook, List<Attached>> found = new HashMap<>();
         try {
             survey(fd, cgroup, found);
             boolean none = found.values().stream().allMatch(List::isEmpty);
@@ -117,7 +117,7 @@ public final class ConnectCapture implements AutoCloseable {
             return !changed ? RuleEngine.Installed.KEPT
                     : none ? RuleEngine.Installed.APPLIED : RuleEngine.Installed.REPLACED;
         } finally {
-            found.values().forEach(ids -> ids.forEach(Bpf::close));
+            found.values().forEach(ConnectCapture::close);
             Bpf.close(fd);
         }
     }
@@ -128,15 +128,15 @@ public final class ConnectCapture implements AutoCloseable {
         try {
             boolean any = false;
             for (Hook hook : List.of(Hook.CONNECT4, Hook.CONNECT6, Hook.SOCK_OPS, Hook.PEERNAME4, Hook.PEERNAME6)) {
-                for (int prog : nodemeshPrograms(fd, hook, cgroup)) {
+                for (Attached prog : nodemeshPrograms(fd, hook, cgroup)) {
                     try {
-                        Bpf.progDetach(fd, prog, hook.attach);
+                        Bpf.progDetach(fd, prog.fd(), hook.attach);
                         any = true;
                     } catch (IOException e) {
                         throw new RulesException("cannot detach " + hook.progName + " from cgroup " + cgroup + ": "
                                 + e.getMessage(), e);
                     } finally {
-                        Bpf.close(prog);
+                        Bpf.close(prog.fd());
                     }
                 }
             }
@@ -153,7 +153,7 @@ public final class ConnectCapture implements AutoCloseable {
      */
     public synchronized CheckResult check(RedirectPlan plan, Path cgroup) {
         int fd = openCgroup(cgroup);
-        Map<Hook, List<Integer>> found = new HashMap<>();
+        Map<Hook, List<Attached>> found = new HashMap<>();
         try {
             survey(fd, cgroup, found);
             String place = "cgroup " + cgroup;
@@ -165,17 +165,15 @@ public final class ConnectCapture implements AutoCloseable {
                 if (want != null) {
                     expected.add(hook.progName + " (the plan's)");
                 }
-                for (int prog : found.get(hook)) {
+                for (Attached prog : found.get(hook)) {
                     present = true;
                     boolean plans = want != null && same(prog, want);
                     live.add(hook.progName + (plans ? " (the plan's)" : " (another plan's)"));
                 }
             }
             return CheckResult.compare("ebpf", present, Map.of(place, expected), Map.of(place, live));
-        } catch (IOException e) {
-            throw new RulesException("cannot read the programs of cgroup " + cgroup + ": " + e.getMessage(), e);
         } finally {
-            found.values().forEach(ids -> ids.forEach(Bpf::close));
+            found.values().forEach(ConnectCapture::close);
             Bpf.close(fd);
         }
     }
@@ -186,11 +184,9 @@ public final class ConnectCapture implements AutoCloseable {
         try {
             List<String> out = new ArrayList<>();
             for (Hook hook : Hook.values()) {
-                List<Integer> progs = nodemeshPrograms(fd, hook, cgroup);
-                for (int prog : progs) {
-                    out.add(hook.progName);
-                    Bpf.close(prog);
-                }
+                List<Attached> progs = nodemeshPrograms(fd, hook, cgroup);
+                progs.forEach(prog -> out.add(hook.progName));
+                close(progs);
             }
             return out;
         } finally {
@@ -272,14 +268,14 @@ public final class ConnectCapture implements AutoCloseable {
             return;
         }
         int fd = openCgroup(cgroup);
-        List<Integer> found = List.of();
+        List<Attached> found = List.of();
         try {
             found = nodemeshPrograms(fd, Hook.SOCK_OPS, cgroup);
-            adoptMaps(Map.of(Hook.SOCK_OPS, found));
+            adoptMaps(found);
         } catch (IOException e) {
             throw new RulesException("cannot read the maps of cgroup " + cgroup + "'s programs: " + e.getMessage(), e);
         } finally {
-            found.forEach(Bpf::close);
+            close(found);
             Bpf.close(fd);
         }
     }
@@ -310,10 +306,10 @@ public final class ConnectCapture implements AutoCloseable {
     }
 
     /**
-     * Fills {@code found} with descriptors of nodemesh's programs on the cgroup, per hook (the caller closes them),
+     * Fills {@code found} with nodemesh's programs on the cgroup, per hook (the caller closes them),
      * and adopts their maps if this capture has none yet (or makes them).
      */
-    private void survey(int fd, Path cgroup, Map<Hook, List<Integer>> found) {
+    private void survey(int fd, Path cgroup, Map<Hook, List<Attached>> found) {
         for (Hook hook : Hook.values()) {
             found.put(hook, nodemeshPrograms(fd, hook, cgroup));
         }
@@ -352,11 +348,11 @@ public final class ConnectCapture implements AutoCloseable {
      * Makes the nodemesh programs at {@code hook} exactly {@code want} (or none): whether anything changed. One equal
      * to it (same tag, same maps) is kept; else the first found is replaced in place; extras are detached.
      */
-    private boolean ensure(int cgroup, Hook hook, Loaded want, List<Integer> found, Path path) {
+    private boolean ensure(int cgroup, Hook hook, Loaded want, List<Attached> found, Path path) {
         try {
-            int keep = -1;
+            Attached keep = null;
             if (want != null) {
-                for (int prog : found) {
+                for (Attached prog : found) {
                     if (same(prog, want)) {
                         keep = prog;
                         break;
@@ -364,20 +360,20 @@ public final class ConnectCapture implements AutoCloseable {
                 }
             }
             boolean changed = false;
-            List<Integer> rest = new ArrayList<>(found);
-            if (want != null && keep < 0) {
+            List<Attached> rest = new ArrayList<>(found);
+            if (want != null && keep == null) {
                 if (rest.isEmpty()) {
                     Bpf.progAttach(cgroup, want.fd(), hook.attach, Bpf.F_ALLOW_MULTI, -1);
                 } else {
-                    int old = rest.removeFirst();
-                    Bpf.progAttach(cgroup, want.fd(), hook.attach, Bpf.F_ALLOW_MULTI | Bpf.F_REPLACE, old);
+                    Attached old = rest.removeFirst();
+                    Bpf.progAttach(cgroup, want.fd(), hook.attach, Bpf.F_ALLOW_MULTI | Bpf.F_REPLACE, old.fd());
                 }
                 changed = true;
-            } else if (keep >= 0) {
-                rest.remove((Integer) keep);
+            } else if (keep != null) {
+                rest.remove(keep);
             }
-            for (int prog : rest) {
-                Bpf.progDetach(cgroup, prog, hook.attach);
+            for (Attached prog : rest) {
+                Bpf.progDetach(cgroup, prog.fd(), hook.attach);
                 changed = true;
             }
             return changed;
@@ -387,12 +383,11 @@ public final class ConnectCapture implements AutoCloseable {
         }
     }
 
-    private boolean same(int prog, Loaded want) throws IOException {
-        Bpf.ProgInfo info = Bpf.progInfo(prog);
-        if (info.tag() != want.tag()) {
+    private boolean same(Attached prog, Loaded want) {
+        if (prog.info().tag() != want.tag()) {
             return false;
         }
-        for (int id : info.mapIds()) {
+        for (int id : prog.info().mapIds()) {
             if (id != originMapId && id != peerMapId) {
                 return false;
             }
@@ -400,9 +395,17 @@ public final class ConnectCapture implements AutoCloseable {
         return true;
     }
 
-    /** Descriptors of nodemesh's programs (by name) attached to the cgroup at {@code hook}; the caller closes them. */
-    private static List<Integer> nodemeshPrograms(int cgroup, Hook hook, Path path) {
-        List<Integer> out = new ArrayList<>();
+    /** An attached program: its descriptor (its finder closes it) and what it is, read once. */
+    private record Attached(int fd, Bpf.ProgInfo info) {
+    }
+
+    private static void close(List<Attached> programs) {
+        programs.forEach(prog -> Bpf.close(prog.fd()));
+    }
+
+    /** nodemesh's programs (by name) attached to the cgroup at {@code hook}; the caller closes them. */
+    private static List<Attached> nodemeshPrograms(int cgroup, Hook hook, Path path) {
+        List<Attached> out = new ArrayList<>();
         try {
             for (int id : Bpf.progQuery(cgroup, hook.attach)) {
                 int prog;
@@ -411,23 +414,30 @@ public final class ConnectCapture implements AutoCloseable {
                 } catch (IOException e) {
                     continue; // detached and freed since the query
                 }
-                if (Bpf.progInfo(prog).name().startsWith(PREFIX)) {
-                    out.add(prog);
+                Bpf.ProgInfo info;
+                try {
+                    info = Bpf.progInfo(prog);
+                } catch (IOException e) {
+                    Bpf.close(prog);
+                    throw e;
+                }
+                if (info.name().startsWith(PREFIX)) {
+                    out.add(new Attached(prog, info));
                 } else {
                     Bpf.close(prog);
                 }
             }
             return out;
         } catch (IOException e) {
-            out.forEach(Bpf::close);
+            close(out);
             throw new RulesException("cannot list the programs of cgroup " + path + ": " + e.getMessage(), e);
         }
     }
 
     /** The maps of a predecessor's programs found on this cgroup, or new ones. */
-    private void adoptOrCreateMaps(Map<Hook, List<Integer>> found, Path cgroup) {
+    private void adoptOrCreateMaps(Map<Hook, List<Attached>> found, Path cgroup) {
         try {
-            if (adoptMaps(found)) {
+            if (adoptMaps(found.get(Hook.SOCK_OPS))) {
                 return;
             }
             int origin = Bpf.mapCreate(Bpf.MAP_LRU_HASH, 8, ConnectPrograms.ORIGIN_BYTES, ORIGIN_ENTRIES, ORIGIN_MAP);
@@ -445,12 +455,12 @@ public final class ConnectCapture implements AutoCloseable {
         }
     }
 
-    /** Takes the maps of the first of {@code found}'s {@code sock_ops} programs that has both; whether one had. */
-    private boolean adoptMaps(Map<Hook, List<Integer>> found) throws IOException {
-        for (int prog : found.get(Hook.SOCK_OPS)) {
+    /** Takes the maps of the first of the {@code sock_ops} programs {@code sockOps} that has both; whether one had. */
+    private boolean adoptMaps(List<Attached> sockOps) throws IOException {
+        for (Attached prog : sockOps) {
             int origin = -1;
             int peer = -1;
-            for (int id : Bpf.progInfo(prog).mapIds()) {
+            for (int id : prog.info().mapIds()) {
                 int map = Bpf.mapById(id);
                 Bpf.MapInfo info = Bpf.mapInfo(map);
                 if (info.name().equals(ORIGIN_MAP) && info.valueSize() == ConnectPrograms.ORIGIN_BYTES

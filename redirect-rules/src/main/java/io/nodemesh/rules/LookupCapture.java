@@ -87,7 +87,7 @@ public final class LookupCapture implements AutoCloseable {
         this.dir = bpffs.resolve("nodemesh");
     }
 
-    /** A capture pinning its programs under {@code bpffs} (a bpf filesystem's mount point, e.g. {@code /sys/fs/bpf}). */
+    /** A capture pinning its programs under {@code bpffs}: a bpf filesystem's mount point, e.g. {@code /sys/fs/bpf}. */
     public static LookupCapture open(Path bpffs) {
         return new LookupCapture(bpffs);
     }
@@ -147,27 +147,27 @@ public final class LookupCapture implements AutoCloseable {
      */
     public synchronized RuleEngine.Installed install(RedirectPlan plan, Path netns) {
         ensureReady();
-        long ino = inode(netns);
-        Path pin = pin(ino);
-        int link = pinned(pin, ino);
+        Pin pin = pinned(netns);
+        int link = pin.link();
         int prog = -1;
         try {
             if (link >= 0) {
-                int map = mapOf(link, ino, pin);
-                if (liveTag(link) == wantedTag(plan, map, netns)) {
+                Bpf.ProgInfo live = program(pin);
+                int map = mapOf(pin, live);
+                if (live.tag() == wantedTag(plan, map, netns)) {
                     return RuleEngine.Installed.KEPT;
                 }
                 prog = load(plan, map, netns);
                 Bpf.linkUpdate(link, prog);
                 return RuleEngine.Installed.REPLACED;
             }
-            int map = maps.computeIfAbsent(ino, i -> newMap(netns));
+            int map = maps.computeIfAbsent(pin.ino(), i -> newMap(netns));
             prog = load(plan, map, netns);
             try (NetworkNamespace ns = NetworkNamespace.open(netns)) {
                 link = Bpf.linkCreate(prog, ns.fd(), Bpf.ATTACH_SK_LOOKUP);
             }
-            Bpf.objPin(link, pin.toString());
-            linkIds.put(ino, Bpf.netnsLinkInfo(link).id());
+            Bpf.objPin(link, pin.path().toString());
+            linkIds.put(pin.ino(), Bpf.netnsLinkInfo(link).id());
             return RuleEngine.Installed.APPLIED;
         } catch (IOException e) {
             throw new RulesException("cannot attach " + PROG_NAME + " to " + netns + ": " + e.getMessage(), e);
@@ -189,20 +189,16 @@ public final class LookupCapture implements AutoCloseable {
      */
     public synchronized boolean listen(Path netns, int listener) {
         ensureReady();
-        long ino = inode(netns);
-        Path pin = pin(ino);
-        int link = pinned(pin, ino);
+        Pin pin = pinned(netns);
         try {
-            int map = link >= 0 ? mapOf(link, ino, pin) : maps.computeIfAbsent(ino, i -> newMap(netns));
+            int map = pin.link() >= 0 ? mapOf(pin) : maps.computeIfAbsent(pin.ino(), i -> newMap(netns));
             Bpf.mapUpdate(map, 0, listener);
-            return link >= 0;
+            return pin.link() >= 0;
         } catch (IOException e) {
             throw new RulesException("cannot put the inbound listener in " + MAP_NAME + " of " + netns + ": "
                     + e.getMessage(), e);
         } finally {
-            if (link >= 0) {
-                Bpf.close(link);
-            }
+            pin.close();
         }
     }
 
@@ -214,18 +210,16 @@ public final class LookupCapture implements AutoCloseable {
         if (!Files.isDirectory(dir) || !Files.exists(netns)) {
             return false;
         }
-        long ino = inode(netns);
-        Path pin = pin(ino);
-        int link = pinned(pin, ino);
-        if (link < 0) {
+        Pin pin = pinned(netns);
+        if (pin.link() < 0) {
             return false;
         }
         try {
-            return Bpf.mapLookup(mapOf(link, ino, pin), 0, 0) == SocketOptions.cookie(listener);
+            return Bpf.mapLookup(mapOf(pin), 0, 0) == SocketOptions.cookie(listener);
         } catch (IOException e) {
             throw new RulesException("cannot read " + MAP_NAME + " of " + netns + ": " + e.getMessage(), e);
         } finally {
-            Bpf.close(link);
+            pin.close();
         }
     }
 
@@ -234,8 +228,8 @@ public final class LookupCapture implements AutoCloseable {
      * too), only the link this capture saw on it is detached: the pin of a new namespace with the same inode is left.
      */
     public synchronized boolean remove(Path netns) {
-        if (netns == null) {
-            return false;
+        if (netns == null || !Files.isDirectory(dir)) {
+            return false; // no pin anywhere (a node whose proxies never captured by ebpf)
         }
         boolean gone = !Files.exists(netns);
         Long ino = gone ? inodes.get(netns) : Long.valueOf(inode(netns)); // gone: the inode it had
@@ -248,7 +242,7 @@ public final class LookupCapture implements AutoCloseable {
         }
         inodes.remove(netns);
         Integer seen = linkIds.remove(ino);
-        Path pin = pin(ino);
+        Path pin = pinPath(ino);
         if (!Files.exists(pin)) {
             return false;
         }
@@ -278,17 +272,16 @@ public final class LookupCapture implements AutoCloseable {
         String place = "netns " + netns;
         List<String> live = new ArrayList<>();
         if (Files.isDirectory(dir)) {
-            long ino = inode(netns);
-            Path pin = pin(ino);
-            int link = pinned(pin, ino);
-            if (link >= 0) {
+            Pin pin = pinned(netns);
+            if (pin.link() >= 0) {
                 try {
-                    boolean plans = liveTag(link) == wantedTag(plan, mapOf(link, ino, pin), netns);
+                    Bpf.ProgInfo program = program(pin);
+                    boolean plans = program.tag() == wantedTag(plan, mapOf(pin, program), netns);
                     live.add(PROG_NAME + (plans ? " (the plan's)" : " (another plan's)"));
                 } catch (IOException e) {
-                    throw new RulesException("cannot read " + pin + ": " + e.getMessage(), e);
+                    throw new RulesException("cannot read " + pin.path() + ": " + e.getMessage(), e);
                 } finally {
-                    Bpf.close(link);
+                    pin.close();
                 }
             }
         }
@@ -384,7 +377,7 @@ public final class LookupCapture implements AutoCloseable {
         });
     }
 
-    private Path pin(long ino) {
+    private Path pinPath(long ino) {
         return dir.resolve(PIN_PREFIX + ino);
     }
 
@@ -399,48 +392,73 @@ public final class LookupCapture implements AutoCloseable {
     }
 
     /**
-     * A descriptor of the link pinned at {@code pin} for the namespace {@code ino}, or -1 for none. A pin of a
-     * namespace that is gone (whose inode a new one now has) is removed.
+     * A pod's pin: its namespace's inode, the pin's path, and the link pinned there (a descriptor to {@link #close},
+     * -1 for none) with its program's id, read once.
      */
-    private int pinned(Path pin, long ino) {
-        if (!Files.exists(pin)) {
-            return -1;
-        }
-        try {
-            int link = Bpf.objGet(pin.toString());
-            Bpf.NetnsLinkInfo info = Bpf.netnsLinkInfo(link);
-            if (info.netnsInode() == ino) {
-                linkIds.put(ino, info.id());
-                return link;
+    private record Pin(long ino, Path path, int link, int progId) {
+        void close() {
+            if (link >= 0) {
+                Bpf.close(link);
             }
-            Bpf.close(link);
-            Files.deleteIfExists(pin);
-            return -1;
-        } catch (IOException e) {
-            throw new RulesException("cannot read " + pin + ": " + e.getMessage(), e);
         }
     }
 
-    /** The socket map of the program {@code link} runs, taken over if this capture has none for the pod yet. */
-    private int mapOf(int link, long ino, Path pin) throws IOException {
-        Integer known = maps.get(ino);
-        if (known != null) {
-            return known;
+    /**
+     * The pin of the namespace at {@code netns}, with its link if one is pinned for that namespace. A pin of a
+     * namespace that is gone (whose inode a new one now has) is removed.
+     */
+    private Pin pinned(Path netns) {
+        long ino = inode(netns);
+        Path path = pinPath(ino);
+        if (!Files.exists(path)) {
+            return new Pin(ino, path, -1, 0);
         }
-        int prog = Bpf.progById(Bpf.netnsLinkInfo(link).progId());
         try {
-            for (int id : Bpf.progInfo(prog).mapIds()) {
-                int map = Bpf.mapById(id);
-                if (Bpf.mapInfo(map).name().equals(MAP_NAME)) {
-                    maps.put(ino, map);
-                    return map;
-                }
-                Bpf.close(map);
+            int link = Bpf.objGet(path.toString());
+            Bpf.NetnsLinkInfo info = Bpf.netnsLinkInfo(link);
+            if (info.netnsInode() == ino) {
+                linkIds.put(ino, info.id());
+                return new Pin(ino, path, link, info.progId());
             }
+            Bpf.close(link);
+            Files.deleteIfExists(path);
+            return new Pin(ino, path, -1, 0);
+        } catch (IOException e) {
+            throw new RulesException("cannot read " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** What the program {@code pin}'s link runs is: its tag and maps. */
+    private static Bpf.ProgInfo program(Pin pin) throws IOException {
+        int prog = Bpf.progById(pin.progId());
+        try {
+            return Bpf.progInfo(prog);
         } finally {
             Bpf.close(prog);
         }
-        throw new NativeException("the program pinned at " + pin + " has no map " + MAP_NAME, 0);
+    }
+
+    /** The socket map of the program {@code pin}'s link runs, taken over if this capture has none for the pod yet. */
+    private int mapOf(Pin pin) throws IOException {
+        Integer known = maps.get(pin.ino());
+        return known != null ? known : mapOf(pin, program(pin));
+    }
+
+    /** {@link #mapOf(Pin)}, the program ({@code live}) already read. */
+    private int mapOf(Pin pin, Bpf.ProgInfo live) throws IOException {
+        Integer known = maps.get(pin.ino());
+        if (known != null) {
+            return known;
+        }
+        for (int id : live.mapIds()) {
+            int map = Bpf.mapById(id);
+            if (Bpf.mapInfo(map).name().equals(MAP_NAME)) {
+                maps.put(pin.ino(), map);
+                return map;
+            }
+            Bpf.close(map);
+        }
+        throw new NativeException("the program pinned at " + pin.path() + " has no map " + MAP_NAME, 0);
     }
 
     private static int newMap(Path netns) {
@@ -456,16 +474,6 @@ public final class LookupCapture implements AutoCloseable {
             return Bpf.progLoad(Bpf.PROG_SK_LOOKUP, Bpf.ATTACH_SK_LOOKUP, program(plan, map), PROG_NAME);
         } catch (IOException e) {
             throw new RulesException("cannot load " + PROG_NAME + " for " + netns + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** The tag of the program {@code link} runs. */
-    private static long liveTag(int link) throws IOException {
-        int live = Bpf.progById(Bpf.netnsLinkInfo(link).progId());
-        try {
-            return Bpf.progInfo(live).tag();
-        } finally {
-            Bpf.close(live);
         }
     }
 

@@ -92,7 +92,7 @@ public final class SocketListener implements EpollIoHandle {
         this.loop = (IoEventLoop) group.next();
         CaptureMode capture = pod.settings().capture();
         this.handed = capture == CaptureMode.TPROXY || capture == CaptureMode.EBPF && direction == Direction.INBOUND;
-        this.connectCapture = pod.settings().capture() == CaptureMode.EBPF && direction == Direction.OUTBOUND
+        this.connectCapture = capture == CaptureMode.EBPF && direction == Direction.OUTBOUND
                 ? pod.connectCapture() : null;
     }
 
