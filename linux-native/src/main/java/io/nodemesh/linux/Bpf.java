@@ -69,6 +69,12 @@ public final class Bpf {
     private static final int NAME_BYTES = 16;
     private static final int LOG_BYTES = 1 << 16;
     private static final int O_DIRECTORY = 0x10000;
+    /**
+     * How often a program's load is tried while the verifier is interrupted: it gives up with {@code EAGAIN} when a
+     * signal arrives for the loading thread (a profiler's, say), and the load is then simply tried again, as libbpf
+     * does (five times there).
+     */
+    static final int LOAD_TRIES = 10;
 
     private static final class SYSCALL {
         // long syscall(long number, ...): the three bpf arguments are variadic.
@@ -112,7 +118,7 @@ public final class Bpf {
             putName(attr, 48, name);
             attr.set(ValueLayout.JAVA_INT, 68, expectedAttachType);
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
-            long fd = invoke(PROG_LOAD, attr, state);
+            long fd = load(attr, state);
             if (fd >= 0) {
                 return (int) fd;
             }
@@ -121,7 +127,7 @@ public final class Bpf {
             attr.set(ValueLayout.JAVA_INT, 24, 1); // log_level
             attr.set(ValueLayout.JAVA_INT, 28, LOG_BYTES);
             attr.set(ValueLayout.JAVA_LONG, 32, log.address());
-            fd = invoke(PROG_LOAD, attr, state);
+            fd = load(attr, state);
             if (fd >= 0) { // loaded with a log asked for: keep it, the first failure was transient
                 return (int) fd;
             }
@@ -130,6 +136,16 @@ public final class Bpf {
             throw Libc.failure("bpf(BPF_PROG_LOAD " + name + ")" + (text.isEmpty() ? "" : "; the verifier: "
                     + text.substring(tail)), errno);
         }
+    }
+
+    /** {@code BPF_PROG_LOAD}, tried again while a signal interrupts the verifier ({@link #LOAD_TRIES}). */
+    private static long load(MemorySegment attr, MemorySegment state) {
+        long fd;
+        int tries = 0;
+        do {
+            fd = invoke(PROG_LOAD, attr, state);
+        } while (fd < 0 && Libc.errno(state) == Libc.EAGAIN && ++tries < LOAD_TRIES);
+        return fd;
     }
 
     /** Attaches {@code prog} to {@code cgroup} at {@code attachType}; {@code replace} (or -1) the one it replaces. */
