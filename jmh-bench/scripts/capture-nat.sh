@@ -38,12 +38,14 @@
 # BenchHttpServer (1 KiB bodies) in the server pod, and counts requests in place of connections (WARMUP s of wrk first,
 # unmeasured).
 # A variant ending in @b (proxy-ebpf@b, ebpf@b) runs the build JAR_B=…/nodemesh.jar instead (the proxy, or the
-# `nodemesh rules apply` that installs the capture for HAProxy): before/after in one run.
+# `nodemesh rules apply` that installs the capture for HAProxy): before/after in one run. JVM_B="FLAGS" gives the proxy
+# of the @b variants JVM flags of its own (JAR_B=cli/target/nodemesh.jar JVM_B=-XX:TieredStopAtLevel=1: C1 alone).
 # Usage: ROUNDS=3 WARMUP=10 DURATION=10 VARIANTS="none redirect tproxy" LOAD=churn bash jmh-bench/scripts/capture-nat.sh
 set -euo pipefail
 PREFIX=nmnat
 WARMUP=${WARMUP:-10}
 . "$(dirname "$0")/churn-lib.sh"
+ensure_packages "haproxy:haproxy" "wrk:wrk"
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10}
 VARIANTS=${VARIANTS:-none redirect tproxy}
 LOAD=${LOAD:-churn}
@@ -125,9 +127,10 @@ wrk_start() {
 }
 
 run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tracked"
-  local variant=$1 pid target=10.77.0.3:$PORT h0 c0 m0 h c m connections rate errors tracked jar=$NODEMESH_JAR
+  local variant=$1 pid target=10.77.0.3:$PORT h0 c0 m0 h c m connections rate errors tracked jar=$NODEMESH_JAR jvm=()
   if [[ "$variant" == *@b ]]; then # the same variant from another build, JAR_B=…/nodemesh.jar (an A/B run)
     jar=${JAR_B:?a variant ending in @b needs JAR_B}
+    read -r -a jvm <<<"${JVM_B:-}"
     variant=${variant%@b}
   fi
   local NODEMESH_JAR=$jar # what installs the rules of the variants without the proxy (`nodemesh rules apply`), too
@@ -142,7 +145,7 @@ run() { # variant round: prints "variant rate haproxy-ms client-ms machine-ms tr
         CLIENT_IN=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG")
       fi
       EXTRA_PIDS=()
-      proxy_start "$jar" "$WORK/$variant.yaml" epoll "$WORK/$variant-$2.log"
+      proxy_start "$jar" "$WORK/$variant.yaml" epoll "$WORK/$variant-$2.log" "${jvm[@]}"
       pid=$PROXY_PID
       EXTRA_PIDS=("$pid")
       if [ "$variant" = proxy-ebpf ]; then # the programs go on after the table proxy_ready waits for

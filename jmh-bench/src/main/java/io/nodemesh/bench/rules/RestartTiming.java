@@ -25,8 +25,8 @@ import java.util.regex.Pattern;
  * Issue 23's capture-at-scale goal, end to end: a proxy restarted on a node whose N pods it captured before (their
  * rules still in place, as after a crash: stopped without {@code --remove-rules-on-exit}, no handover) until it
  * listens in all of them again.
- * Per round and per proxy jar (variants interleaved, so they share the machine's noise): the proxy is started, the
- * admin {@code /stats} polled every 10 ms; reported are launch → every pod {@code listening} (JVM start included), and
+ * Per round and per proxy jar (variants interleaved, so they share the machine's noise): the proxy is started and its
+ * log followed ({@code --poll}); reported are launch → every pod {@code listening} (JVM start included), and
  * the proxy's own span from its first pod line to its last in the log (the capture alone), with how many pods' rules
  * were kept, applied or replaced. The first start of each jar (rules applied to fresh namespaces) is not counted.
  *
@@ -35,10 +35,15 @@ import java.util.regex.Pattern;
  * [--capture redirect|tproxy|ebpf (the proxy's {@code proxy.capture}, every variant's; ebpf gives each pod a cgroup
  * of its own, file of pods only)]
  * [--cpu CPUS (taskset's list, default 1)] [--jvm "FLAGS" ({name}: the variant and round)] [--kubernetes]
- * [--keep-logs DIR (the proxies' logs, NAME-ROUND.log)] [--capture-again]
+ * [--keep-logs DIR (the proxies' logs, NAME-ROUND.log)] [--capture-again] [--poll log|stats]
  * NAME=nodemesh.jar[,aot=nodemesh-proxy.aot][,java=bin/java][,jvm=FLAG]... ...}: the proxy runs with the daemons' flags
  * ({@link ProxyJvmFlags#TUNED}), with the AOT cache when one is named, on this JVM or the {@code java} named (the
  * image's JRE, say, whose cache is only valid there), and the variant's own JVM flags after {@code --jvm}'s.
+ *
+ * <p>{@code --poll}: how the harness learns that every pod listens. {@code log} (the default) follows the proxy's log
+ * and times the last pod's "listening" line; {@code stats} polls the admin {@code /stats} every 10 ms, as this
+ * harness did until 2026-12-07, which costs the proxy about a tenth of its two cores while it captures (the JSON of
+ * every pod, a hundred times a second) and so slows what it measures.
  *
  * <p>{@code --kubernetes}: the proxy runs as the DaemonSet's does, {@code --kubernetes} against an API (fabric8's mock
  * on HTTPS with a bearer token, in this JVM) that holds the N pods on its node in an enrolled namespace; it lists
@@ -57,6 +62,8 @@ public final class RestartTiming {
     private static final Pattern POD_LINE = Pattern.compile(
             "^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:(\\d\\d\\.\\d+))Z .* pod \\S+: .*(kept|applied|replaced).*\\((\\d+) µs\\)");
     private static final Pattern SYNCED_LINE = Pattern.compile("^(\\d{4}-\\d\\d-\\d\\dT[0-9:.]+)Z .*: synced: ");
+    private static final Pattern LISTENING_LINE = Pattern.compile(
+            "^(\\d{4}-\\d\\d-\\d\\dT[0-9:.]+)Z .* pod \\S+: (listening|took over the listeners) on :");
 
     private RestartTiming() {
     }
@@ -69,6 +76,7 @@ public final class RestartTiming {
         String capture = "redirect";
         boolean kubernetes = false;
         boolean again = false;
+        boolean pollStats = false;
         Path keep = null;
         Map<String, Path> jars = new LinkedHashMap<>();
         Map<String, Path> aots = new LinkedHashMap<>();
@@ -84,6 +92,11 @@ public final class RestartTiming {
                 case "--capture" -> capture = args[++i];
                 case "--kubernetes" -> kubernetes = true;
                 case "--capture-again" -> again = true;
+                case "--poll" -> pollStats = switch (args[++i]) {
+                    case "stats" -> true;
+                    case "log" -> false;
+                    default -> throw new IllegalArgumentException("--poll log|stats, got " + args[i]);
+                };
                 case "--keep-logs" -> keep = Path.of(args[++i]);
                 case "--jvm" -> extra.addAll(List.of(args[++i].trim().split("\\s+")));
                 default -> {
@@ -166,7 +179,7 @@ public final class RestartTiming {
                     List<String> jvm = new ArrayList<>(extra);
                     jvm.addAll(flags.getOrDefault(jar.getKey(), List.of()));
                     long[] r = restart(node, jar.getKey(), java, jar.getValue(), aots.get(jar.getKey()), jvm, source,
-                            work, pods, cpu, round, recapture);
+                            work, pods, cpu, round, recapture, pollStats);
                     if (round > 0) { // round 0 applies the rules to fresh namespaces (or replaces another jar's)
                         results.computeIfAbsent(jar.getKey(), k -> new ArrayList<>()).add(r);
                     }
@@ -218,7 +231,7 @@ public final class RestartTiming {
      */
     private static long[] restart(Netns node, String name, Path javaPath, Path jar, Path aot, List<String> extra,
                                   List<String> source, Path work, int pods, String cpu, int round,
-                                  Recapture recapture) throws Exception {
+                                  Recapture recapture, boolean pollStats) throws Exception {
         Path log = work.resolve(name + "-" + round + ".log");
         String java = javaPath.toAbsolutePath().toString();
         long start = System.nanoTime();
@@ -238,8 +251,17 @@ public final class RestartTiming {
                 : new ProcessBuilder(argv).redirectErrorStream(true).start();
         try {
             long deadline = start + TimeUnit.SECONDS.toNanos(60 + pods / 5);
-            awaitListening(node, proxy, log, name, pods, deadline);
-            long ready = (System.nanoTime() - start) / 1_000_000;
+            long ready;
+            if (pollStats) {
+                awaitListening(node, proxy, log, name, pods, deadline);
+                ready = (System.nanoTime() - start) / 1_000_000;
+            } else {
+                ready = awaitListeningLines(proxy, log, name, pods, deadline) - launchedMillis;
+                if (listening(node) != pods) { // once, to be sure the log told the truth
+                    throw new IllegalStateException(name + ": " + pods + " pods logged that they listen, but /stats "
+                            + "has " + listening(node) + " listening; the log: " + Files.readString(log));
+                }
+            }
             Thread.sleep(200);
             long[] r = {ready, 0, 0, 0, 0, 0, -1, -1, rssKib(proxy.pid()), -1, -1};
             List<String> lines = Files.readAllLines(log);
@@ -317,6 +339,51 @@ public final class RestartTiming {
             }
             Thread.sleep(10);
         }
+    }
+
+    /**
+     * Follows the proxy's log, reading only what was added since the last look, until {@code count} pods have logged
+     * that they listen: the wall-clock time of the last of those lines, ms since the epoch. Unlike polling
+     * {@code /stats} (a JSON of every pod, 100 times a second), this costs the proxy nothing.
+     */
+    private static long awaitListeningLines(Process proxy, Path log, String name, int count, long deadline)
+            throws Exception {
+        int seen = 0;
+        long last = -1;
+        StringBuilder partial = new StringBuilder();
+        java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(1 << 16);
+        while (!Files.exists(log)) { // the shell that starts the proxy makes it
+            if (!proxy.isAlive() || System.nanoTime() > deadline) {
+                throw new IllegalStateException(name + ": the proxy wrote no log " + log);
+            }
+            Thread.sleep(1);
+        }
+        try (java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(log)) {
+            while (seen < count) {
+                buffer.clear();
+                int n = in.read(buffer);
+                if (n > 0) {
+                    partial.append(new String(buffer.array(), 0, n, java.nio.charset.StandardCharsets.UTF_8));
+                    int nl;
+                    while ((nl = partial.indexOf("\n")) >= 0) {
+                        Matcher m = LISTENING_LINE.matcher(partial.substring(0, nl));
+                        if (m.find()) {
+                            seen++;
+                            last = Instant.parse(m.group(1) + "Z").toEpochMilli();
+                        }
+                        partial.delete(0, nl + 1);
+                    }
+                    continue;
+                }
+                if (!proxy.isAlive() || System.nanoTime() > deadline) {
+                    throw new IllegalStateException(name + ": the proxy " + (proxy.isAlive() ? "had " + seen + " of "
+                            + count + " pods listening at the deadline" : "exited") + "; its log: "
+                            + Files.readString(log));
+                }
+                Thread.sleep(5);
+            }
+        }
+        return last;
     }
 
     private static long rssKib(long pid) throws java.io.IOException {
