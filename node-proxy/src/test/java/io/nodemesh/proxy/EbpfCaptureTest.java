@@ -252,6 +252,25 @@ class EbpfCaptureTest {
     }
 
     @Test
+    void onceItsRulesAreInAnEbpfCapturesUpstreamSocketsCarryNoMark() throws Exception {
+        Pods p = pods();
+        Cgroup pod = p.pod();
+        TestNode node = mesh.start(mesh.config().rules("nft").captureMode("tproxy").capture(p.a(), pod),
+                EbpfCaptureTest::onEpoll);
+        // Under tproxy the nft rules let the proxy's own sockets through by their mark.
+        assertThat(upstreamSockets(p)).as("sockets of pod a to b:8080: the app's, the proxy's")
+                .anyMatch(line -> line.contains("fwmark:0x539"));
+
+        node.rewrite(mesh.config().rules("nft").captureMode("ebpf").capture(p.a(), pod));
+        await("programs attached", () -> attachedTo(pod.path()).size() == 5);
+        await("listening", () -> node.proxy.pod("demo/a").map(PodCapture::listening).orElse(false));
+        await("the tproxy table gone", () -> !p.a().execOk("nft", "list", "ruleset").stdout().contains("table"));
+        // Under ebpf nothing in the pod looks at it: one setsockopt less per connection. (The app's socket is
+        // connected to the proxy on loopback, so the one to b:8080 is the proxy's.)
+        assertThat(upstreamSockets(p)).singleElement().asString().doesNotContain("fwmark");
+    }
+
+    @Test
     void ebpfNeedsTheEpollTransportAndTheNftBackend() {
         assertThatThrownBy(() -> mesh.start(mesh.config().rules("none").captureMode("ebpf")))
                 .isInstanceOf(ConfigException.class)
@@ -294,6 +313,31 @@ class EbpfCaptureTest {
         assertThat(EchoServer.roundTrip(in, "inbound")).isEqualTo("inbound");
         await("relayed both ways", () -> node.proxy.nodeStats().direction(Direction.OUTBOUND).snapshot().opened() > 0
                 && node.proxy.nodeStats().direction(Direction.INBOUND).snapshot().opened() > 0);
+    }
+
+    /**
+     * {@code ss}'s lines for pod a's established TCP sockets to b:8080 while a process of the pod holds a connection
+     * there open (with {@code -e}: a socket's mark shows as {@code fwmark:}).
+     */
+    private static List<String> upstreamSockets(Pods p) throws Exception {
+        String b = p.b().ipv4().getHostAddress();
+        java.util.concurrent.CompletableFuture<ExecResult> held = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> p.pod().exec(p.a(), "timeout", "10", "bash", "-c",
+                        "exec 3<>/dev/tcp/" + b + "/8080 && printf 'held\\n' >&3 && head -c 5 <&3 && sleep 2"));
+        try {
+            List<String> lines = List.of();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (lines.isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+                lines = p.a().execOk("ss", "-Htnie", "state", "established", "dst", b + ":8080").stdout().lines()
+                        .filter(l -> l.contains(b + ":8080")).toList();
+            }
+            assertThat(lines).as("a connection from pod a to b:8080").isNotEmpty();
+            return lines;
+        } finally {
+            ExecResult r = held.get(15, TimeUnit.SECONDS);
+            assertThat(r.exitCode()).as(r.describe()).isZero();
+        }
     }
 
     /** A proxy on epoll pinning in the test's bpf filesystem. */

@@ -192,6 +192,7 @@ public final class CaptureReconciler {
         // the pod fails saying why.
         try {
             rules.apply(settings.rules()).install(spec, settings);
+            pod.rulesInstalled();
             return true;
         } catch (RuntimeException e) {
             pod.failed(CaptureFailure.RULES_FAILED, "cannot install redirect rules for pod " + spec.key() + " in "

@@ -114,9 +114,9 @@ public final class PodCapture implements ConnectionListener {
     private volatile NetworkNamespace namespace;
     /** {@code capture: ebpf}: the pod's namespace cookie, the peer map's key with a connection's client address. */
     private volatile long netnsCookie;
-    /** Connections across the network (plain outbound, the tunnel's): the mark and TCP keepalive. */
+    /** Connections across the network (plain outbound, the tunnel's): the mark ({@link #marking}) and TCP keepalive. */
     private volatile Bootstrap networkTemplate;
-    /** Connections to the pod's own apps (inbound, the tunnel server's streams): the mark only. */
+    /** Connections to the pod's own apps (inbound, the tunnel server's streams): the mark ({@link #marking}) only. */
     private volatile Bootstrap appTemplate;
     /** The listeners whose connections come across the network (inbound, tunnel): TCP keepalive on them. */
     private final Set<Channel> networkListeners = ConcurrentHashMap.newKeySet();
@@ -124,6 +124,8 @@ public final class PodCapture implements ConnectionListener {
     private volatile TunnelPool tunnels;
     private volatile TunnelServer tunnelServer;
     private volatile boolean draining;
+    /** {@code capture: ebpf} with its rules in: upstream sockets are made without the mark ({@link #rulesInstalled}). */
+    private volatile boolean unmarked;
     /** Ports whose listeners the proxy before this one handed over. */
     private final Set<Integer> adoptedPorts = ConcurrentHashMap.newKeySet();
     private InheritedPod inherited;
@@ -236,10 +238,11 @@ public final class PodCapture implements ConnectionListener {
             Transport transport = shared.transport();
             PodUpstream direct = new PodUpstream(
                     new UpstreamBootstraps(networkTemplate, this::connectTimeoutMillis)::on,
-                    transport.upstreamSockets(namespace, settings.mark(), () -> currentSettings().keepalive(),
-                            this::connectTimeoutMillis));
+                    transport.upstreamSockets(namespace, settings.mark(), this::marking,
+                            () -> currentSettings().keepalive(), this::connectTimeoutMillis));
             PodUpstream app = new PodUpstream(new UpstreamBootstraps(appTemplate, this::connectTimeoutMillis)::on,
-                    transport.upstreamSockets(namespace, settings.mark(), TcpKeepalive::off, this::connectTimeoutMillis));
+                    transport.upstreamSockets(namespace, settings.mark(), this::marking, TcpKeepalive::off,
+                            this::connectTimeoutMillis));
             SpiffeId self = shared.identities() == null ? null
                     : new SpiffeId(shared.identities().trustDomain(), spec.namespace(), spec.serviceAccount());
             TunnelUpstream tunnel = self == null ? null : openTunnel(self, app);
@@ -271,6 +274,25 @@ public final class PodCapture implements ConnectionListener {
      */
     public boolean rulesInherited() {
         return adoptedPorts.contains(settings.outboundPort()) && adoptedPorts.contains(settings.inboundPort());
+    }
+
+    /**
+     * The pod's rules are in (the capture's rules step succeeded). Under {@code capture: ebpf} nothing in the pod's
+     * namespace tells the proxy's sockets apart by their mark then: no netfilter rule is left there, and the programs
+     * run for the pod's cgroup only, which the proxy is not in. So its upstream sockets are made without
+     * {@code SO_MARK} from now on, one system call less per connection. Until then an earlier capture's rules may still
+     * be there (a takeover from a proxy that captured otherwise, a reload that switched the capture), and they let the
+     * proxy's connections through by that mark.
+     */
+    public void rulesInstalled() {
+        if (settings.capture() == CaptureMode.EBPF) {
+            unmarked = true;
+        }
+    }
+
+    /** Whether an upstream socket made now carries the proxy's mark. */
+    private boolean marking() {
+        return !unmarked;
     }
 
     /** What failed, from the step that was under way and the exception's type and errno (never its text). */
@@ -349,7 +371,7 @@ public final class PodCapture implements ConnectionListener {
      */
     private Bootstrap upstreamTemplate(NetworkNamespace ns, Supplier<TcpKeepalive> keepalive) {
         return new Bootstrap()
-                .channelFactory(shared.transport().socketChannels(ns, settings.mark(), keepalive))
+                .channelFactory(shared.transport().socketChannels(ns, settings.mark(), this::marking, keepalive))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 // No TCP_NODELAY here or on the accepted sockets: Netty's socket configs turn it on as they are made

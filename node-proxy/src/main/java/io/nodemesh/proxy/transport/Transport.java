@@ -27,6 +27,7 @@ import io.nodemesh.proxy.relay.UpstreamSockets;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
@@ -144,6 +145,16 @@ public final class Transport {
      */
     public NamespacedChannelFactory<Channel> socketChannels(NetworkNamespace ns, int mark,
                                                             Supplier<TcpKeepalive> keepalive) {
+        return socketChannels(ns, mark, () -> true, keepalive);
+    }
+
+    /**
+     * As {@link #socketChannels(NetworkNamespace, int, Supplier)}, the mark set only while {@code marked} says so
+     * when a socket is made ({@code capture: ebpf} once its rules are in: nothing in the pod tells sockets apart by
+     * their mark).
+     */
+    public NamespacedChannelFactory<Channel> socketChannels(NetworkNamespace ns, int mark, BooleanSupplier marked,
+                                                            Supplier<TcpKeepalive> keepalive) {
         Supplier<Channel> ctor = switch (kind) {
             case EPOLL -> EpollSocketChannel::new;
             case IO_URING -> IoUringSocketChannel::new;
@@ -151,7 +162,9 @@ public final class Transport {
         };
         return new NamespacedChannelFactory<>(ns, ctor, ch -> {
             int fd = fd(ch);
-            SocketOptions.setMark(fd, mark);
+            if (marked.getAsBoolean()) {
+                SocketOptions.setMark(fd, mark);
+            }
             TcpKeepalive k = keepalive.get();
             if (k.enabled()) {
                 setKeepalive(fd, k);
@@ -169,11 +182,11 @@ public final class Transport {
 
     /**
      * The upstream sockets of {@code relay.SocketConnection}s from the pod in {@code ns}: made inside it, marked with
-     * {@code mark} and given TCP keepalive as {@code keepalive} says before they connect, as
-     * {@link #socketChannels} makes channels; null where this transport does not relay sockets.
+     * {@code mark} (while {@code marked} says so) and given TCP keepalive as {@code keepalive} says before they
+     * connect, as {@link #socketChannels} makes channels; null where this transport does not relay sockets.
      */
-    public UpstreamSockets upstreamSockets(NetworkNamespace ns, int mark, Supplier<TcpKeepalive> keepalive,
-                                           IntSupplier connectTimeoutMillis) {
+    public UpstreamSockets upstreamSockets(NetworkNamespace ns, int mark, BooleanSupplier marked,
+                                           Supplier<TcpKeepalive> keepalive, IntSupplier connectTimeoutMillis) {
         if (!relaysSockets()) {
             return null;
         }
@@ -191,7 +204,9 @@ public final class Transport {
                 }
                 try {
                     int fd = socket.intValue();
-                    SocketOptions.setMark(fd, mark);
+                    if (marked.getAsBoolean()) {
+                        SocketOptions.setMark(fd, mark);
+                    }
                     TcpKeepalive k = keepalive.get();
                     if (k.enabled()) {
                         setKeepalive(fd, k);
