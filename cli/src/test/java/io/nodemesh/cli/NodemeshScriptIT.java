@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.FileTime;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -180,7 +181,7 @@ final class NodemeshScriptIT {
                 h.onExit().get(30, TimeUnit.SECONDS);
             }
         }
-        Map<String, String> sources = new java.util.HashMap<>();
+        Map<String, String> sources = new HashMap<>();
         for (String name : List.of(PROXY_CLASS, PICOCLI_CLASS)) {
             String line = Files.readAllLines(log).stream().filter(l -> l.contains(" " + name + " source: "))
                     .findFirst().orElseThrow(() -> new AssertionError(name + " was not loaded"));

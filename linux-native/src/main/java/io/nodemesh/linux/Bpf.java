@@ -74,7 +74,7 @@ public final class Bpf {
      * signal arrives for the loading thread (a profiler's, say), and the load is then simply tried again, as libbpf
      * does (five times there).
      */
-    static final int LOAD_TRIES = 10;
+    private static final int LOAD_TRIES = 10;
 
     private static final class SYSCALL {
         // long syscall(long number, ...): the three bpf arguments are variadic.

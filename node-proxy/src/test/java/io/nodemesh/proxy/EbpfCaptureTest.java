@@ -21,6 +21,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.BeforeEach;
@@ -321,7 +322,7 @@ class EbpfCaptureTest {
      */
     private static List<String> upstreamSockets(Pods p) throws Exception {
         String b = p.b().ipv4().getHostAddress();
-        java.util.concurrent.CompletableFuture<ExecResult> held = java.util.concurrent.CompletableFuture.supplyAsync(
+        CompletableFuture<ExecResult> held = CompletableFuture.supplyAsync(
                 () -> p.pod().exec(p.a(), "timeout", "10", "bash", "-c",
                         "exec 3<>/dev/tcp/" + b + "/8080 && printf 'held\\n' >&3 && head -c 5 <&3 && sleep 2"));
         try {

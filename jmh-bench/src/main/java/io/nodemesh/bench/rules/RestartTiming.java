@@ -9,6 +9,9 @@ import io.nodemesh.topology.Commands;
 import io.nodemesh.topology.Netns;
 import io.nodemesh.topology.Topology;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -351,19 +354,19 @@ public final class RestartTiming {
         int seen = 0;
         long last = -1;
         StringBuilder partial = new StringBuilder();
-        java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(1 << 16);
+        ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
         while (!Files.exists(log)) { // the shell that starts the proxy makes it
             if (!proxy.isAlive() || System.nanoTime() > deadline) {
                 throw new IllegalStateException(name + ": the proxy wrote no log " + log);
             }
             Thread.sleep(1);
         }
-        try (java.nio.channels.FileChannel in = java.nio.channels.FileChannel.open(log)) {
+        try (FileChannel in = FileChannel.open(log)) {
             while (seen < count) {
                 buffer.clear();
                 int n = in.read(buffer);
                 if (n > 0) {
-                    partial.append(new String(buffer.array(), 0, n, java.nio.charset.StandardCharsets.UTF_8));
+                    partial.append(new String(buffer.array(), 0, n, StandardCharsets.UTF_8));
                     int nl;
                     while ((nl = partial.indexOf("\n")) >= 0) {
                         Matcher m = LISTENING_LINE.matcher(partial.substring(0, nl));
