@@ -577,7 +577,7 @@ class TwoNodeTunnelTest {
             TunnelPool pool = new TunnelPool(TunnelSettings.defaults().withConnectTimeout(Duration.ofSeconds(3)),
                     new TlsSecurity(as, WorkloadCertificates.held(Map.of(as, tls))),
                     () -> new Bootstrap().channelFactory(transport.socketChannels(ns, ProxySettings.DEFAULT_MARK,
-                            TcpKeepalive::defaults))
+                            () -> true, TcpKeepalive::defaults))
                             .option(ChannelOption.TCP_NODELAY, true), new TunnelStats());
             try {
                 Future<Http2StreamChannel> stream = pool.openStream(new TunnelKey(as, B, new InetSocketAddress(

@@ -49,7 +49,7 @@ public class UpstreamSocketBenchmark {
             throw new IllegalStateException("epoll is needed: " + notice);
         });
         TcpKeepalive k = keepalive.equals("on") ? TcpKeepalive.defaults() : TcpKeepalive.off();
-        channels = epoll.socketChannels(pod.handle(), 0x539, () -> k);
+        channels = epoll.socketChannels(pod.handle(), 0x539, () -> true, () -> k);
     }
 
     @TearDown(Level.Trial)

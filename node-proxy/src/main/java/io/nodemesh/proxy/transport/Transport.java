@@ -138,20 +138,11 @@ public final class Transport {
     /**
      * Connecting channels whose sockets are created inside {@code ns} and carry the packet mark
      * {@code mark} before they connect (the redirect rules let marked traffic through; unmarked, the
-     * proxy's own upstream connections would be captured again), and TCP keepalive as {@code keepalive}
-     * says when the socket is made. Both are set through the socket's file descriptor on every transport,
+     * proxy's own upstream connections would be captured again), while {@code marked} says so when a socket is made
+     * ({@code capture: ebpf} once its rules are in: nothing in the pod tells sockets apart by their mark), and TCP
+     * keepalive as {@code keepalive} says. Both are set through the socket's file descriptor on every transport,
      * so a socket that cannot be marked fails its connection attempt instead of connecting unmarked (a
      * Bootstrap option would only log a warning).
-     */
-    public NamespacedChannelFactory<Channel> socketChannels(NetworkNamespace ns, int mark,
-                                                            Supplier<TcpKeepalive> keepalive) {
-        return socketChannels(ns, mark, () -> true, keepalive);
-    }
-
-    /**
-     * As {@link #socketChannels(NetworkNamespace, int, Supplier)}, the mark set only while {@code marked} says so
-     * when a socket is made ({@code capture: ebpf} once its rules are in: nothing in the pod tells sockets apart by
-     * their mark).
      */
     public NamespacedChannelFactory<Channel> socketChannels(NetworkNamespace ns, int mark, BooleanSupplier marked,
                                                             Supplier<TcpKeepalive> keepalive) {
@@ -160,16 +151,8 @@ public final class Transport {
             case IO_URING -> IoUringSocketChannel::new;
             case NIO -> NioSocketChannel::new;
         };
-        return new NamespacedChannelFactory<>(ns, ctor, ch -> {
-            int fd = fd(ch);
-            if (marked.getAsBoolean()) {
-                SocketOptions.setMark(fd, mark);
-            }
-            TcpKeepalive k = keepalive.get();
-            if (k.enabled()) {
-                setKeepalive(fd, k);
-            }
-        }, "set the mark 0x" + Integer.toHexString(mark) + " (SO_MARK) and TCP keepalive");
+        return new NamespacedChannelFactory<>(ns, ctor, ch -> markAndKeepalive(fd(ch), mark, marked, keepalive),
+                "set the mark 0x" + Integer.toHexString(mark) + " (SO_MARK) and TCP keepalive");
     }
 
     /**
@@ -203,14 +186,7 @@ public final class Transport {
                     throw new IOException("cannot create a socket in " + ns + ": " + e.getMessage(), e);
                 }
                 try {
-                    int fd = socket.intValue();
-                    if (marked.getAsBoolean()) {
-                        SocketOptions.setMark(fd, mark);
-                    }
-                    TcpKeepalive k = keepalive.get();
-                    if (k.enabled()) {
-                        setKeepalive(fd, k);
-                    }
+                    markAndKeepalive(socket.intValue(), mark, marked, keepalive);
                     socket.setTcpNoDelay(true);
                 } catch (IOException | RuntimeException e) {
                     socket.close();
@@ -242,6 +218,18 @@ public final class Transport {
             setKeepalive(fd, keepalive);
         } else {
             SocketOptions.clearKeepalive(fd);
+        }
+    }
+
+    /** What a new upstream socket gets before it connects: the mark while {@code marked} says so, and keepalive. */
+    private static void markAndKeepalive(int fd, int mark, BooleanSupplier marked, Supplier<TcpKeepalive> keepalive)
+            throws IOException {
+        if (marked.getAsBoolean()) {
+            SocketOptions.setMark(fd, mark);
+        }
+        TcpKeepalive k = keepalive.get();
+        if (k.enabled()) {
+            setKeepalive(fd, k);
         }
     }
 

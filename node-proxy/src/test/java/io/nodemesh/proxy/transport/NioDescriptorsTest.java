@@ -99,7 +99,7 @@ class NioDescriptorsTest {
                 throw new AssertionError("no notice expected on NIO now: " + notice);
             });
             assertThat(nio.readsOriginalDestination()).isTrue();
-            Channel ch = nio.socketChannels(ns, 0x539, TcpKeepalive::defaults).newChannel();
+            Channel ch = nio.socketChannels(ns, 0x539, () -> true, TcpKeepalive::defaults).newChannel();
             try {
                 assertThat(ch).isInstanceOf(NioSocketChannel.class);
                 assertThat(SocketOptions.mark(NioDescriptors.fd(ch))).isEqualTo(0x539);

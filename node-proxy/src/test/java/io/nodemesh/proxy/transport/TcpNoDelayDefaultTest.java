@@ -31,7 +31,7 @@ class TcpNoDelayDefaultTest {
                 if (transport.kind() != kind) {
                     continue; // not available here: select fell back, and the fallback is checked on its own turn
                 }
-                Channel ch = transport.socketChannels(ns, 0x539, TcpKeepalive::off).newChannel();
+                Channel ch = transport.socketChannels(ns, 0x539, () -> true, TcpKeepalive::off).newChannel();
                 try {
                     assertThat(((SocketChannelConfig) ch.config()).isTcpNoDelay()).as(kind.toString()).isTrue();
                 } finally {
