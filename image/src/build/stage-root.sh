@@ -3,6 +3,7 @@
 # extraDirectories) and image/Dockerfile COPYs:
 #   bin/nodemesh, bin/jvm-flags.sh   the launcher (image/src/nodemesh) and the flag choice it shares with bin/nodemesh
 #   bin/nodemesh-cni-watch           the install-cni sidecar's watcher (cni-plugin/target/nodemesh-cni-watch, C)
+#   bin/nodemesh-keeper              the listener-keeper sidecar (node-proxy/target/nodemesh-keeper, C)
 #   jvm-flags.properties             the repository's, the one source of the JVM flags
 #   lib/nodemesh.jar                 cli/target/nodemesh.jar
 #   lib/nodemesh-proxy.aot           the proxy's AOT cache, trained here on jre/ and lib/nodemesh.jar (below)
@@ -38,6 +39,7 @@ cni="$repo/cni-plugin/target/cni"
 [ -f "$jar" ] || die "$jar is missing: build cli first (mvn package -pl image -am)"
 [ -f "$cni/nodemesh-cni" ] && [ -d "$cni/nodemesh-cni.d" ] || die "$cni is missing: build cni-plugin first"
 [ -x "$repo/cni-plugin/target/nodemesh-cni-watch" ] || die "$repo/cni-plugin/target/nodemesh-cni-watch is missing: build cni-plugin first"
+[ -x "$repo/node-proxy/target/nodemesh-keeper" ] || die "$repo/node-proxy/target/nodemesh-keeper is missing: build node-proxy first"
 cache=${NODEMESH_IMAGE_CACHE:-/var/cache/nodemesh}
 mkdir -p "$cache" || die "cannot create $cache (set NODEMESH_IMAGE_CACHE)"
 
@@ -78,6 +80,7 @@ opt="$root/opt/nodemesh"
 mkdir -p "$opt/bin" "$opt/lib"
 install -m 0755 "$repo/image/src/nodemesh" "$opt/bin/nodemesh"
 install -m 0755 "$repo/cni-plugin/target/nodemesh-cni-watch" "$opt/bin/nodemesh-cni-watch"
+install -m 0755 "$repo/node-proxy/target/nodemesh-keeper" "$opt/bin/nodemesh-keeper"
 install -m 0644 "$repo/bin/jvm-flags.sh" "$opt/bin/jvm-flags.sh"
 install -m 0644 "$repo/jvm-flags.properties" "$opt/jvm-flags.properties"
 install -m 0644 "$jar" "$opt/lib/nodemesh.jar"

@@ -136,6 +136,13 @@ public final class ProxyCommand implements Callable<Integer> {
                     + "(default: handover.sock beside the CNI socket; none without one).")
     private Path handoverSocket;
 
+    @Option(names = "--keeper-socket", paramLabel = "PATH",
+            description = "The listener keeper's socket (nodemesh-keeper, docs/upgrade.md): give it every captured "
+                    + "pod's listeners, so they go on listening while this proxy restarts, and at start, when no proxy "
+                    + "answers at the handover socket, take them over from it (default: keeper.sock beside the CNI "
+                    + "socket; none without one).")
+    private Path keeperSocket;
+
     @Option(names = "--no-cni", description = "With --kubernetes: no CNI control socket, no enrolment file.")
     private boolean noCni;
 
@@ -222,6 +229,11 @@ public final class ProxyCommand implements Callable<Integer> {
                 : socket != null ? socket.resolveSibling("handover.sock") : null;
         if (handover != null) {
             builder.handoverSocket(handover.toAbsolutePath());
+        }
+        Path keeper = keeperSocket != null ? keeperSocket
+                : socket != null ? socket.resolveSibling("keeper.sock") : null;
+        if (keeper != null) {
+            builder.keeperSocket(keeper.toAbsolutePath());
         }
         if (agentInProcess && (sink != null || noTelemetry)) {
             throw new CommandLine.ParameterException(spec.commandLine(),

@@ -49,6 +49,15 @@ public final class StatusCommand implements Callable<Integer> {
         for (JsonNode detail : config.path("details")) {
             out.println("          " + detail.asText());
         }
+        JsonNode keeper = stats.path("keeper");
+        if (keeper.isObject()) {
+            out.println(keeper.path("holding").asBoolean()
+                    ? "keeper    " + keeper.path("socket").asText() + ": holds the listeners of "
+                            + keeper.path("pods").asInt() + " pod(s) through a restart"
+                    : "keeper    " + keeper.path("socket").asText() + ": NOT holding ("
+                            + keeper.path("problem").asText() + "): a restart refuses the pods' new connections "
+                            + "until the proxy listens again");
+        }
         JsonNode totals = stats.path("totals");
         out.printf("totals    outbound %s   inbound %s   not redirected %d%n", summary(totals.path("outbound")),
                 summary(totals.path("inbound")), totals.path("notRedirected").asLong());

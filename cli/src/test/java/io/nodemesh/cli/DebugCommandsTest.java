@@ -23,6 +23,26 @@ class DebugCommandsTest {
 
     private final CommandRun cli = new CommandRun();
 
+    /** Whether a restart would refuse the pods' connections: the keeper's line, holding and not. */
+    @Test
+    void statusSaysWhetherTheListenerKeeperHoldsThePodsListeners() throws Exception {
+        Netns a = mesh.pod("a");
+        KeeperProcess keeper = mesh.own(KeeperProcess.start(mesh.dir().resolve("run/keeper.sock")));
+        TestNode node = mesh.start(mesh.config().capture(a), b -> b.keeperSocket(keeper.socket));
+        String admin = "127.0.0.1:" + node.proxy.adminAddress().getPort();
+        assertThat(cli.nodemesh("status", "--admin", admin)).as(cli.err()).isZero();
+        assertThat(cli.out()).contains("keeper    " + keeper.socket + ": holds the listeners of 1 pod(s) through a "
+                + "restart");
+
+        keeper.stop();
+        MeshExtension.await("the proxy sees the keeper gone (it looks every 5 s)",
+                () -> !node.proxy.keeper().orElseThrow().status().holding());
+        cli.clearOut();
+        assertThat(cli.nodemesh("status", "--admin", admin)).as(cli.err()).isZero();
+        assertThat(cli.out()).contains("keeper    " + keeper.socket + ": NOT holding (")
+                .contains("): a restart refuses the pods' new connections until the proxy listens again");
+    }
+
     @Test
     void statusAndConnectionsShowWhatTheProxyCapturesAndWhatFailed() throws Exception {
         Netns a = mesh.pod("a");

@@ -112,6 +112,15 @@ final class ProxyProcess implements AutoCloseable {
         return process.exitValue();
     }
 
+    /** Sends SIGKILL, as the kernel's OOM killer does, and waits for the exit; its status. */
+    int kill() throws InterruptedException {
+        process.destroyForcibly(); // SIGKILL on Linux
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            throw new AssertionError(name + " still runs 10 s after SIGKILL");
+        }
+        return process.exitValue();
+    }
+
     /** The process's pid. */
     long pid() {
         return process.pid();

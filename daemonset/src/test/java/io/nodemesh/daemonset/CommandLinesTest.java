@@ -13,10 +13,17 @@ import io.nodemesh.proxy.config.HostPort;
 import io.nodemesh.proxy.discovery.StandaloneConfig;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -118,7 +125,9 @@ class CommandLinesTest {
     void theInstallerWritesTheHostPathsWhereTheProxysSocketLands(Manifests m) {
         Container installer = m.container("install-cni");
         assertThat(installer.getRestartPolicy()).as("a native sidecar").isEqualTo("Always");
-        assertThat(m.pod().getInitContainers()).extracting(Container::getName).containsExactly("install-cni");
+        // The native sidecars, in the order they start: both before the proxy.
+        assertThat(m.pod().getInitContainers()).extracting(Container::getName)
+                .containsExactly("install-cni", "listener-keeper");
         // nodemesh-cni-watch runs the one-shot installer whenever the installer's own two directories change.
         assertThat(installer.getCommand()).containsExactly("nodemesh-cni-watch");
         List<String> all = new Kubelet(NODE, "nodemesh-x7k2q", "nodemesh-system").args(installer);
@@ -146,6 +155,104 @@ class CommandLinesTest {
         assertThat(args.matchedOptionValue("--state-dir", (Path) null)).isEqualTo(socketOnHost.getParent());
         // Only the nodemesh-system pods themselves and kube-system are passed by without asking the proxy.
         assertThat(args.hasMatchedOption("--exclude-namespaces")).isFalse();
+    }
+
+    @ParameterizedTest
+    @MethodSource("installs")
+    void theListenerKeeperListensWhereTheProxyLooksForIt(Manifests m) throws Exception {
+        Container keeper = m.container("listener-keeper");
+        assertThat(keeper.getRestartPolicy()).as("a native sidecar: it runs on while node-proxy restarts")
+                .isEqualTo("Always");
+        assertThat(m.pod().getInitContainers()).as("it starts before the proxy").contains(keeper);
+        assertThat(keeper.getCommand()).containsExactly("nodemesh-keeper");
+        List<String> args = new Kubelet(NODE, "nodemesh-x7k2q", "nodemesh-system").args(keeper);
+        // The real program's parser takes them: it reads its arguments in order and answers --help only after every
+        // argument before it parsed (a misspelt option, or --socket=PATH, exits 2 first). Nothing is opened.
+        Path program = keeperProgram();
+        Process help = new ProcessBuilder(Stream.concat(Stream.of(program.toString()),
+                Stream.concat(args.stream(), Stream.of("--help"))).toList()).redirectErrorStream(true).start();
+        String said = new String(help.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(help.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(help.exitValue()).as("nodemesh-keeper " + args + ": " + said).isZero();
+        assertThat(said).as("the usage KeeperArgs follows").startsWith("usage: " + KeeperArgs.USAGE + "\n");
+
+        KeeperArgs parsed = KeeperArgs.parse(keeper.getName(), args);
+        ParseResult proxy = parse(m.container("node-proxy"), "proxy");
+        // The proxy's --keeper-socket, or its default: keeper.sock beside the CNI control socket.
+        Path proxysKeeper = proxy.hasMatchedOption("--keeper-socket")
+                ? proxy.matchedOptionValue("--keeper-socket", (Path) null)
+                : proxy.matchedOptionValue("--cni-socket", (Path) null).resolveSibling("keeper.sock");
+        assertThat(parsed.socket()).isEqualTo(proxysKeeper);
+        // On the same volume in both containers: the socket the keeper makes is the one the proxy connects to; and on
+        // the host, where the next pod's keeper and proxy find it (a surge upgrade).
+        assertThat(mountOf(keeper, parsed.socket()).getName()).isEqualTo(mountOf(m.container("node-proxy"),
+                proxysKeeper).getName()).isEqualTo("run");
+        assertThat(hostPath(m, keeper, parsed.socket())).isEqualTo(Path.of("/var/run/nodemesh/keeper.sock"));
+        assertThat(mountOf(keeper, parsed.socket()).getReadOnly()).as("it makes its socket there").isNotEqualTo(true);
+        // Not where another socket of the pod is.
+        assertThat(parsed.socket()).isNotIn(Stream.of("--cni-socket", "--admin-socket", "--handover-socket")
+                .map(o -> proxy.matchedOptionValue(o, (Path) null)).filter(Objects::nonNull).toList());
+    }
+
+    @Test
+    void everyCommandTheManifestsRunIsAnExecutableOfTheImage() throws IOException {
+        // image/src/build/stage-root.sh installs each into /opt/nodemesh/bin (on the image's PATH) mode 0755, and the
+        // image's pom keeps that mode (Jib writes 644 for a file it is not told about).
+        String stage = Files.readString(Manifests.repository("image/src/build/stage-root.sh"));
+        String pom = Files.readString(Manifests.repository("image/pom.xml"));
+        Set<String> commands = new TreeSet<>();
+        for (Path dir : RenderTest.directories().toList()) {
+            Manifests m = Manifests.render(dir);
+            Stream.concat(m.pod().getInitContainers().stream(), m.pod().getContainers().stream())
+                    .forEach(c -> commands.addAll(c.getCommand()));
+        }
+        assertThat(commands).containsExactlyInAnyOrder("nodemesh", "nodemesh-cni-watch", "nodemesh-keeper");
+        for (String command : commands) {
+            assertThat(stage).as("stage-root.sh installs " + command)
+                    .containsPattern("install -m 0755 \\S+ \"\\$opt/bin/" + command + "\"\n");
+            assertThat(pom).as("image/pom.xml keeps " + command + " executable")
+                    .contains("<permission><file>/opt/nodemesh/bin/" + command
+                            + "</file><mode>755</mode></permission>");
+        }
+    }
+
+    /** node-proxy's build of nodemesh-keeper (its compile makes it), which the image installs. */
+    static Path keeperProgram() {
+        Path program = Manifests.repository("node-proxy/target/nodemesh-keeper");
+        assertThat(Files.isExecutable(program)).as(program + " is missing: build node-proxy first")
+                .isTrue();
+        return program;
+    }
+
+    /**
+     * nodemesh-keeper's command line as its main() reads it (node-proxy/src/main/native/nodemesh-keeper.c): its
+     * {@link #USAGE}, nothing else; the socket's path must fit a Unix socket address.
+     */
+    record KeeperArgs(Path socket, int maxPods) {
+        static final String USAGE = "nodemesh-keeper --socket PATH [--max-pods N]";
+
+        static KeeperArgs parse(String container, List<String> args) {
+            Path socket = null;
+            int maxPods = 4096;
+            for (int i = 0; i < args.size(); i++) {
+                String a = args.get(i);
+                if (a.equals("--socket") && i + 1 < args.size()) {
+                    socket = Path.of(args.get(++i));
+                } else if (a.equals("--max-pods") && i + 1 < args.size()) {
+                    maxPods = Integer.parseInt(args.get(++i));
+                    assertThat(maxPods).as(container + ": --max-pods").isBetween(1, 65536);
+                } else {
+                    throw new AssertionError(container + ": nodemesh-keeper refuses " + args + " at " + a
+                            + " (usage: " + USAGE + ")");
+                }
+            }
+            assertThat(socket).as(container + ": --socket PATH is required").isNotNull();
+            assertThat(socket.isAbsolute()).as(container + ": " + socket + " is absolute").isTrue();
+            // sun_path: 108 bytes with the terminating NUL.
+            assertThat(socket.toString().getBytes(StandardCharsets.UTF_8).length)
+                    .as(container + ": " + socket + " fits a Unix socket address").isLessThan(108);
+            return new KeeperArgs(socket, maxPods);
+        }
     }
 
     @ParameterizedTest

@@ -6,11 +6,13 @@ import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.LinkedHashMap;
@@ -20,6 +22,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * One container of the rendered pod run on this machine the way a container runtime would start it, without touching
@@ -61,20 +64,26 @@ final class ContainerProcess implements AutoCloseable {
 
     /** Where the image has nodemesh-cni-watch, the install-cni sidecar's command (the test mounts the built one). */
     static final String IMAGE_WATCH = "/opt/nodemesh/bin/nodemesh-cni-watch";
+    /** Where the image has nodemesh-keeper, the listener-keeper sidecar's command (the test mounts the built one). */
+    static final String IMAGE_KEEPER = "/opt/nodemesh/bin/nodemesh-keeper";
 
     /**
-     * Starts {@code c}: its {@code command} must be the image's {@code nodemesh}, or its {@code nodemesh-cni-watch}
-     * with {@code nodemesh} as the command it runs (after {@code --}); its args are expanded by the kubelet,
-     * each of its volumeMounts is served from {@code start.volumes()} by volume name, {@code extraMounts} (path in the
-     * container → directory or file here) are what the kubelet and the image add (the service account, the image's
-     * own files, {@link #IMAGE_WATCH}), {@code extraEnv} what the kubelet adds to every container
-     * ({@code KUBERNETES_SERVICE_*}).
+     * Starts {@code c}: its {@code command} must be the image's {@code nodemesh}, its {@code nodemesh-cni-watch} with
+     * {@code nodemesh} as the command it runs (after {@code --}), or its {@code nodemesh-keeper} (no JVM); its args are
+     * expanded by the kubelet, each of its volumeMounts is served from {@code start.volumes()} by volume name,
+     * {@code extraMounts} (path in the container → directory or file here) are what the kubelet and the image add
+     * (the service account, the image's own files, {@link #IMAGE_WATCH}, {@link #IMAGE_KEEPER}), {@code extraEnv}
+     * what the kubelet adds to every container ({@code KUBERNETES_SERVICE_*}).
      */
     static ContainerProcess start(Container c, Start start) throws IOException {
         List<String> args = start.kubelet().args(c);
         List<String> command;
         List<String> nodemeshArgs;
-        if (List.of("nodemesh").equals(c.getCommand())) {
+        if (List.of("nodemesh-keeper").equals(c.getCommand())) {
+            nodemeshArgs = null; // no nodemesh command: nothing of the launcher's
+            command = new ArrayList<>(List.of(IMAGE_KEEPER));
+            command.addAll(args);
+        } else if (List.of("nodemesh").equals(c.getCommand())) {
             nodemeshArgs = args;
             command = start.launcher().command(args);
         } else if (List.of("nodemesh-cni-watch").equals(c.getCommand())) {
@@ -88,14 +97,16 @@ final class ContainerProcess implements AutoCloseable {
             command.addAll(start.launcher().command(nodemeshArgs));
         } else {
             throw new AssertionError(c.getName() + ": command " + c.getCommand()
-                    + ", expected the image's nodemesh or nodemesh-cni-watch");
+                    + ", expected the image's nodemesh, nodemesh-cni-watch or nodemesh-keeper");
         }
         Map<String, String> env = new LinkedHashMap<>();
         // What the image's config sets (Debian's PATH); the launcher's and the kubelet's additions; the container's.
         env.put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         env.put("HOSTNAME", "nodemesh-x7k2q");
         env.putAll(start.extraEnv());
-        env.putAll(start.launcher().env(nodemeshArgs));
+        if (nodemeshArgs != null) {
+            env.putAll(start.launcher().env(nodemeshArgs));
+        }
         env.putAll(start.kubelet().env(c));
 
         Map<String, Mount> mounts = new LinkedHashMap<>();
@@ -113,14 +124,19 @@ final class ContainerProcess implements AutoCloseable {
 
         Path dir = Files.createDirectories(start.workDir().resolve(c.getName()));
         Path script = Files.writeString(dir.resolve("start.sh"), script(c, start.pod(), dir, mounts, command));
+        // A restarted container's output beside its predecessor's, as the kubelet keeps the previous one's log.
         Path log = dir.resolve("output.log");
+        for (int restart = 1; Files.exists(log); restart++) {
+            log = dir.resolve("output." + restart + ".log");
+        }
         ProcessBuilder pb = new ProcessBuilder("nsenter", "--net=" + start.netns(), "unshare", "--mount",
                 "--propagation", "private", "sh", script.toString());
         pb.environment().clear();
         pb.environment().putAll(env);
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         // nsenter, unshare, sh (exec) and chroot, setpriv exec one another: the process is the container's program
-        // itself (a JVM, or nodemesh-cni-watch), and a SIGTERM to it is the runtime's SIGTERM to the container.
+        // itself (a JVM, nodemesh-cni-watch or nodemesh-keeper), and a SIGTERM to it is the runtime's SIGTERM to the
+        // container.
         return new ContainerProcess(c.getName(), pb.start(), log);
     }
 
@@ -250,6 +266,15 @@ final class ContainerProcess implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** Whether a line of its output so far (stdout and stderr) contains every one of {@code parts}. */
+    boolean logged(String... parts) {
+        try (Stream<String> lines = Files.lines(log, StandardCharsets.UTF_8)) {
+            return lines.anyMatch(line -> Arrays.stream(parts).allMatch(line::contains));
+        } catch (IOException | UncheckedIOException e) {
+            return false;
+        }
+    }
+
     /** Its output so far (stdout and stderr), for failure messages. */
     String output() {
         try {
@@ -260,14 +285,20 @@ final class ContainerProcess implements AutoCloseable {
         }
     }
 
+    /** The process id of the container's program. */
+    long pid() {
+        return process.pid();
+    }
+
     /** The container's name, as the manifest has it. */
     String name() {
         return name;
     }
 
     /**
-     * What the container's program (the process the runtime started: a JVM, or nodemesh-cni-watch) holds, read once:
-     * {@code Rss} and {@code Pss_Anon} in KiB (empty when it is gone or its smaps_rollup cannot be read).
+     * What the container's program (the process the runtime started: a JVM, nodemesh-cni-watch or nodemesh-keeper)
+     * holds, read once: {@code Rss} and {@code Pss_Anon} in KiB (empty when it is gone or its smaps_rollup cannot be
+     * read).
      */
     record Memory(String program, Map<String, Long> kib) {
         /** The resident set in bytes, or -1 when none was read. */

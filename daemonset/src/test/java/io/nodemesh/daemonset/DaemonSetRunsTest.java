@@ -44,12 +44,14 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The default install's pod run on this machine: its {@code install-cni}, {@code node-proxy} and
- * {@code telemetry-agent} containers started with exactly the command lines, environment, mounts, users and
- * capabilities of the rendered DaemonSet ({@link ContainerProcess}), in one network namespace standing for the pod's,
- * against the API mock reached the way a pod reaches its API server (in-cluster: {@code KUBERNETES_SERVICE_*} and the
- * service account's token and CA). They must become ready and find one another where the manifest says, and stop
- * within the pod's grace period.
+ * The default install's pod run on this machine: its {@code install-cni}, {@code listener-keeper}, {@code node-proxy}
+ * and {@code telemetry-agent} containers started in the manifest's order (the native sidecars first) with exactly the
+ * command lines, environment, mounts, users and capabilities of the rendered DaemonSet ({@link ContainerProcess}), in
+ * one network namespace standing for the pod's, against the API mock reached the way a pod reaches its API server
+ * (in-cluster: {@code KUBERNETES_SERVICE_*} and the service account's token and CA). They must become ready and find
+ * one another where the manifest says (the proxy holding a session with the listener keeper), come back from a killed
+ * proxy (restarted, it takes the listeners over from the keeper), and stop within the pod's grace period, the sidecars
+ * last.
  *
  * <p>{@code nodemesh} runs as {@code java <jvm-flags.properties> -jar cli/target/nodemesh.jar} with the flags
  * bin/nodemesh chooses for each command (the image's launcher, /opt/nodemesh/bin/nodemesh, does the same from its copy of
@@ -64,6 +66,11 @@ final class DaemonSetRunsTest {
     private static final String NODE = "node-a";
     private static final String NAMESPACE = "nodemesh-system";
     private static final Duration READY_WITHIN = Duration.ofSeconds(60);
+    /**
+     * How long after its readiness the proxy may take to open its session with the listener keeper: at its start if
+     * the keeper listens by then, else on its next try (every 5 s; NodeProxy's KEEPER_RETRY_SECONDS).
+     */
+    private static final Duration KEEPER_SESSION_WITHIN = Duration.ofSeconds(15);
     private static final String BRIDGE_CONFLIST = """
             {
               "cniVersion": "1.0.0",
@@ -92,6 +99,9 @@ final class DaemonSetRunsTest {
             @TempDir Path dir) throws Exception {
         requireTools("nsenter", "unshare", "setpriv", "chroot", "mount");
         Path jar = freshJar();
+        // The image's two C programs, as their modules build them (image/src/build/stage-root.sh copies them).
+        Path watch = built("cni-plugin/target/nodemesh-cni-watch", "cni-plugin");
+        Path keeperProgram = built("node-proxy/target/nodemesh-keeper", "node-proxy");
         Manifests m = Manifests.render(install);
         PodSpec pod = m.pod();
         Netns podNetns = NET.namespace("dspod");
@@ -112,6 +122,7 @@ final class DaemonSetRunsTest {
                 // under /tmp, where the pod mounts an emptyDir).
                 JarLauncher launcher = new JarLauncher(Path.of(IMAGE_JAR));
                 long started = System.nanoTime();
+                Map<String, ContainerProcess.Start> starts = new LinkedHashMap<>();
                 try {
                     for (Container c : Stream.concat(pod.getInitContainers().stream(), pod.getContainers().stream())
                             .toList()) {
@@ -121,12 +132,15 @@ final class DaemonSetRunsTest {
                         if (c.getName().equals("install-cni")) {
                             // The image's copy of the plugin's layout, built by cni-plugin's package.
                             extra.put("/opt/nodemesh/cni", Manifests.repository("cni-plugin/target/cni"));
-                            extra.put(ContainerProcess.IMAGE_WATCH,
-                                    Manifests.repository("cni-plugin/target/nodemesh-cni-watch"));
+                            extra.put(ContainerProcess.IMAGE_WATCH, watch);
                         }
-                        running.add(ContainerProcess.start(c, new ContainerProcess.Start(kubelet,
-                                pod.getSecurityContext(), volumes, extra, kubeletEnv, podNetns.path(), launcher,
-                                dir.resolve("containers"))));
+                        if (c.getName().equals("listener-keeper")) {
+                            extra.put(ContainerProcess.IMAGE_KEEPER, keeperProgram);
+                        }
+                        ContainerProcess.Start start = new ContainerProcess.Start(kubelet, pod.getSecurityContext(),
+                                volumes, extra, kubeletEnv, podNetns.path(), launcher, dir.resolve("containers"));
+                        starts.put(c.getName(), start);
+                        running.add(ContainerProcess.start(c, start));
                     }
                     long readyMillis = checkReady(m, podNetns, volumes, started);
                     // Settled, then what each container's program holds, against its memory request: a DaemonSet
@@ -143,6 +157,7 @@ final class DaemonSetRunsTest {
                         assertThat(memory.rssBytes()).as(p + ": resident memory, ready and idle, within its memory "
                                 + "request").isPositive().isLessThanOrEqualTo(request);
                     }
+                    checkProxyRestart(m, podNetns, starts.get("node-proxy"));
                     checkStops(m, volumes);
                 } finally {
                     for (ContainerProcess p : running) {
@@ -187,7 +202,15 @@ final class DaemonSetRunsTest {
 
         // What the CNI plugin and `nodemesh status` on the host need, in the directory standing for the hostPath.
         Path run = volumes.get("run");
-        for (String file : List.of("cni.sock", "admin.sock")) {
+        // The proxy holds a session with the listener keeper (the keeper's socket in the same hostPath): from now on
+        // the keeper has a duplicate of every pod's listeners the proxy captures, for a restart of the proxy.
+        ContainerProcess proxyProcess = process("node-proxy");
+        ContainerProcess keeperProcess = process("listener-keeper");
+        String holding = "listener keeper at " + proxyOption(m, "--keeper-socket") + ": holding";
+        await("the proxy's log says it holds a session with the listener keeper (\"" + holding + "\")",
+                KEEPER_SESSION_WITHIN, () -> proxyProcess.logged("ListenerKeeper", holding)
+                        && keeperProcess.logged("nodemesh-keeper: pid ", " holds the listeners"));
+        for (String file : List.of("cni.sock", "admin.sock", "keeper.sock")) {
             assertThat(Files.readAttributes(run.resolve(file), "unix:mode").get("mode"))
                     .as(file + " is a socket in the host's run dir").matches(mode -> ((Integer) mode & 0170000) == 0140000);
         }
@@ -213,17 +236,76 @@ final class DaemonSetRunsTest {
         return readyMillis;
     }
 
-    /** SIGTERM to the containers, then the native sidecar, as the kubelet stops a pod: each within the grace period. */
+    /**
+     * The node-proxy container killed (SIGKILL, as the OOM killer or a runtime after a failed probe ends it) and
+     * started again as the kubelet restarts it, the native sidecars running on: the listener keeper notices the
+     * holding session end and holds on; the restarted proxy, finding no proxy at the handover socket, takes the
+     * listeners over from the keeper, becomes ready and holds a new session with it.
+     */
+    private void checkProxyRestart(Manifests m, Netns podNetns, ContainerProcess.Start start) throws Exception {
+        ContainerProcess killed = process("node-proxy");
+        ContainerProcess keeper = process("listener-keeper");
+        int at = running.indexOf(killed);
+        running.remove(at);
+        killed.close();
+        await("the listener keeper notices that the proxy it held for (pid " + killed.pid() + ") is gone",
+                () -> keeper.logged("nodemesh-keeper: pid " + killed.pid() + " stopped holding"));
+        ContainerProcess restarted = ContainerProcess.start(m.container("node-proxy"), start);
+        running.add(at, restarted);
+        Container proxy = m.container("node-proxy");
+        int readinessPort = proxy.getReadinessProbe().getHttpGet().getPort().getIntVal();
+        String readinessPath = proxy.getReadinessProbe().getHttpGet().getPath();
+        await("the restarted proxy's readinessProbe answers 200",
+                () -> get(podNetns, readinessPort, readinessPath).startsWith("200"));
+        String holding = "listener keeper at " + proxyOption(m, "--keeper-socket") + ": holding";
+        await("the restarted proxy took the listeners over from the keeper and holds a session with it",
+                KEEPER_SESSION_WITHIN, () -> keeper.logged("nodemesh-keeper: pid " + restarted.pid() + " takes over")
+                        && keeper.logged("nodemesh-keeper: pid " + restarted.pid() + " holds the listeners")
+                        && restarted.logged("ListenerKeeper", holding));
+    }
+
+    /**
+     * SIGTERM to the containers, then to the native sidecars in the reverse of their start, as the kubelet stops a pod:
+     * each within the grace period.
+     */
     private void checkStops(Manifests m, Map<String, Path> volumes) throws InterruptedException {
         long grace = m.pod().getTerminationGracePeriodSeconds();
-        List<ContainerProcess> order = new ArrayList<>(running.subList(1, running.size()));
-        order.add(running.getFirst());
+        int sidecars = m.pod().getInitContainers().size();
+        List<ContainerProcess> order = new ArrayList<>(running.subList(sidecars, running.size()));
+        order.addAll(running.subList(0, sidecars).reversed());
         for (ContainerProcess p : order) {
             Integer status = p.terminate(grace);
             assertThat(status).as(p + " exits within terminationGracePeriodSeconds (" + grace + " s) of SIGTERM; "
                     + "its output:\n" + p.output()).isNotNull();
+            if (p.name().equals("listener-keeper")) {
+                assertThat(status).as(p + ": SIGTERM is a clean stop; its output:\n" + p.output()).isZero();
+            }
         }
         assertThat(volumes.get("run").resolve("admin.sock")).as("the proxy removes its admin socket").doesNotExist();
+        assertThat(volumes.get("run").resolve("keeper.sock")).as("the listener keeper removes its socket")
+                .doesNotExist();
+    }
+
+    /** The running container {@code name}. */
+    private ContainerProcess process(String name) {
+        return running.stream().filter(p -> p.name().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no running container " + name));
+    }
+
+    /** The value of the proxy's {@code option=VALUE} argument, as the kubelet expands its args. */
+    private static String proxyOption(Manifests m, String option) {
+        List<String> args = new Kubelet(NODE, "nodemesh-x7k2q", NAMESPACE).args(m.container("node-proxy"));
+        return args.stream().filter(a -> a.startsWith(option + "=")).map(a -> a.substring(option.length() + 1))
+                .findFirst().orElseThrow(() -> new AssertionError("node-proxy has no " + option + "=…"));
+    }
+
+    /** An executable a module's build makes (a C program of the image), failing with what to build when missing. */
+    private static Path built(String relative, String module) {
+        Path program = Manifests.repository(relative);
+        assertThat(Files.isExecutable(program)).as(program + " is missing: build " + module + " first (mvn -B -ntp -o "
+                + "package -pl daemonset -am -Dtest=DaemonSetRunsTest -Dsurefire.failIfNoSpecifiedTests=false "
+                + "-Dnodemesh.aot.skip)").isTrue();
+        return program;
     }
 
     /** Directories standing for the pod's volumes, made as the kubelet makes them. */
@@ -406,7 +488,12 @@ final class DaemonSetRunsTest {
 
     /** Polls {@code check} until true; fails after {@link #READY_WITHIN} with the containers' output. */
     private void await(String what, Callable<Boolean> check) throws InterruptedException {
-        long deadline = System.nanoTime() + READY_WITHIN.toNanos();
+        await(what, READY_WITHIN, check);
+    }
+
+    /** Polls {@code check} until true; fails after {@code within} with the containers' output. */
+    private void await(String what, Duration within, Callable<Boolean> check) throws InterruptedException {
+        long deadline = System.nanoTime() + within.toNanos();
         String last = "never true";
         while (System.nanoTime() < deadline) {
             for (ContainerProcess p : running) {
@@ -424,7 +511,7 @@ final class DaemonSetRunsTest {
             }
             Thread.sleep(200);
         }
-        StringBuilder message = new StringBuilder(what + ": not within " + READY_WITHIN.toSeconds() + " s (last: "
+        StringBuilder message = new StringBuilder(what + ": not within " + within.toSeconds() + " s (last: "
                 + last + ")");
         for (ContainerProcess p : running) {
             message.append("\n--- ").append(p).append(":\n").append(p.output());

@@ -36,7 +36,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** The security posture and the operational settings of the rendered install, in the base and every overlay. */
 class PostureTest {
 
-    private static final List<String> CONTAINERS = List.of("install-cni", "node-proxy", "telemetry-agent");
+    private static final List<String> CONTAINERS = List.of("install-cni", "listener-keeper", "node-proxy",
+            "telemetry-agent");
+    /** The native sidecars, root without any capability: what they do needs root's ownership, nothing more. */
+    private static final List<String> ROOT_WITHOUT_CAPABILITIES = List.of("install-cni", "listener-keeper");
 
     static Stream<Manifests> installs() {
         return RenderTest.directories().map(Manifests::render);
@@ -50,7 +53,8 @@ class PostureTest {
         assertThat(pod.getHostPID()).isNotEqualTo(Boolean.TRUE);
         assertThat(pod.getHostIPC()).isNotEqualTo(Boolean.TRUE);
         List<String> containers = CONTAINERS.stream().filter(m::has).toList();
-        assertThat(containers).as("the installer and the proxy are in every install").contains("install-cni", "node-proxy");
+        assertThat(containers).as("the installer, the listener keeper and the proxy are in every install")
+                .contains("install-cni", "listener-keeper", "node-proxy");
         assertThat(pod.getInitContainers().size() + pod.getContainers().size()).isEqualTo(containers.size());
         for (String name : containers) {
             SecurityContext sc = m.container(name).getSecurityContext();
@@ -62,7 +66,15 @@ class PostureTest {
         }
         assertThat(m.container("node-proxy").getSecurityContext().getCapabilities().getAdd())
                 .containsExactly("NET_ADMIN", "NET_RAW", "SYS_ADMIN", "SYS_PTRACE");
-        assertThat(m.container("install-cni").getSecurityContext().getCapabilities().getAdd()).isNullOrEmpty();
+        for (String name : ROOT_WITHOUT_CAPABILITIES) {
+            // install-cni writes the host's root-owned CNI dirs as their owner; the proxy trusts only a root peer on
+            // the listener keeper's socket, in the host's root-owned run dir. Neither needs a capability.
+            SecurityContext sc = m.container(name).getSecurityContext();
+            assertThat(sc.getRunAsUser()).as(name + " runAsUser").isZero();
+            assertThat(sc.getRunAsNonRoot()).as(name + " runAsNonRoot").isNotEqualTo(Boolean.TRUE);
+            assertThat(sc.getCapabilities().getAdd()).as(name + " adds").isNullOrEmpty();
+            assertThat(m.container(name).getRestartPolicy()).as(name + ": a native sidecar").isEqualTo("Always");
+        }
         if (m.has("telemetry-agent")) {
             SecurityContext agent = m.container("telemetry-agent").getSecurityContext();
             assertThat(agent.getCapabilities().getAdd()).isNullOrEmpty();
@@ -93,6 +105,9 @@ class PostureTest {
             assertThat(mounts(m.container("telemetry-agent"))).doesNotContainAnyElementsOf(hostPaths.keySet());
         }
         assertThat(mounts(m.container("install-cni"))).containsExactlyInAnyOrder("cni-bin", "cni-conf", "tmp");
+        // The keeper's socket, in the host's run dir (writable: it makes the socket there), and nothing else.
+        assertThat(mounts(m.container("listener-keeper"))).containsExactly("run");
+        assertThat(mount(m.container("listener-keeper"), "run").getReadOnly()).isNotEqualTo(true);
         VolumeMount netns = mount(m.container("node-proxy"), "netns");
         assertThat(netns.getMountPropagation()).isEqualTo("HostToContainer");
         assertThat(netns.getReadOnly()).isTrue();
@@ -189,6 +204,19 @@ class PostureTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("installs")
+    void theListenerKeeperIsSmallAndBounded(Manifests m) {
+        // A C program of about 1 MiB (DaemonSetRunsTest holds it to its request): no JVM, so no JVM-sized numbers.
+        Map<String, Quantity> limits = m.container("listener-keeper").getResources().getLimits();
+        Map<String, Quantity> requests = m.container("listener-keeper").getResources().getRequests();
+        long limit = Quantity.getAmountInBytes(limits.get("memory")).longValueExact();
+        long request = Quantity.getAmountInBytes(requests.get("memory")).longValueExact();
+        assertThat(request).isPositive().isLessThanOrEqualTo(16L << 20).isLessThan(limit);
+        assertThat(limit).isLessThanOrEqualTo(64L << 20);
+        assertThat(requests).containsKey("cpu");
+    }
+
     @Test
     void noJvmFlagInTheManifestsTheImagesLauncherAddsThem() throws IOException {
         Properties flags = jvmFlags();
@@ -203,12 +231,14 @@ class PostureTest {
                     "MALLOC_ARENA_MAX", "-XX:", "-Xm");
             Manifests m = Manifests.render(dir);
             for (String name : CONTAINERS.stream().filter(m::has).toList()) {
-                // The image's launcher, directly or as the command install-cni's watcher runs.
+                // The image's launcher, directly or as the command install-cni's watcher runs; or the listener
+                // keeper, a C program (no JVM at all).
                 List<String> command = m.container(name).getCommand();
                 List<String> args = m.container(name).getArgs();
                 assertThat(command.equals(List.of("nodemesh")) || command.equals(List.of("nodemesh-cni-watch"))
-                        && args.get(args.indexOf("--") + 1).equals("nodemesh")).as(name + ": " + command + " " + args)
-                        .isTrue();
+                        && args.get(args.indexOf("--") + 1).equals("nodemesh")
+                        || command.equals(List.of("nodemesh-keeper")) && !args.contains("nodemesh"))
+                        .as(name + ": " + command + " " + args).isTrue();
             }
         }
     }

@@ -52,13 +52,15 @@ class RenderTest {
         Manifests kind = Manifests.render(Manifests.KIND);
         assertThat(Manifests.json(Manifests.render(Manifests.DEFAULT).objects()))
                 .isEqualTo(Manifests.json(base.objects()));
-        for (String name : new String[] {"install-cni", "node-proxy", "telemetry-agent"}) {
+        for (String name : new String[] {"install-cni", "listener-keeper", "node-proxy", "telemetry-agent"}) {
             assertThat(base.container(name).getImage()).isEqualTo("nodemesh/nodemesh:0.1.0");
             assertThat(kind.container(name).getImage()).isEqualTo("nodemesh/nodemesh:0.1.0");
             assertThat(kind.container(name).getImagePullPolicy()).as(name).isEqualTo("Never");
         }
         assertThat(kind.one(DaemonSet.class).getSpec().getTemplate().getSpec().getContainers())
                 .hasSameSizeAs(base.pod().getContainers());
+        assertThat(kind.pod().getInitContainers()).extracting(c -> c.getName())
+                .containsExactlyElementsOf(base.pod().getInitContainers().stream().map(c -> c.getName()).toList());
     }
 
     @Test
@@ -81,6 +83,8 @@ class RenderTest {
         assertThat(one.container("node-proxy").getSecurityContext())
                 .isEqualTo(base.container("node-proxy").getSecurityContext());
         assertThat(one.container("install-cni")).isEqualTo(base.container("install-cni"));
+        // The keeper belongs to every install: the hosted agent changes nothing of it.
+        assertThat(one.pod().getInitContainers()).isEqualTo(base.pod().getInitContainers());
         assertThat(one.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations())
                 .isEqualTo(base.one(DaemonSet.class).getSpec().getTemplate().getMetadata().getAnnotations());
     }

@@ -81,7 +81,8 @@ final class ImageIT {
         // Jib writes 644 for every file the pom does not name: an executable it was not told about would be one here.
         Path inImage = image.root().resolve("opt/nodemesh");
         Map<String, String> staged = describe(STAGED_ROOT.resolve("opt/nodemesh"));
-        assertThat(staged).containsKeys("bin/nodemesh", "bin/nodemesh-cni-watch", "lib/nodemesh.jar",
+        assertThat(staged).containsKeys("bin/nodemesh", "bin/nodemesh-cni-watch", "bin/nodemesh-keeper",
+                "lib/nodemesh.jar",
                 "lib/nodemesh-proxy.aot", "jre/bin/java", "jvm-flags.properties",
                 "cni/nodemesh-cni", "cni/nodemesh-cni.d/jre/bin/java", "cni/nodemesh-cni.d/cni-plugin.jar");
         assertThat(describe(inImage)).isEqualTo(staged);
@@ -250,6 +251,26 @@ final class ImageIT {
         JsonNode error = new ObjectMapper().readTree(failed);
         assertThat(error.get("code").asInt()).as(failed).isEqualTo(11);
         assertThat(error.get("details").asText()).as(failed).contains("connect to " + refusing, "Connection refused");
+    }
+
+    @Test
+    void theListenerKeeperRunsFromTheImageAndLeavesNothingBehindOnSigterm() throws Exception {
+        // As the DaemonSet's listener-keeper sidecar runs it: nodemesh-keeper on PATH (PID 1 of its PID namespace),
+        // its socket in the run dir the pod mounts from the host (here the image's own /run/nodemesh).
+        Files.createDirectories(image.root().resolve("run/nodemesh"));
+        Path socket = image.root().resolve("run/nodemesh/keeper.sock");
+        Path keeperLog = logs.resolve("keeper.log");
+        Process keeper = image.start(keeperLog, Map.of(), List.of("nodemesh-keeper", "--socket",
+                "/var/run/nodemesh/keeper.sock"));
+        await(keeperLog, Duration.ofSeconds(30), () -> Files.exists(socket)
+                && Files.readString(keeperLog).contains("listening at /var/run/nodemesh/keeper.sock"));
+        // A socket, owner-only: the proxy, root, connects as its owner.
+        assertThat((Integer) Files.readAttributes(socket, "unix:mode").get("mode") & 0170077).isEqualTo(0140000);
+        ProcessHandle pid1 = keeper.children().findFirst().orElseThrow();
+        new ProcessBuilder("kill", "-TERM", String.valueOf(pid1.pid())).start().waitFor();
+        assertThat(keeper.waitFor(30, TimeUnit.SECONDS)).as(Files.readString(keeperLog)).isTrue();
+        assertThat(keeper.exitValue()).as(Files.readString(keeperLog)).isZero();
+        assertThat(socket).as("the keeper removes its socket on SIGTERM").doesNotExist();
     }
 
     private static void assertUsesItsAotCache(UnpackedImage.Result printed) {

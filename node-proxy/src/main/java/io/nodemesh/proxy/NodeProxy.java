@@ -42,6 +42,7 @@ import io.nodemesh.proxy.transport.Transport;
 import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.relay.MovedConnection;
 import io.nodemesh.proxy.upgrade.HandoverSocket;
+import io.nodemesh.proxy.upgrade.ListenerKeeper;
 import io.nodemesh.proxy.upgrade.InheritedPod;
 import io.nodemesh.proxy.upgrade.Takeover;
 import io.nodemesh.rules.CaptureMode;
@@ -111,6 +112,7 @@ public final class NodeProxy implements AutoCloseable {
     private final Path cniSocket;
     private final Path enrolmentPath;
     private final Path handoverPath;
+    private final Path keeperPath;
 
     private final AtomicReference<MeshSnapshot> snapshot = new AtomicReference<>();
     private final NodeStats nodeStats = new NodeStats();
@@ -135,6 +137,8 @@ public final class NodeProxy implements AutoCloseable {
     /** The takeover under way while this proxy starts (the pods of the proxy before it), else null. */
     private volatile Takeover takeover;
     private HandoverSocket handoverSocket;
+    /** The holding session with the listener keeper, or null without one (docs/upgrade.md). */
+    private volatile ListenerKeeper keeper;
     /** A new proxy is taking over: snapshots are kept, not applied (control thread). */
     private volatile boolean retired;
     /** The pods went to a new proxy: their rules are its now, whatever {@code removeRulesOnStop} says. */
@@ -163,6 +167,7 @@ public final class NodeProxy implements AutoCloseable {
         this.cniSocket = b.cniSocket;
         this.enrolmentPath = b.enrolmentFile;
         this.handoverPath = b.handoverSocket;
+        this.keeperPath = b.keeperSocket;
     }
 
     public static Builder builder() {
@@ -242,15 +247,27 @@ public final class NodeProxy implements AutoCloseable {
                         // answer the CNI plugin.
                         handoff.settle();
                     }
-                });
+                }, new KeeperHost());
         try {
             if (handoverPath != null) {
                 // Before any listener opens, the admin socket's too: the pods' listeners, and the node's admin
                 // socket, may be the running proxy's; it lets them go.
                 takeOver();
-                if (takeover != null && handoff != null) {
-                    inheritHandoffs(takeover);
-                }
+            }
+            if (takeover == null && keeperPath != null && transport.handsOver()) {
+                takeOverFromKeeper();
+            }
+            if (takeover != null && handoff != null) {
+                inheritHandoffs(takeover);
+            }
+            if (keeperPath != null && transport.handsOver()) {
+                // Before the first snapshot: the pods are kept as they are captured.
+                keeper = new ListenerKeeper(keeperPath);
+                onControlThread(() -> keeper.ensure(List::of, false));
+            } else if (keeperPath != null) {
+                log.warn("the {} transport cannot give its listeners to the listener keeper at {} (epoll can): a "
+                        + "restart of this proxy refuses the pods' new connections until it listens again",
+                        transport, keeperPath);
             }
             admin = AdminServer.start(boot.admin(), boot.adminSocket(), new View());
             try {
@@ -263,6 +280,10 @@ public final class NodeProxy implements AutoCloseable {
             if (takeover != null) {
                 takeover.close(); // the old proxy resumes
                 takeover = null;
+            }
+            if (keeper != null) {
+                keeper.close(); // it holds on to what it held
+                keeper = null;
             }
             shutdownThreads();
             reconciler = null;
@@ -281,6 +302,13 @@ public final class NodeProxy implements AutoCloseable {
         long captured = System.nanoTime();
         if (takeover != null) {
             finishTakeover();
+        }
+        if (keeper != null) {
+            // The keeper closes what it held that no capture here kept (pods gone while no proxy ran); from now
+            // on the session is checked, and opened again with every pod kept anew, every few seconds.
+            onControlThread(keeper::synced);
+            control.scheduleWithFixedDelay(() -> keeper.ensure(this::keptPods, true), KEEPER_RETRY_SECONDS,
+                    KEEPER_RETRY_SECONDS, TimeUnit.SECONDS);
         }
         if (cniSocket != null && controlSocket == null) {
             try {
@@ -330,6 +358,72 @@ public final class NodeProxy implements AutoCloseable {
             throw new IOException("cannot take over from the nodemesh proxy at " + handoverPath + ": "
                     + e.getMessage(), e);
         }
+    }
+
+    private static final long KEEPER_RETRY_SECONDS = 5;
+
+    /**
+     * Takes the pods' listeners over from the listener keeper when no proxy answered at the handover socket (the
+     * proxy before this one is gone: a crash, a container restart). A keeper that refuses (a live proxy holds these
+     * listeners, without a handover socket) stops the start: two proxies would fight over the pods.
+     */
+    private void takeOverFromKeeper() throws IOException {
+        try {
+            takeover = Takeover.begin(keeperPath, Duration.ofSeconds(30));
+        } catch (IOException e) {
+            throw new IOException("cannot take the listeners over from the listener keeper at " + keeperPath + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The pods captured and listening now, as the keeper and the handover socket give them to the next proxy
+     * (control thread).
+     */
+    private List<ListenerKeeper.Kept> keptPods() {
+        List<ListenerKeeper.Kept> kept = new ArrayList<>();
+        for (PodCapture pod : reconciler.pods()) {
+            ListenerKeeper.Kept k = keptPod(pod);
+            if (k != null) { // listening: not draining, not failed
+                kept.add(k);
+            }
+        }
+        return kept;
+    }
+
+    private ListenerKeeper.Kept keptPod(PodCapture pod) {
+        HandoverSocket.Listeners l = pod.handoverListeners();
+        if (l == null) {
+            return null;
+        }
+        String key = pod.spec().key();
+        // with the plugin's ADD, for a pod the plugin handed over: the next proxy keeps its record
+        return new ListenerKeeper.Kept(key, handoff == null ? l : l.withCni(handoff.handed(key)));
+    }
+
+    /** What the captures tell the listener keeper; on the control thread. */
+    private final class KeeperHost implements CaptureReconciler.Keeper {
+        @Override
+        public void kept(PodCapture pod) {
+            ListenerKeeper k = keeper;
+            ListenerKeeper.Kept kept = k == null ? null : keptPod(pod);
+            if (kept != null) {
+                k.keep(kept);
+            }
+        }
+
+        @Override
+        public void forget(PodCapture pod) {
+            ListenerKeeper k = keeper;
+            if (k != null) {
+                k.forget(pod.spec().key());
+            }
+        }
+    }
+
+    /** The holding session with the listener keeper, when this proxy has one (docs/upgrade.md). */
+    public Optional<ListenerKeeper> keeper() {
+        return Optional.ofNullable(keeper);
     }
 
     /**
@@ -625,6 +719,9 @@ public final class NodeProxy implements AutoCloseable {
                 return null;
             });
         }
+        if (keeper != null) {
+            keeper.close(); // the keeper holds on: the next proxy takes the listeners from it
+        }
         admin.close();
         readinessServer.close();
         shutdownThreads();
@@ -677,13 +774,8 @@ public final class NodeProxy implements AutoCloseable {
             admin.releaseSocket(); // the node's CLI asks the new proxy from now on (loopback stays here)
             Map<String, HandoverSocket.Listeners> pods = onControlThread(() -> {
                 Map<String, HandoverSocket.Listeners> listeners = new LinkedHashMap<>();
-                for (PodCapture pod : reconciler.pods()) {
-                    HandoverSocket.Listeners l = pod.handoverListeners();
-                    if (l != null) {
-                        // with the plugin's ADD, for a pod the plugin handed over: the next proxy keeps its record
-                        String key = pod.spec().key();
-                        listeners.put(key, handoff == null ? l : l.withCni(handoff.handed(key)));
-                    }
+                for (ListenerKeeper.Kept pod : keptPods()) {
+                    listeners.put(pod.key(), pod.listeners());
                 }
                 return listeners;
             });
@@ -811,6 +903,12 @@ public final class NodeProxy implements AutoCloseable {
         public BootSettings boot() {
             return boot;
         }
+
+        @Override
+        public ListenerKeeper.Status keeper() {
+            ListenerKeeper k = keeper;
+            return k == null ? null : k.status();
+        }
     }
 
     /** Settings for a {@link NodeProxy}; only the workload source (or the config file) is required. */
@@ -833,6 +931,7 @@ public final class NodeProxy implements AutoCloseable {
         private Path cniSocket;
         private Path enrolmentFile;
         private Path handoverSocket;
+        private Path keeperSocket;
         private Path bpffs = Path.of("/sys/fs/bpf");
 
         private Builder() {
@@ -978,6 +1077,17 @@ public final class NodeProxy implements AutoCloseable {
          */
         public Builder handoverSocket(Path socket) {
             this.handoverSocket = socket;
+            return this;
+        }
+
+        /**
+         * The listener keeper's socket (docs/upgrade.md, "A restart: the listener keeper"): this proxy gives
+         * {@code nodemesh-keeper} a duplicate of every captured pod's listeners, so that they go on listening while
+         * the proxy restarts, and at start, when no proxy answers at the handover socket, takes them over from it.
+         * Off by default; epoll only.
+         */
+        public Builder keeperSocket(Path socket) {
+            this.keeperSocket = socket;
             return this;
         }
 

@@ -21,6 +21,7 @@ final class ConnectionChurn implements AutoCloseable {
     private final ExecutorService inPod;
     private final InetSocketAddress echo;
     private final long intervalNanos;
+    private final int timeoutMillis;
     private final AtomicLong ok = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong inFlight = new AtomicLong();
@@ -33,7 +34,8 @@ final class ConnectionChurn implements AutoCloseable {
     private final Thread pacer;
     private volatile boolean stopped;
 
-    private ConnectionChurn(ExecutorService inPod, InetSocketAddress echo, int perSecond) {
+    private ConnectionChurn(ExecutorService inPod, InetSocketAddress echo, int perSecond, int timeoutMillis) {
+        this.timeoutMillis = timeoutMillis;
         this.inPod = inPod;
         this.echo = echo;
         this.intervalNanos = 1_000_000_000L / perSecond;
@@ -42,7 +44,12 @@ final class ConnectionChurn implements AutoCloseable {
 
     /** Starts opening {@code perSecond} connections a second to {@code echo}. */
     static ConnectionChurn start(ExecutorService inPod, InetSocketAddress echo, int perSecond) {
-        return new ConnectionChurn(inPod, echo, perSecond);
+        return start(inPod, echo, perSecond, 5_000);
+    }
+
+    /** The same, each connection given {@code timeoutMillis} to connect and as much for its answer (default 5 s). */
+    static ConnectionChurn start(ExecutorService inPod, InetSocketAddress echo, int perSecond, int timeoutMillis) {
+        return new ConnectionChurn(inPod, echo, perSecond, timeoutMillis);
     }
 
     private void pace() {
@@ -63,8 +70,8 @@ final class ConnectionChurn implements AutoCloseable {
         try {
             SocketChannel ch = inPod.submit((java.util.concurrent.Callable<SocketChannel>) SocketChannel::open).get();
             try (Socket s = ch.socket()) {
-                s.connect(echo, 5_000);
-                s.setSoTimeout(5_000);
+                s.connect(echo, timeoutMillis);
+                s.setSoTimeout(timeoutMillis);
                 byte[] ping = {'p', 'i', 'n', 'g', '-', 'o', 'k', '!'};
                 s.getOutputStream().write(ping);
                 InputStream in = s.getInputStream();

@@ -225,6 +225,43 @@ class EbpfCaptureTest {
         assertThat(pins()).as("the same pin, not another").hasSize(1);
     }
 
+    /**
+     * With the listener keeper (docs/upgrade.md) the same stop does not refuse: the connections made while no proxy
+     * runs, either way, wait in the held listeners' accept queues (outbound sent there by the cgroup's programs, inbound
+     * by the pinned {@code sk_lookup} program, whose map still holds the listener), and the next proxy serves them.
+     */
+    @Test
+    void withTheListenerKeeperConnectionsMadeWhileNoProxyRunsWaitAndTheNextProxyServesThem() throws Exception {
+        Pods p = pods();
+        Netns a = p.a();
+        Netns b = p.b();
+        Cgroup pod = p.pod();
+        KeeperProcess keeper = mesh.own(KeeperProcess.start(mesh.dir().resolve("run/keeper.sock")));
+        UnaryOperator<NodeProxy.Builder> kept = x -> onEpoll(x).keeperSocket(keeper.socket);
+        MeshFile config = mesh.config().rules("nft").captureMode("ebpf").capture(a, pod);
+        TestNode first = mesh.start(config, kept);
+        await("programs attached", () -> attachedTo(pod.path()).size() == 5);
+        first.close();
+
+        // Outbound: the pod's app connects to b:8080 and waits for its answer; inbound: b connects to the app.
+        CompletableFuture<ExecResult> outbound = CompletableFuture.supplyAsync(() -> pod.exec(a, "timeout", "20",
+                "bash", "-c", "exec 3<>/dev/tcp/" + b.ipv4().getHostAddress() + "/8080 && printf 'waited\\n' >&3 "
+                        + "&& head -c 6 <&3"));
+        SocketChannel inbound = mesh.own(EchoServer.connect(b, new InetSocketAddress(a.ipv4(), 9000)));
+        Thread.sleep(500);
+        assertThat(outbound).as("the app's connection waits: nobody accepts it yet").isNotDone();
+
+        TestNode second = mesh.startNode("second", config, kept);
+        assertThat(second.proxy.pod("demo/a").orElseThrow().rulesInherited()).isTrue();
+        ExecResult out = outbound.get(20, TimeUnit.SECONDS);
+        assertThat(out.exitCode()).as(out.describe()).isZero();
+        assertThat(out.stdout()).isEqualTo("waited");
+        assertThat(EchoServer.roundTrip(inbound, "inbound, waited")).isEqualTo("inbound, waited");
+        assertThat(second.proxy.pod("demo/a").orElseThrow().notRedirectedCount())
+                .as("queued connections whose destination the new proxy could not find").isZero();
+        relaysBothWays(p, second);
+    }
+
     @Test
     void aPodSwitchedBetweenTproxyAndEbpfKeepsNothingOfTheOtherCapture() throws Exception {
         Pods p = pods();

@@ -54,6 +54,15 @@ import java.util.regex.Pattern;
  * process lives in them) and captures them. It runs in this host's network namespace (where the mock listens), its
  * admin on 127.0.0.1:15090. The mock's own answer time is in the figure, as an API server's would be.
  *
+ * <p>{@code NAME=jar,keeper}: that variant's proxies give their pods' listeners to {@code nodemesh-keeper}
+ * ({@code node-proxy/target/nodemesh-keeper}, started by this harness; docs/upgrade.md, "A restart: the listener
+ * keeper"), and a restart takes them over from it. The keeper is stopped before a variant without it starts (its
+ * proxy binds the ports itself); a keeper variant after one that was not starts the keeper and its proxy once, not
+ * measured, so that the measured start finds the listeners held. Each measured restart also reports what a pod saw:
+ * a probe in the first pod's namespace connects to its outbound listener (127.0.0.1:15001) every 10 ms through the
+ * whole run, and the connects from the previous proxy's (or keeper's) stop to the last pod listening again are
+ * counted, refused ones apart.
+ *
  * <p>{@code --capture-again} (a file of pods only): once all pods listen, the same proxy is given the file without them
  * (each released, its rules removed) and then with them again, and the second capture's span is reported too: the
  * capture's cost in a JVM that has run it once, against the first, cold one.
@@ -86,6 +95,7 @@ public final class RestartTiming {
         Map<String, Path> javas = new LinkedHashMap<>();
         Map<String, List<String>> flags = new LinkedHashMap<>();
         List<String> extra = new ArrayList<>();
+        java.util.Set<String> keeperVariants = new java.util.HashSet<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--pods" -> pods = Integer.parseInt(args[++i]);
@@ -115,11 +125,13 @@ public final class RestartTiming {
                             aots.put(name, Path.of(part.substring(4)));
                         } else if (part.startsWith("java=")) {
                             javas.put(name, Path.of(part.substring(5)));
+                        } else if (part.equals("keeper")) {
+                            keeperVariants.add(name);
                         } else if (part.startsWith("jvm=")) {
                             flags.computeIfAbsent(name, k -> new ArrayList<>()).add(part.substring(4));
                         } else {
-                            throw new IllegalArgumentException("expected aot=FILE, java=FILE or jvm=FLAG after the "
-                                    + "jar, got " + part);
+                            throw new IllegalArgumentException("expected aot=FILE, java=FILE, jvm=FLAG or keeper "
+                                    + "after the jar, got " + part);
                         }
                     }
                 }
@@ -135,6 +147,9 @@ public final class RestartTiming {
         if (jars.isEmpty()) {
             jars.put("current", Path.of("cli/target/nodemesh.jar"));
         }
+        if (!keeperVariants.isEmpty() && kubernetes) {
+            throw new IllegalArgumentException("keeper: with a file of pods only (the probe needs the pods' namespaces)");
+        }
         Path work = Files.createTempDirectory("nm-restart");
         Map<String, List<long[]>> results = new LinkedHashMap<>();
         try (Topology topo = new Topology("nmrs" + ProcessHandle.current().pid()).closeOnExit();
@@ -146,6 +161,7 @@ public final class RestartTiming {
                 Commands.run("ip", "-n", node.name(), "link", "set", "lo", "up").requireOk();
             }
             long t0 = System.nanoTime();
+            Netns firstPod = null;
             String settings = "proxy: { mark: 0x539, outboundPort: 15001, inboundPort: 15006, transport: epoll, "
                     + "workers: 1, rules: " + backend + ", capture: " + capture + ", admin: 127.0.0.1:" + ADMIN_PORT
                     + " }\n";
@@ -155,6 +171,9 @@ public final class RestartTiming {
             }
             for (int i = 0; i < pods; i++) {
                 Netns ns = topo.namespace("p" + i);
+                if (i == 0) {
+                    firstPod = ns;
+                }
                 String ip = "10.77." + (1 + i / 250) + "." + (2 + i % 250);
                 Commands.run("ip", "-n", ns.name(), "link", "set", "lo", "up").requireOk();
                 Commands.run("ip", "-n", ns.name(), "addr", "add", ip + "/32", "dev", "lo").requireOk();
@@ -169,6 +188,8 @@ public final class RestartTiming {
             }
             System.out.printf("%d pod namespaces%s in %d ms%n", pods, api == null ? "" : " and pods in the API",
                     (System.nanoTime() - t0) / 1_000_000);
+            Probe probe = api == null ? Probe.start(firstPod) : null;
+            Keeper keeper = new Keeper(work.resolve("keeper.sock"));
             Path config = work.resolve("mesh.yaml");
             Files.writeString(config, cfg);
             Recapture recapture = again ? new Recapture(config, settings + "pods: []\n", cfg.toString()) : null;
@@ -181,8 +202,27 @@ public final class RestartTiming {
                             "java"));
                     List<String> jvm = new ArrayList<>(extra);
                     jvm.addAll(flags.getOrDefault(jar.getKey(), List.of()));
-                    long[] r = restart(node, jar.getKey(), java, jar.getValue(), aots.get(jar.getKey()), jvm, source,
-                            work, pods, cpu, round, recapture, pollStats);
+                    boolean kept = keeperVariants.contains(jar.getKey());
+                    List<String> proxySource = new ArrayList<>(source);
+                    if (kept) {
+                        proxySource.addAll(List.of("--keeper-socket", keeper.socket.toString()));
+                        if (!keeper.running()) {
+                            keeper.start();
+                            // once, not measured: this variant's proxy gives the keeper the pods' listeners
+                            restart(node, jar.getKey() + "-primer", java, jar.getValue(), aots.get(jar.getKey()), jvm,
+                                    proxySource, work, pods, cpu, round, null, pollStats);
+                        }
+                    } else if (keeper.running()) {
+                        lastStopMillis = keeper.stop(); // the listeners close here, not at the proxy's stop
+                    }
+                    long stoppedMillis = lastStopMillis;
+                    long[] r = restart(node, jar.getKey(), java, jar.getValue(), aots.get(jar.getKey()), jvm,
+                            proxySource, work, pods, cpu, round, recapture, pollStats);
+                    if (probe != null) {
+                        long[] seen = probe.between(stoppedMillis, r[11]);
+                        r[12] = seen[0];
+                        r[13] = seen[1];
+                    }
                     if (round > 0) { // round 0 applies the rules to fresh namespaces (or replaces another jar's)
                         results.computeIfAbsent(jar.getKey(), k -> new ArrayList<>()).add(r);
                     }
@@ -190,11 +230,19 @@ public final class RestartTiming {
                             + "span %5d ms, of it rules %5d ms; kept %d, applied %d, replaced %d; RSS %.1f MiB%n", round,
                             jar.getKey(), r[0], r[7] < 0 ? "" : "→synced " + r[7] + " ms ", r[6], r[1], r[5] / 1000,
                             r[2], r[3], r[4], r[8] / 1024.0);
+                    if (probe != null) {
+                        System.out.printf("round %d %-10s from the last stop to all listening: %d connects to the "
+                                + "first pod's listener, %d refused%n", round, jar.getKey(), r[12], r[13]);
+                    }
                     if (recapture != null) {
                         System.out.printf("round %d %-10s the same pods released and captured again in that JVM: "
                                 + "capture span %5d ms, of it rules %5d ms%n", round, jar.getKey(), r[9], r[10] / 1000);
                     }
                 }
+            }
+            keeper.stop();
+            if (probe != null) {
+                probe.close();
             }
             // Leave no rules behind: the namespaces go with the topology, and their tables with them.
         } finally {
@@ -216,6 +264,12 @@ public final class RestartTiming {
                     summary(e.getValue(), 1), summary(e.getValue(), 5), summary(e.getValue(), kubernetes ? 7 : 6),
                     summary(e.getValue(), 8));
         }
+        if (!kubernetes) {
+            System.out.printf("%n%-10s %-34s %s%n", "jar", "connects during a restart", "of them refused");
+            for (var e : results.entrySet()) {
+                System.out.printf("%-10s %-34s %s%n", e.getKey(), summary(e.getValue(), 12), summary(e.getValue(), 13));
+            }
+        }
         if (again) {
             System.out.printf("%n%-10s %-34s %-34s%n", "jar", "captured again: span, ms", "rules, all pods, µs");
             for (var e : results.entrySet()) {
@@ -230,7 +284,9 @@ public final class RestartTiming {
 
     /**
      * {launch→all listening ms, capture span ms, kept, applied, replaced, rules µs summed over the pods, launch→first
-     * pod's rules ms, launch→the Kubernetes source's first sync ms (-1 standalone), the proxy's RSS KiB 200 ms after}.
+     * pod's rules ms, launch→the Kubernetes source's first sync ms (-1 standalone), the proxy's RSS KiB 200 ms after,
+     * the captured-again span and rules µs (-1 without --capture-again), the wall-clock ms of the last pod listening,
+     * and two the caller fills: the probe's connects from the last stop to then, and how many were refused}.
      */
     private static long[] restart(Netns node, String name, Path javaPath, Path jar, Path aot, List<String> extra,
                                   List<String> source, Path work, int pods, String cpu, int round,
@@ -266,7 +322,7 @@ public final class RestartTiming {
                 }
             }
             Thread.sleep(200);
-            long[] r = {ready, 0, 0, 0, 0, 0, -1, -1, rssKib(proxy.pid()), -1, -1};
+            long[] r = {ready, 0, 0, 0, 0, 0, -1, -1, rssKib(proxy.pid()), -1, -1, launchedMillis + ready, -1, -1};
             List<String> lines = Files.readAllLines(log);
             for (String line : lines) {
                 Matcher synced = SYNCED_LINE.matcher(line);
@@ -295,11 +351,112 @@ public final class RestartTiming {
         } finally {
             // SIGTERM without --remove-rules-on-exit: the rules stay, as after a crash (and a flight recording, if
             // one was asked for with --jvm, is written)
+            lastStopMillis = System.currentTimeMillis(); // a proxy without the keeper refuses from here on
             proxy.destroy();
             if (!proxy.waitFor(30, TimeUnit.SECONDS)) {
                 proxy.destroyForcibly();
                 proxy.waitFor(10, TimeUnit.SECONDS);
             }
+        }
+    }
+
+    /** When the pods' listeners last had an owner that accepted: the previous proxy's stop, or the keeper's. */
+    private static long lastStopMillis;
+
+    /** {@code nodemesh-keeper}, as built by node-proxy (run from the repository). */
+    private static final class Keeper {
+        final Path socket;
+        private Process process;
+
+        Keeper(Path socket) {
+            this.socket = socket;
+        }
+
+        boolean running() {
+            return process != null && process.isAlive();
+        }
+
+        void start() throws Exception {
+            Path binary = Path.of("node-proxy/target/nodemesh-keeper");
+            if (!Files.isExecutable(binary)) {
+                throw new IllegalStateException(binary + " is missing: build node-proxy first");
+            }
+            process = new ProcessBuilder(binary.toString(), "--socket", socket.toString())
+                    .redirectErrorStream(true).redirectOutput(socket.resolveSibling("keeper.log").toFile()).start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!Files.exists(socket)) {
+                if (!process.isAlive() || System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the keeper did not start: "
+                            + Files.readString(socket.resolveSibling("keeper.log")));
+                }
+                Thread.sleep(5);
+            }
+        }
+
+        /** SIGTERM (what it holds closes); the time it was sent. */
+        long stop() throws InterruptedException {
+            long at = System.currentTimeMillis();
+            if (running()) {
+                process.destroy();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+            return at;
+        }
+    }
+
+    /**
+     * Connects to the first pod's outbound listener (127.0.0.1:15001 in its namespace) every 10 ms and closes at once,
+     * recording when and whether the connect was refused: what a pod's new connections meet while its proxy restarts.
+     */
+    private static final class Probe implements AutoCloseable {
+        private final List<long[]> attempts = java.util.Collections.synchronizedList(new ArrayList<>());
+        private final java.util.concurrent.Future<?> loop;
+        private volatile boolean stopped;
+
+        private Probe(Netns pod) {
+            loop = pod.executor().submit(() -> {
+                InetSocketAddress listener = new InetSocketAddress("127.0.0.1", 15001);
+                while (!stopped) {
+                    long at = System.currentTimeMillis();
+                    boolean refused = false;
+                    try (java.net.Socket s = new java.net.Socket()) {
+                        s.connect(listener, 2000);
+                    } catch (java.io.IOException e) {
+                        refused = true;
+                    }
+                    attempts.add(new long[] {at, refused ? 1 : 0});
+                    try {
+                        Thread.sleep(10);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        static Probe start(Netns pod) {
+            return new Probe(pod);
+        }
+
+        /** {connects started in [from, to], of them refused}. */
+        long[] between(long fromMillis, long toMillis) {
+            long n = 0;
+            long refused = 0;
+            synchronized (attempts) {
+                for (long[] a : attempts) {
+                    if (a[0] >= fromMillis && a[0] <= toMillis) {
+                        n++;
+                        refused += a[1];
+                    }
+                }
+            }
+            return new long[] {n, refused};
+        }
+
+        @Override
+        public void close() throws Exception {
+            stopped = true;
+            loop.get(10, TimeUnit.SECONDS);
         }
     }
 

@@ -8,6 +8,7 @@ import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.stats.NodeStats;
 import io.nodemesh.proxy.stats.TunnelStats;
 import io.nodemesh.proxy.transport.Transport;
+import io.nodemesh.proxy.upgrade.ListenerKeeper;
 import java.util.List;
 
 /** What the admin server may read of the running proxy; every method is safe from any thread. */
@@ -41,6 +42,11 @@ public interface ProxyView {
 
     /** The settings the proxy started with. */
     BootSettings boot();
+
+    /** The listener keeper's session (docs/upgrade.md), or null when the proxy has none. */
+    default ListenerKeeper.Status keeper() {
+        return null;
+    }
 
     /**
      * The config source's state.

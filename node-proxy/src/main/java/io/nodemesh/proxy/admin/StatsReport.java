@@ -6,6 +6,7 @@ import io.nodemesh.proxy.model.Direction;
 import io.nodemesh.proxy.relay.Connection;
 import io.nodemesh.proxy.stats.DirectionStats;
 import io.nodemesh.proxy.telemetry.ClosedConnection;
+import io.nodemesh.proxy.upgrade.ListenerKeeper;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Instant;
@@ -32,6 +33,15 @@ final class StatsReport {
         config.put("lastError", cfg.lastError());
         config.put("details", cfg.details());
         out.put("config", config);
+        ListenerKeeper.Status keeper = view.keeper();
+        if (keeper != null) {
+            Map<String, Object> k = new LinkedHashMap<>();
+            k.put("socket", keeper.socket().toString());
+            k.put("holding", keeper.holding());
+            k.put("pods", keeper.pods());
+            k.put("problem", keeper.problem());
+            out.put("keeper", k);
+        }
         Map<String, Object> totals = new LinkedHashMap<>();
         totals.put("outbound", direction(view.nodeStats().direction(Direction.OUTBOUND).snapshot()));
         totals.put("inbound", direction(view.nodeStats().direction(Direction.INBOUND).snapshot()));

@@ -9,6 +9,7 @@ import io.nodemesh.proxy.model.CaptureReport;
 import io.nodemesh.proxy.redirect.PodRules;
 import io.nodemesh.rules.CaptureMode;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,6 +55,7 @@ public final class CaptureReconciler {
     private final ScheduledExecutorService timer;
     private final Map<String, PodCapture> running = new LinkedHashMap<>();
     private final Map<PodCapture, CompletableFuture<Void>> draining = new ConcurrentHashMap<>();
+    private final Keeper keeper;
     private final CaptureStates states;
     private final Runnable published;
     private volatile List<PodCapture> view = List.of();
@@ -68,12 +70,34 @@ public final class CaptureReconciler {
      */
     public CaptureReconciler(BiFunction<PodSpec, ProxySettings, PodCapture> captures,
                              Function<RulesBackend, PodRules> rules, ScheduledExecutorService timer,
-                             Consumer<CaptureReport> reports, Runnable published) {
+                             Consumer<CaptureReport> reports, Runnable published, Keeper keeper) {
+        this.keeper = keeper;
         this.captures = captures;
         this.rules = rules;
         this.timer = timer;
         this.states = new CaptureStates(reports);
         this.published = published;
+    }
+
+    /**
+     * Who holds the captured pods' listeners beside the proxy (the listener keeper, docs/upgrade.md): told of a pod
+     * once it is captured, and before its listeners close when it is let go; not when the proxy stops. On the timer's
+     * thread.
+     */
+    public interface Keeper {
+        Keeper NONE = new Keeper() {
+            @Override
+            public void kept(PodCapture pod) {
+            }
+
+            @Override
+            public void forget(PodCapture pod) {
+            }
+        };
+
+        void kept(PodCapture pod);
+
+        void forget(PodCapture pod);
     }
 
     /** Applies {@code next}, given that {@code previous} is what is in force now. Call on the timer's thread. */
@@ -95,6 +119,9 @@ public final class CaptureReconciler {
             if (stillCaptured && after.rules() == RulesBackend.NONE && before.rules() != RulesBackend.NONE) {
                 removeRules(pod.spec(), before); // nobody would replace them
             }
+            // Its listeners close now: the keeper lets go of them first (else they would go on listening there,
+            // and the port would not be free for the pod's new capture).
+            keeper.forget(pod);
             // A pod that stays captured gets its rules replaced by the new capture; only a released one loses them.
             release(pod, before, !stillCaptured);
             if (!stillCaptured && wanted != null) {
@@ -119,8 +146,13 @@ public final class CaptureReconciler {
         if (!pending.isEmpty()) {
             publish(); // pending while their listeners and rules are set up
         }
-        for (PodCapture pod : captureAll(pending, after)) {
-            failed(pod);
+        Set<PodCapture> failures = new HashSet<>(captureAll(pending, after));
+        for (PodCapture pod : pending) {
+            if (failures.contains(pod)) {
+                failed(pod);
+            } else {
+                keeper.kept(pod);
+            }
         }
         publish();
     }
@@ -238,6 +270,9 @@ public final class CaptureReconciler {
         List<CompletableFuture<Void>> done = new ArrayList<>();
         done.addAll(draining.values());
         for (PodCapture pod : new ArrayList<>(running.values())) {
+            if (removeRules) {
+                keeper.forget(pod); // no longer captured: nothing to keep for a next proxy
+            }
             done.add(release(pod, settings, removeRules));
             states.released(pod.spec());
         }

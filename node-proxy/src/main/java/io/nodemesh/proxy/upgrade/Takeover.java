@@ -104,8 +104,8 @@ public final class Takeover implements AutoCloseable {
             session.close();
             throw e;
         }
-        log.info("taking over from the proxy at {}: {} pod(s){}", path, pods.size(),
-                controlPath == null ? "" : " and the CNI control socket " + controlPath);
+        log.info("taking over from {} (a proxy's handover socket, or the listener keeper): {} pod(s){}", path,
+                pods.size(), controlPath == null ? "" : " and the CNI control socket " + controlPath);
         return new Takeover(session, pods, controlPath, controlFd);
     }
 
