@@ -42,8 +42,8 @@ import io.nodemesh.proxy.transport.Transport;
 import io.nodemesh.proxy.transport.TransportKind;
 import io.nodemesh.proxy.relay.MovedConnection;
 import io.nodemesh.proxy.upgrade.HandoverSocket;
-import io.nodemesh.proxy.upgrade.ListenerKeeper;
 import io.nodemesh.proxy.upgrade.InheritedPod;
+import io.nodemesh.proxy.upgrade.ListenerKeeper;
 import io.nodemesh.proxy.upgrade.Takeover;
 import io.nodemesh.rules.CaptureMode;
 import io.nodemesh.rules.ConnectCapture;
@@ -65,6 +65,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
@@ -139,6 +140,8 @@ public final class NodeProxy implements AutoCloseable {
     private HandoverSocket handoverSocket;
     /** The holding session with the listener keeper, or null without one (docs/upgrade.md). */
     private volatile ListenerKeeper keeper;
+    /** Checks the keeper's session every 5 s, on the control thread; cancelled once the pods go elsewhere. */
+    private final AtomicReference<ScheduledFuture<?>> keeping = new AtomicReference<>();
     /** A new proxy is taking over: snapshots are kept, not applied (control thread). */
     private volatile boolean retired;
     /** The pods went to a new proxy: their rules are its now, whatever {@code removeRulesOnStop} says. */
@@ -307,8 +310,7 @@ public final class NodeProxy implements AutoCloseable {
             // The keeper closes what it held that no capture here kept (pods gone while no proxy ran); from now
             // on the session is checked, and opened again with every pod kept anew, every few seconds.
             onControlThread(keeper::synced);
-            control.scheduleWithFixedDelay(() -> keeper.ensure(this::keptPods, true), KEEPER_RETRY_SECONDS,
-                    KEEPER_RETRY_SECONDS, TimeUnit.SECONDS);
+            startKeeping();
         }
         if (cniSocket != null && controlSocket == null) {
             try {
@@ -361,6 +363,31 @@ public final class NodeProxy implements AutoCloseable {
     }
 
     private static final long KEEPER_RETRY_SECONDS = 5;
+
+    private void startKeeping() {
+        ScheduledFuture<?> before = keeping.getAndSet(control.scheduleWithFixedDelay(
+                () -> keeper.ensure(this::keptPods, true), KEEPER_RETRY_SECONDS, KEEPER_RETRY_SECONDS,
+                TimeUnit.SECONDS));
+        if (before != null) {
+            before.cancel(false);
+        }
+    }
+
+    /**
+     * No more checks of the keeper's session: the pods are leaving this proxy (it stops, or hands them over), and a
+     * session opened again now would keep none of them, and so have the keeper close them all. {@code letGo}: end the
+     * session too, so that the proxy taking over can hold at once.
+     */
+    private void stopKeeping(boolean letGo) {
+        ScheduledFuture<?> task = keeping.getAndSet(null);
+        if (task != null) {
+            task.cancel(false); // one under way finishes first: the control thread runs what follows after it
+        }
+        ListenerKeeper k = keeper;
+        if (letGo && k != null) {
+            onControlThread(k::close);
+        }
+    }
 
     /**
      * Takes the pods' listeners over from the listener keeper when no proxy answered at the handover socket (the
@@ -703,6 +730,7 @@ public final class NodeProxy implements AutoCloseable {
             cni.close(); // no pod is handed over to a proxy that is leaving: the plugin fails closed
         }
         source.close();
+        stopKeeping(false); // the session stays open until the pods are drained: forgotten there if rules go
         ProxySettings settings = snapshot.get().proxy();
         try {
             boolean removeRules = removeRulesOnStop && !handedOver;
@@ -771,6 +799,7 @@ public final class NodeProxy implements AutoCloseable {
                 cni.stopAccepting();
             }
             onControlThread(() -> retired = true);
+            stopKeeping(true); // the new proxy holds the pods with the keeper now
             admin.releaseSocket(); // the node's CLI asks the new proxy from now on (loopback stays here)
             Map<String, HandoverSocket.Listeners> pods = onControlThread(() -> {
                 Map<String, HandoverSocket.Listeners> listeners = new LinkedHashMap<>();
@@ -791,6 +820,10 @@ public final class NodeProxy implements AutoCloseable {
                     apply(fromSource);
                 }
             });
+            if (keeper != null && !closed) {
+                onControlThread(() -> keeper.ensure(NodeProxy.this::keptPods, true)); // hold again, every pod kept
+                startKeeping();
+            }
             ControlSocket cni = controlSocket;
             if (cni != null && !closed) {
                 try {
