@@ -178,6 +178,54 @@ class ListenerKeeperTest {
         }
     }
 
+    /**
+     * A pod whose namespace only the CNI plugin gave (standalone {@code netns: cni}): the keeper keeps the plugin's ADD
+     * with its listeners, so the restarted proxy captures it at once, in the namespace it was captured in, instead of
+     * waiting for an ADD the plugin will not make again; the plugin's DEL then releases it there.
+     */
+    @Test
+    void aPodTheCniPluginHandedOverIsCapturedAgainAfterARestart() throws Exception {
+        Netns h = mesh.pod("h");
+        Netns b = mesh.pod("b");
+        KeeperProcess keeper = keeper();
+        Path run = mesh.dir().resolve("run");
+        UnaryOperator<NodeProxy.Builder> node = x -> x.keeperSocket(keeper.socket).cniSocket(run.resolve("cni.sock"))
+                .enrolmentFile(run.resolve("enrolment.json"));
+        MeshFile config = mesh.config().entry("""
+                  - name: h
+                    namespace: demo
+                    serviceAccount: h
+                    netns: cni
+                """);
+        TestNode first = mesh.start(config, node);
+        com.fasterxml.jackson.databind.JsonNode added = PluginCalls.withNamespace(run.resolve("cni.sock"),
+                PluginCalls.request("ADD", "demo", "h", "sandbox-h", h), h);
+        assertThat(added.path("ok").asBoolean()).as(added.toString()).isTrue();
+        await("kept with the keeper", () -> first.proxy.keeper().orElseThrow().status().pods() == 1);
+        first.close();
+
+        TestNode second = mesh.startNode("second", config, node);
+        PodCapture pod = second.proxy.pod("demo/h").orElseThrow();
+        assertThat(pod.listening()).as("captured at once, its namespace from the keeper").isTrue();
+        assertThat(pod.rulesInherited()).isTrue();
+        mesh.own(EchoServer.start(b, 7000));
+        try (StreamingClient client = StreamingClient.connect(h.executor(), new InetSocketAddress(b.ipv4(), 7000), 1,
+                64)) {
+            client.exchange();
+        }
+        com.fasterxml.jackson.databind.JsonNode deleted = PluginCalls.call(run.resolve("cni.sock"),
+                PluginCalls.request("DEL", "demo", "h", "sandbox-h", null));
+        assertThat(deleted.path("ok").asBoolean()).as(deleted.toString()).isTrue();
+        await("released, and forgotten by the keeper", () -> second.proxy.keeper().orElseThrow().status().pods() == 0);
+        await("its listeners gone", () -> {
+            try {
+                return !listening(h).contains(":15001");
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+
     @Test
     void aSecondProxyCannotTakeTheListenersFromTheKeeperWhileOneHoldsThem() throws Exception {
         Netns a = mesh.pod("a");
