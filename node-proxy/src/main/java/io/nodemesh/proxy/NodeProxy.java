@@ -135,6 +135,8 @@ public final class NodeProxy implements AutoCloseable {
     private PodHandoff handoff;
     private volatile ControlSocket controlSocket;
     private EnrolmentFile enrolment;
+    /** The listener keeper's answer to the takeover {@link #start} asked for at once, until it is used or discarded. */
+    private CompletableFuture<Takeover> fromKeeper;
     /** The takeover under way while this proxy starts (the pods of the proxy before it), else null. */
     private volatile Takeover takeover;
     private HandoverSocket handoverSocket;
@@ -196,6 +198,29 @@ public final class NodeProxy implements AutoCloseable {
         // so that the first pods' captures do not pay its first run (RESULTS.md, a restart in Kubernetes mode).
         Thread.ofPlatform().name("nodemesh-rules-prepare").daemon(true)
                 .start(() -> rules.apply(ProxySettings.defaults().rules()).prepare());
+        if (keeperPath != null) {
+            // Meanwhile too, the pods' listeners are asked of the listener keeper (0.2-0.3 s for 500 pods in a JVM
+            // that has just started); used only if no proxy answers at the handover socket (keeperTakeover()).
+            CompletableFuture<Takeover> asked = new CompletableFuture<>();
+            Thread.ofPlatform().name("nodemesh-keeper-takeover").daemon(true).start(() -> {
+                try {
+                    asked.complete(Takeover.begin(keeperPath, Duration.ofSeconds(30)));
+                } catch (Throwable t) {
+                    asked.completeExceptionally(t);
+                }
+            });
+            fromKeeper = asked;
+        }
+        try {
+            startWithKeeperAsked();
+        } catch (ConfigException | IOException | RuntimeException e) {
+            discardKeeperTakeover();
+            throw e;
+        }
+    }
+
+    /** {@link #start}, once the keeper has been asked for the pods' listeners (if there is one). */
+    private void startWithKeeperAsked() throws ConfigException, IOException {
         MeshSnapshot initial = withCaptureOverride(source.start());
         long viewed = System.nanoTime();
         boot = withOverrides(source.boot(BootSettings.defaults()));
@@ -260,6 +285,7 @@ public final class NodeProxy implements AutoCloseable {
             if (takeover == null && keeperPath != null && transport.handsOver()) {
                 takeOverFromKeeper();
             }
+            discardKeeperTakeover(); // unless it is the one taken: a live proxy handed over, or the transport cannot
             if (takeover != null && handoff != null) {
                 inheritHandoffs(takeover);
             }
@@ -395,11 +421,31 @@ public final class NodeProxy implements AutoCloseable {
      * listeners, without a handover socket) stops the start: two proxies would fight over the pods.
      */
     private void takeOverFromKeeper() throws IOException {
+        CompletableFuture<Takeover> asked = fromKeeper;
+        fromKeeper = null;
         try {
-            takeover = Takeover.begin(keeperPath, Duration.ofSeconds(30));
-        } catch (IOException e) {
+            takeover = asked.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            Throwable cause = e.getCause();
             throw new IOException("cannot take the listeners over from the listener keeper at " + keeperPath + ": "
-                    + e.getMessage(), e);
+                    + (cause.getMessage() == null ? cause.toString() : cause.getMessage()), cause);
+        }
+    }
+
+    /**
+     * Ends the session with the keeper that {@link #start} opened, if it was not taken: the keeper holds on to
+     * everything (nothing was accepted here), and what it sent is closed. A keeper that refused (a live proxy holds
+     * the listeners: the one this proxy took over from) is no error then.
+     */
+    private void discardKeeperTakeover() {
+        CompletableFuture<Takeover> asked = fromKeeper;
+        fromKeeper = null;
+        if (asked != null) {
+            asked.whenComplete((t, e) -> {
+                if (t != null) {
+                    t.close();
+                }
+            });
         }
     }
 

@@ -147,9 +147,6 @@ public final class RestartTiming {
         if (jars.isEmpty()) {
             jars.put("current", Path.of("cli/target/nodemesh.jar"));
         }
-        if (!keeperVariants.isEmpty() && kubernetes) {
-            throw new IllegalArgumentException("keeper: with a file of pods only (the probe needs the pods' namespaces)");
-        }
         Path work = Files.createTempDirectory("nm-restart");
         Map<String, List<long[]>> results = new LinkedHashMap<>();
         try (Topology topo = new Topology("nmrs" + ProcessHandle.current().pid()).closeOnExit();
@@ -188,7 +185,7 @@ public final class RestartTiming {
             }
             System.out.printf("%d pod namespaces%s in %d ms%n", pods, api == null ? "" : " and pods in the API",
                     (System.nanoTime() - t0) / 1_000_000);
-            Probe probe = api == null ? Probe.start(firstPod) : null;
+            Probe probe = Probe.start(firstPod);
             Keeper keeper = new Keeper(work.resolve("keeper.sock"));
             Path config = work.resolve("mesh.yaml");
             Files.writeString(config, cfg);
@@ -218,11 +215,9 @@ public final class RestartTiming {
                     long stoppedMillis = lastStopMillis;
                     long[] r = restart(node, jar.getKey(), java, jar.getValue(), aots.get(jar.getKey()), jvm,
                             proxySource, work, pods, cpu, round, recapture, pollStats);
-                    if (probe != null) {
-                        long[] seen = probe.between(stoppedMillis, r[11]);
-                        r[12] = seen[0];
-                        r[13] = seen[1];
-                    }
+                    long[] seen = probe.between(stoppedMillis, r[11]);
+                    r[12] = seen[0];
+                    r[13] = seen[1];
                     if (round > 0) { // round 0 applies the rules to fresh namespaces (or replaces another jar's)
                         results.computeIfAbsent(jar.getKey(), k -> new ArrayList<>()).add(r);
                     }
@@ -230,10 +225,8 @@ public final class RestartTiming {
                             + "span %5d ms, of it rules %5d ms; kept %d, applied %d, replaced %d; RSS %.1f MiB%n", round,
                             jar.getKey(), r[0], r[7] < 0 ? "" : "→synced " + r[7] + " ms ", r[6], r[1], r[5] / 1000,
                             r[2], r[3], r[4], r[8] / 1024.0);
-                    if (probe != null) {
-                        System.out.printf("round %d %-10s from the last stop to all listening: %d connects to the "
-                                + "first pod's listener, %d refused%n", round, jar.getKey(), r[12], r[13]);
-                    }
+                    System.out.printf("round %d %-10s from the last stop to all listening: %d connects to the "
+                            + "first pod's listener, %d refused%n", round, jar.getKey(), r[12], r[13]);
                     if (recapture != null) {
                         System.out.printf("round %d %-10s the same pods released and captured again in that JVM: "
                                 + "capture span %5d ms, of it rules %5d ms%n", round, jar.getKey(), r[9], r[10] / 1000);
@@ -241,9 +234,7 @@ public final class RestartTiming {
                 }
             }
             keeper.stop();
-            if (probe != null) {
-                probe.close();
-            }
+            probe.close();
             // Leave no rules behind: the namespaces go with the topology, and their tables with them.
         } finally {
             if (keep != null) {
@@ -264,11 +255,9 @@ public final class RestartTiming {
                     summary(e.getValue(), 1), summary(e.getValue(), 5), summary(e.getValue(), kubernetes ? 7 : 6),
                     summary(e.getValue(), 8));
         }
-        if (!kubernetes) {
-            System.out.printf("%n%-10s %-34s %s%n", "jar", "connects during a restart", "of them refused");
-            for (var e : results.entrySet()) {
-                System.out.printf("%-10s %-34s %s%n", e.getKey(), summary(e.getValue(), 12), summary(e.getValue(), 13));
-            }
+        System.out.printf("%n%-10s %-34s %s%n", "jar", "connects during a restart", "of them refused");
+        for (var e : results.entrySet()) {
+            System.out.printf("%-10s %-34s %s%n", e.getKey(), summary(e.getValue(), 12), summary(e.getValue(), 13));
         }
         if (again) {
             System.out.printf("%n%-10s %-34s %-34s%n", "jar", "captured again: span, ms", "rules, all pods, µs");
