@@ -204,7 +204,7 @@ public final class NodeProxy implements AutoCloseable {
             CompletableFuture<Takeover> asked = new CompletableFuture<>();
             Thread.ofPlatform().name("nodemesh-keeper-takeover").daemon(true).start(() -> {
                 try {
-                    asked.complete(Takeover.begin(keeperPath, Duration.ofSeconds(30)));
+                    asked.complete(Takeover.stream(keeperPath, Duration.ofSeconds(30)));
                 } catch (Throwable t) {
                     asked.completeExceptionally(t);
                 }
@@ -260,9 +260,7 @@ public final class NodeProxy implements AutoCloseable {
                     if (t == null) {
                         return null;
                     }
-                    synchronized (t) { // pods are captured on several threads at once (CaptureReconciler)
-                        return t.pods().remove(key);
-                    }
+                    return t.claim(key); // from the capture threads, each waiting for its pod while they come
                 });
         if (cniSocket != null) {
             handoff = new PodHandoff(control, new HandoffHost(), Duration.ofSeconds(20), Duration.ofSeconds(10));
@@ -427,8 +425,18 @@ public final class NodeProxy implements AutoCloseable {
             takeover = asked.join();
         } catch (java.util.concurrent.CompletionException e) {
             Throwable cause = e.getCause();
-            throw new IOException("cannot take the listeners over from the listener keeper at " + keeperPath + ": "
-                    + (cause.getMessage() == null ? cause.toString() : cause.getMessage()), cause);
+            String why = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+            if (Takeover.refusedByPeer(cause)) {
+                throw new IOException("cannot take the listeners over from the listener keeper at " + keeperPath
+                        + ": " + why, cause);
+            }
+            // What the keeper holds cannot be taken here (another version of the proxy kept it, say): it lets go of
+            // everything, and the pods are captured anew, as without a keeper. Not a reason to stay down.
+            log.error("the listener keeper at {} holds what this proxy cannot take over ({}): it is told to let go of "
+                    + "every pod's listeners, and the pods are captured anew", keeperPath, why);
+            ListenerKeeper letGo = new ListenerKeeper(keeperPath);
+            letGo.ensure(List::of, true); // hold, keep nothing, synced: it closes everything it held
+            letGo.close();
         }
     }
 

@@ -253,6 +253,38 @@ class ListenerKeeperTest {
         second.awaitLine("takes over 1 pod(s)' listeners");
     }
 
+    /**
+     * What the keeper holds but this proxy cannot take (here a pod message of another protocol version, as a proxy of
+     * another release might have kept) does not keep the proxy down: the keeper is told to let go of everything, and
+     * the pods are captured anew.
+     */
+    @Test
+    void whatTheKeeperHoldsButTheProxyCannotTakeIsLetGoAndThePodsAreCapturedAnew() throws Exception {
+        Netns a = mesh.pod("a");
+        KeeperProcess keeper = keeper();
+        io.netty.channel.epoll.Epoll.ensureAvailability();
+        io.netty.channel.unix.Socket listener = io.netty.channel.unix.Socket.newSocketStream();
+        int netns = Descriptors.openReadOnly(Path.of("/proc/self/ns/net"));
+        try (SeqpacketSocket session = SeqpacketSocket.connect(keeper.socket, Duration.ofSeconds(5))) {
+            listener.bind(new InetSocketAddress("127.0.0.1", 0));
+            listener.listen(16);
+            assertThat(ask(session, "hold")).isEqualTo("ok 0");
+            assertThat(ask(session, "keep demo/a\n{\"version\":2,\"type\":\"pod\",\"pod\":\"demo/a\",\"ports\":[15001]}",
+                    netns, listener.intValue())).isEqualTo("ok");
+        } finally {
+            Descriptors.close(netns);
+            listener.close();
+        }
+        keeper.awaitLine("stopped holding");
+
+        TestNode node = mesh.start(mesh.config().capture(a), keptBy(keeper));
+        keeper.awaitLine("pod demo/a: not kept by pid");
+        PodCapture pod = node.proxy.pod("demo/a").orElseThrow();
+        assertThat(pod.listening()).isTrue();
+        assertThat(pod.rulesInherited()).as("captured anew").isFalse();
+        await("the proxy holds with the keeper", () -> node.proxy.keeper().orElseThrow().status().pods() == 1);
+    }
+
     /** The keeper's refusals: each answered, each refused message's descriptors closed, the session still usable. */
     @Test
     void theKeeperRefusesWhatIsNotAPodsListenersAndKeepsNothingOfIt() throws Exception {

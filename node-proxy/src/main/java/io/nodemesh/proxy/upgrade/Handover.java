@@ -28,6 +28,13 @@ final class Handover {
         }
     }
 
+    /** The peer said {@code failed}: it refuses, for the reason it gives. */
+    static final class GaveUp extends IOException {
+        GaveUp(String message) {
+            super(message);
+        }
+    }
+
     /** A message that arrived and was refused; its {@code descriptors} were closed. */
     static final class Refused extends IOException {
         final int descriptors;
@@ -67,7 +74,7 @@ final class Handover {
                                 + Descriptors.describe(fds[0]) + ") is not a listening SOCK_SEQPACKET socket");
                     }
                 }
-                case HandoverMessage.Failed failed -> throw new IOException("the peer gave up: " + failed.error());
+                case HandoverMessage.Failed failed -> throw new GaveUp("the peer gave up: " + failed.error());
                 default -> { }
             }
             return new Received(message, fds);
@@ -75,7 +82,7 @@ final class Handover {
             for (int fd : fds) {
                 Descriptors.close(fd);
             }
-            if (e instanceof IOException && !r.endOfStream()) {
+            if (e instanceof IOException && !(e instanceof GaveUp) && !r.endOfStream()) {
                 throw new Refused(e.getMessage(), fds.length);
             }
             throw e;

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,17 +30,22 @@ public final class Takeover implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Takeover.class);
 
     private final SeqpacketSocket session;
-    private final Map<String, InheritedPod> pods;
-    private final Path controlSocketPath;
-    private int controlSocketFd;
+    private final Path path;
+    /** The pods received and not yet claimed; guarded by this. */
+    private final Map<String, InheritedPod> pods = new LinkedHashMap<>();
+    private Path controlSocketPath;
+    private int controlSocketFd = -1;
     private int cut;
+    /** Every pod received ({@code listeners_done}); guarded by this. */
+    private boolean complete;
+    /** Why the pods stopped coming before {@code listeners_done}, or null; guarded by this. */
+    private IOException failure;
+    private boolean closed;
+    private Thread receiver;
 
-    private Takeover(SeqpacketSocket session, Map<String, InheritedPod> pods, Path controlSocketPath,
-            int controlSocketFd) {
+    private Takeover(SeqpacketSocket session, Path path) {
         this.session = session;
-        this.pods = pods;
-        this.controlSocketPath = controlSocketPath;
-        this.controlSocketFd = controlSocketFd;
+        this.path = path;
     }
 
     /**
@@ -49,6 +55,71 @@ public final class Takeover implements AutoCloseable {
      * @throws IOException when a proxy listens there but the takeover fails (the old proxy carries on)
      */
     public static Takeover begin(Path path, Duration stepTimeout) throws IOException {
+        Takeover t = open(path, stepTimeout);
+        if (t == null) {
+            return null;
+        }
+        try {
+            while (!t.receiveOne()) {
+                // until listeners_done
+            }
+        } catch (IOException | RuntimeException e) {
+            t.fail(e);
+            throw e;
+        }
+        t.logTaken();
+        return t;
+    }
+
+    /**
+     * As {@link #begin}, but returns once the first message is in (a refusal is thrown as there), and receives the
+     * rest on a thread of its own: a capture {@link #claim claims} its pod as soon as it has come, while the others
+     * are still on their way. For the listener keeper, whose 500 pods take a just-started JVM 0.2-0.3 s to receive.
+     */
+    public static Takeover stream(Path path, Duration stepTimeout) throws IOException {
+        Takeover t = open(path, stepTimeout);
+        if (t == null) {
+            return null;
+        }
+        try {
+            if (t.receiveOne()) {
+                t.logTaken();
+                return t;
+            }
+        } catch (IOException | RuntimeException e) {
+            t.fail(e);
+            throw e;
+        }
+        t.receiver = Thread.ofPlatform().name("nodemesh-takeover").daemon(true).start(() -> {
+            try {
+                while (!t.receiveOne()) {
+                    // until listeners_done
+                }
+                t.logTaken();
+            } catch (IOException | RuntimeException e) {
+                synchronized (t) {
+                    if (t.closed) {
+                        return; // closed meanwhile: nothing to report
+                    }
+                }
+                log.error("takeover from {}: the pods stopped coming ({}); those not received are captured anew",
+                        path, e.getMessage());
+                t.fail(e);
+            }
+        });
+        return t;
+    }
+
+    /**
+     * Whether {@code failure} (from {@link #begin} or {@link #stream}) is the peer's refusal ({@code failed}: the
+     * keeper's when a live proxy holds the listeners), not a message this proxy could not take.
+     */
+    public static boolean refusedByPeer(Throwable failure) {
+        return failure instanceof Handover.GaveUp;
+    }
+
+    /** Connects and asks; null when nobody listens at {@code path}. */
+    private static Takeover open(Path path, Duration stepTimeout) throws IOException {
         if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
             return null;
         }
@@ -61,9 +132,7 @@ public final class Takeover implements AutoCloseable {
             }
             throw e;
         }
-        Map<String, InheritedPod> pods = new LinkedHashMap<>();
-        Path controlPath = null;
-        int controlFd = -1;
+        Takeover t = new Takeover(session, path);
         try {
             SeqpacketSocket.PeerCredentials who = session.peerCredentials();
             if (who.uid() != 0) {
@@ -71,42 +140,75 @@ public final class Takeover implements AutoCloseable {
                         + who.uid() + ")");
             }
             Handover.send(session, new HandoverMessage.Takeover());
-            while (true) {
-                Handover.Received r = Handover.receiveWithFds(session);
-                HandoverMessage m = r.message();
-                if (m instanceof HandoverMessage.ListenersDone done) {
-                    if (done.pods() != pods.size()) {
-                        throw new IOException("the old proxy announced " + done.pods() + " pod(s) and sent "
-                                + pods.size());
-                    }
-                    break;
-                }
-                if (m instanceof HandoverMessage.ControlSocket control) {
-                    if (controlFd >= 0) {
-                        Descriptors.close(r.fds()[0]);
-                        throw new IOException("the old proxy sent a second control socket");
-                    }
-                    controlPath = control.path();
-                    controlFd = r.fds()[0];
-                    continue;
-                }
-                if (!(m instanceof HandoverMessage.Pod pod)) {
-                    throw new IOException("expected a pod, got " + m);
-                }
-                pods.put(pod.pod(), inherit(pod, r.fds()));
-            }
         } catch (IOException | RuntimeException e) {
-            pods.values().forEach(InheritedPod::close);
-            if (controlFd >= 0) {
-                Descriptors.close(controlFd);
-            }
-            Handover.tryFail(session, e.getMessage() == null ? e.toString() : e.getMessage());
-            session.close();
+            t.fail(e);
             throw e;
         }
-        log.info("taking over from {} (a proxy's handover socket, or the listener keeper): {} pod(s){}", path,
-                pods.size(), controlPath == null ? "" : " and the CNI control socket " + controlPath);
-        return new Takeover(session, pods, controlPath, controlFd);
+        return t;
+    }
+
+    /** Receives one message of the listeners' part; true once it was {@code listeners_done}. */
+    private boolean receiveOne() throws IOException {
+        Handover.Received r = Handover.receiveWithFds(session);
+        HandoverMessage m = r.message();
+        synchronized (this) {
+            if (m instanceof HandoverMessage.ListenersDone done) {
+                int received = receivedPods;
+                if (done.pods() != received) {
+                    throw new IOException("the old proxy announced " + done.pods() + " pod(s) and sent " + received);
+                }
+                complete = true;
+                notifyAll();
+                return true;
+            }
+            if (m instanceof HandoverMessage.ControlSocket control) {
+                if (controlSocketFd >= 0) {
+                    Descriptors.close(r.fds()[0]);
+                    throw new IOException("the old proxy sent a second control socket");
+                }
+                controlSocketPath = control.path();
+                controlSocketFd = r.fds()[0];
+                return false;
+            }
+        }
+        if (!(m instanceof HandoverMessage.Pod pod)) {
+            for (int fd : r.fds()) {
+                Descriptors.close(fd);
+            }
+            throw new IOException("expected a pod, got " + m);
+        }
+        InheritedPod inherited = inherit(pod, r.fds());
+        synchronized (this) {
+            if (closed) {
+                inherited.close();
+            } else {
+                pods.put(pod.pod(), inherited);
+                receivedPods++;
+                notifyAll();
+            }
+        }
+        return false;
+    }
+
+    private int receivedPods;
+
+    private void logTaken() {
+        int n;
+        synchronized (this) {
+            n = receivedPods;
+        }
+        log.info("taking over from {} (a proxy's handover socket, or the listener keeper): {} pod(s){}", path, n,
+                controlSocketPath == null ? "" : " and the CNI control socket " + controlSocketPath);
+    }
+
+    /** Gives up: tells the peer why, closes the session and what came. */
+    private void fail(Exception e) {
+        synchronized (this) {
+            failure = e instanceof IOException io ? io : new IOException(e.toString(), e);
+            notifyAll();
+        }
+        Handover.tryFail(session, e.getMessage() == null ? e.toString() : e.getMessage());
+        close();
     }
 
     private static final int ECONNREFUSED = 111;
@@ -140,9 +242,40 @@ public final class Takeover implements AutoCloseable {
         return new InheritedPod(pod.pod(), netns, listeners, pod.cni());
     }
 
-    /** The pods handed over, by key; a capture takes what it uses. */
-    public Map<String, InheritedPod> pods() {
+    /**
+     * The pods handed over and not claimed yet, by key, once all have come (a streamed takeover waits for them); the
+     * caller must not keep the map.
+     */
+    public synchronized Map<String, InheritedPod> pods() {
+        awaitAll();
         return pods;
+    }
+
+    /**
+     * Takes pod {@code key}'s namespace and listeners (the caller then owns them), waiting while they may still come;
+     * null when they did not come.
+     */
+    public synchronized InheritedPod claim(String key) {
+        while (!pods.containsKey(key) && !complete && failure == null && !closed) {
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+        return pods.remove(key);
+    }
+
+    private void awaitAll() {
+        while (!complete && failure == null && !closed) {
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /**
@@ -151,6 +284,7 @@ public final class Takeover implements AutoCloseable {
      * closed with the session, and this proxy binds its own).
      */
     public synchronized int takeControlSocket(Path path) {
+        awaitAll();
         if (controlSocketFd < 0) {
             return -1;
         }
@@ -166,6 +300,12 @@ public final class Takeover implements AutoCloseable {
 
     /** Tells the old proxy that this one accepts on the pods (and on the control socket it took), so it may stop. */
     public void accepting() throws IOException {
+        synchronized (this) {
+            awaitAll();
+            if (failure != null) {
+                throw new IOException("the pods did not all come: " + failure.getMessage(), failure);
+            }
+        }
         Handover.send(session, new HandoverMessage.Accepting());
     }
 
@@ -210,9 +350,22 @@ public final class Takeover implements AutoCloseable {
     /** Ends the session and closes what no capture took (and the control socket if it was not taken). */
     @Override
     public void close() {
-        session.close();
-        pods.values().forEach(InheritedPod::close);
         synchronized (this) {
+            closed = true; // a capture waiting for its pod gets none; a receiving thread stops without a word
+            notifyAll();
+        }
+        session.close(); // a receiving thread wakes up with the end of the stream
+        Thread r = receiver;
+        if (r != null && r != Thread.currentThread()) {
+            try {
+                r.join(TimeUnit.SECONDS.toMillis(5));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        synchronized (this) {
+            pods.values().forEach(InheritedPod::close);
+            pods.clear();
             if (controlSocketFd >= 0) {
                 // close(2) only: the old proxy holds the same socket and accepts on it again if the takeover failed
                 Descriptors.close(controlSocketFd);
