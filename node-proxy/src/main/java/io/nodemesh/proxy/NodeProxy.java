@@ -539,7 +539,12 @@ public final class NodeProxy implements AutoCloseable {
         Takeover t = takeover;
         try {
             adoptControlSocket(t);
-            t.accepting();
+            try {
+                t.accepting();
+            } catch (IOException e) {
+                log.error("takeover: {}", e.getMessage());
+                return;
+            }
             t.receiveRelays(this::resume);
         } catch (IOException e) {
             log.error("takeover: the relays did not all come over (those not received are cut): {}", e.getMessage());

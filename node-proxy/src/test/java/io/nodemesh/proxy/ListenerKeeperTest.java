@@ -285,6 +285,37 @@ class ListenerKeeperTest {
         await("the proxy holds with the keeper", () -> node.proxy.keeper().orElseThrow().status().pods() == 1);
     }
 
+    /** Messages that stop being takeable halfway: the pods received before are taken over, the rest let go. */
+    @Test
+    void whenTheKeepersMessagesGoBadHalfwayThePodsReceivedBeforeAreTakenOver() throws Exception {
+        Netns a = mesh.pod("a");
+        Netns c = mesh.pod("c");
+        KeeperProcess keeper = keeper();
+        mesh.start(mesh.config().capture(a, c), keptBy(keeper)).close();
+        keeper.awaitLine("stopped holding");
+        io.netty.channel.epoll.Epoll.ensureAvailability();
+        io.netty.channel.unix.Socket listener = io.netty.channel.unix.Socket.newSocketStream();
+        int netns = Descriptors.openReadOnly(Path.of("/proc/self/ns/net"));
+        try (SeqpacketSocket session = SeqpacketSocket.connect(keeper.socket, Duration.ofSeconds(5))) {
+            listener.bind(new InetSocketAddress("127.0.0.1", 0));
+            listener.listen(16);
+            assertThat(ask(session, "hold")).isEqualTo("ok 2");
+            // a third pod, after a and c, in a message this proxy refuses
+            assertThat(ask(session, "keep demo/z\n{\"version\":2,\"type\":\"pod\",\"pod\":\"demo/z\",\"ports\":[15001]}",
+                    netns, listener.intValue())).isEqualTo("ok");
+        } finally {
+            Descriptors.close(netns);
+            listener.close();
+        }
+        int from = keeper.lineCount();
+        TestNode next = mesh.startNode("next", mesh.config().capture(a, c), keptBy(keeper));
+        keeper.awaitLine("gave the takeover up", from);
+        assertThat(next.proxy.pod("demo/a").orElseThrow().rulesInherited()).isTrue();
+        assertThat(next.proxy.pod("demo/c").orElseThrow().rulesInherited()).isTrue();
+        keeper.awaitLine("pod demo/z: not kept by pid", from);
+        await("a and c held by the keeper", () -> next.proxy.keeper().orElseThrow().status().pods() == 2);
+    }
+
     /** The keeper's refusals: each answered, each refused message's descriptors closed, the session still usable. */
     @Test
     void theKeeperRefusesWhatIsNotAPodsListenersAndKeepsNothingOfIt() throws Exception {

@@ -36,6 +36,8 @@ public final class Takeover implements AutoCloseable {
     private Path controlSocketPath;
     private int controlSocketFd = -1;
     private int cut;
+    /** How many pods came; guarded by this. */
+    private int receivedPods;
     /** Every pod received ({@code listeners_done}); guarded by this. */
     private boolean complete;
     /** Why the pods stopped coming before {@code listeners_done}, or null; guarded by this. */
@@ -102,9 +104,13 @@ public final class Takeover implements AutoCloseable {
                         return; // closed meanwhile: nothing to report
                     }
                 }
-                log.error("takeover from {}: the pods stopped coming ({}); those not received are captured anew",
-                        path, e.getMessage());
-                t.fail(e);
+                log.error("takeover from {}: the pods stopped coming ({}); those received are taken over, the others "
+                        + "captured anew", path, e.getMessage());
+                synchronized (t) {
+                    t.failure = e instanceof IOException io ? io : new IOException(e.toString(), e);
+                    t.notifyAll(); // the captures waiting for pods that will not come go on without them
+                }
+                Handover.tryFail(t.session, e.getMessage() == null ? e.toString() : e.getMessage());
             }
         });
         return t;
@@ -189,8 +195,6 @@ public final class Takeover implements AutoCloseable {
         }
         return false;
     }
-
-    private int receivedPods;
 
     private void logTaken() {
         int n;
@@ -303,7 +307,8 @@ public final class Takeover implements AutoCloseable {
         synchronized (this) {
             awaitAll();
             if (failure != null) {
-                throw new IOException("the pods did not all come: " + failure.getMessage(), failure);
+                throw new IOException("the pods did not all come (" + failure.getMessage() + "), so the session "
+                        + "ended there", failure);
             }
         }
         Handover.send(session, new HandoverMessage.Accepting());
