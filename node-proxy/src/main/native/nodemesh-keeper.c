@@ -7,7 +7,7 @@
  *
  *   nodemesh-keeper --socket PATH [--max-pods N]      (or --socket=PATH, --max-pods=N)
  *
- * The socket is AF_UNIX SOCK_SEQPACKET, mode 0600; a peer whose SO_PEERCRED uid is neither 0 nor the keeper's own is
+ * The socket is AF_UNIX SOCK_SEQPACKET, mode 0600 (its directory made, 0755, if missing); a peer whose SO_PEERCRED uid is neither 0 nor the keeper's own is
  * refused. Every datagram is at most 64 KiB with at most 16 descriptors.
  *
  * A holding session (one at a time: the running proxy's), text commands, each answered "ok[ N]" or "error TEXT":
@@ -449,12 +449,27 @@ static void accept_session(int listener) {
     close(fd);
 }
 
+/* mkdir -p of the socket's directory (0755: the socket itself is 0600). */
+static void make_parents(void) {
+    char dir[sizeof ((struct sockaddr_un *) 0)->sun_path];
+    snprintf(dir, sizeof dir, "%s", socket_path);
+    for (char *slash = strchr(dir + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+            say("cannot create %s: %s", dir, strerror(errno));
+            exit(2);
+        }
+        *slash = '/';
+    }
+}
+
 static int open_socket(void) {
     struct sockaddr_un address = { .sun_family = AF_UNIX };
     if (strlen(socket_path) >= sizeof address.sun_path) {
         usage("--socket: the path is too long for a Unix socket");
     }
     strcpy(address.sun_path, socket_path);
+    make_parents();
     struct stat st;
     if (lstat(socket_path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {

@@ -85,16 +85,6 @@ public final class CaptureReconciler {
      * thread.
      */
     public interface Keeper {
-        Keeper NONE = new Keeper() {
-            @Override
-            public void kept(PodCapture pod) {
-            }
-
-            @Override
-            public void forget(PodCapture pod) {
-            }
-        };
-
         void kept(PodCapture pod);
 
         void forget(PodCapture pod);

@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * This proxy's holding session with {@code nodemesh-keeper} (docs/upgrade.md, "A restart: the listener keeper"): the
  * keeper holds a duplicate of every captured pod's namespace and listening sockets, so that they go on listening
  * while the proxy is away (a crash, a container restart) and the next proxy takes them over from it
- * ({@link Takeover#begin} on the keeper's socket). The proxy keeps a pod once it is captured and forgets it before
+ * ({@link Takeover#stream} on the keeper's socket). The proxy keeps a pod once it is captured and forgets it before
  * it lets it go; a proxy that stops does not forget: that is the point.
  *
  * <p>Nothing here is on a data path; every call is on the proxy's control thread. A keeper that is not there, or
@@ -52,15 +52,6 @@ public final class ListenerKeeper implements AutoCloseable {
         this.path = path.toAbsolutePath().normalize();
     }
 
-    public Path path() {
-        return path;
-    }
-
-    /** Whether a holding session is open now. */
-    public synchronized boolean holding() {
-        return session != null;
-    }
-
     public synchronized Status status() {
         return new Status(path, session != null, kept.size(), problem);
     }
@@ -71,9 +62,9 @@ public final class ListenerKeeper implements AutoCloseable {
     }
 
     /**
-     * Checks the holding session, and opens it again if there is none: {@code hold} (the keeper marks everything it holds stale), keeps
-     * {@code pods}, then, when {@code sync}, {@code synced} (the keeper closes what was not kept). Returns whether a
-     * session is open afterwards.
+     * Checks the holding session, and opens it again if there is none: {@code hold} (the keeper marks everything it
+     * holds stale), keeps {@code pods}, then, when {@code sync}, {@code synced} (the keeper closes what was not kept).
+     * Returns whether a session is open afterwards.
      *
      * @param sync false at a start, where the pods are kept as they are captured and {@link #synced} follows the
      *     first snapshot
@@ -102,6 +93,8 @@ public final class ListenerKeeper implements AutoCloseable {
             for (Kept pod : pods.get()) {
                 if (keepOrWarn(pod)) {
                     kept++;
+                } else if (session == null) {
+                    return false; // lost meanwhile, and said so
                 }
             }
             String dropped = sync ? command("synced", new int[0]).substring(3) : "0";
