@@ -262,19 +262,7 @@ class ListenerKeeperTest {
     void whatTheKeeperHoldsButTheProxyCannotTakeIsLetGoAndThePodsAreCapturedAnew() throws Exception {
         Netns a = mesh.pod("a");
         KeeperProcess keeper = keeper();
-        io.netty.channel.epoll.Epoll.ensureAvailability();
-        io.netty.channel.unix.Socket listener = io.netty.channel.unix.Socket.newSocketStream();
-        int netns = Descriptors.openReadOnly(Path.of("/proc/self/ns/net"));
-        try (SeqpacketSocket session = SeqpacketSocket.connect(keeper.socket, Duration.ofSeconds(5))) {
-            listener.bind(new InetSocketAddress("127.0.0.1", 0));
-            listener.listen(16);
-            assertThat(ask(session, "hold")).isEqualTo("ok 0");
-            assertThat(ask(session, "keep demo/a\n{\"version\":2,\"type\":\"pod\",\"pod\":\"demo/a\",\"ports\":[15001]}",
-                    netns, listener.intValue())).isEqualTo("ok");
-        } finally {
-            Descriptors.close(netns);
-            listener.close();
-        }
+        assertThat(keptByHand(keeper, "demo/a", OTHER_VERSION.formatted("demo/a"))).isEqualTo("ok 0");
         keeper.awaitLine("stopped holding");
 
         TestNode node = mesh.start(mesh.config().capture(a), keptBy(keeper));
@@ -293,20 +281,8 @@ class ListenerKeeperTest {
         KeeperProcess keeper = keeper();
         mesh.start(mesh.config().capture(a, c), keptBy(keeper)).close();
         keeper.awaitLine("stopped holding");
-        io.netty.channel.epoll.Epoll.ensureAvailability();
-        io.netty.channel.unix.Socket listener = io.netty.channel.unix.Socket.newSocketStream();
-        int netns = Descriptors.openReadOnly(Path.of("/proc/self/ns/net"));
-        try (SeqpacketSocket session = SeqpacketSocket.connect(keeper.socket, Duration.ofSeconds(5))) {
-            listener.bind(new InetSocketAddress("127.0.0.1", 0));
-            listener.listen(16);
-            assertThat(ask(session, "hold")).isEqualTo("ok 2");
-            // a third pod, after a and c, in a message this proxy refuses
-            assertThat(ask(session, "keep demo/z\n{\"version\":2,\"type\":\"pod\",\"pod\":\"demo/z\",\"ports\":[15001]}",
-                    netns, listener.intValue())).isEqualTo("ok");
-        } finally {
-            Descriptors.close(netns);
-            listener.close();
-        }
+        // a third pod, after a and c, in a message this proxy refuses
+        assertThat(keptByHand(keeper, "demo/z", OTHER_VERSION.formatted("demo/z"))).isEqualTo("ok 2");
         int from = keeper.lineCount();
         TestNode next = mesh.startNode("next", mesh.config().capture(a, c), keptBy(keeper));
         keeper.awaitLine("gave the takeover up", from);
@@ -373,6 +349,30 @@ class ListenerKeeperTest {
                     .isEqualTo("{\"version\":1,\"type\":\"listeners_done\",\"pods\":0}");
             assertThat(ask(session, "{\"version\":1,\"type\":\"accepting\"}"))
                     .isEqualTo("{\"version\":1,\"type\":\"done\",\"moved\":0,\"kept\":0}");
+        }
+    }
+
+    /** A pod message of a handover protocol version this proxy does not speak. */
+    private static final String OTHER_VERSION = "{\"version\":2,\"type\":\"pod\",\"pod\":\"%s\",\"ports\":[15001]}";
+
+    /**
+     * Has the keeper keep pod {@code key} with {@code json} as its message, as a proxy would but by hand: the host's
+     * network namespace and a listening socket of the test's own on 127.0.0.1 (closed here: the keeper holds its
+     * duplicates). Returns the keeper's answer to {@code hold}.
+     */
+    private static String keptByHand(KeeperProcess keeper, String key, String json) throws Exception {
+        io.netty.channel.epoll.Epoll.ensureAvailability();
+        io.netty.channel.unix.Socket listener = io.netty.channel.unix.Socket.newSocketStream();
+        int netns = Descriptors.openReadOnly(Path.of("/proc/self/ns/net"));
+        try (SeqpacketSocket session = SeqpacketSocket.connect(keeper.socket, Duration.ofSeconds(5))) {
+            listener.bind(new InetSocketAddress("127.0.0.1", 0));
+            listener.listen(16);
+            String held = ask(session, "hold");
+            assertThat(ask(session, "keep " + key + "\n" + json, netns, listener.intValue())).isEqualTo("ok");
+            return held;
+        } finally {
+            Descriptors.close(netns);
+            listener.close();
         }
     }
 
