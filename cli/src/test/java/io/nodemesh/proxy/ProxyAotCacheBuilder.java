@@ -30,7 +30,9 @@ import java.util.stream.Stream;
  * {@code -XX:AOTCacheOutput}, reporting to a {@code nodemesh agent}, capturing two pods (nft rules, listeners in
  * their namespaces) while a client in one opens 500 connections a second to an echo server in the other and 20
  * long-lived connections stream, and the admin API is asked for its stats; then SIGTERM, and the JVM writes the cache
- * as it exits. The cache is valid for exactly that JVM, that jar (its size and time) and those flags.
+ * as it exits. It starts as a restarted proxy does beside {@code nodemesh-keeper}: a first proxy (not recorded)
+ * captures the two pods and gives the keeper their listeners, and stops; the recorded one takes them over from the
+ * keeper, so that the cache holds that path too (RESULTS.md, "A restart without refusals"). The cache is valid for exactly that JVM, that jar (its size and time) and those flags.
  *
  * <p>The proxy reads its pods from a file, as {@code bin/nodemesh proxy} users run it; with {@code --kubernetes} it
  * runs as the DaemonSet does instead, {@code nodemesh proxy --kubernetes} following an API server over HTTPS
@@ -122,11 +124,18 @@ final class ProxyAotCacheBuilder {
         ProxyProcess agent = own(owned, ProxyProcess.start(java, jar, "agent", dir, List.of(), "agent",
                 List.of("--socket", telemetry.toString(), "--metrics-address", "127.0.0.1:0")));
         agent.awaitLine("telemetry agent", START);
+        KeeperProcess keeper = own(owned, KeeperProcess.start(dir.resolve("run").resolve("keeper.sock")));
         List<String> args = new ArrayList<>(source);
         args.addAll(List.of("--admin", "127.0.0.1:0", "--readiness", "127.0.0.1:0",
-                "--admin-socket", dir.resolve("admin.sock").toString(), "--telemetry-socket", telemetry.toString()));
+                "--admin-socket", dir.resolve("admin.sock").toString(), "--telemetry-socket", telemetry.toString(),
+                "--keeper-socket", keeper.socket.toString()));
+        ProxyProcess first = own(owned, ProxyProcess.start(java, jar, "proxy-first", dir, List.of(), "proxy", args));
+        first.awaitLine("proxy started", START);
+        first.awaitLine("listener keeper at " + keeper.socket + ": holding", START);
+        first.terminate(Duration.ofSeconds(60));
         ProxyProcess proxy = own(owned, ProxyProcess.start(java, jar, "proxy", dir,
                 List.of("-XX:AOTCacheOutput=" + cache), "proxy", args));
+        proxy.awaitLine("pod training/client: took over the listeners", START);
         Matcher admin = ADMIN.matcher(proxy.awaitLine("proxy started", START));
         if (!admin.find()) {
             throw new AssertionError("no admin address in the proxy's log:\n" + proxy.log());
