@@ -212,45 +212,40 @@ static const char *check_descriptors(const int *fds, int nfds) {
     return NULL;
 }
 
-static void keep(struct session *s, char *text, size_t length, int *fds, int nfds) {
+/* Stores the pod; returns 1 if it took the descriptors, 0 (refused, answered) if the caller is to close them. */
+static int keep(struct session *s, char *text, size_t length, const int *fds, int nfds) {
     char *newline = memchr(text, '\n', length);
     if (newline == NULL) {
-        close_all(fds, nfds);
         reply(s, "error keep: no pod message after the key");
-        return;
+        return 0;
     }
     char *key = text + 5;
     size_t key_length = (size_t) (newline - key);
     char *json = newline + 1;
     size_t json_length = length - (size_t) (json - text);
     if (!valid_key(key, key_length)) {
-        close_all(fds, nfds);
         reply(s, "error keep: not a pod key (namespace/name)");
-        return;
+        return 0;
     }
     *newline = '\0';
     if (json_length < 2 || json[0] != '{' || json[json_length - 1] != '}') {
-        close_all(fds, nfds);
         reply(s, "error keep %s: the pod message is not a JSON object", key);
-        return;
+        return 0;
     }
     const char *why = check_descriptors(fds, nfds);
     if (why != NULL) {
-        close_all(fds, nfds);
         reply(s, "error keep %s: %s", key, why);
-        return;
+        return 0;
     }
     struct pod *p = find(key);
     if (p == NULL && npods == max_pods) {
-        close_all(fds, nfds);
         reply(s, "error keep %s: already %d pods held (--max-pods)", key, max_pods);
-        return;
+        return 0;
     }
     char *copy = malloc(json_length);
     if (copy == NULL) {
-        close_all(fds, nfds);
         reply(s, "error keep %s: out of memory", key);
-        return;
+        return 0;
     }
     memcpy(copy, json, json_length);
     if (p == NULL) {
@@ -266,15 +261,17 @@ static void keep(struct session *s, char *text, size_t length, int *fds, int nfd
     p->nfds = nfds;
     p->stale = 0;
     reply(s, "ok");
+    return 1;
 }
 
-static void command(struct session *s, char *text, size_t length, int *fds, int nfds) {
+/* A text command; returns 1 if it took the descriptors that came with it (a pod kept), else 0. */
+static int command(struct session *s, char *text, size_t length, const int *fds, int nfds) {
     text[length] = '\0';
     if (length == 4 && memcmp(text, "hold", 4) == 0 && nfds == 0) {
         struct session *h = holder();
         if (h != NULL && h != s) {
             reply(s, "error another proxy (pid %d) holds the listeners", (int) h->pid);
-            return;
+            return 0;
         }
         s->kind = HOLDING;
         for (int i = 0; i < npods; i++) {
@@ -282,21 +279,18 @@ static void command(struct session *s, char *text, size_t length, int *fds, int 
         }
         say("pid %d holds the listeners; %d pod(s) held", (int) s->pid, npods);
         reply(s, "ok %d", npods);
-        return;
+        return 0;
     }
     if (s->kind != HOLDING) {
-        close_all(fds, nfds);
         reply(s, "error not holding: begin with \"hold\"");
-        return;
+        return 0;
     }
     if (length > 5 && memcmp(text, "keep ", 5) == 0) {
-        keep(s, text, length, fds, nfds);
-        return;
+        return keep(s, text, length, fds, nfds);
     }
     if (nfds > 0) {
-        close_all(fds, nfds);
         reply(s, "error only keep carries descriptors");
-        return;
+        return 0;
     }
     if (length == 4 && memcmp(text, "ping", 4) == 0) {
         reply(s, "ok %d", npods);
@@ -321,6 +315,7 @@ static void command(struct session *s, char *text, size_t length, int *fds, int 
     } else {
         reply(s, "error unknown command");
     }
+    return 0;
 }
 
 static void failed_json(struct session *s, const char *why) {
@@ -329,8 +324,8 @@ static void failed_json(struct session *s, const char *why) {
     send_text(s->fd, text);
 }
 
-static void handover(struct session *s, const char *text, int *fds, int nfds) {
-    close_all(fds, nfds); /* nothing in this protocol carries descriptors to this side */
+/* A message of the handover protocol (none carries descriptors to this side: the caller closes any that came). */
+static void handover(struct session *s, const char *text) {
     if (s->kind == NEW && strstr(text, "\"type\":\"takeover\"") != NULL) {
         struct session *h = holder();
         if (h != NULL) {
@@ -401,19 +396,21 @@ static void serve(struct session *s) {
         if (n < 0) {
             say("pid %d: %s", (int) s->pid, strerror(errno));
         }
+        close_all(fds, nfds); /* an empty datagram may still have carried some */
         end_session(s);
         return;
     }
+    int taken = 0; /* whether a pod kept took the descriptors; whatever else came is closed here */
     if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
-        close_all(fds, nfds);
         reply(s, "error a message larger than %d bytes or with more than %d descriptors", MAX_BYTES, MAX_FDS);
-        return;
-    }
-    if (buffer[0] == '{') {
+    } else if (buffer[0] == '{') {
         buffer[n] = '\0';
-        handover(s, buffer, fds, nfds);
+        handover(s, buffer);
     } else {
-        command(s, buffer, (size_t) n, fds, nfds);
+        taken = command(s, buffer, (size_t) n, fds, nfds);
+    }
+    if (!taken) {
+        close_all(fds, nfds);
     }
 }
 
