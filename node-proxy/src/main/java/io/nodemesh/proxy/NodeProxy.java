@@ -200,7 +200,7 @@ public final class NodeProxy implements AutoCloseable {
                 .start(() -> rules.apply(ProxySettings.defaults().rules()).prepare());
         if (keeperPath != null) {
             // Meanwhile too, the pods' listeners are asked of the listener keeper (0.2-0.3 s for 500 pods in a JVM
-            // that has just started); used only if no proxy answers at the handover socket (keeperTakeover()).
+            // that has just started); used only if no proxy answers at the handover socket (takeOverFromKeeper()).
             CompletableFuture<Takeover> asked = new CompletableFuture<>();
             Thread.ofPlatform().name("nodemesh-keeper-takeover").daemon(true).start(() -> {
                 try {

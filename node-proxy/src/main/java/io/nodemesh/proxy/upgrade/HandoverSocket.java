@@ -61,6 +61,21 @@ public final class HandoverSocket implements AutoCloseable {
         public Listeners withCni(HandoffRequest request) {
             return new Listeners(netnsFd, byPort, request);
         }
+
+        /** Pod {@code key}'s message, for the next proxy or the listener keeper. */
+        HandoverMessage.Pod message(String key) {
+            return new HandoverMessage.Pod(key, List.copyOf(byPort.keySet()), cni);
+        }
+
+        /** The descriptors that go with {@code message}: the namespace, then one listener per port, in its order. */
+        int[] descriptors(HandoverMessage.Pod message) {
+            int[] fds = new int[1 + message.ports().size()];
+            fds[0] = netnsFd;
+            for (int i = 0; i < message.ports().size(); i++) {
+                fds[i + 1] = byPort.get(message.ports().get(i));
+            }
+            return fds;
+        }
     }
 
     /**
@@ -155,13 +170,8 @@ public final class HandoverSocket implements AutoCloseable {
         ControlListener control = retired.controlSocket();
         try {
             for (var pod : pods.entrySet()) {
-                List<Integer> ports = List.copyOf(pod.getValue().byPort().keySet());
-                int[] fds = new int[1 + ports.size()];
-                fds[0] = pod.getValue().netnsFd();
-                for (int i = 0; i < ports.size(); i++) {
-                    fds[i + 1] = pod.getValue().byPort().get(ports.get(i));
-                }
-                Handover.send(peer, new HandoverMessage.Pod(pod.getKey(), ports, pod.getValue().cni()), fds);
+                HandoverMessage.Pod message = pod.getValue().message(pod.getKey());
+                Handover.send(peer, message, pod.getValue().descriptors(message));
             }
             if (control != null) {
                 Handover.send(peer, new HandoverMessage.ControlSocket(control.path()), control.fd());

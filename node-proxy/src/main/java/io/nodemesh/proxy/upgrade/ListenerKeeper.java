@@ -128,14 +128,9 @@ public final class ListenerKeeper implements AutoCloseable {
     }
 
     private boolean keepOrWarn(Kept pod) {
-        HandoverSocket.Listeners l = pod.listeners();
-        List<Integer> ports = List.copyOf(l.byPort().keySet());
-        int[] fds = new int[1 + ports.size()];
-        fds[0] = l.netnsFd();
-        for (int i = 0; i < ports.size(); i++) {
-            fds[i + 1] = l.byPort().get(ports.get(i));
-        }
-        byte[] json = HandoverMessage.encode(new HandoverMessage.Pod(pod.key(), ports, l.cni()));
+        HandoverMessage.Pod podMessage = pod.listeners().message(pod.key());
+        int[] fds = pod.listeners().descriptors(podMessage);
+        byte[] json = HandoverMessage.encode(podMessage);
         byte[] head = ("keep " + pod.key() + "\n").getBytes(StandardCharsets.UTF_8);
         byte[] message = new byte[head.length + json.length];
         System.arraycopy(head, 0, message, 0, head.length);

@@ -106,11 +106,7 @@ public final class Takeover implements AutoCloseable {
                 }
                 log.error("takeover from {}: the pods stopped coming ({}); those received are taken over, the others "
                         + "captured anew", path, e.getMessage());
-                synchronized (t) {
-                    t.failure = e instanceof IOException io ? io : new IOException(e.toString(), e);
-                    t.notifyAll(); // the captures waiting for pods that will not come go on without them
-                }
-                Handover.tryFail(t.session, e.getMessage() == null ? e.toString() : e.getMessage());
+                t.giveUp(e); // the captures waiting for pods that will not come go on without them
             }
         });
         return t;
@@ -207,12 +203,17 @@ public final class Takeover implements AutoCloseable {
 
     /** Gives up: tells the peer why, closes the session and what came. */
     private void fail(Exception e) {
+        giveUp(e);
+        close();
+    }
+
+    /** Records why no more pods come (waiting claims return) and tells the peer; what came stays to be claimed. */
+    private void giveUp(Exception e) {
         synchronized (this) {
             failure = e instanceof IOException io ? io : new IOException(e.toString(), e);
             notifyAll();
         }
         Handover.tryFail(session, e.getMessage() == null ? e.toString() : e.getMessage());
-        close();
     }
 
     private static final int ECONNREFUSED = 111;
