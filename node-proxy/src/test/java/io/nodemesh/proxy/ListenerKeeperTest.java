@@ -41,6 +41,14 @@ class ListenerKeeperTest {
         return b -> b.keeperSocket(keeper.socket);
     }
 
+    /** One exchange from {@code pod} with the echo server on port 7000 of {@code echo}, through the proxy. */
+    private static void exchange(Netns pod, Netns echo) throws Exception {
+        try (StreamingClient client = StreamingClient.connect(pod.executor(), new InetSocketAddress(echo.ipv4(), 7000),
+                1, 64)) {
+            client.exchange();
+        }
+    }
+
     /** The TCP ports listening in {@code pod}'s namespace, from {@code ss}. */
     private static String listening(Netns pod) throws Exception {
         return pod.exec("ss", "-Htln").stdout();
@@ -136,10 +144,7 @@ class ListenerKeeperTest {
         await("a captured again", () -> node.proxy.pod("demo/a").map(PodCapture::listening).orElse(false)
                 && node.proxy.pod("demo/a").orElseThrow().currentSettings().rules()
                         == io.nodemesh.proxy.config.RulesBackend.IPTABLES);
-        try (StreamingClient client = StreamingClient.connect(a.executor(), new InetSocketAddress(b.ipv4(), 7000), 1,
-                64)) {
-            client.exchange();
-        }
+        exchange(a, b);
         node.close();
         assertThat(listening(a)).as("kept through the recapture").contains(":15001");
     }
@@ -172,10 +177,7 @@ class ListenerKeeperTest {
         keeper.awaitLine("takes over 1 pod(s)' listeners", before);
         assertThat(third.proxy.pod("demo/a").orElseThrow().rulesInherited()).isTrue();
         mesh.own(EchoServer.start(b, 7000));
-        try (StreamingClient client = StreamingClient.connect(a.executor(), new InetSocketAddress(b.ipv4(), 7000), 1,
-                64)) {
-            client.exchange();
-        }
+        exchange(a, b);
     }
 
     /**
@@ -209,10 +211,7 @@ class ListenerKeeperTest {
         assertThat(pod.listening()).as("captured at once, its namespace from the keeper").isTrue();
         assertThat(pod.rulesInherited()).isTrue();
         mesh.own(EchoServer.start(b, 7000));
-        try (StreamingClient client = StreamingClient.connect(h.executor(), new InetSocketAddress(b.ipv4(), 7000), 1,
-                64)) {
-            client.exchange();
-        }
+        exchange(h, b);
         com.fasterxml.jackson.databind.JsonNode deleted = PluginCalls.call(run.resolve("cni.sock"),
                 PluginCalls.request("DEL", "demo", "h", "sandbox-h", null));
         assertThat(deleted.path("ok").asBoolean()).as(deleted.toString()).isTrue();
