@@ -1,12 +1,17 @@
 package io.nodemesh.discovery.kubernetes;
 
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProtocols;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import io.nodemesh.proxy.config.ConfigException;
 import io.nodemesh.proxy.identity.PemKeys;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.StringReader;
-import java.net.Socket;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
@@ -14,27 +19,20 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.PrivateKey;
-import java.security.SecureRandom;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Supplier;
-import javax.net.ssl.KeyManager;
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.X509ExtendedTrustManager;
+import javax.net.ssl.SSLException;
 import org.bouncycastle.openssl.PEMParser;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -51,11 +49,11 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
  * minute old, so a projected service-account token that the kubelet rotates keeps working.
  *
  * @param server the API's base address ({@code https://host:port}, or {@code http://} for a test mock)
- * @param tls the TLS context for {@code https}: the cluster's CA (or, when asked, no verification) and the client
- *     certificate if any
+ * @param tls the TLS context for {@code https} (null for {@code http}): the cluster's CA and the host name checked (or,
+ *     when asked, no verification), and the client certificate if any
  * @param token the bearer token for each request, or null to send none
  */
-public record ApiConfig(URI server, SSLContext tls, Supplier<String> token) {
+public record ApiConfig(URI server, SslContext tls, Supplier<String> token) {
 
     /** Where a pod finds its service account's token, CA and namespace. */
     public static final Path SERVICE_ACCOUNT = Path.of("/var/run/secrets/kubernetes.io/serviceaccount");
@@ -64,7 +62,9 @@ public record ApiConfig(URI server, SSLContext tls, Supplier<String> token) {
 
     public ApiConfig {
         Objects.requireNonNull(server, "server");
-        Objects.requireNonNull(tls, "tls");
+        if ("https".equals(server.getScheme())) {
+            Objects.requireNonNull(tls, "tls");
+        }
     }
 
     /** The pod's view, else the user's kubeconfig (see the class comment). */
@@ -161,7 +161,7 @@ public record ApiConfig(URI server, SSLContext tls, Supplier<String> token) {
         } else if (string(user.get("tokenFile")) != null) {
             token = tokenFile(userWhat, dir.resolve(string(user.get("tokenFile"))));
         }
-        SSLContext tls = tls(what, ca, cert, key, insecure);
+        SslContext tls = "https".equals(server.getScheme()) ? tls(what, ca, cert, key, insecure) : null;
         return new ApiConfig(server, tls, token);
     }
 
@@ -243,52 +243,42 @@ public record ApiConfig(URI server, SSLContext tls, Supplier<String> token) {
     }
 
     /**
-     * The TLS context: trusting {@code ca} (PEM, one or more certificates; the JDK's CAs when null) or nothing at all
-     * when {@code insecure}, presenting {@code cert} with {@code key} (PEM) when given.
+     * The TLS context: trusting {@code ca} (PEM, one or more certificates; the JDK's CAs when null) and checking that
+     * the server's certificate names the host, or trusting anything when {@code insecure}; presenting {@code cert}
+     * with {@code key} (PEM) when given. BoringSSL (the tunnel's) where Netty has it, else the JDK's.
      */
-    private static SSLContext tls(String what, byte[] ca, byte[] cert, byte[] key, boolean insecure)
+    private static SslContext tls(String what, byte[] ca, byte[] cert, byte[] key, boolean insecure)
             throws ConfigException {
         try {
-            TrustManager[] trust;
+            SslContextBuilder builder = SslContextBuilder.forClient()
+                    .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
+                    .protocols(SslProtocols.TLS_v1_3, SslProtocols.TLS_v1_2)
+                    .keyStoreType("JKS"); // the store never leaves memory: PKCS12's PBKDF2 would only cost time
             if (insecure) {
-                trust = new TrustManager[] {new TrustingAll()};
-            } else if (ca != null) {
-                KeyStore store = KeyStore.getInstance("PKCS12");
-                store.load(null, null);
-                int i = 0;
-                for (Certificate c : certificates(what + ": certificate authority", ca)) {
-                    store.setCertificateEntry("ca-" + i++, c);
-                }
-                TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-                tmf.init(store);
-                trust = tmf.getTrustManagers();
+                builder.trustManager(InsecureTrustManagerFactory.INSTANCE).endpointIdentificationAlgorithm(null);
             } else {
-                trust = null;
+                if (ca != null) {
+                    builder.trustManager(certificates(what + ": certificate authority", ca)
+                            .toArray(new X509Certificate[0]));
+                }
+                builder.endpointIdentificationAlgorithm("HTTPS");
             }
-            KeyManager[] keys = null;
             if (cert != null) {
-                List<? extends Certificate> chain = certificates(what + ": client certificate", cert);
-                KeyStore store = KeyStore.getInstance("PKCS12");
-                store.load(null, null);
-                char[] none = new char[0];
-                store.setKeyEntry("client", privateKey(what + ": client key", key), none,
-                        chain.toArray(new Certificate[0]));
-                KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-                kmf.init(store, none);
-                keys = kmf.getKeyManagers();
+                builder.keyManager(privateKey(what + ": client key", key),
+                        certificates(what + ": client certificate", cert).toArray(new X509Certificate[0]));
             }
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(keys, trust, new SecureRandom());
-            return context;
-        } catch (GeneralSecurityException | IOException e) {
+            return builder.build();
+        } catch (SSLException | RuntimeException e) {
             throw new ConfigException(what + ": cannot set up TLS: " + e.getMessage(), e);
         }
     }
 
-    private static List<? extends Certificate> certificates(String what, byte[] pem) throws ConfigException {
+    private static List<X509Certificate> certificates(String what, byte[] pem) throws ConfigException {
         try (InputStream in = new ByteArrayInputStream(pem)) {
-            List<? extends Certificate> list = List.copyOf(CertificateFactory.getInstance("X.509")
-                    .generateCertificates(in));
+            List<X509Certificate> list = new ArrayList<>();
+            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                list.add((X509Certificate) c);
+            }
             if (list.isEmpty()) {
                 throw new ConfigException(what + ": no PEM certificate in it");
             }
@@ -308,41 +298,6 @@ public record ApiConfig(URI server, SSLContext tls, Supplier<String> token) {
             return key;
         } catch (IOException e) {
             throw new ConfigException(what + ": not a PEM private key: " + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * {@code insecure-skip-tls-verify}: any certificate is taken for any host name (the user asked for it in the
-     * kubeconfig). Extended, so that JSSE does not add its own host name check around it.
-     */
-    private static final class TrustingAll extends X509ExtendedTrustManager {
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
         }
     }
 }

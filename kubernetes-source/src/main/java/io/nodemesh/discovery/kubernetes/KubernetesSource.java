@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * node's pods, services, EndpointSlices ({@code discovery.k8s.io/v1}) and {@code NodemeshAuthorizationPolicy} custom
  * resources ({@link PolicyResources}; the CRD must be installed), each listed and watched by a {@link WatchedKind} and
  * kept as the few fields the mesh reads ({@link ApiObjects}), turned into snapshots by {@link SnapshotBuilder}. The
- * client is our own on the JDK's HTTP client ({@link ApiClient}: lists, and watches over WebSockets), without a typed
+ * client is our own on Netty ({@link ApiClient}: lists, and watches over WebSockets), without a typed
  * model of the API; its configuration ({@link ApiConfig}) comes from a kubeconfig file or, without one, from the pod's
  * service account (its token and CA and {@code KUBERNETES_SERVICE_HOST}), else {@code $KUBECONFIG} or
  * {@code ~/.kube/config}.

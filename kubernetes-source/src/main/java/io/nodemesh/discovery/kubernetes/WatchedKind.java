@@ -3,16 +3,12 @@ package io.nodemesh.discovery.kubernetes;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.nodemesh.discovery.kubernetes.ApiObjects.ApiObject;
 import java.io.IOException;
-import java.net.http.WebSocket;
-import java.net.http.WebSocketHandshakeException;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
@@ -43,7 +39,6 @@ import java.util.function.Function;
 final class WatchedKind<T extends ApiObject> {
 
     private static final Duration MAX_DELAY = Duration.ofSeconds(30);
-    private static final ByteBuffer NO_DATA = ByteBuffer.allocate(0);
 
     private final String what;
     private final String path;
@@ -229,23 +224,16 @@ final class WatchedKind<T extends ApiObject> {
         // The liveness budget of an open watch (two pings) bounds its opening too, at most the connect timeout.
         Duration openWithin = ping.multipliedBy(2).compareTo(ApiClient.CONNECT_TIMEOUT) < 0 ? ping.multipliedBy(2)
                 : ApiClient.CONNECT_TIMEOUT;
-        WebSocket ws;
+        ApiClient.Watch ws;
         try {
-            ws = api.watch(path, query, version, timeout, openWithin, events)
-                    .get(openWithin.toMillis() + 5000, TimeUnit.MILLISECONDS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof WebSocketHandshakeException h) {
-                int status = h.getResponse().statusCode();
-                if (status == 410) {
-                    throw new Gone();
-                }
-                throw refused(status, h.getResponse().body());
+            ws = api.watch(path, query, version, timeout, openWithin, events);
+        } catch (ApiClient.Refused e) {
+            if (e.status() == 410) {
+                throw new Gone();
             }
-            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
-        } catch (TimeoutException e) {
-            events.abort("not opened in time"); // and a WebSocket that opens after all is dropped as it opens
-            throw new IOException("the watch did not open within " + (openWithin.toMillis() + 5000) + " ms");
+            throw refused(e.status(), e.body());
         }
+        events.opened(ws);
         if (stopped || relist) {
             events.abort("stopped or listing again");
         }
@@ -259,7 +247,7 @@ final class WatchedKind<T extends ApiObject> {
                 }
                 try {
                     events.end.get(ping.toMillis(), TimeUnit.MILLISECONDS);
-                    if (events.closeCode != WebSocket.NORMAL_CLOSURE) {
+                    if (events.closeCode != ApiClient.NORMAL_CLOSURE) {
                         throw new StreamEnded("the watch's connection broke (WebSocket close "
                                 + events.closeCode + ")", null, false);
                     }
@@ -274,7 +262,7 @@ final class WatchedKind<T extends ApiObject> {
                         throw new StreamEnded("the watch was silent for " + 2 * ping.toMillis()
                                 + " ms (no event, no pong)", null, false);
                     }
-                    ws.sendPing(NO_DATA.duplicate());
+                    ws.ping();
                 } catch (ExecutionException e) {
                     if (e.getCause() instanceof Gone gone) {
                         throw gone;
@@ -300,9 +288,9 @@ final class WatchedKind<T extends ApiObject> {
      * {@code Status} object's message: a missing {@code watch} permission, say) and, for answers that mean the upgrade
      * itself was not taken, what to look at.
      */
-    private ApiClient.ApiException refused(int status, Object body) {
+    private ApiClient.ApiException refused(int status, String text) {
         String said = "";
-        if (body instanceof String text && !text.isBlank()) { // the JDK reads a refused handshake's body as text
+        if (text != null && !text.isBlank()) {
             try {
                 said = api.parse(text).path("message").asText("");
             } catch (IOException | RuntimeException notJson) {
@@ -315,89 +303,62 @@ final class WatchedKind<T extends ApiObject> {
                         : ""), status);
     }
 
-    /** The watch's messages: events applied to the cache as they come. */
-    private final class Events implements WebSocket.Listener {
+    /** The watch's messages: events applied to the cache as they come, on the API client's event loop. */
+    private final class Events implements ApiClient.WatchListener {
         final CompletableFuture<Void> end = new CompletableFuture<>();
-        private final StringBuilder text = new StringBuilder();
         volatile String version;
         volatile long heard = System.nanoTime();
         volatile int messages;
-        volatile int closeCode = WebSocket.NORMAL_CLOSURE;
-        private volatile WebSocket ws;
+        volatile int closeCode = ApiClient.NORMAL_CLOSURE;
+        private volatile ApiClient.Watch ws;
 
         Events(String version) {
             this.version = version;
         }
 
+        /** The watch is open: an abort from now on drops it (and one that came before does so now). */
+        void opened(ApiClient.Watch watch) {
+            ws = watch;
+            if (end.isDone()) {
+                watch.abort();
+            }
+        }
+
         /** Ends the watch from this side: the connection is dropped, the watching thread woken. */
         void abort(String why) {
             end.completeExceptionally(new IOException(why));
-            WebSocket open = ws;
+            ApiClient.Watch open = ws;
             if (open != null) {
                 open.abort();
             }
         }
 
         @Override
-        public void onOpen(WebSocket ws) {
-            this.ws = ws;
-            if (end.isDone()) {
-                ws.abort();
-                return;
-            }
-            ws.request(1);
-        }
-
-        @Override
-        public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+        public void onText(ApiClient.Watch watch, String message) {
             heard = System.nanoTime();
             messages++;
-            text.append(data);
-            if (last) {
-                String message = text.toString();
-                text.setLength(0);
-                try {
-                    apply(api.parse(message));
-                } catch (IOException | RuntimeException e) {
-                    end.completeExceptionally(e instanceof Gone || e instanceof IOException ? e
-                            : new IOException("a watch event that cannot be read: " + e.getMessage(), e));
-                    ws.abort();
-                    return null;
-                }
+            try {
+                apply(api.parse(message));
+            } catch (IOException | RuntimeException e) {
+                end.completeExceptionally(e instanceof Gone || e instanceof IOException ? e
+                        : new IOException("a watch event that cannot be read: " + e.getMessage(), e));
+                watch.abort();
             }
-            ws.request(1);
-            return null;
         }
 
         @Override
-        public CompletionStage<?> onPong(WebSocket ws, ByteBuffer message) {
+        public void onPong(ApiClient.Watch watch) {
             heard = System.nanoTime();
-            ws.request(1);
-            return null;
         }
 
         @Override
-        public CompletionStage<?> onPing(WebSocket ws, ByteBuffer message) {
-            heard = System.nanoTime();
-            ws.request(1);
-            return null;
-        }
-
-        @Override
-        public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
-            ws.request(1);
-            return null;
-        }
-
-        @Override
-        public CompletionStage<?> onClose(WebSocket ws, int statusCode, String reason) {
+        public void onClose(ApiClient.Watch watch, int statusCode) {
             closeCode = statusCode;
             end.complete(null);
-            return null;
         }
 
         @Override
-        public void onError(WebSocket ws, Throwable error) {
+        public void onError(ApiClient.Watch watch, Throwable error) {
             end.completeExceptionally(error);
         }
 

@@ -1,5 +1,17 @@
 package io.nodemesh.discovery.kubernetes;
 
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.ssl.SslContext;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -24,6 +36,7 @@ import java.util.Base64;
 import java.util.Date;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -34,6 +47,9 @@ import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
@@ -69,6 +85,29 @@ class ApiConfigTest {
                         .orElseThrow()).isEqualTo("CN=system:node:node-a");
             }
         }
+    }
+
+    @Test
+    void aServerWhoseCertificateDoesNotNameTheAddressIsRefusedUnlessTheKubeconfigSaysToSkipTheCheck() throws Exception {
+        Party server = Party.make("EC", "nodemesh-test-api", new GeneralName(GeneralName.dNSName, "api.example"));
+        Party client = Party.make("EC", "system:node:node-a");
+        String kubeconfig = """
+                apiVersion: v1
+                kind: Config
+                current-context: c
+                contexts: [{name: c, context: {cluster: k, user: u}}]
+                clusters: [{name: k, cluster: {server: "https://127.0.0.1:6443", %s}}]
+                users: [{name: u, user: {client-certificate-data: %s, client-key-data: %s}}]
+                """;
+        Path file = Files.writeString(dir.resolve("kubeconfig"), kubeconfig.formatted("certificate-authority-data: "
+                + b64(pem(server.cert)), b64(pem(client.cert)), b64(pkcs8(client))));
+        SslContext checked = ApiConfig.kubeconfig(file).tls();
+        assertThatThrownBy(() -> handshake(server, client.cert, checked)).hasStackTraceContaining(
+                "No subject alternative names matching IP address 127.0.0.1 found");
+        file = Files.writeString(dir.resolve("kubeconfig"), kubeconfig.formatted("insecure-skip-tls-verify: true",
+                b64(pem(client.cert)), b64(pkcs8(client))));
+        assertThat(handshake(server, client.cert, ApiConfig.kubeconfig(file).tls())).isEqualTo(
+                "CN=system:node:node-a");
     }
 
     @Test
@@ -143,7 +182,7 @@ class ApiConfigTest {
     }
 
     /** Connects with {@code tls} to a server presenting {@code server} that requires a client certificate it trusts. */
-    private static String handshake(Party server, X509Certificate trustedClient, SSLContext tls) throws Exception {
+    private static String handshake(Party server, X509Certificate trustedClient, SslContext tls) throws Exception {
         KeyStore keys = KeyStore.getInstance("PKCS12");
         keys.load(null, null);
         keys.setKeyEntry("server", server.keys.getPrivate(), new char[0], new X509Certificate[] {server.cert});
@@ -170,19 +209,48 @@ class ApiConfigTest {
                     throw new IllegalStateException(e);
                 }
             });
-            try (SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(listener.getInetAddress(),
-                    listener.getLocalPort()); InputStream in = s.getInputStream()) {
-                s.setSoTimeout(10_000);
-                s.startHandshake();
-                assertThat(in.read()).isEqualTo(1);
+            // As ApiClient connects: Netty with the config's context, which checks that the certificate names the
+            // address connected to.
+            EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+            try {
+                CompletableFuture<Integer> read = new CompletableFuture<>();
+                Channel ch = new Bootstrap().group(group).channel(NioSocketChannel.class)
+                        .handler(new ChannelInitializer<SocketChannel>() {
+                            @Override
+                            protected void initChannel(SocketChannel c) {
+                                c.pipeline().addLast(tls.newHandler(c.alloc(), "127.0.0.1", listener.getLocalPort()),
+                                        new ChannelInboundHandlerAdapter() {
+                                    @Override
+                                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                        ByteBuf b = (ByteBuf) msg;
+                                        read.complete((int) b.readByte());
+                                        b.release();
+                                    }
+
+                                    @Override
+                                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                                        read.completeExceptionally(cause);
+                                    }
+                                });
+                            }
+                        }).connect(listener.getInetAddress(), listener.getLocalPort()).sync().channel();
+                assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(1);
+                ch.close().sync();
+            } finally {
+                group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
             }
             return peer.get();
         }
     }
 
-    /** A key pair and a self-signed certificate. */
-    private record Party(KeyPair keys, X509Certificate cert) {
+    /** A key pair and a self-signed certificate (ApiClientTest's TLS server too). */
+    record Party(KeyPair keys, X509Certificate cert) {
+        /** A party whose certificate names 127.0.0.1, as an API server's names the address it is reached at. */
         static Party make(String algorithm, String cn) throws Exception {
+            return make(algorithm, cn, new GeneralName(GeneralName.iPAddress, "127.0.0.1"));
+        }
+
+        static Party make(String algorithm, String cn, GeneralName... names) throws Exception {
             KeyPairGenerator g = KeyPairGenerator.getInstance(algorithm);
             g.initialize("RSA".equals(algorithm) ? 2048 : 256);
             KeyPair keys = g.generateKeyPair();
@@ -191,13 +259,14 @@ class ApiConfigTest {
             var builder = new JcaX509v3CertificateBuilder(name, BigInteger.valueOf(now.toEpochMilli()),
                     Date.from(now.minus(Duration.ofHours(1))), Date.from(now.plus(Duration.ofHours(1))), name,
                     keys.getPublic());
+            builder.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
             var signer = new JcaContentSignerBuilder("RSA".equals(algorithm) ? "SHA256withRSA" : "SHA256withECDSA")
                     .build(keys.getPrivate());
             return new Party(keys, new JcaX509CertificateConverter().getCertificate(builder.build(signer)));
         }
     }
 
-    private static String pem(Object o) throws Exception {
+    static String pem(Object o) throws Exception {
         StringWriter out = new StringWriter();
         try (JcaPEMWriter w = new JcaPEMWriter(out)) {
             w.writeObject(o);

@@ -5,9 +5,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.security.NoSuchAlgorithmException;
 import java.util.function.Supplier;
-import javax.net.ssl.SSLContext;
 
 /** What the tests share to reach an API over plain HTTP on loopback, and to answer as one from a small server. */
 final class PlainApi {
@@ -17,11 +15,7 @@ final class PlainApi {
 
     /** The client's configuration for {@code http://127.0.0.1:port}, with {@code token} (null: none). */
     static ApiConfig config(int port, Supplier<String> token) {
-        try {
-            return new ApiConfig(URI.create("http://127.0.0.1:" + port), SSLContext.getDefault(), token);
-        } catch (NoSuchAlgorithmException e) {
-            throw new AssertionError(e);
-        }
+        return new ApiConfig(URI.create("http://127.0.0.1:" + port), null, token);
     }
 
     /** Answers {@code exchange} with {@code status} and the JSON {@code body}. */
