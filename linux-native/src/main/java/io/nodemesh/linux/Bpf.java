@@ -2,11 +2,8 @@ package io.nodemesh.linux;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -48,7 +45,6 @@ public final class Bpf {
     /** {@code BPF_F_REPLACE}: replace the program given as {@code replace_bpf_fd}, in its place, atomically. */
     public static final int F_REPLACE = 1 << 2;
 
-    private static final int SYS_BPF = 321; // x86_64
     private static final int MAP_CREATE = 0;
     private static final int MAP_LOOKUP_ELEM = 1;
     private static final int MAP_UPDATE_ELEM = 2;
@@ -75,14 +71,6 @@ public final class Bpf {
      * does (five times there).
      */
     private static final int LOAD_TRIES = 10;
-
-    private static final class SYSCALL {
-        // long syscall(long number, ...): the three bpf arguments are variadic.
-        static final MethodHandle H = Libc.downcall("syscall",
-                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
-                        ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
-                Linker.Option.firstVariadicArg(1));
-    }
 
     private Bpf() {
     }
@@ -414,10 +402,6 @@ public final class Bpf {
     }
 
     private static long invoke(int cmd, MemorySegment attr, int size, MemorySegment state) {
-        try {
-            return (long) SYSCALL.H.invokeExact(state, (long) SYS_BPF, cmd, attr, size);
-        } catch (Throwable t) {
-            throw new IllegalStateException("bpf() downcall failed", t);
-        }
+        return Libc.syscall(state, Libc.SYS_BPF, cmd, attr.address(), size);
     }
 }

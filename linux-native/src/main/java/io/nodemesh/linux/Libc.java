@@ -12,7 +12,10 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 
-/** The handful of libc calls nodemesh makes through the FFM API, with errno captured per call. */
+/**
+ * The handful of system calls nodemesh makes through the FFM API, all through libc's {@code syscall(2)} and one downcall
+ * handle, with errno captured per call.
+ */
 final class Libc {
 
     static final int O_RDONLY = 0;
@@ -66,117 +69,42 @@ final class Libc {
     private static final VarHandle ERRNO = CALL_STATE.varHandle(
             java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
 
-    // One holder class per downcall handle, so a handle is linked on its first call: linking spins classes at run time
-    // that no AOT cache holds (about 3 ms each for the CNI plugin's JVM, which makes a handful of calls and must start
-    // fast). Still static finals, so the JIT folds them on the proxy's hot paths.
-    private static final class OPEN {
-        static final MethodHandle H = downcall("open",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    // Every system call goes through libc's syscall(2) and this one downcall handle: linking a handle spins classes
+    // at run time that no AOT cache holds (a DowncallStub and its LambdaForms), about 9 ms each in a cold JVM after the
+    // first, and their code is interpreted and compiled at every start. With a handle per call the proxy's restart
+    // linked some twenty (about 180 ms of a start, single-threaded); one for all links once (about 45 ms, most of it
+    // the first link's own set-up). A holder class, so that it is linked on its first call; a static final, so that
+    // the JIT folds it on the hot paths. Arguments are numbers: addresses as MemorySegment.address().
+    private static final class SYSCALL {
+        static final MethodHandle H = downcall("syscall", FunctionDescriptor.of(ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG), Linker.Option.firstVariadicArg(1));
     }
 
-    private static final class CLOSE {
-        static final MethodHandle H = downcall("close",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    }
-
-    private static final class SETNS {
-        static final MethodHandle H = downcall("setns",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    }
-
-    private static final class GETSOCKOPT {
-        static final MethodHandle H = downcall("getsockopt",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
-    }
-
-    private static final class SETSOCKOPT {
-        static final MethodHandle H = downcall("setsockopt",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    }
-
-    private static final class SETPRIORITY {
-        static final MethodHandle H = downcall("setpriority",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    }
-
-    private static final class SOCKET {
-        static final MethodHandle H = downcall("socket",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    }
-
-    private static final class BIND {
-        static final MethodHandle H = downcall("bind",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    }
-
-    private static final class CONNECT {
-        static final MethodHandle H = downcall("connect",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    }
-
-    private static final class LISTEN {
-        static final MethodHandle H = downcall("listen",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    }
-
-    private static final class ACCEPT4 {
-        static final MethodHandle H = downcall("accept4",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
-                        ValueLayout.JAVA_INT));
-    }
-
-    private static final class SHUTDOWN {
-        static final MethodHandle H = downcall("shutdown",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    }
-
-    private static final class SENDMSG {
-        static final MethodHandle H = downcall("sendmsg",
-                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    }
-
-    private static final class SEND {
-        static final MethodHandle H = downcall("send",
-                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                        ValueLayout.JAVA_INT));
-    }
-
-    private static final class RECV {
-        static final MethodHandle H = downcall("recv",
-                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                        ValueLayout.JAVA_INT));
-    }
-
-    private static final class RECVMSG {
-        static final MethodHandle H = downcall("recvmsg",
-                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    }
-
-    // ioctl is variadic: the linker must be told where the variadic part starts (the unused third argument).
-    private static final class IOCTL {
-        static final MethodHandle H = downcall("ioctl",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
-                Linker.Option.firstVariadicArg(2));
-    }
-
-    private static final class FCNTL {
-        static final MethodHandle H = downcall("fcntl",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
-                Linker.Option.firstVariadicArg(2));
-    }
-
-    private static final class PIPE2 {
-        static final MethodHandle H = downcall("pipe2",
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    }
-
-    private static final class SPLICE {
-        static final MethodHandle H = downcall("splice",
-                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
-                        ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-    }
+    /** System call numbers, x86_64 (as {@link Bpf}'s). */
+    static final int SYS_IOCTL = 16;
+    static final int SYS_CLOSE = 3;
+    static final int SYS_SOCKET = 41;
+    static final int SYS_CONNECT = 42;
+    static final int SYS_SENDTO = 44;
+    static final int SYS_RECVFROM = 45;
+    static final int SYS_SENDMSG = 46;
+    static final int SYS_RECVMSG = 47;
+    static final int SYS_SHUTDOWN = 48;
+    static final int SYS_BIND = 49;
+    static final int SYS_LISTEN = 50;
+    static final int SYS_SETSOCKOPT = 54;
+    static final int SYS_GETSOCKOPT = 55;
+    static final int SYS_FCNTL = 72;
+    static final int SYS_SETPRIORITY = 141;
+    static final int SYS_OPENAT = 257;
+    static final int SYS_SPLICE = 275;
+    static final int SYS_ACCEPT4 = 288;
+    static final int SYS_PIPE2 = 293;
+    static final int SYS_SETNS = 308;
+    static final int SYS_RENAMEAT2 = 316;
+    static final int SYS_BPF = 321;
+    static final int AT_FDCWD = -100;
 
     private static final class STRERROR {
         static final MethodHandle H = LINKER.downcallHandle(
@@ -195,39 +123,42 @@ final class Libc {
         return LINKER.downcallHandle(symbol, descriptor, all);
     }
 
+    /**
+     * {@code syscall(nr, a, b, c, d, e, f)}: the kernel's result, or -1 with the errno in {@code state}. Unused
+     * arguments are 0; an address is {@code segment.address()}, of a segment the caller keeps alive through the call.
+     */
+    static long syscall(MemorySegment state, int nr, long a, long b, long c, long d, long e, long f) {
+        try {
+            return (long) SYSCALL.H.invokeExact(state, (long) nr, a, b, c, d, e, f);
+        } catch (Throwable t) {
+            throw new IllegalStateException("syscall(" + nr + ") downcall failed", t);
+        }
+    }
+
+    static long syscall(MemorySegment state, int nr, long a, long b, long c) {
+        return syscall(state, nr, a, b, c, 0, 0, 0);
+    }
+
     static int open(String path, int flags) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) OPEN.H.invokeExact(state, arena.allocateFrom(path), flags);
+            int fd = (int) syscall(state, SYS_OPENAT, AT_FDCWD, arena.allocateFrom(path).address(), flags);
             if (fd < 0) {
                 throw failure("open " + path, state);
             }
             return fd;
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("open() downcall failed", t);
         }
     }
 
     /** {@code close(2)}, its result not looked at; allocates nothing (the call state is the thread's scratch). */
     static void close(int fd) {
-        try {
-            int ignored = (int) CLOSE.H.invokeExact(SCRATCH.get().state, fd);
-        } catch (Throwable t) {
-            throw new IllegalStateException("close() downcall failed", t);
-        }
+        syscall(SCRATCH.get().state, SYS_CLOSE, fd, 0, 0);
     }
 
     /** {@code pipe2(2)} with {@code flags}: the read end and the write end. */
     static int[] pipe2(int flags) throws IOException {
         Scratch scratch = SCRATCH.get();
-        int rc;
-        try {
-            rc = (int) PIPE2.H.invokeExact(scratch.state, scratch.buffer, flags);
-        } catch (Throwable t) {
-            throw new IllegalStateException("pipe2() downcall failed", t);
-        }
+        int rc = (int) syscall(scratch.state, SYS_PIPE2, scratch.buffer.address(), flags, 0);
         if (rc != 0) {
             throw failure("pipe2", scratch.state);
         }
@@ -240,24 +171,14 @@ final class Libc {
      */
     static long splice(int in, int out, long len, int flags) {
         MemorySegment state = SCRATCH.get().state;
-        long rc;
-        try {
-            rc = (long) SPLICE.H.invokeExact(state, in, MemorySegment.NULL, out, MemorySegment.NULL, len, flags);
-        } catch (Throwable t) {
-            throw new IllegalStateException("splice() downcall failed", t);
-        }
+        long rc = syscall(state, SYS_SPLICE, in, 0, out, 0, len, flags);
         return rc >= 0 ? rc : -errno(state);
     }
 
     /** {@code setns(2)}; allocates nothing (the call state is the thread's scratch: two calls per upstream socket). */
     static void setns(int fd, int nstype, String what) throws IOException {
         MemorySegment state = SCRATCH.get().state;
-        int rc;
-        try {
-            rc = (int) SETNS.H.invokeExact(state, fd, nstype);
-        } catch (Throwable t) {
-            throw new IllegalStateException("setns() downcall failed", t);
-        }
+        int rc = (int) syscall(state, SYS_SETNS, fd, nstype, 0);
         if (rc != 0) {
             throw failure("setns into " + what, state);
         }
@@ -270,12 +191,8 @@ final class Libc {
     static int getsockopt(int fd, int level, int option, MemorySegment out) throws IOException {
         Scratch scratch = SCRATCH.get();
         scratch.length.set(ValueLayout.JAVA_INT, 0, (int) out.byteSize());
-        int rc;
-        try {
-            rc = (int) GETSOCKOPT.H.invokeExact(scratch.state, fd, level, option, out, scratch.length);
-        } catch (Throwable t) {
-            throw new IllegalStateException("getsockopt() downcall failed", t);
-        }
+        int rc = (int) syscall(scratch.state, SYS_GETSOCKOPT, fd, level, option, out.address(),
+                scratch.length.address(), 0);
         if (rc != 0) {
             throw failure("getsockopt(fd " + fd + ", level " + level + ", option " + option + ")", scratch.state);
         }
@@ -330,13 +247,8 @@ final class Libc {
     static int setsockoptInt(int fd, int level, int option, int v) {
         Scratch scratch = SCRATCH.get();
         scratch.value.set(ValueLayout.JAVA_INT, 0, v);
-        int rc;
-        try {
-            rc = (int) SETSOCKOPT.H.invokeExact(scratch.state, fd, level, option, scratch.value,
-                    (int) ValueLayout.JAVA_INT.byteSize());
-        } catch (Throwable t) {
-            throw new IllegalStateException("setsockopt() downcall failed", t);
-        }
+        int rc = (int) syscall(scratch.state, SYS_SETSOCKOPT, fd, level, option, scratch.value.address(),
+                ValueLayout.JAVA_INT.byteSize(), 0);
         return rc == 0 ? 0 : errno(scratch.state);
     }
 
@@ -349,14 +261,10 @@ final class Libc {
     static void setpriority(int tid, int nice) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) SETPRIORITY.H.invokeExact(state, PRIO_PROCESS, tid, nice);
+            int rc = (int) syscall(state, SYS_SETPRIORITY, PRIO_PROCESS, tid, nice);
             if (rc != 0) {
                 throw failure("setpriority(PRIO_PROCESS, " + tid + ", " + nice + ")", state);
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("setpriority() downcall failed", t);
         }
     }
 
@@ -364,14 +272,10 @@ final class Libc {
     static void setsockopt(int fd, int level, int option, MemorySegment value, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) SETSOCKOPT.H.invokeExact(state, fd, level, option, value, (int) value.byteSize());
+            int rc = (int) syscall(state, SYS_SETSOCKOPT, fd, level, option, value.address(), value.byteSize(), 0);
             if (rc != 0) {
                 throw failure("setsockopt(fd " + fd + ", " + what + ")", state);
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("setsockopt() downcall failed", t);
         }
     }
 
@@ -382,57 +286,41 @@ final class Libc {
     static int socket(int domain, int type, int protocol, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) SOCKET.H.invokeExact(state, domain, type, protocol);
+            int fd = (int) syscall(state, SYS_SOCKET, domain, type, protocol);
             if (fd < 0) {
                 throw failure("socket for " + what, state);
             }
             return fd;
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("socket() downcall failed", t);
         }
     }
 
     static void bind(int fd, MemorySegment address, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) BIND.H.invokeExact(state, fd, address, (int) address.byteSize());
+            int rc = (int) syscall(state, SYS_BIND, fd, address.address(), address.byteSize());
             if (rc != 0) {
                 throw failure("bind to " + what, state);
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("bind() downcall failed", t);
         }
     }
 
     static void connect(int fd, MemorySegment address, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) CONNECT.H.invokeExact(state, fd, address, (int) address.byteSize());
+            int rc = (int) syscall(state, SYS_CONNECT, fd, address.address(), address.byteSize());
             if (rc != 0) {
                 throw failure("connect to " + what, state);
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("connect() downcall failed", t);
         }
     }
 
     static void listen(int fd, int backlog, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) LISTEN.H.invokeExact(state, fd, backlog);
+            int rc = (int) syscall(state, SYS_LISTEN, fd, backlog, 0);
             if (rc != 0) {
                 throw failure("listen on " + what, state);
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("listen() downcall failed", t);
         }
     }
 
@@ -441,7 +329,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             while (true) {
-                int accepted = (int) ACCEPT4.H.invokeExact(state, fd, MemorySegment.NULL, MemorySegment.NULL, flags);
+                int accepted = (int) syscall(state, SYS_ACCEPT4, fd, 0, 0, flags, 0, 0);
                 if (accepted >= 0) {
                     return accepted;
                 }
@@ -449,20 +337,12 @@ final class Libc {
                     throw failure("accept on " + what, state);
                 }
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("accept4() downcall failed", t);
         }
     }
 
     /** {@code shutdown(fd, how)}; a failure (the peer already gone: ENOTCONN) is not reported, as for close. */
     static void shutdown(int fd, int how) {
-        try (Arena arena = Arena.ofConfined()) {
-            int ignored = (int) SHUTDOWN.H.invokeExact(arena.allocate(CALL_STATE), fd, how);
-        } catch (Throwable t) {
-            throw new IllegalStateException("shutdown() downcall failed", t);
-        }
+        syscall(SCRATCH.get().state, SYS_SHUTDOWN, fd, how, 0);
     }
 
     /** {@code sendmsg}, again when a signal interrupts it; returns the bytes sent. */
@@ -470,7 +350,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             while (true) {
-                long sent = (long) SENDMSG.H.invokeExact(state, fd, msghdr, flags);
+                long sent = syscall(state, SYS_SENDMSG, fd, msghdr.address(), flags);
                 if (sent >= 0) {
                     return sent;
                 }
@@ -478,10 +358,6 @@ final class Libc {
                     throw failure("sendmsg on " + what, state);
                 }
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("sendmsg() downcall failed", t);
         }
     }
 
@@ -490,7 +366,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             while (true) {
-                long sent = (long) SEND.H.invokeExact(state, fd, buffer, length, flags);
+                long sent = syscall(state, SYS_SENDTO, fd, buffer.address(), length, flags, 0, 0);
                 if (sent >= 0) {
                     return sent;
                 }
@@ -498,10 +374,6 @@ final class Libc {
                     throw failure("send on " + what, state);
                 }
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("send() downcall failed", t);
         }
     }
 
@@ -510,7 +382,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             while (true) {
-                long received = (long) RECV.H.invokeExact(state, fd, buffer, length, flags);
+                long received = syscall(state, SYS_RECVFROM, fd, buffer.address(), length, flags, 0, 0);
                 if (received >= 0) {
                     return received;
                 }
@@ -518,10 +390,6 @@ final class Libc {
                     throw failure("recv on " + what, state);
                 }
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("recv() downcall failed", t);
         }
     }
 
@@ -530,7 +398,7 @@ final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             while (true) {
-                long received = (long) RECVMSG.H.invokeExact(state, fd, msghdr, flags);
+                long received = syscall(state, SYS_RECVMSG, fd, msghdr.address(), flags);
                 if (received >= 0) {
                     return received;
                 }
@@ -538,10 +406,6 @@ final class Libc {
                     throw failure("recvmsg on " + what, state);
                 }
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("recvmsg() downcall failed", t);
         }
     }
 
@@ -549,15 +413,11 @@ final class Libc {
     static int ioctl(int fd, long request, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) IOCTL.H.invokeExact(state, fd, request, 0L);
+            int rc = (int) syscall(state, SYS_IOCTL, fd, request, 0);
             if (rc < 0) {
                 throw failure(what, state);
             }
             return rc;
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("ioctl() downcall failed", t);
         }
     }
 
@@ -565,15 +425,11 @@ final class Libc {
     static int fcntl(int fd, int cmd, int arg, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int rc = (int) FCNTL.H.invokeExact(state, fd, cmd, arg);
+            int rc = (int) syscall(state, SYS_FCNTL, fd, cmd, arg);
             if (rc < 0) {
                 throw failure(what, state);
             }
             return rc;
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("fcntl() downcall failed", t);
         }
     }
 

@@ -2,10 +2,7 @@ package io.nodemesh.linux;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
 
 /**
@@ -19,10 +16,8 @@ public final class Renames {
     public static final int EINVAL = 22;
     public static final int ENOSYS = 38;
 
-    private static final int AT_FDCWD = -100;
+    private static final int AT_FDCWD = Libc.AT_FDCWD;
     private static final int RENAME_EXCHANGE = 2;
-    private static final MethodHandle RENAMEAT2 = Libc.downcall("renameat2", FunctionDescriptor.of(ValueLayout.JAVA_INT,
-            ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
 
     private Renames() {
     }
@@ -35,15 +30,11 @@ public final class Renames {
     public static void exchange(Path a, Path b) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
-            int rc = (int) RENAMEAT2.invokeExact(state, AT_FDCWD, arena.allocateFrom(a.toString()), AT_FDCWD,
-                    arena.allocateFrom(b.toString()), RENAME_EXCHANGE);
+            int rc = (int) Libc.syscall(state, Libc.SYS_RENAMEAT2, AT_FDCWD, arena.allocateFrom(a.toString()).address(),
+                    AT_FDCWD, arena.allocateFrom(b.toString()).address(), RENAME_EXCHANGE, 0);
             if (rc != 0) {
                 throw Libc.failure("renameat2 RENAME_EXCHANGE " + a + " <-> " + b, state);
             }
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("renameat2() downcall failed", t);
         }
     }
 }
