@@ -150,7 +150,8 @@ public final class RestartTiming {
         Path work = Files.createTempDirectory("nm-restart");
         Map<String, List<long[]>> results = new LinkedHashMap<>();
         try (Topology topo = new Topology("nmrs" + ProcessHandle.current().pid()).closeOnExit();
-             MockApi api = kubernetes ? new MockApi(true) : null) {
+             MockApi api = kubernetes ? new MockApi(true) : null;
+             Keeper keeper = new Keeper(work.resolve("keeper.sock"))) { // stopped also when a round fails
             // Standalone: the proxy in a namespace of its own, reading the pods from its file. Kubernetes: in this
             // one, where the mock listens.
             Netns node = kubernetes ? null : topo.namespace("node");
@@ -186,7 +187,6 @@ public final class RestartTiming {
             System.out.printf("%d pod namespaces%s in %d ms%n", pods, api == null ? "" : " and pods in the API",
                     (System.nanoTime() - t0) / 1_000_000);
             Probe probe = Probe.start(firstPod);
-            Keeper keeper = new Keeper(work.resolve("keeper.sock"));
             Path config = work.resolve("mesh.yaml");
             Files.writeString(config, cfg);
             Recapture recapture = again ? new Recapture(config, settings + "pods: []\n", cfg.toString()) : null;
@@ -353,7 +353,7 @@ public final class RestartTiming {
     private static long lastStopMillis;
 
     /** {@code nodemesh-keeper}, as built by node-proxy (run from the repository). */
-    private static final class Keeper {
+    private static final class Keeper implements AutoCloseable {
         final Path socket;
         private Process process;
 
@@ -380,6 +380,11 @@ public final class RestartTiming {
                 }
                 Thread.sleep(5);
             }
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop();
         }
 
         /** SIGTERM (what it holds closes); the time it was sent. */
