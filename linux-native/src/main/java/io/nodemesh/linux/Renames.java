@@ -16,7 +16,6 @@ public final class Renames {
     public static final int EINVAL = 22;
     public static final int ENOSYS = 38;
 
-    private static final int AT_FDCWD = Libc.AT_FDCWD;
     private static final int RENAME_EXCHANGE = 2;
 
     private Renames() {
@@ -30,8 +29,9 @@ public final class Renames {
     public static void exchange(Path a, Path b) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
-            int rc = (int) Libc.syscall(state, Libc.SYS_RENAMEAT2, AT_FDCWD, arena.allocateFrom(a.toString()).address(),
-                    AT_FDCWD, arena.allocateFrom(b.toString()).address(), RENAME_EXCHANGE, 0);
+            int rc = (int) Libc.syscall(state, Libc.SYS_RENAMEAT2, Libc.AT_FDCWD,
+                    arena.allocateFrom(a.toString()).address(), Libc.AT_FDCWD, arena.allocateFrom(b.toString()).address(),
+                    RENAME_EXCHANGE, 0);
             if (rc != 0) {
                 throw Libc.failure("renameat2 RENAME_EXCHANGE " + a + " <-> " + b, state);
             }

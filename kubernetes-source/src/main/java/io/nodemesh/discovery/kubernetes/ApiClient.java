@@ -127,9 +127,6 @@ final class ApiClient implements AutoCloseable {
         String h = server.getHost();
         this.host = h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
         this.port = server.getPort() > 0 ? server.getPort() : https ? 443 : 80;
-        if (https && config.tls() == null) {
-            throw new IllegalArgumentException(server + ": an https address needs a TLS context");
-        }
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.loop = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("nodemesh-kube-api", true), io);
@@ -553,7 +550,10 @@ final class ApiClient implements AutoCloseable {
                 }
                 if (!head.isSuccess()) {
                     Throwable cause = head.cause();
-                    if (cause instanceof ClosedChannelException || cause instanceof Stale) {
+                    if (cause instanceof Stale stale) {
+                        throw stale;
+                    }
+                    if (cause instanceof ClosedChannelException) {
                         throw new Stale(cause);
                     }
                     throw new IOException(what + ": " + message(cause), cause);

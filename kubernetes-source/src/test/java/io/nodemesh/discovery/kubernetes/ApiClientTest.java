@@ -10,13 +10,10 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.X509Certificate;
 import java.util.Base64;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.io.TempDir;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -110,13 +107,8 @@ class ApiClientTest {
     @Test
     void overTlsTheClustersCaIsTrustedTheTokenSentAndOneConnectionServesEveryPageAndTheNextList() throws Exception {
         ApiConfigTest.Party party = ApiConfigTest.Party.make("EC", "nodemesh-test-api");
-        KeyStore keys = KeyStore.getInstance("PKCS12");
-        keys.load(null, null);
-        keys.setKeyEntry("api", party.keys().getPrivate(), new char[0], new X509Certificate[] {party.cert()});
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(keys, new char[0]);
         SSLContext serverTls = SSLContext.getInstance("TLS");
-        serverTls.init(kmf.getKeyManagers(), null, null);
+        serverTls.init(party.keyManagers(), null, null);
         HttpsServer https = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         https.setHttpsConfigurator(new HttpsConfigurator(serverTls));
         List<Integer> clientPorts = new CopyOnWriteArrayList<>();

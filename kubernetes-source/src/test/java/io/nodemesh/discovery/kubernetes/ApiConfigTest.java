@@ -38,6 +38,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLServerSocket;
@@ -183,18 +184,13 @@ class ApiConfigTest {
 
     /** Connects with {@code tls} to a server presenting {@code server} that requires a client certificate it trusts. */
     private static String handshake(Party server, X509Certificate trustedClient, SslContext tls) throws Exception {
-        KeyStore keys = KeyStore.getInstance("PKCS12");
-        keys.load(null, null);
-        keys.setKeyEntry("server", server.keys.getPrivate(), new char[0], new X509Certificate[] {server.cert});
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(keys, new char[0]);
         KeyStore trust = KeyStore.getInstance("PKCS12");
         trust.load(null, null);
         trust.setCertificateEntry("client", trustedClient);
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(trust);
         SSLContext serverTls = SSLContext.getInstance("TLS");
-        serverTls.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+        serverTls.init(server.keyManagers(), tmf.getTrustManagers(), null);
         try (SSLServerSocket listener = (SSLServerSocket) serverTls.getServerSocketFactory().createServerSocket(0, 1,
                 java.net.InetAddress.getLoopbackAddress())) {
             listener.setNeedClientAuth(true);
@@ -248,6 +244,16 @@ class ApiConfigTest {
         /** A party whose certificate names 127.0.0.1, as an API server's names the address it is reached at. */
         static Party make(String algorithm, String cn) throws Exception {
             return make(algorithm, cn, new GeneralName(GeneralName.iPAddress, "127.0.0.1"));
+        }
+
+        /** Key managers presenting this party's certificate, for a TLS server. */
+        KeyManager[] keyManagers() throws Exception {
+            KeyStore store = KeyStore.getInstance("PKCS12");
+            store.load(null, null);
+            store.setKeyEntry("party", keys.getPrivate(), new char[0], new X509Certificate[] {cert});
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(store, new char[0]);
+            return kmf.getKeyManagers();
         }
 
         static Party make(String algorithm, String cn, GeneralName... names) throws Exception {
